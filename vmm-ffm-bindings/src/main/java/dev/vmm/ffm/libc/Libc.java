@@ -1,0 +1,415 @@
+package dev.vmm.ffm.libc;
+
+import dev.vmm.ffm.NativeException;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Downcalls into glibc, in the style of jextract output: one {@link MethodHandle} per function,
+ * errno captured with {@link Linker.Option#captureCallState}, and a checked wrapper per call that
+ * turns {@code -1} into a {@link NativeException} naming the call.
+ *
+ * <p>The {@code *Raw} variants return {@code -errno} instead of throwing; they exist for hot paths
+ * (KVM_RUN, eventfd reads) where EINTR/EAGAIN are part of normal operation.
+ */
+public final class Libc {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LOOKUP = LINKER.defaultLookup();
+    private static final StructLayout CAPTURE_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CAPTURE = Linker.Option.captureCallState("errno");
+
+    /** One capture buffer per thread: calls never allocate. */
+    private static final ThreadLocal<MemorySegment> CALL_STATE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor fd, Linker.Option... extra) {
+        Linker.Option[] opts = new Linker.Option[extra.length + 1];
+        opts[0] = CAPTURE;
+        System.arraycopy(extra, 0, opts, 1, extra.length);
+        return LINKER.downcallHandle(symbol(name), fd.insertArgumentLayouts(0, ADDRESS), opts);
+    }
+
+    private static MethodHandle plainCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(symbol(name), fd);
+    }
+
+    private static MemorySegment symbol(String name) {
+        return LOOKUP.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
+    }
+
+    private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle IOCTL_PTR = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL_LONG = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle MMAP = errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MADVISE = errnoCall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle PREAD = errnoCall("pread64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PREADV = errnoCall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle PWRITEV = errnoCall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle WRITEV = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle READV = errnoCall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FALLOCATE = errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle FSTAT = errnoCall("fstat64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle FSYNC = errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FTRUNCATE = errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle FCNTL_PTR = errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle FCNTL_INT = errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PRCTL = errnoCall("prctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SYSCALL6 = errnoCall("syscall",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1));
+    private static final MethodHandle SIGACTION = errnoCall("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle PTHREAD_SELF = plainCall("pthread_self", FunctionDescriptor.of(JAVA_LONG));
+    private static final MethodHandle PTHREAD_KILL = plainCall("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle SYSCONF = plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
+    private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
+
+    // open(2)
+    public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200,
+            O_TRUNC = 01000, O_APPEND = 02000, O_NONBLOCK = 04000, O_DSYNC = 010000, O_DIRECT = 040000,
+            O_CLOEXEC = 02000000;
+    // mmap(2)
+    public static final int PROT_NONE = 0, PROT_READ = 1, PROT_WRITE = 2;
+    public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
+            MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000, MAP_HUGETLB = 0x40000;
+    public static final int MADV_DONTNEED = 4, MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_MERGEABLE = 12,
+            MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15, MADV_DONTDUMP = 16;
+    // eventfd(2), epoll(7)
+    public static final int EFD_SEMAPHORE = 1, EFD_NONBLOCK = 04000, EFD_CLOEXEC = 02000000;
+    public static final int EPOLL_CLOEXEC = 02000000, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
+    public static final int EPOLLIN = 0x001, EPOLLOUT = 0x004, EPOLLERR = 0x008, EPOLLHUP = 0x010, EPOLLET = 1 << 31;
+    // fallocate(2)
+    public static final int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
+    // fcntl(2)
+    public static final int F_GETFL = 3, F_SETFL = 4, F_SETLK = 6, F_OFD_SETLK = 37;
+    public static final short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
+    // prctl(2)
+    public static final int PR_SET_NAME = 15, PR_SET_NO_NEW_PRIVS = 38, PR_SET_SECCOMP = 22;
+    // sysconf(3)
+    public static final int SC_PAGESIZE = 30, SC_NPROCESSORS_ONLN = 84;
+    // syscall numbers (x86-64)
+    public static final long SYS_IO_URING_SETUP = 425, SYS_IO_URING_ENTER = 426, SYS_IO_URING_REGISTER = 427,
+            SYS_GETTID = 186, SYS_TGKILL = 234, SYS_SECCOMP = 317;
+
+    /** {@code struct iovec}. */
+    public static final StructLayout IOVEC = MemoryLayout.structLayout(
+            ADDRESS.withName("iov_base"), JAVA_LONG.withName("iov_len")).withName("iovec");
+    /** {@code struct epoll_event}: packed on x86-64 (12 bytes). */
+    public static final StructLayout EPOLL_EVENT = MemoryLayout.structLayout(
+            JAVA_INT.withName("events"), JAVA_LONG.withByteAlignment(4).withName("data")).withName("epoll_event");
+    /** {@code struct flock}. */
+    public static final StructLayout FLOCK = MemoryLayout.structLayout(
+            java.lang.foreign.ValueLayout.JAVA_SHORT.withName("l_type"),
+            java.lang.foreign.ValueLayout.JAVA_SHORT.withName("l_whence"),
+            MemoryLayout.paddingLayout(4),
+            JAVA_LONG.withName("l_start"), JAVA_LONG.withName("l_len"), JAVA_INT.withName("l_pid"),
+            MemoryLayout.paddingLayout(4)).withName("flock");
+    /** {@code struct stat} (x86-64): only the fields the VMM reads are named. */
+    public static final StructLayout STAT = MemoryLayout.structLayout(
+            JAVA_LONG.withName("st_dev"), JAVA_LONG.withName("st_ino"), JAVA_LONG.withName("st_nlink"),
+            JAVA_INT.withName("st_mode"), JAVA_INT.withName("st_uid"), JAVA_INT.withName("st_gid"),
+            MemoryLayout.paddingLayout(4), JAVA_LONG.withName("st_rdev"), JAVA_LONG.withName("st_size"),
+            JAVA_LONG.withName("st_blksize"), JAVA_LONG.withName("st_blocks"),
+            MemoryLayout.paddingLayout(8 * 9)).withName("stat");
+
+    private Libc() {}
+
+    private static int errno() {
+        return (int) ERRNO.get(CALL_STATE.get(), 0L);
+    }
+
+    private static int check(String call, int r) {
+        if (r == -1) throw new NativeException(call, errno());
+        return r;
+    }
+
+    private static long check(String call, long r) {
+        if (r == -1) throw new NativeException(call, errno());
+        return r;
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException re) return re;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException(t);
+    }
+
+    public static String strerror(int errno) {
+        try {
+            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            return s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "errno " + errno;
+        }
+    }
+
+    public static int open(String path, int flags, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            int fd = (int) OPEN.invokeExact(CALL_STATE.get(), a.allocateFrom(path), flags, mode);
+            if (fd == -1) throw new NativeException("open " + path, errno());
+            return fd;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void close(int fd) {
+        try { check("close", (int) CLOSE.invokeExact(CALL_STATE.get(), fd)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** ioctl with a pointer argument; throws on failure. {@code name} is the request's name for errors. */
+    public static int ioctl(int fd, String name, long request, MemorySegment arg) {
+        int r = ioctlRaw(fd, request, arg);
+        if (r < 0) throw new NativeException(name, -r);
+        return r;
+    }
+
+    /** ioctl with an integer argument; throws on failure. */
+    public static int ioctl(int fd, String name, long request, long arg) {
+        int r = ioctlRaw(fd, request, arg);
+        if (r < 0) throw new NativeException(name, -r);
+        return r;
+    }
+
+    /** ioctl with a pointer argument; returns the result or {@code -errno}. */
+    public static int ioctlRaw(int fd, long request, MemorySegment arg) {
+        try {
+            int r = (int) IOCTL_PTR.invokeExact(CALL_STATE.get(), fd, request, arg);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** ioctl with an integer argument; returns the result or {@code -errno}. */
+    public static int ioctlRaw(int fd, long request, long arg) {
+        try {
+            int r = (int) IOCTL_LONG.invokeExact(CALL_STATE.get(), fd, request, arg);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** mmap; the returned segment has the mapping's length (unmap it with {@link #munmap}). */
+    public static MemorySegment mmap(MemorySegment addr, long length, int prot, int flags, int fd, long offset) {
+        try {
+            MemorySegment p = (MemorySegment) MMAP.invokeExact(CALL_STATE.get(), addr, length, prot, flags, fd, offset);
+            if (p.address() == -1L) throw new NativeException("mmap", errno());
+            return p.reinterpret(length);
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void munmap(MemorySegment mapping) {
+        try { check("munmap", (int) MUNMAP.invokeExact(CALL_STATE.get(), mapping, mapping.byteSize())); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void madvise(MemorySegment range, int advice) {
+        try { check("madvise", (int) MADVISE.invokeExact(CALL_STATE.get(), range, range.byteSize(), advice)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static int eventfd(int initval, int flags) {
+        try { return check("eventfd", (int) EVENTFD.invokeExact(CALL_STATE.get(), initval, flags)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static int epollCreate1(int flags) {
+        try { return check("epoll_create1", (int) EPOLL_CREATE1.invokeExact(CALL_STATE.get(), flags)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void epollCtl(int epfd, int op, int fd, int events, long data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ev = a.allocate(EPOLL_EVENT);
+            ev.set(JAVA_INT, 0, events);
+            ev.set(JAVA_LONG.withByteAlignment(4), 4, data);
+            check("epoll_ctl", (int) EPOLL_CTL.invokeExact(CALL_STATE.get(), epfd, op, fd, ev));
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** epoll_wait into {@code events} (an array of {@link #EPOLL_EVENT}); returns the count or {@code -errno}. */
+    public static int epollWaitRaw(int epfd, MemorySegment events, int maxEvents, int timeoutMs) {
+        try {
+            int r = (int) EPOLL_WAIT.invokeExact(CALL_STATE.get(), epfd, events, maxEvents, timeoutMs);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** read(2); returns bytes read or {@code -errno}. */
+    public static long readRaw(int fd, MemorySegment buf, long count) {
+        try {
+            long r = (long) READ.invokeExact(CALL_STATE.get(), fd, buf, count);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** write(2); returns bytes written or {@code -errno}. */
+    public static long writeRaw(int fd, MemorySegment buf, long count) {
+        try {
+            long r = (long) WRITE.invokeExact(CALL_STATE.get(), fd, buf, count);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static long read(int fd, MemorySegment buf) {
+        long r = readRaw(fd, buf, buf.byteSize());
+        if (r < 0) throw new NativeException("read", (int) -r);
+        return r;
+    }
+
+    public static long write(int fd, MemorySegment buf) {
+        long r = writeRaw(fd, buf, buf.byteSize());
+        if (r < 0) throw new NativeException("write", (int) -r);
+        return r;
+    }
+
+    public static long pread(int fd, MemorySegment buf, long offset) {
+        try { return check("pread", (long) PREAD.invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static long pwrite(int fd, MemorySegment buf, long offset) {
+        try { return check("pwrite", (long) PWRITE.invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** preadv over {@code iovcnt} {@link #IOVEC}s. */
+    public static long preadv(int fd, MemorySegment iov, int iovcnt, long offset) {
+        try { return check("preadv", (long) PREADV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt, offset)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static long pwritev(int fd, MemorySegment iov, int iovcnt, long offset) {
+        try { return check("pwritev", (long) PWRITEV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt, offset)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** writev(2); returns bytes written or {@code -errno}. */
+    public static long writevRaw(int fd, MemorySegment iov, int iovcnt) {
+        try {
+            long r = (long) WRITEV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** readv(2); returns bytes read or {@code -errno}. */
+    public static long readvRaw(int fd, MemorySegment iov, int iovcnt) {
+        try {
+            long r = (long) READV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void fallocate(int fd, int mode, long offset, long len) {
+        try { check("fallocate", (int) FALLOCATE.invokeExact(CALL_STATE.get(), fd, mode, offset, len)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** fstat into a {@link #STAT} segment. */
+    public static void fstat(int fd, MemorySegment stat) {
+        try { check("fstat", (int) FSTAT.invokeExact(CALL_STATE.get(), fd, stat)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void fsync(int fd) {
+        try { check("fsync", (int) FSYNC.invokeExact(CALL_STATE.get(), fd)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void fdatasync(int fd) {
+        try { check("fdatasync", (int) FDATASYNC.invokeExact(CALL_STATE.get(), fd)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static void ftruncate(int fd, long length) {
+        try { check("ftruncate", (int) FTRUNCATE.invokeExact(CALL_STATE.get(), fd, length)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** fcntl with an int argument. */
+    public static int fcntl(int fd, int cmd, int arg) {
+        try { return check("fcntl", (int) FCNTL_INT.invokeExact(CALL_STATE.get(), fd, cmd, arg)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** fcntl with a pointer argument; returns the result or {@code -errno}. */
+    public static int fcntlRaw(int fd, int cmd, MemorySegment arg) {
+        try {
+            int r = (int) FCNTL_PTR.invokeExact(CALL_STATE.get(), fd, cmd, arg);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static int prctl(int option, long a2, long a3, long a4, long a5) {
+        try { return check("prctl", (int) PRCTL.invokeExact(CALL_STATE.get(), option, a2, a3, a4, a5)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** syscall(2) with up to six arguments; returns the result or {@code -errno}. */
+    public static long syscallRaw(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
+        try {
+            long r = (long) SYSCALL6.invokeExact(CALL_STATE.get(), nr, a1, a2, a3, a4, a5, a6);
+            return r == -1 ? -errno() : r;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** sigaction(2) with raw {@code struct sigaction} buffers (either may be NULL). */
+    public static void sigaction(int signo, MemorySegment act, MemorySegment oldact) {
+        try { check("sigaction", (int) SIGACTION.invokeExact(CALL_STATE.get(), signo, act, oldact)); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static long pthreadSelf() {
+        try { return (long) PTHREAD_SELF.invokeExact(); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** pthread_kill; returns 0 or an error number (it does not use errno). */
+    public static int pthreadKill(long thread, int signo) {
+        try { return (int) PTHREAD_KILL.invokeExact(thread, signo); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static long sysconf(int name) {
+        try { return (long) SYSCONF.invokeExact(name); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static int getpid() {
+        try { return (int) GETPID.invokeExact(); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+
+    public static int gettid() {
+        try { return (int) GETTID.invokeExact(); }
+        catch (Throwable t) { throw rethrow(t); }
+    }
+}
