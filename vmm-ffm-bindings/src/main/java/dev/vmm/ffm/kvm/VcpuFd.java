@@ -1,0 +1,208 @@
+package dev.vmm.ffm.kvm;
+
+import dev.vmm.ffm.NativeException;
+import dev.vmm.ffm.libc.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+
+import static dev.vmm.ffm.kvm.KvmIoctls.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * A vCPU fd and its mapped {@code kvm_run} page. Register accessors allocate (they are used at
+ * boot, on errors and for snapshots); {@link #run()} does not (it is the hot path).
+ */
+public final class VcpuFd implements AutoCloseable {
+    private final VmFd vm;
+    private final int fd;
+    private final int id;
+    private final MemorySegment runMapping;
+    private final KvmRun run;
+
+    VcpuFd(VmFd vm, int fd, int id, long mmapSize) {
+        this.vm = vm;
+        this.fd = fd;
+        this.id = id;
+        this.runMapping = Libc.mmap(MemorySegment.NULL, mmapSize, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, 0);
+        this.run = new KvmRun(runMapping);
+    }
+
+    public int fd() { return fd; }
+
+    public int id() { return id; }
+
+    public VmFd vm() { return vm; }
+
+    public KvmRun kvmRun() { return run; }
+
+    /**
+     * KVM_RUN. Returns 0 when the vCPU exited (read {@link KvmRun#exitReason()}), or {@code -errno}:
+     * {@code -EINTR} when a signal or immediate_exit interrupted it, {@code -EAGAIN} is retried by callers.
+     */
+    public int run() {
+        return Libc.ioctlRaw(fd, KVM_RUN, 0L);
+    }
+
+    public Regs getRegs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_REGS);
+            Libc.ioctl(fd, "KVM_GET_REGS", KVM_GET_REGS, s);
+            return Regs.read(s);
+        }
+    }
+
+    public void setRegs(Regs r) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_REGS);
+            r.write(s);
+            Libc.ioctl(fd, "KVM_SET_REGS", KVM_SET_REGS, s);
+        }
+    }
+
+    public Sregs getSregs() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_SREGS);
+            Libc.ioctl(fd, "KVM_GET_SREGS", KVM_GET_SREGS, s);
+            return Sregs.read(s);
+        }
+    }
+
+    public void setSregs(Sregs r) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_SREGS);
+            r.write(s);
+            Libc.ioctl(fd, "KVM_SET_SREGS", KVM_SET_SREGS, s);
+        }
+    }
+
+    public void setCpuid(CpuidEntries cpuid) {
+        try (Arena a = Arena.ofConfined()) {
+            Libc.ioctl(fd, "KVM_SET_CPUID2", KVM_SET_CPUID2, cpuid.toKvm(a));
+        }
+    }
+
+    /** One MSR index/value pair. */
+    public record Msr(int index, long data) {}
+
+    /** KVM_SET_MSRS; throws unless every MSR was accepted. */
+    public void setMsrs(List<Msr> msrs) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = msrBuffer(a, msrs);
+            int n = Libc.ioctl(fd, "KVM_SET_MSRS", KVM_SET_MSRS, s);
+            if (n != msrs.size()) {
+                throw new NativeException(String.format("KVM_SET_MSRS (MSR 0x%x refused)", msrs.get(n).index()), 22);
+            }
+        }
+    }
+
+    /** KVM_GET_MSRS for the given indices; returns the ones KVM answered. */
+    public List<Msr> getMsrs(List<Integer> indices) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = msrBuffer(a, indices.stream().map(i -> new Msr(i, 0)).toList());
+            int n = Libc.ioctl(fd, "KVM_GET_MSRS", KVM_GET_MSRS, s);
+            Msr[] out = new Msr[n];
+            for (int i = 0; i < n; i++) {
+                long o = 8 + 16L * i;
+                out[i] = new Msr(s.get(JAVA_INT, o), s.get(JAVA_LONG, o + 8));
+            }
+            return List.of(out);
+        }
+    }
+
+    private static MemorySegment msrBuffer(Arena a, List<Msr> msrs) {
+        MemorySegment s = a.allocate(8 + 16L * msrs.size(), 8);
+        s.set(JAVA_INT, 0, msrs.size());
+        for (int i = 0; i < msrs.size(); i++) {
+            long o = 8 + 16L * i;
+            s.set(JAVA_INT, o, msrs.get(i).index());
+            s.set(JAVA_LONG, o + 8, msrs.get(i).data());
+        }
+        return s;
+    }
+
+    /** KVM_GET_MP_STATE (RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED, SIPI_RECEIVED). */
+    public int getMpState() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_MP_STATE);
+            Libc.ioctl(fd, "KVM_GET_MP_STATE", KVM_GET_MP_STATE, s);
+            return s.get(JAVA_INT, 0);
+        }
+    }
+
+    public void setMpState(int state) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_MP_STATE);
+            s.set(JAVA_INT, 0, state);
+            Libc.ioctl(fd, "KVM_SET_MP_STATE", KVM_SET_MP_STATE, s);
+        }
+    }
+
+    // Whole-struct state as byte blobs: what snapshots and migration save and restore verbatim.
+
+    public byte[] getFpu() { return getBlob("KVM_GET_FPU", KVM_GET_FPU, KvmLayouts.KVM_FPU.byteSize()); }
+
+    public void setFpu(byte[] b) { setBlob("KVM_SET_FPU", KVM_SET_FPU, b); }
+
+    public byte[] getLapic() { return getBlob("KVM_GET_LAPIC", KVM_GET_LAPIC, KvmLayouts.KVM_LAPIC_STATE.byteSize()); }
+
+    public void setLapic(byte[] b) { setBlob("KVM_SET_LAPIC", KVM_SET_LAPIC, b); }
+
+    public byte[] getVcpuEvents() { return getBlob("KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, KvmLayouts.KVM_VCPU_EVENTS.byteSize()); }
+
+    public void setVcpuEvents(byte[] b) { setBlob("KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS, b); }
+
+    public byte[] getXsave() { return getBlob("KVM_GET_XSAVE", KVM_GET_XSAVE, KvmLayouts.KVM_XSAVE.byteSize()); }
+
+    public void setXsave(byte[] b) { setBlob("KVM_SET_XSAVE", KVM_SET_XSAVE, b); }
+
+    public byte[] getXcrs() { return getBlob("KVM_GET_XCRS", KVM_GET_XCRS, KvmLayouts.KVM_XCRS.byteSize()); }
+
+    public void setXcrs(byte[] b) { setBlob("KVM_SET_XCRS", KVM_SET_XCRS, b); }
+
+    public byte[] getDebugRegs() { return getBlob("KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, KvmLayouts.KVM_DEBUGREGS.byteSize()); }
+
+    public void setDebugRegs(byte[] b) { setBlob("KVM_SET_DEBUGREGS", KVM_SET_DEBUGREGS, b); }
+
+    public byte[] getRegsBlob() { return getBlob("KVM_GET_REGS", KVM_GET_REGS, KvmLayouts.KVM_REGS.byteSize()); }
+
+    public void setRegsBlob(byte[] b) { setBlob("KVM_SET_REGS", KVM_SET_REGS, b); }
+
+    public byte[] getSregsBlob() { return getBlob("KVM_GET_SREGS", KVM_GET_SREGS, KvmLayouts.KVM_SREGS.byteSize()); }
+
+    public void setSregsBlob(byte[] b) { setBlob("KVM_SET_SREGS", KVM_SET_SREGS, b); }
+
+    /** KVM_KVMCLOCK_CTRL: tells the guest it was paused (avoids soft-lockup warnings). */
+    public boolean kvmclockCtrl() {
+        return Libc.ioctlRaw(fd, KVM_KVMCLOCK_CTRL, 0L) == 0;
+    }
+
+    private byte[] getBlob(String name, long req, long size) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(size, 8);
+            Libc.ioctl(fd, name, req, s);
+            return s.toArray(JAVA_BYTE);
+        }
+    }
+
+    private void setBlob(String name, long req, byte[] data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(data.length, 8);
+            s.copyFrom(MemorySegment.ofArray(data));
+            Libc.ioctl(fd, name, req, s);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            Libc.munmap(runMapping);
+            Libc.close(fd);
+        } catch (NativeException ignored) {
+            // shutdown path
+        }
+    }
+}
