@@ -1,0 +1,8 @@
+package dev.vmm.boot;
+
+/** A kernel image that cannot be booted as given: the message is one line for the user. */
+public final class BootException extends RuntimeException {
+    public BootException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,55 @@
+package dev.vmm.machine;
+
+import dev.vmm.boot.X86Layout;
+import dev.vmm.ffm.kvm.VmFd;
+import dev.vmm.ffm.libc.Libc;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.memory.GuestRegion;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Allocates guest RAM as anonymous mappings and registers each as a KVM memory slot. RAM beyond
+ * the start of the 32-bit MMIO hole continues above 4 GiB. Pages are reserved lazily
+ * (MAP_NORESERVE): a 4 GiB guest that touches 100 MiB costs 100 MiB.
+ */
+public final class GuestRam {
+    /** How guest RAM is backed. */
+    public record Options(boolean shared, boolean hugepages, boolean mergeable) {
+        public static final Options DEFAULT = new Options(false, false, false);
+    }
+
+    private GuestRam() {}
+
+    /** The (base, size) pairs of RAM for {@code bytes} of memory. */
+    public static List<long[]> layout(long bytes) {
+        List<long[]> r = new ArrayList<>();
+        long low = Math.min(bytes, X86Layout.MMIO_HOLE_START);
+        r.add(new long[] {0, low});
+        if (bytes > low) r.add(new long[] {X86Layout.RAM_ABOVE_4G_START, bytes - low});
+        return r;
+    }
+
+    public static GuestMemory allocate(VmFd vm, long bytes, Options opts) {
+        if (bytes < (1 << 20) || (bytes & 0xFFF) != 0) {
+            throw new IllegalArgumentException("guest memory must be at least 1 MiB and a multiple of 4 KiB");
+        }
+        List<GuestRegion> regions = new ArrayList<>();
+        int slot = 0;
+        for (long[] r : layout(bytes)) {
+            int flags = (opts.shared() ? Libc.MAP_SHARED : Libc.MAP_PRIVATE) | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE
+                    | (opts.hugepages() ? Libc.MAP_HUGETLB : 0);
+            MemorySegment host = Libc.mmap(MemorySegment.NULL, r[1], Libc.PROT_READ | Libc.PROT_WRITE, flags, -1, 0);
+            if (opts.mergeable()) Libc.madvise(host, Libc.MADV_MERGEABLE);
+            // Guest RAM has no business in a core dump of the VMM, nor in a forked child.
+            Libc.madvise(host, Libc.MADV_DONTDUMP);
+            Libc.madvise(host, Libc.MADV_DONTFORK);
+            vm.setUserMemoryRegion(slot, 0, r[0], host);
+            regions.add(new GuestRegion(slot, r[0], host));
+            slot++;
+        }
+        return new GuestMemory(regions);
+    }
+}

@@ -1,0 +1,133 @@
+package dev.vmm.machine;
+
+import dev.vmm.chipset.bus.Bus;
+import dev.vmm.chipset.legacy.Uart16550;
+import dev.vmm.ffm.kvm.Kvm;
+import dev.vmm.ffm.kvm.VmFd;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.vcpu.Vcpu;
+import dev.vmm.vcpu.VcpuExitHandler;
+import dev.vmm.vcpu.VmExit;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A built machine: KVM VM, guest RAM, buses with their devices, and the vCPUs. {@link #run()}
+ * starts the vCPUs and returns why the machine stopped.
+ */
+public final class Machine implements VcpuExitHandler, AutoCloseable {
+    private final Kvm kvm;
+    private final VmFd vm;
+    private final GuestMemory memory;
+    private final Bus pio;
+    private final Bus mmio;
+    private final List<Vcpu> vcpus;
+    private final Uart16550 com1;
+    private final ConsoleOutput console;
+    private final boolean serialInputFromStdin;
+    private final String bootSummary;
+    private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+
+    Machine(Kvm kvm, VmFd vm, GuestMemory memory, Bus pio, Bus mmio, List<Vcpu> vcpus, Uart16550 com1,
+            ConsoleOutput console, boolean serialInputFromStdin, String bootSummary) {
+        this.kvm = kvm;
+        this.vm = vm;
+        this.memory = memory;
+        this.pio = pio;
+        this.mmio = mmio;
+        this.vcpus = vcpus;
+        this.com1 = com1;
+        this.console = console;
+        this.serialInputFromStdin = serialInputFromStdin;
+        this.bootSummary = bootSummary;
+    }
+
+    public GuestMemory memory() { return memory; }
+
+    public VmFd vm() { return vm; }
+
+    public List<Vcpu> vcpus() { return vcpus; }
+
+    public Bus pio() { return pio; }
+
+    public Bus mmio() { return mmio; }
+
+    /** One line: what was booted and how. */
+    public String bootSummary() { return bootSummary; }
+
+    @Override
+    public void vmExit(VmExit e) {
+        exit.complete(e);
+    }
+
+    /** Requests a stop from outside the guest (signal, control socket). */
+    public void stop(String why) {
+        exit.complete(new VmExit(VmExit.Kind.STOPPED, 0, why, null));
+    }
+
+    /** Runs the guest until it stops; returns why. */
+    public VmExit run() {
+        if (serialInputFromStdin) startStdinReader();
+        for (Vcpu v : vcpus) v.start();
+        VmExit e = exit.join();
+        for (Vcpu v : vcpus) v.kick();
+        for (Vcpu v : vcpus) {
+            try {
+                v.thread().join(TimeUnit.SECONDS.toMillis(2));
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        console.flush();
+        return e;
+    }
+
+    /** Exits per vCPU and KVM exit reason, for {@code --stats}. */
+    public String exitStatistics() {
+        StringBuilder sb = new StringBuilder();
+        for (Vcpu v : vcpus) {
+            long[] c = v.exitCounts();
+            sb.append(String.format("vcpu%d exits: io=%d mmio=%d intr=%d hlt=%d%n", v.id(),
+                    c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_IO], c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_MMIO],
+                    c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_INTR], c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_HLT]));
+        }
+        return sb.toString();
+    }
+
+    private void startStdinReader() {
+        Thread.ofPlatform().daemon(true).name("serial-stdin").start(() -> {
+            InputStream in = System.in;
+            byte[] b = new byte[256];
+            try {
+                int n;
+                while ((n = in.read(b)) > 0) {
+                    int off = 0;
+                    while (off < n) {
+                        int space = com1.rxSpace();
+                        if (space == 0) {
+                            Thread.sleep(1); // back-pressure: the guest has not drained its FIFO yet
+                            continue;
+                        }
+                        int k = Math.min(space, n - off);
+                        com1.enqueue(java.util.Arrays.copyOfRange(b, off, off + k));
+                        off += k;
+                    }
+                }
+            } catch (IOException | InterruptedException e) {
+                // stdin closed: the guest simply gets no more input
+            }
+        });
+    }
+
+    @Override
+    public void close() {
+        for (Vcpu v : vcpus) v.fd().close();
+        console.close();
+        vm.close();
+        kvm.close();
+    }
+}

@@ -1,0 +1,136 @@
+package dev.vmm.machine;
+
+import dev.vmm.boot.BootContext;
+import dev.vmm.boot.BootEntry;
+import dev.vmm.boot.E820;
+import dev.vmm.boot.KernelLoader;
+import dev.vmm.boot.X86Layout;
+import dev.vmm.chipset.bus.Bus;
+import dev.vmm.chipset.bus.BusDevice;
+import dev.vmm.chipset.bus.InterruptLine;
+import dev.vmm.chipset.legacy.I8042;
+import dev.vmm.chipset.legacy.Uart16550;
+import dev.vmm.ffm.kvm.CpuidEntries;
+import dev.vmm.ffm.kvm.Kvm;
+import dev.vmm.ffm.kvm.KvmUnavailableException;
+import dev.vmm.ffm.kvm.VcpuFd;
+import dev.vmm.ffm.kvm.VmFd;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.vcpu.CpuTopology;
+import dev.vmm.vcpu.Vcpu;
+import dev.vmm.vcpu.VcpuSetup;
+import dev.vmm.vcpu.VmExit;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.vmm.ffm.kvm.KvmIoctls.*;
+
+/**
+ * Assembles a {@link Machine} from a {@link MachineConfig}: the only place that knows which
+ * devices a machine has, where they live and which interrupts they use (Firecracker's builder.rs).
+ */
+public final class MachineBuilder {
+    public static final int COM1_PORT = 0x3f8, COM1_IRQ = 4, DEBUG_EXIT_PORT = 0xf4, POST_PORT = 0x80,
+            RESET_CONTROL_PORT = 0xcf9, I8042_KBD_IRQ = 1, I8042_AUX_IRQ = 12;
+
+    private final List<String> warnings = new ArrayList<>();
+
+    /** Things worth telling the user that did not stop the build (refused MSRs, missing capabilities). */
+    public List<String> warnings() { return warnings; }
+
+    public Machine build(MachineConfig cfg) {
+        Kvm kvm = Kvm.open();
+        VmFd vm = null;
+        try {
+            requireCapabilities(kvm);
+            vm = kvm.createVm();
+            vm.setTssAddr(X86Layout.KVM_TSS_ADDR);
+            if (kvm.checkExtension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) vm.setIdentityMapAddr(X86Layout.KVM_IDENTITY_MAP_ADDR);
+            vm.createIrqchip();
+            vm.createPit2();
+            GuestMemory mem = GuestRam.allocate(vm, cfg.memoryBytes(), cfg.ram());
+
+            Bus pio = new Bus("pio");
+            Bus mmio = new Bus("mmio");
+            Machine[] self = new Machine[1];
+            ConsoleOutput console = switch (cfg.serial()) {
+                case MachineConfig.Serial.Stdio s -> new ConsoleOutput(System.out);
+                case MachineConfig.Serial.ToFile f -> new ConsoleOutput(openOutput(f));
+                case MachineConfig.Serial.None n -> new ConsoleOutput(OutputStream.nullOutputStream());
+            };
+            VmFd vmf = vm;
+            Uart16550 com1 = new Uart16550(irq(vmf, COM1_IRQ), console);
+            pio.register(COM1_PORT, Uart16550.SIZE, com1);
+            pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ),
+                    () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset (i8042)", null))));
+            pio.register(DEBUG_EXIT_PORT, 4, new BusDevice() {
+                @Override public long read(long offset, int size) { return 0; }
+                @Override public void write(long offset, int size, long value) { self[0].vmExit(VmExit.guestExit((int) value)); }
+            });
+            pio.register(POST_PORT, 1, NULL_DEVICE);
+
+            E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
+            long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
+            BootEntry entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
+                    cfg.initrd(), cfg.cmdline()), -1);
+            VcpuSetup.writeBootTables(mem, entry.mode());
+
+            CpuidEntries supported = kvm.supportedCpuid();
+            List<Vcpu> vcpus = new ArrayList<>();
+            for (int id = 0; id < cfg.cpus(); id++) {
+                VcpuFd fd = vm.createVcpu(id);
+                fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus()));
+                List<String> refused = VcpuSetup.setupMsrs(fd);
+                if (!refused.isEmpty() && id == 0) warnings.add("host refused boot MSRs " + refused);
+                VcpuSetup.setupFpu(fd);
+                VcpuSetup.setupLapic(fd);
+                if (id == 0) VcpuSetup.setupBootVcpu(fd, entry);
+                vcpus.add(new Vcpu(fd, pio, mmio, e -> self[0].vmExit(e)));
+            }
+            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry.protocol(),
+                    cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
+            self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
+                    cfg.serial() instanceof MachineConfig.Serial.Stdio, summary);
+            return self[0];
+        } catch (RuntimeException e) {
+            if (vm != null) vm.close();
+            kvm.close();
+            throw e;
+        }
+    }
+
+    private static void requireCapabilities(Kvm kvm) {
+        int[] caps = {KVM_CAP_IRQCHIP, KVM_CAP_USER_MEMORY, KVM_CAP_SET_TSS_ADDR, KVM_CAP_PIT2, KVM_CAP_IRQFD,
+                KVM_CAP_IOEVENTFD, KVM_CAP_IMMEDIATE_EXIT, KVM_CAP_EXT_CPUID};
+        String[] names = {"IRQCHIP", "USER_MEMORY", "SET_TSS_ADDR", "PIT2", "IRQFD", "IOEVENTFD", "IMMEDIATE_EXIT", "EXT_CPUID"};
+        for (int i = 0; i < caps.length; i++) {
+            if (kvm.checkExtension(caps[i]) <= 0) {
+                throw new KvmUnavailableException("this host's KVM lacks KVM_CAP_" + names[i] + ", which vmm needs", null);
+            }
+        }
+    }
+
+    /** An ISA interrupt line driven through the in-kernel PIC/IOAPIC. */
+    private static InterruptLine irq(VmFd vm, int gsi) {
+        return level -> vm.irqLine(gsi, level);
+    }
+
+    private static OutputStream openOutput(MachineConfig.Serial.ToFile f) {
+        try {
+            return new FileOutputStream(f.path().toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open serial output " + f.path() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Swallows writes and reads as zero (the POST diagnostic port, and other ports guests poke for delays). */
+    static final BusDevice NULL_DEVICE = new BusDevice() {
+        @Override public long read(long offset, int size) { return 0; }
+        @Override public void write(long offset, int size, long value) { }
+    };
+}

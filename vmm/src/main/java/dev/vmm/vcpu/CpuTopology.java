@@ -1,0 +1,54 @@
+package dev.vmm.vcpu;
+
+import dev.vmm.ffm.kvm.CpuidEntries;
+
+/**
+ * Per-vCPU CPUID: the host's KVM-supported leaves adjusted so each vCPU reports its own APIC id
+ * and a consistent topology of {@code cpus} cores in one socket, one thread per core, and the
+ * hypervisor-present bit (so guests look for the KVM leaves at 0x40000000).
+ */
+public final class CpuTopology {
+    private CpuTopology() {}
+
+    public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, int cpus) {
+        CpuidEntries c = supported.copy();
+        int coreBits = 32 - Integer.numberOfLeadingZeros(Math.max(cpus - 1, 0));
+        for (CpuidEntries.Entry e : c.entries()) {
+            switch (e.function) {
+                case 0x1 -> {
+                    e.ebx = (e.ebx & 0x0000ffff) | (apicId << 24) | (Math.min(cpus, 255) << 16);
+                    e.ecx |= 1 << 31;                                  // hypervisor present
+                    if (cpus > 1) e.edx |= 1 << 28; else e.edx &= ~(1 << 28); // HTT: more than one logical CPU
+                }
+                case 0x4 -> {
+                    // Deterministic cache parameters: cores per package - 1 in EAX[31:26].
+                    if ((e.eax & 0x1f) != 0) e.eax = (e.eax & 0x03ffffff) | ((Math.max(cpus, 1) - 1) << 26);
+                }
+                case 0xb, 0x1f -> {
+                    // Extended topology: level 0 = SMT (1 thread), level 1 = core (cpus cores).
+                    e.edx = apicId;
+                    if (e.index == 0) {
+                        e.eax = 0; e.ebx = 1; e.ecx = (1 << 8);
+                    } else if (e.index == 1) {
+                        e.eax = coreBits; e.ebx = cpus; e.ecx = (2 << 8) | 1;
+                    } else {
+                        e.eax = 0; e.ebx = 0; e.ecx = e.index;
+                    }
+                }
+                case 0x80000008 -> e.ecx = (e.ecx & ~0xff) | ((cpus - 1) & 0xff); // AMD: cores - 1
+                default -> { }
+            }
+        }
+        return c;
+    }
+
+    /** The vendor string of leaf 0 ("GenuineIntel", "AuthenticAMD", ...). */
+    public static String vendor(CpuidEntries cpuid) {
+        CpuidEntries.Entry e = cpuid.find(0, 0);
+        if (e == null) return "unknown";
+        byte[] b = new byte[12];
+        int[] regs = {e.ebx, e.edx, e.ecx};
+        for (int r = 0; r < 3; r++) for (int i = 0; i < 4; i++) b[r * 4 + i] = (byte) (regs[r] >>> (8 * i));
+        return new String(b, java.nio.charset.StandardCharsets.US_ASCII);
+    }
+}

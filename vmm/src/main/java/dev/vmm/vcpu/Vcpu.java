@@ -1,0 +1,224 @@
+package dev.vmm.vcpu;
+
+import dev.vmm.chipset.bus.Bus;
+import dev.vmm.ffm.NativeException;
+import dev.vmm.ffm.kvm.KvmRun;
+import dev.vmm.ffm.kvm.VcpuFd;
+import dev.vmm.ffm.libc.Errno;
+import dev.vmm.ffm.libc.Libc;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+import static dev.vmm.ffm.kvm.KvmIoctls.*;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
+
+/**
+ * One vCPU on its own platform thread: KVM_RUN, dispatch the exit to the PIO or MMIO bus, repeat.
+ * The exit path takes no locks and allocates nothing. Another thread stops the loop with
+ * {@link #kick()}: immediate_exit plus a signal that interrupts KVM_RUN.
+ */
+public final class Vcpu implements Runnable {
+    private final VcpuFd fd;
+    private final KvmRun run;
+    private final Bus pio;
+    private final Bus mmio;
+    private final VcpuExitHandler exitHandler;
+    private final long[] exitCounts = new long[64];
+    private volatile boolean stopRequested;
+    private volatile long pthread;
+    private Thread thread;
+
+    public Vcpu(VcpuFd fd, Bus pio, Bus mmio, VcpuExitHandler exitHandler) {
+        this.fd = fd;
+        this.run = fd.kvmRun();
+        this.pio = pio;
+        this.mmio = mmio;
+        this.exitHandler = exitHandler;
+    }
+
+    public int id() { return fd.id(); }
+
+    public VcpuFd fd() { return fd; }
+
+    public synchronized void start() {
+        thread = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon(true).unstarted(this);
+        thread.start();
+    }
+
+    public Thread thread() { return thread; }
+
+    /** Asks the loop to end; safe from any thread, and idempotent. */
+    public void kick() {
+        stopRequested = true;
+        run.setImmediateExit(true);
+        long t = pthread;
+        if (t != 0) Libc.pthreadKill(t, VcpuKick.signal());
+    }
+
+    /** Exits handled so far, by KVM exit reason. */
+    public long[] exitCounts() {
+        return Arrays.copyOf(exitCounts, exitCounts.length);
+    }
+
+    @Override
+    public void run() {
+        pthread = Libc.pthreadSelf();
+        try {
+            loop();
+        } catch (RuntimeException e) {
+            exitHandler.vmExit(new VmExit(VmExit.Kind.VMM_ERROR, VmExit.FAILURE_STATUS,
+                    "vCPU " + fd.id() + ": " + e.getMessage(), stackTrace(e)));
+        }
+    }
+
+    private void loop() {
+        while (!stopRequested) {
+            int r = fd.run();
+            if (r < 0) {
+                if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
+                    run.setImmediateExit(false);
+                    continue;
+                }
+                throw new NativeException("KVM_RUN", -r);
+            }
+            int reason = run.exitReason();
+            if (reason >= 0 && reason < exitCounts.length) exitCounts[reason]++;
+            switch (reason) {
+                case KVM_EXIT_IO -> handleIo();
+                case KVM_EXIT_MMIO -> handleMmio();
+                case KVM_EXIT_INTR, KVM_EXIT_IRQ_WINDOW_OPEN -> { }
+                case KVM_EXIT_HLT -> {
+                    // Only without an in-kernel LAPIC; ours always has one, so a HLT exit means the guest stopped for good.
+                    fail("guest halted with no way to wake up (HLT exit)");
+                    return;
+                }
+                case KVM_EXIT_SHUTDOWN -> {
+                    fail("guest triple fault (KVM_EXIT_SHUTDOWN)");
+                    return;
+                }
+                case KVM_EXIT_INTERNAL_ERROR -> {
+                    fail(internalErrorText());
+                    return;
+                }
+                case KVM_EXIT_FAIL_ENTRY -> {
+                    fail(String.format("KVM_EXIT_FAIL_ENTRY: hardware entry failure reason 0x%x", run.hardwareEntryFailureReason()));
+                    return;
+                }
+                case KVM_EXIT_SYSTEM_EVENT -> {
+                    int type = run.systemEventType();
+                    if (type == KVM_SYSTEM_EVENT_RESET) {
+                        exitHandler.vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
+                    } else if (type == KVM_SYSTEM_EVENT_SHUTDOWN) {
+                        exitHandler.vmExit(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off", null));
+                    } else {
+                        fail("guest crashed (system event " + type + ")");
+                    }
+                    return;
+                }
+                case KVM_EXIT_EXCEPTION -> {
+                    fail(String.format("unhandled guest exception %d (error code 0x%x)", run.exception(), run.exceptionErrorCode()));
+                    return;
+                }
+                default -> {
+                    fail("unexpected KVM exit reason " + reason);
+                    return;
+                }
+            }
+        }
+    }
+
+    private void handleIo() {
+        int port = run.ioPort();
+        int size = run.ioSize();
+        MemorySegment data = run.ioData();
+        int count = run.ioCount();
+        if (run.ioDirection() == KVM_EXIT_IO_OUT) {
+            for (int i = 0; i < count; i++) pio.write(port, size, load(data, (long) i * size, size));
+        } else {
+            for (int i = 0; i < count; i++) store(data, (long) i * size, size, pio.read(port, size));
+        }
+    }
+
+    private void handleMmio() {
+        long addr = run.mmioPhysAddr();
+        int len = run.mmioLen();
+        if (len <= 0 || len > 8) return;
+        MemorySegment data = run.mmioData();
+        if (run.mmioIsWrite()) {
+            mmio.write(addr, len, load(data, 0, len));
+        } else {
+            store(data, 0, len, mmio.read(addr, len));
+        }
+    }
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+
+    static long load(MemorySegment s, long off, int size) {
+        return switch (size) {
+            case 1 -> s.get(JAVA_BYTE, off) & 0xffL;
+            case 2 -> s.get(JAVA_SHORT_UNALIGNED.withOrder(LE), off) & 0xffffL;
+            case 4 -> s.get(JAVA_INT_UNALIGNED.withOrder(LE), off) & 0xffffffffL;
+            case 8 -> s.get(JAVA_LONG_UNALIGNED.withOrder(LE), off);
+            default -> {
+                long v = 0;
+                for (int i = size - 1; i >= 0; i--) v = (v << 8) | (s.get(JAVA_BYTE, off + i) & 0xff);
+                yield v;
+            }
+        };
+    }
+
+    static void store(MemorySegment s, long off, int size, long v) {
+        switch (size) {
+            case 1 -> s.set(JAVA_BYTE, off, (byte) v);
+            case 2 -> s.set(JAVA_SHORT_UNALIGNED.withOrder(LE), off, (short) v);
+            case 4 -> s.set(JAVA_INT_UNALIGNED.withOrder(LE), off, (int) v);
+            case 8 -> s.set(JAVA_LONG_UNALIGNED.withOrder(LE), off, v);
+            default -> {
+                for (int i = 0; i < size; i++) s.set(JAVA_BYTE, off + i, (byte) (v >>> (8 * i)));
+            }
+        }
+    }
+
+    private String internalErrorText() {
+        int sub = run.internalSuberror();
+        String what = switch (sub) {
+            case KVM_INTERNAL_ERROR_EMULATION -> "emulation failure (the host's instruction emulator cannot run this guest instruction)";
+            case KVM_INTERNAL_ERROR_SIMUL_EX -> "exception while delivering another exception";
+            case KVM_INTERNAL_ERROR_DELIVERY_EV -> "failure while delivering an event";
+            case KVM_INTERNAL_ERROR_UNEXPECTED_EXIT_REASON -> "unexpected exit reason";
+            default -> "suberror " + sub;
+        };
+        StringBuilder sb = new StringBuilder("KVM_EXIT_INTERNAL_ERROR: ").append(what);
+        long[] d = run.internalData();
+        if (d.length > 0) {
+            sb.append(" [data");
+            for (long x : d) sb.append(String.format(" 0x%x", x));
+            sb.append(']');
+        }
+        return sb.toString();
+    }
+
+    private void fail(String reason) {
+        exitHandler.vmExit(VmExit.failure("vCPU " + fd.id() + ": " + reason, registerDump()));
+    }
+
+    /** Registers and segments, for failure reports. */
+    public String registerDump() {
+        try {
+            return fd.getRegs() + System.lineSeparator() + fd.getSregs();
+        } catch (RuntimeException e) {
+            return "(registers unavailable: " + e.getMessage() + ")";
+        }
+    }
+
+    private static String stackTrace(Throwable t) {
+        var sw = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(sw));
+        return sw.toString();
+    }
+}
