@@ -8,7 +8,7 @@ import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.bus.InterruptLine;
-import dev.vmm.chipset.legacy.I8042;
+//I8042//import dev.vmm.chipset.legacy.I8042;
 import dev.vmm.chipset.legacy.Uart16550;
 import dev.vmm.ffm.kvm.CpuidEntries;
 import dev.vmm.ffm.kvm.Kvm;
@@ -66,8 +66,8 @@ public final class MachineBuilder {
             VmFd vmf = vm;
             Uart16550 com1 = new Uart16550(irq(vmf, COM1_IRQ), console);
             pio.register(COM1_PORT, Uart16550.SIZE, com1);
-            pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ),
-                    () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset (i8042)", null))));
+            //I8042//pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ),
+            //I8042//        () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset (i8042)", null))));
             pio.register(DEBUG_EXIT_PORT, 4, new BusDevice() {
                 @Override public long read(long offset, int size) { return 0; }
                 @Override public void write(long offset, int size, long value) { self[0].vmExit(VmExit.guestExit((int) value)); }

@@ -1,0 +1,55 @@
+package dev.vmm;
+
+import dev.vmm.boot.BootException;
+import dev.vmm.cli.UsageException;
+import dev.vmm.cli.VmmCommand;
+import dev.vmm.ffm.NativeException;
+import dev.vmm.ffm.kvm.KvmUnavailableException;
+import picocli.CommandLine;
+
+import java.io.UncheckedIOException;
+
+/**
+ * Entry point of the {@code vmm} binary. Every error the user can cause or fix is one line on
+ * stderr: exit status 2 for usage (arguments, files, kernels), 1 for host problems (no KVM).
+ */
+public final class Main {
+    private Main() {}
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new VmmCommand());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex));
+        cl.setParameterExceptionHandler((ex, a) -> {
+            System.err.println("vmm: " + ex.getMessage() + " (see 'vmm " + subcommandName(ex) + "--help')");
+            return 2;
+        });
+        return cl.execute(args);
+    }
+
+    private static String subcommandName(CommandLine.ParameterException ex) {
+        String n = ex.getCommandLine().getCommandName();
+        return n.equals("vmm") ? "" : n + " ";
+    }
+
+    static int handle(Exception ex) {
+        if (ex instanceof UsageException || ex instanceof BootException) {
+            System.err.println("vmm: " + ex.getMessage());
+            return 2;
+        }
+        if (ex instanceof KvmUnavailableException || ex instanceof NativeException || ex instanceof UncheckedIOException) {
+            System.err.println("vmm: " + ex.getMessage());
+            return 1;
+        }
+        if (ex instanceof IllegalArgumentException) {
+            System.err.println("vmm: " + ex.getMessage());
+            return 2;
+        }
+        System.err.println("vmm: internal error: " + ex);
+        ex.printStackTrace();
+        return 1;
+    }
+}

@@ -1,0 +1,144 @@
+package dev.vmm.cli;
+
+import dev.vmm.boot.BootException;
+import dev.vmm.machine.GuestRam;
+import dev.vmm.machine.Machine;
+import dev.vmm.machine.MachineBuilder;
+import dev.vmm.machine.MachineConfig;
+import dev.vmm.vcpu.VmExit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code vmm run}: build a machine from options, boot it, and exit with the guest's status. */
+@Command(name = "run", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "Boot a guest. Without --kernel, boots the built-in demo guest.")
+public final class RunCommand implements Callable<Integer> {
+    static final String DEMO_RESOURCE = "/dev/vmm/guests/demo.pvh.elf";
+
+    @Option(names = "--kernel", paramLabel = "FILE",
+            description = "Kernel: Linux bzImage or vmlinux (PVH or 64-bit), multiboot or PVH ELF.")
+    Path kernel;
+
+    @Option(names = "--initrd", paramLabel = "FILE", description = "Initial ramdisk (initrd/initramfs, or a module for PVH/multiboot).")
+    Path initrd;
+
+    @Option(names = "--cmdline", paramLabel = "STR", description = "Kernel command line (default: ${DEFAULT-VALUE}).",
+            defaultValue = "console=ttyS0")
+    String cmdline;
+
+    @Option(names = {"-m", "--memory"}, paramLabel = "SIZE", converter = SizeParser.class, defaultValue = "256M",
+            description = "Guest RAM, e.g. 256M, 4G (default: ${DEFAULT-VALUE}).")
+    long memory;
+
+    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default: ${DEFAULT-VALUE}).")
+    int cpus;
+
+    @Option(names = "--serial", paramLabel = "stdio|file:PATH|none", converter = SerialConverter.class,
+            defaultValue = "stdio", description = "Where COM1 goes (default: ${DEFAULT-VALUE}).")
+    MachineConfig.Serial serial;
+
+    @Option(names = "--hugepages", description = "Back guest RAM with huge pages.")
+    boolean hugepages;
+
+    @Option(names = "--shared-memory", description = "Map guest RAM MAP_SHARED (for vhost-user and similar).")
+    boolean sharedMemory;
+
+    @Option(names = "--reboot", description = "Restart the machine when the guest resets, instead of exiting.")
+    boolean reboot;
+
+    @Option(names = "--stats", description = "Print exit statistics when the VM stops.")
+    boolean stats;
+
+    @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
+    boolean quiet;
+
+    private final PrintStream err = System.err;
+
+    /** This command with every option at its default (what {@code vmm} with no arguments runs). */
+    RunCommand withDefaults() {
+        picocli.CommandLine cl = new picocli.CommandLine(this);
+        cl.parseArgs();
+        return this;
+    }
+
+    @Override
+    public Integer call() {
+        MachineConfig cfg = config();
+        MachineBuilder builder = new MachineBuilder();
+        try (Machine m = builder.build(cfg)) {
+            if (!quiet) {
+                err.println("vmm: booting " + m.bootSummary());
+                builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
+            }
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> m.stop("stopped by signal")));
+            VmExit exit = m.run();
+            report(exit);
+            if (stats) err.print(m.exitStatistics());
+            return exit.status();
+        }
+    }
+
+    private void report(VmExit exit) {
+        boolean failure = exit.kind() == VmExit.Kind.GUEST_FAILURE || exit.kind() == VmExit.Kind.VMM_ERROR;
+        if (quiet && !failure) return;
+        err.println("vmm: " + exit.reason());
+        if (failure && exit.details() != null) err.println(exit.details());
+    }
+
+    MachineConfig config() {
+        byte[] kernelBytes;
+        String kernelName;
+        if (kernel == null) {
+            kernelBytes = demoGuest();
+            kernelName = "built-in demo guest";
+        } else {
+            kernelBytes = readFile(kernel, "kernel");
+            kernelName = kernel.toString();
+        }
+        byte[] initrdBytes = initrd == null ? null : readFile(initrd, "initrd");
+        try {
+            return new MachineConfig(memory, cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
+                    new GuestRam.Options(sharedMemory, hugepages, false), reboot, stats);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    static byte[] demoGuest() {
+        try (InputStream in = RunCommand.class.getResourceAsStream(DEMO_RESOURCE)) {
+            if (in == null) throw new UsageException("this build has no built-in demo guest; use --kernel FILE");
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UsageException("cannot read the built-in demo guest: " + e.getMessage());
+        }
+    }
+
+    static byte[] readFile(Path p, String what) {
+        try {
+            if (Files.isDirectory(p)) throw new UsageException(what + " " + p + " is a directory");
+            return Files.readAllBytes(p);
+        } catch (NoSuchFileException e) {
+            throw new UsageException(what + " " + p + ": no such file");
+        } catch (AccessDeniedException e) {
+            throw new UsageException(what + " " + p + ": permission denied");
+        } catch (IOException e) {
+            throw new UsageException(what + " " + p + ": " + e.getMessage());
+        } catch (OutOfMemoryError e) {
+            throw new UsageException(what + " " + p + " is too large to load");
+        }
+    }
+
+    /** Maps a boot problem (bad kernel, too little memory) to a usage error: the user must change the arguments. */
+    static UsageException usage(BootException e) {
+        return new UsageException(e.getMessage());
+    }
+}

@@ -1,0 +1,8 @@
+package dev.vmm.cli;
+
+/** A problem with what the user asked for (arguments, files): one line, exit status 2. */
+public final class UsageException extends RuntimeException {
+    public UsageException(String message) {
+        super(message);
+    }
+}

@@ -1,0 +1,17 @@
+
+# --- vmm launcher: everything after the line "exit $?" below is the application jar. ---
+vmm_find_jdk || exit 1
+self=$(readlink -f "$0")
+cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm"
+# A class-data-sharing archive made on first run (keyed by this binary's size and time) cuts
+# JVM start-up; if the cache directory is not writable the JVM simply runs without it.
+key=$(stat -c '%s-%Y' "$self" 2>/dev/null || echo 0)
+cds=""
+if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
+  cds="-XX:SharedArchiveFile=$cache/vmm-$key.jsa -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off"
+fi
+# Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
+# footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
+exec "$VMM_JDK/bin/java" -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=4 -Xss1m \
+  --enable-native-access=ALL-UNNAMED $cds ${VMM_JAVA_OPTS:-} -jar "$self" "$@"
+exit $?
