@@ -1,0 +1,104 @@
+package dev.vmm.it;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The binary's user-facing behaviour: help, version, and one-line errors with exit status 2. */
+class CliTest {
+    private static final Duration T = Duration.ofSeconds(60);
+
+    @Test
+    void helpListsTheRunOptions() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--help");
+        assertThat(r.status()).as(r.describe()).isZero();
+        assertThat(r.stdout()).contains("--kernel", "--initrd", "--cmdline", "--memory", "--cpus", "--serial");
+    }
+
+    @Test
+    void versionNamesTheProgram() throws Exception {
+        Vmm.Result r = Vmm.run(T, "--version");
+        assertThat(r.status()).isZero();
+        assertThat(r.stdout()).startsWith("vmm ");
+    }
+
+    @Test
+    void unknownOptionIsOneLineAndStatus2() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--no-such-option");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr().strip().lines()).hasSize(1);
+        assertThat(r.stderr()).contains("--no-such-option");
+    }
+
+    @Test
+    void missingKernelFile() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", "/nonexistent/kernel");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr().strip()).isEqualTo("vmm: kernel /nonexistent/kernel: no such file");
+    }
+
+    @Test
+    void notAKernel(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("notes.txt");
+        Files.writeString(f, "hello, I am not a kernel\n".repeat(100));
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", f.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr().strip()).isEqualTo("vmm: " + f + ": not a kernel (not ELF, not a bzImage)");
+    }
+
+    @Test
+    void truncatedElf(@TempDir Path dir) throws Exception {
+        Path good = GuestKit.get().image("hello", GuestKit.Format.PVH);
+        byte[] b = Files.readAllBytes(good);
+        Path f = dir.resolve("truncated.elf");
+        Files.write(f, java.util.Arrays.copyOf(b, 200));
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", f.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr().strip().lines()).hasSize(1);
+        assertThat(r.stderr()).contains("lies outside the file");
+    }
+
+    @Test
+    void kernelThatNeedsMoreMemoryThanGiven(@TempDir Path dir) throws Exception {
+        // A minimal ELF64 executable whose one segment wants 64 MiB at 1 MiB.
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(120).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {0x7f, 'E', 'L', 'F', 2, 1, 1, 0}).position(16);
+        b.putShort((short) 2).putShort((short) 62).putInt(1).putLong(0x100000).putLong(64).putLong(0)
+                .putInt(0).putShort((short) 64).putShort((short) 56).putShort((short) 1).putShort((short) 0)
+                .putShort((short) 0).putShort((short) 0);
+        b.putInt(1).putInt(7).putLong(0).putLong(0x100000).putLong(0x100000).putLong(0).putLong(64L << 20).putLong(0x1000);
+        Path f = dir.resolve("big.elf");
+        Files.write(f, b.array());
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", f.toString(), "--memory", "32M");
+        assertThat(r.status()).as(r.describe()).isEqualTo(2);
+        assertThat(r.stderr().strip().lines()).hasSize(1);
+        assertThat(r.stderr()).contains("needs more memory than given");
+    }
+
+    @Test
+    void badMemorySize() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--memory", "lots");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr().strip().lines()).hasSize(1);
+        assertThat(r.stderr()).contains("'lots' is not a size");
+    }
+
+    @Test
+    void tooManyCpus() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--cpus", "999");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr().strip()).isEqualTo("vmm: --cpus must be between 1 and 255");
+    }
+
+    @Test
+    void commandLineTooLong() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--cmdline", "x".repeat(70000));
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.stderr()).contains("kernel command line is too long");
+    }
+}
