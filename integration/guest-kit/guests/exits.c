@@ -7,6 +7,8 @@
  *          pio=PORT  port written (default 0x80, the POST/"null" port)
  *          mmio=ADDR physical address written (default 0xfef00000, unassigned
  *                    in QEMU pc and in the vmm's layout; must not be RAM)
+ *          cpl=0|3   privilege level of the loops (default 3; 0 measures the
+ *                    exit path of emulated kernel code on the PVM host)
  */
 #include "kit.h"
 
@@ -61,13 +63,19 @@ int main(void)
         kit_printf("exits: mmio=0x%lx must be a 4-byte aligned address below 4 GiB outside RAM\n", job.mmio);
         return KIT_EXIT_FAIL;
     }
+    uint64_t cpl = kit_cmdline_u64("cpl", 3);
+    if (cpl != 0 && cpl != 3) {
+        kit_printf("exits: cpl=%lu must be 0 or 3\n", cpl);
+        return KIT_EXIT_FAIL;
+    }
     uint64_t khz = kit_tsc_khz();
-    kit_printf("exits: count=%lu pio=0x%lx mmio=0x%lx tsc_khz=%lu\n", job.count, job.port, job.mmio, khz);
+    kit_printf("exits: count=%lu pio=0x%lx mmio=0x%lx cpl=%lu tsc_khz=%lu\n", job.count, job.port, job.mmio, cpl,
+               khz);
 
     uint64_t t0 = rdtsc();
-    uint64_t pio = kit_run_user(pio_loop, (uint64_t)&job);
+    uint64_t pio = cpl ? kit_run_user(pio_loop, (uint64_t)&job) : pio_loop((uint64_t)&job);
     uint64_t t1 = rdtsc();
-    uint64_t mmio = kit_run_user(mmio_loop, (uint64_t)&job);
+    uint64_t mmio = cpl ? kit_run_user(mmio_loop, (uint64_t)&job) : mmio_loop((uint64_t)&job);
     uint64_t t2 = rdtsc();
 
     report("pio", pio, t1 - t0, khz);

@@ -9,6 +9,10 @@ struct tss64 {
     uint64_t reserved2;
     uint16_t reserved3;
     uint16_t iomap_base;
+    /* All-zero I/O permission bitmap (every port allowed) plus the required
+     * 0xff terminator.  IOPL=3 alone is not enough on the PVM host: it runs
+     * guest user code with IOPL=0 but honours the TSS bitmap. */
+    uint8_t iomap[65536 / 8 + 1];
 } __attribute__((packed));
 
 static struct tss64 kit_tss __attribute__((aligned(16)));
@@ -22,8 +26,8 @@ static void tss_init(void)
 {
     kit_tss.rsp[0] = (uint64_t)kit_trap_stack_top;
     kit_tss.ist[0] = (uint64_t)kit_df_stack_top;
-    /* No I/O bitmap: user code gets port access through IOPL=3. */
-    kit_tss.iomap_base = sizeof(kit_tss);
+    kit_tss.iomap_base = offsetof(struct tss64, iomap);
+    kit_tss.iomap[sizeof(kit_tss.iomap) - 1] = 0xff;
 
     uint64_t base = (uint64_t)&kit_tss;
     uint64_t limit = sizeof(kit_tss) - 1;
