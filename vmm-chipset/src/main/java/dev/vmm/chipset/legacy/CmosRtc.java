@@ -1,0 +1,321 @@
+package dev.vmm.chipset.legacy;
+
+import dev.vmm.chipset.bus.BusDevice;
+import dev.vmm.chipset.bus.InterruptLine;
+import java.time.Clock;
+import java.time.DateTimeException;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneId;
+import java.util.Objects;
+
+/**
+ * The PC's CMOS RAM and real-time clock (Motorola MC146818A): index port 0x70 (bit 7 masks NMI)
+ * and data port 0x71, one device at base 0x70 with length 2.
+ *
+ * <p>The clock is a view of a host {@link Clock} plus an offset: reading a time register computes
+ * it from {@code clock.instant() + offset} in the clock's time zone (give it {@code Clock.systemUTC()}
+ * for the usual "RTC in UTC" guest), in BCD or binary and 12- or 24-hour form as status register B
+ * says. Setting the time (status B SET bit, write the registers, clear SET; or writing a time
+ * register while the clock runs) changes only the offset, so the host clock is never touched.
+ *
+ * <p>Status A's update-in-progress bit is set during the last 244 µs of every second, as on the
+ * chip (the update itself then happens instantly at the second boundary, so the registers are
+ * never inconsistent). Status C's update-ended flag (UF) is computed when C is read: it is set if
+ * a second boundary passed since the previous read, so polling software works. Status D always
+ * reports valid RAM and time.
+ *
+ * <p><b>Not implemented:</b> the periodic, alarm and update-ended <em>interrupts</em> (PIE, AIE, UIE),
+ * the alarm flag, the periodic flag and the divider-chain controls of status A (stored but with
+ * no effect). This device has no timer; IRQ 8 is taken for a future timer-driven implementation
+ * and is never raised. Linux keeps time without them (it reads the RTC once at boot); only
+ * {@code /dev/rtc} users that wait for RTC interrupts (e.g. {@code hwclock} without
+ * {@code --directisa}) notice.
+ *
+ * <p>CMOS bytes used by firmware for the memory size are filled from the constructor: base memory
+ * (0x15/0x16, 640 KiB), extended memory in KiB above 1 MiB capped at 0xffff (0x17/0x18 and
+ * 0x30/0x31), memory above 16 MiB in 64 KiB units (0x34/0x35) and memory above 4 GiB in 64 KiB
+ * units (0x5b-0x5d). The century is at 0x32 (point the ACPI FADT's CENTURY field there).
+ */
+public final class CmosRtc implements BusDevice {
+    public static final int BASE = 0x70;
+    public static final int SIZE = 2;
+    public static final int CENTURY_INDEX = 0x32;
+
+    static final int SECONDS = 0x00, MINUTES = 0x02, HOURS = 0x04, DAY_OF_WEEK = 0x06, DAY_OF_MONTH = 0x07,
+            MONTH = 0x08, YEAR = 0x09, STATUS_A = 0x0a, STATUS_B = 0x0b, STATUS_C = 0x0c, STATUS_D = 0x0d;
+    static final int A_UIP = 0x80;
+    static final int B_SET = 0x80, B_UIE = 0x10, B_BINARY = 0x04, B_24H = 0x02;
+    static final int C_IRQF = 0x80, C_UF = 0x10;
+    static final int D_VRT = 0x80;
+
+    /** UIP rises this long before each update (t_BUC on the data sheet). */
+    static final long UIP_WINDOW_NANOS = 244_000;
+    private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    private static final long MIB = 1L << 20;
+
+    private final Clock clock;
+    private final ZoneId zone;
+    private final InterruptLine irq; // not driven yet: see the class comment
+    private final long ramBelow4g;
+    private final long ramAbove4g;
+
+    private final byte[] cmos = new byte[128];
+    private int index;
+    private boolean nmiDisabled;
+    private long offsetNanos;         // guest time = host clock + offset
+    private long lastUfEpochSecond;   // guest second at the previous status C read
+
+    /**
+     * @param clock      the host time source (and time zone) the RTC follows
+     * @param irq8       ISA IRQ 8 (currently never raised, see the class comment)
+     * @param ramBelow4g bytes of guest RAM starting at 0 (up to the PCI hole), at most 4 GiB
+     * @param ramAbove4g bytes of guest RAM starting at 4 GiB
+     */
+    public CmosRtc(Clock clock, InterruptLine irq8, long ramBelow4g, long ramAbove4g) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.zone = clock.getZone();
+        this.irq = Objects.requireNonNull(irq8, "irq8");
+        if (ramBelow4g <= 0 || ramBelow4g > (4L << 30))
+            throw new IllegalArgumentException("RAM below 4 GiB must be in (0, 4 GiB]: " + ramBelow4g);
+        if (ramAbove4g < 0) throw new IllegalArgumentException("negative RAM above 4 GiB: " + ramAbove4g);
+        this.ramBelow4g = ramBelow4g;
+        this.ramAbove4g = ramAbove4g;
+        powerOn();
+    }
+
+    /** Back to the power-on register state. The time offset survives, as the battery-backed clock does. */
+    public synchronized void reset() {
+        powerOn();
+    }
+
+    private void powerOn() {
+        java.util.Arrays.fill(cmos, (byte) 0);
+        index = 0;
+        nmiDisabled = false;
+        cmos[STATUS_A] = 0x26; // 32.768 kHz time base, 1.024 kHz periodic rate
+        cmos[STATUS_B] = B_24H; // BCD, 24-hour
+        cmos[STATUS_D] = (byte) D_VRT;
+        cmos[0x14] = 0x02; // equipment: FPU present, no floppy, VGA
+        setWord(0x15, 640);
+        long extKiB = ramBelow4g > MIB ? Math.min((ramBelow4g - MIB) / 1024, 0xffff) : 0;
+        setWord(0x17, (int) extKiB);
+        setWord(0x30, (int) extKiB);
+        long above16M = ramBelow4g > 16 * MIB ? Math.min((ramBelow4g - 16 * MIB) >>> 16, 0xffff) : 0;
+        setWord(0x34, (int) above16M);
+        long above4G = Math.min(ramAbove4g >>> 16, 0xff_ffff);
+        cmos[0x5b] = (byte) above4G;
+        cmos[0x5c] = (byte) (above4G >>> 8);
+        cmos[0x5d] = (byte) (above4G >>> 16);
+        lastUfEpochSecond = Math.floorDiv(guestNanos(), NANOS_PER_SECOND);
+    }
+
+    private void setWord(int at, int v) {
+        cmos[at] = (byte) v;
+        cmos[at + 1] = (byte) (v >>> 8);
+    }
+
+    /** Whether the guest has masked NMIs through bit 7 of port 0x70. */
+    public synchronized boolean nmiDisabled() {
+        return nmiDisabled;
+    }
+
+    // ---- bus ----
+
+    @Override
+    public synchronized long read(long offset, int size) {
+        long v = 0;
+        for (int i = 0; i < size; i++) v |= (long) readByte(offset + i) << (8 * i);
+        return v;
+    }
+
+    @Override
+    public synchronized void write(long offset, int size, long value) {
+        for (int i = 0; i < size; i++) writeByte(offset + i, (int) (value >>> (8 * i)) & 0xff);
+    }
+
+    private int readByte(long offset) {
+        if (offset == 1) return readRegister(index);
+        return 0xff; // the index port is write-only
+    }
+
+    private void writeByte(long offset, int v) {
+        if (offset == 0) {
+            index = v & 0x7f;
+            nmiDisabled = (v & 0x80) != 0;
+        } else if (offset == 1) {
+            writeRegister(index, v);
+        }
+    }
+
+    private boolean setMode() {
+        return (cmos[STATUS_B] & B_SET) != 0;
+    }
+
+    private static boolean isTimeRegister(int i) {
+        return i == SECONDS || i == MINUTES || i == HOURS || (i >= DAY_OF_WEEK && i <= YEAR) || i == CENTURY_INDEX;
+    }
+
+    private int readRegister(int i) {
+        if (isTimeRegister(i) && !setMode()) return timeField(i, guestNanos(), cmos[STATUS_B]);
+        switch (i) {
+            case STATUS_A: {
+                int v = cmos[STATUS_A] & 0x7f;
+                if (!setMode() && Math.floorMod(guestNanos(), NANOS_PER_SECOND) >= NANOS_PER_SECOND - UIP_WINDOW_NANOS)
+                    v |= A_UIP;
+                return v;
+            }
+            case STATUS_C: {
+                int v = 0;
+                long second = Math.floorDiv(guestNanos(), NANOS_PER_SECOND);
+                if (!setMode() && second != lastUfEpochSecond) v |= C_UF;
+                lastUfEpochSecond = second;
+                if ((v & C_UF) != 0 && (cmos[STATUS_B] & B_UIE) != 0) v |= C_IRQF;
+                return v; // reading C clears it
+            }
+            case STATUS_D:
+                return D_VRT;
+            default:
+                return cmos[i] & 0xff;
+        }
+    }
+
+    private void writeRegister(int i, int v) {
+        switch (i) {
+            case STATUS_A -> cmos[STATUS_A] = (byte) (v & 0x7f); // UIP is read-only
+            case STATUS_B -> writeStatusB(v);
+            case STATUS_C, STATUS_D -> { } // read-only
+            default -> {
+                if (isTimeRegister(i) && !setMode()) {
+                    // Setting one field of a running clock: keep the sub-second phase.
+                    long now = guestNanos();
+                    freeze(now, cmos[STATUS_B]);
+                    cmos[i] = (byte) v;
+                    thaw(Math.floorMod(now, NANOS_PER_SECOND), cmos[STATUS_B]);
+                } else {
+                    cmos[i] = (byte) v;
+                }
+            }
+        }
+    }
+
+    private void writeStatusB(int v) {
+        boolean wasSet = setMode();
+        boolean set = (v & B_SET) != 0;
+        if (set) v &= ~B_UIE; // SET clears UIE (data sheet)
+        if (set && !wasSet) freeze(guestNanos(), (byte) v);
+        // The registers were written in the format in force while SET was held; the new second
+        // starts when SET is released.
+        if (!set && wasSet) thaw(0, cmos[STATUS_B]);
+        cmos[STATUS_B] = (byte) v;
+    }
+
+    /** Copies the running time into the time registers, in the given status B format. */
+    private void freeze(long nanos, byte statusB) {
+        for (int r : new int[] {SECONDS, MINUTES, HOURS, DAY_OF_WEEK, DAY_OF_MONTH, MONTH, YEAR, CENTURY_INDEX})
+            cmos[r] = (byte) timeField(r, nanos, statusB);
+    }
+
+    /**
+     * Makes the time registers the current time by adjusting the offset. Values that do not form a
+     * valid date (bad BCD digits, month 13, ...) leave the clock as it was.
+     */
+    private void thaw(long subSecondNanos, byte b) {
+        try {
+            int sec = fromRegister(cmos[SECONDS], b);
+            int min = fromRegister(cmos[MINUTES], b);
+            int hour = hourFromRegister(cmos[HOURS], b);
+            int day = fromRegister(cmos[DAY_OF_MONTH], b);
+            int month = fromRegister(cmos[MONTH], b);
+            int year = fromRegister(cmos[CENTURY_INDEX], b) * 100 + fromRegister(cmos[YEAR], b);
+            Instant t = LocalDateTime.of(year, month, day, hour, min, sec).atZone(zone).toInstant();
+            long guest = Math.addExact(Math.multiplyExact(t.getEpochSecond(), NANOS_PER_SECOND), subSecondNanos);
+            offsetNanos = guest - hostNanos();
+            lastUfEpochSecond = Math.floorDiv(guest, NANOS_PER_SECOND);
+        } catch (DateTimeException | ArithmeticException | IllegalArgumentException e) {
+            // An impossible date: a real chip would count on from it; we keep the old time.
+        }
+    }
+
+    private int timeField(int reg, long nanos, byte statusB) {
+        LocalDateTime t = LocalDateTime.ofInstant(
+                Instant.ofEpochSecond(Math.floorDiv(nanos, NANOS_PER_SECOND), Math.floorMod(nanos, NANOS_PER_SECOND)), zone);
+        return switch (reg) {
+            case SECONDS -> toRegister(t.getSecond(), statusB);
+            case MINUTES -> toRegister(t.getMinute(), statusB);
+            case HOURS -> {
+                int h = t.getHour();
+                if ((statusB & B_24H) != 0) yield toRegister(h, statusB);
+                int h12 = h % 12 == 0 ? 12 : h % 12;
+                yield toRegister(h12, statusB) | (h >= 12 ? 0x80 : 0);
+            }
+            case DAY_OF_WEEK -> toRegister(t.getDayOfWeek().getValue() % 7 + 1, statusB); // Sunday = 1
+            case DAY_OF_MONTH -> toRegister(t.getDayOfMonth(), statusB);
+            case MONTH -> toRegister(t.getMonthValue(), statusB);
+            case YEAR -> toRegister(Math.floorMod(t.getYear(), 100), statusB);
+            case CENTURY_INDEX -> toRegister(Math.floorDiv(t.getYear(), 100), statusB);
+            default -> throw new IllegalStateException("not a time register: " + reg);
+        };
+    }
+
+    private static int toRegister(int v, byte statusB) {
+        if ((statusB & B_BINARY) != 0) return v;
+        return (v / 10) << 4 | v % 10;
+    }
+
+    private static int fromRegister(byte reg, byte statusB) {
+        int r = reg & 0xff;
+        if ((statusB & B_BINARY) != 0) return r;
+        int hi = r >>> 4, lo = r & 0x0f;
+        if (hi > 9 || lo > 9) throw new IllegalArgumentException("bad BCD 0x" + Integer.toHexString(r));
+        return hi * 10 + lo;
+    }
+
+    private static int hourFromRegister(byte reg, byte statusB) {
+        if ((statusB & B_24H) != 0) return fromRegister(reg, statusB);
+        boolean pm = (reg & 0x80) != 0;
+        int h = fromRegister((byte) (reg & 0x7f), statusB);
+        if (h < 1 || h > 12) throw new IllegalArgumentException("bad 12-hour value " + h);
+        return h % 12 + (pm ? 12 : 0);
+    }
+
+    private long hostNanos() {
+        Instant now = clock.instant();
+        return now.getEpochSecond() * NANOS_PER_SECOND + now.getNano();
+    }
+
+    private long guestNanos() {
+        return hostNanos() + offsetNanos;
+    }
+
+    // ---- snapshot ----
+
+    /**
+     * The CMOS bytes, index/NMI latch and the guest's offset from the host clock (which carries over
+     * to the destination host, so guest time keeps following wall-clock time after migration).
+     */
+    public record State(byte[] cmos, int index, boolean nmiDisabled, long offsetNanos, long lastUfEpochSecond) {
+        public State {
+            if (cmos.length != 128) throw new IllegalArgumentException("CMOS must be 128 bytes, not " + cmos.length);
+            if (index < 0 || index > 0x7f) throw new IllegalArgumentException("bad CMOS index " + index);
+            cmos = cmos.clone();
+        }
+
+        @Override
+        public byte[] cmos() {
+            return cmos.clone();
+        }
+    }
+
+    public synchronized State state() {
+        return new State(cmos, index, nmiDisabled, offsetNanos, lastUfEpochSecond);
+    }
+
+    public synchronized void restore(State s) {
+        System.arraycopy(s.cmos, 0, cmos, 0, cmos.length);
+        index = s.index;
+        nmiDisabled = s.nmiDisabled;
+        offsetNanos = s.offsetNanos;
+        lastUfEpochSecond = s.lastUfEpochSecond;
+    }
+}
