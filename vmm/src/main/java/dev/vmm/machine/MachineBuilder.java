@@ -8,7 +8,11 @@ import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.bus.InterruptLine;
-//I8042//import dev.vmm.chipset.legacy.I8042;
+import dev.vmm.chipset.legacy.CmosRtc;
+import dev.vmm.chipset.legacy.DebugExit;
+import dev.vmm.chipset.legacy.I8042;
+import dev.vmm.chipset.legacy.Pvpanic;
+import dev.vmm.chipset.legacy.ResetControl;
 import dev.vmm.chipset.legacy.Uart16550;
 import dev.vmm.ffm.kvm.CpuidEntries;
 import dev.vmm.ffm.kvm.Kvm;
@@ -35,8 +39,8 @@ import static dev.vmm.ffm.kvm.KvmIoctls.*;
  * devices a machine has, where they live and which interrupts they use (Firecracker's builder.rs).
  */
 public final class MachineBuilder {
-    public static final int COM1_PORT = 0x3f8, COM1_IRQ = 4, DEBUG_EXIT_PORT = 0xf4, POST_PORT = 0x80,
-            RESET_CONTROL_PORT = 0xcf9, I8042_KBD_IRQ = 1, I8042_AUX_IRQ = 12;
+    public static final int COM1_PORT = 0x3f8, COM1_IRQ = 4, POST_PORT = 0x80, I8042_KBD_IRQ = 1, I8042_AUX_IRQ = 12,
+            RTC_IRQ = 8;
 
     private final List<String> warnings = new ArrayList<>();
 
@@ -66,12 +70,15 @@ public final class MachineBuilder {
             VmFd vmf = vm;
             Uart16550 com1 = new Uart16550(irq(vmf, COM1_IRQ), console);
             pio.register(COM1_PORT, Uart16550.SIZE, com1);
-            //I8042//pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ),
-            //I8042//        () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset (i8042)", null))));
-            pio.register(DEBUG_EXIT_PORT, 4, new BusDevice() {
-                @Override public long read(long offset, int size) { return 0; }
-                @Override public void write(long offset, int size, long value) { self[0].vmExit(VmExit.guestExit((int) value)); }
-            });
+            Runnable reset = () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
+            pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ), reset));
+            pio.register(ResetControl.PORT, ResetControl.SIZE, new ResetControl(reset));
+            long below4g = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
+            pio.register(CmosRtc.BASE, CmosRtc.SIZE, new CmosRtc(java.time.Clock.systemUTC(), irq(vmf, RTC_IRQ),
+                    below4g, cfg.memoryBytes() - below4g));
+            pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> self[0].vmExit(VmExit.guestExit(v))));
+            pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> self[0].vmExit(
+                    VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
             pio.register(POST_PORT, 1, NULL_DEVICE);
 
             E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
