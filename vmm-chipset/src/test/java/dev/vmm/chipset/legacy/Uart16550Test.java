@@ -385,6 +385,10 @@ class Uart16550Test {
         uart.enqueue(new byte[] {3});
         out(FCR, 0x03);
         assertThat(calls).hasValue(2);
+        out(MCR, 0x10);
+        assertThat(uart.rxSpace()).isZero();
+        out(MCR, 0x00);
+        assertThat(calls).hasValue(3);
     }
 
     @Test
