@@ -78,8 +78,9 @@ public final class Uart16550 implements BusDevice {
     }
 
     /**
-     * Called (with the UART locked, on the vCPU thread) whenever the guest empties the receive
-     * FIFO, so a VMM input thread blocked on {@link #rxSpace()} can be woken. Must not block.
+     * Called (with the UART locked, on the vCPU thread) whenever the receiver can take host input
+     * again: the guest emptied the receive FIFO, or left loopback mode. A VMM input thread that
+     * stopped because {@link #rxSpace()} was 0 can be woken from here. Must not block.
      */
     public void onRxDrained(Runnable listener) {
         this.rxDrained = Objects.requireNonNull(listener);
@@ -263,6 +264,7 @@ public final class Uart16550 implements BusDevice {
     }
 
     private void writeMcr(int v) {
+        boolean leavingLoopback = (mcr & MCR_LOOP) != 0 && (v & MCR_LOOP) == 0;
         int before = modemLines();
         mcr = v & 0x1f; // bits 5-7 read as zero on a 16550A
         int after = modemLines();
@@ -272,6 +274,7 @@ public final class Uart16550 implements BusDevice {
         if ((before & MSR_RI) != 0 && (after & MSR_RI) == 0) msrDeltas |= MSR_TERI;
         if ((changed & MSR_DCD) != 0) msrDeltas |= MSR_DDCD;
         updateInterrupt();
+        if (leavingLoopback && rxCount < rxCapacity()) rxDrained.run(); // host input accepted again
     }
 
     private int readRbr() {
