@@ -27,6 +27,8 @@ public final class X86Layout {
     /** ACPI tables and the RSDP, in the BIOS read-only area. */
     public static final long BIOS_AREA_START = 0xE0000;
     public static final long BIOS_AREA_END = 0x100000;
+    /** The MP table: in the BIOS area (searched by guests) since it outgrows the 1 KiB EBDA past ~40 CPUs. */
+    public static final long MP_TABLE_ADDR = 0xF0000;
     public static final long HIGH_MEMORY_START = 0x100000;
 
     /** Start of the 32-bit MMIO hole (PCI BARs, IOAPIC, LAPIC, firmware). */

@@ -8,6 +8,7 @@ import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.bus.InterruptLine;
+import dev.vmm.chipset.firmware.MpTable;
 import dev.vmm.chipset.legacy.CmosRtc;
 import dev.vmm.chipset.legacy.DebugExit;
 import dev.vmm.chipset.legacy.I8042;
@@ -88,6 +89,7 @@ public final class MachineBuilder {
             VcpuSetup.writeBootTables(mem, entry.mode());
 
             CpuidEntries supported = kvm.supportedCpuid();
+            writeMpTable(mem, cfg.cpus(), supported);
             List<Vcpu> vcpus = new ArrayList<>();
             for (int id = 0; id < cfg.cpus(); id++) {
                 VcpuFd fd = vm.createVcpu(id);
@@ -109,6 +111,14 @@ public final class MachineBuilder {
             kvm.close();
             throw e;
         }
+    }
+
+    /** The MP table: one processor per vCPU (APIC id = vCPU id), the IOAPIC, ISA interrupt routing. */
+    private static void writeMpTable(GuestMemory mem, int cpus, CpuidEntries cpuid) {
+        MpTable.Builder b = MpTable.builder(cpus);
+        CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
+        if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
+        mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 
     private static void requireCapabilities(Kvm kvm) {
