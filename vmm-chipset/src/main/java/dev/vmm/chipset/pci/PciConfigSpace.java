@@ -18,8 +18,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * <p>Header layout (type 0 endpoint, type 1 bridge), the capability list and BAR registers follow
  * the PCI Local Bus Specification 3.0 and the PCI-to-PCI Bridge Architecture Specification 1.2.
  *
- * <p>Not thread-safe by itself: the host bridge serialises guest config accesses; a device that
- * also changes its config space from another thread synchronises on this object.
+ * <p>Thread-safe: guest accesses (vCPU threads) and device-side updates (e.g. the INTx status bit
+ * from an I/O thread) lock this object. Write listeners run after the lock is released, so a
+ * listener may take its own locks and call back in without ordering problems.
  */
 public final class PciConfigSpace {
     public static final int SIZE = 256;
@@ -81,6 +82,9 @@ public final class PciConfigSpace {
     /** Where capabilities start: right after the 64-byte standard header. */
     public static final int FIRST_CAPABILITY_OFFSET = 0x40;
 
+    /** Where PCI Express extended capabilities start (4 KiB config space only). */
+    public static final int FIRST_EXTENDED_CAPABILITY_OFFSET = 0x100;
+
     /** One entry of the capability list. */
     public record Capability(int id, int offset) { }
 
@@ -103,6 +107,8 @@ public final class PciConfigSpace {
     private final List<Watch> watches = new CopyOnWriteArrayList<>();
     private int lastCapability;          // offset of the last capability in the chain, 0 if none
     private int nextCapabilityOffset = FIRST_CAPABILITY_OFFSET;
+    private int lastExtendedCapability;  // 0 if none
+    private int nextExtendedOffset = FIRST_EXTENDED_CAPABILITY_OFFSET;
 
     private PciConfigSpace(int size, int headerType) {
         if (size != SIZE && size != EXTENDED_SIZE) throw new IllegalArgumentException("config space size " + size);
@@ -180,7 +186,7 @@ public final class PciConfigSpace {
      * A guest read of 1, 2 or 4 bytes, little-endian. Bytes past the end of the space read as 0
      * (a conventional function behind ECAM has no extended capabilities).
      */
-    public int read(int offset, int size) {
+    public synchronized int read(int offset, int size) {
         int v = 0;
         for (int i = 0; i < size; i++) {
             int o = offset + i;
@@ -195,20 +201,18 @@ public final class PciConfigSpace {
      * value has a 1, everything else is kept. Then listeners watching the range are told.
      */
     public void write(int offset, int size, int value) {
-        if (offset < 0 || size <= 0 || size > 4) return;
-        boolean any = false;
-        for (int i = 0; i < size; i++) {
-            int o = offset + i;
-            if (o >= bytes.length) break;
-            int v = (value >>> (8 * i)) & 0xFF;
-            int old = bytes[o] & 0xFF;
-            int wm = writable[o] & 0xFF;
-            int next = (old & ~wm) | (v & wm);
-            next &= ~(v & writeOneToClear[o] & 0xFF);
-            bytes[o] = (byte) next;
-            any = true;
+        if (offset < 0 || size <= 0 || size > 4 || offset >= bytes.length) return;
+        synchronized (this) {
+            for (int i = 0; i < size && offset + i < bytes.length; i++) {
+                int o = offset + i;
+                int v = (value >>> (8 * i)) & 0xFF;
+                int old = bytes[o] & 0xFF;
+                int wm = writable[o] & 0xFF;
+                int next = (old & ~wm) | (v & wm);
+                next &= ~(v & writeOneToClear[o] & 0xFF);
+                bytes[o] = (byte) next;
+            }
         }
-        if (!any) return;
         for (Watch w : watches) {
             if (w.overlaps(offset, size)) w.listener.written(offset, size);
         }
@@ -222,7 +226,7 @@ public final class PciConfigSpace {
 
     // ---------------------------------------------------------------- device-side access (no masks)
 
-    public void setByte(int offset, int value) {
+    public synchronized void setByte(int offset, int value) {
         checkRange(offset, 1);
         bytes[offset] = (byte) value;
     }
@@ -246,12 +250,12 @@ public final class PciConfigSpace {
     }
 
     /** Sets (device side) or clears bits, leaving the others. */
-    public void updateBits(int offset, int size, int mask, boolean set) {
+    public synchronized void updateBits(int offset, int size, int mask, boolean set) {
         int v = read(offset, size);
         setBytes(bytes, offset, size, set ? v | mask : v & ~mask);
     }
 
-    private void setBytes(byte[] target, int offset, int size, int value) {
+    private synchronized void setBytes(byte[] target, int offset, int size, int value) {
         checkRange(offset, size);
         for (int i = 0; i < size; i++) target[offset + i] = (byte) (value >>> (8 * i));
     }
@@ -301,7 +305,7 @@ public final class PciConfigSpace {
      * Declares BAR {@code index}. A 64-bit BAR also takes register {@code index + 1}. The address
      * starts at 0 (unassigned); the guest (or firmware) programs it.
      */
-    public void addBar(int index, PciBar bar) {
+    public synchronized void addBar(int index, PciBar bar) {
         Objects.requireNonNull(bar);
         if (index < 0 || index + bar.registers() > bars.length) {
             throw new IllegalArgumentException("BAR " + index + " does not fit in a header with " + bars.length + " BARs");
@@ -322,7 +326,7 @@ public final class PciConfigSpace {
     }
 
     /** The BAR declared at {@code index}, or null (also null for the high half of a 64-bit BAR). */
-    public PciBar bar(int index) {
+    public synchronized PciBar bar(int index) {
         return index >= 0 && index < bars.length ? bars[index] : null;
     }
 
@@ -330,7 +334,7 @@ public final class PciConfigSpace {
      * The address the guest programmed into BAR {@code index} (flag bits stripped), regardless of
      * whether decoding is enabled.
      */
-    public long barAddress(int index) {
+    public synchronized long barAddress(int index) {
         PciBar bar = bars[index];
         if (bar == null) throw new IllegalArgumentException("no BAR " + index);
         int reg = BAR0 + 4 * index;
@@ -346,7 +350,7 @@ public final class PciConfigSpace {
      * Whether the guest is in the middle of sizing BAR {@code index}: a register of it holds all its
      * writable bits set (the "write all ones" step). Such a value is never a placement.
      */
-    public boolean barBeingSized(int index) {
+    public synchronized boolean barBeingSized(int index) {
         PciBar bar = bars[index];
         int reg = BAR0 + 4 * index;
         int lowMask = bar.lowWriteMask();
@@ -359,7 +363,7 @@ public final class PciConfigSpace {
     }
 
     /** Device-side placement of a BAR (firmware-style pre-assignment); the mapping follows on the next command write. */
-    public void setBarAddress(int index, long address) {
+    public synchronized void setBarAddress(int index, long address) {
         PciBar bar = bars[index];
         if (bar == null) throw new IllegalArgumentException("no BAR " + index);
         if ((address & (bar.size() - 1)) != 0) throw new IllegalArgumentException("BAR address not aligned to its size");
@@ -383,7 +387,7 @@ public final class PciConfigSpace {
     }
 
     /** As {@link #addCapability(int, byte[], byte[])} with write-1-to-clear body bits too. */
-    public int addCapability(int id, byte[] body, byte[] bodyWriteMask, byte[] bodyWriteOneToClear) {
+    public synchronized int addCapability(int id, byte[] body, byte[] bodyWriteMask, byte[] bodyWriteOneToClear) {
         Objects.requireNonNull(body);
         if (id <= 0 || id > 0xFF) throw new IllegalArgumentException("capability id " + id);
         if (bodyWriteMask != null && bodyWriteMask.length != body.length) throw new IllegalArgumentException("mask length differs from body");
@@ -421,6 +425,33 @@ public final class PciConfigSpace {
             p = read(p + 1, 1) & ~3;
         }
         return out;
+    }
+
+    /**
+     * Appends a PCI Express extended capability (4 KiB spaces only): a dword header with the 16-bit
+     * id, 4-bit version and 12-bit next pointer, followed by {@code body}; the header is read-only.
+     *
+     * @return the capability's offset (0x100 for the first)
+     */
+    public synchronized int addExtendedCapability(int id, int version, byte[] body, byte[] bodyWriteMask) {
+        Objects.requireNonNull(body);
+        if (bytes.length != EXTENDED_SIZE) throw new IllegalStateException("extended capabilities need a 4 KiB config space");
+        if (id <= 0 || id > 0xFFFF || version < 0 || version > 0xF) throw new IllegalArgumentException("extended capability id/version");
+        if (bodyWriteMask != null && bodyWriteMask.length != body.length) throw new IllegalArgumentException("mask length differs from body");
+        int offset = nextExtendedOffset;
+        if (offset + 4 + body.length > EXTENDED_SIZE) throw new IllegalStateException("no room for extended capability");
+        setDword(offset, id | version << 16);
+        for (int i = 0; i < body.length; i++) {
+            bytes[offset + 4 + i] = body[i];
+            writable[offset + 4 + i] = bodyWriteMask == null ? 0 : bodyWriteMask[i];
+        }
+        if (lastExtendedCapability != 0) {
+            int header = read(lastExtendedCapability, 4);
+            setDword(lastExtendedCapability, (header & 0x000F_FFFF) | offset << 20);
+        }
+        lastExtendedCapability = offset;
+        nextExtendedOffset = (offset + 4 + body.length + 3) & ~3;
+        return offset;
     }
 
     /** Offset of the first capability with {@code id}, or -1. */

@@ -202,4 +202,20 @@ class PciConfigSpaceTest {
         assertThat(br.read(0x30, 4)).isZero();
         assertThatThrownBy(() -> br.addBar(2, PciBar.io(4))).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void extendedCapabilitiesChainFrom0x100() {
+        PciConfigSpace ex = PciConfigSpace.expressEndpoint(0x1b36, 0x10, 0x010802, 0);
+        int a = ex.addExtendedCapability(0x0001, 2, new byte[8], null);
+        int b = ex.addExtendedCapability(0x000B, 1, new byte[]{1, 2, 3, 4}, new byte[]{(byte) 0xFF, 0, 0, 0});
+        assertThat(a).isEqualTo(0x100);
+        assertThat(b).isEqualTo(0x10C);
+        assertThat(ex.read(0x100, 4)).isEqualTo(0x10C << 20 | 2 << 16 | 0x0001);
+        assertThat(ex.read(0x10C, 4)).isEqualTo(1 << 16 | 0x000B);
+        ex.write(0x100, 4, 0);                              // header read-only
+        ex.write(0x110, 4, 0xAAAA_AAAA);
+        assertThat(ex.read(0x100, 4) & 0xFFFF).isEqualTo(1);
+        assertThat(ex.read(0x110, 4)).isEqualTo(0x0403_02AA);
+        assertThatThrownBy(() -> cs.addExtendedCapability(1, 1, new byte[4], null)).isInstanceOf(IllegalStateException.class);
+    }
 }
