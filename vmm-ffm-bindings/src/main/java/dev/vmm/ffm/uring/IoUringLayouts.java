@@ -92,6 +92,10 @@ public final class IoUringLayouts {
     public static final StructLayout KERNEL_TIMESPEC = structLayout(
             u64("tv_sec"), u64("tv_nsec")).withName("__kernel_timespec");
 
+    /** Argument of io_uring_enter with IORING_ENTER_EXT_ARG (a timeout for the wait). */
+    public static final StructLayout IO_URING_GETEVENTS_ARG = structLayout(
+            u64("sigmask"), u32("sigmask_sz"), u32("pad"), u64("ts")).withName("io_uring_getevents_arg");
+
     // Offsets used on the hot path (SQE filling, CQE reading), computed once from the layouts.
     static final long SQE_OPCODE = offset(IO_URING_SQE, "opcode");
     static final long SQE_FLAGS = offset(IO_URING_SQE, "flags");
@@ -116,7 +120,7 @@ public final class IoUringLayouts {
         for (GroupLayout l : new GroupLayout[] {
                 IO_SQRING_OFFSETS, IO_CQRING_OFFSETS, IO_URING_PARAMS, IO_URING_SQE, IO_URING_CQE,
                 IO_URING_FILES_UPDATE, IO_URING_RSRC_UPDATE, IO_URING_RSRC_REGISTER, IO_URING_PROBE_OP,
-                IO_URING_PROBE, KERNEL_TIMESPEC}) {
+                IO_URING_PROBE, KERNEL_TIMESPEC, IO_URING_GETEVENTS_ARG}) {
             m.put(l.name().orElseThrow(), l);
         }
         return m;
