@@ -324,6 +324,14 @@ public final class IoUring implements AutoCloseable {
         register("IORING_UNREGISTER_BUFFERS", IORING_UNREGISTER_BUFFERS, MemorySegment.NULL, 0);
     }
 
+    /**
+     * Starts a ring created with {@code IORING_SETUP_R_DISABLED} (which lets restrictions or
+     * registrations be set up before any SQE is accepted); until then io_uring_enter fails with EBADFD.
+     */
+    public void enableRings() {
+        register("IORING_REGISTER_ENABLE_RINGS", IORING_REGISTER_ENABLE_RINGS, MemorySegment.NULL, 0);
+    }
+
     /** Which opcodes the running kernel supports (IORING_REGISTER_PROBE, Linux 5.6+). */
     public IoUringProbe probe() {
         int maxOps = 256; // opcodes are a u8
@@ -369,7 +377,10 @@ public final class IoUring implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
-        arena.close();
-        Libc.close(fd);
+        try {
+            arena.close();
+        } finally {
+            Libc.close(fd);
+        }
     }
 }

@@ -473,6 +473,20 @@ class IoUringTest {
     }
 
     @Test
+    void disabledRingRefusesSubmissionsUntilEnabled() {
+        try (IoUring r = IoUring.create(4, IORING_SETUP_R_DISABLED)) {
+            r.submissionQueue().prepNop(1);
+            assertThatThrownBy(r::submit).isInstanceOfSatisfying(NativeException.class, e -> {
+                assertThat(e.call()).isEqualTo("io_uring_enter");
+                assertThat(e.errno()).isEqualTo(77); // EBADFD
+            });
+            r.enableRings();
+            assertThat(r.submitAndWait(1, 5, TimeUnit.SECONDS)).isTrue();
+            assertThat(r.completionQueue().poll().userData()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void closeIsIdempotentAndUseAfterCloseFailsCleanly() {
         SubmissionQueue sq = ring.submissionQueue();
         ring.close();
@@ -480,6 +494,32 @@ class IoUringTest {
         assertThatThrownBy(sq::next).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> ring.completionQueue().ready()).isInstanceOf(IllegalStateException.class);
         assertThatThrownBy(() -> ring.probe()).isInstanceOf(IllegalStateException.class);
+    }
+
+    private long sink;
+
+    @Test
+    void hotPathAllocatesNothingOnceCompiled() {
+        // Fill SQEs, submit-and-wait, drain CQEs: after JIT warm-up a whole round of this loop must
+        // allocate nothing (measured with the thread's allocation counter, not with time).
+        var mx = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long tid = Thread.currentThread().threadId();
+        MemorySegment buf = arena.allocate(512);
+        int fd = tempFile("hot");
+        CompletionHandler handler = (ud, res, flags) -> sink += ud + res;
+        long lastRound = -1;
+        for (int round = 0; round < 30 && lastRound != 0; round++) {
+            long before = mx.getThreadAllocatedBytes(tid);
+            for (int i = 0; i < 5000; i++) {
+                SubmissionQueue sq = ring.submissionQueue();
+                for (int k = 0; k < 4; k++) sq.prepNop(k);
+                sq.prepRead(fd, buf, 0, 5).flags(IOSQE_ASYNC);
+                ring.submitAndWait(5);
+                ring.completionQueue().drain(handler);
+            }
+            lastRound = mx.getThreadAllocatedBytes(tid) - before;
+        }
+        assertThat(lastRound).as("bytes allocated by 5000 submit/reap rounds after warm-up").isZero();
     }
 
     @Test
