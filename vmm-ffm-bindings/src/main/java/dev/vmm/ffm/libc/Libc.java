@@ -39,6 +39,7 @@ public final class Libc {
         Linker.Option[] opts = new Linker.Option[extra.length + 1];
         opts[0] = CAPTURE;
         System.arraycopy(extra, 0, opts, 1, extra.length);
+        // captureCallState itself adds the leading MemorySegment (capture state) parameter.
         return LINKER.downcallHandle(symbol(name), fd, opts);
     }
 

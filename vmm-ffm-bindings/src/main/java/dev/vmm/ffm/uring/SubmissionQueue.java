@@ -1,0 +1,201 @@
+package dev.vmm.ffm.uring;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+/**
+ * The submission side of an {@link IoUring}: hands out free SQE slots and publishes the filled
+ * ones to the kernel.
+ *
+ * <p>Ownership: the ring's {@code head} is written by the kernel, {@code tail} by us. We keep our
+ * own tail ({@code sqeTail}) that runs ahead of the published one while SQEs are being filled;
+ * {@link #flush()} publishes it with a release store, so the kernel (which loads the tail with
+ * acquire) sees every SQE written before it. The head is loaded with acquire because an SQPOLL
+ * kernel thread advances it concurrently; a slot is only reused after the kernel has moved past
+ * it. The SQ index array is filled once with the identity mapping, so slot {@code i} is always
+ * SQE {@code i} and flushing is a single store.
+ *
+ * <p>Not thread-safe: one ring belongs to one (I/O) thread.
+ */
+public final class SubmissionQueue {
+    /** int view of the ring memory with acquire/release access modes. */
+    private static final VarHandle INT = JAVA_INT.varHandle();
+
+    private final MemorySegment ring;
+    private final long headOff;
+    private final long tailOff;
+    private final long flagsOff;
+    private final long droppedOff;
+    private final int mask;
+    private final int entries;
+    private final Sqe[] slots;
+    /** Next free slot (ours alone; may run ahead of the published tail). */
+    private int sqeTail;
+    /** The tail value last stored into the ring. */
+    private int publishedTail;
+
+    SubmissionQueue(MemorySegment ring, MemorySegment sqes, long headOff, long tailOff, long maskOff,
+                    long entriesOff, long flagsOff, long droppedOff, long arrayOff, long sqeSize) {
+        this.ring = ring;
+        this.headOff = headOff;
+        this.tailOff = tailOff;
+        this.flagsOff = flagsOff;
+        this.droppedOff = droppedOff;
+        this.mask = ring.get(JAVA_INT, maskOff);
+        this.entries = ring.get(JAVA_INT, entriesOff);
+        this.slots = new Sqe[entries];
+        for (int i = 0; i < entries; i++) {
+            slots[i] = new Sqe(sqes, i * sqeSize);
+            ring.set(JAVA_INT, arrayOff + 4L * i, i);
+        }
+        this.sqeTail = ring.get(JAVA_INT, tailOff);
+        this.publishedTail = sqeTail;
+    }
+
+    /** The number of SQE slots (a power of two). */
+    public int entries() { return entries; }
+
+    /**
+     * The next free SQE, zeroed, or {@code null} when all slots are taken by SQEs that are filled
+     * but not yet consumed by the kernel (submit, then reap completions, then try again).
+     */
+    public Sqe next() {
+        int head = (int) INT.getAcquire(ring, headOff);
+        if (sqeTail - head >= entries) return null;
+        Sqe sqe = slots[sqeTail & mask];
+        sqeTail++;
+        sqe.clear();
+        return sqe;
+    }
+
+    /** Free slots left for {@link #next()}. */
+    public int available() {
+        return entries - (sqeTail - (int) INT.getAcquire(ring, headOff));
+    }
+
+    /** SQEs handed out by {@link #next()} but not yet published by {@link #flush()}. */
+    public int unpublished() {
+        return sqeTail - publishedTail;
+    }
+
+    /**
+     * Publishes the filled SQEs (release store of the tail); returns how many published SQEs the
+     * kernel has not consumed yet, i.e. the {@code to_submit} of the next io_uring_enter.
+     */
+    int flush() {
+        if (sqeTail != publishedTail) {
+            INT.setRelease(ring, tailOff, sqeTail);
+            publishedTail = sqeTail;
+        }
+        return publishedTail - (int) INT.getAcquire(ring, headOff);
+    }
+
+    /** The SQ ring flags ({@code IORING_SQ_NEED_WAKEUP}, {@code IORING_SQ_CQ_OVERFLOW}, {@code IORING_SQ_TASKRUN}). */
+    public int ringFlags() {
+        return (int) INT.getAcquire(ring, flagsOff);
+    }
+
+    /**
+     * Whether an SQPOLL thread has gone to sleep and needs {@code IORING_ENTER_SQ_WAKEUP}. The full
+     * fence orders our tail store before the flags load: the kernel thread sets the flag, then
+     * re-checks the tail, so one of the two sides always sees the other.
+     */
+    boolean sqPollNeedsWakeup() {
+        VarHandle.fullFence();
+        return (ring.get(JAVA_INT, flagsOff) & IoUringConstants.IORING_SQ_NEED_WAKEUP) != 0;
+    }
+
+    /** SQEs the kernel dropped as invalid (index out of range); stays 0 with this wrapper. */
+    public int dropped() {
+        return (int) INT.getAcquire(ring, droppedOff);
+    }
+
+    /** Gives back the slot just taken when filling it failed validation, so no half-filled SQE is submitted. */
+    private RuntimeException undo(RuntimeException e) {
+        sqeTail--;
+        return e;
+    }
+
+    // --- convenience: take the next slot and fill it; null when the queue is full. An invalid
+    // argument throws and leaves the slot free. ----------------------------------------------
+
+    public Sqe prepNop(long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepNop().userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepRead(int fd, MemorySegment buf, long offset, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepRead(fd, buf, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepWrite(int fd, MemorySegment buf, long offset, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepWrite(fd, buf, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepReadv(int fd, MemorySegment iovecs, int count, long offset, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepReadv(fd, iovecs, count, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepWritev(int fd, MemorySegment iovecs, int count, long offset, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepWritev(fd, iovecs, count, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepReadFixed(int fd, MemorySegment buf, long offset, int bufIndex, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepReadFixed(fd, buf, offset, bufIndex).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepWriteFixed(int fd, MemorySegment buf, long offset, int bufIndex, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepWriteFixed(fd, buf, offset, bufIndex).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepFsync(int fd, boolean datasync, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepFsync(fd, datasync).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepFallocate(int fd, int mode, long offset, long len, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepFallocate(fd, mode, offset, len).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepPollAdd(int fd, int events, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepPollAdd(fd, events).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepPollRemove(long targetUserData, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepPollRemove(targetUserData).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepCancel(long targetUserData, int cancelFlags, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepCancel(targetUserData, cancelFlags).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+
+    public Sqe prepTimeout(MemorySegment timespec, int count, int timeoutFlags, long userData) {
+        Sqe s = next();
+        if (s == null) return null;
+        try { return s.prepTimeout(timespec, count, timeoutFlags).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+    }
+}
