@@ -375,4 +375,58 @@ public final class I8042 implements BusDevice {
     public synchronized int keyboardLeds() {
         return kbdLeds;
     }
+    // ---- snapshot ----
+
+    /**
+     * Controller RAM, output port, output buffer and pending command, plus the keyboard's queue
+     * and settings. {@code outputBuffer} is -1 when empty, else the byte with 0x100 set for AUX
+     * data and 0x200 for a time-out.
+     */
+    public record State(byte[] ram, int outputPort, int pendingCommand, boolean lastWriteWasCommand,
+                        int outputBuffer, int lastRead, byte[] keyboardQueue, int keyboardPendingCommand,
+                        int keyboardLastSent, boolean keyboardScanning, int keyboardScanSet, int keyboardLeds,
+                        int keyboardTypematic) {
+        public State {
+            if (ram.length != 32) throw new IllegalArgumentException("controller RAM must be 32 bytes");
+            if (keyboardQueue.length > QUEUE_LIMIT) throw new IllegalArgumentException("keyboard queue too long");
+            if (outputBuffer < EMPTY || outputBuffer > 0x3ff) throw new IllegalArgumentException("bad output buffer");
+            if (keyboardScanSet < 1 || keyboardScanSet > 3) throw new IllegalArgumentException("bad scan code set");
+            ram = ram.clone();
+            keyboardQueue = keyboardQueue.clone();
+        }
+
+        @Override public byte[] ram() { return ram.clone(); }
+
+        @Override public byte[] keyboardQueue() { return keyboardQueue.clone(); }
+    }
+
+    public synchronized State state() {
+        byte[] q = new byte[kbdQueue.size()];
+        int i = 0;
+        for (int b : kbdQueue) q[i++] = (byte) b;
+        return new State(ram, outputPort, pendingCommand, lastWriteWasCommand, outputBuffer, lastRead, q,
+                kbdPendingCommand, kbdLastSent, kbdScanning, kbdScanSet, kbdLeds, kbdTypematic);
+    }
+
+    /** Loads a saved state and drives both lines to match it. */
+    public synchronized void restore(State s) {
+        System.arraycopy(s.ram, 0, ram, 0, ram.length);
+        outputPort = s.outputPort & 0xff;
+        pendingCommand = s.pendingCommand & 0xff;
+        lastWriteWasCommand = s.lastWriteWasCommand;
+        outputBuffer = s.outputBuffer;
+        lastRead = s.lastRead & 0xff;
+        kbdQueue.clear();
+        for (byte b : s.keyboardQueue) kbdQueue.add(b & 0xff);
+        kbdPendingCommand = s.keyboardPendingCommand & 0xff;
+        kbdLastSent = s.keyboardLastSent & 0xff;
+        kbdScanning = s.keyboardScanning;
+        kbdScanSet = s.keyboardScanSet;
+        kbdLeds = s.keyboardLeds & 0x07;
+        kbdTypematic = s.keyboardTypematic & 0x7f;
+        kbdLevel = auxLevel = false;
+        kbdIrq.set(false);
+        auxIrq.set(false);
+        updateInterrupts(false);
+    }
 }

@@ -251,4 +251,22 @@ class I8042Test {
         assertThat(kbc.commandByte()).isEqualTo(0x47);
         assertThat(status() & OBF).isZero();
     }
+
+    @Test
+    void stateRoundTripKeepsQueuedBytesAndLines() {
+        command(0x65);
+        data(0x77);
+        data(0xf2); // fa ab 41 queued, fa in the output buffer
+        data(); // take fa; ab now in the buffer
+        I8042.State s = kbc.state();
+        RecordingLine k = new RecordingLine(), a = new RecordingLine();
+        I8042 copy = new I8042(k, a, () -> { });
+        copy.restore(s);
+        assertThat(copy.state()).usingRecursiveComparison().isEqualTo(s);
+        assertThat(k.level()).isTrue();
+        assertThat(copy.read(DATA, 1)).isEqualTo(0xab);
+        assertThat(copy.read(DATA, 1)).isEqualTo(0x41);
+        copy.write(CMD, 1, 0x25);
+        assertThat(copy.read(DATA, 1)).isEqualTo(0x77);
+    }
 }
