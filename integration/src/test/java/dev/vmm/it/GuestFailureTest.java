@@ -1,0 +1,87 @@
+package dev.vmm.it;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Guests that end badly: the VMM must print one clear line with the exit reason plus a register
+ * dump, exit non-zero (125), and never hang. The guests are a few bytes of code in a multiboot
+ * ELF made here, so the failure is exactly the one intended.
+ */
+class GuestFailureTest {
+    private static final Duration T = Duration.ofSeconds(60);
+
+    @BeforeAll
+    static void needsKvm() {
+        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+    }
+
+    /** A multiboot ELF32 whose entry runs {@code code} in 32-bit protected mode with no IDT. */
+    static Path multibootGuest(Path dir, String name, byte[] code) throws Exception {
+        int paddr = 0x100000, dataOff = 0x100;
+        ByteBuffer mb = ByteBuffer.allocate(12 + code.length).order(ByteOrder.LITTLE_ENDIAN);
+        mb.putInt(0x1BADB002).putInt(0).putInt(-0x1BADB002).put(code);
+        byte[] data = mb.array();
+        ByteBuffer b = ByteBuffer.allocate(dataOff + data.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {0x7f, 'E', 'L', 'F', 1, 1, 1, 0}).position(16);
+        b.putShort((short) 2).putShort((short) 3).putInt(1).putInt(paddr + 12).putInt(52).putInt(0).putInt(0)
+                .putShort((short) 52).putShort((short) 32).putShort((short) 1).putShort((short) 0)
+                .putShort((short) 0).putShort((short) 0);
+        b.putInt(1).putInt(dataOff).putInt(paddr).putInt(paddr).putInt(data.length).putInt(data.length).putInt(7).putInt(16);
+        b.position(dataOff);
+        b.put(data);
+        Path f = dir.resolve(name);
+        Files.write(f, b.array());
+        return f;
+    }
+
+    @Test
+    void tripleFaultIsReportedWithRegisters(@TempDir Path dir) throws Exception {
+        // ud2 with an empty IDT: #UD -> #GP -> #DF -> shutdown.
+        Path k = multibootGuest(dir, "ud2.elf", new byte[] {0x0f, 0x0b});
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", k.toString());
+        assertThat(r.status()).as(r.describe()).isEqualTo(125);
+        assertThat(r.stderr()).contains("vmm: vCPU 0: guest triple fault (KVM_EXIT_SHUTDOWN)");
+        assertThat(r.stderr()).containsPattern("rip=000000000010000[cd]").contains("cr0=0000000000000011");
+    }
+
+    @Test
+    void instructionTheHostCannotRunIsAnInternalError(@TempDir Path dir) throws Exception {
+        // popcnt at CPL0: this PVM host emulates CPL0 code and its emulator lacks popcnt. On a VT-x
+        // host the instruction simply runs, then ud2 triple-faults; either way: status 125, a reason, registers.
+        Path k = multibootGuest(dir, "popcnt.elf", new byte[] {(byte) 0xf3, 0x0f, (byte) 0xb8, (byte) 0xc0, 0x0f, 0x0b});
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", k.toString());
+        assertThat(r.status()).as(r.describe()).isEqualTo(125);
+        assertThat(r.stderr()).containsPattern("KVM_EXIT_INTERNAL_ERROR: emulation failure|guest triple fault");
+        assertThat(r.stderr()).contains("rflags=");
+    }
+
+    @Test
+    void guestChosenExitStatusIsPassedThrough(@TempDir Path dir) throws Exception {
+        // mov al, 42; out 0xf4, al
+        Path k = multibootGuest(dir, "exit42.elf", new byte[] {(byte) 0xb0, 42, (byte) 0xe6, (byte) 0xf4, 0x0f, 0x0b});
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", k.toString());
+        assertThat(r.status()).as(r.describe()).isEqualTo(42);
+        assertThat(r.stderr()).contains("guest requested exit with status 42");
+    }
+
+    @Test
+    void haltedApsDoNotKeepTheVmmAlive(@TempDir Path dir) throws Exception {
+        // Four vCPUs: the APs never get a SIPI and sit in KVM_RUN; the BSP exits at once. The VMM must
+        // interrupt them (immediate_exit + signal) and end promptly.
+        Path k = multibootGuest(dir, "exit0.elf", new byte[] {(byte) 0xb0, 0, (byte) 0xe6, (byte) 0xf4, 0x0f, 0x0b});
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", k.toString(), "--cpus", "4");
+        assertThat(r.status()).as(r.describe()).isZero();
+        assertThat(r.timedOut()).isFalse();
+    }
+}
