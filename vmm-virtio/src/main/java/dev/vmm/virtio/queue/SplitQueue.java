@@ -95,6 +95,8 @@ public final class SplitQueue {
     private int shadowAvailIdx;
     /** used->idx when the driver was last signalled, or -1 when unknown (always signal). */
     private int signalledUsed = -1;
+    /** Whether addUsed published anything since the last {@link #needsNotification()}. */
+    private boolean usedSinceCheck;
     private boolean notificationsEnabled = true;
     /** Value last written to avail_event, or -1. */
     private int publishedAvailEvent = -1;
@@ -203,6 +205,7 @@ public final class SplitQueue {
         this.memory = memory;
         this.shadowAvailIdx = nextAvail;
         this.signalledUsed = -1;
+        this.usedSinceCheck = false;
         this.notificationsEnabled = true;
         this.publishedAvailEvent = -1;
         this.usedFlags = 0;
@@ -220,6 +223,7 @@ public final class SplitQueue {
         desc = avail = used = null;
         nextAvail = nextUsed = shadowAvailIdx = 0;
         signalledUsed = -1;
+        usedSinceCheck = false;
         notificationsEnabled = true;
         publishedAvailEvent = -1;
         usedFlags = 0;
@@ -295,6 +299,7 @@ public final class SplitQueue {
         // The element must be visible before the index that publishes it (§2.7.8.2).
         VarHandle.releaseFence();
         used.set(U16, 2, (short) nextUsed);
+        usedSinceCheck = true;
     }
 
     /**
@@ -307,10 +312,11 @@ public final class SplitQueue {
         // The used idx store must be visible before we read the driver's suppression state, or we
         // could miss a driver that just re-enabled interrupts after seeing the old idx.
         VarHandle.fullFence();
+        if (!usedSinceCheck) return false;
+        usedSinceCheck = false;
         int old = signalledUsed;
         int now = nextUsed;
         signalledUsed = now;
-        if (old == now) return false;
         if (eventIdx) {
             int usedEvent = Short.toUnsignedInt(avail.get(U16, 4 + 2L * size));
             return old < 0 || needEvent(usedEvent, now, old);
