@@ -5,7 +5,6 @@ import dev.vmm.memory.GuestRegion;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,6 +18,7 @@ final class FakeGuestMemory implements AutoCloseable {
 
     private final Arena arena = Arena.ofConfined();
     private final List<MemorySegment> guards = new ArrayList<>();
+    private final MemorySegment pattern = arena.allocate(GUARD).fill(PATTERN);
     final GuestMemory memory;
 
     /** One region of {@code size} bytes at guest-physical {@code base}. */
@@ -46,9 +46,7 @@ final class FakeGuestMemory implements AutoCloseable {
     /** Whether every guard byte still holds the pattern. */
     boolean guardsIntact() {
         for (MemorySegment g : guards) {
-            for (long i = 0; i < g.byteSize(); i++) {
-                if (g.get(ValueLayout.JAVA_BYTE, i) != PATTERN) return false;
-            }
+            if (g.mismatch(pattern) != -1) return false;
         }
         return true;
     }
