@@ -16,9 +16,9 @@ final class FakeGuestMemory implements AutoCloseable {
     static final int GUARD = 4096;
     private static final byte PATTERN = (byte) 0xA5;
 
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena;
     private final List<MemorySegment> guards = new ArrayList<>();
-    private final MemorySegment pattern = arena.allocate(GUARD).fill(PATTERN);
+    private final MemorySegment pattern;
     final GuestMemory memory;
 
     /** One region of {@code size} bytes at guest-physical {@code base}. */
@@ -26,8 +26,19 @@ final class FakeGuestMemory implements AutoCloseable {
         this(new long[] {base, size});
     }
 
-    /** Regions given as pairs {base0, size0, base1, size1, ...}. */
+    /** Regions given as pairs {base0, size0, base1, size1, ...}, confined to this thread. */
     FakeGuestMemory(long... baseSizePairs) {
+        this(Arena.ofConfined(), baseSizePairs);
+    }
+
+    /** Memory that several threads (a driver and a device) may touch. */
+    static FakeGuestMemory shared(long base, long size) {
+        return new FakeGuestMemory(Arena.ofShared(), base, size);
+    }
+
+    private FakeGuestMemory(Arena arena, long... baseSizePairs) {
+        this.arena = arena;
+        this.pattern = arena.allocate(GUARD).fill(PATTERN);
         List<GuestRegion> regions = new ArrayList<>();
         for (int i = 0; i < baseSizePairs.length; i += 2) {
             long size = baseSizePairs[i + 1];

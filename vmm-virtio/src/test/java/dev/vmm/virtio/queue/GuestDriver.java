@@ -2,6 +2,7 @@ package dev.vmm.virtio.queue;
 
 import dev.vmm.memory.GuestMemory;
 
+import java.lang.invoke.VarHandle;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -123,6 +124,7 @@ final class GuestDriver {
     void publish(int head) {
         mem.writeU16(avail + 4 + 2L * (availIdx % size), (short) head);
         availIdx = (availIdx + 1) & 0xFFFF;
+        VarHandle.releaseFence(); // descriptors and ring entry before the idx that publishes them
         mem.writeU16(avail + 2, (short) availIdx);
     }
 
