@@ -24,7 +24,7 @@ class RandomRingsTest {
     static final long A = 0x10000, A_SIZE = 0x10000;   // region 0: rings, tables, data
     static final long B = 0x30000, B_SIZE = 0x8000;    // region 1, after a hole
     static final long DESC = 0x10000, AVAIL = 0x10400, USED = 0x10600, TABLES = 0x11000, TABLES_SIZE = 0x1000;
-    static final int CASES = 4000;
+    static final int CASES = 2500;
     /** Per-field probability of garbage; 1.0 is pure noise. */
     static final double[] NOISE = {0.0, 0.01, 0.03, 0.1, 0.3, 1.0};
 
