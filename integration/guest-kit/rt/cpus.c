@@ -206,19 +206,30 @@ static bool from_mptable(struct kit_cpus *out)
     return out->count > 0;
 }
 
-void kit_find_cpus(struct kit_cpus *out)
+static uint64_t find_cpus(uint64_t arg)
 {
+    struct kit_cpus *out = (void *)arg;
     memset(out, 0, sizeof(*out));
     out->bsp_apic_id = ~0u;
     if (from_madt(out))
-        return;
+        return 0;
     memset(out, 0, sizeof(*out));
     out->bsp_apic_id = ~0u;
     if (from_mptable(out))
-        return;
+        return 0;
     memset(out, 0, sizeof(*out));
     out->bsp_apic_id = ~0u;
     out->count = 1;
     out->lapic_base = KIT_LAPIC_DEFAULT_BASE;
     out->source = "none";
+    return 0;
+}
+
+void kit_find_cpus(struct kit_cpus *out)
+{
+    /* Scanning the BIOS areas is thousands of compares: do it natively at CPL3. */
+    if (current_cpl() == 0)
+        kit_run_user(find_cpus, (uint64_t)out);
+    else
+        find_cpus((uint64_t)out);
 }

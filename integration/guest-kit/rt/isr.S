@@ -5,14 +5,14 @@
     .text
 
 /*
- * 256 stubs, 16 bytes apart (kit_isr_stubs + 16 * vector).  Each pushes a
+ * 32 stubs (the exception vectors), 16 bytes apart (kit_isr_stubs + 16 * vector).  Each pushes a
  * dummy error code where the CPU does not, then the vector number.
  */
     .balign 16
     .globl kit_isr_stubs
 kit_isr_stubs:
     vec = 0
-    .rept 256
+    .rept 32
     .balign 16
     .if (vec == 8) || (vec == 10) || (vec == 11) || (vec == 12) || (vec == 13) || (vec == 14) || (vec == 17) || (vec == 21) || (vec == 29) || (vec == 30)
     .else

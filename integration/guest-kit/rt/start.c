@@ -17,6 +17,8 @@ struct tss64 {
 
 static struct tss64 kit_tss __attribute__((aligned(16)));
 
+extern uint64_t kit_entry_tsc;
+
 struct desc_ptr {
     uint16_t limit;
     uint64_t base;
@@ -41,6 +43,9 @@ static void tss_init(void)
     __asm__ volatile("ltr %w0" ::"r"(0x30));
 }
 
+static uint64_t main_tsc;
+static bool exiting;
+
 void kit_start64(int protocol, uint32_t magic, uint32_t info)
 {
     kit_serial_init();
@@ -48,11 +53,22 @@ void kit_start64(int protocol, uint32_t magic, uint32_t info)
     kit_idt_init();
     kit_boot_parse(protocol, magic, info);
     kit_paging_extend();
+    main_tsc = rdtsc();
     kit_exit(main());
 }
 
 __attribute__((noreturn)) void kit_exit(int code)
 {
+    /* timing=1: TSC cycles spent before main() and in it (the exit path is
+     * re-entered if the timing option itself is malformed). */
+    if (!exiting) {
+        exiting = true;
+        if (kit_cmdline_u64("timing", 0)) {
+            uint64_t now = rdtsc();
+            kit_printf("kit: timing: %lu kcycles entry to main, %lu kcycles in main\n",
+                       main_tsc ? (main_tsc - kit_entry_tsc) / 1000 : 0, main_tsc ? (now - main_tsc) / 1000 : 0);
+        }
+    }
     kit_printf("EXIT %d\n", code);
     for (;;) {
         outb(KIT_EXIT_PORT, (uint8_t)code);
