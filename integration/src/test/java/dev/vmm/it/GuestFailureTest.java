@@ -84,4 +84,28 @@ class GuestFailureTest {
         assertThat(r.status()).as(r.describe()).isZero();
         assertThat(r.timedOut()).isFalse();
     }
+
+    private static final byte[] RESET_VIA_CF9 = {0x66, (byte) 0xba, (byte) 0xf9, 0x0c, (byte) 0xb0, 0x02, (byte) 0xee,
+            (byte) 0xb0, 0x06, (byte) 0xee, 0x0f, 0x0b};
+
+    @Test
+    void resetEndsTheVmmWithStatusZero(@TempDir Path dir) throws Exception {
+        Path k = multibootGuest(dir, "reset.elf", RESET_VIA_CF9);
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", k.toString());
+        assertThat(r.status()).as(r.describe()).isZero();
+        assertThat(r.stderr()).contains("vmm: guest requested a reset");
+        Path kbd = multibootGuest(dir, "kbdreset.elf", new byte[] {(byte) 0xb0, (byte) 0xfe, (byte) 0xe6, 0x64, 0x0f, 0x0b});
+        Vmm.Result r2 = Vmm.run(T, "run", "--kernel", kbd.toString());
+        assertThat(r2.status()).as(r2.describe()).isZero();
+        assertThat(r2.stderr()).contains("vmm: guest requested a reset");
+    }
+
+    @Test
+    void rebootOptionRestartsTheMachine(@TempDir Path dir) throws Exception {
+        // A guest that always resets: with --reboot the machine comes back again and again until killed.
+        Path k = multibootGuest(dir, "reset.elf", RESET_VIA_CF9);
+        Vmm.Result r = Vmm.run(Duration.ofSeconds(20), "run", "--kernel", k.toString(), "--reboot");
+        assertThat(r.timedOut()).as(r.describe()).isTrue();
+        assertThat(r.stderr().lines().filter(l -> l.contains("rebooting (--reboot)")).count()).isGreaterThanOrEqualTo(2);
+    }
 }

@@ -73,17 +73,27 @@ public final class RunCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         MachineConfig cfg = config();
-        MachineBuilder builder = new MachineBuilder();
-        try (Machine m = builder.build(cfg)) {
-            if (!quiet) {
-                err.println("vmm: booting " + m.bootSummary());
-                builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
+        int boots = 0;
+        while (true) {
+            MachineBuilder builder = new MachineBuilder();
+            try (Machine m = builder.build(cfg)) {
+                if (!quiet && boots++ == 0) {
+                    err.println("vmm: booting " + m.bootSummary());
+                    builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
+                }
+                Thread hook = new Thread(() -> m.stop("stopped by signal"));
+                Runtime.getRuntime().addShutdownHook(hook);
+                VmExit exit = m.run();
+                Runtime.getRuntime().removeShutdownHook(hook);
+                if (stats) err.print(m.exitStatistics());
+                if (reboot && exit.kind() == VmExit.Kind.RESET) {
+                    // A fresh machine from the same configuration: what a power cycle gives real hardware.
+                    if (!quiet) err.println("vmm: " + exit.reason() + "; rebooting (--reboot)");
+                    continue;
+                }
+                report(exit);
+                return exit.status();
             }
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> m.stop("stopped by signal")));
-            VmExit exit = m.run();
-            report(exit);
-            if (stats) err.print(m.exitStatistics());
-            return exit.status();
         }
     }
 
