@@ -38,9 +38,14 @@ public final class Qemu {
             if (cpus < 1) throw new IllegalArgumentException("cpus must be >= 1");
         }
 
-        /** 128 MiB, 1 CPU, no command line, 60 s, accel from {@value #ACCEL_PROPERTY} or tcg. */
+        /**
+         * 128 MiB, 1 CPU, no command line, accel from {@value #ACCEL_PROPERTY} or tcg; a timeout of
+         * 60 s, or 300 s for KVM, whose firmware boot alone can take 50 s on the loaded PVM host.
+         */
         public static Config defaults() {
-            return new Config(System.getProperty(ACCEL_PROPERTY, "tcg"), 128, 1, "", Duration.ofSeconds(60));
+            String accel = System.getProperty(ACCEL_PROPERTY, "tcg");
+            Duration timeout = Duration.ofSeconds(accel.equals("tcg") ? 60 : 300);
+            return new Config(accel, 128, 1, "", timeout);
         }
 
         public Config withAccel(String a) { return new Config(a, memoryMib, cpus, cmdline, timeout); }
