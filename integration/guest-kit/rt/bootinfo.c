@@ -52,10 +52,17 @@ struct multiboot_mmap_entry {
 struct kit_boot_info kit_boot;
 
 /* The boot map covers 4 GiB; a pointer handed over in 32-bit registers always fits. */
+#define MAX_MAP_ENTRIES 1024       /* more means a corrupt count: refuse */
+#define BOOT_MAP_LIMIT (1ull << 32) /* what the boot page tables map */
+
 static void copy_cmdline(uint64_t paddr)
 {
     if (!paddr)
         return;
+    if (paddr >= BOOT_MAP_LIMIT - KIT_CMDLINE_MAX) {
+        kit_printf("kit: command line at 0x%lx is above 4 GiB, ignored\n", paddr);
+        return;
+    }
     const char *s = (const char *)(uintptr_t)paddr;
     size_t i = 0;
     while (i + 1 < sizeof(kit_boot.cmdline) && s[i]) {
@@ -84,7 +91,12 @@ static void parse_pvh(uint32_t info)
     }
     copy_cmdline(si->cmdline_paddr);
     kit_boot.rsdp = si->rsdp_paddr;
-    if (si->version >= 1 && si->memmap_paddr && si->memmap_paddr < (1ull << 32)) {
+    if (si->version >= 1 && si->memmap_paddr) {
+        if (si->memmap_entries > MAX_MAP_ENTRIES ||
+            si->memmap_paddr + (uint64_t)si->memmap_entries * sizeof(struct hvm_memmap_entry) > BOOT_MAP_LIMIT) {
+            kit_printf("kit: bad PVH memory map: %u entries at 0x%lx\n", si->memmap_entries, si->memmap_paddr);
+            kit_exit(KIT_EXIT_BOOT);
+        }
         const struct hvm_memmap_entry *e = (const void *)(uintptr_t)si->memmap_paddr;
         for (uint32_t i = 0; i < si->memmap_entries; i++)
             add_region(e[i].addr, e[i].size, e[i].type);
@@ -102,6 +114,10 @@ static void parse_multiboot(uint32_t magic, uint32_t info)
         copy_cmdline(mb->cmdline);
     if (mb->flags & MB_INFO_MMAP) {
         uint64_t p = mb->mmap_addr, end = p + mb->mmap_length;
+        if (mb->mmap_length > MAX_MAP_ENTRIES * sizeof(struct multiboot_mmap_entry)) {
+            kit_printf("kit: bad multiboot memory map: %u bytes at 0x%x\n", mb->mmap_length, mb->mmap_addr);
+            kit_exit(KIT_EXIT_BOOT);
+        }
         while (p + sizeof(struct multiboot_mmap_entry) <= end) {
             const struct multiboot_mmap_entry *e = (const void *)(uintptr_t)p;
             add_region(e->addr, e->len, e->type);

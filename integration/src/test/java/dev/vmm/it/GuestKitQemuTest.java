@@ -70,6 +70,15 @@ class GuestKitQemuTest {
         assertThat(r.guestExitCode()).hasValue(0);
     }
 
+    @Test
+    void cpusComeFromTheMpTableWithoutAcpi() throws Exception {
+        // SeaBIOS's MP table lists only the BSP, whatever -smp says (see docs/guest-kit.md).
+        Qemu.Result r = boot("demo", Format.MULTIBOOT,
+                Qemu.Config.defaults().withCpus(2).withExtraArgs("-machine", "acpi=off"));
+        assertThat(r.serial()).contains("cpus: 1 (mptable)\n");
+        assertThat(r.guestExitCode()).hasValue(0);
+    }
+
     @ParameterizedTest
     @EnumSource(Format.class)
     void exitsPerformsTheRequestedPioAndMmioWrites(Format format) throws Exception {

@@ -30,24 +30,31 @@ public final class Qemu {
 
     private Qemu() {}
 
-    /** How to run the guest. */
-    public record Config(String accel, int memoryMib, int cpus, String cmdline, Duration timeout) {
+    /** How to run the guest; {@code extraArgs} are appended to QEMU's command line as they are. */
+    public record Config(String accel, int memoryMib, int cpus, String cmdline, Duration timeout, List<String> extraArgs) {
         public Config {
             if (!accel.matches("[a-z]+")) throw new IllegalArgumentException("bad accel: " + accel);
             if (memoryMib < 16) throw new IllegalArgumentException("memory too small: " + memoryMib + " MiB");
             if (cpus < 1) throw new IllegalArgumentException("cpus must be >= 1");
+            extraArgs = List.copyOf(extraArgs);
         }
 
-        /** 128 MiB, 1 CPU, no command line, 60 s, accel from {@value #ACCEL_PROPERTY} or tcg. */
+        /**
+         * 128 MiB, 1 CPU, no command line, accel from {@value #ACCEL_PROPERTY} or tcg; a timeout of
+         * 60 s, or 300 s for KVM, whose firmware boot alone can take 50 s on the loaded PVM host.
+         */
         public static Config defaults() {
-            return new Config(System.getProperty(ACCEL_PROPERTY, "tcg"), 128, 1, "", Duration.ofSeconds(60));
+            String accel = System.getProperty(ACCEL_PROPERTY, "tcg");
+            Duration timeout = Duration.ofSeconds(accel.equals("tcg") ? 60 : 300);
+            return new Config(accel, 128, 1, "", timeout, List.of());
         }
 
-        public Config withAccel(String a) { return new Config(a, memoryMib, cpus, cmdline, timeout); }
-        public Config withMemoryMib(int m) { return new Config(accel, m, cpus, cmdline, timeout); }
-        public Config withCpus(int c) { return new Config(accel, memoryMib, c, cmdline, timeout); }
-        public Config withCmdline(String s) { return new Config(accel, memoryMib, cpus, s, timeout); }
-        public Config withTimeout(Duration t) { return new Config(accel, memoryMib, cpus, cmdline, t); }
+        public Config withAccel(String a) { return new Config(a, memoryMib, cpus, cmdline, timeout, extraArgs); }
+        public Config withMemoryMib(int m) { return new Config(accel, m, cpus, cmdline, timeout, extraArgs); }
+        public Config withCpus(int c) { return new Config(accel, memoryMib, c, cmdline, timeout, extraArgs); }
+        public Config withCmdline(String s) { return new Config(accel, memoryMib, cpus, s, timeout, extraArgs); }
+        public Config withTimeout(Duration t) { return new Config(accel, memoryMib, cpus, cmdline, t, extraArgs); }
+        public Config withExtraArgs(String... args) { return new Config(accel, memoryMib, cpus, cmdline, timeout, List.of(args)); }
     }
 
     /**
@@ -104,6 +111,7 @@ public final class Qemu {
             cmd.add("-append");
             cmd.add(c.cmdline());
         }
+        cmd.addAll(c.extraArgs());
         return cmd;
     }
 
