@@ -21,6 +21,13 @@ public final class Main {
     }
 
     public static int run(String... args) {
+        // "vmm --kernel K ..." means "vmm run --kernel K ...": run is the default subcommand.
+        if (args.length > 0 && args[0].startsWith("-") && !java.util.Set.of("-h", "--help", "-V", "--version").contains(args[0])) {
+            String[] withRun = new String[args.length + 1];
+            withRun[0] = "run";
+            System.arraycopy(args, 0, withRun, 1, args.length);
+            args = withRun;
+        }
         CommandLine cl = new CommandLine(new VmmCommand());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex));
         cl.setParameterExceptionHandler((ex, a) -> {

@@ -73,7 +73,7 @@ public final class MachineBuilder {
             pio.register(COM1_PORT, Uart16550.SIZE, com1);
             Runnable reset = () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
             pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ), reset));
-            pio.register(ResetControl.PORT, ResetControl.SIZE, new ResetControl(reset));
+            PciSubsystem pci = new PciSubsystem(pio, mmio, gsi -> irq(vmf, gsi), mem.end(), new ResetControl(reset));
             long below4g = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
             pio.register(CmosRtc.BASE, CmosRtc.SIZE, new CmosRtc(java.time.Clock.systemUTC(), irq(vmf, RTC_IRQ),
                     below4g, cfg.memoryBytes() - below4g));
@@ -89,7 +89,8 @@ public final class MachineBuilder {
             VcpuSetup.writeBootTables(mem, entry.mode());
 
             CpuidEntries supported = kvm.supportedCpuid();
-            writeMpTable(mem, cfg.cpus(), supported);
+            pci.assignResources();
+            writeMpTable(mem, cfg.cpus(), supported, pci);
             List<Vcpu> vcpus = new ArrayList<>();
             for (int id = 0; id < cfg.cpus(); id++) {
                 VcpuFd fd = vm.createVcpu(id);
@@ -114,8 +115,9 @@ public final class MachineBuilder {
     }
 
     /** The MP table: one processor per vCPU (APIC id = vCPU id), the IOAPIC, ISA interrupt routing. */
-    private static void writeMpTable(GuestMemory mem, int cpus, CpuidEntries cpuid) {
+    private static void writeMpTable(GuestMemory mem, int cpus, CpuidEntries cpuid, PciSubsystem pci) {
         MpTable.Builder b = MpTable.builder(cpus);
+        for (var r : pci.mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin(), r.gsi());
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
         if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
