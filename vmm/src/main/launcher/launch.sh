@@ -8,6 +8,8 @@ cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm"
 key=$(stat -c '%s-%Y' "$self" 2>/dev/null || echo 0)
 cds=""
 if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
+  # Archives of earlier builds are useless to this one: keep only ours.
+  [ -e "$cache/vmm-$key.jsa" ] || rm -f "$cache"/vmm-*.jsa 2>/dev/null
   cds="-XX:SharedArchiveFile=$cache/vmm-$key.jsa -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off"
 fi
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
