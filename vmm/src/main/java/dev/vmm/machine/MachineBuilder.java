@@ -58,6 +58,8 @@ public final class MachineBuilder {
             if (kvm.checkExtension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) vm.setIdentityMapAddr(X86Layout.KVM_IDENTITY_MAP_ADDR);
             vm.createIrqchip();
             vm.createPit2();
+            GsiRouting routing = new GsiRouting(vm);
+            routing.commit();
             GuestMemory mem = GuestRam.allocate(vm, cfg.memoryBytes(), cfg.ram());
 
             Bus pio = new Bus("pio");

@@ -1,0 +1,98 @@
+package dev.vmm.machine;
+
+import dev.vmm.chipset.pci.MsiSink;
+import dev.vmm.chipset.pci.MsixListener;
+import dev.vmm.ffm.kvm.VmFd;
+import dev.vmm.ffm.libc.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The VM's GSI routing table: the standard PIC/IOAPIC routes for GSIs 0-23, plus one MSI route per
+ * MSI-X vector that devices register, each bound to an irqfd. Delivering such a vector is one
+ * eventfd write from any thread (I/O threads included) with no VMM exit and no lock; rewriting a
+ * vector's address/data (rare: driver start-up, IRQ affinity changes) rewrites the table.
+ */
+public final class GsiRouting {
+    public static final int IOAPIC_PINS = 24;
+    private final VmFd vm;
+    private final List<VmFd.Route> msiRoutes = new ArrayList<>();
+    private int nextGsi = IOAPIC_PINS;
+
+    public GsiRouting(VmFd vm) {
+        this.vm = vm;
+    }
+
+    /** One vector's route and its irqfd. */
+    private final class MsiVector {
+        final int gsi;
+        final int eventfd;
+        final MemorySegment one;
+        int routeIndex = -1;
+
+        MsiVector(int gsi) {
+            this.gsi = gsi;
+            this.eventfd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+            this.one = Arena.ofAuto().allocate(JAVA_LONG);
+            one.set(JAVA_LONG, 0, 1L);
+        }
+
+        void signal() {
+            Libc.writeRaw(eventfd, one, 8);
+        }
+    }
+
+    /** An MSI sink + listener for a device with {@code vectors} MSI-X vectors. */
+    public record DeviceMsi(MsiSink sink, MsixListener listener) {}
+
+    public synchronized DeviceMsi forDevice(int vectors) {
+        MsiVector[] v = new MsiVector[vectors];
+        for (int i = 0; i < vectors; i++) v[i] = new MsiVector(nextGsi++);
+        MsiSink sink = (vector, address, data) -> {
+            if (vector >= 0 && vector < v.length) v[vector].signal();
+        };
+        MsixListener listener = (vector, address, data, masked) -> {
+            if (vector < 0 || vector >= v.length) return;
+            update(v[vector], address, data, masked);
+        };
+        return new DeviceMsi(sink, listener);
+    }
+
+    private synchronized void update(MsiVector v, long address, int data, boolean masked) {
+        VmFd.MsiRoute r = new VmFd.MsiRoute(v.gsi, address, data);
+        boolean bind = v.routeIndex < 0;
+        if (bind) {
+            v.routeIndex = msiRoutes.size();
+            msiRoutes.add(r);
+        } else {
+            msiRoutes.set(v.routeIndex, r);
+        }
+        commit();
+        if (bind) vm.registerIrqfd(v.eventfd, v.gsi, -1);
+    }
+
+    /** Installs the default routes (needed before anything else replaces the table). */
+    public synchronized void commit() {
+        List<VmFd.Route> all = new ArrayList<>(defaultRoutes());
+        all.addAll(msiRoutes);
+        vm.setGsiRouting(all);
+    }
+
+    /** What KVM sets up by default with an in-kernel irqchip: ISA IRQs on both PICs and the IOAPIC. */
+    static List<VmFd.Route> defaultRoutes() {
+        List<VmFd.Route> r = new ArrayList<>();
+        for (int gsi = 0; gsi < IOAPIC_PINS; gsi++) {
+            if (gsi < 16 && gsi != 2) {
+                r.add(new VmFd.IrqchipRoute(gsi, gsi < 8 ? 0 : 1, gsi % 8));
+            }
+            // ISA IRQ0 (the PIT) is wired to IOAPIC input 2, as on a PC and as the MP table says.
+            if (gsi != 2) r.add(new VmFd.IrqchipRoute(gsi, 2, gsi == 0 ? 2 : gsi));
+        }
+        return r;
+    }
+}
