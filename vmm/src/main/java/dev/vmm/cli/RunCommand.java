@@ -58,6 +58,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "Print exit statistics when the VM stops.")
     boolean stats;
 
+    @Option(names = "--qmp", paramLabel = "unix:PATH",
+            description = "QMP control socket (QEMU-compatible protocol) at a UNIX socket path.")
+    String qmp;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -81,10 +85,12 @@ public final class RunCommand implements Callable<Integer> {
                     err.println("vmm: booting " + m.bootSummary());
                     builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
                 }
+                dev.vmm.control.QmpServer control = startQmp(m);
                 Thread hook = new Thread(() -> m.stop("stopped by signal"));
                 Runtime.getRuntime().addShutdownHook(hook);
                 VmExit exit = m.run();
                 Runtime.getRuntime().removeShutdownHook(hook);
+                if (control != null) control.close();
                 if (stats) err.print(m.exitStatistics());
                 if (reboot && exit.kind() == VmExit.Kind.RESET) {
                     // A fresh machine from the same configuration: what a power cycle gives real hardware.
@@ -95,6 +101,20 @@ public final class RunCommand implements Callable<Integer> {
                 return exit.status();
             }
         }
+    }
+
+    private dev.vmm.control.QmpServer startQmp(Machine m) {
+        if (qmp == null) return null;
+        if (!qmp.startsWith("unix:") || qmp.length() <= 5) throw new UsageException("--qmp takes unix:PATH");
+        dev.vmm.control.QmpServer s = new dev.vmm.control.QmpServer(Path.of(qmp.substring(5)),
+                String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
+        dev.vmm.control.MachineCommands.install(s, m);
+        try {
+            s.start();
+        } catch (IOException e) {
+            throw new UsageException("--qmp " + qmp + ": " + e.getMessage());
+        }
+        return s;
     }
 
     private void report(VmExit exit) {

@@ -7,6 +7,7 @@ import dev.vmm.ffm.kvm.VmFd;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.vcpu.Vcpu;
 import dev.vmm.vcpu.VcpuExitHandler;
+import dev.vmm.vcpu.VcpuGate;
 import dev.vmm.vcpu.VmExit;
 
 import java.io.IOException;
@@ -31,9 +32,13 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     private final boolean serialInputFromStdin;
     private final String bootSummary;
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+    private final VcpuGate gate;
+    private final java.util.List<java.util.function.Consumer<String>> eventListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile boolean paused;
 
     Machine(Kvm kvm, VmFd vm, GuestMemory memory, Bus pio, Bus mmio, List<Vcpu> vcpus, Uart16550 com1,
-            ConsoleOutput console, boolean serialInputFromStdin, String bootSummary) {
+            ConsoleOutput console, boolean serialInputFromStdin, String bootSummary, VcpuGate gate) {
+        this.gate = gate;
         this.kvm = kvm;
         this.vm = vm;
         this.memory = memory;
@@ -69,12 +74,41 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         exit.complete(new VmExit(VmExit.Kind.STOPPED, 0, why, null));
     }
 
+    /** Whether the vCPUs are paused ({@code stop} in QMP terms). */
+    public boolean paused() { return paused; }
+
+    /** Receives "STOP", "RESUME" and "SHUTDOWN" as they happen (QMP events). */
+    public void addEventListener(java.util.function.Consumer<String> l) { eventListeners.add(l); }
+
+    /**
+     * Pauses every vCPU outside KVM_RUN and returns when they are all parked: guest time stops and
+     * vCPU and device state may be read or changed. Idempotent.
+     */
+    public synchronized void pause() throws InterruptedException {
+        if (paused || exit.isDone()) return;
+        gate.requestPause();
+        for (Vcpu v : vcpus) v.kick();
+        if (!gate.awaitParked(vcpus.size(), 10_000)) throw new IllegalStateException("vCPUs did not pause within 10 s");
+        for (Vcpu v : vcpus) v.fd().kvmclockCtrl(); // tell the guest it was stopped (no soft-lockup noise)
+        paused = true;
+        eventListeners.forEach(l -> l.accept("STOP"));
+    }
+
+    public synchronized void resume() {
+        if (!paused) return;
+        paused = false;
+        gate.resume();
+        eventListeners.forEach(l -> l.accept("RESUME"));
+    }
+
     /** Runs the guest until it stops; returns why. */
     public VmExit run() {
         if (serialInputFromStdin) startStdinReader();
         for (Vcpu v : vcpus) v.start();
         VmExit e = exit.join();
-        for (Vcpu v : vcpus) v.kick();
+        gate.stop();
+        for (Vcpu v : vcpus) v.stop();
+        eventListeners.forEach(l -> l.accept("SHUTDOWN"));
         for (Vcpu v : vcpus) {
             try {
                 v.thread().join(TimeUnit.SECONDS.toMillis(2));

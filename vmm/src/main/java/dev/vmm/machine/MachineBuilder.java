@@ -23,6 +23,7 @@ import dev.vmm.ffm.kvm.VmFd;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.vcpu.CpuTopology;
 import dev.vmm.vcpu.Vcpu;
+import dev.vmm.vcpu.VcpuGate;
 import dev.vmm.vcpu.VcpuSetup;
 import dev.vmm.vcpu.VmExit;
 
@@ -94,6 +95,7 @@ public final class MachineBuilder {
             pci.assignResources();
             writeMpTable(mem, cfg.cpus(), supported, pci);
             List<Vcpu> vcpus = new ArrayList<>();
+            VcpuGate gate = new VcpuGate(cfg.cpus());
             for (int id = 0; id < cfg.cpus(); id++) {
                 VcpuFd fd = vm.createVcpu(id);
                 fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus()));
@@ -102,12 +104,12 @@ public final class MachineBuilder {
                 VcpuSetup.setupFpu(fd);
                 VcpuSetup.setupLapic(fd);
                 if (id == 0) VcpuSetup.setupBootVcpu(fd, entry);
-                vcpus.add(new Vcpu(fd, pio, mmio, e -> self[0].vmExit(e)));
+                vcpus.add(new Vcpu(fd, pio, mmio, e -> self[0].vmExit(e), gate));
             }
             String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry.protocol(),
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
             self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
-                    cfg.serial() instanceof MachineConfig.Serial.Stdio, summary);
+                    cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate);
             return self[0];
         } catch (RuntimeException e) {
             if (vm != null) vm.close();

@@ -28,12 +28,14 @@ public final class Vcpu implements Runnable {
     private final Bus pio;
     private final Bus mmio;
     private final VcpuExitHandler exitHandler;
+    private final VcpuGate gate;
     private final long[] exitCounts = new long[64];
     private volatile boolean stopRequested;
     private volatile long pthread;
     private Thread thread;
 
-    public Vcpu(VcpuFd fd, Bus pio, Bus mmio, VcpuExitHandler exitHandler) {
+    public Vcpu(VcpuFd fd, Bus pio, Bus mmio, VcpuExitHandler exitHandler, VcpuGate gate) {
+        this.gate = gate;
         this.fd = fd;
         this.run = fd.kvmRun();
         this.pio = pio;
@@ -53,8 +55,16 @@ public final class Vcpu implements Runnable {
     public Thread thread() { return thread; }
 
     /** Asks the loop to end; safe from any thread, and idempotent. */
-    public void kick() {
+    public void stop() {
         stopRequested = true;
+        kick();
+    }
+
+    /**
+     * Makes the vCPU leave KVM_RUN soon: immediate_exit covers the case where it is not in KVM_RUN
+     * right now, the signal the case where it is. The loop then looks at the gate and the stop flag.
+     */
+    public void kick() {
         run.setImmediateExit(true);
         long t = pthread;
         if (t != 0) Libc.pthreadKill(t, VcpuKick.signal());
@@ -82,6 +92,7 @@ public final class Vcpu implements Runnable {
             if (r < 0) {
                 if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
                     run.setImmediateExit(false);
+                    if (gate.pauseRequested() && !stopRequested) gate.park();
                     continue;
                 }
                 throw new NativeException("KVM_RUN", -r);

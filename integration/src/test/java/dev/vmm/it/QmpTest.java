@@ -1,0 +1,119 @@
+package dev.vmm.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** The QMP control socket against a running guest: negotiation, stop/cont really pause, quit. */
+class QmpTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @BeforeAll
+    static void needsKvm() {
+        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+    }
+
+    /** A minimal QMP client. */
+    static final class Client implements AutoCloseable {
+        final SocketChannel ch;
+        final BufferedReader in;
+        final OutputStream out;
+        final List<JsonNode> events = new ArrayList<>();
+
+        Client(Path sock) throws Exception {
+            ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+            ch.connect(UnixDomainSocketAddress.of(sock));
+            in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+            out = Channels.newOutputStream(ch);
+        }
+
+        JsonNode read() throws Exception {
+            return JSON.readTree(in.readLine());
+        }
+
+        /** Sends a command and returns its reply, collecting events that arrive before it. */
+        JsonNode execute(String cmd) throws Exception {
+            out.write(("{\"execute\":\"" + cmd + "\"}\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            while (true) {
+                JsonNode n = read();
+                if (n.has("event")) events.add(n);
+                else return n;
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            ch.close();
+        }
+    }
+
+    private static long totalExits(Client c) throws Exception {
+        JsonNode r = c.execute("x-vmm-exit-counts").get("return");
+        long t = 0;
+        for (JsonNode n : r) t += n.get("exits").asLong();
+        return t;
+    }
+
+    @Test
+    void stopPausesTheGuestAndContResumesIt(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("qmp.sock");
+        Path kernel = GuestKit.get().image("exits", GuestKit.Format.PVH);
+        List<String> cmd = List.of(Vmm.binary().toString(), "run", "--kernel", kernel.toString(), "--cmdline",
+                "count=100000000", "--qmp", "unix:" + sock, "--serial", "none");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("out.txt").toFile()).start();
+        try {
+            for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
+            assertThat(sock).exists();
+            try (Client c = new Client(sock)) {
+                assertThat(c.read().has("QMP")).isTrue();
+                assertThat(c.execute("query-status").at("/error/class").asText()).isEqualTo("CommandNotFound");
+                assertThat(c.execute("qmp_capabilities").has("return")).isTrue();
+                assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("running");
+
+                long before = totalExits(c);
+                Thread.sleep(300);
+                assertThat(totalExits(c)).as("the guest makes exits while running").isGreaterThan(before);
+
+                assertThat(c.execute("stop").has("return")).isTrue();
+                assertThat(c.events).anyMatch(e -> e.get("event").asText().equals("STOP"));
+                assertThat(c.execute("query-status").at("/return/running").asBoolean()).isFalse();
+                long paused = totalExits(c);
+                Thread.sleep(500);
+                assertThat(totalExits(c)).as("no exits while paused").isEqualTo(paused);
+
+                assertThat(c.execute("cont").has("return")).isTrue();
+                Thread.sleep(300);
+                assertThat(totalExits(c)).as("exits again after cont").isGreaterThan(paused);
+
+                assertThat(c.execute("no-such-command").at("/error/desc").asText())
+                        .isEqualTo("The command no-such-command has not been found");
+                assertThat(c.execute("quit").has("return")).isTrue();
+            }
+            assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.exitValue()).isZero();
+            assertThat(Files.readString(dir.resolve("out.txt"))).contains("quit requested over QMP");
+        } finally {
+            p.destroyForcibly();
+        }
+    }
+}

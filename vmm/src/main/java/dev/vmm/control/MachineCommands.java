@@ -1,0 +1,65 @@
+package dev.vmm.control;
+
+import dev.vmm.machine.Machine;
+import dev.vmm.vcpu.VmExit;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The run-state QMP commands (query-status, stop, cont, quit, system_reset) and events. */
+public final class MachineCommands {
+    private MachineCommands() {}
+
+    public static void install(QmpServer qmp, Machine m) {
+        qmp.register("query-status", a -> {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("status", m.paused() ? "paused" : "running");
+            r.put("singlestep", false);
+            r.put("running", !m.paused());
+            return r;
+        });
+        qmp.register("stop", a -> {
+            try {
+                m.pause();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw QmpServer.QmpException.generic("interrupted while pausing");
+            }
+            return null;
+        });
+        qmp.register("cont", a -> {
+            m.resume();
+            return null;
+        });
+        qmp.register("quit", a -> {
+            // Answer first, then stop: QEMU replies before it exits.
+            Thread.ofVirtual().start(() -> {
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException ignored) {
+                    // stop anyway
+                }
+                m.stop("quit requested over QMP");
+            });
+            return null;
+        });
+        // Experimental (x- prefix, as QEMU names its unstable commands): exits handled per vCPU.
+        qmp.register("x-vmm-exit-counts", a -> m.vcpus().stream().map(v -> {
+            long[] c = v.exitCounts();
+            long total = 0;
+            for (long x : c) total += x;
+            return Map.of("cpu-index", v.id(), "exits", total);
+        }).toList());
+        qmp.register("system_reset", a -> {
+            m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
+            return null;
+        });
+        m.addEventListener(ev -> {
+            switch (ev) {
+                case "STOP", "RESUME" -> qmp.event(ev, null);
+                case "SHUTDOWN" -> qmp.event("SHUTDOWN", Map.of("guest", false, "reason", "host-qmp-quit"));
+                default -> { }
+            }
+        });
+    }
+}
