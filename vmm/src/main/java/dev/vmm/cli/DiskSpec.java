@@ -1,0 +1,41 @@
+package dev.vmm.cli;
+
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * One {@code --disk} option: {@code path=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,discard=unmap|ignore]
+ * [,queues=N][,cache=none|writeback|writethrough][,direct=on][,iops=N][,bps=N][,iops_rd=N][,iops_wr=N]
+ * [,bps_rd=N][,bps_wr=N][,burst=SECONDS][,serial=STR]}. Limits of 0 mean unlimited.
+ */
+public record DiskSpec(Path path, String format, boolean readOnly, boolean discard, int queues, String cache,
+                       boolean direct, Limits limits, String serial) {
+    public record Limits(long iops, long bps, long iopsRead, long iopsWrite, long bpsRead, long bpsWrite, long burstSeconds) {
+        public boolean any() {
+            return iops > 0 || bps > 0 || iopsRead > 0 || iopsWrite > 0 || bpsRead > 0 || bpsWrite > 0;
+        }
+    }
+
+    static final Set<String> KEYS = Set.of("path", "format", "readonly", "discard", "queues", "cache", "direct", "iops",
+            "bps", "iops_rd", "iops_wr", "bps_rd", "bps_wr", "burst", "serial");
+
+    /** {@code queues=0} (the default) means one queue per vCPU. */
+    public static DiskSpec parse(String text) {
+        KeyValueOptions o = KeyValueOptions.parse("--disk", text, "path", KEYS);
+        Path path = Path.of(o.required("path"));
+        String format = o.choice("format", null, Set.of("raw", "qcow2", "vhdx", "vpc"));
+        boolean ro = o.bool("readonly", false);
+        boolean discard = "unmap".equals(o.choice("discard", "ignore", Set.of("unmap", "ignore")));
+        int queues = (int) o.number("queues", 0, 0, 64);
+        String cache = o.choice("cache", "writeback", Set.of("none", "writeback", "writethrough"));
+        boolean direct = o.bool("direct", cache.equals("none"));
+        long max = Long.MAX_VALUE / 4;
+        Limits l = new Limits(o.number("iops", 0, 0, max), o.number("bps", 0, 0, max), o.number("iops_rd", 0, 0, max),
+                o.number("iops_wr", 0, 0, max), o.number("bps_rd", 0, 0, max), o.number("bps_wr", 0, 0, max),
+                o.number("burst", 1, 1, 3600));
+        String serial = o.string("serial", null);
+        if (serial != null && serial.length() > 20) throw new UsageException("--disk: serial is at most 20 characters");
+        if ((ro && discard)) throw new UsageException("--disk: discard=unmap makes no sense on a readonly disk");
+        return new DiskSpec(path, format, ro, discard, queues, cache, direct, l, serial);
+    }
+}
