@@ -35,6 +35,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     private final VcpuGate gate;
     private final java.util.List<java.util.function.Consumer<String>> eventListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean paused;
+    private MachineConfig config;
+    private dev.vmm.chipset.legacy.CmosRtc cmos;
+    private dev.vmm.chipset.legacy.I8042 i8042;
 
     Machine(Kvm kvm, VmFd vm, GuestMemory memory, Bus pio, Bus mmio, List<Vcpu> vcpus, Uart16550 com1,
             ConsoleOutput console, boolean serialInputFromStdin, String bootSummary, VcpuGate gate) {
@@ -50,6 +53,20 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.serialInputFromStdin = serialInputFromStdin;
         this.bootSummary = bootSummary;
     }
+
+    void attachStateful(MachineConfig config, dev.vmm.chipset.legacy.CmosRtc cmos, dev.vmm.chipset.legacy.I8042 i8042) {
+        this.config = config;
+        this.cmos = cmos;
+        this.i8042 = i8042;
+    }
+
+    public MachineConfig config() { return config; }
+
+    public Uart16550 com1() { return com1; }
+
+    public dev.vmm.chipset.legacy.CmosRtc cmos() { return cmos; }
+
+    public dev.vmm.chipset.legacy.I8042 i8042() { return i8042; }
 
     public GuestMemory memory() { return memory; }
 

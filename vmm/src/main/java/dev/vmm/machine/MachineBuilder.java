@@ -75,21 +75,25 @@ public final class MachineBuilder {
             Uart16550 com1 = new Uart16550(irq(vmf, COM1_IRQ), console);
             pio.register(COM1_PORT, Uart16550.SIZE, com1);
             Runnable reset = () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
-            pio.register(I8042.BASE, I8042.SIZE, new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ), reset));
+            I8042 i8042 = new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ), reset);
+            pio.register(I8042.BASE, I8042.SIZE, i8042);
             PciSubsystem pci = new PciSubsystem(pio, mmio, gsi -> irq(vmf, gsi), mem.end(), new ResetControl(reset));
             long below4g = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
-            pio.register(CmosRtc.BASE, CmosRtc.SIZE, new CmosRtc(java.time.Clock.systemUTC(), irq(vmf, RTC_IRQ),
-                    below4g, cfg.memoryBytes() - below4g));
+            CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), irq(vmf, RTC_IRQ), below4g, cfg.memoryBytes() - below4g);
+            pio.register(CmosRtc.BASE, CmosRtc.SIZE, cmos);
             pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> self[0].vmExit(VmExit.guestExit(v))));
             pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> self[0].vmExit(
                     VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
             pio.register(POST_PORT, 1, NULL_DEVICE);
 
-            E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
-            long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
-            BootEntry entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
-                    cfg.initrd(), cfg.cmdline()), -1);
-            VcpuSetup.writeBootTables(mem, entry.mode());
+            BootEntry entry = null;
+            if (cfg.kernel() != null) {
+                E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
+                long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
+                entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
+                        cfg.initrd(), cfg.cmdline()), -1);
+                VcpuSetup.writeBootTables(mem, entry.mode());
+            }
 
             CpuidEntries supported = kvm.supportedCpuid();
             pci.assignResources();
@@ -103,13 +107,14 @@ public final class MachineBuilder {
                 if (!refused.isEmpty() && id == 0) warnings.add("host refused boot MSRs " + refused);
                 VcpuSetup.setupFpu(fd);
                 VcpuSetup.setupLapic(fd);
-                if (id == 0) VcpuSetup.setupBootVcpu(fd, entry);
+                if (id == 0 && entry != null) VcpuSetup.setupBootVcpu(fd, entry);
                 vcpus.add(new Vcpu(fd, pio, mmio, e -> self[0].vmExit(e), gate));
             }
-            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry.protocol(),
+            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry == null ? "restored state" : entry.protocol(),
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
             self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate);
+            self[0].attachStateful(cfg, cmos, i8042);
             return self[0];
         } catch (RuntimeException e) {
             if (vm != null) vm.close();
