@@ -127,8 +127,8 @@ final class BlkQueueWorker {
     }
 
     private void maybeFinishStop() {
-        if (stopping && stopped != null && backend.inFlight() == 0) {
-            backend.close();
+        if (stopping && stopped != null && (backend == null || backend.inFlight() == 0)) {
+            if (backend != null) backend.close(); // null: start() failed before the backend queue opened
             arena.close();
             CompletableFuture<Void> f = stopped;
             stopped = null;
