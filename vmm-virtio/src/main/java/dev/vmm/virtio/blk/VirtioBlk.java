@@ -1,0 +1,255 @@
+package dev.vmm.virtio.blk;
+
+import dev.vmm.ffm.libc.Libc;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.virtio.ActivationException;
+import dev.vmm.virtio.VirtioDevice;
+import dev.vmm.virtio.VirtioDeviceType;
+import dev.vmm.virtio.VirtioFeatures;
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.queue.SplitQueue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The virtio block device (type 2, virtio 1.x §5.2): config space and feature set here, the data
+ * plane in one {@link BlkQueueWorker} per request queue, each served by an {@link IoThread}
+ * (queue {@code i} by thread {@code i mod M}), over an asynchronous {@link BlkBackend}.
+ *
+ * <p>Wiring: every queue has an eventfd ({@link #queueEventFd(int)}) that the VMM binds to the
+ * queue's notify address with KVM_IOEVENTFD, so guest kicks reach the I/O thread without a VM exit
+ * being handled in Java; {@link #queueNotify(int)} (the transport's fallback) writes the same
+ * eventfd. Completions are signalled through the transport's {@link VirtioInterrupt}.
+ *
+ * <p>The device does not own the backend or the I/O threads: close them after {@link #close()}.
+ */
+public final class VirtioBlk implements VirtioDevice, AutoCloseable {
+    // Feature bits (virtio 1.x §5.2.3).
+    public static final long VIRTIO_BLK_F_SIZE_MAX = 1L << 1;
+    public static final long VIRTIO_BLK_F_SEG_MAX = 1L << 2;
+    public static final long VIRTIO_BLK_F_GEOMETRY = 1L << 4;
+    public static final long VIRTIO_BLK_F_RO = 1L << 5;
+    public static final long VIRTIO_BLK_F_BLK_SIZE = 1L << 6;
+    public static final long VIRTIO_BLK_F_FLUSH = 1L << 9;
+    public static final long VIRTIO_BLK_F_TOPOLOGY = 1L << 10;
+    public static final long VIRTIO_BLK_F_CONFIG_WCE = 1L << 11;
+    public static final long VIRTIO_BLK_F_MQ = 1L << 12;
+    public static final long VIRTIO_BLK_F_DISCARD = 1L << 13;
+    public static final long VIRTIO_BLK_F_WRITE_ZEROES = 1L << 14;
+
+    // Request types and status values (§5.2.6).
+    public static final int VIRTIO_BLK_T_IN = 0;
+    public static final int VIRTIO_BLK_T_OUT = 1;
+    public static final int VIRTIO_BLK_T_FLUSH = 4;
+    public static final int VIRTIO_BLK_T_GET_ID = 8;
+    public static final int VIRTIO_BLK_T_GET_LIFETIME = 10;
+    public static final int VIRTIO_BLK_T_DISCARD = 11;
+    public static final int VIRTIO_BLK_T_WRITE_ZEROES = 13;
+    public static final int VIRTIO_BLK_T_SECURE_ERASE = 14;
+    public static final int VIRTIO_BLK_S_OK = 0;
+    public static final int VIRTIO_BLK_S_IOERR = 1;
+    public static final int VIRTIO_BLK_S_UNSUPP = 2;
+    public static final int VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP = 1;
+    public static final int VIRTIO_BLK_ID_BYTES = 20;
+    public static final int SECTOR_SIZE = 512;
+
+    /** Config space up to and including {@code write_zeroes_may_unmap} and its padding. */
+    public static final int CONFIG_SIZE = 60;
+    /** Discard granularity advertised, in sectors (4 KiB: the file-system block a hole needs). */
+    static final int DISCARD_ALIGNMENT_SECTORS = 8;
+
+    private final BlkBackend backend;
+    private final BlkConfig config;
+    private final List<IoThread> threads;
+    private final long features;
+    private final long capacity;
+    private final byte[] serial;
+    private final byte[] configSpace = new byte[CONFIG_SIZE];
+    private final int[] kickFds;
+    private final BlkQueueStats[] stats;
+    private final List<BlkQueueWorker> workers = new ArrayList<>();
+    private final Consumer<String> log;
+
+    /**
+     * @param backend the disk; read-only, write-through and discard support come from it
+     * @param config  queues, sizes, serial, discard, throttling
+     * @param threads the I/O threads to spread the queues over (at least one)
+     */
+    public VirtioBlk(BlkBackend backend, BlkConfig config, List<IoThread> threads) {
+        this(backend, config, threads, msg -> System.err.println(msg));
+    }
+
+    public VirtioBlk(BlkBackend backend, BlkConfig config, List<IoThread> threads, Consumer<String> log) {
+        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-blk needs at least one I/O thread");
+        this.backend = backend;
+        this.config = config;
+        this.threads = List.copyOf(threads);
+        this.log = log;
+        this.capacity = backend.size() / SECTOR_SIZE;
+        String id = config.serial() != null ? config.serial() : backend.defaultSerial();
+        byte[] s = id.getBytes(StandardCharsets.US_ASCII);
+        this.serial = s.length > VIRTIO_BLK_ID_BYTES ? java.util.Arrays.copyOf(s, VIRTIO_BLK_ID_BYTES) : s;
+
+        long f = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC
+                | VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_BLK_SIZE;
+        if (!backend.writeThrough()) f |= VIRTIO_BLK_F_FLUSH;
+        if (config.numQueues() > 1) f |= VIRTIO_BLK_F_MQ;
+        if (backend.readOnly()) {
+            f |= VIRTIO_BLK_F_RO;
+        } else {
+            if (config.discard() && backend.supportsDiscard()) f |= VIRTIO_BLK_F_DISCARD;
+            if (config.writeZeroes() && backend.supportsWriteZeroes()) f |= VIRTIO_BLK_F_WRITE_ZEROES;
+        }
+        this.features = f;
+
+        MemorySegment c = MemorySegment.ofArray(configSpace);
+        c.set(ValueLayout.JAVA_LONG_UNALIGNED, 0, capacity);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 12, config.segMax());
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 20, SECTOR_SIZE);
+        c.set(ValueLayout.JAVA_SHORT_UNALIGNED, 34, (short) config.numQueues());
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 36, BlkConfig.MAX_DISCARD_SECTORS);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 40, BlkConfig.MAX_DISCARD_SEGMENTS);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 44, DISCARD_ALIGNMENT_SECTORS);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 48, BlkConfig.MAX_DISCARD_SECTORS);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 52, BlkConfig.MAX_DISCARD_SEGMENTS);
+        c.set(ValueLayout.JAVA_BYTE, 56, (byte) ((features & VIRTIO_BLK_F_DISCARD) != 0 ? 1 : 0));
+
+        kickFds = new int[config.numQueues()];
+        stats = new BlkQueueStats[config.numQueues()];
+        for (int i = 0; i < kickFds.length; i++) {
+            kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
+            stats[i] = new BlkQueueStats();
+        }
+    }
+
+    // ---- VirtioDevice ------------------------------------------------------------------------
+
+    @Override public int deviceType() { return VirtioDeviceType.BLOCK; }
+
+    @Override public long deviceFeatures() { return features; }
+
+    @Override public int queueCount() { return config.numQueues(); }
+
+    @Override public int queueMaxSize(int queueIndex) { return config.queueSize(); }
+
+    @Override public int configSize() { return CONFIG_SIZE; }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (configSpace[offset + i] & 0xFF);
+        return v;
+    }
+
+    /** Every field is read-only here (writeback is writable only with CONFIG_WCE, not offered). */
+    @Override
+    public void writeConfig(int offset, int size, long value) { }
+
+    @Override
+    public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
+                                      VirtioInterrupt interrupt) throws ActivationException {
+        if (!workers.isEmpty()) throw new ActivationException("virtio-blk: activated twice without a reset");
+        if (queues.size() != config.numQueues()) {
+            throw new ActivationException("virtio-blk: " + queues.size() + " queues given, device has " + config.numQueues());
+        }
+        boolean any = false;
+        for (int i = 0; i < queues.size(); i++) {
+            SplitQueue q = queues.get(i);
+            if (!q.isReady()) continue;
+            any = true;
+            IoThread t = threads.get(i % threads.size());
+            BlkQueueWorker w = new BlkQueueWorker(this, i, q, memory, t, interrupt, kickFds[i], negotiatedFeatures, stats[i]);
+            workers.add(w);
+            try {
+                t.runAndWait(w::start);
+            } catch (RuntimeException e) {
+                reset();
+                throw new ActivationException("virtio-blk: starting queue " + i + ": " + e.getMessage(), e);
+            }
+        }
+        if (!any) throw new ActivationException("virtio-blk: no queue is ready");
+    }
+
+    @Override
+    public void queueNotify(int queueIndex) {
+        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(8, 8);
+            one.set(ValueLayout.JAVA_LONG, 0, 1L);
+            Libc.writeRaw(kickFds[queueIndex], one, 8);
+        }
+    }
+
+    @Override
+    public synchronized void reset() {
+        List<CompletableFuture<Void>> stops = new ArrayList<>();
+        for (BlkQueueWorker w : workers) stops.add(w.stop());
+        for (CompletableFuture<Void> f : stops) {
+            try {
+                f.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log("virtio-blk: reset: a queue did not quiesce within 30 s (" + e + ")");
+            }
+        }
+        workers.clear();
+        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
+            MemorySegment buf = a.allocate(8, 8);
+            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
+        }
+    }
+
+    // ---- for the VMM -------------------------------------------------------------------------
+
+    /** The eventfd for queue {@code i}: bind it to the queue's notify address with KVM_IOEVENTFD. */
+    public int queueEventFd(int i) {
+        return kickFds[i];
+    }
+
+    /** Statistics of queue {@code i}. */
+    public BlkQueueStats stats(int i) {
+        return stats[i];
+    }
+
+    /** A multi-line summary for {@code --stats}: one line per queue. */
+    public String statsSummary(String name) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < stats.length; i++) {
+            sb.append(name).append(" queue ").append(i).append(": ").append(stats[i].summary()).append('\n');
+        }
+        return sb.toString();
+    }
+
+    /** Resets the device and closes the queue eventfds (not the backend, not the threads). */
+    @Override
+    public void close() {
+        reset();
+        for (int fd : kickFds) Libc.close(fd);
+    }
+
+    // ---- for the workers ---------------------------------------------------------------------
+
+    BlkBackend backend() { return backend; }
+
+    BlkConfig config() { return config; }
+
+    long capacitySectors() { return capacity; }
+
+    boolean readOnly() { return backend.readOnly(); }
+
+    byte[] serialBytes() { return serial; }
+
+    /** The unmap flag is honoured only with discard=unmap. */
+    int unmapMask() { return config.discard() ? VIRTIO_BLK_WRITE_ZEROES_FLAG_UNMAP : 0; }
+
+    void log(String msg) { log.accept(msg); }
+}
