@@ -26,7 +26,12 @@ final class ConsoleGuest implements AutoCloseable {
         String extraString() { return new String(extra, StandardCharsets.UTF_8); }
 
         @Override
-        public String toString() { return ConsoleControl.eventName(event) + "(" + id + "," + value + (extra.length > 0 ? "," + extraString() : "") + ")"; }
+        public String toString() {
+            String data = event == ConsoleControl.RESIZE && extra.length == 4
+                    ? "," + ((extra[0] & 0xFF) | (extra[1] & 0xFF) << 8) + " rows " + ((extra[2] & 0xFF) | (extra[3] & 0xFF) << 8) + " cols"
+                    : extra.length > 0 ? "," + extraString() : "";
+            return ConsoleControl.eventName(event) + "(" + id + "," + value + data + ")";
+        }
     }
 
     final TestRings rings = new TestRings(RAM, 0x200000);

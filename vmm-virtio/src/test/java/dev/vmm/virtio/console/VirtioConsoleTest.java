@@ -61,7 +61,7 @@ class VirtioConsoleTest {
 
         assertThat(msgs).extracting(ConsoleGuest.Msg::toString).containsExactly(
                 "DEVICE_ADD(0,1)", "DEVICE_ADD(1,1)",
-                "CONSOLE_PORT(0,1)", "RESIZE(0,0,\u0019\u0000P\u0000".replace("\u0019\u0000P\u0000", new String(new byte[] {25, 0, 80, 0}, StandardCharsets.UTF_8)) + ")",
+                "CONSOLE_PORT(0,1)", "RESIZE(0,0,25 rows 80 cols)",
                 "PORT_OPEN(0,1)",
                 "PORT_NAME(1,1,org.qemu.guest_agent.0)", "PORT_OPEN(1,1)");
         assertThat(guest.consolePorts).containsExactly(0);
