@@ -1,0 +1,607 @@
+package dev.vmm.virtio.console;
+
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.virtio.ActivationException;
+import dev.vmm.virtio.VirtioDevice;
+import dev.vmm.virtio.VirtioDeviceType;
+import dev.vmm.virtio.VirtioFeatures;
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.queue.DescriptorChain;
+import dev.vmm.virtio.queue.QueueException;
+import dev.vmm.virtio.queue.SplitQueue;
+import org.jctools.queues.MpscUnboundedArrayQueue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.logging.Logger;
+
+/**
+ * virtio-console (virtio 1.x §5.3) with {@code VIRTIO_CONSOLE_F_MULTIPORT}: port 0 is the console
+ * ({@code /dev/hvc0} in a Linux guest), further ports are named serial channels
+ * ({@code /dev/vport0pN}, with {@code /dev/virtio-ports/NAME} links), each behind a
+ * {@link PortBackend}. Ports can be added and removed while the guest runs.
+ *
+ * <p><b>Queues.</b> {@code 2 + 2·maxPorts}: port 0 receiveq/transmitq (0, 1), control
+ * receiveq/transmitq (2, 3), then port p's receiveq/transmitq at {@code 2p+2, 2p+3}.
+ * Config space: {@code le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr}.
+ *
+ * <p><b>Multiport handshake</b> (as Linux runs it): the driver posts control receive buffers and
+ * sends DEVICE_READY; the device answers DEVICE_ADD for every port; for each, the driver sets up
+ * the port and sends PORT_READY; the device then sends CONSOLE_PORT (port 0, followed by RESIZE
+ * if a size is set), PORT_NAME (named ports) and PORT_OPEN(1) if the host side is connected. The
+ * driver reports its own opens/closes with PORT_OPEN. Host input to a port is held until the
+ * guest has it open (Linux discards data arriving at a closed port). Control messages to the
+ * guest wait in a queue while it has no control receive buffers posted. Without MULTIPORT only
+ * port 0 exists, on queues 0 and 1.
+ *
+ * <p><b>Threading contract.</b> All queue processing happens in one "pass" run by a
+ * {@link WorkSerializer}: whichever thread asks for work — the vCPU or I/O thread calling
+ * {@link #queueNotify}, a backend thread in {@link PortHandle#receive}, a control thread in
+ * {@link #addPort} / {@link #removePort} / {@link #resize} — runs the pass itself if nobody else
+ * is, otherwise leaves it to the thread that is; nobody waits for anybody's I/O. So the device
+ * processes queues <em>synchronously on the notifying thread</em> (deviating from
+ * {@link VirtioDevice#queueNotify}'s "only wake a worker", deliberately: a console pass is a
+ * bounded copy) and backends hand input over through lock-free queues (JCTools MPSC) plus a work
+ * request; a pass ends with {@link VirtioInterrupt#signalUsedBuffer} for the queues it used.
+ * Backend {@code write}s run inside the pass and must not block. Each port has at most
+ * {@link #INPUT_LIMIT} bytes of undelivered input; {@code receive} blocks beyond that
+ * (back-pressure to the backend thread only). {@link #reset()} waits for a running pass.
+ *
+ * <p><b>Validation.</b> A transmit or control-transmit chain with device-writable buffers, a
+ * receive chain with device-readable buffers, or any {@link QueueException} puts the device in
+ * DEVICE_NEEDS_RESET; malformed control messages (short, unknown port, unknown event) are logged
+ * and ignored. Nothing is thrown out of a pass.
+ */
+public final class VirtioConsole implements VirtioDevice, AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(VirtioConsole.class.getName());
+
+    public static final long VIRTIO_CONSOLE_F_SIZE = 1L << 0;
+    public static final long VIRTIO_CONSOLE_F_MULTIPORT = 1L << 1;
+    public static final long VIRTIO_CONSOLE_F_EMERG_WRITE = 1L << 2;
+
+    /** Most ports one device offers (queue count stays at most 64). */
+    public static final int MAX_PORTS_LIMIT = 31;
+    public static final int DEFAULT_MAX_PORTS = 8;
+    public static final int QUEUE_SIZE = 256;
+    public static final int CONFIG_SIZE = 12;
+    /** Undelivered host input a port holds before {@link PortHandle#receive} blocks. */
+    public static final int INPUT_LIMIT = 64 * 1024;
+    private static final int CHUNK = 4096;
+
+    private final int maxPorts;
+    private volatile int cols;
+    private volatile int rows;
+    private final WorkSerializer serializer = new WorkSerializer(this::pass);
+    private final MpscUnboundedArrayQueue<Runnable> commands = new MpscUnboundedArrayQueue<>(64);
+    private final boolean[] reserved;               // ids handed out by addPort; guarded by itself
+
+    // Everything below is touched only inside the serializer.
+    private final Port[] ports;
+    private final ArrayDeque<byte[]> controlOut = new ArrayDeque<>();
+    private final DescriptorChain chain = new DescriptorChain(8);
+    private final byte[] header = new byte[ConsoleControl.HEADER_SIZE];
+    private List<SplitQueue> queues;
+    private VirtioInterrupt interrupt;
+    private boolean multiport;
+    private boolean driverReady;
+    private boolean failed;
+    private long touched;                            // bitmask of queues given used buffers this pass
+
+    /** A console with {@code maxPorts} port slots (1..31), port 0 backed by {@code console} (may be null: output dropped). */
+    public VirtioConsole(int maxPorts, PortBackend console) {
+        this(maxPorts, 0, 0, console);
+    }
+
+    /** As {@link #VirtioConsole(int, PortBackend)}, with an initial console size (0 = unknown). */
+    public VirtioConsole(int maxPorts, int cols, int rows, PortBackend console) {
+        if (maxPorts < 1 || maxPorts > MAX_PORTS_LIMIT) {
+            throw new IllegalArgumentException("max ports must be 1.." + MAX_PORTS_LIMIT + ": " + maxPorts);
+        }
+        this.maxPorts = maxPorts;
+        this.cols = cols & 0xFFFF;
+        this.rows = rows & 0xFFFF;
+        this.ports = new Port[maxPorts];
+        this.reserved = new boolean[maxPorts];
+        reserved[0] = true;
+        ports[0] = new Port(0, null, true, console);
+        if (console != null) console.attach(ports[0]);
+    }
+
+    public int maxPorts() { return maxPorts; }
+
+    // ---- VirtioDevice ----
+
+    @Override public int deviceType() { return VirtioDeviceType.CONSOLE; }
+
+    @Override
+    public long deviceFeatures() {
+        return VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_INDIRECT_DESC | VirtioFeatures.VIRTIO_F_EVENT_IDX
+                | VIRTIO_CONSOLE_F_SIZE | VIRTIO_CONSOLE_F_MULTIPORT | VIRTIO_CONSOLE_F_EMERG_WRITE;
+    }
+
+    @Override public int queueCount() { return 2 + 2 * maxPorts; }
+
+    @Override public int queueMaxSize(int queueIndex) { return QUEUE_SIZE; }
+
+    @Override public int configSize() { return CONFIG_SIZE; }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        if (offset < 0 || size <= 0 || size > 8 || offset + size > CONFIG_SIZE) return 0;
+        ByteBuffer b = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
+        b.putShort(0, (short) cols).putShort(2, (short) rows).putInt(4, maxPorts).putInt(8, 0);
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (b.get(offset + i) & 0xFF);
+        return v;
+    }
+
+    @Override
+    public void writeConfig(int offset, int size, long value) {
+        // emerg_wr: one character for port 0, usable before the queues are up (early boot, panics).
+        if (offset == 8 && size >= 1 && size <= 4) {
+            byte c = (byte) value;
+            commands.offer(() -> {
+                Port p = ports[0];
+                if (p != null && p.backend != null) p.backend.write(ByteBuffer.wrap(new byte[] {c}));
+            });
+            serializer.request();
+        }
+    }
+
+    @Override
+    public void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues, VirtioInterrupt interrupt)
+            throws ActivationException {
+        if (queues.size() != queueCount()) throw new ActivationException("virtio-console: expected " + queueCount() + " queues");
+        boolean mp = VirtioFeatures.has(negotiatedFeatures, VIRTIO_CONSOLE_F_MULTIPORT);
+        if (!queues.get(0).isReady() || !queues.get(1).isReady()) throw new ActivationException("virtio-console: port 0 queues not ready");
+        if (mp && (!queues.get(2).isReady() || !queues.get(3).isReady())) {
+            throw new ActivationException("virtio-console: MULTIPORT negotiated but control queues not ready");
+        }
+        serializer.exclusive(() -> {
+            this.queues = List.copyOf(queues);
+            this.interrupt = interrupt;
+            this.multiport = mp;
+            this.driverReady = false;
+            this.failed = false;
+            controlOut.clear();
+            for (Port p : ports) if (p != null) p.resetGuestState();
+            // Without the control channel port 0 is simply open: there is no one to tell us.
+            if (!mp) ports[0].guestOpen = true;
+        });
+        serializer.request();
+    }
+
+    @Override
+    public void queueNotify(int queueIndex) {
+        serializer.request();
+    }
+
+    @Override
+    public void reset() {
+        serializer.exclusive(() -> {
+            queues = null;
+            interrupt = null;
+            driverReady = false;
+            multiport = false;
+            failed = false;
+            controlOut.clear();
+            for (Port p : ports) if (p != null) p.resetGuestState();
+        });
+    }
+
+    /** Removes every port and closes every backend. */
+    @Override
+    public void close() {
+        serializer.exclusive(() -> {
+            for (int i = 0; i < ports.length; i++) {
+                if (ports[i] != null) {
+                    ports[i].detach();
+                    ports[i] = null;
+                }
+            }
+            queues = null;
+        });
+    }
+
+    // ---- host-side control (any thread) ----
+
+    /**
+     * Adds a port backed by {@code backend} and returns its id. If the guest driver is running it
+     * is told at once (DEVICE_ADD, then PORT_NAME once it reports the port ready), otherwise when
+     * it next starts. Thread-safe.
+     *
+     * @throws IllegalStateException if all {@link #maxPorts()} slots are taken
+     * @throws IllegalArgumentException if the name is too long
+     */
+    public int addPort(String name, PortBackend backend) {
+        if (name != null && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > ConsoleControl.MAX_NAME_BYTES) {
+            throw new IllegalArgumentException("port name longer than " + ConsoleControl.MAX_NAME_BYTES + " bytes");
+        }
+        int id = -1;
+        synchronized (reserved) {
+            for (int i = 1; i < reserved.length; i++) {
+                if (!reserved[i]) {
+                    reserved[i] = true;
+                    id = i;
+                    break;
+                }
+            }
+        }
+        if (id < 0) throw new IllegalStateException("virtio-console: all " + maxPorts + " ports in use");
+        Port port = new Port(id, name, false, backend);
+        commands.offer(() -> {
+            ports[port.id] = port;
+            if (backend != null) backend.attach(port);
+            if (driverReady) controlOut.add(ConsoleControl.message(port.id, ConsoleControl.DEVICE_ADD, 1));
+        });
+        serializer.request();
+        return id;
+    }
+
+    /** Removes port {@code id} (not the console): PORT_REMOVE to the guest, backend closed. Returns false if no such port. */
+    public boolean removePort(int id) {
+        if (id <= 0 || id >= maxPorts) return false;
+        synchronized (reserved) {
+            if (!reserved[id]) return false;
+        }
+        commands.offer(() -> {
+            Port p = ports[id];
+            if (p == null) return;
+            try {
+                completeHeldOutput(p);
+            } catch (QueueException e) {
+                fail(e.getMessage());
+            }
+            if (driverReady) controlOut.add(ConsoleControl.message(id, ConsoleControl.DEVICE_REMOVE, 0));
+            ports[id] = null;
+            p.detach();
+            synchronized (reserved) {
+                reserved[id] = false;
+            }
+        });
+        serializer.request();
+        return true;
+    }
+
+    /** Sets the console size: config space (F_SIZE) plus a RESIZE message for port 0 when multiport is up. */
+    public void resize(int cols, int rows) {
+        this.cols = cols & 0xFFFF;
+        this.rows = rows & 0xFFFF;
+        commands.offer(() -> {
+            if (queues == null) return;
+            if (multiport) {
+                if (ports[0] != null && ports[0].guestReady) controlOut.add(ConsoleControl.resize(0, this.cols, this.rows));
+            } else {
+                interrupt.signalConfigChange();
+            }
+        });
+        serializer.request();
+    }
+
+    /** A snapshot of the ports, for status queries. */
+    public List<PortStatus> ports() {
+        List<PortStatus> out = new ArrayList<>();
+        serializer.exclusive(() -> {
+            for (Port p : ports) {
+                if (p != null) out.add(new PortStatus(p.id, p.name, p.console, p.guestReady, p.guestOpen, p.hostOpen));
+            }
+        });
+        return out;
+    }
+
+    /** One port as seen from the host. */
+    public record PortStatus(int id, String name, boolean console, boolean guestReady, boolean guestOpen, boolean hostOpen) { }
+
+    // ---- the pass ----
+
+    private void pass() {
+        try {
+            Runnable c;
+            while ((c = commands.poll()) != null) c.run();
+            if (queues == null || failed) return;
+            touched = 0;
+            if (multiport) processControlTx();
+            for (Port p : ports) if (p != null) processTx(p);
+            if (multiport) deliverControl();
+            for (Port p : ports) if (p != null) deliverInput(p);
+            for (int q = 0; touched != 0 && q < 64; q++) {
+                if ((touched & (1L << q)) != 0) {
+                    touched &= ~(1L << q);
+                    if (queues.get(q).needsNotification()) interrupt.signalUsedBuffer(q);
+                }
+            }
+        } catch (QueueException e) {
+            fail(e.getMessage());
+        } catch (RuntimeException e) {           // a VMM or backend bug must not escape into a vCPU/I/O thread
+            fail("virtio-console: " + e);
+        }
+    }
+
+    private static int rxQueue(int port) { return port == 0 ? 0 : 2 * port + 2; }
+
+    private static int txQueue(int port) { return port == 0 ? 1 : 2 * port + 3; }
+
+    private SplitQueue usable(int q) {
+        SplitQueue queue = queues.get(q);
+        return queue.isReady() && queue.isActivated() ? queue : null;
+    }
+
+    private void used(int q, int head, int len) throws QueueException {
+        queues.get(q).addUsed(head, len);
+        touched |= 1L << q;
+    }
+
+    private void processControlTx() throws QueueException {
+        SplitQueue q = queues.get(3);
+        while (q.pop(chain)) {
+            if (chain.writableCount() != 0) {
+                fail("virtio-console: control message " + chain + " has device-writable buffers");
+                return;
+            }
+            int n = chain.readFromChain(0, header);
+            used(3, chain.head(), 0);
+            if (n < ConsoleControl.HEADER_SIZE) {
+                LOG.warning("virtio-console: short control message (" + n + " bytes) ignored");
+                continue;
+            }
+            ByteBuffer b = ByteBuffer.wrap(header).order(ByteOrder.LITTLE_ENDIAN);
+            handleControl(b.getInt(0), Short.toUnsignedInt(b.getShort(4)), Short.toUnsignedInt(b.getShort(6)));
+        }
+    }
+
+    private void handleControl(int id, int event, int value) {
+        if (event == ConsoleControl.DEVICE_READY) {
+            if (value != 1) {
+                LOG.warning("virtio-console: guest driver failed to initialise (DEVICE_READY " + value + ")");
+                return;
+            }
+            driverReady = true;
+            for (Port p : ports) if (p != null) controlOut.add(ConsoleControl.message(p.id, ConsoleControl.DEVICE_ADD, 1));
+            return;
+        }
+        Port p = id >= 0 && id < ports.length ? ports[id] : null;
+        if (p == null) {
+            LOG.fine(() -> "virtio-console: " + ConsoleControl.eventName(event) + " for unknown port " + Integer.toUnsignedString(id));
+            return;
+        }
+        switch (event) {
+            case ConsoleControl.PORT_READY -> {
+                if (value != 1) {
+                    LOG.warning("virtio-console: guest failed to set up port " + id);
+                    return;
+                }
+                p.guestReady = true;
+                if (p.console) {
+                    controlOut.add(ConsoleControl.message(id, ConsoleControl.CONSOLE_PORT, 1));
+                    if (cols != 0 || rows != 0) controlOut.add(ConsoleControl.resize(id, cols, rows));
+                }
+                if (p.name != null) controlOut.add(ConsoleControl.portName(id, p.name));
+                if (p.hostOpen) controlOut.add(ConsoleControl.message(id, ConsoleControl.PORT_OPEN, 1));
+            }
+            case ConsoleControl.PORT_OPEN -> {
+                boolean open = value != 0;
+                if (p.guestOpen != open) {
+                    p.guestOpen = open;
+                    if (p.backend != null) p.backend.guestConnected(open);
+                }
+            }
+            default -> LOG.fine(() -> "virtio-console: ignoring " + ConsoleControl.eventName(event) + " from the guest");
+        }
+    }
+
+    private void processTx(Port p) throws QueueException {
+        if (p.id != 0 && !multiport) return;
+        SplitQueue q = usable(txQueue(p.id));
+        if (q == null) return;
+        if (p.txHeld && !resumeOutput(p)) return;
+        while (q.pop(p.txChain)) {
+            if (p.txChain.writableCount() != 0) {
+                fail("virtio-console: transmit chain " + p.txChain + " of port " + p.id + " has device-writable buffers");
+                return;
+            }
+            p.txHeld = true;
+            p.txOffset = 0;
+            p.outputBlocked = false;
+            if (!resumeOutput(p)) return;
+        }
+    }
+
+    /** Writes the rest of the held transmit chain to the backend; true if it completed. */
+    private boolean resumeOutput(Port p) throws QueueException {
+        DescriptorChain c = p.txChain;
+        if (p.backend != null) {
+            long skip = p.txOffset;
+            for (int i = 0; i < c.readableCount(); i++) {
+                long len = c.length(i);
+                if (skip >= len) {
+                    skip -= len;
+                    continue;
+                }
+                ByteBuffer buf = c.segment(i).asSlice(skip).asByteBuffer();
+                skip = 0;
+                while (buf.hasRemaining()) {
+                    int n = p.backend.write(buf.slice());
+                    if (n <= 0) {
+                        p.outputBlocked = true;
+                        return false;
+                    }
+                    p.txOffset += n;
+                    buf.position(buf.position() + n);
+                }
+            }
+        }
+        p.txHeld = false;
+        used(txQueue(p.id), c.head(), 0);
+        return true;
+    }
+
+    private void completeHeldOutput(Port p) throws QueueException {
+        if (p.txHeld && queues != null) {
+            p.txHeld = false;
+            used(txQueue(p.id), p.txChain.head(), 0);
+            SplitQueue q = queues.get(txQueue(p.id));
+            if (q.needsNotification()) interrupt.signalUsedBuffer(txQueue(p.id));
+        }
+    }
+
+    private void deliverControl() throws QueueException {
+        SplitQueue q = queues.get(2);
+        while (!controlOut.isEmpty() && q.pop(chain)) {
+            if (chain.readableCount() != 0) {
+                fail("virtio-console: control receive chain " + chain + " has device-readable buffers");
+                return;
+            }
+            byte[] msg = controlOut.poll();
+            int n = chain.writeToChain(0, msg);
+            if (n < msg.length) LOG.warning("virtio-console: control message truncated to " + n + " bytes by a small guest buffer");
+            used(2, chain.head(), n);
+        }
+    }
+
+    private void deliverInput(Port p) throws QueueException {
+        if (!p.guestOpen || (p.id != 0 && !multiport)) return;
+        SplitQueue q = usable(rxQueue(p.id));
+        if (q == null) return;
+        int delivered = 0;
+        while (p.hasInput() && q.pop(chain)) {
+            if (chain.readableCount() != 0) {
+                fail("virtio-console: receive chain " + chain + " of port " + p.id + " has device-readable buffers");
+                return;
+            }
+            long room = chain.writableBytes();
+            int written = 0;
+            while (written < room && p.hasInput()) {
+                byte[] cur = p.current();
+                int n = (int) Math.min(room - written, cur.length - p.curOffset);
+                written += chain.writeToChain(written, java.lang.foreign.MemorySegment.ofArray(cur).asSlice(p.curOffset, n));
+                p.consume(n);
+            }
+            used(rxQueue(p.id), chain.head(), written);
+            delivered += written;
+        }
+        if (delivered > 0) p.released(delivered);
+    }
+
+    private void fail(String reason) {
+        failed = true;
+        LOG.warning(reason);
+        if (interrupt != null) interrupt.deviceNeedsReset(reason);
+    }
+
+    // ---- ports ----
+
+    /** One port: guest-side state (serializer only) and the thread-safe handle its backend uses. */
+    private final class Port implements PortHandle {
+        final int id;
+        final String name;
+        final boolean console;
+        final PortBackend backend;
+        final MpscUnboundedArrayQueue<byte[]> input = new MpscUnboundedArrayQueue<>(16);
+        final AtomicInteger pendingBytes = new AtomicInteger();
+        final Object space = new Object();
+        final DescriptorChain txChain = new DescriptorChain(4);
+        volatile boolean removed;
+        volatile boolean hostOpen;
+        // serializer only:
+        boolean guestReady;
+        boolean guestOpen;
+        boolean txHeld;
+        boolean outputBlocked;
+        long txOffset;
+        byte[] cur;
+        int curOffset;
+
+        Port(int id, String name, boolean console, PortBackend backend) {
+            this.id = id;
+            this.name = name;
+            this.console = console;
+            this.backend = backend;
+        }
+
+        void resetGuestState() {
+            guestReady = false;
+            guestOpen = false;
+            txHeld = false;
+            outputBlocked = false;
+        }
+
+        void detach() {
+            removed = true;
+            synchronized (space) {
+                space.notifyAll();
+            }
+            if (backend != null) backend.close();
+        }
+
+        boolean hasInput() {
+            return cur != null || (cur = input.poll()) != null;
+        }
+
+        byte[] current() { return cur; }
+
+        void consume(int n) {
+            curOffset += n;
+            if (curOffset == cur.length) {
+                cur = null;
+                curOffset = 0;
+            }
+        }
+
+        void released(int n) {
+            pendingBytes.addAndGet(-n);
+            synchronized (space) {
+                space.notifyAll();
+            }
+        }
+
+        @Override public int id() { return id; }
+
+        @Override public String name() { return name; }
+
+        @Override
+        public boolean receive(byte[] data, int offset, int length) throws InterruptedException {
+            java.util.Objects.checkFromIndexSize(offset, length, data.length);
+            while (length > 0) {
+                int n = Math.min(length, CHUNK);
+                synchronized (space) {
+                    while (!removed && pendingBytes.get() >= INPUT_LIMIT) space.wait();
+                }
+                if (removed) return false;
+                input.offer(Arrays.copyOfRange(data, offset, offset + n));
+                pendingBytes.addAndGet(n);
+                offset += n;
+                length -= n;
+                serializer.request();
+            }
+            return !removed;
+        }
+
+        @Override
+        public void setHostConnected(boolean connected) {
+            if (removed) return;
+            commands.offer(() -> {
+                if (hostOpen == connected) return;
+                hostOpen = connected;
+                if (multiport && driverReady && guestReady) {
+                    controlOut.add(ConsoleControl.message(id, ConsoleControl.PORT_OPEN, connected ? 1 : 0));
+                }
+            });
+            serializer.request();
+        }
+
+        @Override
+        public void outputReady() {
+            serializer.request();
+        }
+
+        @Override
+        public String toString() {
+            return "port " + id + (name == null ? "" : " '" + name + "'");
+        }
+    }
+}
