@@ -62,6 +62,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "QMP control socket (QEMU-compatible protocol) at a UNIX socket path.")
     String qmp;
 
+    @Option(names = "--restore", paramLabel = "FILE",
+            description = "Start from a snapshot (saved with the QMP command x-vmm-snapshot-save or 'vmm snapshot save') instead of booting.")
+    Path restore;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -80,7 +84,7 @@ public final class RunCommand implements Callable<Integer> {
         int boots = 0;
         while (true) {
             MachineBuilder builder = new MachineBuilder();
-            try (Machine m = builder.build(cfg)) {
+            try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
                 if (!quiet && boots++ == 0) {
                     err.println("vmm: booting " + m.bootSummary());
                     builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
@@ -100,6 +104,16 @@ public final class RunCommand implements Callable<Integer> {
                 report(exit);
                 return exit.status();
             }
+        }
+    }
+
+    private Machine restoreSnapshot(MachineConfig base) {
+        try {
+            return dev.vmm.snapshot.Snapshot.restore(restore, base);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new UsageException("snapshot " + restore + ": no such file");
+        } catch (IOException e) {
+            throw new UsageException("snapshot " + restore + ": " + e.getMessage());
         }
     }
 
@@ -127,7 +141,11 @@ public final class RunCommand implements Callable<Integer> {
     MachineConfig config() {
         byte[] kernelBytes;
         String kernelName;
-        if (kernel == null) {
+        if (restore != null) {
+            if (kernel != null) throw new UsageException("--restore and --kernel exclude each other");
+            kernelBytes = null;
+            kernelName = "snapshot " + restore;
+        } else if (kernel == null) {
             kernelBytes = demoGuest();
             kernelName = "built-in demo guest";
         } else {

@@ -50,6 +50,20 @@ public final class MachineCommands {
             for (long x : c) total += x;
             return Map.of("cpu-index", v.id(), "exits", total);
         }).toList());
+        qmp.register("x-vmm-snapshot-save", a -> {
+            String file = a.path("file").asText(null);
+            if (file == null || file.isEmpty()) throw QmpServer.QmpException.generic("Parameter 'file' is missing");
+            try {
+                m.pause();
+                dev.vmm.snapshot.Snapshot.save(m, java.nio.file.Path.of(file));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw QmpServer.QmpException.generic("interrupted");
+            } catch (java.io.IOException | RuntimeException e) {
+                throw QmpServer.QmpException.generic("snapshot to " + file + " failed: " + e.getMessage());
+            }
+            return null; // the machine stays paused, as after Firecracker's snapshot: 'cont' or 'quit' next
+        });
         qmp.register("system_reset", a -> {
             m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
             return null;

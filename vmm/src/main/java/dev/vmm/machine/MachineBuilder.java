@@ -110,7 +110,7 @@ public final class MachineBuilder {
                 if (id == 0 && entry != null) VcpuSetup.setupBootVcpu(fd, entry);
                 vcpus.add(new Vcpu(fd, pio, mmio, e -> self[0].vmExit(e), gate));
             }
-            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry == null ? "restored state" : entry.protocol(),
+            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry == null ? "restore" : entry.protocol(),
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
             self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate);

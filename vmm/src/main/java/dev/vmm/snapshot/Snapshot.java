@@ -1,0 +1,208 @@
+package dev.vmm.snapshot;
+
+import dev.vmm.chipset.legacy.CmosRtc;
+import dev.vmm.chipset.legacy.I8042;
+import dev.vmm.chipset.legacy.Uart16550;
+import dev.vmm.machine.Machine;
+import dev.vmm.machine.MachineBuilder;
+import dev.vmm.machine.MachineConfig;
+import dev.vmm.memory.GuestRegion;
+import dev.vmm.migration.stream.RecordCodec;
+import dev.vmm.migration.stream.StateFormatException;
+import dev.vmm.migration.stream.StateReader;
+import dev.vmm.migration.stream.StateWriter;
+import dev.vmm.vcpu.Vcpu;
+import dev.vmm.vcpu.VcpuState;
+import dev.vmm.vcpu.VmState;
+
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Saves a paused machine (RAM, vCPUs, in-kernel irqchip/PIT/clock, legacy devices) to a state
+ * stream, and builds a new machine from one. Pages that are all zero are sent as a flag only.
+ *
+ * <p>Sections, in order: {@code machine} (memory size, vCPU count), {@code ram@<base>} per RAM
+ * region, {@code vm}, {@code vcpu/<n>}, and one per device ({@code uart/com1}, {@code cmos},
+ * {@code i8042}). Devices without saved state (none yet beyond these) make save refuse.
+ */
+public final class Snapshot {
+    private static final int PAGE = 4096;
+
+    private Snapshot() {}
+
+    /** Writes the state of {@code m}, which must be paused. The file appears whole or not at all. */
+    public static void save(Machine m, Path file) throws IOException {
+        if (!m.paused()) throw new IllegalStateException("the machine must be paused to save a snapshot");
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20);
+             StateWriter w = new StateWriter(os)) {
+            write(m, w);
+        }
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Writes the machine's state to {@code w} (shared with migration's final stage). */
+    public static void write(Machine m, StateWriter w) throws IOException {
+        MachineConfig c = m.config();
+        w.section("machine", 1, 12, o -> {
+            o.writeLong(c.memoryBytes());
+            o.writeInt(c.cpus());
+        });
+        for (GuestRegion r : m.memory().regions()) writeRam(w, r);
+        VmState vm = VmState.capture(m.vm());
+        w.section("vm", VmState.VERSION, bytes(vm::write));
+        List<Integer> msrs = VcpuState.saveableMsrs(m.vcpus().get(0).fd(), m.vm().kvm().msrIndexList());
+        for (Vcpu v : m.vcpus()) {
+            VcpuState s = VcpuState.capture(v.fd(), msrs);
+            w.section("vcpu/" + v.id(), VcpuState.VERSION, bytes(s::write));
+        }
+        w.section("uart/com1", 1, bytes(o -> RecordCodec.write(o, m.com1().state())));
+        w.section("cmos", 1, bytes(o -> RecordCodec.write(o, m.cmos().state())));
+        w.section("i8042", 1, bytes(o -> RecordCodec.write(o, m.i8042().state())));
+    }
+
+    private static void writeRam(StateWriter w, GuestRegion r) throws IOException {
+        MemorySegment host = r.host();
+        long pages = host.byteSize() / PAGE;
+        long nonZero = 0;
+        for (long p = 0; p < pages; p++) if (!isZero(host, p * PAGE)) nonZero++;
+        long length = 16 + pages + nonZero * PAGE;
+        w.section("ram@" + Long.toHexString(r.base()), 1, length, o -> {
+            o.writeLong(r.base());
+            o.writeLong(host.byteSize());
+            byte[] buf = new byte[PAGE];
+            for (long p = 0; p < pages; p++) {
+                // A page can change between the two passes only if a vCPU runs; the machine is paused.
+                if (isZero(host, p * PAGE)) {
+                    o.writeByte(0);
+                } else {
+                    o.writeByte(1);
+                    MemorySegment.copy(host, ValueLayout.JAVA_BYTE, p * PAGE, buf, 0, PAGE);
+                    o.write(buf);
+                }
+            }
+        });
+    }
+
+    private static boolean isZero(MemorySegment s, long off) {
+        for (long i = 0; i < PAGE; i += 8) {
+            if (s.get(ValueLayout.JAVA_LONG_UNALIGNED, off + i) != 0) return false;
+        }
+        return true;
+    }
+
+    private interface Body {
+        void write(DataOutputStream o) throws IOException;
+    }
+
+    private static byte[] bytes(Body b) throws IOException {
+        ByteArrayOutputStream bos = new ByteArrayOutputStream();
+        DataOutputStream o = new DataOutputStream(bos);
+        b.write(o);
+        o.flush();
+        return bos.toByteArray();
+    }
+
+    /**
+     * Builds a machine from a snapshot. {@code base} supplies what the snapshot does not hold (serial
+     * target, options); its memory size and vCPU count are replaced by the snapshot's.
+     */
+    public static Machine restore(Path file, MachineConfig base) throws IOException {
+        try (InputStream is = new BufferedInputStream(Files.newInputStream(file), 1 << 20)) {
+            return restore(is, base);
+        }
+    }
+
+    public static Machine restore(InputStream is, MachineConfig base) throws IOException {
+        Machine[] machine = new Machine[1];
+        List<VcpuState> vcpus = new ArrayList<>();
+        VmState[] vm = new VmState[1];
+        try (StateReader r = new StateReader(is)) {
+            r.readAll(new StateReader.Handler() {
+                @Override
+                public int maxVersion(String name) {
+                    if (name.startsWith("ram@")) return 1;
+                    if (name.startsWith("vcpu/")) return VcpuState.VERSION;
+                    return switch (name) {
+                        case "machine", "uart/com1", "cmos", "i8042" -> 1;
+                        case "vm" -> VmState.VERSION;
+                        default -> -1;
+                    };
+                }
+
+                @Override
+                public void read(String name, int version, long length, DataInputStream in) throws IOException {
+                    if (name.equals("machine")) {
+                        long mem = in.readLong();
+                        int cpus = in.readInt();
+                        MachineConfig cfg;
+                        try {
+                            cfg = new MachineConfig(mem, cpus, null, base.kernelName(), null, "", base.serial(), base.ram(),
+                                    base.reboot(), base.stats());
+                        } catch (IllegalArgumentException e) {
+                            throw new StateFormatException("snapshot describes an impossible machine: " + e.getMessage());
+                        }
+                        machine[0] = new MachineBuilder().build(cfg);
+                        return;
+                    }
+                    Machine m = machine[0];
+                    if (m == null) throw new StateFormatException("snapshot does not start with its machine section");
+                    if (name.startsWith("ram@")) readRam(m, in);
+                    else if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
+                    else if (name.equals("vm")) vm[0] = VmState.read(in);
+                    else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
+                    else if (name.equals("cmos")) m.cmos().restore(RecordCodec.read(in, CmosRtc.State.class));
+                    else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
+                }
+            });
+        } catch (IOException | RuntimeException e) {
+            if (machine[0] != null) machine[0].close();
+            throw e;
+        }
+        Machine m = machine[0];
+        if (m == null || vm[0] == null || vcpus.size() != m.vcpus().size()) {
+            if (m != null) m.close();
+            throw new StateFormatException("snapshot is incomplete (missing machine, vm or vcpu sections)");
+        }
+        vm[0].restore(m.vm());
+        for (VcpuState s : vcpus) {
+            if (s.id() < 0 || s.id() >= m.vcpus().size()) throw new StateFormatException("snapshot has vcpu " + s.id());
+            s.restore(m.vcpus().get(s.id()).fd());
+        }
+        return m;
+    }
+
+    private static void readRam(Machine m, DataInputStream in) throws IOException {
+        long base = in.readLong();
+        long size = in.readLong();
+        GuestRegion region = m.memory().regions().stream().filter(r -> r.base() == base && r.size() == size).findFirst()
+                .orElseThrow(() -> new StateFormatException(String.format("snapshot RAM region 0x%x+0x%x does not match this machine", base, size)));
+        MemorySegment host = region.host();
+        byte[] buf = new byte[PAGE];
+        for (long off = 0; off < size; off += PAGE) {
+            int flag = in.readUnsignedByte();
+            if (flag == 1) {
+                in.readFully(buf);
+                MemorySegment.copy(buf, 0, host, ValueLayout.JAVA_BYTE, off, PAGE);
+            } else if (flag != 0) {
+                throw new StateFormatException("corrupt RAM page flag " + flag);
+            } else {
+                host.asSlice(off, PAGE).fill((byte) 0);
+            }
+        }
+    }
+}
