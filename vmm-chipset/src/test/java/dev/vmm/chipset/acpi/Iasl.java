@@ -21,8 +21,17 @@ final class Iasl {
     record Result(int exitCode, String output) { }
 
     static Path binary() {
+        return find("iasl");
+    }
+
+    /** ACPICA's {@code acpiexec} (same package): loads tables into a real ACPICA namespace. */
+    static Path acpiexec() {
+        return find("acpiexec");
+    }
+
+    private static Path find(String name) {
         for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-            Path p = Path.of(dir, "iasl");
+            Path p = Path.of(dir, name);
             if (Files.isExecutable(p)) return p;
         }
         return null;
@@ -33,8 +42,12 @@ final class Iasl {
     }
 
     static Result run(Path dir, String... args) throws IOException, InterruptedException {
+        return exec(dir, binary(), args);
+    }
+
+    static Result exec(Path dir, Path binary, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
-        cmd.add(binary().toString());
+        cmd.add(binary.toString());
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
