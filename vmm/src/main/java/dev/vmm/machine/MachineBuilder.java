@@ -8,6 +8,8 @@ import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.bus.InterruptLine;
+import dev.vmm.chipset.acpi.AcpiPm;
+import dev.vmm.chipset.acpi.AcpiTables;
 import dev.vmm.chipset.firmware.MpTable;
 import dev.vmm.chipset.legacy.CmosRtc;
 import dev.vmm.chipset.legacy.DebugExit;
@@ -42,7 +44,7 @@ import static dev.vmm.ffm.kvm.KvmIoctls.*;
  */
 public final class MachineBuilder {
     public static final int COM1_PORT = 0x3f8, COM1_IRQ = 4, POST_PORT = 0x80, I8042_KBD_IRQ = 1, I8042_AUX_IRQ = 12,
-            RTC_IRQ = 8;
+            RTC_IRQ = 8, SCI_IRQ = 9;
 
     private final List<String> warnings = new ArrayList<>();
 
@@ -85,18 +87,30 @@ public final class MachineBuilder {
             pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> self[0].vmExit(
                     VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
             pio.register(POST_PORT, 1, NULL_DEVICE);
+            pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(irq(vmf, SCI_IRQ),
+                    () -> self[0].vmExit(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null))));
 
+            pci.assignResources();
+            AcpiTables acpi = AcpiTables.builder(cfg.cpus())
+                    .pciRoutes(pci.router().routes())
+                    .pciBusRange(0, 255)
+                    .pciIoWindow((int) PciSubsystem.IO_BASE, (int) PciSubsystem.IO_SIZE)
+                    .pciMmio32Window(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_SIZE)
+                    .pciMmio64Window(pci.mmio64Base(), PciSubsystem.MMIO64_SIZE)
+                    .pm(AcpiPm.DEFAULT_BASE, SCI_IRQ)
+                    .pvpanic(Pvpanic.DEFAULT_PORT)
+                    .build(X86Layout.BIOS_AREA_START);
+            mem.write(acpi.address(), acpi.bytes());
             BootEntry entry = null;
             if (cfg.kernel() != null) {
                 E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
                 long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
                 entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
-                        cfg.initrd(), cfg.cmdline()), -1);
+                        cfg.initrd(), cfg.cmdline()), acpi.rsdpAddress());
                 VcpuSetup.writeBootTables(mem, entry.mode());
             }
 
             CpuidEntries supported = kvm.supportedCpuid();
-            pci.assignResources();
             writeMpTable(mem, cfg.cpus(), supported, pci);
             List<Vcpu> vcpus = new ArrayList<>();
             VcpuGate gate = new VcpuGate(cfg.cpus());

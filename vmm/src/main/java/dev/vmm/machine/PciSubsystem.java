@@ -51,6 +51,9 @@ public final class PciSubsystem {
 
     public PciBus root() { return root; }
 
+    /** Base of the 64-bit BAR window (above RAM). */
+    public long mmio64Base() { return mmio64Base; }
+
     public PciPlatform platform() { return platform; }
 
     public PciInterruptRouter router() { return router; }
