@@ -117,8 +117,11 @@ public final class XbzrleReference {
         return results;
     }
 
-    /** C timings on {@code pairs}, ns per page. */
-    public record Timing(double encodeNsPerPage, double decodeNsPerPage) {}
+    /**
+     * C timings on {@code pairs}, ns per page: mean wall-clock time over the loop (comparable to a
+     * JMH average) and the best thread CPU time of 100 ms samples (robust on a shared machine).
+     */
+    public record Timing(double encodeNsPerPage, double encodeCpuBestNs, double decodeNsPerPage, double decodeCpuBestNs) {}
 
     public Timing bench(List<PagePair> pairs, int minMillis) throws IOException, InterruptedException {
         ByteArrayOutputStream in = new ByteArrayOutputStream();
@@ -135,7 +138,9 @@ public final class XbzrleReference {
             Map<String, String> values = new HashMap<>();
             output.lines().map(l -> l.split(" ", 2)).filter(kv -> kv.length == 2).forEach(kv -> values.put(kv[0], kv[1]));
             return new Timing(Double.parseDouble(values.get("encode_ns_per_page")),
-                    Double.parseDouble(values.get("decode_ns_per_page")));
+                    Double.parseDouble(values.get("encode_cpu_best_ns_per_page")),
+                    Double.parseDouble(values.get("decode_ns_per_page")),
+                    Double.parseDouble(values.get("decode_cpu_best_ns_per_page")));
         } finally {
             Files.deleteIfExists(input);
         }

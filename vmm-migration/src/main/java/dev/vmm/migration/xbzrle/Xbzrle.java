@@ -78,7 +78,7 @@ public final class Xbzrle {
             long out = dstOffset + d;
             out = putUleb128(dst, out, zeroLength);
             out = putUleb128(dst, out, dataLength);
-            MemorySegment.copy(newPage, newOffset + dataStart, dst, out, dataLength);
+            copy(newPage, newOffset + dataStart, dst, out, dataLength);
             d += runBytes;
         }
     }
@@ -168,7 +168,7 @@ public final class Xbzrle {
                 throw new XbzrleFormatException("non-zero run of " + dataLength + " bytes at page offset " + d
                         + " passes the end of the " + pageSize + "-byte page", dataRunStart);
             }
-            if (apply) MemorySegment.copy(delta, deltaOffset + p, page, pageOffset + d, dataLength);
+            if (apply) copy(delta, deltaOffset + p, page, pageOffset + d, dataLength);
             p += dataLength;
             d += dataLength;
         }
@@ -197,30 +197,53 @@ public final class Xbzrle {
 
     /** The first index in {@code [i, end)} where the pages differ, or {@code end}. */
     private static int skipEqual(MemorySegment a, long aOff, MemorySegment b, long bOff, int i, int end) {
-        for (; i <= end - Long.BYTES; i += Long.BYTES) {
+        // Changes are usually short and far apart, so most of a page is one long equal run. One
+        // word inline settles the short runs; the rest goes to the JDK's vectorized mismatch.
+        if (i <= end - Long.BYTES) {
             long x = a.get(U64, aOff + i) ^ b.get(U64, bOff + i);
             // Little-endian load: the lowest differing byte holds the lowest set bit.
             if (x != 0) return i + (Long.numberOfTrailingZeros(x) >>> 3);
+            i += Long.BYTES;
+            if (i == end) return end;
         }
-        for (; i < end; i++) {
-            if (a.get(U8, aOff + i) != b.get(U8, bOff + i)) return i;
-        }
-        return end;
+        long m = MemorySegment.mismatch(a, aOff + i, aOff + end, b, bOff + i, bOff + end);
+        return m < 0 ? end : i + (int) m;
     }
 
     /** The first index in {@code [i, end)} where the pages are equal, or {@code end}. */
     private static int skipDifferent(MemorySegment a, long aOff, MemorySegment b, long bOff, int i, int end) {
-        for (; i <= end - Long.BYTES; i += Long.BYTES) {
-            long x = a.get(U64, aOff + i) ^ b.get(U64, bOff + i);
-            // Classic "has a zero byte" test. It can flag bytes above the lowest zero byte (a borrow
-            // runs through it) but never below it, so its lowest flag is exactly the first equal byte.
-            long zeroBytes = (x - LOW_BITS) & ~x & HIGH_BITS;
-            if (zeroBytes != 0) return i + (Long.numberOfTrailingZeros(zeroBytes) >>> 3);
+        // A long induction variable lets C2 treat this as a counted loop over the segment.
+        long bDelta = bOff - aOff;
+        long last = aOff + end - Long.BYTES;
+        long o = aOff + i;
+        for (; o <= last; o += Long.BYTES) {
+            long z = zeroBytes(a.get(U64, o) ^ b.get(U64, o + bDelta));
+            if (z != 0) return (int) (o - aOff) + (Long.numberOfTrailingZeros(z) >>> 3);
         }
-        for (; i < end; i++) {
+        for (i = (int) (o - aOff); i < end; i++) {
             if (a.get(U8, aOff + i) == b.get(U8, bOff + i)) return i;
         }
         return end;
+    }
+
+    /**
+     * The high bit of each zero byte of {@code x}, by the classic "has a zero byte" test. It can also
+     * flag bytes above the lowest zero byte (a borrow runs through it) but never below it, so the
+     * lowest flag is exactly the first equal byte.
+     */
+    private static long zeroBytes(long x) {
+        return (x - LOW_BITS) & ~x & HIGH_BITS;
+    }
+
+    /** MemorySegment.copy has a fixed cost that dominates runs of a few bytes; copy those inline. */
+    private static void copy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, int length) {
+        if (length >= 32) {
+            MemorySegment.copy(src, srcOffset, dst, dstOffset, length);
+            return;
+        }
+        int k = 0;
+        for (; k <= length - Long.BYTES; k += Long.BYTES) dst.set(U64, dstOffset + k, src.get(U64, srcOffset + k));
+        for (; k < length; k++) dst.set(U8, dstOffset + k, src.get(U8, srcOffset + k));
     }
 
     private static long putUleb128(MemorySegment dst, long pos, int value) {
