@@ -23,8 +23,14 @@ import java.util.Objects;
  * independent C implementation of the format).
  *
  * <p>Both directions work on {@link MemorySegment}s plus offsets so the hot path allocates nothing:
- * a page cache arena, guest RAM and a stream buffer can be passed as they are. Runs are scanned 8
- * bytes at a time. All methods are static and thread-safe.
+ * a page cache arena, guest RAM and a stream buffer can be passed as they are. Equal runs are found
+ * with the JDK's vectorized {@link MemorySegment#mismatch}, changed runs 8 bytes at a time. All
+ * methods are static and thread-safe.
+ *
+ * <p>Lengths are standard ULEB128 for any page size. QEMU only handles lengths below 16384 (two
+ * ULEB128 bytes), which 4 KiB pages never exceed. QEMU's encoder also gives up a little early near
+ * the limit (it wants room for two bytes before each run), so for a delta within a byte or two of
+ * the limit it may send the full page where this one sends the delta; both are valid streams.
  */
 public final class Xbzrle {
     /** The page size migration uses on x86. Any size works. */
@@ -49,7 +55,8 @@ public final class Xbzrle {
      * @param limit    the most bytes the delta may take in {@code dst}; pass {@code pageSize - 1}
      *                 to get a delta only when it is strictly smaller than the page
      * @return the delta length ({@code 0} if the pages are equal), or {@link #OVERFLOW} if the
-     *         delta would exceed {@code limit} (then {@code dst} holds garbage)
+     *         delta would exceed {@code limit}; bytes of {@code dst} past the returned length (up to
+     *         {@code limit}) may have been overwritten
      */
     public static int encode(MemorySegment oldPage, long oldOffset, MemorySegment newPage, long newOffset, int pageSize,
                              MemorySegment dst, long dstOffset, int limit) {
@@ -78,7 +85,15 @@ public final class Xbzrle {
             long out = dstOffset + d;
             out = putUleb128(dst, out, zeroLength);
             out = putUleb128(dst, out, dataLength);
-            copy(newPage, newOffset + dataStart, dst, out, dataLength);
+            long from = newOffset + dataStart;
+            if (dataLength <= Long.BYTES && from + Long.BYTES <= newOffset + pageSize && out + Long.BYTES <= dstOffset + limit) {
+                // Short runs are the common case in busy pages and a byte loop mispredicts on every
+                // one; store a whole word instead (what lies past the run gets overwritten later or
+                // is past the returned length).
+                dst.set(U64, out, newPage.get(U64, from));
+            } else {
+                copy(newPage, from, dst, out, dataLength);
+            }
             d += runBytes;
         }
     }
@@ -168,7 +183,18 @@ public final class Xbzrle {
                 throw new XbzrleFormatException("non-zero run of " + dataLength + " bytes at page offset " + d
                         + " passes the end of the " + pageSize + "-byte page", dataRunStart);
             }
-            if (apply) copy(delta, deltaOffset + p, page, pageOffset + d, dataLength);
+            if (apply) {
+                long from = deltaOffset + p;
+                long to = pageOffset + d;
+                if (dataLength < Long.BYTES && p + Long.BYTES <= deltaLength && d + Long.BYTES <= pageSize) {
+                    // Short run: merge one word under a mask rather than loop (see encode). The bytes
+                    // past the run are rewritten with their own values, inside this page only.
+                    long mask = -1L >>> (Long.SIZE - Byte.SIZE * dataLength);
+                    page.set(U64, to, (page.get(U64, to) & ~mask) | (delta.get(U64, from) & mask));
+                } else {
+                    copy(delta, from, page, to, dataLength);
+                }
+            }
             p += dataLength;
             d += dataLength;
         }

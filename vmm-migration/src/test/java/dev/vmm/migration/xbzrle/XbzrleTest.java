@@ -153,6 +153,26 @@ class XbzrleTest {
     }
 
     @Test
+    void shortRunsNeverTouchBytesOutsideThePageOrPastTheirEnd() throws Exception {
+        // Pages sit between sentinel bytes; runs of 1..7 bytes at the start, middle and very end.
+        byte[] buffer = new byte[8 + 64 + 8];
+        java.util.Arrays.fill(buffer, (byte) 0x77);
+        byte[] old = java.util.Arrays.copyOfRange(buffer, 8, 72);
+        byte[] neu = old.clone();
+        neu[0] = 1;
+        neu[10] = 2; neu[11] = 3; neu[12] = 4;
+        for (int i = 57; i < 64; i++) neu[i] = (byte) i;
+        byte[] delta = new byte[64];
+        int n = Xbzrle.encode(old, neu, delta, 63);
+        assertThat(n).isPositive();
+        MemorySegment segment = MemorySegment.ofArray(buffer);
+        Xbzrle.decode(MemorySegment.ofArray(delta), 0, n, segment, 8, 64);
+        assertThat(java.util.Arrays.copyOfRange(buffer, 8, 72)).isEqualTo(neu);
+        assertThat(java.util.Arrays.copyOfRange(buffer, 0, 8)).containsOnly(0x77);
+        assertThat(java.util.Arrays.copyOfRange(buffer, 72, 80)).containsOnly(0x77);
+    }
+
+    @Test
     void rejectsArgumentsOutsideTheSegments() {
         byte[] page = new byte[16];
         assertThatThrownBy(() -> Xbzrle.encode(page, new byte[8], new byte[16], 16)).isInstanceOf(IllegalArgumentException.class);
