@@ -154,35 +154,23 @@ public final class Xbzrle {
         if (apply) Objects.checkFromIndexSize(pageOffset, pageSize, page.byteSize());
         int p = 0; // position in the delta
         int d = 0; // position in the page
+        // Error messages are built in separate methods to keep this loop small enough to inline well.
         while (p < deltaLength) {
             int runStart = p;
             long zero = readUleb128(delta, deltaOffset, deltaLength, p);
             int zeroLength = (int) zero;
             p += (int) (zero >>> 32);
-            if (zeroLength == 0 && runStart != 0) {
-                throw new XbzrleFormatException("zero run of length 0 after the first run", runStart);
-            }
-            if (zeroLength > pageSize - d) {
-                throw new XbzrleFormatException("zero run of " + zeroLength + " bytes at page offset " + d
-                        + " passes the end of the " + pageSize + "-byte page", runStart);
-            }
+            if (zeroLength == 0 && runStart != 0) throw emptyZeroRun(runStart);
+            if (zeroLength > pageSize - d) throw pastPage("zero", zeroLength, d, pageSize, runStart);
             d += zeroLength;
-            if (p == deltaLength) {
-                throw new XbzrleFormatException("delta ends after a zero run; a non-zero run must follow", p);
-            }
+            if (p == deltaLength) throw endsAfterZeroRun(p);
             int dataRunStart = p;
             long data = readUleb128(delta, deltaOffset, deltaLength, p);
             int dataLength = (int) data;
             p += (int) (data >>> 32);
-            if (dataLength == 0) throw new XbzrleFormatException("non-zero run of length 0", dataRunStart);
-            if (dataLength > deltaLength - p) {
-                throw new XbzrleFormatException("non-zero run of " + dataLength + " bytes but only "
-                        + (deltaLength - p) + " left in the delta", dataRunStart);
-            }
-            if (dataLength > pageSize - d) {
-                throw new XbzrleFormatException("non-zero run of " + dataLength + " bytes at page offset " + d
-                        + " passes the end of the " + pageSize + "-byte page", dataRunStart);
-            }
+            if (dataLength == 0) throw emptyDataRun(dataRunStart);
+            if (dataLength > deltaLength - p) throw pastDelta(dataLength, deltaLength - p, dataRunStart);
+            if (dataLength > pageSize - d) throw pastPage("non-zero", dataLength, d, pageSize, dataRunStart);
             if (apply) {
                 long from = deltaOffset + p;
                 long to = pageOffset + d;
@@ -198,6 +186,27 @@ public final class Xbzrle {
             p += dataLength;
             d += dataLength;
         }
+    }
+
+    private static XbzrleFormatException emptyZeroRun(int at) {
+        return new XbzrleFormatException("zero run of length 0 after the first run", at);
+    }
+
+    private static XbzrleFormatException emptyDataRun(int at) {
+        return new XbzrleFormatException("non-zero run of length 0", at);
+    }
+
+    private static XbzrleFormatException endsAfterZeroRun(int at) {
+        return new XbzrleFormatException("delta ends after a zero run; a non-zero run must follow", at);
+    }
+
+    private static XbzrleFormatException pastPage(String kind, int length, int pageOffset, int pageSize, int at) {
+        return new XbzrleFormatException(kind + " run of " + length + " bytes at page offset " + pageOffset
+                + " passes the end of the " + pageSize + "-byte page", at);
+    }
+
+    private static XbzrleFormatException pastDelta(int length, int left, int at) {
+        return new XbzrleFormatException("non-zero run of " + length + " bytes but only " + left + " left in the delta", at);
     }
 
     /**
