@@ -30,6 +30,7 @@ public final class XbzrlePageEncoder implements AutoCloseable {
     private long pages;
     private long overflows;
     private long unchanged;
+    private boolean closed;
 
     /** An encoder with a cache of {@code cacheBytes} for pages of {@code pageSize} bytes. */
     public XbzrlePageEncoder(long cacheBytes, int pageSize) {
@@ -95,6 +96,8 @@ public final class XbzrlePageEncoder implements AutoCloseable {
 
     @Override
     public void close() {
+        if (closed) return;
+        closed = true;
         cache.close();
         arena.close();
     }
