@@ -106,6 +106,6 @@ class GuestFailureTest {
         Path k = multibootGuest(dir, "reset.elf", RESET_VIA_CF9);
         Vmm.Result r = Vmm.run(Duration.ofSeconds(20), "run", "--kernel", k.toString(), "--reboot");
         assertThat(r.timedOut()).as(r.describe()).isTrue();
-        assertThat(r.stderr().lines().filter(l -> l.contains("rebooting (--reboot)")).count()).isGreaterThanOrEqualTo(2);
+        assertThat(r.stderr().lines().filter(l -> l.contains("rebooting (--reboot)")).count()).as(r.describe()).isGreaterThanOrEqualTo(2);
     }
 }

@@ -58,14 +58,24 @@ public final class Vmm {
         return new Result(done ? p.exitValue() : -1, out.join(), err.join(), !done, elapsed);
     }
 
+    /**
+     * Collects a stream on its own thread. Keeps what it read when the stream is closed under it:
+     * Process.destroyForcibly closes the pipes, and a timed-out run's output is what explains it.
+     */
     private static CompletableFuture<String> readAll(java.io.InputStream in) {
-        return CompletableFuture.supplyAsync(() -> {
+        CompletableFuture<String> f = new CompletableFuture<>();
+        Thread.ofPlatform().daemon(true).start(() -> {
+            java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+            byte[] b = new byte[8192];
             try {
-                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                int n;
+                while ((n = in.read(b)) > 0) buf.write(b, 0, n);
             } catch (IOException e) {
-                return "";
+                // closed by destroyForcibly: keep what arrived
             }
+            f.complete(buf.toString(StandardCharsets.UTF_8));
         });
+        return f;
     }
 
     /** Whether this host can run guests at all (KVM present and usable). */

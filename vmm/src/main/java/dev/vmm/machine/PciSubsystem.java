@@ -45,7 +45,18 @@ public final class PciSubsystem {
                 .ioWindow(IO_BASE, IO_SIZE);
         root = PciBus.root(platform);
         host = new PciHostBridge(root);
-        host.setNarrowAddressPortAccess(resetControl);   // 0xCF9 lives inside the CONFIG_ADDRESS dword
+        // 0xCF9 (reset control) lives inside the CONFIG_ADDRESS dword: byte accesses at offset 1 are its.
+        host.setNarrowAddressPortAccess(new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return offset == 1 && size == 1 ? resetControl.read(0, 1) : (1L << (size * 8)) - 1;
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                if (offset == 1 && size == 1) resetControl.write(0, 1, value);
+            }
+        });
         host.registerPorts(pio);
     }
 
