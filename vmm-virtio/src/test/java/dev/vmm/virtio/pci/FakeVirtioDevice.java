@@ -33,6 +33,9 @@ final class FakeVirtioDevice implements VirtioDevice {
     int resets;
     String refuseActivation;
     VirtioInterrupt interrupt;
+    /** Test hooks: run at the end of activate / the start of reset (e.g. start and join a device thread). */
+    Runnable onActivate = () -> { };
+    Runnable onReset = () -> { };
 
     @Override public int deviceType() { return VirtioDeviceType.NET; }
 
@@ -64,6 +67,7 @@ final class FakeVirtioDevice implements VirtioDevice {
         if (refuseActivation != null) throw new ActivationException(refuseActivation);
         activations.add(new Activated(negotiatedFeatures, queues.stream().map(QueueState::of).toList(), interrupt));
         this.interrupt = interrupt;
+        onActivate.run();
     }
 
     @Override
@@ -73,6 +77,7 @@ final class FakeVirtioDevice implements VirtioDevice {
 
     @Override
     public void reset() {
+        onReset.run();
         resets++;
         interrupt = null;
     }

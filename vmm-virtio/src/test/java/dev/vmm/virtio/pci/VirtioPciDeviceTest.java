@@ -303,6 +303,10 @@ class VirtioPciDeviceTest {
         rig.configWrite(cap + VirtioPciCapability.LENGTH, 4, 4);
         rig.configWrite(cap + VirtioPciCapability.PCI_CFG_DATA, 4, 0);
         assertThat(driver.read(DEVICE_FEATURE_SELECT, 4)).isEqualTo(1);
+        rig.configWrite(cap + VirtioPciCapability.OFFSET, 4, (int) VirtioPciLayout.DEVICE_OFFSET + 1);
+        rig.configWrite(cap + VirtioPciCapability.LENGTH, 4, 2);   // offset not a multiple of length
+        assertThat(rig.configRead(cap + VirtioPciCapability.PCI_CFG_DATA, 4)).isZero();
+        rig.configWrite(cap + VirtioPciCapability.LENGTH, 4, 4);
         rig.configWrite(cap + VirtioPciCapability.OFFSET, 4, 0x7FFF_FFFC);
         assertThat(rig.configRead(cap + VirtioPciCapability.PCI_CFG_DATA, 4)).isZero();
     }
