@@ -632,6 +632,15 @@ public final class VirtioPciDevice implements PciDevice {
         deviceActive = false;
     }
 
+    /**
+     * An available-buffer notification for {@code queue} that arrived outside the MMIO path: what
+     * the VMM's handler of a queue's ioeventfd calls. Same checks as a guest write to the notify
+     * register (device live, queue ready); out-of-range queues are ignored.
+     */
+    public void queueNotified(int queue) {
+        if (queue >= 0 && queue < queueCount) notify(queue);
+    }
+
     private void notify(int queue) {
         synchronized (lock) {
             if (deviceActive && queues[queue].isActivated()) device.queueNotify(queue);

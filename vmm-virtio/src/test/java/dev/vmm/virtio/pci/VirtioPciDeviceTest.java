@@ -182,6 +182,10 @@ class VirtioPciDeviceTest {
         rig.mmio.write(driver.notifyBase + 2, 2, 0);              // not a register: ignored
         rig.mmio.write(driver.notifyBase + 8, 2, 2);              // no queue 2: ignored
         assertThat(device.notifies).containsExactly(1, 0, 1);
+        transport.queueNotified(0);                               // the VMM's ioeventfd handler
+        transport.queueNotified(5);
+        transport.queueNotified(-1);
+        assertThat(device.notifies).containsExactly(1, 0, 1, 0);
         assertThat(driver.notifyAddress(1)).isEqualTo(transport.notifyAddress(1));
     }
 
