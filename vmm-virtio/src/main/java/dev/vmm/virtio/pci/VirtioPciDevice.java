@@ -1,0 +1,769 @@
+package dev.vmm.virtio.pci;
+
+import dev.vmm.chipset.bus.InterruptLine;
+import dev.vmm.chipset.pci.MsiSink;
+import dev.vmm.chipset.pci.MsixCapability;
+import dev.vmm.chipset.pci.MsixListener;
+import dev.vmm.chipset.pci.MsixTable;
+import dev.vmm.chipset.pci.PciBar;
+import dev.vmm.chipset.pci.PciConfigSpace;
+import dev.vmm.chipset.pci.PciDevice;
+import dev.vmm.chipset.pci.PciFunction;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.virtio.ActivationException;
+import dev.vmm.virtio.DeviceStatus;
+import dev.vmm.virtio.VirtioDevice;
+import dev.vmm.virtio.VirtioDeviceType;
+import dev.vmm.virtio.VirtioFeatures;
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.queue.QueueError;
+import dev.vmm.virtio.queue.QueueException;
+import dev.vmm.virtio.queue.SplitQueue;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+/**
+ * The virtio 1.x modern PCI transport (virtio 1.x §4.1) around any {@link VirtioDevice}: a
+ * non-transitional function 1af4:(1040 + device type), revision 1, with one 64-bit memory BAR
+ * ({@link #BAR}) holding the common configuration, ISR, device configuration, notify registers and
+ * the MSI-X table and PBA (see {@link VirtioPciLayout}), found through vendor-specific capabilities
+ * (see {@link VirtioPciCapability}), plus the PCI_CFG access window.
+ *
+ * <p><b>Register file.</b> Feature negotiation and the status byte go through {@link DeviceStatus};
+ * queue registers are only writable between FEATURES_OK and DRIVER_OK and configure the
+ * {@link SplitQueue}s. On DRIVER_OK the ready queues are activated and the device with them; on a
+ * status write of 0 everything returns to power-on (device reset, queues reset, MSI-X vectors
+ * NO_VECTOR). A malformed queue or a device refusing activation sets DEVICE_NEEDS_RESET and sends a
+ * configuration change interrupt, with one log line: the guest's driver deals with it, the VMM
+ * keeps running.
+ *
+ * <p><b>Guest input.</b> Common configuration fields accept only their natural width at their
+ * offset (64-bit fields also as two 32-bit halves, §4.1.3.1); anything else reads 0 and is dropped.
+ * queue_select beyond num_queues reads 0 in every queue field and ignores writes. A queue_size
+ * that is 0, not a power of two or above the maximum is refused: the register keeps its value and
+ * the queue cannot go live (DRIVER_OK with it enabled sets DEVICE_NEEDS_RESET), so the device never
+ * runs a ring of a size the driver did not lay out. MSI-X vector numbers beyond the table read
+ * back as NO_VECTOR, which is how the spec lets a device refuse a mapping.
+ *
+ * <p><b>Interrupts.</b> This object is the {@link VirtioInterrupt} of the device (one per
+ * activation, so a late call from a previous activation is dropped). With MSI-X enabled a queue
+ * signals its queue_msix_vector through {@link MsixTable#trigger} (which handles masking and the
+ * PBA; NO_VECTOR means no interrupt); otherwise it sets ISR bit 0 (bit 1 for configuration
+ * changes) and asserts INTx until the driver reads the ISR.
+ *
+ * <p><b>Notifications.</b> A guest write to queue i's notify register (slow path, an MMIO exit)
+ * calls {@link VirtioDevice#queueNotify}. For the fast path the VMM registers an ioeventfd per
+ * queue at {@link #notifyAddress}; a {@link NotifyRegistrar} is told whenever the BAR is mapped,
+ * moved or unmapped.
+ *
+ * <p><b>Threads and locks.</b> vCPU threads (BAR and config accesses) serialise on the transport
+ * lock, which is also held across calls into the device ({@code readConfig}, {@code activate},
+ * {@code queueNotify}, {@code reset}) as {@link VirtioDevice} requires. Device I/O threads only
+ * reach the interrupt methods, which never take that lock (a device's {@code reset()} waits for
+ * its threads while the lock is held): the status byte has its own small lock, the INTx/ISR pair
+ * another, and the MSI-X path reads the vector from an atomic array and calls the table.
+ */
+public final class VirtioPciDevice implements PciDevice {
+    private static final System.Logger LOG = System.getLogger(VirtioPciDevice.class.getName());
+
+    public static final int VENDOR_ID = 0x1af4;
+    public static final int DEVICE_ID_BASE = 0x1040;
+    /** Non-transitional (modern-only) devices have revision 1 or higher. */
+    public static final int REVISION = 1;
+    /** The BAR holding every virtio structure and the MSI-X table (BAR 4/5, as QEMU). */
+    public static final int BAR = 4;
+    /** "No MSI-X vector" in config_msix_vector / queue_msix_vector. */
+    public static final int NO_VECTOR = 0xFFFF;
+    /** ISR status bits. */
+    public static final int ISR_QUEUE = 1;
+    public static final int ISR_CONFIG = 2;
+    /** Bytes the driver writes to a notify register: the 16-bit queue index. */
+    public static final int NOTIFY_ACCESS_LENGTH = 2;
+
+    // Common configuration field offsets (virtio 1.x §4.1.4.3).
+    static final int DEVICE_FEATURE_SELECT = 0x00;
+    static final int DEVICE_FEATURE = 0x04;
+    static final int DRIVER_FEATURE_SELECT = 0x08;
+    static final int DRIVER_FEATURE = 0x0C;
+    static final int CONFIG_MSIX_VECTOR = 0x10;
+    static final int NUM_QUEUES = 0x12;
+    static final int DEVICE_STATUS = 0x14;
+    static final int CONFIG_GENERATION = 0x15;
+    static final int QUEUE_SELECT = 0x16;
+    static final int QUEUE_SIZE = 0x18;
+    static final int QUEUE_MSIX_VECTOR = 0x1A;
+    static final int QUEUE_ENABLE = 0x1C;
+    static final int QUEUE_NOTIFY_OFF = 0x1E;
+    static final int QUEUE_DESC = 0x20;
+    static final int QUEUE_DRIVER = 0x28;
+    static final int QUEUE_DEVICE = 0x30;
+
+    private final VirtioDevice device;
+    private final GuestMemory memory;
+    private final int queueCount;
+    private final VirtioPciLayout layout;
+    private final PciConfigSpace config;
+    private final MsixTable msixTable;
+    private final MsixCapability msix;
+    private final int pciCfgCap;
+    private final String kind;
+
+    /** Serialises guest register accesses and every call into the device. */
+    private final Object lock = new Object();
+    /** Guards {@link #status} and {@link #activation}; never held while calling the device. */
+    private final Object statusLock = new Object();
+    /** Guards {@link #isr} together with the INTx level. */
+    private final Object intxLock = new Object();
+
+    // Guarded by statusLock.
+    private final DeviceStatus status;
+    private Activation activation;
+
+    // Guarded by lock.
+    private final SplitQueue[] queues;
+    private final List<SplitQueue> queueList;
+    /** A refused queue_size per queue (non-zero: that value), reported when the queue would go live. */
+    private final int[] refusedSize;
+    private int deviceFeatureSelect;
+    private int driverFeatureSelect;
+    private int queueSelect;
+    private boolean deviceActive;
+    private NotifyRegistrar registrar = NotifyRegistrar.NONE;
+
+    // Read by device threads without the transport lock.
+    private final AtomicIntegerArray queueVectors;
+    private volatile int configVector = NO_VECTOR;
+    private final AtomicInteger configGeneration = new AtomicInteger();
+    private volatile long barAddress = PciBar.UNMAPPED;
+    private volatile PciFunction function;
+
+    // Guarded by intxLock.
+    private int isr;
+
+    /** A transport with one MSI-X vector per queue plus one for configuration changes. */
+    public VirtioPciDevice(VirtioDevice device, GuestMemory memory, MsiSink msiSink, MsixListener msixListener) {
+        this(device, memory, msiSink, msixListener, Math.min(device.queueCount() + 1, MsixTable.MAX_VECTORS));
+    }
+
+    /**
+     * @param device       the device behind the transport
+     * @param memory       guest RAM the queues live in
+     * @param msiSink      where MSI-X messages go (the VMM: irqfd of the vector's GSI route, or KVM_SIGNAL_MSI)
+     * @param msixListener told when a vector's address/data/mask change (the VMM: update the GSI route); may be null
+     * @param msixVectors  size of the MSI-X table, 1..2048
+     */
+    public VirtioPciDevice(VirtioDevice device, GuestMemory memory, MsiSink msiSink, MsixListener msixListener,
+                           int msixVectors) {
+        this.device = Objects.requireNonNull(device, "device");
+        this.memory = Objects.requireNonNull(memory, "memory");
+        this.queueCount = device.queueCount();
+        if (queueCount < 0 || queueCount > 0xFFFF) throw new IllegalArgumentException("queue count " + queueCount);
+        this.status = new DeviceStatus(device.deviceFeatures());
+        this.queues = new SplitQueue[queueCount];
+        for (int i = 0; i < queueCount; i++) queues[i] = new SplitQueue(device.queueMaxSize(i));
+        this.queueList = List.of(queues);
+        this.refusedSize = new int[queueCount];
+        this.queueVectors = new AtomicIntegerArray(queueCount);
+        for (int i = 0; i < queueCount; i++) queueVectors.set(i, NO_VECTOR);
+        this.kind = typeName(device.deviceType());
+
+        int configLength = device.configSize();
+        this.layout = VirtioPciLayout.of(queueCount, configLength, msixVectors);
+        this.config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID_BASE + device.deviceType(),
+                classCode(device.deviceType()), REVISION);
+        config.setSubsystem(VENDOR_ID, device.deviceType());
+        config.setInterruptPin(1);                                  // INTA#, for drivers without MSI-X
+        config.addBar(BAR, PciBar.memory64(layout.barSize(), false));
+
+        int vendor = VirtioPciCapability.VENDOR_SPECIFIC_ID;
+        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.COMMON_CFG, BAR,
+                VirtioPciLayout.COMMON_OFFSET, VirtioPciLayout.COMMON_LENGTH), null);
+        config.addCapability(vendor, VirtioPciCapability.notifyBody(BAR, layout.notifyOffset(),
+                layout.notifyLength(), VirtioPciLayout.NOTIFY_OFF_MULTIPLIER), null);
+        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.ISR_CFG, BAR,
+                VirtioPciLayout.ISR_OFFSET, VirtioPciLayout.ISR_LENGTH), null);
+        if (configLength > 0) {                                     // optional when there is no device config
+            config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.DEVICE_CFG, BAR,
+                    VirtioPciLayout.DEVICE_OFFSET, configLength), null);
+        }
+        this.pciCfgCap = config.addCapability(vendor, VirtioPciCapability.pciCfgBody(),
+                VirtioPciCapability.pciCfgWriteMask());
+
+        this.msixTable = new MsixTable(msixVectors, Objects.requireNonNull(msiSink, "msiSink"), msixListener);
+        this.msix = MsixCapability.install(config, msixTable, BAR, layout.msixTableOffset(), BAR, layout.msixPbaOffset());
+    }
+
+    /**
+     * The class code for a virtio device type: what the equivalent physical device would report, so
+     * firmware and OS tools show something sensible. Types without an obvious class use 0xff0000
+     * ("device does not fit any defined class"), as QEMU does for rng and balloon.
+     */
+    public static int classCode(int deviceType) {
+        return switch (deviceType) {
+            case VirtioDeviceType.BLOCK, VirtioDeviceType.SCSI -> 0x01_00_00;     // mass storage, SCSI
+            case VirtioDeviceType.FS, VirtioDeviceType.PMEM -> 0x01_80_00;        // mass storage, other
+            case VirtioDeviceType.NET -> 0x02_00_00;                              // network, Ethernet
+            case VirtioDeviceType.NINE_P, VirtioDeviceType.VSOCK -> 0x02_80_00;   // network, other
+            case VirtioDeviceType.GPU -> 0x03_80_00;                              // display, other
+            case VirtioDeviceType.CONSOLE -> 0x07_80_00;                          // communication, other
+            case VirtioDeviceType.INPUT -> 0x09_80_00;                            // input, other
+            default -> 0xFF_00_00;
+        };
+    }
+
+    // ------------------------------------------------------------------ public API for the VMM
+
+    /** The device behind this transport. */
+    public VirtioDevice device() { return device; }
+
+    public VirtioPciLayout layout() { return layout; }
+
+    public MsixTable msixTable() { return msixTable; }
+
+    /** The function this transport is attached as, or null before {@code PciBus.attach}. */
+    public PciFunction function() { return function; }
+
+    /**
+     * Sets who registers ioeventfds on the notify registers (null: nobody). If the BAR is mapped
+     * now, the previous registrar unregisters and the new one registers every queue immediately.
+     */
+    public void setNotifyRegistrar(NotifyRegistrar r) {
+        NotifyRegistrar next = r == null ? NotifyRegistrar.NONE : r;
+        synchronized (lock) {
+            long base = barAddress;
+            if (base != PciBar.UNMAPPED) unregisterNotifies(registrar, base);
+            registrar = next;
+            if (base != PciBar.UNMAPPED) registerNotifies(next, base);
+        }
+    }
+
+    /**
+     * Guest-physical address of queue {@code queueIndex}'s notify register while the BAR is
+     * mapped, else {@link PciBar#UNMAPPED}.
+     */
+    public long notifyAddress(int queueIndex) {
+        Objects.checkIndex(queueIndex, queueCount);
+        long base = barAddress;
+        return base == PciBar.UNMAPPED ? PciBar.UNMAPPED : base + notifyOffset(queueIndex);
+    }
+
+    /** The device status byte as the driver would read it. */
+    public int deviceStatus() {
+        synchronized (statusLock) {
+            return status.status();
+        }
+    }
+
+    /** Whether the device is live (DRIVER_OK succeeded and no reset since). */
+    public boolean isActivated() {
+        synchronized (lock) {
+            return deviceActive;
+        }
+    }
+
+    /** Current ISR status without clearing it (for tests and debugging). */
+    public int peekIsr() {
+        synchronized (intxLock) {
+            return isr;
+        }
+    }
+
+    // ------------------------------------------------------------------ PciDevice
+
+    @Override
+    public PciConfigSpace configSpace() { return config; }
+
+    @Override
+    public void attached(PciFunction f) {
+        this.function = f;
+        this.barAddress = f.barAddress(BAR);
+    }
+
+    @Override
+    public String name() {
+        return "virtio-" + kind;
+    }
+
+    @Override
+    public void barMoved(int bar, long oldAddress, long newAddress) {
+        if (bar != BAR) return;
+        synchronized (lock) {
+            if (oldAddress != PciBar.UNMAPPED) unregisterNotifies(registrar, oldAddress);
+            barAddress = newAddress;
+            if (newAddress != PciBar.UNMAPPED) registerNotifies(registrar, newAddress);
+        }
+    }
+
+    private void registerNotifies(NotifyRegistrar r, long base) {
+        for (int q = 0; q < queueCount; q++) r.register(q, base + notifyOffset(q), NOTIFY_ACCESS_LENGTH);
+    }
+
+    private void unregisterNotifies(NotifyRegistrar r, long base) {
+        for (int q = 0; q < queueCount; q++) r.unregister(q, base + notifyOffset(q), NOTIFY_ACCESS_LENGTH);
+    }
+
+    private long notifyOffset(int queue) {
+        return layout.notifyOffset() + (long) VirtioPciLayout.NOTIFY_OFF_MULTIPLIER * queue;
+    }
+
+    @Override
+    public long barRead(int bar, long offset, int size) {
+        if (bar != BAR || offset < 0 || offset >= layout.barSize() || !validSize(size)) return 0;
+        if (msix.covers(bar, offset)) return msix.barRead(bar, offset, size);
+        if (offset < VirtioPciLayout.COMMON_OFFSET + VirtioPciLayout.COMMON_LENGTH) {
+            synchronized (lock) {
+                return readCommon((int) offset, size);
+            }
+        }
+        if (offset == VirtioPciLayout.ISR_OFFSET) return readAndClearIsr();
+        long deviceOffset = offset - VirtioPciLayout.DEVICE_OFFSET;
+        if (deviceOffset >= 0 && deviceOffset + size <= layout.deviceConfigLength()) {
+            synchronized (lock) {
+                return device.readConfig((int) deviceOffset, size);
+            }
+        }
+        return 0;                                                   // notify registers and gaps read 0
+    }
+
+    @Override
+    public void barWrite(int bar, long offset, int size, long value) {
+        if (bar != BAR || offset < 0 || offset >= layout.barSize() || !validSize(size)) return;
+        if (msix.covers(bar, offset)) {
+            msix.barWrite(bar, offset, size, value);
+            return;
+        }
+        if (offset < VirtioPciLayout.COMMON_OFFSET + VirtioPciLayout.COMMON_LENGTH) {
+            synchronized (lock) {
+                writeCommon((int) offset, size, value);
+            }
+            return;
+        }
+        long deviceOffset = offset - VirtioPciLayout.DEVICE_OFFSET;
+        if (deviceOffset >= 0 && deviceOffset + size <= layout.deviceConfigLength()) {
+            synchronized (lock) {
+                device.writeConfig((int) deviceOffset, size, value);
+            }
+            return;
+        }
+        long notifyOffset = offset - layout.notifyOffset();
+        if (notifyOffset >= 0 && notifyOffset < (long) VirtioPciLayout.NOTIFY_OFF_MULTIPLIER * queueCount
+                && notifyOffset % VirtioPciLayout.NOTIFY_OFF_MULTIPLIER == 0 && size <= 4) {
+            notify((int) (notifyOffset / VirtioPciLayout.NOTIFY_OFF_MULTIPLIER));
+        }
+        // ISR is read-only; gaps ignore writes.
+    }
+
+    private static boolean validSize(int size) {
+        return size == 1 || size == 2 || size == 4 || size == 8;
+    }
+
+    // ------------------------------------------------------------------ PCI_CFG access window
+
+    @Override
+    public int configRead(int offset, int size) {
+        int data = pciCfgCap + VirtioPciCapability.PCI_CFG_DATA;
+        if (offset < data + 4 && data < offset + size) {
+            // A driver read of pci_cfg_data: read cap.length bytes at cap.offset of cap.bar into it.
+            Window w = window();
+            if (w != null) config.setDword(data, (int) barRead(w.bar, w.offset, w.length));
+        }
+        return config.read(offset, size);
+    }
+
+    @Override
+    public void configWrite(int offset, int size, int value) {
+        config.write(offset, size, value);
+        int data = pciCfgCap + VirtioPciCapability.PCI_CFG_DATA;
+        if (offset < data + 4 && data < offset + size) {
+            // A driver write of pci_cfg_data: write its first cap.length bytes at cap.offset of cap.bar.
+            Window w = window();
+            if (w != null) barWrite(w.bar, w.offset, w.length, config.read(data, 4) & mask(w.length));
+        }
+    }
+
+    private record Window(int bar, long offset, int length) { }
+
+    /**
+     * The BAR access the PCI_CFG capability currently describes, or null when the driver
+     * programmed something the device must ignore: a BAR other than ours, a length other than 1, 2
+     * or 4, an offset not a multiple of the length, or a range beyond the BAR.
+     */
+    private Window window() {
+        int bar = config.read(pciCfgCap + VirtioPciCapability.BAR, 1);
+        long offset = config.read(pciCfgCap + VirtioPciCapability.OFFSET, 4) & 0xFFFF_FFFFL;
+        long length = config.read(pciCfgCap + VirtioPciCapability.LENGTH, 4) & 0xFFFF_FFFFL;
+        if (bar != BAR || (length != 1 && length != 2 && length != 4)) return null;
+        if (offset % length != 0 || offset + length > layout.barSize()) return null;
+        return new Window(bar, offset, (int) length);
+    }
+
+    private static long mask(int bytes) {
+        return bytes == 8 ? -1L : (1L << (8 * bytes)) - 1;
+    }
+
+    // ------------------------------------------------------------------ common configuration
+
+    /** Width of the field starting at {@code offset}, or 0 if none starts there. */
+    private static int fieldWidth(int offset) {
+        return switch (offset) {
+            case DEVICE_FEATURE_SELECT, DEVICE_FEATURE, DRIVER_FEATURE_SELECT, DRIVER_FEATURE -> 4;
+            case CONFIG_MSIX_VECTOR, NUM_QUEUES, QUEUE_SELECT, QUEUE_SIZE, QUEUE_MSIX_VECTOR, QUEUE_ENABLE,
+                 QUEUE_NOTIFY_OFF -> 2;
+            case DEVICE_STATUS, CONFIG_GENERATION -> 1;
+            case QUEUE_DESC, QUEUE_DRIVER, QUEUE_DEVICE -> 8;
+            default -> 0;
+        };
+    }
+
+    /**
+     * Which field an access hits: its offset, or -1 for an access the spec does not allow (wrong
+     * width, misaligned, straddling fields). 64-bit fields also take 32-bit halves.
+     */
+    private static int fieldOf(int offset, int size) {
+        if (fieldWidth(offset) == size) return offset;
+        if (size == 4 && fieldWidth(offset) == 8) return offset;
+        if (size == 4 && offset >= 4 && fieldWidth(offset - 4) == 8) return offset - 4;
+        return -1;
+    }
+
+    private SplitQueue selectedQueue() {
+        return queueSelect < queueCount ? queues[queueSelect] : null;
+    }
+
+    private long readCommon(int offset, int size) {
+        int field = fieldOf(offset, size);
+        if (field < 0) return 0;
+        long value = readField(field);
+        int shift = 8 * (offset - field);
+        return (value >>> shift) & mask(size);
+    }
+
+    private long readField(int field) {
+        switch (field) {
+            case DEVICE_FEATURE_SELECT: return Integer.toUnsignedLong(deviceFeatureSelect);
+            case DEVICE_FEATURE: synchronized (statusLock) { return Integer.toUnsignedLong(status.deviceFeatureWord(deviceFeatureSelect)); }
+            case DRIVER_FEATURE_SELECT: return Integer.toUnsignedLong(driverFeatureSelect);
+            case DRIVER_FEATURE: synchronized (statusLock) { return Integer.toUnsignedLong(status.driverFeatureWord(driverFeatureSelect)); }
+            case CONFIG_MSIX_VECTOR: return configVector;
+            case NUM_QUEUES: return queueCount;
+            case DEVICE_STATUS: return deviceStatus();
+            case CONFIG_GENERATION: return configGeneration.get() & 0xFF;
+            case QUEUE_SELECT: return queueSelect;
+            default: break;
+        }
+        SplitQueue q = selectedQueue();
+        if (q == null) return 0;                                    // no such queue: every queue field reads 0
+        return switch (field) {
+            case QUEUE_SIZE -> q.size();
+            case QUEUE_MSIX_VECTOR -> queueVectors.get(queueSelect);
+            case QUEUE_ENABLE -> q.isReady() ? 1 : 0;
+            case QUEUE_NOTIFY_OFF -> queueSelect;                   // × notify_off_multiplier = offset in the notify region
+            case QUEUE_DESC -> q.descTable();
+            case QUEUE_DRIVER -> q.availRing();
+            case QUEUE_DEVICE -> q.usedRing();
+            default -> 0;
+        };
+    }
+
+    private void writeCommon(int offset, int size, long raw) {
+        int field = fieldOf(offset, size);
+        if (field < 0) return;
+        int value = (int) raw;
+        switch (field) {
+            case DEVICE_FEATURE_SELECT -> deviceFeatureSelect = value;
+            case DRIVER_FEATURE_SELECT -> driverFeatureSelect = value;
+            case DRIVER_FEATURE -> {
+                synchronized (statusLock) {
+                    status.writeDriverFeatureWord(driverFeatureSelect, value);
+                }
+            }
+            case CONFIG_MSIX_VECTOR -> configVector = acceptVector(value);
+            case DEVICE_STATUS -> writeStatus(value & 0xFF);
+            case QUEUE_SELECT -> queueSelect = value & 0xFFFF;
+            case QUEUE_MSIX_VECTOR -> {
+                if (selectedQueue() != null) queueVectors.set(queueSelect, acceptVector(value));
+            }
+            case QUEUE_SIZE, QUEUE_ENABLE, QUEUE_DESC, QUEUE_DRIVER, QUEUE_DEVICE -> writeQueueSetup(field, offset, size, raw);
+            default -> { }                                          // read-only: num_queues, generation, device_feature, notify_off
+        }
+    }
+
+    /** A vector the table has, or NO_VECTOR (the spec's way of refusing a mapping). */
+    private int acceptVector(int value) {
+        value &= 0xFFFF;
+        return value < msixTable.vectors() ? value : NO_VECTOR;
+    }
+
+    private void writeQueueSetup(int field, int offset, int size, long raw) {
+        SplitQueue q = selectedQueue();
+        boolean allowed;
+        synchronized (statusLock) {
+            allowed = status.queueSetupAllowed();
+        }
+        if (q == null || !allowed) return;                          // queues are configured after FEATURES_OK, before DRIVER_OK
+        switch (field) {
+            case QUEUE_SIZE -> {
+                int n = (int) raw & 0xFFFF;
+                if (n == 0 || n > q.maxSize() || Integer.bitCount(n) != 1) {
+                    refusedSize[queueSelect] = n == 0 ? 0x1_0000 : n;
+                } else {
+                    refusedSize[queueSelect] = 0;
+                    q.setSize(n);
+                }
+            }
+            case QUEUE_ENABLE -> {
+                // Only 1 means something: a driver may not disable a queue without a reset (§4.1.4.3.2).
+                if (((int) raw & 0xFFFF) == 1) q.setReady(true);
+            }
+            default -> {
+                long current = switch (field) {
+                    case QUEUE_DESC -> q.descTable();
+                    case QUEUE_DRIVER -> q.availRing();
+                    default -> q.usedRing();
+                };
+                long next;
+                if (size == 8) next = raw;
+                else if (offset == field) next = (current & 0xFFFF_FFFF_0000_0000L) | (raw & 0xFFFF_FFFFL);
+                else next = (current & 0xFFFF_FFFFL) | (raw << 32);
+                switch (field) {
+                    case QUEUE_DESC -> q.setDescTable(next);
+                    case QUEUE_DRIVER -> q.setAvailRing(next);
+                    default -> q.setUsedRing(next);
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ status and life cycle
+
+    private void writeStatus(int value) {
+        DeviceStatus.Transition t;
+        synchronized (statusLock) {
+            t = status.writeStatus(value);
+            if (t == DeviceStatus.Transition.RESET || t == DeviceStatus.Transition.FAILED) endActivation();
+        }
+        switch (t) {
+            case RESET -> reset();
+            case DRIVER_OK -> activate();
+            case FAILED -> stopDevice();
+            case FEATURES_REJECTED -> {
+                String why;
+                synchronized (statusLock) {
+                    why = status.featureProblem();
+                }
+                LOG.log(System.Logger.Level.INFO, "{0}: FEATURES_OK refused: {1}", this, why);
+            }
+            default -> { }
+        }
+    }
+
+    /** Under statusLock: calls from the current activation's threads are dropped from now on. */
+    private void endActivation() {
+        if (activation != null) {
+            activation.live = false;
+            activation = null;
+        }
+    }
+
+    private void activate() {
+        long features;
+        synchronized (statusLock) {
+            features = status.negotiatedFeatures();
+        }
+        boolean eventIdx = VirtioFeatures.has(features, VirtioFeatures.VIRTIO_F_EVENT_IDX);
+        try {
+            for (int i = 0; i < queueCount; i++) {
+                SplitQueue q = queues[i];
+                if (!q.isReady()) continue;
+                if (refusedSize[i] != 0) {
+                    throw new QueueException(QueueError.INVALID_SIZE, "queue " + i + ": the driver wrote queue_size "
+                            + (refusedSize[i] & 0xFFFF) + ", not a power of two in 1.." + q.maxSize());
+                }
+                q.setEventIdx(eventIdx);
+                try {
+                    q.activate(memory);
+                } catch (QueueException e) {
+                    throw new QueueException(e.error(), "queue " + i + ": " + e.getMessage());
+                }
+            }
+            Activation a = new Activation();
+            synchronized (statusLock) {
+                activation = a;
+            }
+            device.activate(memory, features, queueList, a);
+            deviceActive = true;
+        } catch (QueueException | ActivationException e) {
+            needsReset("activation failed: " + e.getMessage());
+        } catch (RuntimeException e) {
+            // A device bug must not take the VMM down with it; keep the stack for whoever fixes it.
+            LOG.log(System.Logger.Level.ERROR, this + ": device threw during activation", e);
+            needsReset("activation failed: " + e);
+        }
+    }
+
+    /** Device reset (status 0): back to power-on for everything but the PCI function itself. */
+    private void reset() {
+        stopDevice();
+        for (int i = 0; i < queueCount; i++) {
+            queues[i].reset();
+            refusedSize[i] = 0;
+            queueVectors.set(i, NO_VECTOR);
+        }
+        configVector = NO_VECTOR;
+        deviceFeatureSelect = 0;
+        driverFeatureSelect = 0;
+        queueSelect = 0;
+        synchronized (intxLock) {
+            isr = 0;
+            setIntx(false);
+        }
+    }
+
+    private void stopDevice() {
+        try {
+            device.reset();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, this + ": device threw during reset", e);
+        }
+        deviceActive = false;
+    }
+
+    /**
+     * An available-buffer notification for {@code queue} that arrived outside the MMIO path: what
+     * the VMM's handler of a queue's ioeventfd calls. Same checks as a guest write to the notify
+     * register (device live, queue ready); out-of-range queues are ignored.
+     */
+    public void queueNotified(int queue) {
+        if (queue >= 0 && queue < queueCount) notify(queue);
+    }
+
+    private void notify(int queue) {
+        synchronized (lock) {
+            if (deviceActive && queues[queue].isActivated()) device.queueNotify(queue);
+        }
+    }
+
+    /** Sets DEVICE_NEEDS_RESET (once, with one log line) and sends a configuration change interrupt. */
+    private void needsReset(String reason) {
+        boolean first;
+        boolean interrupt;
+        synchronized (statusLock) {
+            first = !status.needsReset();
+            interrupt = status.setNeedsReset();
+        }
+        if (first) LOG.log(System.Logger.Level.WARNING, "{0}: device needs reset: {1}", this, reason);
+        if (interrupt) signalConfig(false);
+    }
+
+    // ------------------------------------------------------------------ interrupts
+
+    /**
+     * What one activation of the device signals through. A device thread that outlives its
+     * activation (a reset raced with it) finds {@code live} false and its calls are dropped.
+     */
+    private final class Activation implements VirtioInterrupt {
+        volatile boolean live = true;
+
+        @Override
+        public void signalUsedBuffer(int queueIndex) {
+            if (live) signalQueue(queueIndex);
+        }
+
+        @Override
+        public void signalConfigChange() {
+            if (live) signalConfig(true);
+        }
+
+        @Override
+        public void deviceNeedsReset(String reason) {
+            boolean first;
+            boolean interrupt;
+            synchronized (statusLock) {
+                if (!live) return;
+                first = !status.needsReset();
+                interrupt = status.setNeedsReset();
+            }
+            if (first) LOG.log(System.Logger.Level.WARNING, "{0}: device needs reset: {1}", VirtioPciDevice.this, reason);
+            if (interrupt) signalConfig(false);
+        }
+    }
+
+    private void signalQueue(int queue) {
+        if (queue < 0 || queue >= queueCount) return;
+        int vector = queueVectors.get(queue);
+        if (vector != NO_VECTOR) {
+            if (msixTable.trigger(vector)) return;                  // MSI-X on: delivered or left pending
+        } else if (msixTable.isEnabled()) {
+            return;                                                 // MSI-X on without a vector: the driver wants no interrupt
+        }
+        raiseIntx(ISR_QUEUE);
+    }
+
+    /** A configuration change interrupt; {@code bumpGeneration} when the device config really changed. */
+    private void signalConfig(boolean bumpGeneration) {
+        if (bumpGeneration) configGeneration.incrementAndGet();
+        int vector = configVector;
+        if (vector != NO_VECTOR) {
+            if (msixTable.trigger(vector)) return;
+        } else if (msixTable.isEnabled()) {
+            return;
+        }
+        raiseIntx(ISR_CONFIG);
+    }
+
+    private void raiseIntx(int bit) {
+        synchronized (intxLock) {
+            isr |= bit;
+            setIntx(true);
+        }
+    }
+
+    /** The ISR register is read-to-clear, and reading it is how the driver acknowledges INTx. */
+    private long readAndClearIsr() {
+        synchronized (intxLock) {
+            int v = isr;
+            isr = 0;
+            if (v != 0) setIntx(false);
+            return v;
+        }
+    }
+
+    private void setIntx(boolean level) {
+        PciFunction f = function;
+        InterruptLine line = f == null ? null : f.intx();
+        if (line != null) line.set(level);
+    }
+
+    private static String typeName(int type) {
+        return switch (type) {
+            case VirtioDeviceType.NET -> "net";
+            case VirtioDeviceType.BLOCK -> "blk";
+            case VirtioDeviceType.CONSOLE -> "console";
+            case VirtioDeviceType.ENTROPY -> "rng";
+            case VirtioDeviceType.BALLOON -> "balloon";
+            case VirtioDeviceType.SCSI -> "scsi";
+            case VirtioDeviceType.NINE_P -> "9p";
+            case VirtioDeviceType.GPU -> "gpu";
+            case VirtioDeviceType.INPUT -> "input";
+            case VirtioDeviceType.VSOCK -> "vsock";
+            case VirtioDeviceType.FS -> "fs";
+            case VirtioDeviceType.PMEM -> "pmem";
+            default -> "type" + type;
+        };
+    }
+
+    @Override
+    public String toString() {
+        PciFunction f = function;
+        return (f == null ? "" : f.address() + " ") + name();
+    }
+
+    /** For tests: the queues as the transport configured them. */
+    List<SplitQueue> queues() {
+        return Arrays.asList(queues);
+    }
+}
