@@ -15,17 +15,17 @@ public enum ImageFormat {
         throw new BlockException("unknown image format '" + name + "' (supported: raw, qcow2, vhdx, vpc)");
     }
 
-    /** Recognises the format from the file's first bytes (and, for fixed VPC, its last 512 bytes). */
+    /**
+     * Recognises the format from the file's first bytes. A fixed VPC image has its only signature in
+     * its last sector, which the guest of a raw disk could forge: like QEMU, it is not probed (it reads
+     * as raw unless the format is given explicitly).
+     */
     public static ImageFormat probe(ImageFile file) {
         long size = file.size();
         byte[] head = file.readBytes(0, (int) Math.min(size, 512));
         if (startsWith(head, new byte[] {'Q', 'F', 'I', (byte) 0xfb})) return QCOW2;
         if (startsWith(head, "vhdxfile".getBytes(StandardCharsets.US_ASCII))) return VHDX;
         if (startsWith(head, "conectix".getBytes(StandardCharsets.US_ASCII))) return VPC;
-        if (size >= 512 && size % 512 == 0) {
-            byte[] tail = file.readBytes(size - 512, 8);
-            if (startsWith(tail, "conectix".getBytes(StandardCharsets.US_ASCII))) return VPC;
-        }
         return RAW;
     }
 

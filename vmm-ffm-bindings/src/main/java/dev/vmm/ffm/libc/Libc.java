@@ -39,7 +39,8 @@ public final class Libc {
         Linker.Option[] opts = new Linker.Option[extra.length + 1];
         opts[0] = CAPTURE;
         System.arraycopy(extra, 0, opts, 1, extra.length);
-        return LINKER.downcallHandle(symbol(name), fd.insertArgumentLayouts(0, ADDRESS), opts);
+        // captureCallState itself adds the leading capture-buffer parameter to the handle's type.
+        return LINKER.downcallHandle(symbol(name), fd, opts);
     }
 
     private static MethodHandle plainCall(String name, FunctionDescriptor fd) {
