@@ -685,6 +685,13 @@ public final class Qcow2Image implements BlockDevice {
         }
     }
 
+    /** Test hook: drops the image like a killed process would (no flush, cached metadata lost). */
+    void abandon() {
+        closed = true;
+        file.close();
+        if (backing != null) backing.close();
+    }
+
     @Override
     public void close() {
         lock.lock();
