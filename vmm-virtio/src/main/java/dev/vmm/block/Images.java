@@ -23,19 +23,24 @@ public final class Images {
      * @param readOnly open the top image read-only (backing files always are)
      * @param format   the top image's format, or null to probe
      * @param lock     take the OFD lock (false only for inspecting an image in use, like qemu-img -U)
+     * @param backing  open the backing chain (false: unallocated ranges read as zeroes; for info)
      */
-    public record Options(boolean readOnly, ImageFormat format, boolean lock) {
-        public static Options readOnlyDefaults() { return new Options(true, null, true); }
+    public record Options(boolean readOnly, ImageFormat format, boolean lock, boolean backing) {
+        public static Options readOnlyDefaults() { return new Options(true, null, true, true); }
 
-        public static Options readWriteDefaults() { return new Options(false, null, true); }
+        public static Options readWriteDefaults() { return new Options(false, null, true, true); }
 
-        public Options withFormat(ImageFormat f) { return new Options(readOnly, f, lock); }
+        public Options withFormat(ImageFormat f) { return new Options(readOnly, f, lock, backing); }
+
+        public Options withLock(boolean l) { return new Options(readOnly, format, l, backing); }
+
+        public Options withBacking(boolean b) { return new Options(readOnly, format, lock, b); }
     }
 
     private Images() {}
 
     public static BlockDevice open(Path path, Options options) {
-        return open(path, options.format(), options.readOnly(), options.lock(), new ArrayList<>());
+        return open(path, options.format(), options.readOnly(), options.lock(), options.backing(), new ArrayList<>());
     }
 
     /** Probes the format of a file without opening it as a disk. */
@@ -45,7 +50,7 @@ public final class Images {
         }
     }
 
-    private static BlockDevice open(Path path, ImageFormat format, boolean readOnly, boolean lock, List<Path> chain) {
+    private static BlockDevice open(Path path, ImageFormat format, boolean readOnly, boolean lock, boolean withBacking, List<Path> chain) {
         Path real = realPath(path);
         if (chain.contains(real)) throw new ImageFormatException("backing chain loops: " + path + " is already in the chain");
         if (chain.size() >= MAX_CHAIN_DEPTH) throw new ImageFormatException("backing chain is deeper than " + MAX_CHAIN_DEPTH + " images");
@@ -66,11 +71,11 @@ public final class Images {
                 case QCOW2 -> {
                     Qcow2Header h = Qcow2Image.readHeader(file);
                     BlockDevice backing = null;
-                    if (h.backingFile != null) {
+                    if (h.backingFile != null && withBacking) {
                         Path bp = resolveBacking(path, h.backingFile);
                         ImageFormat bf = h.backingFormat != null ? ImageFormat.byName(h.backingFormat) : null;
                         try {
-                            backing = open(bp, bf, true, lock, chain);
+                            backing = open(bp, bf, true, lock, true, chain);
                         } catch (ImageFormatException e) {
                             throw e;
                         } catch (BlockException e) {

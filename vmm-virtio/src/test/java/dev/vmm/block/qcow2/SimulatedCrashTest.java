@@ -26,7 +26,7 @@ class SimulatedCrashTest {
             byte[] model = new byte[size];
             Random rr = new Random(1);
             int op = 0;
-            for (int round = 0; round < 40; round++) {
+            for (int round = 0; round < 20; round++) {
                 int acked = op - 1;
                 BitSet unc = new BitSet();
                 Qcow2Image d = (Qcow2Image) Images.open(img, Images.Options.readWriteDefaults());
