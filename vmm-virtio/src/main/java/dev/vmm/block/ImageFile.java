@@ -1,0 +1,224 @@
+package dev.vmm.block;
+
+import dev.vmm.ffm.NativeException;
+import dev.vmm.ffm.libc.Libc;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.VarHandle;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One open image file: positional I/O on a raw fd (pread/pwrite through FFM), fsync, hole punching,
+ * and an OFD lock over the whole file so that two processes never have one image open read-write
+ * (and nobody opens it read-write while it is open read-only here). Thread-safe: every operation is
+ * positional.
+ */
+public final class ImageFile implements AutoCloseable {
+    private static final int BOUNCE_SIZE = 1 << 20;
+    /** Downcalls cannot take heap segments: heap buffers go through a per-thread native bounce buffer. */
+    private static final ThreadLocal<MemorySegment> BOUNCE =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(BOUNCE_SIZE, 4096));
+    private static final VarHandle L_TYPE = Libc.FLOCK.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("l_type"));
+    private static final VarHandle ST_SIZE = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_size"));
+    private static final VarHandle ST_BLOCKS = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_blocks"));
+    private static final int EAGAIN = 11, EACCES = 13, EOPNOTSUPP = 95;
+
+    private final int fd;
+    private final Path path;
+    private final boolean readOnly;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private ImageFile(int fd, Path path, boolean readOnly) {
+        this.fd = fd;
+        this.path = path;
+        this.readOnly = readOnly;
+    }
+
+    /** Opens an existing file and locks it (shared when read-only, exclusive when read-write). */
+    public static ImageFile open(Path path, boolean readOnly, boolean lock) {
+        int fd;
+        try {
+            fd = Libc.open(path.toString(), (readOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC, 0);
+        } catch (NativeException e) {
+            throw new BlockException("cannot open " + path + ": " + Libc.strerror(e.errno()));
+        }
+        ImageFile f = new ImageFile(fd, path, readOnly);
+        if (lock) {
+            try {
+                f.lock(readOnly ? Libc.F_RDLCK : Libc.F_WRLCK);
+            } catch (RuntimeException e) {
+                f.close();
+                throw e;
+            }
+        }
+        return f;
+    }
+
+    /** Creates (or truncates) a file for writing, locked exclusively. */
+    public static ImageFile create(Path path) {
+        int fd;
+        try {
+            fd = Libc.open(path.toString(), Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, 0644);
+        } catch (NativeException e) {
+            throw new BlockException("cannot create " + path + ": " + Libc.strerror(e.errno()));
+        }
+        ImageFile f = new ImageFile(fd, path, false);
+        try {
+            f.lock(Libc.F_WRLCK);
+            f.truncate(0);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+        return f;
+    }
+
+    private void lock(short type) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment fl = a.allocate(Libc.FLOCK);
+            L_TYPE.set(fl, 0L, type); // l_whence = SEEK_SET, l_start = 0, l_len = 0: the whole file
+            int r = Libc.fcntlRaw(fd, Libc.F_OFD_SETLK, fl);
+            if (r == -EAGAIN || r == -EACCES) {
+                throw new BlockException("cannot lock " + path + ": it is in use by another process"
+                        + (type == Libc.F_WRLCK ? "" : " that has it open for writing"));
+            }
+            if (r < 0) throw new BlockException("cannot lock " + path + ": " + Libc.strerror(-r));
+        }
+    }
+
+    public Path path() { return path; }
+
+    public boolean readOnly() { return readOnly; }
+
+    public int fd() { return fd; }
+
+    /** Current file length in bytes. */
+    public long size() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Libc.STAT);
+            Libc.fstat(fd, st);
+            return (long) ST_SIZE.get(st, 0L);
+        }
+    }
+
+    /** Bytes actually allocated on the host file system (st_blocks * 512). */
+    public long allocatedBytes() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Libc.STAT);
+            Libc.fstat(fd, st);
+            return (long) ST_BLOCKS.get(st, 0L) * 512;
+        }
+    }
+
+    /** Reads {@code dst.byteSize()} bytes at {@code offset}; bytes past the end of the file read as zero. */
+    public void read(long offset, MemorySegment dst) {
+        if (!dst.isNative()) {
+            MemorySegment bounce = BOUNCE.get();
+            for (long done = 0; done < dst.byteSize(); ) {
+                long n = Math.min(BOUNCE_SIZE, dst.byteSize() - done);
+                read(offset + done, bounce.asSlice(0, n));
+                dst.asSlice(done, n).copyFrom(bounce.asSlice(0, n));
+                done += n;
+            }
+            return;
+        }
+        long done = 0, len = dst.byteSize();
+        while (done < len) {
+            long r;
+            try {
+                r = Libc.pread(fd, dst.asSlice(done), offset + done);
+            } catch (NativeException e) {
+                throw new BlockException("read of " + path + " at " + (offset + done) + " failed: " + Libc.strerror(e.errno()));
+            }
+            if (r == 0) {
+                dst.asSlice(done).fill((byte) 0);
+                return;
+            }
+            done += r;
+        }
+    }
+
+    /** Reads into a new heap array. */
+    public byte[] readBytes(long offset, int length) {
+        byte[] b = new byte[length];
+        read(offset, MemorySegment.ofArray(b));
+        return b;
+    }
+
+    public void write(long offset, MemorySegment src) {
+        if (readOnly) throw new BlockException(path + " is open read-only");
+        if (!src.isNative()) {
+            MemorySegment bounce = BOUNCE.get();
+            for (long done = 0; done < src.byteSize(); ) {
+                long n = Math.min(BOUNCE_SIZE, src.byteSize() - done);
+                bounce.asSlice(0, n).copyFrom(src.asSlice(done, n));
+                write(offset + done, bounce.asSlice(0, n));
+                done += n;
+            }
+            return;
+        }
+        long done = 0, len = src.byteSize();
+        while (done < len) {
+            try {
+                done += Libc.pwrite(fd, src.asSlice(done), offset + done);
+            } catch (NativeException e) {
+                throw new BlockException("write of " + path + " at " + (offset + done) + " failed: " + Libc.strerror(e.errno()));
+            }
+        }
+    }
+
+    public void write(long offset, byte[] src) {
+        write(offset, MemorySegment.ofArray(src));
+    }
+
+    public void sync() {
+        if (readOnly) return;
+        try {
+            Libc.fdatasync(fd);
+        } catch (NativeException e) {
+            throw new BlockException("fsync of " + path + " failed: " + Libc.strerror(e.errno()));
+        }
+    }
+
+    public void truncate(long length) {
+        try {
+            Libc.ftruncate(fd, length);
+        } catch (NativeException e) {
+            throw new BlockException("cannot resize " + path + ": " + Libc.strerror(e.errno()));
+        }
+    }
+
+    /** Releases the storage of a range (it then reads as zeroes); returns false when the file system cannot. */
+    public boolean punchHole(long offset, long length) {
+        try {
+            Libc.fallocate(fd, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length);
+            return true;
+        } catch (NativeException e) {
+            if (e.errno() == EOPNOTSUPP) return false;
+            throw new BlockException("cannot punch a hole in " + path + ": " + Libc.strerror(e.errno()));
+        }
+    }
+
+    /** Makes a range read as zeroes, keeping it allocated where the file system can; falls back to writing zeroes. */
+    public void zeroRange(long offset, long length) {
+        try {
+            Libc.fallocate(fd, Libc.FALLOC_FL_ZERO_RANGE | Libc.FALLOC_FL_KEEP_SIZE, offset, length);
+            return;
+        } catch (NativeException e) {
+            if (e.errno() != EOPNOTSUPP) throw new BlockException("cannot zero a range of " + path + ": " + Libc.strerror(e.errno()));
+        }
+        MemorySegment zeroes = Arena.ofAuto().allocate(Math.min(length, BOUNCE_SIZE));
+        for (long done = 0; done < length; ) {
+            long n = Math.min(zeroes.byteSize(), length - done);
+            write(offset + done, zeroes.asSlice(0, n));
+            done += n;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) Libc.close(fd); // closing the fd drops its OFD lock
+    }
+}

@@ -1,0 +1,198 @@
+package dev.vmm.block.qcow2;
+
+import dev.vmm.block.ImageFile;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Recomputes every cluster's reference count from the metadata (header, L1/L2 tables of the active
+ * image and of every snapshot, refcount structures, snapshot table) and compares it with the stored
+ * refcounts, like {@code qemu-img check}: a stored refcount below the references is a corruption,
+ * above them a leak. Also checks the OFLAG_COPIED bits of the active tables.
+ *
+ * <p>Memory is proportional to the file size (one int per host cluster), never to header fields.
+ */
+public final class Qcow2Checker {
+    private static final int MAX_MESSAGES = 100;
+
+    /**
+     * @param corruptions           errors that may lose data
+     * @param leaks                 clusters with a refcount but no reference
+     * @param referencesOutsideFile references to offsets past the end of the file (counted in corruptions)
+     * @param allocatedClusters     guest clusters allocated in the active image
+     * @param totalClusters         guest clusters of the virtual disk
+     * @param fragmentedClusters    allocated clusters not contiguous with their predecessor
+     * @param compressedClusters    compressed guest clusters
+     * @param imageEndOffset        end of the last cluster in use
+     */
+    public record Result(long corruptions, long leaks, long referencesOutsideFile, long allocatedClusters, long totalClusters,
+                         long fragmentedClusters, long compressedClusters, long imageEndOffset, List<String> messages) {}
+
+    private final Qcow2Image image;
+    private final ImageFile file;
+    private final Qcow2Header h;
+    private final long cs;
+    private final int bits;
+    private final long fileClusters;
+    private final int[] refs;
+    private final List<String> messages = new ArrayList<>();
+    private long corruptions, outside, allocated, fragmented, compressed;
+
+    Qcow2Checker(Qcow2Image image) {
+        this.image = image;
+        this.file = image.file();
+        this.h = image.header();
+        this.cs = h.clusterSize();
+        this.bits = h.clusterBits;
+        long fileSize = file.size();
+        this.fileClusters = (fileSize + cs - 1) >>> bits;
+        if (fileClusters > Integer.MAX_VALUE - 8) throw new dev.vmm.block.ImageFormatException("qcow2 image file too large to check");
+        this.refs = new int[(int) fileClusters];
+    }
+
+    private void message(String m) {
+        if (messages.size() < MAX_MESSAGES) messages.add(m);
+    }
+
+    private void corruption(String m) {
+        corruptions++;
+        message("ERROR " + m);
+    }
+
+    /** Adds one reference to every cluster overlapping {@code [offset, offset+len)}. */
+    private void reference(String what, long offset, long len) {
+        if (len <= 0) return;
+        long first = offset >>> bits, last = (offset + len - 1) >>> bits;
+        for (long c = first; c <= last; c++) {
+            if (c >= fileClusters) {
+                outside++;
+                corruption(what + " at 0x" + Long.toHexString(c << bits) + " is outside the image file");
+                return;
+            }
+            refs[(int) c]++;
+        }
+    }
+
+    private void countReferences() {
+        reference("header", 0, cs);
+        if (h.l1Size != 0) reference("L1 table", h.l1TableOffset, h.l1Size * 8L);
+        reference("refcount table", h.refcountTableOffset, Integer.toUnsignedLong(h.refcountTableClusters) * cs);
+        long[] rt = image.refcounts().table;
+        for (int i = 0; i < rt.length; i++) if (rt[i] != 0) reference("refcount block", rt[i], cs);
+        walkL1("active", image.l1(), true);
+        for (Qcow2Snapshots.Entry s : image.snapshots()) {
+            if (s.tableBytes() > 0 && s == image.snapshots().get(0)) reference("snapshot table", h.snapshotsOffset, s.tableBytes());
+            if (s.l1Size() == 0) continue;
+            reference("snapshot L1 table", s.l1Offset(), s.l1Size() * 8L);
+            ByteBuffer b = ByteBuffer.wrap(file.readBytes(s.l1Offset(), s.l1Size() * 8));
+            long[] l1 = new long[s.l1Size()];
+            for (int i = 0; i < l1.length; i++) l1[i] = b.getLong(i * 8);
+            walkL1("snapshot " + s.info().id(), l1, false);
+        }
+    }
+
+    private void walkL1(String which, long[] l1, boolean active) {
+        int entrySize = h.l2EntrySize();
+        long lastHost = -1;
+        for (int i = 0; i < l1.length; i++) {
+            long l2off = l1[i] & Qcow2Image.OFFSET_MASK;
+            if (l2off == 0) continue;
+            if ((l2off & (cs - 1)) != 0) {
+                corruption(which + " L2 table offset 0x" + Long.toHexString(l2off) + " is not cluster aligned");
+                continue;
+            }
+            if ((l2off >>> bits) >= fileClusters) {
+                outside++;
+                corruption(which + " L2 table at 0x" + Long.toHexString(l2off) + " is outside the image file");
+                continue;
+            }
+            reference(which + " L2 table", l2off, cs);
+            ByteBuffer t = ByteBuffer.wrap(file.readBytes(l2off, (int) cs));
+            for (int j = 0; j < cs / entrySize; j++) {
+                long e = t.getLong(j * entrySize);
+                long guestCluster = (long) i * (cs / entrySize) + j;
+                if ((e & Qcow2Image.COMPRESSED) != 0) {
+                    int x = 62 - (bits - 8);
+                    long host = e & ((1L << x) - 1);
+                    long sectors = (e >>> x) & ((1L << (62 - x)) - 1);
+                    long len = (sectors + 1) * 512 - (host & 511);
+                    reference(which + " compressed cluster", host, len);
+                    if (active) { allocated++; compressed++; }
+                    continue;
+                }
+                long host = e & Qcow2Image.OFFSET_MASK;
+                if (host == 0) {
+                    if (active && (e & Qcow2Image.ZERO_FLAG) != 0 && h.version >= 3) allocated++;
+                    continue;
+                }
+                if ((host & (cs - 1)) != 0) {
+                    corruption(which + " data cluster for guest cluster " + guestCluster + " at 0x" + Long.toHexString(host) + " is not cluster aligned");
+                    continue;
+                }
+                reference(which + " data cluster", host, cs);
+                if (active) {
+                    allocated++;
+                    if (lastHost >= 0 && host != lastHost + cs) fragmented++;
+                    lastHost = host;
+                }
+            }
+        }
+    }
+
+    /** Checks the OFLAG_COPIED bits of the active L1/L2 tables against the refcounts (after counting). */
+    private void checkCopiedFlags() {
+        Refcounts rc = image.refcounts();
+        long[] l1 = image.l1();
+        int entrySize = h.l2EntrySize();
+        for (int i = 0; i < l1.length; i++) {
+            long l2off = l1[i] & Qcow2Image.OFFSET_MASK;
+            if (l2off == 0 || (l2off & (cs - 1)) != 0 || (l2off >>> bits) >= fileClusters) continue;
+            long r = rc.get(l2off >>> bits);
+            if ((r == 1) != ((l1[i] & Qcow2Image.COPIED) != 0)) {
+                corruption("OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=0x" + Long.toHexString(l1[i]) + " refcount=" + r);
+            }
+            ByteBuffer t = ByteBuffer.wrap(file.readBytes(l2off, (int) cs));
+            for (int j = 0; j < cs / entrySize; j++) {
+                long e = t.getLong(j * entrySize);
+                long host = e & Qcow2Image.OFFSET_MASK;
+                if ((e & Qcow2Image.COMPRESSED) != 0 || host == 0 || (host & (cs - 1)) != 0 || (host >>> bits) >= fileClusters) continue;
+                long hr = rc.get(host >>> bits);
+                if ((hr == 1) != ((e & Qcow2Image.COPIED) != 0)) {
+                    corruption("OFLAG_COPIED data cluster: l2_entry=0x" + Long.toHexString(e) + " refcount=" + hr);
+                }
+            }
+        }
+    }
+
+    Result run() {
+        countReferences();
+        Refcounts rc = image.refcounts();
+        long leaks = 0, end = 0;
+        for (long c = 0; c < fileClusters; c++) {
+            long stored = rc.get(c);
+            int want = refs[(int) c];
+            if (stored != 0 || want != 0) end = (c + 1) << bits;
+            if (stored < want) {
+                corruption("cluster " + c + " refcount=" + stored + " reference=" + want);
+            } else if (stored > want) {
+                leaks++;
+                message("Leaked cluster " + c + " refcount=" + stored + " reference=" + want);
+            }
+        }
+        checkCopiedFlags();
+        long total = (h.size + cs - 1) >>> bits;
+        return new Result(corruptions, leaks, outside, allocated, total, fragmented, compressed, end, List.copyOf(messages));
+    }
+
+    /** Rewrites every refcount to match the references (repair after an unclean lazy-refcounts shutdown). */
+    void rebuildRefcounts() {
+        countReferences();
+        Refcounts rc = image.refcounts();
+        for (long c = 0; c < fileClusters; c++) {
+            long stored = rc.get(c);
+            if (stored != refs[(int) c]) rc.setCreating(c, refs[(int) c]);
+        }
+    }
+}

@@ -1,0 +1,71 @@
+package dev.vmm.block.fuzz;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.vmm.block.BlockDevice;
+import dev.vmm.block.BlockException;
+import dev.vmm.block.Extent;
+import dev.vmm.block.ImageFormat;
+import dev.vmm.block.Images;
+import dev.vmm.block.qcow2.Qcow2Image;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Jazzer targets, one per image parser: any input must open and read cleanly or fail with a
+ * {@link BlockException}; any other exception, a hang or an OutOfMemoryError is a finding.
+ * Without JAZZ_FUZZ these replay the seed corpus under src/test/resources (regression mode, in CI);
+ * {@code JAZZ_FUZZ=1 ./mvnw -pl vmm-virtio -am test -Dtest=ImageParserFuzzTest} fuzzes each for maxDuration.
+ */
+class ImageParserFuzzTest {
+
+    @FuzzTest(maxDuration = "60s")
+    void qcow2(byte[] input) { exercise(input, ImageFormat.QCOW2); }
+
+    @FuzzTest(maxDuration = "60s")
+    void vhdx(byte[] input) { exercise(input, ImageFormat.VHDX); }
+
+    @FuzzTest(maxDuration = "60s")
+    void vpc(byte[] input) { exercise(input, ImageFormat.VPC); }
+
+    @FuzzTest(maxDuration = "30s")
+    void probe(byte[] input) { exercise(input, null); }
+
+    /** Opens the bytes as an image of {@code format} and reads, maps and (qcow2) checks it. */
+    public static void exercise(byte[] input, ImageFormat format) {
+        Path f;
+        try {
+            f = Files.createTempFile("fuzz", ".img");
+            Files.write(f, input);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try (BlockDevice d = Images.open(f, new Images.Options(true, format, false, false))) {
+            long size = d.size();
+            byte[] buf = new byte[4096];
+            // Bounded reading: the first and last 64 KiB and a few status queries.
+            for (long off = 0; off < Math.min(size, 65536); off += buf.length) {
+                d.read(off, MemorySegment.ofArray(buf).asSlice(0, Math.min(buf.length, size - off)));
+            }
+            if (size > 65536) {
+                long tail = size - 65536;
+                d.read(tail, MemorySegment.ofArray(new byte[65536]));
+            }
+            for (long off = 0, n = 0; off < size && n < 64; n++) {
+                Extent e = d.status(off, size - off);
+                off += e.length();
+            }
+            d.info();
+            if (d instanceof Qcow2Image q && Files.size(f) < (64 << 20)) q.check();
+        } catch (BlockException expected) {
+            // A clear refusal is the right answer to a bad image.
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } finally {
+            try { Files.deleteIfExists(f); } catch (IOException ignored) { }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package dev.vmm.cli.img;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.vmm.block.BlockDevice;
+import dev.vmm.block.ImageFile;
+import dev.vmm.block.ImageInfo;
+import dev.vmm.block.Images;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show an image's format, sizes, backing file and snapshots.")
+final class ImgInfo implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--json", description = "JSON output with qemu-img's field names") boolean json;
+    @Option(names = "--output", paramLabel = "human|json", description = "output format (like qemu-img)") String output;
+    @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
+    @Option(names = {"-U", "--force-share"}, description = "do not lock the image (it may be in use)") boolean forceShare;
+    @Parameters(index = "0", paramLabel = "FILE") Path file;
+
+    @Override
+    public Integer call() {
+        return ImgSupport.guarded(spec.commandLine(), () -> {
+            Images.Options o = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare).withBacking(false);
+            Map<String, Object> j;
+            try (BlockDevice d = Images.open(file, o)) {
+                j = describe(file, d.info());
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            if (json || "json".equals(output)) {
+                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(j));
+            } else {
+                printHuman(out, d(j));
+            }
+            out.flush();
+            return 0;
+        });
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> d(Map<String, Object> m) { return m; }
+
+    static Map<String, Object> describe(Path file, ImageInfo info) {
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("virtual-size", info.virtualSize());
+        j.put("filename", file.toString());
+        if (info.clusterSize() > 0) j.put("cluster-size", info.clusterSize());
+        j.put("format", info.format());
+        try (ImageFile f = ImageFile.open(file, true, false)) {
+            j.put("actual-size", f.allocatedBytes());
+        }
+        if (info.format().equals("qcow2")) j.put("dirty-flag", info.dirty());
+        if (info.backingFile() != null) {
+            j.put("backing-filename", info.backingFile());
+            j.put("full-backing-filename", Images.resolveBacking(file, info.backingFile()).toString());
+            if (info.backingFormat() != null) j.put("backing-filename-format", info.backingFormat());
+        }
+        if (!info.snapshots().isEmpty()) {
+            List<Map<String, Object>> snaps = new ArrayList<>();
+            for (ImageInfo.Snapshot s : info.snapshots()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("id", s.id());
+                m.put("name", s.name());
+                m.put("vm-state-size", s.vmStateSize());
+                m.put("date-sec", s.dateSeconds());
+                m.put("date-nsec", s.dateNanos());
+                m.put("vm-clock-sec", s.vmClockNanos() / 1_000_000_000L);
+                m.put("vm-clock-nsec", s.vmClockNanos() % 1_000_000_000L);
+                snaps.add(m);
+            }
+            j.put("snapshots", snaps);
+        }
+        if (!info.formatSpecific().isEmpty()) {
+            Map<String, Object> fs = new LinkedHashMap<>();
+            fs.put("type", info.format());
+            fs.put("data", info.formatSpecific());
+            j.put("format-specific", fs);
+        }
+        return j;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static void printHuman(PrintWriter out, Map<String, Object> j) {
+        out.println("image: " + j.get("filename"));
+        out.println("file format: " + j.get("format"));
+        long vs = (long) j.get("virtual-size");
+        out.println("virtual size: " + ImgSupport.humanSize(vs) + " (" + vs + " bytes)");
+        out.println("disk size: " + ImgSupport.humanSize((long) j.get("actual-size")));
+        if (j.containsKey("cluster-size")) out.println("cluster_size: " + j.get("cluster-size"));
+        if (j.containsKey("backing-filename")) {
+            out.println("backing file: " + j.get("backing-filename"));
+            if (j.containsKey("backing-filename-format")) out.println("backing file format: " + j.get("backing-filename-format"));
+        }
+        if (Boolean.TRUE.equals(j.get("dirty-flag"))) out.println("dirty flag: true");
+        if (j.containsKey("snapshots")) {
+            out.println("Snapshot list:");
+            out.printf(Locale.ROOT, "%-10s%-17s%8s%20s%13s%n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK");
+            DateTimeFormatter df = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
+            for (Map<String, Object> s : (List<Map<String, Object>>) j.get("snapshots")) {
+                long clock = (long) s.get("vm-clock-sec");
+                out.printf(Locale.ROOT, "%-10s%-17s%8s%20s %02d:%02d:%02d.%03d%n", s.get("id"), s.get("name"),
+                        ImgSupport.humanSize((long) s.get("vm-state-size")), df.format(Instant.ofEpochSecond((long) s.get("date-sec"))),
+                        clock / 3600, clock / 60 % 60, clock % 60, (long) s.get("vm-clock-nsec") / 1_000_000);
+            }
+        }
+        if (j.containsKey("format-specific")) {
+            out.println("Format specific information:");
+            Map<String, Object> data = (Map<String, Object>) ((Map<String, Object>) j.get("format-specific")).get("data");
+            for (Map.Entry<String, Object> e : data.entrySet()) out.println("    " + e.getKey().replace('-', ' ') + ": " + e.getValue());
+        }
+    }
+}

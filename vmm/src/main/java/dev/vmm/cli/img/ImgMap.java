@@ -1,0 +1,76 @@
+package dev.vmm.cli.img;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vmm.block.BlockDevice;
+import dev.vmm.block.Extent;
+import dev.vmm.block.Images;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "map", mixinStandardHelpOptions = true, description = "Show which ranges of the disk are allocated, and where (through the backing chain).")
+final class ImgMap implements Callable<Integer> {
+    @Spec CommandSpec spec;
+    @Option(names = "--output", defaultValue = "human", paramLabel = "human|json", description = "output format (default: ${DEFAULT-VALUE})") String output;
+    @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
+    @Option(names = {"-U", "--force-share"}, description = "do not lock the image") boolean forceShare;
+    @Parameters(index = "0", paramLabel = "FILE") Path file;
+
+    @Override
+    public Integer call() {
+        return ImgSupport.guarded(spec.commandLine(), () -> {
+            if (!output.equals("human") && !output.equals("json")) throw new IllegalArgumentException("--output must be human or json");
+            PrintWriter out = spec.commandLine().getOut();
+            boolean json = output.equals("json");
+            ObjectMapper mapper = new ObjectMapper();
+            try (BlockDevice d = Images.open(file, Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare))) {
+                if (json) out.println("[");
+                else out.printf("%-16s%-16s%-16s%s%n", "Offset", "Length", "Mapped to", "File");
+                Extent cur = null;
+                boolean first = true;
+                for (long off = 0; off < d.size(); ) {
+                    Extent e = d.status(off, d.size() - off);
+                    off += e.length();
+                    if (cur != null && cur.mergeableWith(e)) { cur = cur.mergedWith(e); continue; }
+                    if (cur != null) { first = print(out, mapper, cur, json, first); }
+                    cur = e;
+                }
+                if (cur != null) print(out, mapper, cur, json, first);
+                if (json) out.println("]");
+            }
+            out.flush();
+            return 0;
+        });
+    }
+
+    private static boolean print(PrintWriter out, ObjectMapper mapper, Extent e, boolean json, boolean first) throws Exception {
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("start", e.offset());
+            m.put("length", e.length());
+            m.put("depth", e.depth());
+            m.put("present", e.data() || e.zero());
+            m.put("zero", e.zero());
+            m.put("data", e.data());
+            if (e.hostOffset() >= 0) m.put("offset", e.hostOffset());
+            out.println((first ? "" : ",") + mapper.writeValueAsString(m));
+            return false;
+        }
+        if (e.data() && e.hostOffset() >= 0) {
+            out.printf("%-16s%-16s%-16s%s%n", hex(e.offset()), hex(e.length()), hex(e.hostOffset()), e.file());
+        }
+        return false;
+    }
+
+    private static String hex(long v) {
+        return v == 0 ? "0" : "0x" + Long.toHexString(v);
+    }
+}
