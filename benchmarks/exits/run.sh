@@ -13,7 +13,8 @@
 # there), so a run with N exits per phase makes 2N exits.  Reported per runner and CPL:
 #   wall ns/exit   median over reps of (wall(N_LARGE) - wall(N_SMALL)) / (2 * (N_LARGE - N_SMALL))
 #   user ns/exit   the same for the process tree's user CPU time (/usr/bin/time %U)
-#   sys ns/exit    the same for system CPU time
+#   sys ns/exit    the same for system CPU time; cpu = user + sys, the cost of an exit that does
+#                  not depend on how many other processes compete for the CPUs (wall does)
 #   guest pio/mmio the guest's own TSC measurement of each phase in the N_LARGE run (median),
 #                  converted with the host TSC rate from /proc/cpuinfo
 # Runs are interleaved (rep by rep, runner by runner) so that load from other processes hits
@@ -74,6 +75,9 @@ measure() {
     echo "$runner $cpl $n $rep $(tail -n 1 "$log.time") $pio $mmio" >>"$RESULTS"
 }
 
+if [[ ${SUMMARY_ONLY:-0} == 1 ]]; then # re-print the table of an earlier run in $OUT
+    :
+else
 : >"$RESULTS"
 echo "exits benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)," \
      "TSC ${TSC_MHZ} MHz, N=$N_LARGE/$N_SMALL per phase, $REPS reps"
@@ -87,6 +91,7 @@ for rep in $(seq 1 "$REPS"); do
     echo "  rep $rep/$REPS done (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 done
 echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
 # ---- summary ----
 awk -v nl="$N_LARGE" -v ns="$N_SMALL" -v mhz="$TSC_MHZ" -v order="$RUNNERS" -v cpls="$CPLS" '
@@ -96,6 +101,7 @@ function median(s,    a, k, i, j, t) {
     for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
     return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 }
+function ratio(a, b) { return b > 0 ? sprintf("%.2fx", a / b) : "n/a" }
 {
     key = $1 SUBSEP $2 SUBSEP $4
     if ($3 == ns) { sw[key] = $5; su[key] = $6; ss[key] = $7 }
@@ -109,27 +115,27 @@ END {
         dw[rc] = dw[rc] " " (lw[key] - sw[key]) * 1e9 / exits
         du[rc] = du[rc] " " (lu[key] - su[key]) * 1e9 / exits
         ds[rc] = ds[rc] " " (ls[key] - ss[key]) * 1e9 / exits
+        dc[rc] = dc[rc] " " (lu[key] + ls[key] - su[key] - ss[key]) * 1e9 / exits
     }
     nr = split(order, runners, " "); nc = split(cpls, cl, " ")
     for (c = 1; c <= nc; c++) {
         cpl = cl[c]
-        printf "\nCPL%s exits (ns per exit; medians; wall/user/sys from %d-exit differences)\n", cpl, exits
-        printf "%-8s %9s %9s %9s %11s %11s %5s\n", "runner", "wall", "user", "sys", "guest pio", "guest mmio", "reps"
+        printf "\nCPL%s exits, ns per exit (medians; wall/user/sys/cpu from %d-exit differences, guest from its TSC)\n", cpl, exits
+        printf "%-8s %9s %9s %9s %9s %10s %10s %5s\n", "runner", "wall", "user", "sys", "cpu", "guest pio", "guest mmio", "reps"
         for (r = 1; r <= nr; r++) {
             rc = runners[r] SUBSEP cpl
             if (!(rc in dw)) { printf "%-8s   (no successful runs)\n", runners[r]; continue }
-            W[rc] = median(dw[rc]); U[rc] = median(du[rc])
-            printf "%-8s %9.0f %9.0f %9.0f %11.0f %11.0f %5d\n", runners[r], W[rc], U[rc], median(ds[rc]),
-                   median(lpio[rc]) * 1000 / mhz, median(lmmio[rc]) * 1000 / mhz, split(dw[rc], tmp, " ")
+            W[rc] = median(dw[rc]); U[rc] = median(du[rc]); C[rc] = median(dc[rc]); P[rc] = median(lpio[rc]) * 1000 / mhz
+            printf "%-8s %9.0f %9.0f %9.0f %9.0f %10.0f %10.0f %5d\n", runners[r], W[rc], U[rc], median(ds[rc]), C[rc],
+                   P[rc], median(lmmio[rc]) * 1000 / mhz, split(dw[rc], tmp, " ")
         }
         v = "vmm" SUBSEP cpl
         if (!(v in W)) continue
         for (r = 1; r <= nr; r++) {
             rc = runners[r] SUBSEP cpl
-            if (runners[r] == "vmm" || !(rc in W) || W[rc] <= 0) continue
-            printf "vmm/%-8s wall %.2fx", runners[r], W[v] / W[rc]
-            if (U[rc] > 0) printf ", user CPU %.2fx", U[v] / U[rc]
-            printf " (user CPU difference %+.0f ns/exit)\n", U[v] - U[rc]
+            if (runners[r] == "vmm" || !(rc in W)) continue
+            printf "vmm/%-8s wall %s, cpu %s, guest pio %s; user CPU %+.0f ns/exit\n", runners[r], ratio(W[v], W[rc]),
+                   ratio(C[v], C[rc]), ratio(P[v], P[rc]), U[v] - U[rc]
         }
     }
 }' "$RESULTS"
