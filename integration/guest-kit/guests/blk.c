@@ -270,18 +270,22 @@ static uint64_t pit_cycles_50ms(void)
     return t - t0;
 }
 
-/* The shortest of three runs: a vCPU descheduled during one run only lengthens it. */
+/* The median of five runs: under TCG on a loaded host single runs come out both too short and
+ * too long (the first one especially). */
 static uint64_t pit_calibrate_khz(void)
 {
-    uint64_t best = 0;
-    for (int i = 0; i < 3; i++) {
-        uint64_t c = pit_cycles_50ms();
-        if (c == 0)
+    uint64_t c[5];
+    for (int i = 0; i < 5; i++) {
+        c[i] = pit_cycles_50ms();
+        if (c[i] == 0)
             return 0;
-        if (!best || c < best)
-            best = c;
+        for (int k = i; k > 0 && c[k] < c[k - 1]; k--) {
+            uint64_t t = c[k];
+            c[k] = c[k - 1];
+            c[k - 1] = t;
+        }
     }
-    return best < 1000 ? 0 : best / 50;
+    return c[2] < 1000 ? 0 : c[2] / 50;
 }
 
 /* ---- device-level helpers ---- */
