@@ -113,6 +113,9 @@ uint64_t kit_usable_bytes(void);
 uint64_t kit_free_start(void);
 /* A zeroed 4 KiB page from usable RAM above the image; exits on exhaustion. */
 void *kit_alloc_page(void);
+/* bytes (rounded up to 4 KiB) of usable RAM aligned to align (>= 4 KiB), NOT zeroed: for
+ * large DMA buffers, which CPL0 would take ages to clear on the PVM host.  Exits on exhaustion. */
+void *kit_alloc_raw(uint64_t bytes, uint64_t align);
 bool kit_ram_contains(uint64_t addr, uint64_t len);
 
 /* ---- CPUs ---- */
@@ -148,6 +151,162 @@ void kit_smp_prepare(void);
  * entry(apic_id) at CPL0 with the kit's GDT/IDT.  Returns once the AP has
  * reached 64-bit code, or false after timeout_us. */
 bool kit_start_ap(uint32_t apic_id, void *stack_top, void (*entry)(uint32_t), uint64_t timeout_us);
+
+/* ---- PCI (configuration mechanism #1, ports 0xcf8/0xcfc) ---- */
+/* The firmware / VMM has already numbered the buses and placed the BARs: the kit never
+ * reprograms them, it only follows bridges' secondary bus numbers and enables decoding. */
+#define KIT_PCI_MAX_DEVS 64
+struct kit_pci_dev {
+    uint8_t bus, dev, fn;
+    uint8_t header_type;  /* bits 0-6: 0 endpoint, 1 PCI-PCI bridge */
+    uint16_t vendor, device;
+    uint8_t class_code, subclass, prog_if, revision;
+};
+uint32_t kit_pci_read32(const struct kit_pci_dev *d, uint16_t off);
+uint16_t kit_pci_read16(const struct kit_pci_dev *d, uint16_t off);
+uint8_t kit_pci_read8(const struct kit_pci_dev *d, uint16_t off);
+void kit_pci_write32(const struct kit_pci_dev *d, uint16_t off, uint32_t v);
+void kit_pci_write16(const struct kit_pci_dev *d, uint16_t off, uint16_t v);
+/* All functions on bus 0 and on the buses behind PCI-PCI bridges (depth first); returns how
+ * many were found (only the first max are stored). */
+unsigned kit_pci_enumerate(struct kit_pci_dev *out, unsigned max);
+/* Address of BAR bar (0-5; a 64-bit BAR spans bar and bar+1); 0 when unassigned.  *is_io (may be
+ * NULL) tells an I/O BAR. */
+uint64_t kit_pci_bar(const struct kit_pci_dev *d, unsigned bar, bool *is_io);
+/* Config offset of the first capability with id cap_id after offset `after` (0 = from the
+ * start of the list); 0 when there is none. */
+uint8_t kit_pci_find_cap(const struct kit_pci_dev *d, uint8_t cap_id, uint8_t after);
+/* Sets memory decoding and bus mastering (and disables INTx). */
+void kit_pci_enable(const struct kit_pci_dev *d);
+
+/* ---- virtio 1.x over PCI (modern only), polled split virtqueues ---- */
+#define KIT_VIRTIO_VENDOR       0x1af4
+#define KIT_VIRTIO_F_EVENT_IDX  29
+#define KIT_VIRTIO_F_VERSION_1  32
+#define KIT_VIRTIO_NO_VECTOR    0xffff
+
+struct kit_vring_desc { uint64_t addr; uint32_t len; uint16_t flags, next; };
+#define KIT_VRING_DESC_F_NEXT  1
+#define KIT_VRING_DESC_F_WRITE 2
+
+struct kit_virtq {
+    uint16_t index, size;
+    struct kit_vring_desc *desc;
+    volatile uint16_t *avail;    /* flags, idx, ring[size], used_event */
+    volatile uint32_t *used;     /* flags|idx, then {id, len} pairs, then avail_event */
+    volatile uint16_t *notify;   /* this queue's doorbell */
+    uint16_t avail_idx;          /* next avail index (driver's shadow) */
+    uint16_t kicked_idx;         /* avail idx at the last kick */
+    uint16_t last_used;          /* next used index to consume */
+    uint16_t free_head, num_free;
+    bool event_idx;
+    uint64_t kicks, notifies;    /* kicks asked for, doorbell writes done */
+};
+
+struct kit_virtio_dev {
+    struct kit_pci_dev pci;
+    uint16_t device_id;          /* virtio device type (2 = block) */
+    volatile uint8_t *common, *isr, *device_cfg;
+    uint64_t notify_base;
+    uint32_t notify_mult;
+    uint64_t features;           /* negotiated */
+    uint16_t num_queues;         /* from the common config */
+};
+
+/* The index-th (0-based) virtio PCI function of virtio device type `type`, capabilities mapped,
+ * memory decoding and bus mastering on.  False when there is none or its capabilities are bad
+ * (a message is printed then). */
+bool kit_virtio_find(uint16_t type, unsigned index, struct kit_virtio_dev *v);
+/* Reset, ACKNOWLEDGE, DRIVER, features = offered & (wanted | VERSION_1), FEATURES_OK.  Fails
+ * (printing why) when VERSION_1 or any of `required` is not offered, or FEATURES_OK does not stick. */
+bool kit_virtio_negotiate(struct kit_virtio_dev *v, uint64_t wanted, uint64_t required);
+/* Sets up queue qidx with at most max_size entries (rings from kit_alloc_page), MSI-X vector
+ * NO_VECTOR, enabled.  Call between kit_virtio_negotiate and kit_virtio_driver_ok. */
+bool kit_virtio_setup_queue(struct kit_virtio_dev *v, uint16_t qidx, uint16_t max_size, struct kit_virtq *q);
+void kit_virtio_driver_ok(struct kit_virtio_dev *v);
+uint8_t kit_virtio_status(struct kit_virtio_dev *v);
+void kit_virtio_reset(struct kit_virtio_dev *v);
+
+/* Hot path, CPL3-safe (plain memory and MMIO accesses, no printing). */
+struct kit_vbuf { uint64_t addr; uint32_t len; bool device_writes; };
+/* Adds a descriptor chain; returns its head id, or -1 when too few descriptors are free.
+ * The chain becomes visible to the device at the next kit_virtq_kick. */
+int kit_virtq_add(struct kit_virtq *q, const struct kit_vbuf *bufs, unsigned n);
+/* Publishes the added chains and rings the doorbell (unless EVENT_IDX says the device
+ * does not need it). */
+void kit_virtq_kick(struct kit_virtq *q);
+/* Takes one used element: true with its head id and written length, false when none is ready.
+ * The chain's descriptors are freed. */
+bool kit_virtq_poll(struct kit_virtq *q, uint16_t *head, uint32_t *len);
+
+/* ---- virtio-blk on top of the above ---- */
+#define KIT_VBLK_MAX_QUEUES 16
+#define KIT_VBLK_T_IN           0
+#define KIT_VBLK_T_OUT          1
+#define KIT_VBLK_T_FLUSH        4
+#define KIT_VBLK_T_GET_ID       8
+#define KIT_VBLK_T_DISCARD      11
+#define KIT_VBLK_T_WRITE_ZEROES 13
+#define KIT_VBLK_S_OK     0
+#define KIT_VBLK_S_IOERR  1
+#define KIT_VBLK_S_UNSUPP 2
+#define KIT_VBLK_F_SIZE_MAX     1
+#define KIT_VBLK_F_SEG_MAX      2
+#define KIT_VBLK_F_RO           5
+#define KIT_VBLK_F_BLK_SIZE     6
+#define KIT_VBLK_F_FLUSH        9
+#define KIT_VBLK_F_MQ           12
+#define KIT_VBLK_F_DISCARD      13
+#define KIT_VBLK_F_WRITE_ZEROES 14
+
+/* One in-flight request's device-visible header and status, indexed by descriptor head. */
+struct kit_vblk_slot {
+    uint32_t type, reserved;
+    uint64_t sector;
+    volatile uint8_t status;
+    uint8_t pad[7];
+    uint64_t seg[2];             /* discard / write-zeroes segment: sector, num_sectors|flags<<32 */
+    uint64_t tag;                /* caller's cookie */
+};
+
+struct kit_vblk_queue {
+    struct kit_virtq vq;
+    struct kit_vblk_slot *slots; /* vq.size entries */
+    uint32_t inflight;
+    uint32_t max_seg;            /* largest data segment per descriptor */
+};
+
+struct kit_vblk {
+    struct kit_virtio_dev v;
+    uint64_t capacity;           /* 512-byte sectors */
+    uint32_t blk_size, size_max, seg_max;
+    uint32_t max_discard_sectors, max_discard_seg, discard_align;
+    uint32_t max_write_zeroes_sectors, max_write_zeroes_seg;
+    uint8_t write_zeroes_may_unmap;
+    uint16_t nqueues;            /* queues set up */
+    struct kit_vblk_queue q[KIT_VBLK_MAX_QUEUES];
+};
+
+/* Finds the index-th virtio-blk function and brings it up with min(queues, device's) queues
+ * of at most qsize entries.  event_idx: negotiate EVENT_IDX when offered. */
+bool kit_vblk_init(struct kit_vblk *b, unsigned index, unsigned queues, uint16_t qsize, bool event_idx);
+bool kit_vblk_has(const struct kit_vblk *b, unsigned feature);
+/* Queues a request (no kick): type, sector, data buffer (buf/len, may be 0), tag returned on
+ * completion.  DISCARD/WRITE_ZEROES: buf/len ignored, `sectors` long from sector, flags (bit 0 unmap).
+ * Returns false when the ring is full. CPL3-safe. */
+bool kit_vblk_submit(struct kit_vblk_queue *q, uint32_t type, uint64_t sector, void *buf, uint32_t len,
+                     uint64_t tag);
+bool kit_vblk_submit_range(struct kit_vblk_queue *q, uint32_t type, uint64_t sector, uint32_t sectors,
+                           uint32_t flags, uint64_t tag);
+static inline void kit_vblk_kick(struct kit_vblk_queue *q) { kit_virtq_kick(&q->vq); }
+/* One completion, if any: its tag and status. CPL3-safe. */
+bool kit_vblk_poll(struct kit_vblk_queue *q, uint64_t *tag, uint8_t *status);
+/* Submit, kick and wait (up to timeout_ms) for one request on an idle queue: its status, or -1
+ * on a timeout / full ring. CPL3-safe. */
+int kit_vblk_sync(struct kit_vblk_queue *q, uint32_t type, uint64_t sector, void *buf, uint32_t len,
+                  uint64_t timeout_ms);
+int kit_vblk_sync_range(struct kit_vblk_queue *q, uint32_t type, uint64_t sector, uint32_t sectors,
+                        uint32_t flags, uint64_t timeout_ms);
 
 /* ---- strings (also used by the compiler) ---- */
 void *memset(void *d, int c, size_t n);

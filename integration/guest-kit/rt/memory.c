@@ -47,6 +47,31 @@ void *kit_alloc_page(void)
     return memset((void *)p, 0, 4096);
 }
 
+void *kit_alloc_raw(uint64_t bytes, uint64_t align)
+{
+    if (align < 4096)
+        align = 4096;
+    uint64_t p = KIT_ALIGN_UP(kit_free_start(), align);
+    bytes = KIT_ALIGN_UP(bytes, 4096);
+    if (!kit_ram_contains(p, bytes)) {
+        /* The next usable range may lie above a hole (e.g. RAM above 4 GiB). */
+        uint64_t best = 0;
+        for (unsigned i = 0; i < kit_boot.mem_count && !best; i++) {
+            const struct kit_mem_region *r = &kit_boot.mem[i];
+            uint64_t s = KIT_ALIGN_UP(r->base, align);
+            if (r->type == KIT_MEM_USABLE && s >= p && kit_ram_contains(s, bytes))
+                best = s;
+        }
+        if (!best) {
+            kit_printf("kit: no usable RAM for %lu bytes above 0x%lx\n", bytes, p);
+            kit_exit(KIT_EXIT_FAIL);
+        }
+        p = best;
+    }
+    next_free = p + bytes;
+    return (void *)p;
+}
+
 /* Identity-maps usable RAM above 4 GiB (the boot map covers 0-4 GiB), up to 512 GiB. */
 void kit_paging_extend(void)
 {

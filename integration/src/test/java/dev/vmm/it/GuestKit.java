@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class GuestKit {
     /** Every guest the kit builds. */
-    public static final List<String> GUESTS = List.of("hello", "demo", "exits", "smp", "memtest");
+    public static final List<String> GUESTS = List.of("hello", "demo", "exits", "smp", "memtest", "blk");
 
     /** Boot format of an image; the file is {@code <guest>.<suffix>.elf}. */
     public enum Format {
