@@ -58,6 +58,20 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--stats", description = "Print exit statistics when the VM stops.")
     boolean stats;
 
+    @Option(names = "--disk", paramLabel = "path=FILE[,...]",
+            description = "A virtio-blk disk (repeatable): path=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on]"
+                    + "[,discard=unmap][,queues=N][,cache=none|writeback|writethrough][,serial=ID]"
+                    + "[,iops=N][,bps=N][,iops_rd=N][,iops_wr=N][,bps_rd=N][,bps_wr=N][,burst=SECONDS].")
+    java.util.List<String> disks = new java.util.ArrayList<>();
+
+    @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",
+            description = "A virtio-rng device fed from the host (default /dev/urandom).")
+    String rng;
+
+    @Option(names = "--console-port", paramLabel = "name=N,socket=PATH|file=PATH",
+            description = "A virtio-console port (repeatable); more can be added while the guest runs (QMP).")
+    java.util.List<String> consolePorts = new java.util.ArrayList<>();
+
     @Option(names = "--qmp", paramLabel = "unix:PATH",
             description = "QMP control socket (QEMU-compatible protocol) at a UNIX socket path.")
     String qmp;
@@ -155,10 +169,19 @@ public final class RunCommand implements Callable<Integer> {
         byte[] initrdBytes = initrd == null ? null : readFile(initrd, "initrd");
         try {
             return new MachineConfig(memory, cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
-                    new GuestRam.Options(sharedMemory, hugepages, false), reboot, stats);
+                    new GuestRam.Options(sharedMemory, hugepages, false), reboot, stats, devices());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
+    }
+
+    private MachineConfig.Devices devices() {
+        java.util.List<dev.vmm.machine.DiskSpec> d = new java.util.ArrayList<>();
+        for (String s : disks) d.add(dev.vmm.machine.DiskSpec.parse(s));
+        dev.vmm.virtio.rng.RngOptions r = rng == null ? null : dev.vmm.virtio.rng.RngOptions.parse(rng);
+        java.util.List<dev.vmm.virtio.console.ConsolePortOptions> ports = new java.util.ArrayList<>();
+        for (String s : consolePorts) ports.add(dev.vmm.virtio.console.ConsolePortOptions.parse(s));
+        return new MachineConfig.Devices(d, r, ports);
     }
 
     static byte[] demoGuest() {

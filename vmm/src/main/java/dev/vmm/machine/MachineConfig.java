@@ -10,7 +10,14 @@ import java.nio.file.Path;
  * @param kernelName the name to use in messages
  */
 public record MachineConfig(long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
-                            String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats) {
+                            String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
+                            Devices devices) {
+    /** The virtio devices: disks, an entropy source, console ports. */
+    public record Devices(java.util.List<DiskSpec> disks, dev.vmm.virtio.rng.RngOptions rng,
+                          java.util.List<dev.vmm.virtio.console.ConsolePortOptions> consolePorts) {
+        public static final Devices NONE = new Devices(java.util.List.of(), null, java.util.List.of());
+    }
+
     /** Where COM1's output goes. */
     public sealed interface Serial permits Serial.Stdio, Serial.ToFile, Serial.None {
         record Stdio() implements Serial {}

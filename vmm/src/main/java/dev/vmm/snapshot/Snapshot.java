@@ -152,7 +152,7 @@ public final class Snapshot {
                         MachineConfig cfg;
                         try {
                             cfg = new MachineConfig(mem, cpus, null, base.kernelName(), null, "", base.serial(), base.ram(),
-                                    base.reboot(), base.stats());
+                                    base.reboot(), base.stats(), MachineConfig.Devices.NONE);
                         } catch (IllegalArgumentException e) {
                             throw new StateFormatException("snapshot describes an impossible machine: " + e.getMessage());
                         }

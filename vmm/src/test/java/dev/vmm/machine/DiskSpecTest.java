@@ -1,4 +1,4 @@
-package dev.vmm.cli;
+package dev.vmm.machine;
 
 import org.junit.jupiter.api.Test;
 
@@ -40,7 +40,7 @@ class DiskSpecTest {
 
     @Test
     void errorsAreOneLineAndNameTheKey() {
-        assertThatThrownBy(() -> DiskSpec.parse("path=x,colour=red")).isInstanceOf(UsageException.class)
+        assertThatThrownBy(() -> DiskSpec.parse("path=x,colour=red")).isInstanceOf(ConfigException.class)
                 .hasMessageStartingWith("--disk: unknown key 'colour'");
         assertThatThrownBy(() -> DiskSpec.parse("readonly=on")).hasMessage("--disk: 'path=' is required");
         assertThatThrownBy(() -> DiskSpec.parse("path=x,readonly=maybe")).hasMessage("--disk: readonly=maybe is not on or off");

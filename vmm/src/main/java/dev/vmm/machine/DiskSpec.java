@@ -1,4 +1,4 @@
-package dev.vmm.cli;
+package dev.vmm.machine;
 
 import java.nio.file.Path;
 import java.util.Set;
@@ -34,8 +34,8 @@ public record DiskSpec(Path path, String format, boolean readOnly, boolean disca
                 o.number("iops_wr", 0, 0, max), o.number("bps_rd", 0, 0, max), o.number("bps_wr", 0, 0, max),
                 o.number("burst", 1, 1, 3600));
         String serial = o.string("serial", null);
-        if (serial != null && serial.length() > 20) throw new UsageException("--disk: serial is at most 20 characters");
-        if ((ro && discard)) throw new UsageException("--disk: discard=unmap makes no sense on a readonly disk");
+        if (serial != null && serial.length() > 20) throw new ConfigException("--disk: serial is at most 20 characters");
+        if ((ro && discard)) throw new ConfigException("--disk: discard=unmap makes no sense on a readonly disk");
         return new DiskSpec(path, format, ro, discard, queues, cache, direct, l, serial);
     }
 }

@@ -1,4 +1,4 @@
-package dev.vmm.cli;
+package dev.vmm.machine;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -7,7 +7,7 @@ import java.util.Set;
 /**
  * QEMU-style {@code key=value,key=value} option strings ({@code --disk path=a.img,readonly=on}).
  * A bare first element may stand for a default key ({@code --disk a.img}). Unknown keys, duplicate
- * keys and malformed values are one-line {@link UsageException}s naming the option.
+ * keys and malformed values are one-line {@link ConfigException}s naming the option.
  */
 public final class KeyValueOptions {
     private final String option;
@@ -32,16 +32,16 @@ public final class KeyValueOptions {
                     k = defaultKey;
                     v = p;
                 } else {
-                    throw new UsageException(option + ": '" + p + "' is not key=value");
+                    throw new ConfigException(option + ": '" + p + "' is not key=value");
                 }
             } else {
                 k = p.substring(0, eq);
                 v = p.substring(eq + 1);
             }
             if (!allowed.contains(k)) {
-                throw new UsageException(option + ": unknown key '" + k + "' (known: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+                throw new ConfigException(option + ": unknown key '" + k + "' (known: " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
             }
-            if (m.put(k, v) != null) throw new UsageException(option + ": '" + k + "' given twice");
+            if (m.put(k, v) != null) throw new ConfigException(option + ": '" + k + "' given twice");
         }
         return new KeyValueOptions(option, m);
     }
@@ -52,7 +52,7 @@ public final class KeyValueOptions {
 
     public String required(String key) {
         String v = values.get(key);
-        if (v == null || v.isEmpty()) throw new UsageException(option + ": '" + key + "=' is required");
+        if (v == null || v.isEmpty()) throw new ConfigException(option + ": '" + key + "=' is required");
         return v;
     }
 
@@ -64,7 +64,7 @@ public final class KeyValueOptions {
         return switch (v) {
             case "on", "true", "yes", "1" -> true;
             case "off", "false", "no", "0" -> false;
-            default -> throw new UsageException(option + ": " + key + "=" + v + " is not on or off");
+            default -> throw new ConfigException(option + ": " + key + "=" + v + " is not on or off");
         };
     }
 
@@ -73,18 +73,18 @@ public final class KeyValueOptions {
         if (v == null) return dflt;
         long n;
         try {
-            n = SizeParser.parse(v, 1);
+            n = dev.vmm.cli.SizeParser.parse(v, 1);
         } catch (RuntimeException e) {
-            throw new UsageException(option + ": " + key + "=" + v + " is not a number");
+            throw new ConfigException(option + ": " + key + "=" + v + " is not a number");
         }
-        if (n < min || n > max) throw new UsageException(option + ": " + key + " must be between " + min + " and " + max);
+        if (n < min || n > max) throw new ConfigException(option + ": " + key + " must be between " + min + " and " + max);
         return n;
     }
 
     public String choice(String key, String dflt, Set<String> choices) {
         String v = values.getOrDefault(key, dflt);
         if (v != null && !choices.contains(v)) {
-            throw new UsageException(option + ": " + key + "=" + v + " is not one of " + String.join("|", new java.util.TreeSet<>(choices)));
+            throw new ConfigException(option + ": " + key + "=" + v + " is not one of " + String.join("|", new java.util.TreeSet<>(choices)));
         }
         return v;
     }

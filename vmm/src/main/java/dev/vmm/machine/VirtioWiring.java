@@ -1,0 +1,91 @@
+package dev.vmm.machine;
+
+import dev.vmm.chipset.pci.PciBar;
+import dev.vmm.ffm.kvm.VmFd;
+import dev.vmm.ffm.libc.Libc;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.virtio.VirtioDevice;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.pci.NotifyRegistrar;
+import dev.vmm.virtio.pci.VirtioPciDevice;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntUnaryOperator;
+
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Puts virtio devices on the machine's PCI bus and connects them to KVM: each MSI-X vector gets
+ * a GSI route and an irqfd ({@link GsiRouting}); each queue's notify register gets an ioeventfd,
+ * so a guest kick reaches an I/O thread without a VMM exit. Devices with their own I/O threads
+ * (virtio-blk) hand over their eventfds; for the others an I/O thread watches the eventfd and
+ * runs the queue through the transport.
+ */
+public final class VirtioWiring {
+    private final VmFd vm;
+    private final GuestMemory memory;
+    private final PciSubsystem pci;
+    private final GsiRouting routing;
+    private final List<IoThread> ioThreads;
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private int nextThread;
+
+    public VirtioWiring(VmFd vm, GuestMemory memory, PciSubsystem pci, GsiRouting routing, List<IoThread> ioThreads) {
+        this.vm = vm;
+        this.memory = memory;
+        this.pci = pci;
+        this.routing = routing;
+        this.ioThreads = ioThreads;
+    }
+
+    /**
+     * Attaches {@code device}. {@code ownEventFd} maps a queue index to the eventfd the device
+     * already serves on its own thread, or is null when the VMM should serve kicks.
+     */
+    public VirtioPciDevice attach(VirtioDevice device, IntUnaryOperator ownEventFd) {
+        int vectors = device.queueCount() + 1;
+        GsiRouting.DeviceMsi msi = routing.forDevice(vectors);
+        VirtioPciDevice dev = new VirtioPciDevice(device, memory, msi.sink(), msi.listener(), vectors);
+        int[] eventfds = new int[device.queueCount()];
+        for (int q = 0; q < eventfds.length; q++) {
+            if (ownEventFd != null) {
+                eventfds[q] = ownEventFd.applyAsInt(q);
+            } else {
+                int efd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
+                eventfds[q] = efd;
+                int queue = q;
+                MemorySegment buf = Arena.ofAuto().allocate(JAVA_LONG);
+                IoThread t = ioThreads.get(nextThread++ % ioThreads.size());
+                t.addFd(efd, () -> {
+                    Libc.readRaw(efd, buf, 8);         // consume the kick count
+                    dev.queueNotified(queue);
+                });
+            }
+        }
+        dev.setNotifyRegistrar(new NotifyRegistrar() {
+            @Override
+            public void register(int queue, long gpa, int len) {
+                if (gpa != PciBar.UNMAPPED) vm.registerIoeventfd(eventfds[queue], gpa, len, false, null);
+            }
+
+            @Override
+            public void unregister(int queue, long gpa, int len) {
+                if (gpa != PciBar.UNMAPPED) vm.unregisterIoeventfd(eventfds[queue], gpa, len, false, null);
+            }
+        });
+        pci.root().attach(dev);
+        return dev;
+    }
+
+    /** Things to close when the machine goes away (backends, devices), in reverse order. */
+    public void closeLater(AutoCloseable c) {
+        closeables.add(c);
+    }
+
+    public List<AutoCloseable> closeables() {
+        return closeables;
+    }
+}
