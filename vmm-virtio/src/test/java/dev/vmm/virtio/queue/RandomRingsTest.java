@@ -17,8 +17,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * in RAM and agree with an independent, naive reading of the spec ({@link #reference}), or throw
  * the QueueException that reference predicts — never anything else, never a write outside RAM.
  *
- * <p>Seeded and deterministic; a failure names its seed. (Plain JUnit rather than jqwik: jqwik
- * 1.10's output carries text aimed at coding agents, see docs/virtqueue.md.)
+ * <p>Seeded and deterministic; a failure names its seed. (Plain JUnit: the project uses no
+ * property-testing library, see docs/virtqueue.md.)
  */
 class RandomRingsTest {
     static final long A = 0x10000, A_SIZE = 0x10000;   // region 0: rings, tables, data
