@@ -14,6 +14,6 @@ if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
 fi
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
-exec "$VMM_JDK/bin/java" -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=4 -Xss1m \
+exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=4 -Xss1m \
   --enable-native-access=ALL-UNNAMED $cds ${VMM_JAVA_OPTS:-} -jar "$self" "$@"
 exit $?

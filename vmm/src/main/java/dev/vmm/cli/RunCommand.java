@@ -107,7 +107,11 @@ public final class RunCommand implements Callable<Integer> {
                 Thread hook = new Thread(() -> m.stop("stopped by signal"));
                 Runtime.getRuntime().addShutdownHook(hook);
                 VmExit exit = m.run();
-                Runtime.getRuntime().removeShutdownHook(hook);
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // stopped by a signal: the hook is what ended the run
+                }
                 if (control != null) control.close();
                 if (stats) err.print(m.exitStatistics());
                 if (reboot && exit.kind() == VmExit.Kind.RESET) {

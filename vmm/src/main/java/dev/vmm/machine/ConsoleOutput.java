@@ -23,6 +23,16 @@ public final class ConsoleOutput implements ByteSink, AutoCloseable {
         this.flusher = Thread.ofPlatform().daemon(true).name("console-flush").start(this::flushPeriodically);
     }
 
+    /** This sink as an OutputStream (for other consoles that share it, e.g. virtio-console's hvc0). */
+    public OutputStream asStream() {
+        return new OutputStream() {
+            @Override
+            public void write(int b) {
+                ConsoleOutput.this.write((byte) b);
+            }
+        };
+    }
+
     @Override
     public synchronized void write(byte b) {
         buf[len++] = b;

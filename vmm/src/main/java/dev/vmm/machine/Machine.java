@@ -62,6 +62,12 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     public MachineConfig config() { return config; }
 
+    private VirtioWiring virtio;
+
+    void attachVirtio(VirtioWiring v) {
+        this.virtio = v;
+    }
+
     public Uart16550 com1() { return com1; }
 
     public dev.vmm.chipset.legacy.CmosRtc cmos() { return cmos; }
@@ -176,6 +182,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     @Override
     public void close() {
+        if (virtio != null) virtio.close();
         for (Vcpu v : vcpus) v.fd().close();
         console.close();
         vm.close();

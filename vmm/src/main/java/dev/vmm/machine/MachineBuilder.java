@@ -26,6 +26,7 @@ import dev.vmm.memory.GuestMemory;
 import dev.vmm.vcpu.CpuTopology;
 import dev.vmm.vcpu.Vcpu;
 import dev.vmm.vcpu.VcpuGate;
+import dev.vmm.virtio.io.IoThread;
 import dev.vmm.vcpu.VcpuSetup;
 import dev.vmm.vcpu.VmExit;
 
@@ -90,6 +91,17 @@ public final class MachineBuilder {
             pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(irq(vmf, SCI_IRQ),
                     () -> self[0].vmExit(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null))));
 
+            List<IoThread> ioThreads = new ArrayList<>();
+            VirtioWiring virtio = new VirtioWiring(vm, mem, pci, routing, ioThreads);
+            if (hasVirtio(cfg)) {
+                // One I/O thread per vCPU serves the virtqueues (queue i of each device on thread i mod n).
+                for (int i = 0; i < cfg.cpus(); i++) {
+                    IoThread t = new IoThread("io-" + i, 256);
+                    t.start();
+                    ioThreads.add(t);
+                }
+                VirtioDeviceFactory.create(cfg, virtio, ioThreads, console.asStream());
+            }
             pci.assignResources();
             AcpiTables acpi = AcpiTables.builder(cfg.cpus())
                     .pciRoutes(pci.router().routes())
@@ -129,6 +141,7 @@ public final class MachineBuilder {
             self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate);
             self[0].attachStateful(cfg, cmos, i8042);
+            self[0].attachVirtio(virtio);
             return self[0];
         } catch (RuntimeException e) {
             if (vm != null) vm.close();
@@ -144,6 +157,11 @@ public final class MachineBuilder {
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
         if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
+    }
+
+    private static boolean hasVirtio(MachineConfig cfg) {
+        var d = cfg.devices();
+        return !d.disks().isEmpty() || d.rng() != null || !d.consolePorts().isEmpty();
     }
 
     private static void requireCapabilities(Kvm kvm) {

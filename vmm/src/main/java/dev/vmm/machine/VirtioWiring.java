@@ -80,12 +80,30 @@ public final class VirtioWiring {
         return dev;
     }
 
-    /** Things to close when the machine goes away (backends, devices), in reverse order. */
+    private final List<AutoCloseable> afterThreads = new ArrayList<>();
+
+    /** Devices to close when the machine goes away (before the I/O threads stop). */
     public void closeLater(AutoCloseable c) {
         closeables.add(c);
     }
 
-    public List<AutoCloseable> closeables() {
-        return closeables;
+    /** Backends to close once no I/O thread can touch them any more. */
+    public void closeAfterIoThreads(AutoCloseable c) {
+        afterThreads.add(c);
+    }
+
+    /** Devices, then I/O threads, then backends; errors on the way are not allowed to stop the rest. */
+    public void close() {
+        for (int i = closeables.size() - 1; i >= 0; i--) quietly(closeables.get(i));
+        for (IoThread t : ioThreads) quietly(t);
+        for (int i = afterThreads.size() - 1; i >= 0; i--) quietly(afterThreads.get(i));
+    }
+
+    private static void quietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            System.err.println("vmm: warning: closing " + c + ": " + e.getMessage());
+        }
     }
 }

@@ -1,0 +1,116 @@
+package dev.vmm.machine;
+
+import dev.vmm.block.BlockDevice;
+import dev.vmm.block.ImageFile;
+import dev.vmm.block.ImageFormat;
+import dev.vmm.block.Images;
+import dev.vmm.virtio.blk.BlkBackend;
+import dev.vmm.virtio.blk.BlkConfig;
+import dev.vmm.virtio.blk.CacheMode;
+import dev.vmm.virtio.blk.SyncBackendAdapter;
+import dev.vmm.virtio.blk.SyncDisk;
+import dev.vmm.virtio.blk.ThrottleGroup;
+import dev.vmm.virtio.blk.UringRawBackend;
+import dev.vmm.virtio.blk.VirtioBlk;
+import dev.vmm.virtio.console.ConsolePortOptions;
+import dev.vmm.virtio.console.StreamBackend;
+import dev.vmm.virtio.console.VirtioConsole;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.rng.VirtioRng;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.util.List;
+
+/** Creates the virtio devices a {@link MachineConfig.Devices} asks for and attaches them. */
+final class VirtioDeviceFactory {
+    private VirtioDeviceFactory() {}
+
+    static void create(MachineConfig cfg, VirtioWiring wiring, List<IoThread> ioThreads, OutputStream console) {
+        int n = 0;
+        for (DiskSpec d : cfg.devices().disks()) {
+            VirtioBlk blk = disk(d, cfg.cpus(), ioThreads, "vd" + (char) ('a' + n++), wiring);
+            wiring.attach(blk, blk::queueEventFd);
+            wiring.closeLater(blk);
+        }
+        if (cfg.devices().rng() != null) {
+            try {
+                VirtioRng rng = new VirtioRng(cfg.devices().rng().source(), cfg.devices().rng().rate());
+                wiring.attach(rng, null);
+                wiring.closeLater(rng);
+            } catch (IOException e) {
+                throw new ConfigException("--rng: cannot open " + cfg.devices().rng().source() + ": " + e.getMessage());
+            }
+        }
+        if (!cfg.devices().consolePorts().isEmpty()) {
+            // Port 0 (hvc0) shares the serial console's output; it takes no input (COM1 has stdin).
+            VirtioConsole vc = new VirtioConsole(VirtioConsole.DEFAULT_MAX_PORTS,
+                    new StreamBackend(InputStream.nullInputStream(), console, "hvc0-input"));
+            for (ConsolePortOptions p : cfg.devices().consolePorts()) {
+                try {
+                    vc.addPort(p.name(), p.openBackend());
+                } catch (IOException e) {
+                    throw new ConfigException("--console-port name=" + p.name() + ": " + e.getMessage());
+                }
+            }
+            wiring.attach(vc, null);
+            wiring.closeLater(vc);
+        }
+    }
+
+    private static VirtioBlk disk(DiskSpec d, int cpus, List<IoThread> ioThreads, String name, VirtioWiring wiring) {
+        if (!Files.exists(d.path())) throw new ConfigException("--disk " + d.path() + ": no such file");
+        ImageFormat format = d.format() != null ? ImageFormat.byName(d.format()) : probe(d);
+        BlkBackend backend;
+        CacheMode cache = CacheMode.parse(d.cache());
+        if (format == ImageFormat.RAW) {
+            backend = UringRawBackend.open(d.path(), d.readOnly(), cache);
+        } else {
+            BlockDevice dev = Images.open(d.path(), (d.readOnly() ? Images.Options.readOnlyDefaults()
+                    : Images.Options.readWriteDefaults()).withFormat(format));
+            backend = new SyncBackendAdapter(syncDisk(dev), 2, d.serial());
+        }
+        wiring.closeAfterIoThreads(backend);
+        ThrottleGroup throttle = null;
+        if (d.limits().any()) {
+            throttle = new ThrottleGroup(name);
+            DiskSpec.Limits l = d.limits();
+            long[] values = {l.bps(), l.bpsRead(), l.bpsWrite(), l.iops(), l.iopsRead(), l.iopsWrite()};
+            ThrottleGroup.Limit[] kinds = {ThrottleGroup.Limit.TOTAL_BYTES, ThrottleGroup.Limit.READ_BYTES,
+                    ThrottleGroup.Limit.WRITE_BYTES, ThrottleGroup.Limit.TOTAL_OPS, ThrottleGroup.Limit.READ_OPS,
+                    ThrottleGroup.Limit.WRITE_OPS};
+            for (int i = 0; i < values.length; i++) {
+                if (values[i] > 0) throttle.setLimit(kinds[i], values[i], l.burstSeconds());
+            }
+        }
+        int queues = d.queues() > 0 ? d.queues() : cpus;
+        BlkConfig c = BlkConfig.of(queues).withDiscard(d.discard());
+        if (d.serial() != null) c = c.withSerial(d.serial());
+        if (throttle != null) c = c.withThrottle(throttle);
+        return new VirtioBlk(backend, c, ioThreads);
+    }
+
+    private static ImageFormat probe(DiskSpec d) {
+        try (ImageFile f = ImageFile.open(d.path(), true, false)) {
+            return ImageFormat.probe(f);
+        } catch (RuntimeException e) {
+            throw new ConfigException("--disk " + d.path() + ": " + e.getMessage());
+        }
+    }
+
+    private static SyncDisk syncDisk(BlockDevice d) {
+        return new SyncDisk() {
+            public long size() { return d.size(); }
+            public boolean readOnly() { return d.readOnly(); }
+            public void read(long o, MemorySegment m) { d.read(o, m); }
+            public void write(long o, MemorySegment m) { d.write(o, m); }
+            public void flush() { d.flush(); }
+            public void discard(long o, long n) { d.discard(o, n); }
+            public void writeZeroes(long o, long n, boolean u) { d.writeZeroes(o, n, u); }
+            public void close() { d.close(); }
+        };
+    }
+}
