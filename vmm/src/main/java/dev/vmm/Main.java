@@ -28,7 +28,22 @@ public final class Main {
             System.arraycopy(args, 0, withRun, 1, args.length);
             args = withRun;
         }
-        CommandLine cl = new CommandLine(new VmmCommand());
+        // Building picocli's model of every subcommand costs hundreds of ms of reflection; a run needs
+        // only its own. The whole tree is built for help, version and unknown words.
+        CommandLine cl;
+        Object sub = args.length == 0 ? null : switch (args[0]) {
+            case "run" -> new dev.vmm.cli.RunCommand();
+            case "img" -> new dev.vmm.cli.img.ImgCommand();
+            case "snapshot" -> new dev.vmm.cli.SnapshotCommand();
+            default -> null;
+        };
+        if (sub != null) {
+            cl = new CommandLine(sub);
+            cl.setCommandName("vmm " + args[0]);
+            args = java.util.Arrays.copyOfRange(args, 1, args.length);
+        } else {
+            cl = new CommandLine(new VmmCommand());
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> handle(ex));
         cl.setParameterExceptionHandler((ex, a) -> {
             System.err.println("vmm: " + ex.getMessage() + " (see 'vmm " + subcommandName(ex) + "--help')");
@@ -39,7 +54,7 @@ public final class Main {
 
     private static String subcommandName(CommandLine.ParameterException ex) {
         String n = ex.getCommandLine().getCommandName();
-        return n.equals("vmm") ? "" : n + " ";
+        return n.equals("vmm") ? "" : n.replaceFirst("^vmm ", "") + " ";
     }
 
     static int handle(Exception ex) {

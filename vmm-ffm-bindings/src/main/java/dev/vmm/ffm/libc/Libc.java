@@ -35,6 +35,26 @@ public final class Libc {
     private static final ThreadLocal<MemorySegment> CALL_STATE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CAPTURE_LAYOUT));
 
+    /**
+     * A downcall handle made on first use. Making one spins bytecode (a few ms each); the VMM uses
+     * a handful of these functions per run, so creating all of them at class load would cost
+     * start-up time for nothing. The hot-path calls (ioctl, read, write, epoll_wait) stay eager.
+     */
+    private static final class LazyHandle {
+        private final java.util.function.Supplier<MethodHandle> factory;
+        private volatile MethodHandle handle;
+
+        LazyHandle(java.util.function.Supplier<MethodHandle> factory) {
+            this.factory = factory;
+        }
+
+        MethodHandle get() {
+            MethodHandle h = handle;
+            if (h == null) handle = h = factory.get();   // a racing duplicate is harmless
+            return h;
+        }
+    }
+
     private static MethodHandle errnoCall(String name, FunctionDescriptor fd, Linker.Option... extra) {
         Linker.Option[] opts = new Linker.Option[extra.length + 1];
         opts[0] = CAPTURE;
@@ -51,50 +71,50 @@ public final class Libc {
         return LOOKUP.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
     }
 
-    private static final MethodHandle OPEN = errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final LazyHandle OPEN = new LazyHandle(() -> errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2)));
+    private static final LazyHandle CLOSE = new LazyHandle(() -> errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final MethodHandle IOCTL_PTR = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
             Linker.Option.firstVariadicArg(2));
     private static final MethodHandle IOCTL_LONG = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle MMAP = errnoCall("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle MADVISE = errnoCall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final LazyHandle MMAP = new LazyHandle(() -> errnoCall("mmap",
+            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG)));
+    private static final LazyHandle MUNMAP = new LazyHandle(() -> errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG)));
+    private static final LazyHandle MADVISE = new LazyHandle(() -> errnoCall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT)));
+    private static final LazyHandle EVENTFD = new LazyHandle(() -> errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT)));
+    private static final LazyHandle EPOLL_CREATE1 = new LazyHandle(() -> errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
+    private static final LazyHandle EPOLL_CTL = new LazyHandle(() -> errnoCall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS)));
     private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
     private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle PREAD = errnoCall("pread64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle PWRITE = errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle PREADV = errnoCall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle PWRITEV = errnoCall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG));
+    private static final LazyHandle PREAD = new LazyHandle(() -> errnoCall("pread64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG)));
+    private static final LazyHandle PWRITE = new LazyHandle(() -> errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG)));
+    private static final LazyHandle PREADV = new LazyHandle(() -> errnoCall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)));
+    private static final LazyHandle PWRITEV = new LazyHandle(() -> errnoCall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)));
     private static final MethodHandle WRITEV = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle READV = errnoCall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle FALLOCATE = errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle FSTAT = errnoCall("fstat64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle FSYNC = errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle FCNTL_PTR = errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle FCNTL_INT = errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle PRCTL = errnoCall("prctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
+    private static final LazyHandle FALLOCATE = new LazyHandle(() -> errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG)));
+    private static final LazyHandle FSTAT = new LazyHandle(() -> errnoCall("fstat64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS)));
+    private static final LazyHandle FSYNC = new LazyHandle(() -> errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
+    private static final LazyHandle FDATASYNC = new LazyHandle(() -> errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
+    private static final LazyHandle FTRUNCATE = new LazyHandle(() -> errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG)));
+    private static final LazyHandle FCNTL_PTR = new LazyHandle(() -> errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
+            Linker.Option.firstVariadicArg(2)));
+    private static final LazyHandle FCNTL_INT = new LazyHandle(() -> errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+            Linker.Option.firstVariadicArg(2)));
+    private static final LazyHandle PRCTL = new LazyHandle(() -> errnoCall("prctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+            Linker.Option.firstVariadicArg(1)));
     private static final MethodHandle SYSCALL6 = errnoCall("syscall",
             FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(1));
-    private static final MethodHandle SIGACTION = errnoCall("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final LazyHandle SIGACTION = new LazyHandle(() -> errnoCall("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)));
     private static final MethodHandle PTHREAD_SELF = plainCall("pthread_self", FunctionDescriptor.of(JAVA_LONG));
     private static final MethodHandle PTHREAD_KILL = plainCall("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    private static final MethodHandle SYSCONF = plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT));
-    private static final MethodHandle GETPID = plainCall("getpid", FunctionDescriptor.of(JAVA_INT));
-    private static final MethodHandle GETTID = plainCall("gettid", FunctionDescriptor.of(JAVA_INT));
+    private static final LazyHandle SYSCONF = new LazyHandle(() -> plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT)));
+    private static final LazyHandle GETPID = new LazyHandle(() -> plainCall("getpid", FunctionDescriptor.of(JAVA_INT)));
+    private static final LazyHandle GETTID = new LazyHandle(() -> plainCall("gettid", FunctionDescriptor.of(JAVA_INT)));
 
     // open(2)
     public static final int O_RDONLY = 0, O_WRONLY = 1, O_RDWR = 2, O_CREAT = 0100, O_EXCL = 0200,
@@ -177,14 +197,14 @@ public final class Libc {
 
     public static int open(String path, int flags, int mode) {
         try (Arena a = Arena.ofConfined()) {
-            int fd = (int) OPEN.invokeExact(CALL_STATE.get(), a.allocateFrom(path), flags, mode);
+            int fd = (int) OPEN.get().invokeExact(CALL_STATE.get(), a.allocateFrom(path), flags, mode);
             if (fd == -1) throw new NativeException("open " + path, errno());
             return fd;
         } catch (Throwable t) { throw rethrow(t); }
     }
 
     public static void close(int fd) {
-        try { check("close", (int) CLOSE.invokeExact(CALL_STATE.get(), fd)); }
+        try { check("close", (int) CLOSE.get().invokeExact(CALL_STATE.get(), fd)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -221,29 +241,29 @@ public final class Libc {
     /** mmap; the returned segment has the mapping's length (unmap it with {@link #munmap}). */
     public static MemorySegment mmap(MemorySegment addr, long length, int prot, int flags, int fd, long offset) {
         try {
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(CALL_STATE.get(), addr, length, prot, flags, fd, offset);
+            MemorySegment p = (MemorySegment) MMAP.get().invokeExact(CALL_STATE.get(), addr, length, prot, flags, fd, offset);
             if (p.address() == -1L) throw new NativeException("mmap", errno());
             return p.reinterpret(length);
         } catch (Throwable t) { throw rethrow(t); }
     }
 
     public static void munmap(MemorySegment mapping) {
-        try { check("munmap", (int) MUNMAP.invokeExact(CALL_STATE.get(), mapping, mapping.byteSize())); }
+        try { check("munmap", (int) MUNMAP.get().invokeExact(CALL_STATE.get(), mapping, mapping.byteSize())); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static void madvise(MemorySegment range, int advice) {
-        try { check("madvise", (int) MADVISE.invokeExact(CALL_STATE.get(), range, range.byteSize(), advice)); }
+        try { check("madvise", (int) MADVISE.get().invokeExact(CALL_STATE.get(), range, range.byteSize(), advice)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static int eventfd(int initval, int flags) {
-        try { return check("eventfd", (int) EVENTFD.invokeExact(CALL_STATE.get(), initval, flags)); }
+        try { return check("eventfd", (int) EVENTFD.get().invokeExact(CALL_STATE.get(), initval, flags)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static int epollCreate1(int flags) {
-        try { return check("epoll_create1", (int) EPOLL_CREATE1.invokeExact(CALL_STATE.get(), flags)); }
+        try { return check("epoll_create1", (int) EPOLL_CREATE1.get().invokeExact(CALL_STATE.get(), flags)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -252,7 +272,7 @@ public final class Libc {
             MemorySegment ev = a.allocate(EPOLL_EVENT);
             ev.set(JAVA_INT, 0, events);
             ev.set(JAVA_LONG.withByteAlignment(4), 4, data);
-            check("epoll_ctl", (int) EPOLL_CTL.invokeExact(CALL_STATE.get(), epfd, op, fd, ev));
+            check("epoll_ctl", (int) EPOLL_CTL.get().invokeExact(CALL_STATE.get(), epfd, op, fd, ev));
         } catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -293,23 +313,23 @@ public final class Libc {
     }
 
     public static long pread(int fd, MemorySegment buf, long offset) {
-        try { return check("pread", (long) PREAD.invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
+        try { return check("pread", (long) PREAD.get().invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static long pwrite(int fd, MemorySegment buf, long offset) {
-        try { return check("pwrite", (long) PWRITE.invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
+        try { return check("pwrite", (long) PWRITE.get().invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     /** preadv over {@code iovcnt} {@link #IOVEC}s. */
     public static long preadv(int fd, MemorySegment iov, int iovcnt, long offset) {
-        try { return check("preadv", (long) PREADV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt, offset)); }
+        try { return check("preadv", (long) PREADV.get().invokeExact(CALL_STATE.get(), fd, iov, iovcnt, offset)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static long pwritev(int fd, MemorySegment iov, int iovcnt, long offset) {
-        try { return check("pwritev", (long) PWRITEV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt, offset)); }
+        try { return check("pwritev", (long) PWRITEV.get().invokeExact(CALL_STATE.get(), fd, iov, iovcnt, offset)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -330,47 +350,47 @@ public final class Libc {
     }
 
     public static void fallocate(int fd, int mode, long offset, long len) {
-        try { check("fallocate", (int) FALLOCATE.invokeExact(CALL_STATE.get(), fd, mode, offset, len)); }
+        try { check("fallocate", (int) FALLOCATE.get().invokeExact(CALL_STATE.get(), fd, mode, offset, len)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     /** fstat into a {@link #STAT} segment. */
     public static void fstat(int fd, MemorySegment stat) {
-        try { check("fstat", (int) FSTAT.invokeExact(CALL_STATE.get(), fd, stat)); }
+        try { check("fstat", (int) FSTAT.get().invokeExact(CALL_STATE.get(), fd, stat)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static void fsync(int fd) {
-        try { check("fsync", (int) FSYNC.invokeExact(CALL_STATE.get(), fd)); }
+        try { check("fsync", (int) FSYNC.get().invokeExact(CALL_STATE.get(), fd)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static void fdatasync(int fd) {
-        try { check("fdatasync", (int) FDATASYNC.invokeExact(CALL_STATE.get(), fd)); }
+        try { check("fdatasync", (int) FDATASYNC.get().invokeExact(CALL_STATE.get(), fd)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static void ftruncate(int fd, long length) {
-        try { check("ftruncate", (int) FTRUNCATE.invokeExact(CALL_STATE.get(), fd, length)); }
+        try { check("ftruncate", (int) FTRUNCATE.get().invokeExact(CALL_STATE.get(), fd, length)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     /** fcntl with an int argument. */
     public static int fcntl(int fd, int cmd, int arg) {
-        try { return check("fcntl", (int) FCNTL_INT.invokeExact(CALL_STATE.get(), fd, cmd, arg)); }
+        try { return check("fcntl", (int) FCNTL_INT.get().invokeExact(CALL_STATE.get(), fd, cmd, arg)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     /** fcntl with a pointer argument; returns the result or {@code -errno}. */
     public static int fcntlRaw(int fd, int cmd, MemorySegment arg) {
         try {
-            int r = (int) FCNTL_PTR.invokeExact(CALL_STATE.get(), fd, cmd, arg);
+            int r = (int) FCNTL_PTR.get().invokeExact(CALL_STATE.get(), fd, cmd, arg);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
 
     public static int prctl(int option, long a2, long a3, long a4, long a5) {
-        try { return check("prctl", (int) PRCTL.invokeExact(CALL_STATE.get(), option, a2, a3, a4, a5)); }
+        try { return check("prctl", (int) PRCTL.get().invokeExact(CALL_STATE.get(), option, a2, a3, a4, a5)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -384,7 +404,7 @@ public final class Libc {
 
     /** sigaction(2) with raw {@code struct sigaction} buffers (either may be NULL). */
     public static void sigaction(int signo, MemorySegment act, MemorySegment oldact) {
-        try { check("sigaction", (int) SIGACTION.invokeExact(CALL_STATE.get(), signo, act, oldact)); }
+        try { check("sigaction", (int) SIGACTION.get().invokeExact(CALL_STATE.get(), signo, act, oldact)); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
@@ -400,17 +420,17 @@ public final class Libc {
     }
 
     public static long sysconf(int name) {
-        try { return (long) SYSCONF.invokeExact(name); }
+        try { return (long) SYSCONF.get().invokeExact(name); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static int getpid() {
-        try { return (int) GETPID.invokeExact(); }
+        try { return (int) GETPID.get().invokeExact(); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     public static int gettid() {
-        try { return (int) GETTID.invokeExact(); }
+        try { return (int) GETTID.get().invokeExact(); }
         catch (Throwable t) { throw rethrow(t); }
     }
 }
