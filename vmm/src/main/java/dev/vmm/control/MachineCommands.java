@@ -64,6 +64,19 @@ public final class MachineCommands {
             }
             return null; // the machine stays paused, as after Firecracker's snapshot: 'cont' or 'quit' next
         });
+        // Like QEMU's HMP 'info registers': each vCPU's registers (the machine is paused briefly if running).
+        qmp.register("x-vmm-query-registers", a -> {
+            boolean wasRunning = !m.paused();
+            try {
+                m.pause();
+                return m.vcpus().stream().map(v -> Map.of("cpu-index", v.id(), "registers", v.registerDump())).toList();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw QmpServer.QmpException.generic("interrupted");
+            } finally {
+                if (wasRunning) m.resume();
+            }
+        });
         qmp.register("system_reset", a -> {
             m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
             return null;
