@@ -26,7 +26,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 fragment="$here/config-fragment"
 patchfile="$here/pvm-host.patch"
-cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/vmm/smoke-kernel"
+cache_root="${XDG_CACHE_HOME:-${HOME:?neither XDG_CACHE_HOME nor HOME is set}/.cache}/vmm/smoke-kernel"
 jobs="${SMOKE_KERNEL_JOBS:-$(nproc)}"
 
 # What the build really needs (measured on Debian 12, see docs/smoke-kernel.md):
@@ -40,10 +40,37 @@ jobs="${SMOKE_KERNEL_JOBS:-$(nproc)}"
 # modules), cpio (no IKHEADERS; make-initramfs.sh installs it itself).
 packages=(linux-source-6.1 build-essential bc bison flex libelf-dev lz4 xz-utils patch)
 
+# The installed linux-source-6.1 version, empty if it is not installed.
+source_version() {
+    local v
+    v="$(dpkg-query -W -f='${db:Status-Status} ${Version}' linux-source-6.1 2>/dev/null)" || true
+    [[ "$v" == installed\ * ]] && echo "${v#installed }"
+    return 0
+}
+
+# The cache key, from the source version ($src_version) and our inputs.
+compute_key() {
+    { echo "recipe $RECIPE_VERSION"
+      echo "linux-source-6.1 $src_version"
+      echo "gcc $(gcc -dumpfullversion 2>/dev/null)"
+      echo "fragment"; cat "$fragment"
+      echo "patch"; cat "$patchfile"; } | sha256sum | cut -c1-16
+}
+
+# Fast path without the lock: an output directory only ever appears complete (it is renamed
+# into place), so a hit is safe to use even while another build runs.
+src_version="$(source_version)"
+key="$([[ -z "$src_version" ]] || compute_key)"
+if [[ -n "$key" && -f "$cache_root/$key/vmlinux" && -f "$cache_root/$key/bzImage" ]]; then
+    sk_log "cached (linux-source-6.1 $src_version)"
+    echo "$cache_root/$key"
+    exit 0
+fi
+
 mkdir -p "$cache_root"
 exec 9>"$cache_root/.lock"
 # One build at a time on a machine (2 cores: two parallel kernel builds only slow each other
-# down); a waiting run then finds the finished output and returns at once.
+# down); a run that waited then usually finds the output the other one built.
 if ! flock -n 9; then
     sk_log "another smoke-kernel build holds $cache_root/.lock; waiting"
     flock 9
@@ -51,14 +78,10 @@ fi
 
 sk_need_packages "${packages[@]}"
 
-src_version="$(dpkg-query -W -f='${Version}' linux-source-6.1)"
-key="$( { echo "recipe $RECIPE_VERSION"
-          echo "linux-source-6.1 $src_version"
-          echo "gcc $(gcc -dumpfullversion)"
-          echo "fragment"; cat "$fragment"
-          echo "patch"; cat "$patchfile"; } | sha256sum | cut -c1-16)"
+src_version="$(source_version)"
+[[ -n "$src_version" ]] || sk_die "linux-source-6.1 is still not installed"
+key="$(compute_key)"
 out="$cache_root/$key"
-
 if [[ -f "$out/vmlinux" && -f "$out/bzImage" ]]; then
     sk_log "cached (linux-source-6.1 $src_version)"
     echo "$out"
@@ -70,7 +93,9 @@ tarball="$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n1)"
 
 work="$cache_root/build-$key"
 staging="$cache_root/.staging-$key"
-rm -rf "$work" "$staging"
+# We hold the lock, so no other build is running: whatever build trees and half-written outputs
+# are here were left by killed runs (or SMOKE_KERNEL_KEEP_BUILD=1) and only take space.
+rm -rf "$cache_root"/build-* "$cache_root"/.staging-*
 mkdir -p "$work" "$staging"
 log="$staging/build.log"
 : >"$log"
