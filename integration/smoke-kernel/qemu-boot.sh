@@ -44,9 +44,11 @@ args+=(-append "$append" "$@")
 
 echo "# qemu-system-x86_64 ${args[*]}" >&2
 start=$EPOCHREALTIME
-elapsed() { # seconds since $start, 3 decimals (EPOCHREALTIME is "s.micros")
+# Sets $elapsed to the seconds since $start, 3 decimals (EPOCHREALTIME is "s.micros"). No
+# subshell: forking one per line made the stamps lag behind bursts of console output.
+elapsed() {
     local us=$(( ${EPOCHREALTIME/./} - ${start/./} ))
-    printf '%4d.%03d' $((us / 1000000)) $((us / 1000 % 1000))
+    printf -v elapsed '%4d.%03d' $((us / 1000000)) $((us / 1000 % 1000))
 }
 # QEMU writes the serial console straight to its stdout, byte by byte: stamping each line
 # as it arrives measures when the guest printed it (to within the pipe's latency).
@@ -54,8 +56,10 @@ elapsed() { # seconds since $start, 3 decimals (EPOCHREALTIME is "s.micros")
 set +e
 timeout -k 5 "$timeout" qemu-system-x86_64 "${args[@]}" </dev/null 2>&1 |
     while IFS= read -r line || [[ -n "$line" ]]; do
-        printf '%s %s\n' "$(elapsed)" "${line%$'\r'}"
+        elapsed
+        printf '%s %s\n' "$elapsed" "${line%$'\r'}"
     done
 rc=${PIPESTATUS[0]}
 set -e
-printf '%s # qemu exit status %s%s\n' "$(elapsed)" "$rc" "$( ((rc == 124)) && echo ' (timeout)')"
+elapsed
+printf '%s # qemu exit status %s%s\n' "$elapsed" "$rc" "$( ((rc == 124)) && echo ' (timeout)')"
