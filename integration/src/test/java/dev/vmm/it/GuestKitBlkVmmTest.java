@@ -149,4 +149,17 @@ class GuestKitBlkVmmTest {
         double bps = Long.parseLong(m.group(1)) * 1e6 / Long.parseLong(m.group(2));
         assertThat(bps).as(r.stdout()).isBetween(0.9 * (4 << 20), 1.1 * (4 << 20));
     }
+
+    @Test
+    void fortyDisksNeedAPciBridgeAndAllEnumerate(@TempDir Path dir) throws Exception {
+        List<String> args = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            args.add("--disk");
+            args.add("path=" + rawDisk(dir, "d" + i + ".img", 1 << 20) + ",serial=disk" + i);
+        }
+        Vmm.Result r = boot(GuestKit.Format.PVH, "mode=verify disk=39 serial=disk39", args.toArray(String[]::new));
+        assertThat(r.status()).as(r.describe()).isZero();
+        // More than the 31 free root slots: the last disks sit behind a PCI-to-PCI bridge on bus 1.
+        assertThat(r.stdout()).containsPattern("blk: 01:[0-9a-f]{2}\\.0 capacity").contains("blk: serial \"disk39\" ok", "blk: verify ok 1 MiB");
+    }
 }

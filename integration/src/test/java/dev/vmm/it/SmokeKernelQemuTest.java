@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("qemu")
 @Tag("smoke-kernel")
+@Tag("slow")
 class SmokeKernelQemuTest {
 
     /**

@@ -153,7 +153,7 @@ public final class MachineBuilder {
     /** The MP table: one processor per vCPU (APIC id = vCPU id), the IOAPIC, ISA interrupt routing. */
     private static void writeMpTable(GuestMemory mem, int cpus, CpuidEntries cpuid, PciSubsystem pci) {
         MpTable.Builder b = MpTable.builder(cpus);
-        for (var r : pci.mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin(), r.gsi());
+        for (var r : pci.mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi()); // MP table pins are 0-based (INTA = 0)
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
         if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));

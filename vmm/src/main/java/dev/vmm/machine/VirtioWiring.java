@@ -76,8 +76,27 @@ public final class VirtioWiring {
                 if (gpa != PciBar.UNMAPPED) vm.unregisterIoeventfd(eventfds[queue], gpa, len, false, null);
             }
         });
-        pci.root().attach(dev);
+        placeOnBus(dev);
         return dev;
+    }
+
+    private dev.vmm.chipset.pci.PciBus current;
+
+    /**
+     * Puts a device in the first free slot of the current bus; when only one slot is left there,
+     * a PCI-to-PCI bridge takes it and later devices go behind the bridge (and so on), so a machine
+     * holds any number of devices, as QEMU's pci-bridge allows.
+     */
+    private void placeOnBus(dev.vmm.chipset.pci.PciDevice dev) {
+        if (current == null) current = pci.root();
+        int free = 0;
+        for (int slot = 0; slot < 32; slot++) if (current.isSlotEmpty(slot)) free++;
+        if (free <= 1) {
+            dev.vmm.chipset.pci.PciBridge bridge = new dev.vmm.chipset.pci.PciBridge();
+            current.attach(bridge);
+            current = bridge.secondaryBus();
+        }
+        current.attach(dev);
     }
 
     private final List<AutoCloseable> afterThreads = new ArrayList<>();
