@@ -152,6 +152,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
                     c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_IO], c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_MMIO],
                     c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_INTR], c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_HLT]));
         }
+        if (virtio != null) sb.append(virtio.statistics());
         return sb.toString();
     }
 

@@ -32,8 +32,10 @@ final class VirtioDeviceFactory {
     static void create(MachineConfig cfg, VirtioWiring wiring, List<IoThread> ioThreads, OutputStream console) {
         int n = 0;
         for (DiskSpec d : cfg.devices().disks()) {
-            VirtioBlk blk = disk(d, cfg.cpus(), ioThreads, "vd" + (char) ('a' + n++), wiring);
+            String name = "vd" + (char) ('a' + Math.min(n++, 25));
+            VirtioBlk blk = disk(d, cfg.cpus(), ioThreads, name, wiring);
             wiring.attach(blk, blk::queueEventFd);
+            wiring.statsFrom(() -> blk.statsSummary(name + " (" + d.path() + ")"));
             wiring.closeLater(blk);
         }
         if (cfg.devices().rng() != null) {

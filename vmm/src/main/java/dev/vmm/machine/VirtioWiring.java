@@ -100,6 +100,18 @@ public final class VirtioWiring {
     }
 
     private final List<AutoCloseable> afterThreads = new ArrayList<>();
+    private final List<java.util.function.Supplier<String>> stats = new ArrayList<>();
+
+    /** A device's statistics for {@code --stats} (e.g. per-queue latency histograms). */
+    public void statsFrom(java.util.function.Supplier<String> s) {
+        stats.add(s);
+    }
+
+    public String statistics() {
+        StringBuilder sb = new StringBuilder();
+        for (var s : stats) sb.append(s.get());
+        return sb.toString();
+    }
 
     /** Devices to close when the machine goes away (before the I/O threads stop). */
     public void closeLater(AutoCloseable c) {
