@@ -181,19 +181,11 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     private byte[] getBlob(String name, long req, long size) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(size, 8);
-            Libc.ioctl(fd, name, req, s);
-            return s.toArray(JAVA_BYTE);
-        }
+        return StructIoctl.get(fd, name, req, size, -1);
     }
 
     private void setBlob(String name, long req, byte[] data) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(data.length, 8);
-            s.copyFrom(MemorySegment.ofArray(data));
-            Libc.ioctl(fd, name, req, s);
-        }
+        StructIoctl.set(fd, name, req, data);
     }
 
     @Override

@@ -230,20 +230,11 @@ public final class VmFd implements AutoCloseable {
     }
 
     private byte[] getBlob(String name, long req, long size, int firstInt) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(size, 8);
-            if (firstInt >= 0) s.set(JAVA_INT, 0, firstInt);
-            Libc.ioctl(fd, name, req, s);
-            return s.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-        }
+        return StructIoctl.get(fd, name, req, size, firstInt);
     }
 
     private void setBlob(String name, long req, byte[] data) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(data.length, 8);
-            s.copyFrom(MemorySegment.ofArray(data));
-            Libc.ioctl(fd, name, req, s);
-        }
+        StructIoctl.set(fd, name, req, data);
     }
 
     @Override
