@@ -68,7 +68,8 @@ final class NetQueuePair {
     private boolean txHeld;
     private boolean txRetryScheduled;
     private boolean tapWatched;
-    private boolean active;
+    /** In service (pair index < the driver's VQ_PAIRS_SET count); written by the control thread. */
+    private volatile boolean active;
     private boolean rxBroken, txBroken, stopping;
 
     NetQueuePair(VirtioNet device, int pair, SplitQueue rx, SplitQueue tx, GuestMemory memory, IoThread thread,
@@ -119,9 +120,9 @@ final class NetQueuePair {
 
     /** VQ_PAIRS_SET moved this pair in or out of service (the tap queue is already (de)tached). */
     void setActive(boolean on) {
+        active = on; // before the ack reaches the driver: its next TX on this pair must see it
         thread.execute(() -> {
             if (stopping) return;
-            active = on;
             if (on) processRx();
             else unwatchTap();
         });
@@ -201,7 +202,9 @@ final class NetQueuePair {
             return txError("chain (head " + c.head() + ") is " + c.readableBytes() + " bytes, shorter than the "
                     + HDR_SIZE + "-byte virtio-net header");
         }
-        if (c.count() > MAX_IOV || !headerAllowed(c)) {
+        // An inactive pair's tap queue is detached, but tun still takes writes on it: drop them here,
+        // as the driver must not use pairs above VQ_PAIRS_SET.
+        if (!active || c.count() > MAX_IOV || !headerAllowed(c)) {
             stats.txDropped++;
             return 1;
         }
