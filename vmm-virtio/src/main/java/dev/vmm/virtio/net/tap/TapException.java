@@ -1,0 +1,8 @@
+package dev.vmm.virtio.net.tap;
+
+/** A tap or bridge problem the user must fix; the message is one line meant for them. */
+public final class TapException extends RuntimeException {
+    public TapException(String message) {
+        super(message);
+    }
+}
