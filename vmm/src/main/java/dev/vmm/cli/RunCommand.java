@@ -64,6 +64,11 @@ public final class RunCommand implements Callable<Integer> {
                     + "[,iops=N][,bps=N][,iops_rd=N][,iops_wr=N][,bps_rd=N][,bps_wr=N][,burst=SECONDS].")
     java.util.List<String> disks = new java.util.ArrayList<>();
 
+    @Option(names = "--net", paramLabel = "tap=NAME[,...]",
+            description = "A multiqueue virtio-net NIC on a tap device (repeatable): tap=NAME[,queues=N][,mac=MAC][,bridge=BR][,mtu=N]; "
+                    + "queues default to the vCPU count, one I/O thread and MSI-X vector per queue.")
+    java.util.List<String> nets = new java.util.ArrayList<>();
+
     @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
@@ -185,7 +190,9 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.virtio.rng.RngOptions r = rng == null ? null : dev.vmm.virtio.rng.RngOptions.parse(rng);
         java.util.List<dev.vmm.virtio.console.ConsolePortOptions> ports = new java.util.ArrayList<>();
         for (String s : consolePorts) ports.add(dev.vmm.virtio.console.ConsolePortOptions.parse(s));
-        return new MachineConfig.Devices(d, r, ports);
+        java.util.List<dev.vmm.virtio.net.NetOptions> n = new java.util.ArrayList<>();
+        for (String s : nets) n.add(dev.vmm.virtio.net.NetOptions.parse(s));
+        return new MachineConfig.Devices(d, r, ports, n);
     }
 
     static byte[] demoGuest() {

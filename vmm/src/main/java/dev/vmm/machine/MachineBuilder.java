@@ -160,8 +160,7 @@ public final class MachineBuilder {
     }
 
     private static boolean hasVirtio(MachineConfig cfg) {
-        var d = cfg.devices();
-        return !d.disks().isEmpty() || d.rng() != null || !d.consolePorts().isEmpty();
+        return cfg.devices().any();
     }
 
     private static void requireCapabilities(Kvm kvm) {

@@ -38,6 +38,21 @@ final class VirtioDeviceFactory {
             wiring.statsFrom(() -> blk.statsSummary(name + " (" + d.path() + ")"));
             wiring.closeLater(blk);
         }
+        int nic = 0;
+        for (dev.vmm.virtio.net.NetOptions o : cfg.devices().nets()) {
+            dev.vmm.virtio.net.tap.Tap tap;
+            try {
+                tap = o.openTap(cfg.cpus());
+            } catch (RuntimeException e) {
+                throw new ConfigException("--net: " + e.getMessage());
+            }
+            wiring.closeAfterIoThreads(tap);
+            dev.vmm.virtio.net.VirtioNet net = new dev.vmm.virtio.net.VirtioNet(tap, o.macOrDerived(), o.queueSize(), ioThreads);
+            wiring.attach(net, net::queueEventFd);
+            wiring.closeLater(net);
+            String name = "net" + nic++;
+            wiring.statsFrom(() -> net.statsSummary(name));
+        }
         if (cfg.devices().rng() != null) {
             try {
                 VirtioRng rng = new VirtioRng(cfg.devices().rng().source(), cfg.devices().rng().rate());

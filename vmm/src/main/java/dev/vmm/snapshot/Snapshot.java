@@ -47,8 +47,7 @@ public final class Snapshot {
     /** Writes the state of {@code m}, which must be paused. The file appears whole or not at all. */
     public static void save(Machine m, Path file) throws IOException {
         if (!m.paused()) throw new IllegalStateException("the machine must be paused to save a snapshot");
-        MachineConfig.Devices d = m.config().devices();
-        if (!d.disks().isEmpty() || d.rng() != null || !d.consolePorts().isEmpty()) {
+        if (m.config().devices().any()) {
             // Their queue and backend state is not saved yet: refuse rather than write a snapshot that resumes wrong.
             throw new IllegalStateException("machines with virtio devices cannot be snapshotted yet");
         }
