@@ -433,11 +433,16 @@ class VirtioScsiTest {
     }
 
     @Test
-    void senseIsTruncatedToTheNegotiatedSenseSize() throws Exception {
+    void senseIsTruncatedToTheDriverWrittenSenseSize() throws Exception {
         try (ScsiHarness h = harness(1, 1, disk(image(DISK), "d"))) {
-            h.dev.writeConfig(20, 4, 96); // unchanged: Linux writes the defaults
             ScsiHarness.Resp r = h.cmd(0, new byte[] {(byte) 0xE5, 0, 0, 0, 0, 0}, null, 0);
             assertEquals(18, r.senseLen());
+            h.dev.writeConfig(20, 4, 8); // the response header is now 12 + 8 bytes
+            r = h.cmd(0, new byte[] {(byte) 0xE5, 0, 0, 0, 0, 0}, null, 0);
+            assertEquals(8, r.senseLen());
+            assertEquals(0x70, r.sense()[0]);
+            assertEquals(5, r.sense()[2]);
+            assertEquals(20, r.usedLen());
         }
     }
 
