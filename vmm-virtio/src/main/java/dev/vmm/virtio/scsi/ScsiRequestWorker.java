@@ -1,0 +1,272 @@
+package dev.vmm.virtio.scsi;
+
+import dev.vmm.ffm.libc.Libc;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.scsi.DataBuffer;
+import dev.vmm.scsi.ScsiResult;
+import dev.vmm.scsi.ScsiTarget;
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.queue.DescriptorChain;
+import dev.vmm.virtio.queue.QueueException;
+import dev.vmm.virtio.queue.SplitQueue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+
+import static dev.vmm.virtio.scsi.VirtioScsi.*;
+
+/**
+ * Serves one virtio-scsi request queue on its {@link IoThread}.
+ *
+ * <p>Request layout (§5.6.6.1, any descriptor split): device-readable = {@code lun[8], id,
+ * task_attr, prio, crn, cdb[cdb_size]} + data-out; device-writable = {@code sense_len, residual,
+ * status_qualifier, status, response, sense[sense_size]} + data-in. A chain without room for the
+ * response header leaves no way to answer: the queue stops with DEVICE_NEEDS_RESET. A short
+ * request header is answered VIRTIO_SCSI_S_FAILURE; a target other than 0 VIRTIO_SCSI_S_BAD_TARGET;
+ * everything about the command itself is the SCSI target's business (CHECK CONDITION + sense).
+ *
+ * <p>State is confined to the I/O thread; disk commands run on the device's pool and come back
+ * through {@link IoThread#execute}. Nothing the guest does makes this throw.
+ */
+final class ScsiRequestWorker {
+    private static final class Request {
+        final int slot;
+        final DescriptorChain chain = new DescriptorChain();
+        int lun;
+        int respSize;
+
+        Request(int slot) { this.slot = slot; }
+    }
+
+    private final VirtioScsi device;
+    private final ScsiTarget target;
+    private final int index;
+    private final SplitQueue queue;
+    private final GuestMemory memory;
+    private final IoThread thread;
+    private final VirtioInterrupt irq;
+    private final int kickFd;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment kickBuf = arena.allocate(8, 8);
+    private final Request[] requests;
+    private final int[] free;
+    private int freeTop;
+    private int inFlight;
+    private boolean broken;
+    private boolean stopping;
+    private boolean starved;
+    private boolean notifyScheduled;
+    private CompletableFuture<Void> stopped;
+
+    ScsiRequestWorker(VirtioScsi device, int index, SplitQueue queue, GuestMemory memory, IoThread thread,
+                      VirtioInterrupt irq, int kickFd) {
+        this.device = device;
+        this.target = device.target();
+        this.index = index;
+        this.queue = queue;
+        this.memory = memory;
+        this.thread = thread;
+        this.irq = irq;
+        this.kickFd = kickFd;
+        int n = queue.size();
+        requests = new Request[n];
+        free = new int[n];
+        for (int i = 0; i < n; i++) {
+            requests[i] = new Request(i);
+            free[i] = n - 1 - i;
+        }
+        freeTop = n;
+    }
+
+    void start() {
+        thread.addFd(kickFd, this::onKick);
+        process(); // the driver may have queued (and kicked) before DRIVER_OK reached us
+    }
+
+    /** Stops taking requests; completes once no command of this queue is on the worker pool. */
+    CompletableFuture<Void> stop() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        thread.execute(() -> {
+            stopping = true;
+            stopped = f;
+            thread.removeFd(kickFd);
+            maybeFinishStop();
+        });
+        return f;
+    }
+
+    private void maybeFinishStop() {
+        if (stopping && stopped != null && inFlight == 0) {
+            arena.close();
+            CompletableFuture<Void> f = stopped;
+            stopped = null;
+            f.complete(null);
+        }
+    }
+
+    private void onKick() {
+        Libc.readRaw(kickFd, kickBuf, 8);
+        process();
+    }
+
+    private void process() {
+        if (broken || stopping) return;
+        try {
+            do {
+                queue.disableNotification();
+                while (true) {
+                    if (freeTop == 0) { // more chains in flight than the queue size: wait for completions
+                        starved = true;
+                        return;
+                    }
+                    Request r = requests[free[freeTop - 1]];
+                    if (!queue.pop(r.chain)) break;
+                    freeTop--;
+                    boolean go;
+                    try {
+                        go = handle(r);
+                    } catch (RuntimeException e) { // a bug here must not kill the I/O thread or hang the guest
+                        queueError("request " + r.chain.head() + " failed: " + e);
+                        return;
+                    }
+                    if (!go) return;
+                }
+            } while (queue.enableNotification());
+        } catch (QueueException e) {
+            queueError(e.getMessage());
+        }
+    }
+
+    /** Validates and runs (or dispatches) one command; false if the queue broke. */
+    private boolean handle(Request r) {
+        DescriptorChain c = r.chain;
+        int cdbSize = device.cdbSize();
+        int reqSize = REQ_HEADER_FIXED + cdbSize;
+        r.respSize = RESP_HEADER_FIXED + device.senseSize();
+        if (c.writableBytes() < r.respSize) {
+            queueError("request (head " + c.head() + ") has " + c.writableBytes() + " writable bytes, the response needs " + r.respSize);
+            return false;
+        }
+        long dataOutLen = c.readableBytes() - reqSize, dataInLen = c.writableBytes() - r.respSize;
+        if (dataOutLen < 0) return finish(r, S_FAILURE, null, dataInLen);
+        byte[] hdr = new byte[reqSize];
+        c.readFromChain(0, hdr);
+        byte[] lunField = Arrays.copyOf(hdr, 8);
+        if (VirtioScsiLun.target(lunField) != 0) return finish(r, S_BAD_TARGET, null, Math.max(dataInLen, dataOutLen));
+        int lun = VirtioScsiLun.lun(lunField);
+        byte[] cdb = Arrays.copyOfRange(hdr, REQ_HEADER_FIXED, reqSize);
+        DataBuffer out = buffer(c, false, reqSize), in = buffer(c, true, r.respSize);
+        if (!target.touchesDisk(lun, cdb)) return finish(r, S_OK, target.execute(lun, cdb, out, in), 0);
+
+        r.lun = lun;
+        inFlight++;
+        device.totalInFlight.incrementAndGet();
+        device.lunInFlight.incrementAndGet(lun);
+        try {
+            device.pool().execute(() -> {
+                ScsiResult res;
+                try {
+                    res = target.execute(lun, cdb, out, in);
+                } catch (Throwable t) {
+                    res = null;
+                }
+                ScsiResult done = res;
+                thread.execute(() -> onComplete(r, done, Math.max(out.size(), in.size())));
+            });
+        } catch (RejectedExecutionException e) { // the pool is shut down: the device is closing
+            onComplete(r, null, Math.max(out.size(), in.size()));
+        }
+        return true;
+    }
+
+    /** The data area of the readable or writable part, {@code skip} bytes in, as guest RAM slices. */
+    private DataBuffer buffer(DescriptorChain c, boolean writable, long skip) {
+        int first = writable ? c.readableCount() : 0, end = writable ? c.count() : c.readableCount();
+        List<MemorySegment> pieces = new ArrayList<>(end - first);
+        for (int i = first; i < end; i++) {
+            long len = c.length(i);
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            pieces.add(memory.slice(c.address(i) + skip, len - skip));
+            skip = 0;
+        }
+        return pieces.isEmpty() ? DataBuffer.EMPTY : new DataBuffer(pieces.toArray(new MemorySegment[0]));
+    }
+
+    private void onComplete(Request r, ScsiResult res, long dataLen) {
+        inFlight--;
+        finish(r, res == null ? S_FAILURE : S_OK, res, dataLen);
+        device.lunInFlight.decrementAndGet(r.lun); // after the used ring entry: a TMF answers only then
+        device.totalInFlight.decrementAndGet();
+        if (stopping) {
+            maybeFinishStop();
+        } else if (starved) {
+            starved = false;
+            process();
+        }
+    }
+
+    /**
+     * Writes the response header (and sense) and returns the chain. {@code res} null: a virtio-level
+     * {@code response} with nothing transferred ({@code dataLen} is then the residual).
+     */
+    private boolean finish(Request r, int response, ScsiResult res, long dataLen) {
+        free[freeTop++] = r.slot;
+        if (broken || stopping) return false; // the queue belongs to nobody now; the driver will reset
+        DescriptorChain c = r.chain;
+        int senseSize = r.respSize - RESP_HEADER_FIXED;
+        byte[] sense = res == null ? new byte[0] : res.sense();
+        int senseLen = Math.min(sense.length, senseSize);
+        byte[] resp = new byte[RESP_HEADER_FIXED + senseLen];
+        MemorySegment m = MemorySegment.ofArray(resp);
+        long resid = res == null ? dataLen : res.residual();
+        m.set(ValueLayout.JAVA_INT_UNALIGNED, 0, senseLen);
+        m.set(ValueLayout.JAVA_INT_UNALIGNED, 4, (int) Math.min(resid, 0xFFFFFFFFL));
+        resp[10] = (byte) (res == null ? 0 : res.status());
+        resp[11] = (byte) (res != null && res.overrun() ? S_OVERRUN : response);
+        System.arraycopy(sense, 0, resp, RESP_HEADER_FIXED, senseLen);
+        long used = r.respSize + (res == null ? 0 : res.dataIn());
+        try {
+            c.writeToChain(0, resp);
+            queue.addUsed(c.head(), (int) Math.min(used, Integer.MAX_VALUE));
+        } catch (QueueException e) {
+            queueError(e.getMessage());
+            return false;
+        } catch (RuntimeException e) {
+            queueError("completing request " + c.head() + ": " + e.getMessage());
+            return false;
+        }
+        if (!notifyScheduled) {
+            notifyScheduled = true;
+            thread.atRoundEnd(this::notifyDriver);
+        }
+        return true;
+    }
+
+    private void notifyDriver() {
+        notifyScheduled = false;
+        if (broken || stopping) return;
+        try {
+            if (queue.needsNotification()) irq.signalUsedBuffer(index);
+        } catch (QueueException e) {
+            queueError(e.getMessage());
+        }
+    }
+
+    private void queueError(String reason) {
+        if (broken) return;
+        broken = true;
+        String msg = "virtio-scsi queue " + index + ": " + reason;
+        device.log(msg + "; device needs reset");
+        irq.deviceNeedsReset(msg);
+    }
+}

@@ -1,0 +1,302 @@
+package dev.vmm.virtio.scsi;
+
+import dev.vmm.ffm.libc.Libc;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.scsi.ScsiTarget;
+import dev.vmm.virtio.ActivationException;
+import dev.vmm.virtio.VirtioDevice;
+import dev.vmm.virtio.VirtioDeviceType;
+import dev.vmm.virtio.VirtioFeatures;
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.queue.SplitQueue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.function.Consumer;
+
+/**
+ * The virtio SCSI host device (type 8, virtio 1.x §5.6): one target (id 0) whose logical units are
+ * the disks of a {@link ScsiTarget} (LUN i = disk i). Queue 0 is the control queue (task management
+ * and asynchronous-notification requests), queue 1 the event queue, queues 2.. the request queues.
+ *
+ * <p>Threads: control and event queues are served on I/O thread 0, request queue {@code i} (virtio
+ * index 2+i) on thread {@code i mod M}. Commands that touch a disk (reads, writes, flushes,
+ * unmaps) run on a small worker pool, and their completion is handed back to the queue's I/O
+ * thread with {@link IoThread#execute}, so an I/O thread never blocks on a disk; other commands
+ * (INQUIRY, MODE SENSE...) are answered inline.
+ *
+ * <p>Wiring: {@link #queueEventFd(int)} for KVM_IOEVENTFD on each queue's notify address (one per
+ * virtio queue, control and event included), one MSI-X vector per queue via the transport's
+ * {@link VirtioInterrupt}. The device owns its worker pool and eventfds, not the target's disks or
+ * the I/O threads.
+ */
+public final class VirtioScsi implements VirtioDevice, AutoCloseable {
+    // Feature bits (virtio 1.x §5.6.3).
+    public static final long VIRTIO_SCSI_F_INOUT = 1L << 0;
+    public static final long VIRTIO_SCSI_F_HOTPLUG = 1L << 1;
+    public static final long VIRTIO_SCSI_F_CHANGE = 1L << 2;
+    public static final long VIRTIO_SCSI_F_T10_PI = 1L << 3;
+
+    // Response codes (§5.6.6).
+    public static final int S_OK = 0;
+    /** Task management: done (same value as OK). */
+    public static final int S_FUNCTION_COMPLETE = 0;
+    public static final int S_OVERRUN = 1;
+    public static final int S_ABORTED = 2;
+    public static final int S_BAD_TARGET = 3;
+    public static final int S_RESET = 4;
+    public static final int S_BUSY = 5;
+    public static final int S_TRANSPORT_FAILURE = 6;
+    public static final int S_TARGET_FAILURE = 7;
+    public static final int S_NEXUS_FAILURE = 8;
+    public static final int S_FAILURE = 9;
+    public static final int S_FUNCTION_SUCCEEDED = 10;
+    public static final int S_FUNCTION_REJECTED = 11;
+    public static final int S_INCORRECT_LUN = 12;
+
+    // Control queue request types and TMF subtypes.
+    public static final int T_TMF = 0;
+    public static final int T_AN_QUERY = 1;
+    public static final int T_AN_SUBSCRIBE = 2;
+    public static final int TMF_ABORT_TASK = 0;
+    public static final int TMF_ABORT_TASK_SET = 1;
+    public static final int TMF_CLEAR_ACA = 2;
+    public static final int TMF_CLEAR_TASK_SET = 3;
+    public static final int TMF_I_T_NEXUS_RESET = 4;
+    public static final int TMF_LOGICAL_UNIT_RESET = 5;
+    public static final int TMF_QUERY_TASK = 6;
+    public static final int TMF_QUERY_TASK_SET = 7;
+
+    // Events.
+    public static final int T_NO_EVENT = 0;
+    public static final int T_TRANSPORT_RESET = 1;
+    public static final int T_ASYNC_NOTIFY = 2;
+    public static final int T_PARAM_CHANGE = 3;
+    public static final int T_EVENTS_MISSED = 0x80000000;
+
+    public static final int CONTROL_QUEUE = 0;
+    public static final int EVENT_QUEUE = 1;
+    public static final int FIRST_REQUEST_QUEUE = 2;
+
+    public static final int DEFAULT_CDB_SIZE = 32;
+    public static final int DEFAULT_SENSE_SIZE = 96;
+    public static final int EVENT_INFO_SIZE = 16;
+    /** virtio_scsi_config: num_queues .. max_lun. */
+    public static final int CONFIG_SIZE = 36;
+    /** lun[8], id, task_attr, prio, crn: the request header before the CDB. */
+    static final int REQ_HEADER_FIXED = 19;
+    /** sense_len, residual, status_qualifier, status, response: the response header before the sense. */
+    static final int RESP_HEADER_FIXED = 12;
+
+    private final ScsiTarget target;
+    private final ScsiConfig config;
+    private final List<IoThread> threads;
+    private final long features;
+    private final int[] kickFds;
+    private final ExecutorService pool;
+    private final Consumer<String> log;
+    private volatile int cdbSize = DEFAULT_CDB_SIZE;
+    private volatile int senseSize = DEFAULT_SENSE_SIZE;
+    /** Commands handed to the pool and not yet in a used ring, per LUN (TMFs wait for them). */
+    final AtomicIntegerArray lunInFlight;
+    final AtomicInteger totalInFlight = new AtomicInteger();
+    private final List<ScsiRequestWorker> requestWorkers = new ArrayList<>();
+    private ScsiControlWorker control;
+
+    public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads) {
+        this(target, config, threads, msg -> System.err.println(msg));
+    }
+
+    /**
+     * @param target  the logical units
+     * @param config  queue count and sizes
+     * @param threads the I/O threads (at least one; thread 0 also serves the control and event queues)
+     * @param log     one-line messages (driver errors, slow resets)
+     */
+    public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, Consumer<String> log) {
+        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-scsi needs at least one I/O thread");
+        this.target = target;
+        this.config = config;
+        this.threads = List.copyOf(threads);
+        this.log = log;
+        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
+        this.lunInFlight = new AtomicIntegerArray(target.lunCount());
+        this.kickFds = new int[queueCount()];
+        for (int i = 0; i < kickFds.length; i++) kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
+        AtomicInteger id = new AtomicInteger();
+        this.pool = Executors.newFixedThreadPool(config.workers(),
+                r -> Thread.ofPlatform().daemon(true).name("scsi-worker-" + id.incrementAndGet()).unstarted(r));
+    }
+
+    // ---- VirtioDevice ------------------------------------------------------------------------
+
+    @Override public int deviceType() { return VirtioDeviceType.SCSI; }
+
+    @Override public long deviceFeatures() { return features; }
+
+    @Override public int queueCount() { return FIRST_REQUEST_QUEUE + config.numQueues(); }
+
+    @Override public int queueMaxSize(int queueIndex) { return config.queueSize(); }
+
+    @Override public int configSize() { return CONFIG_SIZE; }
+
+    private byte[] configBytes() {
+        MemorySegment c = MemorySegment.ofArray(new byte[CONFIG_SIZE]);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 0, config.numQueues());
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 4, config.segMax());
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 8, config.maxSectors());
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 12, config.cmdPerLun());
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 16, EVENT_INFO_SIZE);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 20, senseSize);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 24, cdbSize);
+        c.set(ValueLayout.JAVA_SHORT_UNALIGNED, 28, (short) 0); // max_channel
+        c.set(ValueLayout.JAVA_SHORT_UNALIGNED, 30, (short) 0); // max_target: one target, id 0
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 32, target.lunCount() - 1); // max_lun
+        return c.toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    @Override
+    public long readConfig(int offset, int size) {
+        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
+        byte[] b = configBytes();
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (b[offset + i] & 0xFF);
+        return v;
+    }
+
+    /**
+     * Only sense_size and cdb_size are driver-writable (whole 32-bit stores). Values the device
+     * cannot honour (sense ≥ 65536 bytes, CDB > 255 bytes or shorter than 6) are ignored.
+     */
+    @Override
+    public void writeConfig(int offset, int size, long value) {
+        if (size != 4) return;
+        long v = value & 0xFFFFFFFFL;
+        if (offset == 20 && v < 65536) senseSize = (int) v;
+        if (offset == 24 && v >= 6 && v <= 255) cdbSize = (int) v;
+    }
+
+    @Override
+    public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
+                                      VirtioInterrupt interrupt) throws ActivationException {
+        if (!requestWorkers.isEmpty() || control != null) throw new ActivationException("virtio-scsi: activated twice without a reset");
+        if (queues.size() != queueCount()) {
+            throw new ActivationException("virtio-scsi: " + queues.size() + " queues given, device has " + queueCount());
+        }
+        try {
+            for (int i = FIRST_REQUEST_QUEUE; i < queues.size(); i++) {
+                SplitQueue q = queues.get(i);
+                if (!q.isReady()) continue;
+                IoThread t = threads.get((i - FIRST_REQUEST_QUEUE) % threads.size());
+                ScsiRequestWorker w = new ScsiRequestWorker(this, i, q, memory, t, interrupt, kickFds[i]);
+                requestWorkers.add(w);
+                t.runAndWait(w::start);
+            }
+            if (requestWorkers.isEmpty()) throw new ActivationException("virtio-scsi: no request queue is ready");
+            SplitQueue cq = queues.get(CONTROL_QUEUE), eq = queues.get(EVENT_QUEUE);
+            control = new ScsiControlWorker(this, cq.isReady() ? cq : null, eq.isReady() ? eq : null, threads.get(0), interrupt,
+                    kickFds[CONTROL_QUEUE], kickFds[EVENT_QUEUE]);
+            threads.get(0).runAndWait(control::start);
+        } catch (RuntimeException e) {
+            reset();
+            throw new ActivationException("virtio-scsi: starting the queues: " + e.getMessage(), e);
+        } catch (ActivationException e) {
+            reset();
+            throw e;
+        }
+    }
+
+    @Override
+    public void queueNotify(int queueIndex) {
+        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment one = a.allocate(8, 8);
+            one.set(ValueLayout.JAVA_LONG, 0, 1L);
+            Libc.writeRaw(kickFds[queueIndex], one, 8);
+        }
+    }
+
+    @Override
+    public synchronized void reset() {
+        List<CompletableFuture<Void>> stops = new ArrayList<>();
+        for (ScsiRequestWorker w : requestWorkers) stops.add(w.stop());
+        if (control != null) stops.add(control.stop());
+        for (CompletableFuture<Void> f : stops) {
+            try {
+                f.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                log("virtio-scsi: reset: a queue did not quiesce within 30 s (" + e + ")");
+            }
+        }
+        requestWorkers.clear();
+        control = null;
+        cdbSize = DEFAULT_CDB_SIZE;
+        senseSize = DEFAULT_SENSE_SIZE;
+        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
+            MemorySegment buf = a.allocate(8, 8);
+            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
+        }
+    }
+
+    // ---- for the VMM -------------------------------------------------------------------------
+
+    /** The eventfd for virtio queue {@code i} (0 control, 1 event, 2.. requests): bind it with KVM_IOEVENTFD. */
+    public int queueEventFd(int i) {
+        return kickFds[i];
+    }
+
+    public ScsiTarget target() { return target; }
+
+    /**
+     * Queues an event for the driver (e.g. {@link #T_PARAM_CHANGE} after a resize, or
+     * {@link #T_TRANSPORT_RESET} for hot-plug; the corresponding features are not offered yet, so
+     * today only tests call it). Delivered when the driver has an event buffer; if too many wait,
+     * the oldest are dropped and the next delivered event carries {@link #T_EVENTS_MISSED}.
+     * Thread-safe; ignored when not active.
+     */
+    public synchronized void postEvent(int event, int lun, int reason) {
+        ScsiControlWorker c = control;
+        if (c != null) c.postEvent(event, lun, reason);
+    }
+
+    /** Resets the device, stops the worker pool and closes the eventfds (not the disks, not the threads). */
+    @Override
+    public void close() {
+        reset();
+        pool.shutdown();
+        try {
+            pool.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (int fd : kickFds) Libc.close(fd);
+    }
+
+    // ---- for the workers ---------------------------------------------------------------------
+
+    int cdbSize() { return cdbSize; }
+
+    int senseSize() { return senseSize; }
+
+    ExecutorService pool() { return pool; }
+
+    int segMax() { return config.segMax(); }
+
+    /** Whether a popped command on any request queue still waits for {@code lun} (-1: any LUN). */
+    boolean busy(int lun) {
+        if (lun < 0) return totalInFlight.get() > 0;
+        return lun < lunInFlight.length() && lunInFlight.get(lun) > 0;
+    }
+
+    void log(String msg) { log.accept(msg); }
+}

@@ -1,0 +1,190 @@
+package dev.vmm.virtio.scsi;
+
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.scsi.ScsiTarget;
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.queue.SplitQueue;
+import dev.vmm.virtio.queue.TestRings;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+
+/** Guest RAM, I/O threads, a VirtioScsi over a target, and a guest driver for each of its queues. */
+final class ScsiHarness implements AutoCloseable {
+    static final int CDB = VirtioScsi.DEFAULT_CDB_SIZE, SENSE = VirtioScsi.DEFAULT_SENSE_SIZE;
+    static final int REQ = 19 + CDB, RESP = 12 + SENSE;
+
+    static final class Irq implements VirtioInterrupt {
+        final AtomicIntegerArray used = new AtomicIntegerArray(64);
+        final ConcurrentLinkedQueue<String> needsReset = new ConcurrentLinkedQueue<>();
+
+        @Override public void signalUsedBuffer(int q) { used.incrementAndGet(q); }
+
+        @Override public void signalConfigChange() { }
+
+        @Override public void deviceNeedsReset(String reason) { needsReset.add(reason); }
+    }
+
+    record Resp(int senseLen, long resid, int status, int response, byte[] sense, byte[] data, int usedLen) {
+        int senseKey() { return sense.length > 2 ? sense[2] & 0x0F : -1; }
+
+        int asc() { return sense.length > 12 ? sense[12] & 0xFF : -1; }
+    }
+
+    final TestRings rings = new TestRings(0x10000, 96L << 20);
+    final GuestMemory mem = rings.memory();
+    final List<IoThread> threads = new ArrayList<>();
+    final VirtioScsi dev;
+    final Irq irq = new Irq();
+    final TestRings.Driver[] drivers;
+    final List<SplitQueue> queues = new ArrayList<>();
+    final List<String> log = new CopyOnWriteArrayList<>();
+
+    ScsiHarness(ScsiTarget target, ScsiConfig cfg, int nThreads) throws Exception {
+        for (int i = 0; i < nThreads; i++) {
+            IoThread t = new IoThread("scsi-io-" + i, 128, log::add);
+            t.start();
+            threads.add(t);
+        }
+        dev = new VirtioScsi(target, cfg, threads, log::add);
+        this.cfg = cfg;
+        drivers = new TestRings.Driver[dev.queueCount()];
+        activateFresh();
+    }
+
+    private final ScsiConfig cfg;
+
+    /** After {@code dev.reset()}: new rings for every queue and DRIVER_OK again, as a driver re-probing. */
+    void reactivate() throws Exception {
+        activateFresh();
+    }
+
+    private void activateFresh() throws Exception {
+        queues.clear();
+        for (int q = 0; q < drivers.length; q++) {
+            drivers[q] = rings.queue(cfg.queueSize());
+            SplitQueue sq = drivers[q].configure(new SplitQueue(cfg.queueSize()));
+            sq.setEventIdx(true);
+            sq.activate(mem);
+            queues.add(sq);
+        }
+        dev.activate(mem, dev.deviceFeatures(), queues, irq);
+    }
+
+    synchronized long alloc(long len) {
+        return rings.alloc(Math.max(1, len), 8);
+    }
+
+    static byte[] lun(int lun) {
+        return VirtioScsiLun.encode(0, lun);
+    }
+
+    /** Posts a command on virtio queue {@code q}; returns {head, respAddr, dataInAddr}. */
+    long[] post(int q, byte[] lun8, byte[] cdb, byte[] out, int inLen) {
+        long req = alloc(REQ);
+        byte[] h = new byte[REQ];
+        System.arraycopy(lun8, 0, h, 0, 8);
+        MemorySegment.ofArray(h).set(ValueLayout.JAVA_LONG_UNALIGNED, 8, 0x1234L); // tag
+        System.arraycopy(cdb, 0, h, 19, Math.min(cdb.length, CDB));
+        mem.write(req, h);
+        List<long[]> bufs = new ArrayList<>(); // addr, len, writable
+        bufs.add(new long[] {req, REQ, 0});
+        if (out != null && out.length > 0) {
+            long a = alloc(out.length);
+            mem.write(a, out);
+            bufs.add(new long[] {a, out.length, 0});
+        }
+        long resp = alloc(RESP);
+        mem.write(resp, new byte[RESP]);
+        bufs.add(new long[] {resp, RESP, 1});
+        long in = 0;
+        if (inLen > 0) {
+            in = alloc(inLen);
+            mem.write(in, new byte[inLen]);
+            bufs.add(new long[] {in, inLen, 1});
+        }
+        int head = add(q, bufs);
+        return new long[] {head, resp, in};
+    }
+
+    int add(int q, List<long[]> bufs) {
+        long[] a = new long[bufs.size()];
+        int[] l = new int[bufs.size()];
+        boolean[] w = new boolean[bufs.size()];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = bufs.get(i)[0];
+            l[i] = (int) bufs.get(i)[1];
+            w[i] = bufs.get(i)[2] != 0;
+        }
+        return drivers[q].add(a, l, w);
+    }
+
+    TestRings.Used waitUsed(int q, long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        while (true) {
+            TestRings.Used u = drivers[q].pollUsed();
+            if (u != null) return u;
+            if (System.nanoTime() > deadline) return null;
+            Thread.sleep(0, 200_000);
+        }
+    }
+
+    Resp read(long[] p, TestRings.Used u, int inLen) {
+        MemorySegment r = mem.slice(p[1], RESP);
+        int senseLen = r.get(ValueLayout.JAVA_INT_UNALIGNED, 0);
+        byte[] sense = new byte[Math.min(senseLen, SENSE)];
+        MemorySegment.copy(r, ValueLayout.JAVA_BYTE, 12, sense, 0, sense.length);
+        byte[] data = new byte[inLen];
+        if (inLen > 0) mem.read(p[2], data, 0, inLen);
+        return new Resp(senseLen, Integer.toUnsignedLong(r.get(ValueLayout.JAVA_INT_UNALIGNED, 4)),
+                r.get(ValueLayout.JAVA_BYTE, 10) & 0xFF, r.get(ValueLayout.JAVA_BYTE, 11) & 0xFF, sense, data, u.len());
+    }
+
+    /** One command on virtio queue {@code q}, waited for. */
+    Resp command(int q, byte[] lun8, byte[] cdb, byte[] out, int inLen) throws InterruptedException {
+        long[] p = post(q, lun8, cdb, out, inLen);
+        dev.queueNotify(q);
+        TestRings.Used u = waitUsed(q, 10_000);
+        if (u == null) throw new AssertionError("no completion on queue " + q + "; log " + log + " resets " + irq.needsReset);
+        if (u.id() != p[0]) throw new AssertionError("completed head " + u.id() + ", expected " + p[0]);
+        return read(p, u, inLen);
+    }
+
+    Resp cmd(int lun, byte[] cdb, byte[] out, int inLen) throws InterruptedException {
+        return command(VirtioScsi.FIRST_REQUEST_QUEUE, lun(lun), cdb, out, inLen);
+    }
+
+    /** A TMF on the control queue; posts it and returns {head, respAddr}. */
+    long[] postTmf(int subtype, byte[] lun8) {
+        long req = alloc(24), resp = alloc(1);
+        MemorySegment m = mem.slice(req, 24);
+        m.set(ValueLayout.JAVA_INT_UNALIGNED, 0, VirtioScsi.T_TMF);
+        m.set(ValueLayout.JAVA_INT_UNALIGNED, 4, subtype);
+        MemorySegment.copy(lun8, 0, m, ValueLayout.JAVA_BYTE, 8, 8);
+        m.set(ValueLayout.JAVA_LONG_UNALIGNED, 16, 0x1234L);
+        mem.writeU8(resp, (byte) 0x7F);
+        int head = add(VirtioScsi.CONTROL_QUEUE, List.of(new long[] {req, 24, 0}, new long[] {resp, 1, 1}));
+        dev.queueNotify(VirtioScsi.CONTROL_QUEUE);
+        return new long[] {head, resp};
+    }
+
+    int tmf(int subtype, byte[] lun8) throws InterruptedException {
+        long[] p = postTmf(subtype, lun8);
+        TestRings.Used u = waitUsed(VirtioScsi.CONTROL_QUEUE, 10_000);
+        if (u == null || u.id() != p[0]) throw new AssertionError("TMF not completed: " + u + " log " + log);
+        return mem.readU8(p[1]) & 0xFF;
+    }
+
+    @Override
+    public void close() {
+        dev.close();
+        for (IoThread t : threads) t.close();
+        rings.close();
+    }
+}

@@ -1,0 +1,46 @@
+package dev.vmm.virtio.scsi;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class ScsiOptionsTest {
+    @Test
+    void parsesEveryKey() {
+        ScsiOptions o = ScsiOptions.parse("disk=/x.qcow2,format=qcow2,readonly=on,queues=4,serial=ABC,block_size=4096,discard=ignore");
+        assertEquals(Path.of("/x.qcow2"), o.disk());
+        assertEquals("qcow2", o.format());
+        assertTrue(o.readOnly());
+        assertEquals(4, o.queues());
+        assertEquals("ABC", o.serialFor(3));
+        assertEquals(4096, o.blockSize());
+        assertFalse(o.discard());
+        ScsiOptions d = ScsiOptions.parse("disk=a.raw");
+        assertNull(d.format());
+        assertNull(d.queues());
+        assertEquals("vmm-scsi-2", d.serialFor(2));
+        assertEquals(512, d.blockSize());
+        assertTrue(d.discard());
+    }
+
+    @Test
+    void oneLineErrors() {
+        for (String bad : new String[] {"", "format=raw", "disk=", "disk=a,format=vmdk", "disk=a,queues=0", "disk=a,queues=x",
+                "disk=a,block_size=1024", "disk=a,bogus=1", "disk=a,disk=b", "disk=a,readonly=maybe", "disk=a,serial=has space", "novalue"}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ScsiOptions.parse(bad), bad);
+            assertTrue(e.getMessage().startsWith("--scsi"), e.getMessage());
+            assertFalse(e.getMessage().contains("\n"));
+        }
+    }
+
+    @Test
+    void controllerQueuesAgreeOrDefaultToVcpus() {
+        ScsiOptions a = ScsiOptions.parse("disk=a"), b = ScsiOptions.parse("disk=b,queues=2"), c = ScsiOptions.parse("disk=c,queues=3");
+        assertEquals(4, ScsiOptions.controllerQueues(List.of(a), 4));
+        assertEquals(2, ScsiOptions.controllerQueues(List.of(a, b), 4));
+        assertThrows(IllegalArgumentException.class, () -> ScsiOptions.controllerQueues(List.of(b, c), 4));
+    }
+}
