@@ -219,6 +219,7 @@ public final class MigrationSource {
     private long pageRecords;
     private boolean paused;
     private boolean logStarted;
+    private boolean firstPass = true;
 
     private void run() {
         try {
@@ -300,6 +301,7 @@ public final class MigrationSource {
             long t0 = System.nanoTime();
             long bytes0 = transferred;
             sendDirty();
+            firstPass = false;
             endIteration(iteration++);
             out.flush();
             long dirtyNow = sync();
@@ -471,7 +473,8 @@ public final class MigrationSource {
             duplicate++;
             pageRecords++;
             // Keep the cache equal to the destination's page, so a later small write is a delta.
-            if (encoder != null && encoder.cache().contains(pfn)) encoder.cache().put(pfn, zeroSeg, 0);
+            // As QEMU, the first pass caches no zero page: an idle guest's empty RAM would flush the cache.
+            if (encoder != null && (!firstPass || encoder.cache().contains(pfn))) encoder.cache().put(pfn, zeroSeg, 0);
         } else {
             int n = encoder == null ? XbzrlePageEncoder.CACHE_MISS : encoder.encode(pfn, bufSeg, 0, deltaSeg, 0);
             if (n > 0) {
