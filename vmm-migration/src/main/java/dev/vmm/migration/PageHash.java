@@ -7,8 +7,8 @@ import java.nio.ByteOrder;
 /**
  * A cheap 64-bit page fingerprint for verification mode, built like xxHash64 (four independent
  * multiply-rotate lanes over 8-byte words, merged and avalanched; constants from its published
- * description). Four lanes keep the CPU's multipliers busy, so a 4 KiB page costs a few hundred
- * nanoseconds; 64 bits make a missed change (equal hash for a changed page) a 2^-64 event, where
+ * description). Four lanes keep the CPU's multipliers busy, so a 4 KiB page costs about a
+ * microsecond on this loaded host; 64 bits make a missed change (equal hash for a changed page) a 2^-64 event, where
  * CRC32C's 32 bits would be too few for millions of pages per migration.
  *
  * <p>Not the reference xxHash64 byte for byte (no length mixing, page sizes a multiple of 32);
