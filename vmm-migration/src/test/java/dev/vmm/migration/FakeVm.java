@@ -156,6 +156,8 @@ final class FakeVm implements VmControl, AutoCloseable {
 
     long counterNow() { return counter; }
 
+    int throttlePercent() { return throttlePercent; }
+
     static byte[] ramBytes(GuestMemory m) {
         int total = (int) m.size();
         byte[] all = new byte[total];
