@@ -1,0 +1,24 @@
+package dev.vmm.migration;
+
+import dev.vmm.migration.stream.StateWriter;
+
+/** What the migration source needs from the VM it migrates; implemented by the VMM. */
+public interface VmControl {
+    /** Stops every vCPU and waits until none runs guest code (start of stop-and-copy). */
+    void pause() throws Exception;
+
+    /** Lets the vCPUs run again: called when a migration fails or is cancelled after {@link #pause()}. */
+    void resume();
+
+    /**
+     * Writes everything but RAM (VM, vCPUs, devices) as sections of {@code w}; the VM is paused.
+     * Do not close {@code w}: the engine ends the stream.
+     */
+    void writeDeviceState(StateWriter w) throws Exception;
+
+    /**
+     * Auto-converge: make the vCPUs sleep {@code percent}% of the time (0 = no throttling). Called
+     * from the migration thread; the default ignores it (auto-converge then has no effect).
+     */
+    default void throttle(int percent) { }
+}

@@ -1,0 +1,192 @@
+package dev.vmm.migration;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Live migrations of a running fake VM over real sockets, end to end. */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class MigrationEngineTest {
+    private FakeVm vm;
+    private FakeVm.Target target;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        if (vm != null) vm.close();
+        if (target != null) target.close();
+    }
+
+    /** Runs a migration from {@code source} to a destination over {@code uri}; returns the destination's outcome. */
+    static CompletableFuture<Throwable> migrate(MigrationSource source, IncomingTarget target, MigrationUri uri) throws Exception {
+        MigrationUri.Listener listener = uri.listen();
+        CompletableFuture<Throwable> destination = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try (listener) {
+                SocketChannel ch = listener.accept();
+                new MigrationDestination(target).run(ch);
+                destination.complete(null);
+            } catch (Throwable e) {
+                destination.complete(e);
+            }
+        }, "test-destination");
+        t.setDaemon(true);
+        t.start();
+        source.start(listener.uri().connect());
+        return destination;
+    }
+
+    private static MigrationUri tcp() {
+        return MigrationUri.parse("tcp:127.0.0.1:0");
+    }
+
+    @Test
+    void runningVmArrivesExactlyAsItWasAtPause() throws Exception {
+        vm = new FakeVm(false, 64);
+        target = new FakeVm.Target();
+        vm.startMutator();
+        MigrationParameters params = new MigrationParameters().maxBandwidth(0);
+        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, params, new MigrationCapabilities().xbzrle(true));
+        CompletableFuture<Throwable> dest = migrate(source, target, tcp());
+
+        assertThat(source.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
+        assertThat(source.status()).as("%s", source.stats().toMap()).isEqualTo(MigrationStatus.COMPLETED);
+        assertThat(target.started).isTrue();
+        assertThat(target.discarded).isNull();
+        assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).as("destination RAM == source RAM at pause").isTrue();
+        assertThat(target.counter).isEqualTo(vm.counterAtPause);
+        // The source stays paused: the destination owns the VM now.
+        assertThat(vm.pauses.get()).isEqualTo(1);
+        assertThat(vm.resumes.get()).isZero();
+        assertThat(vm.dirtyLog.started).isTrue();
+        assertThat(vm.dirtyLog.stopped).isTrue();
+
+        MigrationStats s = source.stats();
+        Map<String, Object> m = s.toMap();
+        assertThat(m).containsKeys("status", "total-time", "downtime", "setup-time", "ram", "xbzrle-cache", "x-dirty-log-mode");
+        assertThat(m.get("status")).isEqualTo("completed");
+        assertThat(m.get("x-dirty-log-mode")).isEqualTo("kvm");
+        assertThat(s.total()).isEqualTo(vm.memory.size());
+        assertThat(s.transferred()).isGreaterThanOrEqualTo(s.normal() * FakeVm.PAGE);
+        // Every page went out once in the first pass: zero pages as flags, the rest in full.
+        assertThat(s.duplicate() + s.normal()).isGreaterThanOrEqualTo(vm.memory.size() / FakeVm.PAGE);
+        assertThat(s.duplicate()).isGreaterThan(900);
+        assertThat(s.transferred()).isLessThan(vm.memory.size() / 2); // two thirds zero pages: flags only
+        assertThat(s.dirtySyncCount()).isGreaterThanOrEqualTo(2);
+        assertThat(s.remaining()).isZero();
+        assertThat(s.downtimeMs()).isLessThanOrEqualTo(params.downtimeLimitMs());
+        assertThat(s.totalTimeMs()).isGreaterThanOrEqualTo(s.downtimeMs());
+        assertThat(s.precopyBytes() + s.downtimeBytes()).isEqualTo(s.transferred());
+        assertThat(s.progressLine()).contains("completed", "downtime");
+        assertThat(s.errorDesc()).isNull();
+    }
+
+    @Test
+    void overUnixSocketWithoutXbzrle(@TempDir Path dir) throws Exception {
+        vm = new FakeVm(false, 32);
+        target = new FakeVm.Target();
+        vm.startMutator();
+        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, new MigrationParameters(), new MigrationCapabilities());
+        CompletableFuture<Throwable> dest = migrate(source, target, MigrationUri.parse("unix:" + dir.resolve("mig.sock")));
+        assertThat(source.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
+        assertThat(source.status()).isEqualTo(MigrationStatus.COMPLETED);
+        assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
+        assertThat(source.stats().toMap()).doesNotContainKey("xbzrle-cache");
+    }
+
+    /**
+     * A scripted guest (no thread): at every dirty-log sync while it runs it has changed 8 bytes in
+     * each of 128 pages. The runs are byte-for-byte repeatable, so the two byte counts compare exactly.
+     */
+    private MigrationStats scriptedRun(boolean xbzrle) throws Exception {
+        FakeVm v = new FakeVm(false, 128);
+        try (FakeVm.Target t = new FakeVm.Target()) {
+            long[] step = {0};
+            v.dirtyLog.onSync = () -> {
+                if (v.pauses.get() > 0) return; // a paused guest writes nothing
+                step[0]++;
+                for (long gpa : v.workingSet) v.guestWrite(gpa + 512, step[0]);
+            };
+            // A huge downtime limit: switch over right after the first pass, i.e. bulk + one round.
+            MigrationParameters params = new MigrationParameters().maxBandwidth(0).downtimeLimitMs(2_000_000);
+            MigrationSource source = new MigrationSource(v.memory, v.dirtyLog, v, params, new MigrationCapabilities().xbzrle(xbzrle));
+            CompletableFuture<Throwable> dest = migrate(source, t, tcp());
+            assertThat(source.await(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
+            assertThat(Arrays.equals(FakeVm.ramBytes(t.memory), v.ramAtPause)).isTrue();
+            return source.stats();
+        } finally {
+            v.close();
+        }
+    }
+
+    @Test
+    void xbzrleSendsFewerBytesWhenPagesChangeLittle() throws Exception {
+        MigrationStats off = scriptedRun(false);
+        MigrationStats on = scriptedRun(true);
+        assertThat(on.dirtySyncCount()).isEqualTo(off.dirtySyncCount());
+        // One round of 128 pages after the first pass: full pages without XBZRLE, small deltas with it.
+        assertThat(off.downtimeBytes()).isGreaterThan(128L * FakeVm.PAGE);
+        assertThat(on.transferred()).isLessThan(off.transferred() - 128L * (FakeVm.PAGE - 64));
+        assertThat(on.xbzrle().pages()).isEqualTo(128);
+        assertThat(on.xbzrle().bytes()).isLessThan(128L * 16);
+        assertThat(on.toMap()).extractingByKey("xbzrle-cache").asInstanceOf(org.assertj.core.api.InstanceOfAssertFactories.MAP)
+                .containsKeys("cache-size", "bytes", "pages", "cache-miss", "cache-miss-rate", "overflow");
+    }
+
+    private MigrationSource lyingRun(MigrationParameters.VerifyMode mode, java.util.function.Function<FakeVm, DirtyLogSelfTest> selfTest) throws Exception {
+        vm = new FakeVm(true, 32);
+        target = new FakeVm.Target();
+        vm.startMutator();
+        MigrationParameters params = new MigrationParameters().maxBandwidth(0).dirtyLogVerify(mode);
+        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, params, new MigrationCapabilities().xbzrle(true));
+        if (selfTest != null) source.selfTest(selfTest.apply(vm));
+        CompletableFuture<Throwable> dest = migrate(source, target, tcp());
+        assertThat(source.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
+        assertThat(source.status()).isEqualTo(MigrationStatus.COMPLETED);
+        return source;
+    }
+
+    @Test
+    void lyingDirtyLogWithVerificationStillArrivesIntact() throws Exception {
+        MigrationSource source = lyingRun(MigrationParameters.VerifyMode.ON, null);
+        assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
+        MigrationStats s = source.stats();
+        assertThat(s.dirtyLogMode()).isEqualTo("verified");
+        assertThat(s.verifiedResentPages()).isGreaterThanOrEqualTo(1);
+        assertThat(s.toMap()).containsEntry("x-dirty-log-mode", "verified").containsKey("x-verified-resent-pages");
+    }
+
+    @Test
+    void lyingDirtyLogWithoutVerificationCorruptsTheDestination() throws Exception {
+        // The control experiment: proves the test above can fail.
+        MigrationSource source = lyingRun(MigrationParameters.VerifyMode.OFF, null);
+        byte[] dst = FakeVm.ramBytes(target.memory);
+        assertThat(Arrays.equals(dst, vm.ramAtPause)).isFalse();
+        int lyingOffset = (int) (FakeVm.REGION0_SIZE + (vm.lyingPage - FakeVm.REGION1_BASE));
+        assertThat(Arrays.mismatch(dst, vm.ramAtPause)).isBetween(lyingOffset, lyingOffset + FakeVm.PAGE - 1);
+        assertThat(source.stats().dirtyLogMode()).isEqualTo("kvm");
+    }
+
+    @Test
+    void selfTestCatchesTheLyingLogAndSwitchesToVerifiedMode() throws Exception {
+        // The probe is written "by the guest", i.e. through the same path the lying log misses.
+        MigrationSource source = lyingRun(MigrationParameters.VerifyMode.AUTO,
+                v -> new DirtyLogSelfTest(v.memory, v::guestWrite, v.lyingPage + 64));
+        assertThat(source.stats().dirtyLogMode()).isEqualTo("verified");
+        assertThat(source.stats().selfTest()).startsWith("failed");
+        assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
+    }
+}
