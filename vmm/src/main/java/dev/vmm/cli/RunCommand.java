@@ -69,6 +69,11 @@ public final class RunCommand implements Callable<Integer> {
                     + "queues default to the vCPU count, one I/O thread and MSI-X vector per queue.")
     java.util.List<String> nets = new java.util.ArrayList<>();
 
+    @Option(names = "--scsi", paramLabel = "disk=FILE[,...]",
+            description = "A disk on the (one) multiqueue virtio-scsi controller, LUN = order given (repeatable): "
+                    + "disk=FILE[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap].")
+    java.util.List<String> scsi = new java.util.ArrayList<>();
+
     @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
@@ -192,7 +197,9 @@ public final class RunCommand implements Callable<Integer> {
         for (String s : consolePorts) ports.add(dev.vmm.virtio.console.ConsolePortOptions.parse(s));
         java.util.List<dev.vmm.virtio.net.NetOptions> n = new java.util.ArrayList<>();
         for (String s : nets) n.add(dev.vmm.virtio.net.NetOptions.parse(s));
-        return new MachineConfig.Devices(d, r, ports, n);
+        java.util.List<dev.vmm.virtio.scsi.ScsiOptions> sc = new java.util.ArrayList<>();
+        for (String s : scsi) sc.add(dev.vmm.virtio.scsi.ScsiOptions.parse(s));
+        return new MachineConfig.Devices(d, r, ports, n, sc);
     }
 
     static byte[] demoGuest() {

@@ -15,11 +15,13 @@ public record MachineConfig(long memoryBytes, int cpus, byte[] kernel, String ke
     /** The virtio devices: disks, an entropy source, console ports. */
     public record Devices(java.util.List<DiskSpec> disks, dev.vmm.virtio.rng.RngOptions rng,
                           java.util.List<dev.vmm.virtio.console.ConsolePortOptions> consolePorts,
-                          java.util.List<dev.vmm.virtio.net.NetOptions> nets) {
-        public static final Devices NONE = new Devices(java.util.List.of(), null, java.util.List.of(), java.util.List.of());
+                          java.util.List<dev.vmm.virtio.net.NetOptions> nets,
+                          java.util.List<dev.vmm.virtio.scsi.ScsiOptions> scsiDisks) {
+        public static final Devices NONE = new Devices(java.util.List.of(), null, java.util.List.of(), java.util.List.of(),
+                java.util.List.of());
 
         public boolean any() {
-            return !disks.isEmpty() || rng != null || !consolePorts.isEmpty() || !nets.isEmpty();
+            return !disks.isEmpty() || rng != null || !consolePorts.isEmpty() || !nets.isEmpty() || !scsiDisks.isEmpty();
         }
     }
 

@@ -53,6 +53,23 @@ final class VirtioDeviceFactory {
             String name = "net" + nic++;
             wiring.statsFrom(() -> net.statsSummary(name));
         }
+        if (!cfg.devices().scsiDisks().isEmpty()) {
+            java.util.List<dev.vmm.scsi.ScsiDisk> luns = new java.util.ArrayList<>();
+            int lun = 0;
+            for (dev.vmm.virtio.scsi.ScsiOptions o : cfg.devices().scsiDisks()) {
+                if (!Files.exists(o.disk())) throw new ConfigException("--scsi " + o.disk() + ": no such file");
+                BlockDevice bd = Images.open(o.disk(), (o.readOnly() ? Images.Options.readOnlyDefaults()
+                        : Images.Options.readWriteDefaults()).withFormat(o.format() == null ? null : ImageFormat.byName(o.format())));
+                wiring.closeAfterIoThreads(bd);
+                luns.add(new dev.vmm.scsi.ScsiDisk(dev.vmm.scsi.BlockStore.of(bd),
+                        new dev.vmm.scsi.ScsiDisk.Config(o.blockSize(), o.serialFor(lun++), o.discard(), true)));
+            }
+            int queues = dev.vmm.virtio.scsi.ScsiOptions.controllerQueues(cfg.devices().scsiDisks(), cfg.cpus());
+            dev.vmm.virtio.scsi.VirtioScsi scsi = new dev.vmm.virtio.scsi.VirtioScsi(new dev.vmm.scsi.ScsiTarget(luns),
+                    dev.vmm.virtio.scsi.ScsiConfig.of(queues), ioThreads);
+            wiring.attach(scsi, scsi::queueEventFd);
+            wiring.closeLater(scsi);
+        }
         if (cfg.devices().rng() != null) {
             try {
                 VirtioRng rng = new VirtioRng(cfg.devices().rng().source(), cfg.devices().rng().rate());
