@@ -67,6 +67,11 @@ public final class Snapshot {
             o.writeInt(c.cpus());
         });
         for (GuestRegion r : m.memory().regions()) writeRam(w, r);
+        writeDeviceState(m, w);
+    }
+
+    /** CPU, in-kernel irqchip/PIT/clock and device sections: a snapshot's tail, and migration's final stage. */
+    public static void writeDeviceState(Machine m, StateWriter w) throws IOException {
         VmState vm = VmState.capture(m.vm());
         w.section("vm", VmState.VERSION, bytes(vm::write));
         List<Integer> msrs = VcpuState.saveableMsrs(m.vcpus().get(0).fd(), m.vm().kvm().msrIndexList());
@@ -131,21 +136,74 @@ public final class Snapshot {
         }
     }
 
+    /** Section versions this VMM reads for device state (shared by snapshots and incoming migration). */
+    static int deviceSectionVersion(String name) {
+        if (name.startsWith("vcpu/")) return VcpuState.VERSION;
+        return switch (name) {
+            case "uart/com1", "cmos", "i8042" -> 1;
+            case "vm" -> VmState.VERSION;
+            default -> -1;
+        };
+    }
+
+    /** Collects device-state sections for an existing machine; {@link #apply} puts them in place. */
+    public static final class DeviceState {
+        private final Machine m;
+        private final List<VcpuState> vcpus = new ArrayList<>();
+        private VmState vm;
+
+        public DeviceState(Machine m) {
+            this.m = m;
+        }
+
+        public boolean read(String name, DataInputStream in) throws IOException {
+            if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
+            else if (name.equals("vm")) vm = VmState.read(in);
+            else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
+            else if (name.equals("cmos")) m.cmos().restore(RecordCodec.read(in, CmosRtc.State.class));
+            else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
+            else return false;
+            return true;
+        }
+
+        public void apply() throws StateFormatException {
+            if (vm == null || vcpus.size() != m.vcpus().size()) {
+                throw new StateFormatException("state is incomplete (missing vm or vcpu sections)");
+            }
+            vm.restore(m.vm());
+            for (VcpuState s : vcpus) {
+                if (s.id() < 0 || s.id() >= m.vcpus().size()) throw new StateFormatException("state has vcpu " + s.id());
+                s.restore(m.vcpus().get(s.id()).fd());
+            }
+        }
+    }
+
+    /** Reads a device-state stream (migration's final stage) into {@code m}. */
+    public static void readDeviceState(Machine m, StateReader r) throws IOException {
+        DeviceState ds = new DeviceState(m);
+        r.readAll(new StateReader.Handler() {
+            @Override
+            public int maxVersion(String name) {
+                return deviceSectionVersion(name);
+            }
+
+            @Override
+            public void read(String name, int version, long length, DataInputStream in) throws IOException {
+                ds.read(name, in);
+            }
+        });
+        ds.apply();
+    }
+
     public static Machine restore(InputStream is, MachineConfig base) throws IOException {
         Machine[] machine = new Machine[1];
-        List<VcpuState> vcpus = new ArrayList<>();
-        VmState[] vm = new VmState[1];
+        DeviceState[] ds = new DeviceState[1];
         try (StateReader r = new StateReader(is)) {
             r.readAll(new StateReader.Handler() {
                 @Override
                 public int maxVersion(String name) {
-                    if (name.startsWith("ram@")) return 1;
-                    if (name.startsWith("vcpu/")) return VcpuState.VERSION;
-                    return switch (name) {
-                        case "machine", "uart/com1", "cmos", "i8042" -> 1;
-                        case "vm" -> VmState.VERSION;
-                        default -> -1;
-                    };
+                    if (name.startsWith("ram@") || name.equals("machine")) return 1;
+                    return deviceSectionVersion(name);
                 }
 
                 @Override
@@ -161,33 +219,21 @@ public final class Snapshot {
                             throw new StateFormatException("snapshot describes an impossible machine: " + e.getMessage());
                         }
                         machine[0] = new MachineBuilder().build(cfg);
+                        ds[0] = new DeviceState(machine[0]);
                         return;
                     }
-                    Machine m = machine[0];
-                    if (m == null) throw new StateFormatException("snapshot does not start with its machine section");
-                    if (name.startsWith("ram@")) readRam(m, in);
-                    else if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
-                    else if (name.equals("vm")) vm[0] = VmState.read(in);
-                    else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
-                    else if (name.equals("cmos")) m.cmos().restore(RecordCodec.read(in, CmosRtc.State.class));
-                    else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
+                    if (machine[0] == null) throw new StateFormatException("snapshot does not start with its machine section");
+                    if (name.startsWith("ram@")) readRam(machine[0], in);
+                    else ds[0].read(name, in);
                 }
             });
+            if (machine[0] == null) throw new StateFormatException("snapshot is incomplete (no machine section)");
+            ds[0].apply();
         } catch (IOException | RuntimeException e) {
             if (machine[0] != null) machine[0].close();
             throw e;
         }
-        Machine m = machine[0];
-        if (m == null || vm[0] == null || vcpus.size() != m.vcpus().size()) {
-            if (m != null) m.close();
-            throw new StateFormatException("snapshot is incomplete (missing machine, vm or vcpu sections)");
-        }
-        vm[0].restore(m.vm());
-        for (VcpuState s : vcpus) {
-            if (s.id() < 0 || s.id() >= m.vcpus().size()) throw new StateFormatException("snapshot has vcpu " + s.id());
-            s.restore(m.vcpus().get(s.id()).fd());
-        }
-        return m;
+        return machine[0];
     }
 
     private static void readRam(Machine m, DataInputStream in) throws IOException {
