@@ -13,7 +13,7 @@
 #   SMOKE_KERNEL_KEEP_BUILD=1   keep the unpacked/built source tree (default: deleted, ~1.5 GB)
 #   SMOKE_KERNEL_VERBOSE=1      stream the make output to stderr (default: only to build.log)
 #
-# The cache key is a hash of: the installed linux-source-6.1 version, config-fragment,
+# The cache key is a hash of: the installed linux-source-6.1 version, config-fragment's options,
 # pvm-host.patch, RECIPE_VERSION below and the gcc version. Safe to run concurrently: runs
 # serialise on a lock file, and an output directory appears only complete (renamed into place).
 set -euo pipefail
@@ -53,7 +53,8 @@ compute_key() {
     { echo "recipe $RECIPE_VERSION"
       echo "linux-source-6.1 $src_version"
       echo "gcc $(gcc -dumpfullversion 2>/dev/null)"
-      echo "fragment"; cat "$fragment"
+      # Only the options: editing a comment in the fragment must not cost a rebuild.
+      echo "fragment"; grep -E '^[^#[:space:]]' "$fragment"
       echo "patch"; cat "$patchfile"; } | sha256sum | cut -c1-16
 }
 

@@ -12,7 +12,8 @@
 #   -s N      vCPUs (default 1)
 #   -m MB     memory (default 256)
 #   -t SECS   kill QEMU after this long (default 180)
-# The PVM workarounds (clearcpuid=...) are added when /sys/module/kvm_pvm exists.
+# The PVM workarounds (clearcpuid=..., -cpu qemu64,+xsaveerptr) are added when
+# /sys/module/kvm_pvm exists.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -21,7 +22,7 @@ while getopts "k:r:i:a:As:m:t:" o; do
     case $o in
         k) kernel=$OPTARG ;; r) root=$OPTARG ;; i) initrd=$OPTARG ;; a) extra=$OPTARG ;;
         A) acpi=1 ;; s) smp=$OPTARG ;; m) mem=$OPTARG ;; t) timeout=$OPTARG ;;
-        *) sed -n '5,15p' "$0" >&2; exit 2 ;;
+        *) sed -n "5,16p" "$0" >&2; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
@@ -34,6 +35,10 @@ append="console=ttyS0"
 append+=" panic=-1"
 [[ -d /sys/module/kvm_pvm ]] && append+=" clearcpuid=smap,smep,cx16,xsave,popcnt,fsgsbase,pcid,invpcid,rdrand,rdseed,avx,avx2,avx512f,bmi1,bmi2,rtm,hle,la57,umip,pku"
 args=(-accel kvm -m "$mem" -smp "$smp" -no-reboot -nographic -kernel "$kernel")
+# PVM: qemu64 is an AMD model without XSAVEERPTR, so the guest runs the FXSAVE-leak workaround
+# (fnclex) on each return to user mode, which the PVM emulator cannot execute. (A later -cpu in
+# the extra arguments wins.)
+[[ -d /sys/module/kvm_pvm ]] && args+=(-cpu qemu64,+xsaveerptr)
 if [[ -n "$root" ]]; then
     append+=" root=/dev/vda rw rootfstype=ext2"
     args+=(-drive "file=$root,if=virtio,format=raw")

@@ -33,6 +33,15 @@ public final class SmokeKernel {
     public static final String PVM_CLEARCPUID = "clearcpuid=smap,smep,cx16,xsave,popcnt,fsgsbase,pcid,invpcid,"
             + "rdrand,rdseed,avx,avx2,avx512f,bmi1,bmi2,rtm,hle,la57,umip,pku";
 
+    /**
+     * The QEMU CPU model for a PVM host. QEMU's default qemu64 says "AuthenticAMD" without
+     * XSAVEERPTR, so the guest applies the AMD FXSAVE-leak workaround (fnclex; emms; fild) on
+     * every return to user mode, and the PVM emulator cannot execute fnclex: the VM dies with
+     * KVM_EXIT_INTERNAL_ERROR at "Run /init". Advertising XSAVEERPTR turns the workaround off.
+     * The VMM must do the same if it reports an AMD CPU (docs/smoke-kernel.md, run 3b).
+     */
+    public static final String PVM_QEMU_CPU = "qemu64,+xsaveerptr";
+
     /** Root on the first virtio-blk disk, the ext2 image from {@link #makeRootfs}. */
     public static final String ROOT_VDA = "root=/dev/vda rw rootfstype=ext2";
 
@@ -137,7 +146,10 @@ public final class SmokeKernel {
     public static final Milestone RUN_SBIN_INIT = Milestone.of("Run /sbin/init", "Run /sbin/init as init process");
     public static final Milestone RUN_INIT = Milestone.of("Run /init", "Run /init as init process");
     public static final Milestone UNPACK_INITRAMFS = Milestone.of("Unpacking initramfs", "Trying to unpack rootfs image as initramfs|Unpacking initramfs");
-    /** The last line of a boot on a PVM host, where init cannot make system calls. */
+    /**
+     * The last line of a boot on a PVM host, where init cannot make system calls: its first
+     * {@code syscall} faults, init dies of SIGSEGV and the kernel panics "Attempted to kill init!".
+     */
     public static final Milestone PANIC = Milestone.of("Kernel panic", "Kernel panic - not syncing");
     /** init ran (hosts with real hardware virtualisation only). */
     public static final Milestone INIT_RAN = Milestone.of("smoke-init marker", "smoke-init: marker vmm-smoke-");
