@@ -62,7 +62,8 @@ public final class Main {
             System.err.println("vmm: " + ex.getMessage());
             return 2;
         }
-        if (ex instanceof KvmUnavailableException || ex instanceof NativeException || ex instanceof UncheckedIOException) {
+        if (ex instanceof KvmUnavailableException || ex instanceof NativeException || ex instanceof UncheckedIOException
+                || ex.getClass().getSimpleName().equals("IncomingFailed")) {
             System.err.println("vmm: " + ex.getMessage());
             return 1;
         }

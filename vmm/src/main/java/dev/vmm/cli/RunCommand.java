@@ -90,6 +90,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "Start from a snapshot (saved with the QMP command x-vmm-snapshot-save or 'vmm snapshot save') instead of booting.")
     Path restore;
 
+    @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH",
+            description = "Wait for a live migration instead of booting: RAM and state come from the stream "
+                    + "(give the same --memory and --cpus as the source).")
+    String incoming;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -109,6 +114,7 @@ public final class RunCommand implements Callable<Integer> {
         while (true) {
             MachineBuilder builder = new MachineBuilder();
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
+                if (incoming != null && boots == 0) receiveMigration(m);
                 if (!quiet && boots++ == 0) {
                     err.println("vmm: booting " + m.bootSummary());
                     builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
@@ -135,6 +141,42 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
+    /** Fills the freshly built machine {@code m} from an incoming migration stream. */
+    private void receiveMigration(Machine m) {
+        dev.vmm.migration.MigrationUri uri;
+        try {
+            uri = dev.vmm.migration.MigrationUri.parse(incoming);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--incoming: " + e.getMessage());
+        }
+        if (!quiet) err.println("vmm: waiting for an incoming migration on " + incoming);
+        try (dev.vmm.migration.MigrationUri.Listener l = uri.listen();
+             java.nio.channels.SocketChannel ch = l.accept()) {
+            new dev.vmm.migration.MigrationDestination(new dev.vmm.migration.IncomingTarget() {
+                @Override
+                public dev.vmm.memory.GuestMemory memory() { return m.memory(); }
+
+                @Override
+                public void loadDeviceState(dev.vmm.migration.stream.StateReader reader) throws Exception {
+                    dev.vmm.snapshot.Snapshot.readDeviceState(m, reader);
+                }
+
+                @Override
+                public void start() { }
+            }).run(ch);
+        } catch (Exception e) {
+            throw new IncomingFailed("incoming migration failed: " + e.getMessage());
+        }
+        if (!quiet) err.println("vmm: incoming migration complete; running");
+    }
+
+    /** The destination got no complete machine: it discards what it received (status 1). */
+    static final class IncomingFailed extends RuntimeException {
+        IncomingFailed(String message) {
+            super(message);
+        }
+    }
+
     private Machine restoreSnapshot(MachineConfig base) {
         try {
             return dev.vmm.snapshot.Snapshot.restore(restore, base);
@@ -151,6 +193,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.QmpServer s = new dev.vmm.control.QmpServer(Path.of(qmp.substring(5)),
                 String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
         dev.vmm.control.MachineCommands.install(s, m);
+        dev.vmm.control.MigrationCommands.install(s, m);
         try {
             s.start();
         } catch (IOException e) {
@@ -169,10 +212,10 @@ public final class RunCommand implements Callable<Integer> {
     MachineConfig config() {
         byte[] kernelBytes;
         String kernelName;
-        if (restore != null) {
-            if (kernel != null) throw new UsageException("--restore and --kernel exclude each other");
+        if (restore != null || incoming != null) {
+            if (kernel != null) throw new UsageException("--restore/--incoming and --kernel exclude each other");
             kernelBytes = null;
-            kernelName = "snapshot " + restore;
+            kernelName = restore != null ? "snapshot " + restore : "incoming migration";
         } else if (kernel == null) {
             kernelBytes = demoGuest();
             kernelName = "built-in demo guest";

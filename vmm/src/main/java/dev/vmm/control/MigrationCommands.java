@@ -1,0 +1,126 @@
+package dev.vmm.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.machine.KvmDirtyLog;
+import dev.vmm.machine.Machine;
+import dev.vmm.migration.MigrationCapabilities;
+import dev.vmm.migration.MigrationParameters;
+import dev.vmm.migration.MigrationSource;
+import dev.vmm.migration.MigrationStatus;
+import dev.vmm.migration.MigrationUri;
+import dev.vmm.migration.VmControl;
+import dev.vmm.migration.stream.StateWriter;
+import dev.vmm.snapshot.Snapshot;
+
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Live migration over QMP, with QEMU's command, argument and field names: {@code migrate},
+ * {@code migrate_cancel}, {@code query-migrate}, {@code migrate-set-capabilities},
+ * {@code migrate-set-parameters}, {@code query-migrate-capabilities},
+ * {@code query-migrate-parameters}, and the {@code MIGRATION} event.
+ */
+public final class MigrationCommands {
+    private final Machine machine;
+    private final QmpServer qmp;
+    private final MigrationParameters params = new MigrationParameters();
+    private final MigrationCapabilities caps = new MigrationCapabilities();
+    private volatile MigrationSource current;
+
+    private MigrationCommands(Machine machine, QmpServer qmp) {
+        this.machine = machine;
+        this.qmp = qmp;
+        // On a host whose dirty log misses writes, verify pages by hash at stop-and-copy.
+        if (!KvmDirtyLog.trustworthy()) params.set("x-dirty-log-verify", "on");
+    }
+
+    public static void install(QmpServer qmp, Machine m) {
+        new MigrationCommands(m, qmp).register();
+    }
+
+    private boolean running() {
+        MigrationSource s = current;
+        return s != null && !s.status().isFinal();
+    }
+
+    private void register() {
+        qmp.register("migrate", a -> {
+            String uri = a.path("uri").asText(null);
+            if (uri == null) throw QmpServer.QmpException.generic("Parameter 'uri' is missing");
+            if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
+            if (machine.config().devices().any()) {
+                throw QmpServer.QmpException.generic("machines with virtio devices cannot be migrated yet");
+            }
+            MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
+                    vmControl(), params, caps)
+                    .onStatusChange(st -> qmp.event("MIGRATION", Map.of("status", st.qmpName())));
+            try {
+                src.start(MigrationUri.parse(uri).connect());
+            } catch (Exception e) {
+                throw QmpServer.QmpException.generic("Failed to connect to '" + uri + "': " + e.getMessage());
+            }
+            current = src;
+            return null;
+        });
+        qmp.register("migrate_cancel", a -> {
+            MigrationSource s = current;
+            if (s != null) s.cancel();
+            return null;
+        });
+        qmp.register("query-migrate", a -> {
+            MigrationSource s = current;
+            return s == null ? Map.of() : s.stats().toMap();
+        });
+        qmp.register("migrate-set-capabilities", a -> {
+            if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
+            for (JsonNode c : a.path("capabilities")) {
+                try {
+                    caps.set(c.path("capability").asText(), c.path("state").asBoolean());
+                } catch (IllegalArgumentException e) {
+                    throw QmpServer.QmpException.generic(e.getMessage());
+                }
+            }
+            return null;
+        });
+        qmp.register("migrate-set-parameters", a -> {
+            for (Iterator<Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> e = it.next();
+                try {
+                    if (e.getValue().isNumber()) params.set(e.getKey(), e.getValue().asLong());
+                    else params.set(e.getKey(), e.getValue().asText());
+                } catch (IllegalArgumentException ex) {
+                    throw QmpServer.QmpException.generic(ex.getMessage());
+                }
+            }
+            return null;
+        });
+        qmp.register("query-migrate-capabilities", a -> caps.toList());
+        qmp.register("query-migrate-parameters", a -> params.toMap());
+    }
+
+    private VmControl vmControl() {
+        return new VmControl() {
+            @Override
+            public void pause() throws Exception {
+                machine.pause();
+            }
+
+            @Override
+            public void resume() {
+                machine.resume();
+            }
+
+            @Override
+            public void writeDeviceState(StateWriter w) throws Exception {
+                Snapshot.writeDeviceState(machine, w);
+            }
+        };
+    }
+
+    /** Whether a migration finished: the source then stays paused, as QEMU's does, until 'quit' or 'cont'. */
+    public MigrationStatus status() {
+        MigrationSource s = current;
+        return s == null ? null : s.status();
+    }
+}
