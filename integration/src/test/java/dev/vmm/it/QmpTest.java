@@ -52,7 +52,13 @@ class QmpTest {
 
         /** Sends a command and returns its reply, collecting events that arrive before it. */
         JsonNode execute(String cmd) throws Exception {
-            out.write(("{\"execute\":\"" + cmd + "\"}\n").getBytes(StandardCharsets.UTF_8));
+            return execute(cmd, null);
+        }
+
+        /** With {@code arguments} as a JSON object text. */
+        JsonNode execute(String cmd, String arguments) throws Exception {
+            String req = "{\"execute\":\"" + cmd + "\"" + (arguments == null ? "" : ",\"arguments\":" + arguments) + "}\n";
+            out.write(req.getBytes(StandardCharsets.UTF_8));
             out.flush();
             while (true) {
                 JsonNode n = read();

@@ -1,0 +1,107 @@
+package dev.vmm.it;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * Live migration between two vmm processes over a UNIX socket, driven through QMP as QEMU's tools
+ * would. The memtest guest keeps rewriting and verifying patterns over its RAM while it is
+ * migrated: the destination must finish every pass with every pattern intact, which it only can
+ * if RAM (including pages the dirty log misses on this host) and CPU state arrived exactly.
+ */
+class MigrationTest {
+    @BeforeAll
+    static void needsKvm() {
+        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+    }
+
+    @Test
+    void memtestKeepsVerifyingAcrossAMigration(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("src.qmp");
+        Path mig = dir.resolve("mig.sock");
+        Path kernel = GuestKit.get().image("memtest", GuestKit.Format.PVH);
+        Process dst = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--incoming", "unix:" + mig,
+                "--memory", "48M")).redirectErrorStream(true).redirectOutput(dir.resolve("dst.txt").toFile()).start();
+        Process src = null;
+        try {
+            for (int i = 0; i < 600 && !Files.exists(mig); i++) Thread.sleep(50);
+            src = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--kernel", kernel.toString(),
+                    "--cmdline", "passes=400 max_mib=16", "--memory", "48M", "--qmp", "unix:" + sock))
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("src.txt").toFile()).start();
+            for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
+            JsonNode stats;
+            try (QmpTest.Client c = new QmpTest.Client(sock)) {
+                c.read();
+                c.execute("qmp_capabilities");
+                Thread.sleep(500);
+                assertThat(c.execute("query-migrate-capabilities").get("return").isArray()).isTrue();
+                JsonNode r = c.execute("migrate", "{\"uri\":\"unix:" + mig + "\"}");
+                assertThat(r.has("return")).as(r.toString()).isTrue();
+                do {
+                    Thread.sleep(200);
+                    stats = c.execute("query-migrate").get("return");
+                } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
+                assertThat(stats.path("status").asText()).as(stats.toString()).isEqualTo("completed");
+                assertThat(c.events).anyMatch(e -> e.path("event").asText().equals("MIGRATION")
+                        && e.at("/data/status").asText().equals("completed"));
+                assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("paused");
+                c.execute("quit");
+            }
+            assertThat(src.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            // QEMU's field names and sane values.
+            assertThat(stats.at("/ram/total").asLong()).isEqualTo(48L << 20);
+            assertThat(stats.at("/ram/transferred").asLong()).isGreaterThanOrEqualTo(stats.at("/ram/normal").asLong() * 4096);
+            assertThat(stats.at("/ram/dirty-sync-count").asLong()).isGreaterThanOrEqualTo(1);
+            assertThat(stats.path("total-time").asLong()).isPositive();
+            assertThat(stats.has("downtime")).isTrue();
+            assertThat(stats.path("x-dirty-log-mode").asText()).isIn("kvm", "verified");
+
+            assertThat(dst.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
+            String out = read(dir, "dst.txt");
+            assertThat(dst.exitValue()).as(out).isZero();
+            assertThat(out).contains("incoming migration complete", "400 pass(es)", "ok", "EXIT 0");
+            assertThat(read(dir, "src.txt")).doesNotContain("EXIT 0");
+        } finally {
+            if (src != null) src.destroyForcibly();
+            dst.destroyForcibly();
+        }
+    }
+
+    @Test
+    void sourceKeepsRunningWhenTheDestinationIsGone(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("src.qmp");
+        Path kernel = GuestKit.get().image("memtest", GuestKit.Format.PVH);
+        Process src = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--kernel", kernel.toString(),
+                "--cmdline", "passes=100000", "--memory", "32M", "--qmp", "unix:" + sock))
+                .redirectErrorStream(true).redirectOutput(dir.resolve("src.txt").toFile()).start();
+        try {
+            for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
+            try (QmpTest.Client c = new QmpTest.Client(sock)) {
+                c.read();
+                c.execute("qmp_capabilities");
+                JsonNode r = c.execute("migrate", "{\"uri\":\"unix:" + dir.resolve("nobody.sock") + "\"}");
+                assertThat(r.at("/error/desc").asText()).contains("Failed to connect");
+                assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("running");
+                c.execute("quit");
+            }
+            assertThat(src.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            src.destroyForcibly();
+        }
+    }
+
+    private static String read(Path dir, String f) throws Exception {
+        return Files.readString(dir.resolve(f), StandardCharsets.UTF_8);
+    }
+}
