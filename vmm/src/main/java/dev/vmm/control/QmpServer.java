@@ -78,7 +78,12 @@ public final class QmpServer implements AutoCloseable {
     public void start() throws IOException {
         Files.deleteIfExists(path);
         server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(path));
+        // Bind under a temporary name and rename once listening: a client that waits for the path
+        // to appear can never connect in the gap between bind() and listen() and be refused.
+        Path tmp = path.resolveSibling(path.getFileName() + ".tmp" + ProcessHandle.current().pid());
+        Files.deleteIfExists(tmp);
+        server.bind(UnixDomainSocketAddress.of(tmp));
+        Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         Thread.ofPlatform().daemon(true).name("qmp-accept").start(this::acceptLoop);
     }
 
