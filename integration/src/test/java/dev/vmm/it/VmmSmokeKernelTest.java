@@ -43,7 +43,7 @@ class VmmSmokeKernelTest {
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         try (ConsoleWatcher console = ConsoleWatcher.watch(p.getInputStream(), t0, null)) {
             List<ConsoleWatcher.Milestone> wanted = new ArrayList<>(SmokeKernel.rootDiskMilestones());
-            wanted.add(1, ConsoleWatcher.Milestone.of("PCI probe of the virtio-blk function", "pci 0000:00:0\\d\\.0: \\[1af4:1042\\]"));
+            wanted.add(2, ConsoleWatcher.Milestone.of("PCI probe of the virtio-blk function", "pci 0000:00:0\\d\\.0: \\[1af4:1042\\]"));
             ConsoleWatcher.Result r = console.await(wanted, BOOT_BUDGET);
             System.out.println("vmm smoke boot:\n" + r.describe(0));
             assertThat(r.allSeen()).as("all milestones:\n%s", r.describe(40)).isTrue();
