@@ -123,6 +123,9 @@ public final class MachineBuilder {
             }
 
             CpuidEntries supported = kvm.supportedCpuid();
+            if (!CpuTopology.hypercallsWork()) {
+                warnings.add("PVM host: guest hypercalls do not work here; KVM PV unhalt, send-IPI and sched-yield are hidden from the guest");
+            }
             writeMpTable(mem, cfg.cpus(), supported, pci);
             List<Vcpu> vcpus = new ArrayList<>();
             VcpuGate gate = new VcpuGate(cfg.cpus());

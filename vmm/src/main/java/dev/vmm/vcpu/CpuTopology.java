@@ -10,7 +10,24 @@ import dev.vmm.ffm.kvm.CpuidEntries;
 public final class CpuTopology {
     private CpuTopology() {}
 
+    /** KVM PV features (leaf 0x40000001 EAX) that the guest uses through hypercalls. */
+    public static final int KVM_FEATURE_PV_UNHALT = 1 << 7, KVM_FEATURE_PV_SEND_IPI = 1 << 11,
+            KVM_FEATURE_PV_SCHED_YIELD = 1 << 13;
+
+    /**
+     * Whether guest hypercalls work on this host. A PVM host emulates guest kernel code, and a guest
+     * stuck in KVM_HC_SEND_IPI was observed there (vCPU 1 at kvm_hypercall4 for good, vCPU 0 spinning
+     * in queued_spin_lock_slowpath: SMP boot hangs, as QEMU's does on the same host).
+     */
+    public static boolean hypercallsWork() {
+        return !java.nio.file.Files.exists(java.nio.file.Path.of("/sys/module/kvm_pvm"));
+    }
+
     public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, int cpus) {
+        return forVcpu(supported, apicId, cpus, hypercallsWork());
+    }
+
+    public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, int cpus, boolean hypercalls) {
         CpuidEntries c = supported.copy();
         int coreBits = 32 - Integer.numberOfLeadingZeros(Math.max(cpus - 1, 0));
         for (CpuidEntries.Entry e : c.entries()) {
@@ -36,6 +53,10 @@ public final class CpuTopology {
                     }
                 }
                 case 0x80000008 -> e.ecx = (e.ecx & ~0xff) | ((cpus - 1) & 0xff); // AMD: cores - 1
+                case 0x40000001 -> {
+                    // Without working hypercalls the guest must use plain IPIs, HLT and yields.
+                    if (!hypercalls) e.eax &= ~(KVM_FEATURE_PV_UNHALT | KVM_FEATURE_PV_SEND_IPI | KVM_FEATURE_PV_SCHED_YIELD);
+                }
                 default -> { }
             }
         }
