@@ -63,7 +63,7 @@ public final class Main {
             return 2;
         }
         if (ex instanceof KvmUnavailableException || ex instanceof NativeException || ex instanceof UncheckedIOException
-                || ex.getClass().getSimpleName().equals("IncomingFailed")) {
+                || ex instanceof dev.vmm.cli.RunCommand.IncomingFailed) {
             System.err.println("vmm: " + ex.getMessage());
             return 1;
         }

@@ -171,7 +171,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** The destination got no complete machine: it discards what it received (status 1). */
-    static final class IncomingFailed extends RuntimeException {
+    public static final class IncomingFailed extends RuntimeException {
         IncomingFailed(String message) {
             super(message);
         }
