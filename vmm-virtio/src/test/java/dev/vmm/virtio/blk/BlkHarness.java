@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.virtio.testing.SplitRingDriver;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
 import dev.vmm.virtio.VirtioInterrupt;
@@ -14,7 +15,7 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
-import static dev.vmm.virtio.blk.BlkTestDriver.Buf;
+import static dev.vmm.virtio.testing.SplitRingDriver.Buf;
 
 /** Guest RAM, I/O threads, a device over a backend, and one test driver per queue. */
 final class BlkHarness implements AutoCloseable {
@@ -42,7 +43,7 @@ final class BlkHarness implements AutoCloseable {
     final BlkBackend backend;
     final VirtioBlk dev;
     final Irq irq = new Irq();
-    final BlkTestDriver[] drivers;
+    final SplitRingDriver[] drivers;
     final List<SplitQueue> queues = new ArrayList<>();
     final List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final long[] bump;
@@ -63,10 +64,10 @@ final class BlkHarness implements AutoCloseable {
         this.backend = backend;
         dev = new VirtioBlk(backend, config, threads, log::add);
         int n = config.numQueues();
-        drivers = new BlkTestDriver[n];
+        drivers = new SplitRingDriver[n];
         bump = new long[n];
         for (int q = 0; q < n; q++) {
-            drivers[q] = new BlkTestDriver(mem, config.queueSize(), 0x10000L * (q + 1));
+            drivers[q] = new SplitRingDriver(mem, config.queueSize(), 0x10000L * (q + 1));
             SplitQueue sq = drivers[q].queue(true);
             sq.activate(mem);
             queues.add(sq);
@@ -116,7 +117,7 @@ final class BlkHarness implements AutoCloseable {
     Result request(int q, int type, long sector, byte[] out, int inLen) throws InterruptedException {
         long[] p = post(q, type, sector, out, inLen);
         dev.queueNotify(q);
-        BlkTestDriver.Used u = drivers[q].waitUsed(10_000);
+        SplitRingDriver.Used u = drivers[q].waitUsed(10_000);
         if (u == null) throw new AssertionError("no completion on queue " + q + "; log " + log + " resets " + irq.needsReset);
         if (u.id() != p[0]) throw new AssertionError("completed head " + u.id() + ", expected " + p[0]);
         byte[] data = new byte[inLen];

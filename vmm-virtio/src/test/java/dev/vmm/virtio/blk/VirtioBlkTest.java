@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.virtio.testing.SplitRingDriver;
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.virtio.VirtioFeatures;
 import org.junit.jupiter.api.Test;
@@ -15,7 +16,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 
-import static dev.vmm.virtio.blk.BlkTestDriver.Buf;
+import static dev.vmm.virtio.testing.SplitRingDriver.Buf;
 import static dev.vmm.virtio.blk.VirtioBlk.*;
 import static org.junit.jupiter.api.Assertions.*;
 
@@ -88,7 +89,7 @@ class VirtioBlkTest {
             int head = h.drivers[0].addIndirect(table, new Buf(hdr, 16, false), new Buf(a, 1024, true),
                     new Buf(b, 8192, true), new Buf(c, 3072, true), new Buf(st, 1, true));
             h.dev.queueNotify(0);
-            BlkTestDriver.Used u = h.drivers[0].waitUsed(5000);
+            SplitRingDriver.Used u = h.drivers[0].waitUsed(5000);
             assertNotNull(u);
             assertEquals(head, u.id());
             assertEquals(12289, u.len());
@@ -254,7 +255,7 @@ class VirtioBlkTest {
         try (BlkHarness h = harness(img, false, CacheMode.WRITEBACK, BlkConfig.of(1), 1)) {
             assertEquals(VIRTIO_BLK_S_OK, h.write(0, 0, pattern(512, 9)).status());
             h.dev.reset();
-            BlkTestDriver fresh = new BlkTestDriver(h.mem, 256, 0x10000);
+            SplitRingDriver fresh = new SplitRingDriver(h.mem, 256, 0x10000);
             h.drivers[0] = fresh;
             var q = fresh.queue(true);
             q.activate(h.mem);

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.net;
 
+import dev.vmm.virtio.testing.SplitRingDriver;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
 import dev.vmm.virtio.VirtioInterrupt;
@@ -19,7 +20,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.function.Predicate;
 
-import static dev.vmm.virtio.net.NetTestDriver.Buf;
+import static dev.vmm.virtio.testing.SplitRingDriver.Buf;
 
 /** Guest RAM, I/O threads, a VirtioNet over a tap and a test driver per virtqueue. */
 final class NetHarness implements AutoCloseable {
@@ -47,7 +48,7 @@ final class NetHarness implements AutoCloseable {
     final List<String> log = new CopyOnWriteArrayList<>();
     final VirtioNet dev;
     final Irq irq = new Irq();
-    final NetTestDriver[] drivers;
+    final SplitRingDriver[] drivers;
     final List<SplitQueue> queues = new ArrayList<>();
     final long features;
     final int pairs;
@@ -69,9 +70,9 @@ final class NetHarness implements AutoCloseable {
         pairs = dev.queuePairs();
         boolean mq = (features & VirtioNet.VIRTIO_NET_F_MQ) != 0;
         ctrlIndex = mq ? 2 * pairs : 2;
-        drivers = new NetTestDriver[dev.queueCount()];
+        drivers = new SplitRingDriver[dev.queueCount()];
         for (int q = 0; q < drivers.length; q++) {
-            drivers[q] = new NetTestDriver(mem, QSIZE, 0x10000L * (q + 1));
+            drivers[q] = new SplitRingDriver(mem, QSIZE, 0x10000L * (q + 1));
             boolean used = q < 2 || (mq && q < 2 * pairs) || (q == ctrlIndex && (features & VirtioNet.VIRTIO_NET_F_CTRL_VQ) != 0);
             SplitQueue sq;
             if (used) {
@@ -124,11 +125,11 @@ final class NetHarness implements AutoCloseable {
         mem.write(d, data);
         long ack = alloc(1);
         mem.writeU8(ack, (byte) 0x55);
-        NetTestDriver drv = drivers[ctrlIndex];
+        SplitRingDriver drv = drivers[ctrlIndex];
         if (data.length > 0) drv.add(new Buf(a, 2, false), new Buf(d, data.length, false), new Buf(ack, 1, true));
         else drv.add(new Buf(a, 2, false), new Buf(ack, 1, true));
         dev.queueNotify(ctrlIndex);
-        NetTestDriver.Used u = drv.waitUsed(5000);
+        SplitRingDriver.Used u = drv.waitUsed(5000);
         if (u == null) return -1;
         return mem.readU8(ack) & 0xFF;
     }
@@ -141,9 +142,9 @@ final class NetHarness implements AutoCloseable {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
         while (System.nanoTime() < deadline) {
             for (int p = 0; p < pairs; p++) {
-                NetTestDriver drv = drivers[2 * p];
+                SplitRingDriver drv = drivers[2 * p];
                 if (!queues.get(2 * p).isActivated()) continue;
-                NetTestDriver.Used u = drv.waitUsed(0);
+                SplitRingDriver.Used u = drv.waitUsed(0);
                 if (u == null) continue;
                 Received r = assemble(p, u);
                 postRx(p, r.numBuffers(), bufSize);
@@ -154,7 +155,7 @@ final class NetHarness implements AutoCloseable {
         return null;
     }
 
-    private Received assemble(int p, NetTestDriver.Used first) throws InterruptedException {
+    private Received assemble(int p, SplitRingDriver.Used first) throws InterruptedException {
         Map<Integer, Long> addrs = rxAddr.get(2 * p);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         long a = addrs.remove(first.id());
@@ -163,7 +164,7 @@ final class NetHarness implements AutoCloseable {
         out.write(b, 0, b.length);
         int num = (b[10] & 0xFF) | (b[11] & 0xFF) << 8;
         for (int i = 1; i < num; i++) {
-            NetTestDriver.Used u = drivers[2 * p].waitUsed(2000);
+            SplitRingDriver.Used u = drivers[2 * p].waitUsed(2000);
             if (u == null) throw new AssertionError("num_buffers " + num + " but only " + i + " used buffers");
             long ua = addrs.remove(u.id());
             byte[] c = new byte[u.len()];

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.net;
 
+import dev.vmm.virtio.testing.SplitRingDriver;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.net.tap.Tap;
 import dev.vmm.virtio.net.tap.TapException;
@@ -239,17 +240,17 @@ class VirtioNetTapTest {
             assertThat(h.ctrl(NetControl.CLASS_MQ, NetControl.MQ_VQ_PAIRS_SET, le16(2))).isEqualTo(NetControl.OK);
             // TX chain with a device-writable buffer on pair 1.
             long a = h.alloc(64);
-            h.drivers[3].add(new NetTestDriver.Buf(a, 12, false), new NetTestDriver.Buf(a + 16, 40, true));
+            h.drivers[3].add(new SplitRingDriver.Buf(a, 12, false), new SplitRingDriver.Buf(a + 16, 40, true));
             h.dev.queueNotify(3);
             waitFor(() -> !h.irq.needsReset.isEmpty());
             assertThat(h.irq.needsReset.peek()).contains("transmitq1").contains("device-writable");
             // RX chain shorter than the header on pair 1.
-            h.drivers[2].add(new NetTestDriver.Buf(a + 128, 8, true));
+            h.drivers[2].add(new SplitRingDriver.Buf(a + 128, 8, true));
             h.dev.queueNotify(2);
             waitFor(() -> h.irq.needsReset.size() == 2);
             assertThat(h.irq.needsReset).anyMatch(s -> s.contains("receiveq1") && s.contains("shorter than"));
             // Control command without an ack byte.
-            h.drivers[h.ctrlIndex].add(new NetTestDriver.Buf(a + 256, 2, false));
+            h.drivers[h.ctrlIndex].add(new SplitRingDriver.Buf(a + 256, 2, false));
             h.dev.queueNotify(h.ctrlIndex);
             waitFor(() -> h.irq.needsReset.size() == 3);
             // Pair 0 keeps working: tun steers the reply of a flow to the queue that sent it (automq).

@@ -1,4 +1,4 @@
-package dev.vmm.virtio.blk;
+package dev.vmm.virtio.testing;
 
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.queue.SplitQueue;
@@ -6,26 +6,26 @@ import dev.vmm.virtio.queue.SplitQueue;
 import java.lang.invoke.VarHandle;
 
 /**
- * A minimal guest virtio-blk driver for tests: one split queue in guest memory, chains written
- * the way a driver writes them (header, data, status), used ring polled. Descriptors are handed out
+ * A minimal guest-side split-queue driver for device tests (blk, net, ...): one queue in guest memory, chains written
+ * the way a driver writes them, used ring polled. Descriptors are handed out
  * round-robin, so at most {@code size} descriptors may be in flight.
  */
-final class BlkTestDriver {
-    static final int NEXT = 1, WRITE = 2, INDIRECT = 4;
+public final class SplitRingDriver {
+    public static final int NEXT = 1, WRITE = 2, INDIRECT = 4;
 
-    record Buf(long addr, int len, boolean writable) { }
+    public record Buf(long addr, int len, boolean writable) { }
 
-    record Used(int id, int len) { }
+    public record Used(int id, int len) { }
 
-    final GuestMemory mem;
-    final int size;
-    final long desc, avail, used;
+    public final GuestMemory mem;
+    public final int size;
+    public final long desc, avail, used;
     private int nextDesc;
     private int availIdx;
     private int lastUsed;
 
     /** Rings at {@code ringBase} (needs 16·size + 6 + 2·size + 6 + 8·size bytes, 4 KiB-aligned). */
-    BlkTestDriver(GuestMemory mem, int size, long ringBase) {
+    public SplitRingDriver(GuestMemory mem, int size, long ringBase) {
         this.mem = mem;
         this.size = size;
         this.desc = ringBase;
@@ -36,7 +36,7 @@ final class BlkTestDriver {
         mem.write(used, new byte[6 + 8 * size]);
     }
 
-    SplitQueue queue(boolean eventIdx) {
+    public SplitQueue queue(boolean eventIdx) {
         SplitQueue q = new SplitQueue(size);
         q.setSize(size);
         q.setDescTable(desc);
@@ -48,7 +48,7 @@ final class BlkTestDriver {
     }
 
     /** Writes a direct chain and publishes it; returns its head. */
-    int add(Buf... bufs) {
+    public int add(Buf... bufs) {
         int head = nextDesc;
         for (int i = 0; i < bufs.length; i++) {
             int id = (head + i) % size;
@@ -61,7 +61,7 @@ final class BlkTestDriver {
     }
 
     /** One INDIRECT descriptor pointing at a table at {@code table}; returns its head. */
-    int addIndirect(long table, Buf... bufs) {
+    public int addIndirect(long table, Buf... bufs) {
         for (int i = 0; i < bufs.length; i++) {
             boolean last = i == bufs.length - 1;
             writeDesc(table + 16L * i, bufs[i], last ? 0 : NEXT, i + 1);
@@ -92,7 +92,7 @@ final class BlkTestDriver {
     }
 
     /** The next used element, waiting up to {@code timeoutMs}; null on timeout. */
-    Used waitUsed(long timeoutMs) throws InterruptedException {
+    public Used waitUsed(long timeoutMs) throws InterruptedException {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000;
         while (true) {
             VarHandle.fullFence();
@@ -109,7 +109,7 @@ final class BlkTestDriver {
         }
     }
 
-    int pendingUsed() {
+    public int pendingUsed() {
         return (Short.toUnsignedInt(mem.readU16(used + 2)) - lastUsed) & 0xFFFF;
     }
 }
