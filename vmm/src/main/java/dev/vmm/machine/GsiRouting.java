@@ -5,12 +5,9 @@ import dev.vmm.chipset.pci.MsixListener;
 import dev.vmm.ffm.kvm.VmFd;
 import dev.vmm.ffm.libc.Libc;
 
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * The VM's GSI routing table: the standard PIC/IOAPIC routes for GSIs 0-23, plus one MSI route per
@@ -32,18 +29,15 @@ public final class GsiRouting {
     private final class MsiVector {
         final int gsi;
         final int eventfd;
-        final MemorySegment one;
         int routeIndex = -1;
 
         MsiVector(int gsi) {
             this.gsi = gsi;
             this.eventfd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
-            this.one = Arena.ofAuto().allocate(JAVA_LONG);
-            one.set(JAVA_LONG, 0, 1L);
         }
 
         void signal() {
-            Libc.writeRaw(eventfd, one, 8);
+            Libc.eventfdSignal(eventfd);
         }
     }
 

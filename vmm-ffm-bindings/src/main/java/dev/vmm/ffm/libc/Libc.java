@@ -284,6 +284,21 @@ public final class Libc {
         } catch (Throwable t) { throw rethrow(t); }
     }
 
+    /** The 8-byte counter 1, read-only: what every eventfd signal writes. */
+    private static final MemorySegment EVENTFD_ONE = Arena.global().allocate(JAVA_LONG);
+
+    static {
+        EVENTFD_ONE.set(JAVA_LONG, 0, 1L);
+    }
+
+    /**
+     * Adds 1 to an eventfd (a kick, a wake-up, an irqfd interrupt). Allocation-free, callable from
+     * any thread; returns 8 or {@code -errno} (EAGAIN only if the counter would overflow).
+     */
+    public static long eventfdSignal(int fd) {
+        return writeRaw(fd, EVENTFD_ONE, 8);
+    }
+
     /** read(2); returns bytes read or {@code -errno}. */
     public static long readRaw(int fd, MemorySegment buf, long count) {
         try {

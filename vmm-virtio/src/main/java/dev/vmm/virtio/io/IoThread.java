@@ -229,11 +229,7 @@ public final class IoThread implements AutoCloseable {
     }
 
     private void wake() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment one = a.allocate(8, 8);
-            one.set(ValueLayout.JAVA_LONG, 0, 1L);
-            Libc.writeRaw(wakeFd, one, 8);
-        }
+        Libc.eventfdSignal(wakeFd);
     }
 
     // ---- the loop ------------------------------------------------------------------------

@@ -219,11 +219,7 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
     @Override
     public void queueNotify(int queueIndex) {
         if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment one = a.allocate(8, 8);
-            one.set(ValueLayout.JAVA_LONG, 0, 1L);
-            Libc.writeRaw(kickFds[queueIndex], one, 8);
-        }
+        Libc.eventfdSignal(kickFds[queueIndex]);
     }
 
     @Override
