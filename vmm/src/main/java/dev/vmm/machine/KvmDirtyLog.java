@@ -35,7 +35,7 @@ public final class KvmDirtyLog implements DirtyLog {
 
     /** False on a PVM host, where KVM's dirty log does not see writes made by emulated guest code. */
     public static boolean trustworthy() {
-        return !java.nio.file.Files.exists(java.nio.file.Path.of("/sys/module/kvm_pvm"));
+        return !dev.vmm.ffm.kvm.Kvm.isPvmHost();
     }
 
     @Override

@@ -20,7 +20,7 @@ public final class CpuTopology {
      * in queued_spin_lock_slowpath: SMP boot hangs, as QEMU's does on the same host).
      */
     public static boolean hypercallsWork() {
-        return !java.nio.file.Files.exists(java.nio.file.Path.of("/sys/module/kvm_pvm"));
+        return !dev.vmm.ffm.kvm.Kvm.isPvmHost();
     }
 
     public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, int cpus) {

@@ -42,6 +42,14 @@ public final class Kvm implements AutoCloseable {
 
     public int fd() { return fd; }
 
+    /**
+     * Whether KVM here is the PVM hypervisor (no VT-x/SVM: guest kernel code is emulated). Several
+     * things differ on such a host: hypercalls do not work and the dirty log misses emulated writes.
+     */
+    public static boolean isPvmHost() {
+        return java.nio.file.Files.exists(java.nio.file.Path.of("/sys/module/kvm_pvm"));
+    }
+
     /** KVM_CHECK_EXTENSION: 0 when absent, otherwise a capability-specific positive value. */
     public int checkExtension(int cap) {
         int r = Libc.ioctlRaw(fd, KVM_CHECK_EXTENSION, cap);
