@@ -52,7 +52,16 @@ public final class CpuTopology {
                         e.eax = 0; e.ebx = 0; e.ecx = e.index;
                     }
                 }
-                case 0x80000008 -> e.ecx = (e.ecx & ~0xff) | ((cpus - 1) & 0xff); // AMD: cores - 1
+                // AMD: ECX[7:0] = cores - 1, ECX[15:12] = APIC-id bits that number the core (0 = legacy rule).
+                case 0x80000008 -> e.ecx = (e.ecx & ~0xf0ff) | ((cpus - 1) & 0xff) | ((coreBits & 0xf) << 12);
+                case 0x8000001e -> {
+                    // AMD TOPOEXT: without this the host's "2 threads per core" leaks through, Linux divides
+                    // the cores by 2 and reports twice as many packages as there are (one per vCPU pair).
+                    e.eax = apicId;                     // extended APIC id
+                    e.ebx = apicId & 0xff;              // compute-unit/core id; [15:8] = threads per core - 1 = 0
+                    e.ecx = 0;                          // node 0, one node per processor
+                    e.edx = 0;
+                }
                 case 0x40000001 -> {
                     // Without working hypercalls the guest must use plain IPIs, HLT and yields.
                     if (!hypercalls) e.eax &= ~(KVM_FEATURE_PV_UNHALT | KVM_FEATURE_PV_SEND_IPI | KVM_FEATURE_PV_SCHED_YIELD);
