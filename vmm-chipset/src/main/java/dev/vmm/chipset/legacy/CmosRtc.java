@@ -1,6 +1,6 @@
 package dev.vmm.chipset.legacy;
 
-import dev.vmm.chipset.bus.BusDevice;
+import dev.vmm.chipset.bus.ByteRegisterDevice;
 import dev.vmm.chipset.bus.InterruptLine;
 import java.time.Clock;
 import java.time.DateTimeException;
@@ -37,7 +37,7 @@ import java.util.Objects;
  * 0x30/0x31), memory above 16 MiB in 64 KiB units (0x34/0x35) and memory above 4 GiB in 64 KiB
  * units (0x5b-0x5d). The century is at 0x32 (point the ACPI FADT's CENTURY field there).
  */
-public final class CmosRtc implements BusDevice {
+public final class CmosRtc implements ByteRegisterDevice {
     public static final int BASE = 0x70;
     public static final int SIZE = 2;
     public static final int CENTURY_INDEX = 0x32;
@@ -122,24 +122,16 @@ public final class CmosRtc implements BusDevice {
 
     // ---- bus ----
 
-    @Override
-    public synchronized long read(long offset, int size) {
-        long v = 0;
-        for (int i = 0; i < size; i++) v |= (long) readByte(offset + i) << (8 * i);
-        return v;
-    }
+
 
     @Override
-    public synchronized void write(long offset, int size, long value) {
-        for (int i = 0; i < size; i++) writeByte(offset + i, (int) (value >>> (8 * i)) & 0xff);
-    }
-
-    private int readByte(long offset) {
+    public synchronized int readByte(long offset) {
         if (offset == 1) return readRegister(index);
         return 0xff; // the index port is write-only
     }
 
-    private void writeByte(long offset, int v) {
+    @Override
+    public synchronized void writeByte(long offset, int v) {
         if (offset == 0) {
             index = v & 0x7f;
             nmiDisabled = (v & 0x80) != 0;

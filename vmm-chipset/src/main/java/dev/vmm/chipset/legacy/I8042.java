@@ -1,6 +1,6 @@
 package dev.vmm.chipset.legacy;
 
-import dev.vmm.chipset.bus.BusDevice;
+import dev.vmm.chipset.bus.ByteRegisterDevice;
 import dev.vmm.chipset.bus.InterruptLine;
 import java.util.ArrayDeque;
 import java.util.Objects;
@@ -33,7 +33,7 @@ import java.util.Objects;
  *
  * <p>The gate A20 bit of the output port is stored but has no effect: a KVM guest's A20 is always on.
  */
-public final class I8042 implements BusDevice {
+public final class I8042 implements ByteRegisterDevice {
     public static final int BASE = 0x60;
     public static final int SIZE = 5;
     static final int DATA = 0, COMMAND = 4;
@@ -133,25 +133,17 @@ public final class I8042 implements BusDevice {
 
     // ---- bus ----
 
-    @Override
-    public long read(long offset, int size) {
-        long v = 0;
-        for (int i = 0; i < size; i++) v |= (long) readByte(offset + i) << (8 * i);
-        return v;
-    }
+
 
     @Override
-    public void write(long offset, int size, long value) {
-        for (int i = 0; i < size; i++) writeByte(offset + i, (int) (value >>> (8 * i)) & 0xff);
-    }
-
-    private synchronized int readByte(long offset) {
+    public synchronized int readByte(long offset) {
         if (offset == DATA) return readData();
         if (offset == COMMAND) return status();
         return 0xff;
     }
 
-    private synchronized void writeByte(long offset, int v) {
+    @Override
+    public synchronized void writeByte(long offset, int v) {
         if (offset == DATA) {
             lastWriteWasCommand = false;
             writeData(v);

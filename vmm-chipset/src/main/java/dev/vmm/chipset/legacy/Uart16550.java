@@ -1,6 +1,6 @@
 package dev.vmm.chipset.legacy;
 
-import dev.vmm.chipset.bus.BusDevice;
+import dev.vmm.chipset.bus.ByteRegisterDevice;
 import dev.vmm.chipset.bus.InterruptLine;
 import java.util.Objects;
 
@@ -29,7 +29,7 @@ import java.util.Objects;
  * <p>Thread safety: guest accesses (vCPU threads) and {@link #enqueue} (the VMM's input thread)
  * synchronise on this object; the sink and the interrupt line are called with the lock held.
  */
-public final class Uart16550 implements BusDevice {
+public final class Uart16550 implements ByteRegisterDevice {
     /** Registers span eight ports. */
     public static final int SIZE = 8;
     public static final int FIFO_SIZE = 16;
@@ -138,21 +138,10 @@ public final class Uart16550 implements BusDevice {
 
     // ---- guest side ----
 
-    @Override
-    public long read(long offset, int size) {
-        if (size == 1) return readByte(offset);
-        // A wider access is split into byte cycles, as the ISA bus does.
-        long v = 0;
-        for (int i = 0; i < size; i++) v |= (long) readByte(offset + i) << (8 * i);
-        return v;
-    }
+
 
     @Override
-    public void write(long offset, int size, long value) {
-        for (int i = 0; i < size; i++) writeByte(offset + i, (int) (value >>> (8 * i)) & 0xff);
-    }
-
-    private synchronized int readByte(long offset) {
+    public synchronized int readByte(long offset) {
         if (offset < 0 || offset >= SIZE) return 0xff;
         switch ((int) offset) {
             case RBR_THR:
@@ -187,7 +176,8 @@ public final class Uart16550 implements BusDevice {
         }
     }
 
-    private synchronized void writeByte(long offset, int v) {
+    @Override
+    public synchronized void writeByte(long offset, int v) {
         if (offset < 0 || offset >= SIZE) return;
         switch ((int) offset) {
             case RBR_THR:
