@@ -188,10 +188,12 @@ static int do_flood(int s, double secs, unsigned queues)
             q = (q + 1) % queues;
         }
         int r = sendmmsg(s, msgs, BATCH, 0);
-        if (r > 0)
+        if (r > 0) {
             sent += (unsigned long)r;
-        else if (errno != ENOBUFS && errno != EAGAIN)
-            perror("netpeer: sendmmsg");
+        } else if (errno != ENOBUFS && errno != EAGAIN) {
+            perror("netpeer: sendmmsg (stopping)"); /* ENXIO: the VM and its tap are gone */
+            break;
+        }
     }
     printf("peer: flooded %lu frames in %.2f s\n", sent, now_s() - t0);
     return 0;

@@ -15,7 +15,8 @@
  *   pairs=N        queue pairs to use (default: one per CPU)
  *   count=N        echo: D frames per queue (default 64)
  *   size=N         frame length in bytes, 60..1514 (default 128 for echo, 1514 for the benches)
- *   secs=N         benches: duration (default 3)
+ *   secs=N         benches: measured duration (default 3)
+ *   warmup=N       benches: seconds run before measuring (default 2; the VMM's JIT warms up)
  *   user=0|1       run the BSP's loops at CPL3 (default 1)
  *   timeout_ms=N   echo: peer handshake and echo deadline (default 60000)
  *
@@ -269,7 +270,7 @@ static int mode_echo(void)
 }
 
 /* ---- benchmarks (BSP only, round-robin over the pairs) ---- */
-static uint64_t bench_secs;
+static uint64_t bench_secs, warmup_secs;
 
 static uint64_t txbench(uint64_t arg)
 {
@@ -279,9 +280,21 @@ static uint64_t txbench(uint64_t arg)
             uint8_t *f = net.tx[i].bufs + (uint64_t)k * KIT_VNET_BUF + KIT_VNET_HDR_LEN;
             build(f, frame_len, 'D', (uint16_t)i, 0);
         }
-    uint64_t t0 = rdtsc(), end = t0 + bench_secs * 1000 * tsc_khz;
+    uint64_t t0 = rdtsc(), end = t0 + warmup_secs * 1000 * tsc_khz;
+    bool warm = warmup_secs == 0;
+    if (warm)
+        end = t0 + bench_secs * 1000 * tsc_khz;
     uint32_t seq = 0;
-    while (rdtsc() < end) {
+    for (;;) {
+        if (rdtsc() >= end) {
+            if (warm)
+                break;
+            warm = true; /* count from here: frames completed so far do not */
+            for (unsigned i = 0; i < net.pairs; i++)
+                kit_vnet_tx_reclaim(&net.tx[i]), net.tx[i].frames = net.tx[i].bytes = 0;
+            t0 = rdtsc();
+            end = t0 + bench_secs * 1000 * tsc_khz;
+        }
         for (unsigned i = 0; i < net.pairs; i++) {
             struct kit_vnet_queue *q = &net.tx[i];
             kit_vnet_tx_reclaim(q);
@@ -306,12 +319,20 @@ static uint64_t txbench(uint64_t arg)
 static uint64_t rxbench(uint64_t arg)
 {
     (void)arg;
-    uint64_t t0 = 0, end = ~0ull;
+    uint64_t first = 0, t0 = 0, end = ~0ull;
     uint64_t idle_deadline = rdtsc() + ms_to_cycles(30000);
     for (;;) {
         uint64_t now = rdtsc();
-        if (now >= end || (!t0 && now >= idle_deadline))
+        if (!first && now >= idle_deadline)
             break;
+        if (now >= end) {
+            if (t0)
+                break;
+            t0 = now; /* warm-up over: count from here */
+            end = t0 + bench_secs * 1000 * tsc_khz;
+            for (unsigned r = 0; r < net.pairs; r++)
+                net.rx[r].frames = net.rx[r].bytes = 0;
+        }
         for (unsigned i = 0; i < net.pairs; i++) {
             struct kit_vnet_queue *q = &net.rx[i];
             uint32_t len;
@@ -323,11 +344,9 @@ static uint64_t rxbench(uint64_t arg)
             }
             if (got) {
                 kit_vnet_kick(q);
-                if (!t0) { /* time from the first frame; what came before is not counted */
-                    t0 = rdtsc();
-                    end = t0 + bench_secs * 1000 * tsc_khz;
-                    for (unsigned r = 0; r < net.pairs; r++)
-                        net.rx[r].frames = net.rx[r].bytes = 0;
+                if (!first) { /* the flood has started: warm up, then measure */
+                    first = rdtsc();
+                    end = first + warmup_secs * 1000 * tsc_khz;
                 }
             }
         }
@@ -378,6 +397,7 @@ int main(void)
     count = (uint32_t)kit_cmdline_u64("count", 64);
     frame_len = (uint32_t)kit_cmdline_u64("size", echo ? 128 : 1514);
     bench_secs = kit_cmdline_u64("secs", 3);
+    warmup_secs = kit_cmdline_u64("warmup", 2);
     use_cpl3 = kit_cmdline_u64("user", 1) != 0;
     if (frame_len < 60 || frame_len > 1514 || pairs == 0 || pairs > KIT_VNET_MAX_PAIRS) {
         kit_printf("net: FAIL: size must be 60..1514 and pairs 1..%d\n", KIT_VNET_MAX_PAIRS);
