@@ -80,6 +80,7 @@ class SmokeKernelDhcpTest {
                 List<ConsoleWatcher.Milestone> wanted = new ArrayList<>(List.of(
                         SmokeKernel.LINUX_VERSION,
                         ConsoleWatcher.Milestone.of("PCI probe of the virtio-net function", "pci 0000:00:0\\d\\.0: \\[1af4:1041\\]"),
+                        ConsoleWatcher.Milestone.of("DHCP requests sent", "Sending DHCP requests"),
                         ConsoleWatcher.Milestone.of("DHCP answer", "IP-Config: Got DHCP answer from " + SERVER.replace(".", "\\.")
                                 + ", my address is " + LEASE.replace(".", "\\.")),
                         ConsoleWatcher.Milestone.of("IP-Config complete on the virtio-net device",
