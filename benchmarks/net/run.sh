@@ -22,8 +22,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${OUT:-/tmp/vmm-bench-net}
 REPS=${REPS:-1}
-SECS=${SECS:-3}
-WARMUP=${WARMUP:-2}
+SECS=${SECS:-5}
+WARMUP=${WARMUP:-3}
 SIZES=${SIZES:-"64 1514"}
 PAIRS=${PAIRS:-"1 2"}
 DIRS=${DIRS:-"tx rx"}
