@@ -308,6 +308,70 @@ int kit_vblk_sync(struct kit_vblk_queue *q, uint32_t type, uint64_t sector, void
 int kit_vblk_sync_range(struct kit_vblk_queue *q, uint32_t type, uint64_t sector, uint32_t sectors,
                         uint32_t flags, uint64_t timeout_ms);
 
+/* ==== virtio-net (rt/virtio_net.c) ================================================== */
+/* Polled virtio-net: receiveq i = virtqueue 2i, transmitq i = 2i+1, control queue 2*max_pairs
+ * with MQ (2 without).  Every buffer is one descriptor of KIT_VNET_BUF bytes holding the 12-byte
+ * virtio_net_hdr_v1 and then the frame, so a frame never spans buffers (MRG_RXBUF is negotiated
+ * only to check num_buffers == 1).  No offloads: frames go out and come in whole. */
+#define KIT_VNET_TYPE            1
+#define KIT_VNET_MAX_PAIRS       8
+#define KIT_VNET_HDR_LEN         12
+#define KIT_VNET_BUF             2048
+#define KIT_VNET_F_MTU           3
+#define KIT_VNET_F_MAC           5
+#define KIT_VNET_F_MRG_RXBUF     15
+#define KIT_VNET_F_STATUS        16
+#define KIT_VNET_F_CTRL_VQ       17
+#define KIT_VNET_F_MQ            22
+#define KIT_VNET_CTRL_MQ         4
+#define KIT_VNET_CTRL_MQ_VQ_PAIRS_SET 0
+#define KIT_VNET_OK              0
+
+struct kit_vnet_hdr {
+    uint8_t flags, gso_type;
+    uint16_t hdr_len, gso_size, csum_start, csum_offset, num_buffers;
+} __attribute__((packed));
+
+struct kit_vnet_queue {
+    struct kit_virtq vq;
+    uint8_t *bufs;               /* vq.size buffers of KIT_VNET_BUF bytes, buffer i = descriptor i */
+    uint64_t frames, bytes;      /* completed (TX) / received (RX) */
+    uint64_t bad;                /* RX: malformed completions (short, num_buffers != 1, bad id) */
+};
+
+struct kit_vnet {
+    struct kit_virtio_dev v;
+    uint8_t mac[6];
+    uint16_t mtu;                /* 0 when MTU was not offered */
+    uint16_t max_pairs;          /* max_virtqueue_pairs (1 without MQ) */
+    uint16_t pairs;              /* queue pairs set up and (with MQ) enabled by VQ_PAIRS_SET */
+    uint16_t status;             /* config status (bit 0 link up), 1 when STATUS was not offered */
+    struct kit_vnet_queue rx[KIT_VNET_MAX_PAIRS], tx[KIT_VNET_MAX_PAIRS];
+    struct kit_virtq ctrl;
+    bool has_ctrl;
+    uint8_t *ctrl_buf;
+};
+
+/* Finds the index-th virtio-net function, negotiates (MQ and the control queue when pairs > 1),
+ * sets up min(pairs, max_virtqueue_pairs) pairs of at most qsize entries, fills every receiveq,
+ * DRIVER_OK, then VQ_PAIRS_SET through the control queue when more than one pair is used. */
+bool kit_vnet_init(struct kit_vnet *n, unsigned index, unsigned pairs, uint16_t qsize, bool event_idx);
+/* A control command with one data buffer: the ack (KIT_VNET_OK) or -1 on a timeout. */
+int kit_vnet_ctrl(struct kit_vnet *n, uint8_t cls, uint8_t cmd, const void *data, uint32_t len);
+/* Hot path, CPL3-safe.  TX: the frame area (after the header) of the next free buffer, reclaiming
+ * completed ones first; NULL when the ring is full. */
+uint8_t *kit_vnet_tx_frame(struct kit_vnet_queue *q);
+/* Queues the buffer returned by the last kit_vnet_tx_frame with a frame of len bytes (no kick). */
+void kit_vnet_tx_commit(struct kit_vnet_queue *q, uint32_t len);
+static inline void kit_vnet_kick(struct kit_vnet_queue *q) { kit_virtq_kick(&q->vq); }
+/* Takes completed TX buffers back; returns how many. */
+unsigned kit_vnet_tx_reclaim(struct kit_vnet_queue *q);
+/* RX: one received frame (pointer into its buffer, length without the header) or NULL; hand the
+ * buffer back with kit_vnet_rx_release(q, id) (not kicked: kick the receiveq after a batch). */
+uint8_t *kit_vnet_rx_poll(struct kit_vnet_queue *q, uint32_t *len, uint16_t *id);
+void kit_vnet_rx_release(struct kit_vnet_queue *q, uint16_t id);
+/* ==== end of virtio-net ============================================================== */
+
 /* ---- strings (also used by the compiler) ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
