@@ -10,6 +10,7 @@ import dev.vmm.migration.MigrationStatus;
 import dev.vmm.migration.MigrationUri;
 import dev.vmm.migration.VmControl;
 import dev.vmm.migration.stream.StateWriter;
+import dev.vmm.snapshot.PciDeviceState;
 import dev.vmm.snapshot.Snapshot;
 
 import java.util.Iterator;
@@ -49,8 +50,16 @@ public final class MigrationCommands {
             String uri = a.path("uri").asText(null);
             if (uri == null) throw QmpServer.QmpException.generic("Parameter 'uri' is missing");
             if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
-            if (machine.config().devices().any()) {
-                throw QmpServer.QmpException.generic("machines with virtio devices cannot be migrated yet");
+            if (machine.virtio() != null) {
+                java.util.List<String> unsupported = machine.virtio().transports().stream()
+                        .filter(d -> !d.canSaveState()).map(Object::toString).toList();
+                if (!unsupported.isEmpty()) {
+                    throw QmpServer.QmpException.generic("cannot migrate: the state of " + String.join(", ", unsupported)
+                            + " cannot be saved yet (saveable: virtio-blk, virtio-rng)");
+                }
+                // Device writes to guest RAM (DMA) are not in KVM's dirty log: the hash check at
+                // stop-and-copy is what catches the pages they changed.
+                if (!machine.virtio().transports().isEmpty()) params.set("x-dirty-log-verify", "on");
             }
             MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
                     vmControl(), params, caps)
@@ -101,9 +110,13 @@ public final class MigrationCommands {
 
     private VmControl vmControl() {
         return new VmControl() {
+            private PciDeviceState devices;
+
             @Override
             public void pause() throws Exception {
                 machine.pause();
+                // Quiesce the devices now, before the final RAM pass: their last completions write guest RAM.
+                devices = PciDeviceState.capture(machine);
             }
 
             @Override
@@ -113,7 +126,7 @@ public final class MigrationCommands {
 
             @Override
             public void writeDeviceState(StateWriter w) throws Exception {
-                Snapshot.writeDeviceState(machine, w);
+                Snapshot.writeDeviceState(machine, w, devices != null ? devices : PciDeviceState.capture(machine));
             }
         };
     }

@@ -68,6 +68,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.virtio = v;
     }
 
+    /** The virtio devices and their PCI wiring (snapshots, migration), or null without PCI. */
+    public VirtioWiring virtio() { return virtio; }
+
     public Uart16550 com1() { return com1; }
 
     public dev.vmm.chipset.legacy.CmosRtc cmos() { return cmos; }
@@ -120,6 +123,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     public synchronized void resume() {
         if (!paused) return;
         paused = false;
+        if (virtio != null) virtio.startAfterStateChange(); // devices stopped for a state save run again first
         gate.resume();
         eventListeners.forEach(l -> l.accept("RESUME"));
     }
@@ -127,6 +131,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     /** Runs the guest until it stops; returns why. */
     public VmExit run() {
         if (serialInputFromStdin) startStdinReader();
+        if (virtio != null) virtio.startAfterStateChange(); // a restored machine's devices start before its vCPUs
         for (Vcpu v : vcpus) v.start();
         VmExit e = exit.join();
         gate.stop();

@@ -77,7 +77,25 @@ public final class VirtioWiring {
             }
         });
         placeOnBus(dev);
+        transports.add(dev);
         return dev;
+    }
+
+    private final List<VirtioPciDevice> transports = new ArrayList<>();
+
+    /** The virtio transports in attach order (the order of the command line's device options). */
+    public List<VirtioPciDevice> transports() {
+        return java.util.Collections.unmodifiableList(transports);
+    }
+
+    /** The machine's PCI (root bus, for saving every function's config space). */
+    public PciSubsystem pci() {
+        return pci;
+    }
+
+    /** Restarts devices stopped by a state save, or loaded from a saved state (before the vCPUs run again). */
+    public void startAfterStateChange() {
+        for (VirtioPciDevice d : transports) d.startAfterStateChange();
     }
 
     private dev.vmm.chipset.pci.PciBus current;
