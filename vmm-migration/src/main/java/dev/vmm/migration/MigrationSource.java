@@ -359,6 +359,11 @@ public final class MigrationSource {
         if (encoder != null) xbzrleStats = encoder.stats();
         // From here on the destination owns the VM: no cancel, no resume.
         try {
+            vm.handOver();
+        } catch (Exception e) {
+            errorDesc = "hand-over to the destination: " + e.getMessage();
+        }
+        try {
             out.writeByte(MigrationProtocol.GO);
             out.flush();
         } catch (IOException e) {

@@ -112,7 +112,7 @@ public final class RunCommand implements Callable<Integer> {
         MachineConfig cfg = config();
         int boots = 0;
         while (true) {
-            MachineBuilder builder = new MachineBuilder();
+            MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && boots == 0);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
                 if (incoming != null && boots == 0) receiveMigration(m);
                 if (!quiet && boots++ == 0) {

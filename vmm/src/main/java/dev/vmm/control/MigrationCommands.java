@@ -125,6 +125,11 @@ public final class MigrationCommands {
             }
 
             @Override
+            public void handOver() {
+                if (machine.virtio() != null) machine.virtio().releaseDiskLocks(); // taken back if 'cont' resumes the source
+            }
+
+            @Override
             public void writeDeviceState(StateWriter w) throws Exception {
                 Snapshot.writeDeviceState(machine, w, devices != null ? devices : PciDeviceState.capture(machine));
             }

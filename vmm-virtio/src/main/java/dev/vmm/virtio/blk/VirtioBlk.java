@@ -255,6 +255,15 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     // ---- for the VMM -------------------------------------------------------------------------
 
+    /** Live migration hand-over: writes made durable, image lock dropped (see {@link BlkBackend#releaseLock()}). */
+    public void releaseDiskLock() { backend.releaseLock(); }
+
+    /** Takes the image lock (again). @throws BlkBackendException if another process holds it */
+    public void acquireDiskLock() { backend.acquireLock(); }
+
+    /** What the disk is, for messages. */
+    public String backendDescription() { return backend.toString(); }
+
     /** The eventfd for queue {@code i}: bind it to the queue's notify address with KVM_IOEVENTFD. */
     public int queueEventFd(int i) {
         return kickFds[i];
