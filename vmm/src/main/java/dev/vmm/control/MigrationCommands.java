@@ -104,6 +104,20 @@ public final class MigrationCommands {
             }
             return null;
         });
+        // Experimental: a 64-bit hash of all guest RAM (PageHash per page, folded in address order),
+        // meaningful while the machine is paused: a migrated guest's RAM (destination started with -S)
+        // must hash as the source's did at stop time.
+        qmp.register("x-vmm-ram-hash", a -> {
+            long h = 0x9E3779B97F4A7C15L, bytes = 0;
+            for (dev.vmm.memory.GuestRegion r : machine.memory().regions()) {
+                java.lang.foreign.MemorySegment host = r.host();
+                for (long off = 0; off < host.byteSize(); off += 4096) {
+                    h = Long.rotateLeft(h ^ dev.vmm.migration.PageHash.hash(host, off, 4096), 27) * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L;
+                }
+                bytes += host.byteSize();
+            }
+            return Map.of("hash", String.format("%016x", h), "bytes", bytes, "paused", machine.paused());
+        });
         qmp.register("query-migrate-capabilities", a -> caps.toList());
         qmp.register("query-migrate-parameters", a -> params.toMap());
     }
