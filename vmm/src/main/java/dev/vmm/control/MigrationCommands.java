@@ -70,6 +70,9 @@ public final class MigrationCommands {
                 throw QmpServer.QmpException.generic("Failed to connect to '" + uri + "': " + e.getMessage());
             }
             current = src;
+            JsonNode progress = a.path("x-progress");
+            boolean show = progress.isBoolean() ? progress.asBoolean() : MigrationProgress.stderrIsTerminal();
+            if (show) MigrationProgress.start(src, System.err, MigrationProgress.stderrIsTerminal());
             return null;
         });
         qmp.register("migrate_cancel", a -> {
