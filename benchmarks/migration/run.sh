@@ -12,6 +12,8 @@ ROOT=$PWD
 VMM=${VMM:-$ROOT/vmm/target/vmm}
 RATE=${RATE:-5}; MIB=${MIB:-960}; MEM=${MEM:-1G}; RUNS=${RUNS:-1}; QEMU=${QEMU:-1}
 BW=${BW:-0}                       # max-bandwidth for both (0: vmm unlimited; QEMU gets 10 GiB/s)
+XCACHE=${XCACHE:-1073741824}      # xbzrle-cache-size with XBZRLE on (both); QEMU's 64 MiB default
+                                  # misses on a workload walking 960 MiB round-robin
 KIT=$ROOT/integration/target/guest-kit
 make -s -C integration/guest-kit OUT="$KIT"
 KERNEL=$KIT/counter.pvh.elf
@@ -41,6 +43,7 @@ PY
 
 vmm_run() { # xbzrle
     local port; port=$(free_port)
+    rm -f "$TMP/src.txt" "$TMP/dst.txt"
     "$VMM" run -q --incoming "tcp:127.0.0.1:$port" --memory "$MEM" --qmp "unix:$TMP/dst.qmp" > "$TMP/dst.txt" 2>&1 &
     local dst=$!
     for _ in $(seq 1 600); do ss -ltn | grep -q ":$port " && break; sleep 0.1; done
@@ -48,6 +51,7 @@ vmm_run() { # xbzrle
     local src=$!
     wait_for "$TMP/src.txt" "counter: mark 3 "
     local extra=(); [ "$BW" != 0 ] && extra=("max-bandwidth=$BW")
+    [ "$1" = 1 ] && extra+=("xbzrle-cache-size=$XCACHE")
     local r; r=$($PY "$TMP/src.qmp" "tcp:127.0.0.1:$port" "$1" "${extra[@]}")
     wait "$src" || true
     $PY "$TMP/dst.qmp" quit >/dev/null 2>&1 || true
@@ -58,6 +62,7 @@ vmm_run() { # xbzrle
 
 qemu_run() { # xbzrle
     local port; port=$(free_port)
+    rm -f "$TMP/qsrc.txt" "$TMP/qdst.txt"
     local common=(-M pc -accel kvm -m "$MEM" -display none -nodefaults -monitor none -no-reboot
                   -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel "$KERNEL" -append "$CMDLINE")
     qemu-system-x86_64 "${common[@]}" -serial "file:$TMP/qdst.txt" -incoming "tcp:127.0.0.1:$port" \
@@ -67,7 +72,8 @@ qemu_run() { # xbzrle
     local src=$!
     wait_for "$TMP/qsrc.txt" "counter: mark 3 "
     local bw=$BW; [ "$bw" = 0 ] && bw=$((10 << 30))
-    local r; r=$($PY "$TMP/qsrc.qmp" "tcp:127.0.0.1:$port" "$1" "max-bandwidth=$bw")
+    local extra=("max-bandwidth=$bw"); [ "$1" = 1 ] && extra+=("xbzrle-cache-size=$XCACHE")
+    local r; r=$($PY "$TMP/qsrc.qmp" "tcp:127.0.0.1:$port" "$1" "${extra[@]}")
     wait "$src" || true
     kill "$dst" 2>/dev/null || true; wait "$dst" 2>/dev/null || true
     rm -f "$TMP"/*.qmp
@@ -75,7 +81,7 @@ qemu_run() { # xbzrle
 }
 
 echo "load before: $(uptime)"
-echo "guest: counter $CMDLINE, --memory $MEM; max-bandwidth ${BW} (0 = unlimited)"
+echo "guest: counter $CMDLINE, --memory $MEM; max-bandwidth ${BW} (0 = unlimited); xbzrle-cache-size $XCACHE when on"
 echo "| impl  | xbzrle | status    | total ms | down ms  | MiB sent  | syncs | xb pages| log mode |"
 echo "|-------|--------|-----------|----------|----------|-----------|-------|---------|----------|"
 for _ in $(seq 1 "$RUNS"); do
