@@ -101,6 +101,64 @@ class MigrationTest {
         }
     }
 
+    /**
+     * The destination process is killed (SIGKILL) during the iterative phase, which a bandwidth
+     * limit keeps going for many seconds: the source notices, reports {@code failed} (query-migrate
+     * and a MIGRATION event), was never paused, and its guest finishes its passes intact.
+     */
+    @Test
+    void sourceKeepsRunningWhenTheDestinationIsKilledMidMigration(@TempDir Path dir) throws Exception {
+        Path sock = dir.resolve("src.qmp");
+        int port;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        Path kernel = GuestKit.get().image("memtest", GuestKit.Format.PVH);
+        Process dst = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--incoming", "tcp:127.0.0.1:" + port,
+                "--memory", "48M")).redirectErrorStream(true).redirectOutput(dir.resolve("dst.txt").toFile()).start();
+        Process src = null;
+        try {
+            for (int i = 0; i < 600 && !read(dir, "dst.txt").contains("waiting for an incoming migration"); i++) Thread.sleep(50);
+            src = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--kernel", kernel.toString(),
+                    "--cmdline", "passes=600 max_mib=16", "--memory", "48M", "--qmp", "unix:" + sock))
+                    .redirectErrorStream(true).redirectOutput(dir.resolve("src.txt").toFile()).start();
+            for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
+            try (QmpTest.Client c = new QmpTest.Client(sock)) {
+                c.read();
+                c.execute("qmp_capabilities");
+                c.execute("migrate-set-parameters", "{\"max-bandwidth\":1048576}");   // 16 MiB of patterns: ~16 s of pre-copy
+                JsonNode r = c.execute("migrate", "{\"uri\":\"tcp:127.0.0.1:" + port + "\"}");
+                assertThat(r.has("return")).as(r.toString()).isTrue();
+                JsonNode stats;
+                do {
+                    Thread.sleep(100);
+                    stats = c.execute("query-migrate").get("return");
+                } while (stats.path("status").asText().equals("setup") || stats.at("/ram/transferred").asLong() < (1 << 20));
+                assertThat(stats.path("status").asText()).as(stats.toString()).isEqualTo("active");
+                dst.destroyForcibly();                                      // SIGKILL, mid pre-copy
+                assertThat(dst.waitFor(10, TimeUnit.SECONDS)).isTrue();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                do {
+                    Thread.sleep(100);
+                    stats = c.execute("query-migrate").get("return");
+                } while (!stats.path("status").asText().equals("failed") && System.nanoTime() < deadline);
+                assertThat(stats.path("status").asText()).as(stats.toString()).isEqualTo("failed");
+                assertThat(stats.path("error-desc").asText()).isNotEmpty();
+                c.execute("query-status");                                  // collects the events sent meanwhile
+                assertThat(c.events).anyMatch(e -> e.path("event").asText().equals("MIGRATION")
+                        && e.at("/data/status").asText().equals("failed"));
+                assertThat(c.events).noneMatch(e -> e.path("event").asText().equals("STOP"));
+                assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("running");
+            }
+            // The guest on the source keeps running and finishes every pass with its patterns intact.
+            assertThat(src.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "src.txt")).isTrue();
+            assertThat(read(dir, "src.txt")).contains("600 pass(es)", "ok", "EXIT 0").doesNotContain("MISMATCH");
+        } finally {
+            if (src != null) src.destroyForcibly();
+            dst.destroyForcibly();
+        }
+    }
+
     private static String read(Path dir, String f) throws Exception {
         return Files.readString(dir.resolve(f), StandardCharsets.UTF_8);
     }

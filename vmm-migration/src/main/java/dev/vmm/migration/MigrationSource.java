@@ -359,6 +359,11 @@ public final class MigrationSource {
         if (encoder != null) xbzrleStats = encoder.stats();
         // From here on the destination owns the VM: no cancel, no resume.
         try {
+            vm.handOver();
+        } catch (Exception e) {
+            errorDesc = "hand-over to the destination: " + e.getMessage();
+        }
+        try {
             out.writeByte(MigrationProtocol.GO);
             out.flush();
         } catch (IOException e) {
@@ -502,17 +507,39 @@ public final class MigrationSource {
     }
 
     /** Verified mode, VM paused: resend every page whose content differs from what was sent. */
+    /** Pages hashed per parallel task of the verification pass. */
+    private static final int VERIFY_CHUNK_PAGES = 4096;
+
+    /**
+     * Stop-and-copy in verified mode: rehashes every page and resends those whose hash differs
+     * from what was sent. The VM is paused, so RAM is stable: the hashing runs in parallel on the
+     * common fork-join pool (it is most of this pass, and all of it is downtime); the resends
+     * then go out in address order on this thread.
+     */
     private void verifyAllPages() throws Exception {
         long resent = 0;
         for (int r = 0; r < regions.length; r++) {
             MemorySegment host = regions[r].host();
-            for (long p = 0; p < regionPages[r]; p++) {
-                if (PageHash.hash(host, p * pageSize, pageSize) != sentHash[(int) (firstIndex[r] + p)]) {
-                    sendPage(r, p);
+            long pages = regionPages[r];
+            long first = firstIndex[r];
+            int chunks = (int) ((pages + VERIFY_CHUNK_PAGES - 1) / VERIFY_CHUNK_PAGES);
+            java.util.BitSet[] stale = new java.util.BitSet[chunks];
+            java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
+                java.util.BitSet b = new java.util.BitSet();
+                long start = (long) c * VERIFY_CHUNK_PAGES, end = Math.min(pages, start + VERIFY_CHUNK_PAGES);
+                for (long p = start; p < end; p++) {
+                    if (PageHash.hash(host, p * pageSize, pageSize) != sentHash[(int) (first + p)]) b.set((int) (p - start));
+                }
+                stale[c] = b;
+            });
+            checkAbort();
+            for (int c = 0; c < chunks; c++) {
+                for (int i = stale[c].nextSetBit(0); i >= 0; i = stale[c].nextSetBit(i + 1)) {
+                    sendPage(r, (long) c * VERIFY_CHUNK_PAGES + i);
                     resent++;
                     verifiedResent = resent;
                 }
-                if ((p & 1023) == 0) checkAbort();
+                checkAbort();
             }
         }
     }

@@ -21,4 +21,12 @@ public interface VmControl {
      * from the migration thread; the default ignores it (auto-converge then has no effect).
      */
     default void throttle(int percent) { }
+
+    /**
+     * The destination has everything (READY) and starts on the GO sent right after this call:
+     * release what it must take over, e.g. disk image locks (after making the writes durable).
+     * Called on the migration thread with the VM paused. An exception is recorded in
+     * {@code error-desc}; GO is sent anyway (the destination has the VM; the source stays paused).
+     */
+    default void handOver() throws Exception { }
 }

@@ -148,6 +148,17 @@ final class FakeVm implements VmControl, AutoCloseable {
         w.section("counter", 1, 8, o -> o.writeLong(c));
     }
 
+    /** Hand-overs seen, and whether the destination had started by then (it must not: GO comes after). */
+    final java.util.concurrent.atomic.AtomicInteger handOvers = new java.util.concurrent.atomic.AtomicInteger();
+    volatile java.util.function.BooleanSupplier peerStarted = () -> false;
+    volatile Boolean peerStartedAtHandOver;
+
+    @Override
+    public void handOver() {
+        peerStartedAtHandOver = peerStarted.getAsBoolean();
+        handOvers.incrementAndGet();
+    }
+
     @Override
     public void throttle(int percent) {
         throttleCalls.add(percent);

@@ -53,6 +53,8 @@ class MigrationEngineTest {
     void runningVmArrivesExactlyAsItWasAtPause() throws Exception {
         vm = new FakeVm(false, 64);
         target = new FakeVm.Target();
+        FakeVm.Target t = target;
+        vm.peerStarted = () -> t.started;
         vm.startMutator();
         MigrationParameters params = new MigrationParameters().maxBandwidth(0);
         MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, params, new MigrationCapabilities().xbzrle(true));
@@ -68,6 +70,9 @@ class MigrationEngineTest {
         // The source stays paused: the destination owns the VM now.
         assertThat(vm.pauses.get()).isEqualTo(1);
         assertThat(vm.resumes.get()).isZero();
+        // Disk locks and the like are handed over after READY, before GO: the destination has not started yet.
+        assertThat(vm.handOvers.get()).isEqualTo(1);
+        assertThat(vm.peerStartedAtHandOver).isFalse();
         assertThat(vm.dirtyLog.started).isTrue();
         assertThat(vm.dirtyLog.stopped).isTrue();
 

@@ -90,6 +90,7 @@ class MigrationFailureTest {
         assertThat(source.stats().errorDesc()).isEqualTo("destination failed: device state rejected: counter out of range");
         assertThat(vm.pauses.get()).isEqualTo(1);
         assertThat(vm.resumes.get()).isEqualTo(1);
+        assertThat(vm.handOvers.get()).as("nothing handed over to a destination that refused").isZero();
         assertRunningAgain();
     }
 

@@ -186,6 +186,26 @@ public final class DeviceStatus {
         return driverOk();
     }
 
+    /**
+     * Puts back a saved status byte and driver features (snapshot restore). Refuses what a driver
+     * could never have reached here: unknown bits, features not offered once FEATURES_OK is set,
+     * DRIVER_OK without FEATURES_OK.
+     */
+    public void restore(int savedStatus, long savedDriverFeatures) {
+        int known = ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK | DEVICE_NEEDS_RESET | FAILED;
+        if ((savedStatus & ~known) != 0) throw new IllegalArgumentException("device status 0x" + Integer.toHexString(savedStatus) + " has unknown bits");
+        if ((savedStatus & DRIVER_OK) != 0 && (savedStatus & FEATURES_OK) == 0) {
+            throw new IllegalArgumentException("device status has DRIVER_OK without FEATURES_OK");
+        }
+        if ((savedStatus & FEATURES_OK) != 0 && (savedDriverFeatures & ~offeredFeatures) != 0) {
+            throw new IllegalArgumentException("saved driver features " + VirtioFeatures.describe(savedDriverFeatures & ~offeredFeatures)
+                    + " are not offered by this device");
+        }
+        status = savedStatus;
+        driverFeatures = savedDriverFeatures;
+        driverWroteUnknownFeatures = false;
+    }
+
     /** Back to the state at power-on: status 0, no driver features. */
     public void reset() {
         status = 0;

@@ -95,6 +95,10 @@ public final class RunCommand implements Callable<Integer> {
                     + "(give the same --memory and --cpus as the source).")
     String incoming;
 
+    @Option(names = {"-S", "--paused"}, description = "Start with the vCPUs paused until 'cont' over QMP (QEMU's -S); "
+            + "with --incoming, the migrated guest waits for 'cont'.")
+    boolean startPaused;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -112,13 +116,15 @@ public final class RunCommand implements Callable<Integer> {
         MachineConfig cfg = config();
         int boots = 0;
         while (true) {
-            MachineBuilder builder = new MachineBuilder();
+            boolean firstBoot = boots == 0;
+            MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
                 if (incoming != null && boots == 0) receiveMigration(m);
                 if (!quiet && boots++ == 0) {
                     err.println("vmm: booting " + m.bootSummary());
                     builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
                 }
+                if (startPaused && firstBoot) m.startPaused();
                 dev.vmm.control.QmpServer control = startQmp(m);
                 Thread hook = new Thread(() -> m.stop("stopped by signal"));
                 Runtime.getRuntime().addShutdownHook(hook);

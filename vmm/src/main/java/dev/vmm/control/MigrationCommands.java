@@ -10,6 +10,7 @@ import dev.vmm.migration.MigrationStatus;
 import dev.vmm.migration.MigrationUri;
 import dev.vmm.migration.VmControl;
 import dev.vmm.migration.stream.StateWriter;
+import dev.vmm.snapshot.PciDeviceState;
 import dev.vmm.snapshot.Snapshot;
 
 import java.util.Iterator;
@@ -49,8 +50,16 @@ public final class MigrationCommands {
             String uri = a.path("uri").asText(null);
             if (uri == null) throw QmpServer.QmpException.generic("Parameter 'uri' is missing");
             if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
-            if (machine.config().devices().any()) {
-                throw QmpServer.QmpException.generic("machines with virtio devices cannot be migrated yet");
+            if (machine.virtio() != null) {
+                java.util.List<String> unsupported = machine.virtio().transports().stream()
+                        .filter(d -> !d.canSaveState()).map(Object::toString).toList();
+                if (!unsupported.isEmpty()) {
+                    throw QmpServer.QmpException.generic("cannot migrate: the state of " + String.join(", ", unsupported)
+                            + " cannot be saved yet (saveable: virtio-blk, virtio-rng)");
+                }
+                // Device writes to guest RAM (DMA) are not in KVM's dirty log: the hash check at
+                // stop-and-copy is what catches the pages they changed.
+                if (!machine.virtio().transports().isEmpty()) params.set("x-dirty-log-verify", "on");
             }
             MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
                     vmControl(), params, caps)
@@ -61,6 +70,9 @@ public final class MigrationCommands {
                 throw QmpServer.QmpException.generic("Failed to connect to '" + uri + "': " + e.getMessage());
             }
             current = src;
+            JsonNode progress = a.path("x-progress");
+            boolean show = progress.isBoolean() ? progress.asBoolean() : MigrationProgress.stderrIsTerminal();
+            if (show) MigrationProgress.start(src, System.err, MigrationProgress.stderrIsTerminal());
             return null;
         });
         qmp.register("migrate_cancel", a -> {
@@ -95,15 +107,33 @@ public final class MigrationCommands {
             }
             return null;
         });
+        // Experimental: a 64-bit hash of all guest RAM (PageHash per page, folded in address order),
+        // meaningful while the machine is paused: a migrated guest's RAM (destination started with -S)
+        // must hash as the source's did at stop time.
+        qmp.register("x-vmm-ram-hash", a -> {
+            long h = 0x9E3779B97F4A7C15L, bytes = 0;
+            for (dev.vmm.memory.GuestRegion r : machine.memory().regions()) {
+                java.lang.foreign.MemorySegment host = r.host();
+                for (long off = 0; off < host.byteSize(); off += 4096) {
+                    h = Long.rotateLeft(h ^ dev.vmm.migration.PageHash.hash(host, off, 4096), 27) * 0x9E3779B97F4A7C15L + 0x632BE59BD9B4E019L;
+                }
+                bytes += host.byteSize();
+            }
+            return Map.of("hash", String.format("%016x", h), "bytes", bytes, "paused", machine.paused());
+        });
         qmp.register("query-migrate-capabilities", a -> caps.toList());
         qmp.register("query-migrate-parameters", a -> params.toMap());
     }
 
     private VmControl vmControl() {
         return new VmControl() {
+            private PciDeviceState devices;
+
             @Override
             public void pause() throws Exception {
                 machine.pause();
+                // Quiesce the devices now, before the final RAM pass: their last completions write guest RAM.
+                devices = PciDeviceState.capture(machine);
             }
 
             @Override
@@ -112,8 +142,13 @@ public final class MigrationCommands {
             }
 
             @Override
+            public void handOver() {
+                if (machine.virtio() != null) machine.virtio().releaseDiskLocks(); // taken back if 'cont' resumes the source
+            }
+
+            @Override
             public void writeDeviceState(StateWriter w) throws Exception {
-                Snapshot.writeDeviceState(machine, w);
+                Snapshot.writeDeviceState(machine, w, devices != null ? devices : PciDeviceState.capture(machine));
             }
         };
     }

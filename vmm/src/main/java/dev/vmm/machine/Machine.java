@@ -68,6 +68,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.virtio = v;
     }
 
+    /** The virtio devices and their PCI wiring (snapshots, migration), or null without PCI. */
+    public VirtioWiring virtio() { return virtio; }
+
     public Uart16550 com1() { return com1; }
 
     public dev.vmm.chipset.legacy.CmosRtc cmos() { return cmos; }
@@ -120,13 +123,34 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     public synchronized void resume() {
         if (!paused) return;
         paused = false;
+        if (virtio != null) virtio.startAfterStateChange(); // devices stopped for a state save run again first
         gate.resume();
         eventListeners.forEach(l -> l.accept("RESUME"));
+    }
+
+    private boolean startPaused;
+
+    /**
+     * Makes {@link #run()} start with the vCPUs paused (QEMU's -S): not one guest instruction runs
+     * until {@link #resume()} ('cont' over QMP). For an incoming migration this keeps the received
+     * RAM exactly as it arrived, e.g. to compare it with the source's.
+     */
+    public void startPaused() {
+        this.startPaused = true;
     }
 
     /** Runs the guest until it stops; returns why. */
     public VmExit run() {
         if (serialInputFromStdin) startStdinReader();
+        if (startPaused) {
+            synchronized (this) {
+                gate.requestPause();
+                for (Vcpu v : vcpus) v.kick();  // immediate exit: the first KVM_RUN returns at once and parks
+                paused = true;
+            }
+        } else if (virtio != null) {
+            virtio.startAfterStateChange(); // a restored machine's devices start before its vCPUs
+        }
         for (Vcpu v : vcpus) v.start();
         VmExit e = exit.join();
         gate.stop();

@@ -52,6 +52,14 @@ public final class MachineBuilder {
     /** Things worth telling the user that did not stop the build (refused MSRs, missing capabilities). */
     public List<String> warnings() { return warnings; }
 
+    private boolean deferDiskLocks;
+
+    /** For an incoming migration: disks are opened without their locks, taken when the machine starts. */
+    public MachineBuilder deferDiskLocks(boolean defer) {
+        this.deferDiskLocks = defer;
+        return this;
+    }
+
     public Machine build(MachineConfig cfg) {
         Kvm kvm = Kvm.open();
         VmFd vm = null;
@@ -93,6 +101,7 @@ public final class MachineBuilder {
 
             List<IoThread> ioThreads = new ArrayList<>();
             VirtioWiring virtio = new VirtioWiring(vm, mem, pci, routing, ioThreads);
+            if (deferDiskLocks) virtio.deferDiskLocks();
             if (hasVirtio(cfg)) {
                 // One I/O thread per vCPU serves the virtqueues (queue i of each device on thread i mod n).
                 for (int i = 0; i < cfg.cpus(); i++) {

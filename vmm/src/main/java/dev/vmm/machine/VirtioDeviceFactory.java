@@ -101,8 +101,12 @@ final class VirtioDeviceFactory {
         BlkBackend backend;
         CacheMode cache = CacheMode.parse(d.cache());
         if (format == ImageFormat.RAW) {
-            backend = UringRawBackend.open(d.path(), d.readOnly(), cache);
+            backend = UringRawBackend.open(d.path(), d.readOnly(), cache, !wiring.diskLocksDeferred());
         } else {
+            if (wiring.diskLocksDeferred()) {
+                // Its metadata caches would be stale after the source's last writes: not migratable in place.
+                throw new ConfigException("--disk " + d.path() + ": an incoming migration takes raw disk images only (" + format + " given)");
+            }
             BlockDevice dev = Images.open(d.path(), (d.readOnly() ? Images.Options.readOnlyDefaults()
                     : Images.Options.readWriteDefaults()).withFormat(format));
             backend = new SyncBackendAdapter(syncDisk(dev), 2, d.serial());

@@ -77,7 +77,80 @@ public final class VirtioWiring {
             }
         });
         placeOnBus(dev);
+        transports.add(dev);
         return dev;
+    }
+
+    private final List<VirtioPciDevice> transports = new ArrayList<>();
+
+    /** The virtio transports in attach order (the order of the command line's device options). */
+    public List<VirtioPciDevice> transports() {
+        return java.util.Collections.unmodifiableList(transports);
+    }
+
+    /** The machine's PCI (root bus, for saving every function's config space). */
+    public PciSubsystem pci() {
+        return pci;
+    }
+
+    /**
+     * Restarts devices stopped by a state save, or loaded from a saved state (before the vCPUs run
+     * again). Disk locks handed over (or deferred) are taken first.
+     */
+    public void startAfterStateChange() {
+        acquireDiskLocks();
+        for (VirtioPciDevice d : transports) d.startAfterStateChange();
+    }
+
+    private volatile boolean deferDiskLocks;
+    private volatile boolean diskLocksReleased;
+
+    /** An incoming-migration destination: open disks without their locks (the source holds them until the hand-over). */
+    public void deferDiskLocks() {
+        deferDiskLocks = true;
+        diskLocksReleased = true;
+    }
+
+    /** Whether disks are to be opened without their locks ({@link #deferDiskLocks()}). */
+    public boolean diskLocksDeferred() { return deferDiskLocks; }
+
+    /** Migration source after READY: every disk's writes made durable and its lock dropped, for the destination. */
+    public synchronized void releaseDiskLocks() {
+        for (VirtioPciDevice d : transports) {
+            if (d.device() instanceof dev.vmm.virtio.blk.VirtioBlk blk) blk.releaseDiskLock();
+        }
+        diskLocksReleased = true;
+    }
+
+    /**
+     * Takes the disk locks back (source resumed after a hand-over) or for the first time (the
+     * destination at GO). The other side drops them just before GO; a few retries cover the time
+     * the message takes. A lock that stays taken is a warning, not a stop: the guest is already
+     * running nowhere else.
+     */
+    private synchronized void acquireDiskLocks() {
+        if (!diskLocksReleased) return;
+        diskLocksReleased = false;
+        for (VirtioPciDevice d : transports) {
+            if (!(d.device() instanceof dev.vmm.virtio.blk.VirtioBlk blk)) continue;
+            for (int attempt = 0; ; attempt++) {
+                try {
+                    blk.acquireDiskLock();
+                    break;
+                } catch (dev.vmm.virtio.blk.BlkBackendException e) {
+                    if (attempt >= 100) {
+                        System.err.println("vmm: warning: " + e.getMessage() + "; running without the lock");
+                        break;
+                    }
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException ie) {
+                        Thread.currentThread().interrupt();
+                        break;
+                    }
+                }
+            }
+        }
     }
 
     private dev.vmm.chipset.pci.PciBus current;

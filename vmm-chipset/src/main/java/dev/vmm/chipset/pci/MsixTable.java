@@ -75,6 +75,56 @@ public final class MsixTable {
         functionMasked = false;
     }
 
+    // ---------------------------------------------------------------- saved state
+
+    /**
+     * The table, PBA and control bits as bytes (snapshots and migration): u32 vectors, u8 enabled,
+     * u8 function-masked, then per vector address-low, address-high, data, control (u32 each, big
+     * endian), then the PBA words.
+     */
+    public synchronized byte[] saveState() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(6 + 16 * vectors + 8 * pending.length);
+        b.putInt(vectors).put((byte) (enabled ? 1 : 0)).put((byte) (functionMasked ? 1 : 0));
+        for (int v = 0; v < vectors; v++) b.putInt(addressLow[v]).putInt(addressHigh[v]).putInt(data[v]).putInt(control[v]);
+        for (long w : pending) b.putLong(w);
+        return b.array();
+    }
+
+    /**
+     * Puts back {@link #saveState()} output and tells the listener every vector's route and mask,
+     * so the VMM re-creates its interrupt routes. Pending bits of unmasked vectors are delivered.
+     *
+     * @throws IllegalArgumentException if the state is of another table size or malformed
+     */
+    public synchronized void restoreState(byte[] state) {
+        if (state.length != 6 + 16 * vectors + 8 * pending.length) {
+            throw new IllegalArgumentException("saved MSI-X state has " + state.length + " bytes, expected "
+                    + (6 + 16 * vectors + 8 * pending.length));
+        }
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
+        int n = b.getInt();
+        if (n != vectors) throw new IllegalArgumentException("saved MSI-X table has " + n + " vectors, this one " + vectors);
+        int en = b.get(), fm = b.get();
+        if ((en & ~1) != 0 || (fm & ~1) != 0) throw new IllegalArgumentException("saved MSI-X control flags are corrupt");
+        enabled = en == 1;
+        functionMasked = fm == 1;
+        for (int v = 0; v < vectors; v++) {
+            addressLow[v] = b.getInt() & ~0x3;
+            addressHigh[v] = b.getInt();
+            data[v] = b.getInt();
+            control[v] = b.getInt() & VECTOR_MASKED;
+        }
+        for (int i = 0; i < pending.length; i++) pending[i] = b.getLong();
+        if (vectors % 64 != 0) pending[pending.length - 1] &= (1L << (vectors % 64)) - 1;
+        for (int v = 0; v < vectors; v++) {
+            boolean masked = effectivelyMasked(v);
+            reportedMasked[v] = masked;
+            // A never-programmed vector needs no route (as before the save, when the guest had not written it).
+            if (address(v) != 0 || data[v] != 0 || !masked) listener.vectorChanged(v, address(v), data[v], masked);
+            changed(v);
+        }
+    }
+
     // ---------------------------------------------------------------- device side
 
     /**

@@ -266,6 +266,35 @@ public final class PciConfigSpace {
         }
     }
 
+    // ---------------------------------------------------------------- saved state
+
+    /** A copy of every byte of the space (snapshots and migration). */
+    public synchronized byte[] saveBytes() {
+        return bytes.clone();
+    }
+
+    /**
+     * Puts back bytes from {@link #saveBytes()} (device side: no masks, no listeners; the caller
+     * re-applies BAR mappings and MSI-X control). The saved space must be of the same function: same
+     * size, header type, vendor, device, class and revision, or {@link IllegalArgumentException}.
+     */
+    public synchronized void restoreBytes(byte[] saved) {
+        if (saved.length != bytes.length) {
+            throw new IllegalArgumentException("saved config space has " + saved.length + " bytes, this function has " + bytes.length);
+        }
+        for (int o : new int[] {VENDOR_ID, VENDOR_ID + 1, DEVICE_ID, DEVICE_ID + 1, REVISION_ID, CLASS_PROG_IF,
+                CLASS_PROG_IF + 1, CLASS_PROG_IF + 2, HEADER_TYPE}) {
+            if (saved[o] != bytes[o]) {
+                throw new IllegalArgumentException(String.format(
+                        "saved config space is of another function (%04x:%04x class %06x, this is %04x:%04x class %06x)",
+                        (saved[0] & 0xFF) | (saved[1] & 0xFF) << 8, (saved[2] & 0xFF) | (saved[3] & 0xFF) << 8,
+                        (saved[9] & 0xFF) | (saved[10] & 0xFF) << 8 | (saved[11] & 0xFF) << 16,
+                        vendorId(), deviceId(), classCode()));
+            }
+        }
+        System.arraycopy(saved, 0, bytes, 0, bytes.length);
+    }
+
     // ---------------------------------------------------------------- header fields
 
     public int headerType() { return headerType; }

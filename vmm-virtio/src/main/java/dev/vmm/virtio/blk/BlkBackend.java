@@ -39,6 +39,19 @@ public interface BlkBackend extends AutoCloseable {
      */
     BlkBackendQueue openQueue(IoThread thread, BlkCompletionSink sink);
 
+    /**
+     * Live migration hand-over: makes every completed write durable and drops the image lock so the
+     * destination VMM can take it. The default (backends without a lock) does nothing.
+     */
+    default void releaseLock() { }
+
+    /**
+     * Takes the image lock (again): after {@link #releaseLock()}, or for a backend opened without it.
+     *
+     * @throws BlkBackendException if another process holds it
+     */
+    default void acquireLock() { }
+
     /** Releases the image (and its lock). Queues must be closed first. */
     @Override
     void close();

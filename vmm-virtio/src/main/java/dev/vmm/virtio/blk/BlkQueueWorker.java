@@ -126,6 +126,39 @@ final class BlkQueueWorker {
         return f;
     }
 
+    /**
+     * For a snapshot or migration (vCPUs paused): stops taking requests, submits a throttled one
+     * at once, and completes once nothing is in flight — every request popped has then completed
+     * to the used ring and been signalled. {@link #stop()} follows.
+     */
+    CompletableFuture<Void> drain() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        thread.execute(() -> {
+            draining = true;
+            drained = f;
+            thread.removeFd(kickFd);
+            Request r = held;
+            if (r != null && !broken && !stopping) {
+                held = null;
+                submit(r);
+            }
+            maybeFinishDrain();
+        });
+        return f;
+    }
+
+    private boolean draining;
+    private CompletableFuture<Void> drained;
+
+    private void maybeFinishDrain() {
+        if (draining && drained != null && (backend == null || backend.inFlight() == 0)) {
+            if (notifyScheduled) notifyDriver();  // now, not at round end: stop() may come first
+            CompletableFuture<Void> f = drained;
+            drained = null;
+            f.complete(null);
+        }
+    }
+
     private void maybeFinishStop() {
         if (stopping && stopped != null && (backend == null || backend.inFlight() == 0)) {
             if (backend != null) backend.close(); // null: start() failed before the backend queue opened
@@ -144,7 +177,7 @@ final class BlkQueueWorker {
     }
 
     private void process() {
-        if (broken || stopping || held != null) return;
+        if (broken || stopping || draining || held != null) return;
         try {
             do {
                 queue.disableNotification();
@@ -370,6 +403,7 @@ final class BlkQueueWorker {
         }
         if (--r.pending > 0) return;
         finish(r);
+        if (draining) maybeFinishDrain();
         if (stopping) {
             maybeFinishStop();
         } else if (starved) {

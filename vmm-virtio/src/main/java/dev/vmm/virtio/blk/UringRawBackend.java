@@ -58,6 +58,15 @@ public final class UringRawBackend implements BlkBackend {
      *                             another process, O_DIRECT not supported by the file system)
      */
     public static UringRawBackend open(Path path, boolean readOnly, CacheMode cache) {
+        return open(path, readOnly, cache, true);
+    }
+
+    /**
+     * Opens {@code path}, taking its lock only if {@code lockNow}: an incoming-migration destination
+     * opens its disks while the source still holds them, and takes the locks with
+     * {@link #acquireLock()} once the source has handed them over.
+     */
+    public static UringRawBackend open(Path path, boolean readOnly, CacheMode cache, boolean lockNow) {
         int flags = (readOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC;
         if (cache == CacheMode.NONE) flags |= Libc.O_DIRECT;
         if (cache == CacheMode.WRITETHROUGH && !readOnly) flags |= Libc.O_DSYNC;
@@ -69,7 +78,7 @@ public final class UringRawBackend implements BlkBackend {
             throw new BlkBackendException("cannot open disk image " + path + ": " + Libc.strerror(e.errno()) + hint);
         }
         try {
-            lock(fd, path, readOnly);
+            if (lockNow) lock(fd, path, readOnly);
             long size;
             boolean blk;
             String serial;
@@ -115,6 +124,22 @@ public final class UringRawBackend implements BlkBackend {
     }
 
     public Path path() { return path; }
+
+    @Override
+    public void releaseLock() {
+        if (!readOnly) Libc.fdatasync(fd);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment fl = a.allocate(Libc.FLOCK);
+            fl.set(ValueLayout.JAVA_SHORT, 0, Libc.F_UNLCK);
+            int r = Libc.fcntlRaw(fd, Libc.F_OFD_SETLK, fl);
+            if (r < 0) throw new BlkBackendException("cannot unlock disk image " + path + ": " + Libc.strerror(-r));
+        }
+    }
+
+    @Override
+    public void acquireLock() {
+        lock(fd, path, readOnly);
+    }
 
     /** The image fd (for tests and diagnostics). */
     public int fd() { return fd; }

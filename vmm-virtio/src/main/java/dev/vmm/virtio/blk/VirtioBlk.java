@@ -32,7 +32,7 @@ import java.util.function.Consumer;
  *
  * <p>The device does not own the backend or the I/O threads: close them after {@link #close()}.
  */
-public final class VirtioBlk implements VirtioDevice, AutoCloseable {
+public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
     // Feature bits (virtio 1.x §5.2.3).
     public static final long VIRTIO_BLK_F_SIZE_MAX = 1L << 1;
     public static final long VIRTIO_BLK_F_SEG_MAX = 1L << 2;
@@ -204,7 +204,65 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
         }
     }
 
+    // ---- saved state (MigratableDevice) -------------------------------------------------------
+
+    @Override
+    public int stateVersion() { return 1; }
+
+    /** Completes every request in flight to the used ring, then stops the workers (nothing is held back). */
+    @Override
+    public synchronized int[] quiesce() {
+        List<CompletableFuture<Void>> drains = new ArrayList<>();
+        for (BlkQueueWorker w : workers) drains.add(w.drain());
+        for (CompletableFuture<Void> f : drains) {
+            try {
+                f.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("virtio-blk: requests still in flight after 30 s; cannot save the device state", e);
+            }
+        }
+        reset();
+        return new int[config.numQueues()];
+    }
+
+    /**
+     * Nothing here changes at run time (the config space is read-only); the state records the
+     * disk's shape so a destination started with another disk is refused: capacity in sectors,
+     * queue count, read-only, offered features.
+     */
+    @Override
+    public byte[] saveState() {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 4 + 1 + 8);
+        b.putLong(capacity).putInt(config.numQueues()).put((byte) (backend.readOnly() ? 1 : 0)).putLong(features);
+        return b.array();
+    }
+
+    @Override
+    public void loadState(int version, byte[] state) {
+        if (version != 1 || state.length != 21) throw new IllegalArgumentException("virtio-blk: malformed saved state");
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
+        long cap = b.getLong();
+        int queues = b.getInt();
+        boolean ro = b.get() != 0;
+        long f = b.getLong();
+        if (cap != capacity) {
+            throw new IllegalArgumentException("virtio-blk: the saved disk has " + cap + " sectors, this one " + capacity + " (not the same disk)");
+        }
+        if (queues != config.numQueues()) throw new IllegalArgumentException("virtio-blk: the saved disk has " + queues + " queues, this one " + config.numQueues());
+        if (ro != backend.readOnly()) throw new IllegalArgumentException("virtio-blk: the saved disk was " + (ro ? "read-only" : "read-write") + ", this one is not");
+        if (f != features) throw new IllegalArgumentException("virtio-blk: the saved disk offered features 0x" + Long.toHexString(f) + ", this one 0x" + Long.toHexString(features));
+    }
+
     // ---- for the VMM -------------------------------------------------------------------------
+
+    /** Live migration hand-over: writes made durable, image lock dropped (see {@link BlkBackend#releaseLock()}). */
+    public void releaseDiskLock() { backend.releaseLock(); }
+
+    /** Takes the image lock (again). @throws BlkBackendException if another process holds it */
+    public void acquireDiskLock() { backend.acquireLock(); }
+
+    /** What the disk is, for messages. */
+    public String backendDescription() { return backend.toString(); }
 
     /** The eventfd for queue {@code i}: bind it to the queue's notify address with KVM_IOEVENTFD. */
     public int queueEventFd(int i) {

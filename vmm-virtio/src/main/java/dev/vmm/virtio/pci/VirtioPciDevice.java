@@ -762,6 +762,165 @@ public final class VirtioPciDevice implements PciDevice {
         return (f == null ? "" : f.address() + " ") + name();
     }
 
+    // ------------------------------------------------------------------ saved state (snapshots, migration)
+
+    /** Set by {@link #saveState}/{@link #loadState} while the device waits for {@link #startAfterStateChange}. Guarded by lock. */
+    private VirtioPciState pendingStart;
+
+    /** Whether the device behind this transport can save its state ({@link dev.vmm.virtio.MigratableDevice}). */
+    public boolean canSaveState() {
+        return device instanceof dev.vmm.virtio.MigratableDevice;
+    }
+
+    /**
+     * Saves the transport and device state; call with the vCPUs paused. A live device is first
+     * quiesced: every request in flight completes to the used ring (so the guest RAM saved after
+     * this call holds the results), its threads stop, and chains it held without completing are
+     * given back (next-available moved back). The device then stays stopped until
+     * {@link #startAfterStateChange()} (the source continues) — nothing if the machine goes away.
+     *
+     * @throws IllegalStateException if the device cannot save its state
+     */
+    public VirtioPciState saveState() {
+        if (!(device instanceof dev.vmm.virtio.MigratableDevice md)) {
+            throw new IllegalStateException(this + ": the " + name() + " device cannot save its state yet");
+        }
+        synchronized (lock) {
+            if (pendingStart != null) return pendingStart;         // already quiesced (saved twice while paused)
+            int[] rewind = new int[queueCount];
+            boolean active = deviceActive;
+            if (active) {
+                int[] r = md.quiesce();
+                System.arraycopy(r, 0, rewind, 0, Math.min(r.length, queueCount));
+                synchronized (statusLock) {
+                    endActivation();
+                }
+                deviceActive = false;
+            }
+            int st, isrNow;
+            long driver, offered;
+            synchronized (statusLock) {
+                st = status.status();
+                driver = status.driverFeatures();
+                offered = status.offeredFeatures();
+            }
+            synchronized (intxLock) {
+                isrNow = isr;
+            }
+            VirtioPciState.Queue[] qs = new VirtioPciState.Queue[queueCount];
+            for (int i = 0; i < queueCount; i++) {
+                SplitQueue q = queues[i];
+                int size = q.size() == 0 ? q.maxSize() : q.size();
+                qs[i] = new VirtioPciState.Queue(size, q.descTable(), q.availRing(), q.usedRing(), q.isReady(), refusedSize[i],
+                        queueVectors.get(i), (q.nextAvail() - rewind[i]) & 0xFFFF, q.nextUsed());
+            }
+            VirtioPciState state = new VirtioPciState(device.deviceType(), offered, st, driver, deviceFeatureSelect,
+                    driverFeatureSelect, queueSelect, configVector, configGeneration.get(), isrNow, active,
+                    List.of(qs), md.stateVersion(), md.saveState());
+            if (active) {
+                applyQueues(state);
+                pendingStart = state;
+            }
+            return state;
+        }
+    }
+
+    /**
+     * Loads a saved state into this freshly built transport (same device type and queue count: the
+     * destination is built from the same command line). The device starts with
+     * {@link #startAfterStateChange()}, once the rest of the machine is in place.
+     *
+     * @throws IllegalArgumentException naming what does not match
+     */
+    public void loadState(VirtioPciState s) {
+        if (!(device instanceof dev.vmm.virtio.MigratableDevice md)) {
+            throw new IllegalArgumentException(this + ": the " + name() + " device cannot load a saved state");
+        }
+        if (s.deviceType() != device.deviceType()) {
+            throw new IllegalArgumentException(this + ": saved state is of a " + typeName(s.deviceType()) + " device, this is " + kind);
+        }
+        if (s.queues().size() != queueCount) {
+            throw new IllegalArgumentException(this + ": saved state has " + s.queues().size() + " queues, this device has " + queueCount
+                    + " (start the destination with the same device options)");
+        }
+        if (s.offeredFeatures() != device.deviceFeatures()) {
+            throw new IllegalArgumentException(this + ": saved device offered features 0x" + Long.toHexString(s.offeredFeatures())
+                    + ", this one offers 0x" + Long.toHexString(device.deviceFeatures()) + " (different device options or host)");
+        }
+        if (s.deviceStateVersion() < 1 || s.deviceStateVersion() > md.stateVersion()) {
+            throw new IllegalArgumentException(this + ": device state version " + s.deviceStateVersion() + ", this vmm reads up to " + md.stateVersion());
+        }
+        synchronized (lock) {
+            if (deviceActive || pendingStart != null) throw new IllegalStateException(this + ": state loaded into a device in use");
+            for (int i = 0; i < queueCount; i++) {
+                VirtioPciState.Queue q = s.queues().get(i);
+                if (q.size() > queues[i].maxSize()) {
+                    throw new IllegalArgumentException(this + ": saved queue " + i + " has size " + q.size() + ", this device allows " + queues[i].maxSize());
+                }
+                if (q.vector() != NO_VECTOR && q.vector() >= msixTable.vectors()) {
+                    throw new IllegalArgumentException(this + ": saved queue " + i + " uses MSI-X vector " + q.vector() + " of " + msixTable.vectors());
+                }
+            }
+            if (s.configVector() != NO_VECTOR && s.configVector() >= msixTable.vectors()) {
+                throw new IllegalArgumentException(this + ": saved config vector " + s.configVector() + " of " + msixTable.vectors());
+            }
+            if (s.active() && (s.status() & DeviceStatus.DRIVER_OK) == 0) {
+                throw new IllegalArgumentException(this + ": saved device is active without DRIVER_OK");
+            }
+            md.loadState(s.deviceStateVersion(), s.deviceState());
+            synchronized (statusLock) {
+                status.restore(s.status(), s.driverFeatures());
+            }
+            deviceFeatureSelect = s.deviceFeatureSelect();
+            driverFeatureSelect = s.driverFeatureSelect();
+            queueSelect = s.queueSelect();
+            configVector = s.configVector();
+            configGeneration.set(s.configGeneration());
+            applyQueues(s);
+            synchronized (intxLock) {
+                isr = s.isr();
+                setIntx(isr != 0);
+            }
+            if (s.active()) pendingStart = s;
+        }
+    }
+
+    /** Queue configuration and positions from {@code s}; the queues are left unbound (activation binds them). */
+    private void applyQueues(VirtioPciState s) {
+        for (int i = 0; i < queueCount; i++) {
+            VirtioPciState.Queue q = s.queues().get(i);
+            SplitQueue sq = queues[i];
+            sq.reset();
+            sq.setSize(q.size());
+            sq.setDescTable(q.descTable());
+            sq.setAvailRing(q.availRing());
+            sq.setUsedRing(q.usedRing());
+            sq.setReady(q.ready());
+            sq.setNextAvail(q.nextAvail());
+            sq.setNextUsed(q.nextUsed());
+            refusedSize[i] = q.refusedSize();
+            queueVectors.set(i, q.vector());
+        }
+    }
+
+    /**
+     * Starts the device again after {@link #saveState} (source continues) or {@link #loadState}
+     * (restored machine): activates the ready queues at their saved positions and the device, and
+     * gives every queue one notification so requests the driver queued meanwhile are seen. A
+     * device that was not active is left as it is. Returns whether the device runs.
+     */
+    public boolean startAfterStateChange() {
+        synchronized (lock) {
+            if (pendingStart == null) return deviceActive;
+            pendingStart = null;
+            activate();
+            if (deviceActive) {
+                for (int i = 0; i < queueCount; i++) if (queues[i].isActivated()) device.queueNotify(i);
+            }
+            return deviceActive;
+        }
+    }
+
     /** For tests: the queues as the transport configured them. */
     List<SplitQueue> queues() {
         return Arrays.asList(queues);

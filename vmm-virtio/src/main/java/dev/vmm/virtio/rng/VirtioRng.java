@@ -50,7 +50,7 @@ import java.util.logging.Logger;
  * (a slow {@code /dev/hwrng}) blocks the calling thread for one read; use a rate limit or
  * {@code /dev/urandom} where that matters.
  */
-public final class VirtioRng implements VirtioDevice, AutoCloseable {
+public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.virtio.MigratableDevice {
     private static final Logger LOG = Logger.getLogger(VirtioRng.class.getName());
 
     /** Largest number of bytes given to one request (Linux asks for at most a page; QEMU caps at 64 KiB too). */
@@ -142,6 +142,28 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable {
         interrupt = null;
         held = false;
         failed = false;
+    }
+
+    // ---- saved state (MigratableDevice) -------------------------------------------------------
+
+    @Override
+    public int stateVersion() { return 1; }
+
+    /** Requests are served synchronously; one may be held waiting for tokens: it is given back. */
+    @Override
+    public synchronized int[] quiesce() {
+        int heldBack = held ? 1 : 0;
+        reset();
+        return new int[] {heldBack};
+    }
+
+    /** No run-time state beyond the queue (the source and rate come from the command line). */
+    @Override
+    public byte[] saveState() { return new byte[0]; }
+
+    @Override
+    public void loadState(int version, byte[] state) {
+        if (version != 1 || state.length != 0) throw new IllegalArgumentException("virtio-rng: malformed saved state");
     }
 
     /** Closes the entropy source; the device cannot be activated again. */
