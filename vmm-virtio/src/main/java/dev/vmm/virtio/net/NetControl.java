@@ -62,13 +62,14 @@ final class NetControl {
         process();
     }
 
-    CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+    CompletableFuture<int[]> stop() {
+        CompletableFuture<int[]> f = new CompletableFuture<>();
         thread.execute(() -> {
             stopping = true;
             thread.removeFd(kickFd);
             arena.close();
-            f.complete(null);
+            f.complete(new int[0]); // commands complete as they are popped: nothing held
+
         });
         return f;
     }
@@ -156,7 +157,7 @@ final class NetControl {
                 long want = data.get(ValueLayout.JAVA_LONG_UNALIGNED, 0);
                 // Only offloads that were negotiated may be switched on (§5.1.6.5.6.1).
                 if ((want & ~(features & GUEST_OFFLOADS)) != 0) return ERR;
-                return device.tap().setOffload(tunOffloads(want)) ? OK : ERR;
+                return device.setGuestOffloads(want) ? OK : ERR;
             }
             default -> {
                 return ERR;

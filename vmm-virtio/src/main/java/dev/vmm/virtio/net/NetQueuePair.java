@@ -105,15 +105,22 @@ final class NetQueuePair {
         processRx();
     }
 
-    CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
+    /**
+     * Stops the pair on its thread, between two chains (TX writes are synchronous, so no frame is
+     * half sent). Completes with the chains it still held, {@code {rx, tx}}: receive buffers popped
+     * into the FIFO but not filled, and a transmit chain kept back because the tap was full. They
+     * are the most recently popped chains of their queue, in ring order, so moving next-available
+     * back by as many gives them back to the device that continues (snapshot / migration).
+     */
+    CompletableFuture<int[]> stop() {
+        CompletableFuture<int[]> f = new CompletableFuture<>();
         thread.execute(() -> {
             stopping = true;
             if (tx != null) thread.removeFd(txKick);
             if (rx != null) thread.removeFd(rxKick);
             unwatchTap();
             arena.close();
-            f.complete(null);
+            f.complete(new int[] {rx != null ? rxCount : 0, tx != null && txHeld ? 1 : 0});
         });
         return f;
     }

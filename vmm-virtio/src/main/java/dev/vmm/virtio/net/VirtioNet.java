@@ -4,6 +4,7 @@ import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.net.TunIoctls;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
+import dev.vmm.virtio.MigratableDevice;
 import dev.vmm.virtio.VirtioDevice;
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
@@ -37,7 +38,7 @@ import java.util.function.Consumer;
  * {@link #queueNotify(int)} (the transport's fallback) writes it. The device owns neither the tap
  * nor the threads: {@link #close()} first, then the threads, then the tap.
  */
-public final class VirtioNet implements VirtioDevice, AutoCloseable {
+public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoCloseable {
     // Feature bits (virtio 1.x §5.1.3).
     public static final long VIRTIO_NET_F_CSUM = 1L << 0;
     public static final long VIRTIO_NET_F_GUEST_CSUM = 1L << 1;
@@ -92,6 +93,10 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
     private volatile boolean linkUp = true;
     private volatile VirtioInterrupt interrupt;
     private volatile long negotiated;
+    /** Pairs in service (VQ_PAIRS_SET); 1 after a reset. Kept across a quiesce and loaded by a restore. */
+    private volatile int activePairs = 1;
+    /** Guest offloads the driver set with GUEST_OFFLOADS_SET, or -1: as negotiated (after a reset). */
+    private volatile long guestOffloads = -1;
 
     /**
      * @param tap       an open tap with {@code pairs} queues ({@link NetOptions#openTap})
@@ -188,18 +193,20 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
         if (!queues.get(0).isReady() || !queues.get(1).isReady()) {
             throw new ActivationException("virtio-net: receiveq0 and transmitq0 must be set up");
         }
-        int off = tunOffloads(negotiatedFeatures & GUEST_OFFLOADS);
+        long guest = guestOffloads >= 0 ? guestOffloads & negotiatedFeatures : negotiatedFeatures & GUEST_OFFLOADS;
+        int off = tunOffloads(guest);
         if (!tap.setOffload(off)) log.accept("virtio-net: tap " + tap.name() + " refused offloads 0x" + Integer.toHexString(off));
         try {
-            // Only pair 0 carries traffic until the driver sets more with VQ_PAIRS_SET (§5.1.6.5.5).
-            tap.setQueueEnabled(0, true);
-            for (int i = 1; i < pairs; i++) tap.setQueueEnabled(i, false);
+            // Only pair 0 carries traffic until the driver sets more with VQ_PAIRS_SET (§5.1.6.5.5);
+            // a restored (or quiesced and continuing) device keeps the count the driver had set.
+            int inService = Math.max(1, Math.min(activePairs, usable));
+            for (int i = 0; i < pairs; i++) tap.setQueueEnabled(i, i < inService);
             for (int i = 0; i < usable; i++) {
                 SplitQueue rx = queues.get(2 * i), tx = queues.get(2 * i + 1);
                 if (!rx.isReady() && !tx.isReady()) continue;
                 IoThread t = threads.get(i % threads.size());
                 NetQueuePair w = new NetQueuePair(this, i, rx.isReady() ? rx : null, tx.isReady() ? tx : null, memory, t,
-                        interrupt, kickFds[2 * i], kickFds[2 * i + 1], tap.fd(i), negotiatedFeatures, stats[i], i == 0);
+                        interrupt, kickFds[2 * i], kickFds[2 * i + 1], tap.fd(i), negotiatedFeatures, stats[i], i < inService);
                 workers[i] = w;
                 t.runAndWait(w::start);
             }
@@ -234,24 +241,148 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
 
     @Override
     public synchronized void reset() {
-        List<CompletableFuture<Void>> stops = new ArrayList<>();
-        if (control != null) stops.add(control.stop());
-        for (NetQueuePair w : workers) if (w != null) stops.add(w.stop());
-        for (CompletableFuture<Void> f : stops) {
+        stopQueues("reset");
+        mac = initialMac;
+        filter = RxFilter.initial(initialMac);
+        activePairs = 1;
+        guestOffloads = -1;
+    }
+
+    /**
+     * Stops every pair and the control queue on their threads and returns, per virtqueue, the
+     * chains they held (see {@link NetQueuePair#stop()}). The driver-set state (MAC, filter,
+     * pairs in service, offloads, link) is left as it is.
+     */
+    private int[] stopQueues(String why) {
+        int[] held = new int[queueCount()];
+        List<CompletableFuture<int[]>> stops = new ArrayList<>();
+        List<Integer> pairOf = new ArrayList<>();
+        if (control != null) {
+            stops.add(control.stop());
+            pairOf.add(-1);
+        }
+        for (int i = 0; i < pairs; i++) {
+            if (workers[i] == null) continue;
+            stops.add(workers[i].stop());
+            pairOf.add(i);
+        }
+        for (int k = 0; k < stops.size(); k++) {
+            int[] h;
             try {
-                f.get(30, TimeUnit.SECONDS);
+                h = stops.get(k).get(30, TimeUnit.SECONDS);
             } catch (Exception e) {
-                log("virtio-net: reset: a queue did not stop within 30 s (" + e + ")");
+                if (why.equals("quiesce")) throw new IllegalStateException("virtio-net: a queue did not stop within 30 s; cannot save the device state", e);
+                log("virtio-net: " + why + ": a queue did not stop within 30 s (" + e + ")");
+                continue;
+            }
+            int p = pairOf.get(k);
+            if (p >= 0) {
+                held[2 * p] = h[0];
+                held[2 * p + 1] = h[1];
             }
         }
         control = null;
         java.util.Arrays.fill(workers, null);
-        mac = initialMac;
-        filter = RxFilter.initial(initialMac);
         interrupt = null;
         try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
             MemorySegment buf = a.allocate(8, 8);
             for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
+        }
+        return held;
+    }
+
+    // ---- saved state (MigratableDevice) -------------------------------------------------------
+
+    @Override
+    public int stateVersion() { return 1; }
+
+    /**
+     * Stops TX and RX on every pair's thread at a chain boundary (a transmit is one synchronous
+     * writev, so the frames already popped are on the tap) and gives back what was popped but not
+     * used: the receive buffers waiting in each pair's FIFO for a frame, and a transmit chain held
+     * back because the tap was full. Frames the tap still queues for the guest stay there (on a
+     * snapshot they are lost with the tap, as on a real link; the guest's stack retransmits).
+     */
+    @Override
+    public synchronized int[] quiesce() {
+        return stopQueues("quiesce");
+    }
+
+    /**
+     * What the driver changed plus the shape of the device, so a destination started with other
+     * {@code --net} options is refused: queue pairs, the command line's MAC, the MTU; then the
+     * current MAC, link status, pairs in service, guest offloads and the RX filter (flags, tables).
+     */
+    @Override
+    public byte[] saveState() {
+        RxFilter f = filter;
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream o = new java.io.DataOutputStream(bytes)) {
+            o.writeInt(pairs);
+            o.writeLong(initialMac.value());
+            o.writeInt(mtu);
+            o.writeLong(mac.value());
+            o.writeBoolean(linkUp);
+            o.writeInt(activePairs);
+            o.writeLong(guestOffloads);
+            o.writeBoolean(f.promisc());
+            o.writeBoolean(f.allMulti());
+            for (java.util.Set<Long> table : List.of(f.unicast(), f.multicast())) {
+                o.writeInt(table.size());
+                for (long m : table) o.writeLong(m);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    @Override
+    public synchronized void loadState(int version, byte[] state) {
+        if (version != 1) throw new IllegalArgumentException("virtio-net: saved state version " + version + ", this vmm reads 1");
+        if (control != null || workers[0] != null) throw new IllegalStateException("virtio-net: state loaded into an active device");
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
+        try {
+            int savedPairs = b.getInt();
+            MacAddress savedInitial = new MacAddress(b.getLong());
+            int savedMtu = b.getInt();
+            if (savedPairs != pairs) {
+                throw new IllegalArgumentException("virtio-net: the saved device has " + savedPairs + " queue pairs, this one "
+                        + pairs + " (start the destination with the same --net queues)");
+            }
+            if (!savedInitial.equals(initialMac)) {
+                throw new IllegalArgumentException("virtio-net: the saved device has MAC " + savedInitial + ", this one "
+                        + initialMac + " (start the destination with the same --net mac)");
+            }
+            if (savedMtu != mtu) {
+                throw new IllegalArgumentException("virtio-net: the saved device has MTU " + savedMtu + ", this one " + mtu
+                        + " (the destination's tap has another MTU)");
+            }
+            MacAddress current = new MacAddress(b.getLong());
+            boolean link = b.get() != 0;
+            int inService = b.getInt();
+            long offloads = b.getLong();
+            boolean promisc = b.get() != 0, allMulti = b.get() != 0;
+            List<java.util.Set<Long>> tables = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                int n = b.getInt();
+                if (n < 0 || n > b.remaining() / 8) throw new IllegalArgumentException("virtio-net: malformed saved state (MAC table of " + n + ")");
+                java.util.Set<Long> set = new java.util.HashSet<>();
+                for (int i = 0; i < n; i++) set.add(b.getLong());
+                tables.add(set);
+            }
+            if (b.hasRemaining()) throw new IllegalArgumentException("virtio-net: malformed saved state (" + b.remaining() + " trailing bytes)");
+            if (inService < 1 || inService > pairs) throw new IllegalArgumentException("virtio-net: saved state has " + inService + " pairs in service of " + pairs);
+            if (offloads != -1 && (offloads & ~GUEST_OFFLOADS) != 0) {
+                throw new IllegalArgumentException("virtio-net: saved guest offloads 0x" + Long.toHexString(offloads) + " are not offloads");
+            }
+            mac = current;
+            filter = new RxFilter(current, promisc, allMulti, java.util.Set.copyOf(tables.get(0)), java.util.Set.copyOf(tables.get(1)));
+            linkUp = link;
+            activePairs = inService;
+            guestOffloads = offloads;
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new IllegalArgumentException("virtio-net: malformed saved state (" + state.length + " bytes, too short)");
         }
     }
 
@@ -316,8 +447,16 @@ public final class VirtioNet implements VirtioDevice, AutoCloseable {
 
     RxFilter filter() { return filter; }
 
+    /** GUEST_OFFLOADS_SET (already checked against the negotiated offloads): the tap's, remembered for a save. */
+    boolean setGuestOffloads(long want) {
+        if (!tap.setOffload(tunOffloads(want))) return false;
+        guestOffloads = want;
+        return true;
+    }
+
     /** Switches the tap queues and workers to {@code n} active pairs (control path; 1..N already checked). */
     void setActivePairs(int n) {
+        activePairs = n;
         for (int i = 0; i < n; i++) tap.setQueueEnabled(i, true);
         for (int i = n; i < pairs; i++) tap.setQueueEnabled(i, false);
         for (int i = 0; i < pairs; i++) {

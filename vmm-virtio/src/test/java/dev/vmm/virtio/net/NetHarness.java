@@ -46,10 +46,14 @@ final class NetHarness implements AutoCloseable {
     final GuestMemory mem;
     final List<IoThread> threads = new ArrayList<>();
     final List<String> log = new CopyOnWriteArrayList<>();
-    final VirtioNet dev;
+    VirtioNet dev;
+    final Tap tap;
+    final MacAddress mac;
+    /** Per pair, the heads of the receive chains the device used, in order. */
+    final List<List<Integer>> usedHeads = new ArrayList<>();
     final Irq irq = new Irq();
     final SplitRingDriver[] drivers;
-    final List<SplitQueue> queues = new ArrayList<>();
+    List<SplitQueue> queues = new ArrayList<>();
     final long features;
     final int pairs;
     final int ctrlIndex;
@@ -65,6 +69,8 @@ final class NetHarness implements AutoCloseable {
             t.start();
             threads.add(t);
         }
+        this.tap = tap;
+        this.mac = mac;
         dev = new VirtioNet(tap, mac, QSIZE, threads, log::add);
         features = wanted & dev.deviceFeatures();
         pairs = dev.queuePairs();
@@ -83,11 +89,48 @@ final class NetHarness implements AutoCloseable {
             }
             queues.add(sq);
             rxAddr.add(new HashMap<>());
+            usedHeads.add(new ArrayList<>());
         }
     }
 
     void activate() throws Exception {
         dev.activate(mem, features, queues, irq);
+    }
+
+    /**
+     * A snapshot round trip as the transport does it: quiesces the device, saves its state, builds
+     * a second device on the same tap that loads it, and activates that one over queues at the
+     * saved ring positions (next-available moved back by the chains given back). Returns those counts.
+     * {@code next} is built by {@link #spareDevice} before the tap moves to another namespace.
+     */
+    synchronized int[] saveAndRestore(VirtioNet next) throws Exception {
+        int[] rewind = dev.quiesce();
+        byte[] state = dev.saveState();
+        next.loadState(dev.stateVersion(), state);
+        List<SplitQueue> restored = new ArrayList<>();
+        for (int q = 0; q < queues.size(); q++) {
+            SplitQueue old = queues.get(q);
+            SplitQueue sq;
+            if (old.isActivated()) {
+                sq = drivers[q].queue(true);
+                sq.setNextAvail((old.nextAvail() - rewind[q]) & 0xFFFF);
+                sq.setNextUsed(old.nextUsed());
+                sq.activate(mem);
+            } else {
+                sq = new SplitQueue(QSIZE);
+            }
+            restored.add(sq);
+        }
+        dev.close();
+        next.activate(mem, features, restored, irq);
+        dev = next;
+        queues = restored;
+        return rewind;
+    }
+
+    /** Another device on this harness's tap and threads, with MAC {@code m}. */
+    VirtioNet spareDevice(MacAddress m) {
+        return new VirtioNet(tap, m, QSIZE, threads, log::add);
     }
 
     long alloc(long len) {
@@ -158,6 +201,7 @@ final class NetHarness implements AutoCloseable {
     private Received assemble(int p, SplitRingDriver.Used first) throws InterruptedException {
         Map<Integer, Long> addrs = rxAddr.get(2 * p);
         ByteArrayOutputStream out = new ByteArrayOutputStream();
+        usedHeads.get(p).add(first.id());
         long a = addrs.remove(first.id());
         byte[] b = new byte[first.len()];
         mem.read(a, b, 0, b.length);
@@ -166,6 +210,7 @@ final class NetHarness implements AutoCloseable {
         for (int i = 1; i < num; i++) {
             SplitRingDriver.Used u = drivers[2 * p].waitUsed(2000);
             if (u == null) throw new AssertionError("num_buffers " + num + " but only " + i + " used buffers");
+            usedHeads.get(p).add(u.id());
             long ua = addrs.remove(u.id());
             byte[] c = new byte[u.len()];
             mem.read(ua, c, 0, c.length);
