@@ -10,6 +10,7 @@
  *   disk_mib=N      check: READ CAPACITY must say N MiB (the disk must be >= 32 MiB for check)
  *   qd=N (32)  count=N (100000)  secs=N  bs=SIZE (4K)  randread: the benchmark
  *   max_mib=N (8)   mq: bytes each CPU writes and verifies
+ *   lun=N (0)       the LUN every command goes to
  *   exact=0|1 (0)   check: exact residuals and the optional commands required (our VMM: 1)
  *   qsize=N (256)  event_idx=0|1 (1)  timeout_ms=N (10000)
  * Everything after the device set-up runs at CPL3 (emulated CPL0 is slow on the PVM host), except
@@ -30,6 +31,7 @@ static unsigned checks, failures;
  * every data-in command and support the optional commands (SYNCHRONIZE CACHE(16)); QEMU pads
  * short answers to the allocation length in its residual and has no SYNCHRONIZE CACHE(16). */
 static bool exact;
+static unsigned lun;          /* the LUN under test (lun=N) */
 /* n bytes of data returned, the page/list said `declared`: exactly that, or (not exact) at least. */
 static bool returned(uint32_t n, uint32_t declared) { return exact ? n == declared : n >= declared; }
 
@@ -107,7 +109,7 @@ static struct kit_vscsi_queue *q0(void) { return &ctl.q[0]; }
 static void cmd(const uint8_t *cdb, unsigned len, const void *out, uint32_t out_len, void *in, uint32_t in_len,
                 struct kit_vscsi_result *r)
 {
-    kit_vscsi_cmd(q0(), 0, 0, cdb, len, out, out_len, in, in_len, timeout_ms, r);
+    kit_vscsi_cmd(q0(), 0, lun, cdb, len, out, out_len, in, in_len, timeout_ms, r);
 }
 
 static void describe(const char *what, const struct kit_vscsi_result *r)
@@ -426,16 +428,17 @@ static bool check_report_luns(void)
     uint8_t cdb[12] = { 0xa0 };
     be32(cdb + 6, 256);
     struct kit_vscsi_result r;
-    cmd(cdb, 12, NULL, 0, buf_a, 256, &r);
+    /* To LUN 0, as Linux does (SPC wants every LUN to answer it; QEMU's disks leave it to LUN 0). */
+    kit_vscsi_cmd(q0(), 0, exact ? lun : 0, cdb, 12, NULL, 0, buf_a, 256, timeout_ms, &r);
     if (!good("REPORT LUNS", &r))
         return false;
     uint32_t n = rd32(buf_a) / 8;
-    bool lun0 = false;
-    for (uint32_t i = 0; i < n && 8 + 8 * i + 8 <= r.data_in; i++)
-        lun0 |= rd16(buf_a + 8 + 8 * i) == 0 || rd16(buf_a + 8 + 8 * i) == 0x4000;
-    if (n == 0 || !lun0 || !returned(r.data_in, 8 + 8 * n))
-        return fail("REPORT LUNS: %u LUNs, LUN 0 %s, %u bytes in", n, lun0 ? "present" : "absent", r.data_in);
-    ok("REPORT LUNS: %u LUN%s, LUN 0 among them (max_lun %u)", n, n == 1 ? "" : "s", ctl.max_lun);
+    bool found = false;
+    for (uint32_t i = 0; i < n && 8 + 8 * i + 8 <= r.data_in; i++) /* peripheral or flat addressing */
+        found |= (rd16(buf_a + 8 + 8 * i) & 0xbfff) == lun && rd16(buf_a + 8 + 8 * i) >> 14 <= 1;
+    if (n == 0 || !found || !returned(r.data_in, 8 + 8 * n))
+        return fail("REPORT LUNS: %u LUNs, LUN %u %s, %u bytes in", n, lun, found ? "present" : "absent", r.data_in);
+    ok("REPORT LUNS: %u LUN%s, LUN %u among them (max_lun %u)", n, n == 1 ? "" : "s", lun, ctl.max_lun);
     /* A LUN that does not exist: INQUIRY answers "not present" (qualifier 3, type 1Fh). */
     unsigned absent = 200;
     uint8_t inq[6] = { 0x12, 0, 0, 0, 36, 0 };
@@ -451,7 +454,7 @@ static bool check_report_luns(void)
         return fail("absent LUN not answered sanely");
     }
     /* Another target: nothing there. */
-    kit_vscsi_cmd(q0(), 1, 0, inq, 6, NULL, 0, buf_a, 36, timeout_ms, &r);
+    kit_vscsi_cmd(q0(), 1, lun, inq, 6, NULL, 0, buf_a, 36, timeout_ms, &r);
     if (r.response != KIT_VSCSI_S_BAD_TARGET)
         return fail("INQUIRY to target 1: response %d, wanted BAD_TARGET", r.response);
     return ok("INQUIRY to target 1: BAD_TARGET");
@@ -722,15 +725,41 @@ static bool tmf(const char *name, uint32_t fn, unsigned target, unsigned lun, ui
     return ok("%s: response %d", name, resp);
 }
 
+/* ABORT TASK for a command still in flight: the device may complete it or abort it, but both the
+ * TMF and the command must be answered. */
+static bool check_abort_in_flight(void)
+{
+    uint8_t cdb[16];
+    unsigned len = rw_cdb(cdb, 16, false, 0, 2048);
+    if (!kit_vscsi_submit(q0(), 0, lun, cdb, len, NULL, 0, buf_b, BUF_BYTES, 77))
+        return fail("ABORT TASK: could not queue the READ");
+    kit_vscsi_kick(q0());
+    int resp = kit_vscsi_tmf(&ctl, KIT_VSCSI_TMF_ABORT_TASK, 0, lun, 77, timeout_ms);
+    uint64_t khz = tsc_khz ? tsc_khz : 3000000, t0 = rdtsc();
+    const struct kit_vscsi_slot *sl;
+    while (!(sl = kit_vscsi_poll(q0()))) {
+        if (rdtsc() - t0 > timeout_ms * khz)
+            return fail("ABORT TASK: the aborted READ never completed");
+        cpu_relax();
+    }
+    uint8_t r = sl->resp.response, st = sl->resp.status;
+    if (resp != KIT_VSCSI_S_OK && resp != KIT_VSCSI_S_FUNCTION_SUCCEEDED)
+        return fail("ABORT TASK of a READ in flight: TMF response %d", resp);
+    if (sl->tag != 77 || !((r == KIT_VSCSI_S_OK && st == KIT_SCSI_GOOD) || r == KIT_VSCSI_S_ABORTED))
+        return fail("ABORT TASK: the READ ended with response %u status 0x%x", r, st);
+    return ok("ABORT TASK of a READ in flight: TMF response %d, the READ %s", resp,
+              r == KIT_VSCSI_S_ABORTED ? "aborted" : "completed");
+}
+
 static bool check_tmf(void)
 {
-    return tmf("ABORT TASK (no such task)", KIT_VSCSI_TMF_ABORT_TASK, 0, 0, 0x1234, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
-           tmf("ABORT TASK SET", KIT_VSCSI_TMF_ABORT_TASK_SET, 0, 0, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
-           tmf("QUERY TASK SET (idle)", KIT_VSCSI_TMF_QUERY_TASK_SET, 0, 0, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
-           tmf("CLEAR ACA", KIT_VSCSI_TMF_CLEAR_ACA, 0, 0, 0, KIT_VSCSI_S_FUNCTION_REJECTED, KIT_VSCSI_S_OK) &&
-           tmf("LOGICAL UNIT RESET", KIT_VSCSI_TMF_LOGICAL_UNIT_RESET, 0, 0, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
-           tmf("I_T NEXUS RESET", KIT_VSCSI_TMF_I_T_NEXUS_RESET, 0, 0, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
-           tmf("LOGICAL UNIT RESET on target 1", KIT_VSCSI_TMF_LOGICAL_UNIT_RESET, 1, 0, 0, KIT_VSCSI_S_BAD_TARGET,
+    return check_abort_in_flight() && tmf("ABORT TASK (no such task)", KIT_VSCSI_TMF_ABORT_TASK, 0, lun, 0x1234, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
+           tmf("ABORT TASK SET", KIT_VSCSI_TMF_ABORT_TASK_SET, 0, lun, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
+           tmf("QUERY TASK SET (idle)", KIT_VSCSI_TMF_QUERY_TASK_SET, 0, lun, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
+           tmf("CLEAR ACA", KIT_VSCSI_TMF_CLEAR_ACA, 0, lun, 0, KIT_VSCSI_S_FUNCTION_REJECTED, KIT_VSCSI_S_OK) &&
+           tmf("LOGICAL UNIT RESET", KIT_VSCSI_TMF_LOGICAL_UNIT_RESET, 0, lun, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
+           tmf("I_T NEXUS RESET", KIT_VSCSI_TMF_I_T_NEXUS_RESET, 0, lun, 0, KIT_VSCSI_S_OK, KIT_VSCSI_S_OK) &&
+           tmf("LOGICAL UNIT RESET on target 1", KIT_VSCSI_TMF_LOGICAL_UNIT_RESET, 1, lun, 0, KIT_VSCSI_S_BAD_TARGET,
                KIT_VSCSI_S_INCORRECT_LUN) &&
            unit_ready("after the resets");
 }
@@ -818,7 +847,7 @@ static bool job_submit(struct job *j, unsigned b, uint64_t lba)
     j->lbas[b] = lba;
     if (j->write)
         fill(buf, lba, j->bs / SECTOR, j->pass);
-    return kit_vscsi_submit(j->q, 0, 0, cdb, len, j->write ? buf : NULL, j->write ? j->bs : 0,
+    return kit_vscsi_submit(j->q, 0, lun, cdb, len, j->write ? buf : NULL, j->write ? j->bs : 0,
                             j->write ? NULL : buf, j->write ? 0 : j->bs, b);
 }
 
@@ -1096,6 +1125,7 @@ int main(void)
     }
     timeout_ms = kit_cmdline_u64("timeout_ms", 10000);
     exact = kit_cmdline_u64("exact", 0) != 0;
+    lun = (unsigned)kit_cmdline_u64("lun", 0);
     tsc_khz = kit_tsc_khz();
     if (!tsc_khz && is_rr)
         tsc_khz = pit_calibrate_khz();
