@@ -1,20 +1,25 @@
 package dev.vmm.virtio.scsi;
 
+import dev.vmm.virtio.blk.CacheMode;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
 /**
  * One {@code --scsi disk=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,queues=N][,serial=ID]
- * [,block_size=512|4096][,discard=unmap|ignore]} option. Every {@code --scsi} adds one disk to the
+ * [,block_size=512|4096][,discard=unmap|ignore][,cache=writeback|none|writethrough]} option. Every {@code --scsi} adds one disk to the
  * machine's single virtio-scsi controller, as the next LUN (the first is LUN 0); {@code queues},
  * if given on several disks, must agree ({@link #controllerQueues}).
  *
  * @param format null: probe the image
  * @param queues null: not given (default: one per vCPU)
  * @param serial null: {@code vmm-scsi-<lun>}
+ * @param cache  how a raw image's READ/WRITE data path (io_uring) uses the host page cache (QEMU's
+ *               names; default writeback); the other formats always go through the page cache
  */
-public record ScsiOptions(Path disk, String format, boolean readOnly, Integer queues, String serial, int blockSize, boolean discard) {
+public record ScsiOptions(Path disk, String format, boolean readOnly, Integer queues, String serial, int blockSize, boolean discard,
+                          CacheMode cache) {
     private static final Set<String> FORMATS = Set.of("raw", "qcow2", "vhdx", "vpc");
 
     /** Parses one option value; errors are one line starting with {@code --scsi}. */
@@ -22,6 +27,7 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
         Path disk = null;
         String format = null, serial = null;
         boolean ro = false, discard = true;
+        CacheMode cache = CacheMode.WRITEBACK;
         Integer queues = null;
         int bs = 512;
         if (text == null || text.isBlank()) throw new IllegalArgumentException("--scsi needs disk=FILE");
@@ -61,12 +67,18 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
                     case "ignore", "off" -> false;
                     default -> throw new IllegalArgumentException("--scsi: discard must be unmap or ignore, not '" + value + "'");
                 };
+                case "cache" -> cache = switch (value) {
+                    case "writeback" -> CacheMode.WRITEBACK;
+                    case "none" -> CacheMode.NONE;
+                    case "writethrough" -> CacheMode.WRITETHROUGH;
+                    default -> throw new IllegalArgumentException("--scsi: cache must be writeback, none or writethrough, not '" + value + "'");
+                };
                 default -> throw new IllegalArgumentException("--scsi: unknown key '" + key
-                        + "' (expected disk, format, readonly, queues, serial, block_size, discard)");
+                        + "' (expected disk, format, readonly, queues, serial, block_size, discard, cache)");
             }
         }
         if (disk == null) throw new IllegalArgumentException("--scsi needs disk=FILE");
-        return new ScsiOptions(disk, format, ro, queues, serial, bs, discard);
+        return new ScsiOptions(disk, format, ro, queues, serial, bs, discard, cache);
     }
 
     /** The serial of this disk as LUN {@code lun}. */
