@@ -41,7 +41,7 @@ class SmokeKernelScsiTest {
         List<String> cmd = new ArrayList<>(List.of(Vmm.binary().toString(), "run", "--kernel", vmlinux.toString(),
                 "--memory", "256M", "--cpus", "1",
                 "--cmdline", SmokeKernel.defaultCmdline("root=/dev/sda rw rootfstype=ext2"),
-                "--scsi", "disk=" + root));
+                "--scsi", "disk=" + root, "--rng")); // entropy from the host, as VmmSmokeKernelTest: crng init is slow otherwise
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
