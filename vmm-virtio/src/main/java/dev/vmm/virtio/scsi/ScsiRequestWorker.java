@@ -43,6 +43,7 @@ import static dev.vmm.virtio.scsi.VirtioScsi.*;
  */
 final class ScsiRequestWorker {
     private static final int EBUSY = 16;
+    private static final int IOV_MAX = 1024;
 
     private static final class Request {
         final int slot;
@@ -201,10 +202,10 @@ final class ScsiRequestWorker {
         inFlight++;
         device.totalInFlight.incrementAndGet();
         device.lunInFlight.incrementAndGet(lun);
-        if (t != null) {
+        int n = t == null ? 0 : fillIov(r, t.write() ? out : in, t.bytes());
+        if (n > 0) {
             r.transfer = t;
             r.flushing = false;
-            int n = fillIov(r, t.write() ? out : in, t.bytes());
             if (t.write()) fq.write(t.offset(), r.iov, n, r.slot);
             else fq.read(t.offset(), r.iov, n, r.slot);
         } else {
@@ -234,10 +235,15 @@ final class ScsiRequestWorker {
         }
     }
 
-    /** Writes the iovecs of the first {@code bytes} of {@code buf} into the request's array; returns their count. */
+    /**
+     * Writes the iovecs of the first {@code bytes} of {@code buf} into the request's array; returns
+     * their count, or 0 when there are more than readv/writev take (IOV_MAX: only a chain of indirect
+     * descriptors far beyond seg_max gets there; the pool path handles it).
+     */
     private int fillIov(Request r, DataBuffer buf, long bytes) {
         int[] n = {0};
         buf.forEach(0, bytes, (off, piece) -> n[0]++);
+        if (n[0] > IOV_MAX) return 0;
         if (r.iov == null || r.iovCapacity < n[0]) {
             r.iovCapacity = Math.max(8, Integer.highestOneBit(n[0] - 1) << 1);
             r.iov = arena.allocate(16L * r.iovCapacity, 8); // the old array stays until the queue stops: rare
