@@ -2,10 +2,12 @@
 # virtio-scsi 4 KiB random-read IOPS: the guest kit's `scsi` guest (mode=randread: READ(10) of
 # bs bytes at random aligned LBAs, qd commands in flight, submit/poll loop at CPL3) on one vCPU
 # with one request queue, against the same raw image under
-#   vmm        vmm run --scsi disk=IMG                        (block layer, worker pool, page cache)
+#   vmm        vmm run --scsi disk=IMG                        (READ via io_uring, cache=writeback: page cache)
+#   vmm-none   vmm run --scsi disk=IMG,cache=none             (io_uring, O_DIRECT)
 #   qemu       qemu -accel kvm, -object iothread + virtio-scsi-pci,iothread=io0 + scsi-hd,
 #              -drive aio=io_uring,cache=none                 (O_DIRECT, if the file system allows it)
-#   qemu-wb    the same with cache=writeback                  (page cache, like vmm today)
+#   qemu-wb    the same with cache=writeback                  (page cache)
+# The like-for-like pairs are vmm-none / qemu and vmm / qemu-wb.
 # Runs are interleaved rep by rep, so load from other processes hits every runner alike.
 #
 #   benchmarks/scsi/run.sh                               # defaults below
@@ -25,7 +27,7 @@ WARMUP=${WARMUP:-5000}
 QD=${QD:-32}
 BS=${BS:-4096}
 SIZE_MIB=${SIZE_MIB:-1024}
-RUNNERS=${RUNNERS:-"vmm qemu qemu-wb"}
+RUNNERS=${RUNNERS:-"vmm-none qemu vmm qemu-wb"}
 VMM=${VMM:-$ROOT/vmm/target/vmm}
 QEMU=${QEMU:-qemu-system-x86_64}
 IMG=${IMG:-$OUT/disk.img}
@@ -37,7 +39,7 @@ RESULTS=$OUT/results.tsv
 # ---- what is needed ----
 make -s -C "$ROOT/integration/guest-kit" OUT="$OUT/gk" scsi >/dev/null
 GUEST=$OUT/gk/scsi.pvh.elf
-if [[ " $RUNNERS " == *" vmm "* && ! -x $VMM ]]; then
+if [[ " $RUNNERS " == *" vmm"* && ! -x $VMM ]]; then
     (cd "$ROOT" && ./mvnw -q package -DskipTests -pl vmm -am)
 fi
 if [[ ! -f $IMG || $(stat -c %s "$IMG") -ne $((SIZE_MIB << 20)) ]]; then
@@ -55,8 +57,10 @@ APPEND="mode=randread count=$COUNT warmup=$WARMUP qd=$QD bs=$BS"
 run_cmd() { # runner -> the command line, one word per line
     local runner=$1 cache=$CACHE
     case $runner in
-        vmm) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --cpus 1 --kernel "$GUEST" --cmdline "$APPEND" \
-                --scsi "disk=$IMG,queues=1" ;;
+        vmm | vmm-none)
+            [[ $runner == vmm ]] && cache=writeback
+            printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --cpus 1 --kernel "$GUEST" --cmdline "$APPEND" \
+                --scsi "disk=$IMG,queues=1,cache=$cache" ;;
         qemu | qemu-wb)
             [[ $runner == qemu-wb ]] && cache=writeback
             printf '%s\n' "$QEMU" -M pc -accel kvm -m ${MEM_MIB}M -smp 1 -display none -nodefaults -serial stdio \
@@ -117,10 +121,10 @@ END {
         name = runners[r]
         if (!n[name]) { printf "%-9s %-44s %6d %10s\n", name, "", 0, "failed"; continue }
         m = median(v[name])
-        setup = name == "vmm" ? "block layer + worker pool, page cache" \
+        setup = name == "vmm" ? "io_uring, cache=writeback" : name == "vmm-none" ? "io_uring, cache=" cache \
               : name == "qemu" ? "iothread, aio=io_uring, cache=" cache : "iothread, aio=io_uring, cache=writeback"
         printf "%-9s %-44s %6d %10d %20s %9s\n", name, setup, n[name], m, "(" lo "-" hi ")", base ? sprintf("%.2fx", m / base) : "n/a"
     }
-    if (base && n["qemu"]) printf "vmm / qemu (cache=%s): %.2f\n", cache, base / median(v["qemu"])
-    if (base && n["qemu-wb"]) printf "vmm / qemu-wb: %.2f\n", base / median(v["qemu-wb"])
+    if (n["vmm-none"] && n["qemu"]) printf "vmm-none / qemu (both cache=%s): %.2f\n", cache, median(v["vmm-none"]) / median(v["qemu"])
+    if (base && n["qemu-wb"]) printf "vmm / qemu-wb (both page cache): %.2f\n", base / median(v["qemu-wb"])
 }' "$RESULTS"
