@@ -392,7 +392,9 @@ public final class ScsiDisk {
         b[0] = 0x01; // WSNZ: a WRITE SAME of 0 blocks is refused rather than meaning "to the end"
         put16(b, 2, gran); // OPTIMAL TRANSFER LENGTH GRANULARITY
         put32(b, 4, MAX_TRANSFER_BYTES / bs); // MAXIMUM TRANSFER LENGTH
-        put32(b, 8, MAX_TRANSFER_BYTES / bs); // OPTIMAL TRANSFER LENGTH
+        // OPTIMAL TRANSFER LENGTH: a whole number of physical blocks, or Linux ignores it ("not a
+        // multiple of preferred minimum block size").
+        put32(b, 8, (MAX_TRANSFER_BYTES / bs) & ~(long) (gran - 1));
         if (thin) {
             put32(b, 16, MAX_UNMAP_BYTES / bs); // MAXIMUM UNMAP LBA COUNT
             put32(b, 20, MAX_UNMAP_DESCRIPTORS); // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT

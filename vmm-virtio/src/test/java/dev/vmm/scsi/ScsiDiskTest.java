@@ -146,6 +146,8 @@ class ScsiDiskTest {
         assertEquals(0x3C, u16(bl, 2));
         assertEquals(1, bl[4] & 1, "WSNZ");
         assertEquals(0xFFFF, u32(bl, 8), "max transfer length in blocks");
+        // Linux ignores an optimal transfer length that is not a multiple of the physical block (4 KiB).
+        assertEquals(0xFFF8, u32(bl, 12), "optimal transfer length: max rounded down to 4 KiB");
         assertEquals((1 << 30) / 512, u32(bl, 20), "max unmap LBA count");
         assertEquals(256, u32(bl, 24));
         assertEquals(8, u32(bl, 28), "unmap granularity 4 KiB");
