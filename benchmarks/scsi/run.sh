@@ -4,6 +4,7 @@
 # with one request queue, against the same raw image under
 #   vmm        vmm run --scsi disk=IMG                        (READ via io_uring, cache=writeback: page cache)
 #   vmm-none   vmm run --scsi disk=IMG,cache=none             (io_uring, O_DIRECT)
+#   vmm-threads vmm run --scsi disk=IMG,aio=threads           (READ on the worker pool, page cache)
 #   qemu       qemu -accel kvm, -object iothread + virtio-scsi-pci,iothread=io0 + scsi-hd,
 #              -drive aio=io_uring,cache=none                 (O_DIRECT, if the file system allows it)
 #   qemu-wb    the same with cache=writeback                  (page cache)
@@ -27,7 +28,7 @@ WARMUP=${WARMUP:-5000}
 QD=${QD:-32}
 BS=${BS:-4096}
 SIZE_MIB=${SIZE_MIB:-1024}
-RUNNERS=${RUNNERS:-"vmm-none qemu vmm qemu-wb"}
+RUNNERS=${RUNNERS:-"vmm-none qemu vmm vmm-threads qemu-wb"}
 VMM=${VMM:-$ROOT/vmm/target/vmm}
 QEMU=${QEMU:-qemu-system-x86_64}
 IMG=${IMG:-$OUT/disk.img}
@@ -57,10 +58,11 @@ APPEND="mode=randread count=$COUNT warmup=$WARMUP qd=$QD bs=$BS"
 run_cmd() { # runner -> the command line, one word per line
     local runner=$1 cache=$CACHE
     case $runner in
-        vmm | vmm-none)
-            [[ $runner == vmm ]] && cache=writeback
-            printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --cpus 1 --kernel "$GUEST" --cmdline "$APPEND" \
-                --scsi "disk=$IMG,queues=1,cache=$cache" ;;
+        vmm | vmm-none | vmm-threads)
+            local disk="disk=$IMG,queues=1,cache=$cache"
+            [[ $runner == vmm ]] && disk="disk=$IMG,queues=1,cache=writeback"
+            [[ $runner == vmm-threads ]] && disk="disk=$IMG,queues=1,aio=threads"
+            printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --cpus 1 --kernel "$GUEST" --cmdline "$APPEND" --scsi "$disk" ;;
         qemu | qemu-wb)
             [[ $runner == qemu-wb ]] && cache=writeback
             printf '%s\n' "$QEMU" -M pc -accel kvm -m ${MEM_MIB}M -smp 1 -display none -nodefaults -serial stdio \
@@ -122,9 +124,11 @@ END {
         if (!n[name]) { printf "%-9s %-44s %6d %10s\n", name, "", 0, "failed"; continue }
         m = median(v[name])
         setup = name == "vmm" ? "io_uring, cache=writeback" : name == "vmm-none" ? "io_uring, cache=" cache \
+              : name == "vmm-threads" ? "aio=threads: worker pool, page cache" \
               : name == "qemu" ? "iothread, aio=io_uring, cache=" cache : "iothread, aio=io_uring, cache=writeback"
         printf "%-9s %-44s %6d %10d %20s %9s\n", name, setup, n[name], m, "(" lo "-" hi ")", base ? sprintf("%.2fx", m / base) : "n/a"
     }
     if (n["vmm-none"] && n["qemu"]) printf "vmm-none / qemu (both cache=%s): %.2f\n", cache, median(v["vmm-none"]) / median(v["qemu"])
     if (base && n["qemu-wb"]) printf "vmm / qemu-wb (both page cache): %.2f\n", base / median(v["qemu-wb"])
+    if (n["vmm-threads"] && n["qemu-wb"]) printf "vmm-threads / qemu-wb (both page cache): %.2f\n", median(v["vmm-threads"]) / median(v["qemu-wb"])
 }' "$RESULTS"

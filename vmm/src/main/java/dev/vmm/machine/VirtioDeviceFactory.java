@@ -63,7 +63,7 @@ final class VirtioDeviceFactory {
                 // A raw image's READ/WRITE go through io_uring straight from guest memory (that backend holds
                 // the image lock); every other command, and every other format, through the block layer.
                 BlkBackend fast = null;
-                if (format == ImageFormat.RAW) {
+                if (format == ImageFormat.RAW && o.uring()) {
                     fast = UringRawBackend.open(o.disk(), o.readOnly(), o.cache());
                     wiring.closeAfterIoThreads(fast);
                 }

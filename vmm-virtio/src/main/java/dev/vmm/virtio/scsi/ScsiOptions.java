@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * One {@code --scsi disk=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,queues=N][,serial=ID]
- * [,block_size=512|4096][,discard=unmap|ignore][,cache=writeback|none|writethrough]} option. Every {@code --scsi} adds one disk to the
+ * [,block_size=512|4096][,discard=unmap|ignore][,cache=writeback|none|writethrough][,aio=io_uring|threads]} option. Every {@code --scsi} adds one disk to the
  * machine's single virtio-scsi controller, as the next LUN (the first is LUN 0); {@code queues},
  * if given on several disks, must agree ({@link #controllerQueues}).
  *
@@ -17,9 +17,11 @@ import java.util.Set;
  * @param serial null: {@code vmm-scsi-<lun>}
  * @param cache  how a raw image's READ/WRITE data path (io_uring) uses the host page cache (QEMU's
  *               names; default writeback); the other formats always go through the page cache
+ * @param uring  raw images: READ/WRITE through io_uring ({@code aio=io_uring}, the default) rather
+ *               than on the worker pool with every other command ({@code aio=threads})
  */
 public record ScsiOptions(Path disk, String format, boolean readOnly, Integer queues, String serial, int blockSize, boolean discard,
-                          CacheMode cache) {
+                          CacheMode cache, boolean uring) {
     private static final Set<String> FORMATS = Set.of("raw", "qcow2", "vhdx", "vpc");
 
     /** Parses one option value; errors are one line starting with {@code --scsi}. */
@@ -28,6 +30,7 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
         String format = null, serial = null;
         boolean ro = false, discard = true;
         CacheMode cache = CacheMode.WRITEBACK;
+        boolean uring = true;
         Integer queues = null;
         int bs = 512;
         if (text == null || text.isBlank()) throw new IllegalArgumentException("--scsi needs disk=FILE");
@@ -73,12 +76,20 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
                     case "writethrough" -> CacheMode.WRITETHROUGH;
                     default -> throw new IllegalArgumentException("--scsi: cache must be writeback, none or writethrough, not '" + value + "'");
                 };
+                case "aio" -> uring = switch (value) {
+                    case "io_uring" -> true;
+                    case "threads" -> false;
+                    default -> throw new IllegalArgumentException("--scsi: aio must be io_uring or threads, not '" + value + "'");
+                };
                 default -> throw new IllegalArgumentException("--scsi: unknown key '" + key
-                        + "' (expected disk, format, readonly, queues, serial, block_size, discard, cache)");
+                        + "' (expected disk, format, readonly, queues, serial, block_size, discard, cache, aio)");
             }
         }
         if (disk == null) throw new IllegalArgumentException("--scsi needs disk=FILE");
-        return new ScsiOptions(disk, format, ro, queues, serial, bs, discard, cache);
+        if (!uring && cache != CacheMode.WRITEBACK) {
+            throw new IllegalArgumentException("--scsi: cache=" + cache.name().toLowerCase() + " needs aio=io_uring (the block layer uses the page cache)");
+        }
+        return new ScsiOptions(disk, format, ro, queues, serial, bs, discard, cache, uring);
     }
 
     /** The serial of this disk as LUN {@code lun}. */
