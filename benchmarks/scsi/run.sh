@@ -117,16 +117,16 @@ function median(s,    a, k, i, j, t) {
 { v[$1] = v[$1] " " $5; n[$1]++ }
 END {
     nr = split(order, runners, " ")
-    printf "%-9s %-44s %6s %10s %20s %9s\n", "runner", "setup", "runs", "IOPS", "(min-max)", "vs vmm"
+    printf "%-12s %-40s %5s %10s %20s %8s\n", "runner", "setup", "runs", "IOPS", "(min-max)", "vs vmm"
     base = (n["vmm"] ? median(v["vmm"]) : 0)
     for (r = 1; r <= nr; r++) {
         name = runners[r]
-        if (!n[name]) { printf "%-9s %-44s %6d %10s\n", name, "", 0, "failed"; continue }
+        if (!n[name]) { printf "%-12s %-40s %5d %10s\n", name, "", 0, "failed"; continue }
         m = median(v[name])
         setup = name == "vmm" ? "io_uring, cache=writeback" : name == "vmm-none" ? "io_uring, cache=" cache \
               : name == "vmm-threads" ? "aio=threads: worker pool, page cache" \
               : name == "qemu" ? "iothread, aio=io_uring, cache=" cache : "iothread, aio=io_uring, cache=writeback"
-        printf "%-9s %-44s %6d %10d %20s %9s\n", name, setup, n[name], m, "(" lo "-" hi ")", base ? sprintf("%.2fx", m / base) : "n/a"
+        printf "%-12s %-40s %5d %10d %20s %8s\n", name, setup, n[name], m, "(" lo "-" hi ")", base ? sprintf("%.2fx", m / base) : "n/a"
     }
     if (n["vmm-none"] && n["qemu"]) printf "vmm-none / qemu (both cache=%s): %.2f\n", cache, median(v["vmm-none"]) / median(v["qemu"])
     if (base && n["qemu-wb"]) printf "vmm / qemu-wb (both page cache): %.2f\n", base / median(v["qemu-wb"])
