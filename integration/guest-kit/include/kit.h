@@ -372,6 +372,129 @@ uint8_t *kit_vnet_rx_poll(struct kit_vnet_queue *q, uint32_t *len, uint16_t *id)
 void kit_vnet_rx_release(struct kit_vnet_queue *q, uint16_t id);
 /* ==== end of virtio-net ============================================================== */
 
+/* ==== virtio-scsi (rt/virtio_scsi.c) ======================================================== */
+/* One controller, target 0 (or any), LUN per disk; control queue 0, event queue 1, request queues
+ * 2..  Polled like the rest.  The request header always carries a 32-byte CDB and the response
+ * room for 96 bytes of sense: kit_vscsi_init writes those sizes into the config space. */
+#define KIT_VSCSI_TYPE          8
+#define KIT_VSCSI_MAX_QUEUES    16   /* request queues */
+#define KIT_VSCSI_CDB_SIZE      32
+#define KIT_VSCSI_SENSE_SIZE    96
+#define KIT_VSCSI_EVENTS        8    /* event buffers kept posted */
+/* virtio response codes (virtio 1.x 5.6.6.1) */
+#define KIT_VSCSI_S_OK                 0  /* = FUNCTION_COMPLETE for task management */
+#define KIT_VSCSI_S_OVERRUN            1
+#define KIT_VSCSI_S_ABORTED            2
+#define KIT_VSCSI_S_BAD_TARGET         3
+#define KIT_VSCSI_S_RESET              4
+#define KIT_VSCSI_S_BUSY               5
+#define KIT_VSCSI_S_TRANSPORT_FAILURE  6
+#define KIT_VSCSI_S_TARGET_FAILURE     7
+#define KIT_VSCSI_S_NEXUS_FAILURE      8
+#define KIT_VSCSI_S_FAILURE            9
+#define KIT_VSCSI_S_FUNCTION_SUCCEEDED 10
+#define KIT_VSCSI_S_FUNCTION_REJECTED  11
+#define KIT_VSCSI_S_INCORRECT_LUN      12
+/* task management functions (control queue, type 0) */
+#define KIT_VSCSI_TMF_ABORT_TASK         0
+#define KIT_VSCSI_TMF_ABORT_TASK_SET     1
+#define KIT_VSCSI_TMF_CLEAR_ACA          2
+#define KIT_VSCSI_TMF_CLEAR_TASK_SET     3
+#define KIT_VSCSI_TMF_I_T_NEXUS_RESET    4
+#define KIT_VSCSI_TMF_LOGICAL_UNIT_RESET 5
+#define KIT_VSCSI_TMF_QUERY_TASK         6
+#define KIT_VSCSI_TMF_QUERY_TASK_SET     7
+/* SCSI status and sense keys */
+#define KIT_SCSI_GOOD            0x00
+#define KIT_SCSI_CHECK_CONDITION 0x02
+#define KIT_SCSI_KEY_NO_SENSE        0x0
+#define KIT_SCSI_KEY_NOT_READY       0x2
+#define KIT_SCSI_KEY_MEDIUM_ERROR    0x3
+#define KIT_SCSI_KEY_ILLEGAL_REQUEST 0x5
+#define KIT_SCSI_KEY_UNIT_ATTENTION  0x6
+#define KIT_SCSI_KEY_DATA_PROTECT    0x7
+
+struct kit_vscsi_cmd_req {       /* device-readable request header (19 + CDB bytes) */
+    uint8_t lun[8];
+    uint64_t id;
+    uint8_t task_attr, prio, crn;
+    uint8_t cdb[KIT_VSCSI_CDB_SIZE];
+} __attribute__((packed));
+
+struct kit_vscsi_cmd_resp {      /* device-writable response header (12 + sense bytes) */
+    uint32_t sense_len, residual;
+    uint16_t status_qualifier;
+    uint8_t status, response;
+    uint8_t sense[KIT_VSCSI_SENSE_SIZE];
+} __attribute__((packed));
+
+/* One in-flight command, indexed by its descriptor head. */
+struct kit_vscsi_slot {
+    struct kit_vscsi_cmd_req req;
+    struct kit_vscsi_cmd_resp resp;
+    uint32_t used_len;           /* written by kit_vscsi_poll: response header + data-in bytes */
+    uint32_t data_in_len, data_out_len;
+    uint64_t tag;                /* caller's cookie */
+};
+
+struct kit_vscsi_queue {
+    struct kit_virtq vq;
+    struct kit_vscsi_slot *slots; /* vq.size entries */
+    uint32_t inflight;
+};
+
+struct kit_vscsi {
+    struct kit_virtio_dev v;
+    /* config space (virtio 1.x 5.6.4) as read at init */
+    uint32_t num_queues, seg_max, max_sectors, cmd_per_lun, event_info_size, sense_size, cdb_size;
+    uint16_t max_channel, max_target;
+    uint32_t max_lun;
+    struct kit_virtq ctrl, event;
+    uint8_t *ctrl_buf;           /* one TMF request + response at a time */
+    uint8_t *event_bufs;         /* KIT_VSCSI_EVENTS x 16 bytes */
+    uint32_t events_seen;
+    uint16_t nqueues;            /* request queues set up */
+    struct kit_vscsi_queue q[KIT_VSCSI_MAX_QUEUES];
+};
+
+/* A finished command, copied out of its slot. */
+struct kit_vscsi_result {
+    int response;                /* KIT_VSCSI_S_*, -1 = timeout / ring full */
+    uint8_t status;              /* SCSI status */
+    uint32_t residual, sense_len;
+    uint32_t transferred;        /* data-in or data-out buffer length - residual */
+    uint32_t data_in;            /* transferred, for a command with a data-in buffer; else 0 */
+    uint32_t used_len;           /* the used ring's length (devices differ: informational) */
+    uint8_t key, asc, ascq;      /* decoded sense (0 when none) */
+    uint8_t sense[KIT_VSCSI_SENSE_SIZE];
+};
+
+/* Finds the index-th virtio-scsi function and brings it up: control and event queues (event
+ * buffers posted) plus min(queues, num_queues) request queues of at most qsize entries. */
+bool kit_vscsi_init(struct kit_vscsi *s, unsigned index, unsigned queues, uint16_t qsize, bool event_idx);
+/* Queues one command (no kick): target/lun, a CDB of up to 32 bytes, a data-out buffer (the device
+ * reads it) and/or a data-in buffer (the device writes it), each may be NULL/0; id = tag.
+ * False when the ring is full.  CPL3-safe. */
+bool kit_vscsi_submit(struct kit_vscsi_queue *q, unsigned target, unsigned lun, const uint8_t *cdb, unsigned cdb_len,
+                      const void *out, uint32_t out_len, void *in, uint32_t in_len, uint64_t tag);
+static inline void kit_vscsi_kick(struct kit_vscsi_queue *q) { kit_virtq_kick(&q->vq); }
+/* One completion: its slot (valid until the next submit on q), or NULL.  CPL3-safe. */
+const struct kit_vscsi_slot *kit_vscsi_poll(struct kit_vscsi_queue *q);
+/* Submit, kick, wait up to timeout_ms on an idle queue and copy the outcome into *r (response -1 on
+ * a timeout or a full ring).  CPL3-safe. */
+void kit_vscsi_cmd(struct kit_vscsi_queue *q, unsigned target, unsigned lun, const uint8_t *cdb, unsigned cdb_len,
+                   const void *out, uint32_t out_len, void *in, uint32_t in_len, uint64_t timeout_ms,
+                   struct kit_vscsi_result *r);
+/* Sense key / ASC / ASCQ of fixed (70h/71h) or descriptor (72h/73h) format sense data. */
+void kit_scsi_sense_decode(const uint8_t *sense, uint32_t len, uint8_t *key, uint8_t *asc, uint8_t *ascq);
+/* A task management function on the control queue: the response byte, -1 on a timeout. */
+int kit_vscsi_tmf(struct kit_vscsi *s, uint32_t subtype, unsigned target, unsigned lun, uint64_t tag,
+                  uint64_t timeout_ms);
+/* Takes the events the device wrote (each buffer is re-posted); returns how many, the last one's
+ * event word in *last (may be NULL).  CPL3-safe. */
+unsigned kit_vscsi_events(struct kit_vscsi *s, uint32_t *last);
+/* ==== end virtio-scsi ======================================================================== */
+
 /* ---- strings (also used by the compiler) ---- */
 void *memset(void *d, int c, size_t n);
 void *memcpy(void *d, const void *s, size_t n);

@@ -165,7 +165,45 @@ public final class ScsiDisk {
         }
     }
 
-    private ScsiResult dispatch(byte[] cdb, DataBuffer out, DataBuffer in) {
+    /**
+     * A READ or WRITE that passed every check and moves data, for a transport with an asynchronous
+     * data path: {@code bytes} at byte {@code offset} of the store, between it and the start of the
+     * data-out (write) or data-in (read) buffer; {@code fua}: flush after the write.
+     */
+    public record Transfer(boolean write, long offset, long bytes, boolean fua) {}
+
+    /**
+     * The {@link Transfer} of a READ/WRITE (6, 10, 12, 16) that {@link #execute} would run as a
+     * plain data transfer; null for every other command, for one that {@link #execute} would refuse
+     * (so it is run there and answered with the right sense) and for one that moves nothing.
+     * Never throws.
+     */
+    public Transfer plainTransfer(byte[] cdb, DataBuffer out, DataBuffer in) {
+        try {
+            int op = checkedOpcode(cdb);
+            return switch (op) {
+                case READ_6, WRITE_6, READ_10, WRITE_10, READ_12, WRITE_12, READ_16, WRITE_16 -> rwPlan(op, cdb, out, in);
+                default -> null;
+            };
+        } catch (RuntimeException e) { // Check, Overrun: execute answers it
+            return null;
+        }
+    }
+
+    /**
+     * The answer to a {@link #plainTransfer} the transport ran itself; {@code result} is the byte
+     * count moved (anything but {@code t.bytes()} - a short transfer, {@code -errno} - is a medium
+     * error, as when the store throws in {@link #execute}).
+     */
+    public ScsiResult transferDone(Transfer t, long result, DataBuffer out, DataBuffer in) {
+        if (result != t.bytes()) {
+            return ScsiResult.check(t.write() ? Sense.WRITE_ERROR : Sense.READ_ERROR, t.write() ? out.size() : in.size());
+        }
+        return t.write() ? ScsiResult.good(0, out.size() - t.bytes()) : ScsiResult.good(t.bytes(), in.size() - t.bytes());
+    }
+
+    /** The opcode, once the CDB is long enough for it and its control byte is acceptable. */
+    private static int checkedOpcode(byte[] cdb) {
         if (cdb.length == 0) throw new Check(Sense.INVALID_OPCODE);
         int op = u8(cdb, 0);
         int len = cdbLength(op);
@@ -174,6 +212,37 @@ public final class ScsiDisk {
         // Control byte: NACA (bit 2) needs ACA support, LINK (bit 0) is obsolete: both refused.
         if ((cdb[len - 1] & 0x04) != 0) throw new Check(Sense.invalidFieldInCdb(len - 1, 2));
         if ((cdb[len - 1] & 0x01) != 0) throw new Check(Sense.invalidFieldInCdb(len - 1, 0));
+        return op;
+    }
+
+    /** Validates READ/WRITE (6, 10, 12, 16): the transfer, or null when it moves nothing. */
+    private Transfer rwPlan(int op, byte[] cdb, DataBuffer out, DataBuffer in) {
+        return switch (op) {
+            case READ_6, WRITE_6 -> {
+                reserved(cdb, 1, 0xE0, 5, 0xFF);
+                long lba = ((cdb[1] & 0x1FL) << 16) | (u8(cdb, 2) << 8) | u8(cdb, 3);
+                int n = u8(cdb, 4) == 0 ? 256 : u8(cdb, 4); // READ(6)/WRITE(6): 0 means 256 blocks
+                yield plan(op == WRITE_6, lba, n, false, 4, out, in);
+            }
+            case READ_10, WRITE_10 -> {
+                rwFlags(cdb, op == WRITE_10);
+                reserved(cdb, 6, 0xE0);
+                yield plan(op == WRITE_10, u32(cdb, 2), u16(cdb, 7), (cdb[1] & 0x08) != 0, 7, out, in);
+            }
+            case READ_12, WRITE_12 -> {
+                rwFlags(cdb, op == WRITE_12);
+                reserved(cdb, 10, 0xE0);
+                yield plan(op == WRITE_12, u32(cdb, 2), u32(cdb, 6), (cdb[1] & 0x08) != 0, 6, out, in);
+            }
+            default -> { // READ_16, WRITE_16
+                rwFlags(cdb, op == WRITE_16);
+                yield plan(op == WRITE_16, u64(cdb, 2), u32(cdb, 10), (cdb[1] & 0x08) != 0, 10, out, in);
+            }
+        };
+    }
+
+    private ScsiResult dispatch(byte[] cdb, DataBuffer out, DataBuffer in) {
+        int op = checkedOpcode(cdb);
         return switch (op) {
             case TEST_UNIT_READY -> {
                 reserved(cdb, 1, 0xFF, 2, 0xFF, 3, 0xFF, 4, 0xFF);
@@ -214,25 +283,9 @@ public final class ScsiDisk {
                 if ((cdb[14] & 1) == 0 && u64(cdb, 2) != 0) throw new Check(Sense.invalidFieldInCdb(2, -1));
                 yield reply(readCapacity16(), u32(cdb, 10), in);
             }
-            case READ_6, WRITE_6 -> {
-                reserved(cdb, 1, 0xE0, 5, 0xFF);
-                long lba = ((cdb[1] & 0x1FL) << 16) | (u8(cdb, 2) << 8) | u8(cdb, 3);
-                int n = u8(cdb, 4) == 0 ? 256 : u8(cdb, 4); // READ(6)/WRITE(6): 0 means 256 blocks
-                yield transfer(op == WRITE_6, lba, n, false, 4, out, in);
-            }
-            case READ_10, WRITE_10 -> {
-                rwFlags(cdb, op == WRITE_10);
-                reserved(cdb, 6, 0xE0);
-                yield transfer(op == WRITE_10, u32(cdb, 2), u16(cdb, 7), (cdb[1] & 0x08) != 0, 7, out, in);
-            }
-            case READ_12, WRITE_12 -> {
-                rwFlags(cdb, op == WRITE_12);
-                reserved(cdb, 10, 0xE0);
-                yield transfer(op == WRITE_12, u32(cdb, 2), u32(cdb, 6), (cdb[1] & 0x08) != 0, 6, out, in);
-            }
-            case READ_16, WRITE_16 -> {
-                rwFlags(cdb, op == WRITE_16);
-                yield transfer(op == WRITE_16, u64(cdb, 2), u32(cdb, 10), (cdb[1] & 0x08) != 0, 10, out, in);
+            case READ_6, WRITE_6, READ_10, WRITE_10, READ_12, WRITE_12, READ_16, WRITE_16 -> {
+                Transfer t = rwPlan(op, cdb, out, in);
+                yield t == null ? ScsiResult.good(0, in.size()) : transfer(t, out, in);
             }
             case SYNCHRONIZE_CACHE_10 -> {
                 reserved(cdb, 1, 0xF9, 6, 0xE0);
@@ -339,7 +392,9 @@ public final class ScsiDisk {
         b[0] = 0x01; // WSNZ: a WRITE SAME of 0 blocks is refused rather than meaning "to the end"
         put16(b, 2, gran); // OPTIMAL TRANSFER LENGTH GRANULARITY
         put32(b, 4, MAX_TRANSFER_BYTES / bs); // MAXIMUM TRANSFER LENGTH
-        put32(b, 8, MAX_TRANSFER_BYTES / bs); // OPTIMAL TRANSFER LENGTH
+        // OPTIMAL TRANSFER LENGTH: a whole number of physical blocks, or Linux ignores it ("not a
+        // multiple of preferred minimum block size").
+        put32(b, 8, (MAX_TRANSFER_BYTES / bs) & ~(long) (gran - 1));
         if (thin) {
             put32(b, 16, MAX_UNMAP_BYTES / bs); // MAXIMUM UNMAP LBA COUNT
             put32(b, 20, MAX_UNMAP_DESCRIPTORS); // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
@@ -446,26 +501,30 @@ public final class ScsiDisk {
         }
     }
 
-    private ScsiResult transfer(boolean write, long lba, long blocks, boolean fua, int lenByte, DataBuffer out, DataBuffer in) {
+    /** Checks a READ/WRITE; null when it moves nothing (0 blocks: GOOD at once). */
+    private Transfer plan(boolean write, long lba, long blocks, boolean fua, int lenByte, DataBuffer out, DataBuffer in) {
         if (write && store.readOnly()) throw new Check(Sense.WRITE_PROTECTED);
         checkRange(lba, blocks);
         if (blocks > MAX_TRANSFER_BYTES / bs) throw new Check(Sense.invalidFieldInCdb(lenByte, -1));
         long bytes = blocks * bs;
         DataBuffer buf = write ? out : in;
         if (buf.size() < bytes) throw new Overrun();
-        if (bytes == 0) return ScsiResult.good(0, in.size());
-        long base = lba * bs;
+        return bytes == 0 ? null : new Transfer(write, lba * bs, bytes, fua);
+    }
+
+    private ScsiResult transfer(Transfer t, DataBuffer out, DataBuffer in) {
+        long base = t.offset();
         try {
-            if (write) {
-                buf.forEach(0, bytes, (off, piece) -> store.write(base + off, piece));
-                if (fua) store.flush();
+            if (t.write()) {
+                out.forEach(0, t.bytes(), (off, piece) -> store.write(base + off, piece));
+                if (t.fua()) store.flush();
             } else {
-                buf.forEach(0, bytes, (off, piece) -> store.read(base + off, piece));
+                in.forEach(0, t.bytes(), (off, piece) -> store.read(base + off, piece));
             }
         } catch (RuntimeException e) {
-            throw new Check(write ? Sense.WRITE_ERROR : Sense.READ_ERROR);
+            throw new Check(t.write() ? Sense.WRITE_ERROR : Sense.READ_ERROR);
         }
-        return write ? ScsiResult.good(0, out.size() - bytes) : ScsiResult.good(bytes, in.size() - bytes);
+        return transferDone(t, t.bytes(), out, in);
     }
 
     private ScsiResult synchronizeCache(long lba, long blocks, DataBuffer in) {

@@ -36,6 +36,11 @@ public final class ScsiTarget {
         return hasLun(lun) && cdb.length > 0 && ScsiDisk.touchesDisk(cdb[0] & 0xFF);
     }
 
+    /** {@link ScsiDisk#plainTransfer} on {@code lun}: null for an absent LUN and for anything but a valid READ/WRITE. */
+    public ScsiDisk.Transfer plainTransfer(int lun, byte[] cdb, DataBuffer dataOut, DataBuffer dataIn) {
+        return hasLun(lun) ? luns.get(lun).plainTransfer(cdb, dataOut, dataIn) : null;
+    }
+
     /** Runs {@code cdb} on {@code lun} (any int; absent LUNs are answered as SPC says). Never throws. */
     public ScsiResult execute(int lun, byte[] cdb, DataBuffer dataOut, DataBuffer dataIn) {
         if (cdb.length > 0 && (cdb[0] & 0xFF) == ScsiDisk.REPORT_LUNS) {

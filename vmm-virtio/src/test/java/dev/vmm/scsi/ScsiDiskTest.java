@@ -146,6 +146,8 @@ class ScsiDiskTest {
         assertEquals(0x3C, u16(bl, 2));
         assertEquals(1, bl[4] & 1, "WSNZ");
         assertEquals(0xFFFF, u32(bl, 8), "max transfer length in blocks");
+        // Linux ignores an optimal transfer length that is not a multiple of the physical block (4 KiB).
+        assertEquals(0xFFF8, u32(bl, 12), "optimal transfer length: max rounded down to 4 KiB");
         assertEquals((1 << 30) / 512, u32(bl, 20), "max unmap LBA count");
         assertEquals(256, u32(bl, 24));
         assertEquals(8, u32(bl, 28), "unmap granularity 4 KiB");
@@ -538,5 +540,36 @@ class ScsiDiskTest {
         assertThrows(IllegalArgumentException.class, () -> Config.of("a b"));
         assertThrows(IllegalArgumentException.class, () -> Config.of("x").withBlockSize(1024));
         assertThrows(IllegalArgumentException.class, () -> new ScsiDisk(new RamStore(100, false), Config.of("s")));
+    }
+
+    @Test
+    void plainTransferIsOfferedOnlyForReadsAndWritesThatExecuteWouldRun() {
+        DataBuffer in8 = DataBuffer.of(new byte[8 * 512]), out8 = DataBuffer.of(pattern(8 * 512, 1));
+        ScsiDisk.Transfer t = disk.plainTransfer(cdb10(0x28, 10, 8), DataBuffer.EMPTY, in8);
+        assertEquals(new ScsiDisk.Transfer(false, 10 * 512, 8 * 512, false), t);
+        byte[] fua = cdb16(0x8A, 100, 8);
+        fua[1] = 0x08;
+        assertEquals(new ScsiDisk.Transfer(true, 100 * 512, 8 * 512, true), disk.plainTransfer(fua, out8, DataBuffer.EMPTY));
+        byte[] six = cdb(0x08, 0, 0, 5, 0, 0); // READ(6) length 0 = 256 blocks
+        assertEquals(256 * 512, disk.plainTransfer(six, DataBuffer.EMPTY, DataBuffer.of(new byte[256 * 512])).bytes());
+        // Everything execute refuses or answers itself is left to execute.
+        assertNull(disk.plainTransfer(cdb10(0x28, BLOCKS, 1), DataBuffer.EMPTY, in8), "LBA out of range");
+        assertNull(disk.plainTransfer(cdb10(0x28, 0, 16), DataBuffer.EMPTY, in8), "overrun");
+        assertNull(disk.plainTransfer(cdb10(0x28, 0, 0), DataBuffer.EMPTY, in8), "no data");
+        assertNull(disk.plainTransfer(cdb(0x12, 0, 0, 0, 36, 0), DataBuffer.EMPTY, in8), "INQUIRY");
+        byte[] naca = cdb10(0x28, 0, 1);
+        naca[9] = 0x04;
+        assertNull(disk.plainTransfer(naca, DataBuffer.EMPTY, in8), "NACA");
+        assertNull(disk.plainTransfer(new byte[] {0x28, 0}, DataBuffer.EMPTY, in8), "short CDB");
+        assertNull(new ScsiDisk(new RamStore(BLOCKS * 512, true), Config.of("RO")).plainTransfer(cdb10(0x2A, 0, 8), out8, DataBuffer.EMPTY),
+                "write to a read-only disk");
+        // The answer to a transfer run elsewhere: residuals as execute gives them; a short or failed one is a medium error.
+        DataBuffer in16 = DataBuffer.of(new byte[16 * 512]);
+        ScsiResult good = disk.transferDone(t, 8 * 512, DataBuffer.EMPTY, in16);
+        assertTrue(good.good());
+        assertEquals(8 * 512, good.dataIn());
+        assertEquals(8 * 512, good.residual());
+        assertSense(disk.transferDone(t, 512, DataBuffer.EMPTY, in16), Sense.MEDIUM_ERROR, 0x11, 0);
+        assertSense(disk.transferDone(new ScsiDisk.Transfer(true, 0, 512, false), -5, out8, DataBuffer.EMPTY), Sense.MEDIUM_ERROR, 0x0C, 0);
     }
 }

@@ -71,7 +71,7 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--scsi", paramLabel = "disk=FILE[,...]",
             description = "A disk on the (one) multiqueue virtio-scsi controller, LUN = order given (repeatable): "
-                    + "disk=FILE[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap].")
+                    + "disk=FILE[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap][,cache=writeback|none|writethrough][,aio=io_uring|threads].")
     java.util.List<String> scsi = new java.util.ArrayList<>();
 
     @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",

@@ -55,18 +55,28 @@ final class VirtioDeviceFactory {
         }
         if (!cfg.devices().scsiDisks().isEmpty()) {
             java.util.List<dev.vmm.scsi.ScsiDisk> luns = new java.util.ArrayList<>();
+            java.util.List<BlkBackend> dataPaths = new java.util.ArrayList<>();
             int lun = 0;
             for (dev.vmm.virtio.scsi.ScsiOptions o : cfg.devices().scsiDisks()) {
                 if (!Files.exists(o.disk())) throw new ConfigException("--scsi " + o.disk() + ": no such file");
+                ImageFormat format = o.format() != null ? ImageFormat.byName(o.format()) : probe(o.disk(), "--scsi");
+                // A raw image's READ/WRITE go through io_uring straight from guest memory (that backend holds
+                // the image lock); every other command, and every other format, through the block layer.
+                BlkBackend fast = null;
+                if (format == ImageFormat.RAW && o.uring()) {
+                    fast = UringRawBackend.open(o.disk(), o.readOnly(), o.cache());
+                    wiring.closeAfterIoThreads(fast);
+                }
+                dataPaths.add(fast);
                 BlockDevice bd = Images.open(o.disk(), (o.readOnly() ? Images.Options.readOnlyDefaults()
-                        : Images.Options.readWriteDefaults()).withFormat(o.format() == null ? null : ImageFormat.byName(o.format())));
+                        : Images.Options.readWriteDefaults()).withFormat(format).withLock(fast == null));
                 wiring.closeAfterIoThreads(bd);
                 luns.add(new dev.vmm.scsi.ScsiDisk(dev.vmm.scsi.BlockStore.of(bd),
                         new dev.vmm.scsi.ScsiDisk.Config(o.blockSize(), o.serialFor(lun++), o.discard(), true)));
             }
             int queues = dev.vmm.virtio.scsi.ScsiOptions.controllerQueues(cfg.devices().scsiDisks(), cfg.cpus());
             dev.vmm.virtio.scsi.VirtioScsi scsi = new dev.vmm.virtio.scsi.VirtioScsi(new dev.vmm.scsi.ScsiTarget(luns),
-                    dev.vmm.virtio.scsi.ScsiConfig.of(queues), ioThreads);
+                    dev.vmm.virtio.scsi.ScsiConfig.of(queues), ioThreads, dataPaths, msg -> System.err.println(msg));
             wiring.attach(scsi, scsi::queueEventFd);
             wiring.closeLater(scsi);
         }
@@ -132,10 +142,14 @@ final class VirtioDeviceFactory {
     }
 
     private static ImageFormat probe(DiskSpec d) {
-        try (ImageFile f = ImageFile.open(d.path(), true, false)) {
+        return probe(d.path(), "--disk");
+    }
+
+    private static ImageFormat probe(java.nio.file.Path path, String option) {
+        try (ImageFile f = ImageFile.open(path, true, false)) {
             return ImageFormat.probe(f);
         } catch (RuntimeException e) {
-            throw new ConfigException("--disk " + d.path() + ": " + e.getMessage());
+            throw new ConfigException(option + " " + path + ": " + e.getMessage());
         }
     }
 

@@ -1,20 +1,27 @@
 package dev.vmm.virtio.scsi;
 
+import dev.vmm.virtio.blk.CacheMode;
+
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
 /**
  * One {@code --scsi disk=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,queues=N][,serial=ID]
- * [,block_size=512|4096][,discard=unmap|ignore]} option. Every {@code --scsi} adds one disk to the
+ * [,block_size=512|4096][,discard=unmap|ignore][,cache=writeback|none|writethrough][,aio=io_uring|threads]} option. Every {@code --scsi} adds one disk to the
  * machine's single virtio-scsi controller, as the next LUN (the first is LUN 0); {@code queues},
  * if given on several disks, must agree ({@link #controllerQueues}).
  *
  * @param format null: probe the image
  * @param queues null: not given (default: one per vCPU)
  * @param serial null: {@code vmm-scsi-<lun>}
+ * @param cache  how a raw image's READ/WRITE data path (io_uring) uses the host page cache (QEMU's
+ *               names; default writeback); the other formats always go through the page cache
+ * @param uring  raw images: READ/WRITE through io_uring ({@code aio=io_uring}, the default) rather
+ *               than on the worker pool with every other command ({@code aio=threads})
  */
-public record ScsiOptions(Path disk, String format, boolean readOnly, Integer queues, String serial, int blockSize, boolean discard) {
+public record ScsiOptions(Path disk, String format, boolean readOnly, Integer queues, String serial, int blockSize, boolean discard,
+                          CacheMode cache, boolean uring) {
     private static final Set<String> FORMATS = Set.of("raw", "qcow2", "vhdx", "vpc");
 
     /** Parses one option value; errors are one line starting with {@code --scsi}. */
@@ -22,6 +29,8 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
         Path disk = null;
         String format = null, serial = null;
         boolean ro = false, discard = true;
+        CacheMode cache = CacheMode.WRITEBACK;
+        boolean uring = true;
         Integer queues = null;
         int bs = 512;
         if (text == null || text.isBlank()) throw new IllegalArgumentException("--scsi needs disk=FILE");
@@ -61,12 +70,26 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
                     case "ignore", "off" -> false;
                     default -> throw new IllegalArgumentException("--scsi: discard must be unmap or ignore, not '" + value + "'");
                 };
+                case "cache" -> cache = switch (value) {
+                    case "writeback" -> CacheMode.WRITEBACK;
+                    case "none" -> CacheMode.NONE;
+                    case "writethrough" -> CacheMode.WRITETHROUGH;
+                    default -> throw new IllegalArgumentException("--scsi: cache must be writeback, none or writethrough, not '" + value + "'");
+                };
+                case "aio" -> uring = switch (value) {
+                    case "io_uring" -> true;
+                    case "threads" -> false;
+                    default -> throw new IllegalArgumentException("--scsi: aio must be io_uring or threads, not '" + value + "'");
+                };
                 default -> throw new IllegalArgumentException("--scsi: unknown key '" + key
-                        + "' (expected disk, format, readonly, queues, serial, block_size, discard)");
+                        + "' (expected disk, format, readonly, queues, serial, block_size, discard, cache, aio)");
             }
         }
         if (disk == null) throw new IllegalArgumentException("--scsi needs disk=FILE");
-        return new ScsiOptions(disk, format, ro, queues, serial, bs, discard);
+        if (!uring && cache != CacheMode.WRITEBACK) {
+            throw new IllegalArgumentException("--scsi: cache=" + cache.name().toLowerCase() + " needs aio=io_uring (the block layer uses the page cache)");
+        }
+        return new ScsiOptions(disk, format, ro, queues, serial, bs, discard, cache, uring);
     }
 
     /** The serial of this disk as LUN {@code lun}. */

@@ -3,9 +3,12 @@ package dev.vmm.virtio.scsi;
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.scsi.DataBuffer;
+import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiResult;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.blk.BlkBackend;
+import dev.vmm.virtio.blk.BlkBackendQueue;
 import dev.vmm.virtio.io.IoThread;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
@@ -32,15 +35,29 @@ import static dev.vmm.virtio.scsi.VirtioScsi.*;
  * request header is answered VIRTIO_SCSI_S_FAILURE; a target other than 0 VIRTIO_SCSI_S_BAD_TARGET;
  * everything about the command itself is the SCSI target's business (CHECK CONDITION + sense).
  *
- * <p>State is confined to the I/O thread; disk commands run on the device's pool and come back
- * through {@link IoThread#execute}. Nothing the guest does makes this throw.
+ * <p>State is confined to the I/O thread. READ/WRITE on a LUN with an asynchronous data path (a
+ * raw image through io_uring, {@link VirtioScsi#dataPath}) are validated by the target
+ * ({@link ScsiDisk#plainTransfer}) and submitted straight from guest memory on this thread; every
+ * other disk command runs on the device's pool and comes back through {@link IoThread#execute}.
+ * Nothing the guest does makes this throw.
  */
 final class ScsiRequestWorker {
+    private static final int EBUSY = 16;
+    private static final int IOV_MAX = 1024;
+
     private static final class Request {
         final int slot;
         final DescriptorChain chain = new DescriptorChain();
         int lun;
         int respSize;
+        // A command in flight (pool or data path).
+        byte[] cdb;
+        DataBuffer out, in;
+        // Data path only: the validated transfer, its iovec array, and whether the FUA flush runs.
+        ScsiDisk.Transfer transfer;
+        MemorySegment iov;
+        int iovCapacity;
+        boolean flushing;
 
         Request(int slot) { this.slot = slot; }
     }
@@ -56,6 +73,8 @@ final class ScsiRequestWorker {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment kickBuf = arena.allocate(8, 8);
     private final Request[] requests;
+    /** Per LUN: the data path's channel for this queue, or null (READ/WRITE then run on the pool). */
+    private final BlkBackendQueue[] fast;
     private final int[] free;
     private int freeTop;
     private int inFlight;
@@ -83,9 +102,14 @@ final class ScsiRequestWorker {
             free[i] = n - 1 - i;
         }
         freeTop = n;
+        fast = new BlkBackendQueue[target.lunCount()];
     }
 
     void start() {
+        for (int lun = 0; lun < fast.length; lun++) {
+            BlkBackend b = device.dataPath(lun);
+            if (b != null) fast[lun] = b.openQueue(thread, this::onFastDone);
+        }
         thread.addFd(kickFd, this::onKick);
         process(); // the driver may have queued (and kicked) before DRIVER_OK reached us
     }
@@ -104,6 +128,10 @@ final class ScsiRequestWorker {
 
     private void maybeFinishStop() {
         if (stopping && stopped != null && inFlight == 0) {
+            for (int i = 0; i < fast.length; i++) {
+                if (fast[i] != null) fast[i].close();
+                fast[i] = null;
+            }
             arena.close();
             CompletableFuture<Void> f = stopped;
             stopped = null;
@@ -163,12 +191,34 @@ final class ScsiRequestWorker {
         int lun = VirtioScsiLun.lun(lunField);
         byte[] cdb = Arrays.copyOfRange(hdr, REQ_HEADER_FIXED, reqSize);
         DataBuffer out = buffer(c, false, reqSize), in = buffer(c, true, r.respSize);
-        if (!target.touchesDisk(lun, cdb)) return finish(r, S_OK, target.execute(lun, cdb, out, in), 0);
+        BlkBackendQueue fq = lun >= 0 && lun < fast.length ? fast[lun] : null;
+        ScsiDisk.Transfer t = fq == null ? null : target.plainTransfer(lun, cdb, out, in);
+        if (t == null && !target.touchesDisk(lun, cdb)) return finish(r, S_OK, target.execute(lun, cdb, out, in), 0);
 
         r.lun = lun;
+        r.cdb = cdb;
+        r.out = out;
+        r.in = in;
         inFlight++;
         device.totalInFlight.incrementAndGet();
         device.lunInFlight.incrementAndGet(lun);
+        int n = t == null ? 0 : fillIov(r, t.write() ? out : in, t.bytes());
+        if (n > 0) {
+            r.transfer = t;
+            r.flushing = false;
+            if (t.write()) fq.write(t.offset(), r.iov, n, r.slot);
+            else fq.read(t.offset(), r.iov, n, r.slot);
+        } else {
+            runOnPool(r);
+        }
+        return true;
+    }
+
+    /** Runs the request's command synchronously on the device's pool; the answer comes back to this thread. */
+    private void runOnPool(Request r) {
+        int lun = r.lun;
+        byte[] cdb = r.cdb;
+        DataBuffer out = r.out, in = r.in;
         try {
             device.pool().execute(() -> {
                 ScsiResult res;
@@ -183,7 +233,47 @@ final class ScsiRequestWorker {
         } catch (RejectedExecutionException e) { // the pool is shut down: the device is closing
             onComplete(r, null, Math.max(out.size(), in.size()));
         }
-        return true;
+    }
+
+    /**
+     * Writes the iovecs of the first {@code bytes} of {@code buf} into the request's array; returns
+     * their count, or 0 when there are more than readv/writev take (IOV_MAX: only a chain of indirect
+     * descriptors far beyond seg_max gets there; the pool path handles it).
+     */
+    private int fillIov(Request r, DataBuffer buf, long bytes) {
+        int[] n = {0};
+        buf.forEach(0, bytes, (off, piece) -> n[0]++);
+        if (n[0] > IOV_MAX) return 0;
+        if (r.iov == null || r.iovCapacity < n[0]) {
+            r.iovCapacity = Math.max(8, Integer.highestOneBit(n[0] - 1) << 1);
+            r.iov = arena.allocate(16L * r.iovCapacity, 8); // the old array stays until the queue stops: rare
+        }
+        MemorySegment iov = r.iov;
+        int[] i = {0};
+        buf.forEach(0, bytes, (off, piece) -> {
+            iov.set(ValueLayout.JAVA_LONG, 16L * i[0], piece.address());
+            iov.set(ValueLayout.JAVA_LONG, 16L * i[0] + 8, piece.byteSize());
+            i[0]++;
+        });
+        return n[0];
+    }
+
+    /** A data-path completion (read, write or the FUA flush after a write). */
+    private void onFastDone(long token, int result) {
+        Request r = requests[(int) token];
+        ScsiDisk.Transfer t = r.transfer;
+        if (result == -EBUSY && !r.flushing) { // no free submission slot: the pool path does it instead
+            runOnPool(r);
+            return;
+        }
+        if (t.write() && t.fua() && !r.flushing && result == t.bytes()) {
+            r.flushing = true;
+            fast[r.lun].flush(token);
+            return;
+        }
+        long moved = r.flushing ? (result == 0 ? t.bytes() : -1) : result;
+        ScsiResult res = target.lun(r.lun).transferDone(t, moved, r.out, r.in);
+        onComplete(r, res, 0);
     }
 
     /** The data area of the readable or writable part, {@code skip} bytes in, as guest RAM slices. */
@@ -204,6 +294,9 @@ final class ScsiRequestWorker {
 
     private void onComplete(Request r, ScsiResult res, long dataLen) {
         inFlight--;
+        r.cdb = null;
+        r.out = r.in = null;
+        r.transfer = null;
         finish(r, res == null ? S_FAILURE : S_OK, res, dataLen);
         device.lunInFlight.decrementAndGet(r.lun); // after the used ring entry: a TMF answers only then
         device.totalInFlight.decrementAndGet();

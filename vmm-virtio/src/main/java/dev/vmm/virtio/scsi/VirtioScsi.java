@@ -2,12 +2,14 @@ package dev.vmm.virtio.scsi;
 
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
+import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.VirtioDevice;
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.io.IoThread;
 import dev.vmm.virtio.queue.SplitQueue;
 
@@ -105,6 +107,7 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
     private final int[] kickFds;
     private final ExecutorService pool;
     private final Consumer<String> log;
+    private final List<BlkBackend> dataPaths;
     private volatile int cdbSize = DEFAULT_CDB_SIZE;
     private volatile int senseSize = DEFAULT_SENSE_SIZE;
     /** Commands handed to the pool and not yet in a used ring, per LUN (TMFs wait for them). */
@@ -114,17 +117,39 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
     private ScsiControlWorker control;
 
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads) {
-        this(target, config, threads, msg -> System.err.println(msg));
+        this(target, config, threads, List.of(), msg -> System.err.println(msg));
+    }
+
+    public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, Consumer<String> log) {
+        this(target, config, threads, List.of(), log);
     }
 
     /**
      * @param target  the logical units
      * @param config  queue count and sizes
-     * @param threads the I/O threads (at least one; thread 0 also serves the control and event queues)
-     * @param log     one-line messages (driver errors, slow resets)
+     * @param threads   the I/O threads (at least one; thread 0 also serves the control and event queues)
+     * @param dataPaths empty, or one entry per LUN: an asynchronous backend over the same image as the
+     *                  LUN's store (e.g. {@code UringRawBackend} for a raw file), used for READ and
+     *                  WRITE, or null (that LUN's READ/WRITE run on the worker pool like the rest).
+     *                  Not owned: the caller closes them after this device.
+     * @param log       one-line messages (driver errors, slow resets)
      */
-    public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, Consumer<String> log) {
+    public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths,
+                      Consumer<String> log) {
         if (threads.isEmpty()) throw new IllegalArgumentException("virtio-scsi needs at least one I/O thread");
+        if (!dataPaths.isEmpty() && dataPaths.size() != target.lunCount()) {
+            throw new IllegalArgumentException(dataPaths.size() + " data paths for " + target.lunCount() + " LUNs");
+        }
+        for (int i = 0; i < dataPaths.size(); i++) {
+            BlkBackend b = dataPaths.get(i);
+            if (b == null) continue;
+            ScsiDisk d = target.lun(i);
+            if (b.size() < d.capacity() * d.blockSize() || (d.readOnly() && !b.readOnly())) {
+                throw new IllegalArgumentException("LUN " + i + ": the data path (" + b.size() + " bytes"
+                        + (b.readOnly() ? ", read-only" : "") + ") does not match the disk");
+            }
+        }
+        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
         this.target = target;
         this.config = config;
         this.threads = List.copyOf(threads);
@@ -281,6 +306,11 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
     // ---- for the workers ---------------------------------------------------------------------
 
     int cdbSize() { return cdbSize; }
+
+    /** LUN {@code lun}'s asynchronous data path, or null. */
+    BlkBackend dataPath(int lun) {
+        return lun < dataPaths.size() ? dataPaths.get(lun) : null;
+    }
 
     int senseSize() { return senseSize; }
 

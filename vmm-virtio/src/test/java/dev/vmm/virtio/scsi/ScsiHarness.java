@@ -47,12 +47,16 @@ final class ScsiHarness implements AutoCloseable {
     final List<String> log = new CopyOnWriteArrayList<>();
 
     ScsiHarness(ScsiTarget target, ScsiConfig cfg, int nThreads) throws Exception {
+        this(target, cfg, nThreads, List.of());
+    }
+
+    ScsiHarness(ScsiTarget target, ScsiConfig cfg, int nThreads, List<dev.vmm.virtio.blk.BlkBackend> dataPaths) throws Exception {
         for (int i = 0; i < nThreads; i++) {
             IoThread t = new IoThread("scsi-io-" + i, 128, log::add);
             t.start();
             threads.add(t);
         }
-        dev = new VirtioScsi(target, cfg, threads, log::add);
+        dev = new VirtioScsi(target, cfg, threads, dataPaths, log::add);
         this.cfg = cfg;
         drivers = new TestRings.Driver[dev.queueCount()];
         activateFresh();

@@ -10,7 +10,10 @@ import static org.junit.jupiter.api.Assertions.*;
 class ScsiOptionsTest {
     @Test
     void parsesEveryKey() {
-        ScsiOptions o = ScsiOptions.parse("disk=/x.qcow2,format=qcow2,readonly=on,queues=4,serial=ABC,block_size=4096,discard=ignore");
+        ScsiOptions o = ScsiOptions.parse("disk=/x.qcow2,format=qcow2,readonly=on,queues=4,serial=ABC,block_size=4096,discard=ignore,cache=none");
+        assertEquals(dev.vmm.virtio.blk.CacheMode.NONE, o.cache());
+        assertTrue(o.uring());
+        assertFalse(ScsiOptions.parse("disk=a,aio=threads").uring());
         assertEquals(Path.of("/x.qcow2"), o.disk());
         assertEquals("qcow2", o.format());
         assertTrue(o.readOnly());
@@ -24,12 +27,13 @@ class ScsiOptionsTest {
         assertEquals("vmm-scsi-2", d.serialFor(2));
         assertEquals(512, d.blockSize());
         assertTrue(d.discard());
+        assertEquals(dev.vmm.virtio.blk.CacheMode.WRITEBACK, d.cache());
     }
 
     @Test
     void oneLineErrors() {
         for (String bad : new String[] {"", "format=raw", "disk=", "disk=a,format=vmdk", "disk=a,queues=0", "disk=a,queues=x",
-                "disk=a,block_size=1024", "disk=a,bogus=1", "disk=a,disk=b", "disk=a,readonly=maybe", "disk=a,serial=has space", "novalue"}) {
+                "disk=a,block_size=1024", "disk=a,bogus=1", "disk=a,disk=b", "disk=a,readonly=maybe", "disk=a,serial=has space", "novalue", "disk=a,cache=direct", "disk=a,aio=native", "disk=a,aio=threads,cache=none"}) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ScsiOptions.parse(bad), bad);
             assertTrue(e.getMessage().startsWith("--scsi"), e.getMessage());
             assertFalse(e.getMessage().contains("\n"));

@@ -9,6 +9,10 @@ import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
+import dev.vmm.virtio.blk.BlkBackend;
+import dev.vmm.virtio.blk.BlkBackendQueue;
+import dev.vmm.virtio.blk.CacheMode;
+import dev.vmm.virtio.blk.UringRawBackend;
 import dev.vmm.virtio.queue.TestRings;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -207,6 +211,83 @@ class VirtioScsiTest {
         for (long lba : lbas) {
             assertArrayEquals(pattern(8 * 512, lba), Arrays.copyOfRange(file, (int) lba * 512, (int) lba * 512 + 8 * 512));
         }
+    }
+
+    /** Counts what reaches an asynchronous data path (so the test knows which path ran a command). */
+    static final class CountingBackend implements BlkBackend {
+        final BlkBackend inner;
+        final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger(),
+                writes = new java.util.concurrent.atomic.AtomicInteger(), flushes = new java.util.concurrent.atomic.AtomicInteger();
+
+        CountingBackend(BlkBackend inner) { this.inner = inner; }
+
+        @Override public long size() { return inner.size(); }
+        @Override public boolean readOnly() { return inner.readOnly(); }
+        @Override public boolean supportsDiscard() { return inner.supportsDiscard(); }
+        @Override public boolean supportsWriteZeroes() { return inner.supportsWriteZeroes(); }
+        @Override public boolean writeThrough() { return inner.writeThrough(); }
+        @Override public String defaultSerial() { return inner.defaultSerial(); }
+        @Override public void close() { inner.close(); }
+
+        @Override
+        public BlkBackendQueue openQueue(dev.vmm.virtio.io.IoThread thread, dev.vmm.virtio.blk.BlkCompletionSink sink) {
+            BlkBackendQueue q = inner.openQueue(thread, sink);
+            return new BlkBackendQueue() {
+                @Override public void read(long o, MemorySegment iov, int n, long t) { reads.incrementAndGet(); q.read(o, iov, n, t); }
+                @Override public void write(long o, MemorySegment iov, int n, long t) { writes.incrementAndGet(); q.write(o, iov, n, t); }
+                @Override public void flush(long t) { flushes.incrementAndGet(); q.flush(t); }
+                @Override public void discard(long o, long l, long t) { q.discard(o, l, t); }
+                @Override public void writeZeroes(long o, long l, boolean u, long t) { q.writeZeroes(o, l, u, t); }
+                @Override public int inFlight() { return q.inFlight(); }
+                @Override public void close() { q.close(); }
+            };
+        }
+    }
+
+    @Test
+    void readsAndWritesTakeTheIoUringDataPathAndEverythingElseTheStore() throws Exception {
+        Path img = image(DISK);
+        // The data path holds the image lock; the store (same file, same page cache) opens it unlocked.
+        CountingBackend fast = new CountingBackend(UringRawBackend.open(img, false, CacheMode.WRITEBACK));
+        BlockDevice bd = Images.open(img, Images.Options.readWriteDefaults().withFormat(ImageFormat.RAW).withLock(false));
+        opened.add(bd);
+        ScsiDisk d = new ScsiDisk(BlockStore.of(bd), ScsiDisk.Config.of("fast"));
+        try (fast; ScsiHarness h = new ScsiHarness(new ScsiTarget(List.of(d)), ScsiConfig.of(1).withQueueSize(64), 1, List.of(fast))) {
+            long[] lbas = {0, 4095, DISK / 512 - 16};
+            for (long lba : lbas) {
+                byte[] w = rw16(0x8A, lba, 16);
+                if (lba == 0) w[1] = 0x08; // FUA: the write, then a flush, then the answer
+                ScsiHarness.Resp r = h.cmd(0, w, pattern(16 * 512, lba), 0);
+                assertEquals(S_OK, r.response());
+                assertEquals(0, r.status(), r.toString());
+                assertEquals(0, r.resid());
+            }
+            assertEquals(3, fast.writes.get());
+            assertEquals(1, fast.flushes.get(), "FUA");
+            for (long lba : lbas) {
+                ScsiHarness.Resp r = h.cmd(0, rw10(0x28, lba, 16), null, 20 * 512);
+                assertEquals(0, r.status());
+                assertEquals(4 * 512, r.resid(), "a bigger buffer: residual");
+                assertEquals(ScsiHarness.RESP + 16 * 512, r.usedLen());
+                assertArrayEquals(pattern(16 * 512, lba), Arrays.copyOf(r.data(), 16 * 512), "read at " + lba);
+            }
+            assertEquals(3, fast.reads.get());
+            // Errors and everything but READ/WRITE are the target's, through the store: same sense as ever.
+            ScsiHarness.Resp r = h.cmd(0, rw16(0x88, DISK / 512 - 1, 2), null, 1024);
+            assertEquals(5, r.senseKey());
+            assertEquals(0x21, r.asc(), "LBA OUT OF RANGE");
+            assertEquals(S_OVERRUN, h.cmd(0, rw10(0x28, 0, 8), null, 4 * 512).response());
+            byte[] ws = rw16(0x93, 100, 4);
+            byte[] block = pattern(512, 99);
+            assertEquals(0, h.cmd(0, ws, block, 0).status(), "WRITE SAME through the store");
+            r = h.cmd(0, rw10(0x28, 100, 4), null, 4 * 512);
+            for (int i = 0; i < 4; i++) assertArrayEquals(block, Arrays.copyOfRange(r.data(), i * 512, i * 512 + 512), "coherent with the store");
+            assertEquals(3 + 1, fast.reads.get());
+            assertEquals(3, fast.writes.get());
+            assertTrue(h.irq.needsReset.isEmpty(), h.irq.needsReset.toString());
+        }
+        byte[] file = Files.readAllBytes(img);
+        assertArrayEquals(pattern(16 * 512, 4095), Arrays.copyOfRange(file, 4095 * 512, 4095 * 512 + 16 * 512), "the file holds the data");
     }
 
     @Test
