@@ -77,6 +77,7 @@ final class ScsiControlWorker {
         if (cq != null) thread.addFd(ctlFd, this::onControlKick);
         if (eq != null) thread.addFd(evtFd, this::onEventKick);
         processControl();
+        deliverEvents(); // restored events, if the driver already posted buffers
     }
 
     CompletableFuture<Void> stop() {
@@ -91,6 +92,45 @@ final class ScsiControlWorker {
             f.complete(null);
         });
         return f;
+    }
+
+    /** What {@link #quiesce} leaves for the saved state: events not yet delivered, and the missed flag. */
+    record Pending(List<int[]> events, boolean missed) { }
+
+    /**
+     * For a snapshot (request queues already drained, so no task-management request still waits
+     * for a command): answers the parked TMFs, signals, and stops. Returns the events the driver
+     * has not received yet (they wait for event buffers; no buffer is popped before an event
+     * needs it, so none is held).
+     */
+    CompletableFuture<Pending> quiesce() {
+        CompletableFuture<Pending> f = new CompletableFuture<>();
+        thread.execute(() -> {
+            try {
+                if (!broken && !stopping) {
+                    for (Parked p : parked) answer(p.chain(), new byte[] {(byte) (device.busy(p.lun()) ? S_FAILURE : S_FUNCTION_COMPLETE)});
+                    parked.clear();
+                    if (cq != null && cq.needsNotification()) irq.signalUsedBuffer(CONTROL_QUEUE);
+                }
+            } catch (QueueException e) {
+                queueError(CONTROL_QUEUE, e.getMessage());
+            }
+            Pending p = new Pending(List.copyOf(events), eventsMissed);
+            stopping = true;
+            if (cq != null) thread.removeFd(ctlFd);
+            if (eq != null) thread.removeFd(evtFd);
+            parked.clear();
+            events.clear();
+            arena.close();
+            f.complete(p);
+        });
+        return f;
+    }
+
+    /** A restored device's undelivered events; before {@link #start}. */
+    void restorePending(Pending p) {
+        events.addAll(p.events());
+        eventsMissed = p.missed();
     }
 
     // ---- control queue ------------------------------------------------------------------------

@@ -83,6 +83,9 @@ final class ScsiRequestWorker {
     private boolean starved;
     private boolean notifyScheduled;
     private CompletableFuture<Void> stopped;
+    /** Quiescing: no new request is popped, those in flight still complete to the used ring. */
+    private boolean draining;
+    private CompletableFuture<Void> drained;
 
     ScsiRequestWorker(VirtioScsi device, int index, SplitQueue queue, GuestMemory memory, IoThread thread,
                       VirtioInterrupt irq, int kickFd) {
@@ -126,6 +129,37 @@ final class ScsiRequestWorker {
         return f;
     }
 
+    /**
+     * For a snapshot: stops popping requests and lets every command in flight (pool or io_uring
+     * data path) complete to the used ring, signals the driver, then stops as {@link #stop()} does.
+     * Nothing is held afterwards: a popped request is always in flight until it completes.
+     */
+    CompletableFuture<Void> drain() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        thread.execute(() -> {
+            draining = true;
+            drained = f;
+            thread.removeFd(kickFd);
+            maybeFinishDrain();
+        });
+        return f;
+    }
+
+    private void maybeFinishDrain() {
+        if (!draining || drained == null || inFlight != 0) return;
+        if (!broken) { // signal now: the round-end notification would find the queue stopped
+            try {
+                if (queue.needsNotification()) irq.signalUsedBuffer(index);
+            } catch (QueueException e) {
+                queueError(e.getMessage());
+            }
+        }
+        stopping = true;
+        stopped = drained;
+        drained = null;
+        maybeFinishStop();
+    }
+
     private void maybeFinishStop() {
         if (stopping && stopped != null && inFlight == 0) {
             for (int i = 0; i < fast.length; i++) {
@@ -145,7 +179,7 @@ final class ScsiRequestWorker {
     }
 
     private void process() {
-        if (broken || stopping) return;
+        if (broken || stopping || draining) return;
         try {
             do {
                 queue.disableNotification();
@@ -302,6 +336,8 @@ final class ScsiRequestWorker {
         device.totalInFlight.decrementAndGet();
         if (stopping) {
             maybeFinishStop();
+        } else if (draining) {
+            maybeFinishDrain();
         } else if (starved) {
             starved = false;
             process();

@@ -42,7 +42,7 @@ import java.util.function.Consumer;
  * {@link VirtioInterrupt}. The device owns its worker pool and eventfds, not the target's disks or
  * the I/O threads.
  */
-public final class VirtioScsi implements VirtioDevice, AutoCloseable {
+public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
     // Feature bits (virtio 1.x §5.6.3).
     public static final long VIRTIO_SCSI_F_INOUT = 1L << 0;
     public static final long VIRTIO_SCSI_F_HOTPLUG = 1L << 1;
@@ -115,6 +115,8 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
     final AtomicInteger totalInFlight = new AtomicInteger();
     private final List<ScsiRequestWorker> requestWorkers = new ArrayList<>();
     private ScsiControlWorker control;
+    /** Events a restore brought, handed to the control worker at activation. Guarded by this. */
+    private ScsiControlWorker.Pending restoredEvents;
 
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads) {
         this(target, config, threads, List.of(), msg -> System.err.println(msg));
@@ -231,6 +233,10 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
             SplitQueue cq = queues.get(CONTROL_QUEUE), eq = queues.get(EVENT_QUEUE);
             control = new ScsiControlWorker(this, cq.isReady() ? cq : null, eq.isReady() ? eq : null, threads.get(0), interrupt,
                     kickFds[CONTROL_QUEUE], kickFds[EVENT_QUEUE]);
+            if (restoredEvents != null) {
+                control.restorePending(restoredEvents);
+                restoredEvents = null;
+            }
             threads.get(0).runAndWait(control::start);
         } catch (RuntimeException e) {
             reset();
@@ -261,11 +267,115 @@ public final class VirtioScsi implements VirtioDevice, AutoCloseable {
         }
         requestWorkers.clear();
         control = null;
+        restoredEvents = null;
         cdbSize = DEFAULT_CDB_SIZE;
         senseSize = DEFAULT_SENSE_SIZE;
         try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
             MemorySegment buf = a.allocate(8, 8);
             for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
+        }
+    }
+
+    // ---- saved state (MigratableDevice) -------------------------------------------------------
+
+    /** Most events a saved state may carry (the control worker keeps at most this many). */
+    private static final int MAX_SAVED_EVENTS = 64;
+
+    @Override
+    public int stateVersion() { return 1; }
+
+    /**
+     * Completes every command in flight to its used ring (request queues drained first, io_uring
+     * data path included, so a parked task-management request can then be answered), stops the
+     * queues and keeps the undelivered events for {@link #saveState}. Nothing is held: requests
+     * are in flight until they complete, and an event buffer is only popped for an event.
+     */
+    @Override
+    public synchronized int[] quiesce() {
+        List<CompletableFuture<Void>> drains = new ArrayList<>();
+        for (ScsiRequestWorker w : requestWorkers) drains.add(w.drain());
+        for (CompletableFuture<Void> f : drains) {
+            try {
+                f.get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("virtio-scsi: commands still in flight after 30 s; cannot save the device state", e);
+            }
+        }
+        ScsiControlWorker.Pending pending = new ScsiControlWorker.Pending(List.of(), false);
+        if (control != null) {
+            try {
+                pending = control.quiesce().get(30, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                throw new IllegalStateException("virtio-scsi: the control queue did not stop within 30 s; cannot save the device state", e);
+            }
+        }
+        requestWorkers.clear();
+        control = null;
+        restoredEvents = pending;
+        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues (every queue is notified at the restart)
+            MemorySegment buf = a.allocate(8, 8);
+            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
+        }
+        return new int[queueCount()];
+    }
+
+    /**
+     * The driver-written config fields (sense_size, cdb_size), the events not yet delivered (with
+     * the events-missed flag), and the LUNs' shape so a destination with other disks is refused:
+     * per LUN capacity in blocks, block size and read-only.
+     */
+    @Override
+    public synchronized byte[] saveState() {
+        ScsiControlWorker.Pending p = restoredEvents != null ? restoredEvents : new ScsiControlWorker.Pending(List.of(), false);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 + 4 + target.lunCount() * 13 + 1 + 4 + p.events().size() * 12);
+        b.putInt(senseSize).putInt(cdbSize).putInt(target.lunCount());
+        for (int i = 0; i < target.lunCount(); i++) {
+            ScsiDisk d = target.lun(i);
+            b.putLong(d.capacity()).putInt(d.blockSize()).put((byte) (d.readOnly() ? 1 : 0));
+        }
+        b.put((byte) (p.missed() ? 1 : 0)).putInt(p.events().size());
+        for (int[] e : p.events()) b.putInt(e[0]).putInt(e[1]).putInt(e[2]);
+        return b.array();
+    }
+
+    @Override
+    public synchronized void loadState(int version, byte[] state) {
+        if (version != 1) throw new IllegalArgumentException("virtio-scsi: saved state version " + version + ", this vmm reads 1");
+        if (control != null || !requestWorkers.isEmpty()) throw new IllegalStateException("virtio-scsi: state loaded into an active device");
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
+        try {
+            int sense = b.getInt(), cdb = b.getInt(), luns = b.getInt();
+            if (luns != target.lunCount()) {
+                throw new IllegalArgumentException("virtio-scsi: the saved device has " + luns + " LUNs, this one " + target.lunCount()
+                        + " (start the destination with the same --scsi disks)");
+            }
+            for (int i = 0; i < luns; i++) {
+                long cap = b.getLong();
+                int bs = b.getInt();
+                boolean ro = b.get() != 0;
+                ScsiDisk d = target.lun(i);
+                if (cap != d.capacity() || bs != d.blockSize()) {
+                    throw new IllegalArgumentException("virtio-scsi: the saved LUN " + i + " has " + cap + " blocks of " + bs + " bytes, this one "
+                            + d.capacity() + " of " + d.blockSize() + " (not the same disk)");
+                }
+                if (ro != d.readOnly()) {
+                    throw new IllegalArgumentException("virtio-scsi: the saved LUN " + i + " was " + (ro ? "read-only" : "read-write") + ", this one is not");
+                }
+            }
+            boolean missed = b.get() != 0;
+            int n = b.getInt();
+            if (n < 0 || n > MAX_SAVED_EVENTS) throw new IllegalArgumentException("virtio-scsi: malformed saved state (" + n + " events)");
+            List<int[]> events = new ArrayList<>();
+            for (int i = 0; i < n; i++) events.add(new int[] {b.getInt(), b.getInt(), b.getInt()});
+            if (b.hasRemaining()) throw new IllegalArgumentException("virtio-scsi: malformed saved state (" + b.remaining() + " trailing bytes)");
+            if (sense < 0 || sense >= 65536 || cdb < 6 || cdb > 255) {
+                throw new IllegalArgumentException("virtio-scsi: malformed saved state (sense size " + sense + ", CDB size " + cdb + ")");
+            }
+            senseSize = sense;
+            cdbSize = cdb;
+            restoredEvents = new ScsiControlWorker.Pending(List.copyOf(events), missed);
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new IllegalArgumentException("virtio-scsi: malformed saved state (" + state.length + " bytes, too short)");
         }
     }
 

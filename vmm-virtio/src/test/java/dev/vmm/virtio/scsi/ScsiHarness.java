@@ -40,7 +40,7 @@ final class ScsiHarness implements AutoCloseable {
     final TestRings rings = new TestRings(0x10000, 96L << 20);
     final GuestMemory mem = rings.memory();
     final List<IoThread> threads = new ArrayList<>();
-    final VirtioScsi dev;
+    VirtioScsi dev;
     final Irq irq = new Irq();
     final TestRings.Driver[] drivers;
     final List<SplitQueue> queues = new ArrayList<>();
@@ -78,6 +78,31 @@ final class ScsiHarness implements AutoCloseable {
             sq.activate(mem);
             queues.add(sq);
         }
+        dev.activate(mem, dev.deviceFeatures(), queues, irq);
+    }
+
+    /**
+     * The restore half of a snapshot round trip, as the transport does it: {@code next} (a fresh
+     * device over the same disks) loads {@code state} and is activated over queues on the same
+     * rings at the old ones' positions (next-available moved back by {@code rewind}); the old
+     * device (already quiesced) is closed.
+     */
+    void restoreInto(VirtioScsi next, int version, byte[] state, int[] rewind) throws Exception {
+        next.loadState(version, state);
+        List<SplitQueue> restored = new ArrayList<>();
+        for (int q = 0; q < drivers.length; q++) {
+            SplitQueue old = queues.get(q);
+            SplitQueue sq = drivers[q].configure(new SplitQueue(cfg.queueSize()));
+            sq.setEventIdx(true);
+            sq.setNextAvail((old.nextAvail() - rewind[q]) & 0xFFFF);
+            sq.setNextUsed(old.nextUsed());
+            sq.activate(mem);
+            restored.add(sq);
+        }
+        dev.close();
+        queues.clear();
+        queues.addAll(restored);
+        dev = next;
         dev.activate(mem, dev.deviceFeatures(), queues, irq);
     }
 

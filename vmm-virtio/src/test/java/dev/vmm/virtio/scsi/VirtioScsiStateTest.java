@@ -1,0 +1,123 @@
+package dev.vmm.virtio.scsi;
+
+import dev.vmm.block.BlockDevice;
+import dev.vmm.block.ImageFormat;
+import dev.vmm.block.Images;
+import dev.vmm.scsi.BlockStore;
+import dev.vmm.scsi.ScsiDisk;
+import dev.vmm.scsi.ScsiTarget;
+import dev.vmm.virtio.queue.TestRings;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static dev.vmm.virtio.scsi.VirtioScsi.*;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * virtio-scsi's part of a snapshot: quiesce completes the command in flight (and the LUN reset
+ * waiting for it) to the used rings before the state is taken; the driver-written sense size and
+ * the events not yet delivered travel in the state; the restored device continues on the same
+ * rings; a destination with other disks is refused.
+ */
+class VirtioScsiStateTest {
+    @TempDir Path tmp;
+    final List<BlockDevice> opened = new ArrayList<>();
+
+    @AfterEach
+    void closeDisks() {
+        opened.forEach(BlockDevice::close);
+    }
+
+    ScsiDisk disk(long size, String serial) throws Exception {
+        Path p = Files.createTempFile(tmp, "disk", ".raw");
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(size);
+        }
+        BlockDevice d = Images.open(p, Images.Options.readWriteDefaults().withFormat(ImageFormat.RAW));
+        opened.add(d);
+        return new ScsiDisk(BlockStore.of(d), ScsiDisk.Config.of(serial));
+    }
+
+    @Test
+    void quiesceCompletesCommandsInFlightAndTheRestoredDeviceContinuesWithEventsAndSenseSize() throws Exception {
+        VirtioScsiTest.GatedStore gated = new VirtioScsiTest.GatedStore();
+        ScsiDisk lun0 = new ScsiDisk(gated, ScsiDisk.Config.of("g"));
+        ScsiDisk lun1 = disk(4 << 20, "d1");
+        ScsiConfig cfg = ScsiConfig.of(1).withQueueSize(64);
+        ScsiTarget target = new ScsiTarget(List.of(lun0, lun1));
+        try (ScsiHarness h = new ScsiHarness(target, cfg, 1)) {
+            h.dev.writeConfig(20, 4, 64); // sense_size
+            h.dev.postEvent(T_PARAM_CHANGE, 1, 0x2A09);
+            h.dev.postEvent(T_TRANSPORT_RESET, 0, 7);
+            // A read held by the disk, and a LUN reset that waits for it.
+            long[] read = h.post(FIRST_REQUEST_QUEUE, ScsiHarness.lun(0), VirtioScsiTest.rw10(0x28, 0, 1), null, 512);
+            h.dev.queueNotify(FIRST_REQUEST_QUEUE);
+            assertThat(gated.entered.await(5, TimeUnit.SECONDS)).isTrue();
+            long[] tmf = h.postTmf(TMF_LOGICAL_UNIT_RESET, ScsiHarness.lun(0));
+            Thread.sleep(20);
+
+            CompletableFuture<int[]> quiesced = CompletableFuture.supplyAsync(h.dev::quiesce);
+            Thread.sleep(50);
+            assertThat(quiesced).as("quiesce waits for the command in flight").isNotDone();
+            gated.gate.countDown();
+            int[] rewind = quiesced.get(10, TimeUnit.SECONDS);
+            assertThat(rewind).containsExactly(0, 0, 0);
+            TestRings.Used u = h.drivers[FIRST_REQUEST_QUEUE].pollUsed();
+            assertThat(u).as("the read completed to the used ring before the state was taken").isNotNull();
+            assertThat(u.id()).isEqualTo((int) read[0]);
+            assertThat(h.read(read, u, 512).response()).isEqualTo(S_OK);
+            TestRings.Used t = h.drivers[CONTROL_QUEUE].pollUsed();
+            assertThat(t).isNotNull();
+            assertThat(t.id()).isEqualTo((int) tmf[0]);
+            assertThat(h.mem.readU8(tmf[1])).isEqualTo((byte) S_FUNCTION_COMPLETE);
+            byte[] state = h.dev.saveState();
+
+            // The destination: same disks, fresh device.
+            VirtioScsi next = new VirtioScsi(target, cfg, h.threads, h.log::add);
+            h.restoreInto(next, h.dev.stateVersion(), state, rewind);
+            assertThat(h.dev.readConfig(20, 4)).as("sense_size").isEqualTo(64);
+            long ev = h.alloc(16), ev2 = h.alloc(16);
+            int e1 = h.drivers[EVENT_QUEUE].addWritable(ev, 16);
+            int e2 = h.drivers[EVENT_QUEUE].addWritable(ev2, 16);
+            h.dev.queueNotify(EVENT_QUEUE);
+            TestRings.Used first = h.waitUsed(EVENT_QUEUE, 5000), second = h.waitUsed(EVENT_QUEUE, 5000);
+            assertThat(first.id()).isEqualTo(e1);
+            assertThat(second.id()).isEqualTo(e2);
+            assertThat(h.mem.readU32(ev)).isEqualTo(T_PARAM_CHANGE);
+            assertThat(h.mem.readU32(ev + 12)).isEqualTo(0x2A09);
+            assertThat(h.mem.readU32(ev2)).isEqualTo(T_TRANSPORT_RESET);
+            assertThat(h.mem.readU32(ev2 + 12)).isEqualTo(7);
+            // Commands go on on the restored rings.
+            assertThat(h.cmd(1, new byte[] {0x12, 0, 0, 0, 36, 0}, null, 36).status()).isZero();
+            ScsiHarness.Resp r = h.cmd(1, VirtioScsiTest.rw10(0x28, 0, 1), null, 512);
+            assertThat(r.status()).isZero();
+            assertThat(h.irq.needsReset).isEmpty();
+
+            // Refusals: another LUN count, another disk size, version, a cut or longer state.
+            try (VirtioScsi oneLun = new VirtioScsi(new ScsiTarget(List.of(lun1)), cfg, h.threads, h.log::add)) {
+                assertThatThrownBy(() -> oneLun.loadState(1, state)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("virtio-scsi: the saved device has 2 LUNs, this one 1 (start the destination with the same --scsi disks)");
+            }
+            ScsiDisk bigger = disk(8 << 20, "d1");
+            try (VirtioScsi otherDisk = new VirtioScsi(new ScsiTarget(List.of(lun0, bigger)), cfg, h.threads, h.log::add)) {
+                assertThatThrownBy(() -> otherDisk.loadState(1, state))
+                        .hasMessage("virtio-scsi: the saved LUN 1 has 8192 blocks of 512 bytes, this one 16384 of 512 (not the same disk)");
+            }
+            try (VirtioScsi same = new VirtioScsi(target, cfg, h.threads, h.log::add)) {
+                assertThatThrownBy(() -> same.loadState(2, state)).hasMessage("virtio-scsi: saved state version 2, this vmm reads 1");
+                assertThatThrownBy(() -> same.loadState(1, java.util.Arrays.copyOf(state, 30))).hasMessageContaining("malformed saved state");
+                assertThatThrownBy(() -> same.loadState(1, java.util.Arrays.copyOf(state, state.length + 1))).hasMessageContaining("1 trailing bytes");
+            }
+        }
+    }
+}
