@@ -55,7 +55,7 @@ public final class MigrationCommands {
                         .filter(d -> !d.canSaveState()).map(Object::toString).toList();
                 if (!unsupported.isEmpty()) {
                     throw QmpServer.QmpException.generic("cannot migrate: the state of " + String.join(", ", unsupported)
-                            + " cannot be saved yet (saveable: virtio-blk, virtio-rng, virtio-net, virtio-scsi)");
+                            + " cannot be saved yet (saveable: virtio-blk, virtio-rng, virtio-net, virtio-scsi, virtio-console)");
                 }
                 // Device writes to guest RAM (DMA) are not in KVM's dirty log: the hash check at
                 // stop-and-copy is what catches the pages they changed.

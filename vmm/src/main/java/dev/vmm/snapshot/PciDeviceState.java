@@ -60,7 +60,7 @@ public final class PciDeviceState {
         for (VirtioPciDevice d : w.transports()) if (!d.canSaveState()) unsupported.add(d.toString());
         if (!unsupported.isEmpty()) {
             throw new IllegalStateException("cannot save the state of " + String.join(", ", unsupported)
-                    + " yet (saveable: virtio-blk, virtio-rng, virtio-net, virtio-scsi)");
+                    + " yet (saveable: virtio-blk, virtio-rng, virtio-net, virtio-scsi, virtio-console)");
         }
         List<byte[]> virtio = new ArrayList<>();
         for (VirtioPciDevice d : w.transports()) {

@@ -37,8 +37,8 @@ import java.util.List;
  *
  * <p>Sections, in order: {@code machine} (memory size, vCPU count), {@code ram@<base>} per RAM
  * region, {@code vm}, {@code vcpu/<n>}, and one per device ({@code uart/com1}, {@code cmos},
- * {@code i8042}), then {@code pci} and {@code virtio/<n>} ({@link PciDeviceState}). Virtio devices
- * whose state cannot be saved yet (console) make save refuse. A restore builds the
+ * {@code i8042}), then {@code pci} and {@code virtio/<n>} ({@link PciDeviceState}). Every virtio device saves its state today; one
+ * that could not (not a {@code MigratableDevice}) would make save refuse. A restore builds the
  * machine with the devices of the restoring command line ({@code base}), which must match the saved ones.
  */
 public final class Snapshot {

@@ -57,7 +57,7 @@ import java.util.logging.Logger;
  * DEVICE_NEEDS_RESET; malformed control messages (short, unknown port, unknown event) are logged
  * and ignored. Nothing is thrown out of a pass.
  */
-public final class VirtioConsole implements VirtioDevice, AutoCloseable {
+public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
     private static final Logger LOG = Logger.getLogger(VirtioConsole.class.getName());
 
     public static final long VIRTIO_CONSOLE_F_SIZE = 1L << 0;
@@ -91,6 +91,8 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
     private boolean driverReady;
     private boolean failed;
     private long touched;                            // bitmask of queues given used buffers this pass
+    /** Guest-side state kept by a quiesce or brought by a restore, applied by the next activate. */
+    private Carried carried;
 
     /** A console with {@code maxPorts} port slots (1..31), port 0 backed by {@code console} (may be null: output dropped). */
     public VirtioConsole(int maxPorts, PortBackend console) {
@@ -172,6 +174,10 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
             for (Port p : ports) if (p != null) p.resetGuestState();
             // Without the control channel port 0 is simply open: there is no one to tell us.
             if (!mp) ports[0].guestOpen = true;
+            if (carried != null) {
+                applyCarried(carried);
+                carried = null;
+            }
         });
         serializer.request();
     }
@@ -186,6 +192,7 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
         serializer.exclusive(() -> {
             queues = null;
             interrupt = null;
+            carried = null;
             driverReady = false;
             multiport = false;
             failed = false;
@@ -206,6 +213,177 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
             }
             queues = null;
         });
+    }
+
+    // ---- saved state (MigratableDevice) -------------------------------------------------------
+
+    /** One port as saved: identity (checked on restore) and what the guest knows about it. */
+    record PortState(int id, boolean console, String name, boolean guestReady, boolean guestOpen, boolean hostOpen, long txSkip) { }
+
+    /** The guest-side state: driver ready, ports, control messages the guest has not received yet. */
+    record Carried(boolean driverReady, List<PortState> ports, List<byte[]> controlOut) { }
+
+    @Override
+    public int stateVersion() { return 1; }
+
+    /**
+     * Waits for a running pass and stops the queues (a pass is synchronous: nothing else is in
+     * flight). Receive buffers are only popped when there is input to write, so none is held; a
+     * transmit chain whose output the backend could not take whole is given back, and the bytes
+     * already written are remembered ({@code txSkip}) so that, popped again, it continues where it
+     * stopped instead of repeating them. Host input not yet delivered stays with this device's
+     * backends (it is not part of the state).
+     */
+    @Override
+    public int[] quiesce() {
+        int[] rewind = new int[queueCount()];
+        serializer.exclusive(() -> {
+            if (queues == null) return;
+            carried = capture();
+            for (Port p : ports) if (p != null && p.txHeld) rewind[txQueue(p.id)] = 1;
+            queues = null;
+            interrupt = null;
+        });
+        return rewind;
+    }
+
+    private Carried capture() {
+        List<PortState> ps = new ArrayList<>();
+        for (Port p : ports) {
+            if (p == null) continue;
+            ps.add(new PortState(p.id, p.console, p.name, p.guestReady, p.guestOpen, p.hostOpen, p.txHeld ? p.txOffset : 0));
+        }
+        return new Carried(driverReady, List.copyOf(ps), List.copyOf(controlOut));
+    }
+
+    private void applyCarried(Carried c) {
+        driverReady = c.driverReady();
+        controlOut.addAll(c.controlOut());
+        for (PortState s : c.ports()) {
+            Port p = ports[s.id()];
+            if (p == null) continue; // checked by loadState; a port removed meanwhile on the source
+            p.guestReady = s.guestReady();
+            p.guestOpen = s.guestOpen();
+            p.txSkip = s.txSkip();
+            if (p.guestOpen && p.backend != null) p.backend.guestConnected(true);
+            // This side's host end may differ from what the guest was told (another socket, not connected yet).
+            if (p.hostOpen != s.hostOpen() && multiport && driverReady && p.guestReady) {
+                controlOut.add(ConsoleControl.message(p.id, ConsoleControl.PORT_OPEN, p.hostOpen ? 1 : 0));
+            }
+        }
+    }
+
+    /** Ports as {@code "0 (console)", "1 'name'"}, for messages. */
+    private static String describe(List<PortState> ps) {
+        List<String> out = new ArrayList<>();
+        for (PortState p : ps) out.add(p.id() + (p.console() ? " (console)" : p.name() == null ? "" : " '" + p.name() + "'"));
+        return "[" + String.join(", ", out) + "]";
+    }
+
+    /**
+     * Whether the driver is ready, and per port: id, console, name (identity, so a destination
+     * with another port set is refused), set up and opened by the guest, the host side connected
+     * as the guest was told, bytes of a held transmit chain already written; then the control
+     * messages still waiting for the guest.
+     */
+    @Override
+    public byte[] saveState() {
+        Carried c = carried;
+        if (c == null) {
+            Carried[] now = new Carried[1];
+            serializer.exclusive(() -> now[0] = capture());
+            c = now[0];
+        }
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (java.io.DataOutputStream o = new java.io.DataOutputStream(bytes)) {
+            o.writeInt(maxPorts);
+            o.writeBoolean(c.driverReady());
+            o.writeInt(c.ports().size());
+            for (PortState p : c.ports()) {
+                o.writeInt(p.id());
+                o.writeBoolean(p.console());
+                o.writeBoolean(p.name() != null);
+                if (p.name() != null) o.writeUTF(p.name());
+                o.writeBoolean(p.guestReady());
+                o.writeBoolean(p.guestOpen());
+                o.writeBoolean(p.hostOpen());
+                o.writeLong(p.txSkip());
+            }
+            o.writeInt(c.controlOut().size());
+            for (byte[] m : c.controlOut()) {
+                o.writeInt(m.length);
+                o.write(m);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return bytes.toByteArray();
+    }
+
+    @Override
+    public void loadState(int version, byte[] state) {
+        if (version != 1) throw new IllegalArgumentException("virtio-console: saved state version " + version + ", this vmm reads 1");
+        Carried c;
+        try (java.io.DataInputStream in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(state))) {
+            int max = in.readInt();
+            if (max != maxPorts) {
+                throw new IllegalArgumentException("virtio-console: the saved device has " + max + " port slots, this one " + maxPorts
+                        + " (start the destination with the same console options)");
+            }
+            boolean ready = in.readBoolean();
+            int n = in.readInt();
+            if (n < 1 || n > maxPorts) throw new IllegalArgumentException("virtio-console: malformed saved state (" + n + " ports)");
+            List<PortState> ps = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int id = in.readInt();
+                boolean console = in.readBoolean();
+                String name = in.readBoolean() ? in.readUTF() : null;
+                ps.add(new PortState(id, console, name, in.readBoolean(), in.readBoolean(), in.readBoolean(), in.readLong()));
+            }
+            int m = in.readInt();
+            if (m < 0 || m > 4 * maxPorts + 4 + 64) throw new IllegalArgumentException("virtio-console: malformed saved state (" + m + " control messages)");
+            List<byte[]> msgs = new ArrayList<>();
+            for (int i = 0; i < m; i++) {
+                int len = in.readInt();
+                if (len < ConsoleControl.HEADER_SIZE || len > ConsoleControl.HEADER_SIZE + ConsoleControl.MAX_NAME_BYTES + 1) {
+                    throw new IllegalArgumentException("virtio-console: malformed saved state (control message of " + len + " bytes)");
+                }
+                msgs.add(in.readNBytes(len));
+            }
+            if (in.available() > 0) throw new IllegalArgumentException("virtio-console: malformed saved state (" + in.available() + " trailing bytes)");
+            for (PortState p : ps) {
+                if (p.txSkip() < 0) throw new IllegalArgumentException("virtio-console: malformed saved state (port " + p.id() + ")");
+            }
+            c = new Carried(ready, List.copyOf(ps), List.copyOf(msgs));
+        } catch (java.io.EOFException e) {
+            throw new IllegalArgumentException("virtio-console: malformed saved state (" + state.length + " bytes, too short)");
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("virtio-console: malformed saved state (" + e.getMessage() + ")");
+        }
+        Carried loaded = c;
+        RuntimeException[] err = new RuntimeException[1];
+        serializer.exclusive(() -> {
+            if (queues != null) {
+                err[0] = new IllegalStateException("virtio-console: state loaded into an active device");
+                return;
+            }
+            Runnable cmd;
+            while ((cmd = commands.poll()) != null) cmd.run(); // ports added before the load are in place
+            List<PortState> mine = new ArrayList<>();
+            for (Port p : ports) if (p != null) mine.add(new PortState(p.id, p.console, p.name, false, false, false, 0));
+            boolean same = mine.size() == loaded.ports().size();
+            for (int i = 0; same && i < mine.size(); i++) {
+                PortState a = mine.get(i), b = loaded.ports().get(i);
+                same = a.id() == b.id() && a.console() == b.console() && java.util.Objects.equals(a.name(), b.name());
+            }
+            if (!same) {
+                err[0] = new IllegalArgumentException("virtio-console: the saved device has ports " + describe(loaded.ports())
+                        + ", this one " + describe(mine) + " (start the destination with the same ports, hot-added ones included)");
+                return;
+            }
+            carried = loaded;
+        });
+        if (err[0] != null) throw err[0];
     }
 
     // ---- host-side control (any thread) ----
@@ -405,7 +583,8 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
                 return;
             }
             p.txHeld = true;
-            p.txOffset = 0;
+            p.txOffset = p.txSkip; // a chain given back by a quiesce: the bytes written before it
+            p.txSkip = 0;
             p.outputBlocked = false;
             if (!resumeOutput(p)) return;
         }
@@ -513,6 +692,7 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
         boolean txHeld;
         boolean outputBlocked;
         long txOffset;
+        long txSkip;
         byte[] cur;
         int curOffset;
 
@@ -528,6 +708,7 @@ public final class VirtioConsole implements VirtioDevice, AutoCloseable {
             guestOpen = false;
             txHeld = false;
             outputBlocked = false;
+            txSkip = 0;
         }
 
         void detach() {

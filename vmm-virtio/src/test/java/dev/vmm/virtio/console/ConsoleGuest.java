@@ -35,7 +35,7 @@ final class ConsoleGuest implements AutoCloseable {
     }
 
     final TestRings rings = new TestRings(RAM, 0x200000);
-    final VirtioConsole device;
+    VirtioConsole device;
     final TestRings.Driver[] drivers;
     final SplitQueue[] queues;
     final Map<Integer, Long>[] buffers;     // per queue: head -> buffer address (receive queues)
@@ -71,6 +71,25 @@ final class ConsoleGuest implements AutoCloseable {
 
     void activateMultiport() throws Exception {
         activate(device.deviceFeatures());
+    }
+
+    /**
+     * The restore half of a snapshot round trip, as the transport does it: {@code next} loads
+     * {@code state} and is activated (all features) over queues on the same rings at the old
+     * positions, next-available moved back by {@code rewind}. The old device is left to the caller.
+     */
+    void restoreInto(VirtioConsole next, int version, byte[] state, int[] rewind) throws Exception {
+        next.loadState(version, state);
+        for (int q = 0; q < queues.length; q++) {
+            SplitQueue old = queues[q];
+            SplitQueue sq = drivers[q].configure(new SplitQueue(next.queueMaxSize(q)));
+            sq.setNextAvail((old.nextAvail() - rewind[q]) & 0xFFFF);
+            sq.setNextUsed(old.nextUsed());
+            sq.activate(rings.memory());
+            queues[q] = sq;
+        }
+        device = next;
+        next.activate(rings.memory(), next.deviceFeatures(), List.of(queues), irq);
     }
 
     /** Posts {@code count} device-writable buffers of {@code size} bytes on queue {@code q}. */
