@@ -36,9 +36,16 @@ class VirtioStateTest {
     }
 
     private static Process start(Path dir, String out, String... args) throws Exception {
-        List<String> cmd = new java.util.ArrayList<>(List.of(Vmm.binary().toString()));
-        cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(out).toFile()).start();
+        return start(dir, out, List.of(), List.of(args));
+    }
+
+    /** The binary with {@code args}, behind {@code wrap} (e.g. {@code ip netns exec NS}); output to {@code dir/out}. */
+    private static Process start(Path dir, String out, List<String> wrap, List<String> args) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(wrap);
+        cmd.add(Vmm.binary().toString());
+        cmd.addAll(args);
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(out).toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
     }
 
     private static String read(Path dir, String f) throws Exception {
@@ -51,14 +58,18 @@ class VirtioStateTest {
         assertThat(read(dir, out)).contains("blk: pass " + pass + ":");
     }
 
-    @Test
-    void blkGuestSavedMidRunFinishesVerifyingAfterRestore(@TempDir Path dir) throws Exception {
-        Path disk = GuestKitBlkVmmTest.rawDisk(dir, "d.img", 16 << 20);
+    /**
+     * Runs the blk guest with {@code devices} (behind {@code wrap}), saves a snapshot a few passes
+     * in over QMP and quits; returns the snapshot.
+     */
+    private static Path saveMidRun(Path dir, List<String> wrap, List<String> devices) throws Exception {
         Path sock = dir.resolve("q.sock");
         Path snap = dir.resolve("blk.snap");
         Path kernel = GuestKit.get().image("blk", GuestKit.Format.PVH);
-        Process p = start(dir, "first.txt", "run", "--kernel", kernel.toString(), "--cmdline", GUEST,
-                "--disk", "path=" + disk, "--qmp", "unix:" + sock);
+        List<String> args = new java.util.ArrayList<>(List.of("run", "--kernel", kernel.toString(), "--cmdline", GUEST,
+                "--qmp", "unix:" + sock));
+        args.addAll(devices);
+        Process p = start(dir, "first.txt", wrap, args);
         try {
             awaitPass(dir, "first.txt", 2);
             try (QmpTest.Client c = new QmpTest.Client(sock)) {     // QMP directly: no client JVM start between mark and save
@@ -73,6 +84,13 @@ class VirtioStateTest {
             p.destroyForcibly();
         }
         assertThat(read(dir, "first.txt")).as("saved before the guest finished").doesNotContain("verify ok");
+        return snap;
+    }
+
+    @Test
+    void blkGuestSavedMidRunFinishesVerifyingAfterRestore(@TempDir Path dir) throws Exception {
+        Path disk = GuestKitBlkVmmTest.rawDisk(dir, "d.img", 16 << 20);
+        Path snap = saveMidRun(dir, List.of(), List.of("--disk", "path=" + disk));
 
         Vmm.Result r = Vmm.run(Duration.ofSeconds(180), "snapshot", "restore", snap.toString(), "--disk", "path=" + disk);
         assertThat(r.status()).as(r.describe()).isZero();
@@ -86,6 +104,49 @@ class VirtioStateTest {
         Vmm.Result none = Vmm.run(Duration.ofSeconds(60), "snapshot", "restore", snap.toString());
         assertThat(none.status()).as(none.describe()).isEqualTo(2);
         assertThat(none.stderr()).contains("same device options");
+    }
+
+    /**
+     * The same, on a machine that also has a virtio-net NIC (tap in a private namespace), a
+     * virtio-scsi disk and a virtio-console port — whose state was refused before. The blk guest
+     * drives only its disk: the other devices are saved as the guest left them (never probed, so
+     * their device state is the configuration part: MAC, pairs, MTU; LUN shapes; port set), and
+     * the restore checks that part against its own command line.
+     */
+    @Test
+    void withNetScsiAndConsoleDevicesTheSnapshotIsTakenAndRestored(@TempDir Path dir) throws Exception {
+        assumeTrue(NetNamespace.usable(), "needs root, iproute2 and /dev/net/tun for a network namespace");
+        Path disk = GuestKitBlkVmmTest.rawDisk(dir, "d.img", 16 << 20);
+        Path lun = GuestKitBlkVmmTest.rawDisk(dir, "lun.img", 8 << 20);
+        String tap = "vst" + ProcessHandle.current().pid() % 100000;
+        try (NetNamespace ns = NetNamespace.create("vmmst")) {
+            List<String> wrap = ns.command(List.of());
+            List<String> devices = List.of("--disk", "path=" + disk, "--net", "tap=" + tap + ",mac=52:54:00:12:34:56",
+                    "--scsi", "disk=" + lun, "--console-port", "name=org.vmm.state,file=" + dir.resolve("port.txt"));
+            Path snap = saveMidRun(dir, wrap, devices);
+
+            List<String> restore = new java.util.ArrayList<>(List.of("snapshot", "restore", snap.toString()));
+            restore.addAll(devices);
+            Process p = start(dir, "restored.txt", wrap, restore);
+            assertThat(p.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "restored.txt")).isTrue();
+            String out = read(dir, "restored.txt");
+            assertThat(p.exitValue()).as(out).isZero();
+            assertThat(out).contains("blk: pass 40:", "blk: verify ok 16 MiB", "EXIT 0").doesNotContain("FAIL");
+
+            // The destination's devices must be the same: another MAC, another port set are refused in one line.
+            List<String> otherMac = new java.util.ArrayList<>(restore);
+            otherMac.set(otherMac.indexOf("tap=" + tap + ",mac=52:54:00:12:34:56"), "tap=" + tap + ",mac=52:54:00:12:34:57");
+            Process m = start(dir, "mac.txt", wrap, otherMac);
+            assertThat(m.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(m.exitValue()).as(read(dir, "mac.txt")).isEqualTo(2);
+            assertThat(read(dir, "mac.txt")).contains("virtio-net: the saved device has MAC 52:54:00:12:34:56, this one 52:54:00:12:34:57");
+            List<String> otherPort = new java.util.ArrayList<>(restore);
+            otherPort.set(otherPort.indexOf("name=org.vmm.state,file=" + dir.resolve("port.txt")), "name=org.vmm.other,file=" + dir.resolve("port.txt"));
+            Process c = start(dir, "port.txt.out", wrap, otherPort);
+            assertThat(c.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            assertThat(c.exitValue()).as(read(dir, "port.txt.out")).isEqualTo(2);
+            assertThat(read(dir, "port.txt.out")).contains("virtio-console: the saved device has ports [0 (console), 1 'org.vmm.state'], this one [0 (console), 1 'org.vmm.other']");
+        }
     }
 
     @Test
