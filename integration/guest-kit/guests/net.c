@@ -19,6 +19,10 @@
  *   warmup=N       benches: seconds run before measuring (default 2; the VMM's JIT warms up)
  *   user=0|1       run the BSP's loops at CPL3 (default 1)
  *   timeout_ms=N   echo: peer handshake and echo deadline (default 60000)
+ *   gap_us=N       echo: pace each queue's D frames N microseconds apart (default 0: bursts)
+ *   max_lost=N     echo: tolerate up to N echoes per queue that never come back (a snapshot or
+ *                  migration drops the frames in flight in the old tap); a sequence gap then
+ *                  counts as lost, not out of order, and a queue stops after 1 s without traffic
  *
  * echo: every CPU i sends on transmitq i and polls receiveq i (the BSP at CPL3 when user=1, the
  * APs at CPL0); success when every D frame came back as an E frame.
@@ -53,6 +57,9 @@ static volatile uint64_t bad_seq[KIT_VNET_MAX_PAIRS];
 static volatile uint32_t done[KIT_VNET_MAX_PAIRS];
 static volatile uint32_t cpu_queue[256];
 static volatile uint64_t tx_done[KIT_VNET_MAX_PAIRS]; /* D frames the device completed */
+static volatile uint64_t lost[KIT_VNET_MAX_PAIRS];    /* max_lost: echoes skipped in sequence */
+static uint64_t gap_cycles;
+static uint32_t max_lost;
 
 static uint64_t ms_to_cycles(uint64_t ms) { return ms * tsc_khz; }
 
@@ -164,11 +171,14 @@ static uint64_t echo_worker(uint64_t i)
     uint32_t sent = 0;
     uint32_t next_seq[KIT_VNET_MAX_PAIRS] = { 0 };
     uint64_t base = tx->frames; /* announces of the handshake */
+    uint64_t next_send = 0, last_activity = rdtsc();
     while (rdtsc() < deadline) {
         unsigned batch = 0;
-        while (sent < count && batch < 32 && send_one(tx, 'D', (uint16_t)i, sent)) {
+        while (sent < count && batch < 32 && (!gap_cycles || rdtsc() >= next_send) && send_one(tx, 'D', (uint16_t)i, sent)) {
             sent++;
             batch++;
+            last_activity = rdtsc();
+            next_send = last_activity + gap_cycles;
         }
         if (batch)
             kit_vnet_kick(tx);
@@ -179,8 +189,13 @@ static uint64_t echo_worker(uint64_t i)
         while ((f = kit_vnet_rx_poll(rx, &len, &id))) {
             if (parse(f, len, &tag, &seq) == 'E' && tag < net.pairs) {
                 /* tun keeps a flow's order: echoes of one queue arrive in sequence on one receiveq */
-                if (seq != next_seq[tag])
-                    bad_seq[i]++;
+                if (seq != next_seq[tag]) {
+                    if (max_lost && seq > next_seq[tag])
+                        lost[i] += seq - next_seq[tag];
+                    else
+                        bad_seq[i]++;
+                }
+                last_activity = rdtsc();
                 next_seq[tag] = seq + 1;
                 echoes[i][tag]++;
                 __atomic_fetch_add(&echoes_total, 1, __ATOMIC_SEQ_CST);
@@ -193,6 +208,9 @@ static uint64_t echo_worker(uint64_t i)
         kit_vnet_tx_reclaim(tx);
         tx_done[i] = tx->frames - base;
         if (sent == count && tx_done[i] == count && __atomic_load_n(&echoes_total, __ATOMIC_SEQ_CST) >= want)
+            break;
+        /* frames lost at a switch-over never come back: stop once the queue has been quiet for 1 s */
+        if (max_lost && sent == count && tx_done[i] == count && rdtsc() - last_activity > ms_to_cycles(1000))
             break;
         cpu_relax();
     }
@@ -252,7 +270,9 @@ static int mode_echo(void)
         uint64_t total = 0;
         for (unsigned r = 0; r < n; r++)
             total += echoes[r][i];
-        ok &= tx_done[i] == count && total == count;
+        ok &= tx_done[i] == count && total <= count && total + max_lost >= count;
+        if (max_lost)
+            kit_printf("net: txq %u: %lu echoes lost (%u allowed)\n", i, count - total, max_lost);
     }
     for (unsigned r = 0; r < n; r++) {
         kit_printf("net: rxq %u: %lu frames, echoes by queue tag:", r, net.rx[r].frames);
@@ -414,6 +434,8 @@ int main(void)
         return KIT_EXIT_FAIL;
     }
     deadline = rdtsc() + ms_to_cycles(kit_cmdline_u64("timeout_ms", 60000));
+    gap_cycles = kit_cmdline_u64("gap_us", 0) * tsc_khz / 1000;
+    max_lost = (uint32_t)kit_cmdline_u64("max_lost", 0);
     if (echo)
         return mode_echo();
     return mode_bench(txb);
