@@ -161,7 +161,7 @@ final class BlkQueueWorker {
                     try {
                         go = handle(r);
                     } catch (RuntimeException e) { // a bug here must not kill the I/O thread or hang the guest
-                        queueError("virtio-blk queue " + index + ": request " + r.chain.head() + " failed: " + e);
+                        queueError("request " + r.chain.head() + " failed: " + e);
                         return;
                     }
                     if (!go) return; // queue error or throttled
@@ -176,11 +176,11 @@ final class BlkQueueWorker {
     private boolean handle(Request r) {
         DescriptorChain c = r.chain;
         if (c.writableBytes() < 1) {
-            queueError("virtio-blk queue " + index + ": request (head " + c.head() + ") has no writable status byte");
+            queueError("request (head " + c.head() + ") has no writable status byte");
             return false;
         }
         if (c.readableBytes() < 16) {
-            queueError("virtio-blk queue " + index + ": request header (head " + c.head() + ") is "
+            queueError("request header (head " + c.head() + ") is "
                     + c.readableBytes() + " bytes, need 16");
             return false;
         }
@@ -397,7 +397,7 @@ final class BlkQueueWorker {
             queueError(e.getMessage());
             return;
         } catch (RuntimeException e) {
-            queueError("virtio-blk queue " + index + ": completing request " + c.head() + ": " + e.getMessage());
+            queueError("completing request " + c.head() + ": " + e.getMessage());
             return;
         }
         stats.latency.recordValue(Math.max(0, System.nanoTime() - r.start));
@@ -421,8 +421,8 @@ final class BlkQueueWorker {
         if (broken) return;
         broken = true;
         stats.queueErrors++;
-        device.log("virtio-blk: " + reason + "; device needs reset");
-        irq.deviceNeedsReset(reason);
+        // One line per broken queue: the transport logs the reason when it sets DEVICE_NEEDS_RESET.
+        irq.deviceNeedsReset("queue " + index + ": " + reason);
     }
 
     boolean isBroken() { return broken; }
