@@ -68,6 +68,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.virtio = v;
     }
 
+    /** The virtio devices' wiring (disks and console for the control socket); null before attach. */
+    public VirtioWiring virtio() { return virtio; }
+
     public Uart16550 com1() { return com1; }
 
     public dev.vmm.chipset.legacy.CmosRtc cmos() { return cmos; }

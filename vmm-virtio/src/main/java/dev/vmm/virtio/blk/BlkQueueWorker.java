@@ -65,6 +65,11 @@ final class BlkQueueWorker {
     private final boolean discardNegotiated;
     private final boolean writeZeroesNegotiated;
     private final ThrottleGroup throttle;
+    /**
+     * A held request asks again at least this often: limits change at run time (QMP
+     * block_set_io_throttle), and a wait computed under a tiny old limit must not outlive it.
+     */
+    private static final long MAX_THROTTLE_WAIT_NANOS = 100_000_000L;
     final BlkQueueStats stats;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment kickBuf = arena.allocate(8, 8);
@@ -306,12 +311,12 @@ final class BlkQueueWorker {
 
     /** Asks the throttle, then submits; a throttled request is held and retried by a timer. */
     private boolean admit(Request r, boolean write) {
-        if (throttle != null) {
+        if (throttle != null && throttle.active()) {
             long wait = throttle.reserve(write, r.bytes);
             if (wait > 0) {
                 held = r;
                 stats.throttled++;
-                thread.schedule(System.nanoTime() + wait, this::retryHeld);
+                thread.schedule(System.nanoTime() + Math.min(wait, MAX_THROTTLE_WAIT_NANOS), this::retryHeld);
                 return false;
             }
         }
@@ -323,9 +328,9 @@ final class BlkQueueWorker {
         Request r = held;
         if (r == null || stopping || broken) return;
         boolean write = r.type != VIRTIO_BLK_T_IN;
-        long wait = throttle.reserve(write, r.bytes);
+        long wait = throttle.active() ? throttle.reserve(write, r.bytes) : 0;
         if (wait > 0) {
-            thread.schedule(System.nanoTime() + wait, this::retryHeld);
+            thread.schedule(System.nanoTime() + Math.min(wait, MAX_THROTTLE_WAIT_NANOS), this::retryHeld);
             return;
         }
         held = null;

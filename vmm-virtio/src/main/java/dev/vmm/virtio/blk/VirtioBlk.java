@@ -240,6 +240,9 @@ public final class VirtioBlk implements VirtioDevice, AutoCloseable {
 
     long capacitySectors() { return capacity; }
 
+    /** The disk size the guest sees, in bytes (capacity × 512). */
+    public long capacityBytes() { return capacity * SECTOR_SIZE; }
+
     boolean readOnly() { return backend.readOnly(); }
 
     byte[] serialBytes() { return serial; }
