@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # virtio-blk data plane: the guest kit's `blk` guest (polled virtio-pci driver, hot loop at CPL3,
 # which runs natively on a PVM host) against the same raw image under
-#   vmm   vmm run --kernel blk.pvh.elf --disk path=IMG,cache=none          (io_uring, O_DIRECT)
+#   vmm       vmm run --kernel blk.pvh.elf --disk path=IMG,cache=none      (io_uring, O_DIRECT)
+#   vmm-poll  the same with the I/O thread polling 50 µs before it sleeps (-Dvmm.io.pollMicros=50)
 #   qemu  qemu-system-x86_64 -M pc -accel kvm -object iothread,id=io0
 #         -drive file=IMG,if=none,id=d0,format=raw,cache=none,aio=io_uring
 #         -device virtio-blk-pci,drive=d0,iothread=io0,disable-legacy=on
@@ -27,7 +28,7 @@ COUNT=${COUNT:-100000}
 SEQ_SECS=${SEQ_SECS:-5}
 CACHE=${CACHE:-none}
 IMG_MIB=${IMG_MIB:-1024}
-RUNNERS=${RUNNERS:-"vmm qemu"}
+RUNNERS=${RUNNERS:-"vmm vmm-poll qemu"}
 WORKLOADS=${WORKLOADS:-"randread seqread"}
 VMM=${VMM:-$ROOT/vmm/target/vmm}
 QEMU=${QEMU:-qemu-system-x86_64}
@@ -38,7 +39,7 @@ mkdir -p "$OUT/logs"
 RESULTS=$OUT/results.tsv
 make -s -C "$ROOT/integration/guest-kit" OUT="$OUT/gk" blk >/dev/null
 GUEST=$OUT/gk/blk.pvh.elf
-if [[ " $RUNNERS " == *" vmm "* && ! -x $VMM ]]; then
+if [[ " $RUNNERS " == *" vmm"* && ! -x $VMM ]]; then
     (cd "$ROOT" && ./mvnw -q package -DskipTests -pl vmm -am)
 fi
 # A fully allocated image (random data), so that reads hit the host file system, not holes.
@@ -59,7 +60,7 @@ run_cmd() { # runner workload -> the command line, one word per line
     local runner=$1 append
     append=$(cmdline_for "$2")
     case $runner in
-        vmm) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
+        vmm | vmm-poll) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
                  --disk "path=$IMG,cache=$CACHE,queues=1" ;;
         qemu)
             local qcache=$CACHE
@@ -78,7 +79,9 @@ measure() {
     local log=$OUT/logs/$runner-$wl-r$rep
     local -a cmd
     mapfile -t cmd < <(run_cmd "$runner" "$wl")
-    /usr/bin/time -f '%e' -o "$log.time" timeout 300 "${cmd[@]}" >"$log.out" 2>"$log.err" </dev/null || true
+    local opts=${VMM_JAVA_OPTS:-}
+    [[ $runner == vmm-poll ]] && opts="$opts -Dvmm.io.pollMicros=${POLL_US:-50}"
+    VMM_JAVA_OPTS=$opts /usr/bin/time -f '%e' -o "$log.time" timeout 300 "${cmd[@]}" >"$log.out" 2>"$log.err" </dev/null || true
     if ! grep -q "blk: $wl ok" "$log.out"; then
         echo "FAILED: $runner $wl rep $rep (see $log.out / $log.err)" >&2
         return 1
@@ -129,6 +132,8 @@ END {
     for (i = 1; i <= nw; i++) {
         v = "vmm" SUBSEP w[i]; q = "qemu" SUBSEP w[i]
         if ((v in I) && (q in I) && I[q] > 0) printf "vmm/qemu %-9s %.2fx\n", w[i], I[v] / I[q]
+        p = "vmm-poll" SUBSEP w[i]
+        if ((p in I) && (q in I) && I[q] > 0) printf "vmm-poll/qemu %-9s %.2fx\n", w[i], I[p] / I[q]
     }
 }' "$RESULTS"
 echo

@@ -76,7 +76,9 @@ final class VirtioDeviceFactory {
         if (cfg.devices().rng() != null) {
             try {
                 VirtioRng rng = new VirtioRng(cfg.devices().rng().source(), cfg.devices().rng().rate());
-                wiring.attach(rng, null);
+                dev.vmm.virtio.pci.VirtioPciDevice pci = wiring.attach(rng, null);
+                wiring.statsFrom(() -> String.format("%s: status 0x%02x, %d bytes of entropy served%n", pci,
+                        pci.deviceStatus(), rng.bytesServed()));
                 wiring.closeLater(rng);
             } catch (IOException e) {
                 throw new ConfigException("--rng: cannot open " + cfg.devices().rng().source() + ": " + e.getMessage());
@@ -93,8 +95,16 @@ final class VirtioDeviceFactory {
                     throw new ConfigException("--console-port name=" + p.name() + ": " + e.getMessage());
                 }
             }
-            wiring.attach(vc, null);
+            dev.vmm.virtio.pci.VirtioPciDevice pci = wiring.attach(vc, null);
             wiring.setConsole(vc);
+            wiring.statsFrom(() -> {
+                StringBuilder sb = new StringBuilder(String.format("%s: status 0x%02x", pci, pci.deviceStatus()));
+                for (VirtioConsole.PortStatus p : vc.ports()) {
+                    sb.append(String.format(", port %d%s%s%s", p.id(), p.name() == null ? "" : " " + p.name(),
+                            p.guestReady() ? " guest-ready" : "", p.guestOpen() ? " guest-open" : ""));
+                }
+                return sb.append(System.lineSeparator()).toString();
+            });
             wiring.closeLater(vc);
         }
     }
