@@ -66,7 +66,7 @@ public final class IoThread implements AutoCloseable {
      * Off by default: on a host with more runnable threads than CPUs the spin takes CPU time from
      * the vCPU threads and measured 20 % slower (benchmarks/blk/run.sh, runner vmm-poll).
      */
-    private final long pollNanos = Long.getLong("vmm.io.pollMicros", 0) * 1000;
+    private final long pollNanos;
 
     private record Timer(long deadline, long seq, Runnable task) implements Comparable<Timer> {
         @Override
@@ -83,6 +83,12 @@ public final class IoThread implements AutoCloseable {
 
     /** As {@link #IoThread(String, int)}, with a sink for the one-line errors handlers raise. */
     public IoThread(String name, int ringEntries, Consumer<String> log) {
+        this(name, ringEntries, log, Long.getLong("vmm.io.pollMicros", 0) * 1000);
+    }
+
+    /** With an explicit polling window ({@code pollNanos}, 0 = never spin). */
+    IoThread(String name, int ringEntries, Consumer<String> log, long pollNanos) {
+        this.pollNanos = Math.max(0, pollNanos);
         this.name = name;
         this.log = log;
         this.ring = IoUring.create(ringEntries, 0);
