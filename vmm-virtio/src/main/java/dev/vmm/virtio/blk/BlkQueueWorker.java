@@ -65,6 +65,7 @@ final class BlkQueueWorker {
     private final boolean discardNegotiated;
     private final boolean writeZeroesNegotiated;
     private final ThrottleGroup throttle;
+    private final byte[] statusByte = new byte[1];
     /**
      * A held request asks again at least this often: limits change at run time (QMP
      * block_set_io_throttle), and a wait computed under a tiny old limit must not outlive it.
@@ -396,7 +397,8 @@ final class BlkQueueWorker {
         if (broken || stopping) return; // the queue belongs to nobody now; the driver will reset
         DescriptorChain c = r.chain;
         try {
-            c.writeToChain(c.writableBytes() - 1, new byte[] {(byte) r.status});
+            statusByte[0] = (byte) r.status; // one reusable array: only this worker's I/O thread is here
+            c.writeToChain(c.writableBytes() - 1, statusByte);
             queue.addUsed(c.head(), r.usedLen);
         } catch (QueueException e) {
             queueError(e.getMessage());
