@@ -85,6 +85,7 @@ class VmmSmokeKernelTest {
             java.util.regex.Matcher rng = java.util.regex.Pattern
                     .compile("virtio-rng: status 0x([0-9a-f]{2}), (\\d+) bytes of entropy served").matcher(all);
             assertThat(rng.find()).as("rng statistics in:\n%s", all).isTrue();
+            all.lines().filter(l -> l.contains("virtio-rng:") || l.contains("virtio-console:")).forEach(System.out::println);
             assertThat(Integer.parseInt(rng.group(1), 16) & 0x4f).as("virtio-rng status").isEqualTo(0x0f);
             assertThat(Long.parseLong(rng.group(2))).as("entropy bytes served").isPositive();
             if (console) {
