@@ -3,6 +3,8 @@
 # which runs natively on a PVM host) against the same raw image under
 #   vmm       vmm run --kernel blk.pvh.elf --disk path=IMG,cache=none      (io_uring, O_DIRECT)
 #   vmm-poll  the same with the I/O thread polling 50 µs before it sleeps (-Dvmm.io.pollMicros=50)
+#   vmm-thp   the same with guest RAM madvise(MADV_HUGEPAGE), as QEMU does (-Dvmm.ram.thp=true)
+#   (not in the default RUNNERS: RUNNERS="vmm vmm-poll vmm-thp qemu")
 #   qemu  qemu-system-x86_64 -M pc -accel kvm -object iothread,id=io0
 #         -drive file=IMG,if=none,id=d0,format=raw,cache=none,aio=io_uring
 #         -device virtio-blk-pci,drive=d0,iothread=io0,disable-legacy=on
@@ -60,7 +62,7 @@ run_cmd() { # runner workload -> the command line, one word per line
     local runner=$1 append
     append=$(cmdline_for "$2")
     case $runner in
-        vmm | vmm-poll) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
+        vmm | vmm-poll | vmm-thp) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
                  --disk "path=$IMG,cache=$CACHE,queues=1" ;;
         qemu)
             local qcache=$CACHE
@@ -81,6 +83,7 @@ measure() {
     mapfile -t cmd < <(run_cmd "$runner" "$wl")
     local opts=${VMM_JAVA_OPTS:-}
     [[ $runner == vmm-poll ]] && opts="$opts -Dvmm.io.pollMicros=${POLL_US:-50}"
+    [[ $runner == vmm-thp ]] && opts="$opts -Dvmm.ram.thp=true"
     VMM_JAVA_OPTS=$opts /usr/bin/time -f '%e' -o "$log.time" timeout 300 "${cmd[@]}" >"$log.out" 2>"$log.err" </dev/null || true
     if ! grep -q "blk: $wl ok" "$log.out"; then
         echo "FAILED: $runner $wl rep $rep (see $log.out / $log.err)" >&2
@@ -132,8 +135,11 @@ END {
     for (i = 1; i <= nw; i++) {
         v = "vmm" SUBSEP w[i]; q = "qemu" SUBSEP w[i]
         if ((v in I) && (q in I) && I[q] > 0) printf "vmm/qemu %-9s %.2fx\n", w[i], I[v] / I[q]
-        p = "vmm-poll" SUBSEP w[i]
-        if ((p in I) && (q in I) && I[q] > 0) printf "vmm-poll/qemu %-9s %.2fx\n", w[i], I[p] / I[q]
+        for (r = 1; r <= nr; r++) {
+            p = runners[r] SUBSEP w[i]
+            if (runners[r] != "vmm" && runners[r] ~ /^vmm-/ && (p in I) && (q in I) && I[q] > 0)
+                printf "%s/qemu %-9s %.2fx\n", runners[r], w[i], I[p] / I[q]
+        }
     }
 }' "$RESULTS"
 echo
