@@ -13,8 +13,8 @@
 #   qemu-microvm  qemu-system-x86_64 -M microvm -kernel vmlinux (qboot; PVH entry)
 # Every console line is stamped with the seconds since the process was started (bash
 # EPOCHREALTIME, no buffering in the pipe). Milestones: "Linux version" (kernel entered),
-# "Freeing unused kernel" (initcalls done) and "Run /init" (init started; on a PVM host init
-# then fails — user mode cannot make system calls — and panic=-1 ends the VM). Medians per
+# "Freeing unused kernel" (initcalls done) and "Run /init" (init started), where the runner is
+# stopped (on a PVM host init would fail next: user mode cannot make system calls). Medians per
 # runner; the ratio is runner / vmm. Not run in CI: one QEMU boot takes 5-10 minutes here.
 set -euo pipefail
 
@@ -86,11 +86,19 @@ boot() {
     if [[ $runner == vmm ]]; then cmd+=(--cmdline "$CMDLINE"); else cmd+=("${QEMU_ARGS[@]}"); fi
     echo "# ${cmd[*]}" >"$log"
     start=$EPOCHREALTIME
-    while IFS= read -r line; do
+    # The run is over at the last milestone: stop the runner there (QEMU -M microvm does not end
+    # on the guest's panic reboot; it spins until killed).
+    exec {fd}< <(exec timeout "$TIMEOUT" "${cmd[@]}" </dev/null 2>&1)
+    local pid=$!
+    while IFS= read -r line <&$fd; do
         us=$(( ${EPOCHREALTIME/./} - ${start/./} ))
         printf -v elapsed '%d.%03d' $((us / 1000000)) $((us / 1000 % 1000))
         printf '%s %s\n' "$elapsed" "$line" >>"$log"
-    done < <(timeout "$TIMEOUT" "${cmd[@]}" </dev/null 2>&1)
+        [[ $line == *"${MILESTONES[-1]}"* ]] && break
+    done
+    kill "$pid" 2>/dev/null || true
+    exec {fd}<&-
+    wait "$pid" 2>/dev/null || true
     local m t out=""
     for m in "${MILESTONES[@]}"; do
         t=$(awk -v m="$m" 'index($0, m) { print $1; exit }' "$log")

@@ -5,6 +5,7 @@
  *   mode=verify|discard|mq|randread|seqread|seqwrite|rate   (default verify)
  *   qd=N (32)  bs=SIZE  max_mib=N  secs=N  count=N  serial=STR  discard_mib=N  discard_at_mib=N
  *   qsize=N (256)  event_idx=0|1 (1)  cpl=0|3 (3)  timeout_ms=N (10000)  disk=N (0)
+ *   report_ms=N (bench modes: an "interval ops= bytes= us=" line every N ms)
  * Hot loops (fill, submit, poll, verify) run at CPL3 unless cpl=0.
  */
 #include "kit.h"
@@ -62,6 +63,7 @@ struct job {
     bool random;                  /* random aligned offsets instead of a sequential sweep */
     uint64_t max_ops;             /* random/rate: stop after this many submissions (0 = no limit) */
     uint64_t max_cycles;          /* random/rate: stop submitting after this long (0 = no limit) */
+    uint64_t report_cycles;       /* print an "interval" line this often (0 = never) */
     uint8_t *bufs;                /* qd * bs */
     uint64_t *secs;               /* per buffer: its first sector */
     uint32_t *lens;               /* per buffer: its byte count */
@@ -131,6 +133,7 @@ static uint64_t run_job(uint64_t arg)
 {
     struct job *j = (struct job *)arg;
     uint64_t t0 = rdtsc(), next = j->start, submitted = 0, last_progress = t0;
+    uint64_t last_report = t0, report_ops = 0, report_bytes = 0;
     unsigned inflight = 0;
     bool stop = false;
     j->ops = j->bytes = 0;
@@ -187,6 +190,14 @@ static uint64_t run_job(uint64_t arg)
             }
         }
         uint64_t now = rdtsc();
+        if (j->report_cycles && now - last_report >= j->report_cycles) {
+            /* Progress for a watcher (e.g. a limit changed mid-run): ops and bytes since the last line. */
+            uint64_t us = tsc_khz ? (now - last_report) * 1000 / tsc_khz : 0;
+            kit_printf("blk: interval ops=%lu bytes=%lu us=%lu\n", j->ops - report_ops, j->bytes - report_bytes, us);
+            last_report = now;
+            report_ops = j->ops;
+            report_bytes = j->bytes;
+        }
         if (progress) {
             kit_vblk_kick(j->q);
             last_progress = now;
@@ -576,6 +587,7 @@ static int mode_bench(const char *mode, unsigned qd, uint32_t bs, uint64_t end)
         count = 100000;
     j.max_ops = count;
     j.max_cycles = secs * (tsc_khz ? tsc_khz : 3000000) * 1000;
+    j.report_cycles = kit_cmdline_u64("report_ms", 0) * (tsc_khz ? tsc_khz : 3000000);
     if (write)
         memset(b.bufs, 0x5a, 4096); /* content does not matter; avoid all-zero pages */
     uint64_t warmup = kit_cmdline_u64("warmup", 0);

@@ -17,6 +17,11 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        // Device warnings (System.Logger → java.util.logging) as one line each, like every other
+        // message of the binary, instead of JUL's two-line default with a timestamp and source.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "vmm: %4$s: %5$s%6$s%n");
+        }
         System.exit(run(args));
     }
 

@@ -61,7 +61,8 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--disk", paramLabel = "path=FILE[,...]",
             description = "A virtio-blk disk (repeatable): path=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on]"
                     + "[,discard=unmap][,queues=N][,cache=none|writeback|writethrough][,serial=ID]"
-                    + "[,iops=N][,bps=N][,iops_rd=N][,iops_wr=N][,bps_rd=N][,bps_wr=N][,burst=SECONDS].")
+                    + "[,iops=N][,bps=N][,iops_rd=N][,iops_wr=N][,bps_rd=N][,bps_wr=N][,burst=SECONDS][,id=NAME]"
+                    + "; id names the drive for QMP (default virtio0, virtio1, ...).")
     java.util.List<String> disks = new java.util.ArrayList<>();
 
     @Option(names = "--net", paramLabel = "tap=NAME[,...]",
@@ -200,6 +201,8 @@ public final class RunCommand implements Callable<Integer> {
                 String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
         dev.vmm.control.MachineCommands.install(s, m);
         dev.vmm.control.MigrationCommands.install(s, m);
+        dev.vmm.control.BlockCommands.install(s, m);
+        dev.vmm.control.ConsoleCommands.install(s, m);
         try {
             s.start();
         } catch (IOException e) {

@@ -6,10 +6,11 @@ import java.util.Set;
 /**
  * One {@code --disk} option: {@code path=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,discard=unmap|ignore]
  * [,queues=N][,cache=none|writeback|writethrough][,direct=on][,iops=N][,bps=N][,iops_rd=N][,iops_wr=N]
- * [,bps_rd=N][,bps_wr=N][,burst=SECONDS][,serial=STR]}. Limits of 0 mean unlimited.
+ * [,bps_rd=N][,bps_wr=N][,burst=SECONDS][,serial=STR][,id=NAME]}. Limits of 0 mean unlimited. {@code id} names the
+ * drive for QMP ({@code block_set_io_throttle}, {@code query-block}); null = the default {@code virtioN}.
  */
 public record DiskSpec(Path path, String format, boolean readOnly, boolean discard, int queues, String cache,
-                       boolean direct, Limits limits, String serial) {
+                       boolean direct, Limits limits, String serial, String id) {
     public record Limits(long iops, long bps, long iopsRead, long iopsWrite, long bpsRead, long bpsWrite, long burstSeconds) {
         public boolean any() {
             return iops > 0 || bps > 0 || iopsRead > 0 || iopsWrite > 0 || bpsRead > 0 || bpsWrite > 0;
@@ -17,7 +18,7 @@ public record DiskSpec(Path path, String format, boolean readOnly, boolean disca
     }
 
     static final Set<String> KEYS = Set.of("path", "format", "readonly", "discard", "queues", "cache", "direct", "iops",
-            "bps", "iops_rd", "iops_wr", "bps_rd", "bps_wr", "burst", "serial");
+            "bps", "iops_rd", "iops_wr", "bps_rd", "bps_wr", "burst", "serial", "id");
 
     /** {@code queues=0} (the default) means one queue per vCPU. */
     public static DiskSpec parse(String text) {
@@ -36,6 +37,10 @@ public record DiskSpec(Path path, String format, boolean readOnly, boolean disca
         String serial = o.string("serial", null);
         if (serial != null && serial.length() > 20) throw new ConfigException("--disk: serial is at most 20 characters");
         if ((ro && discard)) throw new ConfigException("--disk: discard=unmap makes no sense on a readonly disk");
-        return new DiskSpec(path, format, ro, discard, queues, cache, direct, l, serial);
+        String id = o.string("id", null);
+        if (id != null && !id.matches("[A-Za-z][A-Za-z0-9_.-]{0,63}")) {
+            throw new ConfigException("--disk: id must start with a letter and have only letters, digits, '-', '.', '_' (at most 64)");
+        }
+        return new DiskSpec(path, format, ro, discard, queues, cache, direct, l, serial, id);
     }
 }

@@ -46,6 +46,9 @@ public final class GuestRam {
             // Guest RAM has no business in a core dump of the VMM, nor in a forked child.
             Libc.madvise(host, Libc.MADV_DONTDUMP);
             Libc.madvise(host, Libc.MADV_DONTFORK);
+            // Experimental (benchmarks/blk): transparent huge pages as QEMU asks for them; larger RSS
+            // steps, fewer pages for the kernel to pin per O_DIRECT request.
+            if (!opts.hugepages() && Boolean.getBoolean("vmm.ram.thp")) Libc.madvise(host, Libc.MADV_HUGEPAGE);
             vm.setUserMemoryRegion(slot, 0, r[0], host);
             regions.add(new GuestRegion(slot, r[0], host));
             slot++;

@@ -68,7 +68,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.virtio = v;
     }
 
-    /** The virtio devices and their PCI wiring (snapshots, migration), or null without PCI. */
+    /** The virtio devices and their PCI wiring (snapshots, migration, disks and console for the control socket); null without PCI. */
     public VirtioWiring virtio() { return virtio; }
 
     public Uart16550 com1() { return com1; }

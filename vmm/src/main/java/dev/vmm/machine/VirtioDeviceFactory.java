@@ -33,8 +33,11 @@ final class VirtioDeviceFactory {
         int n = 0;
         for (DiskSpec d : cfg.devices().disks()) {
             String name = "vd" + (char) ('a' + Math.min(n++, 25));
-            VirtioBlk blk = disk(d, cfg.cpus(), ioThreads, name, wiring);
-            wiring.attach(blk, blk::queueEventFd);
+            String id = d.id() != null ? d.id() : "virtio" + (n - 1);
+            ThrottleGroup throttle = new ThrottleGroup(id);
+            VirtioBlk blk = disk(d, cfg.cpus(), ioThreads, throttle, wiring);
+            dev.vmm.virtio.pci.VirtioPciDevice pci = wiring.attach(blk, blk::queueEventFd);
+            wiring.addDrive(new BlockDrive(id, d, formatName(d), blk.capacityBytes(), throttle, pci));
             wiring.statsFrom(() -> blk.statsSummary(name + " (" + d.path() + ")"));
             wiring.closeLater(blk);
         }
@@ -83,7 +86,9 @@ final class VirtioDeviceFactory {
         if (cfg.devices().rng() != null) {
             try {
                 VirtioRng rng = new VirtioRng(cfg.devices().rng().source(), cfg.devices().rng().rate());
-                wiring.attach(rng, null);
+                dev.vmm.virtio.pci.VirtioPciDevice pci = wiring.attach(rng, null);
+                wiring.statsFrom(() -> String.format("%s: status 0x%02x, %d bytes of entropy served%n", pci,
+                        pci.deviceStatus(), rng.bytesServed()));
                 wiring.closeLater(rng);
             } catch (IOException e) {
                 throw new ConfigException("--rng: cannot open " + cfg.devices().rng().source() + ": " + e.getMessage());
@@ -100,12 +105,25 @@ final class VirtioDeviceFactory {
                     throw new ConfigException("--console-port name=" + p.name() + ": " + e.getMessage());
                 }
             }
-            wiring.attach(vc, null);
+            dev.vmm.virtio.pci.VirtioPciDevice pci = wiring.attach(vc, null);
+            wiring.setConsole(vc);
+            wiring.statsFrom(() -> {
+                StringBuilder sb = new StringBuilder(String.format("%s: status 0x%02x", pci, pci.deviceStatus()));
+                for (VirtioConsole.PortStatus p : vc.ports()) {
+                    sb.append(String.format(", port %d%s%s%s", p.id(), p.name() == null ? "" : " " + p.name(),
+                            p.guestReady() ? " guest-ready" : "", p.guestOpen() ? " guest-open" : ""));
+                }
+                return sb.append(System.lineSeparator()).toString();
+            });
             wiring.closeLater(vc);
         }
     }
 
-    private static VirtioBlk disk(DiskSpec d, int cpus, List<IoThread> ioThreads, String name, VirtioWiring wiring) {
+    private static String formatName(DiskSpec d) {
+        return (d.format() != null ? ImageFormat.byName(d.format()) : probe(d)).qemuName();
+    }
+
+    private static VirtioBlk disk(DiskSpec d, int cpus, List<IoThread> ioThreads, ThrottleGroup throttle, VirtioWiring wiring) {
         if (!Files.exists(d.path())) throw new ConfigException("--disk " + d.path() + ": no such file");
         ImageFormat format = d.format() != null ? ImageFormat.byName(d.format()) : probe(d);
         BlkBackend backend;
@@ -122,9 +140,7 @@ final class VirtioDeviceFactory {
             backend = new SyncBackendAdapter(syncDisk(dev), 2, d.serial());
         }
         wiring.closeAfterIoThreads(backend);
-        ThrottleGroup throttle = null;
         if (d.limits().any()) {
-            throttle = new ThrottleGroup(name);
             DiskSpec.Limits l = d.limits();
             long[] values = {l.bps(), l.bpsRead(), l.bpsWrite(), l.iops(), l.iopsRead(), l.iopsWrite()};
             ThrottleGroup.Limit[] kinds = {ThrottleGroup.Limit.TOTAL_BYTES, ThrottleGroup.Limit.READ_BYTES,
@@ -137,7 +153,7 @@ final class VirtioDeviceFactory {
         int queues = d.queues() > 0 ? d.queues() : cpus;
         BlkConfig c = BlkConfig.of(queues).withDiscard(d.discard());
         if (d.serial() != null) c = c.withSerial(d.serial());
-        if (throttle != null) c = c.withThrottle(throttle);
+        c = c.withThrottle(throttle); // always: QMP block_set_io_throttle may set limits later
         return new VirtioBlk(backend, c, ioThreads);
     }
 

@@ -172,6 +172,23 @@ public final class VirtioWiring {
         current.attach(dev);
     }
 
+    private final List<BlockDrive> drives = new ArrayList<>();
+    private dev.vmm.virtio.console.VirtioConsole console;
+
+    void addDrive(BlockDrive d) {
+        drives.add(d);
+    }
+
+    /** The virtio-blk disks, in command-line order (for QMP block commands). */
+    public List<BlockDrive> drives() { return List.copyOf(drives); }
+
+    void setConsole(dev.vmm.virtio.console.VirtioConsole c) {
+        console = c;
+    }
+
+    /** The virtio-console device (port hot-plug over QMP), or null when the machine has none. */
+    public dev.vmm.virtio.console.VirtioConsole console() { return console; }
+
     private final List<AutoCloseable> afterThreads = new ArrayList<>();
     private final List<java.util.function.Supplier<String>> stats = new ArrayList<>();
 

@@ -10,7 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class DiskSpecTest {
     @Test
     void fullSpec() {
-        DiskSpec d = DiskSpec.parse("path=/a/b.img,format=qcow2,readonly=off,discard=unmap,queues=4,cache=none,iops=1000,bps=10M,burst=2,serial=abc");
+        DiskSpec d = DiskSpec.parse("path=/a/b.img,format=qcow2,readonly=off,discard=unmap,queues=4,cache=none,iops=1000,bps=10M,burst=2,serial=abc,id=data0");
         assertThat(d.path()).isEqualTo(Path.of("/a/b.img"));
         assertThat(d.format()).isEqualTo("qcow2");
         assertThat(d.discard()).isTrue();
@@ -20,6 +20,7 @@ class DiskSpecTest {
         assertThat(d.limits().bps()).isEqualTo(10L << 20);
         assertThat(d.limits().burstSeconds()).isEqualTo(2);
         assertThat(d.serial()).isEqualTo("abc");
+        assertThat(d.id()).isEqualTo("data0");
     }
 
     @Test
@@ -31,6 +32,7 @@ class DiskSpecTest {
         assertThat(d.cache()).isEqualTo("writeback");
         assertThat(d.direct()).isFalse();
         assertThat(d.limits().any()).isFalse();
+        assertThat(d.id()).isNull();
     }
 
     @Test
@@ -48,5 +50,6 @@ class DiskSpecTest {
         assertThatThrownBy(() -> DiskSpec.parse("path=x,queues=65")).hasMessage("--disk: queues must be between 0 and 64");
         assertThatThrownBy(() -> DiskSpec.parse("path=x,path=y")).hasMessage("--disk: 'path' given twice");
         assertThatThrownBy(() -> DiskSpec.parse("path=x,iops=lots")).hasMessage("--disk: iops=lots is not a number");
+        assertThatThrownBy(() -> DiskSpec.parse("path=x,id=9lives")).hasMessageStartingWith("--disk: id must start with a letter");
     }
 }

@@ -65,6 +65,12 @@ final class BlkQueueWorker {
     private final boolean discardNegotiated;
     private final boolean writeZeroesNegotiated;
     private final ThrottleGroup throttle;
+    private final byte[] statusByte = new byte[1];
+    /**
+     * A held request asks again at least this often: limits change at run time (QMP
+     * block_set_io_throttle), and a wait computed under a tiny old limit must not outlive it.
+     */
+    private static final long MAX_THROTTLE_WAIT_NANOS = 100_000_000L;
     final BlkQueueStats stats;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment kickBuf = arena.allocate(8, 8);
@@ -194,7 +200,7 @@ final class BlkQueueWorker {
                     try {
                         go = handle(r);
                     } catch (RuntimeException e) { // a bug here must not kill the I/O thread or hang the guest
-                        queueError("virtio-blk queue " + index + ": request " + r.chain.head() + " failed: " + e);
+                        queueError("request " + r.chain.head() + " failed: " + e);
                         return;
                     }
                     if (!go) return; // queue error or throttled
@@ -209,11 +215,11 @@ final class BlkQueueWorker {
     private boolean handle(Request r) {
         DescriptorChain c = r.chain;
         if (c.writableBytes() < 1) {
-            queueError("virtio-blk queue " + index + ": request (head " + c.head() + ") has no writable status byte");
+            queueError("request (head " + c.head() + ") has no writable status byte");
             return false;
         }
         if (c.readableBytes() < 16) {
-            queueError("virtio-blk queue " + index + ": request header (head " + c.head() + ") is "
+            queueError("request header (head " + c.head() + ") is "
                     + c.readableBytes() + " bytes, need 16");
             return false;
         }
@@ -339,12 +345,12 @@ final class BlkQueueWorker {
 
     /** Asks the throttle, then submits; a throttled request is held and retried by a timer. */
     private boolean admit(Request r, boolean write) {
-        if (throttle != null) {
+        if (throttle != null && throttle.active()) {
             long wait = throttle.reserve(write, r.bytes);
             if (wait > 0) {
                 held = r;
                 stats.throttled++;
-                thread.schedule(System.nanoTime() + wait, this::retryHeld);
+                thread.schedule(System.nanoTime() + Math.min(wait, MAX_THROTTLE_WAIT_NANOS), this::retryHeld);
                 return false;
             }
         }
@@ -356,9 +362,9 @@ final class BlkQueueWorker {
         Request r = held;
         if (r == null || stopping || broken) return;
         boolean write = r.type != VIRTIO_BLK_T_IN;
-        long wait = throttle.reserve(write, r.bytes);
+        long wait = throttle.active() ? throttle.reserve(write, r.bytes) : 0;
         if (wait > 0) {
-            thread.schedule(System.nanoTime() + wait, this::retryHeld);
+            thread.schedule(System.nanoTime() + Math.min(wait, MAX_THROTTLE_WAIT_NANOS), this::retryHeld);
             return;
         }
         held = null;
@@ -425,13 +431,14 @@ final class BlkQueueWorker {
         if (broken || stopping) return; // the queue belongs to nobody now; the driver will reset
         DescriptorChain c = r.chain;
         try {
-            c.writeToChain(c.writableBytes() - 1, new byte[] {(byte) r.status});
+            statusByte[0] = (byte) r.status; // one reusable array: only this worker's I/O thread is here
+            c.writeToChain(c.writableBytes() - 1, statusByte);
             queue.addUsed(c.head(), r.usedLen);
         } catch (QueueException e) {
             queueError(e.getMessage());
             return;
         } catch (RuntimeException e) {
-            queueError("virtio-blk queue " + index + ": completing request " + c.head() + ": " + e.getMessage());
+            queueError("completing request " + c.head() + ": " + e.getMessage());
             return;
         }
         stats.latency.recordValue(Math.max(0, System.nanoTime() - r.start));
@@ -455,8 +462,8 @@ final class BlkQueueWorker {
         if (broken) return;
         broken = true;
         stats.queueErrors++;
-        device.log("virtio-blk: " + reason + "; device needs reset");
-        irq.deviceNeedsReset(reason);
+        // One line per broken queue: the transport logs the reason when it sets DEVICE_NEEDS_RESET.
+        irq.deviceNeedsReset("queue " + index + ": " + reason);
     }
 
     boolean isBroken() { return broken; }

@@ -22,6 +22,7 @@ public final class ThrottleGroup {
     private final LongSupplier clock;
     private final TokenBucket[] buckets = new TokenBucket[Limit.values().length];
     private long throttled;
+    private volatile boolean active;
 
     public ThrottleGroup(String name) {
         this(name, System::nanoTime);
@@ -41,7 +42,16 @@ public final class ThrottleGroup {
         if (perSecond < 0) throw new IllegalArgumentException(limit + " limit " + perSecond + " < 0");
         if (!(burstSeconds > 0) || burstSeconds > 3600) throw new IllegalArgumentException("burst " + burstSeconds + " s not in (0, 3600]");
         buckets[limit.ordinal()].configure(perSecond, burstSeconds, clock.getAsLong());
+        boolean any = false;
+        for (TokenBucket b : buckets) any |= !b.unlimited();
+        active = any;
     }
+
+    /**
+     * Whether any limit is set, without taking the lock: the I/O threads skip {@link #reserve}
+     * (and its lock) entirely for a disk that has a group for run-time limits but no limit yet.
+     */
+    public boolean active() { return active; }
 
     /** Sets one limit with a one-second burst. */
     public void setLimit(Limit limit, long perSecond) {

@@ -298,6 +298,9 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     long capacitySectors() { return capacity; }
 
+    /** The disk size the guest sees, in bytes (capacity × 512). */
+    public long capacityBytes() { return capacity * SECTOR_SIZE; }
+
     boolean readOnly() { return backend.readOnly(); }
 
     byte[] serialBytes() { return serial; }

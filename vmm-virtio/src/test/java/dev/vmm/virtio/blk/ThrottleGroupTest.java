@@ -108,4 +108,17 @@ class ThrottleGroupTest {
         assertThrows(IllegalArgumentException.class, () -> g.configure("bps=x"));
         assertThrows(IllegalArgumentException.class, () -> g.setLimit(TOTAL_OPS, -1, 1));
     }
+
+    @Test
+    void activeFollowsTheLimitsSoUnlimitedDisksSkipTheLock() {
+        ThrottleGroup g = new ThrottleGroup("g");
+        assertFalse(g.active());
+        g.setLimit(READ_OPS, 100);
+        assertTrue(g.active());
+        g.setLimit(TOTAL_BYTES, 1 << 20);
+        g.setLimit(READ_OPS, 0);
+        assertTrue(g.active(), "bytes limit still set");
+        g.setLimit(TOTAL_BYTES, 0);
+        assertFalse(g.active());
+    }
 }

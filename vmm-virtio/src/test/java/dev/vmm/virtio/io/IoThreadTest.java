@@ -17,7 +17,31 @@ class IoThreadTest {
     @Test
     void tasksFdsTimersAndCompletionsRunOnTheThread() throws Exception {
         List<String> errors = new CopyOnWriteArrayList<>();
-        try (IoThread t = new IoThread("io-test", 8, errors::add)) {
+        try (IoThread t = new IoThread("io-test", 8, errors::add, 0)) {
+            exercise(t, errors);
+        }
+    }
+
+    /** The same with adaptive polling: events found while spinning are handled exactly as after a sleep. */
+    @Test
+    void everythingAlsoWorksWithPolling() throws Exception {
+        List<String> errors = new CopyOnWriteArrayList<>();
+        try (IoThread t = new IoThread("io-poll-test", 8, errors::add, 200_000)) {
+            exercise(t, errors);
+            // Back-to-back completions and kicks while the loop is still spinning from the last one.
+            for (int i = 0; i < 200; i++) {
+                CountDownLatch done = new CountDownLatch(1);
+                t.execute(() -> {
+                    int target = t.addTarget((token, res) -> done.countDown());
+                    t.nextSqe().prepNop().userData(IoThread.userData(target, 7));
+                });
+                assertTrue(done.await(5, TimeUnit.SECONDS), "completion " + i);
+            }
+        }
+    }
+
+    private static void exercise(IoThread t, List<String> errors) throws Exception {
+        {
             t.start();
             // runAndWait executes on the I/O thread.
             boolean[] onThread = new boolean[1];

@@ -1,0 +1,216 @@
+package dev.vmm.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.machine.Machine;
+import dev.vmm.virtio.console.FileBackend;
+import dev.vmm.virtio.console.PortBackend;
+import dev.vmm.virtio.console.UnixSocketBackend;
+import dev.vmm.virtio.console.VirtioConsole;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * virtio-console port hot-plug over QMP, in QEMU's shapes: a character device first, then a
+ * {@code virtserialport} device on it.
+ *
+ * <pre>
+ * {"execute":"chardev-add","arguments":{"id":"c1","backend":{"type":"socket","data":{
+ *      "addr":{"type":"unix","data":{"path":"/run/vm/agent.sock"}},"server":true,"wait":false}}}}
+ * {"execute":"chardev-add","arguments":{"id":"c2","backend":{"type":"file","data":{"out":"/var/log/vm.port"}}}}
+ * {"execute":"device_add","arguments":{"driver":"virtserialport","chardev":"c1","name":"org.example.agent","id":"p1"}}
+ * {"execute":"device_del","arguments":{"id":"p1"}}          → event DEVICE_DELETED {device, path}
+ * {"execute":"chardev-remove","arguments":{"id":"c1"}}
+ * {"execute":"query-chardev"}
+ * </pre>
+ *
+ * Supported chardevs: {@code socket} (UNIX, server mode: the socket is bound at
+ * {@code chardev-add}; one client at a time) and {@code file} (output appended). Ports go on the
+ * machine's virtio-console, which exists when the machine was started with at least one
+ * {@code --console-port}; its slot count ({@link VirtioConsole#maxPorts()}) bounds the ports.
+ * {@code device_del} closes the chardev's backend with the port (the console device owns it from
+ * {@code device_add} on); the chardev stays defined and a later {@code device_add} reopens it.
+ */
+public final class ConsoleCommands {
+    private ConsoleCommands() {}
+
+    /** A character device: where a port's bytes go, and which port uses it. */
+    private static final class Chardev {
+        final String id;
+        final Path socket, file;
+        PortBackend open;   // opened and not yet handed to a port, or null
+        String device;      // the virtserialport using it, or null
+
+        Chardev(String id, Path socket, Path file) {
+            this.id = id;
+            this.socket = socket;
+            this.file = file;
+        }
+
+        PortBackend take() throws IOException {
+            PortBackend b = open != null ? open : socket != null ? new UnixSocketBackend(socket) : new FileBackend(file);
+            open = null;
+            return b;
+        }
+
+        String filename() { return socket != null ? "unix:" + socket + ",server=on" : "file:" + file; }
+    }
+
+    private record PortDevice(String id, int port, String chardev, String name) { }
+
+    private static final class State {
+        final Map<String, Chardev> chardevs = new LinkedHashMap<>();
+        final Map<String, PortDevice> devices = new LinkedHashMap<>();
+    }
+
+    public static void install(QmpServer qmp, Machine m) {
+        State st = new State();
+        qmp.register("chardev-add", a -> {
+            synchronized (st) {
+                return chardevAdd(st, a);
+            }
+        });
+        qmp.register("chardev-remove", a -> {
+            synchronized (st) {
+                chardevRemove(st, a);
+                return null;
+            }
+        });
+        qmp.register("query-chardev", a -> {
+            synchronized (st) {
+                List<Map<String, Object>> out = new ArrayList<>();
+                for (Chardev c : st.chardevs.values()) {
+                    out.add(Map.of("label", c.id, "filename", c.filename(), "frontend-open", c.device != null));
+                }
+                return out;
+            }
+        });
+        qmp.register("device_add", a -> {
+            synchronized (st) {
+                deviceAdd(st, m, a);
+                return null;
+            }
+        });
+        qmp.register("device_del", a -> {
+            String id;
+            synchronized (st) {
+                id = deviceDel(st, m, a);
+            }
+            qmp.event("DEVICE_DELETED", Map.of("device", id, "path", "/machine/peripheral/" + id));
+            return null;
+        });
+    }
+
+    private static String text(JsonNode a, String key) throws QmpServer.QmpException {
+        JsonNode n = a.get(key);
+        if (n == null || n.isNull()) throw QmpServer.QmpException.generic("Parameter '" + key + "' is missing");
+        if (!n.isTextual()) throw QmpServer.QmpException.generic("Parameter '" + key + "' expects a string");
+        return n.asText();
+    }
+
+    private static Object chardevAdd(State st, JsonNode a) throws QmpServer.QmpException {
+        String id = text(a, "id");
+        if (st.chardevs.containsKey(id)) throw QmpServer.QmpException.generic("Chardev '" + id + "' already exists");
+        JsonNode backend = a.get("backend");
+        if (backend == null || !backend.isObject()) throw QmpServer.QmpException.generic("Parameter 'backend' is missing");
+        String type = text(backend, "type");
+        JsonNode data = backend.path("data");
+        Chardev c;
+        switch (type) {
+            case "socket" -> {
+                JsonNode addr = data.path("addr");
+                if (!addr.path("type").asText().equals("unix")) {
+                    throw QmpServer.QmpException.generic("chardev '" + id + "': only UNIX socket addresses are supported");
+                }
+                if (!data.path("server").asBoolean(false)) {
+                    throw QmpServer.QmpException.generic("chardev '" + id + "': only server mode (\"server\": true) is supported");
+                }
+                String path = addr.path("data").path("path").asText("");
+                if (path.isEmpty()) throw QmpServer.QmpException.generic("Parameter 'path' is missing");
+                c = new Chardev(id, Path.of(path), null);
+            }
+            case "file" -> {
+                if (data.hasNonNull("in")) throw QmpServer.QmpException.generic("chardev '" + id + "': file input is not supported");
+                String out = data.path("out").asText("");
+                if (out.isEmpty()) throw QmpServer.QmpException.generic("Parameter 'out' is missing");
+                c = new Chardev(id, null, Path.of(out));
+            }
+            default -> throw QmpServer.QmpException.generic("chardev type '" + type + "' is not supported (socket, file)");
+        }
+        try {
+            c.open = c.take(); // bind / open now, as QEMU does: errors belong to chardev-add
+        } catch (IOException | RuntimeException e) {
+            throw QmpServer.QmpException.generic("chardev '" + id + "': " + c.filename() + ": " + e.getMessage());
+        }
+        st.chardevs.put(id, c);
+        return Map.of();
+    }
+
+    private static void chardevRemove(State st, JsonNode a) throws QmpServer.QmpException {
+        String id = text(a, "id");
+        Chardev c = st.chardevs.get(id);
+        if (c == null) throw QmpServer.QmpException.generic("Chardev '" + id + "' not found");
+        if (c.device != null) throw QmpServer.QmpException.generic("Chardev '" + id + "' is busy");
+        if (c.open != null) c.open.close();
+        st.chardevs.remove(id);
+    }
+
+    private static void deviceAdd(State st, Machine m, JsonNode a) throws QmpServer.QmpException {
+        String driver = text(a, "driver");
+        if (!driver.equals("virtserialport")) {
+            throw QmpServer.QmpException.generic("device_add: driver '" + driver + "' is not supported (virtserialport)");
+        }
+        VirtioConsole vc = m.virtio() == null ? null : m.virtio().console();
+        if (vc == null) {
+            throw QmpServer.QmpException.generic("No 'virtio-serial-bus' bus found for device 'virtserialport'"
+                    + " (start the machine with a --console-port to have a virtio-console)");
+        }
+        String id = a.hasNonNull("id") ? text(a, "id") : null;
+        if (id != null && st.devices.containsKey(id)) throw QmpServer.QmpException.generic("Duplicate device ID '" + id + "'");
+        String chardevId = text(a, "chardev");
+        Chardev c = st.chardevs.get(chardevId);
+        if (c == null) {
+            throw QmpServer.QmpException.generic("Property 'virtserialport.chardev' can't find value '" + chardevId + "'");
+        }
+        if (c.device != null) {
+            throw QmpServer.QmpException.generic("Property 'virtserialport.chardev' can't take value '" + chardevId + "', it's in use");
+        }
+        String name = a.hasNonNull("name") ? text(a, "name") : null;
+        for (PortDevice d : st.devices.values()) {
+            if (name != null && name.equals(d.name())) {
+                throw QmpServer.QmpException.generic("virtio-serial-bus: A port already exists by name " + name);
+            }
+        }
+        PortBackend b;
+        try {
+            b = c.take();
+        } catch (IOException | RuntimeException e) {
+            throw QmpServer.QmpException.generic("chardev '" + chardevId + "': " + c.filename() + ": " + e.getMessage());
+        }
+        int port;
+        try {
+            port = vc.addPort(name, b);
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            c.open = b; // not consumed: the chardev keeps it
+            throw QmpServer.QmpException.generic("virtserialport: " + e.getMessage());
+        }
+        String key = id != null ? id : "#port" + port;
+        c.device = key;
+        st.devices.put(key, new PortDevice(key, port, chardevId, name));
+    }
+
+    private static String deviceDel(State st, Machine m, JsonNode a) throws QmpServer.QmpException {
+        String id = text(a, "id");
+        PortDevice d = st.devices.get(id);
+        if (d == null) throw new QmpServer.QmpException("DeviceNotFound", "Device '" + id + "' not found");
+        m.virtio().console().removePort(d.port());
+        st.devices.remove(id);
+        Chardev c = st.chardevs.get(d.chardev());
+        if (c != null) c.device = null; // its backend was closed with the port
+        return id;
+    }
+}
