@@ -257,47 +257,6 @@ static int report_job_error(const char *what, struct job *j)
     return KIT_EXIT_FAIL;
 }
 
-/* ---- TSC rate: CPUID, else a PIT channel 2 calibration ---- */
-static uint64_t pit_cycles_50ms(void)
-{
-    /* channel 2, mode 0, 50 ms; OUT2 (port 0x61 bit 5) rises when the count expires */
-    const uint32_t count = 59659; /* 1193182 Hz * 0.05 s */
-    uint8_t p61 = inb(0x61);
-    outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01)); /* gate on, speaker off */
-    outb(0x43, 0xb0);
-    outb(0x42, count & 0xff);
-    outb(0x42, count >> 8);
-    uint64_t t0 = rdtsc(), t, guard = 0;
-    for (;;) {
-        t = rdtsc();
-        if (inb(0x61) & 0x20)
-            break;
-        if (++guard > 5000000) {
-            outb(0x61, p61);
-            return 0;
-        }
-    }
-    outb(0x61, p61);
-    return t - t0;
-}
-
-/* The median of five runs: under TCG on a loaded host single runs come out both too short and
- * too long (the first one especially). */
-static uint64_t pit_calibrate_khz(void)
-{
-    uint64_t c[5];
-    for (int i = 0; i < 5; i++) {
-        c[i] = pit_cycles_50ms();
-        if (c[i] == 0)
-            return 0;
-        for (int k = i; k > 0 && c[k] < c[k - 1]; k--) {
-            uint64_t t = c[k];
-            c[k] = c[k - 1];
-            c[k - 1] = t;
-        }
-    }
-    return c[2] < 1000 ? 0 : c[2] / 50;
-}
 
 /* ---- device-level helpers ---- */
 static struct kit_vblk_queue *q0(void) { return &blk.q[0]; }
@@ -631,7 +590,7 @@ int main(void)
     tsc_khz = kit_tsc_khz();
     const char *tsc_src = "cpuid";
     if (!tsc_khz) {
-        tsc_khz = pit_calibrate_khz();
+        tsc_khz = kit_pit_calibrate_khz();
         tsc_src = tsc_khz ? "pit" : "unknown";
     }
     timeout_cycles = tms() * (tsc_khz ? tsc_khz : 3000000);

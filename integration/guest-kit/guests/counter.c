@@ -80,39 +80,12 @@ static uint64_t check_patterns(uint64_t arg)
     return 0;
 }
 
-static uint64_t pit_cycles_50ms(void)
-{
-    const uint32_t count = 59659; /* 1193182 Hz * 0.05 s */
-    uint8_t p61 = inb(0x61);
-    outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01));
-    outb(0x43, 0xb0);
-    outb(0x42, count & 0xff);
-    outb(0x42, count >> 8);
-    uint64_t t0 = rdtsc(), t, guard = 0;
-    for (;;) {
-        t = rdtsc();
-        if (inb(0x61) & 0x20)
-            break;
-        if (++guard > 5000000) {
-            outb(0x61, p61);
-            return 0;
-        }
-    }
-    outb(0x61, p61);
-    return t - t0;
-}
-
 static uint64_t tsc_khz(void)
 {
     uint64_t k = kit_tsc_khz();
-    if (k)
-        return k;
-    uint64_t c[3];
-    for (int i = 0; i < 3; i++)
-        c[i] = pit_cycles_50ms();
-    uint64_t m = c[0] > c[1] ? (c[1] > c[2] ? c[1] : (c[0] > c[2] ? c[2] : c[0]))
-                             : (c[0] > c[2] ? c[0] : (c[1] > c[2] ? c[2] : c[1]));
-    return m < 1000 ? 2000000 : m / 50;
+    if (!k)
+        k = kit_pit_calibrate_khz();
+    return k ? k : 2000000;
 }
 
 int main(void)

@@ -1044,45 +1044,6 @@ static int mode_mq(uint64_t cap)
     return KIT_EXIT_OK;
 }
 
-/* ---- TSC rate: CPUID, else a PIT channel 2 calibration (as the blk guest does) ---- */
-static uint64_t pit_cycles_50ms(void)
-{
-    const uint32_t count = 59659; /* 1193182 Hz * 0.05 s, channel 2, mode 0 */
-    uint8_t p61 = inb(0x61);
-    outb(0x61, (uint8_t)((p61 & ~0x02) | 0x01));
-    outb(0x43, 0xb0);
-    outb(0x42, count & 0xff);
-    outb(0x42, count >> 8);
-    uint64_t t0 = rdtsc(), t, guard = 0;
-    for (;;) {
-        t = rdtsc();
-        if (inb(0x61) & 0x20)
-            break;
-        if (++guard > 5000000) {
-            outb(0x61, p61);
-            return 0;
-        }
-    }
-    outb(0x61, p61);
-    return t - t0;
-}
-
-/* Median of five: single runs are off on a loaded host. */
-static uint64_t pit_calibrate_khz(void)
-{
-    uint64_t c[5];
-    for (int i = 0; i < 5; i++) {
-        c[i] = pit_cycles_50ms();
-        if (c[i] == 0)
-            return 0;
-        for (int k = i; k > 0 && c[k] < c[k - 1]; k--) {
-            uint64_t t = c[k];
-            c[k] = c[k - 1];
-            c[k - 1] = t;
-        }
-    }
-    return c[2] < 1000 ? 0 : c[2] / 50;
-}
 
 /* ---- randread: the benchmark ---- */
 static int mode_randread(uint64_t cap)
@@ -1138,7 +1099,7 @@ int main(void)
     lun = (unsigned)kit_cmdline_u64("lun", 0);
     tsc_khz = kit_tsc_khz();
     if (!tsc_khz && is_rr)
-        tsc_khz = pit_calibrate_khz();
+        tsc_khz = kit_pit_calibrate_khz();
     uint64_t qsize = kit_cmdline_u64("qsize", 256);
     if (qsize < 8 || qsize > 256) {
         kit_printf("scsi: FAIL: qsize must be 8-256\n");

@@ -132,6 +132,8 @@ void kit_find_cpus(struct kit_cpus *out);
 void kit_cpu_vendor(char out[13]);
 /* TSC frequency from CPUID (0x15, 0x16, 0x40000010); 0 when unknown. */
 uint64_t kit_tsc_khz(void);
+/* TSC frequency measured against PIT channel 2 (median of five 50 ms counts); 0 when it fails. */
+uint64_t kit_pit_calibrate_khz(void);
 /* Busy-waits about us microseconds (assumes 3 GHz when the TSC rate is unknown). */
 void kit_udelay(uint64_t us);
 
