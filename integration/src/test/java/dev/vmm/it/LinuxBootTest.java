@@ -27,8 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Tag("smoke-kernel")
 class LinuxBootTest {
-    private static final Duration BOOT_BUDGET =
-            Duration.ofSeconds(Long.getLong("vmm.smokeKernel.bootBudgetSeconds", 900));
+    private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(1500);
 
     @BeforeAll
     static void needsKvm() {

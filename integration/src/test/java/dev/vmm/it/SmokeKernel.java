@@ -137,6 +137,15 @@ public final class SmokeKernel {
         return j.toString();
     }
 
+    /**
+     * How long a smoke test waits for a boot's milestones: {@code -Dvmm.smokeKernel.bootBudgetSeconds},
+     * else {@code defaultSeconds}. Guest kernel code is emulated on a PVM host, so a boot slows down
+     * roughly in proportion to the host's load; raise it on a busy machine.
+     */
+    public static java.time.Duration bootBudget(long defaultSeconds) {
+        return java.time.Duration.ofSeconds(Long.getLong("vmm.smokeKernel.bootBudgetSeconds", defaultSeconds));
+    }
+
     // --- milestones ---------------------------------------------------------------------------
 
     public static final Milestone LINUX_VERSION = Milestone.of("Linux version", "Linux version \\d+\\.\\d+");

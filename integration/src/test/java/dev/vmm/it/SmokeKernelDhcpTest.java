@@ -27,8 +27,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Tag("smoke-kernel")
 class SmokeKernelDhcpTest {
-    private static final Duration BOOT_BUDGET =
-            Duration.ofSeconds(Long.getLong("vmm.smokeKernel.bootBudgetSeconds", 900));
+    private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(900);
     private static final Path DNSMASQ = Path.of("/usr/sbin/dnsmasq");
     private static final String BRIDGE = "vmmbr0";
     private static final String SERVER = "10.79.0.1";

@@ -33,8 +33,7 @@ class SmokeKernelQemuTest {
      * ~45 s on an idle PVM host, several minutes on a loaded one (guest kernel code is emulated
      * on the host's CPUs: docs/smoke-kernel.md); override with -Dvmm.smokeKernel.bootBudgetSeconds.
      */
-    private static final Duration BOOT_BUDGET =
-            Duration.ofSeconds(Long.getLong("vmm.smokeKernel.bootBudgetSeconds", 600));
+    private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(600);
 
     @Test
     void bootsFromExt2RootDiskThroughEndOfBoot(@TempDir Path tmp) throws Exception {

@@ -25,8 +25,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Tag("smoke-kernel")
 class SmokeKernelScsiTest {
-    private static final Duration BOOT_BUDGET =
-            Duration.ofSeconds(Long.getLong("vmm.smokeKernel.bootBudgetSeconds", 900));
+    private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(900);
 
     @BeforeAll
     static void needsKvm() {
