@@ -8,9 +8,7 @@ import dev.vmm.migration.stream.StateWriter;
 import dev.vmm.virtio.pci.VirtioPciDevice;
 import dev.vmm.virtio.pci.VirtioPciState;
 
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,11 +63,11 @@ public final class PciDeviceState {
         List<byte[]> virtio = new ArrayList<>();
         for (VirtioPciDevice d : w.transports()) {
             VirtioPciState s = d.saveState();
-            virtio.add(bytes(o -> s.write(o)));
+            virtio.add(SectionBytes.of(o -> s.write(o)));
         }
         // Config spaces after the quiesce: nothing changes them while the vCPUs are paused.
         List<PciFunction> functions = w.pci().root().allFunctions();
-        byte[] pci = bytes(o -> {
+        byte[] pci = SectionBytes.of(o -> {
             o.writeInt(functions.size());
             for (PciFunction f : functions) {
                 o.writeUTF(f.device().name());
@@ -198,15 +196,4 @@ public final class PciDeviceState {
         return b;
     }
 
-    private interface Body {
-        void write(DataOutputStream o) throws IOException;
-    }
-
-    private static byte[] bytes(Body b) throws IOException {
-        ByteArrayOutputStream bos = new ByteArrayOutputStream();
-        DataOutputStream o = new DataOutputStream(bos);
-        b.write(o);
-        o.flush();
-        return bos.toByteArray();
-    }
 }

@@ -17,9 +17,7 @@ import dev.vmm.vcpu.VmState;
 
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -90,16 +88,16 @@ public final class Snapshot {
     /** As above with the PCI/virtio state captured before guest RAM was saved. */
     public static void writeDeviceState(Machine m, StateWriter w, PciDeviceState devices) throws IOException {
         VmState vm = VmState.capture(m.vm());
-        w.section("vm", VmState.VERSION, bytes(vm::write));
+        w.section("vm", VmState.VERSION, SectionBytes.of(vm::write));
         List<Integer> msrs = SAVEABLE_MSRS.computeIfAbsent(m,
                 k -> VcpuState.saveableMsrs(k.vcpus().get(0).fd(), k.vm().kvm().msrIndexList()));
         for (Vcpu v : m.vcpus()) {
             VcpuState s = VcpuState.capture(v.fd(), msrs);
-            w.section("vcpu/" + v.id(), VcpuState.VERSION, bytes(s::write));
+            w.section("vcpu/" + v.id(), VcpuState.VERSION, SectionBytes.of(s::write));
         }
-        w.section("uart/com1", 1, bytes(o -> RecordCodec.write(o, m.com1().state())));
-        w.section("cmos", 1, bytes(o -> RecordCodec.write(o, m.cmos().state())));
-        w.section("i8042", 1, bytes(o -> RecordCodec.write(o, m.i8042().state())));
+        w.section("uart/com1", 1, SectionBytes.of(o -> RecordCodec.write(o, m.com1().state())));
+        w.section("cmos", 1, SectionBytes.of(o -> RecordCodec.write(o, m.cmos().state())));
+        w.section("i8042", 1, SectionBytes.of(o -> RecordCodec.write(o, m.i8042().state())));
         devices.write(w);
     }
 
@@ -133,17 +131,6 @@ public final class Snapshot {
         return true;
     }
 
-    private interface Body {
-        void write(DataOutputStream o) throws IOException;
-    }
-
-    private static byte[] bytes(Body b) throws IOException {
-        ByteArrayOutputStream bos = new ByteArrayOutputStream();
-        DataOutputStream o = new DataOutputStream(bos);
-        b.write(o);
-        o.flush();
-        return bos.toByteArray();
-    }
 
     /**
      * Builds a machine from a snapshot. {@code base} supplies what the snapshot does not hold (serial
