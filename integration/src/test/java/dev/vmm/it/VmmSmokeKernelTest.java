@@ -71,6 +71,8 @@ class VmmSmokeKernelTest {
             if (console) {
                 wanted.add(6, ConsoleWatcher.Milestone.of("virtio-console driver: hvc0 console", "printk: console \\[hvc0\\] enabled"));
             }
+            // One socket for both vCPUs: the CPUID topology leaves (0xB subleaves, AMD 0x8000001E) agree with the MADT.
+            wanted.add(2, ConsoleWatcher.Milestone.of("one package (CPUID topology)", "smpboot: Max logical packages: 1"));
             ConsoleWatcher.Result r = watcher.await(wanted, BOOT_BUDGET);
             System.out.println("vmm smoke boot:\n" + r.describe(0));
             assertThat(r.allSeen()).as("all milestones:\n%s", r.describe(40)).isTrue();

@@ -29,6 +29,7 @@ public final class CpuTopology {
 
     public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, int cpus, boolean hypercalls) {
         CpuidEntries c = supported.copy();
+        addMissingTopologyLeaves(c);
         int coreBits = 32 - Integer.numberOfLeadingZeros(Math.max(cpus - 1, 0));
         for (CpuidEntries.Entry e : c.entries()) {
             switch (e.function) {
@@ -70,6 +71,33 @@ public final class CpuTopology {
             }
         }
         return c;
+    }
+
+    /**
+     * KVM_GET_SUPPORTED_CPUID may list leaf 0xB with subleaf 0 only and leave out AMD's 0x8000001E
+     * (seen on this project's host: the guest then read zeros for both, took a 0-bit APIC-id shift
+     * to the package from leaf 0xB, and Linux put every vCPU in a package of its own). Adds the
+     * entries the guest will read, when the leaf is in range (and, for 0x8000001E, TOPOEXT is
+     * offered), for {@link #forVcpu} to fill in.
+     */
+    private static void addMissingTopologyLeaves(CpuidEntries c) {
+        CpuidEntries.Entry basic = c.find(0, 0), ext = c.find(0x80000000, 0), ext1 = c.find(0x80000001, 0);
+        int indexed = dev.vmm.ffm.kvm.KvmIoctls.KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+        if (basic != null && Integer.compareUnsigned(basic.eax, 0xb) >= 0) {
+            for (int sub = 0; sub <= 1; sub++) {
+                if (!hasSubleaf(c, 0xb, sub)) c.entries().add(new CpuidEntries.Entry(0xb, sub, indexed, 0, 0, 0, 0));
+            }
+            for (CpuidEntries.Entry e : c.entries()) if (e.function == 0xb) e.flags |= indexed;
+        }
+        boolean topoext = ext1 != null && (ext1.ecx & (1 << 22)) != 0;
+        if (topoext && ext != null && Integer.compareUnsigned(ext.eax, 0x8000001e) >= 0 && c.find(0x8000001e, 0) == null) {
+            c.entries().add(new CpuidEntries.Entry(0x8000001e, 0, 0, 0, 0, 0, 0));
+        }
+    }
+
+    private static boolean hasSubleaf(CpuidEntries c, int function, int index) {
+        for (CpuidEntries.Entry e : c.entries()) if (e.function == function && e.index == index) return true;
+        return false;
     }
 
     /** The vendor string of leaf 0 ("GenuineIntel", "AuthenticAMD", ...). */

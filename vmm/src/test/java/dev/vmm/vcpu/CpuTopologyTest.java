@@ -37,6 +37,42 @@ class CpuTopologyTest {
         }
     }
 
+    /** What KVM_GET_SUPPORTED_CPUID gave on this project's PVM host: leaf 0xB subleaf 0 only, no 0x8000001E. */
+    private static CpuidEntries amdHostWithoutTopologyLeaves() {
+        return new CpuidEntries(new java.util.ArrayList<>(List.of(
+                new CpuidEntries.Entry(0x0, 0, 0, 0xd, 0x68747541, 0x444d4163, 0x69746e65),
+                new CpuidEntries.Entry(0x1, 0, 0, 0x00a00f11, 0x00020800, 0x7ed8320b, 0x178bfbff),
+                new CpuidEntries.Entry(0xb, 0, 1, 0, 1, 0x100, 0),
+                new CpuidEntries.Entry(0x80000000, 0, 0, 0x80000021, 0, 0, 0),
+                new CpuidEntries.Entry(0x80000001, 0, 0, 0x00a00f11, 0, 0x00400393, 0x23d3fbff),
+                new CpuidEntries.Entry(0x80000008, 0, 0, 0x3030, 0, 0x1001, 0))));
+    }
+
+    @Test
+    void missingTopologyLeavesAreAddedSoTheGuestSeesOnePackage() {
+        CpuidEntries c = CpuTopology.forVcpu(amdHostWithoutTopologyLeaves(), 1, 2, true);
+        CpuidEntries.Entry core = c.find(0xb, 1);
+        assertThat(core).as("leaf 0xB subleaf 1 (core level)").isNotNull();
+        assertThat(core.eax).as("APIC-id shift to the package").isEqualTo(1);
+        assertThat(core.ecx >>> 8 & 0xff).as("level type core").isEqualTo(2);
+        assertThat(c.find(0xb, 0).ebx).isEqualTo(1);
+        assertThat(c.find(0xb, 0).edx).as("x2APIC id").isEqualTo(1);
+        CpuidEntries.Entry topo = c.find(0x8000001e, 0);
+        assertThat(topo).as("AMD 0x8000001E added because TOPOEXT is offered").isNotNull();
+        assertThat(topo.eax).isEqualTo(1);
+        assertThat(topo.ebx & 0xff).as("core id").isEqualTo(1);
+    }
+
+    @Test
+    void noTopologyLeavesAreInventedBeyondTheMaximumLeaf() {
+        CpuidEntries host = amdHostWithoutTopologyLeaves();
+        host.find(0, 0).eax = 0x7;
+        host.find(0x80000001, 0).ecx &= ~(1 << 22);
+        CpuidEntries c = CpuTopology.forVcpu(host, 0, 2, true);
+        assertThat(c.find(0xb, 1)).isNull();
+        assertThat(c.find(0x8000001e, 0)).isNull();
+    }
+
     @Test
     void singleVcpuHasNoHyperThreadingBit() {
         CpuidEntries c = CpuTopology.forVcpu(amdHostWithSmt(), 0, 1, true);
