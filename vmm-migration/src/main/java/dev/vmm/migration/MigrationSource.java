@@ -237,8 +237,12 @@ public final class MigrationSource {
     }
 
     private void fail(Throwable t) {
-        closeChannel(); // first: the destination must see the end before this VM runs again
-        joinReturnPath();
+        // A write that failed because the destination gave up usually has the destination's reason
+        // (NAK) already waiting on the return path: let it be read before closing the channel, or the
+        // close would make that read fail too and the reason would be lost.
+        if (!cancelRequested && t instanceof IOException) joinReturnPath(500);
+        closeChannel(); // the destination must see the end before this VM runs again
+        joinReturnPath(1000);
         String why = cancelRequested ? "migration cancelled"
                 : peerError != null ? peerError
                 : t.getMessage() != null ? t.getMessage() : t.toString();
@@ -578,11 +582,11 @@ public final class MigrationSource {
         returnPath.start();
     }
 
-    private void joinReturnPath() {
+    private void joinReturnPath(long millis) {
         Thread t = returnPath;
         if (t == null) return;
         try {
-            t.join(1000);
+            t.join(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
