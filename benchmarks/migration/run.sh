@@ -39,7 +39,8 @@ ram = r.get("ram", {})
 xb = r.get("xbzrle-cache", {})
 print(f"| {impl:6} | {'on' if x == '1' else 'off':6} | {r.get('status'):9} | {r.get('total-time', 0):8} | "
       f"{r.get('downtime', 0):8} | {ram.get('transferred', 0) / 2**20:9.1f} | {ram.get('dirty-sync-count', 0):5} | "
-      f"{xb.get('pages', 0):7} | {r.get('x-dirty-log-mode', '-'):8} |")
+      f"{xb.get('pages', 0):7} | {r.get('x-dirty-log-mode', '-'):8} | "
+      f"{' '.join(f'{k} {v}' for k, v in r.get('x-downtime-breakdown', {}).items()) or '-'} |")
 PY
 }
 
@@ -86,8 +87,8 @@ qemu_run() { # xbzrle
 
 echo "load before: $(uptime)"
 echo "guest: counter $CMDLINE, --memory $MEM; max-bandwidth ${BW} (0 = unlimited); xbzrle-cache-size $XCACHE when on"
-echo "| impl   | xbzrle | status    | total ms | down ms  | MiB sent  | syncs | xb pages| log mode |"
-echo "|--------|--------|-----------|----------|----------|-----------|-------|---------|----------|"
+echo "| impl   | xbzrle | status    | total ms | down ms  | MiB sent  | syncs | xb pages| log mode | downtime ms by step |"
+echo "|--------|--------|-----------|----------|----------|-----------|-------|---------|----------|---------------------|"
 for _ in $(seq 1 "$RUNS"); do
     for x in 0 1; do vmm_run $x; done
     if [ "$NOVERIFY" = 1 ]; then for x in 0 1; do vmm_run $x vmm-nv off; done; fi

@@ -144,18 +144,19 @@ class CounterMigrationTest {
         }
         assertThat(x.stats().at("/xbzrle-cache/pages").asLong()).as(x.stats().toString()).isPositive();
         long off = plain.stats().at("/ram/transferred").asLong(), on = x.stats().at("/ram/transferred").asLong();
-        System.out.printf("counter migration: xbzrle off %d bytes, downtime %d ms; on %d bytes, downtime %d ms, %d xbzrle pages%n",
-                off, plain.stats().path("downtime").asLong(), on, x.stats().path("downtime").asLong(),
+        System.out.printf("counter migration: xbzrle off %d bytes, downtime %d ms %s; on %d bytes, downtime %d ms %s, %d xbzrle pages%n",
+                off, plain.stats().path("downtime").asLong(), plain.stats().path("x-downtime-breakdown"),
+                on, x.stats().path("downtime").asLong(), x.stats().path("x-downtime-breakdown"),
                 x.stats().at("/xbzrle-cache/pages").asLong());
         assertThat(on).as("XBZRLE on %d bytes, off %d bytes", on, off).isLessThan(off);
-        // Downtime: the engine switches over when the dirty part fits the limit at the measured
-        // bandwidth — that is what it controls. The measured downtime adds the page-hash pass over all
-        // RAM (this host's dirty log cannot be trusted), the pause and the destination's load, which
-        // on this shared 2-CPU host take seconds; they are reported, not bounded here.
+        // Downtime within the limit (default 300 ms) although this host's dirty log forces the
+        // verified mode (every page rehashed while paused): the stop-and-copy code was rehearsed at
+        // setup, and no round was left in a socket buffer at the switch-over.
         for (Outcome o : List.of(plain, x)) {
             JsonNode s = o.stats();
-            double wireMs = s.at("/ram/downtime-bytes").asLong() * 8.0 / (s.at("/ram/mbps").asDouble() * 1e6) * 1000;
-            assertThat(wireMs).as("dirty part at switch-over, in ms at the measured bandwidth: %s", s).isLessThanOrEqualTo(limit * 1.5);
+            assertThat(s.path("downtime").asLong()).as("downtime vs downtime-limit: %s", s).isLessThanOrEqualTo(limit);
+            assertThat(s.path("x-setup-pause").asLong()).as("the rehearsal pause: %s", s).isLessThanOrEqualTo(limit);
+            assertThat(s.path("x-downtime-breakdown").path("pause").isNumber()).as(s.toString()).isTrue();
         }
     }
 

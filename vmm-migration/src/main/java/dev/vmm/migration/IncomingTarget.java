@@ -15,6 +15,13 @@ public interface IncomingTarget {
      */
     void loadDeviceState(StateReader reader) throws Exception;
 
+    /**
+     * Called once before the stream is read, while waiting for the source: warm up the code that
+     * {@link #loadDeviceState} runs at the switch-over (e.g. save this machine's own state and load
+     * it back), so its first-run cost in the JVM is not paid in the downtime. The default does nothing.
+     */
+    default void rehearse() throws Exception { }
+
     /** Everything arrived and the source gave up the VM: run the vCPUs. */
     void start() throws Exception;
 

@@ -34,6 +34,9 @@ import java.util.zip.CheckedInputStream;
  * {@link MigrationException}.
  */
 public final class MigrationDestination {
+    /** Compared with, never written: one for the process. */
+    private static final MemorySegment ZERO_PAGE = java.lang.foreign.Arena.global().allocate(MigrationProtocol.MAX_PAGE, 4096);
+
     private final IncomingTarget target;
     private final GuestRegion[] regions;
 
@@ -64,6 +67,18 @@ public final class MigrationDestination {
         return m;
     }
 
+    /**
+     * Warms up the target's state loading ({@link IncomingTarget#rehearse}) before any stream
+     * arrives; call while waiting for the source. A failure is the target's own: reported, not fatal.
+     */
+    public void rehearse() throws MigrationException {
+        try {
+            target.rehearse();
+        } catch (Exception e) {
+            throw new MigrationException("rehearsing the device-state load failed: " + e.getMessage(), e);
+        }
+    }
+
     /** Receives a migration over a connected channel, which is closed afterwards. Blocks until done. */
     public void run(ByteChannel channel) throws MigrationException {
         try (channel) {
@@ -82,7 +97,7 @@ public final class MigrationDestination {
         BufferedInputStream buffered = new BufferedInputStream(in, 256 * 1024);
         boolean started = false;
         try {
-            receive(buffered);
+            receive(buffered, reply);
             reply.writeByte(MigrationProtocol.READY);
             reply.flush();
             int go;
@@ -132,7 +147,7 @@ public final class MigrationDestination {
         return "incoming migration failed: " + m;
     }
 
-    private void receive(InputStream raw) throws Exception {
+    private void receive(InputStream raw, DataOutputStream reply) throws Exception {
         CRC32C crc = new CRC32C();
         Counting counting = new Counting(raw);
         DataInputStream in = new DataInputStream(new CheckedInputStream(counting, crc));
@@ -151,7 +166,7 @@ public final class MigrationDestination {
             throw corrupt(counting, "page size " + pageSize + " is not supported");
         }
         int caps = in.readInt();
-        if ((caps & ~MigrationProtocol.CAP_XBZRLE) != 0) {
+        if ((caps & ~MigrationProtocol.KNOWN_CAPS) != 0) {
             throw new MigrationException(String.format("the source uses capabilities 0x%x this vmm does not know", caps));
         }
         int n = in.readInt();
@@ -171,6 +186,7 @@ public final class MigrationDestination {
         byte[] delta = new byte[pageSize];
         MemorySegment deltaSeg = MemorySegment.ofArray(delta);
         boolean xbzrle = (caps & MigrationProtocol.CAP_XBZRLE) != 0;
+        boolean ack = (caps & MigrationProtocol.CAP_ITERATION_ACK) != 0;
         long records = 0;
         while (true) {
             int type = in.readUnsignedByte();
@@ -182,7 +198,11 @@ public final class MigrationDestination {
                     MemorySegment host = regions[r].host();
                     long off = (pfn - firstPfn[r]) * pageSize;
                     if (type == MigrationProtocol.ZERO) {
-                        host.asSlice(off, pageSize).fill((byte) 0);
+                        // Most of a fresh target's RAM is never written: reading it maps the shared
+                        // zero page, writing would allocate it (RSS, page faults) for nothing.
+                        if (MemorySegment.mismatch(host, off, off + pageSize, ZERO_PAGE, 0, pageSize) >= 0) {
+                            host.asSlice(off, pageSize).fill((byte) 0);
+                        }
                     } else if (type == MigrationProtocol.FULL) {
                         in.readFully(page);
                         MemorySegment.copy(MemorySegment.ofArray(page), 0, host, off, pageSize);
@@ -203,6 +223,11 @@ public final class MigrationDestination {
                 case MigrationProtocol.END_ITERATION -> {
                     int it = in.readInt();
                     checkCrc(in, crc, counting, "iteration " + it);
+                    if (ack) {
+                        reply.writeByte(MigrationProtocol.ACK);
+                        reply.writeInt(it);
+                        reply.flush();
+                    }
                     iterations++;
                 }
                 case MigrationProtocol.DEVICE -> {

@@ -14,7 +14,8 @@ import java.nio.charset.StandardCharsets;
  * source → destination
  *   stream    = header setup (page* end-iter)+ device complete go
  *   header    = "VMM-MIGR" u32:version(1)
- *   setup     = u8:0x01 u32:page-size u32:capabilities(bit0 xbzrle) u32:n (u64:base u64:size){n} u32:crc
+ *   setup     = u8:0x01 u32:page-size u32:capabilities u32:n (u64:base u64:size){n} u32:crc
+ *               capabilities: bit0 xbzrle, bit1 iteration acks
  *   page      = u8:0x10 u64:pfn                            ZERO: the page is all zeros
  *             | u8:0x11 u64:pfn byte[page-size]            FULL
  *             | u8:0x12 u64:pfn u16:len byte[len]          XBZRLE delta (QEMU's format) vs the page
@@ -26,6 +27,9 @@ import java.nio.charset.StandardCharsets;
  * destination → source (the return path)
  *   ready     = u8:0x01                                    everything arrived, checked and loaded
  *   nak       = u8:0x02 utf:reason                         the destination failed (then closes)
+ *   ack       = u8:0x03 u32:iteration                      with bit1: that iteration arrived, checked
+ *                                                          and written to RAM (the source waits for it
+ *                                                          before its next dirty sync)
  * </pre>
  *
  * {@code pfn} is the guest-physical address divided by the page size. Each {@code crc} is the
@@ -48,8 +52,11 @@ final class MigrationProtocol {
 
     static final int READY = 0x01;
     static final int NAK = 0x02;
+    static final int ACK = 0x03;
 
     static final int CAP_XBZRLE = 1;
+    static final int CAP_ITERATION_ACK = 2;
+    static final int KNOWN_CAPS = CAP_XBZRLE | CAP_ITERATION_ACK;
 
     static final int MAX_REGIONS = 1024;
     static final int MIN_PAGE = 4096;

@@ -14,10 +14,14 @@ import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.Channels;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -69,6 +73,7 @@ public final class MigrationSource {
     private volatile long startNanos;
     private volatile long endNanos;
     private volatile long setupMs;
+    private volatile long setupPauseMs;
     private volatile long downtimeMs;
     private volatile long expectedDowntimeMs;
     private volatile long transferred;
@@ -84,9 +89,12 @@ public final class MigrationSource {
     private volatile long verifiedResent;
     private volatile String selfTestVerdict;
     private volatile XbzrleCacheStats xbzrleStats;
+    private volatile Map<String, Long> downtimeBreakdown = Map.of();
 
     // The return path (destination → source).
     private final CountDownLatch ready = new CountDownLatch(1);
+    private final Object acks = new Object();
+    private int ackedIteration = -1; // guarded by acks
     private volatile String peerError;
     private Thread returnPath;
 
@@ -185,7 +193,8 @@ public final class MigrationSource {
         long pre = precopyBytes < 0 ? moved : precopyBytes;
         return new MigrationStats(s, total, expectedDowntimeMs, downtimeMs, setupMs, moved, remainingPages * pageSize,
                 totalPages * pageSize, duplicate, normal, pageSize, dirtyPagesRate, mbps, dirtySyncCount, pre, moved - pre,
-                caps.xbzrle() ? xbzrleOrEmpty() : null, throttle, dirtyLogMode, verifiedResent, selfTestVerdict, errorDesc);
+                caps.xbzrle() ? xbzrleOrEmpty() : null, throttle, dirtyLogMode, verifiedResent, selfTestVerdict, errorDesc,
+                setupPauseMs, downtimeBreakdown);
     }
 
     private XbzrleCacheStats xbzrleOrEmpty() {
@@ -212,6 +221,11 @@ public final class MigrationSource {
     private long[] sentHash;
     private long[][] dirty;
     private final byte[] buf = new byte[MigrationProtocol.MAX_PAGE];
+    // The page copy and the zero page are native memory, like guest RAM: the hash, the zero test and
+    // the encoder then see one kind of segment all along. When the live phase had fed them heap
+    // copies, the stop-and-copy hash pass over guest RAM hit deoptimized code and its first 50 ms
+    // (of 80 for 128 MiB) went to the interpreter and recompilation — all of it downtime.
+    private Arena arena;
     private MemorySegment bufSeg;
     private byte[] delta;
     private MemorySegment deltaSeg;
@@ -230,6 +244,7 @@ public final class MigrationSource {
             fail(t);
         } finally {
             if (encoder != null) encoder.close();
+            if (arena != null) arena.close();
             if (logStarted) dirtyLog.stop();
             closeChannel();
             finished.countDown();
@@ -265,17 +280,23 @@ public final class MigrationSource {
     }
 
     private void migrate() throws Exception {
-        bufSeg = MemorySegment.ofArray(buf).asSlice(0, pageSize);
+        arena = Arena.ofConfined();
+        bufSeg = arena.allocate(pageSize, pageSize);
         delta = new byte[pageSize];
         deltaSeg = MemorySegment.ofArray(delta);
-        zeroSeg = MemorySegment.ofArray(new byte[pageSize]);
+        zeroSeg = arena.allocate(pageSize, pageSize); // allocate() zeroes
         crc = new CRC32C();
         limiter = new RateLimiter(params::maxBandwidth, () -> cancelRequested || peerError != null);
         OutputStream wire = new BufferedOutputStream(Channels.newOutputStream(channel), 256 * 1024);
         out = new DataOutputStream(new CheckedOutputStream(new Metered(wire), crc));
         startReturnPath(Channels.newInputStream(channel));
 
-        // Setup: dirty log on before the first pass, so nothing written during it is lost.
+        // Setup: a rehearsal of stop-and-copy warms its code; then the dirty log goes on before the
+        // first pass, so nothing written during it is lost.
+        long r0 = System.nanoTime();
+        vm.rehearse();
+        setupPauseMs = (System.nanoTime() - r0) / 1_000_000;
+        checkAbort();
         dirtyLog.start();
         logStarted = true;
         decideDirtyLogMode();
@@ -306,8 +327,11 @@ public final class MigrationSource {
             long bytes0 = transferred;
             sendDirty();
             firstPass = false;
-            endIteration(iteration++);
+            endIteration(iteration);
             out.flush();
+            // The round ends when the destination has it: then the bandwidth below is end to end, and
+            // no earlier round is still in a socket buffer at the switch-over, where it would be downtime.
+            awaitAck(iteration++);
             long dirtyNow = sync();
             long nanos = Math.max(1, System.nanoTime() - t0);
             long sent = transferred - bytes0;
@@ -340,14 +364,17 @@ public final class MigrationSource {
         checkAbort();
         setStatus(MigrationStatus.DEVICE);
         long downStart = System.nanoTime();
+        DowntimeClock clock = new DowntimeClock(downStart);
         precopyBytes = transferred;
         vm.pause();
         paused = true;
+        clock.lap("pause");
         limited = false; // as QEMU: the last stage is not rate limited, it is all downtime
         checkAbort();
         sync();
         sendDirty();
-        if (sentHash != null) verifyAllPages();
+        clock.lap("ram");
+        if (sentHash != null) verifyAllPages(clock);
         endIteration(iteration);
         out.writeByte(MigrationProtocol.DEVICE);
         StateWriter w = new StateWriter(MigrationProtocol.nonClosing(out));
@@ -357,8 +384,11 @@ public final class MigrationSource {
         out.writeLong(pageRecords);
         writeCrc();
         out.flush();
+        clock.lap("device");
         awaitReady();
+        clock.lap("ready");
         downtimeMs = (System.nanoTime() - downStart) / 1_000_000;
+        downtimeBreakdown = clock.laps();
         expectedDowntimeMs = 0;
         if (encoder != null) xbzrleStats = encoder.stats();
         // From here on the destination owns the VM: no cancel, no resume.
@@ -378,6 +408,34 @@ public final class MigrationSource {
         if (throttle > 0) {
             throttle = 0;
             vm.throttle(0);
+        }
+    }
+
+    /** Times the steps of stop-and-copy, for {@code x-downtime-breakdown}. */
+    private static final class DowntimeClock {
+        private final Map<String, Long> laps = new LinkedHashMap<>();
+        private long last;
+
+        DowntimeClock(long start) {
+            last = start;
+        }
+
+        void lap(String step) {
+            long now = System.nanoTime();
+            laps.put(step, (now - last) / 1_000_000);
+            last = now;
+        }
+
+        /** Ends a lap made of two steps, the first of which took {@code firstNanos}. */
+        void split(String first, long firstNanos, String second) {
+            long now = System.nanoTime();
+            laps.put(first, firstNanos / 1_000_000);
+            laps.put(second, (now - last - firstNanos) / 1_000_000);
+            last = now;
+        }
+
+        Map<String, Long> laps() {
+            return java.util.Collections.unmodifiableMap(laps);
         }
     }
 
@@ -405,7 +463,7 @@ public final class MigrationSource {
         out.writeInt(MigrationProtocol.VERSION);
         out.writeByte(MigrationProtocol.SETUP);
         out.writeInt(pageSize);
-        out.writeInt(caps.xbzrle() ? MigrationProtocol.CAP_XBZRLE : 0);
+        out.writeInt((caps.xbzrle() ? MigrationProtocol.CAP_XBZRLE : 0) | MigrationProtocol.CAP_ITERATION_ACK);
         out.writeInt(regions.length);
         for (GuestRegion r : regions) {
             out.writeLong(r.base());
@@ -445,6 +503,7 @@ public final class MigrationSource {
         return count;
     }
 
+    private final long[] hashScratch = new long[PageHash.SCRATCH_LONGS];
     private long hashNanos;
     private long hashCount;
 
@@ -493,9 +552,10 @@ public final class MigrationSource {
                 out.write(delta, 0, n);
                 pageRecords++;
             } else if (n < 0) {
-                // Miss or overflow: buf holds exactly the encoder's snapshot, now cached.
+                // Miss or overflow: bufSeg holds exactly the encoder's snapshot, now cached.
                 out.writeByte(MigrationProtocol.FULL);
                 out.writeLong(pfn);
+                MemorySegment.copy(bufSeg, ValueLayout.JAVA_BYTE, 0, buf, 0, pageSize);
                 out.write(buf, 0, pageSize);
                 normal++;
                 pageRecords++;
@@ -503,7 +563,7 @@ public final class MigrationSource {
         }
         if (sentHash != null) {
             long t = System.nanoTime();
-            sentHash[(int) (firstIndex[r] + index)] = PageHash.hash(bufSeg, 0, pageSize);
+            sentHash[(int) (firstIndex[r] + index)] = PageHash.hash(bufSeg, 0, pageSize, hashScratch);
             hashNanos += System.nanoTime() - t;
             hashCount++;
         }
@@ -520,22 +580,26 @@ public final class MigrationSource {
      * common fork-join pool (it is most of this pass, and all of it is downtime); the resends
      * then go out in address order on this thread.
      */
-    private void verifyAllPages() throws Exception {
+    private void verifyAllPages(DowntimeClock clock) throws Exception {
         long resent = 0;
+        long hashing = 0;
         for (int r = 0; r < regions.length; r++) {
             MemorySegment host = regions[r].host();
             long pages = regionPages[r];
             long first = firstIndex[r];
             int chunks = (int) ((pages + VERIFY_CHUNK_PAGES - 1) / VERIFY_CHUNK_PAGES);
             java.util.BitSet[] stale = new java.util.BitSet[chunks];
+            long h0 = System.nanoTime();
             java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
                 java.util.BitSet b = new java.util.BitSet();
+                long[] scratch = new long[PageHash.SCRATCH_LONGS];
                 long start = (long) c * VERIFY_CHUNK_PAGES, end = Math.min(pages, start + VERIFY_CHUNK_PAGES);
                 for (long p = start; p < end; p++) {
-                    if (PageHash.hash(host, p * pageSize, pageSize) != sentHash[(int) (first + p)]) b.set((int) (p - start));
+                    if (PageHash.hash(host, p * pageSize, pageSize, scratch) != sentHash[(int) (first + p)]) b.set((int) (p - start));
                 }
                 stale[c] = b;
             });
+            hashing += System.nanoTime() - h0;
             checkAbort();
             for (int c = 0; c < chunks; c++) {
                 for (int i = stale[c].nextSetBit(0); i >= 0; i = stale[c].nextSetBit(i + 1)) {
@@ -546,12 +610,22 @@ public final class MigrationSource {
                 checkAbort();
             }
         }
+        clock.split("verify-hash", hashing, "verify-resend");
     }
 
     private void checkAbort() throws MigrationException {
         if (cancelRequested) throw new MigrationException("migration cancelled");
         String e = peerError;
         if (e != null) throw new MigrationException(e);
+    }
+
+    private void awaitAck(int iteration) throws Exception {
+        synchronized (acks) {
+            while (ackedIteration < iteration) {
+                checkAbort();
+                acks.wait(20);
+            }
+        }
     }
 
     private void awaitReady() throws Exception {
@@ -563,13 +637,24 @@ public final class MigrationSource {
         returnPath = new Thread(() -> {
             DataInputStream din = new DataInputStream(in);
             try {
-                int b = din.readUnsignedByte();
-                if (b == MigrationProtocol.READY) {
-                    ready.countDown();
-                } else if (b == MigrationProtocol.NAK) {
-                    peerError = "destination failed: " + din.readUTF();
-                } else {
-                    peerError = String.format("destination sent an unknown reply 0x%02x", b);
+                while (true) {
+                    int b = din.readUnsignedByte();
+                    if (b == MigrationProtocol.ACK) {
+                        int it = din.readInt();
+                        synchronized (acks) {
+                            ackedIteration = Math.max(ackedIteration, it);
+                            acks.notifyAll();
+                        }
+                        continue;
+                    }
+                    if (b == MigrationProtocol.READY) {
+                        ready.countDown();
+                    } else if (b == MigrationProtocol.NAK) {
+                        peerError = "destination failed: " + din.readUTF();
+                    } else {
+                        peerError = String.format("destination sent an unknown reply 0x%02x", b);
+                    }
+                    break;
                 }
             } catch (EOFException e) {
                 peerError = "destination closed the connection";

@@ -17,12 +17,17 @@ import java.util.Map;
  * @param verifiedResentPages pages the dirty log missed, found by their hash and resent
  * @param selfTest            the dirty-log self-test's verdict, or null if none ran
  * @param errorDesc           why it failed, or null
+ * @param setupPauseMs        how long the guest was paused at setup for the stop-and-copy rehearsal
+ *                            ({@link VmControl#rehearse})
+ * @param downtimeBreakdown   milliseconds of each stop-and-copy step in order (pause, ram, verify,
+ *                            device, ready), empty until the migration completed
  */
 public record MigrationStats(MigrationStatus status, long totalTimeMs, long expectedDowntimeMs, long downtimeMs,
                              long setupTimeMs, long transferred, long remaining, long total, long duplicate,
                              long normal, int pageSize, long dirtyPagesRate, double mbps, long dirtySyncCount,
                              long precopyBytes, long downtimeBytes, XbzrleCacheStats xbzrle, int cpuThrottlePercentage,
-                             String dirtyLogMode, long verifiedResentPages, String selfTest, String errorDesc) {
+                             String dirtyLogMode, long verifiedResentPages, String selfTest, String errorDesc,
+                             long setupPauseMs, Map<String, Long> downtimeBreakdown) {
 
     /** The {@code query-migrate} reply; empty before any migration, as QEMU's. */
     public Map<String, Object> toMap() {
@@ -33,8 +38,10 @@ public record MigrationStats(MigrationStatus status, long totalTimeMs, long expe
         if (status != MigrationStatus.SETUP) {
             m.put("total-time", totalTimeMs);
             m.put("setup-time", setupTimeMs);
+            m.put("x-setup-pause", setupPauseMs);
             if (running) m.put("expected-downtime", expectedDowntimeMs);
             if (status == MigrationStatus.COMPLETED) m.put("downtime", downtimeMs);
+            if (status == MigrationStatus.COMPLETED && !downtimeBreakdown.isEmpty()) m.put("x-downtime-breakdown", downtimeBreakdown);
             Map<String, Object> ram = new LinkedHashMap<>();
             ram.put("transferred", transferred);
             ram.put("remaining", remaining);
@@ -79,7 +86,14 @@ public record MigrationStats(MigrationStatus status, long totalTimeMs, long expe
                 "migration %s: %d%% of %d MiB RAM, %d MiB transferred, %.0f Mbps, sync %d, remaining %d MiB",
                 status.qmpName(), pct, total / mib, transferred / mib, mbps, dirtySyncCount, remaining / mib));
         if (!status.isFinal()) sb.append(", expected downtime ").append(expectedDowntimeMs).append(" ms");
-        if (status == MigrationStatus.COMPLETED) sb.append(", downtime ").append(downtimeMs).append(" ms");
+        if (status == MigrationStatus.COMPLETED) {
+            sb.append(", downtime ").append(downtimeMs).append(" ms");
+            if (!downtimeBreakdown.isEmpty()) {
+                StringBuilder parts = new StringBuilder();
+                downtimeBreakdown.forEach((k, v) -> parts.append(parts.isEmpty() ? "" : " ").append(k).append(' ').append(v));
+                sb.append(" (").append(parts).append(')');
+            }
+        }
         if (cpuThrottlePercentage > 0) sb.append(", throttle ").append(cpuThrottlePercentage).append('%');
         if (dirtyLogMode != null) sb.append(", dirty log ").append(dirtyLogMode);
         if (verifiedResentPages > 0) sb.append(" (").append(verifiedResentPages).append(" missed pages resent)");

@@ -17,6 +17,15 @@ public interface VmControl {
     void writeDeviceState(StateWriter w) throws Exception;
 
     /**
+     * Runs the stop-and-copy steps once at setup, off the clock: pause, quiesce, capture the device
+     * state into nothing, resume. In a JVM the first run of that code pays for class loading,
+     * native-call linkage and the interpreter — measured 50-100 ms, which would otherwise all be
+     * downtime. Costs the guest one short pause at setup (reported as {@code x-setup-pause}).
+     * The default does nothing.
+     */
+    default void rehearse() throws Exception { }
+
+    /**
      * Auto-converge: make the vCPUs sleep {@code percent}% of the time (0 = no throttling). Called
      * from the migration thread; the default ignores it (auto-converge then has no effect).
      */

@@ -148,6 +148,15 @@ final class FakeVm implements VmControl, AutoCloseable {
         w.section("counter", 1, 8, o -> o.writeLong(c));
     }
 
+    final java.util.concurrent.atomic.AtomicInteger rehearsals = new java.util.concurrent.atomic.AtomicInteger();
+    volatile boolean dirtyLogOnAtRehearsal;
+
+    @Override
+    public void rehearse() {
+        dirtyLogOnAtRehearsal = dirtyLog.started;
+        rehearsals.incrementAndGet();
+    }
+
     /** Hand-overs seen, and whether the destination had started by then (it must not: GO comes after). */
     final java.util.concurrent.atomic.AtomicInteger handOvers = new java.util.concurrent.atomic.AtomicInteger();
     volatile java.util.function.BooleanSupplier peerStarted = () -> false;

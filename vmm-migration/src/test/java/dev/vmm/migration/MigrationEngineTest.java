@@ -75,10 +75,18 @@ class MigrationEngineTest {
         assertThat(vm.peerStartedAtHandOver).isFalse();
         assertThat(vm.dirtyLog.started).isTrue();
         assertThat(vm.dirtyLog.stopped).isTrue();
+        // Stop-and-copy was rehearsed once at setup, before dirty tracking began.
+        assertThat(vm.rehearsals.get()).isEqualTo(1);
+        assertThat(vm.dirtyLogOnAtRehearsal).isFalse();
 
         MigrationStats s = source.stats();
         Map<String, Object> m = s.toMap();
-        assertThat(m).containsKeys("status", "total-time", "downtime", "setup-time", "ram", "xbzrle-cache", "x-dirty-log-mode");
+        assertThat(m).containsKeys("status", "total-time", "downtime", "setup-time", "ram", "xbzrle-cache", "x-dirty-log-mode",
+                "x-setup-pause", "x-downtime-breakdown");
+        @SuppressWarnings("unchecked")
+        Map<String, Long> breakdown = (Map<String, Long>) m.get("x-downtime-breakdown");
+        assertThat(breakdown).containsOnlyKeys("pause", "ram", "device", "ready"); // no verification in kvm mode
+        assertThat(breakdown.values().stream().mapToLong(Long::longValue).sum()).isLessThanOrEqualTo(s.downtimeMs());
         assertThat(m.get("status")).isEqualTo("completed");
         assertThat(m.get("x-dirty-log-mode")).isEqualTo("kvm");
         assertThat(s.total()).isEqualTo(vm.memory.size());
@@ -108,6 +116,59 @@ class MigrationEngineTest {
         assertThat(source.status()).isEqualTo(MigrationStatus.COMPLETED);
         assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
         assertThat(source.stats().toMap()).doesNotContainKey("xbzrle-cache");
+    }
+
+    /**
+     * A round ends when the destination has it: while the destination holds back its ACK of the
+     * first pass, the source sends nothing more and does not sync the dirty log (a round still in
+     * a socket buffer at the switch-over would be downtime).
+     */
+    @Test
+    void eachRoundWaitsForTheDestinationsAck() throws Exception {
+        vm = new FakeVm(false, 16);
+        target = new FakeVm.Target();
+        vm.startMutator();
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        MigrationUri.Listener listener = tcp().listen();
+        CompletableFuture<Throwable> dest = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try (listener; SocketChannel ch = listener.accept()) {
+                java.io.OutputStream replies = new java.io.FilterOutputStream(java.nio.channels.Channels.newOutputStream(ch)) {
+                    @Override
+                    public void write(int b) throws java.io.IOException {
+                        try {
+                            release.await(); // the first reply is ACK 0
+                        } catch (InterruptedException e) {
+                            throw new java.io.InterruptedIOException();
+                        }
+                        out.write(b);
+                    }
+                };
+                new MigrationDestination(target).run(java.nio.channels.Channels.newInputStream(ch), replies);
+                dest.complete(null);
+            } catch (Throwable e) {
+                dest.complete(e);
+            }
+        }, "test-destination");
+        t.setDaemon(true);
+        t.start();
+        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, new MigrationParameters().maxBandwidth(0),
+                new MigrationCapabilities());
+        source.start(listener.uri().connect());
+        assertThat(source.await(1500, TimeUnit.MILLISECONDS)).as("finished without the destination's ACK").isFalse();
+        MigrationStats held = source.stats();
+        assertThat(held.status()).isEqualTo(MigrationStatus.ACTIVE);
+        assertThat(held.dirtySyncCount()).as("synced before the first pass was acknowledged").isZero();
+        assertThat(held.transferred()).isEqualTo(held.precopyBytes());
+        long sentWhileHeld = held.transferred();
+        Thread.sleep(200);
+        assertThat(source.stats().transferred()).as("sent more while the ACK was held").isEqualTo(sentWhileHeld);
+        release.countDown();
+        assertThat(source.await(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
+        assertThat(source.status()).isEqualTo(MigrationStatus.COMPLETED);
+        assertThat(source.stats().dirtySyncCount()).isGreaterThanOrEqualTo(2);
+        assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
     }
 
     /**
@@ -172,6 +233,7 @@ class MigrationEngineTest {
         assertThat(s.dirtyLogMode()).isEqualTo("verified");
         assertThat(s.verifiedResentPages()).isGreaterThanOrEqualTo(1);
         assertThat(s.toMap()).containsEntry("x-dirty-log-mode", "verified").containsKey("x-verified-resent-pages");
+        assertThat(s.downtimeBreakdown()).containsKeys("verify-hash", "verify-resend");
     }
 
     @Test

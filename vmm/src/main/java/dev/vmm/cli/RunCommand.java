@@ -157,9 +157,8 @@ public final class RunCommand implements Callable<Integer> {
             throw new UsageException("--incoming: " + e.getMessage());
         }
         if (!quiet) err.println("vmm: waiting for an incoming migration on " + incoming);
-        try (dev.vmm.migration.MigrationUri.Listener l = uri.listen();
-             java.nio.channels.SocketChannel ch = l.accept()) {
-            new dev.vmm.migration.MigrationDestination(new dev.vmm.migration.IncomingTarget() {
+        try (dev.vmm.migration.MigrationUri.Listener l = uri.listen()) {
+            dev.vmm.migration.MigrationDestination destination = new dev.vmm.migration.MigrationDestination(new dev.vmm.migration.IncomingTarget() {
                 @Override
                 public dev.vmm.memory.GuestMemory memory() { return m.memory(); }
 
@@ -169,8 +168,22 @@ public final class RunCommand implements Callable<Integer> {
                 }
 
                 @Override
+                public void rehearse() throws Exception {
+                    dev.vmm.snapshot.Snapshot.rehearseLoad(m);
+                }
+
+                @Override
                 public void start() { }
-            }).run(ch);
+            });
+            // While the source has not connected yet (a connection waits in the backlog meanwhile).
+            try {
+                destination.rehearse();
+            } catch (dev.vmm.migration.MigrationException e) {
+                err.println("vmm: " + e.getMessage() + " (the switch-over will take longer)");
+            }
+            try (java.nio.channels.SocketChannel ch = l.accept()) {
+                destination.run(ch);
+            }
         } catch (Exception e) {
             throw new IncomingFailed("incoming migration failed: " + e.getMessage());
         }

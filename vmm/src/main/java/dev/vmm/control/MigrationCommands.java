@@ -142,6 +142,11 @@ public final class MigrationCommands {
             }
 
             @Override
+            public void rehearse() throws Exception {
+                Snapshot.rehearseSave(machine);
+            }
+
+            @Override
             public void handOver() {
                 if (machine.virtio() != null) machine.virtio().releaseDiskLocks(); // taken back if 'cont' resumes the source
             }

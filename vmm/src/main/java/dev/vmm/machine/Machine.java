@@ -111,21 +111,51 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
      * vCPU and device state may be read or changed. Idempotent.
      */
     public synchronized void pause() throws InterruptedException {
+        pause(true);
+    }
+
+    /** Without {@code announce} no STOP event: for {@link #briefly}, which a QMP client must not see as a stop. */
+    private synchronized void pause(boolean announce) throws InterruptedException {
         if (paused || exit.isDone()) return;
         gate.requestPause();
         for (Vcpu v : vcpus) v.kick();
         if (!gate.awaitParked(vcpus.size(), 10_000)) throw new IllegalStateException("vCPUs did not pause within 10 s");
         for (Vcpu v : vcpus) v.fd().kvmclockCtrl(); // tell the guest it was stopped (no soft-lockup noise)
         paused = true;
-        eventListeners.forEach(l -> l.accept("STOP"));
+        if (announce) eventListeners.forEach(l -> l.accept("STOP"));
     }
 
     public synchronized void resume() {
+        resume(true);
+    }
+
+    /** Work done during {@link #briefly}. */
+    public interface PausedWork {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code work} with the vCPUs parked and then lets them go on, announcing nothing (no
+     * STOP/RESUME event); a machine paused already stays paused. Holds this machine's lock
+     * throughout, so a 'stop' or 'cont' arriving meanwhile waits and is not lost.
+     */
+    public synchronized void briefly(PausedWork work) throws Exception {
+        boolean wasPaused = paused;
+        pause(false);
+        try {
+            work.run();
+        } finally {
+            if (!wasPaused) resume(false);
+        }
+    }
+
+    /** Without {@code announce} no RESUME event (see {@link #pause(boolean)}). */
+    private synchronized void resume(boolean announce) {
         if (!paused) return;
         paused = false;
         if (virtio != null) virtio.startAfterStateChange(); // devices stopped for a state save run again first
         gate.resume();
-        eventListeners.forEach(l -> l.accept("RESUME"));
+        if (announce) eventListeners.forEach(l -> l.accept("RESUME"));
     }
 
     private boolean startPaused;

@@ -101,6 +101,34 @@ public final class Snapshot {
         devices.write(w);
     }
 
+    /**
+     * Migration source's rehearsal ({@link dev.vmm.migration.VmControl#rehearse}): pauses, captures
+     * every device section into nothing and resumes (unless the machine was paused already), so the
+     * switch-over runs warm code. No STOP/RESUME events: to QMP clients the VM never stopped.
+     */
+    public static void rehearseSave(Machine m) throws Exception {
+        m.briefly(() -> {
+            try (StateWriter w = new StateWriter(OutputStream.nullOutputStream())) {
+                writeDeviceState(m, w);
+            }
+        });
+    }
+
+    /**
+     * Migration destination's rehearsal: saves the state of {@code m} — a freshly built target whose
+     * vCPUs have not run — and loads it back into {@code m}, which changes nothing but leaves the
+     * load path loaded, linked and warm for the switch-over.
+     */
+    public static void rehearseLoad(Machine m) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(64 * 1024);
+        try (StateWriter w = new StateWriter(bytes)) {
+            writeDeviceState(m, w);
+        }
+        try (StateReader r = new StateReader(new java.io.ByteArrayInputStream(bytes.toByteArray()))) {
+            readDeviceState(m, r);
+        }
+    }
+
     private static void writeRam(StateWriter w, GuestRegion r) throws IOException {
         MemorySegment host = r.host();
         long pages = host.byteSize() / PAGE;
