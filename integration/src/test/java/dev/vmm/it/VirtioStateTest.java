@@ -190,4 +190,55 @@ class VirtioStateTest {
             dst.destroyForcibly();
         }
     }
+
+    /**
+     * A virtio-scsi disk is handed over like a virtio-blk one: the destination opens it while the
+     * source holds its lock, the source drops it after READY, the destination takes it at GO — so
+     * afterwards a third VMM is refused the disk, and the destination never ran without the lock.
+     */
+    @Test
+    void scsiGuestMigratedMidRunTakesTheDiskLockOnTheDestination(@TempDir Path dir) throws Exception {
+        Path disk = GuestKitBlkVmmTest.rawDisk(dir, "s.img", 16 << 20);
+        Path sock = dir.resolve("src.qmp");
+        Path mig = dir.resolve("mig.sock");
+        Path kernel = GuestKit.get().image("scsi", GuestKit.Format.PVH);
+        Process dst = start(dir, "dst.txt", "run", "--incoming", "unix:" + mig, "--memory", "64M", "--scsi", "disk=" + disk);
+        Process src = null;
+        try {
+            for (int i = 0; i < 600 && !Files.exists(mig); i++) Thread.sleep(50);
+            src = start(dir, "src.txt", "run", "--kernel", kernel.toString(), "--cmdline", "mode=randread secs=12 qd=8",
+                    "--memory", "64M", "--scsi", "disk=" + disk, "--qmp", "unix:" + sock);
+            for (int i = 0; i < 600 && !read(dir, "src.txt").contains("num_queues"); i++) Thread.sleep(50);
+            Thread.sleep(1000); // into the random reads
+            try (QmpTest.Client c = new QmpTest.Client(sock)) {
+                c.read();
+                c.execute("qmp_capabilities");
+                JsonNode r = c.execute("migrate", "{\"uri\":\"unix:" + mig + "\"}");
+                assertThat(r.has("return")).as(r.toString()).isTrue();
+                JsonNode stats;
+                do {
+                    Thread.sleep(200);
+                    stats = c.execute("query-migrate").get("return");
+                } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
+                assertThat(stats.path("status").asText()).as(stats + "\n" + read(dir, "dst.txt")).isEqualTo("completed");
+                c.execute("quit");
+            }
+            assertThat(src.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            // The destination, still reading, holds the image's lock now.
+            for (int i = 0; i < 200 && !read(dir, "dst.txt").contains("incoming migration complete"); i++) Thread.sleep(50);
+            Vmm.Result third = Vmm.run(java.time.Duration.ofSeconds(60), "run", "--kernel", kernel.toString(),
+                    "--memory", "64M", "--scsi", "disk=" + disk);
+            assertThat(third.status()).as(third.describe()).isNotZero();
+            assertThat(third.stderr()).as(third.describe()).contains("locked by another user");
+            assertThat(dst.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
+            String out = read(dir, "dst.txt");
+            assertThat(dst.exitValue()).as(out).isZero();
+            assertThat(out).contains("incoming migration complete", "scsi: randread ok", "EXIT 0")
+                    .doesNotContain("FAIL").doesNotContain("without the lock");
+            assertThat(read(dir, "src.txt")).doesNotContain("randread ok");
+        } finally {
+            if (src != null) src.destroyForcibly();
+            dst.destroyForcibly();
+        }
+    }
 }

@@ -65,9 +65,19 @@ final class VirtioDeviceFactory {
                 ImageFormat format = o.format() != null ? ImageFormat.byName(o.format()) : probe(o.disk(), "--scsi");
                 // A raw image's READ/WRITE go through io_uring straight from guest memory (that backend holds
                 // the image lock); every other command, and every other format, through the block layer.
+                if (wiring.diskLocksDeferred()) {
+                    // The lock is handed over at the switch-over: only the io_uring data path can drop
+                    // and retake it; other formats' metadata caches would be stale after the source's writes.
+                    if (format != ImageFormat.RAW) {
+                        throw new ConfigException("--scsi " + o.disk() + ": an incoming migration takes raw disk images only (" + format + " given)");
+                    }
+                    if (!o.uring()) {
+                        throw new ConfigException("--scsi " + o.disk() + ": an incoming migration needs aio=io_uring (its image lock is handed over at the switch-over)");
+                    }
+                }
                 BlkBackend fast = null;
                 if (format == ImageFormat.RAW && o.uring()) {
-                    fast = UringRawBackend.open(o.disk(), o.readOnly(), o.cache());
+                    fast = UringRawBackend.open(o.disk(), o.readOnly(), o.cache(), !wiring.diskLocksDeferred());
                     wiring.closeAfterIoThreads(fast);
                 }
                 dataPaths.add(fast);

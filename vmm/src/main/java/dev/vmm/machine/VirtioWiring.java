@@ -118,6 +118,7 @@ public final class VirtioWiring {
     public synchronized void releaseDiskLocks() {
         for (VirtioPciDevice d : transports) {
             if (d.device() instanceof dev.vmm.virtio.blk.VirtioBlk blk) blk.releaseDiskLock();
+            if (d.device() instanceof dev.vmm.virtio.scsi.VirtioScsi scsi) scsi.releaseDiskLocks();
         }
         diskLocksReleased = true;
     }
@@ -132,22 +133,26 @@ public final class VirtioWiring {
         if (!diskLocksReleased) return;
         diskLocksReleased = false;
         for (VirtioPciDevice d : transports) {
-            if (!(d.device() instanceof dev.vmm.virtio.blk.VirtioBlk blk)) continue;
-            for (int attempt = 0; ; attempt++) {
+            if (d.device() instanceof dev.vmm.virtio.blk.VirtioBlk blk) acquireWithRetries(blk::acquireDiskLock);
+            if (d.device() instanceof dev.vmm.virtio.scsi.VirtioScsi scsi) acquireWithRetries(scsi::acquireDiskLocks);
+        }
+    }
+
+    private static void acquireWithRetries(Runnable acquire) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                acquire.run();
+                return;
+            } catch (dev.vmm.virtio.blk.BlkBackendException e) {
+                if (attempt >= 100) {
+                    System.err.println("vmm: warning: " + e.getMessage() + "; running without the lock");
+                    return;
+                }
                 try {
-                    blk.acquireDiskLock();
-                    break;
-                } catch (dev.vmm.virtio.blk.BlkBackendException e) {
-                    if (attempt >= 100) {
-                        System.err.println("vmm: warning: " + e.getMessage() + "; running without the lock");
-                        break;
-                    }
-                    try {
-                        Thread.sleep(50);
-                    } catch (InterruptedException ie) {
-                        Thread.currentThread().interrupt();
-                        break;
-                    }
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
                 }
             }
         }

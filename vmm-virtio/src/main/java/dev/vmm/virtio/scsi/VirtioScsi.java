@@ -417,6 +417,20 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     int cdbSize() { return cdbSize; }
 
+    /**
+     * Live migration hand-over: each LUN's io_uring data path makes its writes durable and drops
+     * its image lock (see {@link BlkBackend#releaseLock()}); LUNs without one hold no lock of
+     * their own here to hand over.
+     */
+    public void releaseDiskLocks() {
+        for (BlkBackend b : dataPaths) if (b != null) b.releaseLock();
+    }
+
+    /** Takes the image locks of {@link #releaseDiskLocks()} (again). */
+    public void acquireDiskLocks() {
+        for (BlkBackend b : dataPaths) if (b != null) b.acquireLock();
+    }
+
     /** LUN {@code lun}'s asynchronous data path, or null. */
     BlkBackend dataPath(int lun) {
         return lun < dataPaths.size() ? dataPaths.get(lun) : null;
