@@ -61,13 +61,7 @@ class CounterMigrationTest {
                 c.execute("qmp_capabilities");
                 c.execute("migrate-set-capabilities", "{\"capabilities\":[{\"capability\":\"xbzrle\",\"state\":" + xbzrle + "}]}");
                 c.execute("migrate-set-parameters", "{\"max-bandwidth\":" + bandwidth + "}");
-                JsonNode r = c.execute("migrate", "{\"uri\":\"tcp:127.0.0.1:" + port + "\"}");
-                assertThat(r.has("return")).as(r.toString()).isTrue();
-                do {
-                    Thread.sleep(100);
-                    stats = c.execute("query-migrate").get("return");
-                } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
-                assertThat(stats.path("status").asText()).as(stats + "\n" + Files.readString(dstOut)).isEqualTo("completed");
+                stats = c.migrateToCompletion("tcp:127.0.0.1:" + port, () -> Files.readString(dstOut));
                 JsonNode h = c.execute("x-vmm-ram-hash").get("return");
                 assertThat(h.path("paused").asBoolean()).isTrue();
                 srcHash = h.path("hash").asText();

@@ -195,14 +195,7 @@ class GuestKitNetVmmTest {
             try (QmpTest.Client c = new QmpTest.Client(sock)) {
                 c.read();
                 c.execute("qmp_capabilities");
-                com.fasterxml.jackson.databind.JsonNode res = c.execute("migrate", "{\"uri\":\"unix:" + mig + "\"}");
-                assertThat(res.has("return")).as(res.toString()).isTrue();
-                com.fasterxml.jackson.databind.JsonNode st;
-                do {
-                    Thread.sleep(200);
-                    st = c.execute("query-migrate").get("return");
-                } while (!List.of("completed", "failed", "cancelled").contains(st.path("status").asText()));
-                assertThat(st.path("status").asText()).as(st + "\n" + Files.readString(dst)).isEqualTo("completed");
+                com.fasterxml.jackson.databind.JsonNode st = c.migrateToCompletion("unix:" + mig, () -> Files.readString(dst));
                 c.execute("quit");
             }
             assertThat(s.waitFor(30, TimeUnit.SECONDS)).isTrue();

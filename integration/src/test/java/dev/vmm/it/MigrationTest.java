@@ -46,13 +46,7 @@ class MigrationTest {
                 c.execute("qmp_capabilities");
                 Thread.sleep(500);
                 assertThat(c.execute("query-migrate-capabilities").get("return").isArray()).isTrue();
-                JsonNode r = c.execute("migrate", "{\"uri\":\"unix:" + mig + "\"}");
-                assertThat(r.has("return")).as(r.toString()).isTrue();
-                do {
-                    Thread.sleep(200);
-                    stats = c.execute("query-migrate").get("return");
-                } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
-                assertThat(stats.path("status").asText()).as(stats.toString()).isEqualTo("completed");
+                stats = c.migrateToCompletion("unix:" + mig, () -> "");
                 assertThat(c.events).anyMatch(e -> e.path("event").asText().equals("MIGRATION")
                         && e.at("/data/status").asText().equals("completed"));
                 assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("paused");

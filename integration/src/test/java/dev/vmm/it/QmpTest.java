@@ -67,6 +67,24 @@ class QmpTest {
             }
         }
 
+        /**
+         * Runs {@code migrate} to {@code uri} and polls {@code query-migrate} until the migration
+         * ends; asserts it completed (showing {@code context}, e.g. the destination's output, if
+         * not) and returns the final statistics.
+         */
+        JsonNode migrateToCompletion(String uri, java.util.concurrent.Callable<String> context) throws Exception {
+            JsonNode r = execute("migrate", "{\"uri\":\"" + uri + "\"}");
+            org.assertj.core.api.Assertions.assertThat(r.has("return")).as(r.toString()).isTrue();
+            JsonNode stats;
+            do {
+                Thread.sleep(100);
+                stats = execute("query-migrate").get("return");
+            } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
+            org.assertj.core.api.Assertions.assertThat(stats.path("status").asText()).as("%s%n%s", stats, context.call())
+                    .isEqualTo("completed");
+            return stats;
+        }
+
         @Override
         public void close() throws Exception {
             ch.close();

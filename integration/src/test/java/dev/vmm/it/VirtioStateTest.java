@@ -168,13 +168,7 @@ class VirtioStateTest {
             try (QmpTest.Client c = new QmpTest.Client(sock)) {
                 c.read();
                 c.execute("qmp_capabilities");
-                JsonNode r = c.execute("migrate", "{\"uri\":\"unix:" + mig + "\"}");
-                assertThat(r.has("return")).as(r.toString()).isTrue();
-                do {
-                    Thread.sleep(200);
-                    stats = c.execute("query-migrate").get("return");
-                } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
-                assertThat(stats.path("status").asText()).as(stats + "\n" + read(dir, "dst.txt")).isEqualTo("completed");
+                stats = c.migrateToCompletion("unix:" + mig, () -> read(dir, "dst.txt"));
                 assertThat(stats.path("x-dirty-log-mode").asText()).as("device DMA is not in KVM's log").isEqualTo("verified");
                 c.execute("quit");
             }
@@ -213,14 +207,7 @@ class VirtioStateTest {
             try (QmpTest.Client c = new QmpTest.Client(sock)) {
                 c.read();
                 c.execute("qmp_capabilities");
-                JsonNode r = c.execute("migrate", "{\"uri\":\"unix:" + mig + "\"}");
-                assertThat(r.has("return")).as(r.toString()).isTrue();
-                JsonNode stats;
-                do {
-                    Thread.sleep(200);
-                    stats = c.execute("query-migrate").get("return");
-                } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
-                assertThat(stats.path("status").asText()).as(stats + "\n" + read(dir, "dst.txt")).isEqualTo("completed");
+                JsonNode stats = c.migrateToCompletion("unix:" + mig, () -> read(dir, "dst.txt"));
                 c.execute("quit");
             }
             assertThat(src.waitFor(30, TimeUnit.SECONDS)).isTrue();
