@@ -37,7 +37,7 @@ class MigrationTest {
         try {
             for (int i = 0; i < 600 && !Files.exists(mig); i++) Thread.sleep(50);
             src = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--kernel", kernel.toString(),
-                    "--cmdline", "passes=400 max_mib=16", "--memory", "48M", "--qmp", "unix:" + sock))
+                    "--cmdline", "passes=1200 max_mib=16", "--memory", "48M", "--qmp", "unix:" + sock))
                     .redirectErrorStream(true).redirectOutput(dir.resolve("src.txt").toFile()).start();
             for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
             JsonNode stats;
@@ -64,7 +64,7 @@ class MigrationTest {
             assertThat(dst.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
             String out = read(dir, "dst.txt");
             assertThat(dst.exitValue()).as(out).isZero();
-            assertThat(out).contains("incoming migration complete", "400 pass(es)", "ok", "EXIT 0");
+            assertThat(out).contains("incoming migration complete", "1200 pass(es)", "ok", "EXIT 0");
             assertThat(read(dir, "src.txt")).doesNotContain("EXIT 0");
         } finally {
             if (src != null) src.destroyForcibly();

@@ -30,11 +30,11 @@ class SnapshotTest {
         Path snap = dir.resolve("memtest.snap");
         Path kernel = GuestKit.get().image("memtest", GuestKit.Format.PVH);
         Process p = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--kernel", kernel.toString(),
-                "--cmdline", "passes=400 max_mib=8", "--memory", "48M", "--qmp", "unix:" + sock))
+                "--cmdline", "passes=2000 max_mib=8", "--memory", "48M", "--qmp", "unix:" + sock))
                 .redirectErrorStream(true).redirectOutput(dir.resolve("first.txt").toFile()).start();
         try {
             for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
-            Thread.sleep(500); // let it get into its passes (400 over 8 MiB take several seconds)
+            Thread.sleep(500); // let it get into its passes (2000 over 8 MiB take ~9 s; the save client needs ~1 s to start)
             Vmm.Result save = Vmm.run(Duration.ofSeconds(60), "snapshot", "save", "--qmp", "unix:" + sock, "--then", "quit", snap.toString());
             assertThat(save.status()).as(save.describe()).isZero();
             assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -47,7 +47,7 @@ class SnapshotTest {
 
         Vmm.Result r = Vmm.run(Duration.ofSeconds(180), "snapshot", "restore", snap.toString());
         assertThat(r.status()).as(r.describe()).isZero();
-        assertThat(r.stdout()).contains("400 pass(es)", "ok", "EXIT 0").doesNotContain("memtest: range");
+        assertThat(r.stdout()).contains("2000 pass(es)", "ok", "EXIT 0").doesNotContain("memtest: range");
     }
 
     @Test
