@@ -4,7 +4,9 @@
 #   vmm       vmm run --kernel blk.pvh.elf --disk path=IMG,cache=none      (io_uring, O_DIRECT)
 #   vmm-poll  the same with the I/O thread polling 50 µs before it sleeps (-Dvmm.io.pollMicros=50)
 #   vmm-thp   the same with guest RAM madvise(MADV_HUGEPAGE), as QEMU does (-Dvmm.ram.thp=true)
-#   (not in the default RUNNERS: RUNNERS="vmm vmm-poll vmm-thp qemu")
+#   vmm-kick  the same with kicks re-enabled after every pop loop, not kept off while requests are
+#             in flight (-Dvmm.virtio.pickUpOnCompletion=false: the behaviour before that change)
+#   (not in the default RUNNERS: RUNNERS="vmm vmm-poll vmm-thp vmm-kick qemu")
 #   qemu  qemu-system-x86_64 -M pc -accel kvm -object iothread,id=io0
 #         -drive file=IMG,if=none,id=d0,format=raw,cache=none,aio=io_uring
 #         -device virtio-blk-pci,drive=d0,iothread=io0,disable-legacy=on
@@ -62,7 +64,7 @@ run_cmd() { # runner workload -> the command line, one word per line
     local runner=$1 append
     append=$(cmdline_for "$2")
     case $runner in
-        vmm | vmm-poll | vmm-thp) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
+        vmm | vmm-poll | vmm-thp | vmm-kick) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
                  --disk "path=$IMG,cache=$CACHE,queues=1" ;;
         qemu)
             local qcache=$CACHE
@@ -75,7 +77,7 @@ run_cmd() { # runner workload -> the command line, one word per line
     esac
 }
 
-# One run; appends "runner workload rep iops mib_s wall_s" to RESULTS.
+# One run; appends "runner workload rep iops mib_s wall_s kicks_per_request" to RESULTS.
 measure() {
     local runner=$1 wl=$2 rep=$3
     local log=$OUT/logs/$runner-$wl-r$rep
@@ -84,6 +86,7 @@ measure() {
     local opts=${VMM_JAVA_OPTS:-}
     [[ $runner == vmm-poll ]] && opts="$opts -Dvmm.io.pollMicros=${POLL_US:-50}"
     [[ $runner == vmm-thp ]] && opts="$opts -Dvmm.ram.thp=true"
+    [[ $runner == vmm-kick ]] && opts="$opts -Dvmm.virtio.pickUpOnCompletion=false"
     VMM_JAVA_OPTS=$opts /usr/bin/time -f '%e' -o "$log.time" timeout 300 "${cmd[@]}" >"$log.out" 2>"$log.err" </dev/null || true
     if ! grep -q "blk: $wl ok" "$log.out"; then
         echo "FAILED: $runner $wl rep $rep (see $log.out / $log.err)" >&2
@@ -91,13 +94,15 @@ measure() {
     fi
     # The guest's own TSC-rate estimate (PIT calibration) is unreliable on a loaded host: convert
     # its cycle count with the host's TSC rate instead (the guest reads the host TSC).
-    local line ops bytes cycles
+    local line ops bytes cycles notifies
     line=$(grep "blk: $wl bs=" "$log.out")
+    notifies=$(sed -n 's/.* notifies=\([0-9]*\).*/\1/p' <<<"$line")
     ops=$(sed -n 's/.* ops=\([0-9]*\).*/\1/p' <<<"$line")
     bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
     cycles=$(sed -n 's/.* cycles=\([0-9]*\).*/\1/p' <<<"$line")
     awk -v r="$runner" -v w="$wl" -v k="$rep" -v o="$ops" -v b="$bytes" -v c="$cycles" -v mhz="$TSC_MHZ" -v t="$(tail -n 1 "$log.time")" \
-        'BEGIN { s = c / (mhz * 1e6); printf "%s %s %s %.0f %.1f %s\n", r, w, k, o / s, b / s / 1048576, t }' >>"$RESULTS"
+        -v n="${notifies:-0}" \
+        'BEGIN { s = c / (mhz * 1e6); printf "%s %s %s %.0f %.1f %s %.3f\n", r, w, k, o / s, b / s / 1048576, t, o ? n / o : 0 }' >>"$RESULTS"
 }
 
 if [[ ${SUMMARY_ONLY:-0} != 1 ]]; then
@@ -122,15 +127,15 @@ function median(s,    a, k, i, j, t) {
     for (i = 2; i <= k; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
     return k % 2 ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
 }
-{ iops[$1, $2] = iops[$1, $2] " " $4; mib[$1, $2] = mib[$1, $2] " " $5 }
+{ iops[$1, $2] = iops[$1, $2] " " $4; mib[$1, $2] = mib[$1, $2] " " $5; kick[$1, $2] = kick[$1, $2] " " ($7 == "" ? 0 : $7) }
 END {
     nr = split(order, runners, " "); nw = split(wls, w, " ")
-    printf "\n%-9s %-7s %10s %10s %5s\n", "workload", "runner", "IOPS", "MiB/s", "reps"
+    printf "\n%-9s %-8s %10s %10s %12s %5s\n", "workload", "runner", "IOPS", "MiB/s", "kicks/req", "reps"
     for (i = 1; i <= nw; i++) for (r = 1; r <= nr; r++) {
         k = runners[r] SUBSEP w[i]
-        if (!(k in iops)) { printf "%-9s %-7s   (no successful runs)\n", w[i], runners[r]; continue }
+        if (!(k in iops)) { printf "%-9s %-8s   (no successful runs)\n", w[i], runners[r]; continue }
         I[k] = median(iops[k]); M[k] = median(mib[k])
-        printf "%-9s %-7s %10d %10.1f %5d\n", w[i], runners[r], I[k], M[k], split(iops[k], t, " ")
+        printf "%-9s %-8s %10d %10.1f %12.3f %5d\n", w[i], runners[r], I[k], M[k], median(kick[k]), split(iops[k], t, " ")
     }
     for (i = 1; i <= nw; i++) {
         v = "vmm" SUBSEP w[i]; q = "qemu" SUBSEP w[i]
@@ -143,4 +148,4 @@ END {
     }
 }' "$RESULTS"
 echo
-echo "raw results: $RESULTS (runner workload rep iops mib_s wall_s); guest output in $OUT/logs"
+echo "raw results: $RESULTS (runner workload rep iops mib_s wall_s kicks_per_request); guest output in $OUT/logs"

@@ -4,6 +4,7 @@ import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.KickPolicy;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
@@ -205,7 +206,8 @@ final class BlkQueueWorker {
                     }
                     if (!go) return; // queue error or throttled
                 }
-            } while (queue.enableNotification());
+                // Kicks stay off while requests are in flight (KickPolicy): afterCompletions looks again.
+            } while ((!KickPolicy.PICK_UP_ON_COMPLETION || freeTop == requests.length) && queue.enableNotification());
         } catch (QueueException e) {
             queueError(e.getMessage());
         }
@@ -444,8 +446,14 @@ final class BlkQueueWorker {
         stats.latency.recordValue(Math.max(0, System.nanoTime() - r.start));
         if (!notifyScheduled) {
             notifyScheduled = true;
-            thread.atRoundEnd(this::notifyDriver);
+            thread.atRoundEnd(this::afterCompletions);
         }
+    }
+
+    /** End of a round with completions: start what the driver queued meanwhile, then interrupt it once. */
+    private void afterCompletions() {
+        if (KickPolicy.PICK_UP_ON_COMPLETION && !starved) process();
+        notifyDriver();
     }
 
     private void notifyDriver() {

@@ -10,6 +10,7 @@ import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.blk.BlkBackendQueue;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.KickPolicy;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
@@ -200,7 +201,8 @@ final class ScsiRequestWorker {
                     }
                     if (!go) return;
                 }
-            } while (queue.enableNotification());
+                // Kicks stay off while requests are in flight (KickPolicy): afterCompletions looks again.
+            } while ((!KickPolicy.PICK_UP_ON_COMPLETION || freeTop == requests.length) && queue.enableNotification());
         } catch (QueueException e) {
             queueError(e.getMessage());
         }
@@ -376,9 +378,15 @@ final class ScsiRequestWorker {
         }
         if (!notifyScheduled) {
             notifyScheduled = true;
-            thread.atRoundEnd(this::notifyDriver);
+            thread.atRoundEnd(this::afterCompletions);
         }
         return true;
+    }
+
+    /** End of a round with completions: start what the driver queued meanwhile, then interrupt it once. */
+    private void afterCompletions() {
+        if (KickPolicy.PICK_UP_ON_COMPLETION && !starved) process();
+        notifyDriver();
     }
 
     private void notifyDriver() {

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /** The synchronous-disk path: requests run on worker threads and complete on the I/O thread. */
 class SyncBackendAdapterTest {
     /** A RAM disk with the BlockDevice shape, counting flushes; fails reads at one offset. */
-    static final class RamDisk implements SyncDisk {
+    static class RamDisk implements SyncDisk {
         final MemorySegment data = MemorySegment.ofArray(new byte[4 << 20]);
         final AtomicInteger flushes = new AtomicInteger();
         final AtomicInteger zeroed = new AtomicInteger();
@@ -45,6 +45,49 @@ class SyncBackendAdapterTest {
             assertEquals("ram0", new String(h.request(0, VIRTIO_BLK_T_GET_ID, 0, null, 4).data()));
             disk.failAt = 512L * 100;
             assertEquals(VIRTIO_BLK_S_IOERR, h.read(0, 100, 512).status());
+            assertTrue(h.irq.needsReset.isEmpty());
+        }
+    }
+
+    /**
+     * While a request is in flight the device keeps the driver's kicks off (EVENT_IDX: avail_event
+     * left behind) and looks at the avail ring when a request completes: a request the driver
+     * queued meanwhile, without a kick, starts as soon as the first one finishes.
+     */
+    @Test
+    void requestQueuedWhileAnotherIsInFlightStartsWithoutAKick() throws Exception {
+        java.util.concurrent.Semaphore gate = new java.util.concurrent.Semaphore(0);
+        AtomicInteger reads = new AtomicInteger();
+        RamDisk disk = new RamDisk() {
+            @Override public void read(long o, MemorySegment dst) {
+                reads.incrementAndGet();
+                gate.acquireUninterruptibly();
+                super.read(o, dst);
+            }
+        };
+        try (BlkHarness h = new BlkHarness(new SyncBackendAdapter(disk, 2, "ram0"), BlkConfig.of(1), 1)) {
+            var drv = h.drivers[0];
+            h.post(0, VIRTIO_BLK_T_IN, 0, null, 4096);
+            h.dev.queueNotify(0);
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (reads.get() < 1 && System.nanoTime() < deadline) Thread.sleep(1);
+            assertEquals(1, reads.get(), "the first request reached the disk");
+            Thread.sleep(50); // let the I/O thread finish its round
+
+            h.post(0, VIRTIO_BLK_T_IN, 8, null, 4096); // avail idx 1 -> 2
+            int event = Short.toUnsignedInt(h.mem.readU16(drv.used + 4 + 8L * drv.size));
+            boolean kick = ((2 - event - 1) & 0xFFFF) < 1;  // vring_need_event(event, new 2, old 1)
+            assertFalse(kick, "the device asked for a kick (avail_event " + event + ") with a request in flight");
+
+            gate.release(); // the first completes; its completion round picks up the second
+            while (reads.get() < 2 && System.nanoTime() < deadline) Thread.sleep(1);
+            assertEquals(2, reads.get(), "the second request started without a kick");
+            gate.release();
+            assertNotNull(drv.waitUsed(10_000));
+            assertNotNull(drv.waitUsed(10_000));
+            // Nothing in flight any more: kicks are asked for again for the next request.
+            int event2 = Short.toUnsignedInt(h.mem.readU16(drv.used + 4 + 8L * drv.size));
+            assertEquals(2, event2, "avail_event re-armed at the avail index once idle");
             assertTrue(h.irq.needsReset.isEmpty());
         }
     }
