@@ -149,39 +149,65 @@ class VirtioStateTest {
         }
     }
 
+    /** A migration source and its destination (both killed on close, if still running). */
+    private record Pair(Process src, Process dst) implements AutoCloseable {
+        @Override
+        public void close() {
+            src.destroyForcibly();
+            dst.destroyForcibly();
+        }
+    }
+
+    /**
+     * Starts a destination ({@code --incoming unix:DIR/mig.sock}, output {@code dst.txt}) and a
+     * source running the guest kit's {@code guest} with {@code cmdline} (QMP {@code DIR/src.qmp},
+     * output {@code src.txt}), both 64 MiB with {@code devices}: the destination opens the same
+     * disks while the source holds their locks, and takes them at the hand-over.
+     */
+    private static Pair startPair(Path dir, String guest, String cmdline, String... devices) throws Exception {
+        Path mig = dir.resolve("mig.sock"), sock = dir.resolve("src.qmp");
+        List<String> d = new java.util.ArrayList<>(List.of("run", "--incoming", "unix:" + mig, "--memory", "64M"));
+        d.addAll(List.of(devices));
+        Process dst = start(dir, "dst.txt", List.of(), d);
+        try {
+            for (int i = 0; i < 600 && !Files.exists(mig); i++) Thread.sleep(50);
+            List<String> s = new java.util.ArrayList<>(List.of("run", "--kernel", GuestKit.get().image(guest, GuestKit.Format.PVH).toString(),
+                    "--cmdline", cmdline, "--memory", "64M", "--qmp", "unix:" + sock));
+            s.addAll(List.of(devices));
+            Process src = start(dir, "src.txt", List.of(), s);
+            for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
+            return new Pair(src, dst);
+        } catch (Exception e) {
+            dst.destroyForcibly();
+            throw e;
+        }
+    }
+
+    /** Migrates the pair's source to its destination over QMP, then quits the source; returns the final stats. */
+    private static JsonNode migrateAndQuit(Path dir) throws Exception {
+        try (QmpTest.Client c = new QmpTest.Client(dir.resolve("src.qmp"))) {
+            c.read();
+            c.execute("qmp_capabilities");
+            JsonNode stats = c.migrateToCompletion("unix:" + dir.resolve("mig.sock"), () -> read(dir, "dst.txt"));
+            c.execute("quit");
+            return stats;
+        }
+    }
+
     @Test
     void blkGuestMigratedMidRunFinishesVerifyingOnTheDestination(@TempDir Path dir) throws Exception {
         Path disk = GuestKitBlkVmmTest.rawDisk(dir, "d.img", 16 << 20);
-        Path sock = dir.resolve("src.qmp");
-        Path mig = dir.resolve("mig.sock");
-        Path kernel = GuestKit.get().image("blk", GuestKit.Format.PVH);
-        // The destination opens the same disk while the source holds its lock: it takes it at the hand-over.
-        Process dst = start(dir, "dst.txt", "run", "--incoming", "unix:" + mig, "--memory", "64M", "--disk", "path=" + disk);
-        Process src = null;
-        try {
-            for (int i = 0; i < 600 && !Files.exists(mig); i++) Thread.sleep(50);
-            src = start(dir, "src.txt", "run", "--kernel", kernel.toString(), "--cmdline", GUEST, "--memory", "64M",
-                    "--disk", "path=" + disk, "--qmp", "unix:" + sock);
-            for (int i = 0; i < 600 && !Files.exists(sock); i++) Thread.sleep(50);
+        try (Pair p = startPair(dir, "blk", GUEST, "--disk", "path=" + disk)) {
             awaitPass(dir, "src.txt", 2);
-            JsonNode stats;
-            try (QmpTest.Client c = new QmpTest.Client(sock)) {
-                c.read();
-                c.execute("qmp_capabilities");
-                stats = c.migrateToCompletion("unix:" + mig, () -> read(dir, "dst.txt"));
-                assertThat(stats.path("x-dirty-log-mode").asText()).as("device DMA is not in KVM's log").isEqualTo("verified");
-                c.execute("quit");
-            }
-            assertThat(src.waitFor(30, TimeUnit.SECONDS)).isTrue();
-            assertThat(dst.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
+            JsonNode stats = migrateAndQuit(dir);
+            assertThat(stats.path("x-dirty-log-mode").asText()).as("device DMA is not in KVM's log").isEqualTo("verified");
+            assertThat(p.src().waitFor(30, TimeUnit.SECONDS)).isTrue();
+            assertThat(p.dst().waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
             String out = read(dir, "dst.txt");
-            assertThat(dst.exitValue()).as(out).isZero();
+            assertThat(p.dst().exitValue()).as(out).isZero();
             assertThat(out).contains("incoming migration complete", "blk: pass 40:", "blk: verify ok 16 MiB", "EXIT 0")
                     .doesNotContain("FAIL").doesNotContain("locked");
             assertThat(read(dir, "src.txt")).doesNotContain("verify ok");
-        } finally {
-            if (src != null) src.destroyForcibly();
-            dst.destroyForcibly();
         }
     }
 
@@ -193,39 +219,24 @@ class VirtioStateTest {
     @Test
     void scsiGuestMigratedMidRunTakesTheDiskLockOnTheDestination(@TempDir Path dir) throws Exception {
         Path disk = GuestKitBlkVmmTest.rawDisk(dir, "s.img", 16 << 20);
-        Path sock = dir.resolve("src.qmp");
-        Path mig = dir.resolve("mig.sock");
-        Path kernel = GuestKit.get().image("scsi", GuestKit.Format.PVH);
-        Process dst = start(dir, "dst.txt", "run", "--incoming", "unix:" + mig, "--memory", "64M", "--scsi", "disk=" + disk);
-        Process src = null;
-        try {
-            for (int i = 0; i < 600 && !Files.exists(mig); i++) Thread.sleep(50);
-            src = start(dir, "src.txt", "run", "--kernel", kernel.toString(), "--cmdline", "mode=randread secs=12 qd=8",
-                    "--memory", "64M", "--scsi", "disk=" + disk, "--qmp", "unix:" + sock);
+        try (Pair p = startPair(dir, "scsi", "mode=randread secs=12 qd=8", "--scsi", "disk=" + disk)) {
             for (int i = 0; i < 600 && !read(dir, "src.txt").contains("num_queues"); i++) Thread.sleep(50);
             Thread.sleep(1000); // into the random reads
-            try (QmpTest.Client c = new QmpTest.Client(sock)) {
-                c.read();
-                c.execute("qmp_capabilities");
-                JsonNode stats = c.migrateToCompletion("unix:" + mig, () -> read(dir, "dst.txt"));
-                c.execute("quit");
-            }
-            assertThat(src.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            migrateAndQuit(dir);
+            assertThat(p.src().waitFor(30, TimeUnit.SECONDS)).isTrue();
             // The destination, still reading, holds the image's lock now.
             for (int i = 0; i < 200 && !read(dir, "dst.txt").contains("incoming migration complete"); i++) Thread.sleep(50);
-            Vmm.Result third = Vmm.run(java.time.Duration.ofSeconds(60), "run", "--kernel", kernel.toString(),
+            Vmm.Result third = Vmm.run(java.time.Duration.ofSeconds(60), "run", "--kernel",
+                    GuestKit.get().image("scsi", GuestKit.Format.PVH).toString(),
                     "--memory", "64M", "--scsi", "disk=" + disk);
             assertThat(third.status()).as(third.describe()).isNotZero();
             assertThat(third.stderr()).as(third.describe()).contains("locked by another user");
-            assertThat(dst.waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
+            assertThat(p.dst().waitFor(180, TimeUnit.SECONDS)).as(read(dir, "dst.txt")).isTrue();
             String out = read(dir, "dst.txt");
-            assertThat(dst.exitValue()).as(out).isZero();
+            assertThat(p.dst().exitValue()).as(out).isZero();
             assertThat(out).contains("incoming migration complete", "scsi: randread ok", "EXIT 0")
                     .doesNotContain("FAIL").doesNotContain("without the lock");
             assertThat(read(dir, "src.txt")).doesNotContain("randread ok");
-        } finally {
-            if (src != null) src.destroyForcibly();
-            dst.destroyForcibly();
         }
     }
 }
