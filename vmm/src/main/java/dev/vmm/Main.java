@@ -1,7 +1,6 @@
 package dev.vmm;
 
-import dev.vmm.boot.BootException;
-import dev.vmm.cli.UsageException;
+import dev.vmm.error.UserFixable;
 import dev.vmm.cli.VmmCommand;
 import dev.vmm.ffm.NativeException;
 import dev.vmm.ffm.kvm.KvmUnavailableException;
@@ -63,9 +62,13 @@ public final class Main {
     }
 
     static int handle(Exception ex) {
-        if (ex instanceof UsageException || ex instanceof BootException) {
-            System.err.println("vmm: " + ex.getMessage());
-            return 2;
+        // A user-fixable error may arrive wrapped (e.g. by a worker or a lambda): its own message is
+        // the one line the user needs, whatever carried it here.
+        for (Throwable t = ex; t != null; t = t.getCause()) {
+            if (t instanceof UserFixable) {
+                System.err.println("vmm: " + t.getMessage());
+                return 2;
+            }
         }
         if (ex instanceof KvmUnavailableException || ex instanceof NativeException || ex instanceof UncheckedIOException
                 || ex instanceof dev.vmm.cli.RunCommand.IncomingFailed) {

@@ -101,4 +101,98 @@ class CliTest {
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.stderr()).contains("kernel command line is too long");
     }
+
+    // Everything the user gave is checked before /dev/kvm is opened, so these answer the same on a
+    // host with KVM and on one without: status 2 and one line, never "cannot open /dev/kvm".
+
+    @Test
+    void aTextFileGivenAsKernelIsNotRecognisedOnAnyHost() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--kernel", "/etc/hostname");
+        assertThat(r.status()).as(r.describe()).isEqualTo(2);
+        assertThat(r.stderr().strip()).isEqualTo("vmm: /etc/hostname: not a kernel (not ELF, not a bzImage)");
+    }
+
+    @Test
+    void lockedDiskIsOneLineAndStatus2(@TempDir Path dir) throws Exception {
+        Path img = dir.resolve("disk.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(img.toFile(), "rw")) {
+            f.setLength(1 << 20);
+        }
+        // A POSIX record lock held by this process conflicts with the VMM's OFD write lock.
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(img,
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE);
+             java.nio.channels.FileLock lock = ch.lock()) {
+            Vmm.Result r = Vmm.run(T, "run", "--disk", "path=" + img);
+            assertOneLineUserError(r);
+            assertThat(r.stderr()).contains("disk image " + img + " is locked by another user");
+        }
+    }
+
+    @Test
+    void corruptQcow2GivenToDiskIsOneLineAndStatus2(@TempDir Path dir) throws Exception {
+        Path img = dir.resolve("bad.qcow2");
+        byte[] header = new byte[4096];
+        byte[] magic = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 99}; // qcow2 magic, version 99
+        System.arraycopy(magic, 0, header, 0, magic.length);
+        Files.write(img, header);
+        Vmm.Result r = Vmm.run(T, "run", "--disk", "path=" + img);
+        assertOneLineUserError(r);
+        assertThat(r.stderr().strip()).isEqualTo("vmm: --disk " + img + ": unsupported qcow2 version 99");
+    }
+
+    @Test
+    void corruptQcow2GivenToScsiIsOneLineAndStatus2(@TempDir Path dir) throws Exception {
+        Path img = dir.resolve("bad.qcow2");
+        byte[] header = new byte[4096];
+        byte[] magic = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 3, -1, -1, -1, -1, -1, -1, -1, -1}; // backing offset past the file
+        System.arraycopy(magic, 0, header, 0, magic.length);
+        Files.write(img, header);
+        Vmm.Result r = Vmm.run(T, "run", "--scsi", "path=" + img);
+        assertOneLineUserError(r);
+        assertThat(r.stderr()).startsWith("vmm: --scsi " + img + ": ");
+    }
+
+    @Test
+    void missingBridgeIsOneLineAndStatus2() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(isRoot() && Files.exists(Path.of("/dev/net/tun")),
+                "creating a tap needs root and /dev/net/tun");
+        String tap = "vmmcli" + (ProcessHandle.current().pid() % 10000);
+        Vmm.Result r = Vmm.run(T, "run", "--net", "tap=" + tap + ",bridge=nosuchbr" + (ProcessHandle.current().pid() % 1000));
+        assertOneLineUserError(r);
+        assertThat(r.stderr()).contains("does not exist");
+        assertThat(Files.exists(Path.of("/sys/class/net", tap))).as("the tap made for the run is removed again").isFalse();
+    }
+
+    @Test
+    void unknownMachineIsOneLineAndStatus2() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--machine", "pdp11");
+        assertThat(r.status()).as(r.describe()).isEqualTo(2);
+        assertThat(r.stderr().strip()).isEqualTo("vmm: --machine: unknown machine 'pdp11' (available: pc)");
+    }
+
+    @Test
+    void unwritableSerialFileIsOneLineAndStatus2() throws Exception {
+        Vmm.Result r = Vmm.run(T, "run", "--serial", "file:/nonexistent/dir/serial.log");
+        assertOneLineUserError(r);
+        assertThat(r.stderr()).contains("/nonexistent/dir/serial.log");
+    }
+
+    @Test
+    void hostWithoutKvmIsStatus1AfterTheArgumentsWereChecked() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeFalse(Vmm.kvmUsable(), "this host has a usable /dev/kvm: the demo guest would run");
+        Vmm.Result r = Vmm.run(T, "run", "--pvpanic", "pci", "--rng");
+        assertThat(r.status()).as(r.describe()).isEqualTo(1);
+        assertThat(r.stderr().strip().lines()).hasSize(1);
+        assertThat(r.stderr()).contains("/dev/kvm").doesNotContain("Exception");
+    }
+
+    private static void assertOneLineUserError(Vmm.Result r) {
+        assertThat(r.status()).as(r.describe()).isEqualTo(2);
+        assertThat(r.stderr().strip().lines()).as(r.describe()).hasSize(1);
+        assertThat(r.stderr()).as(r.describe()).startsWith("vmm: ").doesNotContain("internal error", "Exception", "\tat ");
+    }
+
+    private static boolean isRoot() {
+        return "root".equals(System.getProperty("user.name"));
+    }
 }

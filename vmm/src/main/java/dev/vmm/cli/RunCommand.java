@@ -24,6 +24,10 @@ import java.util.concurrent.Callable;
 public final class RunCommand implements Callable<Integer> {
     static final String DEMO_RESOURCE = "/dev/vmm/guests/demo.pvh.elf";
 
+    @Option(names = {"-M", "--machine"}, paramLabel = "NAME", defaultValue = MachineConfig.DEFAULT_MACHINE,
+            description = "The machine: pc (default: ${DEFAULT-VALUE}).")
+    String machine;
+
     @Option(names = "--kernel", paramLabel = "FILE",
             description = "Kernel: Linux bzImage or vmlinux (PVH or 64-bit), multiboot or PVH ELF.")
     Path kernel;
@@ -70,14 +74,18 @@ public final class RunCommand implements Callable<Integer> {
                     + "queues default to the vCPU count, one I/O thread and MSI-X vector per queue.")
     java.util.List<String> nets = new java.util.ArrayList<>();
 
-    @Option(names = "--scsi", paramLabel = "disk=FILE[,...]",
+    @Option(names = "--scsi", paramLabel = "path=FILE[,...]",
             description = "A disk on the (one) multiqueue virtio-scsi controller, LUN = order given (repeatable): "
-                    + "disk=FILE[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap][,cache=writeback|none|writethrough][,aio=io_uring|threads].")
+                    + "path=FILE (or disk=FILE)[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap][,cache=writeback|none|writethrough][,aio=io_uring|threads].")
     java.util.List<String> scsi = new java.util.ArrayList<>();
 
     @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
+
+    @Option(names = "--pvpanic", paramLabel = "pci",
+            description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
+    String pvpanic;
 
     @Option(names = "--console-port", paramLabel = "name=N,socket=PATH|file=PATH",
             description = "A virtio-console port (repeatable); more can be added while the guest runs (QMP).")
@@ -247,24 +255,31 @@ public final class RunCommand implements Callable<Integer> {
         }
         byte[] initrdBytes = initrd == null ? null : readFile(initrd, "initrd");
         try {
-            return new MachineConfig(memory, cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
+            return new MachineConfig(machine, memory, cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
                     new GuestRam.Options(sharedMemory, hugepages, false), reboot, stats, devices());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
     }
 
+    /** The device options as specs, in attach order (disks, NICs, SCSI, rng, console, pvpanic: it decides PCI slots). */
     private MachineConfig.Devices devices() {
-        java.util.List<dev.vmm.machine.DiskSpec> d = new java.util.ArrayList<>();
-        for (String s : disks) d.add(dev.vmm.machine.DiskSpec.parse(s));
-        dev.vmm.virtio.rng.RngOptions r = rng == null ? null : dev.vmm.virtio.rng.RngOptions.parse(rng);
-        java.util.List<dev.vmm.virtio.console.ConsolePortOptions> ports = new java.util.ArrayList<>();
-        for (String s : consolePorts) ports.add(dev.vmm.virtio.console.ConsolePortOptions.parse(s));
-        java.util.List<dev.vmm.virtio.net.NetOptions> n = new java.util.ArrayList<>();
-        for (String s : nets) n.add(dev.vmm.virtio.net.NetOptions.parse(s));
-        java.util.List<dev.vmm.virtio.scsi.ScsiOptions> sc = new java.util.ArrayList<>();
-        for (String s : scsi) sc.add(dev.vmm.virtio.scsi.ScsiOptions.parse(s));
-        return new MachineConfig.Devices(d, r, ports, n, sc);
+        java.util.List<dev.vmm.config.DeviceSpec> specs = new java.util.ArrayList<>();
+        for (String s : disks) specs.add(dev.vmm.config.DiskSpec.parse(s));
+        for (String s : nets) specs.add(dev.vmm.config.NetOptions.parse(s));
+        if (!scsi.isEmpty()) {
+            java.util.List<dev.vmm.config.ScsiOptions> sc = new java.util.ArrayList<>();
+            for (String s : scsi) sc.add(dev.vmm.config.ScsiOptions.parse(s));
+            specs.add(new dev.vmm.config.ScsiControllerSpec(sc));
+        }
+        if (rng != null) specs.add(dev.vmm.config.RngOptions.parse(rng));
+        if (!consolePorts.isEmpty()) {
+            java.util.List<dev.vmm.config.ConsolePortOptions> ports = new java.util.ArrayList<>();
+            for (String s : consolePorts) ports.add(dev.vmm.config.ConsolePortOptions.parse(s));
+            specs.add(new dev.vmm.config.ConsoleSpec(ports));
+        }
+        if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
+        return new MachineConfig.Devices(specs);
     }
 
     static byte[] demoGuest() {

@@ -43,8 +43,8 @@ public final class BlockCommands {
 
     static List<Map<String, Object>> queryBlock(Machine m) {
         List<Map<String, Object>> out = new ArrayList<>();
-        if (m.virtio() == null) return out;
-        for (BlockDrive d : m.virtio().drives()) {
+        if (m.devices() == null) return out;
+        for (BlockDrive d : m.devices().drives()) {
             Map<String, Object> image = new LinkedHashMap<>();
             image.put("filename", d.spec().path().toString());
             image.put("format", d.format());
@@ -111,8 +111,8 @@ public final class BlockCommands {
     }
 
     private static BlockDrive find(Machine m, String name) throws QmpServer.QmpException {
-        if (m.virtio() != null) {
-            for (BlockDrive d : m.virtio().drives()) if (d.id().equals(name)) return d;
+        if (m.devices() != null) {
+            for (BlockDrive d : m.devices().drives()) if (d.id().equals(name)) return d;
         }
         throw new QmpServer.QmpException("DeviceNotFound", "Device '" + name + "' not found");
     }

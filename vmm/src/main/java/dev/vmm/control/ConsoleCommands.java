@@ -164,7 +164,7 @@ public final class ConsoleCommands {
         if (!driver.equals("virtserialport")) {
             throw QmpServer.QmpException.generic("device_add: driver '" + driver + "' is not supported (virtserialport)");
         }
-        VirtioConsole vc = m.virtio() == null ? null : m.virtio().console();
+        VirtioConsole vc = m.devices() == null ? null : m.devices().console();
         if (vc == null) {
             throw QmpServer.QmpException.generic("No 'virtio-serial-bus' bus found for device 'virtserialport'"
                     + " (start the machine with a --console-port to have a virtio-console)");
@@ -207,7 +207,7 @@ public final class ConsoleCommands {
         String id = text(a, "id");
         PortDevice d = st.devices.get(id);
         if (d == null) throw new QmpServer.QmpException("DeviceNotFound", "Device '" + id + "' not found");
-        m.virtio().console().removePort(d.port());
+        m.devices().console().removePort(d.port());
         st.devices.remove(id);
         Chardev c = st.chardevs.get(d.chardev());
         if (c != null) c.device = null; // its backend was closed with the port

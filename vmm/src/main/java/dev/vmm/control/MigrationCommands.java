@@ -50,8 +50,8 @@ public final class MigrationCommands {
             String uri = a.path("uri").asText(null);
             if (uri == null) throw QmpServer.QmpException.generic("Parameter 'uri' is missing");
             if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
-            if (machine.virtio() != null) {
-                java.util.List<String> unsupported = machine.virtio().transports().stream()
+            if (machine.devices() != null) {
+                java.util.List<String> unsupported = machine.devices().transports().stream()
                         .filter(d -> !d.canSaveState()).map(Object::toString).toList();
                 if (!unsupported.isEmpty()) {
                     throw QmpServer.QmpException.generic("cannot migrate: the state of " + String.join(", ", unsupported)
@@ -59,7 +59,7 @@ public final class MigrationCommands {
                 }
                 // Device writes to guest RAM (DMA) are not in KVM's dirty log: the hash check at
                 // stop-and-copy is what catches the pages they changed.
-                if (!machine.virtio().transports().isEmpty()) params.set("x-dirty-log-verify", "on");
+                if (!machine.devices().transports().isEmpty()) params.set("x-dirty-log-verify", "on");
             }
             MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
                     vmControl(), params, caps)
@@ -148,7 +148,7 @@ public final class MigrationCommands {
 
             @Override
             public void handOver() {
-                if (machine.virtio() != null) machine.virtio().releaseDiskLocks(); // taken back if 'cont' resumes the source
+                if (machine.devices() != null) machine.devices().releaseDiskLocks(); // taken back if 'cont' resumes the source
             }
 
             @Override

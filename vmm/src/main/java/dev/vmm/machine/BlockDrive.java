@@ -1,5 +1,6 @@
 package dev.vmm.machine;
 
+import dev.vmm.config.DiskSpec;
 import dev.vmm.virtio.blk.ThrottleGroup;
 import dev.vmm.virtio.pci.VirtioPciDevice;
 

@@ -32,7 +32,12 @@ public final class GuestRam {
         return r;
     }
 
-    public static GuestMemory allocate(VmFd vm, long bytes, Options opts) {
+    /**
+     * Maps guest RAM without KVM: the kernel can be loaded and checked before {@code /dev/kvm} is
+     * opened (a bad kernel is then the user's error on any host). {@link #register} gives the
+     * regions to a VM afterwards.
+     */
+    public static GuestMemory map(long bytes, Options opts) {
         if (bytes < (1 << 20) || (bytes & 0xFFF) != 0) {
             throw new IllegalArgumentException("guest memory must be at least 1 MiB and a multiple of 4 KiB");
         }
@@ -49,10 +54,19 @@ public final class GuestRam {
             // Experimental (benchmarks/blk): transparent huge pages as QEMU asks for them; larger RSS
             // steps, fewer pages for the kernel to pin per O_DIRECT request.
             if (!opts.hugepages() && Boolean.getBoolean("vmm.ram.thp")) Libc.madvise(host, Libc.MADV_HUGEPAGE);
-            vm.setUserMemoryRegion(slot, 0, r[0], host);
             regions.add(new GuestRegion(slot, r[0], host));
             slot++;
         }
         return new GuestMemory(regions);
+    }
+
+    /** Makes each region of {@code memory} a KVM memory slot of {@code vm}. */
+    public static void register(VmFd vm, GuestMemory memory) {
+        for (GuestRegion r : memory.regions()) vm.setUserMemoryRegion(r.slot(), 0, r.base(), r.host());
+    }
+
+    /** Unmaps what {@link #map} mapped, for a machine that was never built (no thread has touched it). */
+    public static void unmap(GuestMemory memory) {
+        for (GuestRegion r : memory.regions()) Libc.munmap(r.host());
     }
 }

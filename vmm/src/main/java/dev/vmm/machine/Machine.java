@@ -13,7 +13,7 @@ import dev.vmm.vcpu.VmExit;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
+import dev.vmm.devices.DeviceRegistry;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -31,7 +31,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     private final ConsoleOutput console;
     private final boolean serialInputFromStdin;
     private final String bootSummary;
-    private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+    private final MachineExit exit;
     private final VcpuGate gate;
     private final java.util.List<java.util.function.Consumer<String>> eventListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean paused;
@@ -40,8 +40,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     private dev.vmm.chipset.legacy.I8042 i8042;
 
     Machine(Kvm kvm, VmFd vm, GuestMemory memory, Bus pio, Bus mmio, List<Vcpu> vcpus, Uart16550 com1,
-            ConsoleOutput console, boolean serialInputFromStdin, String bootSummary, VcpuGate gate) {
+            ConsoleOutput console, boolean serialInputFromStdin, String bootSummary, VcpuGate gate, MachineExit exit) {
         this.gate = gate;
+        this.exit = exit;
         this.kvm = kvm;
         this.vm = vm;
         this.memory = memory;
@@ -62,14 +63,14 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     public MachineConfig config() { return config; }
 
-    private VirtioWiring virtio;
+    private DeviceRegistry devices;
 
-    void attachVirtio(VirtioWiring v) {
-        this.virtio = v;
+    void attachDevices(DeviceRegistry d) {
+        this.devices = d;
     }
 
-    /** The virtio devices and their PCI wiring (snapshots, migration, disks and console for the control socket); null without PCI. */
-    public VirtioWiring virtio() { return virtio; }
+    /** The machine's devices: virtio transports (snapshots, migration), drives and console (QMP), PCI. */
+    public DeviceRegistry devices() { return devices; }
 
     public Uart16550 com1() { return com1; }
 
@@ -92,12 +93,12 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     @Override
     public void vmExit(VmExit e) {
-        exit.complete(e);
+        exit.accept(e);
     }
 
     /** Requests a stop from outside the guest (signal, control socket). */
     public void stop(String why) {
-        exit.complete(new VmExit(VmExit.Kind.STOPPED, 0, why, null));
+        exit.accept(new VmExit(VmExit.Kind.STOPPED, 0, why, null));
     }
 
     /** Whether the vCPUs are paused ({@code stop} in QMP terms). */
@@ -153,7 +154,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     private synchronized void resume(boolean announce) {
         if (!paused) return;
         paused = false;
-        if (virtio != null) virtio.startAfterStateChange(); // devices stopped for a state save run again first
+        if (devices != null) devices.startAfterStateChange(); // devices stopped for a state save run again first
         gate.resume();
         if (announce) eventListeners.forEach(l -> l.accept("RESUME"));
     }
@@ -178,8 +179,8 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
                 for (Vcpu v : vcpus) v.kick();  // immediate exit: the first KVM_RUN returns at once and parks
                 paused = true;
             }
-        } else if (virtio != null) {
-            virtio.startAfterStateChange(); // a restored machine's devices start before its vCPUs
+        } else if (devices != null) {
+            devices.startAfterStateChange(); // a restored machine's devices start before its vCPUs
         }
         for (Vcpu v : vcpus) v.start();
         VmExit e = exit.join();
@@ -206,7 +207,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
                     c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_IO], c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_MMIO],
                     c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_INTR], c[dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_HLT]));
         }
-        if (virtio != null) sb.append(virtio.statistics());
+        if (devices != null) sb.append(devices.statistics());
         return sb.toString();
     }
 
@@ -237,7 +238,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     @Override
     public void close() {
-        if (virtio != null) virtio.close();
+        if (devices != null) devices.close();
         for (Vcpu v : vcpus) v.fd().close();
         console.close();
         vm.close();

@@ -6,47 +6,43 @@ import dev.vmm.boot.E820;
 import dev.vmm.boot.KernelLoader;
 import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.bus.Bus;
-import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.bus.InterruptLine;
-import dev.vmm.chipset.acpi.AcpiPm;
-import dev.vmm.chipset.acpi.AcpiTables;
-import dev.vmm.chipset.firmware.MpTable;
-import dev.vmm.chipset.legacy.CmosRtc;
-import dev.vmm.chipset.legacy.DebugExit;
-import dev.vmm.chipset.legacy.I8042;
-import dev.vmm.chipset.legacy.Pvpanic;
-import dev.vmm.chipset.legacy.ResetControl;
-import dev.vmm.chipset.legacy.Uart16550;
 import dev.vmm.ffm.kvm.CpuidEntries;
 import dev.vmm.ffm.kvm.Kvm;
 import dev.vmm.ffm.kvm.KvmUnavailableException;
 import dev.vmm.ffm.kvm.VcpuFd;
 import dev.vmm.ffm.kvm.VmFd;
 import dev.vmm.memory.GuestMemory;
+import dev.vmm.config.ConfigException;
+import dev.vmm.devices.AttachContext;
+import dev.vmm.devices.DeviceKinds;
+import dev.vmm.devices.DeviceRegistry;
+import dev.vmm.devices.OpenContext;
+import dev.vmm.devices.PciPlacement;
+import dev.vmm.devices.PendingDevice;
+import dev.vmm.devices.VirtioAttach;
 import dev.vmm.vcpu.CpuTopology;
 import dev.vmm.vcpu.Vcpu;
 import dev.vmm.vcpu.VcpuGate;
 import dev.vmm.virtio.io.IoThread;
 import dev.vmm.vcpu.VcpuSetup;
-import dev.vmm.vcpu.VmExit;
 
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 
 import static dev.vmm.ffm.kvm.KvmIoctls.*;
 
 /**
- * Assembles a {@link Machine} from a {@link MachineConfig}: the only place that knows which
- * devices a machine has, where they live and which interrupts they use (Firecracker's builder.rs).
+ * Assembles a {@link Machine} from a {@link MachineConfig} in two steps (Firecracker's builder.rs).
+ * {@link #prepare} does everything that needs no KVM — RAM mapped, the kernel recognised and loaded,
+ * every device's host side opened — so that what the user gave is checked on any host, before
+ * {@code /dev/kvm} is opened. {@link #build(PreparedMachine)} then creates the KVM VM, lets the
+ * machine's {@link MachineRecipe} install its chipset, attaches the devices and creates the vCPUs.
  */
 public final class MachineBuilder {
-    public static final int COM1_PORT = 0x3f8, COM1_IRQ = 4, POST_PORT = 0x80, I8042_KBD_IRQ = 1, I8042_AUX_IRQ = 12,
-            RTC_IRQ = 8, SCI_IRQ = 9;
-
     private final List<String> warnings = new ArrayList<>();
 
     /** Things worth telling the user that did not stop the build (refused MSRs, missing capabilities). */
@@ -61,8 +57,51 @@ public final class MachineBuilder {
     }
 
     public Machine build(MachineConfig cfg) {
-        Kvm kvm = Kvm.open();
+        return build(prepare(cfg));
+    }
+
+    /** The KVM-free half: checks and loads what the user gave; nothing here opens {@code /dev/kvm}. */
+    public PreparedMachine prepare(MachineConfig cfg) {
+        MachineRecipe recipe = MachineRecipe.named(cfg.machine());
+        GuestMemory mem = GuestRam.map(cfg.memoryBytes(), cfg.ram());
+        ConsoleOutput console = null;
+        try {
+            BootEntry entry = null;
+            if (cfg.kernel() != null) {
+                E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
+                long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
+                entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
+                        cfg.initrd(), cfg.cmdline()), recipe.rsdpAddress());
+                VcpuSetup.writeBootTables(mem, entry.mode());
+            }
+            console = switch (cfg.serial()) {
+                case MachineConfig.Serial.Stdio s -> new ConsoleOutput(System.out);
+                case MachineConfig.Serial.ToFile f -> new ConsoleOutput(openOutput(f));
+                case MachineConfig.Serial.None n -> new ConsoleOutput(OutputStream.nullOutputStream());
+            };
+            List<PendingDevice> devices = DeviceKinds.openAll(cfg.devices().specs(), new OpenContext(cfg.cpus(), deferDiskLocks));
+            return new PreparedMachine(cfg, recipe, mem, entry, console, devices);
+        } catch (RuntimeException e) {
+            if (console != null) console.close();
+            GuestRam.unmap(mem);
+            throw e;
+        }
+    }
+
+    /** The KVM half: the VM, the chipset, the devices and the vCPUs of a prepared machine. */
+    public Machine build(PreparedMachine p) {
+        MachineConfig cfg = p.config();
+        GuestMemory mem = p.memory();
+        Kvm kvm;
+        try {
+            kvm = Kvm.open();
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
         VmFd vm = null;
+        DeviceRegistry registry = null;
+        int attached = 0;
         try {
             requireCapabilities(kvm);
             vm = kvm.createVm();
@@ -72,72 +111,43 @@ public final class MachineBuilder {
             vm.createPit2();
             GsiRouting routing = new GsiRouting(vm);
             routing.commit();
-            GuestMemory mem = GuestRam.allocate(vm, cfg.memoryBytes(), cfg.ram());
+            GuestRam.register(vm, mem);
 
             Bus pio = new Bus("pio");
             Bus mmio = new Bus("mmio");
-            Machine[] self = new Machine[1];
-            ConsoleOutput console = switch (cfg.serial()) {
-                case MachineConfig.Serial.Stdio s -> new ConsoleOutput(System.out);
-                case MachineConfig.Serial.ToFile f -> new ConsoleOutput(openOutput(f));
-                case MachineConfig.Serial.None n -> new ConsoleOutput(OutputStream.nullOutputStream());
-            };
+            ConsoleOutput console = p.console();
             VmFd vmf = vm;
-            Uart16550 com1 = new Uart16550(irq(vmf, COM1_IRQ), console);
-            pio.register(COM1_PORT, Uart16550.SIZE, com1);
-            Runnable reset = () -> self[0].vmExit(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
-            I8042 i8042 = new I8042(irq(vmf, I8042_KBD_IRQ), irq(vmf, I8042_AUX_IRQ), reset);
-            pio.register(I8042.BASE, I8042.SIZE, i8042);
-            PciSubsystem pci = new PciSubsystem(pio, mmio, gsi -> irq(vmf, gsi), mem.end(), new ResetControl(reset));
-            long below4g = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
-            CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), irq(vmf, RTC_IRQ), below4g, cfg.memoryBytes() - below4g);
-            pio.register(CmosRtc.BASE, CmosRtc.SIZE, cmos);
-            pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> self[0].vmExit(VmExit.guestExit(v))));
-            pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> self[0].vmExit(
-                    VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
-            pio.register(POST_PORT, 1, NULL_DEVICE);
-            pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(irq(vmf, SCI_IRQ),
-                    () -> self[0].vmExit(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null))));
+            MachineExit exit = new MachineExit();
+            MachineRecipe.Chipset chipset = p.recipe().install(pio, mmio, gsi -> irq(vmf, gsi), cfg, mem, console, exit);
 
             List<IoThread> ioThreads = new ArrayList<>();
-            VirtioWiring virtio = new VirtioWiring(vm, mem, pci, routing, ioThreads);
-            if (deferDiskLocks) virtio.deferDiskLocks();
-            if (hasVirtio(cfg)) {
+            registry = new DeviceRegistry(chipset.pci(), ioThreads);
+            if (deferDiskLocks) registry.deferDiskLocks();
+            if (!p.devices().isEmpty()) {
                 // One I/O thread per vCPU serves the virtqueues (queue i of each device on thread i mod n).
                 for (int i = 0; i < cfg.cpus(); i++) {
                     IoThread t = new IoThread("io-" + i, 256);
                     t.start();
                     ioThreads.add(t);
                 }
-                VirtioDeviceFactory.create(cfg, virtio, ioThreads, console.asStream());
             }
-            pci.assignResources();
-            AcpiTables acpi = AcpiTables.builder(cfg.cpus())
-                    .pciRoutes(pci.router().routes())
-                    .pciBusRange(0, 255)
-                    .pciIoWindow((int) PciSubsystem.IO_BASE, (int) PciSubsystem.IO_SIZE)
-                    .pciMmio32Window(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_SIZE)
-                    .pciMmio64Window(pci.mmio64Base(), PciSubsystem.MMIO64_SIZE)
-                    .pm(AcpiPm.DEFAULT_BASE, SCI_IRQ)
-                    .pvpanic(Pvpanic.DEFAULT_PORT)
-                    .build(X86Layout.BIOS_AREA_START);
-            mem.write(acpi.address(), acpi.bytes());
-            BootEntry entry = null;
-            if (cfg.kernel() != null) {
-                E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
-                long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
-                entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
-                        cfg.initrd(), cfg.cmdline()), acpi.rsdpAddress());
-                VcpuSetup.writeBootTables(mem, entry.mode());
+            PciPlacement placement = new PciPlacement(chipset.pci().root());
+            AttachContext ctx = new AttachContext(placement, new VirtioAttach(vm, mem, routing, ioThreads, placement, registry),
+                    registry, mem, ioThreads, cfg.cpus(), console.asStream(), exit);
+            for (PendingDevice d : p.devices()) {
+                d.attach(ctx);
+                attached++;
             }
+            chipset.pci().assignResources();
 
             CpuidEntries supported = kvm.supportedCpuid();
             if (!CpuTopology.hypercallsWork()) {
                 warnings.add("PVM host: guest hypercalls do not work here; KVM PV unhalt, send-IPI and sched-yield are hidden from the guest");
             }
-            writeMpTable(mem, cfg.cpus(), supported, pci);
+            p.recipe().writeTables(chipset, cfg, mem, supported);
             List<Vcpu> vcpus = new ArrayList<>();
             VcpuGate gate = new VcpuGate(cfg.cpus());
+            BootEntry entry = p.entry();
             for (int id = 0; id < cfg.cpus(); id++) {
                 VcpuFd fd = vm.createVcpu(id);
                 fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus()));
@@ -146,33 +156,24 @@ public final class MachineBuilder {
                 VcpuSetup.setupFpu(fd);
                 VcpuSetup.setupLapic(fd);
                 if (id == 0 && entry != null) VcpuSetup.setupBootVcpu(fd, entry);
-                vcpus.add(new Vcpu(fd, pio, mmio, e -> self[0].vmExit(e), gate));
+                vcpus.add(new Vcpu(fd, pio, mmio, exit, gate));
             }
             String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry == null ? "restore" : entry.protocol(),
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
-            self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
-                    cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate);
-            self[0].attachStateful(cfg, cmos, i8042);
-            self[0].attachVirtio(virtio);
-            return self[0];
+            Machine m = new Machine(kvm, vm, mem, pio, mmio, vcpus, chipset.com1(), console,
+                    cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate, exit);
+            m.attachStateful(cfg, chipset.cmos(), chipset.i8042());
+            m.attachDevices(registry);
+            return m;
         } catch (RuntimeException e) {
+            // Devices attached hand their resources to the registry; the others still hold theirs.
+            if (registry != null) registry.close();
+            for (int i = attached; i < p.devices().size(); i++) p.devices().get(i).close();
+            p.console().close();
             if (vm != null) vm.close();
             kvm.close();
             throw e;
         }
-    }
-
-    /** The MP table: one processor per vCPU (APIC id = vCPU id), the IOAPIC, ISA interrupt routing. */
-    private static void writeMpTable(GuestMemory mem, int cpus, CpuidEntries cpuid, PciSubsystem pci) {
-        MpTable.Builder b = MpTable.builder(cpus);
-        for (var r : pci.mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi()); // MP table pins are 0-based (INTA = 0)
-        CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
-        if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
-        mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
-    }
-
-    private static boolean hasVirtio(MachineConfig cfg) {
-        return cfg.devices().any();
     }
 
     private static void requireCapabilities(Kvm kvm) {
@@ -195,13 +196,7 @@ public final class MachineBuilder {
         try {
             return new FileOutputStream(f.path().toFile());
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot open serial output " + f.path() + ": " + e.getMessage(), e);
+            throw new ConfigException("--serial file:" + f.path() + ": cannot open: " + e.getMessage());
         }
     }
-
-    /** Swallows writes and reads as zero (the POST diagnostic port, and other ports guests poke for delays). */
-    static final BusDevice NULL_DEVICE = new BusDevice() {
-        @Override public long read(long offset, int size) { return 0; }
-        @Override public void write(long offset, int size, long value) { }
-    };
 }

@@ -1,5 +1,7 @@
 package dev.vmm.machine;
 
+import dev.vmm.config.DeviceSpec;
+
 import java.nio.file.Path;
 
 /**
@@ -9,19 +11,23 @@ import java.nio.file.Path;
  * @param kernel     the kernel image bytes (read by the caller, so errors name the file once)
  * @param kernelName the name to use in messages
  */
-public record MachineConfig(long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
+public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                             String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
                             Devices devices) {
-    /** The virtio devices: disks, an entropy source, console ports. */
-    public record Devices(java.util.List<DiskSpec> disks, dev.vmm.virtio.rng.RngOptions rng,
-                          java.util.List<dev.vmm.virtio.console.ConsolePortOptions> consolePorts,
-                          java.util.List<dev.vmm.virtio.net.NetOptions> nets,
-                          java.util.List<dev.vmm.virtio.scsi.ScsiOptions> scsiDisks) {
-        public static final Devices NONE = new Devices(java.util.List.of(), null, java.util.List.of(), java.util.List.of(),
-                java.util.List.of());
+    /**
+     * The devices the command line added, in the order they are attached (which decides their PCI
+     * slots): disks, NICs, the SCSI controller, the rng, the console, then the rest.
+     */
+    public record Devices(java.util.List<DeviceSpec> specs) {
+        public static final Devices NONE = new Devices(java.util.List.of());
 
-        public boolean any() {
-            return !disks.isEmpty() || rng != null || !consolePorts.isEmpty() || !nets.isEmpty() || !scsiDisks.isEmpty();
+        public Devices {
+            specs = java.util.List.copyOf(specs);
+        }
+
+        /** The specs of one kind, in order. */
+        public <T extends DeviceSpec> java.util.List<T> all(Class<T> kind) {
+            return specs.stream().filter(kind::isInstance).map(kind::cast).toList();
         }
     }
 
@@ -33,6 +39,9 @@ public record MachineConfig(long memoryBytes, int cpus, byte[] kernel, String ke
     }
 
     public static final int MAX_CPUS = 255;
+
+    /** The machine recipe when none is named ({@code --machine}). */
+    public static final String DEFAULT_MACHINE = "pc";
 
     public MachineConfig {
         if (cpus < 1 || cpus > MAX_CPUS) throw new IllegalArgumentException("--cpus must be between 1 and " + MAX_CPUS);

@@ -2,7 +2,7 @@ package dev.vmm.snapshot;
 
 import dev.vmm.chipset.pci.PciFunction;
 import dev.vmm.machine.Machine;
-import dev.vmm.machine.VirtioWiring;
+import dev.vmm.devices.DeviceRegistry;
 import dev.vmm.migration.stream.StateFormatException;
 import dev.vmm.migration.stream.StateWriter;
 import dev.vmm.virtio.pci.VirtioPciDevice;
@@ -52,7 +52,7 @@ public final class PciDeviceState {
      * before touching anything, when a device cannot save its state.
      */
     public static PciDeviceState capture(Machine m) throws IOException {
-        VirtioWiring w = m.virtio();
+        DeviceRegistry w = m.devices();
         if (w == null || w.transports().isEmpty()) return new PciDeviceState(null, List.of());
         List<String> unsupported = new ArrayList<>();
         for (VirtioPciDevice d : w.transports()) if (!d.canSaveState()) unsupported.add(d.toString());
@@ -102,7 +102,7 @@ public final class PciDeviceState {
 
         public Loader(Machine m) {
             this.m = m;
-            this.transports = m.virtio() == null ? List.of() : m.virtio().transports();
+            this.transports = m.devices() == null ? List.of() : m.devices().transports();
             this.loaded = new boolean[transports.size()];
         }
 
@@ -134,8 +134,8 @@ public final class PciDeviceState {
         }
 
         private void readPci(DataInputStream in) throws IOException {
-            if (m.virtio() == null) throw new StateFormatException("state has PCI devices, this machine has none");
-            List<PciFunction> functions = m.virtio().pci().root().allFunctions();
+            if (m.devices() == null) throw new StateFormatException("state has PCI devices, this machine has none");
+            List<PciFunction> functions = m.devices().pci().root().allFunctions();
             int n = in.readInt();
             if (n != functions.size()) {
                 throw new StateFormatException("state has " + n + " PCI functions, this machine " + functions.size()

@@ -250,7 +250,7 @@ public final class Snapshot {
                         int cpus = in.readInt();
                         MachineConfig cfg;
                         try {
-                            cfg = new MachineConfig(mem, cpus, null, base.kernelName(), null, "", base.serial(), base.ram(),
+                            cfg = new MachineConfig(base.machine(), mem, cpus, null, base.kernelName(), null, "", base.serial(), base.ram(),
                                     base.reboot(), base.stats(), base.devices());
                         } catch (IllegalArgumentException e) {
                             throw new StateFormatException("snapshot describes an impossible machine: " + e.getMessage());

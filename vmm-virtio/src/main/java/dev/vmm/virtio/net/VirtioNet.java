@@ -99,7 +99,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     private volatile long guestOffloads = -1;
 
     /**
-     * @param tap       an open tap with {@code pairs} queues ({@link NetOptions#openTap})
+     * @param tap       an open tap with {@code pairs} queues ({@link dev.vmm.virtio.net.tap.Tap#open(String, int, int, String)})
      * @param mac       the guest's MAC address (config space, default RX filter)
      * @param queueSize max size of every virtqueue (power of two)
      * @param threads   the I/O threads to spread the queue pairs over (at least one)

@@ -335,17 +335,6 @@ class VirtioConsoleTest {
         assertThat(console.text()).isEqualTo("Z");
     }
 
-    @Test
-    void parsesPortOptions() {
-        assertThat(ConsolePortOptions.parse("name=agent,socket=/run/a.sock"))
-                .isEqualTo(new ConsolePortOptions("agent", Path.of("/run/a.sock"), null));
-        assertThat(ConsolePortOptions.parse("name=log,file=/tmp/x"))
-                .isEqualTo(new ConsolePortOptions("log", null, Path.of("/tmp/x")));
-        assertThatThrownBy(() -> ConsolePortOptions.parse("name=x")).hasMessageContaining("exactly one");
-        assertThatThrownBy(() -> ConsolePortOptions.parse("socket=/a")).hasMessageContaining("name=");
-        assertThatThrownBy(() -> ConsolePortOptions.parse("name=a,tty=/a")).hasMessageContaining("unknown key");
-    }
-
     interface Check { boolean ok() throws Exception; }
 
     static void awaitTrue(Check c) throws Exception {

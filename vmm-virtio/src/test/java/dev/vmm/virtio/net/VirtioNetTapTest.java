@@ -263,13 +263,13 @@ class VirtioNetTapTest {
     void bridgeAttachAndOneLineErrors() throws Exception {
         String br = "vmb" + (ProcessHandle.current().pid() % 100000);
         String name = tapName();
-        assertThatThrownBy(() -> NetOptions.parse("tap=" + name + ",bridge=" + br).openTap(1))
+        assertThatThrownBy(() -> Tap.open(name, 1, 0, br))
                 .isInstanceOf(TapException.class).hasMessage("bridge " + br + " does not exist (create it: ip link add " + br + " type bridge)");
         assertThat(Files.exists(Path.of("/sys/class/net", name))).as("tap removed after the failure").isFalse();
         // A bridge without addresses, link down: no traffic can leave it.
         assertThat(run("ip", "link", "add", br, "type", "bridge")).isZero();
         BRIDGES.add(br);
-        try (Tap tap = NetOptions.parse("tap=" + name + ",queues=2,bridge=" + br + ",mtu=1400").openTap(4)) {
+        try (Tap tap = Tap.open(name, 2, 1400, br)) {
             assertThat(tap.queues()).isEqualTo(2);
             assertThat(tap.created()).isTrue();
             assertThat(tap.isUp()).isTrue();

@@ -47,6 +47,26 @@ public final class Tap implements AutoCloseable {
     }
 
     /**
+     * Opens (creates or attaches) tap {@code name} with {@code queues} queues, sets its MTU (0 = keep
+     * it), adds it to {@code bridge} (null = none) and brings it up if it was created here. Closes it
+     * again on failure, so a tap created for a run that cannot start does not stay behind.
+     *
+     * @throws TapException one line for the user
+     */
+    public static Tap open(String name, int queues, int mtu, String bridge) {
+        Tap t = open(name, queues);
+        try {
+            if (mtu > 0 && t.mtu() != mtu) t.setMtu(mtu);
+            if (bridge != null) t.attachToBridge(bridge);
+            if (t.created()) t.bringUp();
+            return t;
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+    }
+
+    /**
      * Creates tap {@code name} with {@code queues} queues, or attaches to the existing one.
      *
      * @throws TapException with one line naming the problem (no /dev/net/tun, no permission, name

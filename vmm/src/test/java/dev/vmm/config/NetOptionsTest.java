@@ -1,4 +1,8 @@
-package dev.vmm.virtio.net;
+package dev.vmm.config;
+
+import dev.vmm.virtio.net.MacAddress;
+import dev.vmm.virtio.net.RxFilter;
+import dev.vmm.virtio.net.tap.Tap;
 
 import org.junit.jupiter.api.Test;
 

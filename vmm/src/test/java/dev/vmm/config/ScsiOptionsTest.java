@@ -1,4 +1,7 @@
-package dev.vmm.virtio.scsi;
+package dev.vmm.config;
+
+import dev.vmm.virtio.blk.CacheMode;
+import dev.vmm.virtio.scsi.ScsiConfig;
 
 import org.junit.jupiter.api.Test;
 
@@ -46,5 +49,15 @@ class ScsiOptionsTest {
         assertEquals(4, ScsiOptions.controllerQueues(List.of(a), 4));
         assertEquals(2, ScsiOptions.controllerQueues(List.of(a, b), 4));
         assertThrows(IllegalArgumentException.class, () -> ScsiOptions.controllerQueues(List.of(b, c), 4));
+    }
+
+    @Test
+    void pathIsTheSameKeyAsForDiskAndDiskStaysAnAlias() {
+        assertEquals(Path.of("a.raw"), ScsiOptions.parse("path=a.raw").disk());
+        assertEquals(ScsiOptions.parse("disk=a.raw,readonly=on"), ScsiOptions.parse("path=a.raw,readonly=on"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ScsiOptions.parse("path=a,disk=b"));
+        assertTrue(e.getMessage().contains("given twice"), e.getMessage());
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> ScsiOptions.parse("readonly=on")).getMessage()
+                .contains("needs path=FILE"));
     }
 }

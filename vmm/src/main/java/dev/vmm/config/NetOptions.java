@@ -1,4 +1,6 @@
-package dev.vmm.virtio.net;
+package dev.vmm.config;
+
+import dev.vmm.virtio.net.MacAddress;
 
 import dev.vmm.virtio.net.tap.Tap;
 import dev.vmm.virtio.net.tap.TapException;
@@ -8,7 +10,7 @@ import dev.vmm.virtio.net.tap.TapException;
  * {@code queues} is the number of queue pairs (0 here = "one per vCPU", resolved by
  * {@link #queuePairs(int)}); {@code mtu} 0 = keep the tap's MTU.
  */
-public record NetOptions(String tap, int queues, MacAddress mac, String bridge, int mtu, int queueSize) {
+public record NetOptions(String tap, int queues, MacAddress mac, String bridge, int mtu, int queueSize) implements DeviceSpec {
     public static final int DEFAULT_QUEUE_SIZE = 256;
     public static final int MIN_MTU = 68;
     public static final int MAX_MTU = 65535;
@@ -79,24 +81,5 @@ public record NetOptions(String tap, int queues, MacAddress mac, String bridge, 
     /** The MAC: the option, or one derived from the tap name. */
     public MacAddress macOrDerived() {
         return mac != null ? mac : MacAddress.derivedFrom(tap);
-    }
-
-    /**
-     * Opens (creates or attaches) the tap with one queue per pair, applies mtu, joins the bridge and
-     * brings the interface up if it was created here. Closes it again on failure.
-     *
-     * @throws TapException one line for the user
-     */
-    public Tap openTap(int vcpus) {
-        Tap t = Tap.open(tap, queuePairs(vcpus));
-        try {
-            if (mtu > 0 && t.mtu() != mtu) t.setMtu(mtu);
-            if (bridge != null) t.attachToBridge(bridge);
-            if (t.created()) t.bringUp();
-            return t;
-        } catch (RuntimeException e) {
-            t.close();
-            throw e;
-        }
     }
 }

@@ -1,6 +1,7 @@
-package dev.vmm.virtio.console;
+package dev.vmm.config;
 
-import java.io.IOException;
+import dev.vmm.virtio.console.ConsoleControl;
+
 import java.nio.file.Path;
 
 /**
@@ -31,10 +32,5 @@ public record ConsolePortOptions(String name, Path socket, Path file) {
             }
         }
         return new ConsolePortOptions(name, socket, file);
-    }
-
-    /** Opens the backend (binds the socket / opens the file). */
-    public PortBackend openBackend() throws IOException {
-        return socket != null ? new UnixSocketBackend(socket) : new FileBackend(file);
     }
 }

@@ -1,4 +1,7 @@
-package dev.vmm.virtio.rng;
+package dev.vmm.config;
+
+import dev.vmm.virtio.rng.RateLimit;
+import dev.vmm.virtio.rng.VirtioRng;
 
 import java.nio.file.Path;
 
@@ -6,7 +9,7 @@ import java.nio.file.Path;
  * The {@code --rng [source=PATH][,rate=BYTES/PERIOD]} option: entropy source (default
  * {@code /dev/urandom}) and an optional rate limit.
  */
-public record RngOptions(Path source, RateLimit rate) {
+public record RngOptions(Path source, RateLimit rate) implements DeviceSpec {
     public RngOptions {
         if (source == null) source = VirtioRng.DEFAULT_SOURCE;
     }

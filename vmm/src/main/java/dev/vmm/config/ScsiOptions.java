@@ -1,4 +1,6 @@
-package dev.vmm.virtio.scsi;
+package dev.vmm.config;
+
+import dev.vmm.virtio.scsi.ScsiConfig;
 
 import dev.vmm.virtio.blk.CacheMode;
 
@@ -7,7 +9,7 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * One {@code --scsi disk=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,queues=N][,serial=ID]
+ * One {@code --scsi path=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,queues=N][,serial=ID]
  * [,block_size=512|4096][,discard=unmap|ignore][,cache=writeback|none|writethrough][,aio=io_uring|threads]} option. Every {@code --scsi} adds one disk to the
  * machine's single virtio-scsi controller, as the next LUN (the first is LUN 0); {@code queues},
  * if given on several disks, must agree ({@link #controllerQueues}).
@@ -33,7 +35,7 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
         boolean uring = true;
         Integer queues = null;
         int bs = 512;
-        if (text == null || text.isBlank()) throw new IllegalArgumentException("--scsi needs disk=FILE");
+        if (text == null || text.isBlank()) throw new IllegalArgumentException("--scsi needs path=FILE");
         Set<String> seen = new java.util.HashSet<>();
         for (String part : text.split(",")) {
             int eq = part.indexOf('=');
@@ -41,8 +43,9 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
             String key = part.substring(0, eq).trim(), value = part.substring(eq + 1).trim();
             if (!seen.add(key)) throw new IllegalArgumentException("--scsi: " + key + "= given twice");
             switch (key) {
-                case "disk" -> {
-                    if (value.isEmpty()) throw new IllegalArgumentException("--scsi: disk= needs a file name");
+                case "path", "disk" -> { // path= as for --disk; disk= is the older spelling
+                    if (disk != null) throw new IllegalArgumentException("--scsi: path= given twice (disk= is the same key)");
+                    if (value.isEmpty()) throw new IllegalArgumentException("--scsi: " + key + "= needs a file name");
                     disk = Path.of(value);
                 }
                 case "format" -> {
@@ -82,10 +85,10 @@ public record ScsiOptions(Path disk, String format, boolean readOnly, Integer qu
                     default -> throw new IllegalArgumentException("--scsi: aio must be io_uring or threads, not '" + value + "'");
                 };
                 default -> throw new IllegalArgumentException("--scsi: unknown key '" + key
-                        + "' (expected disk, format, readonly, queues, serial, block_size, discard, cache, aio)");
+                        + "' (expected path, format, readonly, queues, serial, block_size, discard, cache, aio)");
             }
         }
-        if (disk == null) throw new IllegalArgumentException("--scsi needs disk=FILE");
+        if (disk == null) throw new IllegalArgumentException("--scsi needs path=FILE");
         if (!uring && cache != CacheMode.WRITEBACK) {
             throw new IllegalArgumentException("--scsi: cache=" + cache.name().toLowerCase() + " needs aio=io_uring (the block layer uses the page cache)");
         }

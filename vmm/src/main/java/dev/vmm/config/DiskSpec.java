@@ -1,4 +1,4 @@
-package dev.vmm.machine;
+package dev.vmm.config;
 
 import java.nio.file.Path;
 import java.util.Set;
@@ -10,7 +10,7 @@ import java.util.Set;
  * drive for QMP ({@code block_set_io_throttle}, {@code query-block}); null = the default {@code virtioN}.
  */
 public record DiskSpec(Path path, String format, boolean readOnly, boolean discard, int queues, String cache,
-                       boolean direct, Limits limits, String serial, String id) {
+                       boolean direct, Limits limits, String serial, String id) implements DeviceSpec {
     public record Limits(long iops, long bps, long iopsRead, long iopsWrite, long bpsRead, long bpsWrite, long burstSeconds) {
         public boolean any() {
             return iops > 0 || bps > 0 || iopsRead > 0 || iopsWrite > 0 || bpsRead > 0 || bpsWrite > 0;

@@ -1,4 +1,4 @@
-package dev.vmm.machine;
+package dev.vmm.config;
 
 import org.junit.jupiter.api.Test;
 

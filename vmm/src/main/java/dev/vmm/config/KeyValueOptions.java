@@ -1,4 +1,4 @@
-package dev.vmm.machine;
+package dev.vmm.config;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

@@ -1,0 +1,144 @@
+package dev.vmm.devices;
+
+import dev.vmm.machine.BlockDrive;
+import dev.vmm.machine.PciSubsystem;
+import dev.vmm.virtio.console.VirtioConsole;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.pci.VirtioPciDevice;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Supplier;
+
+/**
+ * The devices of a machine as the rest of the VMM sees them: the virtio transports (snapshots,
+ * migration), the drives and the console by their QMP names, the {@code --stats} lines, the disk
+ * locks a migration hands over, and the order in which everything is closed.
+ */
+public final class DeviceRegistry {
+    private final PciSubsystem pci;
+    private final List<IoThread> ioThreads;
+    private final List<VirtioPciDevice> transports = new ArrayList<>();
+    private final List<BlockDrive> drives = new ArrayList<>();
+    private final List<DiskLocks> diskLocks = new ArrayList<>();
+    private final List<Supplier<String>> stats = new ArrayList<>();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+    private final List<AutoCloseable> afterThreads = new ArrayList<>();
+    private VirtioConsole console;
+    private volatile boolean diskLocksReleased;
+
+    public DeviceRegistry(PciSubsystem pci, List<IoThread> ioThreads) {
+        this.pci = pci;
+        this.ioThreads = ioThreads;
+    }
+
+    /** The machine's PCI (root bus, for saving every function's config space). */
+    public PciSubsystem pci() { return pci; }
+
+    synchronized void addTransport(VirtioPciDevice d) { transports.add(d); }
+
+    /** The virtio transports in attach order (the order of the command line's device options). */
+    public synchronized List<VirtioPciDevice> transports() { return Collections.unmodifiableList(new ArrayList<>(transports)); }
+
+    public synchronized void addDrive(BlockDrive d) { drives.add(d); }
+
+    /** The virtio-blk disks, in command-line order (for QMP block commands). */
+    public synchronized List<BlockDrive> drives() { return List.copyOf(drives); }
+
+    public void setConsole(VirtioConsole c) { console = c; }
+
+    /** The virtio-console device (port hot-plug over QMP), or null when the machine has none. */
+    public VirtioConsole console() { return console; }
+
+    /** A device's statistics for {@code --stats} (e.g. per-queue latency histograms). */
+    public synchronized void statsFrom(Supplier<String> s) { stats.add(s); }
+
+    public synchronized String statistics() {
+        StringBuilder sb = new StringBuilder();
+        for (var s : stats) sb.append(s.get());
+        return sb.toString();
+    }
+
+    /** Image locks of a device that a migration hands over. */
+    public synchronized void addDiskLocks(DiskLocks l) { diskLocks.add(l); }
+
+    /**
+     * An incoming-migration destination: its disks were opened without their locks (the source
+     * holds them until the hand-over); {@link #startAfterStateChange()} takes them.
+     */
+    public void deferDiskLocks() { diskLocksReleased = true; }
+
+    /** Devices to close when the machine goes away (before the I/O threads stop). */
+    public synchronized void closeLater(AutoCloseable c) { closeables.add(c); }
+
+    /** Backends to close once no I/O thread can touch them any more. */
+    public synchronized void closeAfterIoThreads(AutoCloseable c) { afterThreads.add(c); }
+
+    /**
+     * Restarts devices stopped by a state save, or loaded from a saved state (before the vCPUs run
+     * again). Disk locks handed over (or deferred) are taken first.
+     */
+    public void startAfterStateChange() {
+        acquireDiskLocks();
+        for (VirtioPciDevice d : transports()) d.startAfterStateChange();
+    }
+
+    /** Migration source after READY: every disk's writes made durable and its lock dropped, for the destination. */
+    public synchronized void releaseDiskLocks() {
+        for (DiskLocks l : diskLocks) l.release();
+        diskLocksReleased = true;
+    }
+
+    /**
+     * Takes the disk locks back (source resumed after a hand-over) or for the first time (the
+     * destination at GO). The other side drops them just before GO; a few retries cover the time
+     * the message takes. A lock that stays taken is a warning, not a stop: the guest is already
+     * running nowhere else.
+     */
+    private synchronized void acquireDiskLocks() {
+        if (!diskLocksReleased) return;
+        diskLocksReleased = false;
+        for (DiskLocks l : diskLocks) acquireWithRetries(l);
+    }
+
+    private static void acquireWithRetries(DiskLocks l) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                l.acquire();
+                return;
+            } catch (dev.vmm.virtio.blk.BlkBackendException e) {
+                if (attempt >= 100) {
+                    System.err.println("vmm: warning: " + e.getMessage() + "; running without the lock");
+                    return;
+                }
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    /** Devices, then I/O threads, then backends; errors on the way are not allowed to stop the rest. */
+    public void close() {
+        List<AutoCloseable> first, last;
+        synchronized (this) {
+            first = new ArrayList<>(closeables);
+            last = new ArrayList<>(afterThreads);
+        }
+        for (int i = first.size() - 1; i >= 0; i--) quietly(first.get(i));
+        for (IoThread t : ioThreads) quietly(t);
+        for (int i = last.size() - 1; i >= 0; i--) quietly(last.get(i));
+    }
+
+    private static void quietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            System.err.println("vmm: warning: closing " + c + ": " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,29 @@
+package dev.vmm.devices;
+
+import dev.vmm.chipset.pci.PciBridge;
+import dev.vmm.chipset.pci.PciBus;
+import dev.vmm.chipset.pci.PciDevice;
+
+/**
+ * Chooses where a PCI function goes: the first free slot of the current bus; when only one slot is
+ * left there, a PCI-to-PCI bridge takes it and later devices go behind the bridge (and so on), so a
+ * machine holds any number of devices, as QEMU's pci-bridge allows.
+ */
+public final class PciPlacement {
+    private PciBus current;
+
+    public PciPlacement(PciBus root) {
+        this.current = root;
+    }
+
+    public synchronized void place(PciDevice dev) {
+        int free = 0;
+        for (int slot = 0; slot < 32; slot++) if (current.isSlotEmpty(slot)) free++;
+        if (free <= 1) {
+            PciBridge bridge = new PciBridge();
+            current.attach(bridge);
+            current = bridge.secondaryBus();
+        }
+        current.attach(dev);
+    }
+}

@@ -1,0 +1,16 @@
+package dev.vmm.devices;
+
+/**
+ * A device whose host side is open (image files probed and locked, tap created, socket bound) but
+ * which is not yet part of a machine. Opening happens before {@code /dev/kvm} is touched, so every
+ * mistake in what the user gave is found on any host and reported as the user's; {@link #attach}
+ * then creates the device model and puts it on the machine.
+ */
+public interface PendingDevice extends AutoCloseable {
+    /** Creates the device model, places it on the bus and registers it (QMP name, stats, close order). */
+    void attach(AttachContext ctx);
+
+    /** Releases the host side of a device that was never attached (the build failed before it). */
+    @Override
+    void close();
+}

@@ -1,0 +1,16 @@
+package dev.vmm.devices;
+
+import dev.vmm.chipset.legacy.PvpanicPci;
+import dev.vmm.vcpu.VmExit;
+
+/** {@code --pvpanic pci}: a guest panic reported through PCI ends the run like the ISA pvpanic's. */
+final class PvpanicPciAttach implements PendingDevice {
+    @Override
+    public void attach(AttachContext ctx) {
+        ctx.pci().place(new PvpanicPci(ev -> ctx.exits().accept(
+                VmExit.failure("guest kernel panicked (pvpanic-pci event 0x" + Integer.toHexString(ev) + ")", null))));
+    }
+
+    @Override
+    public void close() { }
+}

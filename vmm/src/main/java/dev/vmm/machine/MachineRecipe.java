@@ -1,0 +1,50 @@
+package dev.vmm.machine;
+
+import dev.vmm.chipset.bus.Bus;
+import dev.vmm.chipset.bus.InterruptLine;
+import dev.vmm.chipset.legacy.CmosRtc;
+import dev.vmm.chipset.legacy.I8042;
+import dev.vmm.chipset.legacy.Uart16550;
+import dev.vmm.ffm.kvm.CpuidEntries;
+import dev.vmm.memory.GuestMemory;
+import dev.vmm.vcpu.VmExit;
+
+import java.util.function.Consumer;
+import java.util.function.IntFunction;
+
+/**
+ * A kind of machine ({@code --machine NAME}): its chipset devices, how their interrupts are routed,
+ * its PCI host, the firmware tables a guest finds (ACPI, MP) and where boot code looks for them.
+ * {@link MachineBuilder} does what every machine shares (KVM VM, RAM, vCPUs, I/O threads, the
+ * devices of the command line) and asks the recipe for the rest.
+ */
+public interface MachineRecipe {
+    /** The name {@code --machine} takes. */
+    String name();
+
+    /** Where the ACPI RSDP will be (boot protocols pass it to the kernel before the tables exist). */
+    long rsdpAddress();
+
+    /**
+     * Puts the chipset on the buses and returns what the rest of the VMM needs of it.
+     *
+     * @param isaIrq an ISA/IOAPIC interrupt line by GSI
+     * @param exits  ends the run (reset, power-off, debug exit, pvpanic)
+     */
+    Chipset install(Bus pio, Bus mmio, IntFunction<InterruptLine> isaIrq, MachineConfig cfg, GuestMemory memory,
+                    ConsoleOutput console, Consumer<VmExit> exits);
+
+    /** Writes the firmware tables once every device is placed and PCI resources are assigned. */
+    void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory memory, CpuidEntries cpuid);
+
+    /** What a recipe built that outlives the build: the devices snapshots and the console need, and its PCI. */
+    record Chipset(Uart16550 com1, I8042 i8042, CmosRtc cmos, PciSubsystem pci) {}
+
+    /** The recipe {@code --machine name} means; an unknown name is the user's error. */
+    static MachineRecipe named(String name) {
+        return switch (name) {
+            case "pc" -> new PcMachine();
+            default -> throw new dev.vmm.config.ConfigException("--machine: unknown machine '" + name + "' (available: pc)");
+        };
+    }
+}
