@@ -19,9 +19,35 @@ if ((${#missing[@]})); then
   fi
 fi
 
-# The smoke kernel is built once and cached under ~/.cache/vmm (keyed by its inputs).
+kvm_usable() { [ -r /dev/kvm ] && [ -w /dev/kvm ]; }
+
+# The smoke kernel is built once and cached under ~/.cache/vmm (keyed by its inputs). Only guests
+# boot it: on a host without a usable /dev/kvm every test that would is skipped, so it is not built.
 if [ -x integration/smoke-kernel/build.sh ]; then
-  integration/smoke-kernel/build.sh
+  if kvm_usable; then
+    integration/smoke-kernel/build.sh
+  else
+    echo "run-tests: no usable /dev/kvm: guest tests will be skipped, the smoke kernel is not built"
+  fi
 fi
 
-exec ./mvnw -B verify "$@"
+rm -f integration/target/guest-tests-skipped.tsv
+status=0
+./mvnw -B verify "$@" || status=$?
+
+# One closing line about the guest tests: which classes did not run, and why.
+summary=integration/target/guest-tests-skipped.tsv
+if [ -f "$summary" ]; then
+  if [ ! -s "$summary" ]; then
+    echo "guest tests: all ran"
+  else
+    nokvm=$(grep -c '/dev/kvm' "$summary" || true)
+    other=$(grep -vc '/dev/kvm' "$summary" || true)
+    ((nokvm > 0)) && echo "guest tests: $nokvm classes skipped (no usable /dev/kvm)"
+    if ((other > 0)); then
+      echo "guest tests: $other classes skipped for other reasons:"
+      grep -v '/dev/kvm' "$summary" | sed 's/^/  /'
+    fi
+  fi
+fi
+exit "$status"
