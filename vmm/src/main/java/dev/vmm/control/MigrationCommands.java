@@ -147,6 +147,11 @@ public final class MigrationCommands {
             }
 
             @Override
+            public void throttle(int percent) {
+                machine.throttle(percent);
+            }
+
+            @Override
             public void handOver() {
                 if (machine.devices() != null) machine.devices().releaseDiskLocks(); // taken back if 'cont' resumes the source
             }

@@ -101,6 +101,25 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         exit.accept(new VmExit(VmExit.Kind.STOPPED, 0, why, null));
     }
 
+    private dev.vmm.vcpu.VcpuThrottle throttle;
+
+    /**
+     * Auto-converge: the vCPUs sleep {@code percent}% of the time (0 = run freely), as QEMU's CPU
+     * throttle makes them; called by a migration while the guest dirties RAM faster than it is sent.
+     */
+    public synchronized void throttle(int percent) {
+        if (throttle == null) {
+            if (percent == 0) return;
+            throttle = new dev.vmm.vcpu.VcpuThrottle(vcpus);
+        }
+        throttle.set(percent);
+    }
+
+    /** The share of time the vCPUs are made to sleep now (0 = not throttled). */
+    public synchronized int throttlePercent() {
+        return throttle == null ? 0 : throttle.percent();
+    }
+
     /** Whether the vCPUs are paused ({@code stop} in QMP terms). */
     public boolean paused() { return paused; }
 
@@ -184,6 +203,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         }
         for (Vcpu v : vcpus) v.start();
         VmExit e = exit.join();
+        synchronized (this) {
+            if (throttle != null) throttle.close();
+        }
         gate.stop();
         for (Vcpu v : vcpus) v.stop();
         eventListeners.forEach(l -> l.accept("SHUTDOWN"));

@@ -31,6 +31,7 @@ public final class Vcpu implements Runnable {
     private final VcpuGate gate;
     private final long[] exitCounts = new long[64];
     private volatile boolean stopRequested;
+    private volatile long throttleSleepNanos;
     private volatile long pthread;
     private Thread thread;
 
@@ -70,6 +71,15 @@ public final class Vcpu implements Runnable {
         if (t != 0) Libc.pthreadKill(t, VcpuKick.signal());
     }
 
+    /**
+     * Auto-converge ({@link VcpuThrottle}): leave KVM_RUN and sleep {@code nanos} once, on this
+     * vCPU's own thread, before running the guest again.
+     */
+    void sleepOnce(long nanos) {
+        throttleSleepNanos = nanos;
+        kick();
+    }
+
     /** Exits handled so far, by KVM exit reason. */
     public long[] exitCounts() {
         return Arrays.copyOf(exitCounts, exitCounts.length);
@@ -93,6 +103,11 @@ public final class Vcpu implements Runnable {
                 if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
                     run.setImmediateExit(false);
                     if (gate.pauseRequested() && !stopRequested) gate.park();
+                    long sleep = throttleSleepNanos;
+                    if (sleep > 0) {
+                        throttleSleepNanos = 0;
+                        if (!stopRequested) java.util.concurrent.locks.LockSupport.parkNanos(sleep);
+                    }
                     continue;
                 }
                 throw new NativeException("KVM_RUN", -r);
