@@ -23,6 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class Qcow2CrashTest {
     private static final int KILLS = 6, CLUSTER = 4096; // per variant: 12 kills in all
+    /** Operations the writer has started before the random delay to its kill begins. */
+    private static final int MIN_OPS_BEFORE_KILL = 5;
     @TempDir Path tmp;
 
     @ParameterizedTest
@@ -108,6 +110,13 @@ class Qcow2CrashTest {
             assertThat(p.isAlive()).as("writer started").isTrue();
             assertThat(System.nanoTime()).as("writer start timeout").isLessThan(deadline);
             Thread.sleep(5);
+        }
+        // The kill point is random in time, but only once the writer is under way: on a loaded host a
+        // fixed delay after READY can pass before the child has run at all (no operation to interrupt).
+        while (java.nio.file.Files.readAllLines(log).stream().filter(l -> l.startsWith("OP ")).count() < MIN_OPS_BEFORE_KILL) {
+            assertThat(p.isAlive()).as("writer running").isTrue();
+            assertThat(System.nanoTime()).as("writer progress timeout").isLessThan(deadline);
+            Thread.sleep(2);
         }
         Thread.sleep(delayMs);
         p.destroyForcibly(); // SIGKILL

@@ -15,41 +15,27 @@ public record NetOptions(String tap, int queues, MacAddress mac, String bridge, 
     public static final int MIN_MTU = 68;
     public static final int MAX_MTU = 65535;
 
-    /** Parses the option value; every problem is an {@link IllegalArgumentException} with one line. */
+    static final java.util.Set<String> KEYS = java.util.Set.of("tap", "queues", "mac", "bridge", "mtu", "queue_size");
+
+    /** Parses the option value; every problem is a one-line {@link ConfigException}. */
     public static NetOptions parse(String text) {
-        String tap = null, bridge = null;
-        int queues = 0, mtu = 0, queueSize = DEFAULT_QUEUE_SIZE;
+        KeyValueOptions o = KeyValueOptions.parse("--net", text == null ? "" : text, null, KEYS);
+        String tap = checkedName(o.required("tap"), "tap");
+        String bridge = o.has("bridge") ? checkedName(o.required("bridge"), "bridge") : null;
+        int queues = (int) o.number("queues", 0, 1, Tap.MAX_QUEUES);
+        int mtu = (int) o.number("mtu", 0, MIN_MTU, MAX_MTU);
+        int queueSize = (int) o.number("queue_size", DEFAULT_QUEUE_SIZE, 2, 32768);
+        if (Integer.bitCount(queueSize) != 1) throw new ConfigException("--net: queue_size=" + queueSize + " is not a power of two");
         MacAddress mac = null;
-        if (text == null || text.isBlank()) throw new IllegalArgumentException("--net needs tap=NAME");
-        for (String part : text.split(",")) {
-            int eq = part.indexOf('=');
-            String key = (eq < 0 ? part : part.substring(0, eq)).trim();
-            String value = eq < 0 ? "" : part.substring(eq + 1).trim();
-            if (value.isEmpty()) throw new IllegalArgumentException("--net " + key + "= needs a value");
-            switch (key) {
-                case "tap" -> tap = checkedName(value, "tap");
-                case "bridge" -> bridge = checkedName(value, "bridge");
-                case "queues" -> queues = number(key, value, 1, Tap.MAX_QUEUES);
-                case "mtu" -> mtu = number(key, value, MIN_MTU, MAX_MTU);
-                case "queue_size" -> {
-                    queueSize = number(key, value, 2, 32768);
-                    if (Integer.bitCount(queueSize) != 1) throw new IllegalArgumentException("--net queue_size=" + value + " must be a power of two");
-                }
-                case "mac" -> {
-                    MacAddress m;
-                    try {
-                        m = MacAddress.parse(value);
-                    } catch (IllegalArgumentException e) {
-                        throw new IllegalArgumentException("--net mac: " + e.getMessage());
-                    }
-                    if (m.isMulticast() || m.isZero()) throw new IllegalArgumentException("--net mac=" + value + " must be a unicast, non-zero address");
-                    mac = m;
-                }
-                default -> throw new IllegalArgumentException("--net: unknown key '" + key
-                        + "' (expected tap=NAME, queues=N, mac=MAC, bridge=BR, mtu=BYTES, queue_size=N)");
+        if (o.has("mac")) {
+            String value = o.required("mac");
+            try {
+                mac = MacAddress.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("--net: mac: " + e.getMessage());
             }
+            if (mac.isMulticast() || mac.isZero()) throw new ConfigException("--net: mac=" + value + " is not a unicast, non-zero address");
         }
-        if (tap == null) throw new IllegalArgumentException("--net needs tap=NAME");
         return new NetOptions(tap, queues, mac, bridge, mtu, queueSize);
     }
 
@@ -57,20 +43,9 @@ public record NetOptions(String tap, int queues, MacAddress mac, String bridge, 
         try {
             Tap.validateName(v, what);
         } catch (TapException e) {
-            throw new IllegalArgumentException("--net: " + e.getMessage());
+            throw new ConfigException("--net: " + e.getMessage());
         }
         return v;
-    }
-
-    private static int number(String key, String v, int min, int max) {
-        int n;
-        try {
-            n = Integer.parseInt(v);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--net " + key + "=" + v + " is not a number");
-        }
-        if (n < min || n > max) throw new IllegalArgumentException("--net " + key + "=" + v + " must be " + min + ".." + max);
-        return n;
     }
 
     /** Queue pairs: the option, or one per vCPU (capped at the tap limit). */

@@ -16,21 +16,14 @@ public record RngOptions(Path source, RateLimit rate) implements DeviceSpec {
 
     /** Parses the option value; an empty string gives the defaults. */
     public static RngOptions parse(String text) {
-        Path source = null;
+        KeyValueOptions o = KeyValueOptions.parse("--rng", text == null ? "" : text.strip(), null, java.util.Set.of("source", "rate"));
+        Path source = o.has("source") ? Path.of(o.required("source")) : null;
         RateLimit rate = null;
-        if (text != null && !text.isBlank()) {
-            for (String part : text.split(",")) {
-                int eq = part.indexOf('=');
-                String key = eq < 0 ? part.trim() : part.substring(0, eq).trim();
-                String value = eq < 0 ? "" : part.substring(eq + 1).trim();
-                switch (key) {
-                    case "source" -> {
-                        if (value.isEmpty()) throw new IllegalArgumentException("--rng source= needs a path");
-                        source = Path.of(value);
-                    }
-                    case "rate" -> rate = RateLimit.parse(value);
-                    default -> throw new IllegalArgumentException("--rng: unknown key '" + key + "' (expected source=PATH, rate=BYTES/PERIOD)");
-                }
+        if (o.has("rate")) {
+            try {
+                rate = RateLimit.parse(o.required("rate"));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException("--rng: rate: " + e.getMessage());
             }
         }
         return new RngOptions(source, rate);

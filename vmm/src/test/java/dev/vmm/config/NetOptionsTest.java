@@ -35,17 +35,19 @@ class NetOptionsTest {
 
     @Test
     void oneLineErrors() {
-        assertThatThrownBy(() -> NetOptions.parse("queues=2")).hasMessage("--net needs tap=NAME");
-        assertThatThrownBy(() -> NetOptions.parse("tap=x,queues=0")).hasMessage("--net queues=0 must be 1..256");
-        assertThatThrownBy(() -> NetOptions.parse("tap=x,queues=two")).hasMessage("--net queues=two is not a number");
-        assertThatThrownBy(() -> NetOptions.parse("tap=x,mac=01:00:5e:00:00:01")).hasMessage("--net mac=01:00:5e:00:00:01 must be a unicast, non-zero address");
-        assertThatThrownBy(() -> NetOptions.parse("tap=x,mac=52:54:00:12:34")).hasMessageStartingWith("--net mac: MAC address '52:54:00:12:34' must be six hex octets");
+        assertThatThrownBy(() -> NetOptions.parse("queues=2")).hasMessage("--net: 'tap=' is required");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,queues=0")).hasMessage("--net: queues must be between 1 and 256");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,queues=two")).hasMessage("--net: queues=two is not a number");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,mac=01:00:5e:00:00:01")).hasMessage("--net: mac=01:00:5e:00:00:01 is not a unicast, non-zero address");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,mac=52:54:00:12:34")).hasMessageStartingWith("--net: mac: MAC address '52:54:00:12:34' must be six hex octets");
         assertThatThrownBy(() -> NetOptions.parse("tap=averyveryverylongname")).hasMessageStartingWith("--net: tap name must be 1..15 characters");
         assertThatThrownBy(() -> NetOptions.parse("tap=a/b")).hasMessageContaining("has a character");
-        assertThatThrownBy(() -> NetOptions.parse("tap=x,mtu=20")).hasMessage("--net mtu=20 must be 68..65535");
-        assertThatThrownBy(() -> NetOptions.parse("tap=x,queue_size=100")).hasMessage("--net queue_size=100 must be a power of two");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,mtu=20")).hasMessage("--net: mtu must be between 68 and 65535");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,queue_size=100")).hasMessage("--net: queue_size=100 is not a power of two");
         assertThatThrownBy(() -> NetOptions.parse("tap=x,color=red")).hasMessageStartingWith("--net: unknown key 'color'");
-        assertThatThrownBy(() -> NetOptions.parse("tap=")).hasMessage("--net tap= needs a value");
+        assertThatThrownBy(() -> NetOptions.parse("tap=")).hasMessage("--net: 'tap=' is required");
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,tap=y")).hasMessage("--net: 'tap' given twice");
+        assertThat(NetOptions.parse("tap=x,mtu=1500").mtu()).isEqualTo(1500);
     }
 
     @Test

@@ -58,6 +58,6 @@ class ScsiOptionsTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ScsiOptions.parse("path=a,disk=b"));
         assertTrue(e.getMessage().contains("given twice"), e.getMessage());
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ScsiOptions.parse("readonly=on")).getMessage()
-                .contains("needs path=FILE"));
+                .contains("'path=' is required"));
     }
 }
