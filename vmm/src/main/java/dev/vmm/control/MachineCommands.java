@@ -33,7 +33,7 @@ public final class MachineCommands {
         });
         qmp.register("quit", a -> {
             // Answer first, then stop: QEMU replies before it exits.
-            Thread.ofVirtual().start(() -> {
+            dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-quit", () -> {
                 try {
                     Thread.sleep(20);
                 } catch (InterruptedException ignored) {

@@ -31,7 +31,7 @@ public final class MigrationProgress {
 
     /** Starts a daemon thread printing {@code src}'s progress to {@code out} until the migration ends. */
     public static Thread start(MigrationSource src, PrintStream out, boolean terminal) {
-        return Thread.ofPlatform().daemon(true).name("migration-progress").start(() -> {
+        return dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.MIGRATION, "migration-progress", () -> {
             long period = terminal ? 250 : 1000;
             try {
                 while (!src.status().isFinal()) {

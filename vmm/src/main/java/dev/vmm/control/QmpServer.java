@@ -84,7 +84,7 @@ public final class QmpServer implements AutoCloseable {
         Files.deleteIfExists(tmp);
         server.bind(UnixDomainSocketAddress.of(tmp));
         Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        Thread.ofPlatform().daemon(true).name("qmp-accept").start(this::acceptLoop);
+        dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-accept", this::acceptLoop);
     }
 
     public Path path() { return path; }
@@ -94,7 +94,7 @@ public final class QmpServer implements AutoCloseable {
             try {
                 SocketChannel ch = server.accept();
                 Client c = new Client(ch);
-                Thread.ofVirtual().name("qmp-client").start(c::serve);
+                dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-client", c::serve);
             } catch (IOException e) {
                 return; // closed
             }

@@ -20,7 +20,7 @@ public final class ConsoleOutput implements ByteSink, AutoCloseable {
 
     public ConsoleOutput(OutputStream out) {
         this.out = out;
-        this.flusher = Thread.ofPlatform().daemon(true).name("console-flush").start(this::flushPeriodically);
+        this.flusher = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONSOLE, "console-flush", this::flushPeriodically);
     }
 
     /** This sink as an OutputStream (for other consoles that share it, e.g. virtio-console's hvc0). */

@@ -234,7 +234,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     }
 
     private void startStdinReader() {
-        Thread.ofPlatform().daemon(true).name("serial-stdin").start(() -> {
+        dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONSOLE, "serial-stdin", () -> {
             InputStream in = System.in;
             byte[] b = new byte[256];
             try {

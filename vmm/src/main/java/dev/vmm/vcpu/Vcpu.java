@@ -49,7 +49,7 @@ public final class Vcpu implements Runnable {
     public VcpuFd fd() { return fd; }
 
     public synchronized void start() {
-        thread = Thread.ofPlatform().name("vcpu-" + fd.id()).daemon(true).unstarted(this);
+        thread = dev.vmm.threads.VmmThreads.unstarted(dev.vmm.threads.ThreadKind.VCPU, "vcpu-" + fd.id(), this);
         thread.start();
     }
 

@@ -43,7 +43,7 @@ public final class VcpuThrottle implements AutoCloseable {
         if (newPercent != 0) Schedule.of(newPercent); // validates
         percent = newPercent;
         if (newPercent > 0 && thread == null) {
-            thread = Thread.ofPlatform().name("vcpu-throttle").daemon(true).start(this::loop);
+            thread = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.TIMER, "vcpu-throttle", this::loop);
         } else if (newPercent == 0 && thread != null) {
             thread.interrupt();
             thread = null;
