@@ -38,6 +38,7 @@ public final class MigrationParameters {
     private volatile long xbzrleCacheSize = DEFAULT_XBZRLE_CACHE_SIZE;
     private volatile int cpuThrottleInitial = 20;
     private volatile int cpuThrottleIncrement = 10;
+    private volatile boolean cpuThrottleTailslow;
     private volatile int maxCpuThrottle = 99;
     private volatile int throttleTriggerThreshold = 50;
     private volatile VerifyMode dirtyLogVerify = VerifyMode.AUTO;
@@ -52,6 +53,9 @@ public final class MigrationParameters {
     public int cpuThrottleInitial() { return cpuThrottleInitial; }
 
     public int cpuThrottleIncrement() { return cpuThrottleIncrement; }
+
+    /** QEMU's {@code cpu-throttle-tailslow}: raise the throttle by less near the end (see {@link ConvergencePolicy}). */
+    public boolean cpuThrottleTailslow() { return cpuThrottleTailslow; }
 
     public int maxCpuThrottle() { return maxCpuThrottle; }
 
@@ -85,13 +89,43 @@ public final class MigrationParameters {
             case "max-cpu-throttle" -> maxCpuThrottle = (int) range(name, value, 1, 99);
             case "throttle-trigger-threshold" -> throttleTriggerThreshold = (int) range(name, value, 1, 100);
             case "x-dirty-log-verify" -> throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
+            case "cpu-throttle-tailslow" -> throw expectsBoolean(name);
             default -> throw new IllegalArgumentException("Parameter '" + name + "' is unexpected");
         }
         return this;
     }
 
-    /** Sets a parameter from its QMP text form (numbers, or {@code auto|on|off} for {@code x-dirty-log-verify}). */
+    /**
+     * Sets a boolean parameter by its QMP name ({@code cpu-throttle-tailslow}).
+     *
+     * @throws IllegalArgumentException for an unknown name or a parameter that is not a boolean
+     */
+    public MigrationParameters set(String name, boolean value) {
+        if (name.equals("cpu-throttle-tailslow")) {
+            cpuThrottleTailslow = value;
+            return this;
+        }
+        if (name.equals("x-dirty-log-verify")) throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
+        if (toMap().containsKey(name)) throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
+        throw new IllegalArgumentException("Parameter '" + name + "' is unexpected");
+    }
+
+    private static IllegalArgumentException expectsBoolean(String name) {
+        return new IllegalArgumentException("Parameter '" + name + "' expects a boolean");
+    }
+
+    /**
+     * Sets a parameter from its text form (numbers, {@code auto|on|off} for {@code x-dirty-log-verify},
+     * {@code true|false} for {@code cpu-throttle-tailslow}).
+     */
     public MigrationParameters set(String name, String value) {
+        if (name.equals("cpu-throttle-tailslow")) {
+            return switch (value) {
+                case "true" -> set(name, true);
+                case "false" -> set(name, false);
+                default -> throw expectsBoolean(name);
+            };
+        }
         if (name.equals("x-dirty-log-verify")) {
             for (VerifyMode m : VerifyMode.values()) {
                 if (m.qmpName.equals(value.toLowerCase(Locale.ROOT))) {
@@ -125,6 +159,7 @@ public final class MigrationParameters {
         m.put("xbzrle-cache-size", xbzrleCacheSize);
         m.put("cpu-throttle-initial", cpuThrottleInitial);
         m.put("cpu-throttle-increment", cpuThrottleIncrement);
+        m.put("cpu-throttle-tailslow", cpuThrottleTailslow);
         m.put("max-cpu-throttle", maxCpuThrottle);
         m.put("throttle-trigger-threshold", throttleTriggerThreshold);
         m.put("x-dirty-log-verify", dirtyLogVerify.qmpName());
