@@ -13,7 +13,9 @@ package dev.vmm.migration;
  *       dirtied more than {@code throttle-trigger-threshold}% of the bytes sent in it. Every second
  *       high round (counted, as QEMU, not necessarily in a row) starts throttling at
  *       {@code cpu-throttle-initial}, or raises it by {@code cpu-throttle-increment}, never past
- *       {@code max-cpu-throttle} (QEMU applies the initial value as given, even above the max).</li>
+ *       {@code max-cpu-throttle} ({@link MigrationParameters}, as QEMU's, never lets the initial value
+ *       exceed the max; given such settings anyway, the policy applies the initial value as QEMU's
+ *       code does and clamps from the next raise on).</li>
  *   <li>{@code cpu-throttle-tailslow}: the raise is the smaller of {@code cpu-throttle-increment}
  *       and the one that would bring the guest's CPU share down to the "ideal" share, the one at
  *       which the dirty rate would just meet the threshold (assuming the dirty rate is

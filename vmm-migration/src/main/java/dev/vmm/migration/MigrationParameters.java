@@ -74,12 +74,66 @@ public final class MigrationParameters {
         return this;
     }
 
-    /**
-     * Sets an integer parameter by its QMP name.
-     *
-     * @throws IllegalArgumentException for an unknown name or a value out of range (message fit for QMP)
-     */
+    /** Sets an integer parameter by its QMP name: {@link #set(Map)} with one entry. */
     public MigrationParameters set(String name, long value) {
+        return set(Map.of(name, value));
+    }
+
+    /** Sets a boolean parameter ({@code cpu-throttle-tailslow}) by its QMP name: {@link #set(Map)} with one entry. */
+    public MigrationParameters set(String name, boolean value) {
+        return set(Map.of(name, value));
+    }
+
+    /**
+     * Sets a parameter from its text form (numbers, {@code auto|on|off} for {@code x-dirty-log-verify},
+     * {@code true|false} for {@code cpu-throttle-tailslow}): {@link #set(Map)} with one entry.
+     */
+    public MigrationParameters set(String name, String value) {
+        return set(Map.of(name, value));
+    }
+
+    /**
+     * {@code migrate-set-parameters}: sets all of {@code values} (QMP name → {@link Number},
+     * {@link Boolean} or {@link String}) or, if one is refused, none. As QEMU, the result is checked
+     * as a whole: {@code max-cpu-throttle} may not be below {@code cpu-throttle-initial}, whichever
+     * of the two changed.
+     *
+     * @throws IllegalArgumentException for an unknown name, a value of the wrong type or out of
+     *                                  range (message fit for QMP)
+     */
+    public synchronized MigrationParameters set(Map<String, ?> values) {
+        MigrationParameters next = new MigrationParameters().copyFrom(this);
+        values.forEach(next::apply);
+        if (next.maxCpuThrottle < next.cpuThrottleInitial) {
+            throw new IllegalArgumentException("Parameter 'max-cpu-throttle' expects a value between cpu-throttle-initial ("
+                    + next.cpuThrottleInitial + ") and 99");
+        }
+        return copyFrom(next);
+    }
+
+    private MigrationParameters copyFrom(MigrationParameters o) {
+        maxBandwidth = o.maxBandwidth;
+        downtimeLimitMs = o.downtimeLimitMs;
+        xbzrleCacheSize = o.xbzrleCacheSize;
+        cpuThrottleInitial = o.cpuThrottleInitial;
+        cpuThrottleIncrement = o.cpuThrottleIncrement;
+        cpuThrottleTailslow = o.cpuThrottleTailslow;
+        maxCpuThrottle = o.maxCpuThrottle;
+        throttleTriggerThreshold = o.throttleTriggerThreshold;
+        dirtyLogVerify = o.dirtyLogVerify;
+        return this;
+    }
+
+    private void apply(String name, Object value) {
+        switch (value) {
+            case Boolean b -> applyBoolean(name, b);
+            case Number n -> applyLong(name, n.longValue());
+            case String s -> applyText(name, s);
+            default -> throw new IllegalArgumentException("Parameter '" + name + "' has an unexpected type");
+        }
+    }
+
+    private void applyLong(String name, long value) {
         switch (name) {
             case "max-bandwidth" -> maxBandwidth = range(name, value, 0, Long.MAX_VALUE / 2);
             case "downtime-limit" -> downtimeLimitMs = range(name, value, 0, MAX_DOWNTIME_LIMIT_MS);
@@ -89,59 +143,44 @@ public final class MigrationParameters {
             case "max-cpu-throttle" -> maxCpuThrottle = (int) range(name, value, 1, 99);
             case "throttle-trigger-threshold" -> throttleTriggerThreshold = (int) range(name, value, 1, 100);
             case "x-dirty-log-verify" -> throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
-            case "cpu-throttle-tailslow" -> throw expectsBoolean(name);
+            case "cpu-throttle-tailslow" -> throw new IllegalArgumentException("Parameter '" + name + "' expects a boolean");
             default -> throw new IllegalArgumentException("Parameter '" + name + "' is unexpected");
         }
-        return this;
     }
 
-    /**
-     * Sets a boolean parameter by its QMP name ({@code cpu-throttle-tailslow}).
-     *
-     * @throws IllegalArgumentException for an unknown name or a parameter that is not a boolean
-     */
-    public MigrationParameters set(String name, boolean value) {
-        if (name.equals("cpu-throttle-tailslow")) {
-            cpuThrottleTailslow = value;
-            return this;
-        }
-        if (name.equals("x-dirty-log-verify")) throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
-        if (toMap().containsKey(name)) throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
-        throw new IllegalArgumentException("Parameter '" + name + "' is unexpected");
+    private void applyBoolean(String name, boolean value) {
+        if (name.equals("cpu-throttle-tailslow")) cpuThrottleTailslow = value;
+        else if (name.equals("x-dirty-log-verify")) throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
+        else if (toMap().containsKey(name)) throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
+        else throw new IllegalArgumentException("Parameter '" + name + "' is unexpected");
     }
 
-    private static IllegalArgumentException expectsBoolean(String name) {
-        return new IllegalArgumentException("Parameter '" + name + "' expects a boolean");
-    }
-
-    /**
-     * Sets a parameter from its text form (numbers, {@code auto|on|off} for {@code x-dirty-log-verify},
-     * {@code true|false} for {@code cpu-throttle-tailslow}).
-     */
-    public MigrationParameters set(String name, String value) {
-        if (name.equals("cpu-throttle-tailslow")) {
-            return switch (value) {
-                case "true" -> set(name, true);
-                case "false" -> set(name, false);
-                default -> throw expectsBoolean(name);
-            };
-        }
-        if (name.equals("x-dirty-log-verify")) {
-            for (VerifyMode m : VerifyMode.values()) {
-                if (m.qmpName.equals(value.toLowerCase(Locale.ROOT))) {
-                    dirtyLogVerify = m;
-                    return this;
+    private void applyText(String name, String value) {
+        switch (name) {
+            case "cpu-throttle-tailslow" -> {
+                if (!value.equals("true") && !value.equals("false")) {
+                    throw new IllegalArgumentException("Parameter '" + name + "' expects a boolean");
                 }
+                cpuThrottleTailslow = Boolean.parseBoolean(value);
             }
-            throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
+            case "x-dirty-log-verify" -> dirtyLogVerify = verifyMode(value);
+            default -> {
+                long v;
+                try {
+                    v = Long.parseLong(value);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
+                }
+                applyLong(name, v);
+            }
         }
-        long v;
-        try {
-            v = Long.parseLong(value);
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
+    }
+
+    private static VerifyMode verifyMode(String value) {
+        for (VerifyMode m : VerifyMode.values()) {
+            if (m.qmpName.equals(value.toLowerCase(Locale.ROOT))) return m;
         }
-        return set(name, v);
+        throw new IllegalArgumentException("Parameter 'x-dirty-log-verify' expects auto, on or off");
     }
 
     private static long range(String name, long v, long min, long max) {

@@ -158,6 +158,18 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         if (announce) eventListeners.forEach(l -> l.accept("RESUME"));
     }
 
+    /**
+     * Auto-converge: let the vCPUs run only {@code 100 - percent}% of the time (0 = full speed), as
+     * QEMU's {@code cpu-throttle-percentage}. Called by the migration thread through
+     * {@link MachineMigration#throttle}.
+     *
+     * <p>TODO(lead): STUB — does nothing yet. The lead implements the vCPU duty cycle here
+     * (Machine/VcpuGate); until then auto-converge changes nothing in a real guest.
+     */
+    public void throttle(int percent) {
+        // intentionally empty: see the TODO above
+    }
+
     private boolean startPaused;
 
     /**
