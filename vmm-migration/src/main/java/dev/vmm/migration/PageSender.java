@@ -42,12 +42,6 @@ final class PageSender implements AutoCloseable {
     private long hashNanos;
     private long hashCount;
 
-    private volatile long duplicate;
-    private volatile long normal;
-    private volatile long pageRecords;
-    private volatile long verifiedResent;
-    private volatile XbzrleCacheStats xbzrleStats;
-
     /**
      * @param xbzrleCacheBytes the XBZRLE cache size, or a negative value without the capability
      * @param verified         whether to keep a hash of every page sent (verified mode)
@@ -65,6 +59,13 @@ final class PageSender implements AutoCloseable {
         encoder = xbzrleCacheBytes < 0 ? null : new XbzrlePageEncoder(xbzrleCacheBytes, pageSize);
         if (encoder != null) xbzrleStats = encoder.stats();
     }
+
+    // Statistics, written by the migration thread and read from anywhere.
+    private volatile long duplicate;
+    private volatile long normal;
+    private volatile long pageRecords;
+    private volatile long verifiedResent;
+    private volatile XbzrleCacheStats xbzrleStats;
 
     /** Zero pages sent as a flag (QEMU's {@code duplicate}). */
     long duplicate() { return duplicate; }

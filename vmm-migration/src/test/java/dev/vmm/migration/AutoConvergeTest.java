@@ -1,6 +1,5 @@
 package dev.vmm.migration;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -27,22 +26,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * So the figures do not depend on how loaded the host is.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class AutoConvergeTest {
+class AutoConvergeTest extends FakeVmTest {
     private static final long BANDWIDTH = 8L << 20;           // max-bandwidth, bytes/s
     private static final double DIRTY_RATE = 2.0 * BANDWIDTH; // the unthrottled guest, bytes/s
     private static final int WORKING_SET_PAGES = 384;
     private static final long DOWNTIME_LIMIT_MS = 20;
     /** Rounds within which the throttled guest converges and the unthrottled one does not. */
     private static final int ROUNDS = 30;
-
-    private FakeVm vm;
-    private FakeVm.Target target;
-
-    @AfterEach
-    void cleanUp() throws Exception {
-        if (vm != null) vm.close();
-        if (target != null) target.close();
-    }
 
     /** What the simulated guest saw at each sync: its throttle and query-migrate's cpu-throttle-percentage. */
     private record Sync(int throttle, Object reported, long dirtiedPages) { }
@@ -69,22 +59,33 @@ class AutoConvergeTest {
         return syncs;
     }
 
-    private MigrationParameters params() {
-        return new MigrationParameters().maxBandwidth(BANDWIDTH).downtimeLimitMs(DOWNTIME_LIMIT_MS);
-    }
+    /** A migration of the simulated guest under way, and what it saw. */
+    private record Run(MigrationSource source, CompletableFuture<Throwable> destination, List<Sync> syncs,
+                       List<MigrationStatus> statuses) { }
 
-    @Test
-    void withAutoConvergeTheThrottledGuestConverges() throws Exception {
+    private Run startMigration(boolean autoConverge) throws Exception {
         vm = new FakeVm(false, WORKING_SET_PAGES);
         target = new FakeVm.Target();
         AtomicReference<MigrationSource> ref = new AtomicReference<>();
         List<Sync> syncs = simulateGuest(ref);
-        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, params(), new MigrationCapabilities().autoConverge(true));
+        List<MigrationStatus> statuses = new CopyOnWriteArrayList<>();
+        MigrationParameters params = new MigrationParameters().maxBandwidth(BANDWIDTH).downtimeLimitMs(DOWNTIME_LIMIT_MS);
+        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, params,
+                new MigrationCapabilities().autoConverge(autoConverge)).onStatusChange(statuses::add);
         ref.set(source);
-        CompletableFuture<Throwable> dest = MigrationEngineTest.migrate(source, target, MigrationUri.parse("tcp:127.0.0.1:0"));
+        return new Run(source, MigrationEngineTest.migrate(source, target, MigrationUri.parse("tcp:127.0.0.1:0")), syncs, statuses);
+    }
+
+    @Test
+    void withAutoConvergeTheThrottledGuestConverges() throws Exception {
+        Run run = startMigration(true);
+        MigrationSource source = run.source();
+        List<Sync> syncs = run.syncs();
+        CompletableFuture<Throwable> dest = run.destination();
         assertThat(source.await(45, TimeUnit.SECONDS)).isTrue();
         assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
         assertThat(source.status()).as("%s", source.stats().toMap()).isEqualTo(MigrationStatus.COMPLETED);
+        assertThat(run.statuses()).contains(MigrationStatus.DEVICE).endsWith(MigrationStatus.COMPLETED);
         assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
 
         long liveRounds = source.stats().dirtySyncCount() - 1; // the last sync is stop-and-copy's
@@ -110,27 +111,20 @@ class AutoConvergeTest {
 
     @Test
     void withoutAutoConvergeTheGuestNeverConverges() throws Exception {
-        vm = new FakeVm(false, WORKING_SET_PAGES);
-        target = new FakeVm.Target();
-        AtomicReference<MigrationSource> ref = new AtomicReference<>();
-        List<Sync> syncs = simulateGuest(ref);
-        List<MigrationStatus> statuses = new CopyOnWriteArrayList<>();
-        MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, params(), new MigrationCapabilities())
-                .onStatusChange(statuses::add);
-        ref.set(source);
-        CompletableFuture<Throwable> dest = MigrationEngineTest.migrate(source, target, MigrationUri.parse("tcp:127.0.0.1:0"));
+        Run run = startMigration(false);
+        MigrationSource source = run.source();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
         while (source.stats().dirtySyncCount() < ROUNDS && !source.status().isFinal() && System.nanoTime() < deadline) {
             Thread.sleep(10);
         }
         assertThat(source.stats().dirtySyncCount()).as("rounds done").isGreaterThanOrEqualTo(ROUNDS);
         assertThat(source.status()).isEqualTo(MigrationStatus.ACTIVE);
-        assertThat(statuses).doesNotContain(MigrationStatus.DEVICE);
+        assertThat(run.statuses()).doesNotContain(MigrationStatus.DEVICE);
         assertThat(vm.pauses.get()).as("never stopped the VM").isZero();
         assertThat(vm.throttleCalls).isEmpty();
-        assertThat(syncs).allSatisfy(s -> assertThat(s.reported()).isNull());
+        assertThat(run.syncs()).allSatisfy(s -> assertThat(s.reported()).isNull());
         // Every round after the first found the whole working set dirty again.
-        assertThat(syncs.subList(1, syncs.size())).allSatisfy(s -> assertThat(s.dirtiedPages()).isEqualTo(WORKING_SET_PAGES));
+        assertThat(run.syncs().subList(1, run.syncs().size())).allSatisfy(s -> assertThat(s.dirtiedPages()).isEqualTo(WORKING_SET_PAGES));
         assertThat(source.stats().expectedDowntimeMs()).isGreaterThan(DOWNTIME_LIMIT_MS);
         System.out.printf("no auto-converge: %d rounds, still active, expected downtime %d ms%n",
                 source.stats().dirtySyncCount(), source.stats().expectedDowntimeMs());
@@ -138,7 +132,7 @@ class AutoConvergeTest {
         source.cancel();
         assertThat(source.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(source.status()).isEqualTo(MigrationStatus.CANCELLED);
-        assertThat(dest.get(10, TimeUnit.SECONDS)).isInstanceOf(MigrationException.class);
+        assertThat(run.destination().get(10, TimeUnit.SECONDS)).isInstanceOf(MigrationException.class);
         assertThat(target.started).isFalse();
     }
 }
