@@ -105,17 +105,30 @@ public final class MigrationParameters {
 
     /**
      * Sets a parameter from its text form (numbers, {@code auto|on|off} for {@code x-dirty-log-verify},
-     * {@code true|false} for {@code cpu-throttle-tailslow}): {@link #set(Map)} with one entry.
+     * {@code true|false} for {@code cpu-throttle-tailslow}), e.g. from a command line: the text is
+     * converted to the parameter's type, then set as by {@link #set(Map)}.
      */
-    public MigrationParameters set(String name, String value) {
+    public MigrationParameters set(String name, String text) {
+        Object type = DEFAULTS.get(name);
+        if (type == null) throw new IllegalArgumentException("Parameter '" + name + "' is unexpected");
+        Object value = switch (type) {
+            case Boolean _ -> switch (text) {
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new IllegalArgumentException("Parameter '" + name + "' expects a boolean");
+            };
+            case Long _ -> parseInteger(name, text);
+            default -> text;
+        };
         return set(Map.of(name, value));
     }
 
     /**
-     * {@code migrate-set-parameters}: sets all of {@code given} (QMP name → {@link Number},
-     * {@link Boolean} or {@link String}) or, if one is refused, none. As QEMU, the result is checked
-     * as a whole: {@code max-cpu-throttle} may not be below {@code cpu-throttle-initial}, whichever
-     * of the two changed.
+     * {@code migrate-set-parameters}: sets all of {@code given} (QMP name → JSON value as Java: an
+     * integral {@link Number}, a {@link Boolean} or, for {@code x-dirty-log-verify}, a
+     * {@link String}) or, if one is refused, none. As QEMU, each value must have its parameter's
+     * type (no {@code "10"} for 10), and the result is checked as a whole: {@code max-cpu-throttle}
+     * may not be below {@code cpu-throttle-initial}, whichever of the two changed.
      *
      * @throws IllegalArgumentException for an unknown name, a value of the wrong type or out of
      *                                  range (message fit for QMP)
@@ -146,14 +159,12 @@ public final class MigrationParameters {
         }
         if (type instanceof Boolean) {
             if (value instanceof Boolean b) return b;
-            if (value.equals("true") || value.equals("false")) return Boolean.valueOf((String) value);
             throw new IllegalArgumentException("Parameter '" + name + "' expects a boolean");
         }
-        long v = switch (value) {
-            case Number n -> n.longValue();
-            case String text -> parseInteger(name, text);
-            default -> throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
-        };
+        if (!(value instanceof Long || value instanceof Integer || value instanceof Short || value instanceof Byte)) {
+            throw new IllegalArgumentException("Parameter '" + name + "' expects an integer");
+        }
+        long v = ((Number) value).longValue();
         long[] range = RANGES.get(name);
         if (v < range[0] || v > range[1]) {
             throw new IllegalArgumentException("Parameter '" + name + "' expects a value between " + range[0] + " and " + range[1]);

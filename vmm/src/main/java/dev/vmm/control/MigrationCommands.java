@@ -93,12 +93,14 @@ public final class MigrationCommands {
             return null;
         });
         qmp.register("migrate-set-parameters", a -> {
-            // All or nothing, checked as a whole (as QEMU): JSON numbers, booleans (cpu-throttle-tailslow), text.
+            // All or nothing, checked as a whole and typed as QEMU's: integers, booleans
+            // (cpu-throttle-tailslow), strings (x-dirty-log-verify); anything else is refused by type.
             Map<String, Object> values = new java.util.LinkedHashMap<>();
             for (Iterator<Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
                 JsonNode v = e.getValue();
-                values.put(e.getKey(), v.isNumber() ? (Object) v.asLong() : v.isBoolean() ? (Object) v.asBoolean() : v.asText());
+                values.put(e.getKey(), v.isIntegralNumber() && v.canConvertToLong() ? (Object) v.asLong()
+                        : v.isBoolean() ? (Object) v.asBoolean() : v.isTextual() ? v.asText() : v);
             }
             try {
                 params.set(values);
