@@ -19,8 +19,10 @@ public interface IncomingTarget {
      * Called once before the stream is read, while waiting for the source: warm up the code that
      * {@link #loadDeviceState} runs at the switch-over (e.g. save this machine's own state and load
      * it back), so its first-run cost in the JVM is not paid in the downtime. The default does nothing.
+     * (Named apart from {@link VmControl#rehearse}, the source's rehearsal, so that one adapter can
+     * implement both interfaces for a machine.)
      */
-    default void rehearse() throws Exception { }
+    default void rehearseLoad() throws Exception { }
 
     /** Everything arrived and the source gave up the VM: run the vCPUs. */
     void start() throws Exception;

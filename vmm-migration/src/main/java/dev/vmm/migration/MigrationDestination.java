@@ -68,12 +68,12 @@ public final class MigrationDestination {
     }
 
     /**
-     * Warms up the target's state loading ({@link IncomingTarget#rehearse}) before any stream
+     * Warms up the target's state loading ({@link IncomingTarget#rehearseLoad}) before any stream
      * arrives; call while waiting for the source. A failure is the target's own: reported, not fatal.
      */
     public void rehearse() throws MigrationException {
         try {
-            target.rehearse();
+            target.rehearseLoad();
         } catch (Exception e) {
             throw new MigrationException("rehearsing the device-state load failed: " + e.getMessage(), e);
         }

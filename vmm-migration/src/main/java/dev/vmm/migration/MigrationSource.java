@@ -1,33 +1,17 @@
 package dev.vmm.migration;
 
 import dev.vmm.memory.GuestMemory;
-import dev.vmm.memory.GuestRegion;
-import dev.vmm.migration.stream.StateWriter;
 import dev.vmm.migration.xbzrle.XbzrleCacheStats;
-import dev.vmm.migration.xbzrle.XbzrlePageEncoder;
 
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
-import java.io.EOFException;
-import java.io.FilterOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.channels.ByteChannel;
 import java.nio.channels.Channels;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.zip.CRC32C;
-import java.util.zip.CheckedOutputStream;
 
 /**
  * The source of a live pre-copy migration: one object per {@code migrate} command.
@@ -40,23 +24,19 @@ import java.util.zip.CheckedOutputStream;
  * READY before answering GO. Any failure or a cancel before READY closes the connection, stops
  * the dirty log and resumes the VM; after READY the VM stays paused (the destination owns it).
  *
- * <p>Every page goes out from a private copy taken once: the zero test, the XBZRLE delta, the
- * cache update and the verification hash all describe exactly the bytes the destination got.
+ * <p>This class orchestrates; the parts are {@link ConvergencePolicy} (continue, throttle or
+ * stop-and-copy after each round), {@link PageSender} (zero/full/XBZRLE pages from a private copy,
+ * the verification pass), {@link DirtyBitmap}, {@link SourceStream} (the records on the wire) and
+ * {@link ReturnPath} (the destination's ACKs, READY or NAK).
  */
 public final class MigrationSource {
     private static final int DEFAULT_PAGE_SIZE = 4096;
 
-    private final GuestMemory memory;
     private final DirtyLog dirtyLog;
     private final VmControl vm;
     private final MigrationParameters params;
     private final MigrationCapabilities caps;
-    private final int pageSize;
-    private final GuestRegion[] regions;
-    private final long[] firstPfn;
-    private final long[] regionPages;
-    private final long[] firstIndex; // of each region's first page among all pages (for sentHash)
-    private final long totalPages;
+    private final RamLayout layout;
 
     private DirtyLogSelfTest selfTest;
     private Consumer<MigrationStatus> listener = s -> { };
@@ -68,6 +48,7 @@ public final class MigrationSource {
     private final CountDownLatch finished = new CountDownLatch(1);
     private Thread thread;
     private ByteChannel channel;
+    private ReturnPath returnPath; // set by start()
 
     // Statistics: written by the migration thread only, read by anyone.
     private volatile long startNanos;
@@ -76,27 +57,17 @@ public final class MigrationSource {
     private volatile long setupPauseMs;
     private volatile long downtimeMs;
     private volatile long expectedDowntimeMs;
-    private volatile long transferred;
-    private volatile long remainingPages;
-    private volatile long duplicate;
-    private volatile long normal;
     private volatile long dirtyPagesRate;
     private volatile double mbps;
     private volatile long dirtySyncCount;
     private volatile long precopyBytes = -1;
     private volatile int throttle;
     private volatile String dirtyLogMode;
-    private volatile long verifiedResent;
     private volatile String selfTestVerdict;
-    private volatile XbzrleCacheStats xbzrleStats;
     private volatile Map<String, Long> downtimeBreakdown = Map.of();
-
-    // The return path (destination → source).
-    private final CountDownLatch ready = new CountDownLatch(1);
-    private final Object acks = new Object();
-    private int ackedIteration = -1; // guarded by acks
-    private volatile String peerError;
-    private Thread returnPath;
+    private volatile SourceStream out;     // from setup on
+    private volatile DirtyBitmap dirty;    // from setup on
+    private volatile PageSender pages;     // from setup on
 
     public MigrationSource(GuestMemory memory, DirtyLog dirtyLog, VmControl vm, MigrationParameters params,
                            MigrationCapabilities caps) {
@@ -105,34 +76,11 @@ public final class MigrationSource {
 
     public MigrationSource(GuestMemory memory, DirtyLog dirtyLog, VmControl vm, MigrationParameters params,
                            MigrationCapabilities caps, int pageSize) {
-        if (Integer.bitCount(pageSize) != 1 || pageSize < MigrationProtocol.MIN_PAGE || pageSize > MigrationProtocol.MAX_PAGE) {
-            throw new IllegalArgumentException("page size " + pageSize + " is not a power of two in 4 KiB..64 KiB");
-        }
-        this.memory = Objects.requireNonNull(memory);
+        this.layout = new RamLayout(Objects.requireNonNull(memory), pageSize);
         this.dirtyLog = Objects.requireNonNull(dirtyLog);
         this.vm = Objects.requireNonNull(vm);
         this.params = Objects.requireNonNull(params);
         this.caps = caps.copy();
-        this.pageSize = pageSize;
-        List<GuestRegion> rs = memory.regions();
-        if (rs.size() > MigrationProtocol.MAX_REGIONS) throw new IllegalArgumentException("too many RAM regions");
-        regions = rs.toArray(GuestRegion[]::new);
-        firstPfn = new long[regions.length];
-        regionPages = new long[regions.length];
-        firstIndex = new long[regions.length];
-        long pages = 0;
-        for (int i = 0; i < regions.length; i++) {
-            GuestRegion r = regions[i];
-            if (r.base() % pageSize != 0 || r.size() % pageSize != 0) {
-                throw new IllegalArgumentException(String.format("RAM region 0x%x+0x%x is not page aligned", r.base(), r.size()));
-            }
-            firstPfn[i] = r.base() / pageSize;
-            regionPages[i] = r.size() / pageSize;
-            firstIndex[i] = pages;
-            pages += regionPages[i];
-        }
-        if (pages > Integer.MAX_VALUE) throw new IllegalArgumentException("guest RAM too large for page hashes");
-        totalPages = pages;
     }
 
     /**
@@ -154,6 +102,7 @@ public final class MigrationSource {
     public synchronized void start(ByteChannel channel) {
         if (thread != null) throw new IllegalStateException("this migration was already started");
         this.channel = channel;
+        returnPath = new ReturnPath(Channels.newInputStream(channel), () -> cancelRequested, this::closeChannel);
         startNanos = System.nanoTime();
         setStatus(MigrationStatus.SETUP);
         thread = new Thread(this::run, "migration");
@@ -168,7 +117,7 @@ public final class MigrationSource {
     public void cancel() {
         synchronized (this) {
             if (status.isFinal() || status == MigrationStatus.CANCELLING) return;
-            if (ready.getCount() == 0) return; // too late: the destination owns the VM
+            if (returnPath != null && returnPath.readyReceived()) return; // too late: the destination owns the VM
             cancelRequested = true;
             setStatus(MigrationStatus.CANCELLING);
         }
@@ -189,16 +138,21 @@ public final class MigrationSource {
         MigrationStatus s = status;
         long end = s.isFinal() && endNanos != 0 ? endNanos : System.nanoTime();
         long total = startNanos == 0 ? 0 : (end - startNanos) / 1_000_000;
-        long moved = transferred;
+        SourceStream o = out;
+        DirtyBitmap d = dirty;
+        PageSender p = pages;
+        long moved = o == null ? 0 : o.transferred();
         long pre = precopyBytes < 0 ? moved : precopyBytes;
+        long remainingPages = d == null ? 0 : d.remaining();
+        int pageSize = layout.pageSize;
         return new MigrationStats(s, total, expectedDowntimeMs, downtimeMs, setupMs, moved, remainingPages * pageSize,
-                totalPages * pageSize, duplicate, normal, pageSize, dirtyPagesRate, mbps, dirtySyncCount, pre, moved - pre,
-                caps.xbzrle() ? xbzrleOrEmpty() : null, throttle, dirtyLogMode, verifiedResent, selfTestVerdict, errorDesc,
-                setupPauseMs, downtimeBreakdown);
+                layout.totalPages * pageSize, p == null ? 0 : p.duplicate(), p == null ? 0 : p.normal(), pageSize,
+                dirtyPagesRate, mbps, dirtySyncCount, pre, moved - pre, caps.xbzrle() ? xbzrleOrEmpty(p) : null, throttle,
+                dirtyLogMode, p == null ? 0 : p.verifiedResent(), selfTestVerdict, errorDesc, setupPauseMs, downtimeBreakdown);
     }
 
-    private XbzrleCacheStats xbzrleOrEmpty() {
-        XbzrleCacheStats x = xbzrleStats;
+    private XbzrleCacheStats xbzrleOrEmpty(PageSender p) {
+        XbzrleCacheStats x = p == null ? null : p.xbzrleStats();
         return x != null ? x : new XbzrleCacheStats(params.xbzrleCacheSize(), 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
@@ -213,27 +167,8 @@ public final class MigrationSource {
 
     // ---------------------------------------------------------------- the migration thread
 
-    private DataOutputStream out;
-    private CRC32C crc;
-    private RateLimiter limiter;
-    private boolean limited;
-    private XbzrlePageEncoder encoder;
-    private long[] sentHash;
-    private long[][] dirty;
-    private final byte[] buf = new byte[MigrationProtocol.MAX_PAGE];
-    // The page copy and the zero page are native memory, like guest RAM: the hash, the zero test and
-    // the encoder then see one kind of segment all along. When the live phase had fed them heap
-    // copies, the stop-and-copy hash pass over guest RAM hit deoptimized code and its first 50 ms
-    // (of 80 for 128 MiB) went to the interpreter and recompilation — all of it downtime.
-    private Arena arena;
-    private MemorySegment bufSeg;
-    private byte[] delta;
-    private MemorySegment deltaSeg;
-    private MemorySegment zeroSeg;
-    private long pageRecords;
     private boolean paused;
     private boolean logStarted;
-    private boolean firstPass = true;
 
     private void run() {
         try {
@@ -243,8 +178,7 @@ public final class MigrationSource {
         } catch (Throwable t) {
             fail(t);
         } finally {
-            if (encoder != null) encoder.close();
-            if (arena != null) arena.close();
+            if (pages != null) pages.close();
             if (logStarted) dirtyLog.stop();
             closeChannel();
             finished.countDown();
@@ -255,9 +189,10 @@ public final class MigrationSource {
         // A write that failed because the destination gave up usually has the destination's reason
         // (NAK) already waiting on the return path: let it be read before closing the channel, or the
         // close would make that read fail too and the reason would be lost.
-        if (!cancelRequested && t instanceof IOException) joinReturnPath(500);
+        if (!cancelRequested && t instanceof IOException) returnPath.join(500);
         closeChannel(); // the destination must see the end before this VM runs again
-        joinReturnPath(1000);
+        returnPath.join(1000);
+        String peerError = returnPath.peerError();
         String why = cancelRequested ? "migration cancelled"
                 : peerError != null ? peerError
                 : t.getMessage() != null ? t.getMessage() : t.toString();
@@ -266,11 +201,7 @@ public final class MigrationSource {
         }
         errorDesc = why;
         failure = t;
-        try {
-            if (throttle > 0) vm.throttle(0);
-        } catch (RuntimeException ignored) {
-            // resuming matters more
-        }
+        unthrottle();
         if (paused) {
             paused = false;
             vm.resume();
@@ -279,118 +210,114 @@ public final class MigrationSource {
         setStatus(cancelRequested ? MigrationStatus.CANCELLED : MigrationStatus.FAILED);
     }
 
-    private void migrate() throws Exception {
-        arena = Arena.ofConfined();
-        bufSeg = arena.allocate(pageSize, pageSize);
-        delta = new byte[pageSize];
-        deltaSeg = MemorySegment.ofArray(delta);
-        zeroSeg = arena.allocate(pageSize, pageSize); // allocate() zeroes
-        crc = new CRC32C();
-        limiter = new RateLimiter(params::maxBandwidth, () -> cancelRequested || peerError != null);
-        OutputStream wire = new BufferedOutputStream(Channels.newOutputStream(channel), 256 * 1024);
-        out = new DataOutputStream(new CheckedOutputStream(new Metered(wire), crc));
-        startReturnPath(Channels.newInputStream(channel));
+    /** Ends auto-converge's throttling, whatever the outcome (query-migrate then shows none). */
+    private void unthrottle() {
+        if (throttle == 0) return;
+        throttle = 0;
+        try {
+            vm.throttle(0);
+        } catch (RuntimeException ignored) {
+            // resuming or handing over matters more
+        }
+    }
 
-        // Setup: a rehearsal of stop-and-copy warms its code; then the dirty log goes on before the
-        // first pass, so nothing written during it is lost.
+    private void migrate() throws Exception {
+        RateLimiter limiter = new RateLimiter(params::maxBandwidth, () -> cancelRequested || returnPath.peerError() != null);
+        out = new SourceStream(Channels.newOutputStream(channel), limiter);
+        returnPath.start();
+        setup();
+        int iteration = liveRounds();
+        stopAndCopy(iteration);
+    }
+
+    /**
+     * A rehearsal of stop-and-copy warms its code; then the dirty log goes on before the first pass,
+     * so nothing written during it is lost; the dirty-log mode is decided and the header sent.
+     */
+    private void setup() throws Exception {
         long r0 = System.nanoTime();
         vm.rehearse();
         setupPauseMs = (System.nanoTime() - r0) / 1_000_000;
         checkAbort();
         dirtyLog.start();
         logStarted = true;
-        decideDirtyLogMode();
-        if (caps.xbzrle()) {
-            encoder = new XbzrlePageEncoder(params.xbzrleCacheSize(), pageSize);
-            xbzrleStats = encoder.stats();
-        }
-        writeHeader();
-        dirty = new long[regions.length][];
-        for (int r = 0; r < regions.length; r++) {
-            dirty[r] = new long[(int) ((regionPages[r] + 63) >>> 6)];
-            for (long p = 0; p < regionPages[r]; p++) dirty[r][(int) (p >>> 6)] |= 1L << (p & 63);
-        }
-        remainingPages = totalPages;
+        boolean verified = decideDirtyLogMode();
+        pages = new PageSender(layout, out, caps.xbzrle() ? params.xbzrleCacheSize() : -1, verified);
+        out.header(layout.pageSize, (caps.xbzrle() ? MigrationProtocol.CAP_XBZRLE : 0) | MigrationProtocol.CAP_ITERATION_ACK,
+                layout.regions);
+        dirty = new DirtyBitmap(layout); // every page dirty
         setupMs = (System.nanoTime() - startNanos) / 1_000_000;
         checkAbort();
         setStatus(MigrationStatus.ACTIVE);
+    }
 
-        // Live phase.
-        limited = true;
+    /**
+     * Sends round after round, each one what the previous one left dirty, until the
+     * {@link ConvergencePolicy} says stop-and-copy, throttling the vCPUs when it says so.
+     *
+     * @return the number of the iteration stop-and-copy ends
+     */
+    private int liveRounds() throws Exception {
+        out.rateLimited(true);
         int iteration = 0;
-        int highDirtyRounds = 0;
+        ConvergencePolicy.State convergence = ConvergencePolicy.State.INITIAL;
         while (true) {
-            if (encoder != null && encoder.cache().capacityBytes() != cacheBytes(params.xbzrleCacheSize())) {
-                encoder.resizeCache(params.xbzrleCacheSize());
-            }
+            pages.resizeCacheIfChanged(params.xbzrleCacheSize());
             long t0 = System.nanoTime();
-            long bytes0 = transferred;
-            sendDirty();
-            firstPass = false;
-            endIteration(iteration);
+            long bytes0 = out.transferred();
+            pages.sendDirty(dirty, this::checkAbort);
+            out.endIteration(iteration);
             out.flush();
             // The round ends when the destination has it: then the bandwidth below is end to end, and
             // no earlier round is still in a socket buffer at the switch-over, where it would be downtime.
-            awaitAck(iteration++);
-            long dirtyNow = sync();
+            returnPath.awaitAck(iteration++, this::checkAbort);
+            long dirtyBytes = sync() * layout.pageSize;
             long nanos = Math.max(1, System.nanoTime() - t0);
-            long sent = transferred - bytes0;
-            double bytesPerMs = sent * 1e6 / nanos;
-            mbps = sent * 8e3 / nanos;                       // bits per µs = Mbit/s
-            dirtyPagesRate = (long) (dirtyNow * 1e9 / nanos);
-            long dirtyBytes = dirtyNow * pageSize;
-            long expected = bytesPerMs <= 0 ? Long.MAX_VALUE : (long) Math.ceil(dirtyBytes / bytesPerMs);
-            expectedDowntimeMs = expected + verifyCostMs();
-            if (expected <= params.downtimeLimitMs() || dirtyNow == 0) break;
-            if (caps.autoConverge()) {
-                // QEMU's rule: throttle up when the guest dirtied more than the trigger threshold of
-                // what we managed to send, two syncs in a row.
-                if (dirtyBytes * 100 > sent * params.throttleTriggerThreshold()) {
-                    if (++highDirtyRounds >= 2) {
-                        highDirtyRounds = 0;
-                        int next = throttle == 0 ? params.cpuThrottleInitial()
-                                : Math.min(params.maxCpuThrottle(), throttle + params.cpuThrottleIncrement());
-                        throttle = next;
-                        vm.throttle(next);
-                    }
-                } else {
-                    highDirtyRounds = 0;
-                }
+            ConvergencePolicy.Round round = new ConvergencePolicy.Round(dirtyBytes, out.transferred() - bytes0, nanos, dirtyBytes);
+            mbps = round.sentBytes() * 8e3 / nanos;                       // bits per µs = Mbit/s
+            dirtyPagesRate = (long) (dirtyBytes / layout.pageSize * 1e9 / nanos);
+            ConvergencePolicy.Decision d = ConvergencePolicy.decide(round, ConvergencePolicy.Settings.of(params, caps), convergence);
+            expectedDowntimeMs = d.expectedDowntimeMs() == Long.MAX_VALUE ? Long.MAX_VALUE : d.expectedDowntimeMs() + pages.verifyCostMs();
+            if (d.action() == ConvergencePolicy.Action.STOP_AND_COPY) return iteration;
+            convergence = d.next();
+            if (d.action() == ConvergencePolicy.Action.THROTTLE) {
+                throttle = d.throttlePercent();
+                vm.throttle(d.throttlePercent());
             }
             checkAbort();
         }
+    }
 
-        // Stop and copy.
+    /**
+     * Pauses the VM, sends the last dirty pages without the bandwidth limit (as QEMU: all of it is
+     * downtime), the changed pages in verified mode, the device state and {@code complete}; waits
+     * for READY, hands over and sends GO.
+     */
+    private void stopAndCopy(int iteration) throws Exception {
         checkAbort();
         setStatus(MigrationStatus.DEVICE);
         long downStart = System.nanoTime();
         DowntimeClock clock = new DowntimeClock(downStart);
-        precopyBytes = transferred;
+        precopyBytes = out.transferred();
         vm.pause();
         paused = true;
         clock.lap("pause");
-        limited = false; // as QEMU: the last stage is not rate limited, it is all downtime
+        out.rateLimited(false);
         checkAbort();
         sync();
-        sendDirty();
+        pages.sendDirty(dirty, this::checkAbort);
         clock.lap("ram");
-        if (sentHash != null) verifyAllPages(clock);
-        endIteration(iteration);
-        out.writeByte(MigrationProtocol.DEVICE);
-        StateWriter w = new StateWriter(MigrationProtocol.nonClosing(out));
-        vm.writeDeviceState(w);
-        w.close();
-        out.writeByte(MigrationProtocol.COMPLETE);
-        out.writeLong(pageRecords);
-        writeCrc();
+        if (pages.verified()) clock.split("verify-hash", pages.resendChangedPages(this::checkAbort), "verify-resend");
+        out.endIteration(iteration);
+        out.deviceState(vm);
+        out.complete(pages.pageRecords());
         out.flush();
         clock.lap("device");
-        awaitReady();
+        returnPath.awaitReady(this::checkAbort);
         clock.lap("ready");
         downtimeMs = (System.nanoTime() - downStart) / 1_000_000;
         downtimeBreakdown = clock.laps();
         expectedDowntimeMs = 0;
-        if (encoder != null) xbzrleStats = encoder.stats();
         // From here on the destination owns the VM: no cancel, no resume.
         try {
             vm.handOver();
@@ -398,17 +325,13 @@ public final class MigrationSource {
             errorDesc = "hand-over to the destination: " + e.getMessage();
         }
         try {
-            out.writeByte(MigrationProtocol.GO);
-            out.flush();
+            out.go();
         } catch (IOException e) {
             // The destination has everything and will start only on GO; if GO is lost it discards,
             // and this VM stays paused ('cont' on the source brings it back), never both running.
             errorDesc = "could not confirm the switch-over (" + e.getMessage() + "); the VM is paused on both sides";
         }
-        if (throttle > 0) {
-            throttle = 0;
-            vm.throttle(0);
-        }
+        unthrottle();
     }
 
     /** Times the steps of stop-and-copy, for {@code x-downtime-breakdown}. */
@@ -439,242 +362,33 @@ public final class MigrationSource {
         }
     }
 
-    private long cacheBytes(long requested) {
-        return Math.max(pageSize, requested / pageSize * pageSize);
-    }
-
-    private void decideDirtyLogMode() throws Exception {
+    /** Whether to verify pages by hash at stop-and-copy ({@code x-dirty-log-verify}, the self-test). */
+    private boolean decideDirtyLogMode() throws Exception {
         boolean verify = switch (params.dirtyLogVerify()) {
             case ON -> true;
             case OFF -> false;
             case AUTO -> {
                 if (selfTest == null) yield false;
-                DirtyLogSelfTest.Result r = selfTest.run(dirtyLog, pageSize);
+                DirtyLogSelfTest.Result r = selfTest.run(dirtyLog, layout.pageSize);
                 selfTestVerdict = r.toString();
                 yield !r.trustworthy();
             }
         };
-        if (verify) sentHash = new long[(int) totalPages];
         dirtyLogMode = verify ? "verified" : "kvm";
+        return verify;
     }
 
-    private void writeHeader() throws IOException {
-        out.write(MigrationProtocol.MAGIC);
-        out.writeInt(MigrationProtocol.VERSION);
-        out.writeByte(MigrationProtocol.SETUP);
-        out.writeInt(pageSize);
-        out.writeInt((caps.xbzrle() ? MigrationProtocol.CAP_XBZRLE : 0) | MigrationProtocol.CAP_ITERATION_ACK);
-        out.writeInt(regions.length);
-        for (GuestRegion r : regions) {
-            out.writeLong(r.base());
-            out.writeLong(r.size());
-        }
-        writeCrc();
-    }
-
-    private void endIteration(int iteration) throws IOException {
-        out.writeByte(MigrationProtocol.END_ITERATION);
-        out.writeInt(iteration);
-        writeCrc();
-    }
-
-    private void writeCrc() throws IOException {
-        int value = (int) crc.getValue();
-        out.writeInt(value);
-        crc.reset();
-    }
-
-    /** Folds the dirty log into {@link #dirty}; returns the number of dirty pages. */
+    /** Folds the dirty log into the bitmap; returns the number of dirty pages. */
     private long sync() throws Exception {
-        long count = 0;
-        for (int r = 0; r < regions.length; r++) {
-            long[] fetched = dirtyLog.fetchAndClear(r);
-            long[] d = dirty[r];
-            if (fetched.length < d.length) {
-                throw new IllegalStateException("dirty log of region " + r + " has " + fetched.length + " words, need " + d.length);
-            }
-            for (int i = 0; i < d.length; i++) d[i] |= fetched[i];
-            int tail = (int) (regionPages[r] & 63);
-            if (tail != 0) d[d.length - 1] &= (1L << tail) - 1; // ignore bits past the region
-            for (long w : d) count += Long.bitCount(w);
-        }
+        long count = dirty.sync(dirtyLog);
         dirtySyncCount++;
-        remainingPages = count;
         return count;
-    }
-
-    private final long[] hashScratch = new long[PageHash.SCRATCH_LONGS];
-    private long hashNanos;
-    private long hashCount;
-
-    private long verifyCostMs() {
-        if (sentHash == null || hashCount == 0) return 0;
-        return hashNanos / hashCount * totalPages / 1_000_000;
-    }
-
-    private void sendDirty() throws Exception {
-        long left = remainingPages;
-        for (int r = 0; r < regions.length; r++) {
-            long[] d = dirty[r];
-            for (int i = 0; i < d.length; i++) {
-                long w = d[i];
-                while (w != 0) {
-                    int bit = Long.numberOfTrailingZeros(w);
-                    w &= w - 1;
-                    d[i] = w;
-                    sendPage(r, ((long) i << 6) + bit);
-                    remainingPages = --left;
-                }
-                checkAbort();
-            }
-        }
-        remainingPages = 0;
-        if (encoder != null) xbzrleStats = encoder.stats();
-    }
-
-    private void sendPage(int r, long index) throws IOException {
-        long pfn = firstPfn[r] + index;
-        MemorySegment.copy(regions[r].host(), index * pageSize, bufSeg, 0, pageSize);
-        if (MemorySegment.mismatch(bufSeg, 0, pageSize, zeroSeg, 0, pageSize) < 0) {
-            out.writeByte(MigrationProtocol.ZERO);
-            out.writeLong(pfn);
-            duplicate++;
-            pageRecords++;
-            // Keep the cache equal to the destination's page, so a later small write is a delta.
-            // As QEMU, the first pass caches no zero page: an idle guest's empty RAM would flush the cache.
-            if (encoder != null && (!firstPass || encoder.cache().contains(pfn))) encoder.cache().put(pfn, zeroSeg, 0);
-        } else {
-            int n = encoder == null ? XbzrlePageEncoder.CACHE_MISS : encoder.encode(pfn, bufSeg, 0, deltaSeg, 0);
-            if (n > 0) {
-                out.writeByte(MigrationProtocol.XBZRLE);
-                out.writeLong(pfn);
-                out.writeShort(n);
-                out.write(delta, 0, n);
-                pageRecords++;
-            } else if (n < 0) {
-                // Miss or overflow: bufSeg holds exactly the encoder's snapshot, now cached.
-                out.writeByte(MigrationProtocol.FULL);
-                out.writeLong(pfn);
-                MemorySegment.copy(bufSeg, ValueLayout.JAVA_BYTE, 0, buf, 0, pageSize);
-                out.write(buf, 0, pageSize);
-                normal++;
-                pageRecords++;
-            } // n == 0: the destination's copy (== cached copy) already equals this page
-        }
-        if (sentHash != null) {
-            long t = System.nanoTime();
-            sentHash[(int) (firstIndex[r] + index)] = PageHash.hash(bufSeg, 0, pageSize, hashScratch);
-            hashNanos += System.nanoTime() - t;
-            hashCount++;
-        }
-        if ((pageRecords & 255) == 0 && encoder != null) xbzrleStats = encoder.stats();
-    }
-
-    /** Verified mode, VM paused: resend every page whose content differs from what was sent. */
-    /** Pages hashed per parallel task of the verification pass. */
-    private static final int VERIFY_CHUNK_PAGES = 4096;
-
-    /**
-     * Stop-and-copy in verified mode: rehashes every page and resends those whose hash differs
-     * from what was sent. The VM is paused, so RAM is stable: the hashing runs in parallel on the
-     * common fork-join pool (it is most of this pass, and all of it is downtime); the resends
-     * then go out in address order on this thread.
-     */
-    private void verifyAllPages(DowntimeClock clock) throws Exception {
-        long resent = 0;
-        long hashing = 0;
-        for (int r = 0; r < regions.length; r++) {
-            MemorySegment host = regions[r].host();
-            long pages = regionPages[r];
-            long first = firstIndex[r];
-            int chunks = (int) ((pages + VERIFY_CHUNK_PAGES - 1) / VERIFY_CHUNK_PAGES);
-            java.util.BitSet[] stale = new java.util.BitSet[chunks];
-            long h0 = System.nanoTime();
-            java.util.stream.IntStream.range(0, chunks).parallel().forEach(c -> {
-                java.util.BitSet b = new java.util.BitSet();
-                long[] scratch = new long[PageHash.SCRATCH_LONGS];
-                long start = (long) c * VERIFY_CHUNK_PAGES, end = Math.min(pages, start + VERIFY_CHUNK_PAGES);
-                for (long p = start; p < end; p++) {
-                    if (PageHash.hash(host, p * pageSize, pageSize, scratch) != sentHash[(int) (first + p)]) b.set((int) (p - start));
-                }
-                stale[c] = b;
-            });
-            hashing += System.nanoTime() - h0;
-            checkAbort();
-            for (int c = 0; c < chunks; c++) {
-                for (int i = stale[c].nextSetBit(0); i >= 0; i = stale[c].nextSetBit(i + 1)) {
-                    sendPage(r, (long) c * VERIFY_CHUNK_PAGES + i);
-                    resent++;
-                    verifiedResent = resent;
-                }
-                checkAbort();
-            }
-        }
-        clock.split("verify-hash", hashing, "verify-resend");
     }
 
     private void checkAbort() throws MigrationException {
         if (cancelRequested) throw new MigrationException("migration cancelled");
-        String e = peerError;
+        String e = returnPath.peerError();
         if (e != null) throw new MigrationException(e);
-    }
-
-    private void awaitAck(int iteration) throws Exception {
-        synchronized (acks) {
-            while (ackedIteration < iteration) {
-                checkAbort();
-                acks.wait(20);
-            }
-        }
-    }
-
-    private void awaitReady() throws Exception {
-        while (!ready.await(20, TimeUnit.MILLISECONDS)) checkAbort();
-        checkAbort();
-    }
-
-    private void startReturnPath(InputStream in) {
-        returnPath = new Thread(() -> {
-            DataInputStream din = new DataInputStream(in);
-            try {
-                while (true) {
-                    int b = din.readUnsignedByte();
-                    if (b == MigrationProtocol.ACK) {
-                        int it = din.readInt();
-                        synchronized (acks) {
-                            ackedIteration = Math.max(ackedIteration, it);
-                            acks.notifyAll();
-                        }
-                        continue;
-                    }
-                    if (b == MigrationProtocol.READY) {
-                        ready.countDown();
-                    } else if (b == MigrationProtocol.NAK) {
-                        peerError = "destination failed: " + din.readUTF();
-                    } else {
-                        peerError = String.format("destination sent an unknown reply 0x%02x", b);
-                    }
-                    break;
-                }
-            } catch (EOFException e) {
-                peerError = "destination closed the connection";
-            } catch (IOException e) {
-                if (!cancelRequested) peerError = "connection to the destination failed: " + e.getMessage();
-            }
-            if (peerError != null) closeChannel(); // unblock a write the destination will never read
-        }, "migration-return-path");
-        returnPath.setDaemon(true);
-        returnPath.start();
-    }
-
-    private void joinReturnPath(long millis) {
-        Thread t = returnPath;
-        if (t == null) return;
-        try {
-            t.join(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
     }
 
     private void closeChannel() {
@@ -684,27 +398,6 @@ public final class MigrationSource {
             ch.close();
         } catch (IOException ignored) {
             // closing is all we wanted
-        }
-    }
-
-    /** Counts wire bytes and applies the bandwidth limit during the live phase. */
-    private final class Metered extends FilterOutputStream {
-        Metered(OutputStream out) {
-            super(out);
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            if (limited) limiter.acquire(1);
-            out.write(b);
-            transferred++;
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            if (limited) limiter.acquire(len);
-            out.write(b, off, len);
-            transferred += len;
         }
     }
 }

@@ -1,6 +1,5 @@
 package dev.vmm.migration;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,16 +15,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Live migrations of a running fake VM over real sockets, end to end. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class MigrationEngineTest {
-    private FakeVm vm;
-    private FakeVm.Target target;
-
-    @AfterEach
-    void cleanUp() throws Exception {
-        if (vm != null) vm.close();
-        if (target != null) target.close();
-    }
-
+class MigrationEngineTest extends FakeVmTest {
     /** Runs a migration from {@code source} to a destination over {@code uri}; returns the destination's outcome. */
     static CompletableFuture<Throwable> migrate(MigrationSource source, IncomingTarget target, MigrationUri uri) throws Exception {
         MigrationUri.Listener listener = uri.listen();

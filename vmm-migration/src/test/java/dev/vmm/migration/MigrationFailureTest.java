@@ -1,6 +1,5 @@
 package dev.vmm.migration;
 
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -24,16 +23,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Whatever goes wrong, the source keeps (or gets back) its running VM and the destination discards. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class MigrationFailureTest {
-    private FakeVm vm;
-    private FakeVm.Target target;
-
-    @AfterEach
-    void cleanUp() throws Exception {
-        if (vm != null) vm.close();
-        if (target != null) target.close();
-    }
-
+class MigrationFailureTest extends FakeVmTest {
     private void assertRunningAgain() throws InterruptedException {
         assertThat(vm.running()).isTrue();
         long c = vm.counterNow();

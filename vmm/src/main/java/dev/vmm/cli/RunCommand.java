@@ -166,23 +166,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (!quiet) err.println("vmm: waiting for an incoming migration on " + incoming);
         try (dev.vmm.migration.MigrationUri.Listener l = uri.listen()) {
-            dev.vmm.migration.MigrationDestination destination = new dev.vmm.migration.MigrationDestination(new dev.vmm.migration.IncomingTarget() {
-                @Override
-                public dev.vmm.memory.GuestMemory memory() { return m.memory(); }
-
-                @Override
-                public void loadDeviceState(dev.vmm.migration.stream.StateReader reader) throws Exception {
-                    dev.vmm.snapshot.Snapshot.readDeviceState(m, reader);
-                }
-
-                @Override
-                public void rehearse() throws Exception {
-                    dev.vmm.snapshot.Snapshot.rehearseLoad(m);
-                }
-
-                @Override
-                public void start() { }
-            });
+            dev.vmm.migration.MigrationDestination destination = new dev.vmm.migration.MigrationDestination(new dev.vmm.machine.MachineMigration(m));
             // While the source has not connected yet (a connection waits in the backlog meanwhile).
             try {
                 destination.rehearse();

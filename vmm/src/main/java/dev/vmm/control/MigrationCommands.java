@@ -3,15 +3,12 @@ package dev.vmm.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.vmm.machine.KvmDirtyLog;
 import dev.vmm.machine.Machine;
+import dev.vmm.machine.MachineMigration;
 import dev.vmm.migration.MigrationCapabilities;
 import dev.vmm.migration.MigrationParameters;
 import dev.vmm.migration.MigrationSource;
 import dev.vmm.migration.MigrationStatus;
 import dev.vmm.migration.MigrationUri;
-import dev.vmm.migration.VmControl;
-import dev.vmm.migration.stream.StateWriter;
-import dev.vmm.snapshot.PciDeviceState;
-import dev.vmm.snapshot.Snapshot;
 
 import java.util.Iterator;
 import java.util.Map;
@@ -62,7 +59,7 @@ public final class MigrationCommands {
                 if (!machine.devices().transports().isEmpty()) params.set("x-dirty-log-verify", "on");
             }
             MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
-                    vmControl(), params, caps)
+                    new MachineMigration(machine), params, caps)
                     .onStatusChange(st -> qmp.event("MIGRATION", Map.of("status", st.qmpName())));
             try {
                 src.start(MigrationUri.parse(uri).connect());
@@ -96,14 +93,19 @@ public final class MigrationCommands {
             return null;
         });
         qmp.register("migrate-set-parameters", a -> {
+            // All or nothing, checked as a whole and typed as QEMU's: integers, booleans
+            // (cpu-throttle-tailslow), strings (x-dirty-log-verify); anything else is refused by type.
+            Map<String, Object> values = new java.util.LinkedHashMap<>();
             for (Iterator<Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
                 Map.Entry<String, JsonNode> e = it.next();
-                try {
-                    if (e.getValue().isNumber()) params.set(e.getKey(), e.getValue().asLong());
-                    else params.set(e.getKey(), e.getValue().asText());
-                } catch (IllegalArgumentException ex) {
-                    throw QmpServer.QmpException.generic(ex.getMessage());
-                }
+                JsonNode v = e.getValue();
+                values.put(e.getKey(), v.isIntegralNumber() && v.canConvertToLong() ? (Object) v.asLong()
+                        : v.isBoolean() ? (Object) v.asBoolean() : v.isTextual() ? v.asText() : v);
+            }
+            try {
+                params.set(values);
+            } catch (IllegalArgumentException ex) {
+                throw QmpServer.QmpException.generic(ex.getMessage());
             }
             return null;
         });
@@ -123,44 +125,6 @@ public final class MigrationCommands {
         });
         qmp.register("query-migrate-capabilities", a -> caps.toList());
         qmp.register("query-migrate-parameters", a -> params.toMap());
-    }
-
-    private VmControl vmControl() {
-        return new VmControl() {
-            private PciDeviceState devices;
-
-            @Override
-            public void pause() throws Exception {
-                machine.pause();
-                // Quiesce the devices now, before the final RAM pass: their last completions write guest RAM.
-                devices = PciDeviceState.capture(machine);
-            }
-
-            @Override
-            public void resume() {
-                machine.resume();
-            }
-
-            @Override
-            public void rehearse() throws Exception {
-                Snapshot.rehearseSave(machine);
-            }
-
-            @Override
-            public void throttle(int percent) {
-                machine.throttle(percent);
-            }
-
-            @Override
-            public void handOver() {
-                if (machine.devices() != null) machine.devices().releaseDiskLocks(); // taken back if 'cont' resumes the source
-            }
-
-            @Override
-            public void writeDeviceState(StateWriter w) throws Exception {
-                Snapshot.writeDeviceState(machine, w, devices != null ? devices : PciDeviceState.capture(machine));
-            }
-        };
     }
 
     /** Whether a migration finished: the source then stays paused, as QEMU's does, until 'quit' or 'cont'. */
