@@ -105,9 +105,7 @@ public final class MigrationSource {
         returnPath = new ReturnPath(Channels.newInputStream(channel), () -> cancelRequested, this::closeChannel);
         startNanos = System.nanoTime();
         setStatus(MigrationStatus.SETUP);
-        thread = new Thread(this::run, "migration");
-        thread.setDaemon(true);
-        thread.start();
+        thread = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.MIGRATION, "migration", this::run);
     }
 
     /**

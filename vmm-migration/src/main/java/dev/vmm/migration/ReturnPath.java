@@ -34,9 +34,7 @@ final class ReturnPath {
     }
 
     void start() {
-        thread = new Thread(this::read, "migration-return-path");
-        thread.setDaemon(true);
-        thread.start();
+        thread = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.MIGRATION, "migration-return-path", this::read);
     }
 
     /** The destination's failure as a message for {@code error-desc}, or null. */
