@@ -1,9 +1,6 @@
 package dev.vmm.ffm.kvm;
 
 import java.lang.foreign.MemoryLayout;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static dev.vmm.ffm.kvm.KvmLayouts.*;
@@ -123,17 +120,6 @@ public final class KvmIoctls {
 
     /** Every public long/int constant by name, for the header probe test. */
     public static Map<String, Long> all() {
-        Map<String, Long> m = new LinkedHashMap<>();
-        for (Field f : KvmIoctls.class.getDeclaredFields()) {
-            int mod = f.getModifiers();
-            if (!Modifier.isPublic(mod) || !Modifier.isStatic(mod)) continue;
-            try {
-                if (f.getType() == long.class) m.put(f.getName(), f.getLong(null));
-                else if (f.getType() == int.class) m.put(f.getName(), (long) f.getInt(null));
-            } catch (IllegalAccessException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return m;
+        return dev.vmm.ffm.HeaderFacts.constants(KvmIoctls.class, name -> true);
     }
 }

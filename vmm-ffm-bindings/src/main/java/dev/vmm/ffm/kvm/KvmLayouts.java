@@ -4,7 +4,6 @@ import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.UnionLayout;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static java.lang.foreign.MemoryLayout.paddingLayout;
@@ -177,23 +176,16 @@ public final class KvmLayouts {
 
     /** Every layout above by C struct name, for the header probe test. */
     public static Map<String, GroupLayout> all() {
-        Map<String, GroupLayout> m = new LinkedHashMap<>();
-        for (GroupLayout l : new GroupLayout[] {
-                KVM_USERSPACE_MEMORY_REGION, KVM_REGS, KVM_SEGMENT, KVM_DTABLE, KVM_SREGS, KVM_FPU,
+        return dev.vmm.ffm.HeaderFacts.layouts(KVM_USERSPACE_MEMORY_REGION, KVM_REGS, KVM_SEGMENT, KVM_DTABLE, KVM_SREGS, KVM_FPU,
                 KVM_MSR_ENTRY, KVM_MSRS, KVM_MSR_LIST, KVM_CPUID_ENTRY2, KVM_CPUID2, KVM_LAPIC_STATE, KVM_IRQCHIP,
                 KVM_PIT_CONFIG, KVM_PIT_CHANNEL_STATE, KVM_PIT_STATE2, KVM_IRQ_LEVEL, KVM_IRQFD, KVM_IOEVENTFD,
                 KVM_IRQ_ROUTING_IRQCHIP, KVM_IRQ_ROUTING_MSI, KVM_IRQ_ROUTING_ENTRY, KVM_IRQ_ROUTING, KVM_MSI,
                 KVM_DIRTY_LOG, KVM_CLOCK_DATA, KVM_VCPU_EVENTS, KVM_XSAVE, KVM_XCR, KVM_XCRS, KVM_DEBUGREGS,
-                KVM_MP_STATE, KVM_ENABLE_CAP, KVM_DIRTY_GFN, KVM_RUN}) {
-            m.put(l.name().orElseThrow(), l);
-        }
-        return m;
+                KVM_MP_STATE, KVM_ENABLE_CAP, KVM_DIRTY_GFN, KVM_RUN);
     }
 
     /** Byte offset of a member by path of names, e.g. {@code offset(KVM_RUN, "$exit", "io", "port")}. */
     public static long offset(GroupLayout layout, String... path) {
-        MemoryLayout.PathElement[] p = new MemoryLayout.PathElement[path.length];
-        for (int i = 0; i < path.length; i++) p[i] = MemoryLayout.PathElement.groupElement(path[i]);
-        return layout.byteOffset(p);
+        return dev.vmm.ffm.HeaderFacts.offset(layout, path);
     }
 }

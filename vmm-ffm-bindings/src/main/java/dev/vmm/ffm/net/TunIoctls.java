@@ -3,9 +3,6 @@ package dev.vmm.ffm.net;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -75,17 +72,6 @@ public final class TunIoctls {
 
     /** Every public integer constant by name, for the header probe. */
     public static Map<String, Long> all() {
-        Map<String, Long> m = new LinkedHashMap<>();
-        for (Field f : TunIoctls.class.getDeclaredFields()) {
-            int mod = f.getModifiers();
-            if (!Modifier.isPublic(mod) || !Modifier.isStatic(mod) || f.getName().startsWith("IFR_")) continue;
-            try {
-                if (f.getType() == long.class) m.put(f.getName(), f.getLong(null));
-                else if (f.getType() == int.class) m.put(f.getName(), (long) f.getInt(null));
-            } catch (IllegalAccessException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return m;
+        return dev.vmm.ffm.HeaderFacts.constants(TunIoctls.class, name -> !name.startsWith("IFR_"));
     }
 }

@@ -1,8 +1,5 @@
 package dev.vmm.ffm.uring;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Modifier;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 
@@ -118,20 +115,6 @@ public final class IoUringConstants {
 
     /** Every public constant by C name, valued as C sees it (unsigned where C is), for the header probe. */
     public static Map<String, Long> all() {
-        Map<String, Long> m = new LinkedHashMap<>();
-        for (Field f : IoUringConstants.class.getDeclaredFields()) {
-            int mod = f.getModifiers();
-            if (!Modifier.isPublic(mod) || !Modifier.isStatic(mod)) continue;
-            try {
-                if (f.getType() == long.class) m.put(f.getName(), f.getLong(null));
-                else if (f.getType() == int.class) {
-                    int v = f.getInt(null);
-                    m.put(f.getName(), SIGNED.contains(f.getName()) ? v : Integer.toUnsignedLong(v));
-                }
-            } catch (IllegalAccessException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return m;
+        return dev.vmm.ffm.HeaderFacts.constants(IoUringConstants.class, name -> true, SIGNED::contains);
     }
 }

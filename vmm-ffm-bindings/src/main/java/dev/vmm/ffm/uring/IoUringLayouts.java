@@ -3,7 +3,6 @@ package dev.vmm.ffm.uring;
 import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 import static java.lang.foreign.MemoryLayout.sequenceLayout;
@@ -116,20 +115,13 @@ public final class IoUringLayouts {
 
     /** Every layout above by C struct name, for the header probe test. */
     public static Map<String, GroupLayout> all() {
-        Map<String, GroupLayout> m = new LinkedHashMap<>();
-        for (GroupLayout l : new GroupLayout[] {
-                IO_SQRING_OFFSETS, IO_CQRING_OFFSETS, IO_URING_PARAMS, IO_URING_SQE, IO_URING_CQE,
+        return dev.vmm.ffm.HeaderFacts.layouts(IO_SQRING_OFFSETS, IO_CQRING_OFFSETS, IO_URING_PARAMS, IO_URING_SQE, IO_URING_CQE,
                 IO_URING_FILES_UPDATE, IO_URING_RSRC_UPDATE, IO_URING_RSRC_REGISTER, IO_URING_PROBE_OP,
-                IO_URING_PROBE, KERNEL_TIMESPEC, IO_URING_GETEVENTS_ARG}) {
-            m.put(l.name().orElseThrow(), l);
-        }
-        return m;
+                IO_URING_PROBE, KERNEL_TIMESPEC, IO_URING_GETEVENTS_ARG);
     }
 
     /** Byte offset of a member by path of names, e.g. {@code offset(IO_URING_PARAMS, "sq_off", "tail")}. */
     public static long offset(GroupLayout layout, String... path) {
-        MemoryLayout.PathElement[] p = new MemoryLayout.PathElement[path.length];
-        for (int i = 0; i < path.length; i++) p[i] = MemoryLayout.PathElement.groupElement(path[i]);
-        return layout.byteOffset(p);
+        return dev.vmm.ffm.HeaderFacts.offset(layout, path);
     }
 }
