@@ -78,14 +78,7 @@ public final class XbzrleReference {
 
     /** Encodes every pair with the C encoder: the delta, or null for overflow. */
     public List<byte[]> encode(List<PagePair> pairs) throws IOException, InterruptedException {
-        ByteArrayOutputStream in = new ByteArrayOutputStream();
-        for (PagePair p : pairs) {
-            in.writeBytes(le32(p.oldPage().length));
-            in.writeBytes(le32(p.limit()));
-            in.writeBytes(p.oldPage());
-            in.writeBytes(p.newPage());
-        }
-        byte[] out = runFiles("encode", in.toByteArray());
+        byte[] out = runFiles("encode", input(pairs));
         List<byte[]> deltas = new ArrayList<>(pairs.size());
         try (DataInputStream data = new DataInputStream(new java.io.ByteArrayInputStream(out))) {
             for (int k = 0; k < pairs.size(); k++) {
@@ -121,9 +114,8 @@ public final class XbzrleReference {
      * C timings on {@code pairs}, ns per page: mean wall-clock time over the loop (comparable to a
      * JMH average) and the best thread CPU time of 100 ms samples (robust on a shared machine).
      */
-    public record Timing(double encodeNsPerPage, double encodeCpuBestNs, double decodeNsPerPage, double decodeCpuBestNs) {}
-
-    public Timing bench(List<PagePair> pairs, int minMillis) throws IOException, InterruptedException {
+    /** The C program's input for {@code pairs}: per pair its page size, limit, old page and new page. */
+    private static byte[] input(List<PagePair> pairs) {
         ByteArrayOutputStream in = new ByteArrayOutputStream();
         for (PagePair p : pairs) {
             in.writeBytes(le32(p.oldPage().length));
@@ -131,9 +123,15 @@ public final class XbzrleReference {
             in.writeBytes(p.oldPage());
             in.writeBytes(p.newPage());
         }
+        return in.toByteArray();
+    }
+
+    public record Timing(double encodeNsPerPage, double encodeCpuBestNs, double decodeNsPerPage, double decodeCpuBestNs) {}
+
+    public Timing bench(List<PagePair> pairs, int minMillis) throws IOException, InterruptedException {
         Path input = Files.createTempFile(workDir, "bench", ".in");
         try {
-            Files.write(input, in.toByteArray());
+            Files.write(input, input(pairs));
             String output = run(List.of(executable.toString(), "bench", input.toString(), Integer.toString(minMillis)));
             Map<String, String> values = new HashMap<>();
             output.lines().map(l -> l.split(" ", 2)).filter(kv -> kv.length == 2).forEach(kv -> values.put(kv[0], kv[1]));
