@@ -38,6 +38,20 @@ public record BootContext(GuestMemory memory, E820 e820, long lowRamEnd, String 
         return addr;
     }
 
+    /** Where an ELF kernel's command line and initrd went (initrd -1: none). */
+    record ElfLoaded(long cmdline, long initrd) {}
+
+    /**
+     * What the PVH and multiboot protocols share: the ELF's segments in place, the command line at
+     * its fixed address, the initrd page-aligned above the kernel and below 4 GiB.
+     */
+    ElfLoaded loadElfWithCmdlineAndInitrd(ElfImage elf) {
+        loadElfSegments(elf);
+        long cmdline = writeCmdline();
+        long initrd = placeInitrd(Math.max(elf.physEnd(), X86Layout.HIGH_MEMORY_START), 0xFFFF_F000L);
+        return new ElfLoaded(cmdline, initrd);
+    }
+
     /** Copies the ELF's loadable segments to their physical addresses; checks they fit in RAM. */
     void loadElfSegments(ElfImage elf) {
         for (ElfImage.Segment s : elf.loadSegments()) {

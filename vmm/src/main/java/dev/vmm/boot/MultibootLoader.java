@@ -37,10 +37,9 @@ public final class MultibootLoader {
             throw new BootException(ctx.kernelName() + ": multiboot header asks for unsupported features (flags 0x"
                     + Integer.toHexString(flags) + ")");
         }
-        ctx.loadElfSegments(elf);
+        BootContext.ElfLoaded loaded = ctx.loadElfWithCmdlineAndInitrd(elf);
         GuestMemory m = ctx.memory();
-        long cmdline = ctx.writeCmdline();
-        long initrd = ctx.placeInitrd(Math.max(elf.physEnd(), X86Layout.HIGH_MEMORY_START), 0xFFFF_F000L);
+        long cmdline = loaded.cmdline(), initrd = loaded.initrd();
 
         long info = X86Layout.BOOT_INFO_ADDR;
         long mods = info + INFO_SIZE;

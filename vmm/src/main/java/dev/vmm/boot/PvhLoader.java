@@ -30,10 +30,9 @@ public final class PvhLoader {
     }
 
     public static BootEntry load(BootContext ctx, ElfImage elf, long entry, long rsdpAddr) {
-        ctx.loadElfSegments(elf);
+        BootContext.ElfLoaded loaded = ctx.loadElfWithCmdlineAndInitrd(elf);
         GuestMemory m = ctx.memory();
-        long cmdline = ctx.writeCmdline();
-        long initrd = ctx.placeInitrd(Math.max(elf.physEnd(), X86Layout.HIGH_MEMORY_START), 0xFFFF_F000L);
+        long cmdline = loaded.cmdline(), initrd = loaded.initrd();
 
         long info = X86Layout.BOOT_INFO_ADDR;
         long modlist = info + START_INFO_SIZE;
