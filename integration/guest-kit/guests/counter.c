@@ -14,6 +14,9 @@
  *          mark_ms=N   progress mark interval (default 200)
  *          cpl=0|3     where the increment loop runs (default 3: KVM's dirty log
  *                      sees those writes; 0: emulated on PVM, invisible to it)
+ *          catchup=0|1 1 (default): time the vCPU did not run is made up for at once;
+ *                      0: it is lost, so the pages dirtied per second follow the
+ *                      share of time the vCPU runs (what auto-converge's throttle cuts)
  */
 #include "kit.h"
 
@@ -27,7 +30,9 @@ struct work {
     uint64_t per_ms_x1000;     /* pages per millisecond, x1000 (pacing) */
     uint64_t khz;              /* TSC kHz */
     uint64_t until;            /* TSC deadline of this slice */
-    uint64_t t0, done_at_t0;   /* pacing origin */
+    uint64_t t0;               /* start: marks are counted from here */
+    uint64_t pace_t0, done_at_t0; /* pacing origin */
+    uint64_t catchup;          /* 0: a backlog of more than 1 ms is dropped */
 };
 
 /* Increments counters until w->until, keeping to the rate. Runs at CPL3 (or 0). */
@@ -39,7 +44,13 @@ static uint64_t slice(uint64_t arg)
         if ((int64_t)(now - w->until) >= 0)
             return 0;
         uint64_t want = w->per_ms_x1000 == 0 ? w->total + 64
-                : w->done_at_t0 + (now - w->t0) / w->khz * w->per_ms_x1000 / 1000;
+                : w->done_at_t0 + (now - w->pace_t0) / w->khz * w->per_ms_x1000 / 1000;
+        if (!w->catchup && want > w->total + w->per_ms_x1000 / 1000 + 64) {
+            /* The vCPU was stopped for more than a millisecond: start pacing afresh. */
+            w->pace_t0 = now;
+            w->done_at_t0 = w->total;
+            want = w->total;
+        }
         while (w->total < want) {
             volatile uint64_t *c = (volatile uint64_t *)(w->base + w->next * PAGE);
             *c = *c + 1;
@@ -95,8 +106,9 @@ int main(void)
     uint64_t secs = kit_cmdline_u64("secs", 10);
     uint64_t mark_ms = kit_cmdline_u64("mark_ms", 200);
     uint64_t cpl = kit_cmdline_u64("cpl", 3);
-    if (mib == 0 || mark_ms == 0 || rate > 100000 || (cpl != 0 && cpl != 3)) {
-        kit_printf("counter: FAIL: need mib >= 1, mark_ms >= 1, rate <= 100000, cpl 0 or 3\n");
+    uint64_t catchup = kit_cmdline_u64("catchup", 1);
+    if (mib == 0 || mark_ms == 0 || rate > 100000 || (cpl != 0 && cpl != 3) || catchup > 1) {
+        kit_printf("counter: FAIL: need mib >= 1, mark_ms >= 1, rate <= 100000, cpl 0 or 3, catchup 0 or 1\n");
         return KIT_EXIT_FAIL;
     }
     static struct work w;
@@ -122,7 +134,8 @@ int main(void)
     w.per_ms_x1000 = w.pages * rate / 100;
     kit_printf("counter: %lu pages at 0x%lx, %lu%%/s (%lu pages/s), mark every %lu ms, cpl %lu, tsc %lu kHz\n",
                w.pages, w.base, rate, w.pages * rate / 100, mark_ms, cpl, w.khz);
-    w.t0 = rdtsc();
+    w.catchup = catchup;
+    w.t0 = w.pace_t0 = rdtsc();
     uint64_t stop = secs ? w.t0 + secs * 1000 * w.khz : 0;
     for (uint64_t mark = 1;; mark++) {
         w.until = w.t0 + mark * mark_ms * w.khz;
