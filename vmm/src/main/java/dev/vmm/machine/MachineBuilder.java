@@ -60,6 +60,14 @@ public final class MachineBuilder {
         return this;
     }
 
+    // --- CPU model (issue 14): the --cpu spec; host (today's behaviour) unless set. ---
+    private dev.vmm.cpu.CpuSpec cpuSpec = dev.vmm.cpu.CpuSpec.HOST;
+
+    public MachineBuilder cpu(dev.vmm.cpu.CpuSpec spec) {
+        this.cpuSpec = spec;
+        return this;
+    }
+
     public Machine build(MachineConfig cfg) {
         Kvm kvm = Kvm.open();
         VmFd vm = null;
@@ -131,16 +139,18 @@ public final class MachineBuilder {
                 VcpuSetup.writeBootTables(mem, entry.mode());
             }
 
-            CpuidEntries supported = kvm.supportedCpuid();
-            if (!CpuTopology.hypercallsWork()) {
-                warnings.add("PVM host: guest hypercalls do not work here; KVM PV unhalt, send-IPI and sched-yield are hidden from the guest");
-            }
+            // The --cpu model filtered against this host (PVM hiding of hypercall PV features included).
+            dev.vmm.cpu.CpuResolver.Resolved cpu = dev.vmm.cpu.CpuResolver.forHost(cpuSpec,
+                    dev.vmm.cpu.KvmHost.read(kvm, kvm.supportedCpuid()));
+            warnings.addAll(cpu.warnings());
+            CpuidEntries supported = cpu.cpuid();
             writeMpTable(mem, cfg.cpus(), supported, pci);
             List<Vcpu> vcpus = new ArrayList<>();
             VcpuGate gate = new VcpuGate(cfg.cpus());
             for (int id = 0; id < cfg.cpus(); id++) {
                 VcpuFd fd = vm.createVcpu(id);
-                fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus()));
+                dev.vmm.cpu.KvmHost.enableOn(fd, cpu);
+                fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus(), true));
                 List<String> refused = VcpuSetup.setupMsrs(fd);
                 if (!refused.isEmpty() && id == 0) warnings.add("host refused boot MSRs " + refused);
                 VcpuSetup.setupFpu(fd);
