@@ -22,7 +22,14 @@ public final class KvmHost {
     public static CpuResolver.Host read(Kvm kvm, CpuidEntries supported) {
         Map<Integer, Integer> caps = new HashMap<>();
         for (int c : CAPS) caps.put(c, kvm.checkExtension(c));
-        CpuidEntries hv = caps.get(KVM_CAP_SYS_HYPERV_CPUID) > 0 ? kvm.supportedHvCpuid() : null;
+        CpuidEntries hv = null;
+        if (caps.get(KVM_CAP_SYS_HYPERV_CPUID) > 0) {
+            try {
+                hv = kvm.supportedHvCpuid();
+            } catch (dev.vmm.ffm.NativeException e) {
+                // Treated as a host that cannot list its Hyper-V features: only hv-* flags care.
+            }
+        }
         return new CpuResolver.Host(supported, Kvm.isPvmHost(), c -> caps.getOrDefault(c, 0), hv);
     }
 
