@@ -123,12 +123,12 @@ public final class RunCommand implements Callable<Integer> {
             System.out.print(dev.vmm.cpu.CpuSpec.help());
             return 0;
         }
-        dev.vmm.cpu.CpuSpec cpuSpec = dev.vmm.cpu.CpuSpec.parse(cpu);
+        dev.vmm.cpu.CpuSpec.parse(cpu); // a bad --cpu is status 2 before anything else happens
         MachineConfig cfg = config();
         int boots = 0;
         while (true) {
             boolean firstBoot = boots == 0;
-            MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpuSpec);
+            MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpu);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
                 if (incoming != null && boots == 0) receiveMigration(m);
                 if (!quiet && boots++ == 0) {

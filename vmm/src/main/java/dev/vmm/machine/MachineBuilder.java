@@ -62,9 +62,11 @@ public final class MachineBuilder {
 
     // --- CPU model (issue 14): the --cpu spec; host (today's behaviour) unless set. ---
     private dev.vmm.cpu.CpuSpec cpuSpec = dev.vmm.cpu.CpuSpec.HOST;
+    private String cpuSpecText = dev.vmm.cpu.CpuSpec.DEFAULT;
 
-    public MachineBuilder cpu(dev.vmm.cpu.CpuSpec spec) {
-        this.cpuSpec = spec;
+    public MachineBuilder cpu(String spec) {
+        this.cpuSpec = dev.vmm.cpu.CpuSpec.parse(spec);
+        this.cpuSpecText = spec;
         return this;
     }
 
@@ -162,6 +164,7 @@ public final class MachineBuilder {
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
             self[0] = new Machine(kvm, vm, mem, pio, mmio, vcpus, com1, console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate);
+            dev.vmm.cpu.CpuState.remember(self[0], cpuSpecText, cpu); // for the snapshot/migration "cpu" section
             self[0].attachStateful(cfg, cmos, i8042);
             self[0].attachVirtio(virtio);
             return self[0];
