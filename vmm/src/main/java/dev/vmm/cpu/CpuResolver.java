@@ -39,10 +39,19 @@ public final class CpuResolver {
         }
     }
 
+    /**
+     * What QEMU changes in every named model when KVM is the accelerator (its kvm_default_props):
+     * the in-kernel LAPIC always offers x2APIC; MONITOR/MWAIT, nested SVM and ACPI thermal control
+     * are not offered.
+     */
+    public static final List<String> KVM_ACCEL_ON = List.of("x2apic"), KVM_ACCEL_OFF = List.of("monitor", "svm", "acpi");
+
     /** A named model's features with the KVM defaults and the user's settings applied. */
     static Set<String> features(CpuModel m, CpuSpec spec) {
         Set<String> f = new LinkedHashSet<>(m.features());
         f.addAll(KVM_DEFAULT_FLAGS);
+        f.addAll(KVM_ACCEL_ON);
+        KVM_ACCEL_OFF.forEach(f::remove);
         for (Map.Entry<String, Boolean> e : spec.features().entrySet()) {
             if (e.getValue()) f.add(e.getKey()); else f.remove(e.getKey());
         }

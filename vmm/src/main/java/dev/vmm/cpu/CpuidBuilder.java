@@ -100,7 +100,8 @@ public final class CpuidBuilder {
         l.add(entry(0, 0, level, vendor[0], vendor[2], vendor[1]));
         // EBX[15:8]: CLFLUSH line size in 8-byte units (64 bytes); APIC id and counts are per vCPU.
         l.add(entry(1, 0, sig, 8 << 8, w.get(FeatureWord.L1_ECX), w.get(FeatureWord.L1_EDX)));
-        if (level >= 5 && features.contains("monitor")) l.add(entry(5, 0, 64, 64, 0x3, 0));
+        // MONITOR/MWAIT leaf: line sizes only with MONITOR; ECX: MWAIT extensions and interrupt break-event.
+        if (level >= 5) l.add(features.contains("monitor") ? entry(5, 0, 64, 64, 0x3, 0) : entry(5, 0, 0, 0, 0x3, 0));
         if (level >= 6) l.add(entry(6, 0, w.get(FeatureWord.L6_EAX), 0, 0, 0));
         if (level >= 7) {
             int max7 = w.get(FeatureWord.L7_1_EAX) != 0 ? 1 : 0;
@@ -154,9 +155,8 @@ public final class CpuidBuilder {
         if (xcr0 == 0) return;
         int size = XsaveComponents.size(xcr0);
         l.add(indexed(0xd, 0, (int) xcr0, size, size, (int) (xcr0 >>> 32)));
-        // EBX of subleaf 1: the XSAVES area size for XCR0 | IA32_XSS (no supervisor components here).
-        int ld1 = w.get(FeatureWord.LD_1_EAX);
-        l.add(indexed(0xd, 1, ld1, (ld1 & CpuFeatures.get("xsaves").mask()) != 0 ? size : 0, 0, 0));
+        // EBX of subleaf 1: the size for XCR0 | IA32_XSS (no supervisor components here); KVM keeps it current.
+        l.add(indexed(0xd, 1, w.get(FeatureWord.LD_1_EAX), size, 0, 0));
         for (XsaveComponents.Component c : XsaveComponents.in(xcr0)) {
             l.add(indexed(0xd, c.index(), c.size(), c.offset(), c.aligned() ? 2 : 0, 0));
         }

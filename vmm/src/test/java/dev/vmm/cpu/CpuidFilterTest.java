@@ -97,6 +97,16 @@ class CpuidFilterTest {
         assertThat(r.warnings()).isEmpty();
     }
 
+    @Test
+    void kvmAcceleratorDefaultsAsQemuAppliesThem() {
+        // x2APIC always (the in-kernel LAPIC has it); no MONITOR, nested SVM or ACPI thermal control.
+        assertThat(CpuidBuilder.features(CpuResolver.definition(CpuSpec.parse("Conroe")).cpuid())).contains("x2apic");
+        assertThat(CpuidBuilder.features(CpuResolver.definition(CpuSpec.parse("qemu64")).cpuid())).doesNotContain("svm");
+        assertThat(CpuidBuilder.features(CpuResolver.definition(CpuSpec.parse("EPYC")).cpuid())).doesNotContain("monitor");
+        assertThat(CpuidBuilder.features(CpuResolver.definition(CpuSpec.parse("qemu64,+svm,+monitor")).cpuid())).contains("svm", "monitor");
+        assertThat(CpuModels.get("qemu64").features()).as("the model itself keeps QEMU's definition").contains("svm");
+    }
+
     /** The host's KVM leaf as this project's PVM host reports it (pv-unhalt, pv-ipi, sched-yield offered). */
     private static CpuidEntries pvmHost() {
         List<CpuidEntries.Entry> l = new ArrayList<>(hostLike("EPYC").entries());
