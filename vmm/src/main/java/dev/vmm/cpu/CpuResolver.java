@@ -23,8 +23,6 @@ public final class CpuResolver {
             "kvm-steal-time", "kvm-pv-eoi", "kvmclock-stable-bit");
     /** PV features the guest uses through hypercalls, which do not work on a PVM host. */
     public static final List<String> NEEDS_HYPERCALLS = List.of("kvm-pv-unhalt", "kvm-pv-ipi", "kvm-pv-sched-yield");
-    /** Leaves a model takes from the host: cache and TLB descriptors and deterministic cache parameters. */
-    private static final Set<Integer> HOST_CACHE_LEAVES = Set.of(0x2, 0x4, 0x80000005, 0x80000006, 0x8000001d);
 
     /** What the host offers, as data. */
     public record Host(CpuidEntries supported, boolean pvm, IntUnaryOperator checkExtension, CpuidEntries supportedHv) {}
@@ -131,7 +129,6 @@ public final class CpuResolver {
                     + String.join(", ", dropped.stream().map(CpuFeatures.Feature::describe).toList()));
         }
         CpuidEntries c = r.leaves();
-        if (!spec.isHost()) copyCacheLeaves(c, host.supported());
         if (spec.hyperV().any()) {
             List<CpuidEntries.Entry> hv = spec.hyperV().passthrough()
                     ? passthrough(host.supportedHv())
@@ -163,14 +160,4 @@ public final class CpuResolver {
         return l;
     }
 
-    /** Cache leaves are the host's (within the model's level/xlevel). */
-    private static void copyCacheLeaves(CpuidEntries c, CpuidEntries supported) {
-        int level = c.find(0, 0).eax, xlevel = c.find(0x80000000, 0).eax;
-        for (CpuidEntries.Entry e : supported.entries()) {
-            if (!HOST_CACHE_LEAVES.contains(e.function)) continue;
-            boolean inRange = e.function < 0x80000000 && e.function >= 0
-                    ? e.function <= level : Integer.compareUnsigned(e.function, xlevel) <= 0;
-            if (inRange) c.entries().add(e.copy());
-        }
-    }
 }

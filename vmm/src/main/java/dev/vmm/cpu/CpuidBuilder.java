@@ -14,7 +14,7 @@ import java.util.Set;
 /**
  * Turns a model and its final feature set into CPUID leaves: the guest's view before any filtering
  * against the host and before the per-vCPU topology ({@code CpuTopology} fills APIC ids and counts).
- * Cache leaves (2, 4, 0x80000005/6, 0x8000001D) are not part of a model: they come from the host.
+ * Cache leaves (2, 4, 0x80000005/6, 0x8000001D) are QEMU's for the model ({@link CacheInfo}).
  */
 public final class CpuidBuilder {
     private CpuidBuilder() {}
@@ -100,8 +100,8 @@ public final class CpuidBuilder {
         l.add(entry(0, 0, level, vendor[0], vendor[2], vendor[1]));
         // EBX[15:8]: CLFLUSH line size in 8-byte units (64 bytes); APIC id and counts are per vCPU.
         l.add(entry(1, 0, sig, 8 << 8, w.get(FeatureWord.L1_ECX), w.get(FeatureWord.L1_EDX)));
-        // MONITOR/MWAIT leaf: line sizes only with MONITOR; ECX: MWAIT extensions and interrupt break-event.
-        if (level >= 5) l.add(features.contains("monitor") ? entry(5, 0, 64, 64, 0x3, 0) : entry(5, 0, 0, 0, 0x3, 0));
+        // MONITOR/MWAIT leaf: ECX = MWAIT extensions and interrupt break-event (QEMU reports no line sizes).
+        if (level >= 5) l.add(entry(5, 0, 0, 0, 0x3, 0));
         if (level >= 6) l.add(entry(6, 0, w.get(FeatureWord.L6_EAX), 0, 0, 0));
         if (level >= 7) {
             int max7 = w.get(FeatureWord.L7_1_EAX) != 0 ? 1 : 0;
@@ -109,8 +109,8 @@ public final class CpuidBuilder {
             if (max7 >= 1) l.add(indexed(7, 1, w.get(FeatureWord.L7_1_EAX), 0, 0, 0));
         }
         if (level >= 0xb) {
-            l.add(indexed(0xb, 0, 0, 0, 0, 0));
-            l.add(indexed(0xb, 1, 0, 0, 0, 0));
+            // SMT and core levels (CpuTopology fills them per vCPU), then the invalid level 2.
+            for (int sub = 0; sub <= 2; sub++) l.add(indexed(0xb, sub, 0, 0, 0, 0));
         }
         if (level >= 0xd) addXsave(l, features, w);
         if (level >= 0x12 && w.get(FeatureWord.L12_0_EAX) != 0) {
@@ -140,6 +140,7 @@ public final class CpuidBuilder {
             // EAX: SVM revision 1; EBX: 16 address space ids.
             l.add(entry(0x8000000a, 0, 1, 0x10, 0, w.get(FeatureWord.EA_EDX)));
         }
+        CacheInfo.addLeaves(l, m, features, level, xlevel);
         if (xlevel2 != 0) {
             l.add(entry(0xc0000000, 0, xlevel2, 0, 0, 0));
             l.add(entry(0xc0000001, 0, 0, 0, 0, w.get(FeatureWord.C1_EDX)));

@@ -86,14 +86,14 @@ class CpuidFilterTest {
     }
 
     @Test
-    void namedModelsGetQemusKvmDefaultsAndHostCacheLeaves() {
+    void namedModelsGetQemusKvmDefaultsAndTheirOwnCaches() {
         CpuidEntries supported = hostLike("Haswell");
-        supported.entries().add(new CpuidEntries.Entry(4, 0, 1, 0x121, 0x1c0003f, 0x3f, 0));
+        supported.entries().add(new CpuidEntries.Entry(4, 0, 1, 0x121, 0x1c0003f, 0x7f, 0)); // a host L1d of 64 KiB
         supported.entries().add(new CpuidEntries.Entry(0x40000001, 0, 0, 0x01007afb, 0, 0, 0));
         CpuResolver.Resolved r = CpuResolver.forHost(CpuSpec.parse("Haswell,kvm-pv-eoi=off"), host(supported, false));
         assertThat(CpuidBuilder.features(r.cpuid())).contains("kvmclock", "kvm-steal-time", "kvmclock-stable-bit", "kvm-asyncpf")
                 .doesNotContain("kvm-pv-eoi", "kvm-pv-ipi", "kvm-pv-unhalt");
-        assertThat(r.cpuid().find(4, 0)).as("cache parameters from the host").isNotNull();
+        assertThat(r.cpuid().find(4, 0).ecx + 1).as("the model's L1d (32 KiB, 8-way: 64 sets), not the host's").isEqualTo(64);
         assertThat(r.warnings()).isEmpty();
     }
 
