@@ -39,6 +39,7 @@ public final class Main {
             case "run" -> new dev.vmm.cli.RunCommand();
             case "img" -> new dev.vmm.cli.img.ImgCommand();
             case "snapshot" -> new dev.vmm.cli.SnapshotCommand();
+            case "cpuid" -> new dev.vmm.cpu.CpuidCommand();
             default -> null;
         };
         if (sub != null) {

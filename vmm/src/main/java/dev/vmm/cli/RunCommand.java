@@ -108,6 +108,11 @@ public final class RunCommand implements Callable<Integer> {
             + "with --incoming, the migrated guest waits for 'cont'.")
     boolean startPaused;
 
+    @Option(names = "--cpu", paramLabel = "MODEL[,FEATURE=on|off][,+F][,-F][,enforce]", defaultValue = dev.vmm.cpu.CpuSpec.DEFAULT,
+            description = "CPU model (QEMU's names, e.g. Haswell, EPYC, Opteron_G5) and features, KVM PV and Hyper-V (hv-*) flags "
+                    + "(default: ${DEFAULT-VALUE}, the host's CPUID); 'help' lists the models.")
+    String cpu;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -122,11 +127,16 @@ public final class RunCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (dev.vmm.cpu.CpuSpec.isHelp(cpu)) {
+            System.out.print(dev.vmm.cpu.CpuSpec.help());
+            return 0;
+        }
+        dev.vmm.cpu.CpuSpec.parse(cpu); // a bad --cpu is status 2 before anything else happens
         MachineConfig cfg = config();
         int boots = 0;
         while (true) {
             boolean firstBoot = boots == 0;
-            MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot);
+            MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpu);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
                 if (incoming != null && boots == 0) receiveMigration(m);
                 if (!quiet && boots++ == 0) {

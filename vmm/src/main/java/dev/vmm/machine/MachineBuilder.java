@@ -56,6 +56,16 @@ public final class MachineBuilder {
         return this;
     }
 
+    // --- CPU model (issue 14): the --cpu spec; host (today's behaviour) unless set. ---
+    private dev.vmm.cpu.CpuSpec cpuSpec = dev.vmm.cpu.CpuSpec.HOST;
+    private String cpuSpecText = dev.vmm.cpu.CpuSpec.DEFAULT;
+
+    public MachineBuilder cpu(String spec) {
+        this.cpuSpec = dev.vmm.cpu.CpuSpec.parse(spec);
+        this.cpuSpecText = spec;
+        return this;
+    }
+
     public Machine build(MachineConfig cfg) {
         return build(prepare(cfg));
     }
@@ -140,17 +150,19 @@ public final class MachineBuilder {
             }
             chipset.pci().assignResources();
 
-            CpuidEntries supported = kvm.supportedCpuid();
-            if (!CpuTopology.hypercallsWork()) {
-                warnings.add("PVM host: guest hypercalls do not work here; KVM PV unhalt, send-IPI and sched-yield are hidden from the guest");
-            }
+            // The --cpu model filtered against this host (PVM hiding of hypercall PV features included).
+            dev.vmm.cpu.CpuResolver.Resolved cpu = dev.vmm.cpu.CpuResolver.forHost(cpuSpec,
+                    dev.vmm.cpu.KvmHost.read(kvm, kvm.supportedCpuid()));
+            warnings.addAll(cpu.warnings());
+            CpuidEntries supported = cpu.cpuid();
             p.recipe().writeTables(chipset, cfg, mem, supported);
             List<Vcpu> vcpus = new ArrayList<>();
             VcpuGate gate = new VcpuGate(cfg.cpus());
             BootEntry entry = p.entry();
             for (int id = 0; id < cfg.cpus(); id++) {
                 VcpuFd fd = vm.createVcpu(id);
-                fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus()));
+                dev.vmm.cpu.KvmHost.enableOn(fd, cpu);
+                fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus(), true));
                 List<String> refused = VcpuSetup.setupMsrs(fd);
                 if (!refused.isEmpty() && id == 0) warnings.add("host refused boot MSRs " + refused);
                 VcpuSetup.setupFpu(fd);
@@ -162,6 +174,7 @@ public final class MachineBuilder {
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
             Machine m = new Machine(kvm, vm, mem, pio, mmio, vcpus, chipset.com1(), console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate, exit);
+            dev.vmm.cpu.CpuState.remember(m, cpuSpecText, cpu); // for the snapshot/migration "cpu" section
             m.attachStateful(cfg, chipset.cmos(), chipset.i8042());
             m.attachDevices(registry);
             return m;

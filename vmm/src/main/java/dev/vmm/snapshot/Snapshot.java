@@ -67,10 +67,12 @@ public final class Snapshot {
         // Devices first: finishing their requests in flight writes guest RAM, which is saved next.
         PciDeviceState devices = PciDeviceState.capture(m);
         MachineConfig c = m.config();
-        w.section("machine", 1, 12, o -> {
+        // Version 2 adds the --cpu spec, so a restore builds the vCPUs with the same model.
+        w.section("machine", 2, SectionBytes.of(o -> {
             o.writeLong(c.memoryBytes());
             o.writeInt(c.cpus());
-        });
+            o.writeUTF(dev.vmm.cpu.CpuState.spec(m));
+        }));
         for (GuestRegion r : m.memory().regions()) writeRam(w, r);
         writeDeviceState(m, w, devices);
     }
@@ -87,6 +89,8 @@ public final class Snapshot {
 
     /** As above with the PCI/virtio state captured before guest RAM was saved. */
     public static void writeDeviceState(Machine m, StateWriter w, PciDeviceState devices) throws IOException {
+        // First, so a destination whose CPU cannot carry the guest's refuses before loading anything.
+        w.section(dev.vmm.cpu.CpuState.SECTION, dev.vmm.cpu.CpuState.VERSION, SectionBytes.of(o -> dev.vmm.cpu.CpuState.write(o, m)));
         VmState vm = VmState.capture(m.vm());
         w.section("vm", VmState.VERSION, SectionBytes.of(vm::write));
         List<Integer> msrs = SAVEABLE_MSRS.computeIfAbsent(m,
@@ -176,6 +180,7 @@ public final class Snapshot {
         return switch (name) {
             case "uart/com1", "cmos", "i8042" -> 1;
             case "vm" -> VmState.VERSION;
+            case dev.vmm.cpu.CpuState.SECTION -> dev.vmm.cpu.CpuState.VERSION;
             default -> PciDeviceState.sectionVersion(name);
         };
     }
@@ -193,7 +198,8 @@ public final class Snapshot {
         }
 
         public boolean read(String name, DataInputStream in) throws IOException {
-            if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
+            if (name.equals(dev.vmm.cpu.CpuState.SECTION)) dev.vmm.cpu.CpuState.check(in, m);
+            else if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
             else if (name.equals("vm")) vm = VmState.read(in);
             else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
             else if (name.equals("cmos")) m.cmos().restore(RecordCodec.read(in, CmosRtc.State.class));
@@ -239,7 +245,8 @@ public final class Snapshot {
             r.readAll(new StateReader.Handler() {
                 @Override
                 public int maxVersion(String name) {
-                    if (name.startsWith("ram@") || name.equals("machine")) return 1;
+                    if (name.startsWith("ram@")) return 1;
+                    if (name.equals("machine")) return 2;
                     return deviceSectionVersion(name);
                 }
 
@@ -248,6 +255,7 @@ public final class Snapshot {
                     if (name.equals("machine")) {
                         long mem = in.readLong();
                         int cpus = in.readInt();
+                        String cpu = version >= 2 ? in.readUTF() : dev.vmm.cpu.CpuSpec.DEFAULT;
                         MachineConfig cfg;
                         try {
                             cfg = new MachineConfig(base.machine(), mem, cpus, null, base.kernelName(), null, "", base.serial(), base.ram(),
@@ -255,7 +263,11 @@ public final class Snapshot {
                         } catch (IllegalArgumentException e) {
                             throw new StateFormatException("snapshot describes an impossible machine: " + e.getMessage());
                         }
-                        machine[0] = new MachineBuilder().build(cfg);
+                        try {
+                            machine[0] = new MachineBuilder().cpu(cpu).build(cfg);
+                        } catch (dev.vmm.cli.UsageException e) {
+                            throw new StateFormatException("snapshot's CPU: " + e.getMessage());
+                        }
                         ds[0] = new DeviceState(machine[0]);
                         return;
                     }

@@ -34,7 +34,8 @@ public final class CpuTopology {
         for (CpuidEntries.Entry e : c.entries()) {
             switch (e.function) {
                 case 0x1 -> {
-                    e.ebx = (e.ebx & 0x0000ffff) | (apicId << 24) | (Math.min(cpus, 255) << 16);
+                    // EBX[23:16] counts logical CPUs only when HTT says it is valid (0 for one vCPU, as QEMU).
+                    e.ebx = (e.ebx & 0x0000ffff) | (apicId << 24) | (cpus > 1 ? Math.min(cpus, 255) << 16 : 0);
                     e.ecx |= 1 << 31;                                  // hypervisor present
                     if (cpus > 1) e.edx |= 1 << 28; else e.edx &= ~(1 << 28); // HTT: more than one logical CPU
                 }

@@ -80,6 +80,28 @@ public final class Kvm implements AutoCloseable {
         throw new IllegalStateException("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
     }
 
+    /**
+     * KVM_GET_SUPPORTED_HV_CPUID on /dev/kvm (needs KVM_CAP_SYS_HYPERV_CPUID): the Hyper-V leaves
+     * 0x40000000.. KVM can emulate on this host.
+     */
+    public CpuidEntries supportedHvCpuid() {
+        return getCpuid(fd, "KVM_GET_SUPPORTED_HV_CPUID", KVM_GET_SUPPORTED_HV_CPUID);
+    }
+
+    /** A KVM_CPUID2-returning ioctl on {@code fd}, growing the buffer until it fits (E2BIG). */
+    static CpuidEntries getCpuid(int fd, String name, long request) {
+        for (int n = 64; n <= 4096; n *= 2) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment buf = CpuidEntries.allocate(a, n);
+                int r = Libc.ioctlRaw(fd, request, buf);
+                if (r == -7 /* E2BIG */) continue;
+                if (r < 0) throw new NativeException(name, -r);
+                return CpuidEntries.fromKvm(buf);
+            }
+        }
+        throw new IllegalStateException(name + ": more than 4096 entries");
+    }
+
     /** KVM_GET_MSR_INDEX_LIST: the MSRs KVM saves/restores for a vCPU. */
     public List<Integer> msrIndexList() {
         for (int n = 64; n <= 4096; n *= 2) {

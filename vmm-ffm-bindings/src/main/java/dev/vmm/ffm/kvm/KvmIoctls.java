@@ -33,6 +33,8 @@ public final class KvmIoctls {
     public static final long KVM_CHECK_EXTENSION = io(0x03);
     public static final long KVM_GET_VCPU_MMAP_SIZE = io(0x04);
     public static final long KVM_GET_SUPPORTED_CPUID = iowr(0x05, KVM_CPUID2);
+    /** System ioctl with KVM_CAP_SYS_HYPERV_CPUID, vCPU ioctl with KVM_CAP_HYPERV_CPUID. */
+    public static final long KVM_GET_SUPPORTED_HV_CPUID = iowr(0xc1, KVM_CPUID2);
     // VM ioctls
     public static final long KVM_CREATE_VCPU = io(0x41);
     public static final long KVM_GET_DIRTY_LOG = iow(0x42, KVM_DIRTY_LOG);
@@ -105,6 +107,12 @@ public final class KvmIoctls {
             KVM_CAP_TSC_CONTROL = 60, KVM_CAP_SIGNAL_MSI = 77, KVM_CAP_MAX_VCPUS = 66,
             KVM_CAP_READONLY_MEM = 81, KVM_CAP_IMMEDIATE_EXIT = 136, KVM_CAP_X2APIC_API = 129,
             KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 = 168, KVM_CAP_DIRTY_LOG_RING = 192, KVM_CAP_SPLIT_IRQCHIP = 121;
+    // Hyper-V emulation and CPUID-related capabilities
+    public static final int KVM_CAP_HYPERV = 44, KVM_CAP_HYPERV_VAPIC = 45, KVM_CAP_HYPERV_SPIN = 46,
+            KVM_CAP_TSC_DEADLINE_TIMER = 72, KVM_CAP_HYPERV_TIME = 96, KVM_CAP_HYPERV_SYNIC = 123,
+            KVM_CAP_HYPERV_VP_INDEX = 149, KVM_CAP_HYPERV_SYNIC2 = 148, KVM_CAP_HYPERV_TLBFLUSH = 155,
+            KVM_CAP_HYPERV_SEND_IPI = 161, KVM_CAP_HYPERV_CPUID = 167, KVM_CAP_SYS_HYPERV_CPUID = 191,
+            KVM_CAP_HYPERV_ENFORCE_CPUID = 199;
 
     // flags and misc
     public static final int KVM_MEM_LOG_DIRTY_PAGES = 1, KVM_MEM_READONLY = 2;
