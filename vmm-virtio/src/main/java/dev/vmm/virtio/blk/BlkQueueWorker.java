@@ -32,7 +32,6 @@ import static dev.vmm.virtio.blk.VirtioBlk.*;
 final class BlkQueueWorker {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final int EIO = 5;
 
     /** One in-flight request: its chain and its pre-allocated iovec array. */
     private static final class Request {

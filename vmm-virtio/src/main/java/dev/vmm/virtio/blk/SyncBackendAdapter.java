@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.ffm.libc.Errno;
 import dev.vmm.virtio.io.IoThread;
 
 import java.lang.foreign.MemorySegment;
@@ -16,7 +17,6 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@link IoThread#execute} (a JCTools MPSC queue plus an eventfd wake-up).
  */
 public final class SyncBackendAdapter implements BlkBackend {
-    private static final int EIO = 5;
 
     private final SyncDisk disk;
     private final ExecutorService workers;
@@ -137,7 +137,7 @@ public final class SyncBackendAdapter implements BlkBackend {
                     try {
                         res = op.run();
                     } catch (RuntimeException e) {
-                        res = -EIO;
+                        res = -Errno.EIO;
                     }
                     int r = res;
                     thread.execute(() -> {
@@ -147,7 +147,7 @@ public final class SyncBackendAdapter implements BlkBackend {
                 });
             } catch (RejectedExecutionException e) {
                 inFlight--;
-                sink.complete(token, -EIO);
+                sink.complete(token, -Errno.EIO);
             }
         }
 

@@ -1,5 +1,9 @@
 package dev.vmm.virtio.net;
 
+import static dev.vmm.ffm.libc.Errno.EAGAIN;
+import static dev.vmm.ffm.libc.Errno.EBADFD;
+import static dev.vmm.ffm.libc.Errno.EIO;
+
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.VirtioInterrupt;
@@ -36,7 +40,6 @@ import static dev.vmm.virtio.net.VirtioNet.*;
  * All state is confined to the I/O thread.
  */
 final class NetQueuePair {
-    private static final int EAGAIN = 11, EBADFD = 77, EFAULT = 14, EINVAL = 22, EIO = 5;
     /** Linux's UIO_MAXIOV: the most iovecs one readv/writev takes. */
     private static final int MAX_IOV = 1024;
     private static final int TX_BUDGET = 256, RX_BUDGET = 256;

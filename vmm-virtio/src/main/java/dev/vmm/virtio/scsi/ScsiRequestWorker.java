@@ -1,5 +1,6 @@
 package dev.vmm.virtio.scsi;
 
+import dev.vmm.ffm.libc.Errno;
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.scsi.DataBuffer;
@@ -43,7 +44,6 @@ import static dev.vmm.virtio.scsi.VirtioScsi.*;
  * Nothing the guest does makes this throw.
  */
 final class ScsiRequestWorker {
-    private static final int EBUSY = 16;
     private static final int IOV_MAX = 1024;
 
     private static final class Request {
@@ -298,7 +298,7 @@ final class ScsiRequestWorker {
     private void onFastDone(long token, int result) {
         Request r = requests[(int) token];
         ScsiDisk.Transfer t = r.transfer;
-        if (result == -EBUSY && !r.flushing) { // no free submission slot: the pool path does it instead
+        if (result == -Errno.EBUSY && !r.flushing) { // no free submission slot: the pool path does it instead
             runOnPool(r);
             return;
         }

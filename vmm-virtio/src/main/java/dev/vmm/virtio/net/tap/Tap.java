@@ -1,5 +1,7 @@
 package dev.vmm.virtio.net.tap;
 
+import static dev.vmm.ffm.libc.Errno.*;
+
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.net.TunIoctls;
 
@@ -32,8 +34,6 @@ public final class Tap implements AutoCloseable {
     public static final int VNET_HDR_SIZE = 12;
     /** The kernel's limit on tap queues (MAX_TAP_QUEUES). */
     public static final int MAX_QUEUES = 256;
-    private static final int EPERM = 1, ENOENT = 2, EBUSY = 16, ENODEV = 19, EINVAL = 22, EACCES = 13,
-            EOPNOTSUPP = 95, EEXIST = 17, ELOOP = 40;
 
     private final String name;
     private final int[] fds;
