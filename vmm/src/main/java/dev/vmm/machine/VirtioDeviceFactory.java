@@ -8,7 +8,6 @@ import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.blk.BlkConfig;
 import dev.vmm.virtio.blk.CacheMode;
 import dev.vmm.virtio.blk.SyncBackendAdapter;
-import dev.vmm.virtio.blk.SyncDisk;
 import dev.vmm.virtio.blk.ThrottleGroup;
 import dev.vmm.virtio.blk.UringRawBackend;
 import dev.vmm.virtio.blk.VirtioBlk;
@@ -21,7 +20,6 @@ import dev.vmm.virtio.rng.VirtioRng;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.util.List;
 
@@ -84,7 +82,7 @@ final class VirtioDeviceFactory {
                 BlockDevice bd = Images.open(o.disk(), (o.readOnly() ? Images.Options.readOnlyDefaults()
                         : Images.Options.readWriteDefaults()).withFormat(format).withLock(fast == null));
                 wiring.closeAfterIoThreads(bd);
-                luns.add(new dev.vmm.scsi.ScsiDisk(dev.vmm.scsi.BlockStore.of(bd),
+                luns.add(new dev.vmm.scsi.ScsiDisk(bd,
                         new dev.vmm.scsi.ScsiDisk.Config(o.blockSize(), o.serialFor(lun++), o.discard(), true)));
             }
             int queues = dev.vmm.virtio.scsi.ScsiOptions.controllerQueues(cfg.devices().scsiDisks(), cfg.cpus());
@@ -147,7 +145,7 @@ final class VirtioDeviceFactory {
             }
             BlockDevice dev = Images.open(d.path(), (d.readOnly() ? Images.Options.readOnlyDefaults()
                     : Images.Options.readWriteDefaults()).withFormat(format));
-            backend = new SyncBackendAdapter(syncDisk(dev), 2, d.serial());
+            backend = new SyncBackendAdapter(dev, 2, d.serial());
         }
         wiring.closeAfterIoThreads(backend);
         if (d.limits().any()) {
@@ -179,16 +177,4 @@ final class VirtioDeviceFactory {
         }
     }
 
-    private static SyncDisk syncDisk(BlockDevice d) {
-        return new SyncDisk() {
-            public long size() { return d.size(); }
-            public boolean readOnly() { return d.readOnly(); }
-            public void read(long o, MemorySegment m) { d.read(o, m); }
-            public void write(long o, MemorySegment m) { d.write(o, m); }
-            public void flush() { d.flush(); }
-            public void discard(long o, long n) { d.discard(o, n); }
-            public void writeZeroes(long o, long n, boolean u) { d.writeZeroes(o, n, u); }
-            public void close() { d.close(); }
-        };
-    }
 }

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.block.BlockDevice;
 import dev.vmm.ffm.libc.Errno;
 import dev.vmm.virtio.io.IoThread;
 
@@ -11,21 +12,21 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs a synchronous {@link SyncDisk} (qcow2, vhdx, vpc... through {@code dev.vmm.block}) behind
+ * Runs a synchronous {@link BlockDevice} (qcow2, vhdx, vpc... from {@code dev.vmm.block}) behind
  * the asynchronous {@link BlkBackend} interface: requests go to a small worker pool so the I/O
  * thread never blocks on the disk, and each result is handed back to the queue's I/O thread with
  * {@link IoThread#execute} (a JCTools MPSC queue plus an eventfd wake-up).
  */
 public final class SyncBackendAdapter implements BlkBackend {
 
-    private final SyncDisk disk;
+    private final BlockDevice disk;
     private final ExecutorService workers;
     private final boolean ownsWorkers;
     private final String serial;
     private final boolean writeThrough;
 
-    /** Wraps {@code disk} with its own pool of {@code workerThreads} daemon threads. */
-    public SyncBackendAdapter(SyncDisk disk, int workerThreads, String serial) {
+    /** Wraps {@code disk} (closed by {@link #close()}) with its own pool of {@code workerThreads} daemon threads. */
+    public SyncBackendAdapter(BlockDevice disk, int workerThreads, String serial) {
         this(disk, newPool(workerThreads), true, serial, false);
     }
 
@@ -33,7 +34,7 @@ public final class SyncBackendAdapter implements BlkBackend {
      * Wraps {@code disk} using {@code workers} (not shut down by {@link #close()} unless
      * {@code ownsWorkers}); {@code writeThrough} if the disk makes writes durable on return.
      */
-    public SyncBackendAdapter(SyncDisk disk, ExecutorService workers, boolean ownsWorkers, String serial, boolean writeThrough) {
+    public SyncBackendAdapter(BlockDevice disk, ExecutorService workers, boolean ownsWorkers, String serial, boolean writeThrough) {
         this.disk = disk;
         this.workers = workers;
         this.ownsWorkers = ownsWorkers;
