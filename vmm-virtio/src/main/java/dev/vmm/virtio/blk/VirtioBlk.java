@@ -1,6 +1,5 @@
 package dev.vmm.virtio.blk;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.VirtioDevice;
@@ -8,16 +7,16 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.QueueKicks;
+import dev.vmm.virtio.io.WorkerStops;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -74,7 +73,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     private final long capacity;
     private final byte[] serial;
     private final byte[] configSpace = new byte[CONFIG_SIZE];
-    private final int[] kickFds;
+    private final QueueKicks kicks;
     private final BlkQueueStats[] stats;
     private final List<BlkQueueWorker> workers = new ArrayList<>();
     private final Consumer<String> log;
@@ -123,12 +122,9 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
         c.set(ValueLayout.JAVA_INT_UNALIGNED, 52, BlkConfig.MAX_DISCARD_SEGMENTS);
         c.set(ValueLayout.JAVA_BYTE, 56, (byte) ((features & VIRTIO_BLK_F_DISCARD) != 0 ? 1 : 0));
 
-        kickFds = new int[config.numQueues()];
+        kicks = new QueueKicks(config.numQueues());
         stats = new BlkQueueStats[config.numQueues()];
-        for (int i = 0; i < kickFds.length; i++) {
-            kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
-            stats[i] = new BlkQueueStats();
-        }
+        for (int i = 0; i < stats.length; i++) stats[i] = new BlkQueueStats();
     }
 
     // ---- VirtioDevice ------------------------------------------------------------------------
@@ -168,7 +164,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
             if (!q.isReady()) continue;
             any = true;
             IoThread t = threads.get(i % threads.size());
-            BlkQueueWorker w = new BlkQueueWorker(this, i, q, memory, t, interrupt, kickFds[i], negotiatedFeatures, stats[i]);
+            BlkQueueWorker w = new BlkQueueWorker(this, i, q, memory, t, interrupt, kicks.fd(i), negotiatedFeatures, stats[i]);
             workers.add(w);
             try {
                 t.runAndWait(w::start);
@@ -182,26 +178,16 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     @Override
     public void queueNotify(int queueIndex) {
-        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        Libc.eventfdSignal(kickFds[queueIndex]);
+        kicks.kick(queueIndex);
     }
 
     @Override
     public synchronized void reset() {
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (BlkQueueWorker w : workers) stops.add(w.stop());
-        for (CompletableFuture<Void> f : stops) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log("virtio-blk: reset: a queue did not quiesce within 30 s (" + e + ")");
-            }
-        }
+        WorkerStops.awaitOrLog(stops, log, "virtio-blk: reset", "quiesce");
         workers.clear();
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues
     }
 
     // ---- saved state (MigratableDevice) -------------------------------------------------------
@@ -214,13 +200,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     public synchronized int[] quiesce() {
         List<CompletableFuture<Void>> drains = new ArrayList<>();
         for (BlkQueueWorker w : workers) drains.add(w.drain());
-        for (CompletableFuture<Void> f : drains) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                throw new IllegalStateException("virtio-blk: requests still in flight after 30 s; cannot save the device state", e);
-            }
-        }
+        WorkerStops.awaitOrThrow(drains, "virtio-blk: requests still in flight after 30 s; cannot save the device state");
         reset();
         return new int[config.numQueues()];
     }
@@ -266,7 +246,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     /** The eventfd for queue {@code i}: bind it to the queue's notify address with KVM_IOEVENTFD. */
     public int queueEventFd(int i) {
-        return kickFds[i];
+        return kicks.fd(i);
     }
 
     /** Statistics of queue {@code i}. */
@@ -287,7 +267,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     @Override
     public void close() {
         reset();
-        for (int fd : kickFds) Libc.close(fd);
+        kicks.close();
     }
 
     // ---- for the workers ---------------------------------------------------------------------

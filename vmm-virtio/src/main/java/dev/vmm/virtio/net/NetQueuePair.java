@@ -8,6 +8,7 @@ import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.KickWatch;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
@@ -51,13 +52,13 @@ final class NetQueuePair {
     private final GuestMemory memory;
     private final IoThread thread;
     private final VirtioInterrupt irq;
-    private final int rxKick, txKick, tapFd;
+    private final KickWatch rxKick, txKick;
+    private final int tapFd;
     private final boolean mergeable;
     private final long features;
     private final NetQueueStats stats;
     private final int rxNeeded;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment kickBuf = arena.allocate(8, 8);
     private final MemorySegment txIov = arena.allocate(IOV * MAX_IOV, 8);
     private final MemorySegment rxIov = arena.allocate(IOV * MAX_IOV, 8);
     private final MemorySegment[] rxSegs = new MemorySegment[MAX_IOV];
@@ -84,8 +85,8 @@ final class NetQueuePair {
         this.memory = memory;
         this.thread = thread;
         this.irq = irq;
-        this.rxKick = rxKick;
-        this.txKick = txKick;
+        this.rxKick = new KickWatch(thread, rxKick);
+        this.txKick = new KickWatch(thread, txKick);
         this.tapFd = tapFd;
         this.features = features;
         this.mergeable = (features & VIRTIO_NET_F_MRG_RXBUF) != 0;
@@ -102,8 +103,8 @@ final class NetQueuePair {
     // ---- life cycle (on the I/O thread) -------------------------------------------------------
 
     void start() {
-        if (tx != null) thread.addFd(txKick, this::onTxKick);
-        if (rx != null) thread.addFd(rxKick, this::onRxKick);
+        if (tx != null) txKick.watch(this::processTx);
+        if (rx != null) rxKick.watch(this::processRx);
         processTx();
         processRx();
     }
@@ -119,8 +120,8 @@ final class NetQueuePair {
         CompletableFuture<int[]> f = new CompletableFuture<>();
         thread.execute(() -> {
             stopping = true;
-            if (tx != null) thread.removeFd(txKick);
-            if (rx != null) thread.removeFd(rxKick);
+            txKick.unwatch();
+            rxKick.unwatch();
             unwatchTap();
             arena.close();
             f.complete(new int[] {rx != null ? rxCount : 0, tx != null && txHeld ? 1 : 0});
@@ -153,11 +154,6 @@ final class NetQueuePair {
     }
 
     // ---- TX -------------------------------------------------------------------------------------
-
-    private void onTxKick() {
-        Libc.readRaw(txKick, kickBuf, 8);
-        processTx();
-    }
 
     private void processTx() {
         if (tx == null || txBroken || stopping) return;
@@ -261,11 +257,6 @@ final class NetQueuePair {
     }
 
     // ---- RX -------------------------------------------------------------------------------------
-
-    private void onRxKick() {
-        Libc.readRaw(rxKick, kickBuf, 8);
-        processRx();
-    }
 
     private void onTapReadable() {
         processRx();

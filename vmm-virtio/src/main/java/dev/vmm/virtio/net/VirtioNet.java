@@ -1,6 +1,5 @@
 package dev.vmm.virtio.net;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.net.TunIoctls;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
@@ -10,10 +9,11 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.QueueKicks;
+import dev.vmm.virtio.io.WorkerStops;
 import dev.vmm.virtio.net.tap.Tap;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -21,7 +21,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -82,7 +81,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     private final int mtu;
     private final List<IoThread> threads;
     private final long features;
-    private final int[] kickFds;
+    private final QueueKicks kicks;
     private final NetQueueStats[] stats;
     private final Consumer<String> log;
     private final NetQueuePair[] workers;
@@ -139,10 +138,9 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         if ((tunOk & TunIoctls.TUN_F_TSO_ECN) != 0) f |= VIRTIO_NET_F_GUEST_ECN;
         if (pairs > 1) f |= VIRTIO_NET_F_MQ;
         this.features = f;
-        kickFds = new int[2 * pairs + 1];
+        kicks = new QueueKicks(2 * pairs + 1);
         stats = new NetQueueStats[pairs];
         workers = new NetQueuePair[pairs];
-        for (int i = 0; i < kickFds.length; i++) kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         for (int i = 0; i < pairs; i++) stats[i] = new NetQueueStats();
     }
 
@@ -206,13 +204,13 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
                 if (!rx.isReady() && !tx.isReady()) continue;
                 IoThread t = threads.get(i % threads.size());
                 NetQueuePair w = new NetQueuePair(this, i, rx.isReady() ? rx : null, tx.isReady() ? tx : null, memory, t,
-                        interrupt, kickFds[2 * i], kickFds[2 * i + 1], tap.fd(i), negotiatedFeatures, stats[i], i < inService);
+                        interrupt, kicks.fd(2 * i), kicks.fd(2 * i + 1), tap.fd(i), negotiatedFeatures, stats[i], i < inService);
                 workers[i] = w;
                 t.runAndWait(w::start);
             }
             if ((negotiatedFeatures & VIRTIO_NET_F_CTRL_VQ) != 0 && queues.get(ctrlIndex).isReady()) {
                 IoThread t = threads.get(0);
-                control = new NetControl(this, ctrlIndex, queues.get(ctrlIndex), t, interrupt, kickFds[ctrlIndex],
+                control = new NetControl(this, ctrlIndex, queues.get(ctrlIndex), t, interrupt, kicks.fd(ctrlIndex),
                         negotiatedFeatures, usable);
                 t.runAndWait(control::start);
             }
@@ -235,8 +233,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
 
     @Override
     public void queueNotify(int queueIndex) {
-        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        Libc.eventfdSignal(kickFds[queueIndex]);
+        kicks.kick(queueIndex);
     }
 
     @Override
@@ -266,17 +263,13 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
             stops.add(workers[i].stop());
             pairOf.add(i);
         }
+        List<int[]> got = why.equals("quiesce")
+                ? WorkerStops.awaitOrThrow(stops, "virtio-net: a queue did not stop within 30 s; cannot save the device state")
+                : WorkerStops.awaitOrLog(stops, log, "virtio-net: " + why, "stop");
         for (int k = 0; k < stops.size(); k++) {
-            int[] h;
-            try {
-                h = stops.get(k).get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                if (why.equals("quiesce")) throw new IllegalStateException("virtio-net: a queue did not stop within 30 s; cannot save the device state", e);
-                log("virtio-net: " + why + ": a queue did not stop within 30 s (" + e + ")");
-                continue;
-            }
+            int[] h = got.get(k);
             int p = pairOf.get(k);
-            if (p >= 0) {
+            if (h != null && p >= 0) {
                 held[2 * p] = h[0];
                 held[2 * p + 1] = h[1];
             }
@@ -284,10 +277,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         control = null;
         java.util.Arrays.fill(workers, null);
         interrupt = null;
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues
         return held;
     }
 
@@ -389,7 +379,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     // ---- for the VMM -------------------------------------------------------------------------
 
     /** The eventfd for virtqueue {@code i} (0..2N): bind it to the queue's notify address with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) { return kickFds[i]; }
+    public int queueEventFd(int i) { return kicks.fd(i); }
 
     /** Number of queue pairs (= tap queues). */
     public int queuePairs() { return pairs; }
@@ -429,7 +419,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     @Override
     public void close() {
         reset();
-        for (int fd : kickFds) Libc.close(fd);
+        kicks.close();
     }
 
     // ---- for the queue workers and the control queue ---------------------------------------------

@@ -1,6 +1,5 @@
 package dev.vmm.virtio.scsi;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
@@ -11,9 +10,10 @@ import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.QueueKicks;
+import dev.vmm.virtio.io.WorkerStops;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -104,7 +104,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     private final ScsiConfig config;
     private final List<IoThread> threads;
     private final long features;
-    private final int[] kickFds;
+    private final QueueKicks kicks;
     private final ExecutorService pool;
     private final Consumer<String> log;
     private final List<BlkBackend> dataPaths;
@@ -158,8 +158,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
         this.log = log;
         this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
         this.lunInFlight = new AtomicIntegerArray(target.lunCount());
-        this.kickFds = new int[queueCount()];
-        for (int i = 0; i < kickFds.length; i++) kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
+        this.kicks = new QueueKicks(queueCount());
         AtomicInteger id = new AtomicInteger();
         this.pool = Executors.newFixedThreadPool(config.workers(),
                 r -> Thread.ofPlatform().daemon(true).name("scsi-worker-" + id.incrementAndGet()).unstarted(r));
@@ -225,14 +224,14 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
                 SplitQueue q = queues.get(i);
                 if (!q.isReady()) continue;
                 IoThread t = threads.get((i - FIRST_REQUEST_QUEUE) % threads.size());
-                ScsiRequestWorker w = new ScsiRequestWorker(this, i, q, memory, t, interrupt, kickFds[i]);
+                ScsiRequestWorker w = new ScsiRequestWorker(this, i, q, memory, t, interrupt, kicks.fd(i));
                 requestWorkers.add(w);
                 t.runAndWait(w::start);
             }
             if (requestWorkers.isEmpty()) throw new ActivationException("virtio-scsi: no request queue is ready");
             SplitQueue cq = queues.get(CONTROL_QUEUE), eq = queues.get(EVENT_QUEUE);
             control = new ScsiControlWorker(this, cq.isReady() ? cq : null, eq.isReady() ? eq : null, threads.get(0), interrupt,
-                    kickFds[CONTROL_QUEUE], kickFds[EVENT_QUEUE]);
+                    kicks.fd(CONTROL_QUEUE), kicks.fd(EVENT_QUEUE));
             if (restoredEvents != null) {
                 control.restorePending(restoredEvents);
                 restoredEvents = null;
@@ -249,8 +248,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     @Override
     public void queueNotify(int queueIndex) {
-        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        Libc.eventfdSignal(kickFds[queueIndex]);
+        kicks.kick(queueIndex);
     }
 
     @Override
@@ -258,22 +256,13 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (ScsiRequestWorker w : requestWorkers) stops.add(w.stop());
         if (control != null) stops.add(control.stop());
-        for (CompletableFuture<Void> f : stops) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log("virtio-scsi: reset: a queue did not quiesce within 30 s (" + e + ")");
-            }
-        }
+        WorkerStops.awaitOrLog(stops, log, "virtio-scsi: reset", "quiesce");
         requestWorkers.clear();
         control = null;
         restoredEvents = null;
         cdbSize = DEFAULT_CDB_SIZE;
         senseSize = DEFAULT_SENSE_SIZE;
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues
     }
 
     // ---- saved state (MigratableDevice) -------------------------------------------------------
@@ -294,13 +283,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     public synchronized int[] quiesce() {
         List<CompletableFuture<Void>> drains = new ArrayList<>();
         for (ScsiRequestWorker w : requestWorkers) drains.add(w.drain());
-        for (CompletableFuture<Void> f : drains) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                throw new IllegalStateException("virtio-scsi: commands still in flight after 30 s; cannot save the device state", e);
-            }
-        }
+        WorkerStops.awaitOrThrow(drains, "virtio-scsi: commands still in flight after 30 s; cannot save the device state");
         ScsiControlWorker.Pending pending = new ScsiControlWorker.Pending(List.of(), false);
         if (control != null) {
             try {
@@ -312,10 +295,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
         requestWorkers.clear();
         control = null;
         restoredEvents = pending;
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues (every queue is notified at the restart)
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues (every queue is notified at the restart)
         return new int[queueCount()];
     }
 
@@ -383,7 +363,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     /** The eventfd for virtio queue {@code i} (0 control, 1 event, 2.. requests): bind it with KVM_IOEVENTFD. */
     public int queueEventFd(int i) {
-        return kickFds[i];
+        return kicks.fd(i);
     }
 
     public ScsiTarget target() { return target; }
@@ -410,7 +390,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (int fd : kickFds) Libc.close(fd);
+        kicks.close();
     }
 
     // ---- for the workers ---------------------------------------------------------------------
