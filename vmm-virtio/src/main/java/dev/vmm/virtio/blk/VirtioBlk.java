@@ -141,10 +141,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     @Override
     public long readConfig(int offset, int size) {
-        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (configSpace[offset + i] & 0xFF);
-        return v;
+        return dev.vmm.virtio.ConfigSpace.read(configSpace, offset, size);
     }
 
     /** Every field is read-only here (writeback is writable only with CONFIG_WCE, not offered). */

@@ -124,19 +124,13 @@ public abstract class QueueWorker<R extends QueueWorker.Request> {
 
     /** Stops taking requests; the future completes once no request is in flight any more. */
     public final CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            if (finished) {
-                f.complete(null);
-                return;
-            }
+        return onThreadUnlessFinished(f -> {
             stopping = true;
             stopped = f;
             onStop();
             kick.unwatch();
             maybeFinishStop();
         });
-        return f;
     }
 
     /**
@@ -145,17 +139,21 @@ public abstract class QueueWorker<R extends QueueWorker.Request> {
      * held afterwards.
      */
     public final CompletableFuture<Void> drain() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            if (finished) {
-                f.complete(null);
-                return;
-            }
+        return onThreadUnlessFinished(f -> {
             draining = true;
             drained = f;
             kick.unwatch();
             onDrain();
             maybeFinishDrain();
+        });
+    }
+
+    /** Runs {@code step} with a new future on the I/O thread; a worker already stopped completes it at once. */
+    private CompletableFuture<Void> onThreadUnlessFinished(java.util.function.Consumer<CompletableFuture<Void>> step) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        thread.execute(() -> {
+            if (finished) f.complete(null);
+            else step.accept(f);
         });
         return f;
     }

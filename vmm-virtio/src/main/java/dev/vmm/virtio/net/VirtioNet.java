@@ -159,7 +159,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
 
     @Override
     public long readConfig(int offset, int size) {
-        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
         byte[] c = new byte[CONFIG_SIZE];
         byte[] m = mac.bytes();
         System.arraycopy(m, 0, c, 0, 6);
@@ -167,9 +166,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 6, (short) (linkUp ? S_LINK_UP : 0));
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 8, (short) pairs);
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 10, (short) mtu);
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (c[offset + i] & 0xFF);
-        return v;
+        return dev.vmm.virtio.ConfigSpace.read(c, offset, size);
     }
 
     /** Read-only for a modern driver (the MAC changes through the control queue). */

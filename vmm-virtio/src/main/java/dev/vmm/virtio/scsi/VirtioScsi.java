@@ -193,11 +193,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     @Override
     public long readConfig(int offset, int size) {
-        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
-        byte[] b = configBytes();
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (b[offset + i] & 0xFF);
-        return v;
+        return dev.vmm.virtio.ConfigSpace.read(configBytes(), offset, size);
     }
 
     /**
