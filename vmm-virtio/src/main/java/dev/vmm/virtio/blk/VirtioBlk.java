@@ -7,8 +7,7 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
-import dev.vmm.virtio.io.QueueKicks;
-import dev.vmm.virtio.io.WorkerStops;
+import dev.vmm.virtio.io.QueueDevice;
 import dev.vmm.virtio.queue.SplitQueue;
 
 import java.lang.foreign.MemorySegment;
@@ -31,7 +30,7 @@ import java.util.function.Consumer;
  *
  * <p>The device does not own the backend or the I/O threads: close them after {@link #close()}.
  */
-public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
+public final class VirtioBlk extends QueueDevice {
     // Feature bits (virtio 1.x §5.2.3).
     public static final long VIRTIO_BLK_F_SIZE_MAX = 1L << 1;
     public static final long VIRTIO_BLK_F_SEG_MAX = 1L << 2;
@@ -68,15 +67,12 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     private final BlkBackend backend;
     private final BlkConfig config;
-    private final List<IoThread> threads;
     private final long features;
     private final long capacity;
     private final byte[] serial;
     private final byte[] configSpace = new byte[CONFIG_SIZE];
-    private final QueueKicks kicks;
     private final BlkQueueStats[] stats;
     private final List<BlkQueueWorker> workers = new ArrayList<>();
-    private final Consumer<String> log;
 
     /**
      * @param backend the disk; read-only, write-through and discard support come from it
@@ -88,11 +84,9 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     }
 
     public VirtioBlk(BlkBackend backend, BlkConfig config, List<IoThread> threads, Consumer<String> log) {
-        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-blk needs at least one I/O thread");
+        super("virtio-blk", config.numQueues(), threads, log);
         this.backend = backend;
         this.config = config;
-        this.threads = List.copyOf(threads);
-        this.log = log;
         this.capacity = backend.size() / SECTOR_SIZE;
         String id = config.serial() != null ? config.serial() : backend.defaultSerial();
         byte[] s = id.getBytes(StandardCharsets.US_ASCII);
@@ -122,7 +116,6 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
         c.set(ValueLayout.JAVA_INT_UNALIGNED, 52, BlkConfig.MAX_DISCARD_SEGMENTS);
         c.set(ValueLayout.JAVA_BYTE, 56, (byte) ((features & VIRTIO_BLK_F_DISCARD) != 0 ? 1 : 0));
 
-        kicks = new QueueKicks(config.numQueues());
         stats = new BlkQueueStats[config.numQueues()];
         for (int i = 0; i < stats.length; i++) stats[i] = new BlkQueueStats();
     }
@@ -151,16 +144,13 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
-        if (!workers.isEmpty()) throw new ActivationException("virtio-blk: activated twice without a reset");
-        if (queues.size() != config.numQueues()) {
-            throw new ActivationException("virtio-blk: " + queues.size() + " queues given, device has " + config.numQueues());
-        }
+        checkActivation(queues, !workers.isEmpty());
         boolean any = false;
         for (int i = 0; i < queues.size(); i++) {
             SplitQueue q = queues.get(i);
             if (!q.isReady()) continue;
             any = true;
-            IoThread t = threads.get(i % threads.size());
+            IoThread t = threadFor(i);
             BlkQueueWorker w = new BlkQueueWorker(this, i, q, memory, t, interrupt, kicks.fd(i), negotiatedFeatures, stats[i]);
             workers.add(w);
             try {
@@ -174,15 +164,10 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     }
 
     @Override
-    public void queueNotify(int queueIndex) {
-        kicks.kick(queueIndex);
-    }
-
-    @Override
     public synchronized void reset() {
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (BlkQueueWorker w : workers) stops.add(w.stop());
-        WorkerStops.awaitOrLog(stops, log, "virtio-blk: reset", "quiesce");
+        awaitStopped(stops, "reset", "quiesce");
         workers.clear();
         kicks.forget(); // kicks of the old queues
     }
@@ -197,7 +182,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     public synchronized int[] quiesce() {
         List<CompletableFuture<Void>> drains = new ArrayList<>();
         for (BlkQueueWorker w : workers) drains.add(w.drain());
-        WorkerStops.awaitOrThrow(drains, "virtio-blk: requests still in flight after 30 s; cannot save the device state");
+        awaitDrained(drains, "virtio-blk: requests still in flight after 30 s; cannot save the device state");
         reset();
         return new int[config.numQueues()];
     }
@@ -241,11 +226,6 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     /** What the disk is, for messages. */
     public String backendDescription() { return backend.toString(); }
 
-    /** The eventfd for queue {@code i}: bind it to the queue's notify address with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) {
-        return kicks.fd(i);
-    }
-
     /** Statistics of queue {@code i}. */
     public BlkQueueStats stats(int i) {
         return stats[i];
@@ -258,13 +238,6 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
             sb.append(name).append(" queue ").append(i).append(": ").append(stats[i].summary()).append('\n');
         }
         return sb.toString();
-    }
-
-    /** Resets the device and closes the queue eventfds (not the backend, not the threads). */
-    @Override
-    public void close() {
-        reset();
-        kicks.close();
     }
 
     // ---- for the workers ---------------------------------------------------------------------

@@ -9,8 +9,7 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
-import dev.vmm.virtio.io.QueueKicks;
-import dev.vmm.virtio.io.WorkerStops;
+import dev.vmm.virtio.io.QueueDevice;
 import dev.vmm.virtio.net.tap.Tap;
 import dev.vmm.virtio.queue.SplitQueue;
 
@@ -37,7 +36,7 @@ import java.util.function.Consumer;
  * {@link #queueNotify(int)} (the transport's fallback) writes it. The device owns neither the tap
  * nor the threads: {@link #close()} first, then the threads, then the tap.
  */
-public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoCloseable {
+public final class VirtioNet extends QueueDevice {
     // Feature bits (virtio 1.x §5.1.3).
     public static final long VIRTIO_NET_F_CSUM = 1L << 0;
     public static final long VIRTIO_NET_F_GUEST_CSUM = 1L << 1;
@@ -79,11 +78,8 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     private final int pairs;
     private final int queueSize;
     private final int mtu;
-    private final List<IoThread> threads;
     private final long features;
-    private final QueueKicks kicks;
     private final NetQueueStats[] stats;
-    private final Consumer<String> log;
     private final NetQueuePair[] workers;
     private NetControl control;
     private volatile RxFilter filter;
@@ -108,15 +104,10 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     }
 
     public VirtioNet(Tap tap, MacAddress mac, int queueSize, List<IoThread> threads, Consumer<String> log) {
-        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-net needs at least one I/O thread");
-        if (queueSize < 2 || queueSize > SplitQueue.MAX_SIZE || Integer.bitCount(queueSize) != 1) {
-            throw new IllegalArgumentException("virtio-net queue size must be a power of two in 2.." + SplitQueue.MAX_SIZE);
-        }
+        super("virtio-net", checkedQueueCount(tap, queueSize, threads), threads, log);
         this.tap = tap;
         this.pairs = tap.queues();
         this.queueSize = queueSize;
-        this.threads = List.copyOf(threads);
-        this.log = log;
         this.initialMac = mac;
         this.mac = mac;
         this.filter = RxFilter.initial(mac);
@@ -138,10 +129,18 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         if ((tunOk & TunIoctls.TUN_F_TSO_ECN) != 0) f |= VIRTIO_NET_F_GUEST_ECN;
         if (pairs > 1) f |= VIRTIO_NET_F_MQ;
         this.features = f;
-        kicks = new QueueKicks(2 * pairs + 1);
         stats = new NetQueueStats[pairs];
         workers = new NetQueuePair[pairs];
         for (int i = 0; i < pairs; i++) stats[i] = new NetQueueStats();
+    }
+
+    /** The virtqueue count (2 per tap queue + control) once the queue size is checked; before any eventfd is made. */
+    private static int checkedQueueCount(Tap tap, int queueSize, List<IoThread> threads) {
+        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-net needs at least one I/O thread");
+        if (queueSize < 2 || queueSize > SplitQueue.MAX_SIZE || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("virtio-net queue size must be a power of two in 2.." + SplitQueue.MAX_SIZE);
+        }
+        return 2 * tap.queues() + 1;
     }
 
     // ---- VirtioDevice ------------------------------------------------------------------------
@@ -176,10 +175,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
-        if (control != null || workers[0] != null) throw new ActivationException("virtio-net: activated twice without a reset");
-        if (queues.size() != queueCount()) {
-            throw new ActivationException("virtio-net: " + queues.size() + " queues given, device has " + queueCount());
-        }
+        checkActivation(queues, control != null || workers[0] != null);
         boolean mq = (negotiatedFeatures & VIRTIO_NET_F_MQ) != 0;
         int usable = mq ? pairs : 1;
         int ctrlIndex = mq ? 2 * pairs : 2;
@@ -199,7 +195,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
             for (int i = 0; i < usable; i++) {
                 SplitQueue rx = queues.get(2 * i), tx = queues.get(2 * i + 1);
                 if (!rx.isReady() && !tx.isReady()) continue;
-                IoThread t = threads.get(i % threads.size());
+                IoThread t = threadFor(i);
                 NetQueuePair w = new NetQueuePair(this, i, rx.isReady() ? rx : null, tx.isReady() ? tx : null, memory, t,
                         interrupt, kicks.fd(2 * i), kicks.fd(2 * i + 1), tap.fd(i), negotiatedFeatures, stats[i], i < inService);
                 workers[i] = w;
@@ -226,11 +222,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         if ((guest & VIRTIO_NET_F_GUEST_ECN) != 0 && (f & (TunIoctls.TUN_F_TSO4 | TunIoctls.TUN_F_TSO6)) != 0) f |= TunIoctls.TUN_F_TSO_ECN;
         if ((guest & VIRTIO_NET_F_GUEST_UFO) != 0) f |= TunIoctls.TUN_F_UFO;
         return f;
-    }
-
-    @Override
-    public void queueNotify(int queueIndex) {
-        kicks.kick(queueIndex);
     }
 
     @Override
@@ -261,8 +252,8 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
             pairOf.add(i);
         }
         List<int[]> got = why.equals("quiesce")
-                ? WorkerStops.awaitOrThrow(stops, "virtio-net: a queue did not stop within 30 s; cannot save the device state")
-                : WorkerStops.awaitOrLog(stops, log, "virtio-net: " + why, "stop");
+                ? awaitDrained(stops, "virtio-net: a queue did not stop within 30 s; cannot save the device state")
+                : awaitStopped(stops, why, "stop");
         for (int k = 0; k < stops.size(); k++) {
             int[] h = got.get(k);
             int p = pairOf.get(k);
@@ -375,9 +366,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
 
     // ---- for the VMM -------------------------------------------------------------------------
 
-    /** The eventfd for virtqueue {@code i} (0..2N): bind it to the queue's notify address with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) { return kicks.fd(i); }
-
     /** Number of queue pairs (= tap queues). */
     public int queuePairs() { return pairs; }
 
@@ -411,13 +399,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     }
 
     public boolean linkUp() { return linkUp; }
-
-    /** Resets the device and closes the queue eventfds (not the tap, not the threads). */
-    @Override
-    public void close() {
-        reset();
-        kicks.close();
-    }
 
     // ---- for the queue workers and the control queue ---------------------------------------------
 

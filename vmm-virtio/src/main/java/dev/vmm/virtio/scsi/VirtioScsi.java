@@ -10,8 +10,7 @@ import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.io.IoThread;
-import dev.vmm.virtio.io.QueueKicks;
-import dev.vmm.virtio.io.WorkerStops;
+import dev.vmm.virtio.io.QueueDevice;
 import dev.vmm.virtio.queue.SplitQueue;
 
 import java.lang.foreign.MemorySegment;
@@ -42,7 +41,7 @@ import java.util.function.Consumer;
  * {@link VirtioInterrupt}. The device owns its worker pool and eventfds, not the target's disks or
  * the I/O threads.
  */
-public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
+public final class VirtioScsi extends QueueDevice {
     // Feature bits (virtio 1.x §5.6.3).
     public static final long VIRTIO_SCSI_F_INOUT = 1L << 0;
     public static final long VIRTIO_SCSI_F_HOTPLUG = 1L << 1;
@@ -102,11 +101,8 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     private final ScsiTarget target;
     private final ScsiConfig config;
-    private final List<IoThread> threads;
     private final long features;
-    private final QueueKicks kicks;
     private final ExecutorService pool;
-    private final Consumer<String> log;
     private final List<BlkBackend> dataPaths;
     private volatile int cdbSize = DEFAULT_CDB_SIZE;
     private volatile int senseSize = DEFAULT_SENSE_SIZE;
@@ -138,6 +134,19 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
      */
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths,
                       Consumer<String> log) {
+        super("virtio-scsi", checkedQueueCount(target, config, threads, dataPaths), threads, log);
+        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
+        this.target = target;
+        this.config = config;
+        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
+        this.lunInFlight = new AtomicIntegerArray(target.lunCount());
+        AtomicInteger id = new AtomicInteger();
+        this.pool = Executors.newFixedThreadPool(config.workers(),
+                r -> Thread.ofPlatform().daemon(true).name("scsi-worker-" + id.incrementAndGet()).unstarted(r));
+    }
+
+    /** Checks the data paths against the LUNs (before any eventfd is made); the virtqueue count. */
+    private static int checkedQueueCount(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths) {
         if (threads.isEmpty()) throw new IllegalArgumentException("virtio-scsi needs at least one I/O thread");
         if (!dataPaths.isEmpty() && dataPaths.size() != target.lunCount()) {
             throw new IllegalArgumentException(dataPaths.size() + " data paths for " + target.lunCount() + " LUNs");
@@ -151,17 +160,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
                         + (b.readOnly() ? ", read-only" : "") + ") does not match the disk");
             }
         }
-        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
-        this.target = target;
-        this.config = config;
-        this.threads = List.copyOf(threads);
-        this.log = log;
-        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
-        this.lunInFlight = new AtomicIntegerArray(target.lunCount());
-        this.kicks = new QueueKicks(queueCount());
-        AtomicInteger id = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(config.workers(),
-                r -> Thread.ofPlatform().daemon(true).name("scsi-worker-" + id.incrementAndGet()).unstarted(r));
+        return FIRST_REQUEST_QUEUE + config.numQueues();
     }
 
     // ---- VirtioDevice ------------------------------------------------------------------------
@@ -211,15 +210,12 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
-        if (!requestWorkers.isEmpty() || control != null) throw new ActivationException("virtio-scsi: activated twice without a reset");
-        if (queues.size() != queueCount()) {
-            throw new ActivationException("virtio-scsi: " + queues.size() + " queues given, device has " + queueCount());
-        }
+        checkActivation(queues, !requestWorkers.isEmpty() || control != null);
         try {
             for (int i = FIRST_REQUEST_QUEUE; i < queues.size(); i++) {
                 SplitQueue q = queues.get(i);
                 if (!q.isReady()) continue;
-                IoThread t = threads.get((i - FIRST_REQUEST_QUEUE) % threads.size());
+                IoThread t = threadFor(i - FIRST_REQUEST_QUEUE);
                 ScsiRequestWorker w = new ScsiRequestWorker(this, i, q, memory, t, interrupt, kicks.fd(i));
                 requestWorkers.add(w);
                 t.runAndWait(w::start);
@@ -243,16 +239,11 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     }
 
     @Override
-    public void queueNotify(int queueIndex) {
-        kicks.kick(queueIndex);
-    }
-
-    @Override
     public synchronized void reset() {
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (ScsiRequestWorker w : requestWorkers) stops.add(w.stop());
         if (control != null) stops.add(control.stop());
-        WorkerStops.awaitOrLog(stops, log, "virtio-scsi: reset", "quiesce");
+        awaitStopped(stops, "reset", "quiesce");
         requestWorkers.clear();
         control = null;
         restoredEvents = null;
@@ -279,7 +270,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     public synchronized int[] quiesce() {
         List<CompletableFuture<Void>> drains = new ArrayList<>();
         for (ScsiRequestWorker w : requestWorkers) drains.add(w.drain());
-        WorkerStops.awaitOrThrow(drains, "virtio-scsi: commands still in flight after 30 s; cannot save the device state");
+        awaitDrained(drains, "virtio-scsi: commands still in flight after 30 s; cannot save the device state");
         ScsiControlWorker.Pending pending = new ScsiControlWorker.Pending(List.of(), false);
         if (control != null) {
             try {
@@ -356,11 +347,6 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     }
 
     // ---- for the VMM -------------------------------------------------------------------------
-
-    /** The eventfd for virtio queue {@code i} (0 control, 1 event, 2.. requests): bind it with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) {
-        return kicks.fd(i);
-    }
 
     public ScsiTarget target() { return target; }
 
