@@ -76,6 +76,11 @@ public final class SyncBackendAdapter implements BlkBackend {
         int run();
     }
 
+    /** {@link BlockDevice#read} or {@link BlockDevice#write}. */
+    private interface Transfer {
+        void run(long offset, MemorySegment buffer);
+    }
+
     private final class Queue implements BlkBackendQueue {
         private final IoThread thread;
         private final BlkCompletionSink sink;
@@ -89,25 +94,22 @@ public final class SyncBackendAdapter implements BlkBackend {
 
         @Override
         public void read(long offset, MemorySegment iovecs, int count, long token) {
-            MemorySegment[] bufs = buffers(iovecs, count);
-            run(token, () -> {
-                long at = offset, total = 0;
-                for (MemorySegment b : bufs) {
-                    disk.read(at, b);
-                    at += b.byteSize();
-                    total += b.byteSize();
-                }
-                return (int) total;
-            });
+            transfer(offset, iovecs, count, token, disk::read);
         }
 
         @Override
         public void write(long offset, MemorySegment iovecs, int count, long token) {
+            transfer(offset, iovecs, count, token, disk::write);
+        }
+
+        /** One read or write of the iovecs' buffers, back to back from {@code offset}; the result is the byte count. */
+        private void transfer(long offset, MemorySegment iovecs, int count, long token,
+                              Transfer io) {
             MemorySegment[] bufs = buffers(iovecs, count);
             run(token, () -> {
                 long at = offset, total = 0;
                 for (MemorySegment b : bufs) {
-                    disk.write(at, b);
+                    io.run(at, b);
                     at += b.byteSize();
                     total += b.byteSize();
                 }

@@ -211,6 +211,22 @@ public final class IoThread implements AutoCloseable {
     }
 
     /**
+     * Runs {@code task} on this thread soon (thread-safe) and completes the returned future with
+     * its result, or with what it threw. How a worker is stopped from another thread.
+     */
+    public <T> CompletableFuture<T> submit(java.util.function.Supplier<T> task) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        execute(() -> {
+            try {
+                f.complete(task.get());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
+    }
+
+    /**
      * Runs {@code task} on this thread and waits for it (inline when called on this thread, or
      * when the thread has not started or has stopped). Rethrows what the task threw.
      */

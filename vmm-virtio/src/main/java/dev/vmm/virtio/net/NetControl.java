@@ -60,14 +60,11 @@ final class NetControl {
     }
 
     CompletableFuture<int[]> stop() {
-        CompletableFuture<int[]> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             stopping = true;
             kick.unwatch();
-            f.complete(new int[0]); // commands complete as they are popped: nothing held
-
+            return new int[0]; // commands complete as they are popped: nothing held
         });
-        return f;
     }
 
     private void process() {

@@ -117,16 +117,14 @@ final class NetQueuePair {
      * back by as many gives them back to the device that continues (snapshot / migration).
      */
     CompletableFuture<int[]> stop() {
-        CompletableFuture<int[]> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             stopping = true;
             txKick.unwatch();
             rxKick.unwatch();
             unwatchTap();
             arena.close();
-            f.complete(new int[] {rx != null ? rxCount : 0, tx != null && txHeld ? 1 : 0});
+            return new int[] {rx != null ? rxCount : 0, tx != null && txHeld ? 1 : 0};
         });
-        return f;
     }
 
     /** VQ_PAIRS_SET moved this pair in or out of service (the tap queue is already (de)tached). */

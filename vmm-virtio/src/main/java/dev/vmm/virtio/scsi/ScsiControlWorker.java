@@ -78,13 +78,11 @@ final class ScsiControlWorker {
     }
 
     CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             stopWatching();
             parked.clear(); // never answered: the driver is resetting the device
-            f.complete(null);
+            return null;
         });
-        return f;
     }
 
     /** What {@link #quiesce} leaves for the saved state: events not yet delivered, and the missed flag. */
@@ -97,8 +95,7 @@ final class ScsiControlWorker {
      * needs it, so none is held).
      */
     CompletableFuture<Pending> quiesce() {
-        CompletableFuture<Pending> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             try {
                 if (!broken && !stopping) {
                     for (Parked p : parked) answer(p.chain(), new byte[] {(byte) (device.busy(p.lun()) ? S_FAILURE : S_FUNCTION_COMPLETE)});
@@ -111,9 +108,8 @@ final class ScsiControlWorker {
             Pending p = new Pending(List.copyOf(events), eventsMissed);
             stopWatching();
             parked.clear();
-            f.complete(p);
+            return p;
         });
-        return f;
     }
 
     private void stopWatching() {
