@@ -1,9 +1,5 @@
 package dev.vmm.virtio.net;
 
-import static dev.vmm.ffm.libc.Errno.EAGAIN;
-import static dev.vmm.ffm.libc.Errno.EBADFD;
-import static dev.vmm.ffm.libc.Errno.EIO;
-
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.VirtioInterrupt;
@@ -18,6 +14,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
 
+import static dev.vmm.ffm.libc.Errno.EAGAIN;
+import static dev.vmm.ffm.libc.Errno.EBADFD;
+import static dev.vmm.ffm.libc.Errno.EIO;
 import static dev.vmm.virtio.net.VirtioNet.*;
 
 /**

@@ -1,7 +1,6 @@
 package dev.vmm.virtio.scsi;
 
 import dev.vmm.ffm.libc.Errno;
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.scsi.DataBuffer;
 import dev.vmm.scsi.ScsiDisk;

@@ -1,7 +1,5 @@
 package dev.vmm.virtio.net.tap;
 
-import static dev.vmm.ffm.libc.Errno.*;
-
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.net.TunIoctls;
 
@@ -12,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static dev.vmm.ffm.libc.Errno.*;
 import static dev.vmm.ffm.net.TunIoctls.*;
 
 /**
