@@ -1,6 +1,7 @@
 package dev.vmm.block;
 
 import dev.vmm.ffm.NativeException;
+import dev.vmm.ffm.libc.Errno;
 import dev.vmm.ffm.libc.Libc;
 
 import java.lang.foreign.Arena;
@@ -20,10 +21,8 @@ public final class ImageFile implements AutoCloseable {
     /** Downcalls cannot take heap segments: heap buffers go through a per-thread native bounce buffer. */
     private static final ThreadLocal<MemorySegment> BOUNCE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(BOUNCE_SIZE, 4096));
-    private static final VarHandle L_TYPE = Libc.FLOCK.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("l_type"));
     private static final VarHandle ST_SIZE = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_size"));
     private static final VarHandle ST_BLOCKS = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_blocks"));
-    private static final int EAGAIN = 11, EACCES = 13, EOPNOTSUPP = 95;
 
     private final int fd;
     private final Path path;
@@ -76,16 +75,12 @@ public final class ImageFile implements AutoCloseable {
     }
 
     private void lock(short type) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment fl = a.allocate(Libc.FLOCK);
-            L_TYPE.set(fl, 0L, type); // l_whence = SEEK_SET, l_start = 0, l_len = 0: the whole file
-            int r = Libc.fcntlRaw(fd, Libc.F_OFD_SETLK, fl);
-            if (r == -EAGAIN || r == -EACCES) {
-                throw new BlockException("cannot lock " + path + ": it is in use by another process"
-                        + (type == Libc.F_WRLCK ? "" : " that has it open for writing"));
-            }
-            if (r < 0) throw new BlockException("cannot lock " + path + ": " + Libc.strerror(-r));
+        int r = OfdLock.lock(fd, type != Libc.F_WRLCK);
+        if (OfdLock.heldElsewhere(r)) {
+            throw new BlockException("cannot lock " + path + ": it is in use by another process"
+                    + (type == Libc.F_WRLCK ? "" : " that has it open for writing"));
         }
+        if (r < 0) throw new BlockException("cannot lock " + path + ": " + Libc.strerror(-r));
     }
 
     public Path path() { return path; }
@@ -196,7 +191,7 @@ public final class ImageFile implements AutoCloseable {
             Libc.fallocate(fd, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length);
             return true;
         } catch (NativeException e) {
-            if (e.errno() == EOPNOTSUPP) return false;
+            if (e.errno() == Errno.EOPNOTSUPP) return false;
             throw new BlockException("cannot punch a hole in " + path + ": " + Libc.strerror(e.errno()));
         }
     }
@@ -207,7 +202,7 @@ public final class ImageFile implements AutoCloseable {
             Libc.fallocate(fd, Libc.FALLOC_FL_ZERO_RANGE | Libc.FALLOC_FL_KEEP_SIZE, offset, length);
             return;
         } catch (NativeException e) {
-            if (e.errno() != EOPNOTSUPP) throw new BlockException("cannot zero a range of " + path + ": " + Libc.strerror(e.errno()));
+            if (e.errno() != Errno.EOPNOTSUPP) throw new BlockException("cannot zero a range of " + path + ": " + Libc.strerror(e.errno()));
         }
         MemorySegment zeroes = Arena.ofAuto().allocate(Math.min(length, BOUNCE_SIZE));
         for (long done = 0; done < length; ) {

@@ -1,11 +1,12 @@
 package dev.vmm.scsi;
 
+import dev.vmm.block.BlockDevice;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
 /**
- * One SCSI direct-access logical unit (SBC-3 disk) over a synchronous {@link BlockStore}: parses and
+ * One SCSI direct-access logical unit (SBC-3 disk) over a synchronous {@link BlockDevice}: parses and
  * validates a CDB, runs it against the store and returns status, residual and sense data. Knows
  * nothing of virtio; the transport hands in the CDB and the scatter-gather data buffers.
  *
@@ -88,13 +89,14 @@ public final class ScsiDisk {
     /** Unmap granularity and physical block hint: the 4 KiB a host file system can punch. */
     public static final int GRANULARITY_BYTES = 4096;
 
-    private final BlockStore store;
+    private final BlockDevice store;
     private final Config config;
     private final int bs;
     private final long capacity;
     private final boolean thin;
 
-    public ScsiDisk(BlockStore store, Config config) {
+    /** {@code store} is not closed by the logical unit: its owner closes it. */
+    public ScsiDisk(BlockDevice store, Config config) {
         this.store = store;
         this.config = config;
         this.bs = config.blockSize();

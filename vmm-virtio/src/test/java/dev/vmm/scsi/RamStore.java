@@ -1,11 +1,12 @@
 package dev.vmm.scsi;
 
+import dev.vmm.block.TestDisk;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
 /** A RAM disk that records discards, write-zeroes and flushes, and can be made to fail. */
-final class RamStore implements BlockStore {
+final class RamStore implements TestDisk {
     final byte[] data;
     final boolean readOnly;
     final List<String> ops = new ArrayList<>();

@@ -1,5 +1,6 @@
 package dev.vmm.scsi;
 
+import dev.vmm.block.TestDisk;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -196,7 +197,7 @@ class ScsiDiskTest {
 
     @Test
     void readCapacity10SaturatesForHugeDisks() {
-        BlockStore huge = new BlockStore() {
+        TestDisk huge = new TestDisk() {
             public long size() { return 4L << 40; }
             public boolean readOnly() { return true; }
             public void read(long o, MemorySegment d) { }

@@ -1,6 +1,5 @@
 package dev.vmm.devices;
 
-import dev.vmm.block.BlockDevice;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.config.ConfigException;
 import dev.vmm.config.DiskSpec;
@@ -9,13 +8,11 @@ import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.blk.BlkConfig;
 import dev.vmm.virtio.blk.CacheMode;
 import dev.vmm.virtio.blk.SyncBackendAdapter;
-import dev.vmm.virtio.blk.SyncDisk;
 import dev.vmm.virtio.blk.ThrottleGroup;
 import dev.vmm.virtio.blk.UringRawBackend;
 import dev.vmm.virtio.blk.VirtioBlk;
 import dev.vmm.virtio.pci.VirtioPciDevice;
 
-import java.lang.foreign.MemorySegment;
 
 /**
  * {@code --disk}: a virtio-blk disk. Raw images are served by io_uring straight from guest memory
@@ -45,7 +42,7 @@ final class VirtioBlkAttach implements PendingDevice {
                 // Its metadata caches would be stale after the source's last writes: not migratable in place.
                 throw new ConfigException("--disk " + d.path() + ": an incoming migration takes raw disk images only (" + format + " given)");
             }
-            backend = new SyncBackendAdapter(syncDisk(DiskImages.open(d.path(), format, d.readOnly(), true, "--disk")), 2, d.serial());
+            backend = new SyncBackendAdapter(DiskImages.open(d.path(), format, d.readOnly(), true, "--disk"), 2, d.serial());
         }
         return new VirtioBlkAttach(d, index, format, backend);
     }
@@ -85,18 +82,5 @@ final class VirtioBlkAttach implements PendingDevice {
     @Override
     public void close() {
         backend.close();
-    }
-
-    private static SyncDisk syncDisk(BlockDevice d) {
-        return new SyncDisk() {
-            public long size() { return d.size(); }
-            public boolean readOnly() { return d.readOnly(); }
-            public void read(long o, MemorySegment m) { d.read(o, m); }
-            public void write(long o, MemorySegment m) { d.write(o, m); }
-            public void flush() { d.flush(); }
-            public void discard(long o, long n) { d.discard(o, n); }
-            public void writeZeroes(long o, long n, boolean u) { d.writeZeroes(o, n, u); }
-            public void close() { d.close(); }
-        };
     }
 }

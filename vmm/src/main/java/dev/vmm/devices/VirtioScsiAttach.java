@@ -5,7 +5,6 @@ import dev.vmm.block.ImageFormat;
 import dev.vmm.config.ConfigException;
 import dev.vmm.config.ScsiControllerSpec;
 import dev.vmm.config.ScsiOptions;
-import dev.vmm.scsi.BlockStore;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.blk.BlkBackend;
@@ -72,7 +71,7 @@ final class VirtioScsiAttach implements PendingDevice {
             if (dataPaths.get(i) != null) ctx.registry().closeAfterIoThreads(dataPaths.get(i));
             ctx.registry().closeAfterIoThreads(images.get(i));
             ScsiOptions o = spec.disks().get(i);
-            luns.add(new ScsiDisk(BlockStore.of(images.get(i)),
+            luns.add(new ScsiDisk(images.get(i),
                     new ScsiDisk.Config(o.blockSize(), o.serialFor(lun++), o.discard(), true)));
         }
         int queues = ScsiOptions.controllerQueues(spec.disks(), ctx.cpus());

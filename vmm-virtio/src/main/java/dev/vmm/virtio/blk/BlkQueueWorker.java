@@ -4,15 +4,12 @@ import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
-import dev.vmm.virtio.io.KickPolicy;
+import dev.vmm.virtio.io.QueueWorker;
 import dev.vmm.virtio.queue.DescriptorChain;
-import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.concurrent.CompletableFuture;
 
 import static dev.vmm.virtio.blk.VirtioBlk.*;
 
@@ -27,17 +24,16 @@ import static dev.vmm.virtio.blk.VirtioBlk.*;
  * than 16 bytes, a malformed ring) stop the queue and report DEVICE_NEEDS_RESET; everything else
  * becomes IOERR or UNSUPP in the status byte. Nothing guest-controlled throws out of here.
  *
- * <p>All state is confined to the I/O thread, except {@link #stats} which other threads read.
+ * <p>The queue's life cycle (kicks, pop loop, request pool, stop/drain, completion rounds) is
+ * {@link QueueWorker}'s. All state is confined to the I/O thread, except {@link #stats} which other
+ * threads read.
  */
-final class BlkQueueWorker {
+final class BlkQueueWorker extends QueueWorker<BlkQueueWorker.Request> {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED;
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED;
-    private static final int EIO = 5;
 
     /** One in-flight request: its chain and its pre-allocated iovec array. */
-    private static final class Request {
-        final int slot;
-        final DescriptorChain chain = new DescriptorChain();
+    static final class Request extends QueueWorker.Request {
         final MemorySegment iovecs;
         final byte[] header = new byte[16];
         final long[] segs = new long[3 * BlkConfig.MAX_DISCARD_SEGMENTS];
@@ -51,18 +47,13 @@ final class BlkQueueWorker {
         long start;
 
         Request(int slot, MemorySegment iovecs) {
-            this.slot = slot;
+            super(slot);
             this.iovecs = iovecs;
         }
     }
 
     private final VirtioBlk device;
-    private final int index;
-    private final SplitQueue queue;
     private final GuestMemory memory;
-    private final IoThread thread;
-    private final VirtioInterrupt irq;
-    private final int kickFd;
     private final boolean discardNegotiated;
     private final boolean writeZeroesNegotiated;
     private final ThrottleGroup throttle;
@@ -73,148 +64,68 @@ final class BlkQueueWorker {
      */
     private static final long MAX_THROTTLE_WAIT_NANOS = 100_000_000L;
     final BlkQueueStats stats;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment kickBuf = arena.allocate(8, 8);
-    private final Request[] requests;
-    private final int[] free;
-    private int freeTop;
     private BlkBackendQueue backend;
     /** A popped request waiting for its throttle budget; the queue is not drained past it. */
     private Request held;
-    private boolean broken;
-    private boolean stopping;
-    private boolean notifyScheduled;
-    private boolean starved;
-    private CompletableFuture<Void> stopped;
 
     BlkQueueWorker(VirtioBlk device, int index, SplitQueue queue, GuestMemory memory, IoThread thread,
                    VirtioInterrupt irq, int kickFd, long features, BlkQueueStats stats) {
+        super(index, queue, thread, irq, kickFd);
         this.device = device;
-        this.index = index;
-        this.queue = queue;
         this.memory = memory;
-        this.thread = thread;
-        this.irq = irq;
-        this.kickFd = kickFd;
         this.discardNegotiated = (features & VIRTIO_BLK_F_DISCARD) != 0;
         this.writeZeroesNegotiated = (features & VIRTIO_BLK_F_WRITE_ZEROES) != 0;
         this.throttle = device.config().throttle();
         this.stats = stats;
-        int n = queue.size();
-        int iovCap = device.config().segMax() + 2;
-        requests = new Request[n];
-        free = new int[n];
-        MemorySegment iovAll = arena.allocate(Libc.IOVEC.byteSize() * iovCap * n, 8);
-        for (int i = 0; i < n; i++) {
-            requests[i] = new Request(i, iovAll.asSlice(Libc.IOVEC.byteSize() * iovCap * i, Libc.IOVEC.byteSize() * iovCap));
-            free[i] = n - 1 - i;
-        }
-        freeTop = n;
+        long iovBytes = Libc.IOVEC.byteSize() * (device.config().segMax() + 2);
+        MemorySegment iovAll = arena.allocate(iovBytes * queue.size(), 8);
+        createPool(i -> new Request(i, iovAll.asSlice(iovBytes * i, iovBytes)));
     }
 
-    // ---- life cycle (on the I/O thread) ---------------------------------------------------
+    // ---- life cycle (QueueWorker) ------------------------------------------------------------
 
-    void start() {
+    @Override
+    protected void open() {
         backend = device.backend().openQueue(thread, this::onComplete);
-        thread.addFd(kickFd, this::onKick);
-        process(); // the driver may have queued (and kicked) before DRIVER_OK reached us
     }
 
-    /** Stops taking requests; the future completes once no backend request is in flight any more. */
-    CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            stopping = true;
-            stopped = f;
+    @Override
+    protected boolean idle() { return backend == null || backend.inFlight() == 0; }
+
+    @Override
+    protected void close() {
+        if (backend != null) backend.close(); // null: start() failed before the backend queue opened
+    }
+
+    @Override
+    protected boolean paused() { return held != null; }
+
+    @Override
+    protected void onStop() { held = null; }
+
+    /** A snapshot waits for nothing: a throttled request is submitted at once. */
+    @Override
+    protected void onDrain() {
+        Request r = held;
+        if (r != null && !isBroken() && !isStopping()) {
             held = null;
-            thread.removeFd(kickFd);
-            maybeFinishStop();
-        });
-        return f;
-    }
-
-    /**
-     * For a snapshot or migration (vCPUs paused): stops taking requests, submits a throttled one
-     * at once, and completes once nothing is in flight — every request popped has then completed
-     * to the used ring and been signalled. {@link #stop()} follows.
-     */
-    CompletableFuture<Void> drain() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            draining = true;
-            drained = f;
-            thread.removeFd(kickFd);
-            Request r = held;
-            if (r != null && !broken && !stopping) {
-                held = null;
-                submit(r);
-            }
-            maybeFinishDrain();
-        });
-        return f;
-    }
-
-    private boolean draining;
-    private CompletableFuture<Void> drained;
-
-    private void maybeFinishDrain() {
-        if (draining && drained != null && (backend == null || backend.inFlight() == 0)) {
-            if (notifyScheduled) notifyDriver();  // now, not at round end: stop() may come first
-            CompletableFuture<Void> f = drained;
-            drained = null;
-            f.complete(null);
+            submit(r);
         }
     }
 
-    private void maybeFinishStop() {
-        if (stopping && stopped != null && (backend == null || backend.inFlight() == 0)) {
-            if (backend != null) backend.close(); // null: start() failed before the backend queue opened
-            arena.close();
-            CompletableFuture<Void> f = stopped;
-            stopped = null;
-            f.complete(null);
-        }
+    @Override
+    protected void reportQueueError(String reason) {
+        stats.queueErrors++;
+        // One line per broken queue: the transport logs the reason when it sets DEVICE_NEEDS_RESET.
+        irq.deviceNeedsReset("queue " + index + ": " + reason);
     }
 
     // ---- the data path ----------------------------------------------------------------------
 
-    private void onKick() {
-        Libc.readRaw(kickFd, kickBuf, 8);
-        process();
-    }
-
-    private void process() {
-        if (broken || stopping || draining || held != null) return;
-        try {
-            do {
-                queue.disableNotification();
-                while (true) {
-                    if (freeTop == 0) {
-                        starved = true; // more chains than the queue size in flight: a driver bug; wait for completions
-                        return;
-                    }
-                    Request r = requests[free[freeTop - 1]];
-                    if (!queue.pop(r.chain)) break;
-                    freeTop--;
-                    r.start = System.nanoTime();
-                    boolean go;
-                    try {
-                        go = handle(r);
-                    } catch (RuntimeException e) { // a bug here must not kill the I/O thread or hang the guest
-                        queueError("request " + r.chain.head() + " failed: " + e);
-                        return;
-                    }
-                    if (!go) return; // queue error or throttled
-                }
-                // Kicks stay off while requests are in flight (KickPolicy): afterCompletions looks again.
-            } while ((!KickPolicy.PICK_UP_ON_COMPLETION || freeTop == requests.length) && queue.enableNotification());
-        } catch (QueueException e) {
-            queueError(e.getMessage());
-        }
-    }
-
     /** Validates and starts one request; false if the loop must stop (queue broken, or throttled). */
-    private boolean handle(Request r) {
+    @Override
+    protected boolean handle(Request r) {
+        r.start = System.nanoTime();
         DescriptorChain c = r.chain;
         if (c.writableBytes() < 1) {
             queueError("request (head " + c.head() + ") has no writable status byte");
@@ -362,7 +273,7 @@ final class BlkQueueWorker {
 
     private void retryHeld() {
         Request r = held;
-        if (r == null || stopping || broken) return;
+        if (r == null || isStopping() || isBroken()) return;
         boolean write = r.type != VIRTIO_BLK_T_IN;
         long wait = throttle.active() ? throttle.reserve(write, r.bytes) : 0;
         if (wait > 0) {
@@ -397,7 +308,7 @@ final class BlkQueueWorker {
     }
 
     private void onComplete(long token, int res) {
-        Request r = requests[(int) token];
+        Request r = request((int) token);
         if (res < 0) {
             r.status = VIRTIO_BLK_S_IOERR;
             stats.errors++;
@@ -411,68 +322,21 @@ final class BlkQueueWorker {
         }
         if (--r.pending > 0) return;
         finish(r);
-        if (draining) maybeFinishDrain();
-        if (stopping) {
-            maybeFinishStop();
-        } else if (starved) {
-            starved = false;
-            process();
-        }
+        requestDone();
     }
 
     private boolean finishNow(Request r, int status) {
         r.status = status;
         if (status == VIRTIO_BLK_S_IOERR) stats.errors++;
         finish(r);
-        return !broken;
+        return !isBroken();
     }
 
-    /** Writes the status byte, returns the chain to the driver and schedules the notification. */
+    /** Writes the status byte and returns the chain to the driver (QueueWorker schedules the notification). */
     private void finish(Request r) {
-        free[freeTop++] = r.slot;
-        if (broken || stopping) return; // the queue belongs to nobody now; the driver will reset
-        DescriptorChain c = r.chain;
-        try {
-            statusByte[0] = (byte) r.status; // one reusable array: only this worker's I/O thread is here
-            c.writeToChain(c.writableBytes() - 1, statusByte);
-            queue.addUsed(c.head(), r.usedLen);
-        } catch (QueueException e) {
-            queueError(e.getMessage());
-            return;
-        } catch (RuntimeException e) {
-            queueError("completing request " + c.head() + ": " + e.getMessage());
-            return;
-        }
-        stats.latency.recordValue(Math.max(0, System.nanoTime() - r.start));
-        if (!notifyScheduled) {
-            notifyScheduled = true;
-            thread.atRoundEnd(this::afterCompletions);
+        statusByte[0] = (byte) r.status; // one reusable array: only this worker's I/O thread is here
+        if (complete(r, r.chain.writableBytes() - 1, statusByte, r.usedLen)) {
+            stats.latency.recordValue(Math.max(0, System.nanoTime() - r.start));
         }
     }
-
-    /** End of a round with completions: start what the driver queued meanwhile, then interrupt it once. */
-    private void afterCompletions() {
-        if (KickPolicy.PICK_UP_ON_COMPLETION && !starved) process();
-        notifyDriver();
-    }
-
-    private void notifyDriver() {
-        notifyScheduled = false;
-        if (broken || stopping) return;
-        try {
-            if (queue.needsNotification()) irq.signalUsedBuffer(index);
-        } catch (QueueException e) {
-            queueError(e.getMessage());
-        }
-    }
-
-    private void queueError(String reason) {
-        if (broken) return;
-        broken = true;
-        stats.queueErrors++;
-        // One line per broken queue: the transport logs the reason when it sets DEVICE_NEEDS_RESET.
-        irq.deviceNeedsReset("queue " + index + ": " + reason);
-    }
-
-    boolean isBroken() { return broken; }
 }

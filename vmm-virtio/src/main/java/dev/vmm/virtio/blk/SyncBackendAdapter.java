@@ -1,5 +1,7 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.block.BlockDevice;
+import dev.vmm.ffm.libc.Errno;
 import dev.vmm.virtio.io.IoThread;
 
 import java.lang.foreign.MemorySegment;
@@ -7,25 +9,23 @@ import java.lang.foreign.ValueLayout;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs a synchronous {@link SyncDisk} (qcow2, vhdx, vpc... through {@code dev.vmm.block}) behind
+ * Runs a synchronous {@link BlockDevice} (qcow2, vhdx, vpc... from {@code dev.vmm.block}) behind
  * the asynchronous {@link BlkBackend} interface: requests go to a small worker pool so the I/O
  * thread never blocks on the disk, and each result is handed back to the queue's I/O thread with
  * {@link IoThread#execute} (a JCTools MPSC queue plus an eventfd wake-up).
  */
 public final class SyncBackendAdapter implements BlkBackend {
-    private static final int EIO = 5;
 
-    private final SyncDisk disk;
+    private final BlockDevice disk;
     private final ExecutorService workers;
     private final boolean ownsWorkers;
     private final String serial;
     private final boolean writeThrough;
 
-    /** Wraps {@code disk} with its own pool of {@code workerThreads} daemon threads. */
-    public SyncBackendAdapter(SyncDisk disk, int workerThreads, String serial) {
+    /** Wraps {@code disk} (closed by {@link #close()}) with its own pool of {@code workerThreads} daemon threads. */
+    public SyncBackendAdapter(BlockDevice disk, int workerThreads, String serial) {
         this(disk, newPool(workerThreads), true, serial, false);
     }
 
@@ -33,7 +33,7 @@ public final class SyncBackendAdapter implements BlkBackend {
      * Wraps {@code disk} using {@code workers} (not shut down by {@link #close()} unless
      * {@code ownsWorkers}); {@code writeThrough} if the disk makes writes durable on return.
      */
-    public SyncBackendAdapter(SyncDisk disk, ExecutorService workers, boolean ownsWorkers, String serial, boolean writeThrough) {
+    public SyncBackendAdapter(BlockDevice disk, ExecutorService workers, boolean ownsWorkers, String serial, boolean writeThrough) {
         this.disk = disk;
         this.workers = workers;
         this.ownsWorkers = ownsWorkers;
@@ -42,9 +42,8 @@ public final class SyncBackendAdapter implements BlkBackend {
     }
 
     private static ExecutorService newPool(int n) {
-        AtomicInteger id = new AtomicInteger();
         return Executors.newFixedThreadPool(Math.max(1, n),
-                r -> Thread.ofPlatform().daemon(true).name("blk-worker-" + id.incrementAndGet()).unstarted(r));
+                dev.vmm.threads.VmmThreads.factory(dev.vmm.threads.ThreadKind.BLOCK_WORKER, "blk-worker-"));
     }
 
     @Override public long size() { return disk.size(); }
@@ -75,6 +74,11 @@ public final class SyncBackendAdapter implements BlkBackend {
         int run();
     }
 
+    /** {@link BlockDevice#read} or {@link BlockDevice#write}. */
+    private interface Transfer {
+        void run(long offset, MemorySegment buffer);
+    }
+
     private final class Queue implements BlkBackendQueue {
         private final IoThread thread;
         private final BlkCompletionSink sink;
@@ -88,25 +92,22 @@ public final class SyncBackendAdapter implements BlkBackend {
 
         @Override
         public void read(long offset, MemorySegment iovecs, int count, long token) {
-            MemorySegment[] bufs = buffers(iovecs, count);
-            run(token, () -> {
-                long at = offset, total = 0;
-                for (MemorySegment b : bufs) {
-                    disk.read(at, b);
-                    at += b.byteSize();
-                    total += b.byteSize();
-                }
-                return (int) total;
-            });
+            transfer(offset, iovecs, count, token, disk::read);
         }
 
         @Override
         public void write(long offset, MemorySegment iovecs, int count, long token) {
+            transfer(offset, iovecs, count, token, disk::write);
+        }
+
+        /** One read or write of the iovecs' buffers, back to back from {@code offset}; the result is the byte count. */
+        private void transfer(long offset, MemorySegment iovecs, int count, long token,
+                              Transfer io) {
             MemorySegment[] bufs = buffers(iovecs, count);
             run(token, () -> {
                 long at = offset, total = 0;
                 for (MemorySegment b : bufs) {
-                    disk.write(at, b);
+                    io.run(at, b);
                     at += b.byteSize();
                     total += b.byteSize();
                 }
@@ -137,7 +138,7 @@ public final class SyncBackendAdapter implements BlkBackend {
                     try {
                         res = op.run();
                     } catch (RuntimeException e) {
-                        res = -EIO;
+                        res = -Errno.EIO;
                     }
                     int r = res;
                     thread.execute(() -> {
@@ -147,7 +148,7 @@ public final class SyncBackendAdapter implements BlkBackend {
                 });
             } catch (RejectedExecutionException e) {
                 inFlight--;
-                sink.complete(token, -EIO);
+                sink.complete(token, -Errno.EIO);
             }
         }
 

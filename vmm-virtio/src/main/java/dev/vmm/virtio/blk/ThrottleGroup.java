@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.ratelimit.TokenBucket;
 import java.util.Locale;
 import java.util.function.LongSupplier;
 
@@ -41,7 +42,7 @@ public final class ThrottleGroup {
     public synchronized void setLimit(Limit limit, long perSecond, double burstSeconds) {
         if (perSecond < 0) throw new IllegalArgumentException(limit + " limit " + perSecond + " < 0");
         if (!(burstSeconds > 0) || burstSeconds > 3600) throw new IllegalArgumentException("burst " + burstSeconds + " s not in (0, 3600]");
-        buckets[limit.ordinal()].configure(perSecond, burstSeconds, clock.getAsLong());
+        buckets[limit.ordinal()].setRate(perSecond, burstSeconds, clock.getAsLong());
         boolean any = false;
         for (TokenBucket b : buckets) any |= !b.unlimited();
         active = any;
@@ -59,7 +60,7 @@ public final class ThrottleGroup {
     }
 
     public synchronized long limit(Limit limit) {
-        return buckets[limit.ordinal()].rate();
+        return buckets[limit.ordinal()].ratePerSecond();
     }
 
     /** Whether any limit is set. */
@@ -146,7 +147,7 @@ public final class ThrottleGroup {
         StringBuilder sb = new StringBuilder("throttle ").append(name);
         for (Limit l : Limit.values()) {
             TokenBucket b = buckets[l.ordinal()];
-            if (!b.unlimited()) sb.append(' ').append(l.name().toLowerCase(Locale.ROOT)).append('=').append(b.rate())
+            if (!b.unlimited()) sb.append(' ').append(l.name().toLowerCase(Locale.ROOT)).append('=').append(b.ratePerSecond())
                     .append("/s burst ").append(b.burstSeconds()).append('s');
         }
         return sb.toString();

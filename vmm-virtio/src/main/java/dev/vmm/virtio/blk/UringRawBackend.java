@@ -1,6 +1,8 @@
 package dev.vmm.virtio.blk;
 
 import dev.vmm.ffm.NativeException;
+import dev.vmm.block.OfdLock;
+import dev.vmm.ffm.libc.Errno;
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.uring.Sqe;
 import dev.vmm.virtio.io.IoThread;
@@ -29,7 +31,6 @@ public final class UringRawBackend implements BlkBackend {
     /** BLKGETSIZE64: size in bytes of a block device. */
     private static final long BLKGETSIZE64 = 0x80081272L;
     private static final int S_IFMT = 0170000, S_IFBLK = 0060000, S_IFREG = 0100000;
-    private static final int EBUSY = 16, EAGAIN = 11, EACCES = 13;
     /** Alignment O_DIRECT requests get (the logical block size every Linux block device accepts). */
     static final int DIRECT_ALIGN = 512;
 
@@ -74,7 +75,7 @@ public final class UringRawBackend implements BlkBackend {
         try {
             fd = Libc.open(path.toString(), flags, 0);
         } catch (NativeException e) {
-            String hint = e.errno() == 22 && cache == CacheMode.NONE ? " (the file system does not support O_DIRECT; use cache=writeback)" : "";
+            String hint = e.errno() == Errno.EINVAL && cache == CacheMode.NONE ? " (the file system does not support O_DIRECT; use cache=writeback)" : "";
             throw new BlkBackendException("cannot open disk image " + path + ": " + Libc.strerror(e.errno()) + hint);
         }
         try {
@@ -111,16 +112,12 @@ public final class UringRawBackend implements BlkBackend {
     }
 
     private static void lock(int fd, Path path, boolean readOnly) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment fl = a.allocate(Libc.FLOCK); // zeroed: whence SEEK_SET, start 0, len 0 = whole file, pid 0 (OFD)
-            fl.set(ValueLayout.JAVA_SHORT, 0, readOnly ? Libc.F_RDLCK : Libc.F_WRLCK);
-            int r = Libc.fcntlRaw(fd, Libc.F_OFD_SETLK, fl);
-            if (r == -EAGAIN || r == -EACCES) {
-                throw new BlkBackendException("disk image " + path + " is locked by another user (another VMM has it open"
-                        + (readOnly ? " read-write" : "") + "); refusing to open it " + (readOnly ? "read-only" : "read-write"));
-            }
-            if (r < 0) throw new BlkBackendException("cannot lock disk image " + path + ": " + Libc.strerror(-r));
+        int r = OfdLock.lock(fd, readOnly);
+        if (OfdLock.heldElsewhere(r)) {
+            throw new BlkBackendException("disk image " + path + " is locked by another user (another VMM has it open"
+                    + (readOnly ? " read-write" : "") + "); refusing to open it " + (readOnly ? "read-only" : "read-write"));
         }
+        if (r < 0) throw new BlkBackendException("cannot lock disk image " + path + ": " + Libc.strerror(-r));
     }
 
     public Path path() { return path; }
@@ -128,12 +125,8 @@ public final class UringRawBackend implements BlkBackend {
     @Override
     public void releaseLock() {
         if (!readOnly) Libc.fdatasync(fd);
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment fl = a.allocate(Libc.FLOCK);
-            fl.set(ValueLayout.JAVA_SHORT, 0, Libc.F_UNLCK);
-            int r = Libc.fcntlRaw(fd, Libc.F_OFD_SETLK, fl);
-            if (r < 0) throw new BlkBackendException("cannot unlock disk image " + path + ": " + Libc.strerror(-r));
-        }
+        int r = OfdLock.unlock(fd);
+        if (r < 0) throw new BlkBackendException("cannot unlock disk image " + path + ": " + Libc.strerror(-r));
     }
 
     @Override
@@ -244,7 +237,7 @@ public final class UringRawBackend implements BlkBackend {
             Sqe sqe = thread.nextSqe();
             if (sqe == null) {
                 if (bounce != null) bounce.close();
-                sink.complete(token, -EBUSY);
+                sink.complete(token, -Errno.EBUSY);
                 return;
             }
             prep.fill(sqe);

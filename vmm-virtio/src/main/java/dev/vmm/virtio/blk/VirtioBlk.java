@@ -1,6 +1,5 @@
 package dev.vmm.virtio.blk;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.VirtioDevice;
@@ -8,16 +7,15 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.QueueDevice;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -32,7 +30,7 @@ import java.util.function.Consumer;
  *
  * <p>The device does not own the backend or the I/O threads: close them after {@link #close()}.
  */
-public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
+public final class VirtioBlk extends QueueDevice {
     // Feature bits (virtio 1.x §5.2.3).
     public static final long VIRTIO_BLK_F_SIZE_MAX = 1L << 1;
     public static final long VIRTIO_BLK_F_SEG_MAX = 1L << 2;
@@ -69,15 +67,12 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     private final BlkBackend backend;
     private final BlkConfig config;
-    private final List<IoThread> threads;
     private final long features;
     private final long capacity;
     private final byte[] serial;
     private final byte[] configSpace = new byte[CONFIG_SIZE];
-    private final int[] kickFds;
     private final BlkQueueStats[] stats;
     private final List<BlkQueueWorker> workers = new ArrayList<>();
-    private final Consumer<String> log;
 
     /**
      * @param backend the disk; read-only, write-through and discard support come from it
@@ -89,11 +84,9 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     }
 
     public VirtioBlk(BlkBackend backend, BlkConfig config, List<IoThread> threads, Consumer<String> log) {
-        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-blk needs at least one I/O thread");
+        super("virtio-blk", config.numQueues(), threads, log);
         this.backend = backend;
         this.config = config;
-        this.threads = List.copyOf(threads);
-        this.log = log;
         this.capacity = backend.size() / SECTOR_SIZE;
         String id = config.serial() != null ? config.serial() : backend.defaultSerial();
         byte[] s = id.getBytes(StandardCharsets.US_ASCII);
@@ -123,12 +116,8 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
         c.set(ValueLayout.JAVA_INT_UNALIGNED, 52, BlkConfig.MAX_DISCARD_SEGMENTS);
         c.set(ValueLayout.JAVA_BYTE, 56, (byte) ((features & VIRTIO_BLK_F_DISCARD) != 0 ? 1 : 0));
 
-        kickFds = new int[config.numQueues()];
         stats = new BlkQueueStats[config.numQueues()];
-        for (int i = 0; i < kickFds.length; i++) {
-            kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
-            stats[i] = new BlkQueueStats();
-        }
+        for (int i = 0; i < stats.length; i++) stats[i] = new BlkQueueStats();
     }
 
     // ---- VirtioDevice ------------------------------------------------------------------------
@@ -145,10 +134,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
 
     @Override
     public long readConfig(int offset, int size) {
-        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (configSpace[offset + i] & 0xFF);
-        return v;
+        return dev.vmm.virtio.ConfigSpace.read(configSpace, offset, size);
     }
 
     /** Every field is read-only here (writeback is writable only with CONFIG_WCE, not offered). */
@@ -158,17 +144,14 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
-        if (!workers.isEmpty()) throw new ActivationException("virtio-blk: activated twice without a reset");
-        if (queues.size() != config.numQueues()) {
-            throw new ActivationException("virtio-blk: " + queues.size() + " queues given, device has " + config.numQueues());
-        }
+        checkActivation(queues, !workers.isEmpty());
         boolean any = false;
         for (int i = 0; i < queues.size(); i++) {
             SplitQueue q = queues.get(i);
             if (!q.isReady()) continue;
             any = true;
-            IoThread t = threads.get(i % threads.size());
-            BlkQueueWorker w = new BlkQueueWorker(this, i, q, memory, t, interrupt, kickFds[i], negotiatedFeatures, stats[i]);
+            IoThread t = threadFor(i);
+            BlkQueueWorker w = new BlkQueueWorker(this, i, q, memory, t, interrupt, kicks.fd(i), negotiatedFeatures, stats[i]);
             workers.add(w);
             try {
                 t.runAndWait(w::start);
@@ -181,27 +164,12 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     }
 
     @Override
-    public void queueNotify(int queueIndex) {
-        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        Libc.eventfdSignal(kickFds[queueIndex]);
-    }
-
-    @Override
     public synchronized void reset() {
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (BlkQueueWorker w : workers) stops.add(w.stop());
-        for (CompletableFuture<Void> f : stops) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log("virtio-blk: reset: a queue did not quiesce within 30 s (" + e + ")");
-            }
-        }
+        awaitStopped(stops, "reset", "quiesce");
         workers.clear();
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues
     }
 
     // ---- saved state (MigratableDevice) -------------------------------------------------------
@@ -214,13 +182,7 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     public synchronized int[] quiesce() {
         List<CompletableFuture<Void>> drains = new ArrayList<>();
         for (BlkQueueWorker w : workers) drains.add(w.drain());
-        for (CompletableFuture<Void> f : drains) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                throw new IllegalStateException("virtio-blk: requests still in flight after 30 s; cannot save the device state", e);
-            }
-        }
+        awaitDrained(drains, "virtio-blk: requests still in flight after 30 s; cannot save the device state");
         reset();
         return new int[config.numQueues()];
     }
@@ -264,11 +226,6 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
     /** What the disk is, for messages. */
     public String backendDescription() { return backend.toString(); }
 
-    /** The eventfd for queue {@code i}: bind it to the queue's notify address with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) {
-        return kickFds[i];
-    }
-
     /** Statistics of queue {@code i}. */
     public BlkQueueStats stats(int i) {
         return stats[i];
@@ -281,13 +238,6 @@ public final class VirtioBlk implements VirtioDevice, dev.vmm.virtio.MigratableD
             sb.append(name).append(" queue ").append(i).append(": ").append(stats[i].summary()).append('\n');
         }
         return sb.toString();
-    }
-
-    /** Resets the device and closes the queue eventfds (not the backend, not the threads). */
-    @Override
-    public void close() {
-        reset();
-        for (int fd : kickFds) Libc.close(fd);
     }
 
     // ---- for the workers ---------------------------------------------------------------------

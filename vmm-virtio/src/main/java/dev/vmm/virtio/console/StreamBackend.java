@@ -41,9 +41,7 @@ public final class StreamBackend implements PortBackend {
     public void attach(PortHandle port) {
         port.setHostConnected(true);
         if (in == null) return;
-        reader = new Thread(() -> readLoop(port), threadName);
-        reader.setDaemon(true);
-        reader.start();
+        reader = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONSOLE, threadName, () -> readLoop(port));
     }
 
     private void readLoop(PortHandle port) {

@@ -61,12 +61,8 @@ public final class UnixSocketBackend implements PortBackend {
     @Override
     public void attach(PortHandle port) {
         this.port = port;
-        acceptor = new Thread(this::acceptLoop, "vport" + port.id() + "-socket");
-        acceptor.setDaemon(true);
-        acceptor.start();
-        writer = new Thread(this::writeLoop, "vport" + port.id() + "-writer");
-        writer.setDaemon(true);
-        writer.start();
+        acceptor = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONSOLE, "vport" + port.id() + "-socket", this::acceptLoop);
+        writer = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONSOLE, "vport" + port.id() + "-writer", this::writeLoop);
     }
 
     private void acceptLoop() {

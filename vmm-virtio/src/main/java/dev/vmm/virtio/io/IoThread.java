@@ -110,7 +110,7 @@ public final class IoThread implements AutoCloseable {
         this.eventfdBuf = arena.allocate(8, 8);
         addFd(wakeFd, this::runTasks);
         addFd(completionFd, this::reapCompletions);
-        this.thread = Thread.ofPlatform().name(name).daemon(true).unstarted(this::loop);
+        this.thread = dev.vmm.threads.VmmThreads.unstarted(dev.vmm.threads.ThreadKind.IO, name, this::loop);
     }
 
     public String name() { return name; }
@@ -208,6 +208,22 @@ public final class IoThread implements AutoCloseable {
     public void execute(Runnable task) {
         tasks.offer(task);
         wake();
+    }
+
+    /**
+     * Runs {@code task} on this thread soon (thread-safe) and completes the returned future with
+     * its result, or with what it threw. How a worker is stopped from another thread.
+     */
+    public <T> CompletableFuture<T> submit(java.util.function.Supplier<T> task) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        execute(() -> {
+            try {
+                f.complete(task.get());
+            } catch (Throwable t) {
+                f.completeExceptionally(t);
+            }
+        });
+        return f;
     }
 
     /**

@@ -1,13 +1,12 @@
 package dev.vmm.virtio.net;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.KickWatch;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.HashSet;
@@ -37,11 +36,9 @@ final class NetControl {
     private final SplitQueue queue;
     private final IoThread thread;
     private final VirtioInterrupt irq;
-    private final int kickFd;
+    private final KickWatch kick;
     private final long features;
     private final int maxPairs;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment kickBuf = arena.allocate(8, 8);
     private final DescriptorChain chain = new DescriptorChain(4);
     private boolean broken, stopping;
 
@@ -52,31 +49,22 @@ final class NetControl {
         this.queue = queue;
         this.thread = thread;
         this.irq = irq;
-        this.kickFd = kickFd;
+        this.kick = new KickWatch(thread, kickFd);
         this.features = features;
         this.maxPairs = maxPairs;
     }
 
     void start() {
-        thread.addFd(kickFd, this::onKick);
+        kick.watch(this::process);
         process();
     }
 
     CompletableFuture<int[]> stop() {
-        CompletableFuture<int[]> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             stopping = true;
-            thread.removeFd(kickFd);
-            arena.close();
-            f.complete(new int[0]); // commands complete as they are popped: nothing held
-
+            kick.unwatch();
+            return new int[0]; // commands complete as they are popped: nothing held
         });
-        return f;
-    }
-
-    private void onKick() {
-        Libc.readRaw(kickFd, kickBuf, 8);
-        process();
     }
 
     private void process() {

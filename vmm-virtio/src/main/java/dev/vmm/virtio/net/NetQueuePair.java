@@ -4,6 +4,7 @@ import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.KickWatch;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
@@ -13,6 +14,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.CompletableFuture;
 
+import static dev.vmm.ffm.libc.Errno.EAGAIN;
+import static dev.vmm.ffm.libc.Errno.EBADFD;
+import static dev.vmm.ffm.libc.Errno.EIO;
 import static dev.vmm.virtio.net.VirtioNet.*;
 
 /**
@@ -36,7 +40,6 @@ import static dev.vmm.virtio.net.VirtioNet.*;
  * All state is confined to the I/O thread.
  */
 final class NetQueuePair {
-    private static final int EAGAIN = 11, EBADFD = 77, EFAULT = 14, EINVAL = 22, EIO = 5;
     /** Linux's UIO_MAXIOV: the most iovecs one readv/writev takes. */
     private static final int MAX_IOV = 1024;
     private static final int TX_BUDGET = 256, RX_BUDGET = 256;
@@ -48,13 +51,13 @@ final class NetQueuePair {
     private final GuestMemory memory;
     private final IoThread thread;
     private final VirtioInterrupt irq;
-    private final int rxKick, txKick, tapFd;
+    private final KickWatch rxKick, txKick;
+    private final int tapFd;
     private final boolean mergeable;
     private final long features;
     private final NetQueueStats stats;
     private final int rxNeeded;
     private final Arena arena = Arena.ofShared();
-    private final MemorySegment kickBuf = arena.allocate(8, 8);
     private final MemorySegment txIov = arena.allocate(IOV * MAX_IOV, 8);
     private final MemorySegment rxIov = arena.allocate(IOV * MAX_IOV, 8);
     private final MemorySegment[] rxSegs = new MemorySegment[MAX_IOV];
@@ -81,8 +84,8 @@ final class NetQueuePair {
         this.memory = memory;
         this.thread = thread;
         this.irq = irq;
-        this.rxKick = rxKick;
-        this.txKick = txKick;
+        this.rxKick = new KickWatch(thread, rxKick);
+        this.txKick = new KickWatch(thread, txKick);
         this.tapFd = tapFd;
         this.features = features;
         this.mergeable = (features & VIRTIO_NET_F_MRG_RXBUF) != 0;
@@ -99,8 +102,8 @@ final class NetQueuePair {
     // ---- life cycle (on the I/O thread) -------------------------------------------------------
 
     void start() {
-        if (tx != null) thread.addFd(txKick, this::onTxKick);
-        if (rx != null) thread.addFd(rxKick, this::onRxKick);
+        if (tx != null) txKick.watch(this::processTx);
+        if (rx != null) rxKick.watch(this::processRx);
         processTx();
         processRx();
     }
@@ -113,16 +116,14 @@ final class NetQueuePair {
      * back by as many gives them back to the device that continues (snapshot / migration).
      */
     CompletableFuture<int[]> stop() {
-        CompletableFuture<int[]> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             stopping = true;
-            if (tx != null) thread.removeFd(txKick);
-            if (rx != null) thread.removeFd(rxKick);
+            txKick.unwatch();
+            rxKick.unwatch();
             unwatchTap();
             arena.close();
-            f.complete(new int[] {rx != null ? rxCount : 0, tx != null && txHeld ? 1 : 0});
+            return new int[] {rx != null ? rxCount : 0, tx != null && txHeld ? 1 : 0};
         });
-        return f;
     }
 
     /** VQ_PAIRS_SET moved this pair in or out of service (the tap queue is already (de)tached). */
@@ -150,11 +151,6 @@ final class NetQueuePair {
     }
 
     // ---- TX -------------------------------------------------------------------------------------
-
-    private void onTxKick() {
-        Libc.readRaw(txKick, kickBuf, 8);
-        processTx();
-    }
 
     private void processTx() {
         if (tx == null || txBroken || stopping) return;
@@ -258,11 +254,6 @@ final class NetQueuePair {
     }
 
     // ---- RX -------------------------------------------------------------------------------------
-
-    private void onRxKick() {
-        Libc.readRaw(rxKick, kickBuf, 8);
-        processRx();
-    }
 
     private void onTapReadable() {
         processRx();

@@ -1,6 +1,5 @@
 package dev.vmm.virtio.net;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.net.TunIoctls;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
@@ -10,10 +9,10 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.QueueDevice;
 import dev.vmm.virtio.net.tap.Tap;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -21,7 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -38,7 +36,7 @@ import java.util.function.Consumer;
  * {@link #queueNotify(int)} (the transport's fallback) writes it. The device owns neither the tap
  * nor the threads: {@link #close()} first, then the threads, then the tap.
  */
-public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoCloseable {
+public final class VirtioNet extends QueueDevice {
     // Feature bits (virtio 1.x §5.1.3).
     public static final long VIRTIO_NET_F_CSUM = 1L << 0;
     public static final long VIRTIO_NET_F_GUEST_CSUM = 1L << 1;
@@ -80,11 +78,8 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     private final int pairs;
     private final int queueSize;
     private final int mtu;
-    private final List<IoThread> threads;
     private final long features;
-    private final int[] kickFds;
     private final NetQueueStats[] stats;
-    private final Consumer<String> log;
     private final NetQueuePair[] workers;
     private NetControl control;
     private volatile RxFilter filter;
@@ -109,15 +104,10 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     }
 
     public VirtioNet(Tap tap, MacAddress mac, int queueSize, List<IoThread> threads, Consumer<String> log) {
-        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-net needs at least one I/O thread");
-        if (queueSize < 2 || queueSize > SplitQueue.MAX_SIZE || Integer.bitCount(queueSize) != 1) {
-            throw new IllegalArgumentException("virtio-net queue size must be a power of two in 2.." + SplitQueue.MAX_SIZE);
-        }
+        super("virtio-net", checkedQueueCount(tap, queueSize, threads), threads, log);
         this.tap = tap;
         this.pairs = tap.queues();
         this.queueSize = queueSize;
-        this.threads = List.copyOf(threads);
-        this.log = log;
         this.initialMac = mac;
         this.mac = mac;
         this.filter = RxFilter.initial(mac);
@@ -139,11 +129,18 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         if ((tunOk & TunIoctls.TUN_F_TSO_ECN) != 0) f |= VIRTIO_NET_F_GUEST_ECN;
         if (pairs > 1) f |= VIRTIO_NET_F_MQ;
         this.features = f;
-        kickFds = new int[2 * pairs + 1];
         stats = new NetQueueStats[pairs];
         workers = new NetQueuePair[pairs];
-        for (int i = 0; i < kickFds.length; i++) kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
         for (int i = 0; i < pairs; i++) stats[i] = new NetQueueStats();
+    }
+
+    /** The virtqueue count (2 per tap queue + control) once the queue size is checked; before any eventfd is made. */
+    private static int checkedQueueCount(Tap tap, int queueSize, List<IoThread> threads) {
+        if (threads.isEmpty()) throw new IllegalArgumentException("virtio-net needs at least one I/O thread");
+        if (queueSize < 2 || queueSize > SplitQueue.MAX_SIZE || Integer.bitCount(queueSize) != 1) {
+            throw new IllegalArgumentException("virtio-net queue size must be a power of two in 2.." + SplitQueue.MAX_SIZE);
+        }
+        return 2 * tap.queues() + 1;
     }
 
     // ---- VirtioDevice ------------------------------------------------------------------------
@@ -161,7 +158,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
 
     @Override
     public long readConfig(int offset, int size) {
-        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
         byte[] c = new byte[CONFIG_SIZE];
         byte[] m = mac.bytes();
         System.arraycopy(m, 0, c, 0, 6);
@@ -169,9 +165,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 6, (short) (linkUp ? S_LINK_UP : 0));
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 8, (short) pairs);
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 10, (short) mtu);
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (c[offset + i] & 0xFF);
-        return v;
+        return dev.vmm.virtio.ConfigSpace.read(c, offset, size);
     }
 
     /** Read-only for a modern driver (the MAC changes through the control queue). */
@@ -181,10 +175,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
-        if (control != null || workers[0] != null) throw new ActivationException("virtio-net: activated twice without a reset");
-        if (queues.size() != queueCount()) {
-            throw new ActivationException("virtio-net: " + queues.size() + " queues given, device has " + queueCount());
-        }
+        checkActivation(queues, control != null || workers[0] != null);
         boolean mq = (negotiatedFeatures & VIRTIO_NET_F_MQ) != 0;
         int usable = mq ? pairs : 1;
         int ctrlIndex = mq ? 2 * pairs : 2;
@@ -204,15 +195,15 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
             for (int i = 0; i < usable; i++) {
                 SplitQueue rx = queues.get(2 * i), tx = queues.get(2 * i + 1);
                 if (!rx.isReady() && !tx.isReady()) continue;
-                IoThread t = threads.get(i % threads.size());
+                IoThread t = threadFor(i);
                 NetQueuePair w = new NetQueuePair(this, i, rx.isReady() ? rx : null, tx.isReady() ? tx : null, memory, t,
-                        interrupt, kickFds[2 * i], kickFds[2 * i + 1], tap.fd(i), negotiatedFeatures, stats[i], i < inService);
+                        interrupt, kicks.fd(2 * i), kicks.fd(2 * i + 1), tap.fd(i), negotiatedFeatures, stats[i], i < inService);
                 workers[i] = w;
                 t.runAndWait(w::start);
             }
             if ((negotiatedFeatures & VIRTIO_NET_F_CTRL_VQ) != 0 && queues.get(ctrlIndex).isReady()) {
                 IoThread t = threads.get(0);
-                control = new NetControl(this, ctrlIndex, queues.get(ctrlIndex), t, interrupt, kickFds[ctrlIndex],
+                control = new NetControl(this, ctrlIndex, queues.get(ctrlIndex), t, interrupt, kicks.fd(ctrlIndex),
                         negotiatedFeatures, usable);
                 t.runAndWait(control::start);
             }
@@ -231,12 +222,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         if ((guest & VIRTIO_NET_F_GUEST_ECN) != 0 && (f & (TunIoctls.TUN_F_TSO4 | TunIoctls.TUN_F_TSO6)) != 0) f |= TunIoctls.TUN_F_TSO_ECN;
         if ((guest & VIRTIO_NET_F_GUEST_UFO) != 0) f |= TunIoctls.TUN_F_UFO;
         return f;
-    }
-
-    @Override
-    public void queueNotify(int queueIndex) {
-        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        Libc.eventfdSignal(kickFds[queueIndex]);
     }
 
     @Override
@@ -266,17 +251,13 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
             stops.add(workers[i].stop());
             pairOf.add(i);
         }
+        List<int[]> got = why.equals("quiesce")
+                ? awaitDrained(stops, "virtio-net: a queue did not stop within 30 s; cannot save the device state")
+                : awaitStopped(stops, why, "stop");
         for (int k = 0; k < stops.size(); k++) {
-            int[] h;
-            try {
-                h = stops.get(k).get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                if (why.equals("quiesce")) throw new IllegalStateException("virtio-net: a queue did not stop within 30 s; cannot save the device state", e);
-                log("virtio-net: " + why + ": a queue did not stop within 30 s (" + e + ")");
-                continue;
-            }
+            int[] h = got.get(k);
             int p = pairOf.get(k);
-            if (p >= 0) {
+            if (h != null && p >= 0) {
                 held[2 * p] = h[0];
                 held[2 * p + 1] = h[1];
             }
@@ -284,10 +265,7 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
         control = null;
         java.util.Arrays.fill(workers, null);
         interrupt = null;
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues
         return held;
     }
 
@@ -388,9 +366,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
 
     // ---- for the VMM -------------------------------------------------------------------------
 
-    /** The eventfd for virtqueue {@code i} (0..2N): bind it to the queue's notify address with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) { return kickFds[i]; }
-
     /** Number of queue pairs (= tap queues). */
     public int queuePairs() { return pairs; }
 
@@ -424,13 +399,6 @@ public final class VirtioNet implements VirtioDevice, MigratableDevice, AutoClos
     }
 
     public boolean linkUp() { return linkUp; }
-
-    /** Resets the device and closes the queue eventfds (not the tap, not the threads). */
-    @Override
-    public void close() {
-        reset();
-        for (int fd : kickFds) Libc.close(fd);
-    }
 
     // ---- for the queue workers and the control queue ---------------------------------------------
 

@@ -1,6 +1,5 @@
 package dev.vmm.virtio.pci;
 
-import dev.vmm.chipset.bus.InterruptLine;
 import dev.vmm.chipset.pci.MsiSink;
 import dev.vmm.chipset.pci.MsixCapability;
 import dev.vmm.chipset.pci.MsixListener;
@@ -10,21 +9,17 @@ import dev.vmm.chipset.pci.PciConfigSpace;
 import dev.vmm.chipset.pci.PciDevice;
 import dev.vmm.chipset.pci.PciFunction;
 import dev.vmm.memory.GuestMemory;
-import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.DeviceStatus;
+import dev.vmm.virtio.MigratableDevice;
 import dev.vmm.virtio.VirtioDevice;
 import dev.vmm.virtio.VirtioDeviceType;
-import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
-import dev.vmm.virtio.queue.QueueError;
-import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
+import dev.vmm.virtio.transport.VirtioCommonConfig;
+import dev.vmm.virtio.transport.VirtioCommonConfig.Ring;
 
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
  * The virtio 1.x modern PCI transport (virtio 1.x §4.1) around any {@link VirtioDevice}: a
@@ -33,10 +28,15 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * the MSI-X table and PBA (see {@link VirtioPciLayout}), found through vendor-specific capabilities
  * (see {@link VirtioPciCapability}), plus the PCI_CFG access window.
  *
- * <p><b>Register file.</b> Feature negotiation and the status byte go through {@link DeviceStatus};
- * queue registers are only writable between FEATURES_OK and DRIVER_OK and configure the
- * {@link SplitQueue}s. On DRIVER_OK the ready queues are activated and the device with them; on a
- * status write of 0 everything returns to power-on (device reset, queues reset, MSI-X vectors
+ * <p><b>Parts.</b> This class is the PCI function: config space, the BAR and its decoding, the
+ * capabilities and the PCI_CFG window, the notify registers. What the common configuration
+ * registers mean — status, feature negotiation, queue configuration, the device's life cycle — is
+ * the transport-independent {@link VirtioCommonConfig} (an MMIO transport would reuse it); how the
+ * driver is interrupted (MSI-X or INTx + ISR) is {@link VirtioPciInterrupts}; the saved form is
+ * {@link VirtioPciState}.
+ *
+ * <p><b>Register file.</b> On DRIVER_OK the ready queues are activated and the device with them; on
+ * a status write of 0 everything returns to power-on (device reset, queues reset, MSI-X vectors
  * NO_VECTOR). A malformed queue or a device refusing activation sets DEVICE_NEEDS_RESET and sends a
  * configuration change interrupt, with one log line: the guest's driver deals with it, the VMM
  * keeps running.
@@ -49,8 +49,8 @@ import java.util.concurrent.atomic.AtomicIntegerArray;
  * runs a ring of a size the driver did not lay out. MSI-X vector numbers beyond the table read
  * back as NO_VECTOR, which is how the spec lets a device refuse a mapping.
  *
- * <p><b>Interrupts.</b> This object is the {@link VirtioInterrupt} of the device (one per
- * activation, so a late call from a previous activation is dropped). With MSI-X enabled a queue
+ * <p><b>Interrupts.</b> Each activation gives the device its own {@link VirtioInterrupt}, so a
+ * late call from a previous activation is dropped. With MSI-X enabled a queue
  * signals its queue_msix_vector through {@link MsixTable#trigger} (which handles masking and the
  * PBA; NO_VECTOR means no interrupt); otherwise it sets ISR bit 0 (bit 1 for configuration
  * changes) and asserts INTx until the driver reads the ISR.
@@ -103,7 +103,6 @@ public final class VirtioPciDevice implements PciDevice {
     static final int QUEUE_DEVICE = 0x30;
 
     private final VirtioDevice device;
-    private final GuestMemory memory;
     private final int queueCount;
     private final VirtioPciLayout layout;
     private final PciConfigSpace config;
@@ -111,38 +110,18 @@ public final class VirtioPciDevice implements PciDevice {
     private final MsixCapability msix;
     private final int pciCfgCap;
     private final String kind;
+    private final VirtioCommonConfig common;
+    private final VirtioPciInterrupts interrupts;
 
     /** Serialises guest register accesses and every call into the device. */
     private final Object lock = new Object();
-    /** Guards {@link #status} and {@link #activation}; never held while calling the device. */
-    private final Object statusLock = new Object();
-    /** Guards {@link #isr} together with the INTx level. */
-    private final Object intxLock = new Object();
-
-    // Guarded by statusLock.
-    private final DeviceStatus status;
-    private Activation activation;
 
     // Guarded by lock.
-    private final SplitQueue[] queues;
-    private final List<SplitQueue> queueList;
-    /** A refused queue_size per queue (non-zero: that value), reported when the queue would go live. */
-    private final int[] refusedSize;
-    private int deviceFeatureSelect;
-    private int driverFeatureSelect;
-    private int queueSelect;
-    private boolean deviceActive;
     private NotifyRegistrar registrar = NotifyRegistrar.NONE;
 
-    // Read by device threads without the transport lock.
-    private final AtomicIntegerArray queueVectors;
-    private volatile int configVector = NO_VECTOR;
-    private final AtomicInteger configGeneration = new AtomicInteger();
+    // Read without the transport lock.
     private volatile long barAddress = PciBar.UNMAPPED;
     private volatile PciFunction function;
-
-    // Guarded by intxLock.
-    private int isr;
 
     /** A transport with one MSI-X vector per queue plus one for configuration changes. */
     public VirtioPciDevice(VirtioDevice device, GuestMemory memory, MsiSink msiSink, MsixListener msixListener) {
@@ -159,16 +138,9 @@ public final class VirtioPciDevice implements PciDevice {
     public VirtioPciDevice(VirtioDevice device, GuestMemory memory, MsiSink msiSink, MsixListener msixListener,
                            int msixVectors) {
         this.device = Objects.requireNonNull(device, "device");
-        this.memory = Objects.requireNonNull(memory, "memory");
+        Objects.requireNonNull(memory, "memory");
         this.queueCount = device.queueCount();
         if (queueCount < 0 || queueCount > 0xFFFF) throw new IllegalArgumentException("queue count " + queueCount);
-        this.status = new DeviceStatus(device.deviceFeatures());
-        this.queues = new SplitQueue[queueCount];
-        for (int i = 0; i < queueCount; i++) queues[i] = new SplitQueue(device.queueMaxSize(i));
-        this.queueList = List.of(queues);
-        this.refusedSize = new int[queueCount];
-        this.queueVectors = new AtomicIntegerArray(queueCount);
-        for (int i = 0; i < queueCount; i++) queueVectors.set(i, NO_VECTOR);
         this.kind = typeName(device.deviceType());
 
         int configLength = device.configSize();
@@ -195,6 +167,8 @@ public final class VirtioPciDevice implements PciDevice {
 
         this.msixTable = new MsixTable(msixVectors, Objects.requireNonNull(msiSink, "msiSink"), msixListener);
         this.msix = MsixCapability.install(config, msixTable, BAR, layout.msixTableOffset(), BAR, layout.msixPbaOffset());
+        this.interrupts = new VirtioPciInterrupts(msixTable, queueCount, () -> function);
+        this.common = new VirtioCommonConfig(device, memory, interrupts, LOG, this);
     }
 
     /**
@@ -253,23 +227,19 @@ public final class VirtioPciDevice implements PciDevice {
 
     /** The device status byte as the driver would read it. */
     public int deviceStatus() {
-        synchronized (statusLock) {
-            return status.status();
-        }
+        return common.status();
     }
 
     /** Whether the device is live (DRIVER_OK succeeded and no reset since). */
     public boolean isActivated() {
         synchronized (lock) {
-            return deviceActive;
+            return common.isActive();
         }
     }
 
     /** Current ISR status without clearing it (for tests and debugging). */
     public int peekIsr() {
-        synchronized (intxLock) {
-            return isr;
-        }
+        return interrupts.isr();
     }
 
     // ------------------------------------------------------------------ PciDevice
@@ -319,7 +289,7 @@ public final class VirtioPciDevice implements PciDevice {
                 return readCommon((int) offset, size);
             }
         }
-        if (offset == VirtioPciLayout.ISR_OFFSET) return readAndClearIsr();
+        if (offset == VirtioPciLayout.ISR_OFFSET) return interrupts.readAndClearIsr();
         long deviceOffset = offset - VirtioPciLayout.DEVICE_OFFSET;
         if (deviceOffset >= 0 && deviceOffset + size <= layout.deviceConfigLength()) {
             synchronized (lock) {
@@ -328,7 +298,6 @@ public final class VirtioPciDevice implements PciDevice {
         }
         return 0;                                                   // notify registers and gaps read 0
     }
-
     @Override
     public void barWrite(int bar, long offset, int size, long value) {
         if (bar != BAR || offset < 0 || offset >= layout.barSize() || !validSize(size)) return;
@@ -405,7 +374,7 @@ public final class VirtioPciDevice implements PciDevice {
         return bytes == 8 ? -1L : (1L << (8 * bytes)) - 1;
     }
 
-    // ------------------------------------------------------------------ common configuration
+    // ------------------------------------------------------------------ common configuration structure (§4.1.4.3)
 
     /** Width of the field starting at {@code offset}, or 0 if none starts there. */
     private static int fieldWidth(int offset) {
@@ -430,10 +399,6 @@ public final class VirtioPciDevice implements PciDevice {
         return -1;
     }
 
-    private SplitQueue selectedQueue() {
-        return queueSelect < queueCount ? queues[queueSelect] : null;
-    }
-
     private long readCommon(int offset, int size) {
         int field = fieldOf(offset, size);
         if (field < 0) return 0;
@@ -444,24 +409,24 @@ public final class VirtioPciDevice implements PciDevice {
 
     private long readField(int field) {
         switch (field) {
-            case DEVICE_FEATURE_SELECT: return Integer.toUnsignedLong(deviceFeatureSelect);
-            case DEVICE_FEATURE: synchronized (statusLock) { return Integer.toUnsignedLong(status.deviceFeatureWord(deviceFeatureSelect)); }
-            case DRIVER_FEATURE_SELECT: return Integer.toUnsignedLong(driverFeatureSelect);
-            case DRIVER_FEATURE: synchronized (statusLock) { return Integer.toUnsignedLong(status.driverFeatureWord(driverFeatureSelect)); }
-            case CONFIG_MSIX_VECTOR: return configVector;
+            case DEVICE_FEATURE_SELECT: return Integer.toUnsignedLong(common.deviceFeatureSelect());
+            case DEVICE_FEATURE: return Integer.toUnsignedLong(common.deviceFeatureWord());
+            case DRIVER_FEATURE_SELECT: return Integer.toUnsignedLong(common.driverFeatureSelect());
+            case DRIVER_FEATURE: return Integer.toUnsignedLong(common.driverFeatureWord());
+            case CONFIG_MSIX_VECTOR: return interrupts.configVector();
             case NUM_QUEUES: return queueCount;
-            case DEVICE_STATUS: return deviceStatus();
-            case CONFIG_GENERATION: return configGeneration.get() & 0xFF;
-            case QUEUE_SELECT: return queueSelect;
+            case DEVICE_STATUS: return common.status();
+            case CONFIG_GENERATION: return common.configGeneration() & 0xFF;
+            case QUEUE_SELECT: return common.queueSelect();
             default: break;
         }
-        SplitQueue q = selectedQueue();
+        SplitQueue q = common.selectedQueue();
         if (q == null) return 0;                                    // no such queue: every queue field reads 0
         return switch (field) {
             case QUEUE_SIZE -> q.size();
-            case QUEUE_MSIX_VECTOR -> queueVectors.get(queueSelect);
+            case QUEUE_MSIX_VECTOR -> interrupts.queueVector(common.queueSelect());
             case QUEUE_ENABLE -> q.isReady() ? 1 : 0;
-            case QUEUE_NOTIFY_OFF -> queueSelect;                   // × notify_off_multiplier = offset in the notify region
+            case QUEUE_NOTIFY_OFF -> common.queueSelect();          // × notify_off_multiplier = offset in the notify region
             case QUEUE_DESC -> q.descTable();
             case QUEUE_DRIVER -> q.availRing();
             case QUEUE_DEVICE -> q.usedRing();
@@ -474,163 +439,26 @@ public final class VirtioPciDevice implements PciDevice {
         if (field < 0) return;
         int value = (int) raw;
         switch (field) {
-            case DEVICE_FEATURE_SELECT -> deviceFeatureSelect = value;
-            case DRIVER_FEATURE_SELECT -> driverFeatureSelect = value;
-            case DRIVER_FEATURE -> {
-                synchronized (statusLock) {
-                    status.writeDriverFeatureWord(driverFeatureSelect, value);
-                }
-            }
-            case CONFIG_MSIX_VECTOR -> configVector = acceptVector(value);
-            case DEVICE_STATUS -> writeStatus(value & 0xFF);
-            case QUEUE_SELECT -> queueSelect = value & 0xFFFF;
+            case DEVICE_FEATURE_SELECT -> common.setDeviceFeatureSelect(value);
+            case DRIVER_FEATURE_SELECT -> common.setDriverFeatureSelect(value);
+            case DRIVER_FEATURE -> common.writeDriverFeatureWord(value);
+            case CONFIG_MSIX_VECTOR -> interrupts.setConfigVector(value);
+            case DEVICE_STATUS -> common.writeStatus(value & 0xFF);
+            case QUEUE_SELECT -> common.setQueueSelect(value);
             case QUEUE_MSIX_VECTOR -> {
-                if (selectedQueue() != null) queueVectors.set(queueSelect, acceptVector(value));
+                if (common.selectedQueue() != null) interrupts.setQueueVector(common.queueSelect(), value);
             }
-            case QUEUE_SIZE, QUEUE_ENABLE, QUEUE_DESC, QUEUE_DRIVER, QUEUE_DEVICE -> writeQueueSetup(field, offset, size, raw);
+            case QUEUE_SIZE -> common.writeQueueSize(value);
+            case QUEUE_ENABLE -> common.writeQueueEnable(value);
+            case QUEUE_DESC, QUEUE_DRIVER, QUEUE_DEVICE -> {
+                Ring ring = field == QUEUE_DESC ? Ring.DESC : field == QUEUE_DRIVER ? Ring.DRIVER : Ring.DEVICE;
+                common.writeQueueAddress(ring, size == 8, offset != field, raw);
+            }
             default -> { }                                          // read-only: num_queues, generation, device_feature, notify_off
         }
     }
 
-    /** A vector the table has, or NO_VECTOR (the spec's way of refusing a mapping). */
-    private int acceptVector(int value) {
-        value &= 0xFFFF;
-        return value < msixTable.vectors() ? value : NO_VECTOR;
-    }
-
-    private void writeQueueSetup(int field, int offset, int size, long raw) {
-        SplitQueue q = selectedQueue();
-        boolean allowed;
-        synchronized (statusLock) {
-            allowed = status.queueSetupAllowed();
-        }
-        if (q == null || !allowed) return;                          // queues are configured after FEATURES_OK, before DRIVER_OK
-        switch (field) {
-            case QUEUE_SIZE -> {
-                int n = (int) raw & 0xFFFF;
-                if (n == 0 || n > q.maxSize() || Integer.bitCount(n) != 1) {
-                    refusedSize[queueSelect] = n == 0 ? 0x1_0000 : n;
-                } else {
-                    refusedSize[queueSelect] = 0;
-                    q.setSize(n);
-                }
-            }
-            case QUEUE_ENABLE -> {
-                // Only 1 means something: a driver may not disable a queue without a reset (§4.1.4.3.2).
-                if (((int) raw & 0xFFFF) == 1) q.setReady(true);
-            }
-            default -> {
-                long current = switch (field) {
-                    case QUEUE_DESC -> q.descTable();
-                    case QUEUE_DRIVER -> q.availRing();
-                    default -> q.usedRing();
-                };
-                long next;
-                if (size == 8) next = raw;
-                else if (offset == field) next = (current & 0xFFFF_FFFF_0000_0000L) | (raw & 0xFFFF_FFFFL);
-                else next = (current & 0xFFFF_FFFFL) | (raw << 32);
-                switch (field) {
-                    case QUEUE_DESC -> q.setDescTable(next);
-                    case QUEUE_DRIVER -> q.setAvailRing(next);
-                    default -> q.setUsedRing(next);
-                }
-            }
-        }
-    }
-
-    // ------------------------------------------------------------------ status and life cycle
-
-    private void writeStatus(int value) {
-        DeviceStatus.Transition t;
-        synchronized (statusLock) {
-            t = status.writeStatus(value);
-            if (t == DeviceStatus.Transition.RESET || t == DeviceStatus.Transition.FAILED) endActivation();
-        }
-        switch (t) {
-            case RESET -> reset();
-            case DRIVER_OK -> activate();
-            case FAILED -> stopDevice();
-            case FEATURES_REJECTED -> {
-                String why;
-                synchronized (statusLock) {
-                    why = status.featureProblem();
-                }
-                LOG.log(System.Logger.Level.INFO, "{0}: FEATURES_OK refused: {1}", this, why);
-            }
-            default -> { }
-        }
-    }
-
-    /** Under statusLock: calls from the current activation's threads are dropped from now on. */
-    private void endActivation() {
-        if (activation != null) {
-            activation.live = false;
-            activation = null;
-        }
-    }
-
-    private void activate() {
-        long features;
-        synchronized (statusLock) {
-            features = status.negotiatedFeatures();
-        }
-        boolean eventIdx = VirtioFeatures.has(features, VirtioFeatures.VIRTIO_F_EVENT_IDX);
-        try {
-            for (int i = 0; i < queueCount; i++) {
-                SplitQueue q = queues[i];
-                if (!q.isReady()) continue;
-                if (refusedSize[i] != 0) {
-                    throw new QueueException(QueueError.INVALID_SIZE, "queue " + i + ": the driver wrote queue_size "
-                            + (refusedSize[i] & 0xFFFF) + ", not a power of two in 1.." + q.maxSize());
-                }
-                q.setEventIdx(eventIdx);
-                try {
-                    q.activate(memory);
-                } catch (QueueException e) {
-                    throw new QueueException(e.error(), "queue " + i + ": " + e.getMessage());
-                }
-            }
-            Activation a = new Activation();
-            synchronized (statusLock) {
-                activation = a;
-            }
-            device.activate(memory, features, queueList, a);
-            deviceActive = true;
-        } catch (QueueException | ActivationException e) {
-            needsReset("activation failed: " + e.getMessage());
-        } catch (RuntimeException e) {
-            // A device bug must not take the VMM down with it; keep the stack for whoever fixes it.
-            LOG.log(System.Logger.Level.ERROR, this + ": device threw during activation", e);
-            needsReset("activation failed: " + e);
-        }
-    }
-
-    /** Device reset (status 0): back to power-on for everything but the PCI function itself. */
-    private void reset() {
-        stopDevice();
-        for (int i = 0; i < queueCount; i++) {
-            queues[i].reset();
-            refusedSize[i] = 0;
-            queueVectors.set(i, NO_VECTOR);
-        }
-        configVector = NO_VECTOR;
-        deviceFeatureSelect = 0;
-        driverFeatureSelect = 0;
-        queueSelect = 0;
-        synchronized (intxLock) {
-            isr = 0;
-            setIntx(false);
-        }
-    }
-
-    private void stopDevice() {
-        try {
-            device.reset();
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, this + ": device threw during reset", e);
-        }
-        deviceActive = false;
-    }
+    // ------------------------------------------------------------------ notifications
 
     /**
      * An available-buffer notification for {@code queue} that arrived outside the MMIO path: what
@@ -643,99 +471,8 @@ public final class VirtioPciDevice implements PciDevice {
 
     private void notify(int queue) {
         synchronized (lock) {
-            if (deviceActive && queues[queue].isActivated()) device.queueNotify(queue);
+            common.queueNotify(queue);
         }
-    }
-
-    /** Sets DEVICE_NEEDS_RESET (once, with one log line) and sends a configuration change interrupt. */
-    private void needsReset(String reason) {
-        boolean first;
-        boolean interrupt;
-        synchronized (statusLock) {
-            first = !status.needsReset();
-            interrupt = status.setNeedsReset();
-        }
-        if (first) LOG.log(System.Logger.Level.WARNING, "{0}: device needs reset: {1}", this, reason);
-        if (interrupt) signalConfig(false);
-    }
-
-    // ------------------------------------------------------------------ interrupts
-
-    /**
-     * What one activation of the device signals through. A device thread that outlives its
-     * activation (a reset raced with it) finds {@code live} false and its calls are dropped.
-     */
-    private final class Activation implements VirtioInterrupt {
-        volatile boolean live = true;
-
-        @Override
-        public void signalUsedBuffer(int queueIndex) {
-            if (live) signalQueue(queueIndex);
-        }
-
-        @Override
-        public void signalConfigChange() {
-            if (live) signalConfig(true);
-        }
-
-        @Override
-        public void deviceNeedsReset(String reason) {
-            boolean first;
-            boolean interrupt;
-            synchronized (statusLock) {
-                if (!live) return;
-                first = !status.needsReset();
-                interrupt = status.setNeedsReset();
-            }
-            if (first) LOG.log(System.Logger.Level.WARNING, "{0}: device needs reset: {1}", VirtioPciDevice.this, reason);
-            if (interrupt) signalConfig(false);
-        }
-    }
-
-    private void signalQueue(int queue) {
-        if (queue < 0 || queue >= queueCount) return;
-        int vector = queueVectors.get(queue);
-        if (vector != NO_VECTOR) {
-            if (msixTable.trigger(vector)) return;                  // MSI-X on: delivered or left pending
-        } else if (msixTable.isEnabled()) {
-            return;                                                 // MSI-X on without a vector: the driver wants no interrupt
-        }
-        raiseIntx(ISR_QUEUE);
-    }
-
-    /** A configuration change interrupt; {@code bumpGeneration} when the device config really changed. */
-    private void signalConfig(boolean bumpGeneration) {
-        if (bumpGeneration) configGeneration.incrementAndGet();
-        int vector = configVector;
-        if (vector != NO_VECTOR) {
-            if (msixTable.trigger(vector)) return;
-        } else if (msixTable.isEnabled()) {
-            return;
-        }
-        raiseIntx(ISR_CONFIG);
-    }
-
-    private void raiseIntx(int bit) {
-        synchronized (intxLock) {
-            isr |= bit;
-            setIntx(true);
-        }
-    }
-
-    /** The ISR register is read-to-clear, and reading it is how the driver acknowledges INTx. */
-    private long readAndClearIsr() {
-        synchronized (intxLock) {
-            int v = isr;
-            isr = 0;
-            if (v != 0) setIntx(false);
-            return v;
-        }
-    }
-
-    private void setIntx(boolean level) {
-        PciFunction f = function;
-        InterruptLine line = f == null ? null : f.intx();
-        if (line != null) line.set(level);
     }
 
     private static String typeName(int type) {
@@ -764,12 +501,12 @@ public final class VirtioPciDevice implements PciDevice {
 
     // ------------------------------------------------------------------ saved state (snapshots, migration)
 
-    /** Set by {@link #saveState}/{@link #loadState} while the device waits for {@link #startAfterStateChange}. Guarded by lock. */
+    /** The state a save left while the device waits for {@link #startAfterStateChange}. Guarded by lock. */
     private VirtioPciState pendingStart;
 
-    /** Whether the device behind this transport can save its state ({@link dev.vmm.virtio.MigratableDevice}). */
+    /** Whether the device behind this transport can save its state ({@link MigratableDevice}). */
     public boolean canSaveState() {
-        return device instanceof dev.vmm.virtio.MigratableDevice;
+        return device instanceof MigratableDevice;
     }
 
     /**
@@ -782,40 +519,23 @@ public final class VirtioPciDevice implements PciDevice {
      * @throws IllegalStateException if the device cannot save its state
      */
     public VirtioPciState saveState() {
-        if (!(device instanceof dev.vmm.virtio.MigratableDevice md)) {
+        if (!(device instanceof MigratableDevice md)) {
             throw new IllegalStateException(this + ": the " + name() + " device cannot save its state yet");
         }
         synchronized (lock) {
-            if (pendingStart != null) return pendingStart;         // already quiesced (saved twice while paused)
-            int[] rewind = new int[queueCount];
-            boolean active = deviceActive;
-            if (active) {
-                int[] r = md.quiesce();
-                System.arraycopy(r, 0, rewind, 0, Math.min(r.length, queueCount));
-                synchronized (statusLock) {
-                    endActivation();
-                }
-                deviceActive = false;
-            }
-            int st, isrNow;
-            long driver, offered;
-            synchronized (statusLock) {
-                st = status.status();
-                driver = status.driverFeatures();
-                offered = status.offeredFeatures();
-            }
-            synchronized (intxLock) {
-                isrNow = isr;
-            }
+            if (pendingStart != null && common.pendingStart()) return pendingStart; // already quiesced (saved twice while paused)
+            boolean active = common.isActive();
+            int[] rewind = common.quiesce(md);
             VirtioPciState.Queue[] qs = new VirtioPciState.Queue[queueCount];
             for (int i = 0; i < queueCount; i++) {
-                SplitQueue q = queues[i];
+                SplitQueue q = common.queue(i);
                 int size = q.size() == 0 ? q.maxSize() : q.size();
-                qs[i] = new VirtioPciState.Queue(size, q.descTable(), q.availRing(), q.usedRing(), q.isReady(), refusedSize[i],
-                        queueVectors.get(i), (q.nextAvail() - rewind[i]) & 0xFFFF, q.nextUsed());
+                qs[i] = new VirtioPciState.Queue(size, q.descTable(), q.availRing(), q.usedRing(), q.isReady(),
+                        common.refusedSize(i), interrupts.queueVector(i), (q.nextAvail() - rewind[i]) & 0xFFFF, q.nextUsed());
             }
-            VirtioPciState state = new VirtioPciState(device.deviceType(), offered, st, driver, deviceFeatureSelect,
-                    driverFeatureSelect, queueSelect, configVector, configGeneration.get(), isrNow, active,
+            VirtioPciState state = new VirtioPciState(device.deviceType(), common.offeredFeatures(), common.status(),
+                    common.driverFeatures(), common.deviceFeatureSelect(), common.driverFeatureSelect(), common.queueSelect(),
+                    interrupts.configVector(), common.configGeneration(), interrupts.isr(), active,
                     List.of(qs), md.stateVersion(), md.saveState());
             if (active) {
                 applyQueues(state);
@@ -833,7 +553,7 @@ public final class VirtioPciDevice implements PciDevice {
      * @throws IllegalArgumentException naming what does not match
      */
     public void loadState(VirtioPciState s) {
-        if (!(device instanceof dev.vmm.virtio.MigratableDevice md)) {
+        if (!(device instanceof MigratableDevice md)) {
             throw new IllegalArgumentException(this + ": the " + name() + " device cannot load a saved state");
         }
         if (s.deviceType() != device.deviceType()) {
@@ -851,11 +571,11 @@ public final class VirtioPciDevice implements PciDevice {
             throw new IllegalArgumentException(this + ": device state version " + s.deviceStateVersion() + ", this vmm reads up to " + md.stateVersion());
         }
         synchronized (lock) {
-            if (deviceActive || pendingStart != null) throw new IllegalStateException(this + ": state loaded into a device in use");
+            if (common.isActive() || common.pendingStart()) throw new IllegalStateException(this + ": state loaded into a device in use");
             for (int i = 0; i < queueCount; i++) {
                 VirtioPciState.Queue q = s.queues().get(i);
-                if (q.size() > queues[i].maxSize()) {
-                    throw new IllegalArgumentException(this + ": saved queue " + i + " has size " + q.size() + ", this device allows " + queues[i].maxSize());
+                if (q.size() > common.queue(i).maxSize()) {
+                    throw new IllegalArgumentException(this + ": saved queue " + i + " has size " + q.size() + ", this device allows " + common.queue(i).maxSize());
                 }
                 if (q.vector() != NO_VECTOR && q.vector() >= msixTable.vectors()) {
                     throw new IllegalArgumentException(this + ": saved queue " + i + " uses MSI-X vector " + q.vector() + " of " + msixTable.vectors());
@@ -868,19 +588,11 @@ public final class VirtioPciDevice implements PciDevice {
                 throw new IllegalArgumentException(this + ": saved device is active without DRIVER_OK");
             }
             md.loadState(s.deviceStateVersion(), s.deviceState());
-            synchronized (statusLock) {
-                status.restore(s.status(), s.driverFeatures());
-            }
-            deviceFeatureSelect = s.deviceFeatureSelect();
-            driverFeatureSelect = s.driverFeatureSelect();
-            queueSelect = s.queueSelect();
-            configVector = s.configVector();
-            configGeneration.set(s.configGeneration());
+            common.restore(s.status(), s.driverFeatures(), s.deviceFeatureSelect(), s.driverFeatureSelect(), s.queueSelect(),
+                    s.configGeneration(), s.active());
             applyQueues(s);
-            synchronized (intxLock) {
-                isr = s.isr();
-                setIntx(isr != 0);
-            }
+            interrupts.restoreVectors(queueVectorsOf(s), s.configVector());
+            interrupts.restoreIsr(s.isr());
             if (s.active()) pendingStart = s;
         }
     }
@@ -889,18 +601,16 @@ public final class VirtioPciDevice implements PciDevice {
     private void applyQueues(VirtioPciState s) {
         for (int i = 0; i < queueCount; i++) {
             VirtioPciState.Queue q = s.queues().get(i);
-            SplitQueue sq = queues[i];
-            sq.reset();
-            sq.setSize(q.size());
-            sq.setDescTable(q.descTable());
-            sq.setAvailRing(q.availRing());
-            sq.setUsedRing(q.usedRing());
-            sq.setReady(q.ready());
-            sq.setNextAvail(q.nextAvail());
-            sq.setNextUsed(q.nextUsed());
-            refusedSize[i] = q.refusedSize();
-            queueVectors.set(i, q.vector());
+            common.restoreQueue(i, q.size(), q.descTable(), q.availRing(), q.usedRing(), q.ready(), q.refusedSize(),
+                    q.nextAvail(), q.nextUsed());
         }
+        interrupts.restoreVectors(queueVectorsOf(s), interrupts.configVector());
+    }
+
+    private static int[] queueVectorsOf(VirtioPciState s) {
+        int[] v = new int[s.queues().size()];
+        for (int i = 0; i < v.length; i++) v[i] = s.queues().get(i).vector();
+        return v;
     }
 
     /**
@@ -911,18 +621,13 @@ public final class VirtioPciDevice implements PciDevice {
      */
     public boolean startAfterStateChange() {
         synchronized (lock) {
-            if (pendingStart == null) return deviceActive;
             pendingStart = null;
-            activate();
-            if (deviceActive) {
-                for (int i = 0; i < queueCount; i++) if (queues[i].isActivated()) device.queueNotify(i);
-            }
-            return deviceActive;
+            return common.startAfterStateChange();
         }
     }
 
     /** For tests: the queues as the transport configured them. */
     List<SplitQueue> queues() {
-        return Arrays.asList(queues);
+        return common.queues();
     }
 }

@@ -4,7 +4,7 @@ import java.util.Locale;
 
 /**
  * An entropy rate limit: at most {@code bytes} per {@code periodNanos}, in bursts of at most
- * {@code bytes} (a {@link TokenBucket}).
+ * {@code bytes} (a {@link dev.vmm.ratelimit.TokenBucket}).
  */
 public record RateLimit(long bytes, long periodNanos) {
     public RateLimit {

@@ -26,11 +26,8 @@ public interface Scheduler {
         private final ScheduledExecutorService executor;
 
         private Shared() {
-            ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1, r -> {
-                Thread t = new Thread(r, "virtio-timer");
-                t.setDaemon(true);
-                return t;
-            });
+            ScheduledThreadPoolExecutor ex = new ScheduledThreadPoolExecutor(1,
+                    r -> dev.vmm.threads.VmmThreads.unstarted(dev.vmm.threads.ThreadKind.TIMER, "virtio-timer", r));
             ex.setRemoveOnCancelPolicy(true);
             executor = ex;
         }

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.rng;
 
+import dev.vmm.ratelimit.TokenBucket;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.VirtioDevice;
@@ -61,6 +62,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     private final Path sourcePath;
     private final FileChannel source;
     private final TokenBucket bucket;
+    private final LongSupplier clock;
     private final Scheduler scheduler;
     private final DescriptorChain chain = new DescriptorChain(4);
 
@@ -93,7 +95,8 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     public VirtioRng(Path source, RateLimit rate, LongSupplier clock, Scheduler scheduler) throws IOException {
         this.sourcePath = source;
         this.source = FileChannel.open(source, StandardOpenOption.READ);
-        this.bucket = rate == null ? null : new TokenBucket(rate.bytes(), rate.periodNanos(), clock);
+        this.clock = clock;
+        this.bucket = rate == null ? null : TokenBucket.ofBurst(rate.bytes(), rate.periodNanos(), clock.getAsLong());
         this.scheduler = scheduler;
     }
 
@@ -196,9 +199,10 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
                 long want = Math.min(chain.writableBytes(), MAX_REQUEST_BYTES);
                 long grant = want;
                 if (bucket != null && want > 0) {
-                    grant = bucket.take(want);
+                    bucket.refill(clock.getAsLong());
+                    grant = bucket.takeUpTo(want);
                     if (grant == 0) {                // hold the request until the bucket refills
-                        scheduleServe(bucket.nanosUntil(want));
+                        scheduleServe(bucket.waitNanos(want));
                         break;
                     }
                 }
@@ -269,6 +273,6 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
 
     @Override
     public String toString() {
-        return "virtio-rng[" + sourcePath + (bucket == null ? "" : ", " + bucket.capacity() + " B/" + bucket.periodNanos() + " ns") + "]";
+        return "virtio-rng[" + sourcePath + (bucket == null ? "" : ", " + bucket.amountPerPeriod() + " B/" + bucket.periodNanos() + " ns") + "]";
     }
 }

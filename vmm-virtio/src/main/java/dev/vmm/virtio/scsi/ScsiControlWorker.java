@@ -1,14 +1,13 @@
 package dev.vmm.virtio.scsi;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.KickWatch;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayDeque;
@@ -49,10 +48,8 @@ final class ScsiControlWorker {
     private final SplitQueue eq;
     private final IoThread thread;
     private final VirtioInterrupt irq;
-    private final int ctlFd;
-    private final int evtFd;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment kickBuf = arena.allocate(8, 8);
+    private final KickWatch ctlKick;
+    private final KickWatch evtKick;
     private final List<Parked> parked = new ArrayList<>();
     private final ArrayDeque<int[]> events = new ArrayDeque<>();
     private boolean eventsMissed;
@@ -69,29 +66,23 @@ final class ScsiControlWorker {
         this.eq = eq;
         this.thread = thread;
         this.irq = irq;
-        this.ctlFd = ctlFd;
-        this.evtFd = evtFd;
+        this.ctlKick = new KickWatch(thread, ctlFd);
+        this.evtKick = new KickWatch(thread, evtFd);
     }
 
     void start() {
-        if (cq != null) thread.addFd(ctlFd, this::onControlKick);
-        if (eq != null) thread.addFd(evtFd, this::onEventKick);
+        if (cq != null) ctlKick.watch(this::processControl);
+        if (eq != null) evtKick.watch(this::deliverEvents);
         processControl();
         deliverEvents(); // restored events, if the driver already posted buffers
     }
 
     CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            stopping = true;
-            if (cq != null) thread.removeFd(ctlFd);
-            if (eq != null) thread.removeFd(evtFd);
+        return thread.submit(() -> {
+            stopWatching();
             parked.clear(); // never answered: the driver is resetting the device
-            events.clear();
-            arena.close();
-            f.complete(null);
+            return null;
         });
-        return f;
     }
 
     /** What {@link #quiesce} leaves for the saved state: events not yet delivered, and the missed flag. */
@@ -104,8 +95,7 @@ final class ScsiControlWorker {
      * needs it, so none is held).
      */
     CompletableFuture<Pending> quiesce() {
-        CompletableFuture<Pending> f = new CompletableFuture<>();
-        thread.execute(() -> {
+        return thread.submit(() -> {
             try {
                 if (!broken && !stopping) {
                     for (Parked p : parked) answer(p.chain(), new byte[] {(byte) (device.busy(p.lun()) ? S_FAILURE : S_FUNCTION_COMPLETE)});
@@ -116,15 +106,17 @@ final class ScsiControlWorker {
                 queueError(CONTROL_QUEUE, e.getMessage());
             }
             Pending p = new Pending(List.copyOf(events), eventsMissed);
-            stopping = true;
-            if (cq != null) thread.removeFd(ctlFd);
-            if (eq != null) thread.removeFd(evtFd);
+            stopWatching();
             parked.clear();
-            events.clear();
-            arena.close();
-            f.complete(p);
+            return p;
         });
-        return f;
+    }
+
+    private void stopWatching() {
+        stopping = true;
+        ctlKick.unwatch();
+        evtKick.unwatch();
+        events.clear();
     }
 
     /** A restored device's undelivered events; before {@link #start}. */
@@ -134,11 +126,6 @@ final class ScsiControlWorker {
     }
 
     // ---- control queue ------------------------------------------------------------------------
-
-    private void onControlKick() {
-        Libc.readRaw(ctlFd, kickBuf, 8);
-        processControl();
-    }
 
     private void processControl() {
         if (cq == null || broken || stopping) return;
@@ -267,11 +254,6 @@ final class ScsiControlWorker {
             events.add(new int[] {event, lun, reason});
             deliverEvents();
         });
-    }
-
-    private void onEventKick() {
-        Libc.readRaw(evtFd, kickBuf, 8);
-        deliverEvents();
     }
 
     private void deliverEvents() {

@@ -1,6 +1,6 @@
 package dev.vmm.virtio.scsi;
 
-import dev.vmm.ffm.libc.Libc;
+import dev.vmm.ffm.libc.Errno;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.scsi.DataBuffer;
 import dev.vmm.scsi.ScsiDisk;
@@ -10,18 +10,15 @@ import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.blk.BlkBackendQueue;
 import dev.vmm.virtio.io.IoThread;
-import dev.vmm.virtio.io.KickPolicy;
+import dev.vmm.virtio.io.QueueWorker;
 import dev.vmm.virtio.queue.DescriptorChain;
-import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 
 import static dev.vmm.virtio.scsi.VirtioScsi.*;
@@ -40,15 +37,13 @@ import static dev.vmm.virtio.scsi.VirtioScsi.*;
  * raw image through io_uring, {@link VirtioScsi#dataPath}) are validated by the target
  * ({@link ScsiDisk#plainTransfer}) and submitted straight from guest memory on this thread; every
  * other disk command runs on the device's pool and comes back through {@link IoThread#execute}.
- * Nothing the guest does makes this throw.
+ * Nothing the guest does makes this throw. The queue's life cycle (kicks, pop loop, request pool,
+ * stop/drain, completion rounds) is {@link QueueWorker}'s.
  */
-final class ScsiRequestWorker {
-    private static final int EBUSY = 16;
+final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
     private static final int IOV_MAX = 1024;
 
-    private static final class Request {
-        final int slot;
-        final DescriptorChain chain = new DescriptorChain();
+    static final class Request extends QueueWorker.Request {
         int lun;
         int respSize;
         // A command in flight (pool or data path).
@@ -60,156 +55,60 @@ final class ScsiRequestWorker {
         int iovCapacity;
         boolean flushing;
 
-        Request(int slot) { this.slot = slot; }
+        Request(int slot) { super(slot); }
     }
 
     private final VirtioScsi device;
     private final ScsiTarget target;
-    private final int index;
-    private final SplitQueue queue;
     private final GuestMemory memory;
-    private final IoThread thread;
-    private final VirtioInterrupt irq;
-    private final int kickFd;
-    private final Arena arena = Arena.ofShared();
-    private final MemorySegment kickBuf = arena.allocate(8, 8);
-    private final Request[] requests;
     /** Per LUN: the data path's channel for this queue, or null (READ/WRITE then run on the pool). */
     private final BlkBackendQueue[] fast;
-    private final int[] free;
-    private int freeTop;
     private int inFlight;
-    private boolean broken;
-    private boolean stopping;
-    private boolean starved;
-    private boolean notifyScheduled;
-    private CompletableFuture<Void> stopped;
-    /** Quiescing: no new request is popped, those in flight still complete to the used ring. */
-    private boolean draining;
-    private CompletableFuture<Void> drained;
 
     ScsiRequestWorker(VirtioScsi device, int index, SplitQueue queue, GuestMemory memory, IoThread thread,
                       VirtioInterrupt irq, int kickFd) {
+        super(index, queue, thread, irq, kickFd);
         this.device = device;
         this.target = device.target();
-        this.index = index;
-        this.queue = queue;
         this.memory = memory;
-        this.thread = thread;
-        this.irq = irq;
-        this.kickFd = kickFd;
-        int n = queue.size();
-        requests = new Request[n];
-        free = new int[n];
-        for (int i = 0; i < n; i++) {
-            requests[i] = new Request(i);
-            free[i] = n - 1 - i;
-        }
-        freeTop = n;
+        createPool(Request::new);
         fast = new BlkBackendQueue[target.lunCount()];
     }
 
-    void start() {
+    // ---- life cycle (QueueWorker) ------------------------------------------------------------
+
+    @Override
+    protected void open() {
         for (int lun = 0; lun < fast.length; lun++) {
             BlkBackend b = device.dataPath(lun);
             if (b != null) fast[lun] = b.openQueue(thread, this::onFastDone);
         }
-        thread.addFd(kickFd, this::onKick);
-        process(); // the driver may have queued (and kicked) before DRIVER_OK reached us
     }
 
-    /** Stops taking requests; completes once no command of this queue is on the worker pool. */
-    CompletableFuture<Void> stop() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            stopping = true;
-            stopped = f;
-            thread.removeFd(kickFd);
-            maybeFinishStop();
-        });
-        return f;
-    }
+    /** Commands on the pool or the io_uring data path; a popped request is in flight until it completes. */
+    @Override
+    protected boolean idle() { return inFlight == 0; }
 
-    /**
-     * For a snapshot: stops popping requests and lets every command in flight (pool or io_uring
-     * data path) complete to the used ring, signals the driver, then stops as {@link #stop()} does.
-     * Nothing is held afterwards: a popped request is always in flight until it completes.
-     */
-    CompletableFuture<Void> drain() {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        thread.execute(() -> {
-            draining = true;
-            drained = f;
-            thread.removeFd(kickFd);
-            maybeFinishDrain();
-        });
-        return f;
-    }
-
-    private void maybeFinishDrain() {
-        if (!draining || drained == null || inFlight != 0) return;
-        if (!broken) { // signal now: the round-end notification would find the queue stopped
-            try {
-                if (queue.needsNotification()) irq.signalUsedBuffer(index);
-            } catch (QueueException e) {
-                queueError(e.getMessage());
-            }
-        }
-        stopping = true;
-        stopped = drained;
-        drained = null;
-        maybeFinishStop();
-    }
-
-    private void maybeFinishStop() {
-        if (stopping && stopped != null && inFlight == 0) {
-            for (int i = 0; i < fast.length; i++) {
-                if (fast[i] != null) fast[i].close();
-                fast[i] = null;
-            }
-            arena.close();
-            CompletableFuture<Void> f = stopped;
-            stopped = null;
-            f.complete(null);
+    @Override
+    protected void close() {
+        for (int i = 0; i < fast.length; i++) {
+            if (fast[i] != null) fast[i].close();
+            fast[i] = null;
         }
     }
 
-    private void onKick() {
-        Libc.readRaw(kickFd, kickBuf, 8);
-        process();
+    @Override
+    protected void reportQueueError(String reason) {
+        String msg = "virtio-scsi queue " + index + ": " + reason;
+        device.log(msg + "; device needs reset");
+        irq.deviceNeedsReset(msg);
     }
 
-    private void process() {
-        if (broken || stopping || draining) return;
-        try {
-            do {
-                queue.disableNotification();
-                while (true) {
-                    if (freeTop == 0) { // more chains in flight than the queue size: wait for completions
-                        starved = true;
-                        return;
-                    }
-                    Request r = requests[free[freeTop - 1]];
-                    if (!queue.pop(r.chain)) break;
-                    freeTop--;
-                    boolean go;
-                    try {
-                        go = handle(r);
-                    } catch (RuntimeException e) { // a bug here must not kill the I/O thread or hang the guest
-                        queueError("request " + r.chain.head() + " failed: " + e);
-                        return;
-                    }
-                    if (!go) return;
-                }
-                // Kicks stay off while requests are in flight (KickPolicy): afterCompletions looks again.
-            } while ((!KickPolicy.PICK_UP_ON_COMPLETION || freeTop == requests.length) && queue.enableNotification());
-        } catch (QueueException e) {
-            queueError(e.getMessage());
-        }
-    }
+    // ---- commands ---------------------------------------------------------------------------
 
     /** Validates and runs (or dispatches) one command; false if the queue broke. */
-    private boolean handle(Request r) {
+    @Override
+    protected boolean handle(Request r) {
         DescriptorChain c = r.chain;
         int cdbSize = device.cdbSize();
         int reqSize = REQ_HEADER_FIXED + cdbSize;
@@ -296,9 +195,9 @@ final class ScsiRequestWorker {
 
     /** A data-path completion (read, write or the FUA flush after a write). */
     private void onFastDone(long token, int result) {
-        Request r = requests[(int) token];
+        Request r = request((int) token);
         ScsiDisk.Transfer t = r.transfer;
-        if (result == -EBUSY && !r.flushing) { // no free submission slot: the pool path does it instead
+        if (result == -Errno.EBUSY && !r.flushing) { // no free submission slot: the pool path does it instead
             runOnPool(r);
             return;
         }
@@ -336,14 +235,7 @@ final class ScsiRequestWorker {
         finish(r, res == null ? S_FAILURE : S_OK, res, dataLen);
         device.lunInFlight.decrementAndGet(r.lun); // after the used ring entry: a TMF answers only then
         device.totalInFlight.decrementAndGet();
-        if (stopping) {
-            maybeFinishStop();
-        } else if (draining) {
-            maybeFinishDrain();
-        } else if (starved) {
-            starved = false;
-            process();
-        }
+        requestDone();
     }
 
     /**
@@ -351,9 +243,6 @@ final class ScsiRequestWorker {
      * {@code response} with nothing transferred ({@code dataLen} is then the residual).
      */
     private boolean finish(Request r, int response, ScsiResult res, long dataLen) {
-        free[freeTop++] = r.slot;
-        if (broken || stopping) return false; // the queue belongs to nobody now; the driver will reset
-        DescriptorChain c = r.chain;
         int senseSize = r.respSize - RESP_HEADER_FIXED;
         byte[] sense = res == null ? new byte[0] : res.sense();
         int senseLen = Math.min(sense.length, senseSize);
@@ -366,44 +255,6 @@ final class ScsiRequestWorker {
         resp[11] = (byte) (res != null && res.overrun() ? S_OVERRUN : response);
         System.arraycopy(sense, 0, resp, RESP_HEADER_FIXED, senseLen);
         long used = r.respSize + (res == null ? 0 : res.dataIn());
-        try {
-            c.writeToChain(0, resp);
-            queue.addUsed(c.head(), (int) Math.min(used, Integer.MAX_VALUE));
-        } catch (QueueException e) {
-            queueError(e.getMessage());
-            return false;
-        } catch (RuntimeException e) {
-            queueError("completing request " + c.head() + ": " + e.getMessage());
-            return false;
-        }
-        if (!notifyScheduled) {
-            notifyScheduled = true;
-            thread.atRoundEnd(this::afterCompletions);
-        }
-        return true;
-    }
-
-    /** End of a round with completions: start what the driver queued meanwhile, then interrupt it once. */
-    private void afterCompletions() {
-        if (KickPolicy.PICK_UP_ON_COMPLETION && !starved) process();
-        notifyDriver();
-    }
-
-    private void notifyDriver() {
-        notifyScheduled = false;
-        if (broken || stopping) return;
-        try {
-            if (queue.needsNotification()) irq.signalUsedBuffer(index);
-        } catch (QueueException e) {
-            queueError(e.getMessage());
-        }
-    }
-
-    private void queueError(String reason) {
-        if (broken) return;
-        broken = true;
-        String msg = "virtio-scsi queue " + index + ": " + reason;
-        device.log(msg + "; device needs reset");
-        irq.deviceNeedsReset(msg);
+        return complete(r, 0, resp, (int) Math.min(used, Integer.MAX_VALUE));
     }
 }

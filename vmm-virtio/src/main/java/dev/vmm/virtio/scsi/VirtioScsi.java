@@ -1,6 +1,5 @@
 package dev.vmm.virtio.scsi;
 
-import dev.vmm.ffm.libc.Libc;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
@@ -11,9 +10,9 @@ import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.blk.BlkBackend;
 import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.io.QueueDevice;
 import dev.vmm.virtio.queue.SplitQueue;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -42,7 +41,7 @@ import java.util.function.Consumer;
  * {@link VirtioInterrupt}. The device owns its worker pool and eventfds, not the target's disks or
  * the I/O threads.
  */
-public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.MigratableDevice, AutoCloseable {
+public final class VirtioScsi extends QueueDevice {
     // Feature bits (virtio 1.x §5.6.3).
     public static final long VIRTIO_SCSI_F_INOUT = 1L << 0;
     public static final long VIRTIO_SCSI_F_HOTPLUG = 1L << 1;
@@ -102,11 +101,8 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     private final ScsiTarget target;
     private final ScsiConfig config;
-    private final List<IoThread> threads;
     private final long features;
-    private final int[] kickFds;
     private final ExecutorService pool;
-    private final Consumer<String> log;
     private final List<BlkBackend> dataPaths;
     private volatile int cdbSize = DEFAULT_CDB_SIZE;
     private volatile int senseSize = DEFAULT_SENSE_SIZE;
@@ -138,6 +134,18 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
      */
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths,
                       Consumer<String> log) {
+        super("virtio-scsi", checkedQueueCount(target, config, threads, dataPaths), threads, log);
+        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
+        this.target = target;
+        this.config = config;
+        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
+        this.lunInFlight = new AtomicIntegerArray(target.lunCount());
+        this.pool = Executors.newFixedThreadPool(config.workers(),
+                dev.vmm.threads.VmmThreads.factory(dev.vmm.threads.ThreadKind.BLOCK_WORKER, "scsi-worker-"));
+    }
+
+    /** Checks the data paths against the LUNs (before any eventfd is made); the virtqueue count. */
+    private static int checkedQueueCount(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths) {
         if (threads.isEmpty()) throw new IllegalArgumentException("virtio-scsi needs at least one I/O thread");
         if (!dataPaths.isEmpty() && dataPaths.size() != target.lunCount()) {
             throw new IllegalArgumentException(dataPaths.size() + " data paths for " + target.lunCount() + " LUNs");
@@ -151,18 +159,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
                         + (b.readOnly() ? ", read-only" : "") + ") does not match the disk");
             }
         }
-        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
-        this.target = target;
-        this.config = config;
-        this.threads = List.copyOf(threads);
-        this.log = log;
-        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
-        this.lunInFlight = new AtomicIntegerArray(target.lunCount());
-        this.kickFds = new int[queueCount()];
-        for (int i = 0; i < kickFds.length; i++) kickFds[i] = Libc.eventfd(0, Libc.EFD_NONBLOCK | Libc.EFD_CLOEXEC);
-        AtomicInteger id = new AtomicInteger();
-        this.pool = Executors.newFixedThreadPool(config.workers(),
-                r -> Thread.ofPlatform().daemon(true).name("scsi-worker-" + id.incrementAndGet()).unstarted(r));
+        return FIRST_REQUEST_QUEUE + config.numQueues();
     }
 
     // ---- VirtioDevice ------------------------------------------------------------------------
@@ -194,11 +191,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     @Override
     public long readConfig(int offset, int size) {
-        if (offset < 0 || (size != 1 && size != 2 && size != 4 && size != 8) || offset > CONFIG_SIZE - size) return 0;
-        byte[] b = configBytes();
-        long v = 0;
-        for (int i = size - 1; i >= 0; i--) v = (v << 8) | (b[offset + i] & 0xFF);
-        return v;
+        return dev.vmm.virtio.ConfigSpace.read(configBytes(), offset, size);
     }
 
     /**
@@ -216,23 +209,20 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
-        if (!requestWorkers.isEmpty() || control != null) throw new ActivationException("virtio-scsi: activated twice without a reset");
-        if (queues.size() != queueCount()) {
-            throw new ActivationException("virtio-scsi: " + queues.size() + " queues given, device has " + queueCount());
-        }
+        checkActivation(queues, !requestWorkers.isEmpty() || control != null);
         try {
             for (int i = FIRST_REQUEST_QUEUE; i < queues.size(); i++) {
                 SplitQueue q = queues.get(i);
                 if (!q.isReady()) continue;
-                IoThread t = threads.get((i - FIRST_REQUEST_QUEUE) % threads.size());
-                ScsiRequestWorker w = new ScsiRequestWorker(this, i, q, memory, t, interrupt, kickFds[i]);
+                IoThread t = threadFor(i - FIRST_REQUEST_QUEUE);
+                ScsiRequestWorker w = new ScsiRequestWorker(this, i, q, memory, t, interrupt, kicks.fd(i));
                 requestWorkers.add(w);
                 t.runAndWait(w::start);
             }
             if (requestWorkers.isEmpty()) throw new ActivationException("virtio-scsi: no request queue is ready");
             SplitQueue cq = queues.get(CONTROL_QUEUE), eq = queues.get(EVENT_QUEUE);
             control = new ScsiControlWorker(this, cq.isReady() ? cq : null, eq.isReady() ? eq : null, threads.get(0), interrupt,
-                    kickFds[CONTROL_QUEUE], kickFds[EVENT_QUEUE]);
+                    kicks.fd(CONTROL_QUEUE), kicks.fd(EVENT_QUEUE));
             if (restoredEvents != null) {
                 control.restorePending(restoredEvents);
                 restoredEvents = null;
@@ -248,32 +238,17 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     }
 
     @Override
-    public void queueNotify(int queueIndex) {
-        if (queueIndex < 0 || queueIndex >= kickFds.length) return;
-        Libc.eventfdSignal(kickFds[queueIndex]);
-    }
-
-    @Override
     public synchronized void reset() {
         List<CompletableFuture<Void>> stops = new ArrayList<>();
         for (ScsiRequestWorker w : requestWorkers) stops.add(w.stop());
         if (control != null) stops.add(control.stop());
-        for (CompletableFuture<Void> f : stops) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                log("virtio-scsi: reset: a queue did not quiesce within 30 s (" + e + ")");
-            }
-        }
+        awaitStopped(stops, "reset", "quiesce");
         requestWorkers.clear();
         control = null;
         restoredEvents = null;
         cdbSize = DEFAULT_CDB_SIZE;
         senseSize = DEFAULT_SENSE_SIZE;
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues
     }
 
     // ---- saved state (MigratableDevice) -------------------------------------------------------
@@ -294,13 +269,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
     public synchronized int[] quiesce() {
         List<CompletableFuture<Void>> drains = new ArrayList<>();
         for (ScsiRequestWorker w : requestWorkers) drains.add(w.drain());
-        for (CompletableFuture<Void> f : drains) {
-            try {
-                f.get(30, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                throw new IllegalStateException("virtio-scsi: commands still in flight after 30 s; cannot save the device state", e);
-            }
-        }
+        awaitDrained(drains, "virtio-scsi: commands still in flight after 30 s; cannot save the device state");
         ScsiControlWorker.Pending pending = new ScsiControlWorker.Pending(List.of(), false);
         if (control != null) {
             try {
@@ -312,10 +281,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
         requestWorkers.clear();
         control = null;
         restoredEvents = pending;
-        try (Arena a = Arena.ofConfined()) { // forget kicks of the old queues (every queue is notified at the restart)
-            MemorySegment buf = a.allocate(8, 8);
-            for (int fd : kickFds) Libc.readRaw(fd, buf, 8);
-        }
+        kicks.forget(); // kicks of the old queues (every queue is notified at the restart)
         return new int[queueCount()];
     }
 
@@ -381,11 +347,6 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
 
     // ---- for the VMM -------------------------------------------------------------------------
 
-    /** The eventfd for virtio queue {@code i} (0 control, 1 event, 2.. requests): bind it with KVM_IOEVENTFD. */
-    public int queueEventFd(int i) {
-        return kickFds[i];
-    }
-
     public ScsiTarget target() { return target; }
 
     /**
@@ -410,7 +371,7 @@ public final class VirtioScsi implements VirtioDevice, dev.vmm.virtio.Migratable
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        for (int fd : kickFds) Libc.close(fd);
+        kicks.close();
     }
 
     // ---- for the workers ---------------------------------------------------------------------

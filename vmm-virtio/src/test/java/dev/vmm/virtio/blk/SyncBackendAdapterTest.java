@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.block.TestDisk;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -11,7 +12,7 @@ import static org.junit.jupiter.api.Assertions.*;
 /** The synchronous-disk path: requests run on worker threads and complete on the I/O thread. */
 class SyncBackendAdapterTest {
     /** A RAM disk with the BlockDevice shape, counting flushes; fails reads at one offset. */
-    static class RamDisk implements SyncDisk {
+    static class RamDisk implements TestDisk {
         final MemorySegment data = MemorySegment.ofArray(new byte[4 << 20]);
         final AtomicInteger flushes = new AtomicInteger();
         final AtomicInteger zeroed = new AtomicInteger();
@@ -27,7 +28,6 @@ class SyncBackendAdapterTest {
         @Override public void flush() { flushes.incrementAndGet(); }
         @Override public synchronized void discard(long o, long n) { data.asSlice(o, n).fill((byte) 0); }
         @Override public synchronized void writeZeroes(long o, long n, boolean unmap) { data.asSlice(o, n).fill((byte) 0); zeroed.incrementAndGet(); }
-        @Override public void close() { }
     }
 
     @Test

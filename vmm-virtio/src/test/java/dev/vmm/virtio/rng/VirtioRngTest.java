@@ -1,5 +1,6 @@
 package dev.vmm.virtio.rng;
 
+import dev.vmm.ratelimit.TokenBucket;
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
@@ -231,14 +232,16 @@ class VirtioRngTest {
     @Test
     void tokenBucketRefillsLinearlyUpToCapacity() {
         long[] t = {0};
-        TokenBucket bucket = new TokenBucket(1000, 1_000_000L, () -> t[0]);
-        assertThat(bucket.take(600)).isEqualTo(600);
-        assertThat(bucket.take(600)).isEqualTo(400);
-        assertThat(bucket.nanosUntil(500)).isEqualTo(500_000L);
+        TokenBucket bucket = TokenBucket.ofBurst(1000, 1_000_000L, t[0]);
+        assertThat(bucket.takeUpTo(600)).isEqualTo(600);
+        assertThat(bucket.takeUpTo(600)).isEqualTo(400);
+        assertThat(bucket.waitNanos(500)).isEqualTo(500_000L);
         t[0] = 250_000L;
-        assertThat(bucket.available()).isEqualTo(250);
+        bucket.refill(t[0]);
+        assertThat((long) Math.floor(bucket.level())).isEqualTo(250);
         t[0] = 10_000_000L;
-        assertThat(bucket.available()).isEqualTo(1000);
+        bucket.refill(t[0]);
+        assertThat((long) Math.floor(bucket.level())).isEqualTo(1000);
     }
 
     static final class RecordingInterrupt implements VirtioInterrupt {

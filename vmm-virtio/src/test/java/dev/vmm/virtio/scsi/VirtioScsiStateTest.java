@@ -3,7 +3,6 @@ package dev.vmm.virtio.scsi;
 import dev.vmm.block.BlockDevice;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.block.Images;
-import dev.vmm.scsi.BlockStore;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.queue.TestRings;
@@ -45,7 +44,7 @@ class VirtioScsiStateTest {
         }
         BlockDevice d = Images.open(p, Images.Options.readWriteDefaults().withFormat(ImageFormat.RAW));
         opened.add(d);
-        return new ScsiDisk(BlockStore.of(d), ScsiDisk.Config.of(serial));
+        return new ScsiDisk(d, ScsiDisk.Config.of(serial));
     }
 
     @Test

@@ -4,7 +4,7 @@ import dev.vmm.block.BlockDevice;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.block.Images;
 import dev.vmm.ffm.libc.Libc;
-import dev.vmm.scsi.BlockStore;
+import dev.vmm.block.TestDisk;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.VirtioDeviceType;
@@ -62,7 +62,7 @@ class VirtioScsiTest {
     ScsiDisk disk(Path img, String serial) {
         BlockDevice d = Images.open(img, Images.Options.readWriteDefaults().withFormat(ImageFormat.RAW));
         opened.add(d);
-        return new ScsiDisk(BlockStore.of(d), ScsiDisk.Config.of(serial));
+        return new ScsiDisk(d, ScsiDisk.Config.of(serial));
     }
 
     ScsiHarness harness(int queues, int threads, ScsiDisk... disks) throws Exception {
@@ -251,7 +251,7 @@ class VirtioScsiTest {
         CountingBackend fast = new CountingBackend(UringRawBackend.open(img, false, CacheMode.WRITEBACK));
         BlockDevice bd = Images.open(img, Images.Options.readWriteDefaults().withFormat(ImageFormat.RAW).withLock(false));
         opened.add(bd);
-        ScsiDisk d = new ScsiDisk(BlockStore.of(bd), ScsiDisk.Config.of("fast"));
+        ScsiDisk d = new ScsiDisk(bd, ScsiDisk.Config.of("fast"));
         try (fast; ScsiHarness h = new ScsiHarness(new ScsiTarget(List.of(d)), ScsiConfig.of(1).withQueueSize(64), 1, List.of(fast))) {
             long[] lbas = {0, 4095, DISK / 512 - 16};
             for (long lba : lbas) {
@@ -385,7 +385,7 @@ class VirtioScsiTest {
     }
 
     /** A disk whose reads wait for a latch, to hold commands in flight. */
-    static final class GatedStore implements BlockStore {
+    static final class GatedStore implements TestDisk {
         final byte[] data = new byte[1 << 20];
         final CountDownLatch gate = new CountDownLatch(1);
         final CountDownLatch entered = new CountDownLatch(1);

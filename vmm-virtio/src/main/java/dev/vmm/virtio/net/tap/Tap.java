@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static dev.vmm.ffm.libc.Errno.*;
 import static dev.vmm.ffm.net.TunIoctls.*;
 
 /**
@@ -32,8 +33,6 @@ public final class Tap implements AutoCloseable {
     public static final int VNET_HDR_SIZE = 12;
     /** The kernel's limit on tap queues (MAX_TAP_QUEUES). */
     public static final int MAX_QUEUES = 256;
-    private static final int EPERM = 1, ENOENT = 2, EBUSY = 16, ENODEV = 19, EINVAL = 22, EACCES = 13,
-            EOPNOTSUPP = 95, EEXIST = 17, ELOOP = 40;
 
     private final String name;
     private final int[] fds;
