@@ -158,50 +158,44 @@ public final class VcpuFd implements AutoCloseable {
 
     // Whole-struct state as byte blobs: what snapshots and migration save and restore verbatim.
 
-    public byte[] getFpu() { return getBlob("KVM_GET_FPU", KVM_GET_FPU, KvmLayouts.KVM_FPU.byteSize()); }
+    public byte[] getFpu() { return StructIoctl.get(fd, "KVM_GET_FPU", KVM_GET_FPU, KvmLayouts.KVM_FPU.byteSize(), -1); }
 
-    public void setFpu(byte[] b) { setBlob("KVM_SET_FPU", KVM_SET_FPU, b); }
+    public void setFpu(byte[] b) { StructIoctl.set(fd, "KVM_SET_FPU", KVM_SET_FPU, b); }
 
-    public byte[] getLapic() { return getBlob("KVM_GET_LAPIC", KVM_GET_LAPIC, KvmLayouts.KVM_LAPIC_STATE.byteSize()); }
+    public byte[] getLapic() { return StructIoctl.get(fd, "KVM_GET_LAPIC", KVM_GET_LAPIC, KvmLayouts.KVM_LAPIC_STATE.byteSize(), -1); }
 
-    public void setLapic(byte[] b) { setBlob("KVM_SET_LAPIC", KVM_SET_LAPIC, b); }
+    public void setLapic(byte[] b) { StructIoctl.set(fd, "KVM_SET_LAPIC", KVM_SET_LAPIC, b); }
 
-    public byte[] getVcpuEvents() { return getBlob("KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, KvmLayouts.KVM_VCPU_EVENTS.byteSize()); }
+    public byte[] getVcpuEvents() { return StructIoctl.get(fd, "KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, KvmLayouts.KVM_VCPU_EVENTS.byteSize(), -1); }
 
-    public void setVcpuEvents(byte[] b) { setBlob("KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS, b); }
+    public void setVcpuEvents(byte[] b) { StructIoctl.set(fd, "KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS, b); }
 
-    public byte[] getXsave() { return getBlob("KVM_GET_XSAVE", KVM_GET_XSAVE, KvmLayouts.KVM_XSAVE.byteSize()); }
+    public byte[] getXsave() { return StructIoctl.get(fd, "KVM_GET_XSAVE", KVM_GET_XSAVE, KvmLayouts.KVM_XSAVE.byteSize(), -1); }
 
-    public void setXsave(byte[] b) { setBlob("KVM_SET_XSAVE", KVM_SET_XSAVE, b); }
+    public void setXsave(byte[] b) { StructIoctl.set(fd, "KVM_SET_XSAVE", KVM_SET_XSAVE, b); }
 
-    public byte[] getXcrs() { return getBlob("KVM_GET_XCRS", KVM_GET_XCRS, KvmLayouts.KVM_XCRS.byteSize()); }
+    public byte[] getXcrs() { return StructIoctl.get(fd, "KVM_GET_XCRS", KVM_GET_XCRS, KvmLayouts.KVM_XCRS.byteSize(), -1); }
 
-    public void setXcrs(byte[] b) { setBlob("KVM_SET_XCRS", KVM_SET_XCRS, b); }
+    public void setXcrs(byte[] b) { StructIoctl.set(fd, "KVM_SET_XCRS", KVM_SET_XCRS, b); }
 
-    public byte[] getDebugRegs() { return getBlob("KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, KvmLayouts.KVM_DEBUGREGS.byteSize()); }
+    public byte[] getDebugRegs() { return StructIoctl.get(fd, "KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, KvmLayouts.KVM_DEBUGREGS.byteSize(), -1); }
 
-    public void setDebugRegs(byte[] b) { setBlob("KVM_SET_DEBUGREGS", KVM_SET_DEBUGREGS, b); }
+    public void setDebugRegs(byte[] b) { StructIoctl.set(fd, "KVM_SET_DEBUGREGS", KVM_SET_DEBUGREGS, b); }
 
-    public byte[] getRegsBlob() { return getBlob("KVM_GET_REGS", KVM_GET_REGS, KvmLayouts.KVM_REGS.byteSize()); }
+    public byte[] getRegsBlob() { return StructIoctl.get(fd, "KVM_GET_REGS", KVM_GET_REGS, KvmLayouts.KVM_REGS.byteSize(), -1); }
 
-    public void setRegsBlob(byte[] b) { setBlob("KVM_SET_REGS", KVM_SET_REGS, b); }
+    public void setRegsBlob(byte[] b) { StructIoctl.set(fd, "KVM_SET_REGS", KVM_SET_REGS, b); }
 
-    public byte[] getSregsBlob() { return getBlob("KVM_GET_SREGS", KVM_GET_SREGS, KvmLayouts.KVM_SREGS.byteSize()); }
+    public byte[] getSregsBlob() { return StructIoctl.get(fd, "KVM_GET_SREGS", KVM_GET_SREGS, KvmLayouts.KVM_SREGS.byteSize(), -1); }
 
-    public void setSregsBlob(byte[] b) { setBlob("KVM_SET_SREGS", KVM_SET_SREGS, b); }
+    public void setSregsBlob(byte[] b) { StructIoctl.set(fd, "KVM_SET_SREGS", KVM_SET_SREGS, b); }
 
     /** KVM_KVMCLOCK_CTRL: tells the guest it was paused (avoids soft-lockup warnings). */
     public boolean kvmclockCtrl() {
         return Libc.ioctlRaw(fd, KVM_KVMCLOCK_CTRL, 0L) == 0;
     }
 
-    private byte[] getBlob(String name, long req, long size) {
-        return StructIoctl.get(fd, name, req, size, -1);
-    }
 
-    private void setBlob(String name, long req, byte[] data) {
-        StructIoctl.set(fd, name, req, data);
-    }
 
     @Override
     public void close() {

@@ -205,37 +205,31 @@ public final class VmFd implements AutoCloseable {
 
     /** KVM_GET_CLOCK: the kvmclock value (ns) and flags. */
     public byte[] getClock() {
-        return getBlob("KVM_GET_CLOCK", KVM_GET_CLOCK, KvmLayouts.KVM_CLOCK_DATA.byteSize(), -1);
+        return StructIoctl.get(fd, "KVM_GET_CLOCK", KVM_GET_CLOCK, KvmLayouts.KVM_CLOCK_DATA.byteSize(), -1);
     }
 
     public void setClock(byte[] data) {
-        setBlob("KVM_SET_CLOCK", KVM_SET_CLOCK, data);
+        StructIoctl.set(fd, "KVM_SET_CLOCK", KVM_SET_CLOCK, data);
     }
 
     /** KVM_GET_IRQCHIP for chip 0 (PIC master), 1 (PIC slave) or 2 (IOAPIC): the raw struct. */
     public byte[] getIrqchip(int chipId) {
-        return getBlob("KVM_GET_IRQCHIP", KVM_GET_IRQCHIP, KvmLayouts.KVM_IRQCHIP.byteSize(), chipId);
+        return StructIoctl.get(fd, "KVM_GET_IRQCHIP", KVM_GET_IRQCHIP, KvmLayouts.KVM_IRQCHIP.byteSize(), chipId);
     }
 
     public void setIrqchip(byte[] data) {
-        setBlob("KVM_SET_IRQCHIP", KVM_SET_IRQCHIP, data);
+        StructIoctl.set(fd, "KVM_SET_IRQCHIP", KVM_SET_IRQCHIP, data);
     }
 
     public byte[] getPit2() {
-        return getBlob("KVM_GET_PIT2", KVM_GET_PIT2, KvmLayouts.KVM_PIT_STATE2.byteSize(), -1);
+        return StructIoctl.get(fd, "KVM_GET_PIT2", KVM_GET_PIT2, KvmLayouts.KVM_PIT_STATE2.byteSize(), -1);
     }
 
     public void setPit2(byte[] data) {
-        setBlob("KVM_SET_PIT2", KVM_SET_PIT2, data);
+        StructIoctl.set(fd, "KVM_SET_PIT2", KVM_SET_PIT2, data);
     }
 
-    private byte[] getBlob(String name, long req, long size, int firstInt) {
-        return StructIoctl.get(fd, name, req, size, firstInt);
-    }
 
-    private void setBlob(String name, long req, byte[] data) {
-        StructIoctl.set(fd, name, req, data);
-    }
 
     @Override
     public void close() {
