@@ -56,6 +56,8 @@ final class AhciPort {
     private int is, ie, cmd, tfd, sig, ssts, sctl, serr, sact, ci, sntf;
     /** Slots issued and not yet fetched; NCQ tags accepted and not yet completed. */
     private int issued, ncqActive;
+    /** Slots issued again while their NCQ tag was still in flight (the guest reused a busy tag). */
+    private int reused;
     /** After a failed command: no further commands until ST is cleared (AHCI §6.2.2.1). */
     private boolean halted;
     private boolean running;
@@ -124,6 +126,7 @@ final class AhciPort {
                         int fresh = value & ~ci;
                         ci |= fresh;
                         issued |= fresh;
+                        reused |= fresh & ncqActive;
                     }
                 }
                 case SNTF -> sntf &= ~(value & 0xFFFF);
@@ -154,6 +157,7 @@ final class AhciPort {
         sact = 0;
         issued = 0;
         ncqActive = 0;
+        reused = 0;
         halted = false;
         generation++;
     }
@@ -213,6 +217,7 @@ final class AhciPort {
         while (true) {
             int slot;
             long gen;
+            boolean reuse;
             synchronized (this) {
                 if (halted || issued == 0 || (cmd & CMD_ST) == 0) {
                     running = false;
@@ -220,11 +225,13 @@ final class AhciPort {
                 }
                 slot = Integer.numberOfTrailingZeros(issued);
                 issued &= ~(1 << slot);
+                reuse = (reused & 1 << slot) != 0;
+                reused &= ~(1 << slot);
                 gen = generation;
                 cmd = (cmd & ~(0x1F << CMD_CCS_SHIFT)) | slot << CMD_CCS_SHIFT;
             }
             try {
-                runSlot(slot, gen);
+                runSlot(slot, gen, reuse);
             } catch (RuntimeException e) { // a bug, not the guest's doing: fail the command, keep the port
                 synchronized (this) {
                     if (gen == generation) finish(slot, false, AtaResult.abort(), 0, false);
@@ -233,7 +240,7 @@ final class AhciPort {
         }
     }
 
-    private void runSlot(int slot, long gen) {
+    private void runSlot(int slot, long gen, boolean reuse) {
         long header;
         synchronized (this) {
             header = clb + (long) slot * HEADER_SIZE;
@@ -243,6 +250,7 @@ final class AhciPort {
         AtaResult result;
         boolean hostBusFatal = false;
         try {
+            if (reuse) throw new CommandFault("slot " + slot + " issued while its NCQ tag was still in flight");
             if (!memory.isValid(header, HEADER_SIZE)) throw new CommandFault("command header outside RAM", true);
             int dw0 = memory.readU32(header);
             long ctba = (memory.readU32(header + 8) & 0xFFFF_FF80L) | (memory.readU32(header + 12) & 0xFFFF_FFFFL) << 32;

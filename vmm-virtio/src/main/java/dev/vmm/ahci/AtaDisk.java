@@ -79,6 +79,12 @@ public final class AtaDisk implements AhciDrive {
 
     @Override
     public AtaResult execute(AtaCommand c, Prdt data) {
+        AtaResult r = run(c, data);
+        if (c.isNcq() && r.failed()) recordNcqError(c, r);
+        return r;
+    }
+
+    private AtaResult run(AtaCommand c, Prdt data) {
         return switch (c.command()) {
             case AtaCommand.IDENTIFY_DEVICE -> {
                 byte[] id = identify();
@@ -101,7 +107,13 @@ public final class AtaDisk implements AhciDrive {
             case AtaCommand.READ_VERIFY -> verify(c.lba28(), c.count() & 0xFF, 256);
             case AtaCommand.READ_VERIFY_EXT -> verify(c.lba(), c.count(), 65536);
             case AtaCommand.FLUSH_CACHE, AtaCommand.FLUSH_CACHE_EXT -> flush();
-            case AtaCommand.DATA_SET_MANAGEMENT -> dataSetManagement(c, data);
+            case AtaCommand.DATA_SET_MANAGEMENT ->
+                    (c.features() & 0x01) == 0 ? AtaResult.abort() : trim(c.count(), data, AtaResult.Protocol.DMA);
+            case AtaCommand.SEND_FPDMA_QUEUED -> // subcommand 00h (DSM) with the TRIM function, the only one offered in log 13h
+                    ((c.count() >> 8) & 0x1F) != 0 || (c.auxiliary() & 0x01) == 0 ? AtaResult.abort()
+                            : trim(c.features(), data, AtaResult.Protocol.DMA);
+            case AtaCommand.READ_LOG_EXT -> readLog(c, data, AtaResult.Protocol.PIO_IN);
+            case AtaCommand.READ_LOG_DMA_EXT -> readLog(c, data, AtaResult.Protocol.DMA);
             case AtaCommand.SET_FEATURES -> setFeatures(c);
             default -> AtaResult.abort(); // PACKET, IDENTIFY PACKET DEVICE, READ LOG EXT, SMART...: not implemented
         };
@@ -157,12 +169,10 @@ public final class AtaDisk implements AhciDrive {
         return AtaResult.ok(0, AtaResult.Protocol.NON_DATA);
     }
 
-    /** DATA SET MANAGEMENT with TRIM: 8-byte entries (LBA 47:0, sector count 63:48) in count × 512 bytes. */
-    private AtaResult dataSetManagement(AtaCommand c, Prdt data) {
-        if ((c.features() & 0x01) == 0 || c.count() == 0 || c.count() > MAX_TRIM_BLOCKS || disk.readOnly()) {
-            return AtaResult.abort();
-        }
-        int bytes = c.count() * SECTOR;
+    /** TRIM (DATA SET MANAGEMENT, or queued through SEND FPDMA QUEUED): 8-byte entries (LBA 47:0, count 63:48) in blocks × 512 bytes. */
+    private AtaResult trim(int blocks, Prdt data, AtaResult.Protocol p) {
+        if (blocks == 0 || blocks > MAX_TRIM_BLOCKS || disk.readOnly()) return AtaResult.abort();
+        int bytes = blocks * SECTOR;
         need(data, bytes);
         byte[] list = data.buffer.read(0, bytes);
         long[] starts = new long[bytes / 8], lengths = new long[bytes / 8];
@@ -181,7 +191,64 @@ public final class AtaDisk implements AhciDrive {
                 return AtaResult.abort();
             }
         }
-        return AtaResult.ok(bytes, AtaResult.Protocol.DMA);
+        return AtaResult.ok(bytes, p);
+    }
+
+    // ---- general purpose logs -------------------------------------------------------------------
+
+    static final int LOG_DIRECTORY = 0x00, LOG_NCQ_ERROR = 0x10, LOG_NCQ_SEND_RECEIVE = 0x13;
+
+    /** The last failed NCQ command (log 10h), cleared when read, as ATA8-ACS §A.13 says. */
+    private byte[] ncqError;
+
+    private synchronized void recordNcqError(AtaCommand c, AtaResult r) {
+        byte[] log = new byte[SECTOR];
+        log[0] = (byte) c.ncqTag();
+        log[2] = (byte) r.status();
+        log[3] = (byte) r.error();
+        log[4] = (byte) c.lba();
+        log[5] = (byte) (c.lba() >> 8);
+        log[6] = (byte) (c.lba() >> 16);
+        log[7] = (byte) c.device();
+        log[8] = (byte) (c.lba() >> 24);
+        log[9] = (byte) (c.lba() >> 32);
+        log[10] = (byte) (c.lba() >> 40);
+        log[12] = (byte) c.count();
+        log[13] = (byte) (c.count() >> 8);
+        int sum = 0;
+        for (int i = 0; i < 511; i++) sum += log[i] & 0xFF;
+        log[511] = (byte) -sum;
+        ncqError = log;
+    }
+
+    /** READ LOG (DMA) EXT of the directory, the NCQ command error log and the NCQ send/receive log; one page each. */
+    private AtaResult readLog(AtaCommand c, Prdt data, AtaResult.Protocol p) {
+        int log = (int) (c.lba() & 0xFF);
+        long page = (c.lba() >>> 8 & 0xFF) | (c.lba() >>> 32 & 0xFFFF) << 8;
+        if (c.count() != 1 || page != 0) return AtaResult.abort();
+        byte[] b = new byte[SECTOR];
+        switch (log) {
+            case LOG_DIRECTORY -> {
+                b[0] = 0x01; // version
+                b[2 * LOG_NCQ_ERROR] = 1;
+                b[2 * LOG_NCQ_SEND_RECEIVE] = 1;
+            }
+            case LOG_NCQ_ERROR -> {
+                synchronized (this) {
+                    if (ncqError != null) b = ncqError;
+                    else b[0] = (byte) 0x80; // NQ: the last error was not an NCQ command
+                    ncqError = null;
+                }
+            }
+            case LOG_NCQ_SEND_RECEIVE -> {
+                b[0] = 0x01; // SEND FPDMA QUEUED with DATA SET MANAGEMENT
+                b[4] = 0x01; // DSM: TRIM
+            }
+            default -> { return AtaResult.abort(); }
+        }
+        need(data, SECTOR);
+        data.buffer.write(0, b);
+        return AtaResult.ok(SECTOR, p);
     }
 
     private AtaResult setFeatures(AtaCommand c) {
@@ -224,17 +291,19 @@ public final class AtaDisk implements AhciDrive {
           .set(65, 120).set(66, 120).set(67, 120).set(68, 120)
           .set(75, 31) // queue depth 32 (value + 1)
           .set(76, 0x0102) // SATA: NCQ, Gen1 (1.5 Gb/s) as PxSSTS reports
+          .set(77, 0x0040) // SEND and RECEIVE FPDMA QUEUED (queued TRIM, see log 13h)
           .set(80, 0x01F0) // ATA/ATAPI-4 .. ATA8-ACS
           .set(82, 0x0020) // volatile write cache
           .set(83, 0x7400) // FLUSH CACHE EXT, FLUSH CACHE, 48-bit addressing
-          .set(84, 0x4000)
+          .set(84, 0x4020) // general purpose logging
           .set(85, writeCache ? 0x0020 : 0)
-          .set(86, 0x3400)
-          .set(87, 0x4000)
+          .set(86, 0xB400) // + words 119-120 valid
+          .set(87, 0x4020)
           .set(88, 0x007F | (transferMode >= 0x40 ? 0x100 << (transferMode & 7) : 0)) // UDMA 0-6, selected mode
           .set64(100, sectors)
           .set(105, MAX_TRIM_BLOCKS)
           .set(106, config.physicalBlockSize() == 4096 ? 0x6003 : 0x4000) // 2^3 logical sectors per physical sector
+          .set(119, 0x4008).set(120, 0x4008) // READ LOG DMA EXT
           .set(169, 0x0001); // TRIM supported (with discard off it is accepted and does nothing)
         return id.bytes();
     }
