@@ -170,7 +170,7 @@ final class AhciPort {
             stopEngine();
             cmd &= ~CMD_ST;
             ssts = 0;
-            tfd = 0x7F;
+            tfd = AtaResult.BSY; // the device is in reset until its D2H FIS after COMRESET is released
         } else if (det == 0 && oldDet == 1) {
             deviceReset(); // COMRESET released: the device comes back with its signature
         }
