@@ -16,6 +16,17 @@ public record AhciState(byte[] pciConfig, int ghc, List<Port> ports) {
     @Override
     public byte[] pciConfig() { return pciConfig.clone(); }
 
+    /** Value equality, config space bytes included (a saved state compared with a re-saved one). */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof AhciState s && ghc == s.ghc && java.util.Arrays.equals(pciConfig, s.pciConfig) && ports.equals(s.ports);
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(java.util.Arrays.hashCode(pciConfig), ghc, ports);
+    }
+
     /**
      * One port. {@code ncqActive}: tags accepted and not completed, re-run from guest memory on
      * restore. {@code disk}/{@code cdrom}: the drive's state, null when the port has no such drive.

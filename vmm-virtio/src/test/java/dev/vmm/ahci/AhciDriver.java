@@ -17,7 +17,7 @@ final class AhciDriver {
     static final int MAX_PRDS = 64;
     static final int TABLE_SIZE = 0x80 + 16 * MAX_PRDS;
 
-    final AhciController hba;
+    AhciController hba; // replaced by the state test with a restored controller over the same RAM
     final GuestMemory mem;
     private final long ramEnd;
     private long next;
