@@ -75,6 +75,7 @@ public final class AhciController implements PciDevice {
         if (drives.size() > PORTS) throw new IllegalArgumentException("ICH9 AHCI has " + PORTS + " ports, not " + drives.size());
         this.msi = msi;
         config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, REVISION);
+        config.setSubsystem(0x1AF4, 0x1100); // QEMU's default subsystem ids, as QEMU 7.2's ich9-ahci shows them
         config.setInterruptPin(1);
         config.addBar(IDP_BAR, PciBar.io(IDP_SIZE));
         config.addBar(ABAR, PciBar.memory32(ABAR_SIZE, false));

@@ -70,8 +70,20 @@ final class AhciPort {
         this.irq = irq;
         this.drive = drive;
         synchronized (this) {
-            hbaReset();
+            powerOn();
         }
+    }
+
+    /**
+     * Power-on state, as QEMU 7.2 shows it before the guest touches the HBA: link up if a device is
+     * attached, but no signature yet (SIG all ones, TFD 7Fh) until the first HBA reset or COMRESET.
+     */
+    private void powerOn() {
+        stopEngine();
+        cmd = CMD_SUD | CMD_POD;
+        ssts = drive != null ? SSTS_UP : 0;
+        sig = 0xFFFF_FFFF;
+        tfd = 0x7F;
     }
 
     AhciDrive drive() { return drive; }
