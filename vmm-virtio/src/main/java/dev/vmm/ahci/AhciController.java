@@ -91,9 +91,8 @@ public final class AhciController implements PciDevice {
         config.addWriteListener(msiCap + 2, 2, (o, s) -> refreshInterrupt(false));
         config.addWriteListener(PciConfigSpace.COMMAND, 2, (o, s) -> refreshInterrupt(false));
         for (int i = 0; i < PORTS; i++) {
-            int port = i;
             ports[i] = new AhciPort(i, memory, io, (p, pending, event) -> portChanged(p, pending, event),
-                    i < drives.size() ? drives.get(i) : null);
+                    () -> (config.command() & PciConfigSpace.COMMAND_BUS_MASTER) != 0, i < drives.size() ? drives.get(i) : null);
         }
     }
 

@@ -50,6 +50,8 @@ final class AhciPort {
     private final GuestMemory memory;
     private final AhciIo io;
     private final AhciController.Irq irq;
+    /** PCI command register bit 2: without bus mastering the HBA may not touch guest memory. */
+    private final java.util.function.BooleanSupplier busMaster;
     private volatile AhciDrive drive;
 
     private long clb, fb;
@@ -63,8 +65,10 @@ final class AhciPort {
     private boolean running;
     private long generation;
 
-    AhciPort(int index, GuestMemory memory, AhciIo io, AhciController.Irq irq, AhciDrive drive) {
+    AhciPort(int index, GuestMemory memory, AhciIo io, AhciController.Irq irq, java.util.function.BooleanSupplier busMaster,
+             AhciDrive drive) {
         this.index = index;
+        this.busMaster = busMaster;
         this.memory = memory;
         this.io = io;
         this.irq = irq;
@@ -262,6 +266,7 @@ final class AhciPort {
         AtaResult result;
         boolean hostBusFatal = false;
         try {
+            if (!busMaster.getAsBoolean()) throw new CommandFault("bus mastering is disabled in the PCI command register", true);
             if (reuse) throw new CommandFault("slot " + slot + " issued while its NCQ tag was still in flight");
             if (!memory.isValid(header, HEADER_SIZE)) throw new CommandFault("command header outside RAM", true);
             int dw0 = memory.readU32(header);
@@ -325,7 +330,7 @@ final class AhciPort {
     private void finish(int slot, boolean ncq, AtaResult r, long transferred, boolean dps) {
         int bit = 1 << slot;
         long header = clb + (long) slot * HEADER_SIZE;
-        if (memory.isValid(header, HEADER_SIZE)) memory.writeU32(header + 4, (int) transferred); // PRDBC
+        if (busMaster.getAsBoolean() && memory.isValid(header, HEADER_SIZE)) memory.writeU32(header + 4, (int) transferred); // PRDBC
         int events = dps ? IS_DPS : 0;
         tfd = r.error() << 8 | r.status();
         if (ncq && (ncqActive & bit) != 0) {
@@ -359,7 +364,7 @@ final class AhciPort {
     }
 
     private void postFis(int offset, byte[] fis) {
-        if ((cmd & CMD_FRE) == 0) return;
+        if ((cmd & CMD_FRE) == 0 || !busMaster.getAsBoolean()) return;
         long at = fb + offset;
         if (memory.isValid(at, fis.length)) memory.write(at, fis);
         else is |= IS_HBFS; // FIS area outside RAM: host bus fatal error

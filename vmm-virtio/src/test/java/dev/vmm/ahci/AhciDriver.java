@@ -50,8 +50,11 @@ final class AhciDriver {
         }
     }
 
-    /** HBA reset and AHCI enable, as ahci_reset_controller + ahci_init_controller. */
+    /** pci_enable_device + pci_set_master, then HBA reset and AHCI enable (ahci_reset_controller, ahci_init_controller). */
     void resetHba() {
+        int command = hba.configRead(dev.vmm.chipset.pci.PciConfigSpace.COMMAND, 2);
+        hba.configWrite(dev.vmm.chipset.pci.PciConfigSpace.COMMAND, 2, command
+                | dev.vmm.chipset.pci.PciConfigSpace.COMMAND_MEMORY | dev.vmm.chipset.pci.PciConfigSpace.COMMAND_BUS_MASTER);
         reg(AhciController.GHC, AhciController.GHC_AE);
         reg(AhciController.GHC, AhciController.GHC_AE | AhciController.GHC_HR);
         waitFor("HBA reset", () -> (reg(AhciController.GHC) & AhciController.GHC_HR) == 0);

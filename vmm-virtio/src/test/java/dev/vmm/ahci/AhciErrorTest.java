@@ -252,6 +252,22 @@ class AhciErrorTest {
     }
 
     @Test
+    void noDmaWithoutBusMastering() {
+        setUp(AhciIo.inline());
+        int command = rig.hba.configRead(dev.vmm.chipset.pci.PciConfigSpace.COMMAND, 2);
+        rig.hba.configWrite(dev.vmm.chipset.pci.PciConfigSpace.COMMAND, 2, command & ~dev.vmm.chipset.pci.PciConfigSpace.COMMAND_BUS_MASTER);
+        long buf = rig.buffer(512);
+        rig.ram.memory.slice(buf, 512).fill((byte) 0x5A);
+        port.build(0, AhciDriver.Cmd.of(readFis(1), false, new long[] {buf, 512}));
+        port.reg(AhciPort.CI, 1);
+        assertTrue((port.reg(AhciPort.IS) & (AhciPort.IS_TFES | AhciPort.IS_HBFS)) == (AhciPort.IS_TFES | AhciPort.IS_HBFS));
+        assertEquals(0x5A, rig.read(buf, 1)[0], "guest memory untouched");
+        rig.hba.configWrite(dev.vmm.chipset.pci.PciConfigSpace.COMMAND, 2, command);
+        port.recover();
+        assertGoodRead();
+    }
+
+    @Test
     void writesRefusedOnAReadOnlyDisk() {
         disk = new MemoryDisk(new byte[1 << 20], true);
         rig = new AhciRig(AhciIo.inline(), new AtaDisk(disk, AtaDisk.Config.of("RO")));

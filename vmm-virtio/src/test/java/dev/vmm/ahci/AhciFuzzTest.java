@@ -33,7 +33,7 @@ class AhciFuzzTest {
     }
 
     static void exercise(byte[] input) {
-        ByteBuffer in = ByteBuffer.wrap(Arrays.copyOf(input, Math.max(input.length, 160))).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer in = ByteBuffer.wrap(Arrays.copyOf(input, Math.max(input.length, 200))).order(ByteOrder.LITTLE_ENDIAN);
         int flags = in.get() & 0xFF;
         boolean cd = (flags & 1) != 0;
         int slot = in.get() & 31;
