@@ -92,6 +92,12 @@ final class AhciPort {
 
     AhciDrive drive() { return drive; }
 
+    private static final System.Logger LOG = System.getLogger(AhciPort.class.getName());
+
+    /** Where unexpected exceptions of command execution go (logged; the fuzz tests collect them as findings). */
+    static volatile java.util.function.Consumer<RuntimeException> internalErrors =
+            e -> LOG.log(System.Logger.Level.ERROR, "AHCI command failed inside the device model", e);
+
     // ---- registers ------------------------------------------------------------------------------
 
     synchronized int read(int reg) {
@@ -249,6 +255,7 @@ final class AhciPort {
             try {
                 runSlot(slot, gen, reuse);
             } catch (RuntimeException e) { // a bug, not the guest's doing: fail the command, keep the port
+                internalErrors.accept(e);
                 synchronized (this) {
                     if (gen == generation) finish(slot, false, AtaResult.abort(), 0, false);
                 }

@@ -5,6 +5,8 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -33,6 +35,18 @@ class AhciFuzzTest {
     }
 
     static void exercise(byte[] input) {
+        List<RuntimeException> bugs = new CopyOnWriteArrayList<>();
+        var previous = AhciPort.internalErrors;
+        AhciPort.internalErrors = bugs::add;
+        try {
+            run(input);
+        } finally {
+            AhciPort.internalErrors = previous;
+        }
+        if (!bugs.isEmpty()) throw new AssertionError("exception inside the device model", bugs.get(0));
+    }
+
+    private static void run(byte[] input) {
         ByteBuffer in = ByteBuffer.wrap(Arrays.copyOf(input, Math.max(input.length, 200))).order(ByteOrder.LITTLE_ENDIAN);
         int flags = in.get() & 0xFF;
         boolean cd = (flags & 1) != 0;
