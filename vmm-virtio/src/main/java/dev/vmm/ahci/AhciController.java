@@ -200,24 +200,24 @@ public final class AhciController implements PciDevice {
         return (config.read(msiCap + 2, 2) & 1) != 0;
     }
 
+    /**
+     * Recomputes the interrupt output. The line/message is driven under {@code irqLock} so that two
+     * ports completing on different threads cannot leave INTx at a stale level (lock order: port →
+     * irqLock → config space / PCI function; neither calls back into the controller).
+     */
     private void refreshInterrupt(boolean event) {
-        boolean useMsi = msiEnabled();
-        long address = 0;
-        int data = 0;
-        if (useMsi) {
-            address = (config.read(msiCap + 4, 4) & 0xFFFF_FFFFL) | (long) config.read(msiCap + 8, 4) << 32;
-            data = config.read(msiCap + 12, 2);
-        }
-        boolean send = false, intx;
         synchronized (irqLock) {
+            boolean useMsi = msiEnabled();
             boolean now = (ghc & GHC_IE) != 0 && pendingPorts != 0;
-            if (useMsi && now && (event || !level)) send = true;
+            boolean send = useMsi && now && (event || !level);
             level = now;
-            intx = now && !useMsi;
+            PciFunction f = function;
+            if (f != null) f.intx().set(now && !useMsi);
+            if (send) {
+                long address = (config.read(msiCap + 4, 4) & 0xFFFF_FFFFL) | (long) config.read(msiCap + 8, 4) << 32;
+                msi.signal(0, address, config.read(msiCap + 12, 2));
+            }
         }
-        PciFunction f = function;
-        if (f != null) f.intx().set(intx);
-        if (send) msi.signal(0, address, data);
     }
 
     /** Whether INTA# is asserted by the controller (before the PCI command register's disable bit). */
