@@ -198,16 +198,19 @@ final class AhciPort {
         }
     }
 
-    /** GHC.HR: port registers to their reset values (CLB/FB kept, as AHCI §10.4.3 allows), then a COMRESET. */
+    /**
+     * GHC.HR: port registers to their reset values (CLB/FB kept, as AHCI §10.4.3 allows). As in QEMU
+     * 7.2 the device shows no signature (SIG all ones, TFD 7Fh) until the guest's COMRESET, which
+     * Linux and SeaBIOS both send.
+     */
     synchronized void hbaReset() {
-        stopEngine();
         is = 0;
         ie = 0;
-        cmd = CMD_SUD | CMD_POD;
         sctl = 0;
         serr = 0;
         sntf = 0;
-        deviceReset();
+        powerOn();
+        updateIrq(0);
     }
 
     /** The device after a reset: signature, status, Phy up; its D2H FIS goes to the FIS area if FRE is on. */
@@ -224,7 +227,9 @@ final class AhciPort {
         sig = d.signature();
         tfd = 0x0100 | d.resetStatus(); // error 01h: diagnostics passed
         int s = d.signature();
-        postFis(Fis.RX_D2H, Fis.d2h(false, d.resetStatus(), 1, (s >>> 8) & 0xFF_FFFFL, 0, s & 0xFF));
+        postFis(Fis.RX_D2H, Fis.d2h(true, d.resetStatus(), 1, (s >>> 8) & 0xFF_FFFFL, 0, s & 0xFF));
+        is |= IS_DHRS;
+        updateIrq(IS_DHRS);
     }
 
     private boolean wantsDrain() {

@@ -63,7 +63,8 @@ public final class AtaDisk implements AhciDrive {
 
     @Override public int signature() { return SIGNATURE; }
 
-    @Override public int resetStatus() { return AtaResult.STATUS_OK; }
+    /** 30h after a reset, as QEMU 7.2's IDE core reports a disk (checked by AhciQemuBehaviourTest). */
+    @Override public int resetStatus() { return AtaResult.DF | AtaResult.DSC; }
 
     @Override public String kind() { return "disk"; }
 
@@ -136,7 +137,7 @@ public final class AtaDisk implements AhciDrive {
 
     private AtaResult transfer(boolean write, long lba, int rawCount, int zeroMeans, boolean fua, Prdt data, AtaResult.Protocol p) {
         long count = rawCount == 0 ? zeroMeans : rawCount;
-        if (!inRange(lba, count)) return AtaResult.error(AtaResult.IDNF);
+        if (!inRange(lba, count)) return AtaResult.abort(); // ABRT, not IDNF: what QEMU 7.2 answers
         if (write && disk.readOnly()) return AtaResult.abort();
         long bytes = count * SECTOR;
         need(data, bytes);
@@ -156,7 +157,7 @@ public final class AtaDisk implements AhciDrive {
 
     private AtaResult verify(long lba, int rawCount, int zeroMeans) {
         long count = rawCount == 0 ? zeroMeans : rawCount;
-        return inRange(lba, count) ? AtaResult.ok(0, AtaResult.Protocol.NON_DATA) : AtaResult.error(AtaResult.IDNF);
+        return inRange(lba, count) ? AtaResult.ok(0, AtaResult.Protocol.NON_DATA) : AtaResult.abort();
     }
 
     private AtaResult flush() {
@@ -180,7 +181,7 @@ public final class AtaDisk implements AhciDrive {
             long e = MemorySegment.ofArray(list).get(LE64, 8L * i);
             starts[i] = e & 0xFFFF_FFFF_FFFFL;
             lengths[i] = e >>> 48;
-            if (lengths[i] != 0 && !inRange(starts[i], lengths[i])) return AtaResult.error(AtaResult.IDNF | AtaResult.ABRT);
+            if (lengths[i] != 0 && !inRange(starts[i], lengths[i])) return AtaResult.abort();
         }
         if (config.discard()) {
             try {

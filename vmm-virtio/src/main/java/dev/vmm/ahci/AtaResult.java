@@ -26,8 +26,11 @@ record AtaResult(int status, int error, long transferred, Protocol protocol, lon
         return new AtaResult(STATUS_OK, 0, transferred, p, 0, 0);
     }
 
+    /** Error status as QEMU 7.2 reports it: DRDY | ERR (41h), the error register as given. */
+    static final int STATUS_ERROR = DRDY | ERR;
+
     static AtaResult error(int error) {
-        return new AtaResult(STATUS_OK | ERR, error, 0, Protocol.NON_DATA, 0, 0);
+        return new AtaResult(STATUS_ERROR, error, 0, Protocol.NON_DATA, 0, 0);
     }
 
     static AtaResult abort() {

@@ -63,8 +63,8 @@ public final class AtapiCdrom implements AhciDrive {
 
     @Override public int signature() { return SIGNATURE; }
 
-    /** Packet devices clear DRDY after a reset until IDENTIFY PACKET DEVICE (ATA8-ACS §9.12). */
-    @Override public int resetStatus() { return 0x00; }
+    /** 70h after a reset, as QEMU 7.2's IDE core reports a CD-ROM (checked by AhciQemuBehaviourTest). */
+    @Override public int resetStatus() { return AtaResult.DRDY | AtaResult.DF | AtaResult.DSC; }
 
     @Override public String kind() { return "cdrom"; }
 
@@ -139,7 +139,7 @@ public final class AtapiCdrom implements AhciDrive {
                 yield AtaResult.ok(id.length, AtaResult.Protocol.PIO_IN);
             }
             case AtaCommand.IDENTIFY_DEVICE -> // abort, leaving the packet signature in the registers
-                    new AtaResult(AtaResult.ERR, AtaResult.ABRT, 0, AtaResult.Protocol.NON_DATA, 0xEB1401L, 1);
+                    new AtaResult(AtaResult.STATUS_ERROR, AtaResult.ABRT, 0, AtaResult.Protocol.NON_DATA, 0xEB1401L, 1);
             case AtaCommand.SET_FEATURES -> {
                 int sub = c.features() & 0xFF;
                 yield sub == 0x03 || sub == 0x02 || sub == 0x82 || sub == 0x10 || sub == 0x90 || sub == 0x66 || sub == 0xCC
@@ -201,7 +201,9 @@ public final class AtapiCdrom implements AhciDrive {
                             : sense.key() != Sense.NO_SENSE ? sense : mediumPresent() ? Sense.NONE : MEDIUM_NOT_PRESENT;
                     unitAttention = false;
                     sense = Sense.NONE;
-                    yield trim(s.fixed(), u8(cdb, 4));
+                    byte[] fixed = s.fixed();
+                    fixed[0] |= (byte) 0x80; // VALID, as QEMU 7.2 reports it
+                    yield trim(fixed, u8(cdb, 4));
                 }
                 case INQUIRY -> {
                     if ((cdb[1] & 0x01) != 0 || cdb[2] != 0) throw new Check(Sense.invalidFieldInCdb(1, 0));
@@ -234,9 +236,8 @@ public final class AtapiCdrom implements AhciDrive {
             return packetOk(reply.length, proto);
         } catch (Check c) {
             if (op != REQUEST_SENSE) sense = c.sense;
-            // ATAPI: ERR (CHK) in status, sense key in error 7:4, ABRT for an illegal request.
-            int error = c.sense.key() << 4 | (c.sense.key() == Sense.ILLEGAL_REQUEST ? AtaResult.ABRT : 0);
-            return new AtaResult(AtaResult.STATUS_OK | AtaResult.ERR, error, 0, AtaResult.Protocol.NON_DATA, 0, 3);
+            // ATAPI: ERR (CHK) in status, the sense key in error 7:4 (QEMU 7.2: status 41h, no ABRT bit).
+            return new AtaResult(AtaResult.STATUS_ERROR, c.sense.key() << 4, 0, AtaResult.Protocol.NON_DATA, 0, 3);
         }
     }
 
@@ -271,8 +272,8 @@ public final class AtapiCdrom implements AhciDrive {
         byte[] r = new byte[36];
         r[0] = 0x05; // CD/DVD device
         r[1] = (byte) 0x80; // removable
-        r[2] = 0x05; // SPC-3
-        r[3] = 0x32; // ATAPI transport, response data format 2
+        r[2] = 0x00; // version 0 and ATAPI version 2 / response data format 1, as ATAPI drives (and QEMU 7.2) report
+        r[3] = 0x21;
         r[4] = 31;
         ascii(r, 8, 8, "VMM");
         ascii(r, 16, 16, model);
@@ -301,6 +302,7 @@ public final class AtapiCdrom implements AhciDrive {
                     at += 8;
                 }
                 tocEntry(r, at, 0xAA, blocks, msf); // lead-out
+                r[at + 1] = 0x16; // lead-out ADR/control as QEMU 7.2 reports it
                 yield r;
             }
             case 1 -> {
@@ -373,10 +375,10 @@ public final class AtapiCdrom implements AhciDrive {
         if ((cdb[1] & 0x01) == 0) throw new Check(Sense.invalidFieldInCdb(1, 0)); // asynchronous operation: not supported
         boolean media = (cdb[4] & 0x10) != 0;
         if (!media) {
-            return new byte[] {0, 2, (byte) 0x80, 0x10}; // NEA: no event of a requested class; supports: media
+            return new byte[] {0, 0, (byte) 0x80, 0x10}; // NEA: no event of a requested class; supports: media
         }
         byte[] r = new byte[8];
-        put16(r, 0, 6);
+        put16(r, 0, 4); // event data length: the bytes after the 4-byte header
         r[2] = 0x04; // media class
         r[3] = 0x10;
         r[4] = (byte) mediaEvent;

@@ -186,7 +186,7 @@ class AhciDiskTest {
         assertFalse(p.issue(0, AhciDriver.Cmd.of(AhciDriver.h2d(AtaCommand.READ_VERIFY_EXT, 10, 100, 0, 0x40), false)).failed());
         AhciDriver.Result past = p.issue(0, AhciDriver.Cmd.of(AhciDriver.h2d(AtaCommand.READ_VERIFY_EXT, IMAGE_BYTES / 512, 1, 0, 0x40), false));
         assertTrue(past.failed());
-        assertEquals(AtaResult.IDNF, past.error());
+        assertEquals(AtaResult.ABRT, past.error(), "ABRT for a range past the end, as QEMU 7.2");
         p.recover();
         // Non-queued TRIM (DATA SET MANAGEMENT).
         long list = rig.buffer(512);

@@ -123,7 +123,7 @@ final class AhciDriver {
 
         void reg(int off, int v) { AhciDriver.this.reg(AhciController.PORT_BASE + AhciController.PORT_SIZE * index + off, v); }
 
-        /** ahci_port_start + hardreset wait + ahci_start_engine. */
+        /** ahci_port_start, a hardreset (COMRESET through PxSCTL, as libata's EH does), ahci_start_engine. */
         void start() {
             stopEngine();
             reg(AhciPort.CMD, reg(AhciPort.CMD) & ~AhciPort.CMD_FRE);
@@ -133,6 +133,8 @@ final class AhciDriver {
             reg(AhciPort.FB, (int) fb);
             reg(AhciPort.FBU, (int) (fb >>> 32));
             reg(AhciPort.CMD, reg(AhciPort.CMD) | AhciPort.CMD_FRE);
+            reg(AhciPort.SCTL, 0x301);
+            reg(AhciPort.SCTL, 0x300);
             reg(AhciPort.SERR, -1);
             reg(AhciPort.IS, -1);
             reg(AhciPort.IE, 0x7DC0_00FF & ~(1 << 25)); // what Linux enables (DEF_PORT_IRQ): errors and FIS events
