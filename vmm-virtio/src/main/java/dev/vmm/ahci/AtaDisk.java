@@ -283,7 +283,7 @@ public final class AtaDisk implements AhciDrive {
           .set(47, 0x8010) // READ/WRITE MULTIPLE: at most 16 sectors per DRQ block
           .set(49, 0x0B00) // IORDY, LBA, DMA
           .set(50, 0x4000)
-          .set(53, 0x0006) // words 64-70 and 88 valid
+          .set(53, 0x0007) // words 54-58, 64-70 and 88 valid
           .set(54, cylinders).set(55, 16).set(56, 63)
           .set32(57, (long) cylinders * 16 * 63)
           .set32(60, Math.min(sectors, 0x0FFF_FFFFL))
@@ -293,7 +293,7 @@ public final class AtaDisk implements AhciDrive {
           .set(75, 31) // queue depth 32 (value + 1)
           .set(76, 0x0102) // SATA: NCQ, Gen1 (1.5 Gb/s) as PxSSTS reports
           .set(77, 0x0040) // SEND and RECEIVE FPDMA QUEUED (queued TRIM, see log 13h)
-          .set(80, 0x01F0) // ATA/ATAPI-4 .. ATA8-ACS
+          .set(80, 0x00F0) // ATA/ATAPI-4 .. -7, as QEMU 7.2 reports (TRIM needs 7 or later in Linux)
           .set(82, 0x0020) // volatile write cache
           .set(83, 0x7400) // FLUSH CACHE EXT, FLUSH CACHE, 48-bit addressing
           .set(84, 0x4020) // general purpose logging

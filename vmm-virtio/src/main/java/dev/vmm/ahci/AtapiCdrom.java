@@ -158,7 +158,7 @@ public final class AtapiCdrom implements AhciDrive {
                 .string(23, 4, "1.0")
                 .string(27, 20, model)
                 .set(49, 0x0300) // LBA, DMA
-                .set(53, 0x0006)
+                .set(53, 0x0007)
                 .set(63, 0x0007)
                 .set(64, 0x0003)
                 .set(65, 120).set(66, 120).set(67, 120).set(68, 120)

@@ -189,7 +189,7 @@ void main(void) {
     zero(buf, 64);
     cmd("cd_toc_msf", 2, 0xA0, 0, 0, 1, 0, toc1, 0x20, 0);
     dump("cd_toc_msf.data", 20);
-    static u8 toc2[16] = {0x43, 0, 1, 0, 0, 0, 0, 0, 12};
+    static u8 toc2[16] = {0x43, 0, 1, 0, 0, 0, 0, 0, 12, 0x40}; /* format 1 in byte 2 (MMC) and byte 9 (SFF-8020, which QEMU reads) */
     zero(buf, 64);
     cmd("cd_toc_session", 2, 0xA0, 0, 0, 1, 0, toc2, 12, 0);
     dump("cd_toc_session.data", 12);
