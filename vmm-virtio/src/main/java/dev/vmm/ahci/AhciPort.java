@@ -333,8 +333,8 @@ final class AhciPort {
             if ((sact & bit) == 0) throw new CommandFault("NCQ command in slot " + c.slot() + " without its PxSACT bit");
             ncqActive |= bit;
             ci &= ~bit;
-            tfd = (tfd & 0xFF00) | AtaResult.DRDY;
-            postFis(Fis.RX_D2H, Fis.d2h(false, AtaResult.DRDY, 0, 0, 0x40, 0));
+            tfd = AtaResult.STATUS_OK; // 50h, error 0: what QEMU 7.2 shows while NCQ commands run
+            postFis(Fis.RX_D2H, Fis.d2h(false, AtaResult.STATUS_OK, 0, 0, 0, 0));
         }
     }
 
@@ -342,13 +342,14 @@ final class AhciPort {
     private void finish(int slot, boolean ncq, AtaResult r, long transferred, boolean dps) {
         int bit = 1 << slot;
         long header = clb + (long) slot * HEADER_SIZE;
-        if (busMaster.getAsBoolean() && memory.isValid(header, HEADER_SIZE)) memory.writeU32(header + 4, (int) transferred); // PRDBC
+        // PRDBC: not updated for NCQ commands (as QEMU 7.2; software cannot rely on it for queued commands).
+        if (!ncq && busMaster.getAsBoolean() && memory.isValid(header, HEADER_SIZE)) memory.writeU32(header + 4, (int) transferred);
         int events = dps ? IS_DPS : 0;
         tfd = r.error() << 8 | r.status();
         if (ncq && (ncqActive & bit) != 0) {
             if (r.failed()) {
                 postFis(Fis.RX_SDB, Fis.setDeviceBits(true, r.status(), r.error(), 0));
-                events |= IS_SDBS | IS_TFES;
+                events |= IS_TFES; // TFES alone, as QEMU 7.2 (the SDB FIS is still posted)
                 halted = true;
             } else {
                 postFis(Fis.RX_SDB, Fis.setDeviceBits(true, r.status(), 0, bit));

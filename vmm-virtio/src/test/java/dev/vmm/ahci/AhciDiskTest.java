@@ -282,7 +282,7 @@ class AhciDiskTest {
             for (int tag = 0; tag < 32; tag++) {
                 AhciDriver.Result r = p.result(tag);
                 int bytes = counts[tag] * 512;
-                assertEquals(kinds[tag] == 2 ? 512 : bytes, r.prdbc(), "PRDBC of tag " + tag);
+                assertEquals(0, r.prdbc(), "PRDBC of NCQ tag " + tag + " not updated (as QEMU 7.2)");
                 if (kinds[tag] == 0) assertArrayEquals(expect[tag], rig.read(bufs[tag], bytes), "read of tag " + tag);
             }
             assertTrue(rig.msis.size() > msisBefore, "MSI sent");

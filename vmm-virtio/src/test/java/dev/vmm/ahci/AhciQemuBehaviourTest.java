@@ -191,6 +191,27 @@ class AhciQemuBehaviourTest {
             return !r.failed();
         }
 
+        void ncq(String name, int p, int mask, long lba) {
+            AhciDriver.Port port = ports[p];
+            var mem = rig.ram.memory;
+            for (int t = 0; t < 4; t++) {
+                if ((mask & 1 << t) == 0) continue;
+                port.build(t, AhciDriver.Cmd.of(AhciDriver.ncq(false, t, lba + 16L * t, 8), false, new long[] {buf + 4096L * t, 4096}));
+            }
+            zero(port.fb, 256);
+            port.reg(AhciPort.IS, -1);
+            port.reg(AhciPort.SACT, mask);
+            port.reg(AhciPort.CI, mask);
+            AhciDriver.waitFor("NCQ", () -> port.reg(AhciPort.SACT) == 0 || (port.reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
+            kv(name + ".tfd", port.reg(AhciPort.TFD));
+            kv(name + ".is", port.reg(AhciPort.IS));
+            kv(name + ".ci", port.reg(AhciPort.CI));
+            kv(name + ".sact", port.reg(AhciPort.SACT));
+            kv(name + ".sdb", mem.readU32(port.fb + 0x58));
+            kv(name + ".d2h", mem.readU32(port.fb + 0x40));
+            for (int t = 0; t < 4; t++) if ((mask & 1 << t) != 0) kvn(name + ".prdbc", t, mem.readU32(port.clb + 32L * t + 4));
+        }
+
         void dump(String name, int n) {
             for (int i = 0; i < n; i += 4) kvn(name, i, rig.ram.memory.readU32(buf + i));
         }
@@ -240,6 +261,15 @@ class AhciQemuBehaviourTest {
             cmd("verify", 0, 0x42, 10, 8, 0, 0x40, null, 0, false);
             if (!cmd("setfeatures_bad", 0, 0xEF, 0, 0, 0x77, 0, null, 0, false)) ports[0].recover();
             cmd("setfeatures_wc_off", 0, 0xEF, 0, 0, 0x82, 0, null, 0, false);
+            zero(buf, 16384);
+            ncq("ncq1", 0, 1, 100);
+            sum("ncq1.sum", 4096);
+            zero(buf, 16384);
+            ncq("ncq4", 0, 0xF, 200);
+            sum("ncq4.sum", 16384);
+            ncq("ncqpast", 0, 1, 2045);
+            ports[0].recover();
+            cmd("after_ncq_error", 0, 0x25, 2, 4, 0, 0x40, null, 2048, false);
 
             if (!cmd("cd_identify", 2, 0xEC, 0, 0, 0, 0, null, 512, false)) ports[2].recover();
             zero(buf, 512);

@@ -34,6 +34,7 @@ static void pwr(int p, u32 off, u32 v) { wr(0x100 + 0x80 * p + off, v); }
 static u8 clb[6][1024] __attribute__((aligned(1024)));
 static u8 fb[6][256] __attribute__((aligned(256)));
 static u8 table[0x100] __attribute__((aligned(128)));
+static u8 tables[4][0x100] __attribute__((aligned(128)));
 static u8 buf[65536] __attribute__((aligned(4096)));
 
 static int wait(int p, u32 off, u32 mask, u32 want) {
@@ -103,6 +104,38 @@ static int cmd(const char *name, int p, u8 command, u64 lba, u16 count, u16 feat
     return (is & (1u << 30)) == 0;
 }
 
+/* NCQ READ FPDMA QUEUED of 8 sectors at lba + 16 * tag for each tag in mask (slot = tag), issued together. */
+static void ncq(const char *name, int p, u32 mask, u64 lba) {
+    for (int t = 0; t < 4; t++) {
+        if (!(mask & (1u << t))) continue;
+        u8 *tb = tables[t];
+        zero(tb, 0x100);
+        u64 l = lba + 16 * t;
+        tb[0] = 0x27; tb[1] = 0x80; tb[2] = 0x60; tb[3] = 8; tb[7] = 0x40;
+        tb[4] = (u8)l; tb[5] = (u8)(l >> 8); tb[6] = (u8)(l >> 16); tb[8] = (u8)(l >> 24);
+        tb[12] = (u8)(t << 3);
+        u32 *prdt = (u32 *)(tb + 0x80);
+        prdt[0] = (u32)(buf + 4096 * t); prdt[1] = 0; prdt[3] = 4095;
+        u32 *h = (u32 *)(clb[p] + 32 * t);
+        h[0] = 5 | (1u << 16); h[1] = 0; h[2] = (u32)tb; h[3] = 0;
+    }
+    zero(fb[p], 256);
+    pwr(p, 0x10, 0xFFFFFFFF);
+    pwr(p, 0x34, mask);
+    pwr(p, 0x38, mask);
+    for (u32 i = 0; i < 20000000; i++) {
+        if (prd(p, 0x34) == 0 || (prd(p, 0x10) & (1u << 30))) break;
+    }
+    for (volatile int i = 0; i < 100000; i++) { }
+    puts_(name); puts_(".tfd "); hex(prd(p, 0x20)); putc_('\n');
+    puts_(name); puts_(".is "); hex(prd(p, 0x10)); putc_('\n');
+    puts_(name); puts_(".ci "); hex(prd(p, 0x38)); putc_('\n');
+    puts_(name); puts_(".sact "); hex(prd(p, 0x34)); putc_('\n');
+    puts_(name); puts_(".sdb "); hex(*(u32 *)(fb[p] + 0x58)); putc_('\n');
+    puts_(name); puts_(".d2h "); hex(*(u32 *)(fb[p] + 0x40)); putc_('\n');
+    for (int t = 0; t < 4; t++) if (mask & (1u << t)) { puts_(name); puts_(".prdbc."); hex(t); putc_(' '); hex(((u32 *)(clb[p] + 32 * t))[1]); putc_('\n'); }
+}
+
 static void dump(const char *name, u32 n) {
     for (u32 i = 0; i < n; i += 4) kvn(name, i, *(u32 *)(buf + i));
 }
@@ -157,6 +190,15 @@ void main(void) {
     cmd("verify", 0, 0x42, 10, 8, 0, 0x40, 0, 0, 0);
     if (!cmd("setfeatures_bad", 0, 0xEF, 0, 0, 0x77, 0, 0, 0, 0)) recover(0);
     cmd("setfeatures_wc_off", 0, 0xEF, 0, 0, 0x82, 0, 0, 0, 0);
+    zero(buf, 16384);
+    ncq("ncq1", 0, 1, 100);
+    sum("ncq1.sum", 4096);
+    zero(buf, 16384);
+    ncq("ncq4", 0, 0xF, 200);
+    sum("ncq4.sum", 16384);
+    ncq("ncqpast", 0, 1, 2045);
+    recover(0);
+    cmd("after_ncq_error", 0, 0x25, 2, 4, 0, 0x40, 0, 2048, 0);
 
     /* CD-ROM on port 2. */
     if (!cmd("cd_identify", 2, 0xEC, 0, 0, 0, 0, 0, 512, 0)) recover(2);
