@@ -398,14 +398,15 @@ public final class AtapiCdrom implements AhciDrive {
         caps[0] = 0x2A;
         caps[1] = 20;
         if (!changeable) {
+            // The values QEMU 7.2 reports (checked by AhciQemuBehaviourTest).
             caps[2] = 0x3B; // reads CD-R, CD-RW, method 2, DVD-ROM
             caps[4] = 0x71; // audio play, mode 2 form 1 and 2, multi-session
-            caps[5] = (byte) 0xFF;
+            caps[5] = 0x60; // ISRC, UPC
             caps[6] = (byte) (0x29 | (locked ? 0x02 : 0)); // tray, eject, lock supported (+ locked)
-            put16(caps, 8, 706 * 4); // max read speed 4x CD in kB/s
-            put16(caps, 10, 0x00FF);
-            put16(caps, 12, 512);
-            put16(caps, 14, 706 * 4);
+            put16(caps, 8, 704); // max read speed (kB/s)
+            put16(caps, 10, 2); // volume levels
+            put16(caps, 12, 512); // buffer size (KiB)
+            put16(caps, 14, 704); // current read speed
         }
         byte[] pages = switch (page) {
             case 0x01 -> recovery;
@@ -419,7 +420,7 @@ public final class AtapiCdrom implements AhciDrive {
         };
         byte[] r = new byte[8 + pages.length];
         put16(r, 0, r.length - 2);
-        r[2] = (byte) (mediumPresent() ? 0x01 : 0x70); // medium type: 120 mm data CD / no disc
+        r[2] = 0x70; // medium type: what QEMU 7.2 reports, medium or not
         System.arraycopy(pages, 0, r, 8, pages.length);
         return r;
     }
@@ -427,21 +428,14 @@ public final class AtapiCdrom implements AhciDrive {
     private void startStop(byte[] cdb) {
         boolean loej = (cdb[4] & 0x02) != 0, start = (cdb[4] & 0x01) != 0;
         if (!loej) return; // spin up / down: nothing to do for a virtual drive
-        if (start) { // load: close the tray
-            if (trayOpen) {
-                trayOpen = false;
-                if (medium != null) {
-                    unitAttention = true;
-                    mediaEvent = EVENT_NEW_MEDIA;
-                }
-            }
+        // The guest's own eject and load move the tray with the same medium on it: no media event and
+        // no unit attention, as QEMU 7.2 (those are for media changed from the host, insert/eject).
+        if (start) {
+            trayOpen = false;
             return;
         }
         if (locked) throw new Check(REMOVAL_PREVENTED);
-        if (!trayOpen) { // the medium stays on the open tray (a later load brings it back)
-            trayOpen = true;
-            mediaEvent = EVENT_MEDIA_REMOVAL;
-        }
+        trayOpen = true;
     }
 
     // ---- helpers --------------------------------------------------------------------------------

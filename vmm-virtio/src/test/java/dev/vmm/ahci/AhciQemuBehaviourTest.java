@@ -38,7 +38,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * PRD interrupt bit), the PIO Setup FIS's D bit and E_Status (QEMU leaves D clear and ends with DRQ
  * set), the PIO Setup FIS of the ATAPI packet phase (QEMU posts one, we do not), the count echoed in
  * the D2H FIS of ATA commands, READ TOC format 1's ADR/control and first track (MMC's 14h/1; QEMU
- * leaves them 0), and IDENTIFY words that describe what each implements (compared:
+ * leaves them 0), GET CONFIGURATION beyond the profile list (QEMU returns only that feature; we add
+ * core, removable medium, random readable and CD read), and IDENTIFY words that describe what each implements (compared:
  * the words in {@link #IDENTIFY_WORDS} / {@link #PACKET_WORDS}).
  */
 @Timeout(180)
@@ -137,6 +138,11 @@ class AhciQemuBehaviourTest {
             return m == 0 ? null : m;
         }
         if (k.equals("cd_toc_session.data.00000004")) return null; // QEMU leaves ADR/control and the track number 0
+        if (k.equals("cd_getconf_all.prdbc")) return null; // the longer feature list, see below
+        if (k.startsWith("cd_getconf_all.data.")) { // QEMU lists the profile list only; we add more features after it
+            int off = Integer.parseInt(k.substring(k.lastIndexOf('.') + 1), 16);
+            return off == 0 || off >= 0x14 ? null : 0xFFFF_FFFFL;
+        }
         if (k.endsWith(".is")) return 0xFFFF_FFFFL & ~AhciPort.IS_DPS;
         if (k.endsWith(".pio")) return cd ? null : 0xFFFF_FFFFL & ~0x2000L;
         if (k.endsWith(".pioend")) return cd ? null : 0xFFFFL;
@@ -314,6 +320,36 @@ class AhciQemuBehaviourTest {
             zero(buf, 16);
             cmd("cd_getconf", 2, 0xA0, 0, 0, 1, 0, cdb(0x46, 2, 0, 0, 0, 0, 0, 0, 8), 8, false);
             dump("cd_getconf.data", 8);
+            zero(buf, 64);
+            cmd("cd_modesense", 2, 0xA0, 0, 0, 1, 0, cdb(0x5A, 0, 0x2A, 0, 0, 0, 0, 0, 28), 28, false);
+            dump("cd_modesense.data", 28);
+            zero(buf, 128);
+            cmd("cd_getconf_all", 2, 0xA0, 0, 0, 1, 0, cdb(0x46, 0, 0, 0, 0, 0, 0, 0, 64), 64, false);
+            dump("cd_getconf_all.data", 32);
+            byte[] gesn = cdb(0x4A, 1, 0, 0, 0x10, 0, 0, 0, 8), rs18 = cdb(0x03, 0, 0, 0, 18);
+            cmd("cd_eject", 2, 0xA0, 0, 0, 1, 0, cdb(0x1B, 0, 0, 0, 0x02), 0, false);
+            zero(buf, 16);
+            cmd("cd_gesn_ejected", 2, 0xA0, 0, 0, 1, 0, gesn, 8, false);
+            dump("cd_gesn_ejected.data", 8);
+            if (!cmd("cd_tur_ejected", 2, 0xA0, 0, 0, 1, 0, cdb(0), 0, false)) {
+                ports[2].recover();
+                zero(buf, 32);
+                cmd("cd_tur_ejected_sense", 2, 0xA0, 0, 0, 1, 0, rs18, 18, false);
+                dump("cd_tur_ejected_sense.data", 16);
+            }
+            cmd("cd_load", 2, 0xA0, 0, 0, 1, 0, cdb(0x1B, 0, 0, 0, 0x03), 0, false);
+            zero(buf, 16);
+            cmd("cd_gesn_loaded", 2, 0xA0, 0, 0, 1, 0, gesn, 8, false);
+            dump("cd_gesn_loaded.data", 8);
+            for (int i = 0; i < 2; i++) {
+                String n = i == 1 ? "cd_tur_loaded2" : "cd_tur_loaded1";
+                if (!cmd(n, 2, 0xA0, 0, 0, 1, 0, cdb(0), 0, false)) {
+                    ports[2].recover();
+                    zero(buf, 32);
+                    cmd(n + "_sense", 2, 0xA0, 0, 0, 1, 0, rs18, 18, false);
+                    dump(n + "_sense.data", 16);
+                }
+            }
             return out;
         }
     }

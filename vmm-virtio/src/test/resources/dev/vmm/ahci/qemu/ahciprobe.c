@@ -255,6 +255,41 @@ void main(void) {
     zero(buf, 16);
     cmd("cd_getconf", 2, 0xA0, 0, 0, 1, 0, conf, 8, 0);
     dump("cd_getconf.data", 8);
+    static u8 ms[16] = {0x5A, 0, 0x2A, 0, 0, 0, 0, 0, 28};
+    zero(buf, 64);
+    cmd("cd_modesense", 2, 0xA0, 0, 0, 1, 0, ms, 28, 0);
+    dump("cd_modesense.data", 28);
+    static u8 conf0[16] = {0x46, 0, 0, 0, 0, 0, 0, 0, 64};
+    zero(buf, 128);
+    cmd("cd_getconf_all", 2, 0xA0, 0, 0, 1, 0, conf0, 64, 0);
+    dump("cd_getconf_all.data", 32);
+    /* eject from the guest, look, load, look */
+    static u8 ejectc[16] = {0x1B, 0, 0, 0, 0x02};
+    static u8 loadc[16] = {0x1B, 0, 0, 0, 0x03};
+    static u8 rs18[16] = {0x03, 0, 0, 0, 18};
+    cmd("cd_eject", 2, 0xA0, 0, 0, 1, 0, ejectc, 0, 0);
+    zero(buf, 16);
+    cmd("cd_gesn_ejected", 2, 0xA0, 0, 0, 1, 0, gesn, 8, 0);
+    dump("cd_gesn_ejected.data", 8);
+    if (!cmd("cd_tur_ejected", 2, 0xA0, 0, 0, 1, 0, tur, 0, 0)) {
+        recover(2);
+        zero(buf, 32);
+        cmd("cd_tur_ejected_sense", 2, 0xA0, 0, 0, 1, 0, rs18, 18, 0);
+        dump("cd_tur_ejected_sense.data", 16);
+    }
+    cmd("cd_load", 2, 0xA0, 0, 0, 1, 0, loadc, 0, 0);
+    zero(buf, 16);
+    cmd("cd_gesn_loaded", 2, 0xA0, 0, 0, 1, 0, gesn, 8, 0);
+    dump("cd_gesn_loaded.data", 8);
+    for (int i = 0; i < 2; i++) {
+        const char *n = i ? "cd_tur_loaded2" : "cd_tur_loaded1";
+        if (!cmd(n, 2, 0xA0, 0, 0, 1, 0, tur, 0, 0)) {
+            recover(2);
+            zero(buf, 32);
+            cmd(i ? "cd_tur_loaded2_sense" : "cd_tur_loaded1_sense", 2, 0xA0, 0, 0, 1, 0, rs18, 18, 0);
+            dump(i ? "cd_tur_loaded2_sense.data" : "cd_tur_loaded1_sense.data", 16);
+        }
+    }
     puts_("end 0\n");
     outb(0xF4, 0);
 }
