@@ -13,10 +13,11 @@ import java.util.Arrays;
  * comes from {@link Sense} (the SCSI target's fixed-format builder); ATAPI has no autosense, so the
  * sense of a failed command is kept for the REQUEST SENSE the host sends next.
  *
- * <p>Media change: {@link #insert} / {@link #eject} (the VMM's QMP {@code blockdev-change-medium}
- * and {@code eject}) and the guest's START STOP UNIT. A new medium raises UNIT ATTENTION 28/00 on
- * the next command and a NEW MEDIA event for GET EVENT STATUS NOTIFICATION; a removal a MEDIA
- * REMOVAL event. Thread-safe: commands run on the port's I/O job, media changes on a control thread.
+ * <p>Media change from the host: {@link #insert} / {@link #eject} (the VMM's QMP
+ * {@code blockdev-change-medium} and {@code eject}). A new medium raises UNIT ATTENTION 28/00 on the
+ * next command and a NEW MEDIA event for GET EVENT STATUS NOTIFICATION; a removal a MEDIA REMOVAL
+ * event. The guest's START STOP UNIT only opens and closes the tray (no event, no unit attention, as
+ * QEMU 7.2). Thread-safe: commands run on the port's I/O job, media changes on a control thread.
  */
 public final class AtapiCdrom implements AhciDrive {
     public static final int BLOCK = 2048;
