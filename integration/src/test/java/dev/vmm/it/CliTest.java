@@ -186,6 +186,39 @@ class CliTest {
         assertThat(r.stderr()).contains("/dev/kvm").doesNotContain("Exception");
     }
 
+    @Test
+    void dryRunPrintsTheMachineWithoutKvm(@TempDir Path dir) throws Exception {
+        Path raw = dir.resolve("a.img"), other = dir.resolve("b.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(raw.toFile(), "rw")) {
+            f.setLength(1 << 20);
+        }
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(other.toFile(), "rw")) {
+            f.setLength(1 << 20);
+        }
+        Vmm.Result r = Vmm.run(T, "run", "--dry-run", "--memory", "4G", "--cpus", "2", "--disk", "path=" + raw,
+                "--scsi", "path=" + other + ",readonly=on", "--rng", "--pvpanic", "pci");
+        assertThat(r.status()).as(r.describe()).isZero();
+        assertThat(r.stdout()).contains("machine: pc", "memory: 4096 MiB", "0x000100000000-0x00013fffffff ram",
+                "kernel: built-in demo guest via PVH",
+                "00:01.0 virtio-blk-pci " + raw + " (raw, id virtio0)",
+                "00:02.0 virtio-scsi-pci LUN 0 " + other + " (raw)",
+                "00:03.0 virtio-rng-pci", "00:04.0 pvpanic-pci");
+        // The images were opened and locked, and let go again: a second dry run gets them too.
+        assertThat(Vmm.run(T, "run", "--dry-run", "--disk", "path=" + raw).status()).isZero();
+    }
+
+    @Test
+    void dryRunFindsWhatARunWouldRefuse(@TempDir Path dir) throws Exception {
+        Path img = dir.resolve("bad.qcow2");
+        byte[] header = new byte[4096];
+        byte[] magic = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 99};
+        System.arraycopy(magic, 0, header, 0, magic.length);
+        Files.write(img, header);
+        Vmm.Result r = Vmm.run(T, "run", "--dry-run", "--disk", "path=" + img);
+        assertOneLineUserError(r);
+        assertThat(r.stdout()).isEmpty();
+    }
+
     private static void assertOneLineUserError(Vmm.Result r) {
         assertThat(r.status()).as(r.describe()).isEqualTo(2);
         assertThat(r.stderr().strip().lines()).as(r.describe()).hasSize(1);

@@ -113,6 +113,10 @@ public final class RunCommand implements Callable<Integer> {
                     + "(default: ${DEFAULT-VALUE}, the host's CPUID); 'help' lists the models.")
     String cpu;
 
+    @Option(names = "--dry-run", description = "Check everything (kernel, images, taps, sockets, options) without KVM, "
+            + "print the machine that would be built — memory map, kernel entry, CPU, devices with their PCI addresses — and exit 0.")
+    boolean dryRun;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -133,6 +137,13 @@ public final class RunCommand implements Callable<Integer> {
         }
         dev.vmm.cpu.CpuSpec.parse(cpu); // a bad --cpu is status 2 before anything else happens
         MachineConfig cfg = config();
+        if (dryRun) {
+            if (restore != null || incoming != null) throw new UsageException("--dry-run checks a machine to boot, not --restore or --incoming");
+            try (dev.vmm.machine.PreparedMachine p = new MachineBuilder().cpu(cpu).prepare(cfg)) {
+                System.out.print(dev.vmm.machine.DryRun.describe(p, cpu));
+            }
+            return 0;
+        }
         int boots = 0;
         while (true) {
             boolean firstBoot = boots == 0;

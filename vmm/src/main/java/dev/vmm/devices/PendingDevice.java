@@ -10,6 +10,12 @@ public interface PendingDevice extends AutoCloseable {
     /** Creates the device model, places it on the bus and registers it (QMP name, stats, close order). */
     void attach(AttachContext ctx);
 
+    /**
+     * What the device is, for {@code vmm run --dry-run}: its QEMU-style driver name and what it was
+     * opened on, e.g. {@code virtio-blk-pci disk.qcow2 (qcow2, 2 queues)}.
+     */
+    String describe();
+
     /** Releases the host side of a device that was never attached (the build failed before it). */
     @Override
     void close();

@@ -12,5 +12,10 @@ final class PvpanicPciAttach implements PendingDevice {
     }
 
     @Override
+    public String describe() {
+        return "pvpanic-pci";
+    }
+
+    @Override
     public void close() { }
 }

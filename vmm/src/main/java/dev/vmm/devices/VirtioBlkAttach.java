@@ -80,6 +80,12 @@ final class VirtioBlkAttach implements PendingDevice {
     }
 
     @Override
+    public String describe() {
+        return "virtio-blk-pci " + spec.path() + " (" + format.qemuName() + (spec.readOnly() ? ", read-only" : "")
+                + ", id " + (spec.id() != null ? spec.id() : "virtio" + index) + ")";
+    }
+
+    @Override
     public void close() {
         backend.close();
     }

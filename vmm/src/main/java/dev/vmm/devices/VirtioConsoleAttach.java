@@ -70,6 +70,15 @@ final class VirtioConsoleAttach implements PendingDevice {
     }
 
     @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder("virtio-serial-pci (port 0 hvc0");
+        for (ConsolePortOptions p : spec.ports()) {
+            sb.append(", ").append(p.name()).append(" on ").append(p.socket() != null ? "socket " + p.socket() : "file " + p.file());
+        }
+        return sb.append(')').toString();
+    }
+
+    @Override
     public void close() {
         backends.forEach(PortBackend::close);
     }

@@ -38,6 +38,12 @@ final class VirtioNetAttach implements PendingDevice {
     }
 
     @Override
+    public String describe() {
+        return "virtio-net-pci tap " + spec.tap() + " (" + tap.queues() + " queue pair" + (tap.queues() > 1 ? "s" : "")
+                + ", mac " + spec.macOrDerived() + (spec.bridge() != null ? ", bridge " + spec.bridge() : "") + ")";
+    }
+
+    @Override
     public void close() {
         tap.close();
     }

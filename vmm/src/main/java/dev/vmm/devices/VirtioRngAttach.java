@@ -32,6 +32,11 @@ final class VirtioRngAttach implements PendingDevice {
     }
 
     @Override
+    public String describe() {
+        return "virtio-rng-pci";
+    }
+
+    @Override
     public void close() {
         try {
             rng.close();

@@ -86,6 +86,16 @@ final class VirtioScsiAttach implements PendingDevice {
     }
 
     @Override
+    public String describe() {
+        StringBuilder sb = new StringBuilder("virtio-scsi-pci");
+        for (int i = 0; i < images.size(); i++) {
+            sb.append(i == 0 ? " " : ", ").append("LUN ").append(i).append(' ').append(spec.disks().get(i).disk())
+                    .append(" (").append(images.get(i).format()).append(')');
+        }
+        return sb.toString();
+    }
+
+    @Override
     public void close() {
         for (BlkBackend b : dataPaths) if (b != null) b.close();
         for (BlockDevice d : images) d.close();

@@ -1,0 +1,82 @@
+package dev.vmm.machine;
+
+import dev.vmm.boot.E820;
+import dev.vmm.boot.X86Layout;
+import dev.vmm.chipset.bus.Bus;
+import dev.vmm.chipset.pci.PciConfigSpace;
+import dev.vmm.chipset.pci.PciDevice;
+import dev.vmm.chipset.pci.PciFunction;
+import dev.vmm.devices.PciPlacement;
+import dev.vmm.devices.PendingDevice;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code vmm run --dry-run}: the machine a prepared configuration would become, without KVM. The
+ * recipe installs its chipset on scratch buses and each device takes a PCI slot exactly as it would
+ * (placement depends only on the order of the devices), then resources are assigned as firmware
+ * would; what is printed is the machine, its memory map, the kernel's entry and every device with
+ * its PCI address.
+ */
+public final class DryRun {
+    private DryRun() {}
+
+    /** A PCI function that only holds a place: the device's own model is created when KVM exists. */
+    private static final class Placeholder implements PciDevice {
+        private final PciConfigSpace config = PciConfigSpace.endpoint(0x1b36, 0x0000, 0xFF0000, 0);
+        private final String description;
+        PciFunction function;
+
+        Placeholder(String description) {
+            this.description = description;
+        }
+
+        @Override public PciConfigSpace configSpace() { return config; }
+        @Override public long barRead(int bar, long offset, int size) { return 0; }
+        @Override public void barWrite(int bar, long offset, int size, long value) { }
+        @Override public void attached(PciFunction f) { function = f; }
+        @Override public String name() { return description; }
+    }
+
+    public static String describe(PreparedMachine p, String cpu) {
+        MachineConfig cfg = p.config();
+        StringBuilder sb = new StringBuilder();
+        sb.append("machine: ").append(p.recipe().name()).append('\n');
+        sb.append(String.format("cpu: %s, %d vCPU%s%n", cpu, cfg.cpus(), cfg.cpus() > 1 ? "s" : ""));
+        sb.append(String.format("memory: %d MiB%n", cfg.memoryBytes() >> 20));
+        List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes())).entries());
+        map.add(new E820.Entry(X86Layout.MMIO_HOLE_START, X86Layout.MMIO_HOLE_END - X86Layout.MMIO_HOLE_START, -1));
+        map.sort(java.util.Comparator.comparingLong(E820.Entry::addr));
+        for (E820.Entry e : map) {
+            sb.append(String.format("  %#014x-%#014x %s%n", e.addr(), e.addr() + e.size() - 1,
+                    e.type() == E820.RAM ? "ram" : e.type() == -1 ? "pci hole (32-bit BARs, IOAPIC, LAPIC)" : "reserved"));
+        }
+        if (p.entry() != null) {
+            sb.append(String.format("kernel: %s via %s, entry %#x%n", cfg.kernelName(), p.entry().protocol(), p.entry().rip()));
+            if (cfg.initrd() != null) sb.append(String.format("initrd: %d KiB%n", cfg.initrd().length >> 10));
+            sb.append("cmdline: ").append(cfg.cmdline()).append('\n');
+        } else {
+            sb.append("kernel: none (").append(cfg.kernelName()).append(")\n");
+        }
+        sb.append("serial: ").append(switch (cfg.serial()) {
+            case MachineConfig.Serial.Stdio s -> "stdio";
+            case MachineConfig.Serial.ToFile f -> "file " + f.path();
+            case MachineConfig.Serial.None n -> "none";
+        }).append('\n');
+
+        MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, cfg,
+                p.memory(), p.console(), exit -> { });
+        PciPlacement placement = new PciPlacement(chipset.pci().root());
+        List<Placeholder> placed = new ArrayList<>();
+        for (PendingDevice d : p.devices()) {
+            Placeholder ph = new Placeholder(d.describe());
+            placement.place(ph);
+            placed.add(ph);
+        }
+        chipset.pci().assignResources();
+        sb.append("pci:\n  00:00.0 host bridge\n");
+        for (Placeholder ph : placed) sb.append("  ").append(ph.function.address()).append(' ').append(ph.name()).append('\n');
+        return sb.toString();
+    }
+}
