@@ -134,11 +134,12 @@ final class VirtioDeviceFactory {
     }
 
     private static VirtioBlk disk(DiskSpec d, int cpus, List<IoThread> ioThreads, ThrottleGroup throttle, VirtioWiring wiring) {
-        if (!Files.exists(d.path())) throw new ConfigException("--disk " + d.path() + ": no such file");
+        boolean nbd = dev.vmm.block.nbd.NbdUri.isNbd(d.path()); // a disk on an NBD server, through the block layer
+        if (!nbd && !Files.exists(d.path())) throw new ConfigException("--disk " + d.path() + ": no such file");
         ImageFormat format = d.format() != null ? ImageFormat.byName(d.format()) : probe(d);
         BlkBackend backend;
         CacheMode cache = CacheMode.parse(d.cache());
-        if (format == ImageFormat.RAW) {
+        if (format == ImageFormat.RAW && !nbd) {
             backend = UringRawBackend.open(d.path(), d.readOnly(), cache, !wiring.diskLocksDeferred());
         } else {
             if (wiring.diskLocksDeferred()) {
@@ -172,6 +173,7 @@ final class VirtioDeviceFactory {
     }
 
     private static ImageFormat probe(java.nio.file.Path path, String option) {
+        if (dev.vmm.block.nbd.NbdUri.isNbd(path)) return ImageFormat.RAW;
         try (ImageFile f = ImageFile.open(path, true, false)) {
             return ImageFormat.probe(f);
         } catch (RuntimeException e) {
