@@ -66,7 +66,7 @@ public final class NbdServerSession implements Runnable {
         } catch (NbdProtocolException e) {
             log.accept("client broke the protocol: " + e.getMessage());
         } catch (IOException e) {
-            log.accept("connection failed: " + e.getMessage());
+            // Reset or broken pipe: the client went away mid-message, which is its right (hard disconnect).
         } finally {
             inFlight.acquireUninterruptibly(MAX_IN_FLIGHT); // let running requests finish their replies
         }
