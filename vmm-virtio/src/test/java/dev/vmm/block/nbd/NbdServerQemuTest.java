@@ -20,7 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code qemu-img convert} over NBD must give exactly what qemu-img reads from the image file
  * itself, and {@code qemu-io}'s writes over NBD must land in the file.
  */
-@Timeout(180)
+@Timeout(value = 180, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
 class NbdServerQemuTest {
     @TempDir Path tmp;
 

@@ -62,13 +62,20 @@ final class NbdTestSupport {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             p.getOutputStream().close();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            // Output is drained on its own thread so that the deadline holds even if the tool hangs.
+            java.util.concurrent.CompletableFuture<String> out = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                } catch (IOException e) {
+                    return e.toString();
+                }
+            }, r -> Thread.ofPlatform().daemon().start(r));
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new AssertionError("timed out: " + cmd);
+                throw new AssertionError("timed out after 60 s: " + cmd);
             }
-            return new Result(p.exitValue(), out);
-        } catch (IOException | InterruptedException e) {
+            return new Result(p.exitValue(), out.get(10, TimeUnit.SECONDS));
+        } catch (IOException | InterruptedException | java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
             throw new AssertionError("cannot run " + cmd + ": " + e, e);
         }
     }
