@@ -66,6 +66,11 @@ public final class NbdConnection implements AutoCloseable {
         public CompletableFuture<Pending> future() { return done; }
     }
 
+    private static final java.util.concurrent.ScheduledExecutorService WATCHDOG =
+            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("nbd-handshake-watchdog").unstarted(r));
+    /** How long a server may take over the handshake (tests shorten it). */
+    static volatile long handshakeTimeoutMillis = 30_000;
+
     private final ByteChannel channel;
     private final Negotiated negotiated;
     private final ReentrantLock sendLock = new ReentrantLock();
@@ -94,13 +99,23 @@ public final class NbdConnection implements AutoCloseable {
         } catch (IOException e) {
             throw new ConnectionLost("cannot connect to " + uri + ": " + e.getMessage(), e);
         }
+        // A server that accepts and then says nothing must not hang the open: a watchdog closes the
+        // channel when the handshake overruns, which ends the blocked read.
+        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
+            timedOut.set(true);
+            try { ch.close(); } catch (IOException ignored) { /* closing anyway */ }
+        }, handshakeTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
         try {
             Negotiated n = handshake(ch, uri.export());
             return new NbdConnection(ch, n, true);
         } catch (IOException | RuntimeException e) {
             ch.close();
+            if (timedOut.get()) throw new ConnectionLost("server " + uri + " did not complete the handshake within " + handshakeTimeoutMillis + " ms", e);
             if (e instanceof java.io.EOFException) throw new ConnectionLost("server " + uri + " closed the connection during the handshake", e);
             throw e;
+        } finally {
+            watchdog.cancel(false);
         }
     }
 
@@ -380,13 +395,14 @@ public final class NbdConnection implements AutoCloseable {
     }
 
     private void complete(Pending p) throws NbdProtocolException {
-        pending.remove(p.request.cookie());
+        // Checked while still pending: a violation fails it together with every other request.
         if (p.errno == 0 && p.request.type() == CMD_READ && p.covered != p.request.length()) {
             throw new NbdProtocolException("read of " + p.request.length() + " bytes answered with " + p.covered);
         }
         if (p.errno == 0 && p.request.type() == CMD_BLOCK_STATUS && p.extents.isEmpty()) {
             throw new NbdProtocolException("block status reply without extents");
         }
+        pending.remove(p.request.cookie());
         p.done.complete(p);
     }
 
