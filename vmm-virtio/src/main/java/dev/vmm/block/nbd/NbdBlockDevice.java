@@ -287,10 +287,8 @@ public final class NbdBlockDevice implements BlockDevice {
                     replayOn(c);
                     conn = c;
                     return;
-                } catch (NbdConnection.ConnectionLost e) {
-                    last = e;
                 } catch (IOException e) {
-                    throw new BlockException(uri + ": reconnect failed: " + e.getMessage(), e);
+                    last = e; // the server is still (or again) away: keep trying until the deadline
                 }
                 try {
                     Thread.sleep(100); // retry interval while the server is away, not an ordering wait

@@ -113,6 +113,7 @@ public final class NbdConnection implements AutoCloseable {
             ch.close();
             if (timedOut.get()) throw new ConnectionLost("server " + uri + " did not complete the handshake within " + handshakeTimeoutMillis + " ms", e);
             if (e instanceof java.io.EOFException) throw new ConnectionLost("server " + uri + " closed the connection during the handshake", e);
+            if (e instanceof IOException io) throw lost("connection to " + uri + " failed during the handshake", io);
             throw e;
         } finally {
             watchdog.cancel(false);
