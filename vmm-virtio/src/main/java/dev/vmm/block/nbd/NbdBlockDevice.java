@@ -184,7 +184,14 @@ public final class NbdBlockDevice implements BlockDevice {
 
     private NbdConnection.Negotiated negotiated() { return conn.negotiated(); }
 
-    private int maxPiece() { return Math.max(4096, Math.min(negotiated().maxPayload(), MAX_PAYLOAD)); }
+    /**
+     * Largest read or write sent as one request. Smaller than the server's limit on purpose: a big
+     * request split into pieces that are all in flight lets the server work on them in parallel
+     * (qemu-nbd and our server run requests concurrently), which is what makes a copy fast.
+     */
+    private int maxPiece() { return Math.max(4096, Math.min(negotiated().maxPayload(), PIECE_SIZE)); }
+
+    private static final int PIECE_SIZE = 256 << 10;
 
     private static List<long[]> pieces(long offset, long length, long max) {
         List<long[]> l = new ArrayList<>();
