@@ -41,7 +41,7 @@ public final class NbdCommand implements Callable<Integer> {
     @Option(names = {"-t", "--persistent"}, description = "keep serving after the last client disconnects") boolean persistent;
     @Option(names = {"-f", "--format"}, paramLabel = "FMT", description = "raw, qcow2, vhdx or vpc (default: probed; vhdx and vpc read-only)") String format;
     @Option(names = "--cache", paramLabel = "MODE", defaultValue = "writeback", description = "none, writeback, writethrough, directsync or unsafe (default: ${DEFAULT-VALUE})") String cache;
-    @Option(names = {"-d", "--discard"}, paramLabel = "ignore|unmap", defaultValue = "ignore", description = "unmap: trims release storage (default: ${DEFAULT-VALUE})") String discard;
+    @Option(names = "--discard", paramLabel = "ignore|unmap", defaultValue = "ignore", description = "unmap: trims release storage (default: ${DEFAULT-VALUE})") String discard;
     @Option(names = {"-A", "--allocation-depth"}, description = "offer the qemu:allocation-depth metadata context") boolean allocationDepth;
     @Option(names = "--pid-file", paramLabel = "PATH", description = "write the process id here once listening") Path pidFile;
     @Option(names = "--tls-creds", paramLabel = "DIR", description = "not supported yet") Path tlsCreds;
