@@ -105,6 +105,21 @@ class NbdServerQemuTest {
     }
 
     @Test
+    void qemuImgConvertIntoAQcow2ServedReadWriteGivesACleanIdenticalImage() throws Exception {
+        // Writes through the server allocate qcow2 clusters from many virtual threads at once.
+        Path src = tmp.resolve("src.raw");
+        randomImage(src, 6 << 20, 6);
+        Path dst = tmp.resolve("dst.qcow2");
+        run("qemu-img", "create", "-f", "qcow2", "-o", "cluster_size=4k", dst.toString(), "6M");
+        try (BlockDevice d = Images.open(dst, Images.Options.readWriteDefaults());
+             Served s = new Served(new NbdExport("", null, d, false, true, false, false, true), tmp.resolve("c.sock"), 1)) {
+            run("qemu-img", "convert", "-n", "-W", "-m", "16", "-f", "raw", "-O", "raw", src.toString(), s.uri(""));
+        }
+        run("qemu-img", "check", dst.toString());
+        assertThat(run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", src.toString(), dst.toString())).contains("Images are identical");
+    }
+
+    @Test
     void qemuIoPatternMismatchIsDetectedOverNbd() throws Exception {
         // The read -P checks above can fail: a wrong pattern over our server is reported by qemu-io.
         Path img = tmp.resolve("p.raw");
