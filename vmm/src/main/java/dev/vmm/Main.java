@@ -40,6 +40,7 @@ public final class Main {
             case "img" -> new dev.vmm.cli.img.ImgCommand();
             case "snapshot" -> new dev.vmm.cli.SnapshotCommand();
             case "cpuid" -> new dev.vmm.cpu.CpuidCommand();
+            case "nbd" -> new dev.vmm.cli.nbd.NbdCommand();
             default -> null;
         };
         if (sub != null) {

@@ -110,12 +110,14 @@ public final class ImageFile implements AutoCloseable {
     /** Reads {@code dst.byteSize()} bytes at {@code offset}; bytes past the end of the file read as zero. */
     public void read(long offset, MemorySegment dst) {
         if (!dst.isNative()) {
-            MemorySegment bounce = BOUNCE.get();
-            for (long done = 0; done < dst.byteSize(); ) {
-                long n = Math.min(BOUNCE_SIZE, dst.byteSize() - done);
-                read(offset + done, bounce.asSlice(0, n));
-                dst.asSlice(done, n).copyFrom(bounce.asSlice(0, n));
-                done += n;
+            if (Thread.currentThread().isVirtual()) {
+                // Virtual threads are many and short-lived (one per NBD request): a per-thread 1 MiB
+                // buffer would be a fresh allocation every time, so they bounce through a scratch one.
+                try (Arena a = Arena.ofConfined()) {
+                    readVia(a.allocate(Math.min(BOUNCE_SIZE, Math.max(1, dst.byteSize())), 4096), offset, dst);
+                }
+            } else {
+                readVia(BOUNCE.get(), offset, dst);
             }
             return;
         }
@@ -135,6 +137,24 @@ public final class ImageFile implements AutoCloseable {
         }
     }
 
+    private void readVia(MemorySegment bounce, long offset, MemorySegment dst) {
+        for (long done = 0; done < dst.byteSize(); ) {
+            long n = Math.min(bounce.byteSize(), dst.byteSize() - done);
+            read(offset + done, bounce.asSlice(0, n));
+            dst.asSlice(done, n).copyFrom(bounce.asSlice(0, n));
+            done += n;
+        }
+    }
+
+    private void writeVia(MemorySegment bounce, long offset, MemorySegment src) {
+        for (long done = 0; done < src.byteSize(); ) {
+            long n = Math.min(bounce.byteSize(), src.byteSize() - done);
+            bounce.asSlice(0, n).copyFrom(src.asSlice(done, n));
+            write(offset + done, bounce.asSlice(0, n));
+            done += n;
+        }
+    }
+
     /** Reads into a new heap array. */
     public byte[] readBytes(long offset, int length) {
         byte[] b = new byte[length];
@@ -145,12 +165,12 @@ public final class ImageFile implements AutoCloseable {
     public void write(long offset, MemorySegment src) {
         if (readOnly) throw new BlockException(path + " is open read-only");
         if (!src.isNative()) {
-            MemorySegment bounce = BOUNCE.get();
-            for (long done = 0; done < src.byteSize(); ) {
-                long n = Math.min(BOUNCE_SIZE, src.byteSize() - done);
-                bounce.asSlice(0, n).copyFrom(src.asSlice(done, n));
-                write(offset + done, bounce.asSlice(0, n));
-                done += n;
+            if (Thread.currentThread().isVirtual()) {
+                try (Arena a = Arena.ofConfined()) { // see read()
+                    writeVia(a.allocate(Math.min(BOUNCE_SIZE, Math.max(1, src.byteSize())), 4096), offset, src);
+                }
+            } else {
+                writeVia(BOUNCE.get(), offset, src);
             }
             return;
         }

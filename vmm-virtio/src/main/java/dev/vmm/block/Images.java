@@ -40,11 +40,19 @@ public final class Images {
     private Images() {}
 
     public static BlockDevice open(Path path, Options options) {
+        if (dev.vmm.block.nbd.NbdUri.isNbd(path)) {
+            // A disk on an NBD server: the bytes arrive as they are (the export is the raw disk).
+            if (options.format() != null && options.format() != ImageFormat.RAW) {
+                throw new BlockException("NBD disks are raw (the server interprets the image format); " + options.format().qemuName() + " given");
+            }
+            return dev.vmm.block.nbd.NbdBlockDevice.open(dev.vmm.block.nbd.NbdUri.fromPath(path), options.readOnly());
+        }
         return open(path, options.format(), options.readOnly(), options.lock(), options.backing(), new ArrayList<>());
     }
 
     /** Probes the format of a file without opening it as a disk. */
     public static ImageFormat probe(Path path) {
+        if (dev.vmm.block.nbd.NbdUri.isNbd(path)) return ImageFormat.RAW;
         try (ImageFile f = ImageFile.open(path, true, false)) {
             return ImageFormat.probe(f);
         }

@@ -5,6 +5,7 @@ import dev.vmm.block.BlockException;
 import dev.vmm.block.ImageFile;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.block.Images;
+import dev.vmm.block.nbd.NbdUri;
 import dev.vmm.config.ConfigException;
 
 import java.nio.file.Files;
@@ -16,6 +17,7 @@ final class DiskImages {
 
     /** The format given, or the one the image's content says; a missing file or unknown content is the user's error. */
     static ImageFormat format(Path path, String given, String option) {
+        if (NbdUri.isNbd(path)) return given != null ? ImageFormat.byName(given) : ImageFormat.RAW; // what the server exports
         if (!Files.exists(path)) throw new ConfigException(option + " " + path + ": no such file");
         if (given != null) return ImageFormat.byName(given);
         try (ImageFile f = ImageFile.open(path, true, false)) {

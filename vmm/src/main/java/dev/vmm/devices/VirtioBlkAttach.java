@@ -35,7 +35,8 @@ final class VirtioBlkAttach implements PendingDevice {
     static VirtioBlkAttach open(DiskSpec d, int index, OpenContext ctx) {
         ImageFormat format = DiskImages.format(d.path(), d.format(), "--disk");
         BlkBackend backend;
-        if (format == ImageFormat.RAW) {
+        // A raw file is served by io_uring; an NBD export goes through the block layer's client.
+        if (format == ImageFormat.RAW && !dev.vmm.block.nbd.NbdUri.isNbd(d.path())) {
             backend = UringRawBackend.open(d.path(), d.readOnly(), CacheMode.parse(d.cache()), !ctx.deferDiskLocks());
         } else {
             if (ctx.deferDiskLocks()) {

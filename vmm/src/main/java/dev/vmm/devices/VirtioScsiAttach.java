@@ -50,7 +50,7 @@ final class VirtioScsiAttach implements PendingDevice {
                     }
                 }
                 BlkBackend fast = null;
-                if (format == ImageFormat.RAW && o.uring()) {
+                if (format == ImageFormat.RAW && o.uring() && !dev.vmm.block.nbd.NbdUri.isNbd(o.disk())) {
                     fast = UringRawBackend.open(o.disk(), o.readOnly(), o.cache(), !ctx.deferDiskLocks());
                 }
                 dataPaths.add(fast);

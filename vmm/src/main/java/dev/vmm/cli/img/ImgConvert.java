@@ -44,7 +44,13 @@ final class ImgConvert implements Callable<Integer> {
             Images.Options so = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare);
             try (BlockDevice in = Images.open(src, so)) {
                 long size = in.size();
-                if (of == ImageFormat.QCOW2) {
+                boolean remote = dev.vmm.block.nbd.NbdUri.isNbd(dst);
+                if (remote) {
+                    // An NBD export exists already and is not empty: it must be raw and large enough,
+                    // and zero ranges of the source are written as zeroes.
+                    if (of != ImageFormat.RAW) throw new IllegalArgumentException("an NBD destination takes -O raw (the server holds the image format)");
+                    if (options != null) throw new IllegalArgumentException("an NBD destination takes no -o options");
+                } else if (of == ImageFormat.QCOW2) {
                     Qcow2Creator.create(dst, size, ImgCreate.parseQcow2Options(options));
                 } else {
                     if (options != null) throw new IllegalArgumentException("raw output takes no -o options");
@@ -53,7 +59,10 @@ final class ImgConvert implements Callable<Integer> {
                 boolean show = !quiet && (progress || System.console() != null);
                 try (BlockDevice out = Images.open(dst, Images.Options.readWriteDefaults().withFormat(of));
                      Arena arena = Arena.ofConfined()) {
-                    copy(in, out, arena.allocate(CHUNK, 4096), show ? spec.commandLine().getOut() : null);
+                    if (remote && out.size() < size) {
+                        throw new IllegalArgumentException("NBD destination is " + out.size() + " bytes, smaller than the source (" + size + ")");
+                    }
+                    copy(in, out, arena.allocate(CHUNK, 4096), show ? spec.commandLine().getOut() : null, !remote);
                     out.flush();
                 }
             }
@@ -63,6 +72,11 @@ final class ImgConvert implements Callable<Integer> {
 
     /** Copies allocated, non-zero data only: the destination is new, so it already reads as zeroes. */
     static void copy(BlockDevice in, BlockDevice out, MemorySegment buf, PrintWriter progress) {
+        copy(in, out, buf, progress, true);
+    }
+
+    /** {@code fresh}: the destination reads as zeroes already; otherwise zero ranges are zeroed in it. */
+    static void copy(BlockDevice in, BlockDevice out, MemorySegment buf, PrintWriter progress, boolean fresh) {
         long size = in.size();
         ProgressBar bar = progress == null ? null : new ProgressBar(progress, size);
         for (long off = 0; off < size; ) {
@@ -72,6 +86,9 @@ final class ImgConvert implements Callable<Integer> {
                 MemorySegment part = buf.asSlice(0, n);
                 in.read(off, part);
                 if (!allZero(part)) out.write(off, part);
+                else if (!fresh) out.writeZeroes(off, n, true);
+            } else if (!fresh) {
+                out.writeZeroes(off, n, true);
             }
             off += n;
             if (bar != null) bar.update(off);

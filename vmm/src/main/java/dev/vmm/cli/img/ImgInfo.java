@@ -40,6 +40,7 @@ final class ImgInfo implements Callable<Integer> {
             Map<String, Object> j;
             try (BlockDevice d = Images.open(file, o)) {
                 j = describe(file, d.info());
+                if (d instanceof dev.vmm.block.nbd.NbdBlockDevice n) j.put("filename", n.uri().toString());
             }
             PrintWriter out = spec.commandLine().getOut();
             if (json || "json".equals(output)) {
@@ -61,8 +62,10 @@ final class ImgInfo implements Callable<Integer> {
         j.put("filename", file.toString());
         if (info.clusterSize() > 0) j.put("cluster-size", info.clusterSize());
         j.put("format", info.format());
-        try (ImageFile f = ImageFile.open(file, true, false)) {
-            j.put("actual-size", f.allocatedBytes());
+        if (!dev.vmm.block.nbd.NbdUri.isNbd(file)) { // an NBD disk has no local file to measure
+            try (ImageFile f = ImageFile.open(file, true, false)) {
+                j.put("actual-size", f.allocatedBytes());
+            }
         }
         if (info.format().equals("qcow2")) j.put("dirty-flag", info.dirty());
         if (info.backingFile() != null) {
@@ -100,7 +103,7 @@ final class ImgInfo implements Callable<Integer> {
         out.println("file format: " + j.get("format"));
         long vs = (long) j.get("virtual-size");
         out.println("virtual size: " + ImgSupport.humanSize(vs) + " (" + vs + " bytes)");
-        out.println("disk size: " + ImgSupport.humanSize((long) j.get("actual-size")));
+        out.println("disk size: " + (j.containsKey("actual-size") ? ImgSupport.humanSize((long) j.get("actual-size")) : "unavailable"));
         if (j.containsKey("cluster-size")) out.println("cluster_size: " + j.get("cluster-size"));
         if (j.containsKey("backing-filename")) {
             out.println("backing file: " + j.get("backing-filename"));

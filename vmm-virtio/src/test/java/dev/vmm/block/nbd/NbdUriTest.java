@@ -1,0 +1,54 @@
+package dev.vmm.block.nbd;
+
+import dev.vmm.block.BlockException;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class NbdUriTest {
+    @Test
+    void tcpForms() {
+        NbdUri u = NbdUri.parse("nbd://example.org:1234/my%20disk");
+        assertThat(u.host()).isEqualTo("example.org");
+        assertThat(u.port()).isEqualTo(1234);
+        assertThat(u.export()).isEqualTo("my disk");
+        assertThat(NbdUri.parse("nbd://h").port()).isEqualTo(10809);
+        assertThat(NbdUri.parse("nbd://h/").export()).isEmpty();
+        NbdUri v6 = NbdUri.parse("nbd://[::1]:99/e");
+        assertThat(v6.host()).isEqualTo("::1");
+        assertThat(v6.port()).isEqualTo(99);
+        assertThat(NbdUri.parse("nbd://h/e?reconnect-delay=7").reconnectDelaySeconds()).isEqualTo(7);
+    }
+
+    @Test
+    void unixForm() {
+        NbdUri u = NbdUri.parse("nbd+unix:///exp?socket=/run/x.sock");
+        assertThat(u.socket()).isEqualTo(Path.of("/run/x.sock"));
+        assertThat(u.export()).isEqualTo("exp");
+        assertThat(u.toString()).isEqualTo("nbd+unix:///exp?socket=/run/x.sock");
+    }
+
+    @Test
+    void pathNormalisedFormsAreRecovered() {
+        // What picocli and the --disk record hand over: a Path collapses "//".
+        assertThat(NbdUri.fromPath(Path.of("nbd://127.0.0.1:5000/e"))).isEqualTo(NbdUri.parse("nbd://127.0.0.1:5000/e"));
+        assertThat(NbdUri.fromPath(Path.of("nbd+unix:///e?socket=/tmp/s"))).isEqualTo(NbdUri.parse("nbd+unix:///e?socket=/tmp/s"));
+        assertThat(NbdUri.isNbd(Path.of("nbd://h/e"))).isTrue();
+        assertThat(NbdUri.isNbd(Path.of("disk.qcow2"))).isFalse();
+        assertThat(NbdUri.isNbd(Path.of("nbd:file"))).isFalse();
+    }
+
+    @Test
+    void badUrisAreClearErrors() {
+        assertThatThrownBy(() -> NbdUri.parse("nbd+unix:///e")).isInstanceOf(BlockException.class).hasMessageContaining("socket=PATH is required");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://h:99999/")).hasMessageContaining("out of range");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://h:x/")).hasMessageContaining("bad port");
+        assertThatThrownBy(() -> NbdUri.parse("nbd:///e")).hasMessageContaining("no host");
+        assertThatThrownBy(() -> NbdUri.parse("nbds://h/e")).hasMessageContaining("TLS");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?foo=1")).hasMessageContaining("unknown parameter 'foo'");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?reconnect-delay=-1")).hasMessageContaining("reconnect-delay");
+    }
+}

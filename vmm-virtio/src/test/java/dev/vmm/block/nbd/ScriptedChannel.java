@@ -1,0 +1,32 @@
+package dev.vmm.block.nbd;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.ByteChannel;
+
+/** A channel whose reads come from fixed bytes (then end of stream) and whose writes vanish: a peer for fuzzing. */
+final class ScriptedChannel implements ByteChannel {
+    private final ByteBuffer in;
+    private boolean open = true;
+
+    ScriptedChannel(byte[] input) { this.in = ByteBuffer.wrap(input); }
+
+    @Override
+    public int read(ByteBuffer dst) {
+        if (!in.hasRemaining()) return -1;
+        int n = Math.min(dst.remaining(), in.remaining());
+        ByteBuffer slice = in.slice(in.position(), n);
+        dst.put(slice);
+        in.position(in.position() + n);
+        return n;
+    }
+
+    @Override
+    public int write(ByteBuffer src) {
+        int n = src.remaining();
+        src.position(src.limit());
+        return n;
+    }
+
+    @Override public boolean isOpen() { return open; }
+    @Override public void close() { open = false; }
+}
