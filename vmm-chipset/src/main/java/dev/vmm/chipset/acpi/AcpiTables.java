@@ -61,15 +61,39 @@ public final class AcpiTables {
     // Generic Address Structure.
     static final int GAS_SYSTEM_IO = 1, ACCESS_BYTE = 1, ACCESS_WORD = 2, ACCESS_DWORD = 3;
 
+    /**
+     * A pointer field in the image: {@code size} bytes (4 or 8, little-endian) at image offset
+     * {@code offset} hold the address of image offset {@code targetOffset}. With the checksums this
+     * is what a firmware loader (fw_cfg's linker/loader script) needs to relocate the tables.
+     */
+    public record PointerField(int offset, int size, int targetOffset) { }
+
+    /** A checksum byte at image offset {@code offset} making [start, start+length) sum to zero. */
+    public record ChecksumField(int offset, int start, int length) { }
+
     private final long address;
     private final byte[] bytes;
     private final Map<String, Long> tables;
+    private final List<PointerField> pointers;
+    private final List<ChecksumField> checksums;
 
-    private AcpiTables(long address, byte[] bytes, Map<String, Long> tables) {
+    private AcpiTables(long address, byte[] bytes, Map<String, Long> tables, List<PointerField> pointers,
+                       List<ChecksumField> checksums) {
         this.address = address;
         this.bytes = bytes;
         this.tables = Collections.unmodifiableMap(tables);
+        this.pointers = List.copyOf(pointers);
+        this.checksums = List.copyOf(checksums);
     }
+
+    /** Every pointer between the tables (RSDP, FADT, XSDT, RSDT fields), in image order of the pointing table. */
+    public List<PointerField> pointerFields() { return pointers; }
+
+    /**
+     * Every checksum: each table's header checksum, then the RSDP's 20-byte checksum and its extended
+     * checksum (which covers the first one, so it comes last).
+     */
+    public List<ChecksumField> checksumFields() { return checksums; }
 
     /** Where the image goes. */
     public long address() { return address; }
@@ -349,7 +373,29 @@ public final class AcpiTables {
             for (long p : pointed) r.putInt((int) p);
             System.arraycopy(finish(rsdt), 0, image, rsdtOff, rsdt.length);
             System.arraycopy(rsdp(gpa + rsdtOff, gpa + xsdtOff), 0, image, 0, RSDP_SIZE);
-            return new AcpiTables(gpa, image, addr);
+
+            List<PointerField> ptrs = new ArrayList<>();
+            List<ChecksumField> sums = new ArrayList<>();
+            ptrs.add(new PointerField(16, 4, rsdtOff));              // RSDP.RsdtAddress
+            ptrs.add(new PointerField(24, 8, xsdtOff));              // RSDP.XsdtAddress
+            ptrs.add(new PointerField(fadtOff + 36, 4, facsOff));    // FADT.FIRMWARE_CTRL
+            ptrs.add(new PointerField(fadtOff + 40, 4, dsdtOff));    // FADT.DSDT
+            ptrs.add(new PointerField(fadtOff + 132, 8, facsOff));   // FADT.X_FIRMWARE_CTRL
+            ptrs.add(new PointerField(fadtOff + 140, 8, dsdtOff));   // FADT.X_DSDT
+            for (int i = 0; i < pointed.size(); i++) {
+                int target = (int) (pointed.get(i) - gpa);
+                ptrs.add(new PointerField(xsdtOff + HEADER_SIZE + 8 * i, 8, target));
+                ptrs.add(new PointerField(rsdtOff + HEADER_SIZE + 4 * i, 4, target));
+            }
+            sums.add(new ChecksumField(dsdtOff + 9, dsdtOff, dsdt.length));
+            sums.add(new ChecksumField(fadtOff + 9, fadtOff, FADT_SIZE));
+            sums.add(new ChecksumField(madtOff + 9, madtOff, madt.length));
+            if (mcfg != null) sums.add(new ChecksumField(mcfgOff + 9, mcfgOff, mcfg.length));
+            sums.add(new ChecksumField(xsdtOff + 9, xsdtOff, xsdt.length));
+            sums.add(new ChecksumField(rsdtOff + 9, rsdtOff, rsdt.length));
+            sums.add(new ChecksumField(8, 0, 20));
+            sums.add(new ChecksumField(32, 0, RSDP_SIZE));
+            return new AcpiTables(gpa, image, addr, ptrs, sums);
         }
 
         private byte[] rsdp(long rsdt, long xsdt) {
