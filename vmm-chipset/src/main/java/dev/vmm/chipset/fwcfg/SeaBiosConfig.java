@@ -120,6 +120,14 @@ public final class SeaBiosConfig {
         return this;
     }
 
+    /**
+     * SMBIOS from {@code tables}: a 3.0 ({@code _SM3_}) or 2.8 ({@code _SM_}) anchor with table
+     * address 0, which the firmware fills in when it places the structures.
+     */
+    public SeaBiosConfig smbios(dev.vmm.chipset.smbios.SmbiosTables tables, boolean entryPoint30) {
+        return smbios(entryPoint30 ? tables.entryPoint30(0) : tables.entryPoint21(0), tables.structures());
+    }
+
     /** The kernel command line items (CMDLINE_SIZE/CMDLINE_DATA) for an option ROM that boots a kernel. */
     public SeaBiosConfig kernelCmdline(String cmdline) {
         this.cmdline = Objects.requireNonNull(cmdline);
