@@ -58,7 +58,7 @@ public final class FwCfg implements BusDevice {
 
     private int selected = -1;      // key & ENTRY_MASK, or -1 before the first select
     private long offset;            // data offset in the selected item
-    private final byte[] dmaAddress = new byte[8];
+    private long dmaAddress;       // the high half written so far
 
     /**
      * @param memory guest RAM for DMA transfers, or null for a device without the DMA interface
@@ -154,42 +154,52 @@ public final class FwCfg implements BusDevice {
 
     // ------------------------------------------------------------------ guest side
 
+    /**
+     * Loads. The DMA register takes 1-8 byte reads and returns the signature; everything else is
+     * split into single ports as the ISA bus does (the device accepts only byte reads there, like
+     * QEMU's): 0x510 and 0x511 both return the next data byte (QEMU's combined selector/data
+     * region), 0x512-0x513 have nothing behind them (0xff); a wider read starting at 0x510 is
+     * refused and reads 0. FwCfgQemuOracleTest compares all of this with QEMU 7.2.
+     */
     @Override
     public synchronized long read(long off, int size) {
-        if (off == DATA_PORT - SELECTOR_PORT && size >= 1 && size <= 4) {
-            // The I/O data port is 8 bits wide; a wider IN reads successive bytes (memcpy order).
-            long v = 0;
-            for (int i = 0; i < size; i++) v |= (long) nextByte() << (8 * i);
-            return v;
-        }
-        if (off >= DMA_OFFSET && off + size <= DMA_OFFSET + 8 && size >= 1) {
-            if (!dma) return 0;
-            long v = 0;
-            for (int i = 0; i < size; i++) {
-                int at = (int) (off - DMA_OFFSET) + i;
-                v |= ((FwCfgKeys.DMA_SIGNATURE >>> (8 * (7 - at))) & 0xff) << (8 * i);
-            }
-            return v;
-        }
-        return 0; // the selector is write-only; the spare ports read 0
+        if (size < 1 || size > 8 || off < 0 || off + size > SIZE) return size >= 8 ? -1L : (1L << (8 * size)) - 1;
+        if (off == 0 && size > 1) return 0; // a wide read at 0x510 is rejected by the combined register (QEMU: 0)
+        long v = 0;
+        for (int i = 0; i < size; i++) v |= (long) portByte((int) off + i) << (8 * i);
+        return v;
     }
 
+    private int portByte(int port) {
+        if (port <= 1) return nextByte();
+        if (port < DMA_OFFSET || !dma) return 0xff;
+        return (int) (FwCfgKeys.DMA_SIGNATURE >>> (8 * (7 - (port - DMA_OFFSET)))) & 0xff;
+    }
+
+    /**
+     * Stores. A 16-bit store at 0x510 selects; stores to the data port are ignored (QEMU >= 2.4;
+     * DMA writes instead). The DMA register is big-endian: a 32-bit store at 0x514 sets the high
+     * half (and clears the low one), a 32-bit store at 0x518 ORs in the low half and starts the
+     * transfer, a 64-bit store at 0x514 sets both and starts it; afterwards the register is 0 again.
+     * Other widths and offsets do nothing (as in QEMU).
+     */
     @Override
     public synchronized void write(long off, int size, long value) {
         if (off == 0 && size == 2) {
             select((int) value & 0xffff);
             return;
         }
-        if (off >= DMA_OFFSET && off + size <= DMA_OFFSET + 8 && size >= 1 && dma) {
-            // Each port byte holds one byte of the big-endian register: byte at 0x514 is the MSB.
-            for (int i = 0; i < size; i++) dmaAddress[(int) (off - DMA_OFFSET) + i] = (byte) (value >>> (8 * i));
-            if (off + size == DMA_OFFSET + 8) { // the low half (or the whole register) was written
-                long address = ByteBuffer.wrap(dmaAddress).getLong();
-                Arrays.fill(dmaAddress, (byte) 0); // "0 at startup and after an operation"
-                runDma(address);
-            }
+        if (!dma) return;
+        if (off == DMA_OFFSET && size == 4) {
+            dmaAddress = (Integer.reverseBytes((int) value) & 0xffff_ffffL) << 32;
+        } else if (off == DMA_OFFSET + 4 && size == 4) {
+            long address = dmaAddress | (Integer.reverseBytes((int) value) & 0xffff_ffffL);
+            dmaAddress = 0;
+            runDma(address);
+        } else if (off == DMA_OFFSET && size == 8) {
+            dmaAddress = 0;
+            runDma(Long.reverseBytes(value));
         }
-        // Data port writes are ignored (QEMU >= 2.4); anything else has no register behind it.
     }
 
     private void select(int key) {
