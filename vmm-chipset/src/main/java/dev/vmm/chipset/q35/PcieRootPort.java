@@ -12,7 +12,8 @@ import dev.vmm.chipset.pci.PciFunction;
  *
  * <ul>
  *   <li>the PCI Express capability (id 0x10) version 2, device/port type Root Port, slot
- *       implemented; link x1 at 2.5 GT/s with Data Link Layer Link Active reporting; slot
+ *       implemented; link advertised as x32 at 16 GT/s (as QEMU) with Data Link Layer Link Active
+ *       reporting; slot
  *       capabilities: attention button, power controller, attention and power indicators,
  *       <b>hot-plug surprise and hot-plug capable</b> (native PCIe hot-plug advertised), no command
  *       completed support (so an OS does not wait for completion interrupts), physical slot number
@@ -68,31 +69,35 @@ public final class PcieRootPort {
         put32(body, EXP_DEVCAP, 1 << 15);                                     // role-based error reporting, MPS 128
         put16(mask, EXP_DEVCTL, 0x7fff);
         put16(w1c, EXP_DEVSTA, 0x000f);
-        put32(body, EXP_LNKCAP, 1 | 1 << 4 | LNKCAP_DLLLARC | port << 24);   // 2.5 GT/s, x1
+        // Link: advertised as 16 GT/s x32 like QEMU's pcie-root-port (a virtual link has no speed;
+        // the widest value keeps guests from warning about a bandwidth-limited slot).
+        put32(body, EXP_LNKCAP, 4 | 32 << 4 | 1 << 10 | LNKCAP_DLLLARC | 1 << 21 | port << 24); // + ASPM L0s
         put16(mask, EXP_LNKCTL, 0x0cfb);
-        put16(body, EXP_LNKSTA, 1 | 1 << 4);                                  // 2.5 GT/s, x1 negotiated
+        put16(body, EXP_LNKSTA, 4 | 32 << 4);                                 // negotiated 16 GT/s x32
         put16(w1c, EXP_LNKSTA, 0xc000);
         put32(body, EXP_SLTCAP, SLTCAP_ABP | SLTCAP_PCP | SLTCAP_AIP | SLTCAP_PIP | SLTCAP_HPS | SLTCAP_HPC
                 | SLTCAP_NCCS | slot << 19);
-        // Indicators off (11b), power on (0): what firmware leaves for an occupied slot.
-        put16(body, EXP_SLTCTL, 3 << 6 | 3 << 8);
+        // Empty slot: attention and power indicators off (11b), power controller off (bit 10); plug() powers it on.
+        put16(body, EXP_SLTCTL, 3 << 6 | 3 << 8 | 1 << 10);
         put16(mask, EXP_SLTCTL, 0x1fff);
         put16(w1c, EXP_SLTSTA, 0x011f);
-        put16(mask, EXP_RTCTL, 0x001f);
+        put16(mask, EXP_RTCTL, 0x0007);                                       // SERR on correctable/non-fatal/fatal
         put32(w1c, EXP_RTSTA, 1 << 16);
         put32(body, EXP_DEVCAP2, 1 << 5 | 0x1f);                              // ARI forwarding, completion timeout ranges
         put16(mask, EXP_DEVCTL2, 0x043f);
-        put32(body, EXP_LNKCAP2, 1 << 1);                                     // supported speeds: 2.5 GT/s
-        put16(body, EXP_LNKCTL2, 1);
+        put32(body, EXP_LNKCAP2, 0x1e);                                       // supported speeds: 2.5-16 GT/s
+        put16(body, EXP_LNKCTL2, 4);                                          // target: 16 GT/s
         put16(mask, EXP_LNKCTL2, 0x0fff & ~0x0400);
         expCap = config.addCapability(PCIE_CAP_ID, trim(body), trim(mask), trim(w1c));
 
         byte[] aer = new byte[AER_SIZE - 4];
         byte[] aerMask = new byte[aer.length];
-        put32(aer, AER_UNCOR_SEVER - 4, 0x0006_2030);                         // spec defaults
+        put32(aer, AER_UNCOR_SEVER - 4, 0x0046_2030);                         // spec defaults + internal error fatal, as QEMU
         put32(aerMask, AER_UNCOR_MASK - 4, 0x03ff_f030);
         put32(aerMask, AER_UNCOR_SEVER - 4, 0x03ff_f030);
-        put32(aer, AER_COR_MASK - 4, 0x0000_2000);
+        put32(aer, AER_COR_MASK - 4, 0x0000_e000);                            // advisory non-fatal, internal, header log overflow masked
+        put32(aer, AER_CAP_CTRL - 4, 0x0000_02a0);                            // ECRC generation/check, multiple header recording capable
+        put32(aerMask, AER_CAP_CTRL - 4, 0x0000_0540);
         put32(aerMask, AER_COR_MASK - 4, 0x0000_f1c1);
         put32(aerMask, AER_ROOT_COMMAND - 4, 0x7);
         aerCap = config.addExtendedCapability(AER_CAP_ID, 2, aer, aerMask);
@@ -122,6 +127,7 @@ public final class PcieRootPort {
         PciFunction f = bridge.secondaryBus().attach(0, 0, device);
         config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_PDS, true);
         config.updateBits(expCap + EXP_LNKSTA, 2, LNKSTA_DLLLA, true);
+        config.updateBits(expCap + EXP_SLTCTL, 2, 1 << 10, false);   // power on
         return f;
     }
 

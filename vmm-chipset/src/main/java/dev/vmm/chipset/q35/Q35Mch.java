@@ -20,9 +20,9 @@ import java.util.Objects;
  *       the base; it moves or goes away on every change. Power-on value 0xB0000000, disabled, which
  *       SeaBIOS then enables; {@link #enableEcam} does the same for firmware-less boot.</li>
  *   <li><b>PAM0-6</b> (0x90-0x96): {@link PamRegisters}.</li>
- *   <li><b>SMRAM</b> (0x9D) reads 0x02 (compatible SMRAM at 0xA0000, closed, not locked) and is
- *       read-only, ESMRAMC (0x9E) reads 0: <b>there is no SMM</b>, SMRAM never opens and 0xA0000
- *       stays the VGA/MMIO hole.</li>
+ *   <li><b>SMRAM</b> (0x9D, power-on 0x02: compatible SMRAM at 0xA0000, closed) and ESMRAMC
+ *       (0x9E, 0x38) store what the guest writes, as QEMU's q35 with {@code smm=off} does, but
+ *       <b>there is no SMM</b>: SMRAM never opens, no TSEG, 0xA0000 stays the VGA/MMIO hole.</li>
  *   <li><b>TOLUD</b> (0xB0, 16-bit): top of low usable DRAM, bits 15:4 = address bits 31:20;
  *       firmware-readable, writable as on hardware.</li>
  * </ul>
@@ -36,6 +36,8 @@ public final class Q35Mch implements PciDevice {
     public static final long DEFAULT_ECAM_BASE = 0xB000_0000L;
     public static final int PCIEXBAR_ENABLE = 1;
     public static final int SMRAM_DEFAULT = 0x02;
+    /** SM_CACHE, SM_L1, SM_L2 read as 1 (the power-on value QEMU shows too). */
+    public static final int ESMRAMC_DEFAULT = 0x38;
 
     private static final System.Logger LOG = System.getLogger(Q35Mch.class.getName());
 
@@ -66,7 +68,12 @@ public final class Q35Mch implements PciDevice {
         config.addWriteListener(PAM0, PamRegisters.COUNT, (o, s) -> {
             for (int i = 0; i < PamRegisters.COUNT; i++) pam.write(i, config.read(PAM0 + i, 1));
         });
-        config.setByte(SMRAM, SMRAM_DEFAULT);                  // read-only: SMRAM stays closed
+        // SMRAM/ESMRAMC hold what the guest writes (as QEMU's q35 with smm=off) but never open
+        // anything: there is no SMM, 0xA0000 stays the legacy VGA/MMIO hole and no TSEG exists.
+        config.setByte(SMRAM, SMRAM_DEFAULT);
+        config.setWritable(SMRAM, 1, 0x78);                    // D_OPEN, D_CLS, D_LCK, G_SMRAME: stored only
+        config.setByte(ESMRAMC, ESMRAMC_DEFAULT);
+        config.setWritable(ESMRAMC, 1, 0x87);                  // H_SMRAME, TSEG size, T_EN: stored only
         config.setWord(TOLUD, (int) (Math.min(ramBelow4g, 0xFFF0_0000L) >>> 16) & 0xFFF0);
         config.setWritable(TOLUD, 2, 0xFFF0);
     }

@@ -145,9 +145,11 @@ class Q35Test {
         assertThat(cfgRead(0, 0, 0, Q35Mch.PAM0 + 5, 2)).isZero();
         assertThat(pam.access(PamRegisters.segmentAt(0xe0000))).isEqualTo(PamRegisters.Access.DISABLED);
         assertThat(pam.access(PamRegisters.segmentAt(0xec000))).isEqualTo(PamRegisters.Access.DISABLED);
-        // SMRAM stays closed: fixed value, writes ignored (no SMM).
-        cfgWrite(0, 0, 0, Q35Mch.SMRAM, 1, 0x4a);
+        // SMRAM: C_BASE_SEG fixed, the control bits stored (no SMM behind them), ESMRAMC's fixed bits.
         assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x02);
+        cfgWrite(0, 0, 0, Q35Mch.SMRAM, 1, 0xff);
+        assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x7a);
+        assertThat(cfgRead(0, 0, 0, Q35Mch.ESMRAMC, 1)).isEqualTo(0x38);
         assertThat(cfgRead(0, 0, 0, Q35Mch.TOLUD, 2)).isEqualTo(0x8000);
         events.clear();
         pam.reset();
@@ -293,7 +295,7 @@ class Q35Test {
         }
         assertThat(ext).containsExactly(PcieRootPort.AER_CAP_ID);
         int aer = rp.aerCapability();
-        assertThat(mmio.read(ecam(b, 0, 1, 0, aer + PcieRootPort.AER_UNCOR_SEVER), 4)).isEqualTo(0x0006_2030L);
+        assertThat(mmio.read(ecam(b, 0, 1, 0, aer + PcieRootPort.AER_UNCOR_SEVER), 4)).isEqualTo(0x0046_2030L);
         // AER status is write-1-to-clear; masks are plain read/write.
         rp.configSpace().updateBits(aer + PcieRootPort.AER_COR_STATUS, 4, 0x41, true);
         mmio.write(ecam(b, 0, 1, 0, aer + PcieRootPort.AER_COR_STATUS), 4, 0x01);
