@@ -20,9 +20,11 @@ import java.util.function.LongSupplier;
  *       supported, route capability = {@link #ROUTE_CAP}), comparator (0x08), FSB route (0x10, reads 0).</li>
  *   <li>Periodic mode: a comparator write sets the period and, with VAL_SET (or in one-shot mode),
  *       the comparator; each match adds the period. One-shot: one interrupt when the counter reaches
- *       the comparator. 32-bit mode compares the low 32 bits and wraps.</li>
+ *       the comparator. 32-bit mode truncates comparator and period when entered, then compares the
+ *       low 32 bits and wraps (a later 64-bit write still stores the high half, as in QEMU).</li>
  *   <li>Routing: with LEG_RT_CNF timer 0 drives ISA IRQ 0 (IOAPIC pin 2) and timer 1 IRQ 8;
- *       otherwise Tn_INT_ROUTE_CNF names the IOAPIC pin (only pins in the capability are accepted).
+ *       otherwise Tn_INT_ROUTE_CNF names the IOAPIC pin (any value reads back, as in QEMU; a pin
+ *       outside the capability delivers nothing).
  *       Edge-triggered timers pulse their line; level-triggered ones set the status bit and hold the
  *       line until the guest clears it.</li>
  * </ul>
@@ -46,7 +48,8 @@ public final class Hpet implements BusDevice {
     public static final int TN_LEVEL = 1 << 1, TN_ENABLE = 1 << 2, TN_PERIODIC = 1 << 3, TN_PERIODIC_CAP = 1 << 4,
             TN_SIZE_CAP = 1 << 5, TN_VAL_SET = 1 << 6, TN_32BIT = 1 << 8, TN_ROUTE_SHIFT = 9, TN_ROUTE_MASK = 0x1f << 9,
             TN_FSB_ENABLE = 1 << 14;
-    private static final long TN_WRITABLE = TN_LEVEL | TN_ENABLE | TN_PERIODIC | TN_VAL_SET | TN_32BIT | TN_ROUTE_MASK;
+    /** Guest-writable timer config bits; FSB_EN is stored (as QEMU does) but FSB delivery is not offered. */
+    private static final long TN_WRITABLE = TN_LEVEL | TN_ENABLE | TN_PERIODIC | TN_VAL_SET | TN_32BIT | TN_ROUTE_MASK | TN_FSB_ENABLE;
 
     private final LongSupplier nanos;
     private final IntFunction<InterruptLine> ioapicPin;
@@ -172,7 +175,7 @@ public final class Hpet implements BusDevice {
     private InterruptLine lineOf(int i) {
         if ((config & CFG_LEGACY) != 0 && i < 2) return ioapicPin.apply(i == 0 ? 2 : 8);
         int pin = (int) ((tnConfig[i] & TN_ROUTE_MASK) >>> TN_ROUTE_SHIFT);
-        return ioapicPin.apply(pin);
+        return (ROUTE_CAP & (1L << pin)) != 0 ? ioapicPin.apply(pin) : null;
     }
 
     private void setDriven(int i, InterruptLine line, boolean level) {
@@ -214,7 +217,7 @@ public final class Hpet implements BusDevice {
         if (t < 0) return 0;
         long r = off - TIMER0 - 0x20L * t;
         if (r == 0) return tnConfig[t] | TN_PERIODIC_CAP | TN_SIZE_CAP | ROUTE_CAP << 32;
-        if (r == 8) return (tnConfig[t] & TN_32BIT) != 0 ? comparator[t] & 0xffff_ffffL : comparator[t];
+        if (r == 8) return comparator[t];
         return 0; // FSB route: no FSB delivery
     }
 
@@ -258,14 +261,16 @@ public final class Hpet implements BusDevice {
             if (t < 0) return;
             long r = off - TIMER0 - 0x20L * t;
             if (r == 0) {
-                long cfg = v & TN_WRITABLE;
-                int pin = (int) ((cfg & TN_ROUTE_MASK) >>> TN_ROUTE_SHIFT);
-                if ((ROUTE_CAP & (1L << pin)) == 0) cfg = (cfg & ~TN_ROUTE_MASK) | (tnConfig[t] & TN_ROUTE_MASK); // unsupported pin: keep the old route
+                long cfg = v & TN_WRITABLE;   // any route reads back (as QEMU); unsupported ones deliver nothing
                 if ((cfg & TN_LEVEL) == 0) isr &= ~(1L << t);
+                if ((cfg & TN_32BIT) != 0 && (tnConfig[t] & TN_32BIT) == 0) {
+                    comparator[t] &= 0xffff_ffffL;   // entering 32-bit mode truncates comparator and period
+                    period[t] &= 0xffff_ffffL;
+                }
                 tnConfig[t] = cfg;
-                if ((cfg & TN_32BIT) != 0) comparator[t] &= 0xffff_ffffL;
             } else if (r == 8) {
-                long value = (tnConfig[t] & TN_32BIT) != 0 ? v & 0xffff_ffffL : v;
+                // As QEMU: the high half stays writable in 32-bit mode (matching uses the low 32 bits).
+                long value = v;
                 boolean periodic = (tnConfig[t] & TN_PERIODIC) != 0;
                 if (!periodic || (tnConfig[t] & TN_VAL_SET) != 0) comparator[t] = (comparator[t] & ~mask) | (value & mask);
                 if (periodic) period[t] = (period[t] & ~mask) | (value & mask);

@@ -106,7 +106,7 @@ class Q35QemuOracleTest {
             qemuSide = script(new Side() {
                 public long cfgRead(int dev, int reg, int size) { return q.cfgRead(0, dev, 0, reg, size); }
                 public void cfgWrite(int dev, int reg, int size, long value) { q.cfgWrite(0, dev, 0, reg, size, value); }
-                public long mmioRead(long addr) { return Long.decode(q.command("readl 0x" + Long.toHexString(addr))); }
+                public long mmioRead(long addr) { return QemuQtest.number(q.command("readl 0x" + Long.toHexString(addr))); }
             });
         }
         Bus pio = new Bus("pio"), mmio = new Bus("mmio");

@@ -59,7 +59,12 @@ public final class QemuQtest implements AutoCloseable {
 
     public long in(int port, int size) {
         String op = size == 1 ? "inb" : size == 2 ? "inw" : "inl";
-        return Long.decode(command(op + " 0x" + Integer.toHexString(port)));
+        return number(command(op + " 0x" + Integer.toHexString(port)));
+    }
+
+    /** A qtest number ("0x..." up to 64 bits, unsigned). */
+    public static long number(String s) {
+        return Long.parseUnsignedLong(s.startsWith("0x") ? s.substring(2) : s, 16);
     }
 
     public void out(int port, int size, long value) {
@@ -94,6 +99,7 @@ public final class QemuQtest implements AutoCloseable {
         } catch (IOException ignored) {
             // already gone
         }
+        process.destroy();   // qtest has no quit command: SIGTERM, as QEMU expects from a management tool
         if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
 
