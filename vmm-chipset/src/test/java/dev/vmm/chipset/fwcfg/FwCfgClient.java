@@ -161,7 +161,7 @@ final class FwCfgClient {
                     for (int i = 0; i < length; i++) sum += memory.readU8(file + start + i);
                     memory.writeU8(file + offset, (byte) (memory.readU8(file + offset) - sum));
                 }
-                default -> throw new IllegalStateException("unknown loader command " + command);
+                default -> { } // as SeaBIOS: skip what it does not know (QEMU pads the script with zero entries)
             }
         }
         return new Loaded(at);
