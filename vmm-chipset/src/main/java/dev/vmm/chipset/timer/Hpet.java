@@ -109,7 +109,8 @@ public final class Hpet implements BusDevice {
         for (int i = 0; i < TIMERS; i++) {
             if (!willFire(i)) continue;
             long ticks = ticksUntil(i, c);
-            long at = counterBaseNanos + (c - counterBase + ticks) * NANOS_PER_TICK;
+            if (Long.compareUnsigned(ticks, 1L << 50) > 0) continue;   // decades away (a 64-bit comparator behind the counter): never
+            long at = now + ticks * NANOS_PER_TICK - Math.floorMod(now - counterBaseNanos, NANOS_PER_TICK);
             best = Math.min(best, Math.max(at, now));
         }
         return best;

@@ -133,6 +133,23 @@ class HpetTest {
     }
 
     @Test
+    void aComparatorBehindThe64BitCounterMeansNoDeadline() {
+        hpet.write(Hpet.CONFIG, 4, Hpet.CFG_ENABLE);
+        advance(10_000);
+        hpet.write(tn(1), 4, Hpet.TN_ENABLE | 16 << Hpet.TN_ROUTE_SHIFT);
+        hpet.write(tn(1) + 8, 8, 5);                     // already passed: fires only after a 2^64 wrap
+        assertThat(hpet.nextDeadlineNanos()).isEqualTo(Long.MAX_VALUE);
+        advance(1_000_000);
+        assertThat(pin(16).risingEdges()).isZero();
+        hpet.write(tn(1) + 8, 8, hpet.counter() + 3);    // 30 ns from now, deadline on the tick boundary
+        long d = hpet.nextDeadlineNanos();
+        assertThat(d - now.get()).isBetween(21L, 30L);
+        now.set(d);
+        hpet.poll();
+        assertThat(pin(16).risingEdges()).isEqualTo(1);
+    }
+
+    @Test
     void thirtyTwoBitModeWrapsAndBadAccessesAreHarmless() {
         hpet.write(Hpet.COUNTER, 8, 0xffff_fff0L);
         hpet.write(tn(0), 4, Hpet.TN_ENABLE | Hpet.TN_32BIT | 16 << Hpet.TN_ROUTE_SHIFT);
