@@ -18,6 +18,7 @@ import java.util.Objects;
  *       disabled, bits 3:0 = ISA IRQ; power-on 0x80.</li>
  *   <li><b>RCBA</b> (0xF0): root complex base address, bits 31:14 + enable bit 0 (stored only).</li>
  * </ul>
+ * Write masks follow QEMU 7.2 (checked by Q35QemuOracleTest): 0x44-0xFF are plain storage.
  *
  * Changes leave through {@link Listener}; mapping the PM block on the PIO bus and pointing the
  * router's PIRQ lines at IRQs is the machine's job. Pure state machine.
@@ -45,20 +46,19 @@ public final class Ich9Lpc implements PciDevice {
 
     public Ich9Lpc() {
         config.setSubsystem(0x1af4, 0x1100);
+        // Like QEMU's ICH9 LPC, the device-specific area 0x44-0xFF stores whatever is written (only
+        // the bits described above have an effect); PMBASE keeps bit 0 at 1 and bits 31:16 at 0.
+        for (int off = ACPI_CNTL; off < 0x100; off += 4) config.setWritable(off, 4, 0xFFFF_FFFF);
         config.setDword(PMBASE, 1);
-        config.setWritable(PMBASE, 4, 0x0000_FF80);
-        config.setWritable(ACPI_CNTL, 1, 0x87);
+        config.setWritable(PMBASE, 4, 0x0000_FF86);
         config.addWriteListener(PMBASE, 4, (o, s) -> pmChanged());
         config.addWriteListener(ACPI_CNTL, 1, (o, s) -> pmChanged());
         for (int i = 0; i < 4; i++) {
             config.setByte(PIRQA_ROUT + i, PIRQ_DISABLED);
             config.setByte(PIRQE_ROUT + i, PIRQ_DISABLED);
-            config.setWritable(PIRQA_ROUT + i, 1, 0x8F);
-            config.setWritable(PIRQE_ROUT + i, 1, 0x8F);
         }
         config.addWriteListener(PIRQA_ROUT, 4, (o, s) -> pirqChanged());
         config.addWriteListener(PIRQE_ROUT, 4, (o, s) -> pirqChanged());
-        config.setWritable(RCBA, 4, 0xFFFF_C001);
     }
 
     public void setListener(Listener l) {

@@ -36,6 +36,7 @@ public final class Q35Mch implements PciDevice {
     public static final long DEFAULT_ECAM_BASE = 0xB000_0000L;
     public static final int PCIEXBAR_ENABLE = 1;
     public static final int SMRAM_DEFAULT = 0x02;
+    public static final int SMRAM_D_OPEN = 0x40, SMRAM_D_LCK = 0x10;
     /** SM_CACHE, SM_L1, SM_L2 read as 1 (the power-on value QEMU shows too). */
     public static final int ESMRAMC_DEFAULT = 0x38;
 
@@ -60,11 +61,14 @@ public final class Q35Mch implements PciDevice {
         config.setSubsystem(0x1af4, 0x1100);
         config.setWord(PciConfigSpace.COMMAND, PciConfigSpace.COMMAND_MEMORY);
         config.setWritable(PciConfigSpace.COMMAND, 2, 0);
+        // As QEMU's MCH, the device-specific area 0x40-0xFF is plain storage except the registers below.
+        for (int off = 0x40; off < 0x100; off += 4) config.setWritable(off, 4, 0xFFFF_FFFF);
         config.setDword(PCIEXBAR, (int) DEFAULT_ECAM_BASE);
         config.setWritable(PCIEXBAR, 4, 0xFC00_0007);          // base bits 31:26, length, enable
         config.setWritable(PCIEXBAR + 4, 4, 0x0000_000F);      // base bits 35:32
         config.addWriteListener(PCIEXBAR, 8, (o, s) -> updateEcam());
-        for (int i = 0; i < PamRegisters.COUNT; i++) config.setWritable(PAM0 + i, 1, i == 0 ? 0x30 : 0x33);
+        // PAM bytes store all bits, as QEMU's do; only bits 5:4 and 1:0 decode.
+        for (int i = 0; i < PamRegisters.COUNT; i++) config.setWritable(PAM0 + i, 1, 0xFF);
         config.addWriteListener(PAM0, PamRegisters.COUNT, (o, s) -> {
             for (int i = 0; i < PamRegisters.COUNT; i++) pam.write(i, config.read(PAM0 + i, 1));
         });
@@ -72,10 +76,17 @@ public final class Q35Mch implements PciDevice {
         // anything: there is no SMM, 0xA0000 stays the legacy VGA/MMIO hole and no TSEG exists.
         config.setByte(SMRAM, SMRAM_DEFAULT);
         config.setWritable(SMRAM, 1, 0x78);                    // D_OPEN, D_CLS, D_LCK, G_SMRAME: stored only
+        config.addWriteListener(SMRAM, 1, (o, sz) -> {
+            // D_LCK: D_OPEN reads 0 and the register is frozen, as the MCH spec and QEMU have it.
+            if ((config.read(SMRAM, 1) & SMRAM_D_LCK) != 0) {
+                config.updateBits(SMRAM, 1, SMRAM_D_OPEN, false);
+                config.setWritable(SMRAM, 1, 0);
+            }
+        });
         config.setByte(ESMRAMC, ESMRAMC_DEFAULT);
         config.setWritable(ESMRAMC, 1, 0x87);                  // H_SMRAME, TSEG size, T_EN: stored only
         config.setWord(TOLUD, (int) (Math.min(ramBelow4g, 0xFFF0_0000L) >>> 16) & 0xFFF0);
-        config.setWritable(TOLUD, 2, 0xFFF0);
+        config.setWritable(TOLUD, 2, 0xFFFF);
     }
 
     /**

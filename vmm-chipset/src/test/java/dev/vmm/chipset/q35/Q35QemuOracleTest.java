@@ -48,6 +48,20 @@ class Q35QemuOracleTest {
         s.cfgWrite(MCH, 0x91, 1, 0x33);
         s.cfgWrite(MCH, 0x90, 1, 0x30);
         out.add("pam after 0x30/0x33 " + hex(s.cfgRead(MCH, 0x90, 4)));
+        s.cfgWrite(MCH, 0x94, 4, 0xffff_ffffL);
+        out.add("pam 4-6 after all ones " + hex(s.cfgRead(MCH, 0x94, 4)));
+        s.cfgWrite(MCH, 0x94, 4, 0);
+        // The rest of the MCH's device-specific area (PCIEXBAR and PAM aside): all ones, read back, restore.
+        for (int reg = 0x40; reg < 0x100; reg += 4) {
+            if (reg == 0x60 || reg == 0x64 || (reg >= 0x90 && reg < 0x98)) continue;
+            // QEMU-only query protocols for OVMF's SMM setup are left out: extended TSEG size (0x50-0x51)
+            // and SMBASE (0x9c); there is no TSEG or SMBASE here.
+            long ignore = reg == 0x50 ? 0xffffL : reg == 0x9c ? 0xffL : 0;
+            long before = s.cfgRead(MCH, reg, 4);
+            s.cfgWrite(MCH, reg, 4, 0xffff_ffffL);
+            out.add("mch " + hex(reg) + " all ones -> " + hex(s.cfgRead(MCH, reg, 4) & ~ignore));
+            s.cfgWrite(MCH, reg, 4, before);
+        }
         s.cfgWrite(MCH, 0x64, 4, 0);
         s.cfgWrite(MCH, 0x60, 4, 0xb000_0001L);
         out.add("pciexbar enabled " + hex(s.cfgRead(MCH, 0x60, 4)));
@@ -62,6 +76,13 @@ class Q35QemuOracleTest {
         s.cfgWrite(LPC, 0x60, 4, 0x0b0b_0a0aL);
         s.cfgWrite(LPC, 0x68, 4, 0x8b8a_0b0aL);
         out.add("pirq as SeaBIOS sets them " + hex(s.cfgRead(LPC, 0x60, 4)) + " " + hex(s.cfgRead(LPC, 0x68, 4)));
+        // Write masks: all ones into each LPC register, then what reads back.
+        for (int reg : new int[] {0x40, 0x44, 0x60, 0x68, 0xf0}) {
+            long before = s.cfgRead(LPC, reg, 4);
+            s.cfgWrite(LPC, reg, 4, 0xffff_ffffL);
+            out.add("lpc " + hex(reg) + " all ones -> " + hex(s.cfgRead(LPC, reg, 4)));
+            s.cfgWrite(LPC, reg, 4, before);
+        }
         // Root port: capability pointer list and the PCI Express capability's fields.
         int exp = -1;
         int p = (int) s.cfgRead(RP, 0x34, 1) & ~3;

@@ -138,17 +138,22 @@ class Q35Test {
         assertThat(pam.readsRam(0xd4000)).isFalse();
         assertThat(pam.writesRam(0xd7fff)).isTrue();
         assertThat(pam.readsRam(0xd3fff)).isTrue();
-        // Reserved bits read back 0; a word write covers two registers.
-        cfgWrite(0, 0, 0, Q35Mch.PAM0, 1, 0xff);
-        assertThat(cfgRead(0, 0, 0, Q35Mch.PAM0, 1)).isEqualTo(0x30);
+        // Reserved bits are stored (as QEMU) but do not decode; a word write covers two registers.
+        cfgWrite(0, 0, 0, Q35Mch.PAM0, 1, 0xcf);
+        assertThat(cfgRead(0, 0, 0, Q35Mch.PAM0, 1)).isEqualTo(0xcf);
+        assertThat(pam.access(PamRegisters.segmentAt(0xf0000))).isEqualTo(PamRegisters.Access.DISABLED);
         cfgWrite(0, 0, 0, Q35Mch.PAM0 + 5, 2, 0xcccc);
-        assertThat(cfgRead(0, 0, 0, Q35Mch.PAM0 + 5, 2)).isZero();
+        assertThat(cfgRead(0, 0, 0, Q35Mch.PAM0 + 5, 2)).isEqualTo(0xcccc);
         assertThat(pam.access(PamRegisters.segmentAt(0xe0000))).isEqualTo(PamRegisters.Access.DISABLED);
         assertThat(pam.access(PamRegisters.segmentAt(0xec000))).isEqualTo(PamRegisters.Access.DISABLED);
         // SMRAM: C_BASE_SEG fixed, the control bits stored (no SMM behind them), ESMRAMC's fixed bits.
         assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x02);
-        cfgWrite(0, 0, 0, Q35Mch.SMRAM, 1, 0xff);
-        assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x7a);
+        cfgWrite(0, 0, 0, Q35Mch.SMRAM, 1, 0x4a);                     // D_OPEN | G_SMRAME
+        assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x4a);
+        cfgWrite(0, 0, 0, Q35Mch.SMRAM, 1, 0xff);                     // with D_LCK: D_OPEN drops, register frozen
+        assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x3a);
+        cfgWrite(0, 0, 0, Q35Mch.SMRAM, 1, 0x40);
+        assertThat(cfgRead(0, 0, 0, Q35Mch.SMRAM, 1)).isEqualTo(0x3a);
         assertThat(cfgRead(0, 0, 0, Q35Mch.ESMRAMC, 1)).isEqualTo(0x38);
         assertThat(cfgRead(0, 0, 0, Q35Mch.TOLUD, 2)).isEqualTo(0x8000);
         events.clear();
@@ -194,12 +199,12 @@ class Q35Test {
         cfgWrite(0, 31, 0, Ich9Lpc.ACPI_CNTL, 1, Ich9Lpc.ACPI_EN);
         assertThat(events).containsExactly("pm 600 sci 9");
         cfgWrite(0, 31, 0, Ich9Lpc.PMBASE, 4, 0xffff_ffff);
-        assertThat(cfgRead(0, 31, 0, Ich9Lpc.PMBASE, 4)).isEqualTo(0xff81);
+        assertThat(cfgRead(0, 31, 0, Ich9Lpc.PMBASE, 4)).isEqualTo(0xff87);   // QEMU's mask: bits 15:7 and 2:1
         cfgWrite(0, 31, 0, Ich9Lpc.PMBASE, 4, 0x0b00);
         cfgWrite(0, 31, 0, Ich9Lpc.ACPI_CNTL, 1, Ich9Lpc.ACPI_EN | 1);
         assertThat(lpc.sciIrq()).isEqualTo(10);
         cfgWrite(0, 31, 0, Ich9Lpc.ACPI_CNTL, 1, Ich9Lpc.ACPI_EN | 0x7 | 0x70);
-        assertThat(cfgRead(0, 31, 0, Ich9Lpc.ACPI_CNTL, 1)).isEqualTo(0x87);
+        assertThat(cfgRead(0, 31, 0, Ich9Lpc.ACPI_CNTL, 1)).isEqualTo(0xf7);        // stored; bits 6:3 have no effect
         assertThat(lpc.sciIrq()).isEqualTo(23);
         cfgWrite(0, 31, 0, Ich9Lpc.ACPI_CNTL, 1, 0);
         assertThat(events).containsExactly("pm 600 sci 9", "pm ff80 sci 9", "pm b00 sci 9", "pm b00 sci 10", "pm b00 sci 23", "pm -1 sci 9");
@@ -208,8 +213,8 @@ class Q35Test {
         for (int i = 0; i < 8; i++) assertThat(lpc.pirqIrq(i)).isEqualTo(-1);
         assertThat(cfgRead(0, 31, 0, Ich9Lpc.PIRQA_ROUT, 4)).isEqualTo(0x8080_8080);
         cfgWrite(0, 31, 0, Ich9Lpc.PIRQA_ROUT, 4, 0x0b0b_0a0a);
-        cfgWrite(0, 31, 0, Ich9Lpc.PIRQE_ROUT + 2, 1, 0x7b);          // bits 6:4 reserved
-        assertThat(cfgRead(0, 31, 0, Ich9Lpc.PIRQE_ROUT, 4)).isEqualTo(0x800b_8080);
+        cfgWrite(0, 31, 0, Ich9Lpc.PIRQE_ROUT + 2, 1, 0x7b);          // bits 6:4 reserved: stored, no effect
+        assertThat(cfgRead(0, 31, 0, Ich9Lpc.PIRQE_ROUT, 4)).isEqualTo(0x807b_8080);
         assertThat(events).containsExactly("pirqA 10", "pirqB 10", "pirqC 11", "pirqD 11", "pirqG 11");
         cfgWrite(0, 31, 0, Ich9Lpc.PIRQA_ROUT, 1, 0x8a);
         assertThat(lpc.pirqIrq(0)).isEqualTo(-1);
