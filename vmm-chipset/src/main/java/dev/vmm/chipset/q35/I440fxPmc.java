@@ -6,7 +6,7 @@ import dev.vmm.chipset.pci.PciDevice;
 /**
  * The i440FX PCI and memory controller (8086:1237) as host function 00:00.0 of the {@code pc}
  * machine, with its PAM registers at 0x59-0x5F ({@link PamRegisters}) for firmware shadowing.
- * SMRAM (0x72) reads 0x02 (closed, at 0xA0000) and is read-only: there is no SMM.
+ * SMRAM (0x72, power-on 0x02) stores its control bits without effect: there is no SMM.
  * Use it with {@code new PciHostBridge(root, new I440fxPmc())}.
  */
 public final class I440fxPmc implements PciDevice {
@@ -19,7 +19,9 @@ public final class I440fxPmc implements PciDevice {
     public I440fxPmc() {
         config.setWord(PciConfigSpace.COMMAND, PciConfigSpace.COMMAND_MEMORY);
         config.setWritable(PciConfigSpace.COMMAND, 2, 0);
-        for (int i = 0; i < PamRegisters.COUNT; i++) config.setWritable(PAM0 + i, 1, i == 0 ? 0x30 : 0x33);
+        // As QEMU's i440FX: the device-specific area is plain storage (PAM reserved bits kept, not decoded).
+        for (int off = 0x40; off < 0x100; off += 4) config.setWritable(off, 4, 0xFFFF_FFFF);
+        config.setWritable(SMRAM, 1, 0x78);   // stored only: no SMM
         config.addWriteListener(PAM0, PamRegisters.COUNT, (o, s) -> {
             for (int i = 0; i < PamRegisters.COUNT; i++) pam.write(i, config.read(PAM0 + i, 1));
         });

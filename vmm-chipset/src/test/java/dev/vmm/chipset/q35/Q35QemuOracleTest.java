@@ -117,6 +117,48 @@ class Q35QemuOracleTest {
 
     static String hex(long v) { return Long.toHexString(v); }
 
+    /** The i440FX PMC of {@code -M pc}: identity, PAM (0x59-0x5F) and SMRAM (0x72) defaults and write masks. */
+    static List<String> pcScript(Side s) {
+        List<String> out = new ArrayList<>();
+        out.add("id " + hex(s.cfgRead(0, 0, 4)) + " class " + hex(s.cfgRead(0, 8, 4) >>> 8));
+        out.add("pam " + hex(s.cfgRead(0, 0x58, 4)) + " " + hex(s.cfgRead(0, 0x5c, 4)) + " smram " + hex(s.cfgRead(0, 0x72, 1)));
+        s.cfgWrite(0, 0x59, 1, 0x30);
+        s.cfgWrite(0, 0x5a, 2, 0x3311);
+        out.add("pam as SeaBIOS sets it " + hex(s.cfgRead(0, 0x58, 4)));
+        s.cfgWrite(0, 0x5c, 4, 0xffff_ffffL);
+        out.add("pam 3-6 after all ones " + hex(s.cfgRead(0, 0x5c, 4)));
+        return out;
+    }
+
+    @Test
+    @Timeout(60)
+    void i440fxPamMatchesQemusPcMachine() throws Exception {
+        QemuQtest.assumeInstalled();
+        List<String> qemuSide;
+        try (QemuQtest q = QemuQtest.start("-M", "pc,smm=off", "-m", "512")) {
+            qemuSide = pcScript(new Side() {
+                public long cfgRead(int dev, int reg, int size) { return q.cfgRead(0, dev, 0, reg, size); }
+                public void cfgWrite(int dev, int reg, int size, long value) { q.cfgWrite(0, dev, 0, reg, size, value); }
+                public long mmioRead(long addr) { return 0; }
+            });
+        }
+        Bus pio = new Bus("pio");
+        PciBus root = PciBus.root(new PciPlatform(pio, new Bus("mmio"), PciInterruptRouter.pirq(g -> new RecordingLine(), 10, 10, 11, 11)));
+        new dev.vmm.chipset.pci.PciHostBridge(root, new I440fxPmc()).registerPorts(pio);
+        List<String> ours = pcScript(new Side() {
+            public long cfgRead(int dev, int reg, int size) {
+                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
+                return pio.read(0xcfc + (reg & 3), size);
+            }
+            public void cfgWrite(int dev, int reg, int size, long value) {
+                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
+                pio.write(0xcfc + (reg & 3), size, value);
+            }
+            public long mmioRead(long addr) { return 0; }
+        });
+        assertThat(ours).containsExactlyElementsOf(qemuSide);
+    }
+
     @Test
     @Timeout(60)
     void mchLpcAndRootPortRegistersMatchQemu() throws Exception {
