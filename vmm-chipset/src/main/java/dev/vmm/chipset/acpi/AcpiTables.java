@@ -47,7 +47,7 @@ public final class AcpiTables {
     public static final int CMOS_CENTURY_INDEX = 0x32;
 
     static final int FADT_REVISION = 6, FADT_MINOR = 0, MADT_REVISION = 4, DSDT_REVISION = 2,
-            XSDT_REVISION = 1, RSDT_REVISION = 1, MCFG_REVISION = 1, FACS_VERSION = 2;
+            XSDT_REVISION = 1, RSDT_REVISION = 1, MCFG_REVISION = 1, FACS_VERSION = 2, HPET_REVISION = 1;
 
     // FADT flags (ACPI 6 table 5-35).
     static final int FADT_WBINVD = 1, FADT_PROC_C1 = 1 << 2, FADT_SLP_BUTTON = 1 << 5,
@@ -61,15 +61,39 @@ public final class AcpiTables {
     // Generic Address Structure.
     static final int GAS_SYSTEM_IO = 1, ACCESS_BYTE = 1, ACCESS_WORD = 2, ACCESS_DWORD = 3;
 
+    /**
+     * A pointer field in the image: {@code size} bytes (4 or 8, little-endian) at image offset
+     * {@code offset} hold the address of image offset {@code targetOffset}. With the checksums this
+     * is what a firmware loader (fw_cfg's linker/loader script) needs to relocate the tables.
+     */
+    public record PointerField(int offset, int size, int targetOffset) { }
+
+    /** A checksum byte at image offset {@code offset} making [start, start+length) sum to zero. */
+    public record ChecksumField(int offset, int start, int length) { }
+
     private final long address;
     private final byte[] bytes;
     private final Map<String, Long> tables;
+    private final List<PointerField> pointers;
+    private final List<ChecksumField> checksums;
 
-    private AcpiTables(long address, byte[] bytes, Map<String, Long> tables) {
+    private AcpiTables(long address, byte[] bytes, Map<String, Long> tables, List<PointerField> pointers,
+                       List<ChecksumField> checksums) {
         this.address = address;
         this.bytes = bytes;
         this.tables = Collections.unmodifiableMap(tables);
+        this.pointers = List.copyOf(pointers);
+        this.checksums = List.copyOf(checksums);
     }
+
+    /** Every pointer between the tables (RSDP, FADT, XSDT, RSDT fields), in image order of the pointing table. */
+    public List<PointerField> pointerFields() { return pointers; }
+
+    /**
+     * Every checksum: each table's header checksum, then the RSDP's 20-byte checksum and its extended
+     * checksum (which covers the first one, so it comes last).
+     */
+    public List<ChecksumField> checksumFields() { return checksums; }
 
     /** Where the image goes. */
     public long address() { return address; }
@@ -121,6 +145,12 @@ public final class AcpiTables {
         private int pvpanicPort = -1;
         private String oemId = "VMM";
         private String oemTableId = "JAVA-VMM";
+        // Q35 / PCI Express platform (see pciExpress, hpet, gpe0, pmTimerWidth).
+        private boolean pciExpress;
+        private long hpetBase = -1;
+        private long hpetBlockId;
+        private int gpe0Offset = -1, gpe0Length;
+        private int pmTimerBits = 32;
 
         private Builder(int cpus) {
             if (cpus < 1 || cpus > 255) throw new IllegalArgumentException("cpu count must be 1..255: " + cpus);
@@ -265,6 +295,44 @@ public final class AcpiTables {
             return this;
         }
 
+        /**
+         * A PCI Express host (Q35): PCI0 becomes PNP0A08 (with _CID PNP0A03) with an {@code _OSC}
+         * granting the OS native PCIe hot-plug, SHPC, PME, AER and capability control; the ISA
+         * devices (RTC, keyboard, serial ports, HPET) move under {@code PCI0.LPC} (the ICH9 LPC
+         * bridge at 00:1f.0); and the ECAM window of {@link #ecam} is reserved by a PNP0C02
+         * motherboard-resource device {@code \_SB.MRES} (where Linux looks before using MMCONFIG).
+         */
+        public Builder pciExpress(boolean express) {
+            this.pciExpress = express;
+            return this;
+        }
+
+        /**
+         * An HPET at {@code base} (1 KiB): the ACPI HPET table (event timer block id = the low 32
+         * bits of its capabilities register, {@code blockId}) and a PNP0103 device in the DSDT.
+         */
+        public Builder hpet(long base, long blockId) {
+            if (base <= 0 || base > 0xffff_fc00L || (base & 0x3ff) != 0) throw new IllegalArgumentException("HPET base must be 1 KiB aligned below 4 GiB");
+            this.hpetBase = base;
+            this.hpetBlockId = blockId & 0xffff_ffffL;
+            return this;
+        }
+
+        /** A GPE0 block of {@code length} bytes (even, status then enable) at PM base + {@code offset} in the FADT. */
+        public Builder gpe0(int offset, int length) {
+            if (offset < 0 || length <= 0 || length > 255 || (length & 1) != 0) throw new IllegalArgumentException("bad GPE0 block");
+            this.gpe0Offset = offset;
+            this.gpe0Length = length;
+            return this;
+        }
+
+        /** The PM timer's width: 32 (FADT TMR_VAL_EXT set, the default) or 24 bits (as QEMU's). */
+        public Builder pmTimerWidth(int bits) {
+            if (bits != 24 && bits != 32) throw new IllegalArgumentException("PM timer is 24 or 32 bits wide");
+            this.pmTimerBits = bits;
+            return this;
+        }
+
         public Builder oemId(String id) {
             this.oemId = checkAscii(id, 6, "OEM id");
             return this;
@@ -297,6 +365,12 @@ public final class AcpiTables {
             byte[] dsdt = dsdt();
             byte[] madt = madt();
             byte[] mcfg = ecamBase >= 0 ? mcfg() : null;
+            byte[] hpetTable = hpetBase >= 0 ? hpetTable() : null;
+            if (pciExpress && ecamBase >= 0 && mmio32 != null) {
+                long ecamStart = ecamBase + ((long) ecamFirstBus << 20), ecamEnd = ecamBase + ((long) (ecamLastBus + 1) << 20);
+                if (ecamStart < mmio32.base() + mmio32.size() && mmio32.base() < ecamEnd)
+                    throw new IllegalArgumentException("the ECAM window overlaps the 32-bit PCI MMIO window");
+            }
 
             Map<String, Long> addr = new LinkedHashMap<>();
             int off = RSDP_SIZE;
@@ -321,8 +395,15 @@ public final class AcpiTables {
                 addr.put("MCFG", gpa + off);
                 off = align(gpa, off + mcfg.length, 16);
             }
+            int hpetOff = -1;
+            if (hpetTable != null) {
+                hpetOff = off;
+                addr.put("HPET", gpa + off);
+                off = align(gpa, off + hpetTable.length, 16);
+            }
             List<Long> pointed = new ArrayList<>(List.of(gpa + fadtOff, gpa + madtOff));
             if (mcfg != null) pointed.add(gpa + mcfgOff);
+            if (hpetTable != null) pointed.add(gpa + hpetOff);
             int xsdtOff = off;
             addr.put("XSDT", gpa + off);
             off = align(gpa, off + HEADER_SIZE + 8 * pointed.size(), 16);
@@ -340,6 +421,7 @@ public final class AcpiTables {
             System.arraycopy(fadt(gpa + facsOff, gpa + dsdtOff), 0, image, fadtOff, FADT_SIZE);
             System.arraycopy(madt, 0, image, madtOff, madt.length);
             if (mcfg != null) System.arraycopy(mcfg, 0, image, mcfgOff, mcfg.length);
+            if (hpetTable != null) System.arraycopy(hpetTable, 0, image, hpetOff, hpetTable.length);
             byte[] xsdt = header("XSDT", HEADER_SIZE + 8 * pointed.size(), XSDT_REVISION);
             ByteBuffer x = le(xsdt).position(HEADER_SIZE);
             for (long p : pointed) x.putLong(p);
@@ -349,7 +431,30 @@ public final class AcpiTables {
             for (long p : pointed) r.putInt((int) p);
             System.arraycopy(finish(rsdt), 0, image, rsdtOff, rsdt.length);
             System.arraycopy(rsdp(gpa + rsdtOff, gpa + xsdtOff), 0, image, 0, RSDP_SIZE);
-            return new AcpiTables(gpa, image, addr);
+
+            List<PointerField> ptrs = new ArrayList<>();
+            List<ChecksumField> sums = new ArrayList<>();
+            ptrs.add(new PointerField(16, 4, rsdtOff));              // RSDP.RsdtAddress
+            ptrs.add(new PointerField(24, 8, xsdtOff));              // RSDP.XsdtAddress
+            ptrs.add(new PointerField(fadtOff + 36, 4, facsOff));    // FADT.FIRMWARE_CTRL
+            ptrs.add(new PointerField(fadtOff + 40, 4, dsdtOff));    // FADT.DSDT
+            ptrs.add(new PointerField(fadtOff + 132, 8, facsOff));   // FADT.X_FIRMWARE_CTRL
+            ptrs.add(new PointerField(fadtOff + 140, 8, dsdtOff));   // FADT.X_DSDT
+            for (int i = 0; i < pointed.size(); i++) {
+                int target = (int) (pointed.get(i) - gpa);
+                ptrs.add(new PointerField(xsdtOff + HEADER_SIZE + 8 * i, 8, target));
+                ptrs.add(new PointerField(rsdtOff + HEADER_SIZE + 4 * i, 4, target));
+            }
+            sums.add(new ChecksumField(dsdtOff + 9, dsdtOff, dsdt.length));
+            sums.add(new ChecksumField(fadtOff + 9, fadtOff, FADT_SIZE));
+            sums.add(new ChecksumField(madtOff + 9, madtOff, madt.length));
+            if (mcfg != null) sums.add(new ChecksumField(mcfgOff + 9, mcfgOff, mcfg.length));
+            if (hpetTable != null) sums.add(new ChecksumField(hpetOff + 9, hpetOff, hpetTable.length));
+            sums.add(new ChecksumField(xsdtOff + 9, xsdtOff, xsdt.length));
+            sums.add(new ChecksumField(rsdtOff + 9, rsdtOff, rsdt.length));
+            sums.add(new ChecksumField(8, 0, 20));
+            sums.add(new ChecksumField(32, 0, RSDP_SIZE));
+            return new AcpiTables(gpa, image, addr, ptrs, sums);
         }
 
         private byte[] rsdp(long rsdt, long xsdt) {
@@ -402,7 +507,12 @@ public final class AcpiTables {
             int bootArch = BOOT_LEGACY_DEVICES | (ps2Controller ? BOOT_8042 : 0) | (vga ? 0 : BOOT_VGA_NOT_PRESENT);
             b.putShort(109, (short) bootArch);
             int flags = FADT_WBINVD | FADT_PROC_C1 | FADT_SLP_BUTTON | FADT_RESET_REG_SUP
-                    | (pmTimer ? FADT_TMR_VAL_EXT : 0);
+                    | (pmTimer && pmTimerBits == 32 ? FADT_TMR_VAL_EXT : 0);
+            if (gpe0Offset >= 0) {
+                b.putInt(80, pmBase + gpe0Offset);    // GPE0_BLK
+                t[92] = (byte) gpe0Length;           // GPE0_BLK_LEN
+                gas(b, 220, 8 * gpe0Length, ACCESS_BYTE, pmBase + gpe0Offset); // X_GPE0_BLK
+            }
             b.putInt(112, flags);
             gas(b, 116, 8, ACCESS_BYTE, RESET_PORT); // RESET_REG
             t[128] = RESET_VALUE;
@@ -456,6 +566,19 @@ public final class AcpiTables {
             return finish(t);
         }
 
+        /** IA-PC HPET table: event timer block id, base address (system memory GAS), HPET number 0, min tick, no page protection. */
+        private byte[] hpetTable() {
+            byte[] t = header("HPET", HEADER_SIZE + 20, HPET_REVISION);
+            ByteBuffer b = le(t).position(HEADER_SIZE);
+            b.putInt((int) hpetBlockId);
+            b.put((byte) 0).put((byte) 64).put((byte) 0).put((byte) 0); // GAS: system memory, 64-bit registers
+            b.putLong(hpetBase);
+            b.put((byte) 0);                 // HPET number
+            b.putShort((short) 0x80);        // minimum periodic tick in counter ticks
+            b.put((byte) 0);                 // no page protection
+            return finish(t);
+        }
+
         private byte[] mcfg() {
             byte[] t = header("MCFG", HEADER_SIZE + 8 + 16, MCFG_REVISION);
             ByteBuffer b = le(t).position(HEADER_SIZE + 8);
@@ -470,7 +593,12 @@ public final class AcpiTables {
             AmlBuilder aml = new AmlBuilder();
             aml.scope("\\_SB", sb -> {
                 sb.device("PCI0", d -> {
-                    d.name("_HID", AmlBuilder.eisaId("PNP0A03"));
+                    if (pciExpress) {
+                        d.name("_HID", AmlBuilder.eisaId("PNP0A08"));
+                        d.name("_CID", AmlBuilder.eisaId("PNP0A03"));
+                    } else {
+                        d.name("_HID", AmlBuilder.eisaId("PNP0A03"));
+                    }
                     d.name("_UID", AmlBuilder.integer(0));
                     d.name("_BBN", AmlBuilder.integer(busFirst));
                     d.name("_CRS", pciCrs().toData());
@@ -480,36 +608,62 @@ public final class AcpiTables {
                                 AmlBuilder.integer(0), AmlBuilder.integer(r.gsi())));
                     }
                     d.name("_PRT", AmlBuilder.pkg(prt));
+                    if (pciExpress) {
+                        d.raw(PcieOsc.method());
+                        d.device("LPC", lpc -> {
+                            lpc.name("_ADR", AmlBuilder.integer(0x001F_0000L));
+                            isaDevices(lpc);
+                        });
+                    }
                 });
-                for (int i = 0; i < serialPorts.size(); i++) {
-                    SerialPort p = serialPorts.get(i);
-                    int uid = i + 1;
-                    sb.device("COM" + uid, d -> d
-                            .name("_HID", AmlBuilder.eisaId("PNP0501"))
-                            .name("_UID", AmlBuilder.integer(uid))
-                            .name("_CRS", new ResourceTemplate().io(p.port(), p.port(), 1, 8).irqNoFlags(p.irq()).toData()));
-                }
-                if (ps2Controller) {
-                    sb.device("KBD", d -> d
-                            .name("_HID", AmlBuilder.eisaId("PNP0303"))
-                            .name("_CRS", new ResourceTemplate().io(0x60, 0x60, 1, 1).io(0x64, 0x64, 1, 1)
-                                    .irqNoFlags(1).toData()));
-                }
-                if (rtc) {
-                    sb.device("RTC", d -> d
-                            .name("_HID", AmlBuilder.eisaId("PNP0B00"))
-                            .name("_CRS", new ResourceTemplate().io(0x70, 0x70, 1, 2).irqNoFlags(8).toData()));
-                }
-                if (pvpanicPort >= 0) {
-                    sb.device("PEVT", d -> d
-                            .name("_HID", AmlBuilder.string("QEMU0001"))
-                            .name("_CRS", new ResourceTemplate().io(pvpanicPort, pvpanicPort, 1, 1).toData()));
+                if (!pciExpress) isaDevices(sb);
+                if (pciExpress && ecamBase >= 0) {
+                    long start = ecamBase + ((long) ecamFirstBus << 20);
+                    long size = (long) (ecamLastBus - ecamFirstBus + 1) << 20;
+                    sb.device("MRES", d -> d
+                            .name("_HID", AmlBuilder.eisaId("PNP0C02"))
+                            .name("_UID", AmlBuilder.integer(1))
+                            .name("_CRS", new ResourceTemplate().memory32Fixed(start, size).toData()));
                 }
             });
             // Soft-off: SLP_TYPa, SLP_TYPb, two reserved.
             aml.name("\\_S5", AmlBuilder.pkg(AmlBuilder.integer(AcpiPm.SLP_TYP_S5), AmlBuilder.integer(AcpiPm.SLP_TYP_S5),
                     AmlBuilder.integer(0), AmlBuilder.integer(0)));
             return aml.toByteArray();
+        }
+
+        /** RTC, keyboard, serial ports, HPET, pvpanic: in \\_SB on a PC, in PCI0.LPC on Q35. */
+        private void isaDevices(AmlBuilder sb) {
+            for (int i = 0; i < serialPorts.size(); i++) {
+                SerialPort p = serialPorts.get(i);
+                int uid = i + 1;
+                sb.device("COM" + uid, d -> d
+                        .name("_HID", AmlBuilder.eisaId("PNP0501"))
+                        .name("_UID", AmlBuilder.integer(uid))
+                        .name("_CRS", new ResourceTemplate().io(p.port(), p.port(), 1, 8).irqNoFlags(p.irq()).toData()));
+            }
+            if (ps2Controller) {
+                sb.device("KBD", d -> d
+                        .name("_HID", AmlBuilder.eisaId("PNP0303"))
+                        .name("_CRS", new ResourceTemplate().io(0x60, 0x60, 1, 1).io(0x64, 0x64, 1, 1)
+                                .irqNoFlags(1).toData()));
+            }
+            if (rtc) {
+                sb.device("RTC", d -> d
+                        .name("_HID", AmlBuilder.eisaId("PNP0B00"))
+                        .name("_CRS", new ResourceTemplate().io(0x70, 0x70, 1, 2).irqNoFlags(8).toData()));
+            }
+            if (pvpanicPort >= 0) {
+                sb.device("PEVT", d -> d
+                        .name("_HID", AmlBuilder.string("QEMU0001"))
+                        .name("_CRS", new ResourceTemplate().io(pvpanicPort, pvpanicPort, 1, 1).toData()));
+            }
+            if (hpetBase >= 0) {
+                sb.device("HPET", d -> d
+                        .name("_HID", AmlBuilder.eisaId("PNP0103"))
+                        .name("_UID", AmlBuilder.integer(0))
+                        .name("_CRS", new ResourceTemplate().memory32Fixed(hpetBase, 0x400).toData()));
+            }
         }
 
         ResourceTemplate pciCrs() {

@@ -26,7 +26,17 @@ public final class PciBridge implements PciDevice {
     private volatile PciFunction function;
 
     public PciBridge() {
-        config = PciConfigSpace.bridge(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0);
+        this(PciConfigSpace.bridge(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0));
+    }
+
+    /**
+     * A bridge with a config space of its own making (other ids, capabilities, a 4 KiB PCI Express
+     * space as a root port has); it must be a type 1 header from {@link PciConfigSpace#bridge} or
+     * {@link PciConfigSpace#expressBridge}.
+     */
+    public PciBridge(PciConfigSpace config) {
+        if (config.headerType() != PciConfigSpace.HEADER_TYPE_BRIDGE) throw new IllegalArgumentException("a bridge needs a type 1 header");
+        this.config = config;
         secondary = PciBus.secondaryOf(this);
         // Bus numbers change which bus the devices below decode on (and their numbering); windows and
         // enables change what reaches them.

@@ -149,7 +149,16 @@ public final class PciConfigSpace {
      * I/O decode, 32-bit memory window, 64-bit prefetchable window.
      */
     public static PciConfigSpace bridge(int vendorId, int deviceId, int classCode, int revision) {
-        PciConfigSpace c = new PciConfigSpace(SIZE, HEADER_TYPE_BRIDGE);
+        return bridge(SIZE, vendorId, deviceId, classCode, revision);
+    }
+
+    /** As {@link #bridge} with the 4 KiB PCI Express space (root and downstream ports). */
+    public static PciConfigSpace expressBridge(int vendorId, int deviceId, int classCode, int revision) {
+        return bridge(EXTENDED_SIZE, vendorId, deviceId, classCode, revision);
+    }
+
+    private static PciConfigSpace bridge(int size, int vendorId, int deviceId, int classCode, int revision) {
+        PciConfigSpace c = new PciConfigSpace(size, HEADER_TYPE_BRIDGE);
         c.identify(vendorId, deviceId, classCode, revision);
         c.setWritable(PRIMARY_BUS, 4, 0xFFFF_FFFF);            // primary, secondary, subordinate, sec. latency
         c.setWritable(IO_BASE, 1, 0xF0);                      // bits 7:4 = address bits 15:12, 3:0 = 0 (16-bit)

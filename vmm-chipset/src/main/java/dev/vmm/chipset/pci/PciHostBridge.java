@@ -79,9 +79,17 @@ public final class PciHostBridge {
 
     /** Creates the host bridge over {@code root} and attaches its host function at 00:00.0. */
     public PciHostBridge(PciBus root) {
+        this(root, new HostFunction());
+    }
+
+    /**
+     * Creates the host bridge over {@code root} with {@code hostDevice} as its function at 00:00.0
+     * (a chipset's own host function, e.g. the Q35 MCH or an i440FX PMC with PAM registers).
+     */
+    public PciHostBridge(PciBus root, PciDevice hostDevice) {
         this.root = Objects.requireNonNull(root);
         if (!root.isRoot()) throw new IllegalArgumentException("the host bridge sits on a root bus");
-        this.hostFunction = root.attach(0, 0, new HostFunction());
+        this.hostFunction = root.attach(0, 0, Objects.requireNonNull(hostDevice));
     }
 
     public PciBus rootBus() { return root; }

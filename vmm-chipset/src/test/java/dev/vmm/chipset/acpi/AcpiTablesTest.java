@@ -90,6 +90,7 @@ class AcpiTablesTest {
                 case "FACP" -> fadt = t;
                 case "APIC" -> madt = t;
                 case "MCFG" -> mcfg = t;
+                case "HPET" -> { } // checked by Q35AcpiTablesTest
                 default -> throw new AssertionError("unexpected table " + sig);
             }
         }
