@@ -17,8 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * header, the command table (FIS, ATAPI packet) and the PRD table, on a disk port or a CD-ROM port.
  * Any input must leave the device model without an exception, the command either completed or
  * failed with TFES, and the port usable after the guest's recovery (COMRESET, restart): a known
- * good command then succeeds. Without JAZZ_FUZZ this replays the seed corpus under
- * src/test/resources/dev/vmm/ahci/AhciFuzzTestInputs (CI); with {@code JAZZ_FUZZ=1 ./mvnw -pl
+ * good command then succeeds. Without JAZZER_FUZZ this replays the seed corpus under
+ * src/test/resources/dev/vmm/ahci/AhciFuzzTestInputs (CI); with {@code JAZZER_FUZZ=1 ./mvnw -pl
  * vmm-virtio -am test -Dtest=AhciFuzzTest} it fuzzes for maxDuration.
  *
  * <p>Input: flags (bit 0 CD-ROM port, bit 1 set PxSACT, bit 2 leave ST off), slot, register

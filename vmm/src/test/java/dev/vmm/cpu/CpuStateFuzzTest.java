@@ -9,8 +9,8 @@ import java.io.IOException;
 /**
  * Jazzer target for the "cpu" section, which a migration peer or a snapshot file supplies: any
  * bytes must be accepted or refused with an IOException (StateFormatException, EOF); any other
- * exception, a hang or an OutOfMemoryError is a finding. Without JAZZ_FUZZ it replays the seed
- * corpus under src/test/resources (CI); {@code JAZZ_FUZZ=1 ./mvnw -pl vmm -am test -Dtest=CpuStateFuzzTest}
+ * exception, a hang or an OutOfMemoryError is a finding. Without JAZZER_FUZZ it replays the seed
+ * corpus under src/test/resources (CI); {@code JAZZER_FUZZ=1 ./mvnw -pl vmm -am test -Dtest=CpuStateFuzzTest}
  * fuzzes it.
  */
 class CpuStateFuzzTest {

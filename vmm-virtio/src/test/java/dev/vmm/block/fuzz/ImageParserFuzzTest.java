@@ -17,8 +17,8 @@ import java.nio.file.Path;
 /**
  * Jazzer targets, one per image parser: any input must open and read cleanly or fail with a
  * {@link BlockException}; any other exception, a hang or an OutOfMemoryError is a finding.
- * Without JAZZ_FUZZ these replay the seed corpus under src/test/resources (regression mode, in CI);
- * {@code JAZZ_FUZZ=1 ./mvnw -pl vmm-virtio -am test -Dtest=ImageParserFuzzTest} fuzzes each for maxDuration.
+ * Without JAZZER_FUZZ these replay the seed corpus under src/test/resources (regression mode, in CI);
+ * {@code JAZZER_FUZZ=1 ./mvnw -pl vmm-virtio -am test -Dtest=ImageParserFuzzTest} fuzzes each for maxDuration.
  */
 class ImageParserFuzzTest {
 

@@ -15,9 +15,9 @@ import java.util.List;
  * Jazzer target for the fw_cfg device as a hostile guest drives it: arbitrary guest RAM contents
  * (DMA descriptors), selector writes, data and DMA register accesses of any width and offset.
  * Findings: any exception out of the device, a DMA that leaves a control word other than 0 or the
- * error bit in a descriptor lying in RAM, or a read-only file changed. Without JAZZ_FUZZ the seed
+ * error bit in a descriptor lying in RAM, or a read-only file changed. Without JAZZER_FUZZ the seed
  * corpus under src/test/resources replays as a regression test;
- * {@code JAZZ_FUZZ=1 ./mvnw -pl vmm-chipset -am test -Dtest=FwCfgDmaFuzzTest} fuzzes.
+ * {@code JAZZER_FUZZ=1 ./mvnw -pl vmm-chipset -am test -Dtest=FwCfgDmaFuzzTest} fuzzes.
  */
 class FwCfgDmaFuzzTest {
     static final long RAM0 = 0x2000, RAM1_BASE = 0x3000, RAM1 = 0x1000; // a hole at 0x2000-0x2fff
