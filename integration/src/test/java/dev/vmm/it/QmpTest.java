@@ -39,6 +39,13 @@ class QmpTest {
         final OutputStream out;
         final List<JsonNode> events = new ArrayList<>();
 
+        /**
+         * How long {@link #migrateToCompletion} waits: the guests migrated in these tests have at
+         * most 128 MiB (CounterMigrationTest: ~0.15-0.5 s per GiB on a loaded 2-core host), the
+         * slowest is a booted smoke kernel; 5 minutes is far beyond any of them.
+         */
+        static final java.time.Duration MIGRATION_DEADLINE = java.time.Duration.ofMinutes(5);
+
         Client(Path sock) throws Exception {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             ch.connect(UnixDomainSocketAddress.of(sock));
@@ -73,12 +80,23 @@ class QmpTest {
          * not) and returns the final statistics.
          */
         JsonNode migrateToCompletion(String uri, java.util.concurrent.Callable<String> context) throws Exception {
+            return migrateToCompletion(uri, context, MIGRATION_DEADLINE);
+        }
+
+        /** As above, failing once {@code deadline} has passed with the migration still going. */
+        JsonNode migrateToCompletion(String uri, java.util.concurrent.Callable<String> context, java.time.Duration deadline)
+                throws Exception {
             JsonNode r = execute("migrate", "{\"uri\":\"" + uri + "\"}");
             org.assertj.core.api.Assertions.assertThat(r.has("return")).as(r.toString()).isTrue();
+            long end = System.nanoTime() + deadline.toNanos();
             JsonNode stats;
             do {
                 Thread.sleep(100);
                 stats = execute("query-migrate").get("return");
+                if (System.nanoTime() - end > 0 && !List.of("completed", "failed", "cancelled").contains(stats.path("status").asText())) {
+                    throw new AssertionError("migration to " + uri + " not finished after " + deadline.toSeconds() + " s: "
+                            + stats + System.lineSeparator() + context.call());
+                }
             } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
             org.assertj.core.api.Assertions.assertThat(stats.path("status").asText()).as("%s%n%s", stats, context.call())
                     .isEqualTo("completed");
