@@ -31,6 +31,12 @@ if [ -x integration/smoke-kernel/build.sh ]; then
   fi
 fi
 
+# The strict switch (docs/testing.md): where guests can run, a guest test that skips (a missing
+# package, privilege or tool) is a failure, not a skip. An explicit VMM_IT_REQUIRE wins.
+if kvm_usable; then
+  export VMM_IT_REQUIRE="${VMM_IT_REQUIRE-all}"
+fi
+
 rm -f integration/target/guest-tests-skipped.tsv
 status=0
 ./mvnw -B verify "$@" || status=$?
@@ -48,6 +54,13 @@ if [ -f "$summary" ]; then
       echo "guest tests: $other classes skipped for other reasons:"
       grep -v '/dev/kvm' "$summary" | sed 's/^/  /'
     fi
+    if [ "${VMM_IT_REQUIRE-}" = all ]; then
+      echo "guest tests: FAILED: VMM_IT_REQUIRE=all (a usable /dev/kvm) and these did not run:" >&2
+      sed 's/^/  /; s/\t/: /' "$summary" >&2
+      status=1
+    fi
   fi
+elif [ "${VMM_IT_REQUIRE-}" = all ]; then
+  echo "guest tests: no $summary (the integration module did not run)"
 fi
 exit "$status"

@@ -2,6 +2,7 @@ package dev.vmm.it;
 
 import org.junit.platform.engine.TestExecutionResult;
 import org.junit.platform.engine.support.descriptor.ClassSource;
+import org.junit.platform.engine.support.descriptor.MethodSource;
 import org.junit.platform.launcher.TestExecutionListener;
 import org.junit.platform.launcher.TestIdentifier;
 import org.junit.platform.launcher.TestPlan;
@@ -37,9 +38,11 @@ public final class GuestTestSummary implements TestExecutionListener {
     }
 
     private synchronized void record(TestIdentifier id, String reason) {
+        String why = reason == null ? "" : reason.replaceFirst("^Assumption failed: ", "").replaceAll("[\\t\\n]", " ");
         if (id.getSource().orElse(null) instanceof ClassSource c) {
-            String why = reason == null ? "" : reason.replaceFirst("^Assumption failed: ", "").replaceAll("[\\t\\n]", " ");
             skipped.put(c.getClassName(), why);
+        } else if (id.getSource().orElse(null) instanceof MethodSource m) { // an assumption inside one test
+            skipped.put(m.getClassName() + "#" + m.getMethodName(), why);
         }
     }
 

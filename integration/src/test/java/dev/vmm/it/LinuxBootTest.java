@@ -12,6 +12,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * runs and reboots: status 0.
  */
 @Tag("smoke-kernel")
+@Timeout(value = 35, unit = TimeUnit.MINUTES) // one boot, budget 25 min (bootBudget(1500)), plus setup
 class LinuxBootTest {
     private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(1500);
 

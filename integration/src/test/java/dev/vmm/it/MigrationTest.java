@@ -124,9 +124,11 @@ class MigrationTest {
                 JsonNode r = c.execute("migrate", "{\"uri\":\"tcp:127.0.0.1:" + port + "\"}");
                 assertThat(r.has("return")).as(r.toString()).isTrue();
                 JsonNode stats;
+                long started = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);  // 1 MiB at 1 MiB/s: ~1 s
                 do {
                     Thread.sleep(100);
                     stats = c.execute("query-migrate").get("return");
+                    assertThat(System.nanoTime() - started < 0).as("1 MiB not sent within 60 s: %s", stats).isTrue();
                 } while (stats.path("status").asText().equals("setup") || stats.at("/ram/transferred").asLong() < (1 << 20));
                 assertThat(stats.path("status").asText()).as(stats.toString()).isEqualTo("active");
                 dst.destroyForcibly();                                      // SIGKILL, mid pre-copy

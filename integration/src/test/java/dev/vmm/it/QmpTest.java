@@ -39,6 +39,13 @@ class QmpTest {
         final OutputStream out;
         final List<JsonNode> events = new ArrayList<>();
 
+        /**
+         * How long {@link #migrateToCompletion} waits: the guests migrated in these tests have at
+         * most 128 MiB (CounterMigrationTest: ~0.15-0.5 s per GiB on a loaded 2-core host), the
+         * slowest is a booted smoke kernel; 5 minutes is far beyond any of them.
+         */
+        static final java.time.Duration MIGRATION_DEADLINE = java.time.Duration.ofMinutes(5);
+
         Client(Path sock) throws Exception {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             ch.connect(UnixDomainSocketAddress.of(sock));
@@ -73,12 +80,23 @@ class QmpTest {
          * not) and returns the final statistics.
          */
         JsonNode migrateToCompletion(String uri, java.util.concurrent.Callable<String> context) throws Exception {
+            return migrateToCompletion(uri, context, MIGRATION_DEADLINE);
+        }
+
+        /** As above, failing once {@code deadline} has passed with the migration still going. */
+        JsonNode migrateToCompletion(String uri, java.util.concurrent.Callable<String> context, java.time.Duration deadline)
+                throws Exception {
             JsonNode r = execute("migrate", "{\"uri\":\"" + uri + "\"}");
             org.assertj.core.api.Assertions.assertThat(r.has("return")).as(r.toString()).isTrue();
+            long end = System.nanoTime() + deadline.toNanos();
             JsonNode stats;
             do {
                 Thread.sleep(100);
                 stats = execute("query-migrate").get("return");
+                if (System.nanoTime() - end > 0 && !List.of("completed", "failed", "cancelled").contains(stats.path("status").asText())) {
+                    throw new AssertionError("migration to " + uri + " not finished after " + deadline.toSeconds() + " s: "
+                            + stats + System.lineSeparator() + context.call());
+                }
             } while (!List.of("completed", "failed", "cancelled").contains(stats.path("status").asText()));
             org.assertj.core.api.Assertions.assertThat(stats.path("status").asText()).as("%s%n%s", stats, context.call())
                     .isEqualTo("completed");
@@ -89,6 +107,16 @@ class QmpTest {
         public void close() throws Exception {
             ch.close();
         }
+    }
+
+    /** Polls the exit counters until they pass {@code floor} (true) or {@code timeoutMs} passes (false). */
+    private static boolean exitsRiseAbove(Client c, long floor, long timeoutMs) throws Exception {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        while (System.nanoTime() - deadline < 0) {
+            if (totalExits(c) > floor) return true;
+            Thread.sleep(20);
+        }
+        return totalExits(c) > floor;
     }
 
     private static long totalExits(Client c) throws Exception {
@@ -115,8 +143,7 @@ class QmpTest {
                 assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("running");
 
                 long before = totalExits(c);
-                Thread.sleep(300);
-                assertThat(totalExits(c)).as("the guest makes exits while running").isGreaterThan(before);
+                assertThat(exitsRiseAbove(c, before, 30_000)).as("the guest makes exits while running").isTrue();
 
                 assertThat(c.execute("stop").has("return")).isTrue();
                 assertThat(c.events).anyMatch(e -> e.get("event").asText().equals("STOP"));
@@ -126,8 +153,7 @@ class QmpTest {
                 assertThat(totalExits(c)).as("no exits while paused").isEqualTo(paused);
 
                 assertThat(c.execute("cont").has("return")).isTrue();
-                Thread.sleep(300);
-                assertThat(totalExits(c)).as("exits again after cont").isGreaterThan(paused);
+                assertThat(exitsRiseAbove(c, paused, 30_000)).as("exits again after cont").isTrue();
 
                 assertThat(c.execute("no-such-command").at("/error/desc").asText())
                         .isEqualTo("The command no-such-command has not been found");

@@ -3,6 +3,7 @@ package dev.vmm.it;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (mergeable) buffers, interrupts. Nothing leaves the namespace; it is deleted afterwards.
  */
 @Tag("smoke-kernel")
+@Timeout(value = 25, unit = TimeUnit.MINUTES) // one boot, budget 15 min (SmokeKernel.bootBudget(900)), plus setup
 class SmokeKernelDhcpTest {
     private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(900);
     private static final Path DNSMASQ = Path.of("/usr/sbin/dnsmasq");

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * on the two consoles together.
  */
 @Tag("smoke-kernel")
+@Timeout(value = 40, unit = TimeUnit.MINUTES) // two boot budgets of 15 min (source, destination) plus the migration
 class SmokeKernelMigrationTest {
     private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(900);
 

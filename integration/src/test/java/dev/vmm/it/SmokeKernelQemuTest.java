@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("qemu")
 @Tag("smoke-kernel")
 @Tag("slow")
+@Timeout(value = 25, unit = TimeUnit.MINUTES) // boot budget 10 min (bootBudget(600)) plus the kernel build if not cached
 class SmokeKernelQemuTest {
 
     /**

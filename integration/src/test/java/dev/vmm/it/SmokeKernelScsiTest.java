@@ -3,6 +3,7 @@ package dev.vmm.it;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
@@ -24,6 +25,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * faults and the kernel panics, which with panic=-1 resets and ends the VMM with status 0).
  */
 @Tag("smoke-kernel")
+@Timeout(value = 25, unit = TimeUnit.MINUTES) // one boot, budget 15 min (SmokeKernel.bootBudget(900)), plus setup
 class SmokeKernelScsiTest {
     private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(900);
 

@@ -3,6 +3,7 @@ package dev.vmm.it;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.File;
@@ -29,6 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * also expects the hvc0 console line and both ports guest-ready.
  */
 @Tag("smoke-kernel")
+@Timeout(value = 25, unit = TimeUnit.MINUTES) // one boot, budget 15 min (SmokeKernel.bootBudget(900)), plus setup
 class VmmSmokeKernelTest {
     private static final Duration BOOT_BUDGET = SmokeKernel.bootBudget(900);
 

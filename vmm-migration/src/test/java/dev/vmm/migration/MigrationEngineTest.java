@@ -144,21 +144,48 @@ class MigrationEngineTest extends FakeVmTest {
         t.start();
         MigrationSource source = new MigrationSource(vm.memory, vm.dirtyLog, vm, new MigrationParameters().maxBandwidth(0),
                 new MigrationCapabilities());
+        java.util.Set<Thread> before = new java.util.HashSet<>(Thread.getAllStackTraces().keySet());
         source.start(listener.uri().connect());
-        assertThat(source.await(1500, TimeUnit.MILLISECONDS)).as("finished without the destination's ACK").isFalse();
+        // Positive synchronisation: the source's migration thread has reached its wait for the ACK
+        // of the first pass. Only from then on does "nothing more sent, no sync" say anything.
+        awaitParkedIn(before, "migration", "awaitack", 30_000);
+        assertThat(source.await(0, TimeUnit.MILLISECONDS)).as("finished without the destination's ACK").isFalse();
         MigrationStats held = source.stats();
         assertThat(held.status()).isEqualTo(MigrationStatus.ACTIVE);
         assertThat(held.dirtySyncCount()).as("synced before the first pass was acknowledged").isZero();
         assertThat(held.transferred()).isEqualTo(held.precopyBytes());
         long sentWhileHeld = held.transferred();
-        Thread.sleep(200);
+        awaitParkedIn(before, "migration", "awaitack", 30_000); // still (or again) waiting, not sending
         assertThat(source.stats().transferred()).as("sent more while the ACK was held").isEqualTo(sentWhileHeld);
+        assertThat(source.stats().dirtySyncCount()).as("synced before the first pass was acknowledged").isZero();
         release.countDown();
         assertThat(source.await(30, TimeUnit.SECONDS)).isTrue();
         assertThat(dest.get(10, TimeUnit.SECONDS)).isNull();
         assertThat(source.status()).isEqualTo(MigrationStatus.COMPLETED);
         assertThat(source.stats().dirtySyncCount()).isGreaterThanOrEqualTo(2);
         assertThat(Arrays.equals(FakeVm.ramBytes(target.memory), vm.ramAtPause)).isTrue();
+    }
+
+    /**
+     * Waits until the thread called {@code name} (not one of {@code older}) is parked (WAITING / TIMED_WAITING) in a method
+     * whose name, lower-cased, is {@code method}; fails after {@code timeoutMs}.
+     */
+    private static void awaitParkedIn(java.util.Set<Thread> older, String name, String method, long timeoutMs) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutMs * 1_000_000;
+        String last = "no thread " + name;
+        while (System.nanoTime() - deadline < 0) {
+            for (Thread th : Thread.getAllStackTraces().keySet()) {
+                if (!th.getName().equals(name) || older.contains(th)) continue;
+                Thread.State st = th.getState();
+                StackTraceElement[] stack = th.getStackTrace();
+                boolean in = Arrays.stream(stack).anyMatch(e -> e.getMethodName().toLowerCase(java.util.Locale.ROOT).equals(method));
+                if (in && (st == Thread.State.WAITING || st == Thread.State.TIMED_WAITING)
+                        && (th.getState() == Thread.State.WAITING || th.getState() == Thread.State.TIMED_WAITING)) return;
+                last = st + " " + Arrays.toString(stack);
+            }
+            Thread.sleep(1);
+        }
+        throw new AssertionError("thread " + name + " did not wait in " + method + " within " + timeoutMs + " ms; last seen " + last);
     }
 
     /**

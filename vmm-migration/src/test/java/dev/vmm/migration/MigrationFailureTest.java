@@ -94,7 +94,10 @@ class MigrationFailureTest extends FakeVmTest {
         CompletableFuture<Throwable> dest = MigrationEngineTest.migrate(source, target, MigrationUri.parse("tcp:127.0.0.1:0"));
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (source.status() != MigrationStatus.ACTIVE && System.nanoTime() < deadline) Thread.sleep(1);
-        Thread.sleep(100);
+        // Mid pre-copy: wait until RAM is flowing (at 1 MiB/s the first pass lasts seconds), not a fixed 100 ms.
+        while (source.stats().transferred() < (64 << 10) && System.nanoTime() < deadline) Thread.sleep(1);
+        assertThat(source.stats().transferred()).as("pre-copy under way before the cancel").isGreaterThanOrEqualTo(64 << 10);
+        assertThat(source.status()).isEqualTo(MigrationStatus.ACTIVE);
         source.cancel();
         assertThat(source.await(10, TimeUnit.SECONDS)).isTrue();
         assertThat(source.status()).isEqualTo(MigrationStatus.CANCELLED);

@@ -650,8 +650,8 @@ public final class Qcow2Image implements BlockDevice {
             case KIND_ZERO -> new Extent(offset, m.length, false, true, 0, -1, null);
             case KIND_COMPRESSED -> new Extent(offset, m.length, true, false, 0, -1, name);
             default -> {
-                if (backing == null) yield new Extent(offset, m.length, false, true, 0, -1, null);
-                if (offset >= backing.size()) yield new Extent(offset, m.length, false, true, 1, -1, null);
+                if (backing == null) yield Extent.unallocated(offset, m.length, 0);
+                if (offset >= backing.size()) yield Extent.unallocated(offset, m.length, 1);
                 yield backing.status(offset, Math.min(m.length, backing.size() - offset)).deeper();
             }
         };

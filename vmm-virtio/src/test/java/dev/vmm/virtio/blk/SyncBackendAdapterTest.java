@@ -1,6 +1,7 @@
 package dev.vmm.virtio.blk;
 
 import dev.vmm.block.TestDisk;
+import dev.vmm.virtio.testing.IoRounds;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
@@ -72,7 +73,9 @@ class SyncBackendAdapterTest {
             long deadline = System.nanoTime() + 10_000_000_000L;
             while (reads.get() < 1 && System.nanoTime() < deadline) Thread.sleep(1);
             assertEquals(1, reads.get(), "the first request reached the disk");
-            Thread.sleep(50); // let the I/O thread finish its round
+            // The I/O thread has finished the round that popped it (and set avail_event): before that
+            // the ring still holds its initial avail_event 0, which also reads as "no kick".
+            IoRounds.afterAFullRound(h.threads.get(0));
 
             h.post(0, VIRTIO_BLK_T_IN, 8, null, 4096); // avail idx 1 -> 2
             int event = Short.toUnsignedInt(h.mem.readU16(drv.used + 4 + 8L * drv.size));

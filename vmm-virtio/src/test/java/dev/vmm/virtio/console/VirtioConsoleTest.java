@@ -2,6 +2,7 @@ package dev.vmm.virtio.console;
 
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
+import dev.vmm.virtio.testing.Blocked;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -138,7 +139,8 @@ class VirtioConsoleTest {
         });
         producer.start();
         started.await();
-        producer.join(200);
+        // The producer has reached the back-pressure wait inside receive(): only now does "not done" mean anything.
+        Blocked.awaitParkedIn(producer, VirtioConsole.class.getName(), "receive", 5000);
         assertThat(done).isFalse();                         // back-pressure
         // The guest comes up, opens hvc0 and posts enough buffers (4 x 64 KiB + the 4 from the handshake).
         guest.post(0, 1, VirtioConsole.INPUT_LIMIT);

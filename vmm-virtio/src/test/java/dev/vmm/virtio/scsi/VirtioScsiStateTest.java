@@ -6,6 +6,7 @@ import dev.vmm.block.Images;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.queue.TestRings;
+import dev.vmm.virtio.testing.Blocked;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,10 +64,25 @@ class VirtioScsiStateTest {
             h.dev.queueNotify(FIRST_REQUEST_QUEUE);
             assertThat(gated.entered.await(5, TimeUnit.SECONDS)).isTrue();
             long[] tmf = h.postTmf(TMF_LOGICAL_UNIT_RESET, ScsiHarness.lun(0));
-            Thread.sleep(20);
+            // Barrier: a QUERY TASK behind the reset on the control queue; answered first, it proves
+            // the reset was popped and parked (the control worker handles requests in order).
+            long[] query = h.postTmf(TMF_QUERY_TASK, ScsiHarness.lun(0));
+            TestRings.Used q = h.waitUsed(CONTROL_QUEUE, 5000);
+            assertThat(q).as("control queue answered nothing; log %s", h.log).isNotNull();
+            assertThat(q.id()).as("LUN reset answered while a command is in flight").isEqualTo((int) query[0]);
+            assertThat(h.mem.readU8(query[1])).isEqualTo((byte) S_FUNCTION_SUCCEEDED);
 
-            CompletableFuture<int[]> quiesced = CompletableFuture.supplyAsync(h.dev::quiesce);
-            Thread.sleep(50);
+            CompletableFuture<int[]> quiesced = new CompletableFuture<>();
+            Thread quiescer = new Thread(() -> {
+                try {
+                    quiesced.complete(h.dev.quiesce());
+                } catch (Throwable e) {
+                    quiesced.completeExceptionally(e);
+                }
+            }, "test-quiesce");
+            quiescer.start();
+            // quiesce() has reached its wait for the request workers' drain: only now is "not done" a finding.
+            Blocked.awaitParkedIn(quiescer, VirtioScsi.class.getName(), "quiesce", 5000);
             assertThat(quiesced).as("quiesce waits for the command in flight").isNotDone();
             gated.gate.countDown();
             int[] rewind = quiesced.get(10, TimeUnit.SECONDS);

@@ -417,7 +417,13 @@ class VirtioScsiTest {
             // The I/O thread is not blocked: INQUIRY on the same queue completes meanwhile.
             assertEquals(0, h.command(FIRST_REQUEST_QUEUE, ScsiHarness.lun(0), new byte[] {0x12, 0, 0, 0, 36, 0}, null, 36).status());
             long[] t = h.postTmf(TMF_LOGICAL_UNIT_RESET, ScsiHarness.lun(0));
-            Thread.sleep(50);
+            // Barrier: a QUERY TASK behind it on the same control queue. The control worker pops in
+            // order, so once the query is answered the reset has been handled (and parked) before it.
+            long[] q = h.postTmf(TMF_QUERY_TASK, ScsiHarness.lun(0));
+            TestRings.Used first = h.waitUsed(CONTROL_QUEUE, 5000);
+            assertNotNull(first, "control queue answered nothing; log " + h.log);
+            assertEquals(q[0], first.id(), "LUN reset answered while a command is in flight");
+            assertEquals(S_FUNCTION_SUCCEEDED, h.mem.readU8(q[1]), "QUERY TASK sees the command in flight");
             assertNull(h.drivers[CONTROL_QUEUE].pollUsed(), "LUN reset answered while a command is in flight");
             store.gate.countDown();
             TestRings.Used u = h.waitUsed(FIRST_REQUEST_QUEUE, 5000);
@@ -531,7 +537,7 @@ class VirtioScsiTest {
     void eventsAreDeliveredWhenBuffersArriveAndOverflowIsFlagged() throws Exception {
         try (ScsiHarness h = harness(1, 1, disk(image(DISK), "d"))) {
             h.dev.postEvent(T_PARAM_CHANGE, 0, 0x2A09);
-            Thread.sleep(20);
+            controlThreadBarrier(h);                    // the event has been queued on the I/O thread
             assertNull(h.drivers[EVENT_QUEUE].pollUsed(), "no buffer yet");
             long ev = h.alloc(16);
             int head = h.drivers[EVENT_QUEUE].addWritable(ev, 16);
@@ -545,7 +551,7 @@ class VirtioScsiTest {
             assertEquals(0x2A09, h.mem.readU32(ev + 12));
 
             for (int i = 0; i < ScsiControlWorker.MAX_PENDING_EVENTS + 3; i++) h.dev.postEvent(T_TRANSPORT_RESET, 0, i);
-            Thread.sleep(20);
+            controlThreadBarrier(h);                    // every event queued (and the oldest dropped) before the buffer comes
             long ev2 = h.alloc(16);
             h.drivers[EVENT_QUEUE].addWritable(ev2, 16);
             h.dev.queueNotify(EVENT_QUEUE);
@@ -553,6 +559,14 @@ class VirtioScsiTest {
             assertEquals(T_TRANSPORT_RESET | T_EVENTS_MISSED, h.mem.readU32(ev2));
             assertEquals(3, h.mem.readU32(ev2 + 12), "the oldest were dropped");
         }
+    }
+
+    /**
+     * Returns once the control/event worker's I/O thread (thread 0) has run every task queued
+     * before this call: {@code postEvent} hands its event to that thread, tasks run in order.
+     */
+    static void controlThreadBarrier(ScsiHarness h) {
+        h.threads.get(0).runAndWait(() -> { });
     }
 
     @Test

@@ -57,7 +57,7 @@ final class ImgMap implements Callable<Integer> {
             m.put("start", e.offset());
             m.put("length", e.length());
             m.put("depth", e.depth());
-            m.put("present", e.data() || e.zero());
+            m.put("present", e.present());
             m.put("zero", e.zero());
             m.put("data", e.data());
             if (e.hostOffset() >= 0) m.put("offset", e.hostOffset());
