@@ -47,12 +47,16 @@ if [ -f "$summary" ]; then
   if [ ! -s "$summary" ]; then
     echo "guest tests: all ran"
   else
-    nokvm=$(grep -c '/dev/kvm' "$summary" || true)
+    # Lines are "Class<TAB>reason" for a whole class, "Class#method<TAB>reason" for one test.
+    nokvm=$(grep '/dev/kvm' "$summary" | cut -f1 | grep -vc '#' || true)
+    nokvm_tests=$(grep '/dev/kvm' "$summary" | cut -f1 | grep -c '#' || true)
     other=$(grep -vc '/dev/kvm' "$summary" || true)
-    ((nokvm > 0)) && echo "guest tests: $nokvm classes skipped (no usable /dev/kvm)"
+    if ((nokvm > 0 || nokvm_tests > 0)); then
+      echo "guest tests: $nokvm classes skipped (no usable /dev/kvm)$( ((nokvm_tests > 0)) && echo ", and $nokvm_tests single tests")"
+    fi
     if ((other > 0)); then
-      echo "guest tests: $other classes skipped for other reasons:"
-      grep -v '/dev/kvm' "$summary" | sed 's/^/  /'
+      echo "guest tests: $other classes or tests skipped for other reasons:"
+      grep -v '/dev/kvm' "$summary" | sed 's/^/  /; s/\t/: /'
     fi
     if [ "${VMM_IT_REQUIRE-}" = all ]; then
       echo "guest tests: FAILED: VMM_IT_REQUIRE=all (a usable /dev/kvm) and these did not run:" >&2

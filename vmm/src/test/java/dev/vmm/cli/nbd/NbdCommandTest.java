@@ -252,13 +252,13 @@ class NbdCommandTest {
     @Test
     void diskOptionKeepsNbdUrisIntact() {
         // --disk hands the block layer a Path; the URI must survive that (and the key=value parsing).
-        var tcp = dev.vmm.machine.DiskSpec.parse("path=nbd://127.0.0.1:10900/vm%20disk?reconnect-delay=5,readonly=on");
+        var tcp = dev.vmm.config.DiskSpec.parse("path=nbd://127.0.0.1:10900/vm%20disk?reconnect-delay=5,readonly=on");
         assertThat(dev.vmm.block.nbd.NbdUri.isNbd(tcp.path())).isTrue();
         assertThat(dev.vmm.block.nbd.NbdUri.fromPath(tcp.path()))
                 .isEqualTo(new dev.vmm.block.nbd.NbdUri("127.0.0.1", 10900, null, "vm disk", 5));
-        var unix = dev.vmm.machine.DiskSpec.parse("path=nbd+unix:///e?socket=/run/n.sock");
+        var unix = dev.vmm.config.DiskSpec.parse("path=nbd+unix:///e?socket=/run/n.sock");
         assertThat(dev.vmm.block.nbd.NbdUri.fromPath(unix.path()).socket()).isEqualTo(Path.of("/run/n.sock"));
-        assertThat(dev.vmm.block.nbd.NbdUri.isNbd(dev.vmm.machine.DiskSpec.parse("path=/images/nbd.raw").path())).isFalse();
+        assertThat(dev.vmm.block.nbd.NbdUri.isNbd(dev.vmm.config.DiskSpec.parse("path=/images/nbd.raw").path())).isFalse();
     }
 
     // ---- vmm img with NBD URIs ----
