@@ -144,24 +144,11 @@ public final class PciHostBridge {
     }
 
     /** 00:00.0: identity only. Memory decode is on, as a host bridge's always is. */
-    private static final class HostFunction implements PciDevice {
-        private final PciConfigSpace config = PciConfigSpace.endpoint(HOST_VENDOR_ID, HOST_DEVICE_ID, HOST_CLASS_CODE, 0x02);
-
+    private static final class HostFunction extends BarlessFunction {
         HostFunction() {
+            super(PciConfigSpace.endpoint(HOST_VENDOR_ID, HOST_DEVICE_ID, HOST_CLASS_CODE, 0x02), "i440fx-host");
             config.setWord(PciConfigSpace.COMMAND, PciConfigSpace.COMMAND_MEMORY);
             config.setWritable(PciConfigSpace.COMMAND, 2, 0);
         }
-
-        @Override
-        public PciConfigSpace configSpace() { return config; }
-
-        @Override
-        public long barRead(int bar, long offset, int size) { return -1L; }
-
-        @Override
-        public void barWrite(int bar, long offset, int size, long value) { }
-
-        @Override
-        public String name() { return "i440fx-host"; }
     }
 }

@@ -1,7 +1,7 @@
 package dev.vmm.chipset.q35;
 
+import dev.vmm.chipset.pci.BarlessFunction;
 import dev.vmm.chipset.pci.PciConfigSpace;
-import dev.vmm.chipset.pci.PciDevice;
 
 /**
  * The i440FX PCI and memory controller (8086:1237) as host function 00:00.0 of the {@code pc}
@@ -9,14 +9,14 @@ import dev.vmm.chipset.pci.PciDevice;
  * SMRAM (0x72, power-on 0x02) stores its control bits without effect: there is no SMM.
  * Use it with {@code new PciHostBridge(root, new I440fxPmc())}.
  */
-public final class I440fxPmc implements PciDevice {
+public final class I440fxPmc extends BarlessFunction {
     public static final int VENDOR_ID = 0x8086, DEVICE_ID = 0x1237, CLASS_CODE = 0x060000;
     public static final int PAM0 = 0x59, SMRAM = 0x72;
 
-    private final PciConfigSpace config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0x02);
     private final PamRegisters pam = new PamRegisters();
 
     public I440fxPmc() {
+        super(PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0x02), "i440fx-pmc");
         config.setWord(PciConfigSpace.COMMAND, PciConfigSpace.COMMAND_MEMORY);
         config.setWritable(PciConfigSpace.COMMAND, 2, 0);
         // As QEMU's i440FX: the device-specific area is plain storage (PAM reserved bits kept, not decoded).
@@ -29,16 +29,4 @@ public final class I440fxPmc implements PciDevice {
     }
 
     public PamRegisters pam() { return pam; }
-
-    @Override
-    public PciConfigSpace configSpace() { return config; }
-
-    @Override
-    public long barRead(int bar, long offset, int size) { return -1L; }
-
-    @Override
-    public void barWrite(int bar, long offset, int size, long value) { }
-
-    @Override
-    public String name() { return "i440fx-pmc"; }
 }

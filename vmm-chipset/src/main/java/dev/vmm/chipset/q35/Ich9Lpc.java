@@ -1,7 +1,7 @@
 package dev.vmm.chipset.q35;
 
+import dev.vmm.chipset.pci.BarlessFunction;
 import dev.vmm.chipset.pci.PciConfigSpace;
-import dev.vmm.chipset.pci.PciDevice;
 import java.util.Objects;
 
 /**
@@ -23,7 +23,7 @@ import java.util.Objects;
  * Changes leave through {@link Listener}; mapping the PM block on the PIO bus and pointing the
  * router's PIRQ lines at IRQs is the machine's job. Pure state machine.
  */
-public final class Ich9Lpc implements PciDevice {
+public final class Ich9Lpc extends BarlessFunction {
     public static final int VENDOR_ID = 0x8086, DEVICE_ID = 0x2918, CLASS_CODE = 0x060100;
     public static final int PMBASE = 0x40, ACPI_CNTL = 0x44, PIRQA_ROUT = 0x60, PIRQE_ROUT = 0x68, RCBA = 0xf0;
     public static final int ACPI_EN = 0x80;
@@ -39,12 +39,12 @@ public final class Ich9Lpc implements PciDevice {
         default void pirqRouted(int pirq, int irq) { }
     }
 
-    private final PciConfigSpace config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, 2);
     private volatile Listener listener = new Listener() { };
     private int lastPmBase = -1, lastSci = 9;  // power-on: not decoded, SCI select 0 = IRQ 9
     private final int[] lastPirq = {-1, -1, -1, -1, -1, -1, -1, -1};
 
     public Ich9Lpc() {
+        super(PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, 2), "ich9-lpc");
         config.setSubsystem(0x1af4, 0x1100);
         // Like QEMU's ICH9 LPC, the device-specific area 0x44-0xFF stores whatever is written (only
         // the bits described above have an effect); PMBASE keeps bit 0 at 1 and bits 31:16 at 0.
@@ -112,16 +112,4 @@ public final class Ich9Lpc implements PciDevice {
             if (changed) listener.pirqRouted(p, irq);
         }
     }
-
-    @Override
-    public PciConfigSpace configSpace() { return config; }
-
-    @Override
-    public long barRead(int bar, long offset, int size) { return -1L; }
-
-    @Override
-    public void barWrite(int bar, long offset, int size, long value) { }
-
-    @Override
-    public String name() { return "ich9-lpc"; }
 }

@@ -2,8 +2,8 @@ package dev.vmm.chipset.q35;
 
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.pci.PciBus;
+import dev.vmm.chipset.pci.BarlessFunction;
 import dev.vmm.chipset.pci.PciConfigSpace;
-import dev.vmm.chipset.pci.PciDevice;
 import dev.vmm.chipset.pci.PciEcam;
 import dev.vmm.chipset.pci.PciHostBridge;
 import java.lang.System.Logger.Level;
@@ -30,7 +30,7 @@ import java.util.Objects;
  * Created with {@link #attach}, which also creates the {@link PciHostBridge} (0xCF8/0xCFC) whose
  * function 00:00.0 this is.
  */
-public final class Q35Mch implements PciDevice {
+public final class Q35Mch extends BarlessFunction {
     public static final int VENDOR_ID = 0x8086, DEVICE_ID = 0x29c0, CLASS_CODE = 0x060000;
     public static final int PCIEXBAR = 0x60, PAM0 = 0x90, SMRAM = 0x9d, ESMRAMC = 0x9e, TOLUD = 0xb0;
     public static final long DEFAULT_ECAM_BASE = 0xB000_0000L;
@@ -48,7 +48,6 @@ public final class Q35Mch implements PciDevice {
         void ecamChanged(long oldBase, long oldSize, long newBase, long newSize);
     }
 
-    private final PciConfigSpace config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0);
     private final PamRegisters pam = new PamRegisters();
     private final Bus mmio;
     private PciHostBridge host;
@@ -57,6 +56,7 @@ public final class Q35Mch implements PciDevice {
     private PciEcam ecam;
 
     private Q35Mch(Bus mmio, long ramBelow4g) {
+        super(PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0), "q35-mch");
         this.mmio = Objects.requireNonNull(mmio);
         config.setSubsystem(0x1af4, 0x1100);
         config.setWord(PciConfigSpace.COMMAND, PciConfigSpace.COMMAND_MEMORY);
@@ -155,16 +155,4 @@ public final class Q35Mch implements PciDevice {
         }
         ecamListener.ecamChanged(oldBase, oldSize, ecamBase(), ecamSize());
     }
-
-    @Override
-    public PciConfigSpace configSpace() { return config; }
-
-    @Override
-    public long barRead(int bar, long offset, int size) { return -1L; }
-
-    @Override
-    public void barWrite(int bar, long offset, int size, long value) { }
-
-    @Override
-    public String name() { return "q35-mch"; }
 }
