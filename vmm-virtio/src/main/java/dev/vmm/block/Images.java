@@ -7,7 +7,6 @@ import dev.vmm.block.vhdx.VhdxImage;
 import dev.vmm.block.vpc.VpcImage;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -108,7 +107,8 @@ public final class Images {
         try {
             return p.toRealPath();
         } catch (IOException e) {
-            if (!Files.exists(p)) throw new BlockException("cannot open " + p + ": No such file or directory");
+            // missing file, symlink loop, no permission...: opening it reports the real errno (ENOENT, ELOOP...)
+            ImageFile.open(p, true, false).close();
             return p.toAbsolutePath().normalize();
         }
     }

@@ -1,0 +1,160 @@
+package dev.vmm.cli.img;
+
+import dev.vmm.block.BlockException;
+import dev.vmm.block.Images;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static dev.vmm.cli.img.ImgCommandTest.img;
+import static dev.vmm.cli.img.ImgCommandTest.qemu;
+import static dev.vmm.cli.img.ImgCommandTest.qemuExit;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * {@code vmm img} against damaged or hostile files (issue 18). Where QEMU has a behaviour, qemu-img
+ * runs on the same file at test time and is the reference.
+ */
+class HostileImageTest {
+    @TempDir Path tmp;
+
+    @BeforeEach
+    void tools() {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/qemu-img")), "qemu-img not installed (apt-get install qemu-utils)");
+    }
+
+    static void assertOneLineError(ImgCommandTest.Run r, int exit, String... fragments) {
+        assertThat(r.exit()).as(r.out() + r.err()).isEqualTo(exit);
+        assertThat(r.err().strip().lines().count()).as(r.err()).isEqualTo(1);
+        assertThat(r.err()).contains(fragments).doesNotContain("Exception", "\tat ");
+    }
+
+    // ---- 1: non-regular files ----
+
+    @Test
+    @Timeout(value = 30, threadMode = Timeout.ThreadMode.SEPARATE_THREAD)
+    void fifoIsRefusedBeforeReading() throws Exception {
+        Path fifo = tmp.resolve("disk.fifo");
+        Process p = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertThat(p.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isZero();
+        for (List<String> args : List.of(List.of("info", fifo.toString()), List.of("check", fifo.toString()),
+                List.of("map", fifo.toString()), List.of("convert", "-O", "raw", fifo.toString(), tmp.resolve("out.raw").toString()))) {
+            assertOneLineError(img(args.toArray(String[]::new)), 1, "not a regular file or block device");
+        }
+        assertThat(tmp.resolve("out.raw")).doesNotExist();
+        assertThatThrownBy(() -> Images.open(fifo, Images.Options.readOnlyDefaults()))
+                .isInstanceOf(BlockException.class).hasMessageContaining("not a regular file or block device");
+        assertThatThrownBy(() -> Images.open(fifo, Images.Options.readWriteDefaults()))
+                .isInstanceOf(BlockException.class).hasMessageContaining("not a regular file or block device");
+    }
+
+    @Test
+    @Timeout(30)
+    void directoryIsRefused() {
+        assertOneLineError(img("info", tmp.toString()), 1, "not a regular file or block device");
+    }
+
+    @Test
+    @Timeout(30)
+    void symlinkLoopSaysSo() throws Exception {
+        Path a = tmp.resolve("a"), b = tmp.resolve("b");
+        Files.createSymbolicLink(a, b);
+        Files.createSymbolicLink(b, a);
+        assertOneLineError(img("info", a.toString()), 1, "Too many levels of symbolic links");
+        assertOneLineError(img("info", tmp.resolve("missing").toString()), 1, "No such file or directory");
+    }
+
+    // ---- 2: VPC footer checksum ----
+
+    @Test
+    @Timeout(60)
+    void vpcFooterWithBadChecksumIsRefusedLikeQemu() throws Exception {
+        for (String sub : List.of("dynamic", "fixed")) {
+            for (int field : new int[] {48, 56}) { // current size, geometry (cylinders)
+                Path f = tmp.resolve(sub + field + ".vhd");
+                qemu("qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=" + sub, f.toString(), "8M");
+                assertThat(img("info", f.toString()).exit()).isZero();
+                // QEMU and we read the copy at offset 0 of a dynamic image, the one at the end of a fixed image
+                long footer = sub.equals("fixed") ? Files.size(f) - 512 : 0;
+                try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+                    raf.seek(footer + field);
+                    int b = raf.read();
+                    raf.seek(footer + field);
+                    raf.write(b ^ 0x01);
+                }
+                // -f vpc: qemu-img probes a fixed image (no footer copy at offset 0) as raw
+                int qemuRc = qemuExit("qemu-img", "info", "-f", "vpc", f.toString());
+                ImgCommandTest.Run ours = img("info", "-f", "vpc", f.toString());
+                assertThat(qemuRc).as("qemu-img info of " + sub + " with a flipped bit at " + field).isNotZero();
+                assertOneLineError(ours, qemuRc, "checksum");
+            }
+        }
+    }
+
+    // ---- 3: check reports what it finds, and opens the backing chain as qemu-img check does ----
+
+    static long beLong(Path f, long off) throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "r")) {
+            raf.seek(off);
+            return raf.readLong();
+        }
+    }
+
+    static void putLong(Path f, long off, long v) throws Exception {
+        try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
+            raf.seek(off);
+            raf.writeLong(v);
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void checkReportsL1EntryWithReservedBitsLikeQemu() throws Exception {
+        Path f = tmp.resolve("l1.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", f.toString(), "8M");
+        qemu("qemu-io", "-c", "write -P 1 0 64k", f.toString());
+        long l1 = beLong(f, 40);
+        putLong(f, l1, beLong(f, l1) | 2); // a reserved bit of the first L1 entry
+        int qemuRc = qemuExit("qemu-img", "check", f.toString());
+        ImgCommandTest.Run ours = img("check", f.toString());
+        assertThat(ours.exit()).as(ours.out() + ours.err()).isEqualTo(qemuRc);
+        assertThat(ours.out()).contains("reserved bits set", "errors were found on the image");
+        // the data behind such an entry is not trusted
+        assertOneLineError(img("convert", "-O", "raw", f.toString(), tmp.resolve("o.raw").toString()), 1, "reserved bits");
+    }
+
+    @Test
+    @Timeout(60)
+    void checkWithMissingOrUnknownBackingLikeQemu() throws Exception {
+        Path base = tmp.resolve("base.raw"), top = tmp.resolve("top.qcow2"), odd = tmp.resolve("odd.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "raw", base.toString(), "8M");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "raw", odd.toString(), "8M");
+        // backing format extension says "raw": make it a format nobody knows
+        byte[] b = Files.readAllBytes(odd);
+        int at = new String(b, java.nio.charset.StandardCharsets.ISO_8859_1).indexOf("raw\0");
+        assertThat(at).isPositive();
+        b[at] = 'x'; b[at + 1] = 'y'; b[at + 2] = 'z';
+        Files.write(odd, b);
+        int qemuOdd = qemuExit("qemu-img", "check", odd.toString());
+        ImgCommandTest.Run oursOdd = img("check", odd.toString());
+        assertThat(qemuOdd).isNotZero();
+        assertOneLineError(oursOdd, qemuOdd, "xyz");
+
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.toString(), "-F", "raw", top.toString(), "8M");
+        assertThat(img("check", top.toString()).exit()).isZero();
+        Files.delete(base);
+        int qemuMissing = qemuExit("qemu-img", "check", top.toString());
+        assertThat(qemuMissing).isNotZero();
+        assertOneLineError(img("check", top.toString()), qemuMissing, "No such file or directory");
+    }
+}
