@@ -144,6 +144,31 @@ public final class ImageFile implements AutoCloseable {
         }
     }
 
+    private static final long SYS_LSEEK = 8; // x86_64
+    private static final int SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6;
+
+    private long seek(long offset, int whence) {
+        return Libc.syscallRaw(SYS_LSEEK, fd, offset, whence, 0, 0, 0);
+    }
+
+    /**
+     * How many bytes from {@code offset} (at most {@code max}) are a hole of the host file (read as
+     * zeroes without being stored); 0 when {@code offset} holds data or the file system cannot say.
+     */
+    public long holeLength(long offset, long max) {
+        long next = seek(offset, SEEK_DATA);
+        if (next == -ENXIO) return max; // no data from offset to the end of the file
+        if (next < 0 || next <= offset) return 0;
+        return Math.min(max, next - offset);
+    }
+
+    /** How many bytes from {@code offset} (at most {@code max}, at least 1) hold data before the next hole. */
+    public long dataLength(long offset, long max) {
+        long next = seek(offset, SEEK_HOLE);
+        if (next <= offset) return max;
+        return Math.min(max, next - offset);
+    }
+
     /** Reads {@code dst.byteSize()} bytes at {@code offset}; bytes past the end of the file read as zero. */
     public void read(long offset, MemorySegment dst) {
         if (!dst.isNative()) {

@@ -652,12 +652,18 @@ public final class Qcow2Image implements BlockDevice {
         }
         String name = file.path().toString();
         return switch (m.kind) {
-            case KIND_DATA -> new Extent(offset, m.length, true, false, 0, m.host, name);
+            case KIND_DATA -> {
+                // A cluster allocated in the metadata but never written (preallocation=metadata) is a hole
+                // in the file: it reads as zeroes, and copies skip it without reading it.
+                long hole = file.holeLength(m.host, m.length);
+                if (hole > 0) yield new Extent(offset, hole, true, true, 0, m.host, name);
+                yield new Extent(offset, file.dataLength(m.host, m.length), true, false, 0, m.host, name);
+            }
             case KIND_ZERO -> new Extent(offset, m.length, false, true, 0, -1, null);
             case KIND_COMPRESSED -> new Extent(offset, m.length, true, false, 0, -1, name);
             default -> {
-                if (backing == null) yield new Extent(offset, m.length, false, true, 0, -1, null);
-                if (offset >= backing.size()) yield new Extent(offset, m.length, false, true, 1, -1, null);
+                if (backing == null) yield new Extent(offset, m.length, false, true, 0, -1, null, false);
+                if (offset >= backing.size()) yield new Extent(offset, m.length, false, true, 1, -1, null, false);
                 yield backing.status(offset, Math.min(m.length, backing.size() - offset)).deeper();
             }
         };

@@ -57,14 +57,18 @@ final class ImgMap implements Callable<Integer> {
             m.put("start", e.offset());
             m.put("length", e.length());
             m.put("depth", e.depth());
-            m.put("present", e.data() || e.zero());
+            m.put("present", e.allocated()); // defined by some layer; a range no layer defines is not present
             m.put("zero", e.zero());
             m.put("data", e.data());
             if (e.hostOffset() >= 0) m.put("offset", e.hostOffset());
             out.println((first ? "" : ",") + mapper.writeValueAsString(m));
             return false;
         }
-        if (e.data() && e.hostOffset() >= 0) {
+        if (e.data() && e.hostOffset() < 0) {
+            // compressed data has no file offset to show: an error like qemu-img's, not a silently short table
+            throw new dev.vmm.block.BlockException("the image contains compressed clusters, which have no file offset; use --output=json");
+        }
+        if (e.data()) {
             out.printf("%-16s%-16s%-16s%s%n", hex(e.offset()), hex(e.length()), hex(e.hostOffset()), e.file());
         }
         return false;

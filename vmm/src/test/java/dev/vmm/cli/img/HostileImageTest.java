@@ -157,4 +157,76 @@ class HostileImageTest {
         assertThat(qemuMissing).isNotZero();
         assertOneLineError(img("check", top.toString()), qemuMissing, "No such file or directory");
     }
+
+    // ---- 4: map of compressed, unallocated and preallocated clusters ----
+
+    @Test
+    @Timeout(60)
+    void mapOfCompressedImageFailsLikeQemuInsteadOfAnEmptyTable() throws Exception {
+        Path raw = tmp.resolve("z.raw"), f = tmp.resolve("z.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "raw", raw.toString(), "4M");
+        qemu("qemu-io", "-f", "raw", "-c", "write -P 7 0 128k", raw.toString());
+        qemu("qemu-img", "convert", "-c", "-O", "qcow2", raw.toString(), f.toString());
+        int qemuRc = qemuExit("qemu-img", "map", f.toString());
+        ImgCommandTest.Run ours = img("map", f.toString());
+        assertThat(ours.exit()).as(ours.out() + ours.err()).isEqualTo(qemuRc).isNotZero();
+        assertThat(ours.err()).contains("compressed");
+        assertJsonMapEqualsQemu(f);
+    }
+
+    @Test
+    @Timeout(60)
+    void mapJsonPresentAndZeroLikeQemu() throws Exception {
+        Path plain = tmp.resolve("u.qcow2"), pre = tmp.resolve("p.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", plain.toString(), "4M");
+        qemu("qemu-io", "-c", "write -P 1 64k 64k", "-c", "write -z 1M 64k", plain.toString());
+        assertJsonMapEqualsQemu(plain);
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=metadata", pre.toString(), "4M");
+        qemu("qemu-io", "-c", "write -P 1 64k 64k", pre.toString());
+        assertJsonMapEqualsQemu(pre);
+    }
+
+    /** present/zero/data of both maps agree at every boundary of either map. */
+    static void assertJsonMapEqualsQemu(Path f) throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.JsonNode q = m.readTree(qemu("qemu-img", "map", "--output=json", f.toString()));
+        ImgCommandTest.Run r = img("map", "--output=json", f.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        com.fasterxml.jackson.databind.JsonNode o = m.readTree(r.out());
+        java.util.TreeSet<Long> points = new java.util.TreeSet<>();
+        for (var n : q) points.add(n.get("start").asLong());
+        for (var n : o) points.add(n.get("start").asLong());
+        long end = q.get(q.size() - 1).get("start").asLong() + q.get(q.size() - 1).get("length").asLong();
+        assertThat(o.get(o.size() - 1).get("start").asLong() + o.get(o.size() - 1).get("length").asLong()).isEqualTo(end);
+        for (long p : points) {
+            for (String k : List.of("present", "zero", "data")) {
+                assertThat(at(o, p).get(k)).as(f.getFileName() + " " + k + " at " + p + "\nours " + r.out() + "\nqemu " + q).isEqualTo(at(q, p).get(k));
+            }
+        }
+    }
+
+    static com.fasterxml.jackson.databind.JsonNode at(com.fasterxml.jackson.databind.JsonNode map, long offset) {
+        for (var n : map) {
+            long s = n.get("start").asLong();
+            if (offset >= s && offset < s + n.get("length").asLong()) return n;
+        }
+        throw new AssertionError("no entry at " + offset);
+    }
+
+    // ---- 5: conversion skips by metadata ----
+
+    @Test
+    @Timeout(60)
+    void convertingPreallocatedTwentyGigabytesSkipsHoles() throws Exception {
+        Path f = tmp.resolve("big.qcow2"), out = tmp.resolve("big.raw");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", "-o", "preallocation=metadata", f.toString(), "20G");
+        qemu("qemu-io", "-c", "write -P 0x5a 10G 64k", f.toString());
+        ImgCommandTest.Run r = img("convert", "-O", "raw", f.toString(), out.toString());
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(Files.size(out)).isEqualTo(20L << 30);
+        assertThat(qemuExit("qemu-img", "compare", "-f", "qcow2", "-F", "raw", f.toString(), out.toString())).isZero();
+        Process st = new ProcessBuilder("stat", "-c", "%b", out.toString()).start();
+        long allocated = Long.parseLong(new String(st.getInputStream().readAllBytes()).strip()) * 512;
+        assertThat(allocated).as("host bytes of the converted raw").isLessThan(16L << 20);
+    }
 }
