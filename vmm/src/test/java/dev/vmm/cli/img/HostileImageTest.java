@@ -229,4 +229,105 @@ class HostileImageTest {
         long allocated = Long.parseLong(new String(st.getInputStream().readAllBytes()).strip()) * 512;
         assertThat(allocated).as("host bytes of the converted raw").isLessThan(16L << 20);
     }
+
+    // ---- 6: implausible metadata and messages ----
+
+    @Test
+    @Timeout(60)
+    void qcow2SizeNotMultipleOf512IsRoundedDownLikeQemu() throws Exception {
+        Path f = tmp.resolve("odd.qcow2"), out = tmp.resolve("odd.raw");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", f.toString(), "8M");
+        putLong(f, 24, (8L << 20) + 1);
+        com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+        long qemuSize = m.readTree(qemu("qemu-img", "info", "--output=json", f.toString())).get("virtual-size").asLong();
+        ImgCommandTest.Run info = img("info", "--json", f.toString());
+        assertThat(info.exit()).as(info.err()).isZero();
+        assertThat(m.readTree(info.out()).get("virtual-size").asLong()).isEqualTo(qemuSize);
+        assertThat(img("convert", "-O", "raw", f.toString(), out.toString()).exit()).isZero();
+        assertThat(Files.size(out)).isEqualTo(qemuSize);
+    }
+
+    @Test
+    @Timeout(60)
+    void qcow2CorruptBitmapsExtensionIsNotCleanLikeQemu() throws Exception {
+        Path f = tmp.resolve("bm.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", f.toString(), "8M");
+        qemu("qemu-img", "bitmap", "--add", f.toString(), "b0");
+        // find the bitmaps extension (after the v3 header) and misalign its directory offset
+        long ext = java.nio.ByteBuffer.wrap(Files.readAllBytes(f)).getInt(100);
+        byte[] b = Files.readAllBytes(f);
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(b);
+        int dirOffsetField = -1;
+        for (int off = (int) ext; bb.getInt(off) != 0; off += 8 + ((bb.getInt(off + 4) + 7) & ~7)) {
+            if (bb.getInt(off) == 0x23852875) dirOffsetField = off + 8 + 16;
+        }
+        assertThat(dirOffsetField).isPositive();
+        putLong(f, dirOffsetField, bb.getLong(dirOffsetField) + 512);
+        int qemuCheck = qemuExit("qemu-img", "check", f.toString());
+        ImgCommandTest.Run check = img("check", f.toString());
+        assertThat(check.out()).doesNotContain("No errors");
+        assertThat(check.exit()).as(check.out() + check.err()).isEqualTo(qemuCheck).isNotZero();
+        assertThat(img("info", f.toString()).exit()).isEqualTo(qemuExit("qemu-img", "info", f.toString()));
+        assertThat(check.err()).contains("bitmap directory offset");
+    }
+
+    @Test
+    @Timeout(60)
+    void vhdxBlockOverlappingTheHeadersSaysSo() throws Exception {
+        Path f = tmp.resolve("h.vhdx");
+        qemu("qemu-img", "create", "-q", "-f", "vhdx", f.toString(), "8M");
+        qemu("qemu-io", "-f", "vhdx", "-c", "write -P 3 0 64k", f.toString());
+        byte[] b = Files.readAllBytes(f);
+        java.nio.ByteBuffer rt = java.nio.ByteBuffer.wrap(b, 0x30000, 0x10000).slice().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long batOffset = -1;
+        for (int i = 0, n = rt.getInt(8); i < n; i++) {
+            if (rt.getInt(16 + 32 * i) == 0x2DC27766) batOffset = rt.getLong(16 + 32 * i + 16); // the BAT region's GUID
+        }
+        assertThat(batOffset).isPositive();
+        java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong((int) batOffset, 6); // fully present at MiB 0
+        Files.write(f, b);
+        assertOneLineError(img("convert", "-O", "raw", f.toString(), tmp.resolve("h.raw").toString()), 1, "overlaps the headers");
+    }
+
+    @Test
+    @Timeout(60)
+    void convertOntoTheSourcesOwnBackingFileSaysSo() throws Exception {
+        Path base = tmp.resolve("base.qcow2"), top = tmp.resolve("top.qcow2");
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", base.toString(), "8M");
+        qemu("qemu-io", "-c", "write -P 9 0 64k", base.toString());
+        qemu("qemu-img", "create", "-q", "-f", "qcow2", "-b", base.getFileName().toString(), "-F", "qcow2", top.toString());
+        byte[] before = Files.readAllBytes(base);
+        ImgCommandTest.Run r = img("convert", "-O", "raw", top.toString(), base.toString());
+        assertOneLineError(r, 1, "backing file");
+        assertThat(r.err()).doesNotContain("another process");
+        assertThat(Files.readAllBytes(base)).isEqualTo(before);
+    }
+
+    @Test
+    @Timeout(60)
+    void vhdxVirtualSizeZeroLikeQemu() throws Exception {
+        Path f = tmp.resolve("z.vhdx");
+        qemu("qemu-img", "create", "-q", "-f", "vhdx", f.toString(), "8M");
+        qemu("qemu-io", "-f", "vhdx", "-c", "write -P 3 0 64k", f.toString());
+        byte[] b = Files.readAllBytes(f);
+        java.nio.ByteBuffer le = java.nio.ByteBuffer.wrap(b).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long meta = -1;
+        for (int i = 0, n = le.getInt(0x30000 + 8); i < n; i++) {
+            int e = 0x30000 + 16 + 32 * i;
+            if (le.getInt(e) == 0x8B7CA206) meta = le.getLong(e + 16); // the metadata region's GUID
+        }
+        assertThat(meta).isPositive();
+        int sizeAt = -1;
+        for (int i = 0, n = le.getShort((int) meta + 10) & 0xffff; i < n; i++) {
+            int e = (int) meta + 32 + 32 * i;
+            if (le.getInt(e) == 0x2FA54224) sizeAt = (int) meta + le.getInt(e + 16); // virtual disk size item
+        }
+        assertThat(sizeAt).isPositive();
+        le.putLong(sizeAt, 0);
+        Files.write(f, b);
+        int qemuRc = qemuExit("qemu-img", "info", f.toString());
+        ImgCommandTest.Run ours = img("info", f.toString());
+        assertThat(qemuRc).isNotZero();
+        assertOneLineError(ours, qemuRc, "virtual size 0");
+    }
 }
