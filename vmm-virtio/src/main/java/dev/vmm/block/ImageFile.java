@@ -22,6 +22,8 @@ public final class ImageFile implements AutoCloseable {
     private static final ThreadLocal<MemorySegment> BOUNCE =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(BOUNCE_SIZE, 4096));
     private static final VarHandle ST_SIZE = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_size"));
+    private static final VarHandle ST_MODE = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_mode"));
+    private static final int S_IFMT = 0170000, S_IFREG = 0100000, S_IFBLK = 060000;
     private static final VarHandle ST_BLOCKS = Libc.STAT.varHandle(java.lang.foreign.MemoryLayout.PathElement.groupElement("st_blocks"));
 
     private final int fd;
@@ -39,11 +41,19 @@ public final class ImageFile implements AutoCloseable {
     public static ImageFile open(Path path, boolean readOnly, boolean lock) {
         int fd;
         try {
-            fd = Libc.open(path.toString(), (readOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC, 0);
+            // O_NONBLOCK: opening a FIFO read-only would otherwise wait for a writer, before we can refuse it
+            fd = Libc.open(path.toString(), (readOnly ? Libc.O_RDONLY : Libc.O_RDWR) | Libc.O_CLOEXEC | Libc.O_NONBLOCK, 0);
         } catch (NativeException e) {
             throw new BlockException("cannot open " + path + ": " + Libc.strerror(e.errno()));
         }
         ImageFile f = new ImageFile(fd, path, readOnly);
+        try {
+            f.requireDisk();
+            Libc.fcntl(fd, Libc.F_SETFL, Libc.fcntl(fd, Libc.F_GETFL, 0) & ~Libc.O_NONBLOCK);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e instanceof NativeException n ? new BlockException("cannot open " + path + ": " + Libc.strerror(n.errno())) : e;
+        }
         if (lock) {
             try {
                 f.lock(readOnly ? Libc.F_RDLCK : Libc.F_WRLCK);
@@ -65,6 +75,7 @@ public final class ImageFile implements AutoCloseable {
         }
         ImageFile f = new ImageFile(fd, path, false);
         try {
+            f.requireDisk();
             f.lock(Libc.F_WRLCK);
             f.truncate(0);
         } catch (RuntimeException e) {
@@ -72,6 +83,32 @@ public final class ImageFile implements AutoCloseable {
             throw e;
         }
         return f;
+    }
+
+    /**
+     * Refuses anything but a regular file or a block device (a FIFO, socket, character device or
+     * directory would read as an empty disk, or block): checked on the open fd, before any read.
+     */
+    private void requireDisk() {
+        int type;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = a.allocate(Libc.STAT);
+            Libc.fstat(fd, st);
+            type = (int) ST_MODE.get(st, 0L) & S_IFMT;
+        }
+        if (type != S_IFREG && type != S_IFBLK) {
+            throw new BlockException("cannot open " + path + ": not a regular file or block device (" + typeName(type) + ")");
+        }
+    }
+
+    private static String typeName(int type) {
+        return switch (type) {
+            case 0010000 -> "a FIFO";
+            case 0020000 -> "a character device";
+            case 0040000 -> "a directory";
+            case 0140000 -> "a socket";
+            default -> "file type 0" + Integer.toOctalString(type);
+        };
     }
 
     private void lock(short type) {
@@ -105,6 +142,31 @@ public final class ImageFile implements AutoCloseable {
             Libc.fstat(fd, st);
             return (long) ST_BLOCKS.get(st, 0L) * 512;
         }
+    }
+
+    private static final long SYS_LSEEK = 8; // x86_64
+    private static final int SEEK_DATA = 3, SEEK_HOLE = 4, ENXIO = 6;
+
+    private long seek(long offset, int whence) {
+        return Libc.syscallRaw(SYS_LSEEK, fd, offset, whence, 0, 0, 0);
+    }
+
+    /**
+     * How many bytes from {@code offset} (at most {@code max}) are a hole of the host file (read as
+     * zeroes without being stored); 0 when {@code offset} holds data or the file system cannot say.
+     */
+    public long holeLength(long offset, long max) {
+        long next = seek(offset, SEEK_DATA);
+        if (next == -ENXIO) return max; // no data from offset to the end of the file
+        if (next < 0 || next <= offset) return 0;
+        return Math.min(max, next - offset);
+    }
+
+    /** How many bytes from {@code offset} (at most {@code max}, at least 1) hold data before the next hole. */
+    public long dataLength(long offset, long max) {
+        long next = seek(offset, SEEK_HOLE);
+        if (next <= offset) return max;
+        return Math.min(max, next - offset);
     }
 
     /** Reads {@code dst.byteSize()} bytes at {@code offset}; bytes past the end of the file read as zero. */

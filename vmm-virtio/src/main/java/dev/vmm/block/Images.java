@@ -7,7 +7,6 @@ import dev.vmm.block.vhdx.VhdxImage;
 import dev.vmm.block.vpc.VpcImage;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -104,6 +103,37 @@ public final class Images {
         }
     }
 
+    /**
+     * The backing files of {@code top} (not {@code top} itself), nearest first, read from the headers
+     * only (no lock, no data); stops quietly at the first file that cannot be read or at the depth limit.
+     */
+    public static List<Path> backingChain(Path top, ImageFormat format) {
+        List<Path> chain = new ArrayList<>();
+        Path cur = top;
+        ImageFormat f = format;
+        while (chain.size() < MAX_CHAIN_DEPTH) {
+            String name, fmt;
+            try (ImageFile file = ImageFile.open(cur, true, false)) {
+                if ((f != null ? f : ImageFormat.probe(file)) != ImageFormat.QCOW2) break;
+                Qcow2Header h = Qcow2Image.readHeader(file);
+                name = h.backingFile;
+                fmt = h.backingFormat;
+            } catch (BlockException e) {
+                break;
+            }
+            if (name == null) break;
+            cur = resolveBacking(cur, name);
+            if (chain.contains(cur)) break;
+            chain.add(cur);
+            try {
+                f = fmt != null ? ImageFormat.byName(fmt) : null;
+            } catch (BlockException e) {
+                break;
+            }
+        }
+        return chain;
+    }
+
     /** A relative backing name is relative to the directory of the image that names it. */
     public static Path resolveBacking(Path image, String backing) {
         Path b = Path.of(backing);
@@ -116,7 +146,8 @@ public final class Images {
         try {
             return p.toRealPath();
         } catch (IOException e) {
-            if (!Files.exists(p)) throw new BlockException("cannot open " + p + ": No such file or directory");
+            // missing file, symlink loop, no permission...: opening it reports the real errno (ENOENT, ELOOP...)
+            ImageFile.open(p, true, false).close();
             return p.toAbsolutePath().normalize();
         }
     }

@@ -178,6 +178,10 @@ class MalformedImageTest {
         assertRejected(p, null, "vpc block size 3 is invalid");
         Files.write(p, new byte[] {'c', 'o', 'n', 'e', 'c', 't', 'i', 'x'});
         assertRejected(p, ImageFormat.VPC, "truncated");
+        put(footer, 48, 512 * 1024, 8); // size changed, checksum not updated
+        System.arraycopy(footer, 0, f, 0, 512);
+        Files.write(p, f);
+        assertRejected(p, null, "vpc footer checksum mismatch");
     }
 
     private static byte[] footer(int type, long size, long dynOffset) {
@@ -188,6 +192,9 @@ class MalformedImageTest {
         put(b, 40, size, 8);
         put(b, 48, size, 8);
         put(b, 60, type, 4);
+        int sum = 0; // a valid checksum, so that the lies below the footer are what is tested
+        for (byte x : b) sum += x & 0xff;
+        put(b, 64, ~sum & 0xffffffffL, 4);
         return b;
     }
 

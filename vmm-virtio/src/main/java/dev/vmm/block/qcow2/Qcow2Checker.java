@@ -97,6 +97,9 @@ public final class Qcow2Checker {
         int entrySize = h.l2EntrySize();
         long lastHost = -1;
         for (int i = 0; i < l1.length; i++) {
+            if ((l1[i] & Qcow2Image.L1_RESERVED) != 0) {
+                corruption("found " + which + " L1 entry " + i + " with reserved bits set: 0x" + Long.toHexString(l1[i]));
+            }
             long l2off = l1[i] & Qcow2Image.OFFSET_MASK;
             if (l2off == 0) continue;
             if ((l2off & (cs - 1)) != 0) {

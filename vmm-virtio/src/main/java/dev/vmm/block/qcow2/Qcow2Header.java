@@ -26,6 +26,7 @@ public final class Qcow2Header {
     public static final long INCOMPAT_DIRTY = 1, INCOMPAT_CORRUPT = 2, INCOMPAT_DATA_FILE = 4,
             INCOMPAT_COMPRESSION = 8, INCOMPAT_EXTL2 = 16, INCOMPAT_KNOWN = 31;
     public static final long COMPAT_LAZY_REFCOUNTS = 1;
+    private static final long MAX_BITMAPS = 65535;
     public static final long AUTOCLEAR_BITMAPS = 1, AUTOCLEAR_DATA_FILE_RAW = 2;
 
     static final int EXT_END = 0, EXT_BACKING_FORMAT = 0xe2792aca, EXT_FEATURE_NAMES = 0x6803f857,
@@ -89,7 +90,7 @@ public final class Qcow2Header {
         h.backingFileOffset = b.getLong(8);
         h.backingFileSize = b.getInt(16);
         h.clusterBits = b.getInt(20);
-        h.size = b.getLong(24);
+        h.size = b.getLong(24) & ~511L; // like QEMU, whole sectors only: a partial last sector is not part of the disk
         h.cryptMethod = b.getInt(32);
         h.l1Size = b.getInt(36);
         h.l1TableOffset = b.getLong(40);
@@ -149,7 +150,11 @@ public final class Qcow2Header {
             switch (type) {
                 case EXT_BACKING_FORMAT -> backingFormat = string(c0, data, (int) len);
                 case EXT_DATA_FILE -> dataFile = string(c0, data, (int) len);
-                case EXT_BITMAPS -> hasBitmaps = true;
+                case EXT_BITMAPS -> {
+                    hasBitmaps = true;
+                    // Only trusted while the autoclear bit says a bitmap-aware program wrote the file last
+                    if ((autoclear & AUTOCLEAR_BITMAPS) != 0) validateBitmapsExtension(c0, data, len, cs);
+                }
                 case EXT_CRYPTO -> throw new ImageFormatException("encrypted qcow2 images are not supported");
                 case EXT_FEATURE_NAMES -> {
                     for (int e = 0; e + 48 <= len; e += 48) {
@@ -162,6 +167,22 @@ public final class Qcow2Header {
             off = data + (int) ((len + 7) & ~7L);
         }
         // Running off the cluster without an end marker is tolerated (some writers leave zeroes).
+    }
+
+    /** Bitmaps extension fields are refused when implausible, as QEMU does, instead of ignored. */
+    private static void validateBitmapsExtension(ByteBuffer c0, int data, long len, long cs) {
+        if (len != 24) throw new ImageFormatException("qcow2 bitmaps extension has an invalid length (" + len + ")");
+        long nb = Integer.toUnsignedLong(c0.getInt(data));
+        int reserved = c0.getInt(data + 4);
+        long dirSize = c0.getLong(data + 8), dirOffset = c0.getLong(data + 16);
+        if (reserved != 0) throw new ImageFormatException("qcow2 bitmaps extension: reserved field is not zero");
+        if (nb == 0 || nb > MAX_BITMAPS) throw new ImageFormatException("qcow2 bitmaps extension: invalid number of bitmaps (" + nb + ")");
+        if (dirSize <= 0 || dirSize > MAX_BITMAPS * 1024L) {
+            throw new ImageFormatException("qcow2 bitmaps extension: invalid bitmap directory size (" + Long.toUnsignedString(dirSize) + ")");
+        }
+        if (dirOffset <= 0 || (dirOffset & (cs - 1)) != 0) {
+            throw new ImageFormatException("qcow2 bitmaps extension: invalid bitmap directory offset 0x" + Long.toHexString(dirOffset));
+        }
     }
 
     private void parseFeatureChecks() {

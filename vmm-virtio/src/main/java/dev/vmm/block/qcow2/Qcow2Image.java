@@ -36,7 +36,7 @@ import java.util.zip.Inflater;
 public final class Qcow2Image implements BlockDevice {
     static final long OFFSET_MASK = 0x00fffffffffffe00L;
     static final long COPIED = 1L << 63, COMPRESSED = 1L << 62, ZERO_FLAG = 1L;
-    private static final long L1_RESERVED = 0x7f000000000001ffL;
+    static final long L1_RESERVED = 0x7f000000000001ffL;
     private static final long L2_RESERVED = 0x3f000000000001feL;
     private static final int KIND_UNALLOCATED = 0, KIND_ZERO = 1, KIND_DATA = 2, KIND_COMPRESSED = 3;
     private static final int L2_CACHE_BYTES = 4 << 20, REFCOUNT_CACHE_BYTES = 1 << 20;
@@ -79,9 +79,9 @@ public final class Qcow2Image implements BlockDevice {
         ByteBuffer b = ByteBuffer.wrap(l1n == 0 ? new byte[0] : file.readBytes(header.l1TableOffset, l1n * 8));
         this.l1 = new long[l1n];
         for (int i = 0; i < l1n; i++) {
-            long e = b.getLong(i * 8);
-            if ((e & L1_RESERVED) != 0) throw new ImageFormatException("qcow2 L1 entry " + i + " has reserved bits set (0x" + Long.toHexString(e) + ")");
-            l1[i] = e;
+            // An entry with reserved bits set is refused when it is used (requireValidL1), not here:
+            // the image must still open so that 'check' can report it, as qemu-img check does.
+            l1[i] = b.getLong(i * 8);
         }
         this.l2Cache = new TableCache(file, (int) clusterSize, (int) Math.max(16, L2_CACHE_BYTES / clusterSize), this::beforeL2Write);
         this.refcounts = new Refcounts(file, header, (int) Math.max(8, REFCOUNT_CACHE_BYTES / clusterSize));
@@ -147,11 +147,17 @@ public final class Qcow2Image implements BlockDevice {
 
     // ---- translation ----
 
+    private long requireValidL1(int i) {
+        long e = l1[i];
+        if ((e & L1_RESERVED) != 0) throw new ImageFormatException("qcow2 L1 entry " + i + " has reserved bits set (0x" + Long.toHexString(e) + ")");
+        return e;
+    }
+
     /** L2 entry index space: guest cluster -> (L1 index, L2 index). */
     private long l2EntryFor(long guestCluster, long[] bitmapOut) {
         int l1i = (int) (guestCluster / l2Entries);
         int l2i = (int) (guestCluster % l2Entries);
-        long l1e = l1[l1i];
+        long l1e = requireValidL1(l1i);
         long l2off = l1e & OFFSET_MASK;
         if (l2off == 0) {
             if (bitmapOut != null) bitmapOut[0] = 0;
@@ -431,7 +437,7 @@ public final class Qcow2Image implements BlockDevice {
 
     /** The L2 table for L1 index {@code l1i}, ready to be modified (allocated or unshared as needed). */
     private TableCache.Table l2ForWrite(int l1i, boolean allocate) {
-        long e = l1[l1i];
+        long e = requireValidL1(l1i);
         long off = e & OFFSET_MASK;
         if (off == 0) {
             if (!allocate) return null;
@@ -646,7 +652,13 @@ public final class Qcow2Image implements BlockDevice {
         }
         String name = file.path().toString();
         return switch (m.kind) {
-            case KIND_DATA -> new Extent(offset, m.length, true, false, 0, m.host, name);
+            case KIND_DATA -> {
+                // A cluster allocated in the metadata but never written (preallocation=metadata) is a hole
+                // in the file: it reads as zeroes, and copies skip it without reading it.
+                long hole = file.holeLength(m.host, m.length);
+                if (hole > 0) yield new Extent(offset, hole, true, true, 0, m.host, name);
+                yield new Extent(offset, file.dataLength(m.host, m.length), true, false, 0, m.host, name);
+            }
             case KIND_ZERO -> new Extent(offset, m.length, false, true, 0, -1, null);
             case KIND_COMPRESSED -> new Extent(offset, m.length, true, false, 0, -1, name);
             default -> {

@@ -163,7 +163,8 @@ public final class VhdxImage extends ReadOnlyImage {
         long size = le(vs).getLong(0);
         int sector = le(ls).getInt(0);
         if (sector != 512 && sector != 4096) throw new ImageFormatException("vhdx logical sector size " + sector + " is invalid");
-        if (size < 0 || size > MAX_SIZE || size % sector != 0) throw new ImageFormatException("vhdx virtual size " + Long.toUnsignedString(size) + " is invalid");
+        // 0 is refused, as QEMU does: blocks could hold data that nobody can read
+        if (size <= 0 || size > MAX_SIZE || size % sector != 0) throw new ImageFormatException("vhdx virtual size " + Long.toUnsignedString(size) + " is invalid");
 
         long chunkRatio = ((1L << 23) * sector) / blockSize;
         long dataBlocks = (size + blockSize - 1) / blockSize;
@@ -217,7 +218,10 @@ public final class VhdxImage extends ReadOnlyImage {
             case BLOCK_NOT_PRESENT, BLOCK_UNDEFINED, BLOCK_ZERO, BLOCK_UNMAPPED -> { return -1; }
             case BLOCK_FULLY_PRESENT -> {
                 long off = (e >>> 20) << 20;
-                if (off < (1 << 20) || off > fileSize - Math.min(blockSize, size - index * blockSize)) {
+                if (off < (1 << 20)) {
+                    throw new ImageFormatException("vhdx block " + index + " at 0x" + Long.toHexString(off) + " overlaps the headers (first MiB of the file)");
+                }
+                if (off > fileSize - Math.min(blockSize, size - index * blockSize)) {
                     throw new ImageFormatException("vhdx block " + index + " at 0x" + Long.toHexString(off) + " lies outside the file");
                 }
                 return off;

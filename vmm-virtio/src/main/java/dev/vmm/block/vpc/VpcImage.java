@@ -48,6 +48,13 @@ public final class VpcImage extends ReadOnlyImage {
             footer = ByteBuffer.wrap(file.readBytes(fileSize - 512, 512));
             if (!cookie(footer, "conectix")) throw new ImageFormatException("not a vpc image (no footer cookie)");
         }
+        // The spec's checksum: one's complement of the byte sum of the footer, its own field counted as 0.
+        // A mismatch means the size/geometry/type fields cannot be trusted: refused, as QEMU does.
+        long stored = footer.getInt(64) & 0xffffffffL, computed = footerChecksum(footer);
+        if (stored != computed) {
+            throw new ImageFormatException("vpc footer checksum mismatch (stored 0x" + Long.toHexString(stored)
+                    + ", computed 0x" + Long.toHexString(computed) + "): the image is corrupt");
+        }
         String creator = new String(bytes(footer, 28, 4), StandardCharsets.ISO_8859_1);
         long currentSize = footer.getLong(48);
         int cyls = footer.getShort(56) & 0xffff, heads = footer.get(58) & 0xff, spt = footer.get(59) & 0xff;
@@ -87,6 +94,12 @@ public final class VpcImage extends ReadOnlyImage {
             case TYPE_DIFFERENCING -> throw new ImageFormatException("differencing vpc images are not supported");
             default -> throw new ImageFormatException("vpc disk type " + type + " is not supported");
         }
+    }
+
+    static long footerChecksum(ByteBuffer footer) {
+        int sum = 0;
+        for (int i = 0; i < 512; i++) if (i < 64 || i >= 68) sum += footer.get(i) & 0xff;
+        return ~sum & 0xffffffffL;
     }
 
     private static boolean cookie(ByteBuffer b, String c) {

@@ -28,7 +28,7 @@ final class ImgCheck implements Callable<Integer> {
     @Override
     public Integer call() {
         return ImgSupport.guarded(spec.commandLine(), () -> {
-            Images.Options o = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare).withBacking(false);
+            Images.Options o = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare); // with the backing chain: a missing or unknown backing fails the check, as with qemu-img
             PrintWriter out = spec.commandLine().getOut();
             try (BlockDevice d = Images.open(file, o)) {
                 if (!(d instanceof Qcow2Image q)) {

@@ -41,6 +41,13 @@ final class ImgConvert implements Callable<Integer> {
             ImageFormat of = ImageFormat.byName(outFormat);
             if (of != ImageFormat.RAW && of != ImageFormat.QCOW2) throw new IllegalArgumentException("output format must be raw or qcow2");
             if (Files.exists(dst) && Files.isSameFile(src, dst)) throw new IllegalArgumentException("source and destination are the same file");
+            if (Files.exists(dst)) {
+                for (Path b : Images.backingChain(src, ImgSupport.format(format))) {
+                    if (Files.exists(b) && Files.isSameFile(b, dst)) {
+                        throw new IllegalArgumentException("destination " + dst + " is a backing file of " + src + ": it would be overwritten while it is read");
+                    }
+                }
+            }
             Images.Options so = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare);
             try (BlockDevice in = Images.open(src, so)) {
                 long size = in.size();

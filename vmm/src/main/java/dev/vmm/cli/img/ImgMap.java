@@ -64,7 +64,11 @@ final class ImgMap implements Callable<Integer> {
             out.println((first ? "" : ",") + mapper.writeValueAsString(m));
             return false;
         }
-        if (e.data() && e.hostOffset() >= 0) {
+        if (e.data() && e.hostOffset() < 0) {
+            // compressed data has no file offset to show: an error like qemu-img's, not a silently short table
+            throw new dev.vmm.block.BlockException("the image contains compressed clusters, which have no file offset; use --output=json");
+        }
+        if (e.data()) {
             out.printf("%-16s%-16s%-16s%s%n", hex(e.offset()), hex(e.length()), hex(e.hostOffset()), e.file());
         }
         return false;
