@@ -5,13 +5,11 @@ import dev.vmm.block.Images;
 import dev.vmm.block.qcow2.Qcow2Checker;
 import dev.vmm.block.qcow2.Qcow2Image;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -21,16 +19,14 @@ final class ImgCheck implements Callable<Integer> {
     static final int OK = 0, FAILED = 1, CORRUPT = 2, LEAKS = 3, UNSUPPORTED = 63;
 
     @Spec CommandSpec spec;
-    @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
-    @Option(names = {"-U", "--force-share"}, description = "do not lock the image") boolean forceShare;
-    @Parameters(index = "0", paramLabel = "FILE") Path file;
+    @Mixin ImageArgument image;
 
     @Override
     public Integer call() {
         return ImgSupport.guarded(spec.commandLine(), () -> {
-            Images.Options o = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare); // with the backing chain: a missing or unknown backing fails the check, as with qemu-img
+            Images.Options o = image.readOnly(); // with the backing chain: a missing or unknown backing fails the check, as with qemu-img
             PrintWriter out = spec.commandLine().getOut();
-            try (BlockDevice d = Images.open(file, o)) {
+            try (BlockDevice d = Images.open(image.file, o)) {
                 if (!(d instanceof Qcow2Image q)) {
                     ImgSupport.error(spec.commandLine(), "this image format (" + d.format() + ") does not support checks");
                     return UNSUPPORTED;

@@ -7,9 +7,9 @@ import dev.vmm.block.ImageFile;
 import dev.vmm.block.ImageInfo;
 import dev.vmm.block.Images;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
@@ -29,17 +29,15 @@ final class ImgInfo implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--json", description = "JSON output with qemu-img's field names") boolean json;
     @Option(names = "--output", paramLabel = "human|json", description = "output format (like qemu-img)") String output;
-    @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
-    @Option(names = {"-U", "--force-share"}, description = "do not lock the image (it may be in use)") boolean forceShare;
-    @Parameters(index = "0", paramLabel = "FILE") Path file;
+    @Mixin ImageArgument image;
 
     @Override
     public Integer call() {
         return ImgSupport.guarded(spec.commandLine(), () -> {
-            Images.Options o = Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare).withBacking(false);
+            Images.Options o = image.readOnly().withBacking(false);
             Map<String, Object> j;
-            try (BlockDevice d = Images.open(file, o)) {
-                j = describe(file, d.info());
+            try (BlockDevice d = Images.open(image.file, o)) {
+                j = describe(image.file, d.info());
                 if (d instanceof dev.vmm.block.nbd.NbdBlockDevice n) j.put("filename", n.uri().toString());
             }
             PrintWriter out = spec.commandLine().getOut();

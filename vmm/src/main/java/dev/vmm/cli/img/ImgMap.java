@@ -5,13 +5,12 @@ import dev.vmm.block.BlockDevice;
 import dev.vmm.block.Extent;
 import dev.vmm.block.Images;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -20,9 +19,7 @@ import java.util.concurrent.Callable;
 final class ImgMap implements Callable<Integer> {
     @Spec CommandSpec spec;
     @Option(names = "--output", defaultValue = "human", paramLabel = "human|json", description = "output format (default: ${DEFAULT-VALUE})") String output;
-    @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
-    @Option(names = {"-U", "--force-share"}, description = "do not lock the image") boolean forceShare;
-    @Parameters(index = "0", paramLabel = "FILE") Path file;
+    @Mixin ImageArgument image;
 
     @Override
     public Integer call() {
@@ -31,7 +28,7 @@ final class ImgMap implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             boolean json = output.equals("json");
             ObjectMapper mapper = new ObjectMapper();
-            try (BlockDevice d = Images.open(file, Images.Options.readOnlyDefaults().withFormat(ImgSupport.format(format)).withLock(!forceShare))) {
+            try (BlockDevice d = Images.open(image.file, image.readOnly())) {
                 if (json) out.println("[");
                 else out.printf("%-16s%-16s%-16s%s%n", "Offset", "Length", "Mapped to", "File");
                 Extent cur = null;
