@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Start-up without KVM (issue #19, target 1's KVM-free part): wall time and peak RSS of
+#   java-hello   a plain Java "hello" on the same JDK (the floor for any JVM program)
+#   dry-run      vmm run --dry-run --disk path=IMG --rng   (everything checked, machine printed, exit 0)
+#   img-info     vmm img info IMG.qcow2
+# Medians of REPS interleaved runs after one unmeasured warm-up each (the launcher's CDS archive).
+#   benchmarks/startup/no-kvm.sh            REPS=21 benchmarks/startup/no-kvm.sh
+# Not run in CI. Report the host's load (printed) with the figures.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+REPS=${REPS:-11}
+VMM=${VMM:-$ROOT/vmm/target/vmm}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+. "$ROOT/vmm/src/main/launcher/find-jdk.sh"
+vmm_find_jdk
+JAVA="$VMM_JDK/bin/java"
+cat > "$OUT/Hello.java" <<'J'
+public class Hello { public static void main(String[] a) { System.out.println("hello"); } }
+J
+"$VMM_JDK/bin/javac" -d "$OUT" "$OUT/Hello.java"
+truncate -s 64M "$OUT/disk.img"
+qemu-img create -q -f qcow2 "$OUT/disk.qcow2" 20G
+[[ -x $VMM ]] || (cd "$ROOT" && ./mvnw -q package -DskipTests -pl vmm -am)
+
+declare -A CMD=(
+  [java-hello]="$JAVA -cp $OUT Hello"
+  [dry-run]="$VMM run --dry-run --disk path=$OUT/disk.img --rng"
+  [img-info]="$VMM img info $OUT/disk.qcow2"
+)
+NAMES=(java-hello dry-run img-info)
+for n in "${NAMES[@]}"; do ${CMD[$n]} >/dev/null 2>&1 || { echo "$n failed: ${CMD[$n]}" >&2; exit 1; }; done
+for ((i = 0; i < REPS; i++)); do
+  for n in "${NAMES[@]}"; do
+    /usr/bin/time -f "$n %e %M" -a -o "$OUT/times" ${CMD[$n]} >/dev/null 2>&1
+  done
+done
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, REPS=$REPS"
+printf '%-11s %9s %12s %7s\n' runner "wall (s)" "peak RSS MiB" "× hello"
+hello=$(awk '$1=="java-hello"{print $2}' "$OUT/times" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+for n in "${NAMES[@]}"; do
+  read -r wall rss < <(awk -v n="$n" '$1==n{print $2, $3}' "$OUT/times" | sort -n |
+    awk '{w[NR]=$1; r[NR]=$2} END{m=int((NR+1)/2); print w[m], r[m]}')
+  printf '%-11s %9s %12d %7.1f\n' "$n" "$wall" "$((rss / 1024))" "$(echo "$wall / $hello" | bc -l)"
+done
