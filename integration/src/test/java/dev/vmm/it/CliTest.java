@@ -130,11 +130,7 @@ class CliTest {
 
     @Test
     void corruptQcow2GivenToDiskIsOneLineAndStatus2(@TempDir Path dir) throws Exception {
-        Path img = dir.resolve("bad.qcow2");
-        byte[] header = new byte[4096];
-        byte[] magic = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 99}; // qcow2 magic, version 99
-        System.arraycopy(magic, 0, header, 0, magic.length);
-        Files.write(img, header);
+        Path img = unsupportedQcow2(dir);
         Vmm.Result r = Vmm.run(T, "run", "--disk", "path=" + img);
         assertOneLineUserError(r);
         assertThat(r.stderr().strip()).isEqualTo("vmm: --disk " + img + ": unsupported qcow2 version 99");
@@ -209,14 +205,19 @@ class CliTest {
 
     @Test
     void dryRunFindsWhatARunWouldRefuse(@TempDir Path dir) throws Exception {
+        Path img = unsupportedQcow2(dir);
+        Vmm.Result r = Vmm.run(T, "run", "--dry-run", "--disk", "path=" + img);
+        assertOneLineUserError(r);
+        assertThat(r.stdout()).isEmpty();
+    }
+
+    /** A file with qcow2's magic and a version (99) no qcow2 reader supports. */
+    private static Path unsupportedQcow2(Path dir) throws java.io.IOException {
         Path img = dir.resolve("bad.qcow2");
         byte[] header = new byte[4096];
         byte[] magic = {'Q', 'F', 'I', (byte) 0xfb, 0, 0, 0, 99};
         System.arraycopy(magic, 0, header, 0, magic.length);
-        Files.write(img, header);
-        Vmm.Result r = Vmm.run(T, "run", "--dry-run", "--disk", "path=" + img);
-        assertOneLineUserError(r);
-        assertThat(r.stdout()).isEmpty();
+        return Files.write(img, header);
     }
 
     private static void assertOneLineUserError(Vmm.Result r) {

@@ -10,6 +10,7 @@ import java.util.List;
 
 import static dev.vmm.ffm.kvm.KvmIoctls.*;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /** The {@code /dev/kvm} system fd: capabilities, supported CPUID/MSRs, VM creation. */
 public final class Kvm implements AutoCloseable {
@@ -86,6 +87,16 @@ public final class Kvm implements AutoCloseable {
      */
     public CpuidEntries supportedHvCpuid() {
         return getCpuid(fd, "KVM_GET_SUPPORTED_HV_CPUID", KVM_GET_SUPPORTED_HV_CPUID);
+    }
+
+    /** KVM_ENABLE_CAP on a VM or vCPU fd: the capability and up to four arguments. */
+    static void enableCap(int fd, int cap, long... args) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(KvmLayouts.KVM_ENABLE_CAP);
+            s.set(JAVA_INT, 0, cap);
+            for (int i = 0; i < args.length && i < 4; i++) s.set(JAVA_LONG, 8 + 8L * i, args[i]);
+            Libc.ioctl(fd, "KVM_ENABLE_CAP", KVM_ENABLE_CAP, s);
+        }
     }
 
     /** A KVM_CPUID2-returning ioctl on {@code fd}, growing the buffer until it fits (E2BIG). */

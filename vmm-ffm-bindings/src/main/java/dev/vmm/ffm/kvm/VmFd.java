@@ -195,12 +195,7 @@ public final class VmFd implements AutoCloseable {
     }
 
     public void enableCap(int cap, long... args) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_ENABLE_CAP);
-            s.set(JAVA_INT, 0, cap);
-            for (int i = 0; i < args.length && i < 4; i++) s.set(JAVA_LONG, 8 + 8L * i, args[i]);
-            Libc.ioctl(fd, "KVM_ENABLE_CAP", KVM_ENABLE_CAP, s);
-        }
+        Kvm.enableCap(fd, cap, args);
     }
 
     /** KVM_GET_CLOCK: the kvmclock value (ns) and flags. */
