@@ -213,4 +213,46 @@ class ImgCommandTest {
         assertThat(usage.exit()).isEqualTo(1);
         assertThat(usage.err()).contains("invalid size 'lots'");
     }
+
+    /** README: {@code -o compat=0.10|1.1} and {@code refcount_bits}: the same options given to qemu-img are the oracle. */
+    @Test
+    void createCompatAndRefcountBitsAsQemu() throws Exception {
+        String[] optionSets = {"compat=0.10", "compat=1.1", "compat=1.1,refcount_bits=1", "compat=1.1,refcount_bits=8",
+                "compat=1.1,refcount_bits=64", "compat=0.10,refcount_bits=8", "refcount_bits=3"};
+        ObjectMapper json = new ObjectMapper();
+        for (String o : optionSets) {
+            Path ours = tmp.resolve("ours-" + o.replace(',', '_').replace('=', '-') + ".qcow2");
+            Path theirs = tmp.resolve("qemu-" + o.replace(',', '_').replace('=', '-') + ".qcow2");
+            Run r = img("create", "-f", "qcow2", "-o", o, ours.toString(), "8M");
+            int q = qemuExit("qemu-img", "create", "-f", "qcow2", "-o", o, theirs.toString(), "8M");
+            assertThat(r.exit() == 0).as("-o %s: vmm %d (%s), qemu-img %d", o, r.exit(), r.err().strip(), q).isEqualTo(q == 0);
+            if (q != 0) {
+                assertThat(r.err().strip().lines()).as("one line for -o %s", o).hasSize(1);
+                continue;
+            }
+            assertThat(qemuExit("qemu-img", "check", ours.toString())).as("qemu-img check of ours, -o %s", o).isZero();
+            JsonNode mine = json.readTree(qemu("qemu-img", "info", "--output=json", ours.toString()));
+            JsonNode ref = json.readTree(qemu("qemu-img", "info", "--output=json", theirs.toString()));
+            for (String k : List.of("/format-specific/data/compat", "/format-specific/data/refcount-bits",
+                    "/format-specific/data/lazy-refcounts", "/cluster-size", "/virtual-size")) {
+                assertThat(mine.at(k)).as("-o %s: %s", o, k).isEqualTo(ref.at(k));
+            }
+        }
+    }
+
+    /** README: {@code convert -f vpc} of fixed (and dynamic) images reads what qemu-img reads. */
+    @Test
+    void convertVpcFixedAndDynamicAsQemu() throws Exception {
+        for (String sub : List.of("fixed", "dynamic")) {
+            Path vhd = tmp.resolve(sub + ".vhd");
+            qemu("qemu-img", "create", "-f", "vpc", "-o", "subformat=" + sub, vhd.toString(), "16M");
+            qemu("qemu-io", "-f", "vpc", "-c", "write -P 0x5a 1M 64k", "-c", "write -P 0xa5 9M 4k", vhd.toString());
+            Path ours = tmp.resolve(sub + "-ours.raw"), ref = tmp.resolve(sub + "-qemu.raw");
+            Run r = img("convert", "-f", "vpc", "-O", "raw", vhd.toString(), ours.toString());
+            assertThat(r.exit()).as("%s: %s", sub, r.err()).isZero();
+            qemu("qemu-img", "convert", "-f", "vpc", "-O", "raw", vhd.toString(), ref.toString());
+            assertThat(Files.size(ours)).as(sub).isEqualTo(Files.size(ref));
+            assertThat(java.util.Arrays.mismatch(Files.readAllBytes(ours), Files.readAllBytes(ref))).as(sub).isEqualTo(-1);
+        }
+    }
 }
