@@ -34,7 +34,7 @@ public final class BlockCommands {
     private static final long VALUE_MAX = 1_000_000_000_000_000L;
 
     public static void install(QmpServer qmp, Machine m) {
-        qmp.register("query-block", a -> queryBlock(m));
+        qmp.register("query-block", java.util.Set.of(), a -> queryBlock(m));
         qmp.register("block_set_io_throttle", a -> {
             setIoThrottle(m, a);
             return null;

@@ -80,7 +80,7 @@ public final class ConsoleCommands {
                 return null;
             }
         });
-        qmp.register("query-chardev", a -> {
+        qmp.register("query-chardev", java.util.Set.of(), a -> {
             synchronized (st) {
                 List<Map<String, Object>> out = new ArrayList<>();
                 for (Chardev c : st.chardevs.values()) {

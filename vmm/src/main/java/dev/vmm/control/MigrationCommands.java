@@ -123,8 +123,8 @@ public final class MigrationCommands {
             }
             return Map.of("hash", String.format("%016x", h), "bytes", bytes, "paused", machine.paused());
         });
-        qmp.register("query-migrate-capabilities", a -> caps.toList());
-        qmp.register("query-migrate-parameters", a -> params.toMap());
+        qmp.register("query-migrate-capabilities", java.util.Set.of(), a -> caps.toList());
+        qmp.register("query-migrate-parameters", java.util.Set.of(), a -> params.toMap());
     }
 
     /** Whether a migration finished: the source then stays paused, as QEMU's does, until 'quit' or 'cont'. */

@@ -58,19 +58,31 @@ public final class QmpServer implements AutoCloseable {
     private final Path path;
     private final String version;
     private final Map<String, Command> commands = new ConcurrentHashMap<>();
+    /** The parameters each command declares; a command absent here checks its own arguments. */
+    private final Map<String, Set<String>> parameters = new ConcurrentHashMap<>();
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
     private ServerSocketChannel server;
 
     public QmpServer(Path path, String version) {
         this.path = path;
         this.version = version;
-        register("qmp_capabilities", args -> Map.of());
-        register("query-commands", args -> commands.keySet().stream().sorted().map(n -> Map.of("name", n)).toList());
-        register("query-version", args -> Map.of(
+        register("qmp_capabilities", Set.of("enable"), args -> Map.of());
+        register("query-commands", Set.of(), args -> commands.keySet().stream().sorted().map(n -> Map.of("name", n)).toList());
+        register("query-version", Set.of(), args -> Map.of(
                 "qemu", Map.of("major", 0, "minor", 1, "micro", 0), "package", "vmm " + version));
     }
 
+    /** A command that checks its own arguments. */
     public void register(String name, Command c) {
+        commands.put(name, c);
+    }
+
+    /**
+     * A command whose arguments are among {@code params} ({@code Set.of()}: none): any other is
+     * refused before the command runs, as QEMU refuses it ("Parameter 'x' is unexpected").
+     */
+    public void register(String name, Set<String> params, Command c) {
+        parameters.put(name, Set.copyOf(params));
         commands.put(name, c);
     }
 
@@ -173,6 +185,13 @@ public final class QmpServer implements AutoCloseable {
             }
             Command c = commands.get(name);
             if (c == null) return error(id, "CommandNotFound", "The command " + name + " has not been found");
+            Set<String> declared = parameters.get(name);
+            if (declared != null) {
+                for (java.util.Iterator<String> it = args.fieldNames(); it.hasNext(); ) {
+                    String p = it.next();
+                    if (!declared.contains(p)) return error(id, "GenericError", "Parameter '" + p + "' is unexpected");
+                }
+            }
             try {
                 Object result = c.execute(args);
                 if (name.equals("qmp_capabilities")) negotiated = true;
