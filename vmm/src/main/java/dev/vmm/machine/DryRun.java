@@ -45,7 +45,7 @@ public final class DryRun {
         sb.append("machine: ").append(p.recipe().name()).append('\n');
         sb.append(String.format("cpu: %s, %d vCPU%s%n", cpu, cfg.cpus(), cfg.cpus() > 1 ? "s" : ""));
         sb.append(String.format("memory: %d MiB%n", cfg.memoryBytes() >> 20));
-        List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes())).entries());
+        List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes(), p.recipe().lowRamEnd(cfg.memoryBytes()))).entries());
         map.add(new E820.Entry(X86Layout.MMIO_HOLE_START, X86Layout.MMIO_HOLE_END - X86Layout.MMIO_HOLE_START, -1));
         map.sort(java.util.Comparator.comparingLong(E820.Entry::addr));
         for (E820.Entry e : map) {
@@ -67,6 +67,8 @@ public final class DryRun {
 
         MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, cfg,
                 p.memory(), p.console(), exit -> { });
+        // The recipe's own functions (host bridge, LPC...) are on the root bus before any device.
+        List<dev.vmm.chipset.pci.PciFunction> chipsetFunctions = chipset.pci().root().functions();
         PciPlacement placement = new PciPlacement(chipset.pci().root());
         List<Placeholder> placed = new ArrayList<>();
         for (PendingDevice d : p.devices()) {
@@ -75,8 +77,11 @@ public final class DryRun {
             placed.add(ph);
         }
         chipset.pci().assignResources();
-        sb.append("pci:\n  00:00.0 host bridge\n");
-        for (Placeholder ph : placed) sb.append("  ").append(ph.function.address()).append(' ').append(ph.name()).append('\n');
+        java.util.Map<String, String> byAddress = new java.util.TreeMap<>();
+        for (var f : chipsetFunctions) byAddress.put(f.address(), f.device().name());
+        for (Placeholder ph : placed) byAddress.put(ph.function.address(), ph.name());
+        sb.append("pci:\n");
+        byAddress.forEach((address, name) -> sb.append("  ").append(address).append(' ').append(name).append('\n'));
         return sb.toString();
     }
 }
