@@ -167,7 +167,7 @@ class CliTest {
     void unknownMachineIsOneLineAndStatus2() throws Exception {
         Vmm.Result r = Vmm.run(T, "run", "--machine", "pdp11");
         assertThat(r.status()).as(r.describe()).isEqualTo(2);
-        assertThat(r.stderr().strip()).isEqualTo("vmm: --machine: unknown machine 'pdp11' (available: pc)");
+        assertThat(r.stderr().strip()).isEqualTo("vmm: --machine: unknown machine 'pdp11' (available: pc, q35)");
     }
 
     @Test

@@ -73,7 +73,7 @@ public final class DryRun {
         List<Placeholder> placed = new ArrayList<>();
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
-            placement.place(ph);
+            d.place(placement, ph);
             placed.add(ph);
         }
         chipset.pci().assignResources();

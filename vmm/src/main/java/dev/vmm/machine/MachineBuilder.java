@@ -73,6 +73,9 @@ public final class MachineBuilder {
     /** The KVM-free half: checks and loads what the user gave; nothing here opens {@code /dev/kvm}. */
     public PreparedMachine prepare(MachineConfig cfg) {
         MachineRecipe recipe = MachineRecipe.named(cfg.machine());
+        if (!recipe.hasAhci() && cfg.devices().specs().stream().anyMatch(s -> s instanceof dev.vmm.config.AhciSpec)) {
+            throw new ConfigException("AHCI needs --machine q35");
+        }
         GuestMemory mem = GuestRam.map(cfg.memoryBytes(), cfg.ram(), recipe.lowRamEnd(cfg.memoryBytes()));
         ConsoleOutput console = null;
         try {

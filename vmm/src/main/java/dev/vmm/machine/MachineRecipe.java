@@ -28,6 +28,9 @@ public interface MachineRecipe {
      */
     default long lowRamEnd(long bytes) { return Math.min(bytes, dev.vmm.boot.X86Layout.MMIO_HOLE_START); }
 
+    /** Whether the machine has the ICH9 AHCI controller ({@code --ahci}, {@code --cdrom}). */
+    default boolean hasAhci() { return false; }
+
     /** Where the ACPI RSDP will be (boot protocols pass it to the kernel before the tables exist). */
     long rsdpAddress();
 

@@ -47,6 +47,9 @@ public final class Q35Machine implements MachineRecipe {
     public String name() { return "q35"; }
 
     @Override
+    public boolean hasAhci() { return true; }
+
+    @Override
     public long rsdpAddress() { return X86Layout.BIOS_AREA_START; }
 
     @Override
