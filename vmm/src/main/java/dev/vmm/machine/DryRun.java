@@ -47,10 +47,12 @@ public final class DryRun {
         sb.append(String.format("memory: %d MiB%n", cfg.memoryBytes() >> 20));
         List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes(), p.recipe().lowRamEnd(cfg.memoryBytes()))).entries());
         map.add(new E820.Entry(X86Layout.MMIO_HOLE_START, X86Layout.MMIO_HOLE_END - X86Layout.MMIO_HOLE_START, -1));
+        if (p.recipe() instanceof Q35Machine) map.add(new E820.Entry(Q35Machine.ECAM_BASE, Q35Machine.ECAM_SIZE, -2));
         map.sort(java.util.Comparator.comparingLong(E820.Entry::addr));
         for (E820.Entry e : map) {
             sb.append(String.format("  %#014x-%#014x %s%n", e.addr(), e.addr() + e.size() - 1,
-                    e.type() == E820.RAM ? "ram" : e.type() == -1 ? "pci hole (32-bit BARs, IOAPIC, LAPIC)" : "reserved"));
+                    e.type() == E820.RAM ? "ram" : e.type() == -1 ? "pci hole (32-bit BARs, IOAPIC, LAPIC)"
+                    : e.type() == -2 ? "pci express ecam (MCFG, buses 0-255)" : "reserved"));
         }
         if (p.entry() != null) {
             sb.append(String.format("kernel: %s via %s, entry %#x%n", cfg.kernelName(), p.entry().protocol(), p.entry().rip()));
