@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -163,7 +164,7 @@ class CliTest {
     void unknownMachineIsOneLineAndStatus2() throws Exception {
         Vmm.Result r = Vmm.run(T, "run", "--machine", "pdp11");
         assertThat(r.status()).as(r.describe()).isEqualTo(2);
-        assertThat(r.stderr().strip()).isEqualTo("vmm: --machine: unknown machine 'pdp11' (available: pc)");
+        assertThat(r.stderr().strip()).isEqualTo("vmm: --machine: unknown machine 'pdp11' (available: pc, q35)");
     }
 
     @Test
@@ -201,6 +202,53 @@ class CliTest {
                 "00:03.0 virtio-rng-pci", "00:04.0 pvpanic-pci");
         // The images were opened and locked, and let go again: a second dry run gets them too.
         assertThat(Vmm.run(T, "run", "--dry-run", "--disk", "path=" + raw).status()).isZero();
+    }
+
+    @Test
+    void q35DryRunShowsTheChipsetAndAhciAt1f2(@TempDir Path dir) throws Exception {
+        Path disk = dir.resolve("disk.img"), iso = dir.resolve("cd.iso"), blk = dir.resolve("blk.img");
+        for (Path p : List.of(disk, iso, blk)) {
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(p.toFile(), "rw")) {
+                f.setLength(1 << 20);
+            }
+        }
+        Vmm.Result r = Vmm.run(T, "run", "--machine", "q35", "--dry-run", "--memory", "4G", "--cdrom", iso.toString(),
+                "--ahci", "path=" + disk + ",discard=unmap,bootindex=1", "--disk", "path=" + blk, "--rng");
+        assertThat(r.status()).as(r.describe()).isZero();
+        assertThat(r.stdout()).contains("machine: q35", "memory: 4096 MiB",
+                "-0x00007fffffff ram\n", "0x000100000000-0x00017fffffff ram\n",   // 2 GiB low (below ECAM), 2 GiB high
+                "  00:00.0 q35-mch\n", "  00:1f.0 ich9-lpc\n",
+                "  00:1f.2 ich9-ahci port 0 cdrom " + iso + " (raw, read-only), port 1 disk " + disk + " (raw)\n",
+                "  00:01.0 virtio-blk-pci " + blk, "  00:02.0 virtio-rng-pci");
+        assertThat(r.stdout()).contains("  0x0000b0000000-0x0000bfffffff pci express ecam");
+    }
+
+    @Test
+    void ahciAndCdromAreRefusedOnPcInOneLine(@TempDir Path dir) throws Exception {
+        Path disk = dir.resolve("disk.img");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(disk.toFile(), "rw")) {
+            f.setLength(1 << 20);
+        }
+        for (String[] args : List.of(new String[] {"run", "--ahci", "path=" + disk},
+                new String[] {"run", "--machine", "pc", "--dry-run", "--cdrom", disk.toString()})) {
+            Vmm.Result r = Vmm.run(T, args);
+            assertThat(r.status()).as(r.describe()).isEqualTo(2);
+            assertThat(r.stderr().strip()).isEqualTo("vmm: AHCI needs --machine q35");
+        }
+    }
+
+    @Test
+    void badAhciOptionsAreOneLineAndStatus2(@TempDir Path dir) throws Exception {
+        Vmm.Result missing = Vmm.run(T, "run", "--machine", "q35", "--dry-run", "--ahci", "path=" + dir.resolve("nope.img"));
+        assertOneLineUserError(missing);
+        assertThat(missing.stderr()).startsWith("vmm: --ahci " + dir.resolve("nope.img") + ": ");
+        Path disk = dir.resolve("d.img");
+        Files.write(disk, new byte[4096]);
+        java.util.List<String> seven = new java.util.ArrayList<>(List.of("run", "--machine", "q35", "--dry-run"));
+        for (int i = 0; i < 7; i++) seven.addAll(List.of("--cdrom", disk.toString()));
+        Vmm.Result tooMany = Vmm.run(T, seven.toArray(String[]::new));
+        assertOneLineUserError(tooMany);
+        assertThat(tooMany.stderr()).contains("6 ports");
     }
 
     @Test

@@ -25,7 +25,7 @@ public final class RunCommand implements Callable<Integer> {
     static final String DEMO_RESOURCE = "/dev/vmm/guests/demo.pvh.elf";
 
     @Option(names = {"-M", "--machine"}, paramLabel = "NAME", defaultValue = MachineConfig.DEFAULT_MACHINE,
-            description = "The machine: pc (default: ${DEFAULT-VALUE}).")
+            description = "The machine: pc or q35 (q35: direct kernel boot only for now; default: ${DEFAULT-VALUE}).")
     String machine;
 
     @Option(names = "--kernel", paramLabel = "FILE",
@@ -78,6 +78,16 @@ public final class RunCommand implements Callable<Integer> {
             description = "A disk on the (one) multiqueue virtio-scsi controller, LUN = order given (repeatable): "
                     + "path=FILE (or disk=FILE)[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap][,cache=writeback|none|writethrough][,aio=io_uring|threads].")
     java.util.List<String> scsi = new java.util.ArrayList<>();
+
+    // --- AHCI (q35): --ahci and --cdrom share the controller's ports in command-line order. ---
+    @Option(names = "--ahci", paramLabel = "path=FILE[,...]", converter = AhciArgument.Disk.class,
+            description = "A disk on the ICH9 AHCI controller of --machine q35, next port (repeatable; 6 ports with --cdrom): "
+                    + "path=FILE[,format=raw|qcow2|vhdx|vpc][,readonly=on][,discard=unmap][,cache=writeback][,bootindex=N].")
+    java.util.List<AhciArgument> ahciDisks = new java.util.ArrayList<>();
+
+    @Option(names = "--cdrom", paramLabel = "FILE", converter = AhciArgument.Cdrom.class,
+            description = "An ATAPI CD-ROM (read-only) with the image FILE on the AHCI controller of --machine q35, next port (repeatable).")
+    java.util.List<AhciArgument> cdroms = new java.util.ArrayList<>();
 
     @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
@@ -284,6 +294,7 @@ public final class RunCommand implements Callable<Integer> {
             specs.add(new dev.vmm.config.ConsoleSpec(ports));
         }
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
+        if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
         return new MachineConfig.Devices(specs);
     }
 

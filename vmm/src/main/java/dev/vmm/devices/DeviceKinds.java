@@ -34,6 +34,7 @@ public final class DeviceKinds {
                     case RngOptions r -> VirtioRngAttach.open(r);
                     case ConsoleSpec c -> VirtioConsoleAttach.open(c);
                     case PvpanicSpec p -> new PvpanicPciAttach();
+                    case dev.vmm.config.AhciSpec a -> AhciAttach.open(a, ctx);
                     default -> throw new IllegalArgumentException("no attach code for " + s.getClass().getSimpleName());
                 });
             }

@@ -10,10 +10,17 @@ import dev.vmm.chipset.pci.PciDevice;
  * machine holds any number of devices, as QEMU's pci-bridge allows.
  */
 public final class PciPlacement {
+    private final PciBus root;
     private PciBus current;
 
     public PciPlacement(PciBus root) {
+        this.root = root;
         this.current = root;
+    }
+
+    /** Puts {@code dev} at a fixed root-bus address (a chipset function such as 00:1f.2). */
+    public synchronized void placeAt(int slot, int function, PciDevice dev) {
+        root.attach(slot, function, dev);
     }
 
     public synchronized void place(PciDevice dev) {

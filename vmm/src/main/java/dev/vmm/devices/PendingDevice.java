@@ -16,6 +16,14 @@ public interface PendingDevice extends AutoCloseable {
      */
     String describe();
 
+    /**
+     * Puts this device's PCI function on the machine: the next free slot, unless the device has a
+     * fixed address (the ICH9 AHCI at 00:1f.2). {@code vmm run --dry-run} places its stand-in here too.
+     */
+    default void place(PciPlacement pci, dev.vmm.chipset.pci.PciDevice function) {
+        pci.place(function);
+    }
+
     /** Releases the host side of a device that was never attached (the build failed before it). */
     @Override
     void close();

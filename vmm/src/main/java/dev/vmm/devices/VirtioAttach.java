@@ -44,6 +44,28 @@ public final class VirtioAttach {
     }
 
     /**
+     * A single-vector MSI sink for a non-virtio device (AHCI): the message's address/data become a
+     * KVM GSI route (updated whenever the guest reprograms them) and each message an irqfd write.
+     */
+    public dev.vmm.chipset.pci.MsiSink msiSink() {
+        GsiRouting.DeviceMsi msi = routing.forDevice(1);
+        return new dev.vmm.chipset.pci.MsiSink() {
+            private long routedAddress = -1;
+            private int routedData;
+
+            @Override
+            public synchronized void signal(int vector, long address, int data) {
+                if (address != routedAddress || data != routedData) {
+                    msi.listener().vectorChanged(0, address, data, false);
+                    routedAddress = address;
+                    routedData = data;
+                }
+                msi.sink().signal(0, address, data);
+            }
+        };
+    }
+
+    /**
      * Attaches {@code device}. {@code ownEventFd} maps a queue index to the eventfd the device
      * already serves on its own thread, or is null when an I/O thread here should serve kicks.
      */

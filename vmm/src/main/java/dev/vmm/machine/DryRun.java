@@ -45,12 +45,14 @@ public final class DryRun {
         sb.append("machine: ").append(p.recipe().name()).append('\n');
         sb.append(String.format("cpu: %s, %d vCPU%s%n", cpu, cfg.cpus(), cfg.cpus() > 1 ? "s" : ""));
         sb.append(String.format("memory: %d MiB%n", cfg.memoryBytes() >> 20));
-        List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes())).entries());
+        List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes(), p.recipe().lowRamEnd(cfg.memoryBytes()))).entries());
         map.add(new E820.Entry(X86Layout.MMIO_HOLE_START, X86Layout.MMIO_HOLE_END - X86Layout.MMIO_HOLE_START, -1));
+        if (p.recipe() instanceof Q35Machine) map.add(new E820.Entry(Q35Machine.ECAM_BASE, Q35Machine.ECAM_SIZE, -2));
         map.sort(java.util.Comparator.comparingLong(E820.Entry::addr));
         for (E820.Entry e : map) {
             sb.append(String.format("  %#014x-%#014x %s%n", e.addr(), e.addr() + e.size() - 1,
-                    e.type() == E820.RAM ? "ram" : e.type() == -1 ? "pci hole (32-bit BARs, IOAPIC, LAPIC)" : "reserved"));
+                    e.type() == E820.RAM ? "ram" : e.type() == -1 ? "pci hole (32-bit BARs, IOAPIC, LAPIC)"
+                    : e.type() == -2 ? "pci express ecam (MCFG, buses 0-255)" : "reserved"));
         }
         if (p.entry() != null) {
             sb.append(String.format("kernel: %s via %s, entry %#x%n", cfg.kernelName(), p.entry().protocol(), p.entry().rip()));
@@ -67,16 +69,21 @@ public final class DryRun {
 
         MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, cfg,
                 p.memory(), p.console(), exit -> { });
+        // The recipe's own functions (host bridge, LPC...) are on the root bus before any device.
+        List<dev.vmm.chipset.pci.PciFunction> chipsetFunctions = chipset.pci().root().functions();
         PciPlacement placement = new PciPlacement(chipset.pci().root());
         List<Placeholder> placed = new ArrayList<>();
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
-            placement.place(ph);
+            d.place(placement, ph);
             placed.add(ph);
         }
         chipset.pci().assignResources();
-        sb.append("pci:\n  00:00.0 host bridge\n");
-        for (Placeholder ph : placed) sb.append("  ").append(ph.function.address()).append(' ').append(ph.name()).append('\n');
+        java.util.Map<String, String> byAddress = new java.util.TreeMap<>();
+        for (var f : chipsetFunctions) byAddress.put(f.address(), f.device().name());
+        for (Placeholder ph : placed) byAddress.put(ph.function.address(), ph.name());
+        sb.append("pci:\n");
+        byAddress.forEach((address, name) -> sb.append("  ").append(address).append(' ').append(name).append('\n'));
         return sb.toString();
     }
 }

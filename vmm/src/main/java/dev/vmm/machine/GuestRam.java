@@ -25,8 +25,12 @@ public final class GuestRam {
 
     /** The (base, size) pairs of RAM for {@code bytes} of memory. */
     public static List<long[]> layout(long bytes) {
+        return layout(bytes, Math.min(bytes, X86Layout.MMIO_HOLE_START));
+    }
+
+    /** The (base, size) pairs of RAM for {@code bytes} of memory of which {@code low} sit below 4 GiB. */
+    public static List<long[]> layout(long bytes, long low) {
         List<long[]> r = new ArrayList<>();
-        long low = Math.min(bytes, X86Layout.MMIO_HOLE_START);
         r.add(new long[] {0, low});
         if (bytes > low) r.add(new long[] {X86Layout.RAM_ABOVE_4G_START, bytes - low});
         return r;
@@ -38,12 +42,17 @@ public final class GuestRam {
      * regions to a VM afterwards.
      */
     public static GuestMemory map(long bytes, Options opts) {
+        return map(bytes, opts, Math.min(bytes, X86Layout.MMIO_HOLE_START));
+    }
+
+    /** As {@link #map(long, Options)}, with {@code low} bytes below 4 GiB (the machine recipe's choice). */
+    public static GuestMemory map(long bytes, Options opts, long low) {
         if (bytes < (1 << 20) || (bytes & 0xFFF) != 0) {
             throw new IllegalArgumentException("guest memory must be at least 1 MiB and a multiple of 4 KiB");
         }
         List<GuestRegion> regions = new ArrayList<>();
         int slot = 0;
-        for (long[] r : layout(bytes)) {
+        for (long[] r : layout(bytes, low)) {
             int flags = (opts.shared() ? Libc.MAP_SHARED : Libc.MAP_PRIVATE) | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE
                     | (opts.hugepages() ? Libc.MAP_HUGETLB : 0);
             MemorySegment host = Libc.mmap(MemorySegment.NULL, r[1], Libc.PROT_READ | Libc.PROT_WRITE, flags, -1, 0);

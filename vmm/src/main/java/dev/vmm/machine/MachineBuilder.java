@@ -73,13 +73,16 @@ public final class MachineBuilder {
     /** The KVM-free half: checks and loads what the user gave; nothing here opens {@code /dev/kvm}. */
     public PreparedMachine prepare(MachineConfig cfg) {
         MachineRecipe recipe = MachineRecipe.named(cfg.machine());
-        GuestMemory mem = GuestRam.map(cfg.memoryBytes(), cfg.ram());
+        if (!recipe.hasAhci() && cfg.devices().specs().stream().anyMatch(s -> s instanceof dev.vmm.config.AhciSpec)) {
+            throw new ConfigException("AHCI needs --machine q35");
+        }
+        GuestMemory mem = GuestRam.map(cfg.memoryBytes(), cfg.ram(), recipe.lowRamEnd(cfg.memoryBytes()));
         ConsoleOutput console = null;
         try {
             BootEntry entry = null;
             if (cfg.kernel() != null) {
-                E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes()));
-                long lowRamEnd = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
+                long lowRamEnd = recipe.lowRamEnd(cfg.memoryBytes());
+                E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes(), lowRamEnd));
                 entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
                         cfg.initrd(), cfg.cmdline()), recipe.rsdpAddress());
                 VcpuSetup.writeBootTables(mem, entry.mode());

@@ -22,6 +22,15 @@ public interface MachineRecipe {
     /** The name {@code --machine} takes. */
     String name();
 
+    /**
+     * Where RAM below 4 GiB ends for {@code bytes} of memory (the rest goes above 4 GiB): pc keeps
+     * up to 3 GiB low; q35 must leave its ECAM window free.
+     */
+    default long lowRamEnd(long bytes) { return Math.min(bytes, dev.vmm.boot.X86Layout.MMIO_HOLE_START); }
+
+    /** Whether the machine has the ICH9 AHCI controller ({@code --ahci}, {@code --cdrom}). */
+    default boolean hasAhci() { return false; }
+
     /** Where the ACPI RSDP will be (boot protocols pass it to the kernel before the tables exist). */
     long rsdpAddress();
 
@@ -44,7 +53,8 @@ public interface MachineRecipe {
     static MachineRecipe named(String name) {
         return switch (name) {
             case "pc" -> new PcMachine();
-            default -> throw new dev.vmm.config.ConfigException("--machine: unknown machine '" + name + "' (available: pc)");
+            case "q35" -> new Q35Machine();
+            default -> throw new dev.vmm.config.ConfigException("--machine: unknown machine '" + name + "' (available: pc, q35)");
         };
     }
 }

@@ -4,15 +4,10 @@ import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.acpi.AcpiPm;
 import dev.vmm.chipset.acpi.AcpiTables;
 import dev.vmm.chipset.bus.Bus;
-import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.bus.InterruptLine;
 import dev.vmm.chipset.firmware.MpTable;
-import dev.vmm.chipset.legacy.CmosRtc;
-import dev.vmm.chipset.legacy.DebugExit;
-import dev.vmm.chipset.legacy.I8042;
 import dev.vmm.chipset.legacy.Pvpanic;
 import dev.vmm.chipset.legacy.ResetControl;
-import dev.vmm.chipset.legacy.Uart16550;
 import dev.vmm.ffm.kvm.CpuidEntries;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.vcpu.VmExit;
@@ -27,8 +22,9 @@ import java.util.function.IntFunction;
  * area) and an MP table written by the VMM itself, as firmware would.
  */
 public final class PcMachine implements MachineRecipe {
-    public static final int COM1_PORT = 0x3f8, COM1_IRQ = 4, POST_PORT = 0x80, I8042_KBD_IRQ = 1, I8042_AUX_IRQ = 12,
-            RTC_IRQ = 8, SCI_IRQ = 9;
+    public static final int COM1_PORT = LegacyPcDevices.COM1_PORT, COM1_IRQ = LegacyPcDevices.COM1_IRQ,
+            POST_PORT = LegacyPcDevices.POST_PORT, I8042_KBD_IRQ = LegacyPcDevices.I8042_KBD_IRQ,
+            I8042_AUX_IRQ = LegacyPcDevices.I8042_AUX_IRQ, RTC_IRQ = LegacyPcDevices.RTC_IRQ, SCI_IRQ = 9;
 
     @Override
     public String name() { return "pc"; }
@@ -39,22 +35,11 @@ public final class PcMachine implements MachineRecipe {
     @Override
     public Chipset install(Bus pio, Bus mmio, IntFunction<InterruptLine> isaIrq, MachineConfig cfg, GuestMemory mem,
                            ConsoleOutput console, Consumer<VmExit> exits) {
-        Uart16550 com1 = new Uart16550(isaIrq.apply(COM1_IRQ), console);
-        pio.register(COM1_PORT, Uart16550.SIZE, com1);
-        Runnable reset = () -> exits.accept(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
-        I8042 i8042 = new I8042(isaIrq.apply(I8042_KBD_IRQ), isaIrq.apply(I8042_AUX_IRQ), reset);
-        pio.register(I8042.BASE, I8042.SIZE, i8042);
-        PciSubsystem pci = new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(reset));
-        long below4g = Math.min(cfg.memoryBytes(), X86Layout.MMIO_HOLE_START);
-        CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), isaIrq.apply(RTC_IRQ), below4g, cfg.memoryBytes() - below4g);
-        pio.register(CmosRtc.BASE, CmosRtc.SIZE, cmos);
-        pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> exits.accept(VmExit.guestExit(v))));
-        pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> exits.accept(
-                VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
-        pio.register(POST_PORT, 1, NULL_DEVICE);
-        pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(isaIrq.apply(SCI_IRQ),
-                () -> exits.accept(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null))));
-        return new Chipset(com1, i8042, cmos, pci);
+        long below4g = lowRamEnd(cfg.memoryBytes());
+        LegacyPcDevices legacy = LegacyPcDevices.install(pio, isaIrq, cfg, below4g, console, exits);
+        PciSubsystem pci = new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()));
+        pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(isaIrq.apply(SCI_IRQ), legacy.powerOff()));
+        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci);
     }
 
     @Override
@@ -82,9 +67,4 @@ public final class PcMachine implements MachineRecipe {
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 
-    /** Swallows writes and reads as zero (the POST diagnostic port, and other ports guests poke for delays). */
-    static final BusDevice NULL_DEVICE = new BusDevice() {
-        @Override public long read(long offset, int size) { return 0; }
-        @Override public void write(long offset, int size, long value) { }
-    };
 }

@@ -11,6 +11,7 @@ import dev.vmm.chipset.pci.PciPlatform;
 import dev.vmm.chipset.pci.PciResourceAllocator;
 
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.IntFunction;
 
 /**
@@ -34,17 +35,27 @@ public final class PciSubsystem {
     private final PciInterruptRouter router;
     private final long mmio64Base;
 
+    /** The pc variant: the i440FX-style host function at 00:00.0 and one GSI per slot group. */
     public PciSubsystem(Bus pio, Bus mmio, IntFunction<InterruptLine> gsiLines, long ramEnd, BusDevice resetControl) {
-        int[] gsiBySlot = new int[32];
-        for (int s = 0; s < 32; s++) gsiBySlot[s] = FIRST_PCI_GSI + (s % PCI_GSIS);
-        router = PciInterruptRouter.perSlot(gsiLines, gsiBySlot);
+        this(pio, mmio, ramEnd, perSlotGroup(gsiLines), PciHostBridge::new, resetControl);
+    }
+
+    /**
+     * A variant whose host bridge (with its function at 00:00.0, e.g. the Q35 MCH) and INTx routing
+     * are the machine's.
+     *
+     * @param hostBridge creates the host bridge over the root bus
+     */
+    public PciSubsystem(Bus pio, Bus mmio, long ramEnd, PciInterruptRouter router, Function<PciBus, PciHostBridge> hostBridge,
+                        BusDevice resetControl) {
+        this.router = router;
         mmio64Base = Math.max(X86Layout.RAM_ABOVE_4G_START, (ramEnd + (1L << 30) - 1) & -(1L << 30));
         platform = new PciPlatform(pio, mmio, router)
                 .mmioWindow(MMIO32_BASE, MMIO32_SIZE)
                 .mmioWindow(mmio64Base, MMIO64_SIZE)
                 .ioWindow(IO_BASE, IO_SIZE);
         root = PciBus.root(platform);
-        host = new PciHostBridge(root);
+        host = hostBridge.apply(root);
         // 0xCF9 (reset control) lives inside the CONFIG_ADDRESS dword: byte accesses at offset 1 are its.
         host.setNarrowAddressPortAccess(new BusDevice() {
             @Override
@@ -60,7 +71,16 @@ public final class PciSubsystem {
         host.registerPorts(pio);
     }
 
+    private static PciInterruptRouter perSlotGroup(IntFunction<InterruptLine> gsiLines) {
+        int[] gsiBySlot = new int[32];
+        for (int s = 0; s < 32; s++) gsiBySlot[s] = FIRST_PCI_GSI + (s % PCI_GSIS);
+        return PciInterruptRouter.perSlot(gsiLines, gsiBySlot);
+    }
+
     public PciBus root() { return root; }
+
+    /** The 0xCF8/0xCFC host bridge (config accesses as the guest makes them). */
+    public PciHostBridge host() { return host; }
 
     /** Base of the 64-bit BAR window (above RAM). */
     public long mmio64Base() { return mmio64Base; }
