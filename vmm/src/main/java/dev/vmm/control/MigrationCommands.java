@@ -48,8 +48,8 @@ public final class MigrationCommands {
             if (uri == null) throw QmpServer.QmpException.generic("Parameter 'uri' is missing");
             if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
             if (machine.devices() != null) {
-                java.util.List<String> unsupported = machine.devices().transports().stream()
-                        .filter(d -> !d.canSaveState()).map(Object::toString).toList();
+                java.util.List<String> unsupported = new java.util.ArrayList<>(machine.devices().unsaveable());
+                machine.devices().transports().stream().filter(d -> !d.canSaveState()).map(Object::toString).forEach(unsupported::add);
                 if (!unsupported.isEmpty()) {
                     throw QmpServer.QmpException.generic("cannot migrate: the state of " + String.join(", ", unsupported)
                             + " cannot be saved yet (saveable: virtio-blk, virtio-rng, virtio-net, virtio-scsi, virtio-console)");

@@ -72,6 +72,7 @@ final class AhciAttach implements PendingDevice {
         place(ctx.pci(), controller);
         // Close order: the workers stop before the images they read and write are closed.
         for (BlockDevice b : images) ctx.registry().closeAfterIoThreads(b);
+        ctx.registry().cannotSaveState("ich9-ahci (00:1f.2)");
         ctx.registry().closeLater(() -> {
             workers.shutdown();
             if (!workers.awaitTermination(30, TimeUnit.SECONDS)) {

@@ -25,6 +25,7 @@ public final class DeviceRegistry {
     private final List<Supplier<String>> stats = new ArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final List<AutoCloseable> afterThreads = new ArrayList<>();
+    private final List<String> unsaveable = new ArrayList<>();
     private VirtioConsole console;
     private volatile boolean diskLocksReleased;
 
@@ -59,6 +60,15 @@ public final class DeviceRegistry {
         for (var s : stats) sb.append(s.get());
         return sb.toString();
     }
+
+    /**
+     * A device (or chipset part) whose state snapshots and migration cannot carry yet: saving the
+     * machine is refused with its name instead of silently losing that state.
+     */
+    public synchronized void cannotSaveState(String what) { unsaveable.add(what); }
+
+    /** What {@link #cannotSaveState} named, in order; empty when the whole machine can be saved. */
+    public synchronized List<String> unsaveable() { return List.copyOf(unsaveable); }
 
     /** Image locks of a device that a migration hands over. */
     public synchronized void addDiskLocks(DiskLocks l) { diskLocks.add(l); }

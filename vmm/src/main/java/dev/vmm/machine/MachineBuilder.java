@@ -136,6 +136,7 @@ public final class MachineBuilder {
             List<IoThread> ioThreads = new ArrayList<>();
             registry = new DeviceRegistry(chipset.pci(), ioThreads);
             if (deferDiskLocks) registry.deferDiskLocks();
+            p.recipe().unsaveableParts().forEach(registry::cannotSaveState);
             if (!p.devices().isEmpty()) {
                 // One I/O thread per vCPU serves the virtqueues (queue i of each device on thread i mod n).
                 for (int i = 0; i < cfg.cpus(); i++) {

@@ -46,6 +46,12 @@ public interface MachineRecipe {
     /** Writes the firmware tables once every device is placed and PCI resources are assigned. */
     void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory memory, CpuidEntries cpuid);
 
+    /**
+     * Parts of this machine's chipset whose state snapshots and migration do not carry yet (the
+     * machine then refuses to be saved rather than lose it); empty when everything is carried.
+     */
+    default java.util.List<String> unsaveableParts() { return java.util.List.of(); }
+
     /** What a recipe built that outlives the build: the devices snapshots and the console need, and its PCI. */
     record Chipset(Uart16550 com1, I8042 i8042, CmosRtc cmos, PciSubsystem pci) {}
 

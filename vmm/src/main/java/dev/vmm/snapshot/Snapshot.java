@@ -54,6 +54,10 @@ public final class Snapshot {
     /** Writes the state of {@code m}, which must be paused. The file appears whole or not at all. */
     public static void save(Machine m, Path file) throws IOException {
         if (!m.paused()) throw new IllegalStateException("the machine must be paused to save a snapshot");
+        if (!m.devices().unsaveable().isEmpty()) {
+            throw new IOException("cannot save a snapshot: the state of " + String.join(", ", m.devices().unsaveable())
+                    + " cannot be saved yet");
+        }
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
         try (OutputStream os = new BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20);
              StateWriter w = new StateWriter(os)) {
