@@ -13,7 +13,7 @@ import java.util.List;
 
 /**
  * Run in a child JVM by {@link SandboxChildTest}: installs a filter ({@code none}, {@code kill}: the
- * process-wide filter, {@code eperm}: the same with EPERM for the dangerous classes), prints
+ * process-wide filter, {@code eperm}/{@code trap}: the same with EPERM/SIGSYS-trap for the dangerous classes), prints
  * {@code INSTALLED seccomp=N}, then attempts one thing and prints {@code RESULT <value>} (a raw
  * system call's result, {@code -errno} on failure). If the filter kills, nothing after INSTALLED.
  */
@@ -23,6 +23,7 @@ public final class SandboxChild {
             case "none" -> {}
             case "kill" -> ProcessFilter.install();
             case "eperm" -> Seccomp.install(ProcessFilter.program(Seccomp.errno(Errno.EPERM)), Seccomp.SECCOMP_FILTER_FLAG_TSYNC);
+            case "trap" -> Seccomp.install(ProcessFilter.program(Seccomp.RET_TRAP), Seccomp.SECCOMP_FILTER_FLAG_TSYNC);
             default -> throw new IllegalArgumentException(args[0]);
         }
         System.out.println("INSTALLED seccomp=" + Seccomp.mode());

@@ -107,6 +107,16 @@ class SandboxChildTest {
     }
 
     @Test
+    void trapIsNoBetterTheJvmHasNoSigsysHandler() throws Exception {
+        // RET_TRAP raises SIGSYS with si_syscall for a handler to read; HotSpot installs none, so the
+        // default action ends the process exactly like KILL_PROCESS, with no line and no hs_err.
+        Outcome o = child("trap", "execve");
+        assertThat(o.installed()).as(o.out()).isTrue();
+        assertThat(o.status()).as(o.out()).isEqualTo(SIGSYS_STATUS);
+        assertThat(o.result()).isNull();
+    }
+
+    @Test
     void ordinaryJvmActivityWorksUnderTheFilter() throws Exception {
         Outcome none = child("none", "allowed");
         Outcome o = child("kill", "allowed");
