@@ -92,4 +92,12 @@ class SandboxedNbdTest {
         // SIGTERM ends it the same way with or without the filter: the shutdown path makes no denied call
         assertThat(on).as(Files.readString(tmp.resolve("nbd-on.log"))).isEqualTo(off).isNotEqualTo(128 + 31);
     }
+
+    @Test
+    void onlyOnOrOffIsAccepted() {
+        // parsed in this JVM: a refused value never reaches the filter
+        assertThat(dev.vmm.Main.run("run", "--sandbox", "maybe", "--dry-run")).isEqualTo(2);
+        assertThat(dev.vmm.Main.run("nbd", "--sandbox", "true", "x.raw")).isEqualTo(2);
+        assertThat(dev.vmm.sandbox.Seccomp.mode()).isZero();
+    }
 }
