@@ -30,6 +30,9 @@ public final class ThreadKindFilters {
         ENFORCE
     }
 
+    /** Compares per chunk: well under the 255 a classic BPF jump can reach. */
+    static final int CHUNK = 200;
+
     private final Map<ThreadKind, Set<Integer>> allowed = new EnumMap<>(ThreadKind.class);
 
     /** Adds system calls (numbers) to the allow-list of {@code kind}. */
@@ -50,12 +53,20 @@ public final class ThreadKindFilters {
     public List<Bpf.Insn> program(ThreadKind kind, Mode mode) {
         if (mode == Mode.OFF) throw new IllegalArgumentException("no program when OFF");
         Bpf p = new Bpf();
-        p.load(SeccompData.ARCH).jeq(Seccomp.AUDIT_ARCH_X86_64, null, "kill");
-        p.load(SeccompData.NR);
-        for (int nr : allowed.getOrDefault(kind, Set.of())) p.jeq(nr, "allow", null);
+        // the kill first: a jump to the end could be farther than 255
+        p.load(SeccompData.ARCH).jeq(Seccomp.AUDIT_ARCH_X86_64, "x86_64", null).ret(Seccomp.RET_KILL_PROCESS);
+        p.label("x86_64").load(SeccompData.NR);
+        // Jumps are 8-bit: the list goes in chunks, each with its own "allow" right after it; the
+        // last compare of a chunk jumps over that return to the next chunk when it does not match.
+        List<Integer> nrs = List.copyOf(allowed.getOrDefault(kind, Set.of()));
+        for (int start = 0, chunk = 0; start < nrs.size(); start += CHUNK, chunk++) {
+            int end = Math.min(start + CHUNK, nrs.size());
+            for (int i = start; i < end - 1; i++) p.jeq(nrs.get(i), "allow" + chunk, null);
+            p.jeq(nrs.get(end - 1), "allow" + chunk, "next" + chunk);
+            p.label("allow" + chunk).ret(Seccomp.RET_ALLOW);
+            p.label("next" + chunk);
+        }
         p.ret(mode == Mode.LOG ? Seccomp.RET_LOG : Seccomp.errno(Errno.EPERM));
-        p.label("allow").ret(Seccomp.RET_ALLOW);
-        p.label("kill").ret(Seccomp.RET_KILL_PROCESS);
         return p.assemble();
     }
 

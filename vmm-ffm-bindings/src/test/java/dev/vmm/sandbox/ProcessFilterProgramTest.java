@@ -74,6 +74,13 @@ class ProcessFilterProgramTest {
         assertThat(run(enforce, record(2, X86_64))).isEqualTo(Seccomp.errno(Errno.EPERM));
         assertThat(run(log, record(2, X86_64))).isEqualTo(Seccomp.RET_LOG);
         assertThat(run(log, record(0, 3))).isEqualTo(Seccomp.RET_KILL_PROCESS);
+        // a list longer than one 8-bit jump reaches: every number but execve
+        ThreadKindFilters big = new ThreadKindFilters();
+        for (int nr = 0; nr < 460; nr++) if (nr != 59) big.allow(ThreadKind.IO, nr);
+        List<Bpf.Insn> bigProg = big.program(ThreadKind.IO, ThreadKindFilters.Mode.ENFORCE);
+        for (int nr = 0; nr < 470; nr++)
+            assertThat(run(bigProg, record(nr, X86_64))).as("nr %d", nr)
+                    .isEqualTo(nr == 59 || nr >= 460 ? Seccomp.errno(Errno.EPERM) : Seccomp.RET_ALLOW);
         // an unmeasured kind allows nothing when enforced
         assertThat(run(f.program(ThreadKind.IO, ThreadKindFilters.Mode.ENFORCE), record(0, X86_64))).isEqualTo(Seccomp.errno(Errno.EPERM));
     }

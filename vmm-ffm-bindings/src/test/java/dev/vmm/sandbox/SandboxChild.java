@@ -56,10 +56,30 @@ public final class SandboxChild {
                 }
             }
             case "allowed" -> allowed();
+            case "per-kind" -> perKind();
             default -> throw new IllegalArgumentException(args[1]);
         };
         System.out.println("RESULT " + result);
         System.out.flush();
+    }
+
+    /**
+     * A per-kind filter (IO: every number but execve, enforced) registered through
+     * VmmThreads.onStart: an IO thread has it, this thread does not.
+     */
+    private static String perKind() throws Exception {
+        ThreadKindFilters f = new ThreadKindFilters();
+        for (int nr = 0; nr < 460; nr++) if (nr != Syscalls.number("execve")) f.allow(dev.vmm.threads.ThreadKind.IO, nr);
+        f.register(ThreadKindFilters.Mode.ENFORCE);
+        String[] seen = new String[1];
+        Thread t = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.IO, "io-test", () -> {
+            try (Arena a = Arena.ofConfined()) {
+                long r = Libc.syscallRaw(Syscalls.number("execve"), a.allocateFrom("/bin/true").address(), 0, 0, 0, 0, 0);
+                seen[0] = "io-seccomp=" + Seccomp.mode() + " io-execve=" + r;
+            }
+        });
+        t.join();
+        return seen[0] + " main-seccomp=" + Seccomp.mode();
     }
 
     /** Ordinary JVM and VMM activity: threads, file I/O, the pid, io_uring, a GC. */

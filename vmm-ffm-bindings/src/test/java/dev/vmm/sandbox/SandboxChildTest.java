@@ -107,6 +107,13 @@ class SandboxChildTest {
     }
 
     @Test
+    void perKindFilterIsInstalledByTheThreadsOfItsKindOnly() throws Exception {
+        Outcome o = child("none", "per-kind");
+        assertThat(o.status()).as(o.out()).isZero();
+        assertThat(o.result()).isEqualTo("io-seccomp=2 io-execve=" + -Errno.EPERM + " main-seccomp=0");
+    }
+
+    @Test
     void trapIsNoBetterTheJvmHasNoSigsysHandler() throws Exception {
         // RET_TRAP raises SIGSYS with si_syscall for a handler to read; HotSpot installs none, so the
         // default action ends the process exactly like KILL_PROCESS, with no line and no hs_err.
