@@ -130,6 +130,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
+    @picocli.CommandLine.Mixin
+    dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+
     private final PrintStream err = System.err;
 
     /** This command with every option at its default (what {@code vmm} with no arguments runs). */
@@ -159,6 +162,7 @@ public final class RunCommand implements Callable<Integer> {
             boolean firstBoot = boots == 0;
             MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpu);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
+                sandbox.enter(); // --sandbox on: everything privileged (/dev/kvm, images, taps) is open now
                 if (incoming != null && boots == 0) receiveMigration(m);
                 if (!quiet && boots++ == 0) {
                     err.println("vmm: booting " + m.bootSummary());

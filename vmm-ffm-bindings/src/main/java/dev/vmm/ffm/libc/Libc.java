@@ -417,6 +417,14 @@ public final class Libc {
         } catch (Throwable t) { throw rethrow(t); }
     }
 
+    /**
+     * seccomp(2) through syscall(2) (glibc has no wrapper); returns the result (with TSYNC, a
+     * positive thread id means that thread could not be synchronised) or {@code -errno}.
+     */
+    public static long seccompRaw(int operation, int flags, MemorySegment args) {
+        return syscallRaw(SYS_SECCOMP, operation, Integer.toUnsignedLong(flags), args.address(), 0, 0, 0);
+    }
+
     /** sigaction(2) with raw {@code struct sigaction} buffers (either may be NULL). */
     public static void sigaction(int signo, MemorySegment act, MemorySegment oldact) {
         try { check("sigaction", (int) SIGACTION.get().invokeExact(CALL_STATE.get(), signo, act, oldact)); }

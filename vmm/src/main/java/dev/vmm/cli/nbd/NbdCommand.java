@@ -46,6 +46,7 @@ public final class NbdCommand implements Callable<Integer> {
     @Option(names = "--pid-file", paramLabel = "PATH", description = "write the process id here once listening") Path pidFile;
     @Option(names = "--tls-creds", paramLabel = "DIR", description = "not supported yet") Path tlsCreds;
     @Parameters(index = "0", paramLabel = "IMAGE") Path image;
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
 
     @Override
     public Integer call() {
@@ -87,6 +88,7 @@ public final class NbdCommand implements Callable<Integer> {
             disk.close();
             throw new IOException("cannot listen on " + (socket != null ? socket : bind + ":" + port) + ": " + e.getMessage(), e);
         }
+        sandbox.enter(); // --sandbox on: the image is open and the socket listens
         AtomicBoolean closed = new AtomicBoolean();
         Runnable shutdown = () -> {
             if (!closed.compareAndSet(false, true)) return;
