@@ -49,8 +49,7 @@ public final class PcMachine implements MachineRecipe {
         CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), isaIrq.apply(RTC_IRQ), below4g, cfg.memoryBytes() - below4g);
         pio.register(CmosRtc.BASE, CmosRtc.SIZE, cmos);
         pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> exits.accept(VmExit.guestExit(v))));
-        pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> exits.accept(
-                VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
+        pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> exits.accept(VmExit.pvpanic("pvpanic", ev))));
         pio.register(POST_PORT, 1, NULL_DEVICE);
         pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(isaIrq.apply(SCI_IRQ),
                 () -> exits.accept(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null))));
