@@ -38,7 +38,7 @@ class ElfCoreWriterTest {
     static final List<X86Registers> CPUS = List.of(regs(0x1000), regs(0x2000));
     static Arena arena = Arena.ofShared();
 
-    static X86Registers regs(long seed) {
+    public static X86Registers regs(long seed) {
         return new X86Registers(seed + 1, seed + 2, seed + 3, seed + 4, seed + 5, seed + 6, 0xffff_8880_0000_0000L + seed,
                 seed + 8, seed + 9, seed + 10, seed + 11, seed + 12, seed + 13, seed + 14, seed + 15, seed + 16,
                 0xffff_ffff_8100_0000L + seed, 0x246, 0x10, 0x18, 0x18, 0x18, 0, 0, 0x7f00_0000_0000L + seed,
@@ -55,7 +55,7 @@ class ElfCoreWriterTest {
         ElfCoreWriter.write(core, mem, CPUS);
     }
 
-    static String run(String... cmd) throws Exception {
+    public static String run(String... cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
         assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -63,7 +63,7 @@ class ElfCoreWriterTest {
         return out;
     }
 
-    static boolean onPath(String tool) {
+    public static boolean onPath(String tool) {
         for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
             if (Files.isExecutable(Path.of(d, tool))) return true;
         }

@@ -14,13 +14,13 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 /** A QMP peer over a pair of streams (QEMU's -qmp stdio, or a client of our socket): commands and events. */
-final class QmpLines {
+public final class QmpLines {
     static final ObjectMapper JSON = new ObjectMapper();
     private final OutputStream out;
     private final BlockingQueue<JsonNode> replies = new LinkedBlockingQueue<>();
     private final BlockingQueue<JsonNode> events = new LinkedBlockingQueue<>();
 
-    QmpLines(InputStream in, OutputStream out) throws IOException {
+    public QmpLines(InputStream in, OutputStream out) throws IOException {
         this.out = out;
         BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         JsonNode greeting = JSON.readTree(r.readLine());
@@ -46,16 +46,21 @@ final class QmpLines {
         }
     }
 
-    JsonNode execute(String command) throws IOException, InterruptedException {
-        out.write(("{\"execute\":\"" + command + "\"}\n").getBytes(StandardCharsets.UTF_8));
+    public JsonNode execute(String command) throws IOException, InterruptedException {
+        return send("{\"execute\":\"" + command + "\"}");
+    }
+
+    /** Sends one request (a JSON object) and returns its reply. */
+    public JsonNode send(String request) throws IOException, InterruptedException {
+        out.write((request + "\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
         JsonNode r = replies.poll(20, TimeUnit.SECONDS);
-        if (r == null) throw new IOException("no reply to " + command);
+        if (r == null) throw new IOException("no reply to " + request);
         return r;
     }
 
     /** The next event named {@code name} within 20 s (others before it are dropped). */
-    JsonNode event(String name) throws InterruptedException, IOException {
+    public JsonNode event(String name) throws InterruptedException, IOException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (true) {
             JsonNode e = events.poll(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
