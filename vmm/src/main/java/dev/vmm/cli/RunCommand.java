@@ -181,17 +181,18 @@ public final class RunCommand implements Callable<Integer> {
                 Thread hook = new Thread(m::stopBySignal);
                 Runtime.getRuntime().addShutdownHook(hook);
                 VmExit exit = m.run();
+                if (exit.kind() == VmExit.Kind.GUEST_PANIC && panicPolicy.kind() == dev.vmm.lifecycle.PanicPolicy.Kind.DUMP) {
+                    dev.vmm.dump.MachineDump.write(m, panicPolicy.dumpPath(), err);
+                }
+                if (control != null && m.lifecycle().state() == dev.vmm.lifecycle.RunState.SHUTDOWN) {
+                    // --no-shutdown: still answering QMP until 'quit' or a signal (the hook stays for that)
+                    if (!quiet) err.println("vmm: " + exit.reason() + "; in state shutdown until QMP 'quit' (--no-shutdown)");
+                    m.lifecycle().awaitQuit();
+                }
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 } catch (IllegalStateException shuttingDown) {
                     // stopped by a signal: the hook is what ended the run
-                }
-                if (exit.kind() == VmExit.Kind.GUEST_PANIC && panicPolicy.kind() == dev.vmm.lifecycle.PanicPolicy.Kind.DUMP) {
-                    dev.vmm.dump.MachineDump.write(m, panicPolicy.dumpPath(), err);
-                }
-                if (control != null && m.lifecycle().staysAfter(dev.vmm.lifecycle.ShutdownCause.of(exit))) {
-                    if (!quiet) err.println("vmm: " + exit.reason() + "; staying in state shutdown until 'quit' (--no-shutdown)");
-                    m.lifecycle().awaitQuit();
                 }
                 if (control != null) control.close();
                 if (stats) err.print(m.exitStatistics());
