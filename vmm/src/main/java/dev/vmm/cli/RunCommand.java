@@ -127,6 +127,16 @@ public final class RunCommand implements Callable<Integer> {
             + "print the machine that would be built — memory map, kernel entry, CPU, devices with their PCI addresses — and exit 0.")
     boolean dryRun;
 
+    // lifecycle options (docs/lifecycle.md)
+    @Option(names = "--no-shutdown", description = "When the guest powers off, resets or panics, stay in run state "
+            + "'shutdown' so that QMP can still query the machine; 'quit' ends the process (QEMU's -no-shutdown; needs --qmp).")
+    boolean noShutdown;
+
+    @Option(names = "--on-panic", paramLabel = "exit|pause|dump=PATH", defaultValue = "exit",
+            description = "What a guest panic (pvpanic) does: exit with status 125 (default), pause the guest "
+                    + "(state guest-panicked, 'cont' or 'quit' over QMP), or write an ELF core to PATH and exit.")
+    String onPanic;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -150,6 +160,13 @@ public final class RunCommand implements Callable<Integer> {
         }
         dev.vmm.cpu.CpuSpec.parse(cpu); // a bad --cpu is status 2 before anything else happens
         MachineConfig cfg = config();
+        dev.vmm.lifecycle.PanicPolicy panicPolicy;
+        try {
+            panicPolicy = dev.vmm.lifecycle.PanicPolicy.parse(onPanic);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        if (noShutdown && qmp == null) throw new UsageException("--no-shutdown needs --qmp (nothing could query or quit the machine)");
         if (dryRun) {
             if (restore != null || incoming != null) throw new UsageException("--dry-run checks a machine to boot, not --restore or --incoming");
             try (dev.vmm.machine.PreparedMachine p = new MachineBuilder().cpu(cpu).prepare(cfg)) {
@@ -163,16 +180,29 @@ public final class RunCommand implements Callable<Integer> {
             MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpu);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
                 sandbox.enter(); // --sandbox on: everything privileged (/dev/kvm, images, taps) is open now
-                if (incoming != null && boots == 0) receiveMigration(m);
+                m.lifecycle().panicPolicy(panicPolicy);
+                m.lifecycle().noShutdown(noShutdown);
+                if (incoming != null && boots == 0) {
+                    m.lifecycle().incomingStarted();
+                    receiveMigration(m);
+                }
                 if (!quiet && boots++ == 0) {
                     err.println("vmm: booting " + m.bootSummary());
                     builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
                 }
                 if (startPaused && firstBoot) m.startPaused();
                 dev.vmm.control.QmpServer control = startQmp(m);
-                Thread hook = new Thread(() -> m.stop("stopped by signal"));
+                Thread hook = new Thread(m::stopBySignal);
                 Runtime.getRuntime().addShutdownHook(hook);
                 VmExit exit = m.run();
+                if (exit.kind() == VmExit.Kind.GUEST_PANIC && panicPolicy.kind() == dev.vmm.lifecycle.PanicPolicy.Kind.DUMP) {
+                    dev.vmm.dump.MachineDump.write(m, panicPolicy.dumpPath(), err);
+                }
+                if (control != null && m.lifecycle().state() == dev.vmm.lifecycle.RunState.SHUTDOWN) {
+                    // --no-shutdown: still answering QMP until 'quit' or a signal (the hook stays for that)
+                    if (!quiet) err.println("vmm: " + exit.reason() + "; in state shutdown until QMP 'quit' (--no-shutdown)");
+                    m.lifecycle().awaitQuit();
+                }
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 } catch (IllegalStateException shuttingDown) {
@@ -243,6 +273,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
         dev.vmm.control.ConsoleCommands.install(s, m);
+        dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
         } catch (IOException e) {
@@ -252,7 +283,8 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private void report(VmExit exit) {
-        boolean failure = exit.kind() == VmExit.Kind.GUEST_FAILURE || exit.kind() == VmExit.Kind.VMM_ERROR;
+        boolean failure = exit.kind() == VmExit.Kind.GUEST_FAILURE || exit.kind() == VmExit.Kind.VMM_ERROR
+                || exit.kind() == VmExit.Kind.GUEST_PANIC;
         if (quiet && !failure) return;
         err.println("vmm: " + exit.reason());
         if (failure && exit.details() != null) err.println(exit.details());

@@ -12,10 +12,11 @@ public final class MachineCommands {
 
     public static void install(QmpServer qmp, Machine m) {
         qmp.register("query-status", a -> {
+            dev.vmm.lifecycle.RunState s = m.lifecycle().state(); // lifecycle: QEMU's run states
             Map<String, Object> r = new LinkedHashMap<>();
-            r.put("status", m.paused() ? "paused" : "running");
+            r.put("status", s.qapiName());
             r.put("singlestep", false);
-            r.put("running", !m.paused());
+            r.put("running", s == dev.vmm.lifecycle.RunState.RUNNING);
             return r;
         });
         qmp.register("stop", a -> {
@@ -28,6 +29,7 @@ public final class MachineCommands {
             return null;
         });
         qmp.register("cont", a -> {
+            if (m.lifecycle().state().needsReset()) throw QmpServer.QmpException.generic("Resetting the Virtual Machine is required");
             m.resume();
             return null;
         });
@@ -81,12 +83,17 @@ public final class MachineCommands {
             m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
             return null;
         });
-        m.addEventListener(ev -> {
-            switch (ev) {
-                case "STOP", "RESUME" -> qmp.event(ev, null);
-                case "SHUTDOWN" -> qmp.event("SHUTDOWN", Map.of("guest", false, "reason", "host-qmp-quit"));
-                default -> { }
+        // lifecycle: STOP, RESUME, SHUTDOWN, RESET, GUEST_PANICKED... with QEMU's members
+        m.lifecycle().addSink(qmp::event);
+        qmp.register("system_powerdown", a -> {
+            dev.vmm.chipset.acpi.AcpiPm pm = null;
+            for (dev.vmm.chipset.bus.Bus.Range r : m.pio().ranges()) {
+                if (r.device() instanceof dev.vmm.chipset.acpi.AcpiPm p) pm = p;
             }
+            if (pm == null) throw QmpServer.QmpException.generic("this machine has no ACPI power button");
+            pm.pressPowerButton();
+            m.lifecycle().emit(dev.vmm.lifecycle.LifecycleEvents.POWERDOWN, dev.vmm.lifecycle.LifecycleEvents.empty());
+            return null;
         });
     }
 }

@@ -117,7 +117,8 @@ public final class QmpServer implements AutoCloseable {
     public void event(String name, Object data) {
         ObjectNode ev = JSON.createObjectNode();
         ev.put("event", name);
-        ev.set("data", JSON.valueToTree(data == null ? Map.of() : data));
+        // QEMU leaves 'data' out of events without members (STOP, RESUME, POWERDOWN).
+        if (data != null && !(data instanceof Map<?, ?> m && m.isEmpty())) ev.set("data", JSON.valueToTree(data));
         long micros = System.currentTimeMillis() * 1000 + (System.nanoTime() / 1000) % 1000;
         ObjectNode ts = ev.putObject("timestamp");
         ts.put("seconds", micros / 1_000_000);

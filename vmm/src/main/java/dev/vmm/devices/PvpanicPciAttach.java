@@ -7,8 +7,7 @@ import dev.vmm.vcpu.VmExit;
 final class PvpanicPciAttach implements PendingDevice {
     @Override
     public void attach(AttachContext ctx) {
-        ctx.pci().place(new PvpanicPci(ev -> ctx.exits().accept(
-                VmExit.failure("guest kernel panicked (pvpanic-pci event 0x" + Integer.toHexString(ev) + ")", null))));
+        ctx.pci().place(new PvpanicPci(ev -> ctx.exits().accept(VmExit.pvpanic("pvpanic-pci", ev))));
     }
 
     @Override

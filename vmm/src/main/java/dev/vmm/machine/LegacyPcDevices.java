@@ -33,8 +33,7 @@ record LegacyPcDevices(Uart16550 com1, I8042 i8042, CmosRtc cmos, Runnable reset
         CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), isaIrq.apply(RTC_IRQ), ramBelow4g, cfg.memoryBytes() - ramBelow4g);
         pio.register(CmosRtc.BASE, CmosRtc.SIZE, cmos);
         pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> exits.accept(VmExit.guestExit(v))));
-        pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> exits.accept(
-                VmExit.failure("guest kernel panicked (pvpanic event 0x" + Integer.toHexString(ev) + ")", null))));
+        pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> exits.accept(VmExit.pvpanic("pvpanic", ev))));
         pio.register(POST_PORT, 1, NULL_DEVICE);
         return new LegacyPcDevices(com1, i8042, cmos, reset, powerOff);
     }

@@ -53,7 +53,35 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.console = console;
         this.serialInputFromStdin = serialInputFromStdin;
         this.bootSummary = bootSummary;
+        exit.intercept(this::interceptExit); // lifecycle
     }
+
+    // ---- lifecycle (QEMU run states and events, panic policy; dev.vmm.lifecycle) ----
+    private final dev.vmm.lifecycle.Lifecycle lifecycle = new dev.vmm.lifecycle.Lifecycle();
+
+    /** Run state, life-cycle events, panic policy, --no-shutdown. */
+    public dev.vmm.lifecycle.Lifecycle lifecycle() { return lifecycle; }
+
+    /** Pvpanic reports that do not end the run: "crash loaded", and a panic under --on-panic pause. */
+    private boolean interceptExit(VmExit e) {
+        if (e.kind() == VmExit.Kind.GUEST_CRASHLOADED) {
+            lifecycle.crashLoaded();
+            return true;
+        }
+        if (e.kind() != VmExit.Kind.GUEST_PANIC) return false;
+        lifecycle.panicked();
+        if (lifecycle.panicPolicy().kind() != dev.vmm.lifecycle.PanicPolicy.Kind.PAUSE) return false;
+        // On the vCPU thread: parking every vCPU (this one too) must happen elsewhere.
+        dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "panic-pause", () -> {
+            try {
+                pause(false);
+            } catch (InterruptedException | IllegalStateException ignored) {
+                // the run is ending anyway
+            }
+        });
+        return true;
+    }
+    // ---- end lifecycle ----
 
     void attachStateful(MachineConfig config, dev.vmm.chipset.legacy.CmosRtc cmos, dev.vmm.chipset.legacy.I8042 i8042) {
         this.config = config;
@@ -98,6 +126,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     /** Requests a stop from outside the guest (signal, control socket). */
     public void stop(String why) {
+        lifecycle.requestQuit(dev.vmm.lifecycle.ShutdownCause.HOST_QMP_QUIT);
         exit.accept(new VmExit(VmExit.Kind.STOPPED, 0, why, null));
     }
 
@@ -134,6 +163,12 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         pause(true);
     }
 
+    /** Stopped by a signal: SHUTDOWN says host-signal. */
+    public void stopBySignal() {
+        lifecycle.requestQuit(dev.vmm.lifecycle.ShutdownCause.HOST_SIGNAL);
+        exit.accept(new VmExit(VmExit.Kind.HOST_SIGNAL, 0, "stopped by signal", null));
+    }
+
     /** Without {@code announce} no STOP event: for {@link #briefly}, which a QMP client must not see as a stop. */
     private synchronized void pause(boolean announce) throws InterruptedException {
         if (paused || exit.isDone()) return;
@@ -142,7 +177,10 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         if (!gate.awaitParked(vcpus.size(), 10_000)) throw new IllegalStateException("vCPUs did not pause within 10 s");
         for (Vcpu v : vcpus) v.fd().kvmclockCtrl(); // tell the guest it was stopped (no soft-lockup noise)
         paused = true;
-        if (announce) eventListeners.forEach(l -> l.accept("STOP"));
+        if (announce) {
+            eventListeners.forEach(l -> l.accept("STOP"));
+            lifecycle.paused();
+        }
     }
 
     public synchronized void resume() {
@@ -175,7 +213,10 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         paused = false;
         if (devices != null) devices.startAfterStateChange(); // devices stopped for a state save run again first
         gate.resume();
-        if (announce) eventListeners.forEach(l -> l.accept("RESUME"));
+        if (announce) {
+            eventListeners.forEach(l -> l.accept("RESUME"));
+            lifecycle.resumed();
+        }
     }
 
     private boolean startPaused;
@@ -197,9 +238,12 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
                 gate.requestPause();
                 for (Vcpu v : vcpus) v.kick();  // immediate exit: the first KVM_RUN returns at once and parks
                 paused = true;
+                // -S: prelaunch; after an incoming migration with -S: paused (as QEMU)
+                if (lifecycle.state() == dev.vmm.lifecycle.RunState.INMIGRATE) lifecycle.states().transition(dev.vmm.lifecycle.RunState.PAUSED);
             }
-        } else if (devices != null) {
-            devices.startAfterStateChange(); // a restored machine's devices start before its vCPUs
+        } else {
+            if (devices != null) devices.startAfterStateChange(); // a restored machine's devices start before its vCPUs
+            lifecycle.states().transition(dev.vmm.lifecycle.RunState.RUNNING);
         }
         for (Vcpu v : vcpus) v.start();
         VmExit e = exit.join();
@@ -209,6 +253,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         gate.stop();
         for (Vcpu v : vcpus) v.stop();
         eventListeners.forEach(l -> l.accept("SHUTDOWN"));
+        lifecycle.ended(e, e.kind() == VmExit.Kind.RESET && config != null && config.reboot());
         for (Vcpu v : vcpus) {
             try {
                 v.thread().join(TimeUnit.SECONDS.toMillis(2));

@@ -13,15 +13,22 @@ import java.util.function.Consumer;
  */
 public final class MachineExit implements VcpuExitHandler, Consumer<VmExit> {
     private final CompletableFuture<VmExit> exit = new CompletableFuture<>();
+    private volatile java.util.function.Predicate<VmExit> interceptor = e -> false;
 
     @Override
     public void vmExit(VmExit e) {
-        exit.complete(e);
+        accept(e);
     }
 
     @Override
     public void accept(VmExit e) {
+        if (!exit.isDone() && interceptor.test(e)) return; // handled without ending the run (panic policy)
         exit.complete(e);
+    }
+
+    /** Lets {@code i} absorb reports that must not end the run (it returns true for those). */
+    void intercept(java.util.function.Predicate<VmExit> i) {
+        interceptor = java.util.Objects.requireNonNull(i);
     }
 
     public boolean isDone() { return exit.isDone(); }

@@ -48,6 +48,7 @@ public final class MachineMigration implements VmControl, IncomingTarget {
     @Override
     public void handOver() {
         machine.devices().releaseDiskLocks(); // taken back if 'cont' resumes the source
+        machine.lifecycle().outgoingCompleted(); // QEMU's postmigrate: 'cont' may still resume the source
     }
 
     @Override

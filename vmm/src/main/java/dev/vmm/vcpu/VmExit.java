@@ -16,8 +16,14 @@ public record VmExit(Kind kind, int status, String reason, String details) {
         GUEST_FAILURE,
         /** The VMM itself failed. */
         VMM_ERROR,
-        /** Stopped from outside (signal, control socket). */
-        STOPPED
+        /** Stopped from outside over the control socket (QMP quit). */
+        STOPPED,
+        /** Stopped by a signal (SIGTERM, SIGINT...). */
+        HOST_SIGNAL,
+        /** The guest reported a panic (pvpanic "panicked"). */
+        GUEST_PANIC,
+        /** The guest reported that a crash kernel is loaded (pvpanic "crash loaded"): it goes on running. */
+        GUEST_CRASHLOADED
     }
 
     /** Status for VM failures, distinct from small guest-chosen codes and from usage errors (2). */
@@ -25,6 +31,16 @@ public record VmExit(Kind kind, int status, String reason, String details) {
 
     public static VmExit guestExit(int code) {
         return new VmExit(Kind.GUEST_EXIT, code & 0xff, "guest requested exit with status " + (code & 0xff), null);
+    }
+
+    /**
+     * A pvpanic report from {@code device} with event bits {@code events} (bit 0 panicked, bit 1
+     * crash kernel loaded): a panic when bit 0 is set, else a crash-loaded notice.
+     */
+    public static VmExit pvpanic(String device, int events) {
+        String what = device + " event 0x" + Integer.toHexString(events);
+        if ((events & 1) != 0) return new VmExit(Kind.GUEST_PANIC, FAILURE_STATUS, "guest kernel panicked (" + what + ")", null);
+        return new VmExit(Kind.GUEST_CRASHLOADED, 0, "guest crash kernel loaded (" + what + ")", null);
     }
 
     public static VmExit failure(String reason, String details) {

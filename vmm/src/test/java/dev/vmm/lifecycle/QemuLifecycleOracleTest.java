@@ -1,0 +1,175 @@
+package dev.vmm.lifecycle;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.control.QmpServer;
+import dev.vmm.vcpu.VmExit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * QEMU 7.2 (TCG, no KVM needed) is the oracle: the same sequence of commands gives the same
+ * {@code query-status} states, and QEMU's events have the same members as ours as our QMP server
+ * sends them (top-level keys, and {@code data} equal).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class QemuLifecycleOracleTest {
+    private final List<Process> processes = new ArrayList<>();
+    private Path dir;
+    private QmpServer server;
+    private SocketChannel client;
+
+    static Path qemu() {
+        for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
+            Path p = Path.of(d, "qemu-system-x86_64");
+            if (Files.isExecutable(p)) return p;
+        }
+        return null;
+    }
+
+    @BeforeEach
+    void needQemu() throws IOException {
+        assumeTrue(qemu() != null, "qemu-system-x86_64 is not installed");
+        dir = Files.createTempDirectory(Path.of("/tmp"), "lc");
+    }
+
+    @AfterEach
+    void cleanUp() throws IOException {
+        for (Process p : processes) {
+            p.destroy();
+            try {
+                p.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (client != null) client.close();
+        if (server != null) server.close();
+        if (dir != null) {
+            try (var s = Files.list(dir)) {
+                for (Path p : s.toList()) Files.deleteIfExists(p);
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private QmpLines startQemu(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(qemu().toString(), "-accel", "tcg", "-display", "none", "-nodefaults"));
+        cmd.addAll(List.of(args));
+        cmd.addAll(List.of("-qmp", "stdio"));
+        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        processes.add(p);
+        return new QmpLines(p.getInputStream(), p.getOutputStream());
+    }
+
+    /** Our QMP server with a lifecycle's events, and a client connected to it. */
+    private QmpLines startOurs(Lifecycle life) throws IOException {
+        server = new QmpServer(dir.resolve("qmp.sock"), "test");
+        server.register("query-status", a -> java.util.Map.of("status", life.state().qapiName(),
+                "singlestep", false, "running", life.state() == RunState.RUNNING));
+        life.addSink(server::event);
+        server.start();
+        client = SocketChannel.open(StandardProtocolFamily.UNIX);
+        client.connect(UnixDomainSocketAddress.of(server.path()));
+        return new QmpLines(Channels.newInputStream(client), Channels.newOutputStream(client));
+    }
+
+    private static String status(QmpLines q) throws Exception {
+        JsonNode r = q.execute("query-status").get("return");
+        assertThat(r.get("running").asBoolean()).isEqualTo(r.get("status").asText().equals("running"));
+        assertThat(r.get("singlestep").asBoolean()).isFalse();
+        return r.get("status").asText();
+    }
+
+    private static Set<String> keys(JsonNode n) {
+        Set<String> s = new TreeSet<>();
+        n.fieldNames().forEachRemaining(s::add);
+        return s;
+    }
+
+    private static void sameShape(JsonNode qemuEvent, JsonNode ourEvent) {
+        assertThat(keys(ourEvent)).as("event members, QEMU's: " + qemuEvent).isEqualTo(keys(qemuEvent));
+        assertThat(keys(ourEvent.get("timestamp"))).isEqualTo(keys(qemuEvent.get("timestamp")));
+        assertThat(ourEvent.get("data")).as("data, QEMU's: " + qemuEvent).isEqualTo(qemuEvent.get("data"));
+    }
+
+    @Test
+    void startPausedStopContSequenceAndStopResumeEvents() throws Exception {
+        QmpLines qemu = startQemu("-M", "none", "-S");
+        Lifecycle life = new Lifecycle();
+        QmpLines ours = startOurs(life);
+        assertThat(status(ours)).isEqualTo(status(qemu)); // -S
+        qemu.execute("stop");
+        life.paused();
+        assertThat(status(ours)).isEqualTo(status(qemu)); // stop before the first cont changes nothing
+        qemu.execute("cont");
+        life.resumed();
+        assertThat(status(ours)).isEqualTo(status(qemu));
+        sameShape(qemu.event("RESUME"), ours.event("RESUME"));
+        qemu.execute("stop");
+        life.paused();
+        assertThat(status(ours)).isEqualTo(status(qemu));
+        sameShape(qemu.event("STOP"), ours.event("STOP"));
+        qemu.execute("cont");
+        life.resumed();
+        assertThat(status(ours)).isEqualTo(status(qemu));
+    }
+
+    @Test
+    void quitIsShutdownHostQmpQuit() throws Exception {
+        QmpLines qemu = startQemu("-M", "none");
+        Lifecycle life = new Lifecycle();
+        QmpLines ours = startOurs(life);
+        life.states().transition(RunState.RUNNING);
+        qemu.execute("quit");
+        life.ended(new VmExit(VmExit.Kind.STOPPED, 0, "quit requested over QMP", null), false);
+        sameShape(qemu.event("SHUTDOWN"), ours.event("SHUTDOWN"));
+    }
+
+    @Test
+    void systemResetIsResetHostQmpSystemReset() throws Exception {
+        QmpLines qemu = startQemu("-M", "pc", "-S");
+        Lifecycle life = new Lifecycle();
+        QmpLines ours = startOurs(life);
+        qemu.execute("system_reset");
+        life.ended(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null), true); // --reboot
+        sameShape(qemu.event("RESET"), ours.event("RESET"));
+    }
+
+    @Test
+    void systemResetWithoutRebootIsShutdownHostQmpSystemReset() throws Exception {
+        QmpLines qemu = startQemu("-M", "pc", "-S", "-no-reboot");
+        Lifecycle life = new Lifecycle();
+        QmpLines ours = startOurs(life);
+        qemu.execute("system_reset");
+        life.ended(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null), false);
+        sameShape(qemu.event("SHUTDOWN"), ours.event("SHUTDOWN"));
+    }
+
+    @Test
+    void systemPowerdownEmitsPowerdown() throws Exception {
+        QmpLines qemu = startQemu("-M", "pc", "-S");
+        Lifecycle life = new Lifecycle();
+        QmpLines ours = startOurs(life);
+        qemu.execute("system_powerdown");
+        life.emit(LifecycleEvents.POWERDOWN, LifecycleEvents.empty());
+        sameShape(qemu.event("POWERDOWN"), ours.event("POWERDOWN"));
+    }
+}
