@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -42,7 +41,7 @@ class AutoConvergeMigrationTest {
                 .redirectErrorStream(true).redirectOutput(srcOut.toFile()).start();
         Process dst1 = null, dst2 = null;
         try {
-            waitFor(() -> Files.readString(srcOut).contains("counter: mark 2 "), 60, "the source guest runs: " + srcOut);
+            Waits.waitFor(() -> Files.readString(srcOut).contains("counter: mark 2 "), 60, "the source guest runs: " + srcOut);
             try (QmpTest.Client c = new QmpTest.Client(srcSock)) {
                 c.read();
                 c.execute("qmp_capabilities");
@@ -50,8 +49,8 @@ class AutoConvergeMigrationTest {
                         + "\"cpu-throttle-initial\":50,\"cpu-throttle-increment\":20}");
 
                 // Without auto-converge: still active after 30 s of rounds, then cancelled; the guest runs on.
-                int port1 = freePort();
-                dst1 = destination(dir, "dst1", port1);
+                int port1 = Waits.freePort();
+                dst1 = Waits.incoming(dir, "dst1", port1);
                 JsonNode r = c.execute("migrate", "{\"uri\":\"tcp:127.0.0.1:" + port1 + "\"}");
                 assertThat(r.has("return")).as(r.toString()).isTrue();
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -64,13 +63,13 @@ class AutoConvergeMigrationTest {
                 } while (System.nanoTime() < deadline);
                 assertThat(stats.at("/ram/dirty-sync-count").asLong()).as("rounds went on: %s", stats).isGreaterThanOrEqualTo(3);
                 c.execute("migrate_cancel");
-                waitFor(() -> c.execute("query-migrate").get("return").path("status").asText().equals("cancelled"), 30, "cancelled");
+                Waits.waitFor(() -> c.execute("query-migrate").get("return").path("status").asText().equals("cancelled"), 30, "cancelled");
                 assertThat(c.execute("query-status").at("/return/status").asText()).isEqualTo("running");
 
                 // With auto-converge: the throttle rises and the migration completes.
                 c.execute("migrate-set-capabilities", "{\"capabilities\":[{\"capability\":\"auto-converge\",\"state\":true}]}");
-                int port2 = freePort();
-                dst2 = destination(dir, "dst2", port2);
+                int port2 = Waits.freePort();
+                dst2 = Waits.incoming(dir, "dst2", port2);
                 r = c.execute("migrate", "{\"uri\":\"tcp:127.0.0.1:" + port2 + "\"}");
                 assertThat(r.has("return")).as(r.toString()).isTrue();
                 long maxThrottle = 0;
@@ -88,14 +87,14 @@ class AutoConvergeMigrationTest {
             }
             Path dst2Out = dir.resolve("dst2.txt");
             Path dst2Sock = dir.resolve("dst2.qmp");
-            waitFor(() -> Files.exists(dst2Sock), 30, "destination QMP socket");
+            Waits.waitFor(() -> Files.exists(dst2Sock), 30, "destination QMP socket");
             try (QmpTest.Client d = new QmpTest.Client(dst2Sock)) {
                 d.read();
                 d.execute("qmp_capabilities");
                 d.execute("cont");
                 // The guest goes on counting on the destination.
                 String before = Files.readString(dst2Out);
-                waitFor(() -> Files.readString(dst2Out).length() > before.length()
+                Waits.waitFor(() -> Files.readString(dst2Out).length() > before.length()
                         && Files.readString(dst2Out).substring(before.length()).contains("counter: mark "), 60, "destination counts on");
                 d.execute("quit");
             }
@@ -104,33 +103,6 @@ class AutoConvergeMigrationTest {
             src.destroyForcibly();
             if (dst1 != null) dst1.destroyForcibly();
             if (dst2 != null) dst2.destroyForcibly();
-        }
-    }
-
-    private static Process destination(Path dir, String name, int port) throws Exception {
-        Path out = dir.resolve(name + ".txt");
-        Process p = new ProcessBuilder(List.of(Vmm.binary().toString(), "run", "--incoming", "tcp:127.0.0.1:" + port,
-                "--memory", "128M", "-S", "--qmp", "unix:" + dir.resolve(name + ".qmp")))
-                .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-        waitFor(() -> Files.readString(out).contains("waiting for an incoming"), 30, name + " listens");
-        return p;
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
-    }
-
-    interface Condition {
-        boolean holds() throws Exception;
-    }
-
-    private static void waitFor(Condition c, int seconds, String what) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
-        while (!c.holds()) {
-            assertThat(System.nanoTime()).as("waiting %d s for: %s", seconds, what).isLessThan(deadline);
-            Thread.sleep(50);
         }
     }
 }
