@@ -77,6 +77,7 @@ public final class PcieRootPort {
     private PciDevice occupant;
     private SlotListener slotListener = device -> { };
     private boolean hotplugIrq;
+    private int eventShadow;   // the slot status event bits as last resolved (see statusWritten)
 
     /**
      * @param slot physical slot number (1..8191), shown by the OS as the slot name
@@ -105,8 +106,12 @@ public final class PcieRootPort {
                 | slot << 19);
         // Empty slot: attention and power indicators off (11b), power controller off (bit 10); plug() powers it on.
         put16(body, EXP_SLTCTL, 3 << 6 | 3 << 8 | 1 << 10);
-        put16(mask, EXP_SLTCTL, 0x1fff);
-        put16(w1c, EXP_SLTSTA, 0x011f);
+        // Writable: the enables of the events this slot has, indicators, power controller (QEMU's mask).
+        put16(mask, EXP_SLTCTL, SLTCTL_ABPE | SLTCTL_PDCE | SLTCTL_CCIE | SLTCTL_HPIE | SLTCTL_AIC | SLTCTL_PIC | SLTCTL_PCC);
+        // The event bits are stored as written and resolved to write-1-to-clear in statusWritten();
+        // DLLSC is a plain write-1-to-clear bit.
+        put16(mask, EXP_SLTSTA, HOTPLUG_EVENTS);
+        put16(w1c, EXP_SLTSTA, SLTSTA_DLLSC);
         put16(mask, EXP_RTCTL, 0x0007);                                       // SERR on correctable/non-fatal/fatal
         put32(w1c, EXP_RTSTA, 1 << 16);
         put32(body, EXP_DEVCAP2, 1 << 5 | 0x1f);                              // ARI forwarding, completion timeout ranges
@@ -133,7 +138,7 @@ public final class PcieRootPort {
 
         bridge = new PciBridge(config);
         config.addWriteListener(expCap + EXP_SLTCTL, 2, (o, sz) -> slotControlWritten());
-        config.addWriteListener(expCap + EXP_SLTSTA, 2, (o, sz) -> refreshHotplugInterrupt());
+        config.addWriteListener(expCap + EXP_SLTSTA, 2, this::statusWritten);
     }
 
     public void slotListener(SlotListener listener) {
@@ -171,14 +176,15 @@ public final class PcieRootPort {
      */
     public synchronized PciFunction hotPlug(PciDevice device) {
         PciFunction f = plug(device);
-        config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_PDC | SLTSTA_DLLSC, true);
+        setEvents(eventShadow | SLTSTA_PDC);
+        config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_DLLSC, true);
         refreshHotplugInterrupt();
         return f;
     }
 
     /** Host side of {@code device_del}: the attention button, which pciehp answers by powering the slot off. */
     public synchronized void pressAttentionButton() {
-        config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_ABP, true);
+        setEvents(eventShadow | SLTSTA_ABP);
         refreshHotplugInterrupt();
     }
 
@@ -196,17 +202,41 @@ public final class PcieRootPort {
         return hotplugIrq;
     }
 
+    /**
+     * Write 1 to clear for the event bits, with QEMU's guard: guests clear all status bits while
+     * initialising, and a write that has 1s for events that were not pending is taken as such a
+     * blanket clear and leaves the events as they were, so none raised meanwhile is lost.
+     */
+    private synchronized void statusWritten(int offset, int size) {
+        int at = expCap + EXP_SLTSTA;
+        if (offset <= at && offset + size > at) {
+            int written = config.read(at, 2) & HOTPLUG_EVENTS;   // stored as written (mask bits)
+            int next = (written & ~eventShadow) != 0 ? eventShadow : eventShadow & ~written;
+            setEvents(next);
+        } else {
+            setEvents(eventShadow);
+        }
+        refreshHotplugInterrupt();
+    }
+
+    private void setEvents(int events) {
+        eventShadow = events & HOTPLUG_EVENTS;
+        config.updateBits(expCap + EXP_SLTSTA, 2, HOTPLUG_EVENTS, false);
+        config.updateBits(expCap + EXP_SLTSTA, 2, eventShadow, true);
+    }
+
     private synchronized void slotControlWritten() {
         int ctl = config.read(expCap + EXP_SLTCTL, 2);
         // The command completes at once (no real power controller to wait for).
-        config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_CC, true);
+        setEvents(eventShadow | SLTSTA_CC);
         if (occupant != null && (ctl & SLTCTL_PCC) != 0 && (ctl & SLTCTL_PIC) >>> 8 == INDICATOR_OFF) {
             PciDevice gone = occupant;
             occupant = null;
             bridge.secondaryBus().detach(0, 0);
             config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_PDS, false);
             config.updateBits(expCap + EXP_LNKSTA, 2, LNKSTA_DLLLA, false);
-            config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_PDC | SLTSTA_DLLSC, true);
+            setEvents(eventShadow | SLTSTA_PDC);
+            config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_DLLSC, true);
             slotListener.ejected(gone);
         }
         refreshHotplugInterrupt();

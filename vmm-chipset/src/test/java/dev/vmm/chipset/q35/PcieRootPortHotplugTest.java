@@ -125,4 +125,23 @@ class PcieRootPortHotplugTest {
         assertThatThrownBy(() -> rp.hotPlug(new Q35Test.Endpoint())).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("slot already holds");
     }
+
+    @Test
+    void aBlanketClearWithOnesForEventsNotPendingLeavesTheEventsAlone() {
+        rp.pressAttentionButton();
+        writeSta(0xffff);                                   // ABP pending, the others not: ignored
+        assertThat(sta() & SLTSTA_ABP).isEqualTo(SLTSTA_ABP);
+        writeSta(SLTSTA_ABP);                               // exactly the pending event: cleared
+        assertThat(sta() & SLTSTA_ABP).isZero();
+        rp.bridge().configWrite(exp + EXP_SLTSTA + 1, 1, 0xff);   // high byte only: event bits untouched
+        rp.pressAttentionButton();
+        rp.bridge().configWrite(exp + EXP_SLTSTA + 1, 1, 0xff);
+        assertThat(sta() & SLTSTA_ABP).isEqualTo(SLTSTA_ABP);
+    }
+
+    @Test
+    void slotControlKeepsOnlyTheImplementedBits() {
+        writeCtl(0xffff);
+        assertThat(ctl()).isEqualTo(SLTCTL_ABPE | SLTCTL_PDCE | SLTCTL_CCIE | SLTCTL_HPIE | SLTCTL_AIC | SLTCTL_PIC | SLTCTL_PCC);
+    }
 }
