@@ -150,6 +150,9 @@ public final class AcpiTables {
         private long hpetBase = -1;
         private long hpetBlockId;
         private int gpe0Offset = -1, gpe0Length;
+        // CPU hot-plug (issue 15): register block base and the APIC id of every possible CPU; off when null.
+        private int cpuHotplugBase = -1;
+        private int[] possibleApicIds;
         private int pmTimerBits = 32;
 
         private Builder(int cpus) {
@@ -315,6 +318,21 @@ public final class AcpiTables {
             if (base <= 0 || base > 0xffff_fc00L || (base & 0x3ff) != 0) throw new IllegalArgumentException("HPET base must be 1 KiB aligned below 4 GiB");
             this.hpetBase = base;
             this.hpetBlockId = blockId & 0xffff_ffffL;
+            return this;
+        }
+
+        /**
+         * Adds QEMU-style CPU hot-plug AML ({@link CpuHotplugAml}: {@code \_SB.CPUS}, {@code CSCN},
+         * per-CPU {@code _STA/_MAT/_EJ0/_OST}, {@code \_GPE._E02}) for an {@link AcpiCpuHotplug}
+         * block at I/O port {@code ioBase}; {@code possibleApicIds} lists every possible CPU (maxcpus),
+         * index = CPU selector. Without this call the DSDT is unchanged.
+         */
+        public Builder cpuHotplug(int ioBase, int... possibleApicIds) {
+            if (ioBase <= 0 || ioBase > 0xffff - AcpiCpuHotplug.SIZE) throw new IllegalArgumentException("bad CPU hot-plug I/O base " + ioBase);
+            if (possibleApicIds.length == 0 || possibleApicIds.length > 0xfff) throw new IllegalArgumentException("1..4095 possible CPUs");
+            for (int id : possibleApicIds) if (id < 0 || id > 254) throw new IllegalArgumentException("APIC id 0..254: " + id);
+            this.cpuHotplugBase = ioBase;
+            this.possibleApicIds = possibleApicIds.clone();
             return this;
         }
 
@@ -617,6 +635,7 @@ public final class AcpiTables {
                     }
                 });
                 if (!pciExpress) isaDevices(sb);
+                if (cpuHotplugBase >= 0) CpuHotplugAml.cpus(sb, cpuHotplugBase, possibleApicIds);
                 if (pciExpress && ecamBase >= 0) {
                     long start = ecamBase + ((long) ecamFirstBus << 20);
                     long size = (long) (ecamLastBus - ecamFirstBus + 1) << 20;
@@ -626,6 +645,7 @@ public final class AcpiTables {
                             .name("_CRS", new ResourceTemplate().memory32Fixed(start, size).toData()));
                 }
             });
+            if (cpuHotplugBase >= 0) CpuHotplugAml.gpe(aml);
             // Soft-off: SLP_TYPa, SLP_TYPb, two reserved.
             aml.name("\\_S5", AmlBuilder.pkg(AmlBuilder.integer(AcpiPm.SLP_TYP_S5), AmlBuilder.integer(AcpiPm.SLP_TYP_S5),
                     AmlBuilder.integer(0), AmlBuilder.integer(0)));

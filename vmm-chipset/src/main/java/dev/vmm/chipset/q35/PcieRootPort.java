@@ -15,17 +15,24 @@ import dev.vmm.chipset.pci.PciFunction;
  *       implemented; link advertised as x32 at 16 GT/s (as QEMU) with Data Link Layer Link Active
  *       reporting; slot
  *       capabilities: attention button, power controller, attention and power indicators,
- *       <b>hot-plug surprise and hot-plug capable</b> (native PCIe hot-plug advertised), no command
- *       completed support (so an OS does not wait for completion interrupts), physical slot number
- *       = {@code slot}; slot control/status with presence detect and link active reflecting the
+ *       <b>hot-plug surprise and hot-plug capable</b> (native PCIe hot-plug advertised), command
+ *       completed supported (as QEMU: a slot control write completes at once and sets Command
+ *       Completed), physical slot number = {@code slot}; slot control/status with presence detect and link active reflecting the
  *       device attached below; root control/status;</li>
  *   <li>Advanced Error Reporting (extended capability 0x0001 v2 at 0x100) with its status registers
  *       write-1-to-clear, masks/severity writable, root error command/status.</li>
  * </ul>
  *
- * Attach {@link #bridge()} to a root bus slot and the endpoint with {@link #plug}, which sets the
- * slot's presence and link state. Hot-plug events (interrupts on presence change) are not generated
- * yet: the capability is advertised so guests bind pciehp, and devices are present from power-on.
+ * Attach {@link #bridge()} to a root bus slot and a cold-plugged endpoint with {@link #plug}, which
+ * sets the slot's presence and link state.
+ *
+ * <p>Native hot-plug (PCIe base spec, slot capabilities/control/status; what Linux's pciehp drives):
+ * {@link #hotPlug} sets Presence Detect State plus the Presence Detect Changed and Data Link Layer
+ * State Changed events; {@link #pressAttentionButton} (the host side of {@code device_del}) sets
+ * Attention Button Pressed; the OS acknowledges each event by writing 1 to its status bit. When the
+ * OS turns the slot's power controller off with the power indicator off, the device is detached and
+ * the {@link SlotListener} told, so the VMM can release its resources. The hot-plug interrupt (the
+ * port's INTx) is asserted while Hot-Plug Interrupt Enable is set and an enabled event is pending.
  */
 public final class PcieRootPort {
     public static final int VENDOR_ID = 0x1b36, DEVICE_ID = 0x000c, CLASS_CODE = 0x060400;
@@ -41,6 +48,22 @@ public final class PcieRootPort {
     public static final int SLTCAP_ABP = 1, SLTCAP_PCP = 1 << 1, SLTCAP_AIP = 1 << 3, SLTCAP_PIP = 1 << 4,
             SLTCAP_HPS = 1 << 5, SLTCAP_HPC = 1 << 6, SLTCAP_NCCS = 1 << 18;
     public static final int SLTSTA_PDS = 1 << 6, LNKSTA_DLLLA = 1 << 13, LNKCAP_DLLLARC = 1 << 20;
+    // Slot status events (write 1 to clear) and the matching slot control enables.
+    public static final int SLTSTA_ABP = 1, SLTSTA_PFD = 1 << 1, SLTSTA_MRLSC = 1 << 2, SLTSTA_PDC = 1 << 3,
+            SLTSTA_CC = 1 << 4, SLTSTA_DLLSC = 1 << 8;
+    public static final int SLTCTL_ABPE = 1, SLTCTL_PFDE = 1 << 1, SLTCTL_MRLSCE = 1 << 2, SLTCTL_PDCE = 1 << 3,
+            SLTCTL_CCIE = 1 << 4, SLTCTL_HPIE = 1 << 5, SLTCTL_AIC = 3 << 6, SLTCTL_PIC = 3 << 8,
+            SLTCTL_PCC = 1 << 10, SLTCTL_DLLSCE = 1 << 12;
+    /** Indicator control values (2-bit fields: bits 6-7 attention, 8-9 power). */
+    public static final int INDICATOR_ON = 1, INDICATOR_BLINK = 2, INDICATOR_OFF = 3;
+    /** Status events that can raise the hot-plug interrupt, each enabled by the same bit in slot control. */
+    static final int HOTPLUG_EVENTS = SLTSTA_ABP | SLTSTA_PFD | SLTSTA_MRLSC | SLTSTA_PDC | SLTSTA_CC;
+
+    /** What the guest did to the slot. Called on the vCPU thread: record and return. */
+    public interface SlotListener {
+        /** The OS powered the slot off with the indicator off: the device has been detached. */
+        void ejected(PciDevice device);
+    }
     // AER register offsets from the capability.
     public static final int AER_UNCOR_STATUS = 0x04, AER_UNCOR_MASK = 0x08, AER_UNCOR_SEVER = 0x0c,
             AER_COR_STATUS = 0x10, AER_COR_MASK = 0x14, AER_CAP_CTRL = 0x18, AER_HEADER_LOG = 0x1c,
@@ -51,6 +74,10 @@ public final class PcieRootPort {
     private final PciBridge bridge;
     private final int expCap;
     private final int aerCap;
+    private PciDevice occupant;
+    private SlotListener slotListener = device -> { };
+    private boolean hotplugIrq;
+    private int eventShadow;   // the slot status event bits as last resolved (see statusWritten)
 
     /**
      * @param slot physical slot number (1..8191), shown by the OS as the slot name
@@ -76,11 +103,15 @@ public final class PcieRootPort {
         put16(body, EXP_LNKSTA, 4 | 32 << 4);                                 // negotiated 16 GT/s x32
         put16(w1c, EXP_LNKSTA, 0xc000);
         put32(body, EXP_SLTCAP, SLTCAP_ABP | SLTCAP_PCP | SLTCAP_AIP | SLTCAP_PIP | SLTCAP_HPS | SLTCAP_HPC
-                | SLTCAP_NCCS | slot << 19);
+                | slot << 19);
         // Empty slot: attention and power indicators off (11b), power controller off (bit 10); plug() powers it on.
         put16(body, EXP_SLTCTL, 3 << 6 | 3 << 8 | 1 << 10);
-        put16(mask, EXP_SLTCTL, 0x1fff);
-        put16(w1c, EXP_SLTSTA, 0x011f);
+        // Writable: the enables of the events this slot has, indicators, power controller (QEMU's mask).
+        put16(mask, EXP_SLTCTL, SLTCTL_ABPE | SLTCTL_PDCE | SLTCTL_CCIE | SLTCTL_HPIE | SLTCTL_AIC | SLTCTL_PIC | SLTCTL_PCC);
+        // The event bits are stored as written and resolved to write-1-to-clear in statusWritten();
+        // DLLSC is a plain write-1-to-clear bit.
+        put16(mask, EXP_SLTSTA, HOTPLUG_EVENTS);
+        put16(w1c, EXP_SLTSTA, SLTSTA_DLLSC);
         put16(mask, EXP_RTCTL, 0x0007);                                       // SERR on correctable/non-fatal/fatal
         put32(w1c, EXP_RTSTA, 1 << 16);
         put32(body, EXP_DEVCAP2, 1 << 5 | 0x1f);                              // ARI forwarding, completion timeout ranges
@@ -106,6 +137,12 @@ public final class PcieRootPort {
         config.setWriteOneToClear(aerCap + AER_ROOT_STATUS, 4, 0x7f);
 
         bridge = new PciBridge(config);
+        config.addWriteListener(expCap + EXP_SLTCTL, 2, (o, sz) -> slotControlWritten());
+        config.addWriteListener(expCap + EXP_SLTSTA, 2, this::statusWritten);
+    }
+
+    public void slotListener(SlotListener listener) {
+        this.slotListener = java.util.Objects.requireNonNull(listener, "listener");
     }
 
     /** The function to attach on the root bus. */
@@ -123,12 +160,98 @@ public final class PcieRootPort {
      * Puts {@code device} in the slot (device 0 of the secondary bus) and reports it present with
      * its link up. Returns its function.
      */
-    public PciFunction plug(PciDevice device) {
+    public synchronized PciFunction plug(PciDevice device) {
+        if (occupant != null) throw new IllegalStateException("slot already holds " + occupant.name());
         PciFunction f = bridge.secondaryBus().attach(0, 0, device);
+        occupant = device;
         config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_PDS, true);
         config.updateBits(expCap + EXP_LNKSTA, 2, LNKSTA_DLLLA, true);
-        config.updateBits(expCap + EXP_SLTCTL, 2, 1 << 10, false);   // power on
+        config.updateBits(expCap + EXP_SLTCTL, 2, SLTCTL_PCC, false);   // power on
         return f;
+    }
+
+    /**
+     * Host side of {@code device_add} while the guest runs: the device appears in the slot with
+     * Presence Detect Changed and Data Link Layer State Changed raised for pciehp.
+     */
+    public synchronized PciFunction hotPlug(PciDevice device) {
+        PciFunction f = plug(device);
+        setEvents(eventShadow | SLTSTA_PDC);
+        config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_DLLSC, true);
+        refreshHotplugInterrupt();
+        return f;
+    }
+
+    /** Host side of {@code device_del}: the attention button, which pciehp answers by powering the slot off. */
+    public synchronized void pressAttentionButton() {
+        setEvents(eventShadow | SLTSTA_ABP);
+        refreshHotplugInterrupt();
+    }
+
+    /** The power indicator as the OS last set it ({@link #INDICATOR_ON}, {@code _BLINK}, {@code _OFF}). */
+    public int powerIndicator() {
+        return (config.read(expCap + EXP_SLTCTL, 2) & SLTCTL_PIC) >>> 8;
+    }
+
+    public int attentionIndicator() {
+        return (config.read(expCap + EXP_SLTCTL, 2) & SLTCTL_AIC) >>> 6;
+    }
+
+    /** Whether the slot's hot-plug interrupt is being asserted. */
+    public synchronized boolean hotplugInterrupt() {
+        return hotplugIrq;
+    }
+
+    /**
+     * Write 1 to clear for the event bits, with QEMU's guard: guests clear all status bits while
+     * initialising, and a write that has 1s for events that were not pending is taken as such a
+     * blanket clear and leaves the events as they were, so none raised meanwhile is lost.
+     */
+    private synchronized void statusWritten(int offset, int size) {
+        int at = expCap + EXP_SLTSTA;
+        if (offset <= at && offset + size > at) {
+            int written = config.read(at, 2) & HOTPLUG_EVENTS;   // stored as written (mask bits)
+            int next = (written & ~eventShadow) != 0 ? eventShadow : eventShadow & ~written;
+            setEvents(next);
+        } else {
+            setEvents(eventShadow);
+        }
+        refreshHotplugInterrupt();
+    }
+
+    private void setEvents(int events) {
+        eventShadow = events & HOTPLUG_EVENTS;
+        config.updateBits(expCap + EXP_SLTSTA, 2, HOTPLUG_EVENTS, false);
+        config.updateBits(expCap + EXP_SLTSTA, 2, eventShadow, true);
+    }
+
+    private synchronized void slotControlWritten() {
+        int ctl = config.read(expCap + EXP_SLTCTL, 2);
+        // The command completes at once (no real power controller to wait for).
+        setEvents(eventShadow | SLTSTA_CC);
+        if (occupant != null && (ctl & SLTCTL_PCC) != 0 && (ctl & SLTCTL_PIC) >>> 8 == INDICATOR_OFF) {
+            PciDevice gone = occupant;
+            occupant = null;
+            bridge.secondaryBus().detach(0, 0);
+            config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_PDS, false);
+            config.updateBits(expCap + EXP_LNKSTA, 2, LNKSTA_DLLLA, false);
+            setEvents(eventShadow | SLTSTA_PDC);
+            config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_DLLSC, true);
+            slotListener.ejected(gone);
+        }
+        refreshHotplugInterrupt();
+    }
+
+    private synchronized void refreshHotplugInterrupt() {
+        int ctl = config.read(expCap + EXP_SLTCTL, 2);
+        int sta = config.read(expCap + EXP_SLTSTA, 2);
+        boolean pending = (sta & ctl & HOTPLUG_EVENTS) != 0
+                || ((sta & SLTSTA_DLLSC) != 0 && (ctl & SLTCTL_DLLSCE) != 0);
+        boolean level = (ctl & SLTCTL_HPIE) != 0 && pending;
+        if (level == hotplugIrq) return;
+        hotplugIrq = level;
+        PciFunction f = bridge.function();
+        if (f != null) f.intx().set(level);
     }
 
     /** Whether the slot reports a device present. */

@@ -308,8 +308,9 @@ class Q35Test {
         mmio.write(ecam(b, 0, 1, 0, aer + PcieRootPort.AER_UNCOR_MASK), 4, 0xffff_ffffL);
         assertThat(mmio.read(ecam(b, 0, 1, 0, aer + PcieRootPort.AER_UNCOR_MASK), 4)).isEqualTo(0x03ff_f030L);
         // Slot control writable, slot status presence read-only.
-        mmio.write(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTCTL), 2, 0x1028);
-        assertThat(mmio.read(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTCTL), 2)).isEqualTo(0x1028);
+        mmio.write(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTCTL), 2, 0x0028);   // HPIE, PDCE (DLLSCE is read-only, as QEMU)
+        assertThat(mmio.read(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTCTL), 2)).isEqualTo(0x0028);
+        mmio.write(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTSTA), 2, PcieRootPort.SLTSTA_CC);   // the control write completed
         mmio.write(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTSTA), 2, 0xffff);
         assertThat(mmio.read(ecam(b, 0, 1, 0, exp + PcieRootPort.EXP_SLTSTA), 2)).isZero();
 
