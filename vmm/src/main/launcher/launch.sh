@@ -5,15 +5,39 @@ self=$(readlink -f "$0")
 cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm"
 # A class-data-sharing archive made on first run (keyed by this binary's size and time) cuts
 # JVM start-up; if the cache directory is not writable the JVM simply runs without it.
-key=$(stat -c '%s-%Y' "$self" 2>/dev/null || echo 0)
+# The AOT cache below is tied to the JDK too (a mismatch is ignored silently, never remade): key on it.
+key=$(stat -c '%s-%Y' "$self" 2>/dev/null || echo 0)-$(stat -c '%Y' "$VMM_JDK/release" 2>/dev/null || echo 0)
 cds=""
 if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
   # Archives of earlier builds are useless to this one: keep only ours.
-  [ -e "$cache/vmm-$key.jsa" ] || rm -f "$cache"/vmm-*.jsa 2>/dev/null
+  ours=""
+  for f in "$cache/vmm-$key".*; do [ -e "$f" ] && ours=1; done
+  [ -n "$ours" ] || rm -rf "$cache"/vmm-*.jsa "$cache"/vmm-*.aot* 2>/dev/null
   cds="-XX:SharedArchiveFile=$cache/vmm-$key.jsa -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off"
+  # Better still, JDK 25's AOT cache (classes loaded and linked, lambdas and profiles): made once, in the background, by a training run of the short
+  # commands (dev.vmm.aot.AotTraining) with this launcher's JVM options; used from the next start.
+  # An unusable cache (other JDK) is ignored silently; nothing of the training reaches the user.
+  aot="$cache/vmm-$key.aot"
+  if [ -f "$aot" ]; then
+    cds="-XX:AOTCache=$aot -Xlog:aot=off -Xlog:cds=off"
+  elif [ ! -e "$aot.failed" ] && grep -qs '^JAVA_VERSION="\(2[5-9]\|[3-9][0-9]\)' "$VMM_JDK/release" \
+      && { find "$aot.lock" -maxdepth 0 -mmin +10 -exec rm -rf {} + ; mkdir "$aot.lock"; } 2>/dev/null; then
+    ( nice "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -Xss1m \
+        --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput="$aot.tmp" -cp "$self" dev.vmm.aot.AotTraining \
+        && mv -f "$aot.tmp" "$aot" || : > "$aot.failed"; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
+  fi
 fi
+# Short commands (a dry run, image info, cpuid, help, version) end before C2 would pay off: C1 only
+# measured 0.60 -> 0.43 s for a dry run. A guest run keeps the full tiered JIT for its exit path.
+tier=4
+case " $* " in
+  *" --dry-run "*|*" -h "*|*" --help "*|*" -V "*|*" --version "*) tier=1 ;;
+esac
+case "${1:-} ${2:-}" in
+  "img info"|"cpuid "*) tier=1 ;;
+esac
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
-exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=4 -Xss1m \
+exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=$tier -Xss1m \
   --enable-native-access=ALL-UNNAMED $cds ${VMM_JAVA_OPTS:-} -jar "$self" "$@"
 exit $?

@@ -38,7 +38,8 @@ public final class Libc {
     /**
      * A downcall handle made on first use. Making one spins bytecode (a few ms each); the VMM uses
      * a handful of these functions per run, so creating all of them at class load would cost
-     * start-up time for nothing. The hot-path calls (ioctl, read, write, epoll_wait) stay eager.
+     * start-up time for nothing. The hot-path calls (ioctl, read, write, epoll_wait) use holder
+     * classes instead (below), lazy too but constants for the JIT.
      */
     private static final class LazyHandle {
         private final java.util.function.Supplier<MethodHandle> factory;
@@ -74,10 +75,13 @@ public final class Libc {
     private static final LazyHandle OPEN = new LazyHandle(() -> errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
             Linker.Option.firstVariadicArg(2)));
     private static final LazyHandle CLOSE = new LazyHandle(() -> errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
-    private static final MethodHandle IOCTL_PTR = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle IOCTL_LONG = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(2));
+    // Hot-path calls: each handle is a constant in its own holder class, so the JIT still inlines
+    // it (a static final), but it is linked only on first use (class initialisation) instead of
+    // when Libc loads: a dry run or img info never calls most of them.
+    private static final class IoctlPtrCall { static final MethodHandle H = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, ADDRESS),
+                Linker.Option.firstVariadicArg(2)); }
+    private static final class IoctlLongCall { static final MethodHandle H = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(2)); }
     private static final LazyHandle MMAP = new LazyHandle(() -> errnoCall("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG)));
     private static final LazyHandle MUNMAP = new LazyHandle(() -> errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG)));
@@ -85,15 +89,15 @@ public final class Libc {
     private static final LazyHandle EVENTFD = new LazyHandle(() -> errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT)));
     private static final LazyHandle EPOLL_CREATE1 = new LazyHandle(() -> errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final LazyHandle EPOLL_CTL = new LazyHandle(() -> errnoCall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS)));
-    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-    private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final class EpollWaitCall { static final MethodHandle H = errnoCall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)); }
+    private static final class ReadCall { static final MethodHandle H = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG)); }
+    private static final class WriteCall { static final MethodHandle H = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG)); }
     private static final LazyHandle PREAD = new LazyHandle(() -> errnoCall("pread64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG)));
     private static final LazyHandle PWRITE = new LazyHandle(() -> errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG)));
     private static final LazyHandle PREADV = new LazyHandle(() -> errnoCall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)));
     private static final LazyHandle PWRITEV = new LazyHandle(() -> errnoCall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)));
-    private static final MethodHandle WRITEV = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle READV = errnoCall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final class WritevCall { static final MethodHandle H = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)); }
+    private static final class ReadvCall { static final MethodHandle H = errnoCall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)); }
     private static final LazyHandle FALLOCATE = new LazyHandle(() -> errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG)));
     private static final LazyHandle FSTAT = new LazyHandle(() -> errnoCall("fstat64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS)));
     private static final LazyHandle FSYNC = new LazyHandle(() -> errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
@@ -105,13 +109,13 @@ public final class Libc {
             Linker.Option.firstVariadicArg(2)));
     private static final LazyHandle PRCTL = new LazyHandle(() -> errnoCall("prctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(1)));
-    private static final MethodHandle SYSCALL6 = errnoCall("syscall",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1));
+    private static final class Syscall6Call { static final MethodHandle H = errnoCall("syscall",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
+                Linker.Option.firstVariadicArg(1)); }
     private static final LazyHandle SIGACTION = new LazyHandle(() -> errnoCall("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)));
-    private static final MethodHandle PTHREAD_SELF = plainCall("pthread_self", FunctionDescriptor.of(JAVA_LONG));
-    private static final MethodHandle PTHREAD_KILL = plainCall("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final class PthreadSelfCall { static final MethodHandle H = plainCall("pthread_self", FunctionDescriptor.of(JAVA_LONG)); }
+    private static final class PthreadKillCall { static final MethodHandle H = plainCall("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT)); }
+    private static final class StrerrorCall { static final MethodHandle H = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT)); }
     private static final LazyHandle SYSCONF = new LazyHandle(() -> plainCall("sysconf", FunctionDescriptor.of(JAVA_LONG, JAVA_INT)));
     private static final LazyHandle GETPID = new LazyHandle(() -> plainCall("getpid", FunctionDescriptor.of(JAVA_INT)));
     private static final LazyHandle GETTID = new LazyHandle(() -> plainCall("gettid", FunctionDescriptor.of(JAVA_INT)));
@@ -188,7 +192,7 @@ public final class Libc {
 
     public static String strerror(int errno) {
         try {
-            MemorySegment s = (MemorySegment) STRERROR.invokeExact(errno);
+            MemorySegment s = (MemorySegment) StrerrorCall.H.invokeExact(errno);
             return s.reinterpret(256).getString(0);
         } catch (Throwable t) {
             return "errno " + errno;
@@ -225,7 +229,7 @@ public final class Libc {
     /** ioctl with a pointer argument; returns the result or {@code -errno}. */
     public static int ioctlRaw(int fd, long request, MemorySegment arg) {
         try {
-            int r = (int) IOCTL_PTR.invokeExact(CALL_STATE.get(), fd, request, arg);
+            int r = (int) IoctlPtrCall.H.invokeExact(CALL_STATE.get(), fd, request, arg);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -233,7 +237,7 @@ public final class Libc {
     /** ioctl with an integer argument; returns the result or {@code -errno}. */
     public static int ioctlRaw(int fd, long request, long arg) {
         try {
-            int r = (int) IOCTL_LONG.invokeExact(CALL_STATE.get(), fd, request, arg);
+            int r = (int) IoctlLongCall.H.invokeExact(CALL_STATE.get(), fd, request, arg);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -279,7 +283,7 @@ public final class Libc {
     /** epoll_wait into {@code events} (an array of {@link #EPOLL_EVENT}); returns the count or {@code -errno}. */
     public static int epollWaitRaw(int epfd, MemorySegment events, int maxEvents, int timeoutMs) {
         try {
-            int r = (int) EPOLL_WAIT.invokeExact(CALL_STATE.get(), epfd, events, maxEvents, timeoutMs);
+            int r = (int) EpollWaitCall.H.invokeExact(CALL_STATE.get(), epfd, events, maxEvents, timeoutMs);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -302,7 +306,7 @@ public final class Libc {
     /** read(2); returns bytes read or {@code -errno}. */
     public static long readRaw(int fd, MemorySegment buf, long count) {
         try {
-            long r = (long) READ.invokeExact(CALL_STATE.get(), fd, buf, count);
+            long r = (long) ReadCall.H.invokeExact(CALL_STATE.get(), fd, buf, count);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -310,7 +314,7 @@ public final class Libc {
     /** write(2); returns bytes written or {@code -errno}. */
     public static long writeRaw(int fd, MemorySegment buf, long count) {
         try {
-            long r = (long) WRITE.invokeExact(CALL_STATE.get(), fd, buf, count);
+            long r = (long) WriteCall.H.invokeExact(CALL_STATE.get(), fd, buf, count);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -351,7 +355,7 @@ public final class Libc {
     /** writev(2); returns bytes written or {@code -errno}. */
     public static long writevRaw(int fd, MemorySegment iov, int iovcnt) {
         try {
-            long r = (long) WRITEV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt);
+            long r = (long) WritevCall.H.invokeExact(CALL_STATE.get(), fd, iov, iovcnt);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -359,7 +363,7 @@ public final class Libc {
     /** readv(2); returns bytes read or {@code -errno}. */
     public static long readvRaw(int fd, MemorySegment iov, int iovcnt) {
         try {
-            long r = (long) READV.invokeExact(CALL_STATE.get(), fd, iov, iovcnt);
+            long r = (long) ReadvCall.H.invokeExact(CALL_STATE.get(), fd, iov, iovcnt);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -412,7 +416,7 @@ public final class Libc {
     /** syscall(2) with up to six arguments; returns the result or {@code -errno}. */
     public static long syscallRaw(long nr, long a1, long a2, long a3, long a4, long a5, long a6) {
         try {
-            long r = (long) SYSCALL6.invokeExact(CALL_STATE.get(), nr, a1, a2, a3, a4, a5, a6);
+            long r = (long) Syscall6Call.H.invokeExact(CALL_STATE.get(), nr, a1, a2, a3, a4, a5, a6);
             return r == -1 ? -errno() : r;
         } catch (Throwable t) { throw rethrow(t); }
     }
@@ -432,13 +436,13 @@ public final class Libc {
     }
 
     public static long pthreadSelf() {
-        try { return (long) PTHREAD_SELF.invokeExact(); }
+        try { return (long) PthreadSelfCall.H.invokeExact(); }
         catch (Throwable t) { throw rethrow(t); }
     }
 
     /** pthread_kill; returns 0 or an error number (it does not use errno). */
     public static int pthreadKill(long thread, int signo) {
-        try { return (int) PTHREAD_KILL.invokeExact(thread, signo); }
+        try { return (int) PthreadKillCall.H.invokeExact(thread, signo); }
         catch (Throwable t) { throw rethrow(t); }
     }
 

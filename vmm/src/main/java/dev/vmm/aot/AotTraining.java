@@ -1,0 +1,49 @@
+package dev.vmm.aot;
+
+import dev.vmm.Main;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+/**
+ * The training run behind the launcher's JDK AOT cache ({@code -XX:AOTCacheOutput}): the short
+ * commands whose start-up the cache is for — a dry run with a disk and an RNG, and {@code img info}
+ * of a raw and of a qcow2 image — run once in one JVM so that their classes, linkage and profiles
+ * are recorded together. Touches nothing but its own temporary directory; prints nothing.
+ */
+public final class AotTraining {
+    private AotTraining() {}
+
+    public static void main(String[] args) throws IOException {
+        PrintStream out = System.out, err = System.err;
+        PrintStream nowhere = new PrintStream(OutputStream.nullOutputStream());
+        Path dir = Files.createTempDirectory("vmm-aot-training");
+        try {
+            System.setOut(nowhere);
+            System.setErr(nowhere);
+            Path raw = dir.resolve("disk.img");
+            try (var f = java.nio.channels.FileChannel.open(raw, java.nio.file.StandardOpenOption.CREATE_NEW,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                f.truncate(0);
+                f.position((1 << 20) - 1).write(java.nio.ByteBuffer.wrap(new byte[1]));
+            }
+            Path qcow2 = dir.resolve("disk.qcow2");
+            Main.run("img", "create", "-q", "-f", "qcow2", qcow2.toString(), "1G");
+            Main.run("run", "--dry-run", "--disk", "path=" + raw, "--rng");
+            Main.run("run", "--dry-run", "--disk", "path=" + qcow2);
+            Main.run("img", "info", raw.toString());
+            Main.run("img", "info", qcow2.toString());
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+}
