@@ -62,27 +62,13 @@ class PcieSlotQemuOracleTest {
         List<String> qemuSide;
         try (QemuQtest q = QemuQtest.start("-M", "q35,smm=off", "-m", "512",
                 "-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=01.0")) {
-            qemuSide = script(new Q35QemuOracleTest.Side() {
-                public long cfgRead(int dev, int reg, int size) { return q.cfgRead(0, dev, 0, reg, size); }
-                public void cfgWrite(int dev, int reg, int size, long value) { q.cfgWrite(0, dev, 0, reg, size, value); }
-                public long mmioRead(long addr) { return QemuQtest.number(q.command("readl 0x" + Long.toHexString(addr))); }
-            });
+            qemuSide = script(Q35QemuOracleTest.Side.qemu(q, true));
         }
         Bus pio = new Bus("pio"), mmio = new Bus("mmio");
         PciBus root = PciBus.root(new PciPlatform(pio, mmio, new PciInterruptRouter((sl, pin) -> 16 + ((sl + pin - 1) & 7), g -> new RecordingLine())));
         Q35Mch.attach(root, mmio, 512L << 20).host().registerPorts(pio);
         root.attach(1, 0, new PcieRootPort(1, 0).bridge());
-        List<String> ours = script(new Q35QemuOracleTest.Side() {
-            public long cfgRead(int dev, int reg, int size) {
-                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
-                return pio.read(0xcfc + (reg & 3), size);
-            }
-            public void cfgWrite(int dev, int reg, int size, long value) {
-                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
-                pio.write(0xcfc + (reg & 3), size, value);
-            }
-            public long mmioRead(long addr) { return mmio.read(addr, 4); }
-        });
+        List<String> ours = script(Q35QemuOracleTest.Side.ours(pio, mmio));
         assertThat(ours).containsExactlyElementsOf(qemuSide);
     }
 }

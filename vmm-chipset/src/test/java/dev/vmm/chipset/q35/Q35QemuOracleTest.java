@@ -28,6 +28,30 @@ class Q35QemuOracleTest {
         long cfgRead(int dev, int reg, int size);
         void cfgWrite(int dev, int reg, int size, long value);
         long mmioRead(long addr);
+
+        /** QEMU under qtest: config cycles on bus 0, MMIO reads when {@code mmio} (else 0). */
+        static Side qemu(QemuQtest q, boolean mmio) {
+            return new Side() {
+                public long cfgRead(int dev, int reg, int size) { return q.cfgRead(0, dev, 0, reg, size); }
+                public void cfgWrite(int dev, int reg, int size, long value) { q.cfgWrite(0, dev, 0, reg, size, value); }
+                public long mmioRead(long addr) { return mmio ? QemuQtest.number(q.command("readl 0x" + Long.toHexString(addr))) : 0; }
+            };
+        }
+
+        /** Our model: config cycles through 0xCF8/0xCFC on {@code pio}, MMIO reads on {@code mmio} (null: 0). */
+        static Side ours(dev.vmm.chipset.bus.Bus pio, dev.vmm.chipset.bus.Bus mmio) {
+            return new Side() {
+                public long cfgRead(int dev, int reg, int size) {
+                    pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
+                    return pio.read(0xcfc + (reg & 3), size);
+                }
+                public void cfgWrite(int dev, int reg, int size, long value) {
+                    pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
+                    pio.write(0xcfc + (reg & 3), size, value);
+                }
+                public long mmioRead(long addr) { return mmio == null ? 0 : mmio.read(addr, 4); }
+            };
+        }
     }
 
     static final int MCH = 0, RP = 1, LPC = 31;
@@ -137,26 +161,12 @@ class Q35QemuOracleTest {
         QemuQtest.assumeInstalled();
         List<String> qemuSide;
         try (QemuQtest q = QemuQtest.start("-M", "pc,smm=off", "-m", "512")) {
-            qemuSide = pcScript(new Side() {
-                public long cfgRead(int dev, int reg, int size) { return q.cfgRead(0, dev, 0, reg, size); }
-                public void cfgWrite(int dev, int reg, int size, long value) { q.cfgWrite(0, dev, 0, reg, size, value); }
-                public long mmioRead(long addr) { return 0; }
-            });
+            qemuSide = pcScript(Side.qemu(q, false));
         }
         Bus pio = new Bus("pio");
         PciBus root = PciBus.root(new PciPlatform(pio, new Bus("mmio"), PciInterruptRouter.pirq(g -> new RecordingLine(), 10, 10, 11, 11)));
         new dev.vmm.chipset.pci.PciHostBridge(root, new I440fxPmc()).registerPorts(pio);
-        List<String> ours = pcScript(new Side() {
-            public long cfgRead(int dev, int reg, int size) {
-                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
-                return pio.read(0xcfc + (reg & 3), size);
-            }
-            public void cfgWrite(int dev, int reg, int size, long value) {
-                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
-                pio.write(0xcfc + (reg & 3), size, value);
-            }
-            public long mmioRead(long addr) { return 0; }
-        });
+        List<String> ours = pcScript(Side.ours(pio, null));
         assertThat(ours).containsExactlyElementsOf(qemuSide);
     }
 
@@ -167,11 +177,7 @@ class Q35QemuOracleTest {
         List<String> qemuSide;
         try (QemuQtest q = QemuQtest.start("-M", "q35,smm=off", "-m", "512",
                 "-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=01.0")) {
-            qemuSide = script(new Side() {
-                public long cfgRead(int dev, int reg, int size) { return q.cfgRead(0, dev, 0, reg, size); }
-                public void cfgWrite(int dev, int reg, int size, long value) { q.cfgWrite(0, dev, 0, reg, size, value); }
-                public long mmioRead(long addr) { return QemuQtest.number(q.command("readl 0x" + Long.toHexString(addr))); }
-            });
+            qemuSide = script(Side.qemu(q, true));
         }
         Bus pio = new Bus("pio"), mmio = new Bus("mmio");
         PciBus root = PciBus.root(new PciPlatform(pio, mmio, new PciInterruptRouter((sl, pin) -> 16 + ((sl + pin - 1) & 7), g -> new RecordingLine())));
@@ -181,17 +187,7 @@ class Q35QemuOracleTest {
         root.attach(31, 2, new Q35Test.Endpoint());   // QEMU's q35 has the AHCI and SMBus functions at 1f.2/1f.3
         root.attach(31, 3, new Q35Test.Endpoint());
         root.attach(1, 0, new PcieRootPort(1, 0).bridge());
-        List<String> ours = script(new Side() {
-            public long cfgRead(int dev, int reg, int size) {
-                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
-                return pio.read(0xcfc + (reg & 3), size);
-            }
-            public void cfgWrite(int dev, int reg, int size, long value) {
-                pio.write(0xcf8, 4, 0x8000_0000L | dev << 11 | (reg & 0xfc));
-                pio.write(0xcfc + (reg & 3), size, value);
-            }
-            public long mmioRead(long addr) { return mmio.read(addr, 4); }
-        });
+        List<String> ours = script(Side.ours(pio, mmio));
         assertThat(ours).containsExactlyElementsOf(qemuSide);
     }
 }
