@@ -137,6 +137,8 @@ class VirtioNetTapTest {
             byte[] p1 = "from pair 1".getBytes(StandardCharsets.US_ASCII);
             r = ping(h, 1, hostMac, GUEST_MAC, 3, p1, 2048);
             assertThat(r).as("echo reply to pair 1's ping; log %s", h.log).isNotNull();
+            // The counter goes up after writev returns; the namespace's reply can be read before that.
+            waitFor(() -> h.dev.stats(1).txPackets() >= 1);
             assertThat(h.dev.stats(1).txPackets()).isEqualTo(1);
 
             // Out-of-range pair counts and wrong lengths are refused.
