@@ -14,7 +14,7 @@ import java.util.stream.Stream;
  * The training run behind the launcher's JDK AOT cache ({@code -XX:AOTCacheOutput}): the short
  * commands whose start-up the cache is for — a dry run with a disk and an RNG, and {@code img info}
  * of a raw and of a qcow2 image — run once in one JVM so that their classes, linkage and profiles
- * are recorded together. Touches nothing but its own temporary directory; prints nothing.
+ * are recorded together; and a guest's exit path replayed without KVM ({@link dev.vmm.machine.ExitReplay}). Touches nothing but its own temporary directory; prints nothing.
  */
 public final class AotTraining {
     private AotTraining() {}
@@ -38,6 +38,11 @@ public final class AotTraining {
             Main.run("run", "--dry-run", "--disk", "path=" + qcow2);
             Main.run("img", "info", raw.toString());
             Main.run("img", "info", qcow2.toString());
+            // A guest's exit path (PIO to the serial port, CMOS, POST port) through the vCPU's own
+            // dispatcher: its profile in the cache lets a guest's first exits run compiled code.
+            try (dev.vmm.machine.ExitReplay exits = new dev.vmm.machine.ExitReplay()) {
+                exits.mix(20_000);
+            }
         } finally {
             System.setOut(out);
             System.setErr(err);

@@ -24,13 +24,19 @@ record LegacyPcDevices(Uart16550 com1, I8042 i8042, CmosRtc cmos, Runnable reset
     /** Registers the devices on {@code pio}; {@code ramBelow4g} is what the CMOS reports as low memory. */
     static LegacyPcDevices install(Bus pio, IntFunction<InterruptLine> isaIrq, MachineConfig cfg, long ramBelow4g,
                                    ConsoleOutput console, Consumer<VmExit> exits) {
+        return install(pio, isaIrq, cfg.memoryBytes(), ramBelow4g, console, exits);
+    }
+
+    /** The same for a machine of {@code memoryBytes} of RAM (without a whole configuration: {@link ExitReplay}). */
+    static LegacyPcDevices install(Bus pio, IntFunction<InterruptLine> isaIrq, long memoryBytes, long ramBelow4g,
+                                   ConsoleOutput console, Consumer<VmExit> exits) {
         Uart16550 com1 = new Uart16550(isaIrq.apply(COM1_IRQ), console);
         pio.register(COM1_PORT, Uart16550.SIZE, com1);
         Runnable reset = () -> exits.accept(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset", null));
         Runnable powerOff = () -> exits.accept(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null));
         I8042 i8042 = new I8042(isaIrq.apply(I8042_KBD_IRQ), isaIrq.apply(I8042_AUX_IRQ), reset);
         pio.register(I8042.BASE, I8042.SIZE, i8042);
-        CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), isaIrq.apply(RTC_IRQ), ramBelow4g, cfg.memoryBytes() - ramBelow4g);
+        CmosRtc cmos = new CmosRtc(java.time.Clock.systemUTC(), isaIrq.apply(RTC_IRQ), ramBelow4g, memoryBytes - ramBelow4g);
         pio.register(CmosRtc.BASE, CmosRtc.SIZE, cmos);
         pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(v -> exits.accept(VmExit.guestExit(v))));
         pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(ev -> exits.accept(VmExit.pvpanic("pvpanic", ev))));

@@ -7,15 +7,9 @@ import dev.vmm.ffm.kvm.VcpuFd;
 import dev.vmm.ffm.libc.Errno;
 import dev.vmm.ffm.libc.Libc;
 
-import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 
 import static dev.vmm.ffm.kvm.KvmIoctls.*;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
-import static java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED;
-import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 
 /**
  * One vCPU on its own platform thread: KVM_RUN, dispatch the exit to the PIO or MMIO bus, repeat.
@@ -25,8 +19,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 public final class Vcpu implements Runnable {
     private final VcpuFd fd;
     private final KvmRun run;
-    private final Bus pio;
-    private final Bus mmio;
+    private final ExitDispatcher exits;
     private final VcpuExitHandler exitHandler;
     private final VcpuGate gate;
     private final long[] exitCounts = new long[64];
@@ -39,8 +32,7 @@ public final class Vcpu implements Runnable {
         this.gate = gate;
         this.fd = fd;
         this.run = fd.kvmRun();
-        this.pio = pio;
-        this.mmio = mmio;
+        this.exits = new ExitDispatcher(run, pio, mmio);
         this.exitHandler = exitHandler;
     }
 
@@ -115,8 +107,8 @@ public final class Vcpu implements Runnable {
             int reason = run.exitReason();
             if (reason >= 0 && reason < exitCounts.length) exitCounts[reason]++;
             switch (reason) {
-                case KVM_EXIT_IO -> handleIo();
-                case KVM_EXIT_MMIO -> handleMmio();
+                case KVM_EXIT_IO -> exits.io();
+                case KVM_EXIT_MMIO -> exits.mmio();
                 case KVM_EXIT_INTR, KVM_EXIT_IRQ_WINDOW_OPEN -> { }
                 case KVM_EXIT_HLT -> {
                     // Only without an in-kernel LAPIC; ours always has one, so a HLT exit means the guest stopped for good.
@@ -154,58 +146,6 @@ public final class Vcpu implements Runnable {
                     fail("unexpected KVM exit reason " + reason);
                     return;
                 }
-            }
-        }
-    }
-
-    private void handleIo() {
-        int port = run.ioPort();
-        int size = run.ioSize();
-        MemorySegment data = run.ioData();
-        int count = run.ioCount();
-        if (run.ioDirection() == KVM_EXIT_IO_OUT) {
-            for (int i = 0; i < count; i++) pio.write(port, size, load(data, (long) i * size, size));
-        } else {
-            for (int i = 0; i < count; i++) store(data, (long) i * size, size, pio.read(port, size));
-        }
-    }
-
-    private void handleMmio() {
-        long addr = run.mmioPhysAddr();
-        int len = run.mmioLen();
-        if (len <= 0 || len > 8) return;
-        MemorySegment data = run.mmioData();
-        if (run.mmioIsWrite()) {
-            mmio.write(addr, len, load(data, 0, len));
-        } else {
-            store(data, 0, len, mmio.read(addr, len));
-        }
-    }
-
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-
-    static long load(MemorySegment s, long off, int size) {
-        return switch (size) {
-            case 1 -> s.get(JAVA_BYTE, off) & 0xffL;
-            case 2 -> s.get(JAVA_SHORT_UNALIGNED.withOrder(LE), off) & 0xffffL;
-            case 4 -> s.get(JAVA_INT_UNALIGNED.withOrder(LE), off) & 0xffffffffL;
-            case 8 -> s.get(JAVA_LONG_UNALIGNED.withOrder(LE), off);
-            default -> {
-                long v = 0;
-                for (int i = size - 1; i >= 0; i--) v = (v << 8) | (s.get(JAVA_BYTE, off + i) & 0xff);
-                yield v;
-            }
-        };
-    }
-
-    static void store(MemorySegment s, long off, int size, long v) {
-        switch (size) {
-            case 1 -> s.set(JAVA_BYTE, off, (byte) v);
-            case 2 -> s.set(JAVA_SHORT_UNALIGNED.withOrder(LE), off, (short) v);
-            case 4 -> s.set(JAVA_INT_UNALIGNED.withOrder(LE), off, (int) v);
-            case 8 -> s.set(JAVA_LONG_UNALIGNED.withOrder(LE), off, v);
-            default -> {
-                for (int i = 0; i < size; i++) s.set(JAVA_BYTE, off + i, (byte) (v >>> (8 * i)));
             }
         }
     }

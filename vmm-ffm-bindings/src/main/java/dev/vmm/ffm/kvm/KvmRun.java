@@ -43,6 +43,44 @@ public final class KvmRun {
         this.run = run;
     }
 
+    /**
+     * A {@code kvm_run} layout over any segment (at least {@link #size()} bytes): for replaying
+     * exits without KVM — in benchmarks, tests and the AOT training run — with
+     * {@link #recordIoExit} and {@link #recordMmioExit}.
+     */
+    public static KvmRun over(MemorySegment segment) {
+        if (segment.byteSize() < size()) throw new IllegalArgumentException("kvm_run needs " + size() + " bytes");
+        return new KvmRun(segment);
+    }
+
+    /** The structure's size up to the end of the exit union (the data area of PIO exits follows it). */
+    public static long size() { return KVM_RUN.byteSize(); }
+
+    /**
+     * Writes a KVM_EXIT_IO record as KVM would: direction, size, port, count, and the data area
+     * placed after the structure. Returns the data area (out: fill it; in: the VMM fills it).
+     */
+    public MemorySegment recordIoExit(int direction, int size, int port, int count) {
+        long dataOffset = (size() + 7) & ~7L;
+        if (dataOffset + (long) size * count > run.byteSize()) throw new IllegalArgumentException("no room for the PIO data");
+        run.set(JAVA_INT, EXIT_REASON, KvmIoctls.KVM_EXIT_IO);
+        run.set(JAVA_BYTE, IO_DIRECTION, (byte) direction);
+        run.set(JAVA_BYTE, IO_SIZE, (byte) size);
+        run.set(JAVA_SHORT, IO_PORT, (short) port);
+        run.set(JAVA_INT, IO_COUNT, count);
+        run.set(JAVA_LONG, IO_DATA_OFFSET, dataOffset);
+        return ioData();
+    }
+
+    /** Writes a KVM_EXIT_MMIO record as KVM would; {@code data}'s low {@code len} bytes for a write. */
+    public void recordMmioExit(long address, int len, boolean write, long data) {
+        run.set(JAVA_INT, EXIT_REASON, KvmIoctls.KVM_EXIT_MMIO);
+        run.set(JAVA_LONG, MMIO_PHYS_ADDR, address);
+        run.set(JAVA_INT, MMIO_LEN, len);
+        run.set(JAVA_BYTE, MMIO_IS_WRITE, (byte) (write ? 1 : 0));
+        run.set(JAVA_LONG, MMIO_DATA, write ? data : 0);
+    }
+
     public MemorySegment segment() { return run; }
 
     public int exitReason() { return run.get(JAVA_INT, EXIT_REASON); }
