@@ -67,36 +67,70 @@ public final class GuestMemory {
         return r.host().asSlice(gpa - r.base(), len);
     }
 
-    public byte readU8(long gpa) { return slice(gpa, 1).get(ValueLayout.JAVA_BYTE, 0); }
+    // The accessors and copies below address the region's segment directly instead of through a
+    // slice: the same bounds (the region check, then the segment's own), and no slice object per
+    // access — on the request path, where escape analysis did not always remove it (JFR, #19).
 
-    public short readU16(long gpa) { return slice(gpa, 2).get(U16, 0); }
+    /** The region holding all of {@code [gpa, gpa+len)}; throws {@link GuestMemoryException} otherwise. */
+    private GuestRegion region(long gpa, long len) {
+        GuestRegion r = regionFor(gpa, len);
+        if (r == null) throw new GuestMemoryException(gpa, len);
+        return r;
+    }
 
-    public int readU32(long gpa) { return slice(gpa, 4).get(U32, 0); }
+    public byte readU8(long gpa) { GuestRegion r = region(gpa, 1); return r.host().get(ValueLayout.JAVA_BYTE, gpa - r.base()); }
 
-    public long readU64(long gpa) { return slice(gpa, 8).get(U64, 0); }
+    public short readU16(long gpa) { GuestRegion r = region(gpa, 2); return r.host().get(U16, gpa - r.base()); }
 
-    public void writeU8(long gpa, byte v) { slice(gpa, 1).set(ValueLayout.JAVA_BYTE, 0, v); }
+    public int readU32(long gpa) { GuestRegion r = region(gpa, 4); return r.host().get(U32, gpa - r.base()); }
 
-    public void writeU16(long gpa, short v) { slice(gpa, 2).set(U16, 0, v); }
+    public long readU64(long gpa) { GuestRegion r = region(gpa, 8); return r.host().get(U64, gpa - r.base()); }
 
-    public void writeU32(long gpa, int v) { slice(gpa, 4).set(U32, 0, v); }
+    public void writeU8(long gpa, byte v) { GuestRegion r = region(gpa, 1); r.host().set(ValueLayout.JAVA_BYTE, gpa - r.base(), v); }
 
-    public void writeU64(long gpa, long v) { slice(gpa, 8).set(U64, 0, v); }
+    public void writeU16(long gpa, short v) { GuestRegion r = region(gpa, 2); r.host().set(U16, gpa - r.base(), v); }
 
-    /** Copies {@code dst.length} bytes from guest memory at {@code gpa}. */
+    public void writeU32(long gpa, int v) { GuestRegion r = region(gpa, 4); r.host().set(U32, gpa - r.base(), v); }
+
+    public void writeU64(long gpa, long v) { GuestRegion r = region(gpa, 8); r.host().set(U64, gpa - r.base(), v); }
+
+    /** Copies {@code len} bytes from guest memory at {@code gpa} into {@code dst[off..]}. */
     public void read(long gpa, byte[] dst, int off, int len) {
-        MemorySegment.copy(slice(gpa, len), ValueLayout.JAVA_BYTE, 0, dst, off, len);
+        GuestRegion r = region(gpa, len);
+        MemorySegment.copy(r.host(), ValueLayout.JAVA_BYTE, gpa - r.base(), dst, off, len);
     }
 
     /** Copies bytes into guest memory at {@code gpa}. */
     public void write(long gpa, byte[] src, int off, int len) {
-        MemorySegment.copy(src, off, slice(gpa, len), ValueLayout.JAVA_BYTE, 0, len);
+        GuestRegion r = region(gpa, len);
+        MemorySegment.copy(src, off, r.host(), ValueLayout.JAVA_BYTE, gpa - r.base(), len);
     }
 
     public void write(long gpa, byte[] src) { write(gpa, src, 0, src.length); }
 
     /** Copies a host segment into guest memory at {@code gpa}. */
     public void write(long gpa, MemorySegment src) {
-        slice(gpa, src.byteSize()).copyFrom(src);
+        copyIn(src, 0, gpa, src.byteSize());
+    }
+
+    /**
+     * The host virtual address of {@code [gpa, gpa+len)} (checked as {@link #slice}), for the kernel
+     * (an iovec of io_uring readv/writev): the address without a slice object per buffer.
+     */
+    public long hostAddress(long gpa, long len) {
+        GuestRegion r = region(gpa, len);
+        return r.host().address() + (gpa - r.base());
+    }
+
+    /** Copies {@code len} bytes of {@code src} from {@code srcOffset} into guest memory at {@code gpa}. */
+    public void copyIn(MemorySegment src, long srcOffset, long gpa, long len) {
+        GuestRegion r = region(gpa, len);
+        MemorySegment.copy(src, srcOffset, r.host(), gpa - r.base(), len);
+    }
+
+    /** Copies {@code len} bytes of guest memory at {@code gpa} into {@code dst} at {@code dstOffset}. */
+    public void copyOut(long gpa, MemorySegment dst, long dstOffset, long len) {
+        GuestRegion r = region(gpa, len);
+        MemorySegment.copy(r.host(), gpa - r.base(), dst, dstOffset, len);
     }
 }

@@ -4,6 +4,7 @@ import dev.vmm.chipset.bus.Bus;
 import dev.vmm.ffm.kvm.KvmRun;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 import static dev.vmm.ffm.kvm.KvmIoctls.KVM_EXIT_IO_OUT;
@@ -20,7 +21,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * AOT cache's training run (which records its profile, so a guest's first exits run compiled code).
  */
 public final class ExitDispatcher {
-    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    // Layouts as constants: withOrder() in the access would make a new layout (and look up its
+    // VarHandle) on every exit.
+    private static final ValueLayout.OfShort U16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt U32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong U64 = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private final KvmRun run;
     private final Bus pio;
     private final Bus mmio;
@@ -60,9 +65,9 @@ public final class ExitDispatcher {
     static long load(MemorySegment s, long off, int size) {
         return switch (size) {
             case 1 -> s.get(JAVA_BYTE, off) & 0xffL;
-            case 2 -> s.get(JAVA_SHORT_UNALIGNED.withOrder(LE), off) & 0xffffL;
-            case 4 -> s.get(JAVA_INT_UNALIGNED.withOrder(LE), off) & 0xffffffffL;
-            case 8 -> s.get(JAVA_LONG_UNALIGNED.withOrder(LE), off);
+            case 2 -> s.get(U16, off) & 0xffffL;
+            case 4 -> s.get(U32, off) & 0xffffffffL;
+            case 8 -> s.get(U64, off);
             default -> {
                 long v = 0;
                 for (int i = size - 1; i >= 0; i--) v = (v << 8) | (s.get(JAVA_BYTE, off + i) & 0xff);
@@ -74,9 +79,9 @@ public final class ExitDispatcher {
     static void store(MemorySegment s, long off, int size, long v) {
         switch (size) {
             case 1 -> s.set(JAVA_BYTE, off, (byte) v);
-            case 2 -> s.set(JAVA_SHORT_UNALIGNED.withOrder(LE), off, (short) v);
-            case 4 -> s.set(JAVA_INT_UNALIGNED.withOrder(LE), off, (int) v);
-            case 8 -> s.set(JAVA_LONG_UNALIGNED.withOrder(LE), off, v);
+            case 2 -> s.set(U16, off, (short) v);
+            case 4 -> s.set(U32, off, (int) v);
+            case 8 -> s.set(U64, off, v);
             default -> {
                 for (int i = 0; i < size; i++) s.set(JAVA_BYTE, off + i, (byte) (v >>> (8 * i)));
             }

@@ -245,7 +245,7 @@ final class BlkQueueWorker extends QueueWorker<BlkQueueWorker.Request> {
             long take = Math.min(blen - skip, left);
             if (take == 0) continue;
             if (n == cap) return false;
-            long host = memory.slice(c.address(i) + skip, take).address();
+            long host = memory.hostAddress(c.address(i) + skip, take);
             r.iovecs.set(ValueLayout.JAVA_LONG, 16L * n, host);
             r.iovecs.set(ValueLayout.JAVA_LONG, 16L * n + 8, take);
             n++;

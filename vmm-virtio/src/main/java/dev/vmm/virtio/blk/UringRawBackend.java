@@ -195,7 +195,8 @@ public final class UringRawBackend implements BlkBackend {
                 Bounce b = new Bounce(iovecs, count, true);
                 submit(token, s -> s.prepRead(fd, b.buffer, offset), b);
             } else {
-                submit(token, s -> s.prepReadv(fd, iovecs, count, offset), null);
+                Sqe s = claim(token, null); // the hot path: no lambda object per request
+                if (s != null) commit(s.prepReadv(fd, iovecs, count, offset), token, null);
             }
         }
 
@@ -206,7 +207,8 @@ public final class UringRawBackend implements BlkBackend {
                 b.gather();
                 submit(token, s -> s.prepWrite(fd, b.buffer, offset), b);
             } else {
-                submit(token, s -> s.prepWritev(fd, iovecs, count, offset), null);
+                Sqe s = claim(token, null);
+                if (s != null) commit(s.prepWritev(fd, iovecs, count, offset), token, null);
             }
         }
 
@@ -234,13 +236,24 @@ public final class UringRawBackend implements BlkBackend {
         }
 
         private void submit(long token, Prep prep, Bounce bounce) {
+            Sqe sqe = claim(token, bounce);
+            if (sqe != null) {
+                prep.fill(sqe);
+                commit(sqe, token, bounce);
+            }
+        }
+
+        /** The next SQE, or null after completing the request with EBUSY (ring full). */
+        private Sqe claim(long token, Bounce bounce) {
             Sqe sqe = thread.nextSqe();
             if (sqe == null) {
                 if (bounce != null) bounce.close();
                 sink.complete(token, -Errno.EBUSY);
-                return;
             }
-            prep.fill(sqe);
+            return sqe;
+        }
+
+        private void commit(Sqe sqe, long token, Bounce bounce) {
             sqe.userData(IoThread.userData(target, token));
             if (bounce != null) bounces.put(token, bounce);
             inFlight++;

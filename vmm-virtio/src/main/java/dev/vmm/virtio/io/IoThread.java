@@ -40,12 +40,16 @@ public final class IoThread implements AutoCloseable {
     private static final long TOKEN_MASK = (1L << TOKEN_BITS) - 1;
     private static final int MAX_EVENTS = 64;
     private static final long EPOLL_EVENT_SIZE = Libc.EPOLL_EVENT.byteSize();
+    /** epoll_event.data: a u64 at offset 4 (the struct is packed on x86-64). A constant, not made per event. */
+    private static final ValueLayout.OfLong EPOLL_DATA = ValueLayout.JAVA_LONG.withByteAlignment(4);
 
     private final String name;
     private final IoUring ring;
     private final int epfd;
     private final int wakeFd;
     private final int completionFd;
+    /** One instance for the loop: a method reference written in the loop would be a new object per round. */
+    private final Runnable reap = this::reapCompletions;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final MemorySegment eventfdBuf;
@@ -109,7 +113,7 @@ public final class IoThread implements AutoCloseable {
         this.events = arena.allocate(EPOLL_EVENT_SIZE * MAX_EVENTS, 8);
         this.eventfdBuf = arena.allocate(8, 8);
         addFd(wakeFd, this::runTasks);
-        addFd(completionFd, this::reapCompletions);
+        addFd(completionFd, reap);
         this.thread = dev.vmm.threads.VmmThreads.unstarted(dev.vmm.threads.ThreadKind.IO, name, this::loop);
     }
 
@@ -294,9 +298,9 @@ public final class IoThread implements AutoCloseable {
                 return;
             }
             busy = n > 0 || completionsReady;
-            if (completionsReady) safely(this::reapCompletions);
+            if (completionsReady) safely(reap);
             for (int i = 0; i < n; i++) {
-                long idx = events.get(ValueLayout.JAVA_LONG.withByteAlignment(4), i * EPOLL_EVENT_SIZE + 4);
+                long idx = events.get(EPOLL_DATA, i * EPOLL_EVENT_SIZE + 4);
                 Runnable h = idx < fdHandlers.size() ? fdHandlers.get((int) idx) : null;
                 if (h != null) safely(h);
             }

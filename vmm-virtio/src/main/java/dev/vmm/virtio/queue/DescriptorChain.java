@@ -98,7 +98,7 @@ public final class DescriptorChain {
                 continue;
             }
             long n = Math.min(len - offset, want - done);
-            MemorySegment.copy(memory.slice(addresses[i] + offset, n), 0, dst, done, n);
+            memory.copyOut(addresses[i] + offset, dst, done, n);
             done += n;
             offset = 0;
         }
@@ -120,21 +120,45 @@ public final class DescriptorChain {
                 continue;
             }
             long n = Math.min(len - offset, want - done);
-            MemorySegment.copy(src, done, memory.slice(addresses[i] + offset, n), 0, n);
+            memory.copyIn(src, done, addresses[i] + offset, n);
             done += n;
             offset = 0;
         }
         return done;
     }
 
-    /** Convenience for headers and status bytes: {@link #readFromChain} into a byte array. */
+    /** For headers and status bytes: {@link #readFromChain} into a byte array (no segment wrapper per call). */
     public int readFromChain(long offset, byte[] dst) {
-        return (int) readFromChain(offset, MemorySegment.ofArray(dst));
+        int done = 0;
+        for (int i = 0; i < readableCount && done < dst.length; i++) {
+            long len = Integer.toUnsignedLong(lengths[i]);
+            if (offset >= len) {
+                offset -= len;
+                continue;
+            }
+            int n = (int) Math.min(len - offset, dst.length - done);
+            memory.read(addresses[i] + offset, dst, done, n);
+            done += n;
+            offset = 0;
+        }
+        return done;
     }
 
-    /** Convenience for headers and status bytes: {@link #writeToChain} from a byte array. */
+    /** For headers and status bytes: {@link #writeToChain} from a byte array (no segment wrapper per call). */
     public int writeToChain(long offset, byte[] src) {
-        return (int) writeToChain(offset, MemorySegment.ofArray(src));
+        int done = 0;
+        for (int i = readableCount; i < count && done < src.length; i++) {
+            long len = Integer.toUnsignedLong(lengths[i]);
+            if (offset >= len) {
+                offset -= len;
+                continue;
+            }
+            int n = (int) Math.min(len - offset, src.length - done);
+            memory.write(addresses[i] + offset, src, done, n);
+            done += n;
+            offset = 0;
+        }
+        return done;
     }
 
     @Override
