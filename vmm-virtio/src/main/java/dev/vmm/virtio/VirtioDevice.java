@@ -24,8 +24,8 @@ import java.util.List;
  * contract); the transport does not touch them again until {@code reset()} returns.
  */
 public interface VirtioDevice {
-    /** The virtio device id, one of {@link VirtioDeviceType}. */
-    int deviceType();
+    /** The virtio device type. */
+    VirtioDeviceType deviceType();
 
     /**
      * The features the device offers; constant for the device's lifetime. Must include

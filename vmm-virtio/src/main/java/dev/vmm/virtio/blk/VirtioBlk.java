@@ -122,7 +122,7 @@ public final class VirtioBlk extends QueueDevice {
 
     // ---- VirtioDevice ------------------------------------------------------------------------
 
-    @Override public int deviceType() { return VirtioDeviceType.BLOCK; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.BLOCK; }
 
     @Override public long deviceFeatures() { return features; }
 

@@ -118,7 +118,7 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
 
     // ---- VirtioDevice ----
 
-    @Override public int deviceType() { return VirtioDeviceType.CONSOLE; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.CONSOLE; }
 
     @Override
     public long deviceFeatures() {

@@ -145,7 +145,7 @@ public final class VirtioNet extends QueueDevice {
 
     // ---- VirtioDevice ------------------------------------------------------------------------
 
-    @Override public int deviceType() { return VirtioDeviceType.NET; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.NET; }
 
     @Override public long deviceFeatures() { return features; }
 

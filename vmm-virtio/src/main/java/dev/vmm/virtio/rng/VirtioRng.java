@@ -105,7 +105,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     /** Total bytes handed to the guest since construction. */
     public synchronized long bytesServed() { return bytesServed; }
 
-    @Override public int deviceType() { return VirtioDeviceType.ENTROPY; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.ENTROPY; }
 
     @Override
     public long deviceFeatures() {

@@ -2,6 +2,7 @@ package dev.vmm.virtio.pci;
 
 import dev.vmm.chipset.pci.PciBar;
 import dev.vmm.virtio.DeviceStatus;
+import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,8 +64,8 @@ class VirtioPciDeviceTest {
         assertThat(rig.configRead(0x2E, 2)).isEqualTo(1);
         assertThat(rig.configRead(0x3D, 1)).isEqualTo(1);        // INTA#
         assertThat(rig.configRead(0x10 + 4 * BAR, 4) & 0xF).isEqualTo(0x4);   // 64-bit memory, not prefetchable
-        assertThat(VirtioPciDevice.classCode(2)).isEqualTo(0x010000);
-        assertThat(VirtioPciDevice.classCode(4)).isEqualTo(0xFF0000);
+        assertThat(VirtioPciDevice.classCode(VirtioDeviceType.BLOCK)).isEqualTo(0x010000);
+        assertThat(VirtioPciDevice.classCode(VirtioDeviceType.ENTROPY)).isEqualTo(0xFF0000);
     }
 
     @Test
