@@ -152,14 +152,14 @@ public final class VirtioPciDevice implements PciDevice {
         config.addBar(BAR, PciBar.memory64(layout.barSize(), false));
 
         int vendor = VirtioPciCapability.VENDOR_SPECIFIC_ID;
-        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.COMMON_CFG, BAR,
+        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.CfgType.COMMON, BAR,
                 VirtioPciLayout.COMMON_OFFSET, VirtioPciLayout.COMMON_LENGTH), null);
         config.addCapability(vendor, VirtioPciCapability.notifyBody(BAR, layout.notifyOffset(),
                 layout.notifyLength(), VirtioPciLayout.NOTIFY_OFF_MULTIPLIER), null);
-        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.ISR_CFG, BAR,
+        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.CfgType.ISR, BAR,
                 VirtioPciLayout.ISR_OFFSET, VirtioPciLayout.ISR_LENGTH), null);
         if (configLength > 0) {                                     // optional when there is no device config
-            config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.DEVICE_CFG, BAR,
+            config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.CfgType.DEVICE, BAR,
                     VirtioPciLayout.DEVICE_OFFSET, configLength), null);
         }
         this.pciCfgCap = config.addCapability(vendor, VirtioPciCapability.pciCfgBody(),
