@@ -120,8 +120,6 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
 
     @Override public long readConfig(int offset, int size) { return 0; }
 
-    @Override public void writeConfig(int offset, int size, long value) { }
-
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
