@@ -97,15 +97,13 @@ public final class MpTable {
             return this;
         }
 
-        /** CPUID leaf 1 EAX bits 0-11 (stepping, model, family) for the processor entries. */
-        public Builder cpuSignature(int signature) {
-            this.cpuSignature = signature;
-            return this;
-        }
-
-        /** CPUID leaf 1 EDX for the processor entries. */
-        public Builder cpuFeatures(int features) {
-            this.cpuFeatures = features;
+        /**
+         * The vCPUs' CPUID leaf 1 for the processor entries: EAX (bits 0-11: stepping, model,
+         * family) as the CPU signature, EDX as the feature flags.
+         */
+        public Builder cpuid(int leaf1Eax, int leaf1Edx) {
+            this.cpuSignature = leaf1Eax;
+            this.cpuFeatures = leaf1Edx;
             return this;
         }
 
