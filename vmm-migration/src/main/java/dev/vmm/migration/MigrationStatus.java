@@ -1,28 +1,24 @@
 package dev.vmm.migration;
 
-/** The {@code status} of {@code query-migrate}, with QEMU's names. */
+import dev.vmm.qapi.QapiNames;
+
+/** The {@code status} of {@code query-migrate}; the QMP names follow from the constants ({@link QapiNames}). */
 public enum MigrationStatus {
-    NONE("none"),
-    SETUP("setup"),
-    ACTIVE("active"),
+    NONE,
+    SETUP,
+    ACTIVE,
     /** Stop-and-copy: vCPUs paused, last pages and device state being sent. */
-    DEVICE("device"),
-    COMPLETED("completed"),
-    FAILED("failed"),
-    CANCELLING("cancelling"),
-    CANCELLED("cancelled");
+    DEVICE,
+    COMPLETED,
+    FAILED,
+    CANCELLING,
+    CANCELLED;
 
-    private final String qmpName;
-
-    MigrationStatus(String qmpName) {
-        this.qmpName = qmpName;
-    }
-
-    public String qmpName() { return qmpName; }
+    public String qmpName() { return QapiNames.of(this); }
 
     /** Whether the migration is over (no thread works on it any more). */
     public boolean isFinal() { return this == COMPLETED || this == FAILED || this == CANCELLED || this == NONE; }
 
     @Override
-    public String toString() { return qmpName; }
+    public String toString() { return qmpName(); }
 }

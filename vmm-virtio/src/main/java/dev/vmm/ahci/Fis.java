@@ -23,30 +23,13 @@ final class Fis {
 
     /** Device-to-host Register FIS (20 bytes). */
     static byte[] d2h(boolean interrupt, int status, int error, long lba, int device, int count) {
-        byte[] f = new byte[20];
-        f[0] = (byte) TYPE_REG_D2H;
-        f[1] = (byte) (interrupt ? 0x40 : 0);
-        f[2] = (byte) status;
-        f[3] = (byte) error;
-        putLba(f, lba);
-        f[7] = (byte) device;
-        f[12] = (byte) count;
-        f[13] = (byte) (count >> 8);
-        return f;
+        return registers(TYPE_REG_D2H, interrupt ? 0x40 : 0, status, error, lba, device, count);
     }
 
     /** PIO Setup FIS (20 bytes): {@code toHost} is the D bit; E_Status carries the ending status. */
     static byte[] pioSetup(boolean interrupt, boolean toHost, int status, int error, long lba, int device, int count,
                            int endStatus, int transferCount) {
-        byte[] f = new byte[20];
-        f[0] = (byte) TYPE_PIO_SETUP;
-        f[1] = (byte) ((interrupt ? 0x40 : 0) | (toHost ? 0x20 : 0));
-        f[2] = (byte) status;
-        f[3] = (byte) error;
-        putLba(f, lba);
-        f[7] = (byte) device;
-        f[12] = (byte) count;
-        f[13] = (byte) (count >> 8);
+        byte[] f = registers(TYPE_PIO_SETUP, (interrupt ? 0x40 : 0) | (toHost ? 0x20 : 0), status, error, lba, device, count);
         f[15] = (byte) endStatus;
         f[16] = (byte) transferCount;
         f[17] = (byte) (transferCount >> 8);
@@ -64,6 +47,23 @@ final class Fis {
         f[5] = (byte) (completedTags >> 8);
         f[6] = (byte) (completedTags >> 16);
         f[7] = (byte) (completedTags >> 24);
+        return f;
+    }
+
+    /**
+     * A 20-byte FIS with the register block the D2H Register and PIO Setup FISes share: type, flags
+     * byte (I, D bits), status, error, the 48-bit LBA, device and the 16-bit count.
+     */
+    private static byte[] registers(int type, int flags, int status, int error, long lba, int device, int count) {
+        byte[] f = new byte[20];
+        f[0] = (byte) type;
+        f[1] = (byte) flags;
+        f[2] = (byte) status;
+        f[3] = (byte) error;
+        putLba(f, lba);
+        f[7] = (byte) device;
+        f[12] = (byte) count;
+        f[13] = (byte) (count >> 8);
         return f;
     }
 

@@ -172,15 +172,7 @@ public final class ImageFile implements AutoCloseable {
     /** Reads {@code dst.byteSize()} bytes at {@code offset}; bytes past the end of the file read as zero. */
     public void read(long offset, MemorySegment dst) {
         if (!dst.isNative()) {
-            if (Thread.currentThread().isVirtual()) {
-                // Virtual threads are many and short-lived (one per NBD request): a per-thread 1 MiB
-                // buffer would be a fresh allocation every time, so they bounce through a scratch one.
-                try (Arena a = Arena.ofConfined()) {
-                    readVia(a.allocate(Math.min(BOUNCE_SIZE, Math.max(1, dst.byteSize())), 4096), offset, dst);
-                }
-            } else {
-                readVia(BOUNCE.get(), offset, dst);
-            }
+            bounce(offset, dst, false);
             return;
         }
         long done = 0, len = dst.byteSize();
@@ -199,20 +191,33 @@ public final class ImageFile implements AutoCloseable {
         }
     }
 
-    private void readVia(MemorySegment bounce, long offset, MemorySegment dst) {
-        for (long done = 0; done < dst.byteSize(); ) {
-            long n = Math.min(bounce.byteSize(), dst.byteSize() - done);
-            read(offset + done, bounce.asSlice(0, n));
-            dst.asSlice(done, n).copyFrom(bounce.asSlice(0, n));
-            done += n;
+    /**
+     * Reads into ({@code toFile} false) or writes from a heap segment through native memory, which
+     * pread/pwrite need, a bounce buffer at a time.
+     */
+    private void bounce(long offset, MemorySegment heap, boolean toFile) {
+        if (Thread.currentThread().isVirtual()) {
+            // Virtual threads are many and short-lived (one per NBD request): a per-thread 1 MiB
+            // buffer would be a fresh allocation every time, so they bounce through a scratch one.
+            try (Arena a = Arena.ofConfined()) {
+                bounceVia(a.allocate(Math.min(BOUNCE_SIZE, Math.max(1, heap.byteSize())), 4096), offset, heap, toFile);
+            }
+        } else {
+            bounceVia(BOUNCE.get(), offset, heap, toFile);
         }
     }
 
-    private void writeVia(MemorySegment bounce, long offset, MemorySegment src) {
-        for (long done = 0; done < src.byteSize(); ) {
-            long n = Math.min(bounce.byteSize(), src.byteSize() - done);
-            bounce.asSlice(0, n).copyFrom(src.asSlice(done, n));
-            write(offset + done, bounce.asSlice(0, n));
+    private void bounceVia(MemorySegment bounce, long offset, MemorySegment heap, boolean toFile) {
+        for (long done = 0; done < heap.byteSize(); ) {
+            long n = Math.min(bounce.byteSize(), heap.byteSize() - done);
+            MemorySegment b = bounce.asSlice(0, n);
+            if (toFile) {
+                b.copyFrom(heap.asSlice(done, n));
+                write(offset + done, b);
+            } else {
+                read(offset + done, b);
+                heap.asSlice(done, n).copyFrom(b);
+            }
             done += n;
         }
     }
@@ -227,13 +232,7 @@ public final class ImageFile implements AutoCloseable {
     public void write(long offset, MemorySegment src) {
         if (readOnly) throw new BlockException(path + " is open read-only");
         if (!src.isNative()) {
-            if (Thread.currentThread().isVirtual()) {
-                try (Arena a = Arena.ofConfined()) { // see read()
-                    writeVia(a.allocate(Math.min(BOUNCE_SIZE, Math.max(1, src.byteSize())), 4096), offset, src);
-                }
-            } else {
-                writeVia(BOUNCE.get(), offset, src);
-            }
+            bounce(offset, src, true);
             return;
         }
         long done = 0, len = src.byteSize();

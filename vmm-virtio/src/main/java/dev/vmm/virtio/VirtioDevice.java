@@ -24,8 +24,8 @@ import java.util.List;
  * contract); the transport does not touch them again until {@code reset()} returns.
  */
 public interface VirtioDevice {
-    /** The virtio device id, one of {@link VirtioDeviceType}. */
-    int deviceType();
+    /** The virtio device type. */
+    VirtioDeviceType deviceType();
 
     /**
      * The features the device offers; constant for the device's lifetime. Must include
@@ -50,9 +50,10 @@ public interface VirtioDevice {
 
     /**
      * A driver store of the low {@code size} bytes of {@code value} at {@code offset} in the
-     * device config space. Read-only or out-of-range fields are ignored; never throws.
+     * device config space. Read-only or out-of-range fields are ignored; never throws. The default
+     * is for a config space the driver cannot write at all: every store is ignored.
      */
-    void writeConfig(int offset, int size, long value);
+    default void writeConfig(int offset, int size, long value) { }
 
     /**
      * DRIVER_OK: start serving the queues. {@code negotiatedFeatures} is what the driver accepted

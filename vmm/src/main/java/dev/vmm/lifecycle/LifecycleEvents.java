@@ -1,5 +1,6 @@
 package dev.vmm.lifecycle;
 
+import dev.vmm.qapi.QapiNames;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -13,15 +14,9 @@ public final class LifecycleEvents {
 
     /** QAPI {@code GuestPanicAction}: what the VMM does about a panic. */
     public enum PanicAction {
-        PAUSE("pause"), POWEROFF("poweroff"), RUN("run");
+        PAUSE, POWEROFF, RUN;
 
-        private final String qapiName;
-
-        PanicAction(String n) {
-            qapiName = n;
-        }
-
-        public String qapiName() { return qapiName; }
+        public String qapiName() { return QapiNames.of(this); }
     }
 
     private LifecycleEvents() {}

@@ -1,5 +1,6 @@
 package dev.vmm.lifecycle;
 
+import dev.vmm.qapi.QapiNames;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -9,23 +10,17 @@ import java.util.Set;
  * io-error, restore-vm, save-vm, watchdog, colo) have no counterpart here.
  */
 public enum RunState {
-    PRELAUNCH("prelaunch"),
-    INMIGRATE("inmigrate"),
-    POSTMIGRATE("postmigrate"),
-    PAUSED("paused"),
-    RUNNING("running"),
-    SUSPENDED("suspended"),
-    SHUTDOWN("shutdown"),
-    GUEST_PANICKED("guest-panicked");
-
-    private final String qapiName;
-
-    RunState(String qapiName) {
-        this.qapiName = qapiName;
-    }
+    PRELAUNCH,
+    INMIGRATE,
+    POSTMIGRATE,
+    PAUSED,
+    RUNNING,
+    SUSPENDED,
+    SHUTDOWN,
+    GUEST_PANICKED;
 
     /** The name in QMP ({@code query-status}'s {@code status}). */
-    public String qapiName() { return qapiName; }
+    public String qapiName() { return QapiNames.of(this); }
 
     /**
      * The states this one may move to: QEMU's transition table restricted to the states above.

@@ -1,5 +1,6 @@
 package dev.vmm.lifecycle;
 
+import dev.vmm.qapi.QapiNames;
 import dev.vmm.vcpu.VmExit;
 
 /**
@@ -7,23 +8,22 @@ import dev.vmm.vcpu.VmExit;
  * VMM can have. {@link #guest()} is the events' {@code guest} member: whether the guest caused it.
  */
 public enum ShutdownCause {
-    HOST_ERROR("host-error", false),
-    HOST_QMP_QUIT("host-qmp-quit", false),
-    HOST_QMP_SYSTEM_RESET("host-qmp-system-reset", false),
-    HOST_SIGNAL("host-signal", false),
-    GUEST_SHUTDOWN("guest-shutdown", true),
-    GUEST_RESET("guest-reset", true),
-    GUEST_PANIC("guest-panic", true);
+    HOST_ERROR(false),
+    HOST_QMP_QUIT(false),
+    HOST_QMP_SYSTEM_RESET(false),
+    HOST_SIGNAL(false),
+    GUEST_SHUTDOWN(true),
+    GUEST_RESET(true),
+    GUEST_PANIC(true);
 
-    private final String qapiName;
     private final boolean guest;
 
-    ShutdownCause(String qapiName, boolean guest) {
-        this.qapiName = qapiName;
+    ShutdownCause(boolean guest) {
         this.guest = guest;
     }
 
-    public String qapiName() { return qapiName; }
+    /** The name in QMP (the events' {@code reason}). */
+    public String qapiName() { return QapiNames.of(this); }
 
     public boolean guest() { return guest; }
 

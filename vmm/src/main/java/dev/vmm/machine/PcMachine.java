@@ -63,7 +63,7 @@ public final class PcMachine implements MachineRecipe {
         MpTable.Builder b = MpTable.builder(cpus);
         for (var r : pci.mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi()); // MP table pins are 0-based (INTA = 0)
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
-        if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
+        if (leaf1 != null) b.cpuid(leaf1.eax, leaf1.edx);
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 

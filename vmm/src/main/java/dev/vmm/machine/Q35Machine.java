@@ -113,7 +113,7 @@ public final class Q35Machine implements MachineRecipe {
         MpTable.Builder b = MpTable.builder(cfg.cpus());
         for (var r : chipset.pci().mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi());
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
-        if (leaf1 != null) b.cpuSignature(leaf1.eax).cpuFeatures(leaf1.edx);
+        if (leaf1 != null) b.cpuid(leaf1.eax, leaf1.edx);
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 

@@ -5,6 +5,7 @@ import dev.vmm.boot.X86Layout;
 import dev.vmm.ffm.NativeException;
 import dev.vmm.ffm.kvm.Regs;
 import dev.vmm.ffm.kvm.Sregs;
+import dev.vmm.ffm.kvm.VcpuBlob;
 import dev.vmm.ffm.kvm.VcpuFd;
 import dev.vmm.memory.GuestMemory;
 
@@ -31,11 +32,11 @@ public final class VcpuSetup {
 
     /** FPU/SSE reset state (x87 control word 0x37f, MXCSR 0x1f80). */
     public static void setupFpu(VcpuFd vcpu) {
-        byte[] fpu = new byte[(int) dev.vmm.ffm.kvm.KvmLayouts.KVM_FPU.byteSize()];
+        byte[] fpu = new byte[VcpuBlob.FPU.size()];
         ByteBuffer b = ByteBuffer.wrap(fpu).order(ByteOrder.LITTLE_ENDIAN);
         b.putShort((int) dev.vmm.ffm.kvm.KvmLayouts.offset(dev.vmm.ffm.kvm.KvmLayouts.KVM_FPU, "fcw"), (short) 0x37f);
         b.putInt((int) dev.vmm.ffm.kvm.KvmLayouts.offset(dev.vmm.ffm.kvm.KvmLayouts.KVM_FPU, "mxcsr"), 0x1f80);
-        vcpu.setFpu(fpu);
+        vcpu.set(VcpuBlob.FPU, fpu);
     }
 
     /**
@@ -62,12 +63,12 @@ public final class VcpuSetup {
 
     /** LINT0 as ExtINT (the PIC's output) and LINT1 as NMI, as a PC's BIOS leaves them. */
     public static void setupLapic(VcpuFd vcpu) {
-        byte[] lapic = vcpu.getLapic();
+        byte[] lapic = vcpu.get(VcpuBlob.LAPIC);
         ByteBuffer b = ByteBuffer.wrap(lapic).order(ByteOrder.LITTLE_ENDIAN);
         final int lvtLint0 = 0x350, lvtLint1 = 0x360, extInt = 7 << 8, nmi = 4 << 8, modeMask = 7 << 8;
         b.putInt(lvtLint0, (b.getInt(lvtLint0) & ~modeMask) | extInt);
         b.putInt(lvtLint1, (b.getInt(lvtLint1) & ~modeMask) | nmi);
-        vcpu.setLapic(lapic);
+        vcpu.set(VcpuBlob.LAPIC, lapic);
     }
 
     /** Writes the boot GDT and, for 64-bit entry, identity page tables covering the first 4 GiB. */

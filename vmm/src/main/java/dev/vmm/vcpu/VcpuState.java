@@ -8,6 +8,8 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 
+import static dev.vmm.ffm.kvm.VcpuBlob.*;
+
 /**
  * Everything KVM holds for one vCPU, as saved for snapshots and migration: registers, segment
  * and control registers, FPU/XSAVE, XCRs, MSRs (incl. TSC and kvmclock), LAPIC, pending events,
@@ -20,22 +22,22 @@ public record VcpuState(int id, byte[] regs, byte[] sregs, byte[] fpu, byte[] xs
 
     /** Reads the state of a vCPU that is not running (paused machine). */
     public static VcpuState capture(VcpuFd fd, List<Integer> msrIndices) {
-        return new VcpuState(fd.id(), fd.getRegsBlob(), fd.getSregsBlob(), fd.getFpu(), fd.getXsave(), fd.getXcrs(),
-                fd.getMsrs(msrIndices), fd.getLapic(), fd.getVcpuEvents(), fd.getDebugRegs(), fd.getMpState());
+        return new VcpuState(fd.id(), fd.get(REGS), fd.get(SREGS), fd.get(FPU), fd.get(XSAVE), fd.get(XCRS),
+                fd.getMsrs(msrIndices), fd.get(LAPIC), fd.get(VCPU_EVENTS), fd.get(DEBUGREGS), fd.getMpState());
     }
 
     /** Writes it back, in the order KVM needs: MP state and registers first, LAPIC after the APIC base MSR's sregs, events last. */
     public void restore(VcpuFd fd) {
         fd.setMpState(mpState);
-        fd.setRegsBlob(regs);
-        fd.setSregsBlob(sregs);
-        fd.setXsave(xsave);
-        fd.setFpu(fpu);
-        fd.setXcrs(xcrs);
-        fd.setDebugRegs(debugRegs);
-        fd.setLapic(lapic);
+        fd.set(REGS, regs);
+        fd.set(SREGS, sregs);
+        fd.set(XSAVE, xsave);
+        fd.set(FPU, fpu);
+        fd.set(XCRS, xcrs);
+        fd.set(DEBUGREGS, debugRegs);
+        fd.set(LAPIC, lapic);
         fd.setMsrs(msrs);
-        fd.setVcpuEvents(events);
+        fd.set(VCPU_EVENTS, events);
     }
 
     public void write(DataOutputStream out) throws IOException {

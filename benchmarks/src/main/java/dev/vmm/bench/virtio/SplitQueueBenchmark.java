@@ -130,19 +130,22 @@ public class SplitQueueBenchmark {
         ram.set(U16, AVAIL - RAM + 2, (short) availIdx);
     }
 
-    @Benchmark
-    public int popAddUsed() throws QueueException {
+    /** One request through the queue: offered by the driver, popped, completed. */
+    private void popAddUsedOnce() throws QueueException {
         offerOne();
         if (!queue.pop(chain)) throw new IllegalStateException("nothing to pop");
         queue.addUsed(chain.head(), 1);
+    }
+
+    @Benchmark
+    public int popAddUsed() throws QueueException {
+        popAddUsedOnce();
         return chain.count();
     }
 
     @Benchmark
     public boolean popAddUsedNotify() throws QueueException {
-        offerOne();
-        if (!queue.pop(chain)) throw new IllegalStateException("nothing to pop");
-        queue.addUsed(chain.head(), 1);
+        popAddUsedOnce();
         return queue.needsNotification();
     }
 }

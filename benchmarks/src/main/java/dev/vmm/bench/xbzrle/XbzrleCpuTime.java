@@ -46,35 +46,43 @@ public final class XbzrleCpuTime {
                 lengths[p] = Xbzrle.encode(olds, (long) p * PAGE, news, (long) p * PAGE, PAGE, deltas, (long) p * ROOM, ROOM);
             }
             MemorySegment.copy(olds, 0, decoded, 0, (long) pages * PAGE);
-            long sink = 0;
-            double encodeBest = Double.MAX_VALUE;
-            for (int s = 0; s < samples; s++) {
-                long start = cpu.getCurrentThreadCpuTime();
-                long rounds = 0;
-                long spent;
-                do {
-                    for (int p = 0; p < pages; p++) {
-                        sink += Xbzrle.encode(olds, (long) p * PAGE, news, (long) p * PAGE, PAGE, dst, 0, PAGE - 1);
-                    }
-                    rounds++;
-                } while ((spent = cpu.getCurrentThreadCpuTime() - start) < SAMPLE_NS);
-                encodeBest = Math.min(encodeBest, (double) spent / (rounds * pages));
-            }
-            double decodeBest = Double.MAX_VALUE;
-            for (int s = 0; s < samples; s++) {
-                long start = cpu.getCurrentThreadCpuTime();
-                long rounds = 0;
-                long spent;
-                do {
-                    for (int p = 0; p < pages; p++) {
-                        Xbzrle.decode(deltas, (long) p * ROOM, lengths[p], decoded, (long) p * PAGE, PAGE);
-                    }
-                    rounds++;
-                } while ((spent = cpu.getCurrentThreadCpuTime() - start) < SAMPLE_NS);
-                decodeBest = Math.min(decodeBest, (double) spent / (rounds * pages));
-            }
+            long[] sink = {0};
+            double encodeBest = bestNsPerPage(cpu, samples, pages, () -> {
+                for (int p = 0; p < pages; p++) {
+                    sink[0] += Xbzrle.encode(olds, (long) p * PAGE, news, (long) p * PAGE, PAGE, dst, 0, PAGE - 1);
+                }
+            });
+            double decodeBest = bestNsPerPage(cpu, samples, pages, () -> {
+                for (int p = 0; p < pages; p++) {
+                    Xbzrle.decode(deltas, (long) p * ROOM, lengths[p], decoded, (long) p * PAGE, PAGE);
+                }
+            });
             System.out.printf("encode_cpu_best_ns_per_page %.2f%ndecode_cpu_best_ns_per_page %.2f%nchecksum %d%n",
-                    encodeBest, decodeBest, sink);
+                    encodeBest, decodeBest, sink[0]);
         }
+    }
+
+    /** One pass over all pages. */
+    private interface Round {
+        void run() throws XbzrleFormatException;
+    }
+
+    /**
+     * The best of {@code samples} measurements of {@code round} (one pass over all pages), each
+     * repeating it for at least SAMPLE_NS of this thread's CPU time, in CPU ns per page.
+     */
+    private static double bestNsPerPage(ThreadMXBean cpu, int samples, int pages, Round round) throws XbzrleFormatException {
+        double best = Double.MAX_VALUE;
+        for (int s = 0; s < samples; s++) {
+            long start = cpu.getCurrentThreadCpuTime();
+            long rounds = 0;
+            long spent;
+            do {
+                round.run();
+                rounds++;
+            } while ((spent = cpu.getCurrentThreadCpuTime() - start) < SAMPLE_NS);
+            best = Math.min(best, (double) spent / (rounds * pages));
+        }
+        return best;
     }
 }

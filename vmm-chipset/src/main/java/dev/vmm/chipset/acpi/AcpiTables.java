@@ -1,16 +1,16 @@
 package dev.vmm.chipset.acpi;
 
+import dev.vmm.chipset.firmware.ApicIds;
+import dev.vmm.chipset.firmware.TableBytes;
 import dev.vmm.chipset.pci.PciInterruptRouter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 
 /**
  * The ACPI tables of the machine, built as one byte image for a given guest-physical address:
@@ -163,13 +163,7 @@ public final class AcpiTables {
 
         /** The local APIC id of each vCPU, the bootstrap processor first; distinct, 0..254. */
         public Builder apicIds(int... ids) {
-            if (ids.length != apicIds.length)
-                throw new IllegalArgumentException(ids.length + " APIC ids for " + apicIds.length + " cpus");
-            if (Arrays.stream(ids).distinct().count() != ids.length)
-                throw new IllegalArgumentException("duplicate APIC id in " + Arrays.toString(ids));
-            for (int id : ids)
-                if (id < 0 || id > 0xfe) throw new IllegalArgumentException("APIC id must be 0..254: " + id);
-            apicIds = ids.clone();
+            apicIds = ApicIds.checked(ids, apicIds.length);
             return this;
         }
 
@@ -352,19 +346,17 @@ public final class AcpiTables {
         }
 
         public Builder oemId(String id) {
-            this.oemId = checkAscii(id, 6, "OEM id");
+            this.oemId = TableBytes.checkAscii(id, 6, "OEM id");
             return this;
         }
 
         public Builder oemTableId(String id) {
-            this.oemTableId = checkAscii(id, 8, "OEM table id");
+            this.oemTableId = TableBytes.checkAscii(id, 8, "OEM table id");
             return this;
         }
 
         private int effectiveIoApicId() {
-            if (ioApicId >= 0) return ioApicId;
-            int max = Arrays.stream(apicIds).max().orElseThrow();
-            return max < 0xfe ? max + 1 : 0; // same rule as MpTable
+            return ioApicId >= 0 ? ioApicId : ApicIds.defaultIoApicId(apicIds);
         }
 
         /**
@@ -480,14 +472,14 @@ public final class AcpiTables {
             ByteBuffer b = le(t);
             b.put("RSD PTR ".getBytes(StandardCharsets.US_ASCII));
             b.put((byte) 0); // checksum over the first 20 bytes, below
-            b.put(padded(oemId, 6));
+            b.put(TableBytes.spacePadded(oemId, 6));
             b.put((byte) 2); // revision 2: ACPI 2.0+ structure with XSDT
             b.putInt((int) rsdt);
             b.putInt(RSDP_SIZE);
             b.putLong(xsdt);
             b.put((byte) 0); // extended checksum over all 36 bytes, below
-            t[8] = checksum(t, 0, 20);
-            t[32] = checksum(t, 0, RSDP_SIZE);
+            t[8] = TableBytes.checksum(t, 0, 20);
+            t[32] = TableBytes.checksum(t, 0, RSDP_SIZE);
             return t;
         }
 
@@ -709,8 +701,8 @@ public final class AcpiTables {
             b.putInt(length);
             b.put((byte) revision);
             b.put((byte) 0); // checksum, set by finish()
-            b.put(padded(oemId, 6));
-            b.put(padded(oemTableId, 8));
+            b.put(TableBytes.spacePadded(oemId, 6));
+            b.put(TableBytes.spacePadded(oemTableId, 8));
             b.putInt(1); // OEM revision
             b.put("JVMM".getBytes(StandardCharsets.US_ASCII)); // creator id
             b.putInt(1); // creator revision
@@ -720,7 +712,7 @@ public final class AcpiTables {
 
     private static byte[] finish(byte[] table) {
         table[9] = 0;
-        table[9] = checksum(table, 0, table.length);
+        table[9] = TableBytes.checksum(table, 0, table.length);
         return table;
     }
 
@@ -734,24 +726,4 @@ public final class AcpiTables {
         return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
     }
 
-    static byte checksum(byte[] b, int off, int len) {
-        int sum = 0;
-        for (int i = 0; i < len; i++) sum += b[off + i];
-        return (byte) -sum;
-    }
-
-    private static String checkAscii(String s, int max, String what) {
-        Objects.requireNonNull(s, what);
-        if (s.length() > max || !s.chars().allMatch(c -> c >= 0x20 && c < 0x7f))
-            throw new IllegalArgumentException(what + " must be at most " + max + " printable ASCII characters: " + s);
-        return s;
-    }
-
-    private static byte[] padded(String s, int len) {
-        byte[] out = new byte[len];
-        Arrays.fill(out, (byte) ' ');
-        byte[] src = s.getBytes(StandardCharsets.US_ASCII);
-        System.arraycopy(src, 0, out, 0, src.length);
-        return out;
-    }
 }

@@ -93,25 +93,17 @@ public final class MpTable {
 
         /** The local APIC id of each vCPU, the bootstrap processor first. Ids must be distinct and below 0xff. */
         public Builder apicIds(int... ids) {
-            if (ids.length != apicIds.length)
-                throw new IllegalArgumentException(ids.length + " APIC ids for " + apicIds.length + " cpus");
-            if (Arrays.stream(ids).distinct().count() != ids.length)
-                throw new IllegalArgumentException("duplicate APIC id in " + Arrays.toString(ids));
-            for (int id : ids)
-                if (id < 0 || id > 0xfe) throw new IllegalArgumentException("APIC id must be 0..254: " + id);
-            apicIds = ids.clone();
+            apicIds = ApicIds.checked(ids, apicIds.length);
             return this;
         }
 
-        /** CPUID leaf 1 EAX bits 0-11 (stepping, model, family) for the processor entries. */
-        public Builder cpuSignature(int signature) {
-            this.cpuSignature = signature;
-            return this;
-        }
-
-        /** CPUID leaf 1 EDX for the processor entries. */
-        public Builder cpuFeatures(int features) {
-            this.cpuFeatures = features;
+        /**
+         * The vCPUs' CPUID leaf 1 for the processor entries: EAX (bits 0-11: stepping, model,
+         * family) as the CPU signature, EDX as the feature flags.
+         */
+        public Builder cpuid(int leaf1Eax, int leaf1Edx) {
+            this.cpuSignature = leaf1Eax;
+            this.cpuFeatures = leaf1Edx;
             return this;
         }
 
@@ -160,22 +152,17 @@ public final class MpTable {
         }
 
         public Builder oemId(String id) {
-            this.oemId = checkAscii(id, 8, "OEM id");
+            this.oemId = TableBytes.checkAscii(id, 8, "OEM id");
             return this;
         }
 
         public Builder productId(String id) {
-            this.productId = checkAscii(id, 12, "product id");
+            this.productId = TableBytes.checkAscii(id, 12, "product id");
             return this;
         }
 
         private int effectiveIoApicId() {
-            if (ioApicId >= 0) return ioApicId;
-            int max = Arrays.stream(apicIds).max().orElseThrow();
-            // The IOAPIC's id conventionally follows the CPUs'. With 255 CPUs there is no id left;
-            // 0 is then used: since the Pentium 4 dropped the APIC serial bus, IOAPIC and local APIC
-            // ids live in separate name spaces, and Linux does not require them to differ.
-            return max < 0xfe ? max + 1 : 0;
+            return ioApicId >= 0 ? ioApicId : ApicIds.defaultIoApicId(apicIds);
         }
 
         private TreeSet<Integer> pciBuses() {
@@ -217,7 +204,7 @@ public final class MpTable {
             b.put((byte) 0); // feature 1: 0 = a configuration table is present
             b.put((byte) 0); // feature 2: IMCRP clear = virtual wire mode, no IMCR
             b.put(new byte[3]);
-            b.put(10, checksum(b.array(), 0, FLOATING_POINTER_SIZE));
+            b.put(10, TableBytes.checksum(b.array(), 0, FLOATING_POINTER_SIZE));
 
             // Configuration table header.
             int base = FLOATING_POINTER_SIZE;
@@ -226,8 +213,8 @@ public final class MpTable {
             b.putShort((short) tableLength);
             b.put((byte) SPEC_REV_1_4);
             b.put((byte) 0); // checksum, below
-            b.put(padded(oemId, 8));
-            b.put(padded(productId, 12));
+            b.put(TableBytes.spacePadded(oemId, 8));
+            b.put(TableBytes.spacePadded(productId, 12));
             b.putInt(0); // no OEM table
             b.putShort((short) 0);
             b.putShort((short) entryCount());
@@ -270,7 +257,7 @@ public final class MpTable {
             putInterrupt(b, LOCAL_INTERRUPT, NMI, FLAGS_CONFORMING, isaBus, 0, 0xff, 1);
 
             if (b.position() != size) throw new IllegalStateException("MP table size mismatch");
-            b.put(base + 7, checksum(b.array(), base, tableLength));
+            b.put(base + 7, TableBytes.checksum(b.array(), base, tableLength));
             return b.array();
         }
     }
@@ -278,7 +265,7 @@ public final class MpTable {
     private static void putBus(ByteBuffer b, int id, String type) {
         b.put((byte) BUS);
         b.put((byte) id);
-        b.put(padded(type, 6));
+        b.put(TableBytes.spacePadded(type, 6));
     }
 
     private static void putInterrupt(ByteBuffer b, int entry, int type, int flags, int bus, int irq, int dest, int pin) {
@@ -289,33 +276,6 @@ public final class MpTable {
         b.put((byte) irq);
         b.put((byte) dest);
         b.put((byte) pin);
-    }
-
-    private static String checkAscii(String s, int max, String what) {
-        if (s.length() > max || !s.chars().allMatch(c -> c >= 0x20 && c < 0x7f))
-            throw new IllegalArgumentException(what + " must be at most " + max + " printable ASCII characters: " + s);
-        return s;
-    }
-
-    private static byte[] padded(String s, int len) {
-        byte[] out = new byte[len];
-        Arrays.fill(out, (byte) ' ');
-        byte[] src = s.getBytes(StandardCharsets.US_ASCII);
-        System.arraycopy(src, 0, out, 0, src.length);
-        return out;
-    }
-
-    /** The byte that makes {@code b[off..off+len)} sum to zero, given that byte currently holds 0. */
-    static byte checksum(byte[] b, int off, int len) {
-        int sum = 0;
-        for (int i = 0; i < len; i++) sum += b[off + i];
-        return (byte) -sum;
-    }
-
-    static boolean sumsToZero(byte[] b, int off, int len) {
-        int sum = 0;
-        for (int i = 0; i < len; i++) sum += b[off + i];
-        return (sum & 0xff) == 0;
     }
 
     // ---- parsing (used by tests and diagnostics) ----
@@ -351,7 +311,7 @@ public final class MpTable {
         if (fp < 0) throw new IllegalArgumentException("no _MP_ floating pointer found");
         ByteBuffer b = ByteBuffer.wrap(memory).order(ByteOrder.LITTLE_ENDIAN);
         if (memory[fp + 8] != 1) throw new IllegalArgumentException("floating pointer length is not 1 paragraph");
-        if (!sumsToZero(memory, fp, FLOATING_POINTER_SIZE))
+        if (!TableBytes.sumsToZero(memory, fp, FLOATING_POINTER_SIZE))
             throw new IllegalArgumentException("floating pointer checksum mismatch");
         int fpRev = memory[fp + 9];
         if (memory[fp + 11] != 0) throw new IllegalArgumentException("default configuration " + memory[fp + 11]
@@ -369,7 +329,7 @@ public final class MpTable {
         if (specRev != fpRev) throw new IllegalArgumentException("spec revisions differ: " + fpRev + " vs " + specRev);
         if (length < HEADER_SIZE || t + length > memory.length)
             throw new IllegalArgumentException("bad base table length " + length);
-        if (!sumsToZero(memory, t, length)) throw new IllegalArgumentException("base table checksum mismatch");
+        if (!TableBytes.sumsToZero(memory, t, length)) throw new IllegalArgumentException("base table checksum mismatch");
         String oem = new String(memory, t + 8, 8, StandardCharsets.US_ASCII).stripTrailing();
         String product = new String(memory, t + 16, 12, StandardCharsets.US_ASCII).stripTrailing();
         int count = Short.toUnsignedInt(b.getShort(t + 34));

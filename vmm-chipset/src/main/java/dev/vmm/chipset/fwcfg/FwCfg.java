@@ -279,24 +279,27 @@ public final class FwCfg implements BusDevice {
     }
 
     private boolean copyToGuest(long gpa, byte[] src, int off, int len) {
-        if (!inRam(gpa, len)) return false;
-        int done = 0;
-        while (done < len) {
-            GuestRegion r = regionAt(gpa + done);
-            int n = (int) Math.min(len - done, r.end() - (gpa + done));
-            MemorySegment.copy(MemorySegment.ofArray(src), off + done, r.host(), gpa + done - r.base(), n);
-            done += n;
-        }
-        return true;
+        return copy(gpa, src, off, len, true);
     }
 
     private boolean copyFromGuest(long gpa, byte[] dst, int off, int len) {
+        return copy(gpa, dst, off, len, false);
+    }
+
+    /**
+     * Copies {@code len} bytes between {@code buf} at {@code off} and guest RAM at {@code gpa}, region
+     * by region (a range may span regions); false, and nothing copied, unless all of it is RAM.
+     */
+    private boolean copy(long gpa, byte[] buf, int off, int len, boolean toGuest) {
         if (!inRam(gpa, len)) return false;
+        MemorySegment heap = MemorySegment.ofArray(buf);
         int done = 0;
         while (done < len) {
             GuestRegion r = regionAt(gpa + done);
             int n = (int) Math.min(len - done, r.end() - (gpa + done));
-            MemorySegment.copy(r.host(), gpa + done - r.base(), MemorySegment.ofArray(dst), off + done, n);
+            long inRegion = gpa + done - r.base();
+            if (toGuest) MemorySegment.copy(heap, off + done, r.host(), inRegion, n);
+            else MemorySegment.copy(r.host(), inRegion, heap, off + done, n);
             done += n;
         }
         return true;

@@ -38,37 +38,31 @@ public final class TableLoader {
     public TableLoader allocate(String file, int alignment, int zone) {
         if (alignment <= 0 || Integer.bitCount(alignment) != 1) throw new IllegalArgumentException("alignment must be a power of two");
         if (zone != ZONE_HIGH && zone != ZONE_FSEG) throw new IllegalArgumentException("zone must be 1 (high) or 2 (fseg)");
-        ByteBuffer b = command(ALLOCATE);
-        putName(b, 4, file);
+        ByteBuffer b = command(ALLOCATE, file);
         b.putInt(60, alignment);
         b.put(64, (byte) zone);
-        allocations.add(b.array());
-        return this;
+        return add(allocations, b);
     }
 
     /** Adds the address of {@code src} to the {@code size}-byte value at {@code offset} of {@code dest}. */
     public TableLoader addPointer(String dest, String src, int offset, int size) {
         if (size != 1 && size != 2 && size != 4 && size != 8) throw new IllegalArgumentException("pointer size 1, 2, 4 or 8");
         if (offset < 0) throw new IllegalArgumentException("negative offset");
-        ByteBuffer b = command(ADD_POINTER);
-        putName(b, 4, dest);
+        ByteBuffer b = command(ADD_POINTER, dest);
         putName(b, 60, src);
         b.putInt(116, offset);
         b.put(120, (byte) size);
-        rest.add(b.array());
-        return this;
+        return add(rest, b);
     }
 
     /** Makes bytes [start, start+length) of {@code file} sum to zero by adjusting the byte at {@code offset}. */
     public TableLoader addChecksum(String file, int offset, int start, int length) {
         if (offset < 0 || start < 0 || length < 0) throw new IllegalArgumentException("negative checksum field");
-        ByteBuffer b = command(ADD_CHECKSUM);
-        putName(b, 4, file);
+        ByteBuffer b = command(ADD_CHECKSUM, file);
         b.putInt(60, offset);
         b.putInt(64, start);
         b.putInt(68, length);
-        rest.add(b.array());
-        return this;
+        return add(rest, b);
     }
 
     /** The script: allocations first, then the other commands in the order they were added. */
@@ -80,10 +74,17 @@ public final class TableLoader {
         return out;
     }
 
-    private static ByteBuffer command(int type) {
+    /** A command of {@code type}; every command names its (first) file at offset 4. */
+    private static ByteBuffer command(int type, String file) {
         ByteBuffer b = ByteBuffer.allocate(COMMAND_SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(0, type);
+        putName(b, 4, file);
         return b;
+    }
+
+    private TableLoader add(List<byte[]> commands, ByteBuffer command) {
+        commands.add(command.array());
+        return this;
     }
 
     private static void putName(ByteBuffer b, int at, String name) {

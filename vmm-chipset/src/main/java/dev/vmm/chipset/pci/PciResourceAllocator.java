@@ -93,43 +93,49 @@ public final class PciResourceAllocator {
     }
 
     private void assignBridge(PciBridge bridge) {
-        io = align(io, IO_GRANULE);
-        mmio32 = align(mmio32, MEMORY_GRANULE);
-        if (mmio64End > 0) mmio64 = align(mmio64, MEMORY_GRANULE);
+        alignWindows();
         long ioStart = io, memStart = mmio32, prefStart = mmio64;
         assignBus(bridge.secondaryBus());
+        alignWindows();
+        check();
+        PciConfigSpace c = bridge.configSpace();
+        // I/O base/limit: address bits 15:12 in bits 7:4 of a byte (4 KiB granules).
+        window(c, PciConfigSpace.IO_BASE, PciConfigSpace.IO_LIMIT, 1, 8, ioStart, io, 0);
+        // Memory base/limit: address bits 31:20 in bits 15:4 of a word (1 MiB granules).
+        window(c, PciConfigSpace.MEMORY_BASE, PciConfigSpace.MEMORY_LIMIT, 2, 16, memStart, mmio32, 0);
+        // Prefetchable: the same, type 1 (64-bit), address bits 63:32 in the upper registers.
+        window(c, PciConfigSpace.PREFETCHABLE_BASE, PciConfigSpace.PREFETCHABLE_LIMIT, 2, 16, prefStart, mmio64, 1);
+        boolean pref = mmio64 > prefStart;
+        c.setDword(PciConfigSpace.PREFETCHABLE_BASE_UPPER, pref ? (int) (prefStart >>> 32) : 0);
+        c.setDword(PciConfigSpace.PREFETCHABLE_LIMIT_UPPER, pref ? (int) ((mmio64 - 1) >>> 32) : 0);
+        c.updateBits(PciConfigSpace.COMMAND, 2,
+                PciConfigSpace.COMMAND_IO | PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER, true);
+    }
+
+    /** Rounds the next free I/O and memory addresses up to bridge window granules. */
+    private void alignWindows() {
         io = align(io, IO_GRANULE);
         mmio32 = align(mmio32, MEMORY_GRANULE);
         if (mmio64End > 0) mmio64 = align(mmio64, MEMORY_GRANULE);
-        check();
-        PciConfigSpace c = bridge.configSpace();
-        if (io > ioStart) {
-            c.setByte(PciConfigSpace.IO_BASE, (int) (ioStart >>> 8) & 0xF0);
-            c.setByte(PciConfigSpace.IO_LIMIT, (int) ((io - 1) >>> 8) & 0xF0);
+    }
+
+    /**
+     * Programs one bridge window, base and limit registers of {@code bytes} bytes each holding the
+     * address bits from {@code shift} up (the low nibble is the type, {@code typeBits}); an empty
+     * window ({@code end <= start}) is closed by a base above the limit.
+     */
+    private static void window(PciConfigSpace c, int baseReg, int limitReg, int bytes, int shift, long start, long end,
+                               int typeBits) {
+        int mask = bytes == 1 ? 0xF0 : 0xFFF0;
+        int base = end > start ? (int) (start >>> shift) & mask : mask;
+        int limit = end > start ? (int) ((end - 1) >>> shift) & mask : 0;
+        if (bytes == 1) {
+            c.setByte(baseReg, base | typeBits);
+            c.setByte(limitReg, limit | typeBits);
         } else {
-            c.setByte(PciConfigSpace.IO_BASE, 0xF0);
-            c.setByte(PciConfigSpace.IO_LIMIT, 0x00);
+            c.setWord(baseReg, base | typeBits);
+            c.setWord(limitReg, limit | typeBits);
         }
-        if (mmio32 > memStart) {
-            c.setWord(PciConfigSpace.MEMORY_BASE, (int) (memStart >>> 16) & 0xFFF0);
-            c.setWord(PciConfigSpace.MEMORY_LIMIT, (int) ((mmio32 - 1) >>> 16) & 0xFFF0);
-        } else {
-            c.setWord(PciConfigSpace.MEMORY_BASE, 0xFFF0);
-            c.setWord(PciConfigSpace.MEMORY_LIMIT, 0x0000);
-        }
-        if (mmio64 > prefStart) {
-            c.setWord(PciConfigSpace.PREFETCHABLE_BASE, (int) (prefStart >>> 16) & 0xFFF0 | 1);
-            c.setWord(PciConfigSpace.PREFETCHABLE_LIMIT, (int) ((mmio64 - 1) >>> 16) & 0xFFF0 | 1);
-            c.setDword(PciConfigSpace.PREFETCHABLE_BASE_UPPER, (int) (prefStart >>> 32));
-            c.setDword(PciConfigSpace.PREFETCHABLE_LIMIT_UPPER, (int) ((mmio64 - 1) >>> 32));
-        } else {
-            c.setWord(PciConfigSpace.PREFETCHABLE_BASE, 0xFFF1);
-            c.setWord(PciConfigSpace.PREFETCHABLE_LIMIT, 0x0001);
-            c.setDword(PciConfigSpace.PREFETCHABLE_BASE_UPPER, 0);
-            c.setDword(PciConfigSpace.PREFETCHABLE_LIMIT_UPPER, 0);
-        }
-        c.updateBits(PciConfigSpace.COMMAND, 2,
-                PciConfigSpace.COMMAND_IO | PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER, true);
     }
 
     private long place(PciBar bar) {

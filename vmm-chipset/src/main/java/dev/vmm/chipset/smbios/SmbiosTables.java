@@ -1,5 +1,7 @@
 package dev.vmm.chipset.smbios;
 
+import dev.vmm.chipset.firmware.TableBytes;
+
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -69,8 +71,8 @@ public final class SmbiosTables {
         b.putShort((short) count);
         b.put((byte) 0x28);                  // BCD revision 2.8
         byte[] ep = b.array();
-        ep[0x15] = checksum(ep, 0x10, 0x0f);
-        ep[4] = checksum(ep, 0, EP21_SIZE);
+        ep[0x15] = TableBytes.checksum(ep, 0x10, 0x0f);
+        ep[4] = TableBytes.checksum(ep, 0, EP21_SIZE);
         return ep;
     }
 
@@ -86,15 +88,10 @@ public final class SmbiosTables {
         b.putInt(structures.length);         // structure table maximum size
         b.putLong(tableAddress);
         byte[] ep = b.array();
-        ep[5] = checksum(ep, 0, EP30_SIZE);
+        ep[5] = TableBytes.checksum(ep, 0, EP30_SIZE);
         return ep;
     }
 
-    static byte checksum(byte[] b, int off, int len) {
-        int s = 0;
-        for (int i = 0; i < len; i++) s += b[off + i];
-        return (byte) -s;
-    }
 
     public static Builder builder() {
         return new Builder();

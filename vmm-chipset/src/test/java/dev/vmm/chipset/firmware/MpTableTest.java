@@ -20,7 +20,7 @@ class MpTableTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 64, 254, 255})
     void checksumsAndParseBack(int cpus) {
-        MpTable.Builder builder = MpTable.builder(cpus).cpuSignature(0x000806f8).cpuFeatures(0x178bfbff);
+        MpTable.Builder builder = MpTable.builder(cpus).cpuid(0x000806f8, 0x178bfbff);
         byte[] image = builder.build(GPA);
         assertThat(image).hasSize(builder.size());
         assertThat(sum(image, 0, 16)).isZero();

@@ -80,14 +80,14 @@ class SmbiosQemuOracleTest {
         if (new String(ep, 0, 5, StandardCharsets.US_ASCII).equals("_SM3_")) {
             b.putLong(0x10, 0x20);
             ep[5] = 0;
-            ep[5] = SmbiosTables.checksum(ep, 0, ep[6] & 0xff);
+            ep[5] = dev.vmm.chipset.firmware.TableBytes.checksum(ep, 0, ep[6] & 0xff);
         } else {
             assertThat(new String(ep, 0, 4, StandardCharsets.US_ASCII)).isEqualTo("_SM_");
             b.putInt(0x18, 0x20);
             ep[0x15] = 0;
-            ep[0x15] = SmbiosTables.checksum(ep, 0x10, 0x0f);
+            ep[0x15] = dev.vmm.chipset.firmware.TableBytes.checksum(ep, 0x10, 0x0f);
             ep[4] = 0;
-            ep[4] = SmbiosTables.checksum(ep, 0, ep[5] & 0xff);
+            ep[4] = dev.vmm.chipset.firmware.TableBytes.checksum(ep, 0, ep[5] & 0xff);
         }
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         o.writeBytes(ep);

@@ -1,5 +1,7 @@
 package dev.vmm.ffm.kvm;
 
+import dev.vmm.ffm.Ioctl;
+
 import java.lang.foreign.MemoryLayout;
 import java.util.Map;
 
@@ -14,17 +16,12 @@ public final class KvmIoctls {
     private KvmIoctls() {}
 
     private static final int KVMIO = 0xAE;
-    private static final int IOC_NONE = 0, IOC_WRITE = 1, IOC_READ = 2;
 
-    static long ioc(int dir, int type, int nr, long size) {
-        return ((long) dir << 30) | (size << 16) | ((long) type << 8) | nr;
-    }
-
-    private static long io(int nr) { return ioc(IOC_NONE, KVMIO, nr, 0); }
-    private static long ior(int nr, MemoryLayout l) { return ioc(IOC_READ, KVMIO, nr, l.byteSize()); }
-    private static long iow(int nr, MemoryLayout l) { return ioc(IOC_WRITE, KVMIO, nr, l.byteSize()); }
-    private static long iowr(int nr, MemoryLayout l) { return ioc(IOC_READ | IOC_WRITE, KVMIO, nr, l.byteSize()); }
-    private static long iow(int nr, long size) { return ioc(IOC_WRITE, KVMIO, nr, size); }
+    private static long io(int nr) { return Ioctl.io(KVMIO, nr); }
+    private static long ior(int nr, MemoryLayout l) { return Ioctl.ior(KVMIO, nr, l.byteSize()); }
+    private static long iow(int nr, MemoryLayout l) { return Ioctl.iow(KVMIO, nr, l.byteSize()); }
+    private static long iowr(int nr, MemoryLayout l) { return Ioctl.iowr(KVMIO, nr, l.byteSize()); }
+    private static long iow(int nr, long size) { return Ioctl.iow(KVMIO, nr, size); }
 
     // system ioctls
     public static final long KVM_GET_API_VERSION = io(0x00);

@@ -7,11 +7,15 @@ import java.lang.foreign.UnionLayout;
 import java.util.Map;
 
 import static java.lang.foreign.MemoryLayout.paddingLayout;
+import static dev.vmm.ffm.CMembers.bytes;
+import static dev.vmm.ffm.CMembers.u16;
+import static dev.vmm.ffm.CMembers.u32;
+import static dev.vmm.ffm.CMembers.u64;
+import static dev.vmm.ffm.CMembers.u8;
 import static java.lang.foreign.MemoryLayout.sequenceLayout;
 import static java.lang.foreign.MemoryLayout.structLayout;
 import static java.lang.foreign.MemoryLayout.unionLayout;
 import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -24,12 +28,6 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 public final class KvmLayouts {
     private KvmLayouts() {}
-
-    private static MemoryLayout u8(String n) { return JAVA_BYTE.withName(n); }
-    private static MemoryLayout u16(String n) { return JAVA_SHORT.withName(n); }
-    private static MemoryLayout u32(String n) { return JAVA_INT.withName(n); }
-    private static MemoryLayout u64(String n) { return JAVA_LONG.withName(n); }
-    private static MemoryLayout bytes(String n, long count) { return sequenceLayout(count, JAVA_BYTE).withName(n); }
 
     public static final StructLayout KVM_USERSPACE_MEMORY_REGION = structLayout(
             u32("slot"), u32("flags"), u64("guest_phys_addr"), u64("memory_size"), u64("userspace_addr"))

@@ -8,7 +8,6 @@ import java.lang.foreign.MemorySegment;
 import java.util.List;
 
 import static dev.vmm.ffm.kvm.KvmIoctls.*;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -48,35 +47,19 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     public Regs getRegs() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_REGS);
-            Libc.ioctl(fd, "KVM_GET_REGS", KVM_GET_REGS, s);
-            return Regs.read(s);
-        }
+        return StructIoctl.read(fd, "KVM_GET_REGS", KVM_GET_REGS, KvmLayouts.KVM_REGS, Regs::read);
     }
 
     public void setRegs(Regs r) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_REGS);
-            r.write(s);
-            Libc.ioctl(fd, "KVM_SET_REGS", KVM_SET_REGS, s);
-        }
+        StructIoctl.send(fd, "KVM_SET_REGS", KVM_SET_REGS, KvmLayouts.KVM_REGS, r::write);
     }
 
     public Sregs getSregs() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_SREGS);
-            Libc.ioctl(fd, "KVM_GET_SREGS", KVM_GET_SREGS, s);
-            return Sregs.read(s);
-        }
+        return StructIoctl.read(fd, "KVM_GET_SREGS", KVM_GET_SREGS, KvmLayouts.KVM_SREGS, Sregs::read);
     }
 
     public void setSregs(Sregs r) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_SREGS);
-            r.write(s);
-            Libc.ioctl(fd, "KVM_SET_SREGS", KVM_SET_SREGS, s);
-        }
+        StructIoctl.send(fd, "KVM_SET_SREGS", KVM_SET_SREGS, KvmLayouts.KVM_SREGS, r::write);
     }
 
     public void setCpuid(CpuidEntries cpuid) {
@@ -136,54 +119,22 @@ public final class VcpuFd implements AutoCloseable {
 
     /** KVM_GET_MP_STATE (RUNNABLE, UNINITIALIZED, INIT_RECEIVED, HALTED, SIPI_RECEIVED). */
     public int getMpState() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_MP_STATE);
-            Libc.ioctl(fd, "KVM_GET_MP_STATE", KVM_GET_MP_STATE, s);
-            return s.get(JAVA_INT, 0);
-        }
+        return StructIoctl.read(fd, "KVM_GET_MP_STATE", KVM_GET_MP_STATE, KvmLayouts.KVM_MP_STATE, s -> s.get(JAVA_INT, 0));
     }
 
     public void setMpState(int state) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_MP_STATE);
-            s.set(JAVA_INT, 0, state);
-            Libc.ioctl(fd, "KVM_SET_MP_STATE", KVM_SET_MP_STATE, s);
-        }
+        StructIoctl.write(fd, "KVM_SET_MP_STATE", KVM_SET_MP_STATE, KvmLayouts.KVM_MP_STATE, state);
     }
 
-    // Whole-struct state as byte blobs: what snapshots and migration save and restore verbatim.
+    /** Reads one whole-struct state as KVM's bytes: what snapshots and migration save verbatim. */
+    public byte[] get(VcpuBlob blob) {
+        return StructIoctl.get(fd, blob.getName(), blob.getRequest, blob.layout.byteSize(), -1);
+    }
 
-    public byte[] getFpu() { return StructIoctl.get(fd, "KVM_GET_FPU", KVM_GET_FPU, KvmLayouts.KVM_FPU.byteSize(), -1); }
-
-    public void setFpu(byte[] b) { StructIoctl.set(fd, "KVM_SET_FPU", KVM_SET_FPU, b); }
-
-    public byte[] getLapic() { return StructIoctl.get(fd, "KVM_GET_LAPIC", KVM_GET_LAPIC, KvmLayouts.KVM_LAPIC_STATE.byteSize(), -1); }
-
-    public void setLapic(byte[] b) { StructIoctl.set(fd, "KVM_SET_LAPIC", KVM_SET_LAPIC, b); }
-
-    public byte[] getVcpuEvents() { return StructIoctl.get(fd, "KVM_GET_VCPU_EVENTS", KVM_GET_VCPU_EVENTS, KvmLayouts.KVM_VCPU_EVENTS.byteSize(), -1); }
-
-    public void setVcpuEvents(byte[] b) { StructIoctl.set(fd, "KVM_SET_VCPU_EVENTS", KVM_SET_VCPU_EVENTS, b); }
-
-    public byte[] getXsave() { return StructIoctl.get(fd, "KVM_GET_XSAVE", KVM_GET_XSAVE, KvmLayouts.KVM_XSAVE.byteSize(), -1); }
-
-    public void setXsave(byte[] b) { StructIoctl.set(fd, "KVM_SET_XSAVE", KVM_SET_XSAVE, b); }
-
-    public byte[] getXcrs() { return StructIoctl.get(fd, "KVM_GET_XCRS", KVM_GET_XCRS, KvmLayouts.KVM_XCRS.byteSize(), -1); }
-
-    public void setXcrs(byte[] b) { StructIoctl.set(fd, "KVM_SET_XCRS", KVM_SET_XCRS, b); }
-
-    public byte[] getDebugRegs() { return StructIoctl.get(fd, "KVM_GET_DEBUGREGS", KVM_GET_DEBUGREGS, KvmLayouts.KVM_DEBUGREGS.byteSize(), -1); }
-
-    public void setDebugRegs(byte[] b) { StructIoctl.set(fd, "KVM_SET_DEBUGREGS", KVM_SET_DEBUGREGS, b); }
-
-    public byte[] getRegsBlob() { return StructIoctl.get(fd, "KVM_GET_REGS", KVM_GET_REGS, KvmLayouts.KVM_REGS.byteSize(), -1); }
-
-    public void setRegsBlob(byte[] b) { StructIoctl.set(fd, "KVM_SET_REGS", KVM_SET_REGS, b); }
-
-    public byte[] getSregsBlob() { return StructIoctl.get(fd, "KVM_GET_SREGS", KVM_GET_SREGS, KvmLayouts.KVM_SREGS.byteSize(), -1); }
-
-    public void setSregsBlob(byte[] b) { StructIoctl.set(fd, "KVM_SET_SREGS", KVM_SET_SREGS, b); }
+    /** Writes back a state read with {@link #get}. */
+    public void set(VcpuBlob blob, byte[] b) {
+        StructIoctl.set(fd, blob.setName(), blob.setRequest, b);
+    }
 
     /** KVM_KVMCLOCK_CTRL: tells the guest it was paused (avoids soft-lockup warnings). */
     public boolean kvmclockCtrl() {

@@ -9,7 +9,6 @@ import java.util.List;
 
 import static dev.vmm.ffm.kvm.KvmIoctls.*;
 import static dev.vmm.ffm.kvm.KvmLayouts.offset;
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -36,15 +35,8 @@ public final class VmFd implements AutoCloseable {
 
     /** KVM_SET_USER_MEMORY_REGION; a {@code host} of size 0 deletes the slot. */
     public void setUserMemoryRegion(int slot, int flags, long guestPhysAddr, MemorySegment host) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment r = a.allocate(KvmLayouts.KVM_USERSPACE_MEMORY_REGION);
-            r.set(JAVA_INT, 0, slot);
-            r.set(JAVA_INT, 4, flags);
-            r.set(JAVA_LONG, 8, guestPhysAddr);
-            r.set(JAVA_LONG, 16, host.byteSize());
-            r.set(JAVA_LONG, 24, host.address());
-            Libc.ioctl(fd, "KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION, r);
-        }
+        StructIoctl.write(fd, "KVM_SET_USER_MEMORY_REGION", KVM_SET_USER_MEMORY_REGION, KvmLayouts.KVM_USERSPACE_MEMORY_REGION,
+                slot, flags, guestPhysAddr, host.byteSize(), host.address());
     }
 
     public VcpuFd createVcpu(int id) {
@@ -68,21 +60,12 @@ public final class VmFd implements AutoCloseable {
 
     /** KVM_CREATE_PIT2 with the speaker port left to user space? No: a dummy speaker, as QEMU does. */
     public void createPit2() {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment c = a.allocate(KvmLayouts.KVM_PIT_CONFIG);
-            c.set(JAVA_INT, 0, KVM_PIT_SPEAKER_DUMMY);
-            Libc.ioctl(fd, "KVM_CREATE_PIT2", KVM_CREATE_PIT2, c);
-        }
+        StructIoctl.write(fd, "KVM_CREATE_PIT2", KVM_CREATE_PIT2, KvmLayouts.KVM_PIT_CONFIG, KVM_PIT_SPEAKER_DUMMY);
     }
 
     /** Drives an in-kernel irqchip input line (GSI) to {@code level}. */
     public void irqLine(int gsi, boolean level) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment l = a.allocate(KvmLayouts.KVM_IRQ_LEVEL);
-            l.set(JAVA_INT, 0, gsi);
-            l.set(JAVA_INT, 4, level ? 1 : 0);
-            Libc.ioctl(fd, "KVM_IRQ_LINE", KVM_IRQ_LINE, l);
-        }
+        StructIoctl.write(fd, "KVM_IRQ_LINE", KVM_IRQ_LINE, KvmLayouts.KVM_IRQ_LEVEL, gsi, level ? 1 : 0);
     }
 
     /** Binds {@code eventfd} to {@code gsi}: a write to the eventfd injects the interrupt without a VMM exit. */
@@ -95,14 +78,7 @@ public final class VmFd implements AutoCloseable {
     }
 
     private void irqfd(int eventfd, int gsi, int flags, int resampleFd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_IRQFD);
-            s.set(JAVA_INT, 0, eventfd);
-            s.set(JAVA_INT, 4, gsi);
-            s.set(JAVA_INT, 8, flags);
-            s.set(JAVA_INT, 12, resampleFd);
-            Libc.ioctl(fd, "KVM_IRQFD", KVM_IRQFD, s);
-        }
+        StructIoctl.write(fd, "KVM_IRQFD", KVM_IRQFD, KvmLayouts.KVM_IRQFD, eventfd, gsi, flags, resampleFd);
     }
 
     /**
@@ -118,17 +94,10 @@ public final class VmFd implements AutoCloseable {
     }
 
     private void ioeventfd(int eventfd, long addr, int len, boolean pio, Long datamatch, boolean deassign) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_IOEVENTFD);
-            int flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch != null ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0)
-                    | (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0);
-            s.set(JAVA_LONG, 0, datamatch == null ? 0 : datamatch);
-            s.set(JAVA_LONG, 8, addr);
-            s.set(JAVA_INT, 16, len);
-            s.set(JAVA_INT, 20, eventfd);
-            s.set(JAVA_INT, 24, flags);
-            Libc.ioctl(fd, "KVM_IOEVENTFD", KVM_IOEVENTFD, s);
-        }
+        int flags = (pio ? KVM_IOEVENTFD_FLAG_PIO : 0) | (datamatch != null ? KVM_IOEVENTFD_FLAG_DATAMATCH : 0)
+                | (deassign ? KVM_IOEVENTFD_FLAG_DEASSIGN : 0);
+        StructIoctl.write(fd, "KVM_IOEVENTFD", KVM_IOEVENTFD, KvmLayouts.KVM_IOEVENTFD,
+                datamatch == null ? 0 : datamatch, addr, len, eventfd, flags);
     }
 
     /** One GSI route: to an irqchip pin or to an MSI message. */
@@ -172,13 +141,7 @@ public final class VmFd implements AutoCloseable {
 
     /** KVM_SIGNAL_MSI: injects one MSI directly. Returns false if the guest had it masked/blocked. */
     public boolean signalMsi(long address, int data) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_MSI);
-            s.set(JAVA_INT, 0, (int) address);
-            s.set(JAVA_INT, 4, (int) (address >>> 32));
-            s.set(JAVA_INT, 8, data);
-            return Libc.ioctl(fd, "KVM_SIGNAL_MSI", KVM_SIGNAL_MSI, s) > 0;
-        }
+        return StructIoctl.write(fd, "KVM_SIGNAL_MSI", KVM_SIGNAL_MSI, KvmLayouts.KVM_MSI, address & 0xFFFF_FFFFL, address >>> 32, data) > 0;
     }
 
     /**
@@ -186,12 +149,7 @@ public final class VmFd implements AutoCloseable {
      * {@code ceil(pages/64)*8} bytes); fetching the log also clears it.
      */
     public void getDirtyLog(int slot, MemorySegment bitmap) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment s = a.allocate(KvmLayouts.KVM_DIRTY_LOG);
-            s.set(JAVA_INT, 0, slot);
-            s.set(ADDRESS, 8, bitmap);
-            Libc.ioctl(fd, "KVM_GET_DIRTY_LOG", KVM_GET_DIRTY_LOG, s);
-        }
+        StructIoctl.write(fd, "KVM_GET_DIRTY_LOG", KVM_GET_DIRTY_LOG, KvmLayouts.KVM_DIRTY_LOG, slot, 0, bitmap.address());
     }
 
     public void enableCap(int cap, long... args) {

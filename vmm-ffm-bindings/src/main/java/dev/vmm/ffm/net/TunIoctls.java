@@ -1,5 +1,7 @@
 package dev.vmm.ffm.net;
 
+import dev.vmm.ffm.Ioctl;
+
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.lang.foreign.ValueLayout;
@@ -13,14 +15,16 @@ import java.util.Map;
 public final class TunIoctls {
     private TunIoctls() { }
 
-    // ---- tun character device ioctls (on an fd of /dev/net/tun) ---------------------------
-    public static final long TUNSETIFF = 0x400454caL;
-    public static final long TUNSETPERSIST = 0x400454cbL;
-    public static final long TUNGETFEATURES = 0x800454cfL;
-    public static final long TUNSETOFFLOAD = 0x400454d0L;
-    public static final long TUNGETIFF = 0x800454d2L;
-    public static final long TUNSETVNETHDRSZ = 0x400454d8L;
-    public static final long TUNSETQUEUE = 0x400454d9L;
+    // ---- tun character device ioctls (on an fd of /dev/net/tun): type 'T', an int argument ----
+    private static final int TUN_IOC = 'T';
+    private static final int INT = 4;
+    public static final long TUNSETIFF = Ioctl.iow(TUN_IOC, 202, INT);
+    public static final long TUNSETPERSIST = Ioctl.iow(TUN_IOC, 203, INT);
+    public static final long TUNGETFEATURES = Ioctl.ior(TUN_IOC, 207, INT);
+    public static final long TUNSETOFFLOAD = Ioctl.iow(TUN_IOC, 208, INT);
+    public static final long TUNGETIFF = Ioctl.ior(TUN_IOC, 210, INT);
+    public static final long TUNSETVNETHDRSZ = Ioctl.iow(TUN_IOC, 216, INT);
+    public static final long TUNSETQUEUE = Ioctl.iow(TUN_IOC, 217, INT);
 
     // ---- ifr_flags for TUNSETIFF / TUNSETQUEUE ----------------------------------------------
     public static final int IFF_TUN = 0x0001;

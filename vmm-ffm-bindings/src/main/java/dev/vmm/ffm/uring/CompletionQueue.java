@@ -1,7 +1,6 @@
 package dev.vmm.ffm.uring;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.invoke.VarHandle;
 
 import static dev.vmm.ffm.uring.IoUringConstants.IORING_CQ_EVENTFD_DISABLED;
 import static dev.vmm.ffm.uring.IoUringLayouts.CQE_FLAGS;
@@ -24,13 +23,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <p>Not thread-safe: one ring belongs to one (I/O) thread.
  */
 public final class CompletionQueue {
-    private static final VarHandle INT = JAVA_INT.varHandle();
-
-    private final MemorySegment ring;
-    private final long headOff;
-    private final long tailOff;
+    private final MappedRing ring;
+    /** The ring memory (the CQEs are read from it). */
+    private final MemorySegment mem;
     private final long overflowOff;
-    private final long flagsOff;
     private final long cqesOff;
     private final long cqeSize;
     private final int mask;
@@ -38,18 +34,16 @@ public final class CompletionQueue {
     private final Cqe cqe = new Cqe();
     private int head;
 
-    CompletionQueue(MemorySegment ring, long headOff, long tailOff, long maskOff, long entriesOff,
-                    long overflowOff, long flagsOff, long cqesOff, long cqeSize) {
+    /** {@code overflowOff}, {@code cqesOff}: where the overflow counter and the CQE array are in {@code ring}. */
+    CompletionQueue(MappedRing ring, long overflowOff, long cqesOff, long cqeSize) {
         this.ring = ring;
-        this.headOff = headOff;
-        this.tailOff = tailOff;
+        this.mem = ring.memory;
         this.overflowOff = overflowOff;
-        this.flagsOff = flagsOff;
         this.cqesOff = cqesOff;
         this.cqeSize = cqeSize;
-        this.mask = ring.get(JAVA_INT, maskOff);
-        this.entries = ring.get(JAVA_INT, entriesOff);
-        this.head = ring.get(JAVA_INT, headOff);
+        this.mask = ring.mask;
+        this.entries = ring.entries;
+        this.head = ring.headPlain();
     }
 
     /** The number of CQE slots (a power of two, at least the SQ size). */
@@ -57,7 +51,7 @@ public final class CompletionQueue {
 
     /** CQEs posted by the kernel and not yet consumed. */
     public int ready() {
-        return (int) INT.getAcquire(ring, tailOff) - head;
+        return ring.tailAcquire() - head;
     }
 
     /**
@@ -65,9 +59,9 @@ public final class CompletionQueue {
      * when there is none. Does not consume it: see {@link #advance(int)}.
      */
     public Cqe peek() {
-        if ((int) INT.getAcquire(ring, tailOff) == head) return null;
+        if (ring.tailAcquire() == head) return null;
         long at = cqesOff + (head & mask) * cqeSize;
-        cqe.set(ring.get(JAVA_LONG, at + CQE_USER_DATA), ring.get(JAVA_INT, at + CQE_RES), ring.get(JAVA_INT, at + CQE_FLAGS));
+        cqe.set(mem.get(JAVA_LONG, at + CQE_USER_DATA), mem.get(JAVA_INT, at + CQE_RES), mem.get(JAVA_INT, at + CQE_FLAGS));
         return cqe;
     }
 
@@ -82,7 +76,7 @@ public final class CompletionQueue {
     public void advance(int n) {
         if (n < 0 || n > ready()) throw new IllegalArgumentException("advance by " + n + " with " + ready() + " ready");
         head += n;
-        INT.setRelease(ring, headOff, head);
+        ring.releaseHead(head);
     }
 
     /** Hands every ready CQE to {@code handler}, oldest first; returns how many. */
@@ -96,21 +90,21 @@ public final class CompletionQueue {
      * (including the one that threw) are consumed and the rest stay queued.
      */
     public int drain(CompletionHandler handler, int max) {
-        int tail = (int) INT.getAcquire(ring, tailOff);
+        int tail = ring.tailAcquire();
         int n = 0;
         try {
             while (head + n != tail && n < max) {
                 long at = cqesOff + ((head + n) & mask) * cqeSize;
-                long userData = ring.get(JAVA_LONG, at + CQE_USER_DATA);
-                int res = ring.get(JAVA_INT, at + CQE_RES);
-                int flags = ring.get(JAVA_INT, at + CQE_FLAGS);
+                long userData = mem.get(JAVA_LONG, at + CQE_USER_DATA);
+                int res = mem.get(JAVA_INT, at + CQE_RES);
+                int flags = mem.get(JAVA_INT, at + CQE_FLAGS);
                 n++;
                 handler.onCompletion(userData, res, flags);
             }
         } finally {
             if (n > 0) {
                 head += n;
-                INT.setRelease(ring, headOff, head);
+                ring.releaseHead(head);
             }
         }
         return n;
@@ -122,7 +116,7 @@ public final class CompletionQueue {
      * which the next {@link IoUring#submit()} flushes.
      */
     public int overflow() {
-        return (int) INT.getAcquire(ring, overflowOff);
+        return ring.intAcquire(overflowOff);
     }
 
     /**
@@ -130,12 +124,12 @@ public final class CompletionQueue {
      * is busy reaping can switch it off to save the eventfd writes).
      */
     public void setEventfdEnabled(boolean enabled) {
-        int flags = ring.get(JAVA_INT, flagsOff);
+        int flags = ring.flagsPlain();
         flags = enabled ? flags & ~IORING_CQ_EVENTFD_DISABLED : flags | IORING_CQ_EVENTFD_DISABLED;
-        INT.setRelease(ring, flagsOff, flags);
+        ring.releaseFlags(flags);
     }
 
     public boolean eventfdEnabled() {
-        return ((int) INT.getAcquire(ring, flagsOff) & IORING_CQ_EVENTFD_DISABLED) == 0;
+        return (ring.flagsAcquire() & IORING_CQ_EVENTFD_DISABLED) == 0;
     }
 }

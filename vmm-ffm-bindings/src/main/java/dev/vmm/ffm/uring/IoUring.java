@@ -130,10 +130,12 @@ public final class IoUring implements AutoCloseable {
                 cqRing = map(fd, cqRingSize, IORING_OFF_CQ_RING, "CQ ring", rings);
             }
             MemorySegment sqes = map(fd, sqeSize * sqEntries, IORING_OFF_SQES, "SQE array", rings);
-            SubmissionQueue sq = new SubmissionQueue(sqRing, sqes, sqOff[0], sqOff[1], sqOff[2], sqOff[3],
-                    sqOff[4], sqOff[5], sqOff[6], sqeSize);
-            CompletionQueue cq = new CompletionQueue(cqRing, cqOff[0], cqOff[1], cqOff[2], cqOff[3],
-                    cqOff[4], cqOff[5], cqOff[6], cqeSize);
+            // sq_off: head, tail, ring_mask, ring_entries, flags, dropped, array.
+            SubmissionQueue sq = new SubmissionQueue(new MappedRing(sqRing, sqOff[0], sqOff[1], sqOff[2], sqOff[3], sqOff[4]),
+                    sqes, sqOff[5], sqOff[6], sqeSize);
+            // cq_off: head, tail, ring_mask, ring_entries, overflow, flags, cqes.
+            CompletionQueue cq = new CompletionQueue(new MappedRing(cqRing, cqOff[0], cqOff[1], cqOff[2], cqOff[3], cqOff[5]),
+                    cqOff[4], cqOff[6], cqeSize);
             return new IoUring(fd, flags, features, rings, sq, cq);
         } catch (RuntimeException | Error e) {
             rings.close();

@@ -5,10 +5,13 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.StructLayout;
 import java.util.Map;
 
+import static dev.vmm.ffm.CMembers.u16;
+import static dev.vmm.ffm.CMembers.u32;
+import static dev.vmm.ffm.CMembers.u64;
+import static dev.vmm.ffm.CMembers.u8;
 import static java.lang.foreign.MemoryLayout.sequenceLayout;
 import static java.lang.foreign.MemoryLayout.structLayout;
 import static java.lang.foreign.MemoryLayout.unionLayout;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
@@ -25,11 +28,6 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 public final class IoUringLayouts {
     private IoUringLayouts() {}
-
-    private static MemoryLayout u8(String n) { return JAVA_BYTE.withName(n); }
-    private static MemoryLayout u16(String n) { return JAVA_SHORT.withName(n); }
-    private static MemoryLayout u32(String n) { return JAVA_INT.withName(n); }
-    private static MemoryLayout u64(String n) { return JAVA_LONG.withName(n); }
 
     public static final StructLayout IO_SQRING_OFFSETS = structLayout(
             u32("head"), u32("tail"), u32("ring_mask"), u32("ring_entries"), u32("flags"), u32("dropped"),

@@ -20,13 +20,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
  * <p>Not thread-safe: one ring belongs to one (I/O) thread.
  */
 public final class SubmissionQueue {
-    /** int view of the ring memory with acquire/release access modes. */
-    private static final VarHandle INT = JAVA_INT.varHandle();
-
-    private final MemorySegment ring;
-    private final long headOff;
-    private final long tailOff;
-    private final long flagsOff;
+    private final MappedRing ring;
     private final long droppedOff;
     private final int mask;
     private final int entries;
@@ -36,21 +30,18 @@ public final class SubmissionQueue {
     /** The tail value last stored into the ring. */
     private int publishedTail;
 
-    SubmissionQueue(MemorySegment ring, MemorySegment sqes, long headOff, long tailOff, long maskOff,
-                    long entriesOff, long flagsOff, long droppedOff, long arrayOff, long sqeSize) {
+    /** {@code droppedOff}, {@code arrayOff}: where the dropped counter and the index array are in {@code ring}. */
+    SubmissionQueue(MappedRing ring, MemorySegment sqes, long droppedOff, long arrayOff, long sqeSize) {
         this.ring = ring;
-        this.headOff = headOff;
-        this.tailOff = tailOff;
-        this.flagsOff = flagsOff;
         this.droppedOff = droppedOff;
-        this.mask = ring.get(JAVA_INT, maskOff);
-        this.entries = ring.get(JAVA_INT, entriesOff);
+        this.mask = ring.mask;
+        this.entries = ring.entries;
         this.slots = new Sqe[entries];
         for (int i = 0; i < entries; i++) {
             slots[i] = new Sqe(sqes, i * sqeSize);
-            ring.set(JAVA_INT, arrayOff + 4L * i, i);
+            ring.memory.set(JAVA_INT, arrayOff + 4L * i, i);
         }
-        this.sqeTail = ring.get(JAVA_INT, tailOff);
+        this.sqeTail = ring.tailPlain();
         this.publishedTail = sqeTail;
     }
 
@@ -62,7 +53,7 @@ public final class SubmissionQueue {
      * but not yet consumed by the kernel (submit, then reap completions, then try again).
      */
     public Sqe next() {
-        int head = (int) INT.getAcquire(ring, headOff);
+        int head = ring.headAcquire();
         if (sqeTail - head >= entries) return null;
         Sqe sqe = slots[sqeTail & mask];
         sqeTail++;
@@ -72,7 +63,7 @@ public final class SubmissionQueue {
 
     /** Free slots left for {@link #next()}. */
     public int available() {
-        return entries - (sqeTail - (int) INT.getAcquire(ring, headOff));
+        return entries - (sqeTail - ring.headAcquire());
     }
 
     /** SQEs handed out by {@link #next()} but not yet published by {@link #flush()}. */
@@ -86,15 +77,15 @@ public final class SubmissionQueue {
      */
     int flush() {
         if (sqeTail != publishedTail) {
-            INT.setRelease(ring, tailOff, sqeTail);
+            ring.releaseTail(sqeTail);
             publishedTail = sqeTail;
         }
-        return publishedTail - (int) INT.getAcquire(ring, headOff);
+        return publishedTail - ring.headAcquire();
     }
 
     /** The SQ ring flags ({@code IORING_SQ_NEED_WAKEUP}, {@code IORING_SQ_CQ_OVERFLOW}, {@code IORING_SQ_TASKRUN}). */
     public int ringFlags() {
-        return (int) INT.getAcquire(ring, flagsOff);
+        return ring.flagsAcquire();
     }
 
     /**
@@ -104,12 +95,12 @@ public final class SubmissionQueue {
      */
     boolean sqPollNeedsWakeup() {
         VarHandle.fullFence();
-        return (ring.get(JAVA_INT, flagsOff) & IoUringConstants.IORING_SQ_NEED_WAKEUP) != 0;
+        return (ring.flagsPlain() & IoUringConstants.IORING_SQ_NEED_WAKEUP) != 0;
     }
 
     /** SQEs the kernel dropped as invalid (index out of range); stays 0 with this wrapper. */
     public int dropped() {
-        return (int) INT.getAcquire(ring, droppedOff);
+        return ring.intAcquire(droppedOff);
     }
 
     /** Gives back the slot just taken when filling it failed validation, so no half-filled SQE is submitted. */

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.blk;
 
+import dev.vmm.ffm.Ioctl;
 import dev.vmm.ffm.NativeException;
 import dev.vmm.block.OfdLock;
 import dev.vmm.ffm.libc.Errno;
@@ -29,7 +30,7 @@ import java.util.Map;
  */
 public final class UringRawBackend implements BlkBackend {
     /** BLKGETSIZE64: size in bytes of a block device. */
-    private static final long BLKGETSIZE64 = 0x80081272L;
+    private static final long BLKGETSIZE64 = Ioctl.ior(0x12, 114, 8);   // _IOR(0x12, 114, size_t)
     private static final int S_IFMT = 0170000, S_IFBLK = 0060000, S_IFREG = 0100000;
     /** Alignment O_DIRECT requests get (the logical block size every Linux block device accepts). */
     static final int DIRECT_ALIGN = 512;

@@ -122,7 +122,7 @@ public final class VirtioBlk extends QueueDevice {
 
     // ---- VirtioDevice ------------------------------------------------------------------------
 
-    @Override public int deviceType() { return VirtioDeviceType.BLOCK; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.BLOCK; }
 
     @Override public long deviceFeatures() { return features; }
 
@@ -132,14 +132,14 @@ public final class VirtioBlk extends QueueDevice {
 
     @Override public int configSize() { return CONFIG_SIZE; }
 
+    /**
+     * Every field is read-only (writeback is writable only with CONFIG_WCE, not offered), so writes
+     * are ignored: {@link dev.vmm.virtio.VirtioDevice#writeConfig}'s default.
+     */
     @Override
     public long readConfig(int offset, int size) {
         return dev.vmm.virtio.ConfigSpace.read(configSpace, offset, size);
     }
-
-    /** Every field is read-only here (writeback is writable only with CONFIG_WCE, not offered). */
-    @Override
-    public void writeConfig(int offset, int size, long value) { }
 
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,

@@ -14,39 +14,57 @@ public final class ConsoleControl {
 
     public static final int HEADER_SIZE = 8;
 
-    /** Driver → device: the driver is ready for control messages (value 1 = success). */
-    public static final int DEVICE_READY = 0;
-    /** Device → driver: a port was added (id). */
-    public static final int DEVICE_ADD = 1;
-    /** Device → driver: a port was removed (id). */
-    public static final int DEVICE_REMOVE = 2;
-    /** Driver → device: the driver set up port id (value 1 = success). */
-    public static final int PORT_READY = 3;
-    /** Device → driver: port id is a console (becomes an hvc). */
-    public static final int CONSOLE_PORT = 4;
-    /** Device → driver: console port id changed size; followed by le16 rows, le16 cols (Linux's order). */
-    public static final int RESIZE = 5;
-    /** Both ways: the sender's end of port id opened (value 1) or closed (0). */
-    public static final int PORT_OPEN = 6;
-    /** Device → driver: port id's name follows the header (no terminator). */
-    public static final int PORT_NAME = 7;
+    /** The control events ({@code event}); the wire value is the constant's position. */
+    public enum Event {
+        /** Driver → device: the driver is ready for control messages (value 1 = success). */
+        DEVICE_READY,
+        /** Device → driver: a port was added (id). */
+        DEVICE_ADD,
+        /** Device → driver: a port was removed (id). */
+        DEVICE_REMOVE,
+        /** Driver → device: the driver set up port id (value 1 = success). */
+        PORT_READY,
+        /** Device → driver: port id is a console (becomes an hvc). */
+        CONSOLE_PORT,
+        /** Device → driver: console port id changed size; followed by le16 rows, le16 cols (Linux's order). */
+        RESIZE,
+        /** Both ways: the sender's end of port id opened (value 1) or closed (0). */
+        PORT_OPEN,
+        /** Device → driver: port id's name follows the header (no terminator). */
+        PORT_NAME;
+
+        private static final Event[] BY_CODE = values();
+
+        /** The value in the message's {@code event} field. */
+        public int code() { return ordinal(); }
+
+        /** The event with wire value {@code code}, or null for one not defined. */
+        public static Event of(int code) {
+            return code >= 0 && code < BY_CODE.length ? BY_CODE[code] : null;
+        }
+    }
 
     /** Longest port name sent (the guest gets it in one receive buffer). */
     public static final int MAX_NAME_BYTES = 255;
 
+    public static byte[] message(int id, Event event, int value) {
+        return message(id, event.code(), value);
+    }
+
+    /** A message with a raw event value (also one not defined). */
     public static byte[] message(int id, int event, int value) {
         return header(id, event, value, 0).array();
     }
 
     public static byte[] portName(int id, String name) {
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer b = header(id, PORT_NAME, 1, n.length);
+        ByteBuffer b = header(id, Event.PORT_NAME.code(), 1, n.length);
         b.put(n);
         return b.array();
     }
 
     public static byte[] resize(int id, int cols, int rows) {
-        ByteBuffer b = header(id, RESIZE, 0, 4);
+        ByteBuffer b = header(id, Event.RESIZE.code(), 0, 4);
         b.putShort((short) rows).putShort((short) cols);
         return b.array();
     }
@@ -56,17 +74,9 @@ public final class ConsoleControl {
         return b.putInt(id).putShort((short) event).putShort((short) value);
     }
 
+    /** The event's name, or "event N" for a value not defined. */
     public static String eventName(int event) {
-        return switch (event) {
-            case DEVICE_READY -> "DEVICE_READY";
-            case DEVICE_ADD -> "DEVICE_ADD";
-            case DEVICE_REMOVE -> "DEVICE_REMOVE";
-            case PORT_READY -> "PORT_READY";
-            case CONSOLE_PORT -> "CONSOLE_PORT";
-            case RESIZE -> "RESIZE";
-            case PORT_OPEN -> "PORT_OPEN";
-            case PORT_NAME -> "PORT_NAME";
-            default -> "event " + event;
-        };
+        Event e = Event.of(event);
+        return e == null ? "event " + event : e.name();
     }
 }

@@ -1,6 +1,7 @@
 package dev.vmm.virtio.console;
 
 import dev.vmm.memory.GuestMemory;
+import dev.vmm.virtio.console.ConsoleControl.Event;
 import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.VirtioDevice;
 import dev.vmm.virtio.VirtioDeviceType;
@@ -118,7 +119,7 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
 
     // ---- VirtioDevice ----
 
-    @Override public int deviceType() { return VirtioDeviceType.CONSOLE; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.CONSOLE; }
 
     @Override
     public long deviceFeatures() {
@@ -268,7 +269,7 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
             if (p.guestOpen && p.backend != null) p.backend.guestConnected(true);
             // This side's host end may differ from what the guest was told (another socket, not connected yet).
             if (p.hostOpen != s.hostOpen() && multiport && driverReady && p.guestReady) {
-                controlOut.add(ConsoleControl.message(p.id, ConsoleControl.PORT_OPEN, p.hostOpen ? 1 : 0));
+                controlOut.add(ConsoleControl.message(p.id, Event.PORT_OPEN, p.hostOpen ? 1 : 0));
             }
         }
     }
@@ -415,7 +416,7 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
         commands.offer(() -> {
             ports[port.id] = port;
             if (backend != null) backend.attach(port);
-            if (driverReady) controlOut.add(ConsoleControl.message(port.id, ConsoleControl.DEVICE_ADD, 1));
+            if (driverReady) controlOut.add(ConsoleControl.message(port.id, Event.DEVICE_ADD, 1));
         });
         serializer.request();
         return id;
@@ -435,7 +436,7 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
             } catch (QueueException e) {
                 fail(e.getMessage());
             }
-            if (driverReady) controlOut.add(ConsoleControl.message(id, ConsoleControl.DEVICE_REMOVE, 0));
+            if (driverReady) controlOut.add(ConsoleControl.message(id, Event.DEVICE_REMOVE, 0));
             ports[id] = null;
             p.detach();
             synchronized (reserved) {
@@ -533,13 +534,14 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
     }
 
     private void handleControl(int id, int event, int value) {
-        if (event == ConsoleControl.DEVICE_READY) {
+        Event e = Event.of(event);
+        if (e == Event.DEVICE_READY) {
             if (value != 1) {
                 LOG.warning("virtio-console: guest driver failed to initialise (DEVICE_READY " + value + ")");
                 return;
             }
             driverReady = true;
-            for (Port p : ports) if (p != null) controlOut.add(ConsoleControl.message(p.id, ConsoleControl.DEVICE_ADD, 1));
+            for (Port p : ports) if (p != null) controlOut.add(ConsoleControl.message(p.id, Event.DEVICE_ADD, 1));
             return;
         }
         Port p = id >= 0 && id < ports.length ? ports[id] : null;
@@ -547,28 +549,28 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
             LOG.fine(() -> "virtio-console: " + ConsoleControl.eventName(event) + " for unknown port " + Integer.toUnsignedString(id));
             return;
         }
-        switch (event) {
-            case ConsoleControl.PORT_READY -> {
+        switch (e) {
+            case PORT_READY -> {
                 if (value != 1) {
                     LOG.warning("virtio-console: guest failed to set up port " + id);
                     return;
                 }
                 p.guestReady = true;
                 if (p.console) {
-                    controlOut.add(ConsoleControl.message(id, ConsoleControl.CONSOLE_PORT, 1));
+                    controlOut.add(ConsoleControl.message(id, Event.CONSOLE_PORT, 1));
                     if (cols != 0 || rows != 0) controlOut.add(ConsoleControl.resize(id, cols, rows));
                 }
                 if (p.name != null) controlOut.add(ConsoleControl.portName(id, p.name));
-                if (p.hostOpen) controlOut.add(ConsoleControl.message(id, ConsoleControl.PORT_OPEN, 1));
+                if (p.hostOpen) controlOut.add(ConsoleControl.message(id, Event.PORT_OPEN, 1));
             }
-            case ConsoleControl.PORT_OPEN -> {
+            case PORT_OPEN -> {
                 boolean open = value != 0;
                 if (p.guestOpen != open) {
                     p.guestOpen = open;
                     if (p.backend != null) p.backend.guestConnected(open);
                 }
             }
-            default -> LOG.fine(() -> "virtio-console: ignoring " + ConsoleControl.eventName(event) + " from the guest");
+            case null, default -> LOG.fine(() -> "virtio-console: ignoring " + ConsoleControl.eventName(event) + " from the guest");
         }
     }
 
@@ -769,7 +771,7 @@ public final class VirtioConsole implements VirtioDevice, dev.vmm.virtio.Migrata
                 if (hostOpen == connected) return;
                 hostOpen = connected;
                 if (multiport && driverReady && guestReady) {
-                    controlOut.add(ConsoleControl.message(id, ConsoleControl.PORT_OPEN, connected ? 1 : 0));
+                    controlOut.add(ConsoleControl.message(id, Event.PORT_OPEN, connected ? 1 : 0));
                 }
             });
             serializer.request();

@@ -145,7 +145,7 @@ public final class VirtioNet extends QueueDevice {
 
     // ---- VirtioDevice ------------------------------------------------------------------------
 
-    @Override public int deviceType() { return VirtioDeviceType.NET; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.NET; }
 
     @Override public long deviceFeatures() { return features; }
 
@@ -156,6 +156,10 @@ public final class VirtioNet extends QueueDevice {
 
     @Override public int configSize() { return CONFIG_SIZE; }
 
+    /**
+     * Read-only for a modern driver (the MAC changes through the control queue): writes are
+     * ignored, {@link dev.vmm.virtio.VirtioDevice#writeConfig}'s default.
+     */
     @Override
     public long readConfig(int offset, int size) {
         byte[] c = new byte[CONFIG_SIZE];
@@ -167,10 +171,6 @@ public final class VirtioNet extends QueueDevice {
         s.set(ValueLayout.JAVA_SHORT_UNALIGNED, 10, (short) mtu);
         return dev.vmm.virtio.ConfigSpace.read(c, offset, size);
     }
-
-    /** Read-only for a modern driver (the MAC changes through the control queue). */
-    @Override
-    public void writeConfig(int offset, int size, long value) { }
 
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,

@@ -19,11 +19,13 @@ public final class VirtioPciCapability {
 
     public static final int VENDOR_SPECIFIC_ID = 0x09;
 
-    public static final int COMMON_CFG = 1;
-    public static final int NOTIFY_CFG = 2;
-    public static final int ISR_CFG = 3;
-    public static final int DEVICE_CFG = 4;
-    public static final int PCI_CFG = 5;
+    /** The structure a capability points at ({@code cfg_type}). */
+    public enum CfgType {
+        COMMON, NOTIFY, ISR, DEVICE, PCI;
+
+        /** The {@code cfg_type} value: 1 (common) to 5 (PCI configuration access). */
+        public int code() { return ordinal() + 1; }
+    }
 
     /** Offsets from the capability start. */
     public static final int CAP_LEN = 2;
@@ -35,20 +37,20 @@ public final class VirtioPciCapability {
     public static final int PCI_CFG_DATA = 16;
 
     /** Body (after id/next) of a 16-byte capability pointing at {@code length} bytes at {@code offset} of {@code bar}. */
-    static byte[] body(int cfgType, int bar, long offset, long length) {
+    static byte[] body(CfgType cfgType, int bar, long offset, long length) {
         return body(cfgType, bar, offset, length, 16);
     }
 
     /** Body of the 20-byte NOTIFY capability. */
     static byte[] notifyBody(int bar, long offset, long length, int multiplier) {
-        byte[] b = body(NOTIFY_CFG, bar, offset, length, 20);
+        byte[] b = body(CfgType.NOTIFY, bar, offset, length, 20);
         putLe32(b, NOTIFY_OFF_MULTIPLIER - 2, multiplier);
         return b;
     }
 
     /** Body of the 20-byte PCI_CFG capability: bar/offset/length start at 0 for the driver to fill. */
     static byte[] pciCfgBody() {
-        return body(PCI_CFG, 0, 0, 0, 20);
+        return body(CfgType.PCI, 0, 0, 0, 20);
     }
 
     /** Write mask of the PCI_CFG body: the driver programs bar, offset, length and data. */
@@ -63,10 +65,10 @@ public final class VirtioPciCapability {
         return m;
     }
 
-    private static byte[] body(int cfgType, int bar, long offset, long length, int capLen) {
+    private static byte[] body(CfgType cfgType, int bar, long offset, long length, int capLen) {
         byte[] b = new byte[capLen - 2];
         b[CAP_LEN - 2] = (byte) capLen;
-        b[CFG_TYPE - 2] = (byte) cfgType;
+        b[CFG_TYPE - 2] = (byte) cfgType.code();
         b[BAR - 2] = (byte) bar;
         putLe32(b, OFFSET - 2, (int) offset);
         putLe32(b, LENGTH - 2, (int) length);

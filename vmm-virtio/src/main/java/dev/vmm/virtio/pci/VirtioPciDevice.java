@@ -141,25 +141,25 @@ public final class VirtioPciDevice implements PciDevice {
         Objects.requireNonNull(memory, "memory");
         this.queueCount = device.queueCount();
         if (queueCount < 0 || queueCount > 0xFFFF) throw new IllegalArgumentException("queue count " + queueCount);
-        this.kind = typeName(device.deviceType());
+        this.kind = device.deviceType().shortName();
 
         int configLength = device.configSize();
         this.layout = VirtioPciLayout.of(queueCount, configLength, msixVectors);
-        this.config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID_BASE + device.deviceType(),
+        this.config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID_BASE + device.deviceType().id(),
                 classCode(device.deviceType()), REVISION);
-        config.setSubsystem(VENDOR_ID, device.deviceType());
+        config.setSubsystem(VENDOR_ID, device.deviceType().id());
         config.setInterruptPin(1);                                  // INTA#, for drivers without MSI-X
         config.addBar(BAR, PciBar.memory64(layout.barSize(), false));
 
         int vendor = VirtioPciCapability.VENDOR_SPECIFIC_ID;
-        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.COMMON_CFG, BAR,
+        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.CfgType.COMMON, BAR,
                 VirtioPciLayout.COMMON_OFFSET, VirtioPciLayout.COMMON_LENGTH), null);
         config.addCapability(vendor, VirtioPciCapability.notifyBody(BAR, layout.notifyOffset(),
                 layout.notifyLength(), VirtioPciLayout.NOTIFY_OFF_MULTIPLIER), null);
-        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.ISR_CFG, BAR,
+        config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.CfgType.ISR, BAR,
                 VirtioPciLayout.ISR_OFFSET, VirtioPciLayout.ISR_LENGTH), null);
         if (configLength > 0) {                                     // optional when there is no device config
-            config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.DEVICE_CFG, BAR,
+            config.addCapability(vendor, VirtioPciCapability.body(VirtioPciCapability.CfgType.DEVICE, BAR,
                     VirtioPciLayout.DEVICE_OFFSET, configLength), null);
         }
         this.pciCfgCap = config.addCapability(vendor, VirtioPciCapability.pciCfgBody(),
@@ -176,15 +176,15 @@ public final class VirtioPciDevice implements PciDevice {
      * firmware and OS tools show something sensible. Types without an obvious class use 0xff0000
      * ("device does not fit any defined class"), as QEMU does for rng and balloon.
      */
-    public static int classCode(int deviceType) {
-        return switch (deviceType) {
-            case VirtioDeviceType.BLOCK, VirtioDeviceType.SCSI -> 0x01_00_00;     // mass storage, SCSI
-            case VirtioDeviceType.FS, VirtioDeviceType.PMEM -> 0x01_80_00;        // mass storage, other
-            case VirtioDeviceType.NET -> 0x02_00_00;                              // network, Ethernet
-            case VirtioDeviceType.NINE_P, VirtioDeviceType.VSOCK -> 0x02_80_00;   // network, other
-            case VirtioDeviceType.GPU -> 0x03_80_00;                              // display, other
-            case VirtioDeviceType.CONSOLE -> 0x07_80_00;                          // communication, other
-            case VirtioDeviceType.INPUT -> 0x09_80_00;                            // input, other
+    public static int classCode(VirtioDeviceType type) {
+        return switch (type) {
+            case BLOCK, SCSI -> 0x01_00_00;     // mass storage, SCSI
+            case FS, PMEM -> 0x01_80_00;        // mass storage, other
+            case NET -> 0x02_00_00;             // network, Ethernet
+            case NINE_P, VSOCK -> 0x02_80_00;   // network, other
+            case GPU -> 0x03_80_00;             // display, other
+            case CONSOLE -> 0x07_80_00;         // communication, other
+            case INPUT -> 0x09_80_00;           // input, other
             default -> 0xFF_00_00;
         };
     }
@@ -475,24 +475,6 @@ public final class VirtioPciDevice implements PciDevice {
         }
     }
 
-    private static String typeName(int type) {
-        return switch (type) {
-            case VirtioDeviceType.NET -> "net";
-            case VirtioDeviceType.BLOCK -> "blk";
-            case VirtioDeviceType.CONSOLE -> "console";
-            case VirtioDeviceType.ENTROPY -> "rng";
-            case VirtioDeviceType.BALLOON -> "balloon";
-            case VirtioDeviceType.SCSI -> "scsi";
-            case VirtioDeviceType.NINE_P -> "9p";
-            case VirtioDeviceType.GPU -> "gpu";
-            case VirtioDeviceType.INPUT -> "input";
-            case VirtioDeviceType.VSOCK -> "vsock";
-            case VirtioDeviceType.FS -> "fs";
-            case VirtioDeviceType.PMEM -> "pmem";
-            default -> "type" + type;
-        };
-    }
-
     @Override
     public String toString() {
         PciFunction f = function;
@@ -533,7 +515,7 @@ public final class VirtioPciDevice implements PciDevice {
                 qs[i] = new VirtioPciState.Queue(size, q.descTable(), q.availRing(), q.usedRing(), q.isReady(),
                         common.refusedSize(i), interrupts.queueVector(i), (q.nextAvail() - rewind[i]) & 0xFFFF, q.nextUsed());
             }
-            VirtioPciState state = new VirtioPciState(device.deviceType(), common.offeredFeatures(), common.status(),
+            VirtioPciState state = new VirtioPciState(device.deviceType().id(), common.offeredFeatures(), common.status(),
                     common.driverFeatures(), common.deviceFeatureSelect(), common.driverFeatureSelect(), common.queueSelect(),
                     interrupts.configVector(), common.configGeneration(), interrupts.isr(), active,
                     List.of(qs), md.stateVersion(), md.saveState());
@@ -556,8 +538,8 @@ public final class VirtioPciDevice implements PciDevice {
         if (!(device instanceof MigratableDevice md)) {
             throw new IllegalArgumentException(this + ": the " + name() + " device cannot load a saved state");
         }
-        if (s.deviceType() != device.deviceType()) {
-            throw new IllegalArgumentException(this + ": saved state is of a " + typeName(s.deviceType()) + " device, this is " + kind);
+        if (s.deviceType() != device.deviceType().id()) {
+            throw new IllegalArgumentException(this + ": saved state is of a " + VirtioDeviceType.nameOf(s.deviceType()) + " device, this is " + kind);
         }
         if (s.queues().size() != queueCount) {
             throw new IllegalArgumentException(this + ": saved state has " + s.queues().size() + " queues, this device has " + queueCount

@@ -105,7 +105,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     /** Total bytes handed to the guest since construction. */
     public synchronized long bytesServed() { return bytesServed; }
 
-    @Override public int deviceType() { return VirtioDeviceType.ENTROPY; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.ENTROPY; }
 
     @Override
     public long deviceFeatures() {
@@ -119,8 +119,6 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     @Override public int configSize() { return 0; }
 
     @Override public long readConfig(int offset, int size) { return 0; }
-
-    @Override public void writeConfig(int offset, int size, long value) { }
 
     @Override
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,

@@ -164,7 +164,7 @@ public final class VirtioScsi extends QueueDevice {
 
     // ---- VirtioDevice ------------------------------------------------------------------------
 
-    @Override public int deviceType() { return VirtioDeviceType.SCSI; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.SCSI; }
 
     @Override public long deviceFeatures() { return features; }
 

@@ -379,7 +379,7 @@ class VirtioBlkTest {
     void configSpaceLayout() throws Exception {
         try (BlkHarness h = harness(image(DISK), false, CacheMode.WRITEBACK, BlkConfig.of(1), 1)) {
             VirtioBlk d = h.dev;
-            assertEquals(2, d.deviceType());
+            assertEquals(2, d.deviceType().id());
             assertEquals(254, d.readConfig(12, 4));
             assertEquals(512, d.readConfig(20, 4));
             assertEquals(1, d.readConfig(34, 2));

@@ -27,7 +27,7 @@ final class ConsoleGuest implements AutoCloseable {
 
         @Override
         public String toString() {
-            String data = event == ConsoleControl.RESIZE && extra.length == 4
+            String data = event == ConsoleControl.Event.RESIZE.code() && extra.length == 4
                     ? "," + ((extra[0] & 0xFF) | (extra[1] & 0xFF) << 8) + " rows " + ((extra[2] & 0xFF) | (extra[3] & 0xFF) << 8) + " cols"
                     : extra.length > 0 ? "," + extraString() : "";
             return ConsoleControl.eventName(event) + "(" + id + "," + value + data + ")";
@@ -100,6 +100,10 @@ final class ConsoleGuest implements AutoCloseable {
         }
     }
 
+    void sendControl(int id, ConsoleControl.Event event, int value) {
+        sendControl(id, event.code(), value);
+    }
+
     void sendControl(int id, int event, int value) {
         byte[] msg = ConsoleControl.message(id, event, value);
         long addr = rings.alloc(msg.length, 8);
@@ -155,19 +159,19 @@ final class ConsoleGuest implements AutoCloseable {
         for (List<Msg> batch = control(); !batch.isEmpty(); batch = control()) {
             all.addAll(batch);
             for (Msg m : batch) {
-                switch (m.event()) {
-                    case ConsoleControl.DEVICE_ADD -> {
+                switch (ConsoleControl.Event.of(m.event())) {
+                    case DEVICE_ADD -> {
                         post(rx(m.id()), 4, 64);
-                        sendControl(m.id(), ConsoleControl.PORT_READY, 1);
+                        sendControl(m.id(), ConsoleControl.Event.PORT_READY, 1);
                     }
-                    case ConsoleControl.CONSOLE_PORT -> {
+                    case CONSOLE_PORT -> {
                         consolePorts.add(m.id());
-                        sendControl(m.id(), ConsoleControl.PORT_OPEN, 1);
+                        sendControl(m.id(), ConsoleControl.Event.PORT_OPEN, 1);
                     }
-                    case ConsoleControl.PORT_NAME -> names.put(m.id(), m.extraString());
-                    case ConsoleControl.PORT_OPEN -> hostOpen.put(m.id(), m.value() == 1);
-                    case ConsoleControl.DEVICE_REMOVE -> removed.add(m.id());
-                    default -> { }
+                    case PORT_NAME -> names.put(m.id(), m.extraString());
+                    case PORT_OPEN -> hostOpen.put(m.id(), m.value() == 1);
+                    case DEVICE_REMOVE -> removed.add(m.id());
+                    case null, default -> { }
                 }
             }
         }
@@ -179,7 +183,7 @@ final class ConsoleGuest implements AutoCloseable {
         activateMultiport();
         post(2, 8, 128);
         device.queueNotify(2);
-        sendControl(0, ConsoleControl.DEVICE_READY, 1);
+        sendControl(0, ConsoleControl.Event.DEVICE_READY, 1);
         return runDriver();
     }
 

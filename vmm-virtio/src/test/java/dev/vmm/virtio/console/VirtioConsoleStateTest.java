@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static dev.vmm.virtio.console.ConsoleControl.*;
+import static dev.vmm.virtio.console.ConsoleControl.Event.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -23,7 +24,7 @@ class VirtioConsoleStateTest {
     static List<Integer> sizes(List<ConsoleGuest.Msg> msgs) {
         List<Integer> out = new ArrayList<>();
         for (ConsoleGuest.Msg m : msgs) {
-            if (m.event() != RESIZE) continue;
+            if (m.event() != RESIZE.code()) continue;
             int a = (m.extra()[0] & 0xFF) | (m.extra()[1] & 0xFF) << 8, c = (m.extra()[2] & 0xFF) | (m.extra()[3] & 0xFF) << 8;
             out.add(a == 25 ? c : a);
         }

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static dev.vmm.virtio.console.ConsoleControl.*;
+import static dev.vmm.virtio.console.ConsoleControl.Event.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -271,7 +272,7 @@ class VirtioConsoleTest {
         device.resize(132, 50);
         List<ConsoleGuest.Msg> m = guest.control();
         assertThat(m).hasSize(1);
-        assertThat(m.get(0).event()).isEqualTo(RESIZE);
+        assertThat(m.get(0).event()).isEqualTo(RESIZE.code());
         assertThat(m.get(0).extra()).containsExactly(50, 0, (byte) 132, 0);   // rows, cols (Linux's order)
     }
 
@@ -314,7 +315,7 @@ class VirtioConsoleTest {
         ConsoleGuest again = new ConsoleGuest(device);
         try {
             List<ConsoleGuest.Msg> msgs = again.handshake();
-            assertThat(msgs).extracting(ConsoleGuest.Msg::event).contains(DEVICE_ADD, CONSOLE_PORT, PORT_OPEN);
+            assertThat(msgs).extracting(ConsoleGuest.Msg::event).contains(DEVICE_ADD.code(), CONSOLE_PORT.code(), PORT_OPEN.code());
         } finally {
             again.rings.close();
         }

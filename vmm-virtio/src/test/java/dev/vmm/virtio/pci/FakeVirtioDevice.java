@@ -37,7 +37,7 @@ final class FakeVirtioDevice implements VirtioDevice {
     Runnable onActivate = () -> { };
     Runnable onReset = () -> { };
 
-    @Override public int deviceType() { return VirtioDeviceType.NET; }
+    @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.NET; }
 
     @Override public long deviceFeatures() { return FEATURES; }
 

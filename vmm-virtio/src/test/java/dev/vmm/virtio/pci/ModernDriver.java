@@ -39,7 +39,7 @@ final class ModernDriver {
                         rig.configRead(p + 8, 4) & 0xFFFF_FFFFL, rig.configRead(p + 12, 4) & 0xFFFF_FFFFL,
                         rig.configRead(p + 2, 1));
                 caps.putIfAbsent(type, c);                          // the first of each type is the preferred one
-                if (type == VirtioPciCapability.NOTIFY_CFG) notifyMultiplier = rig.configRead(p + 16, 4);
+                if (type == VirtioPciCapability.CfgType.NOTIFY.code()) notifyMultiplier = rig.configRead(p + 16, 4);
             } else if (id == 0x11) {
                 msixCap = p;
             }
@@ -56,10 +56,10 @@ final class ModernDriver {
 
     /** Resolves structure addresses once the BAR is programmed. */
     ModernDriver map() {
-        common = address(VirtioPciCapability.COMMON_CFG);
-        isr = address(VirtioPciCapability.ISR_CFG);
-        deviceCfg = address(VirtioPciCapability.DEVICE_CFG);
-        notifyBase = address(VirtioPciCapability.NOTIFY_CFG);
+        common = address(VirtioPciCapability.CfgType.COMMON.code());
+        isr = address(VirtioPciCapability.CfgType.ISR.code());
+        deviceCfg = address(VirtioPciCapability.CfgType.DEVICE.code());
+        notifyBase = address(VirtioPciCapability.CfgType.NOTIFY.code());
         return this;
     }
 

@@ -2,6 +2,7 @@ package dev.vmm.virtio.pci;
 
 import dev.vmm.chipset.pci.PciBar;
 import dev.vmm.virtio.DeviceStatus;
+import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -63,8 +64,8 @@ class VirtioPciDeviceTest {
         assertThat(rig.configRead(0x2E, 2)).isEqualTo(1);
         assertThat(rig.configRead(0x3D, 1)).isEqualTo(1);        // INTA#
         assertThat(rig.configRead(0x10 + 4 * BAR, 4) & 0xF).isEqualTo(0x4);   // 64-bit memory, not prefetchable
-        assertThat(VirtioPciDevice.classCode(2)).isEqualTo(0x010000);
-        assertThat(VirtioPciDevice.classCode(4)).isEqualTo(0xFF0000);
+        assertThat(VirtioPciDevice.classCode(VirtioDeviceType.BLOCK)).isEqualTo(0x010000);
+        assertThat(VirtioPciDevice.classCode(VirtioDeviceType.ENTROPY)).isEqualTo(0xFF0000);
     }
 
     @Test
@@ -82,18 +83,18 @@ class VirtioPciDeviceTest {
         var caps = driver.caps;
         assertThat(caps).containsOnlyKeys(1, 2, 3, 4, 5);
         assertThat(caps.values()).allSatisfy(c -> assertThat(c.bar()).isIn(BAR, 0));
-        var common = caps.get(VirtioPciCapability.COMMON_CFG);
+        var common = caps.get(VirtioPciCapability.CfgType.COMMON.code());
         assertThat(common.bar()).isEqualTo(BAR);
         assertThat(common.length()).isGreaterThanOrEqualTo(0x38);
         assertThat(common.capLen()).isEqualTo(16);
-        var notify = caps.get(VirtioPciCapability.NOTIFY_CFG);
+        var notify = caps.get(VirtioPciCapability.CfgType.NOTIFY.code());
         assertThat(notify.capLen()).isEqualTo(20);
         assertThat(driver.notifyMultiplier).isEqualTo(4);
         // Every queue's notify address (notify_off × multiplier + 2 bytes) lies inside the region.
         assertThat(notify.length()).isGreaterThanOrEqualTo(4L * 1 + 2);
-        assertThat(caps.get(VirtioPciCapability.ISR_CFG).length()).isGreaterThanOrEqualTo(1);
-        assertThat(caps.get(VirtioPciCapability.DEVICE_CFG).length()).isEqualTo(8);
-        assertThat(caps.get(VirtioPciCapability.PCI_CFG).capLen()).isEqualTo(20);
+        assertThat(caps.get(VirtioPciCapability.CfgType.ISR.code()).length()).isGreaterThanOrEqualTo(1);
+        assertThat(caps.get(VirtioPciCapability.CfgType.DEVICE.code()).length()).isEqualTo(8);
+        assertThat(caps.get(VirtioPciCapability.CfgType.PCI.code()).capLen()).isEqualTo(20);
         // Structures and the MSI-X table/PBA do not overlap and fit the BAR.
         List<long[]> ranges = new ArrayList<>();
         for (int t = 1; t <= 4; t++) ranges.add(new long[] {caps.get(t).offset(), caps.get(t).length()});
@@ -273,7 +274,7 @@ class VirtioPciDeviceTest {
 
     @Test
     void pciCfgWindowReachesTheBar() {
-        int cap = driver.caps.get(VirtioPciCapability.PCI_CFG).at();
+        int cap = driver.caps.get(VirtioPciCapability.CfgType.PCI.code()).at();
         rig.configWrite(cap + VirtioPciCapability.BAR, 1, BAR);
         rig.configWrite(cap + VirtioPciCapability.OFFSET, 4, NUM_QUEUES);
         rig.configWrite(cap + VirtioPciCapability.LENGTH, 4, 2);
@@ -318,7 +319,7 @@ class VirtioPciDeviceTest {
     @Test
     void pciCfgWindowWorksWhileTheBarIsUnmapped() {
         rig.configWrite(0x04, 2, 0);                              // memory decoding off (SeaBIOS's case for high BARs)
-        int cap = driver.caps.get(VirtioPciCapability.PCI_CFG).at();
+        int cap = driver.caps.get(VirtioPciCapability.CfgType.PCI.code()).at();
         rig.configWrite(cap + VirtioPciCapability.BAR, 1, BAR);
         rig.configWrite(cap + VirtioPciCapability.OFFSET, 4, DEVICE_STATUS);
         rig.configWrite(cap + VirtioPciCapability.LENGTH, 4, 1);

@@ -49,7 +49,7 @@ class VirtioPciStateTest {
         byte[] loaded;
         int held;
 
-        @Override public int deviceType() { return VirtioDeviceType.ENTROPY; }
+        @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.ENTROPY; }
         @Override public long deviceFeatures() { return FEATURES; }
         @Override public int queueCount() { return 2; }
         @Override public int queueMaxSize(int q) { return 64; }
@@ -273,7 +273,7 @@ class VirtioPciStateTest {
             VirtioPciState s = a.transport.saveState();
             Rig b = new Rig();
             try (b.pci) {
-                VirtioPciState otherType = new VirtioPciState(VirtioDeviceType.BLOCK, s.offeredFeatures(), s.status(), s.driverFeatures(),
+                VirtioPciState otherType = new VirtioPciState(VirtioDeviceType.BLOCK.id(), s.offeredFeatures(), s.status(), s.driverFeatures(),
                         0, 0, 0, s.configVector(), 0, 0, true, s.queues(), 1, s.deviceState());
                 assertTrue(assertThrows(IllegalArgumentException.class, () -> b.transport.loadState(otherType)).getMessage().contains("blk"));
                 VirtioPciState oneQueue = new VirtioPciState(s.deviceType(), s.offeredFeatures(), s.status(), s.driverFeatures(),

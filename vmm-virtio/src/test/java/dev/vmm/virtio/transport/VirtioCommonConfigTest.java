@@ -4,6 +4,7 @@ import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
 import dev.vmm.virtio.DeviceStatus;
 import dev.vmm.virtio.VirtioDevice;
+import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.SplitQueue;
@@ -36,7 +37,7 @@ class VirtioCommonConfigTest {
         int resets;
         VirtioInterrupt irq;
 
-        @Override public int deviceType() { return 4; }
+        @Override public VirtioDeviceType deviceType() { return VirtioDeviceType.ENTROPY; }
         @Override public long deviceFeatures() { return VirtioFeatures.VIRTIO_F_VERSION_1; }
         @Override public int queueCount() { return 1; }
         @Override public int queueMaxSize(int q) { return 16; }

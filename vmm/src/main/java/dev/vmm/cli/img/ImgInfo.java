@@ -1,5 +1,6 @@
 package dev.vmm.cli.img;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.vmm.block.BlockDevice;
@@ -51,6 +52,16 @@ final class ImgInfo implements Callable<Integer> {
         });
     }
 
+    /** One entry of {@code snapshots}, with qemu-img info's field names and order. */
+    record JsonSnapshot(String id, String name, @JsonProperty("vm-state-size") long vmStateSize,
+                        @JsonProperty("date-sec") long dateSec, @JsonProperty("date-nsec") long dateNsec,
+                        @JsonProperty("vm-clock-sec") long vmClockSec, @JsonProperty("vm-clock-nsec") long vmClockNsec) {
+        static JsonSnapshot of(ImageInfo.Snapshot s) {
+            return new JsonSnapshot(s.id(), s.name(), s.vmStateSize(), s.dateSeconds(), s.dateNanos(),
+                    s.vmClockNanos() / 1_000_000_000L, s.vmClockNanos() % 1_000_000_000L);
+        }
+    }
+
     @SuppressWarnings("unchecked")
     private static Map<String, Object> d(Map<String, Object> m) { return m; }
 
@@ -72,18 +83,8 @@ final class ImgInfo implements Callable<Integer> {
             if (info.backingFormat() != null) j.put("backing-filename-format", info.backingFormat());
         }
         if (!info.snapshots().isEmpty()) {
-            List<Map<String, Object>> snaps = new ArrayList<>();
-            for (ImageInfo.Snapshot s : info.snapshots()) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("id", s.id());
-                m.put("name", s.name());
-                m.put("vm-state-size", s.vmStateSize());
-                m.put("date-sec", s.dateSeconds());
-                m.put("date-nsec", s.dateNanos());
-                m.put("vm-clock-sec", s.vmClockNanos() / 1_000_000_000L);
-                m.put("vm-clock-nsec", s.vmClockNanos() % 1_000_000_000L);
-                snaps.add(m);
-            }
+            List<JsonSnapshot> snaps = new ArrayList<>();
+            for (ImageInfo.Snapshot s : info.snapshots()) snaps.add(JsonSnapshot.of(s));
             j.put("snapshots", snaps);
         }
         if (!info.formatSpecific().isEmpty()) {
@@ -112,11 +113,11 @@ final class ImgInfo implements Callable<Integer> {
             out.println("Snapshot list:");
             out.printf(Locale.ROOT, "%-10s%-17s%8s%20s%13s%n", "ID", "TAG", "VM SIZE", "DATE", "VM CLOCK");
             DateTimeFormatter df = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss").withZone(ZoneId.systemDefault());
-            for (Map<String, Object> s : (List<Map<String, Object>>) j.get("snapshots")) {
-                long clock = (long) s.get("vm-clock-sec");
-                out.printf(Locale.ROOT, "%-10s%-17s%8s%20s %02d:%02d:%02d.%03d%n", s.get("id"), s.get("name"),
-                        ImgSupport.humanSize((long) s.get("vm-state-size")), df.format(Instant.ofEpochSecond((long) s.get("date-sec"))),
-                        clock / 3600, clock / 60 % 60, clock % 60, (long) s.get("vm-clock-nsec") / 1_000_000);
+            for (JsonSnapshot s : (List<JsonSnapshot>) j.get("snapshots")) {
+                long clock = s.vmClockSec();
+                out.printf(Locale.ROOT, "%-10s%-17s%8s%20s %02d:%02d:%02d.%03d%n", s.id(), s.name(),
+                        ImgSupport.humanSize(s.vmStateSize()), df.format(Instant.ofEpochSecond(s.dateSec())),
+                        clock / 3600, clock / 60 % 60, clock % 60, s.vmClockNsec() / 1_000_000);
             }
         }
         if (j.containsKey("format-specific")) {

@@ -1,5 +1,6 @@
 package dev.vmm.cli.img;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vmm.block.BlockDevice;
 import dev.vmm.block.Extent;
@@ -48,17 +49,15 @@ final class ImgMap implements Callable<Integer> {
         });
     }
 
+    /** One entry of {@code --output=json}, with qemu-img map's fields in its order ({@code offset} only when mapped). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record JsonExtent(long start, long length, int depth, boolean present, boolean zero, boolean data, Long offset) {}
+
     private static boolean print(PrintWriter out, ObjectMapper mapper, Extent e, boolean json, boolean first) throws Exception {
         if (json) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("start", e.offset());
-            m.put("length", e.length());
-            m.put("depth", e.depth());
-            m.put("present", e.present());
-            m.put("zero", e.zero());
-            m.put("data", e.data());
-            if (e.hostOffset() >= 0) m.put("offset", e.hostOffset());
-            out.println((first ? "" : ",") + mapper.writeValueAsString(m));
+            JsonExtent j = new JsonExtent(e.offset(), e.length(), e.depth(), e.present(), e.zero(), e.data(),
+                    e.hostOffset() >= 0 ? e.hostOffset() : null);
+            out.println((first ? "" : ",") + mapper.writeValueAsString(j));
             return false;
         }
         if (e.data() && e.hostOffset() < 0) {
