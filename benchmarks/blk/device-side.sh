@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # virtio-blk device side without KVM (issue #19, target 2's KVM-free part): 4 KiB requests at depth 32
 # on a raw image in /dev/shm, requests per second:
-#   vmm    JMH BlkRequestBenchmark: a driver thread posts 32 chains, the device's queue worker parses
+#   vmm    JMH DevicePathBenchmark.blkRequests: a driver thread posts 32 chains, the device's queue worker parses
 #          them on its I/O thread and submits them through io_uring (random offsets)
 #   qemu   qemu-img bench -i io_uring -d 32 -s 4096 on the same file: QEMU's block layer alone, no
 #          device emulation (sequential offsets) — a comparison that flatters QEMU
@@ -25,7 +25,7 @@ qemu_rate() {  # $@: extra qemu-img bench options
 }
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 qr=$(qemu_rate); qw=$(qemu_rate -w)
-BLK_BENCH_FILE=$FILE "$VMM_JDK/bin/java" -jar "$JAR" BlkRequestBenchmark -f 1 -wi 3 -i 5 -w 2 -r 2 \
+BLK_BENCH_FILE=$FILE "$VMM_JDK/bin/java" -jar "$JAR" DevicePathBenchmark.blkRequests -f 1 -wi 3 -i 5 -w 2 -r 2 \
   -rf json -rff "$OUT/jmh.json" > "$OUT/jmh.log" 2>&1 || { cat "$OUT/jmh.log"; exit 1; }
 vr=$(python3 -c "import json;d=json.load(open('$OUT/jmh.json'));print([b['primaryMetric']['score'] for b in d if b['params']['op']=='read'][0])")
 vw=$(python3 -c "import json;d=json.load(open('$OUT/jmh.json'));print([b['primaryMetric']['score'] for b in d if b['params']['op']=='write'][0])")

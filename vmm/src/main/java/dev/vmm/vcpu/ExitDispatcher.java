@@ -20,45 +20,35 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
  * KVM too: over a {@link KvmRun#over replayed} exit in the JMH benchmark, the unit tests and the
  * AOT cache's training run (which records its profile, so a guest's first exits run compiled code).
  */
-public final class ExitDispatcher {
+public record ExitDispatcher(KvmRun kvmRun, Bus portBus, Bus mmioBus) {
     // Layouts as constants: withOrder() in the access would make a new layout (and look up its
     // VarHandle) on every exit.
     private static final ValueLayout.OfShort U16 = JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private final KvmRun run;
-    private final Bus pio;
-    private final Bus mmio;
-
-    public ExitDispatcher(KvmRun run, Bus pio, Bus mmio) {
-        this.run = run;
-        this.pio = pio;
-        this.mmio = mmio;
-    }
-
     /** KVM_EXIT_IO: {@code count} accesses of {@code size} bytes (string I/O repeats the port). */
     public void io() {
-        int port = run.ioPort();
-        int size = run.ioSize();
-        MemorySegment data = run.ioData();
-        int count = run.ioCount();
-        if (run.ioDirection() == KVM_EXIT_IO_OUT) {
-            for (int i = 0; i < count; i++) pio.write(port, size, load(data, (long) i * size, size));
+        int port = kvmRun.ioPort();
+        int size = kvmRun.ioSize();
+        MemorySegment data = kvmRun.ioData();
+        int count = kvmRun.ioCount();
+        if (kvmRun.ioDirection() == KVM_EXIT_IO_OUT) {
+            for (int i = 0; i < count; i++) portBus.write(port, size, load(data, (long) i * size, size));
         } else {
-            for (int i = 0; i < count; i++) store(data, (long) i * size, size, pio.read(port, size));
+            for (int i = 0; i < count; i++) store(data, (long) i * size, size, portBus.read(port, size));
         }
     }
 
     /** KVM_EXIT_MMIO: one access of 1 to 8 bytes; another length is ignored (KVM never sends one). */
     public void mmio() {
-        long addr = run.mmioPhysAddr();
-        int len = run.mmioLen();
+        long addr = kvmRun.mmioPhysAddr();
+        int len = kvmRun.mmioLen();
         if (len <= 0 || len > 8) return;
-        MemorySegment data = run.mmioData();
-        if (run.mmioIsWrite()) {
-            mmio.write(addr, len, load(data, 0, len));
+        MemorySegment data = kvmRun.mmioData();
+        if (kvmRun.mmioIsWrite()) {
+            mmioBus.write(addr, len, load(data, 0, len));
         } else {
-            store(data, 0, len, mmio.read(addr, len));
+            store(data, 0, len, mmioBus.read(addr, len));
         }
     }
 

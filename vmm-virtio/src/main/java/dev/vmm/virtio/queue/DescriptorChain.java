@@ -89,20 +89,7 @@ public final class DescriptorChain {
      * asked if the readable part ends first).
      */
     public long readFromChain(long offset, MemorySegment dst) {
-        long want = dst.byteSize();
-        long done = 0;
-        for (int i = 0; i < readableCount && done < want; i++) {
-            long len = Integer.toUnsignedLong(lengths[i]);
-            if (offset >= len) {
-                offset -= len;
-                continue;
-            }
-            long n = Math.min(len - offset, want - done);
-            memory.copyOut(addresses[i] + offset, dst, done, n);
-            done += n;
-            offset = 0;
-        }
-        return done;
+        return transfer(offset, false, dst, null, dst.byteSize());
     }
 
     /**
@@ -111,50 +98,42 @@ public final class DescriptorChain {
      * ends first).
      */
     public long writeToChain(long offset, MemorySegment src) {
-        long want = src.byteSize();
+        return transfer(offset, true, src, null, src.byteSize());
+    }
+
+    /** For headers and status bytes: {@link #readFromChain} into a byte array (no segment wrapper per call). */
+    public int readFromChain(long offset, byte[] dst) {
+        return (int) transfer(offset, false, null, dst, dst.length);
+    }
+
+    /** For headers and status bytes: {@link #writeToChain} from a byte array (no segment wrapper per call). */
+    public int writeToChain(long offset, byte[] src) {
+        return (int) transfer(offset, true, null, src, src.length);
+    }
+
+    /**
+     * The one walk over the chain's buffers: the writable part ({@code toChain}) or the readable
+     * part, from {@code offset} on, copying {@code want} bytes from/to a segment or (segment null)
+     * an array — arrays are copied directly so that a status byte needs no wrapper object.
+     */
+    private long transfer(long offset, boolean toChain, MemorySegment segment, byte[] array, long want) {
         long done = 0;
-        for (int i = readableCount; i < count && done < want; i++) {
+        for (int i = toChain ? readableCount : 0, end = toChain ? count : readableCount; i < end && done < want; i++) {
             long len = Integer.toUnsignedLong(lengths[i]);
             if (offset >= len) {
                 offset -= len;
                 continue;
             }
             long n = Math.min(len - offset, want - done);
-            memory.copyIn(src, done, addresses[i] + offset, n);
-            done += n;
-            offset = 0;
-        }
-        return done;
-    }
-
-    /** For headers and status bytes: {@link #readFromChain} into a byte array (no segment wrapper per call). */
-    public int readFromChain(long offset, byte[] dst) {
-        int done = 0;
-        for (int i = 0; i < readableCount && done < dst.length; i++) {
-            long len = Integer.toUnsignedLong(lengths[i]);
-            if (offset >= len) {
-                offset -= len;
-                continue;
+            long gpa = addresses[i] + offset;
+            if (segment != null) {
+                if (toChain) memory.copyIn(segment, done, gpa, n);
+                else memory.copyOut(gpa, segment, done, n);
+            } else if (toChain) {
+                memory.write(gpa, array, (int) done, (int) n);
+            } else {
+                memory.read(gpa, array, (int) done, (int) n);
             }
-            int n = (int) Math.min(len - offset, dst.length - done);
-            memory.read(addresses[i] + offset, dst, done, n);
-            done += n;
-            offset = 0;
-        }
-        return done;
-    }
-
-    /** For headers and status bytes: {@link #writeToChain} from a byte array (no segment wrapper per call). */
-    public int writeToChain(long offset, byte[] src) {
-        int done = 0;
-        for (int i = readableCount; i < count && done < src.length; i++) {
-            long len = Integer.toUnsignedLong(lengths[i]);
-            if (offset >= len) {
-                offset -= len;
-                continue;
-            }
-            int n = (int) Math.min(len - offset, src.length - done);
-            memory.write(addresses[i] + offset, src, done, n);
             done += n;
             offset = 0;
         }
