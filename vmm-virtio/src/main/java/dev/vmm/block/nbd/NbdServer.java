@@ -30,12 +30,20 @@ public final class NbdServer implements AutoCloseable {
     private final Semaphore slots;
     private final boolean persistent;
     private final Consumer<String> log;
+    private final dev.vmm.block.nbd.tls.X509Credentials tls;
     private final ExecutorService requests = Executors.newVirtualThreadPerTaskExecutor();
     private final AtomicInteger active = new AtomicInteger();
     private final SocketAddress address;
     private volatile boolean closed;
 
     public NbdServer(SocketAddress bind, NbdExport export, int shared, boolean persistent, Consumer<String> log) throws IOException {
+        this(bind, export, null, shared, persistent, log);
+    }
+
+    /** @param tls server credentials: every client must then start TLS (null: plain NBD) */
+    public NbdServer(SocketAddress bind, NbdExport export, dev.vmm.block.nbd.tls.X509Credentials tls, int shared, boolean persistent,
+                     Consumer<String> log) throws IOException {
+        this.tls = tls;
         if (shared < 1) throw new IllegalArgumentException("--shared must be at least 1");
         this.export = export;
         this.slots = new Semaphore(shared);
@@ -74,7 +82,7 @@ public final class NbdServer implements AutoCloseable {
                 active.incrementAndGet();
                 Thread.ofVirtual().name("nbd-client").start(() -> {
                     try (c) {
-                        new NbdServerSession(c, c, export, requests, log).run();
+                        new NbdServerSession(c, c, export, tls, requests, log).run();
                     } catch (IOException ignored) {
                         // close failed: nothing left to do for this connection
                     } finally {
