@@ -92,7 +92,7 @@ public final class X509Credentials {
         String alg = switch (key.getAlgorithm()) {
             case "RSA" -> "SHA256withRSA";
             case "EC" -> "SHA256withECDSA";
-            case "Ed25519", "Ed448" -> key.getAlgorithm();
+            case "EdDSA", "Ed25519", "Ed448" -> "EdDSA";
             default -> null; // RSASSA-PSS needs parameters; the handshake will tell
         };
         if (alg == null) return;
