@@ -25,6 +25,11 @@ public record NbdUri(String host, int port, Path socket, String export, int reco
     /** TLS for a connection: the credentials directory and the server name to verify (null: none). */
     public record Tls(Path credentials, String hostname) {}
 
+    /** A plain (no TLS) address. */
+    public NbdUri(String host, int port, Path socket, String export, int reconnectDelaySeconds) {
+        this(host, port, socket, export, reconnectDelaySeconds, null);
+    }
+
     private static final java.util.regex.Pattern SCHEME = java.util.regex.Pattern.compile("^(nbd|nbd\\+tcp|nbd\\+unix|nbds|nbds\\+unix):/.*", java.util.regex.Pattern.DOTALL);
 
     /** Whether a disk name is an NBD URI rather than a file (QEMU's protocol prefixes). */
