@@ -122,7 +122,16 @@ public final class TlsChannel implements ByteChannel {
                 case OK -> {
                     if (r.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_TASK) runTasks();
                     if (!handshakeDone) return true; // the handshake loop looks at the engine's state again
-                    if (engine.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_WRAP) wrapHandshake(); // e.g. a KeyUpdate answer
+                    if (engine.getHandshakeStatus() == SSLEngineResult.HandshakeStatus.NEED_WRAP && writeLock.tryLock()) {
+                        // A post-handshake message to answer (a TLS 1.3 KeyUpdate). Not waiting for the
+                        // lock: a writer blocked on a full socket would wait for us to read, and that
+                        // writer's next wrap sends the answer anyway.
+                        try {
+                            wrapHandshake();
+                        } finally {
+                            writeLock.unlock();
+                        }
+                    }
                     if (r.bytesProduced() > 0) return true;
                     // a record without data (a session ticket): go on to the next one
                 }

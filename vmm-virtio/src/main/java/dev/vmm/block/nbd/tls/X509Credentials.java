@@ -29,22 +29,10 @@ import java.util.List;
  * host name it is given (the TCP host, or the tls-hostname a UNIX socket needs, as in QEMU).
  * TLS 1.2 and 1.3 only (the NBD spec: 1.2 at least, older versions not by default).
  */
-public final class X509Credentials {
+public record X509Credentials(Path dir, Endpoint endpoint, boolean verifyPeer, SSLContext context) {
     public enum Endpoint { SERVER, CLIENT }
 
     private static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
-
-    private final Path dir;
-    private final Endpoint endpoint;
-    private final boolean verifyPeer;
-    private final SSLContext context;
-
-    private X509Credentials(Path dir, Endpoint endpoint, boolean verifyPeer, SSLContext context) {
-        this.dir = dir;
-        this.endpoint = endpoint;
-        this.verifyPeer = verifyPeer;
-        this.context = context;
-    }
 
     /** Loads and checks the directory's files; any problem is one {@link TlsConfigException} line. */
     public static X509Credentials load(Path dir, Endpoint endpoint, boolean verifyPeer) {
@@ -112,12 +100,6 @@ public final class X509Credentials {
         }
         if (!ok) throw new TlsConfigException(keyFile + " is not the key of " + certFile);
     }
-
-    public Path dir() { return dir; }
-
-    public Endpoint endpoint() { return endpoint; }
-
-    public boolean verifyPeer() { return verifyPeer; }
 
     /** A server-side engine: asks for (and with verifyPeer requires) a client certificate. */
     public SSLEngine serverEngine() {
