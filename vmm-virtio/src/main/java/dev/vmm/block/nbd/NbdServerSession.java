@@ -57,6 +57,7 @@ public final class NbdServerSession implements Runnable {
     private boolean noZeroes, structured;
     private final Map<Integer, String> contexts = new LinkedHashMap<>();
     private volatile boolean broken;
+    private volatile boolean negotiated;
 
     public NbdServerSession(ReadableByteChannel in, WritableByteChannel out, NbdExport export, Executor executor, Consumer<String> log) {
         this(in, out, export, null, executor, log);
@@ -75,7 +76,10 @@ public final class NbdServerSession implements Runnable {
     @Override
     public void run() {
         try {
-            if (handshake()) transmission();
+            if (handshake()) {
+                negotiated = true;
+                transmission();
+            }
         } catch (EOFException | ClosedChannelException e) {
             // The client went away: nothing to report.
         } catch (NbdProtocolException e) {
@@ -93,6 +97,9 @@ public final class NbdServerSession implements Runnable {
             }
         }
     }
+
+    /** Whether the handshake has completed (the server's handshake deadline no longer applies). */
+    public boolean negotiated() { return negotiated; }
 
     // ---- handshake ----
 

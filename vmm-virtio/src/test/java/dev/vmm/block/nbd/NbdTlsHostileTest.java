@@ -152,6 +152,32 @@ class NbdTlsHostileTest {
         nextClientIsServed();
     }
 
+    @Test
+    void clientStallingInTheTlsHandshakeIsDroppedAtTheHandshakeLimit() throws IOException {
+        long saved = NbdServer.handshakeLimitMillis;
+        NbdServer.handshakeLimitMillis = 500;
+        try (SocketChannel stalled = SocketChannel.open(UnixDomainSocketAddress.of(served.socket))) {
+            // The slot of the first client (c) is taken by it: close it, then stall in a new one.
+            c.close();
+            NbdIo.read(stalled, 18);
+            NbdIo.writeFully(stalled, ByteBuffer.allocate(4).putInt(FLAG_C_FIXED_NEWSTYLE).flip());
+            assertThat(option(stalled, OPT_STARTTLS, new byte[0])).singleElement().extracting(NbdOptionReply::type).isEqualTo(REP_ACK);
+            // ... and say nothing more: the server hangs up when the limit runs out.
+            ByteBuffer b = ByteBuffer.allocate(1);
+            int n;
+            try {
+                n = stalled.read(b);
+            } catch (IOException reset) {
+                n = -1;
+            }
+            assertThat(n).isEqualTo(-1);
+            assertThat(served.log).anyMatch(l -> l.contains("did not complete the handshake within 500 ms"));
+        } finally {
+            NbdServer.handshakeLimitMillis = saved;
+        }
+        nextClientIsServed();
+    }
+
     // ---- our client against a scripted server ----
 
     private BlockException clientFails(Script afterStartTls) throws Exception {
