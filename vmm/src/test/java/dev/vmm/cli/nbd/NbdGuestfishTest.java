@@ -23,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * libguestfs over NBD: {@code guestfish --ro --format=raw -a nbd://localhost:PORT run : list-filesystems}
  * against {@code vmm nbd} finds the ext2 file system of an image made by mke2fs. libguestfs boots
  * its appliance (built by supermin from the host's kernel and packages) under QEMU, here with TCG:
- * slow (about 2¼ minutes on the shared development host with the appliance built, see docs/nbd.md),
+ * slow (2¼ minutes here for a first run that builds the appliance, 30 to 90 s after; see docs/nbd.md),
  * hence the long timeout. Skipped with the reason when guestfish is absent or the host has no kernel
  * supermin can read for the appliance.
  */
