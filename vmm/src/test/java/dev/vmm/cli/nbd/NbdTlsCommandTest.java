@@ -118,6 +118,41 @@ class NbdTlsCommandTest {
         }
     }
 
+    /**
+     * The TLS handshake and record layer under the seccomp filter (in a child JVM: a filter cannot be
+     * removed): the JDK's TLS must make no call the filter denies.
+     */
+    @Test
+    void tlsUnderTheSandbox() throws Exception {
+        Path image = tmp.resolve("s.raw");
+        byte[] data = new byte[1 << 20];
+        new Random(9).nextBytes(data);
+        Files.write(image, data);
+        Path sock = tmp.resolve("s.sock");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx128m",
+                "-cp", System.getProperty("java.class.path"), "dev.vmm.Main", "nbd", "--sandbox", "on", "--tls-creds", creds.resolve("server").toString(),
+                "-t", "-r", "-f", "raw", "-k", sock.toString(), "--pid-file", sock + ".pid", image.toString()))
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("sandboxed.log").toFile()).start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (!Files.exists(Path.of(sock + ".pid"))) { // written once listening, with the filter on
+                assertThat(p.isAlive()).as(Files.readString(tmp.resolve("sandboxed.log"))).isTrue();
+                assertThat(System.nanoTime()).as("listening").isLessThan(deadline);
+                Thread.sleep(20); // polling a condition under a deadline
+            }
+            Path out = tmp.resolve("s-copy.raw");
+            run("qemu-img", "convert", "--object", "tls-creds-x509,id=tls0,dir=" + creds.resolve("client") + ",endpoint=client", "--image-opts",
+                    "-O", "raw", "driver=nbd,server.type=unix,server.path=" + sock + ",tls-creds=tls0,tls-hostname=localhost", out.toString());
+            assertThat(Files.readAllBytes(out)).isEqualTo(data);
+            assertThat(p.isAlive()).as(Files.readString(tmp.resolve("sandboxed.log"))).isTrue();
+        } finally {
+            p.destroy();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) p.destroyForcibly().waitFor();
+        }
+        assertThat(p.exitValue()).as(Files.readString(tmp.resolve("sandboxed.log"))).isEqualTo(143); // SIGTERM, not SIGSYS
+    }
+
     @Test
     void badCredentialsAreOneLineAndLeaveTheImageUnlocked() throws Exception {
         Path image = tmp.resolve("x.raw");
