@@ -15,6 +15,14 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
+import dev.vmm.block.nbd.tls.TlsChannel;
+import dev.vmm.block.nbd.tls.TlsErrors;
+import dev.vmm.block.nbd.tls.X509Credentials;
+
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import java.util.function.Supplier;
+
 import static dev.vmm.block.nbd.NbdConstants.*;
 
 /**
@@ -87,6 +95,8 @@ public final class NbdConnection implements AutoCloseable {
 
     /** Connects and negotiates; a server that is down is a {@link ConnectionLost}, a bad one a protocol error. */
     public static NbdConnection open(NbdUri uri) throws IOException {
+        // Credentials first: a bad directory is the user's to fix, not a reason to connect (or retry).
+        X509Credentials creds = uri.tls() == null ? null : X509Credentials.load(uri.tls().credentials(), X509Credentials.Endpoint.CLIENT, true);
         SocketChannel ch;
         try {
             if (uri.socket() != null) {
@@ -100,19 +110,25 @@ public final class NbdConnection implements AutoCloseable {
             throw new ConnectionLost("cannot connect to " + uri + ": " + e.getMessage(), e);
         }
         // A server that accepts and then says nothing must not hang the open: a watchdog closes the
-        // channel when the handshake overruns, which ends the blocked read.
+        // channel when the handshake (TLS included) overruns, which ends the blocked read.
         java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
         java.util.concurrent.ScheduledFuture<?> watchdog = WATCHDOG.schedule(() -> {
             timedOut.set(true);
             try { ch.close(); } catch (IOException ignored) { /* closing anyway */ }
         }, handshakeTimeoutMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
         try {
-            Negotiated n = handshake(ch, uri.export());
-            return new NbdConnection(ch, n, true);
+            Supplier<SSLEngine> tls = creds == null ? null
+                    : () -> creds.clientEngine(uri.tls().hostname(), uri.socket() == null ? uri.port() : -1);
+            Handshake h = handshake(ch, uri.export(), tls);
+            return new NbdConnection(h.channel(), h.negotiated(), true);
         } catch (IOException | RuntimeException e) {
             ch.close();
             if (timedOut.get()) throw new ConnectionLost("server " + uri + " did not complete the handshake within " + handshakeTimeoutMillis + " ms", e);
             if (e instanceof java.io.EOFException) throw new ConnectionLost("server " + uri + " closed the connection during the handshake", e);
+            if (e instanceof SSLException ssl) {
+                // Not retried on reconnect: a certificate problem does not fix itself.
+                throw new dev.vmm.block.BlockException("TLS handshake with " + uri + " failed: " + TlsErrors.oneLine(ssl), ssl);
+            }
             if (e instanceof IOException io) throw lost("connection to " + uri + " failed during the handshake", io);
             throw e;
         } finally {
@@ -128,6 +144,18 @@ public final class NbdConnection implements AutoCloseable {
     // ---- handshake ----
 
     static Negotiated handshake(ByteChannel ch, String export) throws IOException {
+        return handshake(ch, export, null).negotiated();
+    }
+
+    /** The handshake's outcome: the export, and the channel the connection goes on with (TLS once started). */
+    record Handshake(ByteChannel channel, Negotiated negotiated) {}
+
+    /**
+     * The fixed-newstyle handshake. With {@code tls}, NBD_OPT_STARTTLS is the first option (as the
+     * spec advises a client that wants TLS, so no option travels in clear) and a refusal ends the
+     * connection: no falling back to plain text.
+     */
+    static Handshake handshake(ByteChannel ch, String export, Supplier<SSLEngine> tls) throws IOException {
         ByteBuffer greeting = NbdIo.read(ch, 18);
         long magic = greeting.getLong();
         if (magic != NBDMAGIC) throw new NbdProtocolException("not an NBD server (greeting magic 0x" + Long.toHexString(magic) + ")");
@@ -140,8 +168,21 @@ public final class NbdConnection implements AutoCloseable {
         boolean noZeroes = (hflags & FLAG_NO_ZEROES) != 0;
         NbdIo.writeFully(ch, ByteBuffer.allocate(4).putInt(FLAG_C_FIXED_NEWSTYLE | (noZeroes ? FLAG_C_NO_ZEROES : 0)).flip());
 
+        if (tls != null) {
+            NbdOptionReply t = option(ch, new NbdOption(OPT_STARTTLS, new byte[0]));
+            if (t.isError()) {
+                String msg = t.errorMessage();
+                throw new dev.vmm.block.BlockException("server refused TLS (NBD_OPT_STARTTLS): " + optionReplyName(t.type()) + (msg.isEmpty() ? "" : " (" + msg + ")"));
+            }
+            if (t.type() != REP_ACK || t.data().length != 0) throw new NbdProtocolException("unexpected reply " + optionReplyName(t.type()) + " to NBD_OPT_STARTTLS");
+            ch = TlsChannel.handshake(ch, ch, tls.get());
+        }
+
         boolean structured = false;
         NbdOptionReply r = option(ch, new NbdOption(OPT_STRUCTURED_REPLY, new byte[0]));
+        if (r.type() == REP_ERR_TLS_REQD) {
+            throw new dev.vmm.block.BlockException("the server requires TLS: use nbds:// with tls-creds=DIR (a directory with ca-cert.pem)");
+        }
         if (r.type() == REP_ACK) {
             if (r.data().length != 0) throw new NbdProtocolException("NBD_REP_ACK with data");
             structured = true;
@@ -208,7 +249,7 @@ public final class NbdConnection implements AutoCloseable {
         }
         if (size < 0) throw new NbdProtocolException("server sent no export size (size " + Long.toUnsignedString(size) + ")");
         if ((flags & FLAG_HAS_FLAGS) == 0) flags = FLAG_HAS_FLAGS; // flags without HAS_FLAGS mean nothing
-        return new Negotiated(size, flags, structured, baseAllocation, minBlock, maxPayload);
+        return new Handshake(ch, new Negotiated(size, flags, structured, baseAllocation, minBlock, maxPayload));
     }
 
     private static NbdOptionReply option(ByteChannel ch, NbdOption o) throws IOException {

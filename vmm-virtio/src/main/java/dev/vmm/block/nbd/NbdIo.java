@@ -37,6 +37,10 @@ public final class NbdIo {
     }
 
     public static void writeFully(WritableByteChannel ch, ByteBuffer... bufs) throws IOException {
+        if (ch instanceof dev.vmm.block.nbd.tls.TlsChannel t) {
+            t.write(bufs); // gathered into as few TLS records as fit (one per buffer would be wasteful)
+            return;
+        }
         for (ByteBuffer b : bufs) {
             while (b.hasRemaining()) ch.write(b);
         }

@@ -25,17 +25,34 @@ import java.util.function.Consumer;
  * which is short with the data in the page cache and bounded by the carrier pool otherwise.)
  */
 public final class NbdServer implements AutoCloseable {
+    /**
+     * How long a client may take over the handshake (TLS included) before it is dropped: a client
+     * that connects and stalls would otherwise hold one of the --shared slots for ever. 10 s as
+     * qemu-nbd's --handshake-limit default (QEMU 9); tests shorten it.
+     */
+    static volatile long handshakeLimitMillis = 10_000;
+    private static final java.util.concurrent.ScheduledExecutorService DEADLINES =
+            Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("nbd-handshake-limit").unstarted(r));
+
     private final ServerSocketChannel listener;
     private final NbdExport export;
     private final Semaphore slots;
     private final boolean persistent;
     private final Consumer<String> log;
+    private final dev.vmm.block.nbd.tls.X509Credentials tls;
     private final ExecutorService requests = Executors.newVirtualThreadPerTaskExecutor();
     private final AtomicInteger active = new AtomicInteger();
     private final SocketAddress address;
     private volatile boolean closed;
 
     public NbdServer(SocketAddress bind, NbdExport export, int shared, boolean persistent, Consumer<String> log) throws IOException {
+        this(bind, export, null, shared, persistent, log);
+    }
+
+    /** @param tls server credentials: every client must then start TLS (null: plain NBD) */
+    public NbdServer(SocketAddress bind, NbdExport export, dev.vmm.block.nbd.tls.X509Credentials tls, int shared, boolean persistent,
+                     Consumer<String> log) throws IOException {
+        this.tls = tls;
         if (shared < 1) throw new IllegalArgumentException("--shared must be at least 1");
         this.export = export;
         this.slots = new Semaphore(shared);
@@ -73,11 +90,18 @@ public final class NbdServer implements AutoCloseable {
                 }
                 active.incrementAndGet();
                 Thread.ofVirtual().name("nbd-client").start(() -> {
+                    NbdServerSession session = new NbdServerSession(c, c, export, tls, requests, log);
+                    java.util.concurrent.ScheduledFuture<?> deadline = DEADLINES.schedule(() -> {
+                        if (session.negotiated()) return;
+                        log.accept("client did not complete the handshake within " + handshakeLimitMillis + " ms: disconnected");
+                        try { c.close(); } catch (IOException ignored) { /* closing anyway */ }
+                    }, handshakeLimitMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
                     try (c) {
-                        new NbdServerSession(c, c, export, requests, log).run();
+                        session.run();
                     } catch (IOException ignored) {
                         // close failed: nothing left to do for this connection
                     } finally {
+                        deadline.cancel(false);
                         slots.release();
                         if (active.decrementAndGet() == 0 && !persistent) close();
                     }

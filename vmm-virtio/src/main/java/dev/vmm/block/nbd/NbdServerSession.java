@@ -19,6 +19,10 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
+import dev.vmm.block.nbd.tls.TlsChannel;
+import dev.vmm.block.nbd.tls.TlsErrors;
+import dev.vmm.block.nbd.tls.X509Credentials;
+
 import static dev.vmm.block.nbd.NbdConstants.*;
 
 /**
@@ -38,9 +42,14 @@ public final class NbdServerSession implements Runnable {
     private static final int CONTEXT_BASE_ALLOCATION = 1, CONTEXT_ALLOCATION_DEPTH = 2;
     private static final NbdBufferPool POOL = new NbdBufferPool();
 
-    private final ReadableByteChannel in;
-    private final WritableByteChannel out;
+    // Replaced by the TLS channel after NBD_OPT_STARTTLS (by the handshaking thread, before any
+    // request runs on another thread: the executor hand-off publishes them).
+    private ReadableByteChannel in;
+    private WritableByteChannel out;
     private final NbdExport export;
+    /** FORCEDTLS when set: every option but STARTTLS and ABORT is refused until TLS is up. */
+    private final X509Credentials tls;
+    private TlsChannel tlsChannel;
     private final Executor executor;
     private final Consumer<String> log;
     private final ReentrantLock sendLock = new ReentrantLock();
@@ -48,11 +57,18 @@ public final class NbdServerSession implements Runnable {
     private boolean noZeroes, structured;
     private final Map<Integer, String> contexts = new LinkedHashMap<>();
     private volatile boolean broken;
+    private volatile boolean negotiated;
 
     public NbdServerSession(ReadableByteChannel in, WritableByteChannel out, NbdExport export, Executor executor, Consumer<String> log) {
+        this(in, out, export, null, executor, log);
+    }
+
+    /** @param tls server credentials: TLS is then required (the spec's FORCEDTLS mode); null: no TLS */
+    public NbdServerSession(ReadableByteChannel in, WritableByteChannel out, NbdExport export, X509Credentials tls, Executor executor, Consumer<String> log) {
         this.in = in;
         this.out = out;
         this.export = export;
+        this.tls = tls;
         this.executor = executor;
         this.log = log;
     }
@@ -60,7 +76,10 @@ public final class NbdServerSession implements Runnable {
     @Override
     public void run() {
         try {
-            if (handshake()) transmission();
+            if (handshake()) {
+                negotiated = true;
+                transmission();
+            }
         } catch (EOFException | ClosedChannelException e) {
             // The client went away: nothing to report.
         } catch (NbdProtocolException e) {
@@ -69,8 +88,18 @@ public final class NbdServerSession implements Runnable {
             // Reset or broken pipe: the client went away mid-message, which is its right (hard disconnect).
         } finally {
             inFlight.acquireUninterruptibly(MAX_IN_FLIGHT); // let running requests finish their replies
+            if (tlsChannel != null) {
+                try {
+                    tlsChannel.close(); // close_notify before the connection is dropped, as the spec asks
+                } catch (IOException ignored) {
+                    // the client is gone already
+                }
+            }
         }
     }
+
+    /** Whether the handshake has completed (the server's handshake deadline no longer applies). */
+    public boolean negotiated() { return negotiated; }
 
     // ---- handshake ----
 
@@ -85,6 +114,15 @@ public final class NbdServerSession implements Runnable {
         while (true) {
             NbdOption o = NbdOption.read(in);
             int opt = o.option();
+            if (tls != null && tlsChannel == null && opt != OPT_STARTTLS && opt != OPT_ABORT) {
+                if (opt == OPT_EXPORT_NAME) {
+                    // This option cannot be refused with a reply: the spec says to end the session.
+                    log.accept("client asked for an export without TLS, which this server requires");
+                    return false;
+                }
+                reply(NbdOptionReply.error(opt, REP_ERR_TLS_REQD, "TLS is required: send NBD_OPT_STARTTLS first"));
+                continue;
+            }
             try {
                 switch (opt) {
                     case OPT_EXPORT_NAME -> {
@@ -111,7 +149,12 @@ public final class NbdServerSession implements Runnable {
                             reply(NbdOptionReply.ack(opt));
                         }
                     }
-                    case OPT_STARTTLS -> reply(NbdOptionReply.error(opt, REP_ERR_POLICY, "TLS is not configured on this server"));
+                    case OPT_STARTTLS -> {
+                        if (tls == null) reply(NbdOptionReply.error(opt, REP_ERR_POLICY, "TLS is not configured on this server"));
+                        else if (tlsChannel != null) reply(NbdOptionReply.error(opt, REP_ERR_INVALID, "TLS is already active"));
+                        else if (o.data().length != 0) reply(NbdOptionReply.error(opt, REP_ERR_INVALID, "NBD_OPT_STARTTLS takes no data"));
+                        else if (!startTls(opt)) return false;
+                    }
                     case OPT_INFO, OPT_GO -> {
                         if (exportInfo(opt, NbdOption.ExportRequest.decode(o.data())) && opt == OPT_GO) return true;
                     }
@@ -130,6 +173,26 @@ public final class NbdServerSession implements Runnable {
                 reply(NbdOptionReply.error(opt, REP_ERR_INVALID, e.getMessage()));
             }
         }
+    }
+
+    /**
+     * Acknowledges STARTTLS and runs the TLS handshake; from then on everything goes through TLS.
+     * Options negotiated before (none can be, in FORCEDTLS mode) are forgotten.
+     * @return false when the handshake failed and the session must end
+     */
+    private boolean startTls(int opt) throws IOException {
+        reply(NbdOptionReply.ack(opt));
+        try {
+            tlsChannel = TlsChannel.handshake(in, out, tls.serverEngine());
+        } catch (javax.net.ssl.SSLException e) {
+            log.accept("TLS handshake with a client failed: " + TlsErrors.oneLine(e));
+            return false;
+        }
+        in = tlsChannel;
+        out = tlsChannel;
+        structured = false;
+        contexts.clear();
+        return true;
     }
 
     private boolean exportInfo(int opt, NbdOption.ExportRequest r) throws IOException {

@@ -13,11 +13,22 @@ import java.util.Map;
 
 /**
  * An NBD disk address in QEMU's URI forms: {@code nbd://HOST[:PORT]/EXPORT} and
- * {@code nbd+unix:///EXPORT?socket=PATH}. {@code nbds://} (TLS) is recognised and refused.
- * Our one extension is the query parameter {@code reconnect-delay=SECONDS} (QEMU takes it as a
- * separate driver option): requests wait that long for a lost connection to come back.
+ * {@code nbd+unix:///EXPORT?socket=PATH}, and with TLS {@code nbds://} and {@code nbds+unix://}.
+ * Our extensions are query parameters for what QEMU takes as separate driver options:
+ * {@code reconnect-delay=SECONDS} (requests wait that long for a lost connection to come back),
+ * {@code tls-creds=DIR} (a directory laid out as QEMU's tls-creds-x509 object; required by
+ * {@code nbds}, and turns TLS on for {@code nbd} too) and {@code tls-hostname=NAME} (the name the
+ * server's certificate must carry; by default the TCP host; required over a UNIX socket, as in QEMU).
  */
-public record NbdUri(String host, int port, Path socket, String export, int reconnectDelaySeconds) {
+public record NbdUri(String host, int port, Path socket, String export, int reconnectDelaySeconds, Tls tls) {
+
+    /** TLS for a connection: the credentials directory and the server name to verify (null: none). */
+    public record Tls(Path credentials, String hostname) {}
+
+    /** A plain (no TLS) address. */
+    public NbdUri(String host, int port, Path socket, String export, int reconnectDelaySeconds) {
+        this(host, port, socket, export, reconnectDelaySeconds, null);
+    }
 
     private static final java.util.regex.Pattern SCHEME = java.util.regex.Pattern.compile("^(nbd|nbd\\+tcp|nbd\\+unix|nbds|nbds\\+unix):/.*", java.util.regex.Pattern.DOTALL);
 
@@ -74,6 +85,14 @@ public record NbdUri(String host, int port, Path socket, String export, int reco
             }
             if (delay < 0 || delay > 3600) throw bad(uri, "reconnect-delay must be 0..3600 seconds");
         }
+        boolean tlsScheme = scheme.startsWith("nbds");
+        String creds = params.remove("tls-creds");
+        String tlsHostname = params.remove("tls-hostname");
+        if (tlsScheme && (creds == null || creds.isEmpty())) {
+            throw bad(uri, "nbds needs tls-creds=DIR (a directory with ca-cert.pem, as QEMU's tls-creds-x509)");
+        }
+        if (creds == null && tlsHostname != null) throw bad(uri, "tls-hostname= without tls-creds=");
+        if (tlsScheme) scheme = scheme.substring(0, 3) + scheme.substring(4); // nbds -> nbd, nbds+unix -> nbd+unix
         switch (scheme) {
             case "nbd", "nbd+tcp" -> {
                 String socket = params.remove("socket");
@@ -94,16 +113,21 @@ public record NbdUri(String host, int port, Path socket, String export, int reco
                     if (c >= 0) port = port(uri, authority.substring(c + 1));
                 }
                 if (host.isEmpty()) throw bad(uri, "no host");
-                return new NbdUri(host, port, null, export, delay);
+                Tls tls = creds == null ? null : new Tls(Path.of(creds), tlsHostname != null ? tlsHostname : host);
+                return new NbdUri(host, port, null, export, delay, tls);
             }
             case "nbd+unix" -> {
                 if (!authority.isEmpty()) throw bad(uri, "nbd+unix URIs have no host (nbd+unix:///EXPORT?socket=PATH)");
                 String socket = params.remove("socket");
                 if (socket == null || socket.isEmpty()) throw bad(uri, "socket=PATH is required");
                 if (!params.isEmpty()) throw bad(uri, "unknown parameter '" + params.keySet().iterator().next() + "'");
-                return new NbdUri(null, 0, Path.of(socket), export, delay);
+                if (creds != null && (tlsHostname == null || tlsHostname.isEmpty())) {
+                    // As QEMU: over a UNIX socket there is no host name to check the certificate against.
+                    throw bad(uri, "TLS over a UNIX socket needs tls-hostname=NAME (the name in the server's certificate)");
+                }
+                Tls tls = creds == null ? null : new Tls(Path.of(creds), tlsHostname);
+                return new NbdUri(null, 0, Path.of(socket), export, delay, tls);
             }
-            case "nbds", "nbds+unix" -> throw bad(uri, "NBD over TLS (nbds://) is not supported yet");
             default -> throw bad(uri, "unknown scheme '" + scheme + "'");
         }
     }
@@ -112,13 +136,15 @@ public record NbdUri(String host, int port, Path socket, String export, int reco
         return socket != null ? UnixDomainSocketAddress.of(socket) : new InetSocketAddress(host, port);
     }
 
-    public NbdUri withReconnectDelay(int seconds) { return new NbdUri(host, port, socket, export, seconds); }
+    public NbdUri withReconnectDelay(int seconds) { return new NbdUri(host, port, socket, export, seconds, tls); }
 
+    /** The address without the credentials directory (which is a local detail, not the disk's name). */
     @Override
     public String toString() {
         String e = export.isEmpty() ? "" : "/" + export;
-        if (socket != null) return "nbd+unix://" + e + "?socket=" + socket;
-        return "nbd://" + (host.contains(":") ? "[" + host + "]" : host) + (port == NbdConstants.DEFAULT_PORT ? "" : ":" + port) + e;
+        String s = tls != null ? "nbds" : "nbd";
+        if (socket != null) return s + "+unix://" + e + "?socket=" + socket;
+        return s + "://" + (host.contains(":") ? "[" + host + "]" : host) + (port == NbdConstants.DEFAULT_PORT ? "" : ":" + port) + e;
     }
 
     private static int port(String uri, String s) {

@@ -3,7 +3,10 @@ package dev.vmm.block.nbd;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.vmm.block.BlockException;
 
+import dev.vmm.block.nbd.tls.X509Credentials;
+
 import java.io.IOException;
+import java.nio.file.Path;
 
 import static dev.vmm.block.nbd.NbdConstants.*;
 
@@ -49,5 +52,39 @@ class NbdFuzzTest {
         NbdExport export = new NbdExport("", "fuzz", disk, false, true, true, false, true);
         // Requests run inline (direct executor): deterministic, and any exception surfaces here.
         new NbdServerSession(new ScriptedChannel(input), new ScriptedChannel(new byte[0]), export, Runnable::run, msg -> { }).run();
+    }
+
+    /** Test-only credentials (tls-fuzz-creds/README): a self-signed certificate for "localhost". */
+    private static X509Credentials fuzzCredentials(X509Credentials.Endpoint endpoint) {
+        try {
+            return X509Credentials.load(Path.of(NbdFuzzTest.class.getResource("tls-fuzz-creds").toURI()), endpoint, true);
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static final X509Credentials SERVER_TLS = fuzzCredentials(X509Credentials.Endpoint.SERVER);
+    private static final X509Credentials CLIENT_TLS = fuzzCredentials(X509Credentials.Endpoint.CLIENT);
+
+    /**
+     * A client session against a server that requires TLS (FORCEDTLS): the option states before
+     * STARTTLS (refusals, EXPORT_NAME ending the session, STARTTLS with data) and whatever follows
+     * the STARTTLS acknowledgement, which goes to the TLS engine and must end in a clean error.
+     */
+    @FuzzTest(maxDuration = "60s")
+    void serverSessionTlsRequired(byte[] input) {
+        MemoryDisk disk = new MemoryDisk(64 << 10, false);
+        NbdExport export = new NbdExport("", "fuzz", disk, false, true, true, false, true);
+        new NbdServerSession(new ScriptedChannel(input), new ScriptedChannel(new byte[0]), export, SERVER_TLS, Runnable::run, msg -> { }).run();
+    }
+
+    /** The server's greeting and STARTTLS reply as a client that wants TLS reads them, then the TLS handshake. */
+    @FuzzTest(maxDuration = "60s")
+    void clientHandshakeTls(byte[] input) {
+        try {
+            NbdConnection.handshake(new ScriptedChannel(input), "", () -> CLIENT_TLS.clientEngine("localhost", DEFAULT_PORT));
+        } catch (IOException | BlockException expected) {
+            // refused cleanly
+        }
     }
 }

@@ -36,8 +36,13 @@ final class NbdTestSupport {
         final List<String> log = new CopyOnWriteArrayList<>();
 
         Served(NbdExport export, Path socket, int shared) throws IOException {
-            this.socket = socket;
-            this.server = new NbdServer(UnixDomainSocketAddress.of(socket), export, shared, true, log::add);
+            this(export, UnixDomainSocketAddress.of(socket), null, shared);
+        }
+
+        /** On a UNIX socket or TCP address (port 0: a free one), with TLS required when {@code tls} is set. */
+        Served(NbdExport export, java.net.SocketAddress address, dev.vmm.block.nbd.tls.X509Credentials tls, int shared) throws IOException {
+            this.socket = address instanceof UnixDomainSocketAddress u ? u.getPath() : null;
+            this.server = new NbdServer(address, export, tls, shared, true, log::add);
             this.thread = Thread.ofPlatform().daemon().name("test-nbd-server").start(() -> {
                 try {
                     server.serve();
@@ -48,6 +53,8 @@ final class NbdTestSupport {
         }
 
         String uri(String export) { return "nbd+unix:///" + export + "?socket=" + socket; }
+
+        int port() { return ((java.net.InetSocketAddress) server.address()).getPort(); }
 
         @Override
         public void close() throws InterruptedException {

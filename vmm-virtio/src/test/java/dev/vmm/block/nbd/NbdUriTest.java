@@ -42,12 +42,28 @@ class NbdUriTest {
     }
 
     @Test
+    void tlsForms() {
+        NbdUri t = NbdUri.parse("nbds://example.org:99/e?tls-creds=/etc/pki/qemu");
+        assertThat(t.tls()).isEqualTo(new NbdUri.Tls(Path.of("/etc/pki/qemu"), "example.org"));
+        assertThat(t.toString()).isEqualTo("nbds://example.org:99/e");
+        // tls-creds on nbd:// turns TLS on too (QEMU's tls-creds option does), tls-hostname overrides the name checked.
+        assertThat(NbdUri.parse("nbd://10.0.0.1/e?tls-creds=/c&tls-hostname=disks.example").tls()).isEqualTo(new NbdUri.Tls(Path.of("/c"), "disks.example"));
+        NbdUri u = NbdUri.parse("nbds+unix:///e?socket=/run/s&tls-creds=/c&tls-hostname=localhost");
+        assertThat(u.tls()).isEqualTo(new NbdUri.Tls(Path.of("/c"), "localhost"));
+        assertThat(u.toString()).isEqualTo("nbds+unix:///e?socket=/run/s");
+        assertThat(NbdUri.fromPath(Path.of("nbds://h:5000/e?tls-creds=/tmp/c"))).isEqualTo(NbdUri.parse("nbds://h:5000/e?tls-creds=/tmp/c"));
+        assertThat(NbdUri.parse("nbd://h/e").tls()).isNull();
+    }
+
+    @Test
     void badUrisAreClearErrors() {
         assertThatThrownBy(() -> NbdUri.parse("nbd+unix:///e")).isInstanceOf(BlockException.class).hasMessageContaining("socket=PATH is required");
         assertThatThrownBy(() -> NbdUri.parse("nbd://h:99999/")).hasMessageContaining("out of range");
         assertThatThrownBy(() -> NbdUri.parse("nbd://h:x/")).hasMessageContaining("bad port");
         assertThatThrownBy(() -> NbdUri.parse("nbd:///e")).hasMessageContaining("no host");
-        assertThatThrownBy(() -> NbdUri.parse("nbds://h/e")).hasMessageContaining("TLS");
+        assertThatThrownBy(() -> NbdUri.parse("nbds://h/e")).hasMessageContaining("nbds needs tls-creds=DIR");
+        assertThatThrownBy(() -> NbdUri.parse("nbds+unix:///e?socket=/s&tls-creds=/c")).hasMessageContaining("needs tls-hostname=NAME");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?tls-hostname=x")).hasMessageContaining("tls-hostname= without tls-creds=");
         assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?foo=1")).hasMessageContaining("unknown parameter 'foo'");
         assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?reconnect-delay=-1")).hasMessageContaining("reconnect-delay");
     }

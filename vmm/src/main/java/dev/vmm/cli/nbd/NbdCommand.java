@@ -6,6 +6,7 @@ import dev.vmm.block.ImageFormat;
 import dev.vmm.block.Images;
 import dev.vmm.block.nbd.NbdExport;
 import dev.vmm.block.nbd.NbdServer;
+import dev.vmm.block.nbd.tls.X509Credentials;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -44,7 +45,8 @@ public final class NbdCommand implements Callable<Integer> {
     @Option(names = "--discard", paramLabel = "ignore|unmap", defaultValue = "ignore", description = "unmap: trims release storage (default: ${DEFAULT-VALUE})") String discard;
     @Option(names = {"-A", "--allocation-depth"}, description = "offer the qemu:allocation-depth metadata context") boolean allocationDepth;
     @Option(names = "--pid-file", paramLabel = "PATH", description = "write the process id here once listening") Path pidFile;
-    @Option(names = "--tls-creds", paramLabel = "DIR", description = "not supported yet") Path tlsCreds;
+    @Option(names = "--tls-creds", paramLabel = "DIR", description = "require TLS, with X.509 credentials from DIR laid out as QEMU's tls-creds-x509 (ca-cert.pem, server-cert.pem, server-key.pem)") Path tlsCreds;
+    @Option(names = "--tls-verify-peer", paramLabel = "on|off", defaultValue = "on", description = "require a client certificate signed by ca-cert.pem (default: ${DEFAULT-VALUE}, as QEMU's verify-peer)") String tlsVerifyPeer;
     @Parameters(index = "0", paramLabel = "IMAGE") Path image;
     @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
 
@@ -61,7 +63,10 @@ public final class NbdCommand implements Callable<Integer> {
     }
 
     private int serve() throws IOException {
-        if (tlsCreds != null) throw new IllegalArgumentException("--tls-creds: NBD over TLS is not supported yet");
+        if (!Set.of("on", "off", "yes", "no", "true", "false").contains(tlsVerifyPeer)) throw new IllegalArgumentException("--tls-verify-peer must be on or off");
+        // Credentials before the image: a bad directory must not leave the image locked for nothing.
+        X509Credentials tls = tlsCreds == null ? null
+                : X509Credentials.load(tlsCreds, X509Credentials.Endpoint.SERVER, Set.of("on", "yes", "true").contains(tlsVerifyPeer));
         if (!Set.of("none", "writeback", "writethrough", "directsync", "unsafe").contains(cache)) {
             throw new IllegalArgumentException("--cache must be none, writeback, writethrough, directsync or unsafe");
         }
@@ -78,7 +83,7 @@ public final class NbdCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         NbdServer server;
         try {
-            server = new NbdServer(addr, export, shared, persistent, msg -> {
+            server = new NbdServer(addr, export, tls, shared, persistent, msg -> {
                 synchronized (err) {
                     err.println("vmm nbd: " + msg);
                     err.flush();
