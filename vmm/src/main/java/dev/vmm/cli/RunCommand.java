@@ -93,6 +93,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
 
+    @Option(names = "--balloon", paramLabel = "[deflate-on-oom=on][,free-page-reporting=on][,id=NAME]", arity = "0..1",
+            fallbackValue = "", description = "A virtio-balloon device (QMP balloon, query-balloon; docs/balloon.md).")
+    String balloon;
+
     @Option(names = "--pvpanic", paramLabel = "pci",
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
@@ -273,6 +277,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
         dev.vmm.control.ConsoleCommands.install(s, m);
+        dev.vmm.balloon.BalloonCommands.install(s, m.devices().balloon()); // balloon, query-balloon, qom-get/set
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -331,6 +336,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
+        if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory));
         return new MachineConfig.Devices(specs);
     }
 
