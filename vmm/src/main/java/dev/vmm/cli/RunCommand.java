@@ -39,9 +39,10 @@ public final class RunCommand implements Callable<Integer> {
             defaultValue = "console=ttyS0")
     String cmdline;
 
-    @Option(names = {"-m", "--memory"}, paramLabel = "SIZE", converter = SizeParser.class, defaultValue = "256M",
-            description = "Guest RAM, e.g. 256M, 4G (default: ${DEFAULT-VALUE}).")
-    long memory;
+    @Option(names = {"-m", "--memory"}, paramLabel = "SIZE[,thp=off][,prealloc=on][,share=on]", converter = MemoryConverter.class,
+            defaultValue = "256M", description = "Guest RAM, e.g. 256M, 4G (default: ${DEFAULT-VALUE}); transparent huge pages "
+                    + "unless thp=off, prealloc=on allocates it all at start, share=on maps a shared memfd (docs/balloon.md).")
+    dev.vmm.config.MemorySpec memory;
 
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default: ${DEFAULT-VALUE}).")
     int cpus;
@@ -311,8 +312,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         byte[] initrdBytes = initrd == null ? null : readFile(initrd, "initrd");
         try {
-            return new MachineConfig(machine, memory, cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
-                    new GuestRam.Options(sharedMemory, hugepages, false), reboot, stats, devices());
+            return new MachineConfig(machine, memory.bytes(), cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
+                    new GuestRam.Options(sharedMemory || memory.share(), hugepages, false, memory.thp(), memory.prealloc()),
+                    reboot, stats, devices());
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
@@ -336,7 +338,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
-        if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory));
+        if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory || memory.share()));
         return new MachineConfig.Devices(specs);
     }
 
