@@ -142,6 +142,12 @@ public final class RunCommand implements Callable<Integer> {
                     + "(state guest-panicked, 'cont' or 'quit' over QMP), or write an ELF core to PATH and exit.")
     String onPanic;
 
+    @Option(names = "--no-s3", description = "Do not offer ACPI S3 (suspend to RAM) to the guest (QEMU's disable_s3).")
+    boolean noS3;
+
+    @Option(names = "--no-s4", description = "Do not offer ACPI S4 (suspend to disk) to the guest (QEMU's disable_s4).")
+    boolean noS4;
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -279,6 +285,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.BlockCommands.install(s, m);
         dev.vmm.control.ConsoleCommands.install(s, m);
         dev.vmm.balloon.BalloonCommands.install(s, m.devices().balloon()); // balloon, query-balloon, qom-get/set
+        dev.vmm.power.PowerCommands.install(s, m.sleep()); // system_wakeup
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -314,7 +321,7 @@ public final class RunCommand implements Callable<Integer> {
         try {
             return new MachineConfig(machine, memory.bytes(), cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
                     new GuestRam.Options(sharedMemory || memory.share(), hugepages, false, memory.thp(), memory.prealloc()),
-                    reboot, stats, devices());
+                    reboot, stats, devices(), new MachineConfig.SleepStates(!noS3, !noS4));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }

@@ -52,6 +52,13 @@ class RunBalloonMemoryOptionsTest {
     }
 
     @Test
+    void noS3AndNoS4ReachTheMachineConfig() {
+        assertThat(parse().config().sleep()).isEqualTo(dev.vmm.machine.MachineConfig.SleepStates.BOTH);
+        assertThat(parse("--no-s3").config().sleep()).isEqualTo(new dev.vmm.machine.MachineConfig.SleepStates(false, true));
+        assertThat(parse("--no-s3", "--no-s4").config().sleep()).isEqualTo(new dev.vmm.machine.MachineConfig.SleepStates(false, false));
+    }
+
+    @Test
     void balloonOptionParsesAndRefuses() {
         BalloonSpec b = BalloonSpec.parse("deflate-on-oom=on,free-page-reporting=on,id=b0");
         assertThat(b.options().deflateOnOom()).isTrue();
