@@ -3,7 +3,8 @@
 # which runs natively on a PVM host) against the same raw image under
 #   vmm       vmm run --kernel blk.pvh.elf --disk path=IMG,cache=none      (io_uring, O_DIRECT)
 #   vmm-poll  the same with the I/O thread polling 50 µs before it sleeps (-Dvmm.io.pollMicros=50)
-#   vmm-thp   the same with guest RAM madvise(MADV_HUGEPAGE), as QEMU does (-Dvmm.ram.thp=true)
+#   vmm-thp   the same with guest RAM madvise(MADV_HUGEPAGE), as QEMU does (the default now; the
+#             other vmm runners pass --memory SIZE,thp=off to keep the comparison)
 #   vmm-kick  the same with kicks re-enabled after every pop loop, not kept off while requests are
 #             in flight (-Dvmm.virtio.pickUpOnCompletion=false: the behaviour before that change)
 #   (not in the default RUNNERS: RUNNERS="vmm vmm-poll vmm-thp vmm-kick qemu")
@@ -64,7 +65,7 @@ run_cmd() { # runner workload -> the command line, one word per line
     local runner=$1 append
     append=$(cmdline_for "$2")
     case $runner in
-        vmm | vmm-poll | vmm-thp | vmm-kick) printf '%s\n' "$VMM" run -q -m ${MEM_MIB}M --kernel "$GUEST" --cmdline "$append" \
+        vmm | vmm-poll | vmm-thp | vmm-kick) printf '%s\n' "$VMM" run -q -m "${MEM_MIB}M$([[ $runner == vmm-thp ]] || echo ,thp=off)" --kernel "$GUEST" --cmdline "$append" \
                  --disk "path=$IMG,cache=$CACHE,queues=1" ;;
         qemu)
             local qcache=$CACHE
@@ -85,7 +86,6 @@ measure() {
     mapfile -t cmd < <(run_cmd "$runner" "$wl")
     local opts=${VMM_JAVA_OPTS:-}
     [[ $runner == vmm-poll ]] && opts="$opts -Dvmm.io.pollMicros=${POLL_US:-50}"
-    [[ $runner == vmm-thp ]] && opts="$opts -Dvmm.ram.thp=true"
     [[ $runner == vmm-kick ]] && opts="$opts -Dvmm.virtio.pickUpOnCompletion=false"
     VMM_JAVA_OPTS=$opts /usr/bin/time -f '%e' -o "$log.time" timeout 300 "${cmd[@]}" >"$log.out" 2>"$log.err" </dev/null || true
     if ! grep -q "blk: $wl ok" "$log.out"; then

@@ -39,9 +39,10 @@ public final class RunCommand implements Callable<Integer> {
             defaultValue = "console=ttyS0")
     String cmdline;
 
-    @Option(names = {"-m", "--memory"}, paramLabel = "SIZE", converter = SizeParser.class, defaultValue = "256M",
-            description = "Guest RAM, e.g. 256M, 4G (default: ${DEFAULT-VALUE}).")
-    long memory;
+    @Option(names = {"-m", "--memory"}, paramLabel = "SIZE[,thp=off][,prealloc=on][,share=on]", converter = MemoryConverter.class,
+            defaultValue = "256M", description = "Guest RAM, e.g. 256M, 4G (default: ${DEFAULT-VALUE}); transparent huge pages "
+                    + "unless thp=off, prealloc=on allocates it all at start, share=on maps a shared memfd (docs/balloon.md).")
+    dev.vmm.config.MemorySpec memory;
 
     @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default: ${DEFAULT-VALUE}).")
     int cpus;
@@ -93,6 +94,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
 
+    @Option(names = "--balloon", paramLabel = "[deflate-on-oom=on][,free-page-reporting=on][,id=NAME]", arity = "0..1",
+            fallbackValue = "", description = "A virtio-balloon device (QMP balloon, query-balloon; docs/balloon.md).")
+    String balloon;
+
     @Option(names = "--pvpanic", paramLabel = "pci",
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
@@ -136,6 +141,12 @@ public final class RunCommand implements Callable<Integer> {
             description = "What a guest panic (pvpanic) does: exit with status 125 (default), pause the guest "
                     + "(state guest-panicked, 'cont' or 'quit' over QMP), or write an ELF core to PATH and exit.")
     String onPanic;
+
+    @Option(names = "--no-s3", description = "Do not offer ACPI S3 (suspend to RAM) to the guest (QEMU's disable_s3).")
+    boolean noS3;
+
+    @Option(names = "--no-s4", description = "Do not offer ACPI S4 (suspend to disk) to the guest (QEMU's disable_s4).")
+    boolean noS4;
 
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
@@ -272,7 +283,10 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MachineCommands.install(s, m);
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
-        dev.vmm.control.ConsoleCommands.install(s, dev.vmm.control.DeviceDrivers.install(s), m);
+        dev.vmm.control.DeviceDrivers drivers = dev.vmm.control.DeviceDrivers.install(s); // device_add, device_del
+        dev.vmm.control.ConsoleCommands.install(s, drivers, m);
+        dev.vmm.balloon.BalloonCommands.install(s, m.devices().balloon()); // balloon, query-balloon, qom-get/set
+        dev.vmm.power.PowerCommands.install(s, m.sleep()); // system_wakeup
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -306,8 +320,9 @@ public final class RunCommand implements Callable<Integer> {
         }
         byte[] initrdBytes = initrd == null ? null : readFile(initrd, "initrd");
         try {
-            return new MachineConfig(machine, memory, cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
-                    new GuestRam.Options(sharedMemory, hugepages, false), reboot, stats, devices());
+            return new MachineConfig(machine, memory.bytes(), cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
+                    new GuestRam.Options(sharedMemory || memory.share(), hugepages, false, memory.thp(), memory.prealloc()),
+                    reboot, stats, devices(), new MachineConfig.SleepStates(!noS3, !noS4));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
@@ -331,6 +346,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
+        if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory || memory.share()));
         return new MachineConfig.Devices(specs);
     }
 

@@ -10,15 +10,17 @@ import java.util.Map;
 public final class MachineCommands {
     private MachineCommands() {}
 
+    /** {@code query-status}'s answer in run state {@code s} (QEMU's run states; lifecycle). */
+    public static Map<String, Object> status(dev.vmm.lifecycle.RunState s) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("status", s.qapiName());
+        r.put("singlestep", false);
+        r.put("running", s == dev.vmm.lifecycle.RunState.RUNNING);
+        return r;
+    }
+
     public static void install(QmpServer qmp, Machine m) {
-        qmp.register("query-status", a -> {
-            dev.vmm.lifecycle.RunState s = m.lifecycle().state(); // lifecycle: QEMU's run states
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("status", s.qapiName());
-            r.put("singlestep", false);
-            r.put("running", s == dev.vmm.lifecycle.RunState.RUNNING);
-            return r;
-        });
+        qmp.register("query-status", a -> status(m.lifecycle().state()));
         qmp.register("stop", a -> {
             try {
                 m.pause();
@@ -30,6 +32,7 @@ public final class MachineCommands {
         });
         qmp.register("cont", a -> {
             if (m.lifecycle().state().needsReset()) throw QmpServer.QmpException.generic("Resetting the Virtual Machine is required");
+            if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.SUSPENDED) return null; // as QEMU: only system_wakeup resumes S3
             m.resume();
             return null;
         });

@@ -27,6 +27,7 @@ public final class DeviceRegistry {
     private final List<AutoCloseable> afterThreads = new ArrayList<>();
     private final List<String> unsaveable = new ArrayList<>();
     private VirtioConsole console;
+    private volatile dev.vmm.balloon.MachineBalloon balloon; // --balloon (docs/balloon.md)
     private volatile boolean diskLocksReleased;
 
     public DeviceRegistry(PciSubsystem pci, List<IoThread> ioThreads) {
@@ -51,6 +52,11 @@ public final class DeviceRegistry {
 
     /** The virtio-console device (port hot-plug over QMP), or null when the machine has none. */
     public VirtioConsole console() { return console; }
+
+    public void setBalloon(dev.vmm.balloon.MachineBalloon b) { balloon = b; }
+
+    /** The virtio-balloon (QMP balloon, query-balloon, qom-get), or null when the machine has none. */
+    public dev.vmm.balloon.MachineBalloon balloon() { return balloon; }
 
     /** A device's statistics for {@code --stats} (e.g. per-queue latency histograms). */
     public synchronized void statsFrom(Supplier<String> s) { stats.add(s); }

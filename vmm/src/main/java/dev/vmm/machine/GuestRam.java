@@ -16,9 +16,21 @@ import java.util.List;
  * (MAP_NORESERVE): a 4 GiB guest that touches 100 MiB costs 100 MiB.
  */
 public final class GuestRam {
-    /** How guest RAM is backed. */
-    public record Options(boolean shared, boolean hugepages, boolean mergeable) {
-        public static final Options DEFAULT = new Options(false, false, false);
+    /**
+     * How guest RAM is backed.
+     *
+     * @param shared    MAP_SHARED on an anonymous memfd ({@code --memory ...,share=on}, {@code --shared-memory})
+     * @param hugepages hugetlbfs pages ({@code --hugepages})
+     * @param thp       transparent huge pages where the host's mode allows ({@code thp=off} to refuse; docs/balloon.md)
+     * @param prealloc  every page allocated before the guest starts ({@code prealloc=on})
+     */
+    public record Options(boolean shared, boolean hugepages, boolean mergeable, boolean thp, boolean prealloc) {
+        public static final Options DEFAULT = new Options(false, false, false, true, false);
+
+        /** THP on, no preallocation. */
+        public Options(boolean shared, boolean hugepages, boolean mergeable) {
+            this(shared, hugepages, mergeable, true, false);
+        }
     }
 
     private GuestRam() {}
@@ -52,17 +64,16 @@ public final class GuestRam {
         }
         List<GuestRegion> regions = new ArrayList<>();
         int slot = 0;
+        int thpAdvice = opts.hugepages() ? dev.vmm.ram.ThpPolicy.NONE : dev.vmm.ram.ThpPolicy.advice(dev.vmm.ram.ThpPolicy.hostMode(), opts.thp());
         for (long[] r : layout(bytes, low)) {
-            int flags = (opts.shared() ? Libc.MAP_SHARED : Libc.MAP_PRIVATE) | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE
-                    | (opts.hugepages() ? Libc.MAP_HUGETLB : 0);
-            MemorySegment host = Libc.mmap(MemorySegment.NULL, r[1], Libc.PROT_READ | Libc.PROT_WRITE, flags, -1, 0);
+            MemorySegment host = dev.vmm.ram.RamMapping.map(r[1], opts.shared(), opts.hugepages());
             if (opts.mergeable()) Libc.madvise(host, Libc.MADV_MERGEABLE);
             // Guest RAM has no business in a core dump of the VMM, nor in a forked child.
             Libc.madvise(host, Libc.MADV_DONTDUMP);
             Libc.madvise(host, Libc.MADV_DONTFORK);
-            // Experimental (benchmarks/blk): transparent huge pages as QEMU asks for them; larger RSS
-            // steps, fewer pages for the kernel to pin per O_DIRECT request.
-            if (!opts.hugepages() && Boolean.getBoolean("vmm.ram.thp")) Libc.madvise(host, Libc.MADV_HUGEPAGE);
+            // THP by default (docs/balloon.md): before prealloc, so the pages faulted in are huge ones.
+            if (thpAdvice != dev.vmm.ram.ThpPolicy.NONE) Libc.madvise(host, thpAdvice);
+            if (opts.prealloc()) dev.vmm.ram.RamMapping.prealloc(host, r[1]);
             regions.add(new GuestRegion(slot, r[0], host));
             slot++;
         }

@@ -83,6 +83,52 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     }
     // ---- end lifecycle ----
 
+    // ---- ACPI S3/S4 (dev.vmm.power, docs/lifecycle.md) ----
+    private dev.vmm.chipset.acpi.AcpiPm pm;
+    private final dev.vmm.power.GuestSleep sleep = new dev.vmm.power.GuestSleep(lifecycle, new dev.vmm.power.GuestSleep.Platform() {
+        @Override public void parkVcpus() throws InterruptedException { pause(false); }
+
+        @Override public dev.vmm.power.WakeEntry wakeEntry() {
+            return dev.vmm.power.WakeEntry.fromRsdp(memory, MachineRecipe.named(config.machine()).rsdpAddress());
+        }
+
+        @Override public void wakeStatus(boolean byRtc) { pm.wake(byRtc); }
+
+        /** KVM: the BSP at the waking vector, the APs back in wait-for-SIPI (the OS restarts them). Not runnable without /dev/kvm. */
+        @Override public void resumeAt(dev.vmm.power.WakeEntry entry) {
+            dev.vmm.power.WakeRegisters.apply(vcpus.get(0).fd(), entry);
+            for (int i = 1; i < vcpus.size(); i++) vcpus.get(i).fd().setMpState(dev.vmm.power.WakeRegisters.MP_STATE_INIT_RECEIVED);
+            resume(false);
+        }
+
+        @Override public void resetInstead(String why) {
+            exit.accept(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset (" + why + ")", null));
+        }
+    });
+
+    /** S3 and S4 (QMP system_wakeup). */
+    public dev.vmm.power.GuestSleep sleep() { return sleep; }
+
+    void attachPower(dev.vmm.chipset.acpi.AcpiPm pm) {
+        this.pm = pm;
+        // On the vCPU thread that wrote SLP_EN: S3 parks every vCPU, so it happens on another thread.
+        pm.onSleep(type -> {
+            if (type == dev.vmm.chipset.acpi.AcpiPm.SLP_TYP_S4) {
+                sleep.hibernate();
+                exit.accept(new VmExit(VmExit.Kind.POWER_OFF, 0, dev.vmm.power.GuestSleep.HIBERNATED, null));
+            } else {
+                dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "acpi-s3", () -> {
+                    try {
+                        sleep.suspend();
+                    } catch (Exception e) {
+                        exit.accept(new VmExit(VmExit.Kind.VMM_ERROR, VmExit.FAILURE_STATUS, "entering S3 failed: " + e.getMessage(), null));
+                    }
+                });
+            }
+        });
+    }
+    // ---- end ACPI S3/S4 ----
+
     void attachStateful(MachineConfig config, dev.vmm.chipset.legacy.CmosRtc cmos, dev.vmm.chipset.legacy.I8042 i8042) {
         this.config = config;
         this.cmos = cmos;

@@ -180,6 +180,7 @@ public final class MachineBuilder {
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate, exit);
             dev.vmm.cpu.CpuState.remember(m, cpuSpecText, cpu); // for the snapshot/migration "cpu" section
             m.attachStateful(cfg, chipset.cmos(), chipset.i8042());
+            m.attachPower(chipset.pm()); // ACPI S3/S4 (dev.vmm.power)
             m.attachDevices(registry);
             return m;
         } catch (RuntimeException e) {

@@ -13,7 +13,18 @@ import java.nio.file.Path;
  */
 public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                             String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
-                            Devices devices) {
+                            Devices devices, SleepStates sleep) {
+    /** Both sleep states offered (QEMU's default). */
+    public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
+                         String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats, Devices devices) {
+        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices, SleepStates.BOTH);
+    }
+
+    /** Which ACPI sleep states the DSDT offers ({@code --no-s3}, {@code --no-s4}, as QEMU's disable_s3/disable_s4). */
+    public record SleepStates(boolean s3, boolean s4) {
+        public static final SleepStates BOTH = new SleepStates(true, true);
+    }
+
     /**
      * The devices the command line added, in the order they are attached (which decides their PCI
      * slots): disks, NICs, the SCSI controller, the rng, the console, then the rest.

@@ -53,7 +53,7 @@ public interface MachineRecipe {
     default java.util.List<String> unsaveableParts() { return java.util.List.of(); }
 
     /** What a recipe built that outlives the build: the devices snapshots and the console need, and its PCI. */
-    record Chipset(Uart16550 com1, I8042 i8042, CmosRtc cmos, PciSubsystem pci) {}
+    record Chipset(Uart16550 com1, I8042 i8042, CmosRtc cmos, PciSubsystem pci, dev.vmm.chipset.acpi.AcpiPm pm) {}
 
     /** The recipe {@code --machine name} means; an unknown name is the user's error. */
     static MachineRecipe named(String name) {

@@ -38,8 +38,9 @@ public final class PcMachine implements MachineRecipe {
         long below4g = lowRamEnd(cfg.memoryBytes());
         LegacyPcDevices legacy = LegacyPcDevices.install(pio, isaIrq, cfg, below4g, console, exits);
         PciSubsystem pci = new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()));
-        pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, new AcpiPm(isaIrq.apply(SCI_IRQ), legacy.powerOff()));
-        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci);
+        AcpiPm pm = new AcpiPm(isaIrq.apply(SCI_IRQ), legacy.powerOff());
+        pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, pm);
+        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm);
     }
 
     @Override
@@ -53,6 +54,7 @@ public final class PcMachine implements MachineRecipe {
                 .pciMmio64Window(pci.mmio64Base(), PciSubsystem.MMIO64_SIZE)
                 .pm(AcpiPm.DEFAULT_BASE, SCI_IRQ)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
+                .sleepStates(cfg.sleep().s3(), cfg.sleep().s4()) // --no-s3/--no-s4 (docs/lifecycle.md)
                 .build(rsdpAddress());
         mem.write(acpi.address(), acpi.bytes());
         writeMpTable(mem, cfg.cpus(), cpuid, pci);

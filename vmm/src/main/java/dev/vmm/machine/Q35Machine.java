@@ -103,12 +103,12 @@ public final class Q35Machine implements MachineRecipe {
         pci.host().configWrite(0, LPC_SLOT, 0, Ich9Lpc.PMBASE, 4, PM_BASE);
         pci.host().configWrite(0, LPC_SLOT, 0, Ich9Lpc.ACPI_CNTL, 1, Ich9Lpc.ACPI_EN);
         functions = new Functions(mch[0], lpc, pm);
-        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci);
+        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm);
     }
 
     @Override
     public void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory mem, CpuidEntries cpuid) {
-        AcpiTables acpi = acpiTables(chipset.pci(), cfg.cpus());
+        AcpiTables acpi = acpiTables(chipset.pci(), cfg.cpus(), cfg.sleep());
         mem.write(acpi.address(), acpi.bytes());
         MpTable.Builder b = MpTable.builder(cfg.cpus());
         for (var r : chipset.pci().mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi());
@@ -117,8 +117,13 @@ public final class Q35Machine implements MachineRecipe {
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 
-    /** The ACPI tables of this machine (RSDP at {@link #rsdpAddress()}). */
+    /** The ACPI tables of this machine (RSDP at {@link #rsdpAddress()}), S3 and S4 offered. */
     public AcpiTables acpiTables(PciSubsystem pci, int cpus) {
+        return acpiTables(pci, cpus, MachineConfig.SleepStates.BOTH);
+    }
+
+    /** As above with the sleep states of {@code --no-s3}/{@code --no-s4}. */
+    public AcpiTables acpiTables(PciSubsystem pci, int cpus, MachineConfig.SleepStates sleep) {
         return AcpiTables.builder(cpus)
                 .pciRoutes(pci.router().routes())
                 .pciBusRange(0, 255)
@@ -129,6 +134,7 @@ public final class Q35Machine implements MachineRecipe {
                 .ecam(ECAM_BASE, 0, 255)
                 .pm(PM_BASE, SCI_IRQ)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
+                .sleepStates(sleep.s3(), sleep.s4())
                 .build(rsdpAddress());
     }
 }

@@ -37,13 +37,15 @@ public final class AcpiPm implements BusDevice {
     public static final int PM1_EVT_LEN = 4, PM1_CNT_LEN = 2, PM_TMR_LEN = 4;
     /** The SLP_TYPx value for soft-off; {@code \_S5} in the DSDT carries it. */
     public static final int SLP_TYP_S5 = 5;
+    /** SLP_TYPx for suspend to RAM ({@code \_S3}) and to disk ({@code \_S4}): reported to {@link #onSleep}. */
+    public static final int SLP_TYP_S3 = 1, SLP_TYP_S4 = 2;
     public static final long TIMER_HZ = 3_579_545;
     public static final int DEFAULT_SCI_IRQ = 9;
 
     // PM1 status / enable bits.
     public static final int TMR_STS = 1, GBL_STS = 1 << 5, PWRBTN_STS = 1 << 8, SLPBTN_STS = 1 << 9,
             RTC_STS = 1 << 10, WAK_STS = 1 << 15;
-    static final int STATUS_MODELLED = TMR_STS | PWRBTN_STS | WAK_STS;
+    static final int STATUS_MODELLED = TMR_STS | PWRBTN_STS | RTC_STS | WAK_STS;
     /** TMR_EN, GBL_EN, PWRBTN_EN, SLPBTN_EN, RTC_EN, PCIEXP_WAKE_DIS: stored as written. */
     static final int ENABLE_WRITABLE = 1 | 1 << 5 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 14;
     /** Status bits that can raise the SCI. */
@@ -56,6 +58,7 @@ public final class AcpiPm implements BusDevice {
     private final InterruptLine sci;
     private final Runnable powerOff;
     private final LongSupplier nanoClock;
+    private volatile java.util.function.IntConsumer sleep = t -> { };
 
     private int status;
     private int enable;
@@ -93,6 +96,24 @@ public final class AcpiPm implements BusDevice {
     /** A press of the fixed-feature power button: sets PWRBTN_STS (an SCI if PWRBTN_EN). */
     public synchronized void pressPowerButton() {
         status |= PWRBTN_STS;
+        updateSci();
+    }
+
+    /**
+     * Receives {@link #SLP_TYP_S3} or {@link #SLP_TYP_S4} when the guest sets SLP_EN with that
+     * sleep type (on the vCPU thread, after the device lock is released: park the vCPUs elsewhere).
+     * Without a listener these are ignored, as before sleep states were offered.
+     */
+    public void onSleep(java.util.function.IntConsumer listener) {
+        this.sleep = Objects.requireNonNull(listener, "listener");
+    }
+
+    /**
+     * The machine wakes from S3: WAK_STS set (the OS looks for it on resume), and RTC_STS too when
+     * the RTC alarm woke it. SLP_TYPx is left as written (the OS rewrites it).
+     */
+    public synchronized void wake(boolean byRtc) {
+        status |= WAK_STS | (byRtc ? RTC_STS : 0);
         updateSci();
     }
 
@@ -138,7 +159,7 @@ public final class AcpiPm implements BusDevice {
             data |= ((value >>> (8 * i)) & 0xff) << (8 * off);
             mask |= 0xffL << (8 * off);
         }
-        boolean off;
+        int sleepType;
         synchronized (this) {
             int m = (int) (mask & 0xffff), v = (int) (data & 0xffff);
             if (m != 0) writeStatus(v & m);
@@ -147,10 +168,11 @@ public final class AcpiPm implements BusDevice {
             if (m != 0) enable = (enable & ~m) | (v & m & ENABLE_WRITABLE);
             m = (int) (mask >>> 32 & 0xffff);
             v = (int) (data >>> 32 & 0xffff);
-            off = m != 0 && writeControl(v, m);
+            sleepType = m != 0 ? writeControl(v, m) : -1;
             updateSci();
         }
-        if (off) powerOff.run();
+        if (sleepType == SLP_TYP_S5) powerOff.run();
+        else if (sleepType == SLP_TYP_S3 || sleepType == SLP_TYP_S4) sleep.accept(sleepType);
     }
 
     private void writeStatus(int ones) {
@@ -158,10 +180,10 @@ public final class AcpiPm implements BusDevice {
         status &= ~(ones & STATUS_MODELLED);
     }
 
-    /** Returns true when the write enters S5. */
-    private boolean writeControl(int v, int m) {
+    /** Returns the sleep type entered by this write (SLP_EN set), or -1. */
+    private int writeControl(int v, int m) {
         control = (control & ~(m & CONTROL_STORED)) | (v & m & CONTROL_STORED);
-        return (v & m & SLP_EN) != 0 && ((control & SLP_TYP_MASK) >> SLP_TYP_SHIFT) == SLP_TYP_S5;
+        return (v & m & SLP_EN) != 0 ? (control & SLP_TYP_MASK) >> SLP_TYP_SHIFT : -1;
     }
 
     private long ticks() {

@@ -154,6 +154,7 @@ public final class AcpiTables {
         private int cpuHotplugBase = -1;
         private int[] possibleApicIds;
         private int pmTimerBits = 32;
+        private boolean sleepS3, sleepS4;
 
         private Builder(int cpus) {
             if (cpus < 1 || cpus > 255) throw new IllegalArgumentException("cpu count must be 1..255: " + cpus);
@@ -338,6 +339,17 @@ public final class AcpiTables {
             return this;
         }
 
+        /**
+         * Offers suspend to RAM ({@code \_S3}) and to disk ({@code \_S4}) with the sleep types
+         * {@link AcpiPm} acts on; off by default (only {@code \_S5}). The OS writes its waking
+         * vector into the FACS before S3.
+         */
+        public Builder sleepStates(boolean s3, boolean s4) {
+            this.sleepS3 = s3;
+            this.sleepS4 = s4;
+            return this;
+        }
+
         /** The PM timer's width: 32 (FADT TMR_VAL_EXT set, the default) or 24 bits (as QEMU's). */
         public Builder pmTimerWidth(int bits) {
             if (bits != 24 && bits != 32) throw new IllegalArgumentException("PM timer is 24 or 32 bits wide");
@@ -489,7 +501,7 @@ public final class AcpiTables {
             b.put("FACS".getBytes(StandardCharsets.US_ASCII));
             b.putInt(FACS_SIZE);
             b.putInt(0);  // hardware signature
-            b.putInt(0);  // firmware waking vector: no S1-S4
+            b.putInt(0);  // firmware waking vector: the OS writes it before S3 (AcpiPm S3)
             b.putInt(0);  // global lock
             b.putInt(0);  // flags: no S4BIOS, no 64-bit wake
             b.putLong(0); // X firmware waking vector
@@ -638,7 +650,11 @@ public final class AcpiTables {
                 }
             });
             if (cpuHotplugBase >= 0) CpuHotplugAml.gpe(aml);
-            // Soft-off: SLP_TYPa, SLP_TYPb, two reserved.
+            // Sleep states: SLP_TYPa, SLP_TYPb, two reserved; the values are AcpiPm's.
+            if (sleepS3) aml.name("\\_S3", AmlBuilder.pkg(AmlBuilder.integer(AcpiPm.SLP_TYP_S3), AmlBuilder.integer(AcpiPm.SLP_TYP_S3),
+                    AmlBuilder.integer(0), AmlBuilder.integer(0)));
+            if (sleepS4) aml.name("\\_S4", AmlBuilder.pkg(AmlBuilder.integer(AcpiPm.SLP_TYP_S4), AmlBuilder.integer(AcpiPm.SLP_TYP_S4),
+                    AmlBuilder.integer(0), AmlBuilder.integer(0)));
             aml.name("\\_S5", AmlBuilder.pkg(AmlBuilder.integer(AcpiPm.SLP_TYP_S5), AmlBuilder.integer(AcpiPm.SLP_TYP_S5),
                     AmlBuilder.integer(0), AmlBuilder.integer(0)));
             return aml.toByteArray();

@@ -74,6 +74,7 @@ public final class Libc {
 
     private static final LazyHandle OPEN = new LazyHandle(() -> errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
             Linker.Option.firstVariadicArg(2)));
+    private static final LazyHandle MEMFD_CREATE = new LazyHandle(() -> errnoCall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT)));
     private static final LazyHandle CLOSE = new LazyHandle(() -> errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     // Hot-path calls: each handle is a constant in its own holder class, so the JIT still inlines
     // it (a static final), but it is linked only on first use (class initialisation) instead of
@@ -129,7 +130,10 @@ public final class Libc {
     public static final int MAP_SHARED = 0x01, MAP_PRIVATE = 0x02, MAP_FIXED = 0x10, MAP_ANONYMOUS = 0x20,
             MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000, MAP_HUGETLB = 0x40000;
     public static final int MADV_DONTNEED = 4, MADV_REMOVE = 9, MADV_DONTFORK = 10, MADV_MERGEABLE = 12,
-            MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15, MADV_DONTDUMP = 16;
+            MADV_HUGEPAGE = 14, MADV_NOHUGEPAGE = 15, MADV_DONTDUMP = 16,
+            /** Linux 5.14: fault every page in writable (EINVAL on older kernels). */
+            MADV_POPULATE_WRITE = 23;
+    public static final int MFD_CLOEXEC = 1;
     // eventfd(2), epoll(7)
     public static final int EFD_SEMAPHORE = 1, EFD_NONBLOCK = 04000, EFD_CLOEXEC = 02000000;
     public static final int EPOLL_CLOEXEC = 02000000, EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2, EPOLL_CTL_MOD = 3;
@@ -204,6 +208,13 @@ public final class Libc {
             int fd = (int) OPEN.get().invokeExact(CALL_STATE.get(), a.allocateFrom(path), flags, mode);
             if (fd == -1) throw new NativeException("open " + path, errno());
             return fd;
+        } catch (Throwable t) { throw rethrow(t); }
+    }
+
+    /** An anonymous shared-memory file (guest RAM with {@code share=on}); {@code name} shows in /proc/PID/fd. */
+    public static int memfdCreate(String name, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            return check("memfd_create", (int) MEMFD_CREATE.get().invokeExact(CALL_STATE.get(), a.allocateFrom(name), flags));
         } catch (Throwable t) { throw rethrow(t); }
     }
 

@@ -27,6 +27,7 @@ class LibcHeaderProbeTest {
                 Map.entry("MAP_POPULATE", (long) Libc.MAP_POPULATE), Map.entry("MADV_DONTNEED", (long) Libc.MADV_DONTNEED),
                 Map.entry("MADV_MERGEABLE", (long) Libc.MADV_MERGEABLE), Map.entry("MADV_HUGEPAGE", (long) Libc.MADV_HUGEPAGE),
                 Map.entry("MADV_DONTFORK", (long) Libc.MADV_DONTFORK), Map.entry("MADV_REMOVE", (long) Libc.MADV_REMOVE),
+                Map.entry("MADV_NOHUGEPAGE", (long) Libc.MADV_NOHUGEPAGE), Map.entry("MADV_POPULATE_WRITE", (long) Libc.MADV_POPULATE_WRITE),
                 Map.entry("EFD_NONBLOCK", (long) Libc.EFD_NONBLOCK), Map.entry("EFD_CLOEXEC", (long) Libc.EFD_CLOEXEC),
                 Map.entry("EPOLL_CLOEXEC", (long) Libc.EPOLL_CLOEXEC), Map.entry("EPOLLIN", (long) Libc.EPOLLIN),
                 Map.entry("EPOLLOUT", (long) Libc.EPOLLOUT), Map.entry("EPOLLET", Integer.toUnsignedLong(Libc.EPOLLET)),

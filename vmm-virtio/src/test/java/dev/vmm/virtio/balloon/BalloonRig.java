@@ -1,0 +1,117 @@
+package dev.vmm.virtio.balloon;
+
+import dev.vmm.virtio.VirtioInterrupt;
+import dev.vmm.virtio.queue.SplitQueue;
+import dev.vmm.virtio.queue.TestRings;
+import dev.vmm.virtio.rng.Scheduler;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A balloon over test guest RAM: the driver side of every queue ({@link TestRings}), a recording
+ * {@link BalloonHost}, interrupt and log, a hand-driven polling timer, and the I/O "thread" as a
+ * direct executor (each queue pass runs inside {@code queueNotify}, so a test sees its effect at once).
+ */
+final class BalloonRig implements AutoCloseable {
+    static final long RAM_BASE = 0;
+    static final long RAM = 0x100000;            // 1 MiB: PFNs 0..255
+
+    final TestRings rings = new TestRings(RAM_BASE, RAM);
+    final List<TestRings.Driver> drivers = new ArrayList<>();
+    final List<SplitQueue> queues = new ArrayList<>();
+    final List<long[]> released = new ArrayList<>();
+    final List<String> log = new ArrayList<>();
+    final Irq irq = new Irq();
+    final Timers timers = new Timers();
+    final List<Long> actualChanges = new ArrayList<>();
+    long now = 1000;
+    boolean hostFails;
+    final VirtioBalloon balloon;
+
+    BalloonRig(VirtioBalloon.Options options) {
+        balloon = new VirtioBalloon(options, RAM, (gpa, len) -> {
+            released.add(new long[] {gpa, len});
+            return !hostFails;
+        }, Runnable::run, timers, () -> now, log::add);
+        balloon.onActualChanged(actualChanges::add);
+        for (int q = 0; q < balloon.queueCount(); q++) {
+            TestRings.Driver d = rings.queue(16);
+            drivers.add(d);
+            queues.add(d.configure(new SplitQueue(VirtioBalloon.QUEUE_SIZE)));
+        }
+    }
+
+    /** DRIVER_OK with every offered feature. */
+    BalloonRig activate() throws Exception {
+        for (SplitQueue q : queues) q.activate(rings.memory());
+        balloon.activate(rings.memory(), balloon.deviceFeatures(), queues, irq);
+        return this;
+    }
+
+    /** Buffer area: pages from the top half of RAM (PFN arrays and stats go there). */
+    long scratch(int len) { return rings.alloc(len, 8); }
+
+    /** Posts one readable buffer of little-endian PFNs on {@code queue} and kicks. */
+    int postPfns(int queue, long... pfns) {
+        ByteBuffer b = ByteBuffer.allocate(pfns.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (long p : pfns) b.putInt((int) p);
+        long at = scratch(Math.max(4, b.capacity()));
+        rings.memory().write(at, b.array());
+        int head = drivers.get(queue).addReadable(at, b.capacity());
+        balloon.queueNotify(queue);
+        return head;
+    }
+
+    /** Posts a stats buffer with (tag, value) pairs on the stats queue and kicks. */
+    int postStats(long... tagValues) {
+        ByteBuffer b = ByteBuffer.allocate(tagValues.length / 2 * VirtioBalloon.STAT_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < tagValues.length; i += 2) b.putShort((short) tagValues[i]).putLong(tagValues[i + 1]);
+        long at = scratch(b.capacity());
+        rings.memory().write(at, b.array());
+        int head = drivers.get(VirtioBalloon.STATS).addReadable(at, b.capacity());
+        balloon.queueNotify(VirtioBalloon.STATS);
+        return head;
+    }
+
+    TestRings.Used used(int queue) { return drivers.get(queue).pollUsed(); }
+
+    @Override
+    public void close() {
+        balloon.reset();
+        if (!rings.guardsIntact()) throw new AssertionError("write outside guest RAM");
+        rings.close();
+    }
+
+    static final class Irq implements VirtioInterrupt {
+        final List<Integer> used = new ArrayList<>();
+        final List<String> needsReset = new ArrayList<>();
+        int configChanges;
+
+        @Override public synchronized void signalUsedBuffer(int queueIndex) { used.add(queueIndex); }
+
+        @Override public synchronized void signalConfigChange() { configChanges++; }
+
+        @Override public synchronized void deviceNeedsReset(String reason) { needsReset.add(reason); }
+    }
+
+    static final class Timers implements Scheduler {
+        final List<Runnable> tasks = new ArrayList<>();
+        final List<Long> delays = new ArrayList<>();
+
+        @Override
+        public Runnable schedule(Runnable task, long delayNanos) {
+            tasks.add(task);
+            delays.add(delayNanos);
+            return () -> tasks.remove(task);
+        }
+
+        void fire() {
+            List<Runnable> copy = new ArrayList<>(tasks);
+            tasks.clear();
+            copy.forEach(Runnable::run);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+package dev.vmm.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.vmm.chipset.acpi.AcpiPm;
+import dev.vmm.lifecycle.Lifecycle;
+import dev.vmm.lifecycle.RunState;
+import dev.vmm.power.GuestSleep;
+import dev.vmm.power.PowerCommands;
+import dev.vmm.power.WakeEntry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.io.Writer;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * S3 as QMP sees it, against QEMU 7.2 run at test time: QEMU's PIIX4 PM block driven through qtest
+ * ({@code -qtest stdio}; PMBA programmed as firmware would, then SLP_TYP=1|SLP_EN written to
+ * PM1a_CNT) and our AcpiPm + GuestSleep + QMP (the vCPU parking is a no-op here: no KVM). After the
+ * guest's write both must send SUSPEND and report {@code suspended}; {@code system_wakeup} must
+ * answer alike, send WAKEUP and report {@code running}; a second one must fail alike.
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class SleepStatesQemuOracleTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int S3_SLP_EN = AcpiPm.SLP_TYP_S3 << AcpiPm.SLP_TYP_SHIFT | AcpiPm.SLP_EN;
+
+    @TempDir
+    Path dir;
+
+    /** A QMP client that keeps the events it reads. */
+    static final class Client implements AutoCloseable {
+        final SocketChannel ch;
+        final BufferedReader in;
+        final OutputStream out;
+        final List<String> events = new ArrayList<>();
+
+        Client(Path sock) throws Exception {
+            SocketChannel c = null;
+            for (int i = 0; i < 200 && c == null; i++) {
+                try {
+                    c = SocketChannel.open(StandardProtocolFamily.UNIX);
+                    c.connect(UnixDomainSocketAddress.of(sock));
+                } catch (IOException notYet) {
+                    if (c != null) c.close();
+                    c = null;
+                    Thread.sleep(50);
+                }
+            }
+            if (c == null) throw new IOException("no QMP server at " + sock);
+            ch = c;
+            in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+            out = Channels.newOutputStream(ch);
+            in.readLine();
+            execute("qmp_capabilities");
+        }
+
+        JsonNode execute(String command) throws IOException {
+            out.write(("{\"execute\": \"" + command + "\"}\n").getBytes(StandardCharsets.UTF_8));
+            out.flush();
+            while (true) {
+                JsonNode n = JSON.readTree(in.readLine());
+                if (n.has("event")) events.add(n.get("event").asText());
+                else return n;
+            }
+        }
+
+        /** Waits (bounded) until event {@code name} has been read. */
+        void awaitEvent(String name) throws IOException {
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!events.contains(name) && System.nanoTime() - end < 0) execute("query-status");
+        }
+
+        @Override
+        public void close() throws IOException {
+            ch.close();
+        }
+    }
+
+    private static String qemuBinary() {
+        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
+                .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
+    }
+
+    /** One qtest command; IRQ notices skipped. */
+    private static void qtest(Writer w, BufferedReader r, String line) throws IOException {
+        w.write(line + "\n");
+        w.flush();
+        String a;
+        do {
+            a = r.readLine();
+        } while (a != null && a.startsWith("IRQ"));
+        if (a == null || !a.startsWith("OK")) throw new IOException("qtest '" + line + "': " + a);
+    }
+
+    /** Config mechanism #1 write of {@code size} bytes to 00:01.3 (PIIX4 PM). */
+    private static void pmConfig(Writer w, BufferedReader r, int reg, String op, long value) throws IOException {
+        qtest(w, r, "outl 0xcf8 0x" + Long.toHexString(0x8000_0000L | 1 << 11 | 3 << 8 | (reg & 0xfc)));
+        qtest(w, r, op + " 0x" + Integer.toHexString(0xcfc + (reg & 3)) + " 0x" + Long.toHexString(value));
+    }
+
+    @Test
+    void suspendAndWakeupLookTheSameAsQemus() throws Exception {
+        String exe = qemuBinary();
+        assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
+        Path qemuSock = dir.resolve("qemu.sock");
+        Process qemu = new ProcessBuilder(exe, "-machine", "pc", "-qtest", "stdio", "-display", "none", "-nodefaults", "-S",
+                "-qmp", "unix:" + qemuSock + ",server=on,wait=off").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+
+        Lifecycle lifecycle = new Lifecycle();
+        AcpiPm[] pm = new AcpiPm[1];
+        GuestSleep sleep = new GuestSleep(lifecycle, new GuestSleep.Platform() {
+            @Override public void parkVcpus() { }
+            @Override public WakeEntry wakeEntry() { return WakeEntry.decode(0x9A000, 0, 2); }
+            @Override public void wakeStatus(boolean byRtc) { pm[0].wake(byRtc); }
+            @Override public void resumeAt(WakeEntry entry) { }
+            @Override public void resetInstead(String why) { throw new AssertionError(why); }
+        });
+        pm[0] = new AcpiPm(level -> { }, () -> { }, System::nanoTime);
+        pm[0].onSleep(type -> {
+            try {
+                sleep.suspend();
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        QmpServer server = new QmpServer(dir.resolve("ours.sock"), "test");
+        server.register("query-status", a -> MachineCommands.status(lifecycle.state()));
+        PowerCommands.install(server, sleep);
+        lifecycle.addSink(server::event);
+        server.start();
+
+        Writer qw = new java.io.OutputStreamWriter(qemu.getOutputStream(), StandardCharsets.US_ASCII);
+        BufferedReader qr = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.US_ASCII));
+        try (Client q = new Client(qemuSock); Client o = new Client(server.path())) {
+            // Both running; the PM block where firmware would put it (PMBA 0x600, enabled).
+            q.execute("cont");
+            lifecycle.states().transition(RunState.RUNNING);
+            pmConfig(qw, qr, 0x40, "outl", 0x601);
+            pmConfig(qw, qr, 0x80, "outb", 1);
+            q.events.clear();
+            assertThat(o.execute("query-status")).isEqualTo(q.execute("query-status"));
+
+            // The guest enters S3 (QEMU maps the PM block lazily: write until it suspends).
+            for (int i = 0; i < 20 && !q.events.contains(GuestSleep.SUSPEND); i++) {
+                qtest(qw, qr, "outw 0x604 0x" + Integer.toHexString(S3_SLP_EN));
+                q.awaitEvent(GuestSleep.SUSPEND);
+            }
+            pm[0].write(AcpiPm.CNT_OFFSET, 2, S3_SLP_EN);
+            o.awaitEvent(GuestSleep.SUSPEND);
+            assertThat(o.events).isEqualTo(q.events).containsExactly("SUSPEND");
+            JsonNode status = q.execute("query-status");
+            assertThat(status.at("/return/status").asText()).isEqualTo("suspended");
+            assertThat(o.execute("query-status")).isEqualTo(status);
+
+            JsonNode wake = q.execute("system_wakeup");
+            assertThat(o.execute("system_wakeup")).isEqualTo(wake);
+            q.awaitEvent(GuestSleep.WAKEUP);
+            o.awaitEvent(GuestSleep.WAKEUP);
+            assertThat(o.events).isEqualTo(q.events).containsExactly("SUSPEND", "WAKEUP");
+            assertThat(o.execute("query-status")).isEqualTo(q.execute("query-status"));
+            assertThat(o.execute("system_wakeup")).isEqualTo(q.execute("system_wakeup"));
+            assertThat(pm[0].read(AcpiPm.EVT_OFFSET, 2) & AcpiPm.WAK_STS).as("WAK_STS for the resuming OS").isNotZero();
+        } finally {
+            server.close();
+            qemu.destroy();
+            qemu.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
