@@ -82,6 +82,16 @@ final class AhciAttach implements PendingDevice {
     }
 
     @Override
+    public List<dev.vmm.firmware.BootSource> bootSources() {
+        List<dev.vmm.firmware.BootSource> out = new ArrayList<>();
+        for (int port = 0; port < spec.drives().size(); port++) {
+            Integer index = spec.drives().get(port).bootIndex();
+            if (index != null) out.add(dev.vmm.firmware.BootSource.ahci(index, port));
+        }
+        return out;
+    }
+
+    @Override
     public String describe() {
         StringBuilder sb = new StringBuilder("ich9-ahci");
         for (int i = 0; i < images.size(); i++) {

@@ -13,7 +13,14 @@ import java.nio.file.Path;
  */
 public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                             String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
-                            Devices devices) {
+                            Devices devices, dev.vmm.firmware.PlatformOptions platform) {
+    /** Direct kernel boot with the default platform (HPET on): the form snapshots and older callers use. */
+    public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
+                         String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats, Devices devices) {
+        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices,
+                dev.vmm.firmware.PlatformOptions.DEFAULT);
+    }
+
     /**
      * The devices the command line added, in the order they are attached (which decides their PCI
      * slots): disks, NICs, the SCSI controller, the rng, the console, then the rest.
@@ -44,6 +51,7 @@ public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] k
     public static final String DEFAULT_MACHINE = "pc";
 
     public MachineConfig {
+        if (platform == null) platform = dev.vmm.firmware.PlatformOptions.DEFAULT;
         if (cpus < 1 || cpus > MAX_CPUS) throw new IllegalArgumentException("--cpus must be between 1 and " + MAX_CPUS);
         if (memoryBytes < (16L << 20)) throw new IllegalArgumentException("--memory must be at least 16M");
         if ((memoryBytes & 0xFFF) != 0) throw new IllegalArgumentException("--memory must be a multiple of 4K");

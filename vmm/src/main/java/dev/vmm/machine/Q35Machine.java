@@ -108,7 +108,7 @@ public final class Q35Machine implements MachineRecipe {
 
     @Override
     public void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory mem, CpuidEntries cpuid) {
-        AcpiTables acpi = acpiTables(chipset.pci(), cfg.cpus());
+        AcpiTables acpi = acpiTables(chipset, cfg);
         mem.write(acpi.address(), acpi.bytes());
         MpTable.Builder b = MpTable.builder(cfg.cpus());
         for (var r : chipset.pci().mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi());
@@ -117,8 +117,19 @@ public final class Q35Machine implements MachineRecipe {
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 
-    /** The ACPI tables of this machine (RSDP at {@link #rsdpAddress()}). */
+    @Override
+    public AcpiTables acpiTables(Chipset chipset, MachineConfig cfg) {
+        AcpiTables.Builder b = acpiBuilder(chipset.pci(), cfg.cpus());
+        if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());
+        return b.build(rsdpAddress());
+    }
+
+    /** The ACPI tables of this machine without an HPET (RSDP at {@link #rsdpAddress()}). */
     public AcpiTables acpiTables(PciSubsystem pci, int cpus) {
+        return acpiBuilder(pci, cpus).build(rsdpAddress());
+    }
+
+    private static AcpiTables.Builder acpiBuilder(PciSubsystem pci, int cpus) {
         return AcpiTables.builder(cpus)
                 .pciRoutes(pci.router().routes())
                 .pciBusRange(0, 255)
@@ -128,7 +139,6 @@ public final class Q35Machine implements MachineRecipe {
                 .pciExpress(true)
                 .ecam(ECAM_BASE, 0, 255)
                 .pm(PM_BASE, SCI_IRQ)
-                .pvpanic(Pvpanic.DEFAULT_PORT)
-                .build(rsdpAddress());
+                .pvpanic(Pvpanic.DEFAULT_PORT);
     }
 }
