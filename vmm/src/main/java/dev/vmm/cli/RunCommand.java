@@ -289,6 +289,8 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MachineCommands.install(s, m);
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
+        dev.vmm.control.MediaCommands.install(s, () -> m.devices() == null ? java.util.List.of()
+                : m.devices().parts(dev.vmm.devices.AhciDriveSlot.class));   // eject, blockdev-change-medium
         dev.vmm.control.ConsoleCommands.install(s, m);
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {

@@ -67,6 +67,16 @@ public final class DeviceRegistry {
      */
     public synchronized void cannotSaveState(String what) { unsaveable.add(what); }
 
+    // --- parts of a device family that QMP reaches by type (e.g. the AHCI drives) ---
+    private final List<Object> parts = new ArrayList<>();
+
+    public synchronized void addPart(Object part) { parts.add(part); }
+
+    /** The parts of {@code kind}, in the order they were added. */
+    public synchronized <T> List<T> parts(Class<T> kind) {
+        return parts.stream().filter(kind::isInstance).map(kind::cast).toList();
+    }
+
     private final List<java.util.function.Supplier<String>> unsaveableWhile = new ArrayList<>();
 
     /** A part whose state snapshots do not carry only in some states: {@code why} names it then, else null. */
