@@ -20,8 +20,8 @@ public final class HpetTimer implements AutoCloseable {
     private final Hpet hpet;
     private final LongSupplier clock;
     private final Thread thread;
-    private volatile boolean kicked;
-    private volatile boolean closed;
+    /** {@code kicked}: re-read the deadline; {@code closed}: the machine is going away. */
+    private volatile boolean kicked, closed;
 
     /** Starts the thread; {@code clock} must be the model's (nanoseconds). */
     public HpetTimer(Hpet hpet, LongSupplier clock) {
