@@ -100,4 +100,27 @@ class HpetTimerTest {
         found.join(5_000);
         assertFalse(found.isAlive());
     }
+
+    /** Snapshots do not carry the HPET: refused once the guest has switched it on, not before. */
+    @Test
+    void machineIsUnsaveableOnlyWhileTheGuestHasTheHpetEnabled() {
+        dev.vmm.chipset.bus.Bus mmio = new dev.vmm.chipset.bus.Bus("mmio");
+        PlatformTimers timers = PlatformTimers.install(true, mmio, gsi -> level -> { });
+        dev.vmm.machine.PciSubsystem pci = new dev.vmm.machine.PciSubsystem(new dev.vmm.chipset.bus.Bus("pio"), mmio, g -> l -> { },
+                1 << 30, new dev.vmm.chipset.bus.BusDevice() {
+                    @Override public long read(long offset, int size) { return 0; }
+                    @Override public void write(long offset, int size, long value) { }
+                });
+        dev.vmm.devices.DeviceRegistry registry = new dev.vmm.devices.DeviceRegistry(pci, java.util.List.of());
+        timers.register(registry);
+        try {
+            assertTrue(registry.unsaveable().isEmpty());
+            assertEquals(Hpet.capabilities(), mmio.read(Hpet.DEFAULT_BASE, 8), "the HPET is on the MMIO bus at 0xfed00000");
+            mmio.write(Hpet.DEFAULT_BASE + Hpet.CONFIG, 8, Hpet.CFG_ENABLE);
+            assertEquals(java.util.List.of("hpet (enabled by the guest)"), registry.unsaveable());
+            assertNull(PlatformTimers.install(false, new dev.vmm.chipset.bus.Bus("mmio"), gsi -> level -> { }).hpet(), "--no-hpet");
+        } finally {
+            registry.close();
+        }
+    }
 }
