@@ -135,7 +135,8 @@ public final class MachineBuilder {
             MachineExit exit = new MachineExit();
             MachineRecipe.Chipset chipset = p.recipe().install(pio, mmio, gsi -> irq(vmf, gsi), cfg, mem, console, exit);
             // --- HPET (on unless --no-hpet): the model on MMIO, its host timer on a TIMER thread. ---
-            dev.vmm.timer.PlatformTimers timers = dev.vmm.timer.PlatformTimers.install(cfg.platform().hpet(), mmio, gsi -> irq(vmf, gsi));
+            dev.vmm.timer.PlatformTimers timers = dev.vmm.timer.PlatformTimers.install(cfg.platform().hpet(), mmio, gsi -> irq(vmf, gsi),
+                    on -> dev.vmm.timer.PitLegacy.set(vmf, on));
 
             List<IoThread> ioThreads = new ArrayList<>();
             registry = new DeviceRegistry(chipset.pci(), ioThreads);

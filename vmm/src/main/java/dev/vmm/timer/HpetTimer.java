@@ -23,8 +23,19 @@ public final class HpetTimer implements AutoCloseable {
     /** {@code kicked}: re-read the deadline; {@code closed}: the machine is going away. */
     private volatile boolean kicked, closed;
 
+    private final java.util.function.Consumer<Boolean> legacyRouting;
+
     /** Starts the thread; {@code clock} must be the model's (nanoseconds). */
     public HpetTimer(Hpet hpet, LongSupplier clock) {
+        this(hpet, clock, on -> { });
+    }
+
+    /**
+     * As {@link #HpetTimer(Hpet, LongSupplier)}; {@code legacyRouting} hears each guest change of
+     * LEG_RT_CNF (on the thread of the register write), to stop and restart the PIT's IRQ 0.
+     */
+    public HpetTimer(Hpet hpet, LongSupplier clock, java.util.function.Consumer<Boolean> legacyRouting) {
+        this.legacyRouting = legacyRouting;
         this.hpet = hpet;
         this.clock = clock;
         this.thread = VmmThreads.start(ThreadKind.TIMER, "hpet", this::run);
@@ -40,10 +51,17 @@ public final class HpetTimer implements AutoCloseable {
 
             @Override
             public void write(long offset, int size, long value) {
+                boolean before = legacy();
                 hpet.write(offset, size, value);
                 kick();
+                boolean after = legacy();
+                if (after != before) legacyRouting.accept(after);
             }
         };
+    }
+
+    private boolean legacy() {
+        return (hpet.read(Hpet.CONFIG, 4) & Hpet.CFG_LEGACY) != 0;
     }
 
     /** Re-reads the deadline now (after a register write, or after a test moved the clock). */

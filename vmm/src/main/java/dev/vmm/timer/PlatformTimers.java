@@ -23,9 +23,14 @@ public final class PlatformTimers {
     }
 
     public static PlatformTimers install(boolean withHpet, Bus mmio, IntFunction<InterruptLine> gsi) {
+        return install(withHpet, mmio, gsi, on -> { });
+    }
+
+    /** @param pitLegacy told when the guest switches legacy replacement on/off (the PIT stops/restarts IRQ 0: {@link PitLegacy}) */
+    public static PlatformTimers install(boolean withHpet, Bus mmio, IntFunction<InterruptLine> gsi, java.util.function.Consumer<Boolean> pitLegacy) {
         if (!withHpet) return new PlatformTimers(null, null);
         Hpet hpet = new Hpet(System::nanoTime, gsi);
-        HpetTimer timer = new HpetTimer(hpet, System::nanoTime);
+        HpetTimer timer = new HpetTimer(hpet, System::nanoTime, pitLegacy);
         mmio.register(Hpet.DEFAULT_BASE, Hpet.SIZE, timer.registers());
         return new PlatformTimers(hpet, timer);
     }

@@ -123,4 +123,25 @@ class HpetTimerTest {
             registry.close();
         }
     }
+
+    /** LEG_RT_CNF changes reach the PIT hook (KVM's HPET-legacy flag), once per change, in order. */
+    @Test
+    void legacyReplacementChangesAreReportedForThePit() {
+        java.util.List<Boolean> seen = new java.util.ArrayList<>();
+        try (HpetTimer t = new HpetTimer(hpet, now::get, seen::add)) {
+            BusDevice r = t.registers();
+            r.write(Hpet.CONFIG, 8, Hpet.CFG_ENABLE);
+            r.write(Hpet.CONFIG, 8, Hpet.CFG_ENABLE | Hpet.CFG_LEGACY);
+            r.write(Hpet.CONFIG, 4, Hpet.CFG_ENABLE | Hpet.CFG_LEGACY);
+            r.write(Hpet.CONFIG, 8, 0);
+        }
+        assertEquals(java.util.List.of(true, false), seen);
+        byte[] state = new byte[(int) dev.vmm.ffm.kvm.KvmLayouts.KVM_PIT_STATE2.byteSize()];
+        state[PitLegacy.FLAGS_OFFSET + 1] = 0x10;                                      // another flag bit stays
+        byte[] on = PitLegacy.withFlag(state, true);
+        assertEquals(72, PitLegacy.FLAGS_OFFSET, "kvm_pit_state2: three 24-byte channels, then flags");
+        assertEquals(1, on[PitLegacy.FLAGS_OFFSET]);
+        assertEquals(0x10, on[PitLegacy.FLAGS_OFFSET + 1]);
+        assertArrayEquals(state, PitLegacy.withFlag(on, false));
+    }
 }
