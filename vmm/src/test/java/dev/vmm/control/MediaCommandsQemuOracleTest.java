@@ -182,8 +182,16 @@ class MediaCommandsQemuOracleTest {
             assertEquals(AhciDriveSlot.Eject.OPENED, slot.eject(true));
             assertFalse(cdrom.mediumPresent());
             assertEquals(List.of(cd), retired, "the ejected medium is closed with the machine, not under a running command");
+            assertTrue(cdrom.save().mediaEvent() != 0, "a media event is pending for the guest's GET EVENT STATUS NOTIFICATION");
+            Path other = dir.resolve("b.iso");
+            iso(other, "new medium");
+            assertEquals(List.of(false), slot.change(other, "raw", false), "tray was open: it only closes");
+            assertTrue(cdrom.mediumPresent());
+            assertTrue(cdrom.save().unitAttention(), "the guest's next command gets UNIT ATTENTION (medium changed)");
+            retired.add(cdrom.insert(null));
         } finally {
-            cd.close();
+            for (BlockDevice b : new java.util.LinkedHashSet<>(retired)) if (b != null) b.close();
+            if (!retired.contains(cd)) cd.close();
         }
     }
 
