@@ -46,4 +46,17 @@ class FirmwareConfigTest {
         assertTrue(tables.contains("Acme Test\0"), "type 1 manufacturer string");
         assertEquals("_SM_", new String(fw.file("etc/smbios/smbios-anchor"), 0, 4, StandardCharsets.US_ASCII));
     }
+
+    /** A BIOS image ends at 4 GiB and must leave KVM's TSS/identity-map pages below 0xFFFC0000 alone. */
+    @Test
+    void biosImageSizesAreCheckedBeforeKvm() {
+        java.nio.file.Path p = java.nio.file.Path.of("bios.bin");
+        assertEquals(0xFFFC0000L, FirmwareImage.of(p, new byte[256 << 10]).base());
+        assertEquals(0xFFFE0000L, FirmwareImage.of(p, new byte[128 << 10]).base());
+        assertEquals(256 << 10, FirmwareImage.MAX);
+        for (int bad : new int[] {0, 4096, (64 << 10) + 512, 512 << 10}) {
+            dev.vmm.config.ConfigException e = assertThrows(dev.vmm.config.ConfigException.class, () -> FirmwareImage.of(p, new byte[bad]));
+            assertTrue(e.getMessage().startsWith("--bios bios.bin: "), e.getMessage());
+        }
+    }
 }
