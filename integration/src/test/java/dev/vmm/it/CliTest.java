@@ -196,7 +196,9 @@ class CliTest {
                 "--scsi", "path=" + other + ",readonly=on", "--rng", "--pvpanic", "pci");
         assertThat(r.status()).as(r.describe()).isZero();
         assertThat(r.stdout()).contains("machine: pc", "memory: 4096 MiB", "0x000100000000-0x00013fffffff ram",
-                "kernel: built-in demo guest via PVH",
+                // no --kernel and a bootable drive: firmware boot through Debian's SeaBIOS (issue 13)
+                "kernel: none (firmware /usr/share/seabios/bios-256k.bin)", "firmware: /usr/share/seabios/bios-256k.bin, 256 KiB",
+                "hpet: 0xfed00000",
                 "00:01.0 virtio-blk-pci " + raw + " (raw, id virtio0)",
                 "00:02.0 virtio-scsi-pci LUN 0 " + other + " (raw)",
                 "00:03.0 virtio-rng-pci", "00:04.0 pvpanic-pci");

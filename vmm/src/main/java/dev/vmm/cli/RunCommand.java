@@ -90,6 +90,23 @@ public final class RunCommand implements Callable<Integer> {
             description = "An ATAPI CD-ROM (read-only) with the image FILE on the AHCI controller of --machine q35, next port (repeatable).")
     java.util.List<AhciArgument> cdroms = new java.util.ArrayList<>();
 
+    // --- firmware boot and platform (docs/firmware.md) ---
+    @Option(names = "--bios", paramLabel = "FILE",
+            description = "Boot this BIOS image (mapped below 4 GiB) instead of a kernel; without --kernel, a bootable drive "
+                    + "(--disk, --ahci, --cdrom) boots through " + "/usr/share/seabios/bios-256k.bin by default.")
+    Path bios;
+
+    @Option(names = "--boot", paramLabel = "[order=cdn][,menu=on][,strict=on][,reboot-timeout=MS][,splash-time=MS]",
+            description = "Firmware boot order and menu (QEMU's -boot); per device: bootindex=N on --disk, --net, --ahci, --cdrom path=FILE.")
+    String boot;
+
+    @Option(names = "--no-hpet", description = "No HPET (QEMU's -machine hpet=off).")
+    boolean noHpet;
+
+    @Option(names = "--smbios", paramLabel = "type=N,KEY=VALUE...",
+            description = "SMBIOS fields for firmware boot (QEMU's -smbios; repeatable): type=0/1/3/4/17.")
+    java.util.List<String> smbios = new java.util.ArrayList<>();
+
     @Option(names = "--rng", paramLabel = "[source=PATH][,rate=BYTES/PERIOD]", arity = "0..1", fallbackValue = "",
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
@@ -283,6 +300,8 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MachineCommands.install(s, m);
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
+        dev.vmm.control.MediaCommands.install(s, () -> m.devices() == null ? java.util.List.of()
+                : m.devices().parts(dev.vmm.devices.AhciDriveSlot.class));   // eject, blockdev-change-medium
         dev.vmm.control.DeviceDrivers drivers = dev.vmm.control.DeviceDrivers.install(s); // device_add, device_del
         dev.vmm.control.ConsoleCommands.install(s, drivers, m);
         dev.vmm.balloon.BalloonCommands.install(s, m.devices().balloon()); // balloon, query-balloon, qom-get/set
@@ -311,6 +330,11 @@ public final class RunCommand implements Callable<Integer> {
             if (kernel != null) throw new UsageException("--restore/--incoming and --kernel exclude each other");
             kernelBytes = null;
             kernelName = restore != null ? "snapshot " + restore : "incoming migration";
+        } else if (kernel == null && firmwareBoot()) {
+            kernelBytes = null;
+            kernelName = "firmware " + biosPath();
+        } else if (bios != null) {
+            throw new UsageException("--bios and --kernel exclude each other (direct kernel boot needs no firmware)");
         } else if (kernel == null) {
             kernelBytes = demoGuest();
             kernelName = "built-in demo guest";
@@ -322,10 +346,25 @@ public final class RunCommand implements Callable<Integer> {
         try {
             return new MachineConfig(machine, memory.bytes(), cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
                     new GuestRam.Options(sharedMemory || memory.share(), hugepages, false, memory.thp(), memory.prealloc()),
-                    reboot, stats, devices(), new MachineConfig.SleepStates(!noS3, !noS4));
+                    reboot, stats, devices(), new MachineConfig.SleepStates(!noS3, !noS4),
+                    platform(kernelBytes == null && restore == null && incoming == null));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
+    }
+
+    /** Firmware boot: no --kernel, and --bios or a drive a BIOS can boot from. */
+    private boolean firmwareBoot() {
+        return bios != null || !disks.isEmpty() || !ahciDisks.isEmpty() || !cdroms.isEmpty();
+    }
+
+    private Path biosPath() {
+        return bios != null ? bios : dev.vmm.firmware.PlatformOptions.DEFAULT_BIOS;
+    }
+
+    private dev.vmm.firmware.PlatformOptions platform(boolean firmware) {
+        for (String s : smbios) dev.vmm.chipset.smbios.SmbiosSpec.parse(s);   // a bad --smbios is the user's error now
+        return new dev.vmm.firmware.PlatformOptions(firmware ? biosPath() : null, dev.vmm.firmware.BootOptions.parse(boot), !noHpet, smbios);
     }
 
     /** The device options as specs, in attach order (disks, NICs, SCSI, rng, console, pvpanic: it decides PCI slots). */

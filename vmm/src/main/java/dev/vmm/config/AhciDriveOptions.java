@@ -35,9 +35,14 @@ public record AhciDriveOptions(Path path, String format, boolean readOnly, boole
         return new AhciDriveOptions(path, format, ro, discard, bootIndex, false);
     }
 
-    /** {@code --cdrom FILE}: an ATAPI CD-ROM with the (read-only) image FILE. */
+    /** {@code --cdrom FILE} or {@code --cdrom path=FILE[,bootindex=N]}: an ATAPI CD-ROM with the (read-only) image FILE. */
     public static AhciDriveOptions cdrom(String file) {
         if (file == null || file.isEmpty()) throw new ConfigException("--cdrom: a FILE is needed");
+        if (file.startsWith("path=")) {
+            KeyValueOptions o = KeyValueOptions.parse("--cdrom", file, null, Set.of("path", "bootindex"));
+            Integer bootIndex = o.has("bootindex") ? (int) o.number("bootindex", 0, 0, 0xFFFF) : null;
+            return new AhciDriveOptions(Path.of(o.required("path")), "raw", true, false, bootIndex, true);
+        }
         return new AhciDriveOptions(Path.of(file), "raw", true, false, null, true);
     }
 

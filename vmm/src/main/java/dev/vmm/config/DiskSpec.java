@@ -10,7 +10,7 @@ import java.util.Set;
  * drive for QMP ({@code block_set_io_throttle}, {@code query-block}); null = the default {@code virtioN}.
  */
 public record DiskSpec(Path path, String format, boolean readOnly, boolean discard, int queues, String cache,
-                       boolean direct, Limits limits, String serial, String id) implements DeviceSpec {
+                       boolean direct, Limits limits, String serial, String id, Integer bootIndex) implements DeviceSpec {
     public record Limits(long iops, long bps, long iopsRead, long iopsWrite, long bpsRead, long bpsWrite, long burstSeconds) {
         public boolean any() {
             return iops > 0 || bps > 0 || iopsRead > 0 || iopsWrite > 0 || bpsRead > 0 || bpsWrite > 0;
@@ -18,7 +18,7 @@ public record DiskSpec(Path path, String format, boolean readOnly, boolean disca
     }
 
     static final Set<String> KEYS = Set.of("path", "format", "readonly", "discard", "queues", "cache", "direct", "iops",
-            "bps", "iops_rd", "iops_wr", "bps_rd", "bps_wr", "burst", "serial", "id");
+            "bps", "iops_rd", "iops_wr", "bps_rd", "bps_wr", "burst", "serial", "id", "bootindex");
 
     /** {@code queues=0} (the default) means one queue per vCPU. */
     public static DiskSpec parse(String text) {
@@ -41,6 +41,7 @@ public record DiskSpec(Path path, String format, boolean readOnly, boolean disca
         if (id != null && !id.matches("[A-Za-z][A-Za-z0-9_.-]{0,63}")) {
             throw new ConfigException("--disk: id must start with a letter and have only letters, digits, '-', '.', '_' (at most 64)");
         }
-        return new DiskSpec(path, format, ro, discard, queues, cache, direct, l, serial, id);
+        Integer bootIndex = o.has("bootindex") ? (int) o.number("bootindex", 0, 0, 0xFFFF) : null; // firmware boot order
+        return new DiskSpec(path, format, ro, discard, queues, cache, direct, l, serial, id, bootIndex);
     }
 }

@@ -10,12 +10,12 @@ import dev.vmm.virtio.net.tap.TapException;
  * {@code queues} is the number of queue pairs (0 here = "one per vCPU", resolved by
  * {@link #queuePairs(int)}); {@code mtu} 0 = keep the tap's MTU.
  */
-public record NetOptions(String tap, int queues, MacAddress mac, String bridge, int mtu, int queueSize) implements DeviceSpec {
+public record NetOptions(String tap, int queues, MacAddress mac, String bridge, int mtu, int queueSize, Integer bootIndex) implements DeviceSpec {
     public static final int DEFAULT_QUEUE_SIZE = 256;
     public static final int MIN_MTU = 68;
     public static final int MAX_MTU = 65535;
 
-    static final java.util.Set<String> KEYS = java.util.Set.of("tap", "queues", "mac", "bridge", "mtu", "queue_size");
+    static final java.util.Set<String> KEYS = java.util.Set.of("tap", "queues", "mac", "bridge", "mtu", "queue_size", "bootindex");
 
     /** Parses the option value; every problem is a one-line {@link ConfigException}. */
     public static NetOptions parse(String text) {
@@ -36,7 +36,8 @@ public record NetOptions(String tap, int queues, MacAddress mac, String bridge, 
             }
             if (mac.isMulticast() || mac.isZero()) throw new ConfigException("--net: mac=" + value + " is not a unicast, non-zero address");
         }
-        return new NetOptions(tap, queues, mac, bridge, mtu, queueSize);
+        Integer bootIndex = o.has("bootindex") ? (int) o.number("bootindex", 0, 0, 0xFFFF) : null; // firmware boot order (PXE)
+        return new NetOptions(tap, queues, mac, bridge, mtu, queueSize, bootIndex);
     }
 
     private static String checkedName(String v, String what) {

@@ -70,6 +70,7 @@ public final class BlockCommands {
             info.put("inserted", inserted);
             out.add(info);
         }
+        out.addAll(MediaCommands.queryBlock(m.devices().parts(dev.vmm.devices.AhciDriveSlot.class))); // AHCI disks and CD-ROMs
         return out;
     }
 

@@ -70,6 +70,11 @@ final class AhciAttach implements PendingDevice {
         ExecutorService workers = Executors.newFixedThreadPool(drives.size(), Thread.ofPlatform().daemon().name("ahci-", 0).factory());
         AhciController controller = new AhciController(ctx.memory(), AhciIo.of(workers), ctx.virtio().msiSink(), drives);
         place(ctx.pci(), controller);
+        // QMP: query-block, eject, blockdev-change-medium (replaced media close with the machine)
+        for (int i = 0; i < drives.size(); i++) {
+            AhciDriveOptions d = spec.drives().get(i);
+            ctx.registry().addPart(new AhciDriveSlot(i, drives.get(i), d.path(), images.get(i), d.readOnly(), ctx.registry()::closeAfterIoThreads));
+        }
         // Close order: the workers stop before the images they read and write are closed.
         for (BlockDevice b : images) ctx.registry().closeAfterIoThreads(b);
         ctx.registry().cannotSaveState("ich9-ahci (00:1f.2)");
@@ -79,6 +84,16 @@ final class AhciAttach implements PendingDevice {
                 System.err.println("vmm: warning: AHCI commands still running after 30 s at shutdown");
             }
         });
+    }
+
+    @Override
+    public List<dev.vmm.firmware.BootSource> bootSources() {
+        List<dev.vmm.firmware.BootSource> out = new ArrayList<>();
+        for (int port = 0; port < spec.drives().size(); port++) {
+            Integer index = spec.drives().get(port).bootIndex();
+            if (index != null) out.add(dev.vmm.firmware.BootSource.ahci(index, port));
+        }
+        return out;
     }
 
     @Override

@@ -73,8 +73,30 @@ public final class DeviceRegistry {
      */
     public synchronized void cannotSaveState(String what) { unsaveable.add(what); }
 
+    // --- parts of a device family that QMP reaches by type (e.g. the AHCI drives) ---
+    private final List<Object> parts = new ArrayList<>();
+
+    public synchronized void addPart(Object part) { parts.add(part); }
+
+    /** The parts of {@code kind}, in the order they were added. */
+    public synchronized <T> List<T> parts(Class<T> kind) {
+        return parts.stream().filter(kind::isInstance).map(kind::cast).toList();
+    }
+
+    private final List<java.util.function.Supplier<String>> unsaveableWhile = new ArrayList<>();
+
+    /** A part whose state snapshots do not carry only in some states: {@code why} names it then, else null. */
+    public synchronized void cannotSaveStateWhile(java.util.function.Supplier<String> why) { unsaveableWhile.add(why); }
+
     /** What {@link #cannotSaveState} named, in order; empty when the whole machine can be saved. */
-    public synchronized List<String> unsaveable() { return List.copyOf(unsaveable); }
+    public synchronized List<String> unsaveable() {
+        List<String> out = new ArrayList<>(unsaveable);
+        for (var w : unsaveableWhile) {
+            String s = w.get();
+            if (s != null) out.add(s);
+        }
+        return List.copyOf(out);
+    }
 
     /** Image locks of a device that a migration hands over. */
     public synchronized void addDiskLocks(DiskLocks l) { diskLocks.add(l); }

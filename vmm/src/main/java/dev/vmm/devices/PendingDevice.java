@@ -24,6 +24,14 @@ public interface PendingDevice extends AutoCloseable {
         pci.place(function);
     }
 
+    /**
+     * The boot sources of this device that carry a {@code bootindex} (firmware boot order), relative
+     * to the PCI function it is placed on; none by default.
+     */
+    default java.util.List<dev.vmm.firmware.BootSource> bootSources() {
+        return java.util.List.of();
+    }
+
     /** Releases the host side of a device that was never attached (the build failed before it). */
     @Override
     void close();

@@ -81,6 +81,11 @@ final class VirtioBlkAttach implements PendingDevice {
     }
 
     @Override
+    public java.util.List<dev.vmm.firmware.BootSource> bootSources() {
+        return spec.bootIndex() == null ? java.util.List.of() : java.util.List.of(dev.vmm.firmware.BootSource.virtioBlk(spec.bootIndex()));
+    }
+
+    @Override
     public String describe() {
         return "virtio-blk-pci " + spec.path() + " (" + format.qemuName() + (spec.readOnly() ? ", read-only" : "")
                 + ", id " + (spec.id() != null ? spec.id() : "virtio" + index) + ")";

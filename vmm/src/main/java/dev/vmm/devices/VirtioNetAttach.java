@@ -38,6 +38,11 @@ final class VirtioNetAttach implements PendingDevice {
     }
 
     @Override
+    public java.util.List<dev.vmm.firmware.BootSource> bootSources() {
+        return spec.bootIndex() == null ? java.util.List.of() : java.util.List.of(dev.vmm.firmware.BootSource.virtioNet(spec.bootIndex()));
+    }
+
+    @Override
     public String describe() {
         return "virtio-net-pci tap " + spec.tap() + " (" + tap.queues() + " queue pair" + (tap.queues() > 1 ? "s" : "")
                 + ", mac " + spec.macOrDerived() + (spec.bridge() != null ? ", bridge " + spec.bridge() : "") + ")";

@@ -39,6 +39,23 @@ public final class DryRun {
         @Override public String name() { return description; }
     }
 
+    /**
+     * The firmware boot order of a prepared machine: its devices placed on scratch buses exactly as
+     * the build places them, and the paths of their boot sources. No KVM.
+     */
+    public static dev.vmm.firmware.BootOrder bootOrder(PreparedMachine p) {
+        MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, p.config(),
+                p.memory(), p.console(), exit -> { });
+        PciPlacement placement = new PciPlacement(chipset.pci().root());
+        dev.vmm.firmware.BootOrder order = new dev.vmm.firmware.BootOrder().strict(p.config().platform().boot().strict());
+        for (PendingDevice d : p.devices()) {
+            Placeholder ph = new Placeholder(d.describe());
+            d.place(placement, ph);
+            for (dev.vmm.firmware.BootSource b : d.bootSources()) order.add(ph.function, b);
+        }
+        return order;
+    }
+
     public static String describe(PreparedMachine p, String cpu) {
         MachineConfig cfg = p.config();
         StringBuilder sb = new StringBuilder();
@@ -82,6 +99,16 @@ public final class DryRun {
         java.util.Map<String, String> byAddress = new java.util.TreeMap<>();
         for (var f : chipsetFunctions) byAddress.put(f.address(), f.device().name());
         for (Placeholder ph : placed) byAddress.put(ph.function.address(), ph.name());
+        sb.append(cfg.platform().hpet() ? String.format("hpet: %#x, 3 timers, legacy replacement to GSI 2/8%n", dev.vmm.chipset.timer.Hpet.DEFAULT_BASE)
+                : "hpet: off (--no-hpet)\n");
+        if (p.firmware() != null) {
+            sb.append(String.format("firmware: %s, %d KiB at %#x (last 128 KiB also at 0xe0000), fw_cfg at 0x510%n",
+                    p.firmware().path(), p.firmware().size() >> 10, p.firmware().base()));
+            dev.vmm.firmware.BootOptions b = cfg.platform().boot();
+            sb.append("boot: order=").append(b.order()).append(b.menu() ? ", menu" : "")
+                    .append(", reboot-timeout=").append(b.rebootTimeout()).append('\n');
+            for (String path : bootOrder(p).paths()) sb.append("  bootorder ").append(path).append('\n');
+        }
         sb.append("pci:\n");
         byAddress.forEach((address, name) -> sb.append("  ").append(address).append(' ').append(name).append('\n'));
         return sb.toString();

@@ -80,7 +80,9 @@ public final class MachineBuilder {
         ConsoleOutput console = null;
         try {
             BootEntry entry = null;
-            if (cfg.kernel() != null) {
+            // Firmware boot: the BIOS image is read and checked here, before KVM (a bad file is the user's).
+            dev.vmm.firmware.FirmwareImage firmware = cfg.platform().firmwareBoot() ? dev.vmm.firmware.FirmwareImage.load(cfg.platform().bios()) : null;
+            if (cfg.kernel() != null && firmware == null) {
                 long lowRamEnd = recipe.lowRamEnd(cfg.memoryBytes());
                 E820 e820 = E820.forRam(GuestRam.layout(cfg.memoryBytes(), lowRamEnd));
                 entry = KernelLoader.load(new BootContext(mem, e820, lowRamEnd, cfg.kernelName(), cfg.kernel(),
@@ -93,7 +95,7 @@ public final class MachineBuilder {
                 case MachineConfig.Serial.None n -> new ConsoleOutput(OutputStream.nullOutputStream());
             };
             List<PendingDevice> devices = DeviceKinds.openAll(cfg.devices().specs(), new OpenContext(cfg.cpus(), deferDiskLocks));
-            return new PreparedMachine(cfg, recipe, mem, entry, console, devices);
+            return new PreparedMachine(cfg, recipe, mem, entry, console, devices, firmware);
         } catch (RuntimeException e) {
             if (console != null) console.close();
             GuestRam.unmap(mem);
@@ -132,11 +134,15 @@ public final class MachineBuilder {
             VmFd vmf = vm;
             MachineExit exit = new MachineExit();
             MachineRecipe.Chipset chipset = p.recipe().install(pio, mmio, gsi -> irq(vmf, gsi), cfg, mem, console, exit);
+            // --- HPET (on unless --no-hpet): the model on MMIO, its host timer on a TIMER thread. ---
+            dev.vmm.timer.PlatformTimers timers = dev.vmm.timer.PlatformTimers.install(cfg.platform().hpet(), mmio, gsi -> irq(vmf, gsi),
+                    on -> dev.vmm.timer.PitLegacy.set(vmf, on));
 
             List<IoThread> ioThreads = new ArrayList<>();
             registry = new DeviceRegistry(chipset.pci(), ioThreads);
             if (deferDiskLocks) registry.deferDiskLocks();
             p.recipe().unsaveableParts().forEach(registry::cannotSaveState);
+            timers.register(registry);
             if (!p.devices().isEmpty()) {
                 // One I/O thread per vCPU serves the virtqueues (queue i of each device on thread i mod n).
                 for (int i = 0; i < cfg.cpus(); i++) {
@@ -148,9 +154,12 @@ public final class MachineBuilder {
             PciPlacement placement = new PciPlacement(chipset.pci().root());
             AttachContext ctx = new AttachContext(placement, new VirtioAttach(vm, mem, routing, ioThreads, placement, registry),
                     registry, mem, ioThreads, cfg.cpus(), console.asStream(), exit);
+            dev.vmm.firmware.BootOrder bootOrder = new dev.vmm.firmware.BootOrder();
             for (PendingDevice d : p.devices()) {
+                java.util.Set<dev.vmm.chipset.pci.PciFunction> before = java.util.Set.copyOf(chipset.pci().root().allFunctions());
                 d.attach(ctx);
                 attached++;
+                bootOrder.addPlaced(before, chipset.pci().root().allFunctions(), d.bootSources());
             }
             chipset.pci().assignResources();
 
@@ -159,7 +168,17 @@ public final class MachineBuilder {
                     dev.vmm.cpu.KvmHost.read(kvm, kvm.supportedCpuid()));
             warnings.addAll(cpu.warnings());
             CpuidEntries supported = cpu.cpuid();
-            p.recipe().writeTables(chipset, cfg, mem, supported);
+            if (p.firmware() == null) {
+                p.recipe().writeTables(chipset, cfg, mem, supported);
+            } else {
+                // Firmware boot: SeaBIOS gets the tables and the boot order through fw_cfg (docs/firmware.md).
+                registry.closeAfterIoThreads(dev.vmm.firmware.FirmwareBoot.install(vm, pio, mmio, mem, p.firmware(), chipset.pci().root().function(0, 0).device(),
+                        dev.vmm.firmware.FirmwareConfig.build(mem, cfg.cpus(), GuestRam.layout(cfg.memoryBytes(), p.recipe().lowRamEnd(cfg.memoryBytes())),
+                                !(cfg.serial() instanceof MachineConfig.Serial.None), cfg.platform().boot(), bootOrder,
+                                p.recipe().acpiTables(chipset, cfg), cfg.platform().smbios(), java.util.UUID.randomUUID())));
+                dev.vmm.firmware.FirmwareConfig.cmos(chipset.cmos(), cfg.platform().boot(), cfg.cpus());
+                registry.cannotSaveState("firmware boot (the BIOS area's memory slots follow PAM)");
+            }
             List<Vcpu> vcpus = new ArrayList<>();
             VcpuGate gate = new VcpuGate(cfg.cpus());
             BootEntry entry = p.entry();
@@ -172,9 +191,13 @@ public final class MachineBuilder {
                 VcpuSetup.setupFpu(fd);
                 VcpuSetup.setupLapic(fd);
                 if (id == 0 && entry != null) VcpuSetup.setupBootVcpu(fd, entry);
+                if (id == 0 && p.firmware() != null) {
+                    CpuidEntries.Entry leaf1 = supported.find(1, 0);
+                    dev.vmm.vcpu.ResetState.applyTo(fd, leaf1 == null ? 0 : leaf1.eax);   // F000:FFF0, the ROM's reset vector
+                }
                 vcpus.add(new Vcpu(fd, pio, mmio, exit, gate));
             }
-            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry == null ? "restore" : entry.protocol(),
+            String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry != null ? entry.protocol() : p.firmware() != null ? "firmware" : "restore",
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
             Machine m = new Machine(kvm, vm, mem, pio, mmio, vcpus, chipset.com1(), console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate, exit);

@@ -13,11 +13,28 @@ import java.nio.file.Path;
  */
 public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                             String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
-                            Devices devices, SleepStates sleep) {
-    /** Both sleep states offered (QEMU's default). */
+                            Devices devices, SleepStates sleep, dev.vmm.firmware.PlatformOptions platform) {
+    /** Direct kernel boot with the default platform (HPET on) and both sleep states: the form snapshots and older callers use. */
     public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                          String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats, Devices devices) {
-        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices, SleepStates.BOTH);
+        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices,
+                SleepStates.BOTH, dev.vmm.firmware.PlatformOptions.DEFAULT);
+    }
+
+    /** With these sleep states and the default platform. */
+    public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
+                         String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats, Devices devices,
+                         SleepStates sleep) {
+        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices,
+                sleep, dev.vmm.firmware.PlatformOptions.DEFAULT);
+    }
+
+    /** With this platform and both sleep states. */
+    public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
+                         String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats, Devices devices,
+                         dev.vmm.firmware.PlatformOptions platform) {
+        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices,
+                SleepStates.BOTH, platform);
     }
 
     /** Which ACPI sleep states the DSDT offers ({@code --no-s3}, {@code --no-s4}, as QEMU's disable_s3/disable_s4). */
@@ -55,6 +72,8 @@ public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] k
     public static final String DEFAULT_MACHINE = "pc";
 
     public MachineConfig {
+        if (platform == null) platform = dev.vmm.firmware.PlatformOptions.DEFAULT;
+        if (sleep == null) sleep = SleepStates.BOTH;
         if (cpus < 1 || cpus > MAX_CPUS) throw new IllegalArgumentException("--cpus must be between 1 and " + MAX_CPUS);
         if (memoryBytes < (16L << 20)) throw new IllegalArgumentException("--memory must be at least 16M");
         if ((memoryBytes & 0xFFF) != 0) throw new IllegalArgumentException("--memory must be a multiple of 4K");

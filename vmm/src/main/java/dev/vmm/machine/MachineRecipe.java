@@ -47,6 +47,12 @@ public interface MachineRecipe {
     void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory memory, CpuidEntries cpuid);
 
     /**
+     * The machine's ACPI tables (RSDP at {@link #rsdpAddress()}): what {@link #writeTables} writes for
+     * direct boot, and what firmware boot serves through fw_cfg's linker/loader.
+     */
+    dev.vmm.chipset.acpi.AcpiTables acpiTables(Chipset chipset, MachineConfig cfg);
+
+    /**
      * Parts of this machine's chipset whose state snapshots and migration do not carry yet (the
      * machine then refuses to be saved rather than lose it); empty when everything is carried.
      */

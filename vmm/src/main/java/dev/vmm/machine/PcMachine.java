@@ -37,7 +37,10 @@ public final class PcMachine implements MachineRecipe {
                            ConsoleOutput console, Consumer<VmExit> exits) {
         long below4g = lowRamEnd(cfg.memoryBytes());
         LegacyPcDevices legacy = LegacyPcDevices.install(pio, isaIrq, cfg, below4g, console, exits);
-        PciSubsystem pci = new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()));
+        // Firmware boot: the i440FX PMC with its PAM registers (SeaBIOS shadows itself through them).
+        PciSubsystem pci = cfg.platform().firmwareBoot()
+                ? new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()), new dev.vmm.chipset.q35.I440fxPmc())
+                : new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()));
         AcpiPm pm = new AcpiPm(isaIrq.apply(SCI_IRQ), legacy.powerOff());
         pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, pm);
         return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm);
@@ -45,8 +48,15 @@ public final class PcMachine implements MachineRecipe {
 
     @Override
     public void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory mem, CpuidEntries cpuid) {
+        AcpiTables acpi = acpiTables(chipset, cfg);
+        mem.write(acpi.address(), acpi.bytes());
+        writeMpTable(mem, cfg.cpus(), cpuid, chipset.pci());
+    }
+
+    @Override
+    public AcpiTables acpiTables(Chipset chipset, MachineConfig cfg) {
         PciSubsystem pci = chipset.pci();
-        AcpiTables acpi = AcpiTables.builder(cfg.cpus())
+        AcpiTables.Builder b = AcpiTables.builder(cfg.cpus())
                 .pciRoutes(pci.router().routes())
                 .pciBusRange(0, 255)
                 .pciIoWindow((int) PciSubsystem.IO_BASE, (int) PciSubsystem.IO_SIZE)
@@ -54,10 +64,9 @@ public final class PcMachine implements MachineRecipe {
                 .pciMmio64Window(pci.mmio64Base(), PciSubsystem.MMIO64_SIZE)
                 .pm(AcpiPm.DEFAULT_BASE, SCI_IRQ)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
-                .sleepStates(cfg.sleep().s3(), cfg.sleep().s4()) // --no-s3/--no-s4 (docs/lifecycle.md)
-                .build(rsdpAddress());
-        mem.write(acpi.address(), acpi.bytes());
-        writeMpTable(mem, cfg.cpus(), cpuid, pci);
+                .sleepStates(cfg.sleep().s3(), cfg.sleep().s4()); // --no-s3/--no-s4 (docs/lifecycle.md)
+        if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());
+        return b.build(rsdpAddress());
     }
 
     /** The MP table: one processor per vCPU (APIC id = vCPU id), the IOAPIC, ISA interrupt routing. */

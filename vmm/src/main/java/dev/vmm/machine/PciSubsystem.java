@@ -40,6 +40,12 @@ public final class PciSubsystem {
         this(pio, mmio, ramEnd, perSlotGroup(gsiLines), PciHostBridge::new, resetControl);
     }
 
+    /** The pc variant with {@code hostFunction} at 00:00.0 (the i440FX PMC with PAM registers, for firmware boot). */
+    public PciSubsystem(Bus pio, Bus mmio, IntFunction<InterruptLine> gsiLines, long ramEnd, BusDevice resetControl,
+                        dev.vmm.chipset.pci.PciDevice hostFunction) {
+        this(pio, mmio, ramEnd, perSlotGroup(gsiLines), root -> new PciHostBridge(root, hostFunction), resetControl);
+    }
+
     /**
      * A variant whose host bridge (with its function at 00:00.0, e.g. the Q35 MCH) and INTx routing
      * are the machine's.

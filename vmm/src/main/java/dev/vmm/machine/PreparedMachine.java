@@ -12,10 +12,12 @@ import java.util.List;
  * taps up, sockets bound, the serial output file open). What the user gave is proven usable here, on any host; building it into a
  * KVM VM ({@link MachineBuilder#build(PreparedMachine)}) can then only fail for the host's reasons.
  *
- * @param entry null when the machine's state comes from a snapshot or a migration
+ * @param entry    null when the machine's state comes from a snapshot or a migration, or boots firmware
+ * @param firmware the checked BIOS image of a firmware boot, else null
  */
 public record PreparedMachine(MachineConfig config, MachineRecipe recipe, GuestMemory memory, BootEntry entry,
-                              ConsoleOutput console, List<PendingDevice> devices) implements AutoCloseable {
+                              ConsoleOutput console, List<PendingDevice> devices, dev.vmm.firmware.FirmwareImage firmware)
+        implements AutoCloseable {
     /** Gives back what was opened, for a machine that will not be built. */
     @Override
     public void close() {

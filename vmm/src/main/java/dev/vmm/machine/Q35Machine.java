@@ -108,7 +108,7 @@ public final class Q35Machine implements MachineRecipe {
 
     @Override
     public void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory mem, CpuidEntries cpuid) {
-        AcpiTables acpi = acpiTables(chipset.pci(), cfg.cpus(), cfg.sleep());
+        AcpiTables acpi = acpiTables(chipset, cfg);
         mem.write(acpi.address(), acpi.bytes());
         MpTable.Builder b = MpTable.builder(cfg.cpus());
         for (var r : chipset.pci().mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi());
@@ -117,13 +117,24 @@ public final class Q35Machine implements MachineRecipe {
         mem.write(X86Layout.MP_TABLE_ADDR, b.build(X86Layout.MP_TABLE_ADDR));
     }
 
-    /** The ACPI tables of this machine (RSDP at {@link #rsdpAddress()}), S3 and S4 offered. */
+    @Override
+    public AcpiTables acpiTables(Chipset chipset, MachineConfig cfg) {
+        AcpiTables.Builder b = acpiBuilder(chipset.pci(), cfg.cpus(), cfg.sleep());
+        if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());
+        return b.build(rsdpAddress());
+    }
+
+    /** The ACPI tables of this machine without an HPET (RSDP at {@link #rsdpAddress()}), S3 and S4 offered. */
     public AcpiTables acpiTables(PciSubsystem pci, int cpus) {
         return acpiTables(pci, cpus, MachineConfig.SleepStates.BOTH);
     }
 
     /** As above with the sleep states of {@code --no-s3}/{@code --no-s4}. */
     public AcpiTables acpiTables(PciSubsystem pci, int cpus, MachineConfig.SleepStates sleep) {
+        return acpiBuilder(pci, cpus, sleep).build(rsdpAddress());
+    }
+
+    private static AcpiTables.Builder acpiBuilder(PciSubsystem pci, int cpus, MachineConfig.SleepStates sleep) {
         return AcpiTables.builder(cpus)
                 .pciRoutes(pci.router().routes())
                 .pciBusRange(0, 255)
@@ -134,7 +145,6 @@ public final class Q35Machine implements MachineRecipe {
                 .ecam(ECAM_BASE, 0, 255)
                 .pm(PM_BASE, SCI_IRQ)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
-                .sleepStates(sleep.s3(), sleep.s4())
-                .build(rsdpAddress());
+                .sleepStates(sleep.s3(), sleep.s4());
     }
 }

@@ -155,7 +155,8 @@ public final class SeaBiosConfig {
             // Newline-separated, NUL-terminated: SeaBIOS splits the file at '\n'.
             fw.addFile(BOOT_ORDER_FILE, (String.join("\n", bootOrder) + "\0").getBytes(StandardCharsets.US_ASCII));
         }
-        if (bootFailWaitMs != -1) fw.addFile(BOOT_FAIL_WAIT_FILE, le(4, bootFailWaitMs));
+        // Always present, as QEMU 7.2 has it: without the file SeaBIOS waits 60 s and reboots, -1 means never.
+        fw.addFile(BOOT_FAIL_WAIT_FILE, le(4, bootFailWaitMs));
         if (serconPort > 0) fw.addFile(SERCON_PORT_FILE, le(2, serconPort));
         if (acpi != null) AcpiFwCfgFiles.from(acpi).install(fw);
         if (smbiosAnchor != null) {

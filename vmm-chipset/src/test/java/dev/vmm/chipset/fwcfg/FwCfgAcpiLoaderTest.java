@@ -63,7 +63,7 @@ class FwCfgAcpiLoaderTest {
         // What SeaBIOS does first: signature, DMA feature, directory.
         assertThat(client.signatureOk()).isTrue();
         assertThat(client.features() & FwCfgKeys.ID_DMA).isNotZero();
-        assertThat(client.directory().keySet()).containsExactly("etc/acpi/rsdp", "etc/acpi/tables", "etc/table-loader");
+        assertThat(client.directory().keySet()).containsExactly("etc/acpi/rsdp", "etc/acpi/tables", "etc/boot-fail-wait", "etc/table-loader");
         assertThat(client.directory().get("etc/table-loader").size() % 128).isZero();
 
         FwCfgClient.Loaded loaded = client.runLoader(0xf0000, 0x100000, HIGH_ZONE, RAM);

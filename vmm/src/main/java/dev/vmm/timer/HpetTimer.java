@@ -1,0 +1,101 @@
+package dev.vmm.timer;
+
+import dev.vmm.chipset.bus.BusDevice;
+import dev.vmm.chipset.timer.Hpet;
+import dev.vmm.threads.ThreadKind;
+import dev.vmm.threads.VmmThreads;
+
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.LongSupplier;
+
+/**
+ * The host timer behind the {@link Hpet} model, which has no thread of its own: one {@code hpet}
+ * thread ({@link ThreadKind#TIMER}) sleeps until the model's next deadline, then lets it fire
+ * ({@link Hpet#poll()}: comparator matches become interrupt pulses or levels on the machine's lines)
+ * and sleeps again. A guest register write can move the deadline, so the bus sees the model through
+ * {@link #registers()}, which wakes the thread after every write. The clock is the one the model
+ * uses, so tests drive both with a controllable clock and {@link #kick()}.
+ */
+public final class HpetTimer implements AutoCloseable {
+    private final Hpet hpet;
+    private final LongSupplier clock;
+    private final Thread thread;
+    /** {@code kicked}: re-read the deadline; {@code closed}: the machine is going away. */
+    private volatile boolean kicked, closed;
+
+    private final java.util.function.Consumer<Boolean> legacyRouting;
+
+    /** Starts the thread; {@code clock} must be the model's (nanoseconds). */
+    public HpetTimer(Hpet hpet, LongSupplier clock) {
+        this(hpet, clock, on -> { });
+    }
+
+    /**
+     * As {@link #HpetTimer(Hpet, LongSupplier)}; {@code legacyRouting} hears each guest change of
+     * LEG_RT_CNF (on the thread of the register write), to stop and restart the PIT's IRQ 0.
+     */
+    public HpetTimer(Hpet hpet, LongSupplier clock, java.util.function.Consumer<Boolean> legacyRouting) {
+        this.legacyRouting = legacyRouting;
+        this.hpet = hpet;
+        this.clock = clock;
+        this.thread = VmmThreads.start(ThreadKind.TIMER, "hpet", this::run);
+    }
+
+    /** The model as the MMIO bus should see it: every write re-arms the timer. */
+    public BusDevice registers() {
+        return new BusDevice() {
+            @Override
+            public long read(long offset, int size) {
+                return hpet.read(offset, size);
+            }
+
+            @Override
+            public void write(long offset, int size, long value) {
+                boolean before = legacy();
+                hpet.write(offset, size, value);
+                kick();
+                boolean after = legacy();
+                if (after != before) legacyRouting.accept(after);
+            }
+        };
+    }
+
+    private boolean legacy() {
+        return (hpet.read(Hpet.CONFIG, 4) & Hpet.CFG_LEGACY) != 0;
+    }
+
+    /** Re-reads the deadline now (after a register write, or after a test moved the clock). */
+    public void kick() {
+        kicked = true;
+        LockSupport.unpark(thread);
+    }
+
+    private void run() {
+        while (!closed) {
+            kicked = false;
+            hpet.poll();
+            long deadline = hpet.nextDeadlineNanos();
+            while (!closed && !kicked) {
+                if (deadline == Long.MAX_VALUE) {
+                    LockSupport.park(this);
+                } else {
+                    long wait = deadline - clock.getAsLong();
+                    if (wait <= 0) break;
+                    LockSupport.parkNanos(this, wait);
+                }
+            }
+        }
+    }
+
+    /** Stops the thread (the machine is closing); the model keeps its state. */
+    @Override
+    public void close() {
+        closed = true;
+        LockSupport.unpark(thread);
+        try {
+            thread.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
