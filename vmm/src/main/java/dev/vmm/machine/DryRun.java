@@ -69,21 +69,18 @@ public final class DryRun {
 
         MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, cfg,
                 p.memory(), p.console(), exit -> { });
-        // The recipe's own functions (host bridge, LPC...) are on the root bus before any device.
-        List<dev.vmm.chipset.pci.PciFunction> chipsetFunctions = chipset.pci().root().functions();
-        PciPlacement placement = new PciPlacement(chipset.pci().root());
-        List<Placeholder> placed = new ArrayList<>();
+        PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
+        java.util.Map<dev.vmm.chipset.pci.PciDevice, String> names = new java.util.IdentityHashMap<>();
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
             d.place(placement, ph);
-            placed.add(ph);
+            names.put(ph, ph.name());
+            PendingDevice inner = d instanceof dev.vmm.devices.pcie.PlacedDevice pd ? pd.device() : d;
+            if (inner instanceof dev.vmm.devices.pcie.RootPortAttach r) names.put(r.port().bridge(), r.describe());
         }
         chipset.pci().assignResources();
-        java.util.Map<String, String> byAddress = new java.util.TreeMap<>();
-        for (var f : chipsetFunctions) byAddress.put(f.address(), f.device().name());
-        for (Placeholder ph : placed) byAddress.put(ph.function.address(), ph.name());
-        sb.append("pci:\n");
-        byAddress.forEach((address, name) -> sb.append("  ").append(address).append(' ').append(name).append('\n'));
+        sb.append("pci: (").append(p.recipe().rootBusName()).append(")\n");
+        sb.append(dev.vmm.devices.pcie.PciTreeText.of(chipset.pci().root(), names));
         return sb.toString();
     }
 }
