@@ -11,7 +11,7 @@ import java.nio.ByteOrder;
  * {@code PcieEndpointQemuOracleTest}): a PCI Express capability (id 0x10) version 2, device/port
  * type "PCI Express Endpoint", role-based error reporting, a x1 link at 2.5 GT/s with ASPM L0s
  * support and the link up, device capabilities 2 with the extended fmt field and end-end TLP prefix
- * bits; and a Power Management capability (id 0x01) version 3 whose power state the driver may set.
+ * bits, only the error reporting enables and common clock/extended synch writable; and a Power Management capability (id 0x01) version 3 whose power state the driver may set.
  *
  * <p>One deliberate difference: QEMU also advertises Function Level Reset; this model has no FLR,
  * so it does not claim it (an OS would otherwise try it and find the device unchanged).
@@ -37,14 +37,13 @@ public final class PcieEndpointCapability {
         ByteBuffer body = capRelative(EXP_CAP_SIZE), mask = capRelative(EXP_CAP_SIZE), w1c = capRelative(EXP_CAP_SIZE);
         body.putShort(0x02, (short) (2 | PORT_TYPE_ENDPOINT << 4));           // version 2, endpoint
         body.putInt(DEVCAP, 1 << 15);                                         // role-based error reporting, MPS 128
-        mask.putShort(DEVCTL, (short) 0x7fff);                                // no FLR to initiate (bit 15)
+        mask.putShort(DEVCTL, (short) 0x000f);                                // error reporting enables (as QEMU; no FLR)
         w1c.putShort(DEVSTA, (short) 0x000f);
         body.putInt(LNKCAP, 1 | 1 << 4 | 1 << 10);                            // 2.5 GT/s, x1, ASPM L0s
-        mask.putShort(LNKCTL, (short) 0x01c3);                                // ASPM control, RCB, common clock, ext sync
+        mask.putShort(LNKCTL, (short) 0x00c0);                                // common clock, extended synch (as QEMU)
         body.putShort(LNKSTA, (short) (1 | 1 << 4));                          // negotiated 2.5 GT/s x1
         body.putInt(DEVCAP2, 1 << 20 | 1 << 21);                              // extended fmt field, end-end TLP prefix
-        mask.putShort(DEVCTL2, (short) 0x0400);                               // LTR enable (stored only)
-        mask.putShort(LNKCTL2, (short) 0x000f);                               // target link speed (stored only)
+        // DEVCTL2 and LNKCTL2 are read-only, as QEMU's.
         int exp = config.addCapability(EXP_CAP_ID, trim(body), trim(mask), trim(w1c));
 
         ByteBuffer pm = capRelative(8), pmMask = capRelative(8);
