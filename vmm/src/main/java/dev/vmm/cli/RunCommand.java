@@ -280,6 +280,8 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
         dev.vmm.control.ConsoleCommands.install(s, m);
+        dev.vmm.control.pci.QueryPci.install(s, () -> m.devices() == null ? null : m.devices().pci().root(),
+                d -> m.devices() == null ? null : m.devices().qdevId(d));
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();

@@ -65,11 +65,17 @@ final class QmpPair implements AutoCloseable {
 
     /** Starts both; {@code install} registers the command groups our server should have. */
     QmpPair(Path dir, Consumer<QmpServer> install) throws IOException {
+        this(dir, java.util.List.of("-machine", "none"), install);
+    }
+
+    /** As above with QEMU started with {@code qemuArgs} (a machine and devices) instead of {@code -machine none}. */
+    QmpPair(Path dir, java.util.List<String> qemuArgs, Consumer<QmpServer> install) throws IOException {
         String exe = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
                 .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
         assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
-        qemuProcess = new ProcessBuilder(exe, "-machine", "none", "-nodefaults", "-display", "none", "-qmp", "stdio")
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(exe, "-nodefaults", "-display", "none", "-qmp", "stdio"));
+        cmd.addAll(qemuArgs);
+        qemuProcess = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         qemu = new Client(new BufferedReader(new InputStreamReader(qemuProcess.getInputStream(), StandardCharsets.UTF_8)),
                 qemuProcess.getOutputStream());
         server = new QmpServer(dir.resolve("qmp.sock"), "test");

@@ -34,6 +34,7 @@ public final class RootPortAttach implements PendingDevice {
     @Override
     public void attach(AttachContext ctx) {
         place(ctx.pci(), null);
+        ctx.registry().qdevId(port.bridge(), spec.id());
     }
 
     /** Root ports are placed by themselves; the dry run's stand-in function is not used. */
