@@ -80,6 +80,13 @@ public final class RunCommand implements Callable<Integer> {
                     + "path=FILE (or disk=FILE)[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap][,cache=writeback|none|writethrough][,aio=io_uring|threads].")
     java.util.List<String> scsi = new java.util.ArrayList<>();
 
+    // --- PCIe topology (issue 15): root ports; bus=/addr= on the PCI device options (dev.vmm.config.pci). ---
+    @Option(names = "--pcie-root-port", paramLabel = "id=NAME[,...]",
+            description = "A PCIe root port of --machine q35 (repeatable): id=NAME[,chassis=N][,slot=N][,port=N][,addr=SLOT[.FN]]; "
+                    + "bus=NAME on --disk/--net/--scsi/--rng puts that device in the port's slot as a PCIe endpoint "
+                    + "(addr=SLOT[.FN] on those options chooses the slot on the root bus).")
+    java.util.List<String> rootPorts = new java.util.ArrayList<>();
+
     // --- AHCI (q35): --ahci and --cdrom share the controller's ports in command-line order. ---
     @Option(names = "--ahci", paramLabel = "path=FILE[,...]", converter = AhciArgument.Disk.class,
             description = "A disk on the ICH9 AHCI controller of --machine q35, next port (repeatable; 6 ports with --cdrom): "
@@ -306,6 +313,8 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.ConsoleCommands.install(s, drivers, m);
         dev.vmm.balloon.BalloonCommands.install(s, m.devices().balloon()); // balloon, query-balloon, qom-get/set
         dev.vmm.power.PowerCommands.install(s, m.sleep()); // system_wakeup
+        dev.vmm.control.pci.QueryPci.install(s, () -> m.devices() == null ? null : m.devices().pci().root(),
+                d -> m.devices() == null ? null : m.devices().qdevId(d));
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -370,14 +379,11 @@ public final class RunCommand implements Callable<Integer> {
     /** The device options as specs, in attach order (disks, NICs, SCSI, rng, console, pvpanic: it decides PCI slots). */
     private MachineConfig.Devices devices() {
         java.util.List<dev.vmm.config.DeviceSpec> specs = new java.util.ArrayList<>();
-        for (String s : disks) specs.add(dev.vmm.config.DiskSpec.parse(s));
-        for (String s : nets) specs.add(dev.vmm.config.NetOptions.parse(s));
-        if (!scsi.isEmpty()) {
-            java.util.List<dev.vmm.config.ScsiOptions> sc = new java.util.ArrayList<>();
-            for (String s : scsi) sc.add(dev.vmm.config.ScsiOptions.parse(s));
-            specs.add(new dev.vmm.config.ScsiControllerSpec(sc));
-        }
-        if (rng != null) specs.add(dev.vmm.config.RngOptions.parse(rng));
+        for (String s : rootPorts) specs.add(dev.vmm.config.pci.RootPortSpec.parse(s)); // before the devices naming them
+        for (String s : disks) specs.add(dev.vmm.config.pci.PlacedSpec.parse("--disk", s, dev.vmm.config.DiskSpec::parse));
+        for (String s : nets) specs.add(dev.vmm.config.pci.PlacedSpec.parse("--net", s, dev.vmm.config.NetOptions::parse));
+        if (!scsi.isEmpty()) specs.add(dev.vmm.config.pci.ScsiPlacement.controller(scsi));
+        if (rng != null) specs.add(dev.vmm.config.pci.PlacedSpec.parse("--rng", rng, dev.vmm.config.RngOptions::parse));
         if (!consolePorts.isEmpty()) {
             java.util.List<dev.vmm.config.ConsolePortOptions> ports = new java.util.ArrayList<>();
             for (String s : consolePorts) ports.add(dev.vmm.config.ConsolePortOptions.parse(s));

@@ -25,9 +25,16 @@ public final class DeviceKinds {
     public static List<PendingDevice> openAll(List<DeviceSpec> specs, OpenContext ctx) {
         List<PendingDevice> opened = new ArrayList<>();
         int disks = 0, nics = 0;
+        // --pcie-root-port and bus=/addr= (dev.vmm.devices.pcie): physical slot numbers, placement wrappers.
+        java.util.List<dev.vmm.config.pci.RootPortSpec> rootPorts = specs.stream()
+                .filter(s -> s instanceof dev.vmm.config.pci.RootPortSpec).map(s -> (dev.vmm.config.pci.RootPortSpec) s).toList();
+        dev.vmm.devices.pcie.RootPortNumbers slots = new dev.vmm.devices.pcie.RootPortNumbers();
         try {
-            for (DeviceSpec s : specs) {
-                opened.add(switch (s) {
+            for (DeviceSpec spec : specs) {
+                dev.vmm.config.pci.PciTarget target = spec instanceof dev.vmm.config.pci.PlacedSpec p ? p.target() : null;
+                DeviceSpec s = spec instanceof dev.vmm.config.pci.PlacedSpec p ? p.device() : spec;
+                PendingDevice opening = (switch (s) {
+                    case dev.vmm.config.pci.RootPortSpec r -> slots.open(r, rootPorts);
                     case DiskSpec d -> VirtioBlkAttach.open(d, disks++, ctx);
                     case NetOptions n -> VirtioNetAttach.open(n, nics++, ctx);
                     case ScsiControllerSpec c -> VirtioScsiAttach.open(c, ctx);
@@ -38,6 +45,7 @@ public final class DeviceKinds {
                     case dev.vmm.config.BalloonSpec b -> VirtioBalloonAttach.open(b);
                     default -> throw new IllegalArgumentException("no attach code for " + s.getClass().getSimpleName());
                 });
+                opened.add(target == null ? opening : new dev.vmm.devices.pcie.PlacedDevice(opening, target));
             }
             return opened;
         } catch (RuntimeException e) {

@@ -45,6 +45,14 @@ public final class DeviceRegistry {
 
     public synchronized void addDrive(BlockDrive d) { drives.add(d); }
 
+    // --- qdev ids of PCI functions (query-pci's qdev_id; --pcie-root-port id=, device_add id=) ---
+    private final java.util.Map<dev.vmm.chipset.pci.PciDevice, String> qdevIds = new java.util.IdentityHashMap<>();
+
+    public synchronized void qdevId(dev.vmm.chipset.pci.PciDevice device, String id) { qdevIds.put(device, id); }
+
+    /** The id {@code device} was created with, or null. */
+    public synchronized String qdevId(dev.vmm.chipset.pci.PciDevice device) { return qdevIds.get(device); }
+
     /** The virtio-blk disks, in command-line order (for QMP block commands). */
     public synchronized List<BlockDrive> drives() { return List.copyOf(drives); }
 

@@ -72,7 +72,7 @@ public final class VirtioAttach {
     public VirtioPciDevice attach(VirtioDevice device, IntUnaryOperator ownEventFd) {
         int vectors = device.queueCount() + 1;
         GsiRouting.DeviceMsi msi = routing.forDevice(vectors);
-        VirtioPciDevice dev = new VirtioPciDevice(device, memory, msi.sink(), msi.listener(), vectors);
+        VirtioPciDevice dev = new VirtioPciDevice(device, memory, msi.sink(), msi.listener(), vectors, placement.expressTarget());
         int[] eventfds = new int[device.queueCount()];
         for (int q = 0; q < eventfds.length; q++) {
             if (ownEventFd != null) {

@@ -46,7 +46,7 @@ public final class DryRun {
     public static dev.vmm.firmware.BootOrder bootOrder(PreparedMachine p) {
         MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, p.config(),
                 p.memory(), p.console(), exit -> { });
-        PciPlacement placement = new PciPlacement(chipset.pci().root());
+        PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
         dev.vmm.firmware.BootOrder order = new dev.vmm.firmware.BootOrder().strict(p.config().platform().boot().strict());
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
@@ -86,19 +86,16 @@ public final class DryRun {
 
         MachineRecipe.Chipset chipset = p.recipe().install(new Bus("pio"), new Bus("mmio"), gsi -> level -> { }, cfg,
                 p.memory(), p.console(), exit -> { });
-        // The recipe's own functions (host bridge, LPC...) are on the root bus before any device.
-        List<dev.vmm.chipset.pci.PciFunction> chipsetFunctions = chipset.pci().root().functions();
-        PciPlacement placement = new PciPlacement(chipset.pci().root());
-        List<Placeholder> placed = new ArrayList<>();
+        PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
+        java.util.Map<dev.vmm.chipset.pci.PciDevice, String> names = new java.util.IdentityHashMap<>();
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
             d.place(placement, ph);
-            placed.add(ph);
+            names.put(ph, ph.name());
+            PendingDevice inner = d instanceof dev.vmm.devices.pcie.PlacedDevice pd ? pd.device() : d;
+            if (inner instanceof dev.vmm.devices.pcie.RootPortAttach r) names.put(r.port().bridge(), r.describe());
         }
         chipset.pci().assignResources();
-        java.util.Map<String, String> byAddress = new java.util.TreeMap<>();
-        for (var f : chipsetFunctions) byAddress.put(f.address(), f.device().name());
-        for (Placeholder ph : placed) byAddress.put(ph.function.address(), ph.name());
         sb.append(cfg.platform().hpet() ? String.format("hpet: %#x, 3 timers, legacy replacement to GSI 2/8%n", dev.vmm.chipset.timer.Hpet.DEFAULT_BASE)
                 : "hpet: off (--no-hpet)\n");
         if (p.firmware() != null) {
@@ -109,8 +106,8 @@ public final class DryRun {
                     .append(", reboot-timeout=").append(b.rebootTimeout()).append('\n');
             for (String path : bootOrder(p).paths()) sb.append("  bootorder ").append(path).append('\n');
         }
-        sb.append("pci:\n");
-        byAddress.forEach((address, name) -> sb.append("  ").append(address).append(' ').append(name).append('\n'));
+        sb.append("pci: (").append(p.recipe().rootBusName()).append(")\n");
+        sb.append(dev.vmm.devices.pcie.PciTreeText.of(chipset.pci().root(), names));
         return sb.toString();
     }
 }

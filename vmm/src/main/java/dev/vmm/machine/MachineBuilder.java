@@ -151,7 +151,7 @@ public final class MachineBuilder {
                     ioThreads.add(t);
                 }
             }
-            PciPlacement placement = new PciPlacement(chipset.pci().root());
+            PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
             AttachContext ctx = new AttachContext(placement, new VirtioAttach(vm, mem, routing, ioThreads, placement, registry),
                     registry, mem, ioThreads, cfg.cpus(), console.asStream(), exit);
             dev.vmm.firmware.BootOrder bootOrder = new dev.vmm.firmware.BootOrder();

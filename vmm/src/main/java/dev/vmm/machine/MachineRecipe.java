@@ -28,6 +28,9 @@ public interface MachineRecipe {
      */
     default long lowRamEnd(long bytes) { return Math.min(bytes, dev.vmm.boot.X86Layout.MMIO_HOLE_START); }
 
+    /** QEMU's name of the root PCI bus ({@code bus=} and {@code query-pci}): {@code pci.0}, or {@code pcie.0} on q35. */
+    default String rootBusName() { return "pci.0"; }
+
     /** Whether the machine has the ICH9 AHCI controller ({@code --ahci}, {@code --cdrom}). */
     default boolean hasAhci() { return false; }
 

@@ -50,6 +50,9 @@ public final class Q35Machine implements MachineRecipe {
     public boolean hasAhci() { return true; }
 
     @Override
+    public String rootBusName() { return "pcie.0"; }
+
+    @Override
     public long rsdpAddress() { return X86Layout.BIOS_AREA_START; }
 
     @Override

@@ -152,6 +152,7 @@ public final class AcpiTables {
         private int gpe0Offset = -1, gpe0Length;
         // CPU hot-plug (issue 15): register block base and the APIC id of every possible CPU; off when null.
         private int cpuHotplugBase = -1;
+        private int pciHotplugBase = -1, pciHotplugSlots;
         private int[] possibleApicIds;
         private int pmTimerBits = 32;
         private boolean sleepS3, sleepS4;
@@ -328,6 +329,19 @@ public final class AcpiTables {
             for (int id : possibleApicIds) if (id < 0 || id > 254) throw new IllegalArgumentException("APIC id 0..254: " + id);
             this.cpuHotplugBase = ioBase;
             this.possibleApicIds = possibleApicIds.clone();
+            return this;
+        }
+
+        /**
+         * Adds the pc ACPI PCI hot-plug AML ({@link PciHotplugAml}: {@code PCST} fields, {@code PCNT},
+         * {@code PCEJ}, one {@code Sxx} per hot-pluggable slot of bus 0, {@code \_GPE._E01}) for a
+         * {@link Piix4PciHotplug} block at {@code ioBase}; {@code slotMask} bit n = slot n is hot-pluggable.
+         * Without this call the DSDT is unchanged.
+         */
+        public Builder pciHotplug(int ioBase, int slotMask) {
+            if (ioBase <= 0 || ioBase > 0xffff - Piix4PciHotplug.SIZE) throw new IllegalArgumentException("bad PCI hot-plug I/O base " + ioBase);
+            this.pciHotplugBase = ioBase;
+            this.pciHotplugSlots = slotMask;
             return this;
         }
 
@@ -630,6 +644,7 @@ public final class AcpiTables {
                                 AmlBuilder.integer(0), AmlBuilder.integer(r.gsi())));
                     }
                     d.name("_PRT", AmlBuilder.pkg(prt));
+                    if (pciHotplugBase >= 0) PciHotplugAml.pci0(d, pciHotplugBase, pciHotplugSlots);
                     if (pciExpress) {
                         d.raw(PcieOsc.method());
                         d.device("LPC", lpc -> {
@@ -650,6 +665,7 @@ public final class AcpiTables {
                 }
             });
             if (cpuHotplugBase >= 0) CpuHotplugAml.gpe(aml);
+            if (pciHotplugBase >= 0) PciHotplugAml.gpe(aml);
             // Sleep states: SLP_TYPa, SLP_TYPb, two reserved; the values are AcpiPm's.
             if (sleepS3) aml.name("\\_S3", AmlBuilder.pkg(AmlBuilder.integer(AcpiPm.SLP_TYP_S3), AmlBuilder.integer(AcpiPm.SLP_TYP_S3),
                     AmlBuilder.integer(0), AmlBuilder.integer(0)));

@@ -102,39 +102,49 @@ final class CpuHotplugAml {
                 m -> m.raw(AmlBuilder.nameString("\\_SB.CPUS.CSCN"))));
     }
 
-    // ---- encoders ----
+    // ---- encoders (package-private: PciHotplugAml writes its method bodies with them too) ----
 
-    private static byte[] acquire() { return cat(bytes(EXT, ACQUIRE), name("CPLK"), bytes(0xff, 0xff)); }
+    static byte[] acquire() { return acquire("CPLK"); }
 
-    private static byte[] release() { return cat(bytes(EXT, RELEASE), name("CPLK")); }
+    static byte[] release() { return release("CPLK"); }
 
-    private static byte[] store(byte[] value, byte[] target) { return cat(bytes(STORE), value, target); }
+    static byte[] acquire(String mutex) { return cat(bytes(EXT, ACQUIRE), name(mutex), bytes(0xff, 0xff)); }
 
-    private static byte[] lequal(byte[] a, byte[] b) { return cat(bytes(LEQUAL), a, b); }
+    static byte[] release(String mutex) { return cat(bytes(EXT, RELEASE), name(mutex)); }
 
-    private static byte[] lless(byte[] a, byte[] b) { return cat(bytes(LLESS), a, b); }
+    static byte[] mutex(String mutex) { return cat(bytes(EXT, MUTEX), name(mutex), bytes(0)); }
 
-    private static byte[] land(byte[] a, byte[] b) { return cat(bytes(LAND), a, b); }
+    static byte[] systemIoRegion(String region, int base, int length) {
+        return cat(bytes(EXT, OP_REGION), name(region), bytes(SYSTEM_IO), data(base), data(length));
+    }
 
-    private static byte[] ifThen(byte[] predicate, byte[] body) { return pkg(IF, cat(predicate, body)); }
+    static byte[] store(byte[] value, byte[] target) { return cat(bytes(STORE), value, target); }
 
-    private static byte[] elseBody(byte[] body) { return pkg(ELSE, body); }
+    static byte[] lequal(byte[] a, byte[] b) { return cat(bytes(LEQUAL), a, b); }
 
-    private static byte[] call(String method, byte[]... args) { return cat(name(method), cat(args)); }
+    static byte[] lless(byte[] a, byte[] b) { return cat(bytes(LLESS), a, b); }
 
-    private static byte[] name(String n) { return AmlBuilder.nameString(n); }
+    static byte[] land(byte[] a, byte[] b) { return cat(bytes(LAND), a, b); }
 
-    private static byte[] zero() { return bytes(0x00); }
+    static byte[] ifThen(byte[] predicate, byte[] body) { return pkg(IF, cat(predicate, body)); }
 
-    private static byte[] one() { return bytes(0x01); }
+    static byte[] elseBody(byte[] body) { return pkg(ELSE, body); }
 
-    private static byte[] data(long v) {
+    static byte[] call(String method, byte[]... args) { return cat(name(method), cat(args)); }
+
+    static byte[] name(String n) { return AmlBuilder.nameString(n); }
+
+    static byte[] zero() { return bytes(0x00); }
+
+    static byte[] one() { return bytes(0x01); }
+
+    static byte[] data(long v) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         AmlBuilder.integer(v).encodeTo(o);
         return o.toByteArray();
     }
 
-    private static byte[] pkg(int op, byte[] content) {
+    static byte[] pkg(int op, byte[] content) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         o.write(op);
         AmlBuilder.writeWithPkgLength(o, content);
@@ -142,31 +152,36 @@ final class CpuHotplugAml {
     }
 
     /** Field(PRST, flags) { elements }. */
-    private static byte[] field(int flags, byte[]... elements) {
+    static byte[] field(int flags, byte[]... elements) {
+        return field("PRST", flags, elements);
+    }
+
+    /** Field(region, flags) { elements }. */
+    static byte[] field(String region, int flags, byte[]... elements) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         o.write(EXT);
         o.write(FIELD);
-        AmlBuilder.writeWithPkgLength(o, cat(name("PRST"), bytes(flags), cat(elements)));
+        AmlBuilder.writeWithPkgLength(o, cat(name(region), bytes(flags), cat(elements)));
         return o.toByteArray();
     }
 
-    private static byte[] named(String seg, int bits) { return cat(seg.getBytes(java.nio.charset.StandardCharsets.US_ASCII), bitLength(bits)); }
+    static byte[] named(String seg, int bits) { return cat(seg.getBytes(java.nio.charset.StandardCharsets.US_ASCII), bitLength(bits)); }
 
-    private static byte[] reserved(int bits) { return cat(bytes(0), bitLength(bits)); }
+    static byte[] reserved(int bits) { return cat(bytes(0), bitLength(bits)); }
 
     /** A field element's length is a PkgLength counting bits; all ours fit in one byte (< 64). */
-    private static byte[] bitLength(int bits) {
+    static byte[] bitLength(int bits) {
         if (bits >= 64) throw new IllegalArgumentException("field element too long: " + bits);
         return bytes(bits);
     }
 
-    private static byte[] bytes(int... b) {
+    static byte[] bytes(int... b) {
         byte[] r = new byte[b.length];
         for (int i = 0; i < b.length; i++) r[i] = (byte) b[i];
         return r;
     }
 
-    private static byte[] cat(byte[]... parts) {
+    static byte[] cat(byte[]... parts) {
         ByteArrayOutputStream o = new ByteArrayOutputStream();
         for (byte[] p : parts) o.writeBytes(p);
         return o.toByteArray();

@@ -23,6 +23,7 @@ public final class PciBridge implements PciDevice {
 
     private final PciConfigSpace config;
     private final PciBus secondary;
+    private final String name;
     private volatile PciFunction function;
 
     public PciBridge() {
@@ -35,6 +36,12 @@ public final class PciBridge implements PciDevice {
      * {@link PciConfigSpace#expressBridge}.
      */
     public PciBridge(PciConfigSpace config) {
+        this(config, "pci-bridge");
+    }
+
+    /** As {@link #PciBridge(PciConfigSpace)}, with the QEMU device name it is known by ({@code pcie-root-port}). */
+    public PciBridge(PciConfigSpace config, String name) {
+        this.name = name;
         if (config.headerType() != PciConfigSpace.HEADER_TYPE_BRIDGE) throw new IllegalArgumentException("a bridge needs a type 1 header");
         this.config = config;
         secondary = PciBus.secondaryOf(this);
@@ -127,6 +134,6 @@ public final class PciBridge implements PciDevice {
 
     @Override
     public String name() {
-        return "pci-bridge";
+        return name;
     }
 }

@@ -12,12 +12,17 @@ package dev.vmm.chipset.pci;
  * non-prefetchable window is 32-bit only. Bridge windows are rounded to their granularity (4 KiB
  * for I/O, 1 MiB for memory); a bridge with nothing of a kind behind it gets that window closed.
  *
+ * <p>PCI Express ports with a hot-plug slot get at least {@link #HOTPLUG_RESERVE} in both memory windows,
+ * so a device plugged later fits.
+ *
  * <p>Run it after attaching devices and before the guest starts; it writes registers device-side
  * and then re-evaluates every mapping once.
  */
 public final class PciResourceAllocator {
     private static final long IO_GRANULE = 0x1000;
     private static final long MEMORY_GRANULE = 0x10_0000;
+    /** Memory kept in a hot-plug slot's windows beyond what sits there now (SeaBIOS and Linux use 2 MiB too). */
+    static final long HOTPLUG_RESERVE = 0x20_0000;
 
     private final long mmio32End;
     private final long mmio64End;
@@ -96,6 +101,12 @@ public final class PciResourceAllocator {
         alignWindows();
         long ioStart = io, memStart = mmio32, prefStart = mmio64;
         assignBus(bridge.secondaryBus());
+        if (hotPlugCapable(bridge)) {
+            // Room for a device plugged later (firmware reserves for hot-plug slots too): the OS
+            // cannot grow a bridge window it did not assign itself.
+            mmio32 = Math.max(mmio32, memStart + HOTPLUG_RESERVE);
+            if (mmio64End > 0) mmio64 = Math.max(mmio64, prefStart + HOTPLUG_RESERVE);
+        }
         alignWindows();
         check();
         PciConfigSpace c = bridge.configSpace();
@@ -136,6 +147,15 @@ public final class PciResourceAllocator {
             c.setWord(baseReg, base | typeBits);
             c.setWord(limitReg, limit | typeBits);
         }
+    }
+
+    /** Whether the bridge is a PCI Express port whose slot advertises hot-plug (slot capabilities bit 6). */
+    static boolean hotPlugCapable(PciBridge bridge) {
+        PciConfigSpace c = bridge.configSpace();
+        int exp = c.findCapability(0x10);
+        if (exp < 0) return false;
+        boolean slotImplemented = (c.read(exp + 0x02, 2) & 0x0100) != 0;
+        return slotImplemented && (c.read(exp + 0x14, 4) & 0x40) != 0;
     }
 
     private long place(PciBar bar) {

@@ -80,11 +80,11 @@ public final class PcieRootPort {
     private int eventShadow;   // the slot status event bits as last resolved (see statusWritten)
 
     /**
-     * @param slot physical slot number (1..8191), shown by the OS as the slot name
+     * @param slot physical slot number (0..8191), shown by the OS as the slot name
      * @param port the link's port number (0..255)
      */
     public PcieRootPort(int slot, int port) {
-        if (slot < 1 || slot > 0x1fff || port < 0 || port > 255) throw new IllegalArgumentException("slot 1..8191, port 0..255");
+        if (slot < 0 || slot > 0x1fff || port < 0 || port > 255) throw new IllegalArgumentException("slot 0..8191, port 0..255");
         config = PciConfigSpace.expressBridge(VENDOR_ID, DEVICE_ID, CLASS_CODE, 0);
         config.setInterruptPin(1);                       // INTA# for pciehp/AER without MSI
 
@@ -136,7 +136,7 @@ public final class PcieRootPort {
         config.setWriteOneToClear(aerCap + AER_COR_STATUS, 4, 0x0000_f1c1);
         config.setWriteOneToClear(aerCap + AER_ROOT_STATUS, 4, 0x7f);
 
-        bridge = new PciBridge(config);
+        bridge = new PciBridge(config, "pcie-root-port");
         config.addWriteListener(expCap + EXP_SLTCTL, 2, (o, sz) -> slotControlWritten());
         config.addWriteListener(expCap + EXP_SLTSTA, 2, this::statusWritten);
     }

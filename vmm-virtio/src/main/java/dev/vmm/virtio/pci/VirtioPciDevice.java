@@ -137,6 +137,16 @@ public final class VirtioPciDevice implements PciDevice {
      */
     public VirtioPciDevice(VirtioDevice device, GuestMemory memory, MsiSink msiSink, MsixListener msixListener,
                            int msixVectors) {
+        this(device, memory, msiSink, msixListener, msixVectors, false);
+    }
+
+    /**
+     * As above; {@code express} makes the function a PCI Express endpoint (4 KiB config space, PCI
+     * Express and Power Management capabilities), as QEMU's virtio-pci is when it sits below a PCIe
+     * root port.
+     */
+    public VirtioPciDevice(VirtioDevice device, GuestMemory memory, MsiSink msiSink, MsixListener msixListener,
+                           int msixVectors, boolean express) {
         this.device = Objects.requireNonNull(device, "device");
         Objects.requireNonNull(memory, "memory");
         this.queueCount = device.queueCount();
@@ -145,10 +155,12 @@ public final class VirtioPciDevice implements PciDevice {
 
         int configLength = device.configSize();
         this.layout = VirtioPciLayout.of(queueCount, configLength, msixVectors);
-        this.config = PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID_BASE + device.deviceType().id(),
-                classCode(device.deviceType()), REVISION);
+        this.config = express
+                ? PciConfigSpace.expressEndpoint(VENDOR_ID, DEVICE_ID_BASE + device.deviceType().id(), classCode(device.deviceType()), REVISION)
+                : PciConfigSpace.endpoint(VENDOR_ID, DEVICE_ID_BASE + device.deviceType().id(), classCode(device.deviceType()), REVISION);
         config.setSubsystem(VENDOR_ID, device.deviceType().id());
         config.setInterruptPin(1);                                  // INTA#, for drivers without MSI-X
+        if (express) dev.vmm.chipset.pcie.PcieEndpointCapability.install(config);
         config.addBar(BAR, PciBar.memory64(layout.barSize(), false));
 
         int vendor = VirtioPciCapability.VENDOR_SPECIFIC_ID;

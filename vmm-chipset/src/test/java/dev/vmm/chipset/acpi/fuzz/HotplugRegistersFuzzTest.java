@@ -67,6 +67,43 @@ class HotplugRegistersFuzzTest {
         }
     }
 
+    /**
+     * The pc PCI hot-plug block (PIIX4, 0xae00) under any guest access interleaved with host plug and
+     * unplug requests. Findings: an exception, a fixed slot (host bridge, bridge) ejected, an eject
+     * reported for an empty slot, a "requested" eject the host never asked for.
+     */
+    @FuzzTest(maxDuration = "60s")
+    void piix4PciHotplug(FuzzedDataProvider data) {
+        int[] occupied = {0};
+        int[] requested = {0};
+        dev.vmm.chipset.acpi.Piix4PciHotplug hp = new dev.vmm.chipset.acpi.Piix4PciHotplug((slot, asked) -> {
+            if (slot == 0 || slot == 5) throw new AssertionError("fixed slot " + slot + " ejected");
+            if ((occupied[0] & 1 << slot) == 0) throw new AssertionError("empty slot " + slot + " ejected");
+            if (asked != ((requested[0] & 1 << slot) != 0)) throw new AssertionError("slot " + slot + " requested=" + asked);
+            occupied[0] &= ~(1 << slot);
+            requested[0] &= ~(1 << slot);
+        });
+        hp.fixedSlot(0);
+        hp.fixedSlot(5);
+        for (int step = 0; step < 128 && data.remainingBytes() > 0; step++) {
+            int slot = data.consumeInt(1, 31);
+            switch (data.consumeInt(0, 3)) {
+                case 0 -> hp.write(data.consumeInt(-2, dev.vmm.chipset.acpi.Piix4PciHotplug.SIZE + 2), width(data), data.consumeLong());
+                case 1 -> hp.read(data.consumeInt(-2, dev.vmm.chipset.acpi.Piix4PciHotplug.SIZE + 2), width(data));
+                default -> {
+                    if (slot == 5) continue;
+                    if ((occupied[0] & 1 << slot) == 0) {
+                        hp.plug(slot);
+                        occupied[0] |= 1 << slot;
+                    } else {
+                        hp.requestUnplug(slot);
+                        requested[0] |= 1 << slot;
+                    }
+                }
+            }
+        }
+    }
+
     private static int width(FuzzedDataProvider data) {
         return new int[] {1, 2, 4, 8}[data.consumeInt(0, 3)];
     }
