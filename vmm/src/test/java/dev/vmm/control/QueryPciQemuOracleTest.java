@@ -57,7 +57,7 @@ class QueryPciQemuOracleTest {
     /** A virtio-blk stand-in: the transport only needs the type, queue count and config size. */
     static VirtioDevice blk() {
         return new VirtioDevice() {
-            public int deviceType() { return 2; }
+            public dev.vmm.virtio.VirtioDeviceType deviceType() { return dev.vmm.virtio.VirtioDeviceType.BLOCK; }
             public long deviceFeatures() { return 1L << 32; }
             public int queueCount() { return 1; }
             public int queueMaxSize(int q) { return 256; }
