@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start-up without KVM (issue #19, target 1's KVM-free part): wall time and peak RSS of
+# Start-up without KVM (issue #19, target 1's KVM-free part): wall time, CPU time (user+sys: less
+# sensitive to a busy host than wall time) and peak RSS of
 #   java-hello   a plain Java "hello" on the same JDK (the floor for any JVM program)
 #   dry-run      vmm run --dry-run --disk path=IMG --rng   (everything checked, machine printed, exit 0)
 #   img-info     vmm img info IMG.qcow2
@@ -38,14 +39,17 @@ for ((t = 0; t < 60; t++)); do
 done
 for ((i = 0; i < REPS; i++)); do
   for n in "${NAMES[@]}"; do
-    /usr/bin/time -f "$n %e %M" -a -o "$OUT/times" ${CMD[$n]} >/dev/null 2>&1
+    /usr/bin/time -f "$n %e %M %U %S" -a -o "$OUT/times" ${CMD[$n]} >/dev/null 2>&1
   done
 done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, REPS=$REPS"
-printf '%-11s %9s %12s %7s\n' runner "wall (s)" "peak RSS MiB" "× hello"
-hello=$(awk '$1=="java-hello"{print $2}' "$OUT/times" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+printf '%-11s %9s %8s %12s %7s %9s\n' runner "wall (s)" "CPU (s)" "peak RSS MiB" "× hello" "CPU × hello"
+median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
+hello=$(awk '$1=="java-hello"{print $2}' "$OUT/times" | median)
+hellocpu=$(awk '$1=="java-hello"{print $4 + $5}' "$OUT/times" | median)
 for n in "${NAMES[@]}"; do
   read -r wall rss < <(awk -v n="$n" '$1==n{print $2, $3}' "$OUT/times" | sort -n |
     awk '{w[NR]=$1; r[NR]=$2} END{m=int((NR+1)/2); print w[m], r[m]}')
-  printf '%-11s %9s %12d %7.1f\n' "$n" "$wall" "$((rss / 1024))" "$(echo "$wall / $hello" | bc -l)"
+  cpu=$(awk -v n="$n" '$1==n{print $4 + $5}' "$OUT/times" | median)
+  printf '%-11s %9s %8s %12d %7.1f %9.1f\n' "$n" "$wall" "$cpu" "$((rss / 1024))" "$(echo "$wall / $hello" | bc -l)" "$(echo "$cpu / $hellocpu" | bc -l)"
 done

@@ -272,7 +272,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MachineCommands.install(s, m);
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
-        dev.vmm.control.ConsoleCommands.install(s, m);
+        dev.vmm.control.ConsoleCommands.install(s, dev.vmm.control.DeviceDrivers.install(s), m);
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();

@@ -67,7 +67,7 @@ public final class ConsoleCommands {
         final Map<String, PortDevice> devices = new LinkedHashMap<>();
     }
 
-    public static void install(QmpServer qmp, Machine m) {
+    public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
         State st = new State();
         qmp.register("chardev-add", a -> {
             synchronized (st) {
@@ -89,19 +89,27 @@ public final class ConsoleCommands {
                 return out;
             }
         });
-        qmp.register("device_add", a -> {
-            synchronized (st) {
-                deviceAdd(st, m, a);
-                return null;
+        drivers.register(new DeviceDriver() {
+            @Override public java.util.Set<String> drivers() { return java.util.Set.of("virtserialport"); }
+
+            @Override public void add(String driver, String id, JsonNode a) throws QmpServer.QmpException {
+                synchronized (st) {
+                    deviceAdd(st, m, id, a);
+                }
             }
-        });
-        qmp.register("device_del", a -> {
-            String id;
-            synchronized (st) {
-                id = deviceDel(st, m, a);
+
+            @Override public boolean owns(String id) {
+                synchronized (st) {
+                    return st.devices.containsKey(id);
+                }
             }
-            qmp.event("DEVICE_DELETED", Map.of("device", id, "path", "/machine/peripheral/" + id));
-            return null;
+
+            @Override public java.util.concurrent.CompletableFuture<Void> delete(String id) throws QmpServer.QmpException {
+                synchronized (st) {
+                    deviceDel(st, m, id);
+                }
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
+            }
         });
     }
 
@@ -159,18 +167,12 @@ public final class ConsoleCommands {
         st.chardevs.remove(id);
     }
 
-    private static void deviceAdd(State st, Machine m, JsonNode a) throws QmpServer.QmpException {
-        String driver = text(a, "driver");
-        if (!driver.equals("virtserialport")) {
-            throw QmpServer.QmpException.generic("device_add: driver '" + driver + "' is not supported (virtserialport)");
-        }
+    private static void deviceAdd(State st, Machine m, String id, JsonNode a) throws QmpServer.QmpException {
         VirtioConsole vc = m.devices() == null ? null : m.devices().console();
         if (vc == null) {
             throw QmpServer.QmpException.generic("No 'virtio-serial-bus' bus found for device 'virtserialport'"
                     + " (start the machine with a --console-port to have a virtio-console)");
         }
-        String id = a.hasNonNull("id") ? text(a, "id") : null;
-        if (id != null && st.devices.containsKey(id)) throw QmpServer.QmpException.generic("Duplicate device ID '" + id + "'");
         String chardevId = text(a, "chardev");
         Chardev c = st.chardevs.get(chardevId);
         if (c == null) {
@@ -203,14 +205,12 @@ public final class ConsoleCommands {
         st.devices.put(key, new PortDevice(key, port, chardevId, name));
     }
 
-    private static String deviceDel(State st, Machine m, JsonNode a) throws QmpServer.QmpException {
-        String id = text(a, "id");
+    private static void deviceDel(State st, Machine m, String id) throws QmpServer.QmpException {
         PortDevice d = st.devices.get(id);
         if (d == null) throw new QmpServer.QmpException("DeviceNotFound", "Device '" + id + "' not found");
         m.devices().console().removePort(d.port());
         st.devices.remove(id);
         Chardev c = st.chardevs.get(d.chardev());
         if (c != null) c.device = null; // its backend was closed with the port
-        return id;
     }
 }

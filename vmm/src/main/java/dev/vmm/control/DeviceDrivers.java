@@ -36,12 +36,13 @@ public final class DeviceDrivers {
     private Object add(JsonNode a) throws QmpServer.QmpException {
         JsonNode driverNode = a.get("driver");
         if (driverNode == null || driverNode.isNull()) throw QmpServer.QmpException.generic("Parameter 'driver' is missing");
-        if (!driverNode.isTextual()) throw QmpServer.QmpException.generic("Parameter 'driver' expects a string");
+        // device_add is not schema-typed in QEMU: a scalar of any type is read as its text.
+        if (!driverNode.isValueNode()) throw QmpServer.QmpException.generic("Parameter 'driver' expects a string");
         String driver = driverNode.asText();
         String id = null;
         JsonNode idNode = a.get("id");
         if (idNode != null && !idNode.isNull()) {
-            if (!idNode.isTextual()) throw QmpServer.QmpException.generic("Parameter 'id' expects a string");
+            if (!idNode.isValueNode()) throw QmpServer.QmpException.generic("Parameter 'id' expects a string");
             id = idNode.asText();
             if (!validId(id)) {
                 throw QmpServer.QmpException.generic("Parameter 'id' expects an identifier");
