@@ -93,6 +93,19 @@ public final class RunCommand implements Callable<Integer> {
             description = "A virtio-rng device fed from the host (default /dev/urandom).")
     String rng;
 
+    // --- USB devices (issue 20): they plug into the xHCI controller that --usb adds. ---
+    @Option(names = "--usb-storage", paramLabel = "path=FILE[,format=F][,readonly=on][,bootindex=N][,id=ID]",
+            description = "A USB mass storage device (Bulk-Only, SuperSpeed) on the image (repeatable; needs --usb).")
+    java.util.List<String> usbStorage = new java.util.ArrayList<>();
+
+    @Option(names = "--usb-tablet", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = "",
+            description = "A USB tablet: absolute pointer for input-send-event (repeatable; needs --usb).")
+    java.util.List<String> usbTablets = new java.util.ArrayList<>();
+
+    @Option(names = "--usb-kbd", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = "",
+            description = "A USB boot keyboard (repeatable; needs --usb).")
+    java.util.List<String> usbKeyboards = new java.util.ArrayList<>();
+
     @Option(names = "--pvpanic", paramLabel = "pci",
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
@@ -272,7 +285,9 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.MachineCommands.install(s, m);
         dev.vmm.control.MigrationCommands.install(s, m);
         dev.vmm.control.BlockCommands.install(s, m);
-        dev.vmm.control.ConsoleCommands.install(s, dev.vmm.control.DeviceDrivers.install(s), m);
+        dev.vmm.control.DeviceDrivers drivers = dev.vmm.control.DeviceDrivers.install(s);
+        dev.vmm.control.ConsoleCommands.install(s, drivers, m);
+        dev.vmm.control.UsbCommands.install(s, drivers, m); // usb-* hot-plug, input-send-event
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -331,7 +346,13 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
+        specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbControllerGiven()));
         return new MachineConfig.Devices(specs);
+    }
+
+    /** Whether --usb (the xHCI controller, another change) was given; the merge connects it. */
+    private boolean usbControllerGiven() {
+        return false;
     }
 
     static byte[] demoGuest() {
