@@ -34,7 +34,7 @@ final class UsbDeviceAttach implements PendingDevice {
         } catch (IllegalStateException e) {
             throw new dev.vmm.config.ConfigException("--" + spec.driver() + ": " + e.getMessage());
         }
-        if (image != null) ctx.registry().cannotSaveState("usb-storage (BOT state is not saved yet)");
+        ctx.registry().cannotSaveState(spec.driver() + " (USB device state is not saved yet)");
     }
 
     @Override

@@ -31,20 +31,32 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     static final int QUEUE_CAPACITY = 16;
 
     private final int subClass, protocol;
+    private final String product;
+    private final byte[] reportDescriptor;
     private final ReportQueue queue = new ReportQueue(QUEUE_CAPACITY);
     private final ArrayDeque<UsbPacket> waiting = new ArrayDeque<>();
     private int idle;
     /** 1 = report protocol (the default after reset), 0 = boot protocol. */
     private int reportProtocol = 1;
 
-    protected HidDevice(String productName, int subClass, int protocol) {
+    /**
+     * @param product          the iProduct string
+     * @param reportDescriptor the report descriptor (HID 1.11 §6.2.2)
+     */
+    protected HidDevice(String productName, int subClass, int protocol, String product, byte[] reportDescriptor) {
         super(UsbSpeed.HIGH, productName);
         this.subClass = subClass;
         this.protocol = protocol;
+        this.product = product;
+        this.reportDescriptor = reportDescriptor.clone();
     }
 
-    /** The report descriptor (HID 1.11 §6.2.2). */
-    protected abstract byte[] reportDescriptor();
+    private byte[] reportDescriptor() { return reportDescriptor.clone(); }
+
+    @Override
+    protected List<String> strings() {
+        return List.of("VMM", product, "42");
+    }
 
     /** The current input report, as GET_REPORT(Input) answers and the interrupt endpoint sends. */
     protected abstract byte[] currentReport(boolean bootProtocol);
@@ -58,12 +70,11 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     /** Whether a report replacing the previous queued one loses nothing a host must see (pure motion). */
     protected boolean coalescable(byte[] previous, byte[] next) { return false; }
 
+    /** USB 2.0, vendor/product 0627h/0001h as QEMU's HID devices (guests' quirk tables know them). */
     @Override
     protected Descriptors.Identity identity() {
-        return new Descriptors.Identity(0x0200, 0, 0, 0, 0x0627, productId(), 0x0000, 1, 2, 3);
+        return new Descriptors.Identity(0x0200, 0, 0, 0, 0x0627, 0x0001, 0x0000, 1, 2, 3);
     }
-
-    protected abstract int productId();
 
     @Override
     protected UsbSpeed otherSpeed() { return UsbSpeed.FULL; }

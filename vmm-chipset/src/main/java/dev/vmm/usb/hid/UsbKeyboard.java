@@ -56,19 +56,8 @@ public final class UsbKeyboard extends HidDevice {
     private int leds;
 
     public UsbKeyboard() {
-        super("usb-kbd", 1, 1);
+        super("usb-kbd", 1, 1, "VMM USB Keyboard", REPORT_DESCRIPTOR);
     }
-
-    @Override
-    protected int productId() { return 0x0001; }
-
-    @Override
-    protected List<String> strings() {
-        return List.of("VMM", "VMM USB Keyboard", "42");
-    }
-
-    @Override
-    protected byte[] reportDescriptor() { return REPORT_DESCRIPTOR.clone(); }
 
     @Override
     protected synchronized byte[] currentReport(boolean bootProtocol) {

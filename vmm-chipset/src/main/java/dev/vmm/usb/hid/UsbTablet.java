@@ -2,7 +2,6 @@ package dev.vmm.usb.hid;
 
 import dev.vmm.input.InputEvent;
 
-import java.util.List;
 import java.util.Set;
 
 /**
@@ -54,7 +53,7 @@ public final class UsbTablet extends HidDevice {
     private int x, y, buttons, wheel;
 
     public UsbTablet() {
-        super("usb-tablet", 0, 0);
+        super("usb-tablet", 0, 0, "VMM USB Tablet", REPORT_DESCRIPTOR);
     }
 
     static byte[] bytes(int... v) {
@@ -62,17 +61,6 @@ public final class UsbTablet extends HidDevice {
         for (int i = 0; i < v.length; i++) b[i] = (byte) v[i];
         return b;
     }
-
-    @Override
-    protected int productId() { return 0x0001; }
-
-    @Override
-    protected List<String> strings() {
-        return List.of("VMM", "VMM USB Tablet", "42");
-    }
-
-    @Override
-    protected byte[] reportDescriptor() { return REPORT_DESCRIPTOR.clone(); }
 
     @Override
     protected synchronized byte[] currentReport(boolean bootProtocol) {
