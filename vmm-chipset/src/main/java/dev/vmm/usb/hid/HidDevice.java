@@ -85,7 +85,8 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
         int interval = speed == UsbSpeed.HIGH ? 7 : 10;
         Descriptors.Endpoint in = new Descriptors.Endpoint(0x81, Descriptors.EP_INTERRUPT, 8, interval, null);
         Descriptors.Interface i = new Descriptors.Interface(0, 3, subClass, protocol, 0, hidDescriptor(), List.of(in));
-        return new Descriptors.Configuration(1, 0, 0x20 | 0x40 /* remote wake-up, self-powered */, 50, List.of(i));
+        // Bus-powered (100 mA) with remote wake-up, as QEMU's HID devices (HidQemuOracleTest compares).
+        return new Descriptors.Configuration(1, 0, 0x20, 50, List.of(i));
     }
 
     /** HID descriptor (HID 1.11 §6.2.1): version 1.11, no country, one report descriptor. */

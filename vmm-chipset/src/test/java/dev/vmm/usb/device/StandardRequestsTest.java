@@ -108,10 +108,10 @@ class StandardRequestsTest {
         host.enumerate(2);
         assertThat(host.controlIn(0, UsbSetup.GET_CONFIGURATION, 0, 0, 1).data()).containsExactly(1);
         assertThat(host.control(0, UsbSetup.SET_CONFIGURATION, 2, 0, 0, null).status()).isEqualTo(UsbPacket.Status.STALL);
-        // Self-powered, remote wake-up off until the host enables it.
-        assertThat(host.controlIn(0, UsbSetup.GET_STATUS, 0, 0, 2).data()).containsExactly(1, 0);
+        // Bus-powered, remote wake-up off until the host enables it.
+        assertThat(host.controlIn(0, UsbSetup.GET_STATUS, 0, 0, 2).data()).containsExactly(0, 0);
         assertThat(host.control(0, UsbSetup.SET_FEATURE, 1, 0, 0, null).ok()).isTrue();
-        assertThat(host.controlIn(0, UsbSetup.GET_STATUS, 0, 0, 2).data()).containsExactly(3, 0);
+        assertThat(host.controlIn(0, UsbSetup.GET_STATUS, 0, 0, 2).data()).containsExactly(2, 0);
         // Halting the interrupt endpoint makes it stall until cleared.
         assertThat(host.control(2, UsbSetup.SET_FEATURE, 0, IF_IN, 0, null).ok()).isTrue();
         assertThat(host.controlIn(2, UsbSetup.GET_STATUS, 0, IF_IN, 2).data()).containsExactly(1, 0);
