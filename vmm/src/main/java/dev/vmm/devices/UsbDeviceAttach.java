@@ -37,6 +37,11 @@ final class UsbDeviceAttach implements PendingDevice {
         ctx.registry().cannotSaveState(spec.driver() + " (USB device state is not saved yet)");
     }
 
+    /** Not a PCI function: it goes on the controller's root hub ({@code vmm run --dry-run} lists it under usb). */
+    @Override
+    public void place(PciPlacement pci, dev.vmm.chipset.pci.PciDevice function) {
+    }
+
     @Override
     public String describe() {
         return spec.driver() + (image != null ? " " + ((UsbDeviceSpec.Storage) spec).path() + " (" + image.format()

@@ -81,9 +81,15 @@ public final class DryRun {
         chipset.pci().assignResources();
         java.util.Map<String, String> byAddress = new java.util.TreeMap<>();
         for (var f : chipsetFunctions) byAddress.put(f.address(), f.device().name());
-        for (Placeholder ph : placed) byAddress.put(ph.function.address(), ph.name());
+        for (Placeholder ph : placed) if (ph.function != null) byAddress.put(ph.function.address(), ph.name());
         sb.append("pci:\n");
         byAddress.forEach((address, name) -> sb.append("  ").append(address).append(' ').append(name).append('\n'));
+        // Devices that are not PCI functions (USB devices, on the xHCI controller's root hub).
+        List<String> usb = placed.stream().filter(ph -> ph.function == null).map(Placeholder::name).toList();
+        if (!usb.isEmpty()) {
+            sb.append("usb:\n");
+            usb.forEach(name -> sb.append("  ").append(name).append('\n'));
+        }
         return sb.toString();
     }
 }
