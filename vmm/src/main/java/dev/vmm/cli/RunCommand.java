@@ -122,6 +122,19 @@ public final class RunCommand implements Callable<Integer> {
             fallbackValue = "", description = "A virtio-balloon device (QMP balloon, query-balloon; docs/balloon.md).")
     String balloon;
 
+    // --- USB devices (issue 20): they plug into the xHCI controller that --usb adds. ---
+    @Option(names = "--usb-storage", paramLabel = "path=FILE[,format=F][,readonly=on][,bootindex=N][,id=ID]",
+            description = "A USB mass storage device (Bulk-Only, SuperSpeed) on the image (repeatable; needs --usb).")
+    java.util.List<String> usbStorage = new java.util.ArrayList<>();
+
+    @Option(names = "--usb-tablet", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = "",
+            description = "A USB tablet: absolute pointer for input-send-event (repeatable; needs --usb).")
+    java.util.List<String> usbTablets = new java.util.ArrayList<>();
+
+    @Option(names = "--usb-kbd", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = "",
+            description = "A USB boot keyboard (repeatable; needs --usb).")
+    java.util.List<String> usbKeyboards = new java.util.ArrayList<>();
+
     @Option(names = "--pvpanic", paramLabel = "pci",
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
@@ -315,6 +328,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.power.PowerCommands.install(s, m.sleep()); // system_wakeup
         dev.vmm.control.pci.QueryPci.install(s, () -> m.devices() == null ? null : m.devices().pci().root(),
                 d -> m.devices() == null ? null : m.devices().qdevId(d));
+        dev.vmm.control.UsbCommands.install(s, drivers, m); // usb-* hot-plug, input-send-event
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -392,7 +406,13 @@ public final class RunCommand implements Callable<Integer> {
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
         if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory || memory.share()));
+        specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbControllerGiven()));
         return new MachineConfig.Devices(specs);
+    }
+
+    /** Whether --usb (the xHCI controller, another change) was given; the merge connects it. */
+    private boolean usbControllerGiven() {
+        return false;
     }
 
     static byte[] demoGuest() {

@@ -28,12 +28,17 @@ public final class DeviceRegistry {
     private final List<String> unsaveable = new ArrayList<>();
     private VirtioConsole console;
     private volatile dev.vmm.balloon.MachineBalloon balloon; // --balloon (docs/balloon.md)
+    /** USB devices and their controller's plug interface (issue 20). */
+    private final UsbBus usb = new UsbBus();
     private volatile boolean diskLocksReleased;
 
     public DeviceRegistry(PciSubsystem pci, List<IoThread> ioThreads) {
         this.pci = pci;
         this.ioThreads = ioThreads;
     }
+
+    /** The machine's USB devices: the xHCI attach connects its root hub, USB devices plug into it. */
+    public UsbBus usb() { return usb; }
 
     /** The machine's PCI (root bus, for saving every function's config space). */
     public PciSubsystem pci() { return pci; }
@@ -178,6 +183,7 @@ public final class DeviceRegistry {
         for (int i = first.size() - 1; i >= 0; i--) quietly(first.get(i));
         for (IoThread t : ioThreads) quietly(t);
         for (int i = last.size() - 1; i >= 0; i--) quietly(last.get(i));
+        quietly(usb);
     }
 
     private static void quietly(AutoCloseable c) {

@@ -88,10 +88,12 @@ public final class DryRun {
                 p.memory(), p.console(), exit -> { });
         PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
         java.util.Map<dev.vmm.chipset.pci.PciDevice, String> names = new java.util.IdentityHashMap<>();
+        List<String> usbNames = new ArrayList<>();
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
             d.place(placement, ph);
-            names.put(ph, ph.name());
+            if (ph.function == null) usbNames.add(ph.name()); // placed nowhere on PCI: a USB device
+            else names.put(ph, ph.name());
             PendingDevice inner = d instanceof dev.vmm.devices.pcie.PlacedDevice pd ? pd.device() : d;
             if (inner instanceof dev.vmm.devices.pcie.RootPortAttach r) names.put(r.port().bridge(), r.describe());
         }
@@ -108,6 +110,11 @@ public final class DryRun {
         }
         sb.append("pci: (").append(p.recipe().rootBusName()).append(")\n");
         sb.append(dev.vmm.devices.pcie.PciTreeText.of(chipset.pci().root(), names));
+        // Devices that are not PCI functions (USB devices, on the xHCI controller's root hub).
+        if (!usbNames.isEmpty()) {
+            sb.append("usb:\n");
+            usbNames.forEach(name -> sb.append("  ").append(name).append('\n'));
+        }
         return sb.toString();
     }
 }

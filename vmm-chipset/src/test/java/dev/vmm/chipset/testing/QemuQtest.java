@@ -40,6 +40,18 @@ public final class QemuQtest implements AutoCloseable {
         return new QemuQtest(cmd);
     }
 
+    /**
+     * Like {@link #start} but with the vCPUs running ({@code -S} left out), for devices whose work is
+     * paced by virtual time (this QEMU build has no qtest accelerator, so no {@code clock_step}):
+     * give a {@code -bios} that halts so no firmware touches the devices.
+     */
+    public static QemuQtest startRunning(String... args) throws IOException {
+        Path qemu = ExternalTool.require("qemu-system-x86_64", "qemu-system-x86");
+        List<String> cmd = new ArrayList<>(List.of(qemu.toString(), "-qtest", "stdio", "-display", "none", "-nodefaults"));
+        cmd.addAll(List.of(args));
+        return new QemuQtest(cmd);
+    }
+
     /** Sends one command and returns the text after "OK" (trimmed), failing on anything else. */
     public synchronized String command(String line) {
         try {

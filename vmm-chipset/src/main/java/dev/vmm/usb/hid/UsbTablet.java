@@ -1,0 +1,124 @@
+package dev.vmm.usb.hid;
+
+import dev.vmm.input.InputEvent;
+
+import java.util.Set;
+
+/**
+ * {@code usb-tablet}: an absolute pointer, the kind a guest follows without acceleration (a VNC or
+ * QMP client's position is the guest's). Report (6 bytes): buttons (bit 0 left, 1 right, 2 middle),
+ * X and Y as little-endian 16-bit absolute values 0..0x7fff, wheel as a signed byte (+1 per
+ * wheel-up press).
+ */
+public final class UsbTablet extends HidDevice {
+    /** The report descriptor: Generic Desktop / Pointer in an Application collection. */
+    private static final byte[] REPORT_DESCRIPTOR = bytes(
+            0x05, 0x01,        // Usage Page (Generic Desktop)
+            0x09, 0x02,        // Usage (Mouse)
+            0xa1, 0x01,        // Collection (Application)
+            0x09, 0x01,        //   Usage (Pointer)
+            0xa1, 0x00,        //   Collection (Physical)
+            0x05, 0x09,        //     Usage Page (Button)
+            0x19, 0x01,        //     Usage Minimum (1)
+            0x29, 0x03,        //     Usage Maximum (3)
+            0x15, 0x00,        //     Logical Minimum (0)
+            0x25, 0x01,        //     Logical Maximum (1)
+            0x95, 0x03,        //     Report Count (3)
+            0x75, 0x01,        //     Report Size (1)
+            0x81, 0x02,        //     Input (Data, Variable, Absolute)
+            0x95, 0x01,        //     Report Count (1)
+            0x75, 0x05,        //     Report Size (5)
+            0x81, 0x01,        //     Input (Constant): padding
+            0x05, 0x01,        //     Usage Page (Generic Desktop)
+            0x09, 0x30,        //     Usage (X)
+            0x09, 0x31,        //     Usage (Y)
+            0x15, 0x00,        //     Logical Minimum (0)
+            0x26, 0xff, 0x7f,  //     Logical Maximum (32767)
+            0x35, 0x00,        //     Physical Minimum (0)
+            0x46, 0xff, 0x7f,  //     Physical Maximum (32767)
+            0x75, 0x10,        //     Report Size (16)
+            0x95, 0x02,        //     Report Count (2)
+            0x81, 0x02,        //     Input (Data, Variable, Absolute)
+            0x09, 0x38,        //     Usage (Wheel)
+            0x15, 0x81,        //     Logical Minimum (-127)
+            0x25, 0x7f,        //     Logical Maximum (127)
+            0x35, 0x00,        //     Physical Minimum (0)
+            0x45, 0x00,        //     Physical Maximum (0): none
+            0x75, 0x08,        //     Report Size (8)
+            0x95, 0x01,        //     Report Count (1)
+            0x81, 0x06,        //     Input (Data, Variable, Relative)
+            0xc0,              //   End Collection
+            0xc0);             // End Collection
+
+    private int x, y, buttons, wheel;
+
+    public UsbTablet() {
+        super("usb-tablet", 0, 0, "VMM USB Tablet", REPORT_DESCRIPTOR);
+    }
+
+    static byte[] bytes(int... v) {
+        byte[] b = new byte[v.length];
+        for (int i = 0; i < v.length; i++) b[i] = (byte) v[i];
+        return b;
+    }
+
+    @Override
+    protected synchronized byte[] currentReport(boolean bootProtocol) {
+        byte[] r = {(byte) buttons, (byte) x, (byte) (x >>> 8), (byte) y, (byte) (y >>> 8), (byte) wheel};
+        return r;
+    }
+
+    @Override
+    protected boolean coalescable(byte[] previous, byte[] next) {
+        // Only the position changed and no wheel step is pending in either: the newer position wins.
+        return previous[0] == next[0] && previous[5] == 0 && next[5] == 0;
+    }
+
+    @Override
+    protected synchronized void resetInput() {
+        buttons = 0;
+        wheel = 0;
+    }
+
+    @Override
+    public Set<InputEvent.Kind> kinds() {
+        return Set.of(InputEvent.Kind.ABS, InputEvent.Kind.BTN);
+    }
+
+    @Override
+    public synchronized void event(InputEvent e) {
+        switch (e) {
+            case InputEvent.Move m when m.absolute() -> {
+                int v = (int) Math.max(0, Math.min(InputEvent.ABS_MAX, m.value()));
+                if (m.axis() == InputEvent.Axis.X) x = v;
+                else y = v;
+            }
+            case InputEvent.Btn b -> button(b.button(), b.down());
+            default -> { } // relative motion and keys belong to other devices
+        }
+    }
+
+    private void button(InputEvent.Button b, boolean down) {
+        int bit = switch (b) {
+            case LEFT -> 1;
+            case RIGHT -> 2;
+            case MIDDLE -> 4;
+            default -> 0;
+        };
+        if (bit != 0) {
+            buttons = down ? buttons | bit : buttons & ~bit;
+        } else if (down && b == InputEvent.Button.WHEEL_UP) {
+            wheel = Math.min(127, wheel + 1);
+        } else if (down && b == InputEvent.Button.WHEEL_DOWN) {
+            wheel = Math.max(-127, wheel - 1);
+        }
+    }
+
+    @Override
+    public void sync() {
+        reportChanged();
+        synchronized (this) {
+            wheel = 0; // a wheel step is reported once
+        }
+    }
+}

@@ -1,0 +1,24 @@
+package dev.vmm.control;
+
+import dev.vmm.devices.UsbBus;
+import dev.vmm.devices.UsbDeviceDriver;
+import dev.vmm.lifecycle.RunState;
+import dev.vmm.machine.Machine;
+
+/**
+ * The QMP side of the USB devices: {@code device_add}/{@code device_del} of usb-storage, usb-tablet
+ * and usb-kbd (a {@link UsbDeviceDriver} family) and {@code input-send-event} into the machine's
+ * tablets and keyboards.
+ */
+public final class UsbCommands {
+    private UsbCommands() {}
+
+    public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
+        UsbBus usb = m.devices().usb();
+        drivers.register(new UsbDeviceDriver(usb));
+        InputCommands.install(qmp, usb.inputs(), usb::has, () -> {
+            RunState s = m.lifecycle().state();
+            return s == RunState.RUNNING || s == RunState.SUSPENDED;
+        });
+    }
+}
