@@ -101,7 +101,12 @@ final class Interrupter {
                 tryFire();
                 return true;
             }
-            case 0x04 -> imod = value;
+            case 0x04 -> {
+                // Writing IMODC loads the down-counter: 0 lets a held-back interrupt go now.
+                imod = value;
+                nextAllowedNanos = host.clock().nanoTime() + (value >>> 16) * 250L;
+                tryFire();
+            }
             case 0x08 -> erstsz = value & 0xFFFF;
             case 0x10 -> { erstba = (erstba & ~0xFFFF_FFFFL) | (value & 0xFFFF_FFC0L); loadSegmentTable(); }
             case 0x14 -> { erstba = (erstba & 0xFFFF_FFFFL) | (long) value << 32; loadSegmentTable(); }
