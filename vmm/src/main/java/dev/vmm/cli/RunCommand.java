@@ -97,6 +97,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
 
+    @Option(names = "--usb", arity = "0..1", fallbackValue = "",
+            description = "A USB 3 host controller (qemu-xhci, 1b36:000d: 4 USB 3 + 4 USB 2 ports) for USB devices.")
+    String usb;
+
     @Option(names = "--console-port", paramLabel = "name=N,socket=PATH|file=PATH",
             description = "A virtio-console port (repeatable); more can be added while the guest runs (QMP).")
     java.util.List<String> consolePorts = new java.util.ArrayList<>();
@@ -331,6 +335,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
+        if (usb != null) specs.add(dev.vmm.config.UsbSpec.parse(usb));
         return new MachineConfig.Devices(specs);
     }
 

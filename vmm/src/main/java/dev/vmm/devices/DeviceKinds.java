@@ -35,6 +35,7 @@ public final class DeviceKinds {
                     case ConsoleSpec c -> VirtioConsoleAttach.open(c);
                     case PvpanicSpec p -> new PvpanicPciAttach();
                     case dev.vmm.config.AhciSpec a -> AhciAttach.open(a, ctx);
+                    case dev.vmm.config.UsbSpec u -> new XhciAttach();
                     default -> throw new IllegalArgumentException("no attach code for " + s.getClass().getSimpleName());
                 });
             }
