@@ -51,19 +51,22 @@ final class Dma {
     }
 
     void read(long gpa, byte[] dst, int off, int len) {
-        while (len > 0) {
-            int n = chunk(gpa, len);
-            memory.read(gpa, dst, off, n);
-            gpa += n;
-            off += n;
-            len -= n;
-        }
+        forEachChunk(gpa, off, len, (at, o, n) -> memory.read(at, dst, o, n));
     }
 
     void write(long gpa, byte[] src, int off, int len) {
+        forEachChunk(gpa, off, len, (at, o, n) -> memory.write(at, src, o, n));
+    }
+
+    private interface ChunkCopy {
+        void copy(long gpa, int off, int len);
+    }
+
+    /** Splits {@code [gpa, gpa+len)} at RAM region ends (a Fault where it leaves RAM). */
+    private void forEachChunk(long gpa, int off, int len, ChunkCopy copy) {
         while (len > 0) {
             int n = chunk(gpa, len);
-            memory.write(gpa, src, off, n);
+            copy.copy(gpa, off, n);
             gpa += n;
             off += n;
             len -= n;
