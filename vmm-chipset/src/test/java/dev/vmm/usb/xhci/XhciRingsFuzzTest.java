@@ -1,4 +1,4 @@
-package dev.vmm.usb.xhci.fuzz;
+package dev.vmm.usb.xhci;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
@@ -10,8 +10,6 @@ import dev.vmm.usb.UsbDevice;
 import dev.vmm.usb.UsbPacket;
 import dev.vmm.usb.UsbPort;
 import dev.vmm.usb.UsbSpeed;
-import dev.vmm.usb.xhci.XhciClock;
-import dev.vmm.usb.xhci.XhciController;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayDeque;
@@ -19,19 +17,21 @@ import java.util.Deque;
 import java.util.List;
 
 /**
- * Jazzer target for the xHCI controller as a hostile guest drives it: arbitrary guest RAM (command
- * ring, transfer rings, contexts, event ring segment table), register writes anywhere in BAR0,
- * doorbells for any slot and target, TRBs of any type planted on the rings, devices plugged and
- * unplugged, and device packets completed in any order with any status. RAM has a hole, so rings
- * and buffers can straddle it or point past it. Finding: any exception out of the controller (or a
- * hang, caught by Jazzer's timeout). Without JAZZER_FUZZ the seed corpus under src/test/resources
- * replays as a regression test; {@code JAZZER_FUZZ=1 ./mvnw -pl vmm-chipset -am test
- * -Dtest=XhciRingsFuzzTest} fuzzes.
+ * Jazzer target for the xHCI controller as a hostile guest drives it: arbitrary guest RAM, register
+ * writes anywhere in BAR0, doorbells for any slot and target, TRBs of any type and flags on the
+ * command ring and on the transfer rings of an enumerated device (a well-formed bring-up by
+ * {@link XhciDriver} first, when the input asks for it, so that fuzzing starts deep), devices
+ * plugged and unplugged, packets completed in any order with any status, the clock moved. RAM has
+ * a hole, so rings and buffers can straddle it or point past it. Finding: any exception out of the
+ * controller (or a hang, caught by Jazzer's timeout). Without JAZZER_FUZZ the seed corpus under
+ * src/test/resources replays as a regression test; {@code JAZZER_FUZZ=1 ./mvnw -pl vmm-chipset -am
+ * test -Dtest=XhciRingsFuzzTest} fuzzes.
  */
 class XhciRingsFuzzTest {
-    static final long RAM0 = 0x8000, RAM1_BASE = 0xA000, RAM1 = 0x2000;   // a hole at 0x8000-0x9fff
-    static final long DCBAA = 0x100, CMD_RING = 0x400, ERST = 0x800, EVENT_RING = 0x1000, RINGS = 0x2000;
-    static final int OP = 0x40, RT = 0x1000, DB = 0x2000;
+    static final long RAM0 = 0x40000, RAM1_BASE = 0x50000, RAM1 = 0x4000;   // a hole at 0x40000-0x4ffff
+    static final long RAW_AREA = 0x8000;                                       // fuzzed bytes; the driver allocates from 0x10000
+    static final int DB = 0x2000;
+    static final int[] DCIS = {1, 2, 5, 7};
 
     /** A device that answers at once or holds packets for the fuzzer to complete later. */
     static final class HeldDevice implements UsbDevice {
@@ -75,17 +75,23 @@ class XhciRingsFuzzTest {
         try (Arena arena = Arena.ofConfined()) {
             GuestMemory memory = new GuestMemory(List.of(new GuestRegion(0, 0, arena.allocate(RAM0)),
                     new GuestRegion(1, RAM1_BASE, arena.allocate(RAM1))));
-            memory.write(0, data.consumeBytes(data.consumeInt(0, (int) RAM0)));
+            memory.write(0, data.consumeBytes(data.consumeInt(0, (int) RAW_AREA)));
             StepClock clock = new StepClock();
-            XhciController hc = new XhciController(memory, (v, a, d) -> { }, MsixListener.NONE, clock, data.consumeBoolean());
+            boolean contexts64 = data.consumeBoolean();
+            XhciController hc = new XhciController(memory, (v, a, d) -> { }, MsixListener.NONE, clock, contexts64);
             hc.configWrite(PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
             HeldDevice[] devices = {new HeldDevice(UsbSpeed.SUPER), new HeldDevice(UsbSpeed.HIGH), new HeldDevice(UsbSpeed.LOW)};
+            XhciDriver driver = new XhciDriver(hc, memory, 0x10000, RAM0, contexts64 ? 64 : 32);
+            XhciDriver.Device device = data.consumeBoolean() ? bringUp(driver, devices[0]) : null;
             for (int step = 0; step < 128 && data.remainingBytes() > 0; step++) {
-                switch (data.consumeInt(0, 9)) {
+                switch (data.consumeInt(0, 10)) {
                     case 0 -> hc.barWrite(0, data.consumeInt(0, 0x3FFF), pick(data), data.consumeLong());
                     case 1 -> hc.barRead(0, data.consumeInt(0, 0x3FFF), pick(data));
                     case 2 -> hc.barWrite(0, DB + 4L * data.consumeInt(0, 66), 4, data.consumeInt(0, 33) & 0xFFFF_FFFFL);
-                    case 3 -> initialise(hc, memory, data);
+                    case 3 -> {
+                        device = null;
+                        if (driver.commands == null || data.consumeBoolean()) driver.init(data.consumeInt(0, 70));
+                    }
                     case 4 -> {
                         HeldDevice d = devices[data.consumeInt(0, devices.length - 1)];
                         if (hc.ports().stream().anyMatch(p -> p.device() == d)) hc.unplug(d);
@@ -101,18 +107,17 @@ class XhciRingsFuzzTest {
                         HeldDevice d = devices[data.consumeInt(0, devices.length - 1)];
                         d.holdNext = data.consumeBoolean();
                         UsbPacket p = d.held.poll();
-                        if (p != null) {
-                            UsbPacket.Status s = UsbPacket.Status.values()[data.consumeInt(0, 4)];
-                            p.complete(s, data.consumeInt(0, p.data().length));
-                        }
+                        if (p != null) p.complete(UsbPacket.Status.values()[data.consumeInt(0, 4)], data.consumeInt(0, p.data().length));
                     }
                     case 6 -> {
-                        // A TRB of any type on the command ring or a transfer ring area.
-                        long at = (data.consumeBoolean() ? CMD_RING : RINGS + 0x100L * data.consumeInt(0, 15)) + 16L * data.consumeInt(0, 15);
-                        memory.writeU64(at, data.consumeBoolean() ? data.consumeLong(0, RAM1_BASE + RAM1) : data.consumeLong());
-                        memory.writeU32(at + 8, data.consumeInt());
-                        memory.writeU32(at + 12, data.consumeInt(0, 63) << 10 | data.consumeInt(0, 0x3FF) | data.consumeInt(0, 255) << 24
-                                | data.consumeInt(0, 31) << 16);
+                        // A TRB of any type and flags on the command ring or one of the device's transfer rings.
+                        int dci = DCIS[data.consumeInt(0, DCIS.length - 1)];
+                        XhciDriver.Ring ring = device != null && data.consumeBoolean() ? device.rings[dci] : driver.commands;
+                        if (ring == null) break;
+                        long parameter = data.consumeBoolean() ? data.consumeLong(0, RAM1_BASE + RAM1) : data.consumeLong();
+                        int control = data.consumeInt(0, 63) << 10 | data.consumeInt(0, 0x3FF) | data.consumeInt(0, 255) << 24 | data.consumeInt(0, 31) << 16;
+                        ring.push(parameter, data.consumeInt(), control);
+                        if (data.consumeBoolean()) hc.barWrite(0, DB + (ring == driver.commands ? 0 : 4L * device.slot), 4, ring == driver.commands ? 0 : dci);
                     }
                     case 7 -> {
                         byte[] b = data.consumeBytes(data.consumeInt(0, 64));
@@ -122,25 +127,25 @@ class XhciRingsFuzzTest {
                         clock.now += data.consumeLong(0, 10_000_000);
                         while (!clock.due.isEmpty()) clock.due.poll().run();
                     }
-                    default -> hc.configWrite(hc.configSpace().findCapability(0x11) + 2, 2, data.consumeBoolean() ? 0x8000 : 0);
+                    case 9 -> hc.configWrite(hc.configSpace().findCapability(0x11) + 2, 2, data.consumeBoolean() ? 0x8000 : 0);
+                    default -> {
+                        if (driver.commands != null) driver.events();
+                    }
                 }
             }
         }
     }
 
-    /** What a driver does first (with fuzzed sizes): HCRST, slots, DCBAA, command ring, event ring, Run. */
-    private static void initialise(XhciController hc, GuestMemory memory, FuzzedDataProvider data) {
-        hc.barWrite(0, OP, 4, 2);
-        hc.barWrite(0, OP + 0x38, 4, data.consumeInt(0, 70));
-        hc.barWrite(0, OP + 0x30, 8, DCBAA);
-        hc.barWrite(0, OP + 0x18, 8, CMD_RING | 1);
-        memory.writeU64(ERST, EVENT_RING);
-        memory.writeU32(ERST + 8, data.consumeInt(0, 300));
-        hc.barWrite(0, RT + 0x28, 4, data.consumeInt(0, 3));
-        hc.barWrite(0, RT + 0x38, 8, EVENT_RING);
-        hc.barWrite(0, RT + 0x30, 8, ERST);
-        hc.barWrite(0, RT + 0x20, 4, 2);
-        hc.barWrite(0, OP, 4, 5);
+    /** A well-formed start: controller running, a SuperSpeed device addressed with bulk OUT/IN and interrupt IN endpoints. */
+    private static XhciDriver.Device bringUp(XhciDriver driver, HeldDevice dev) {
+        driver.init(8);
+        int port = driver.hc.plug(dev, 0);
+        XhciDriver.Device device = driver.newDevice();
+        driver.address(device, port, UsbSpeed.SUPER, false);
+        driver.configure(device, new XhciDriver.EndpointSpec(2, 2, 1024), new XhciDriver.EndpointSpec(5, 6, 1024),
+                new XhciDriver.EndpointSpec(7, 7, 8));
+        driver.backlog.clear();
+        return device;
     }
 
     private static int pick(FuzzedDataProvider data) {
