@@ -88,12 +88,18 @@ final class CommandRunner {
         if (ringRunning) {
             if ((value & 0x6) != 0) {   // CS or CA
                 ringRunning = false;
-                waiting = null;
+                if (waiting != null) {
+                    // The command waiting for its device is given up (§4.6.1.2).
+                    post(waiting, COMMAND_ABORTED, waiting.slotId());
+                    waiting = null;
+                }
                 post(new Trb(0, 0, 0, ring.dequeue()), COMMAND_RING_STOPPED, 0);
             }
             return;
         }
-        ring = new RingCursor(value & ~0x3FL, (value & 1) != 0);
+        // While stopped a write sets the pointer, unless it is the other half of a Stop/Abort write
+        // (a driver writes CRCR as two dwords): the ring then resumes where it stopped.
+        if ((value & 0x6) == 0) ring = new RingCursor(value & ~0x3FL, (value & 1) != 0);
     }
 
     /** Doorbell 0. */

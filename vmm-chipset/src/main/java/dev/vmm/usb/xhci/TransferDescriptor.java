@@ -112,6 +112,12 @@ final class TransferDescriptor {
         dataLength += len;
     }
 
+    /** Whether the TD has a Normal or Data Stage TRB (even of length 0: a zero-length packet). */
+    boolean movesData() {
+        for (Trb t : trbs) if (carriesData(t)) return true;
+        return false;
+    }
+
     static boolean carriesData(Trb t) {
         return t.type() == Trb.NORMAL || t.type() == Trb.DATA;
     }

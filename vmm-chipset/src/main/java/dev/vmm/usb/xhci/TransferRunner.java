@@ -71,6 +71,12 @@ final class TransferRunner {
     }
 
     private void start(DeviceSlot slot, Endpoint ep, TransferDescriptor td) {
+        if (td.setup == null && !td.movesData()) {
+            // No Op (and Event Data) TRBs only: no USB transaction, just their events (§4.11.7).
+            ep.ring.set(td.nextDequeue, td.nextCycle);
+            reportSuccess(slot, ep, td, 0);
+            return;
+        }
         byte[] data = td.gather(host.dma());
         UsbPacket packet = new UsbPacket(ep.number(), td.in, td.setup, data, p -> completed(slot, ep, p));
         ep.td = td;

@@ -307,4 +307,52 @@ class XhciTransferTest {
         Trb second = d.await(e -> e.type() == Trb.COMMAND_COMPLETION_EVENT);
         assertEquals(noop, second.parameter());
     }
+
+    @Test
+    void abortingTheCommandRingGivesUpAWaitingAddressDeviceAndResumesAfterIt() {
+        dev.holdSetAddress = true;
+        int port = rig.hc.plug(dev, 0);
+        d.portsc(port, RootHubPort.PP | RootHubPort.PR);
+        XhciDriver.Device device = d.newDevice();
+        d.mem.writeU32(device.input + 4, 3);
+        d.mem.writeU32(device.inputSlot(), UsbSpeed.HIGH.xhciSpeedId << 20 | 1 << 27);
+        d.mem.writeU32(device.inputSlot() + 4, port << 16);
+        device.rings[1] = d.new Ring(16);
+        d.mem.writeU32(device.inputEndpoint(1) + 4, 64 << 16 | 4 << 3);
+        d.mem.writeU64(device.inputEndpoint(1) + 8, device.rings[1].pointer());
+        long addressCmd = d.commands.push(device.input, 0, Trb.ADDRESS_DEVICE << 10 | device.slot << 24);
+        long noop = d.commands.push(0, 0, Trb.NOOP_COMMAND << 10);
+        d.reg(XhciDriver.DB, 0);
+        assertNotEquals(0, d.reg(XhciDriver.OP + 0x18) & 8, "CRR while the command waits");
+        // Abort as a driver does: read CRCR, set CA, write both halves.
+        long crcr = (d.reg(XhciDriver.OP + 0x18) & 0xFFFF_FFFFL) | (long) d.reg(XhciDriver.OP + 0x1C) << 32;
+        d.reg64(XhciDriver.OP + 0x18, crcr | 4);
+        Trb aborted = d.await(e -> e.type() == Trb.COMMAND_COMPLETION_EVENT && e.parameter() == addressCmd);
+        assertEquals(CompletionCode.COMMAND_ABORTED, code(aborted));
+        Trb stopped = d.await(e -> e.type() == Trb.COMMAND_COMPLETION_EVENT);
+        assertEquals(CompletionCode.COMMAND_RING_STOPPED, code(stopped));
+        assertEquals(noop, stopped.parameter(), "the ring stopped at the next command");
+        assertEquals(0, d.reg(XhciDriver.OP + 0x18) & 8, "CRR clear");
+        assertTrue(dev.held.complete(UsbPacket.Status.SUCCESS, 0), "a late answer is ignored");
+        d.reg(XhciDriver.DB, 0);
+        assertEquals(CompletionCode.SUCCESS, code(d.await(e -> e.type() == Trb.COMMAND_COMPLETION_EVENT && e.parameter() == noop)));
+    }
+
+    @Test
+    void noOpTdsCompleteWithoutATransaction() {
+        XhciDriver.Device device = configured();
+        int setups = dev.setups.size();
+        long ep0 = device.rings[1].push(0, 0, Trb.NOOP << 10 | Trb.IOC);
+        d.doorbell(device, 1);
+        assertEquals(CompletionCode.SUCCESS, code(d.await(e -> transferEventFor(e, ep0))));
+        long bulk = device.rings[BULK_OUT_DCI].push(0, 0, Trb.NOOP << 10 | Trb.IOC);
+        d.doorbell(device, BULK_OUT_DCI);
+        assertEquals(CompletionCode.SUCCESS, code(d.await(e -> transferEventFor(e, bulk))));
+        assertEquals(setups, dev.setups.size());
+        assertEquals(0, dev.bulkOut.size());
+        // A zero-length Normal TRB is a real (zero-length) packet.
+        long zlp = device.rings[BULK_OUT_DCI].push(0, 0, Trb.NORMAL << 10 | Trb.IOC);
+        d.doorbell(device, BULK_OUT_DCI);
+        assertEquals(CompletionCode.SUCCESS, code(d.await(e -> transferEventFor(e, zlp))));
+    }
 }
