@@ -262,7 +262,11 @@ final class CommandRunner {
         int address = s.id;
         UsbPacket setAddress = new UsbPacket(0, false, new UsbSetup(0, UsbSetup.SET_ADDRESS, address, 0, 0), new byte[0],
                 p -> addressed(trb, s, port, address, p));
-        port.device().handle(setAddress);
+        try {
+            port.device().handle(setAddress);
+        } catch (RuntimeException e) {
+            setAddress.complete(UsbPacket.Status.ERROR, 0);     // a device bug: the guest sees a transaction error
+        }
         return true;
     }
 

@@ -85,7 +85,13 @@ final class TransferRunner {
         if (device == null) {
             packet.complete(UsbPacket.Status.ERROR, 0);     // nobody answers: a transaction error
         } else {
-            device.handle(packet);
+            try {
+                device.handle(packet);
+            } catch (RuntimeException e) {
+                // A device bug must not reach the vCPU: the guest sees a transaction error.
+                LOG.log(System.Logger.Level.WARNING, "USB device " + device.productName() + " failed a transfer", e);
+                packet.complete(UsbPacket.Status.ERROR, 0);
+            }
         }
     }
 

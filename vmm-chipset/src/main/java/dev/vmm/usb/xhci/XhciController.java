@@ -386,6 +386,7 @@ public final class XhciController implements PciDevice, UsbHub {
             for (RootHubPort p : ports) {
                 if (p.device() != device) continue;
                 cancelTransfers(p);
+                forgetPort(p);
                 p.unplug();
                 device.detach();
                 return;
@@ -407,6 +408,13 @@ public final class XhciController implements PciDevice, UsbHub {
             DeviceSlot s = slots[i];
             if (!s.enabled || s.port != port) continue;
             for (Endpoint ep : s.endpoints) if (ep != null) transfers.cancel(s, ep, false);
+        }
+    }
+
+    /** The device is gone: its slots no longer reach that port (a device plugged there later needs Address Device). */
+    private void forgetPort(RootHubPort port) {
+        for (int i = 1; i < slots.length; i++) {
+            if (slots[i].port == port) slots[i].port = null;
         }
     }
 
