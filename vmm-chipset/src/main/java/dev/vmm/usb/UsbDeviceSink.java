@@ -20,4 +20,16 @@ public interface UsbDeviceSink {
      * {@link UsbDevice#detach}). The future completes once the device is detached.
      */
     CompletableFuture<Void> unplug(UsbDevice device);
+
+    /** The device side's view of a controller's root hub: any free port of the device's kind. */
+    static UsbDeviceSink of(UsbHub hub) {
+        return new UsbDeviceSink() {
+            @Override public int plug(UsbDevice device) { return hub.plug(device, 0); }
+
+            @Override public CompletableFuture<Void> unplug(UsbDevice device) {
+                hub.unplug(device); // synchronous: pending packets are cancelled before it returns
+                return CompletableFuture.completedFuture(null);
+            }
+        };
+    }
 }

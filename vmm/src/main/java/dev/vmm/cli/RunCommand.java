@@ -139,6 +139,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
 
+    @Option(names = "--usb", arity = "0..1", fallbackValue = "",
+            description = "A USB 3 host controller (qemu-xhci, 1b36:000d: 4 USB 3 + 4 USB 2 ports) for USB devices.")
+    String usb;
+
     @Option(names = "--console-port", paramLabel = "name=N,socket=PATH|file=PATH",
             description = "A virtio-console port (repeatable); more can be added while the guest runs (QMP).")
     java.util.List<String> consolePorts = new java.util.ArrayList<>();
@@ -406,13 +410,15 @@ public final class RunCommand implements Callable<Integer> {
         if (pvpanic != null) specs.add(dev.vmm.config.PvpanicSpec.parse(pvpanic));
         if (!ahciDisks.isEmpty() || !cdroms.isEmpty()) specs.add(AhciArgument.spec(ahciDisks, cdroms));
         if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory || memory.share()));
+        // The controller before its devices: they plug into its root hub when attached.
+        if (usb != null) specs.add(dev.vmm.config.UsbSpec.parse(usb));
         specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbControllerGiven()));
         return new MachineConfig.Devices(specs);
     }
 
-    /** Whether --usb (the xHCI controller, another change) was given; the merge connects it. */
+    /** Whether --usb (the xHCI controller the USB devices plug into) was given. */
     private boolean usbControllerGiven() {
-        return false;
+        return usb != null;
     }
 
     static byte[] demoGuest() {

@@ -71,6 +71,14 @@ public final class DeviceRegistry {
     /** The virtio-balloon (QMP balloon, query-balloon, qom-get), or null when the machine has none. */
     public dev.vmm.balloon.MachineBalloon balloon() { return balloon; }
 
+    // --- USB (--usb): the xHCI controller's root hub, where USB devices are plugged. ---
+    private volatile dev.vmm.usb.UsbHub usbHub;
+
+    public void setUsbHub(dev.vmm.usb.UsbHub hub) { usbHub = hub; }
+
+    /** The USB host controller's root hub, or null when the machine has none ({@code --usb}). */
+    public dev.vmm.usb.UsbHub usbHub() { return usbHub; }
+
     /** A device's statistics for {@code --stats} (e.g. per-queue latency histograms). */
     public synchronized void statsFrom(Supplier<String> s) { stats.add(s); }
 
