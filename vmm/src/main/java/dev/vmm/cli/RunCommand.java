@@ -127,11 +127,12 @@ public final class RunCommand implements Callable<Integer> {
             description = "A USB mass storage device (Bulk-Only, SuperSpeed) on the image (repeatable; needs --usb).")
     java.util.List<String> usbStorage = new java.util.ArrayList<>();
 
-    @Option(names = "--usb-tablet", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = "",
+    // picocli reads fallbackValue "" as "none" and adds nothing to a list: a bare --usb-tablet needs a non-empty one.
+    @Option(names = "--usb-tablet", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = dev.vmm.config.UsbDeviceSpec.NO_PROPERTIES,
             description = "A USB tablet: absolute pointer for input-send-event (repeatable; needs --usb).")
     java.util.List<String> usbTablets = new java.util.ArrayList<>();
 
-    @Option(names = "--usb-kbd", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = "",
+    @Option(names = "--usb-kbd", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = dev.vmm.config.UsbDeviceSpec.NO_PROPERTIES,
             description = "A USB boot keyboard (repeatable; needs --usb).")
     java.util.List<String> usbKeyboards = new java.util.ArrayList<>();
 

@@ -12,6 +12,8 @@ import java.util.Set;
 public sealed interface UsbDeviceSpec extends DeviceSpec {
     /** The option that adds the controller these devices need. */
     String CONTROLLER_OPTION = "--usb";
+    /** What a bare {@code --usb-tablet}/{@code --usb-kbd} stands for (picocli's fallback value): no properties. */
+    String NO_PROPERTIES = "(none)";
 
     /** QEMU's device name ({@code usb-storage}, {@code usb-tablet}, {@code usb-kbd}). */
     String driver();
@@ -61,8 +63,8 @@ public sealed interface UsbDeviceSpec extends DeviceSpec {
     static List<UsbDeviceSpec> parseAll(List<String> storage, List<String> tablets, List<String> keyboards, boolean controller) {
         List<UsbDeviceSpec> out = new java.util.ArrayList<>();
         for (String s : storage) out.add(Storage.parse(s));
-        for (String s : tablets) out.add(Hid.parse("usb-tablet", s));
-        for (String s : keyboards) out.add(Hid.parse("usb-kbd", s));
+        for (String s : tablets) out.add(Hid.parse("usb-tablet", s.equals(NO_PROPERTIES) ? "" : s));
+        for (String s : keyboards) out.add(Hid.parse("usb-kbd", s.equals(NO_PROPERTIES) ? "" : s));
         requireController(out, controller);
         return out;
     }

@@ -92,10 +92,10 @@ public final class DryRun {
         for (PendingDevice d : p.devices()) {
             Placeholder ph = new Placeholder(d.describe());
             d.place(placement, ph);
-            if (ph.function == null) usbNames.add(ph.name()); // placed nowhere on PCI: a USB device
-            else names.put(ph, ph.name());
             PendingDevice inner = d instanceof dev.vmm.devices.pcie.PlacedDevice pd ? pd.device() : d;
             if (inner instanceof dev.vmm.devices.pcie.RootPortAttach r) names.put(r.port().bridge(), r.describe());
+            else if (ph.function == null) usbNames.add(ph.name()); // placed nowhere on PCI: a USB device
+            else names.put(ph, ph.name());
         }
         chipset.pci().assignResources();
         sb.append(cfg.platform().hpet() ? String.format("hpet: %#x, 3 timers, legacy replacement to GSI 2/8%n", dev.vmm.chipset.timer.Hpet.DEFAULT_BASE)
