@@ -19,37 +19,25 @@ public final class WakeRegisters {
 
     /** Sets {@code s} and {@code r} (fresh or read from the vCPU) for entry {@code e}; the APIC base and interrupt bitmap stay. */
     public static void fill(Sregs s, Regs r, WakeEntry e) {
+        // The reset state (segments, descriptor tables, control and general registers), then what differs.
+        dev.vmm.vcpu.ResetState.apply(s, r, 0);
         boolean real = e.mode() == WakeEntry.Mode.REAL;
         s.cs = segment(e.selector(), e.csBase(), real ? 0xFFFF : 0xFFFF_FFFF, 0xB, !real);
-        Sregs.Segment data = segment(real ? 0 : 0x18, 0, real ? 0xFFFF : 0xFFFF_FFFF, 0x3, !real);
-        s.ds = data;
-        s.es = segment(data.selector, 0, data.limit, 0x3, !real);
-        s.fs = segment(data.selector, 0, data.limit, 0x3, !real);
-        s.gs = segment(data.selector, 0, data.limit, 0x3, !real);
-        s.ss = segment(data.selector, 0, data.limit, 0x3, !real);
-        Sregs.Segment tr = new Sregs.Segment();
-        tr.type = 0xB;
-        tr.present = 1;
-        tr.limit = 0xFFFF;
-        s.tr = tr;
-        Sregs.Segment ldt = new Sregs.Segment();
-        ldt.type = 0x2;
-        ldt.present = 1;
-        ldt.limit = 0xFFFF;
-        s.ldt = ldt;
-        s.gdtBase = 0;
-        s.gdtLimit = (short) 0xFFFF;
-        s.idtBase = 0;
-        s.idtLimit = (short) 0xFFFF;
-        s.cr0 = real ? 0x10 : 0x11;     // ET (+ PE): caches on, paging off
-        s.cr2 = 0;
-        s.cr3 = 0;
-        s.cr4 = 0;
-        s.efer = 0;
-        r.rax = r.rbx = r.rcx = r.rdx = r.rsi = r.rdi = r.rsp = r.rbp = 0;
-        r.r8 = r.r9 = r.r10 = r.r11 = r.r12 = r.r13 = r.r14 = r.r15 = 0;
+        if (!real) {
+            s.ds = flatData();
+            s.es = flatData();
+            s.fs = flatData();
+            s.gs = flatData();
+            s.ss = flatData();
+        }
+        s.cr0 = real ? 0x10 : 0x11;     // ET (+ PE): caches on (the reset's CD/NW off), paging off
         r.rip = e.ip();
-        r.rflags = 0x2;
+        r.rdx = 0;                      // no processor signature on a resume
+    }
+
+    /** The flat 4 GiB data segment (selector 18h) of the protected-mode waking vector. */
+    private static Sregs.Segment flatData() {
+        return segment(0x18, 0, 0xFFFF_FFFF, 0x3, true);
     }
 
     /** Puts {@code vcpu} (parked, outside KVM_RUN) at {@code e}. Needs /dev/kvm: not run in this repository's tests. */
