@@ -18,11 +18,14 @@ public interface BlkBackend extends AutoCloseable {
     /** Whether writes, discards and write-zeroes must be refused. */
     boolean readOnly();
 
-    /** Whether {@link BlkBackendQueue#discard} releases storage (false: the device does not offer DISCARD). */
-    boolean supportsDiscard();
+    /**
+     * Whether {@link BlkBackendQueue#discard} releases storage (false: the device does not offer
+     * DISCARD). By default every writable backend can.
+     */
+    default boolean supportsDiscard() { return !readOnly(); }
 
-    /** Whether {@link BlkBackendQueue#writeZeroes} is available (false: WRITE_ZEROES not offered). */
-    boolean supportsWriteZeroes();
+    /** Whether {@link BlkBackendQueue#writeZeroes} is available (false: WRITE_ZEROES not offered); by default when writable. */
+    default boolean supportsWriteZeroes() { return !readOnly(); }
 
     /**
      * Whether writes are durable on completion (write-through, e.g. O_DSYNC): the device then does

@@ -50,10 +50,6 @@ public final class SyncBackendAdapter implements BlkBackend {
 
     @Override public boolean readOnly() { return disk.readOnly(); }
 
-    @Override public boolean supportsDiscard() { return !disk.readOnly(); }
-
-    @Override public boolean supportsWriteZeroes() { return !disk.readOnly(); }
-
     @Override public boolean writeThrough() { return writeThrough; }
 
     @Override public String defaultSerial() { return serial; }

@@ -144,10 +144,6 @@ public final class UringRawBackend implements BlkBackend {
 
     @Override public boolean readOnly() { return readOnly; }
 
-    @Override public boolean supportsDiscard() { return !readOnly; }
-
-    @Override public boolean supportsWriteZeroes() { return !readOnly; }
-
     @Override public boolean writeThrough() { return cache == CacheMode.WRITETHROUGH; }
 
     @Override public String defaultSerial() { return serial; }
