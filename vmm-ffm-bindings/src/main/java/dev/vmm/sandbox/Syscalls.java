@@ -18,6 +18,7 @@ public final class Syscalls {
             Map.entry("setuid", 105), Map.entry("setgid", 106), Map.entry("setreuid", 113), Map.entry("setregid", 114),
             Map.entry("setgroups", 116), Map.entry("setresuid", 117), Map.entry("setresgid", 119),
             Map.entry("setfsuid", 122), Map.entry("setfsgid", 123), Map.entry("capset", 126),
+            Map.entry("chroot", 161), Map.entry("chdir", 80), Map.entry("getresuid", 118), Map.entry("getresgid", 120),
             Map.entry("sched_setparam", 142), Map.entry("sched_setscheduler", 144), Map.entry("setpriority", 141),
             Map.entry("sched_setaffinity", 203), Map.entry("sched_setattr", 314),
             Map.entry("uselib", 134), Map.entry("ustat", 136), Map.entry("sysfs", 139), Map.entry("_sysctl", 156),
