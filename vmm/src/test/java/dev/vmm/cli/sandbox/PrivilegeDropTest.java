@@ -163,6 +163,18 @@ class PrivilegeDropTest {
     }
 
     @Test
+    void openingATapAfterTheDropIsRefusedInOneLine() throws Exception {
+        // what a later netdev/device_add of a tap would run into: the message, not EPERM from TUNSETIFF
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx64m", "-cp", System.getProperty("java.class.path"),
+                TapAfterDrop.class.getName(), "vmtdrop" + ProcessHandle.current().pid() % 10000).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes()).strip();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        assertThat(out).startsWith("REFUSED tap vmtdrop").contains("opening a tap needs privileges this process gave up (now user nobody)");
+    }
+
+    @Test
     void unknownUserIsOneLineAndNothingServes() throws Exception {
         Path log = tmp.resolve("bad.log");
         Process p = vmm(log, "nbd", "--run-as", "no-such-user-xyz", "-r", "-f", "raw", "-k", shared.resolve("x.sock").toString(), image.toString());
