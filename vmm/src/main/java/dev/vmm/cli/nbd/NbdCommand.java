@@ -94,10 +94,10 @@ public final class NbdCommand implements Callable<Integer> {
                 java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
         try {
             privileges.drop(); // --chroot, --run-as: the image is open and the socket listens
-        } catch (IllegalStateException e) {
+        } catch (IllegalArgumentException e) {
             server.close();
             disk.close();
-            throw new IllegalArgumentException(e.getMessage(), e);
+            throw e;
         }
         sandbox.enter(); // --sandbox on: the image is open and the socket listens
         AtomicBoolean closed = new AtomicBoolean();

@@ -21,11 +21,15 @@ public final class PrivilegeOption {
             description = "Once everything privileged is open, chroot to DIR (before --run-as; QEMU's -chroot).")
     Path chroot;
 
-    /** Applies --chroot and --run-as if given; {@link IllegalArgumentException} / {@link IllegalStateException} say why not. */
+    /** Applies --chroot and --run-as if given; an {@link IllegalArgumentException} says why not, in one line. */
     public void drop() {
         if (runAs == null && chroot == null) return;
         PrivilegeDrop.Target t = runAs == null ? null : PrivilegeDrop.resolve(runAs);
         if (chroot != null) ClasspathPreload.beforeChroot();
-        PrivilegeDrop.apply(t, chroot);
+        try {
+            PrivilegeDrop.apply(t, chroot);
+        } catch (IllegalStateException e) {
+            throw new IllegalArgumentException(e.getMessage(), e); // the commands print these as one line
+        }
     }
 }
