@@ -33,7 +33,7 @@ TARGETS=(
   vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#vpc
   vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#probe
   vmm-chipset:dev.vmm.chipset.acpi.fuzz.HotplugRegistersFuzzTest#registers
-  vmm:dev.vmm.cpu.CpuStateFuzzTest#state
+  vmm:dev.vmm.cpu.CpuStateFuzzTest#section
   vmm:dev.vmm.dump.DumpRequestFuzzTest#arguments
 )
 mkdir -p target/fuzz
