@@ -57,6 +57,7 @@ public final class SandboxChild {
             }
             case "allowed" -> allowed();
             case "per-kind" -> perKind();
+            case "strict" -> strict();
             default -> throw new IllegalArgumentException(args[1]);
         };
         System.out.println("RESULT " + result);
@@ -80,6 +81,48 @@ public final class SandboxChild {
         });
         t.join();
         return seen[0] + " main-seccomp=" + Seccomp.mode();
+    }
+
+    /**
+     * The --sandbox strict lists (PerKindAllowLists, enforced): a CONTROL thread does ordinary work
+     * (a thread, a file written and read back, a unix socket, the pid) and is refused a call outside
+     * its list (mount, which no kind has) with EPERM; an IO thread sets up io_uring, which is on the
+     * IO list, and is refused socket(2), which is not.
+     */
+    private static String strict() throws Exception {
+        PerKindAllowLists.filters().register(ThreadKindFilters.Mode.ENFORCE);
+        String[] seen = new String[2];
+        Thread c = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-test", () -> {
+            try (Arena a = Arena.ofConfined()) {
+                Thread inner = Thread.ofPlatform().start(() -> { });
+                inner.join();
+                Path f = Files.createTempFile("strict", ".txt");
+                Files.writeString(f, "ok");
+                String back = Files.readString(f);
+                Files.delete(f);
+                try (var ch = java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+                    back += ch.isOpen() ? "-socket" : "";
+                }
+                long mount = Libc.syscallRaw(Syscalls.number("mount"), 0, 0, 0, 0, 0, 0);
+                seen[0] = "control-seccomp=" + Seccomp.mode() + " control-work=" + back + " control-pid=" + (Libc.getpid() > 0)
+                        + " control-mount=" + mount;
+            } catch (Exception e) {
+                seen[0] = "control-failed " + e;
+            }
+        });
+        c.join();
+        Thread io = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.IO, "io-test", () -> {
+            String uring;
+            try (IoUring r = IoUring.create(8, 0)) {
+                uring = "ok";
+            } catch (RuntimeException e) {
+                uring = e.getMessage();
+            }
+            long socket = Libc.syscallRaw(Syscalls.number("socket"), 1 /* AF_UNIX */, 1 /* SOCK_STREAM */, 0, 0, 0, 0);
+            seen[1] = "io-uring=" + uring + " io-socket=" + socket;
+        });
+        io.join();
+        return seen[0] + " " + seen[1] + " main-seccomp=" + Seccomp.mode();
     }
 
     /** Ordinary JVM and VMM activity: threads, file I/O, the pid, io_uring, a GC. */

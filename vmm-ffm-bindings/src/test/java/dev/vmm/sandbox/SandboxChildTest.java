@@ -114,6 +114,15 @@ class SandboxChildTest {
     }
 
     @Test
+    void strictListsAllowEachKindsWorkAndRefuseTheRest() throws Exception {
+        // --sandbox strict (PerKindAllowLists): what a kind does works, a call outside its list gets EPERM
+        Outcome o = child("none", "strict");
+        assertThat(o.status()).as(o.out()).isZero();
+        assertThat(o.result()).as(o.out()).isEqualTo("control-seccomp=2 control-work=ok-socket control-pid=true control-mount="
+                + -Errno.EPERM + " io-uring=ok io-socket=" + -Errno.EPERM + " main-seccomp=0");
+    }
+
+    @Test
     void trapIsNoBetterTheJvmHasNoSigsysHandler() throws Exception {
         // RET_TRAP raises SIGSYS with si_syscall for a handler to read; HotSpot installs none, so the
         // default action ends the process exactly like KILL_PROCESS, with no line and no hs_err.

@@ -195,6 +195,8 @@ public final class RunCommand implements Callable<Integer> {
 
     @picocli.CommandLine.Mixin
     dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin
+    dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 
     private final PrintStream err = System.err;
 
@@ -232,6 +234,7 @@ public final class RunCommand implements Callable<Integer> {
             boolean firstBoot = boots == 0;
             MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpu);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
+                if (firstBoot) privileges.drop(); // --chroot, --run-as: everything privileged is open now
                 sandbox.enter(); // --sandbox on: everything privileged (/dev/kvm, images, taps) is open now
                 m.lifecycle().panicPolicy(panicPolicy);
                 m.lifecycle().noShutdown(noShutdown);

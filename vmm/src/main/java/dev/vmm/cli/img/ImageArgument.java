@@ -15,6 +15,17 @@ final class ImageArgument {
     @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
     @Option(names = {"-U", "--force-share"}, description = "do not lock the image (it may be in use)") boolean forceShare;
     @Parameters(index = "0", paramLabel = "FILE") Path file;
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
+
+    /**
+     * Once the image (and its backing chain) is open: --chroot / --run-as, then --sandbox. The
+     * commands read only through the open descriptors from here on.
+     */
+    void confine() {
+        privileges.drop();
+        sandbox.enter();
+    }
 
     /** How to open the image read-only: the format given (or probed) and the lock unless {@code -U}. */
     Images.Options readOnly() {

@@ -27,6 +27,7 @@ final class ImgCheck implements Callable<Integer> {
             Images.Options o = image.readOnly(); // with the backing chain: a missing or unknown backing fails the check, as with qemu-img
             PrintWriter out = spec.commandLine().getOut();
             try (BlockDevice d = Images.open(image.file, o)) {
+                image.confine(); // --chroot, --run-as, --sandbox: the image is open
                 if (!(d instanceof Qcow2Image q)) {
                     ImgSupport.error(spec.commandLine(), "this image format (" + d.format() + ") does not support checks");
                     return UNSUPPORTED;

@@ -38,6 +38,7 @@ final class ImgInfo implements Callable<Integer> {
             Images.Options o = image.readOnly().withBacking(false);
             Map<String, Object> j;
             try (BlockDevice d = Images.open(image.file, o)) {
+                image.confine(); // --chroot, --run-as, --sandbox: the image is open
                 j = describe(image.file, d.info());
                 if (d instanceof dev.vmm.block.nbd.NbdBlockDevice n) j.put("filename", n.uri().toString());
             }

@@ -30,6 +30,7 @@ final class ImgMap implements Callable<Integer> {
             boolean json = output.equals("json");
             ObjectMapper mapper = new ObjectMapper();
             try (BlockDevice d = Images.open(image.file, image.readOnly())) {
+                image.confine(); // --chroot, --run-as, --sandbox: the image is open
                 if (json) out.println("[");
                 else out.printf("%-16s%-16s%-16s%s%n", "Offset", "Length", "Mapped to", "File");
                 Extent cur = null;

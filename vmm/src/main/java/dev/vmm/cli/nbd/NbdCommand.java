@@ -49,6 +49,7 @@ public final class NbdCommand implements Callable<Integer> {
     @Option(names = "--tls-verify-peer", paramLabel = "on|off", defaultValue = "on", description = "require a client certificate signed by ca-cert.pem (default: ${DEFAULT-VALUE}, as QEMU's verify-peer)") String tlsVerifyPeer;
     @Parameters(index = "0", paramLabel = "IMAGE") Path image;
     @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 
     @Override
     public Integer call() {
@@ -93,6 +94,16 @@ public final class NbdCommand implements Callable<Integer> {
             disk.close();
             throw new IOException("cannot listen on " + (socket != null ? socket : bind + ":" + port) + ": " + e.getMessage(), e);
         }
+        // Opened before the drop (the path may be out of reach after --chroot/--run-as), filled after.
+        java.nio.channels.FileChannel pid = pidFile == null ? null : java.nio.channels.FileChannel.open(pidFile,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING);
+        try {
+            privileges.drop(); // --chroot, --run-as: the image is open and the socket listens
+        } catch (IllegalArgumentException e) {
+            server.close();
+            disk.close();
+            throw e;
+        }
         sandbox.enter(); // --sandbox on: the image is open and the socket listens
         AtomicBoolean closed = new AtomicBoolean();
         Runnable shutdown = () -> {
@@ -112,7 +123,11 @@ public final class NbdCommand implements Callable<Integer> {
         };
         Thread hook = new Thread(shutdown, "vmm-nbd-shutdown");
         Runtime.getRuntime().addShutdownHook(hook); // SIGTERM, SIGINT: flush and close the image
-        if (pidFile != null) Files.writeString(pidFile, ProcessHandle.current().pid() + "\n");
+        if (pid != null) {
+            try (pid) {
+                pid.write(java.nio.ByteBuffer.wrap((ProcessHandle.current().pid() + "\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            }
+        }
         if (port == 0 && socket == null) {
             PrintWriter out = spec.commandLine().getOut();
             out.println(((InetSocketAddress) server.address()).getPort());

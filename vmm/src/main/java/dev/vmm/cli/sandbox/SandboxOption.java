@@ -11,13 +11,21 @@ import picocli.CommandLine.Option;
  * host (no such run has been made).
  */
 public final class SandboxOption {
-    @Option(names = "--sandbox", paramLabel = "on|off", arity = "1", defaultValue = "off", converter = OnOff.class,
+    String value = "off"; // a String: picocli rewrites on/off to true/false for boolean fields
+
+    @Option(names = "--sandbox", paramLabel = "on|off|strict", arity = "1", defaultValue = "off", converter = OnOff.class,
             description = "Install the process-wide seccomp filter once everything privileged is open "
                     + "(no exec, fork, ptrace, mount, setuid, module or kexec calls afterwards; see docs/sandbox.md). "
-                    + "Default: ${DEFAULT-VALUE}.")
-    String value; // a String: picocli rewrites on/off to true/false for boolean fields
+                    + "strict: also a per-thread-kind allow-list on every VMM thread (experimental: most lists are "
+                    + "derived from code, not measured; calls outside get EPERM). Default: ${DEFAULT-VALUE}.")
+    void value(String v) {
+        value = v;
+        // The per-kind filters are installed by each VMM thread as it starts: registered now, while
+        // the command line is read, they reach every thread the command starts afterwards.
+        if (v.equals("strict")) PerKindStrict.register();
+    }
 
-    private boolean on() { return value.equals("on"); }
+    private boolean on() { return !value.equals("off"); }
 
     private boolean entered;
 
@@ -28,13 +36,24 @@ public final class SandboxOption {
         entered = true;
     }
 
-    /** on|off, as QEMU writes its switches. */
+    /** Registers the per-kind allow-lists once per process (ENFORCE: EPERM outside the list). */
+    static final class PerKindStrict {
+        private static boolean registered;
+
+        static synchronized void register() {
+            if (registered) return;
+            dev.vmm.sandbox.PerKindAllowLists.filters().register(dev.vmm.sandbox.ThreadKindFilters.Mode.ENFORCE);
+            registered = true;
+        }
+    }
+
+    /** on|off|strict, as QEMU writes its switches. */
     public static final class OnOff implements picocli.CommandLine.ITypeConverter<String> {
         @Override
         public String convert(String v) {
             return switch (v) {
-                case "on", "off" -> v;
-                default -> throw new picocli.CommandLine.TypeConversionException("expected on or off, not '" + v + "'");
+                case "on", "off", "strict" -> v;
+                default -> throw new picocli.CommandLine.TypeConversionException("expected on, off or strict, not '" + v + "'");
             };
         }
     }

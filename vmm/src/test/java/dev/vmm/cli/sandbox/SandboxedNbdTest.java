@@ -34,8 +34,8 @@ class SandboxedNbdTest {
 
     private static void awaitSocket(Process p, Path sock, Path log) throws IOException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        // the pid file is written once the socket listens and the sandbox is entered
-        while (!Files.exists(Path.of(sock + ".pid"))) {
+        // the pid file is created before the privileges are dropped and filled once the sandbox is entered
+        while (!Files.exists(Path.of(sock + ".pid")) || Files.size(Path.of(sock + ".pid")) == 0) {
             if (!p.isAlive()) assertThat(Files.readString(log)).as("vmm nbd exited before listening").isEmpty();
             assertThat(System.nanoTime()).as("vmm nbd did not listen within 60 s").isLessThan(deadline);
             Thread.onSpinWait();

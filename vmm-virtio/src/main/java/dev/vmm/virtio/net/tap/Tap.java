@@ -73,6 +73,11 @@ public final class Tap implements AutoCloseable {
      */
     public static Tap open(String name, int queues) {
         validateName(name, "tap");
+        // After --run-as/--chroot: one clear line (QMP error, or the CLI's) instead of EPERM from TUNSETIFF.
+        if (dev.vmm.sandbox.PrivilegeDrop.droppedTo() != null) {
+            throw new TapException("tap " + name + ": opening a tap needs privileges this process gave up (now "
+                    + dev.vmm.sandbox.PrivilegeDrop.droppedTo() + "); create taps before privileges are dropped");
+        }
         if (queues < 1 || queues > MAX_QUEUES) throw new TapException("tap " + name + ": queues must be 1.." + MAX_QUEUES + ", not " + queues);
         boolean existed = Files.exists(Path.of("/sys/class/net", name));
         int flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (queues > 1 ? IFF_MULTI_QUEUE : 0);

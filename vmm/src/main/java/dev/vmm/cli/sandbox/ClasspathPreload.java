@@ -1,0 +1,42 @@
+package dev.vmm.cli.sandbox;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/**
+ * Before a chroot: the JVM loads classes lazily, and after the chroot the class path's paths no
+ * longer resolve. Jars are opened once and then read through their descriptor, so one resource
+ * lookup that walks the whole class path opens them all; class directories (a development run
+ * from target/classes) are read file by file, so their classes are loaded here, without running
+ * their initialisers. The JDK's own classes come from its runtime image, which stays open.
+ */
+final class ClasspathPreload {
+    private ClasspathPreload() {}
+
+    static void beforeChroot() {
+        ClassLoader loader = ClasspathPreload.class.getClassLoader();
+        loader.getResource("dev/vmm/cli/sandbox/no-such-resource"); // opens every jar on the way
+        for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+            Path dir = Path.of(entry);
+            if (!Files.isDirectory(dir)) continue;
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path f : files.filter(p -> p.toString().endsWith(".class")).toList()) {
+                    String name = dir.relativize(f).toString().replace(File.separatorChar, '.');
+                    name = name.substring(0, name.length() - ".class".length());
+                    if (name.endsWith("module-info") || name.endsWith("package-info")) continue;
+                    try {
+                        Class.forName(name, false, loader);
+                    } catch (ClassNotFoundException | LinkageError ignored) {
+                        // a test-only or optional class whose dependencies are absent: not needed later either
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+    }
+}
