@@ -337,6 +337,8 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.pci.QueryPci.install(s, () -> m.devices() == null ? null : m.devices().pci().root(),
                 d -> m.devices() == null ? null : m.devices().qdevId(d));
         dev.vmm.control.UsbCommands.install(s, drivers, m); // usb-* hot-plug, input-send-event
+        dev.vmm.control.block.BlockHotplug.install(s, drivers, m); // blockdev-add/del, virtio-blk-pci device_add
+        dev.vmm.control.netdev.NetdevCommands.install(s); // netdev_add/del: argument checks only for now
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();

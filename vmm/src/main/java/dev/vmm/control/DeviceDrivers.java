@@ -64,7 +64,7 @@ public final class DeviceDrivers {
     }
 
     /** QEMU's id rule: a letter first, then letters, digits, '-', '.', '_'. */
-    static boolean validId(String id) {
+    public static boolean validId(String id) {
         if (id.isEmpty() || !Character.isLetter(id.charAt(0)) || id.charAt(0) > 127) return false;
         for (int i = 1; i < id.length(); i++) {
             char c = id.charAt(i);

@@ -152,6 +152,7 @@ public final class MachineBuilder {
                 }
             }
             PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
+            registry.addPart(placement); // the buses by name, for QMP device_add at run time
             AttachContext ctx = new AttachContext(placement, new VirtioAttach(vm, mem, routing, ioThreads, placement, registry),
                     registry, mem, ioThreads, cfg.cpus(), console.asStream(), exit);
             dev.vmm.firmware.BootOrder bootOrder = new dev.vmm.firmware.BootOrder();

@@ -1,0 +1,21 @@
+package dev.vmm.control.block;
+
+import dev.vmm.control.DeviceDrivers;
+import dev.vmm.control.QmpServer;
+import dev.vmm.devices.PciPlacement;
+import dev.vmm.machine.Machine;
+
+/** Installs the QMP block hot-plug commands of a running machine: blockdev-add/del and virtio-blk-pci device_add. */
+public final class BlockHotplug {
+    private BlockHotplug() {}
+
+    public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
+        BlockNodes nodes = new BlockNodes();
+        BlockdevCommands.install(qmp, nodes);
+        if (m.devices() == null) return;
+        m.devices().closeLater(nodes::closeAll); // the images are closed (and unlocked) with the machine
+        drivers.register(new VirtioBlkPciDriver(nodes,
+                () -> m.devices().parts(PciPlacement.class).stream().findFirst().orElse(null),
+                f -> m.devices().qdevId(f.device())));
+    }
+}

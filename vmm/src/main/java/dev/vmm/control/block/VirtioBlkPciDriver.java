@@ -1,0 +1,137 @@
+package dev.vmm.control.block;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.chipset.pci.PciFunction;
+import dev.vmm.config.ConfigException;
+import dev.vmm.config.pci.PciTarget;
+import dev.vmm.control.DeviceDriver;
+import dev.vmm.control.QmpServer.QmpException;
+import dev.vmm.devices.PciPlacement;
+
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Function;
+import java.util.function.Supplier;
+
+/**
+ * QMP {@code device_add} of {@code virtio-blk-pci} ({@code drive}, {@code id}, {@code bus},
+ * {@code addr}, {@code num-queues}) on a node made by {@code blockdev-add}. The request is checked as
+ * QEMU checks it, in QEMU's order: the bus first, then each property as given, then what QEMU's
+ * realize refuses (a busy slot, no drive, zero queues, a node another device writes). A bus behind
+ * a PCI-to-PCI bridge is refused: only bus 0 has the ACPI (PIIX4) hot-plug slots, as RHEL 7 documents
+ * for {@code pc}; PCIe root ports (q35) are accepted.
+ *
+ * <p>The run-time attach itself (virtio-blk function into the slot, the guest told through the
+ * hot-plug register block) is not implemented yet: a request that passes every check is refused with
+ * a GenericError saying so, and nothing is changed (the node stays free).
+ */
+public final class VirtioBlkPciDriver implements DeviceDriver {
+    static final String DRIVER = "virtio-blk-pci";
+    private static final Set<String> PROPERTIES = Set.of("driver", "id", "drive", "bus", "addr", "num-queues");
+
+    private final BlockNodes nodes;
+    private final Supplier<PciPlacement> placement;
+    private final Function<PciFunction, String> qdevId;
+
+    /**
+     * @param placement the machine's PCI buses by name (null while there is no machine)
+     * @param qdevId    the {@code id} a device on the bus was given, or null (for messages)
+     */
+    public VirtioBlkPciDriver(BlockNodes nodes, Supplier<PciPlacement> placement, Function<PciFunction, String> qdevId) {
+        this.nodes = nodes;
+        this.placement = placement;
+        this.qdevId = qdevId;
+    }
+
+    @Override
+    public Set<String> drivers() {
+        return Set.of(DRIVER);
+    }
+
+    @Override
+    public void add(String driver, String id, JsonNode args) throws QmpException {
+        PciPlacement pci = placement.get();
+        if (pci == null) throw QmpException.generic("No 'PCI' bus found for device '" + DRIVER + "'");
+        String busName = args.hasNonNull("bus") ? args.get("bus").asText() : pci.rootName();
+        PciPlacement.Downstream bus = pci.bus(busName);
+        if (bus == null) throw QmpException.generic("Bus '" + busName + "' not found");
+        if (!bus.bus().isRoot() && !bus.express()) {
+            throw QmpException.generic("Bus '" + busName + "' is behind a PCI bridge: devices behind PCI bridges are not"
+                    + " hot-pluggable (only bus " + pci.rootName() + " has hot-plug slots, as RHEL 7 documents for pc)");
+        }
+        String drive = null;
+        PciTarget target = new PciTarget(busName, -1, 0);
+        int queues = 1;
+        for (Iterator<Map.Entry<String, JsonNode>> it = args.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> p = it.next();
+            String value = p.getValue().asText();
+            switch (p.getKey()) {
+                case "drive" -> {
+                    if (nodes.find(value) == null) {
+                        throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + value + "'");
+                    }
+                    drive = value;
+                }
+                case "addr" -> target = address(busName, value);
+                case "num-queues" -> queues = number(value);
+                default -> {
+                    if (!PROPERTIES.contains(p.getKey())) {
+                        throw QmpException.generic("Property '" + DRIVER + "." + p.getKey() + "' not found");
+                    }
+                }
+            }
+        }
+        if (target.slot() >= 0) {
+            PciFunction busy = bus.bus().function(target.slot(), target.function());
+            if (busy != null) {
+                String owner = qdevId.apply(busy);
+                throw QmpException.generic(String.format("PCI: slot %d function %d not available for %s, in use by %s,id=%s",
+                        target.slot(), target.function(), DRIVER, busy.device().name(), owner == null ? "(null)" : owner));
+            }
+        }
+        if (drive == null) throw QmpException.generic("drive property not set");
+        if (queues < 1) throw QmpException.generic("num-queues property must be larger than 0");
+        String user = nodes.user(drive);
+        if (user != null) {
+            throw QmpException.generic("Permission conflict on node '" + drive + "': permissions 'write' are both required by "
+                    + backend(user) + " (uses node '" + drive + "' as 'root' child) and unshared by " + backend(id)
+                    + " (uses node '" + drive + "' as 'root' child).");
+        }
+        throw QmpException.generic("hot-plug of " + DRIVER + " needs the run-time attach of a virtio-blk function and the"
+                + " guest's ACPI notification, which this VMM does not have yet (not implemented yet); nothing was changed");
+    }
+
+    private static String backend(String id) {
+        return "block device '/machine/peripheral" + (id == null ? "-anon" : "") + "/" + id + "/virtio-backend'";
+    }
+
+    private static PciTarget address(String bus, String addr) throws QmpException {
+        try {
+            return PciTarget.of(DRIVER, bus, addr);
+        } catch (ConfigException e) {
+            throw QmpException.generic("Property '" + DRIVER + ".addr' doesn't take value '" + addr + "'");
+        }
+    }
+
+    private static int number(String v) throws QmpException {
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= 0 && n <= 0xFFFF) return n;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw QmpException.generic("Property '" + DRIVER + ".num-queues' doesn't take value '" + v + "'");
+    }
+
+    @Override
+    public boolean owns(String id) {
+        return false; // nothing is plugged yet (see the class comment)
+    }
+
+    @Override
+    public CompletableFuture<Void> delete(String id) throws QmpException {
+        throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+    }
+}

@@ -1,0 +1,89 @@
+package dev.vmm.control.netdev;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.control.DeviceDrivers;
+import dev.vmm.control.QmpServer;
+import dev.vmm.control.QmpServer.QmpException;
+
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * QMP {@code netdev_add} and {@code netdev_del}, the arguments libvirt sends for a hot-plugged NIC
+ * ({@code type: tap}, {@code id}, {@code ifname}, {@code queues}, {@code vhost: false}), checked with
+ * QEMU 7.2's wording. Opening the tap at run time is not implemented yet: a request that passes
+ * every check is refused with a GenericError saying so, so no netdev ever exists and
+ * {@code netdev_del} finds none.
+ */
+public final class NetdevCommands {
+    /** QEMU 7.2's NetClientDriver values that netdev_add accepts; only tap is served here. */
+    private static final Set<String> QEMU_TYPES = Set.of("user", "tap", "l2tpv3", "socket", "stream", "dgram", "vde",
+            "bridge", "hubport", "netmap", "vhost-user", "vhost-vdpa");
+    private static final Set<String> TAP_PARAMS = Set.of("type", "id", "ifname", "queues", "vhost");
+    /** The most queue pairs a virtio-net device here serves (and a tap can have: Linux's MAX_TAP_QUEUES is 256). */
+    static final int MAX_QUEUES = 256;
+
+    private NetdevCommands() {}
+
+    public static void install(QmpServer qmp) {
+        qmp.register("netdev_add", a -> {
+            validate(a);
+            throw QmpException.generic("netdev_add of a tap at run time is not implemented yet in this VMM; nothing was changed");
+        });
+        qmp.register("netdev_del", Set.of("id"), a -> {
+            JsonNode id = a.get("id");
+            if (id == null || id.isNull()) throw QmpException.generic("Parameter 'id' is missing");
+            if (!id.isTextual()) throw QmpException.generic("Invalid parameter type for 'id', expected: string");
+            throw new QmpException("DeviceNotFound", "Device '" + id.asText() + "' not found");
+        });
+    }
+
+    static void validate(JsonNode a) throws QmpException {
+        JsonNode id = a.get("id");
+        if (id == null || id.isNull()) throw QmpException.generic("Parameter 'id' is missing");
+        JsonNode type = a.get("type");
+        if (type == null || type.isNull()) throw QmpException.generic("Parameter 'type' is missing");
+        if (!QEMU_TYPES.contains(type.asText())) {
+            throw QmpException.generic("Parameter 'type' does not accept value '" + type.asText() + "'");
+        }
+        if (!DeviceDrivers.validId(id.asText())) throw QmpException.generic("Parameter 'id' expects an identifier");
+        if (!type.asText().equals("tap")) {
+            throw QmpException.generic("netdev type '" + type.asText() + "' is not supported by this VMM (only tap)");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = a.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> p = it.next();
+            JsonNode v = p.getValue();
+            switch (p.getKey()) {
+                case "ifname" -> {
+                    if (!v.isTextual()) throw QmpException.generic("Invalid parameter type for 'ifname', expected: string");
+                    if (v.asText().isEmpty() || v.asText().length() > 15) {
+                        throw QmpException.generic("ifname '" + v.asText() + "' is not a network interface name (1 to 15 characters)");
+                    }
+                }
+                case "vhost" -> {
+                    if (!v.isBoolean()) throw QmpException.generic("Invalid parameter type for 'vhost', expected: boolean");
+                    if (v.asBoolean()) throw QmpException.generic("vhost=on is not supported by this VMM (its virtio-net is served in user space)");
+                }
+                case "queues" -> {
+                    long q = queues(v);
+                    if (q < 1 || q > MAX_QUEUES) throw QmpException.generic("queues must be 1.." + MAX_QUEUES + ", not " + q);
+                }
+                default -> {
+                    if (!TAP_PARAMS.contains(p.getKey())) throw QmpException.generic("Parameter '" + p.getKey() + "' is unexpected");
+                }
+            }
+        }
+    }
+
+    /** QEMU reads {@code queues} as an unsigned number, given as a JSON number or as its text. */
+    private static long queues(JsonNode v) throws QmpException {
+        try {
+            if (v.isIntegralNumber() && v.canConvertToLong() && v.asLong() >= 0) return v.asLong();
+            if (v.isTextual()) return Long.parseUnsignedLong(v.asText().trim());
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw QmpException.generic("Parameter 'queues' expects uint64");
+    }
+}
