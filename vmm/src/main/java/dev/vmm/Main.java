@@ -25,6 +25,9 @@ public final class Main {
     }
 
     public static int run(String... args) {
+        for (String a : args) {
+            if (a.equals("--trace-startup")) dev.vmm.startup.StartupTrace.enable();
+        }
         // "vmm --kernel K ..." means "vmm run --kernel K ...": run is the default subcommand.
         if (args.length > 0 && args[0].startsWith("-") && !java.util.Set.of("-h", "--help", "-V", "--version").contains(args[0])) {
             String[] withRun = new String[args.length + 1];

@@ -190,6 +190,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--no-s4", description = "Do not offer ACPI S4 (suspend to disk) to the guest (QEMU's disable_s4).")
     boolean noS4;
 
+    @Option(names = "--trace-startup", description = "Print on stderr where the start-up time went, phase by phase, "
+            + "up to the guest's first serial byte (or the end of --dry-run).")
+    boolean traceStartup; // read by Main before parsing (dev.vmm.startup.StartupTrace)
+
     @Option(names = {"-q", "--quiet"}, description = "Do not print the boot and exit lines on stderr.")
     boolean quiet;
 
@@ -213,8 +217,10 @@ public final class RunCommand implements Callable<Integer> {
             System.out.print(dev.vmm.cpu.CpuSpec.help());
             return 0;
         }
+        dev.vmm.startup.StartupTrace.mark("options parsed");
         dev.vmm.cpu.CpuSpec.parse(cpu); // a bad --cpu is status 2 before anything else happens
         MachineConfig cfg = config();
+        dev.vmm.startup.StartupTrace.mark("configuration read (kernel, initrd, device options)");
         dev.vmm.lifecycle.PanicPolicy panicPolicy;
         try {
             panicPolicy = dev.vmm.lifecycle.PanicPolicy.parse(onPanic);
@@ -225,8 +231,10 @@ public final class RunCommand implements Callable<Integer> {
         if (dryRun) {
             if (restore != null || incoming != null) throw new UsageException("--dry-run checks a machine to boot, not --restore or --incoming");
             try (dev.vmm.machine.PreparedMachine p = new MachineBuilder().cpu(cpu).prepare(cfg)) {
+                dev.vmm.startup.StartupTrace.mark("prepared (RAM mapped, kernel loaded, images and host devices opened)");
                 System.out.print(dev.vmm.machine.DryRun.describe(p, cpu));
             }
+            dev.vmm.startup.StartupTrace.finish("machine described (dry run)", err);
             return 0;
         }
         int boots = 0;
@@ -234,6 +242,7 @@ public final class RunCommand implements Callable<Integer> {
             boolean firstBoot = boots == 0;
             MachineBuilder builder = new MachineBuilder().deferDiskLocks(incoming != null && firstBoot).cpu(cpu);
             try (Machine m = restore != null && boots == 0 ? restoreSnapshot(cfg) : builder.build(cfg)) {
+                dev.vmm.startup.StartupTrace.mark("machine built (prepare + KVM VM, chipset, devices, vCPUs)");
                 if (firstBoot) privileges.drop(); // --chroot, --run-as: everything privileged is open now
                 sandbox.enter(); // --sandbox on: everything privileged (/dev/kvm, images, taps) is open now
                 m.lifecycle().panicPolicy(panicPolicy);
@@ -250,7 +259,9 @@ public final class RunCommand implements Callable<Integer> {
                 dev.vmm.control.QmpServer control = startQmp(m);
                 Thread hook = new Thread(m::stopBySignal);
                 Runtime.getRuntime().addShutdownHook(hook);
+                dev.vmm.startup.StartupTrace.mark("QMP and signal handling ready, vCPUs starting");
                 VmExit exit = m.run();
+                dev.vmm.startup.StartupTrace.finish("guest stopped before its first serial byte", err);
                 if (exit.kind() == VmExit.Kind.GUEST_PANIC && panicPolicy.kind() == dev.vmm.lifecycle.PanicPolicy.Kind.DUMP) {
                     dev.vmm.dump.MachineDump.write(m, panicPolicy.dumpPath(), err);
                 }

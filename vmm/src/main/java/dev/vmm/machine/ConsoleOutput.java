@@ -18,6 +18,8 @@ public final class ConsoleOutput implements ByteSink, AutoCloseable {
     private final Thread flusher;
     private volatile boolean closed;
 
+    private boolean firstByte;
+
     public ConsoleOutput(OutputStream out) {
         this.out = out;
         this.flusher = dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONSOLE, "console-flush", this::flushPeriodically);
@@ -35,6 +37,10 @@ public final class ConsoleOutput implements ByteSink, AutoCloseable {
 
     @Override
     public synchronized void write(byte b) {
+        if (!firstByte) {
+            firstByte = true;
+            dev.vmm.startup.StartupTrace.finish("first serial byte from the guest", System.err); // --trace-startup
+        }
         buf[len++] = b;
         if (b == '\n' || len == buf.length) flush();
     }
