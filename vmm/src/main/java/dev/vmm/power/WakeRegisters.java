@@ -42,11 +42,7 @@ public final class WakeRegisters {
 
     /** Puts {@code vcpu} (parked, outside KVM_RUN) at {@code e}. Needs /dev/kvm: not run in this repository's tests. */
     public static void apply(VcpuFd vcpu, WakeEntry e) {
-        Sregs s = vcpu.getSregs();
-        Regs r = new Regs();
-        fill(s, r, e);
-        vcpu.setSregs(s);
-        vcpu.setRegs(r);
+        dev.vmm.vcpu.ResetState.write(vcpu, (s, r) -> fill(s, r, e));
     }
 
     private static Sregs.Segment segment(int selector, long base, long limit, int type, boolean flat32) {

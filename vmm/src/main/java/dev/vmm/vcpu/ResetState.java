@@ -50,9 +50,17 @@ public final class ResetState {
 
     /** Puts the reset state into a vCPU (the boot vCPU of a firmware boot). */
     public static void applyTo(VcpuFd vcpu, int signature) {
+        write(vcpu, (s, r) -> apply(s, r, signature));
+    }
+
+    /**
+     * Reads the vCPU's special registers (APIC base and interrupt bitmap are kept), lets {@code fill}
+     * set them and fresh general registers, and writes both back (KVM only).
+     */
+    public static void write(VcpuFd vcpu, java.util.function.BiConsumer<Sregs, Regs> fill) {
         Sregs s = vcpu.getSregs();
         Regs r = new Regs();
-        apply(s, r, signature);
+        fill.accept(s, r);
         vcpu.setSregs(s);
         vcpu.setRegs(r);
     }
