@@ -16,6 +16,11 @@ public final class UsbCommands {
     public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
         UsbBus usb = m.devices().usb();
         drivers.register(new UsbDeviceDriver(usb));
+        qmp.register("x-vmm-query-usb", java.util.Set.of(), a -> {
+            dev.vmm.usb.UsbHub hub = m.devices().usbHub();
+            if (hub == null) throw QmpServer.QmpException.generic(UsbQuery.NO_CONTROLLER);
+            return UsbQuery.describe(hub, usb.plugged());
+        });
         InputCommands.install(qmp, usb.inputs(), usb::has, () -> {
             RunState s = m.lifecycle().state();
             return s == RunState.RUNNING || s == RunState.SUSPENDED;
