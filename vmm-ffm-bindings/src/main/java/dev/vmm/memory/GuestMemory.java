@@ -62,8 +62,7 @@ public final class GuestMemory {
      * lies in one region (virtio buffers may not straddle a hole; callers split at region ends).
      */
     public MemorySegment slice(long gpa, long len) {
-        GuestRegion r = regionFor(gpa, len);
-        if (r == null) throw new GuestMemoryException(gpa, len);
+        GuestRegion r = region(gpa, len);
         return r.host().asSlice(gpa - r.base(), len);
     }
 
