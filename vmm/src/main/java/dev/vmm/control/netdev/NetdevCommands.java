@@ -57,8 +57,10 @@ public final class NetdevCommands {
             switch (p.getKey()) {
                 case "ifname" -> {
                     if (!v.isTextual()) throw QmpException.generic("Invalid parameter type for 'ifname', expected: string");
-                    if (v.asText().isEmpty() || v.asText().length() > 15) {
-                        throw QmpException.generic("ifname '" + v.asText() + "' is not a network interface name (1 to 15 characters)");
+                    try {
+                        dev.vmm.virtio.net.tap.Tap.validateName(v.asText(), "ifname"); // the rule --net tap= follows
+                    } catch (dev.vmm.virtio.net.tap.TapException e) {
+                        throw QmpException.generic(e.getMessage());
                     }
                 }
                 case "vhost" -> {
