@@ -8,8 +8,9 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 
 /**
- * Before a chroot: the JVM loads classes lazily, and after the chroot the class path's paths no
- * longer resolve. Jars are opened once and then read through their descriptor, so one resource
+ * Before a chroot or a change of user: the JVM loads classes lazily, and afterwards the class
+ * path's paths may no longer resolve (chroot) or be readable (a directory of mode 0700 that only
+ * root may enter, as {@code mktemp -d} makes them; the --run-as tests failed in such a clone). Jars are opened once and then read through their descriptor, so one resource
  * lookup that walks the whole class path opens them all; class directories (a development run
  * from target/classes) are read file by file, so their classes are loaded here, without running
  * their initialisers. The JDK's own classes come from its runtime image, which stays open.
@@ -17,7 +18,7 @@ import java.util.stream.Stream;
 final class ClasspathPreload {
     private ClasspathPreload() {}
 
-    static void beforeChroot() {
+    static void beforeDrop() {
         ClassLoader loader = ClasspathPreload.class.getClassLoader();
         loader.getResource("dev/vmm/cli/sandbox/no-such-resource"); // opens every jar on the way
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {

@@ -25,7 +25,7 @@ public final class PrivilegeOption {
     public void drop() {
         if (runAs == null && chroot == null) return;
         PrivilegeDrop.Target t = runAs == null ? null : PrivilegeDrop.resolve(runAs);
-        if (chroot != null) ClasspathPreload.beforeChroot();
+        ClasspathPreload.beforeDrop(); // the class path may not be readable (or there) afterwards
         try {
             PrivilegeDrop.apply(t, chroot);
         } catch (IllegalStateException e) {
