@@ -129,11 +129,18 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     }
     // ---- end ACPI S3/S4 ----
 
-    void attachStateful(MachineConfig config, dev.vmm.chipset.legacy.CmosRtc cmos, dev.vmm.chipset.legacy.I8042 i8042) {
+    void attachStateful(MachineConfig config, dev.vmm.chipset.legacy.CmosRtc cmos, dev.vmm.chipset.legacy.I8042 i8042,
+                        dev.vmm.chipset.acpi.Gpe0Block gpe) {
         this.config = config;
         this.cmos = cmos;
         this.i8042 = i8042;
+        this.gpe = gpe;
     }
+
+    private dev.vmm.chipset.acpi.Gpe0Block gpe;
+
+    /** The ACPI GPE0 block: hot-plug raises its events here (bit 1 PCI on pc, bit 2 CPU); saved in snapshots. */
+    public dev.vmm.chipset.acpi.Gpe0Block gpe() { return gpe; }
 
     public MachineConfig config() { return config; }
 

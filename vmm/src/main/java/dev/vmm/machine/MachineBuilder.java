@@ -203,7 +203,7 @@ public final class MachineBuilder {
             Machine m = new Machine(kvm, vm, mem, pio, mmio, vcpus, chipset.com1(), console,
                     cfg.serial() instanceof MachineConfig.Serial.Stdio, summary, gate, exit);
             dev.vmm.cpu.CpuState.remember(m, cpuSpecText, cpu); // for the snapshot/migration "cpu" section
-            m.attachStateful(cfg, chipset.cmos(), chipset.i8042());
+            m.attachStateful(cfg, chipset.cmos(), chipset.i8042(), chipset.gpe());
             m.attachPower(chipset.pm()); // ACPI S3/S4 (dev.vmm.power)
             m.attachDevices(registry);
             return m;

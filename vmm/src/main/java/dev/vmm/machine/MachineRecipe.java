@@ -61,8 +61,13 @@ public interface MachineRecipe {
      */
     default java.util.List<String> unsaveableParts() { return java.util.List.of(); }
 
-    /** What a recipe built that outlives the build: the devices snapshots and the console need, and its PCI. */
-    record Chipset(Uart16550 com1, I8042 i8042, CmosRtc cmos, PciSubsystem pci, dev.vmm.chipset.acpi.AcpiPm pm) {}
+    /**
+     * What a recipe built that outlives the build: the devices snapshots and the console need, and its
+     * PCI. {@code gpe} is the ACPI GPE0 block hot-plug raises its events on (pc: 0xafe0, q35: PMBASE +
+     * 0x20; it shares the SCI with {@code pm}).
+     */
+    record Chipset(Uart16550 com1, I8042 i8042, CmosRtc cmos, PciSubsystem pci, dev.vmm.chipset.acpi.AcpiPm pm,
+                   dev.vmm.chipset.acpi.Gpe0Block gpe) {}
 
     /** The recipe {@code --machine name} means; an unknown name is the user's error. */
     static MachineRecipe named(String name) {

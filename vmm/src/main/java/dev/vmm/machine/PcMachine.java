@@ -3,8 +3,10 @@ package dev.vmm.machine;
 import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.acpi.AcpiPm;
 import dev.vmm.chipset.acpi.AcpiTables;
+import dev.vmm.chipset.acpi.Gpe0Block;
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.bus.InterruptLine;
+import dev.vmm.chipset.bus.SharedInterruptLine;
 import dev.vmm.chipset.firmware.MpTable;
 import dev.vmm.chipset.legacy.Pvpanic;
 import dev.vmm.chipset.legacy.ResetControl;
@@ -17,7 +19,8 @@ import java.util.function.IntFunction;
 
 /**
  * {@code --machine pc}: an i440FX-style PC without firmware. COM1, the i8042 (keyboard controller
- * reset), the CMOS/RTC, the debug-exit and ISA pvpanic ports, the ACPI PM block (S5, SCI 9) and the
+ * reset), the CMOS/RTC, the debug-exit and ISA pvpanic ports, the ACPI PM block (S5, SCI 9), the GPE0 block
+ * at 0xafe0 (hot-plug events) and the
  * 0xCF8/0xCFC PCI host with 0xCF9 reset; PCI INTx on IOAPIC inputs 16-23; ACPI (RSDP in the BIOS
  * area) and an MP table written by the VMM itself, as firmware would.
  */
@@ -41,9 +44,12 @@ public final class PcMachine implements MachineRecipe {
         PciSubsystem pci = cfg.platform().firmwareBoot()
                 ? new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()), new dev.vmm.chipset.q35.I440fxPmc())
                 : new PciSubsystem(pio, mmio, isaIrq, mem.end(), new ResetControl(legacy.reset()));
-        AcpiPm pm = new AcpiPm(isaIrq.apply(SCI_IRQ), legacy.powerOff());
+        SharedInterruptLine sci = new SharedInterruptLine(isaIrq.apply(SCI_IRQ));
+        AcpiPm pm = new AcpiPm(sci.source(), legacy.powerOff());
         pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, pm);
-        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm);
+        Gpe0Block gpe = new Gpe0Block(Gpe0Block.PIIX4_LENGTH, sci.source());
+        pio.register(Gpe0Block.PIIX4_BASE, gpe.length(), gpe);
+        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm, gpe);
     }
 
     @Override
@@ -63,6 +69,7 @@ public final class PcMachine implements MachineRecipe {
                 .pciMmio32Window(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_SIZE)
                 .pciMmio64Window(pci.mmio64Base(), PciSubsystem.MMIO64_SIZE)
                 .pm(AcpiPm.DEFAULT_BASE, SCI_IRQ)
+                .gpe0(Gpe0Block.PIIX4_BASE - AcpiPm.DEFAULT_BASE, Gpe0Block.PIIX4_LENGTH)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
                 .sleepStates(cfg.sleep().s3(), cfg.sleep().s4()); // --no-s3/--no-s4 (docs/lifecycle.md)
         if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());

@@ -2,6 +2,7 @@ package dev.vmm.machine;
 
 import dev.vmm.boot.X86Layout;
 import dev.vmm.chipset.acpi.AcpiPm;
+import dev.vmm.chipset.acpi.Gpe0Block;
 import dev.vmm.chipset.acpi.AcpiTables;
 import dev.vmm.chipset.bus.Bus;
 import dev.vmm.chipset.bus.InterruptLine;
@@ -26,7 +27,8 @@ import java.util.function.IntFunction;
  * 0x600 with ACPI_EN, SCI on IRQ 9), and PCI INTx over PIRQA-H on IOAPIC inputs 16-23 (slot S pin P
  * uses PIRQ (S + P - 1) mod 8). ACPI tables for a PCI Express host: PNP0A08 with _OSC, the ECAM
  * window reserved and described by MCFG. No HPET yet (the device model needs a host timer the VMM
- * does not arm yet, so neither the MMIO nor its ACPI table is there) and no GPE0 block.
+ * does not arm yet, so neither the MMIO nor its ACPI table is there) and the ICH9 GPE0 block at PMBASE + 0x20
+ * (hot-plug events).
  *
  * <p>Memory: RAM below 4 GiB ends below the ECAM window (at 2 GiB when the guest has 2.75 GiB or
  * more, as QEMU's q35 does); the 32-bit PCI window is above ECAM (0xC0000000 up to the IOAPIC, as
@@ -88,16 +90,22 @@ public final class Q35Machine implements MachineRecipe {
 
         Ich9Lpc lpc = new Ich9Lpc();
         pci.root().attach(LPC_SLOT, 0, lpc);
-        AcpiPm pm = new AcpiPm(isaIrq.apply(SCI_IRQ), legacy.powerOff());
+        dev.vmm.chipset.bus.SharedInterruptLine sci = new dev.vmm.chipset.bus.SharedInterruptLine(isaIrq.apply(SCI_IRQ));
+        AcpiPm pm = new AcpiPm(sci.source(), legacy.powerOff());
+        Gpe0Block gpe = new Gpe0Block(Gpe0Block.ICH9_LENGTH, sci.source());
         lpc.setListener(new Ich9Lpc.Listener() {
             private int mapped = -1;
 
             @Override
             public synchronized void pmBlockChanged(int base, int sciIrq) {
-                if (mapped >= 0) pio.unregister(mapped, pm);
+                if (mapped >= 0) {
+                    pio.unregister(mapped, pm);
+                    pio.unregister(mapped + Gpe0Block.ICH9_OFFSET_IN_PM_BLOCK, gpe);
+                }
                 mapped = -1;
                 if (base >= 0) {
                     pio.register(base, AcpiPm.SIZE, pm);
+                    pio.register(base + Gpe0Block.ICH9_OFFSET_IN_PM_BLOCK, gpe.length(), gpe);
                     mapped = base;
                 }
             }
@@ -106,7 +114,7 @@ public final class Q35Machine implements MachineRecipe {
         pci.host().configWrite(0, LPC_SLOT, 0, Ich9Lpc.PMBASE, 4, PM_BASE);
         pci.host().configWrite(0, LPC_SLOT, 0, Ich9Lpc.ACPI_CNTL, 1, Ich9Lpc.ACPI_EN);
         functions = new Functions(mch[0], lpc, pm);
-        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm);
+        return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm, gpe);
     }
 
     @Override
@@ -147,6 +155,7 @@ public final class Q35Machine implements MachineRecipe {
                 .pciExpress(true)
                 .ecam(ECAM_BASE, 0, 255)
                 .pm(PM_BASE, SCI_IRQ)
+                .gpe0(Gpe0Block.ICH9_OFFSET_IN_PM_BLOCK, Gpe0Block.ICH9_LENGTH)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
                 .sleepStates(sleep.s3(), sleep.s4());
     }

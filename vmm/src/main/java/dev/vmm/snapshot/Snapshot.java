@@ -106,6 +106,7 @@ public final class Snapshot {
         w.section("uart/com1", 1, SectionBytes.of(o -> RecordCodec.write(o, m.com1().state())));
         w.section("cmos", 1, SectionBytes.of(o -> RecordCodec.write(o, m.cmos().state())));
         w.section("i8042", 1, SectionBytes.of(o -> RecordCodec.write(o, m.i8042().state())));
+        w.section("gpe0", 1, SectionBytes.of(o -> RecordCodec.write(o, m.gpe().state())));
         devices.write(w);
     }
 
@@ -182,7 +183,7 @@ public final class Snapshot {
     static int deviceSectionVersion(String name) {
         if (name.startsWith("vcpu/")) return VcpuState.VERSION;
         return switch (name) {
-            case "uart/com1", "cmos", "i8042" -> 1;
+            case "uart/com1", "cmos", "i8042", "gpe0" -> 1;
             case "vm" -> VmState.VERSION;
             case dev.vmm.cpu.CpuState.SECTION -> dev.vmm.cpu.CpuState.VERSION;
             default -> PciDeviceState.sectionVersion(name);
@@ -208,6 +209,7 @@ public final class Snapshot {
             else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
             else if (name.equals("cmos")) m.cmos().restore(RecordCodec.read(in, CmosRtc.State.class));
             else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
+            else if (name.equals("gpe0")) m.gpe().restore(RecordCodec.read(in, dev.vmm.chipset.acpi.Gpe0Block.State.class));
             else return pci.read(name, in);
             return true;
         }

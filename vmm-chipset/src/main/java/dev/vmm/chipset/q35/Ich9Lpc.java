@@ -11,7 +11,7 @@ import java.util.Objects;
  * <ul>
  *   <li><b>PMBASE</b> (0x40, 32-bit): bits 15:7 = I/O base of the 128-byte ACPI block, bit 0 reads 1
  *       (I/O space). The PM1 event/control blocks and the PM timer (+0x08) sit there, the GPE0
- *       block at +0x20 ({@link Ich9Gpe0}).</li>
+ *       block at +0x20 ({@link dev.vmm.chipset.acpi.Gpe0Block}).</li>
  *   <li><b>ACPI_CNTL</b> (0x44): bit 7 ACPI_EN (the PMBASE block decodes only while set), bits 2:0
  *       SCI IRQ select (0 = IRQ 9, 1 = 10, 2 = 11, 4-7 = IRQ 20-23; 3 reserved, taken as 9).</li>
  *   <li><b>PIRQA-D_ROUT</b> (0x60-0x63) and <b>PIRQE-H_ROUT</b> (0x68-0x6B): bit 7 = routing

@@ -223,28 +223,6 @@ class Q35Test {
         assertThat(cfgRead(0, 31, 0, Ich9Lpc.RCBA, 4)).isEqualTo(0xfed1_c001);
     }
 
-    @Test
-    void gpe0RaisesSciForEnabledEventsAndClearsOnWriteOne() {
-        RecordingLine sci = new RecordingLine();
-        Ich9Gpe0 gpe = new Ich9Gpe0(sci);
-        pio.register(0x600 + Ich9Gpe0.OFFSET_IN_PM_BLOCK, Ich9Gpe0.SIZE, gpe);
-        gpe.raise(1);
-        assertThat(sci.level()).isFalse();
-        assertThat(pio.read(0x620, 1)).isEqualTo(2);
-        pio.write(0x628, 1, 0x02);                  // GPE0_EN bit 1
-        assertThat(sci.level()).isTrue();
-        assertThat(pio.read(0x628, 4)).isEqualTo(2);
-        pio.write(0x620, 1, 0x01);                  // clearing another bit changes nothing
-        assertThat(sci.level()).isTrue();
-        pio.write(0x620, 4, 0x02);
-        assertThat(sci.level()).isFalse();
-        gpe.raise(40);
-        pio.write(0x62d, 1, 0x01);                  // EN byte 5 bit 0 = GPE 40
-        assertThat(sci.level()).isTrue();
-        assertThat(pio.read(0x620, 8)).isEqualTo(1L << 40);
-        assertThat(sci.risingEdges()).isEqualTo(2);
-    }
-
     /** A PCIe endpoint to put behind a root port. */
     static final class Endpoint implements PciDevice {
         final PciConfigSpace config = PciConfigSpace.expressEndpoint(0x1af4, 0x1042, 0x010000, 1);
