@@ -44,8 +44,10 @@ public final class RunCommand implements Callable<Integer> {
                     + "unless thp=off, prealloc=on allocates it all at start, share=on maps a shared memfd (docs/balloon.md).")
     dev.vmm.config.MemorySpec memory;
 
-    @Option(names = "--cpus", paramLabel = "N", defaultValue = "1", description = "vCPUs (default: ${DEFAULT-VALUE}).")
-    int cpus;
+    @Option(names = "--cpus", paramLabel = "N[,maxcpus=M][,sockets=S,cores=C,threads=T]", defaultValue = "1",
+            description = "vCPUs at boot (default: ${DEFAULT-VALUE}); with maxcpus=M, M-N more can be plugged over QMP "
+                    + "(QEMU's -smp; docs/hotplug.md).")
+    String cpus;
 
     @Option(names = "--serial", paramLabel = "stdio|file:PATH|none", converter = SerialConverter.class,
             defaultValue = "stdio", description = "Where COM1 goes (default: ${DEFAULT-VALUE}).")
@@ -350,6 +352,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.UsbCommands.install(s, drivers, m); // usb-* hot-plug, input-send-event
         dev.vmm.control.block.BlockHotplug.install(s, drivers, m); // blockdev-add/del, virtio-blk-pci device_add
         dev.vmm.control.netdev.NetdevCommands.install(s); // netdev_add/del: argument checks only for now
+        dev.vmm.cpuhotplug.CpuHotplugQmp.install(s, drivers, m, dev.vmm.cpu.CpuSpec.parse(cpu).model()); // vCPU hot-plug, query-cpus-fast
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();
@@ -388,12 +391,22 @@ public final class RunCommand implements Callable<Integer> {
         }
         byte[] initrdBytes = initrd == null ? null : readFile(initrd, "initrd");
         try {
-            return new MachineConfig(machine, memory.bytes(), cpus, kernelBytes, kernelName, initrdBytes, cmdline, serial,
+            dev.vmm.smp.SmpTopology smp = smpTopology(); // --cpus N[,maxcpus=M,...] (issue 15)
+            return new MachineConfig(machine, memory.bytes(), smp.cpus(), kernelBytes, kernelName, initrdBytes, cmdline, serial,
                     new GuestRam.Options(sharedMemory || memory.share(), hugepages, false, memory.thp(), memory.prealloc()),
                     reboot, stats, devices(), new MachineConfig.SleepStates(!noS3, !noS4),
-                    platform(kernelBytes == null && restore == null && incoming == null));
+                    platform(kernelBytes == null && restore == null && incoming == null), smp);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
+        }
+    }
+
+    /** {@code --cpus}: QEMU's {@code -smp} rules and messages ({@link dev.vmm.smp.SmpTopology}). */
+    private dev.vmm.smp.SmpTopology smpTopology() {
+        try {
+            return dev.vmm.smp.SmpTopology.parse(cpus, machine);
+        } catch (dev.vmm.smp.SmpTopology.Invalid e) {
+            throw new UsageException("--cpus " + cpus + ": " + e.getMessage());
         }
     }
 

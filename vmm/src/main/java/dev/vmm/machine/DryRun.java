@@ -61,6 +61,9 @@ public final class DryRun {
         StringBuilder sb = new StringBuilder();
         sb.append("machine: ").append(p.recipe().name()).append('\n');
         sb.append(String.format("cpu: %s, %d vCPU%s%n", cpu, cfg.cpus(), cfg.cpus() > 1 ? "s" : ""));
+        if (cfg.smp().hotpluggable() || cfg.smp().sockets() > 1 || cfg.smp().threads() > 1) {
+            sb.append(cfg.smp().describe()).append(System.lineSeparator()); // --cpus N,maxcpus=M,... (docs/hotplug.md)
+        }
         sb.append(String.format("memory: %d MiB%n", cfg.memoryBytes() >> 20));
         List<E820.Entry> map = new ArrayList<>(E820.forRam(GuestRam.layout(cfg.memoryBytes(), p.recipe().lowRamEnd(cfg.memoryBytes()))).entries());
         map.add(new E820.Entry(X86Layout.MMIO_HOLE_START, X86Layout.MMIO_HOLE_END - X86Layout.MMIO_HOLE_START, -1));

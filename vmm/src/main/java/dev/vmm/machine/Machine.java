@@ -298,7 +298,10 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
             if (devices != null) devices.startAfterStateChange(); // a restored machine's devices start before its vCPUs
             lifecycle.states().transition(dev.vmm.lifecycle.RunState.RUNNING);
         }
-        for (Vcpu v : vcpus) v.start();
+        synchronized (this) { // a vCPU hot-plugged before this point is started here, later ones by plugVcpu
+            for (Vcpu v : vcpus) v.start();
+            vcpusStarted = true;
+        }
         VmExit e = exit.join();
         synchronized (this) {
             if (throttle != null) throttle.close();
@@ -316,6 +319,41 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         }
         console.flush();
         return e;
+    }
+
+    // ---- CPU hot-plug (issue 15; dev.vmm.cpuhotplug, docs/hotplug.md) ----
+    private boolean vcpusStarted;
+    private volatile dev.vmm.cpuhotplug.CpuHotplug cpuHotplug;
+
+    void attachCpuHotplug(dev.vmm.cpuhotplug.CpuHotplug h) { this.cpuHotplug = h; }
+
+    /** The CPU hot-plug controller, or null without {@code maxcpus} above {@code --cpus}. */
+    public dev.vmm.cpuhotplug.CpuHotplug cpuHotplug() { return cpuHotplug; }
+
+    /** Adds a hot-plugged vCPU: started now if the machine runs (parked at once while it is paused). */
+    public synchronized void plugVcpu(Vcpu v) {
+        vcpus.add(v);
+        if (gate.pauseRequested()) v.kick(); // immediate exit: its first KVM_RUN returns and it parks
+        if (vcpusStarted) v.start();
+    }
+
+    /**
+     * Takes an ejected vCPU out: its thread ends (at once, or when a paused machine resumes) and
+     * pause/resume no longer count it. Its fd stays open (KVM cannot destroy a vCPU) until close.
+     */
+    public void unplugVcpu(Vcpu v) {
+        synchronized (this) {
+            vcpus.remove(v);
+            v.stop();
+        }
+        Thread t = v.thread();
+        if (t != null && !paused) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(2));
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
     }
 
     /** Exits per vCPU and KVM exit reason, for {@code --stats}. */
@@ -360,6 +398,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     public void close() {
         if (devices != null) devices.close();
         for (Vcpu v : vcpus) v.fd().close();
+        if (cpuHotplug != null) cpuHotplug.closeParked(); // unplugged vCPUs kept for reuse
         console.close();
         vm.close();
         kvm.close();

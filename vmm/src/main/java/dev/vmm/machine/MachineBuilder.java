@@ -180,23 +180,20 @@ public final class MachineBuilder {
                 dev.vmm.firmware.FirmwareConfig.cmos(chipset.cmos(), cfg.platform().boot(), cfg.cpus());
                 registry.cannotSaveState("firmware boot (the BIOS area's memory slots follow PAM)");
             }
-            List<Vcpu> vcpus = new ArrayList<>();
-            VcpuGate gate = new VcpuGate(cfg.cpus());
+            List<Vcpu> vcpus = new java.util.concurrent.CopyOnWriteArrayList<>(); // CPU hot-plug adds and removes
+            VcpuGate gate = new VcpuGate(cfg.smp().maxCpus());
             BootEntry entry = p.entry();
+            dev.vmm.vcpu.VcpuMaker maker = new dev.vmm.vcpu.VcpuMaker(vm, cpu, cfg.smp(), pio, mmio, exit, gate);
             for (int id = 0; id < cfg.cpus(); id++) {
-                VcpuFd fd = vm.createVcpu(id);
-                dev.vmm.cpu.KvmHost.enableOn(fd, cpu);
-                fd.setCpuid(CpuTopology.forVcpu(supported, id, cfg.cpus(), true));
-                List<String> refused = VcpuSetup.setupMsrs(fd);
+                List<String> refused = new ArrayList<>();
+                VcpuFd fd = maker.create(id, refused);
                 if (!refused.isEmpty() && id == 0) warnings.add("host refused boot MSRs " + refused);
-                VcpuSetup.setupFpu(fd);
-                VcpuSetup.setupLapic(fd);
                 if (id == 0 && entry != null) VcpuSetup.setupBootVcpu(fd, entry);
                 if (id == 0 && p.firmware() != null) {
                     CpuidEntries.Entry leaf1 = supported.find(1, 0);
                     dev.vmm.vcpu.ResetState.applyTo(fd, leaf1 == null ? 0 : leaf1.eax);   // F000:FFF0, the ROM's reset vector
                 }
-                vcpus.add(new Vcpu(fd, pio, mmio, exit, gate));
+                vcpus.add(maker.loop(fd));
             }
             String summary = String.format("%s via %s, %d MiB, %d vCPU%s, %s", cfg.kernelName(), entry != null ? entry.protocol() : p.firmware() != null ? "firmware" : "restore",
                     cfg.memoryBytes() >> 20, cfg.cpus(), cfg.cpus() > 1 ? "s" : "", CpuTopology.vendor(supported));
@@ -206,6 +203,12 @@ public final class MachineBuilder {
             m.attachStateful(cfg, chipset.cmos(), chipset.i8042(), chipset.gpe());
             m.attachPower(chipset.pm()); // ACPI S3/S4 (dev.vmm.power)
             m.attachDevices(registry);
+            // --- CPU hot-plug (issue 15): the register block, vCPUs made by the same maker; docs/hotplug.md ---
+            if (cfg.smp().hotpluggable()) {
+                m.attachCpuHotplug(dev.vmm.cpuhotplug.CpuHotplug.install(pio, p.recipe().cpuHotplugBase(), chipset.gpe(), cfg.smp(),
+                        dev.vmm.cpuhotplug.CpuHotplug.typeName(cpuSpec.model()), new dev.vmm.cpuhotplug.KvmVcpuFactory(maker, m)));
+                registry.cannotSaveState("CPU hot-plug (maxcpus above --cpus): the set of present vCPUs is not carried yet");
+            }
             return m;
         } catch (RuntimeException e) {
             // Devices attached hand their resources to the registry; the others still hold theirs.

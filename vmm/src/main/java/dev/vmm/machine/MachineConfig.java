@@ -13,7 +13,15 @@ import java.nio.file.Path;
  */
 public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                             String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
-                            Devices devices, SleepStates sleep, dev.vmm.firmware.PlatformOptions platform) {
+                            Devices devices, SleepStates sleep, dev.vmm.firmware.PlatformOptions platform,
+                            dev.vmm.smp.SmpTopology smp) {
+    /** With today's topology for {@code cpus} (all present, one socket): what callers without {@code --cpus ...,maxcpus=} build. */
+    public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
+                         String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats,
+                         Devices devices, SleepStates sleep, dev.vmm.firmware.PlatformOptions platform) {
+        this(machine, memoryBytes, cpus, kernel, kernelName, initrd, cmdline, serial, ram, reboot, stats, devices, sleep, platform, null);
+    }
+
     /** Direct kernel boot with the default platform (HPET on) and both sleep states: the form snapshots and older callers use. */
     public MachineConfig(String machine, long memoryBytes, int cpus, byte[] kernel, String kernelName, byte[] initrd,
                          String cmdline, Serial serial, GuestRam.Options ram, boolean reboot, boolean stats, Devices devices) {
@@ -74,6 +82,8 @@ public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] k
     public MachineConfig {
         if (platform == null) platform = dev.vmm.firmware.PlatformOptions.DEFAULT;
         if (sleep == null) sleep = SleepStates.BOTH;
+        if (smp == null && cpus >= 1 && cpus <= MAX_CPUS) smp = dev.vmm.smp.SmpTopology.of(cpus);
+        if (smp != null && smp.cpus() != cpus) throw new IllegalArgumentException("topology of " + smp.cpus() + " vCPUs for --cpus " + cpus);
         if (cpus < 1 || cpus > MAX_CPUS) throw new IllegalArgumentException("--cpus must be between 1 and " + MAX_CPUS);
         if (memoryBytes < (16L << 20)) throw new IllegalArgumentException("--memory must be at least 16M");
         if ((memoryBytes & 0xFFF) != 0) throw new IllegalArgumentException("--memory must be a multiple of 4K");

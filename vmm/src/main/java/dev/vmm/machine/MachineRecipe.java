@@ -31,6 +31,9 @@ public interface MachineRecipe {
     /** QEMU's name of the root PCI bus ({@code bus=} and {@code query-pci}): {@code pci.0}, or {@code pcie.0} on q35. */
     default String rootBusName() { return "pci.0"; }
 
+    /** Where the ACPI CPU hot-plug register block is (issue 15): QEMU's 0xaf00 on pc, 0x0cd8 on q35. */
+    default int cpuHotplugBase() { return dev.vmm.chipset.acpi.AcpiCpuHotplug.PIIX_BASE; }
+
     /** Whether the machine has the ICH9 AHCI controller ({@code --ahci}, {@code --cdrom}). */
     default boolean hasAhci() { return false; }
 

@@ -56,7 +56,7 @@ public final class PcMachine implements MachineRecipe {
     public void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory mem, CpuidEntries cpuid) {
         AcpiTables acpi = acpiTables(chipset, cfg);
         mem.write(acpi.address(), acpi.bytes());
-        writeMpTable(mem, cfg.cpus(), cpuid, chipset.pci());
+        writeMpTable(mem, cfg.smp(), cpuid, chipset.pci());
     }
 
     @Override
@@ -72,13 +72,14 @@ public final class PcMachine implements MachineRecipe {
                 .gpe0(Gpe0Block.PIIX4_BASE - AcpiPm.DEFAULT_BASE, Gpe0Block.PIIX4_LENGTH)
                 .pvpanic(Pvpanic.DEFAULT_PORT)
                 .sleepStates(cfg.sleep().s3(), cfg.sleep().s4()); // --no-s3/--no-s4 (docs/lifecycle.md)
+        dev.vmm.smp.SmpTables.acpi(b, cfg.smp(), cpuHotplugBase()); // --cpus topology and CPU hot-plug (docs/hotplug.md)
         if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());
         return b.build(rsdpAddress());
     }
 
     /** The MP table: one processor per vCPU (APIC id = vCPU id), the IOAPIC, ISA interrupt routing. */
-    private static void writeMpTable(GuestMemory mem, int cpus, CpuidEntries cpuid, PciSubsystem pci) {
-        MpTable.Builder b = MpTable.builder(cpus);
+    private static void writeMpTable(GuestMemory mem, dev.vmm.smp.SmpTopology smp, CpuidEntries cpuid, PciSubsystem pci) {
+        MpTable.Builder b = dev.vmm.smp.SmpTables.mp(MpTable.builder(smp.cpus()), smp);
         for (var r : pci.mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi()); // MP table pins are 0-based (INTA = 0)
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
         if (leaf1 != null) b.cpuid(leaf1.eax, leaf1.edx);

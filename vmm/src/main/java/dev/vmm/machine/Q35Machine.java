@@ -58,6 +58,9 @@ public final class Q35Machine implements MachineRecipe {
     public long rsdpAddress() { return X86Layout.BIOS_AREA_START; }
 
     @Override
+    public int cpuHotplugBase() { return dev.vmm.chipset.acpi.AcpiCpuHotplug.Q35_BASE; }
+
+    @Override
     public long lowRamEnd(long bytes) {
         return bytes >= ECAM_BASE ? 0x8000_0000L : bytes;
     }
@@ -121,7 +124,7 @@ public final class Q35Machine implements MachineRecipe {
     public void writeTables(Chipset chipset, MachineConfig cfg, GuestMemory mem, CpuidEntries cpuid) {
         AcpiTables acpi = acpiTables(chipset, cfg);
         mem.write(acpi.address(), acpi.bytes());
-        MpTable.Builder b = MpTable.builder(cfg.cpus());
+        MpTable.Builder b = dev.vmm.smp.SmpTables.mp(MpTable.builder(cfg.cpus()), cfg.smp());
         for (var r : chipset.pci().mpRoutes()) b.addPciRoute(r.bus(), r.device(), r.pin() - 1, r.gsi());
         CpuidEntries.Entry leaf1 = cpuid.find(1, 0);
         if (leaf1 != null) b.cpuid(leaf1.eax, leaf1.edx);
@@ -131,6 +134,7 @@ public final class Q35Machine implements MachineRecipe {
     @Override
     public AcpiTables acpiTables(Chipset chipset, MachineConfig cfg) {
         AcpiTables.Builder b = acpiBuilder(chipset.pci(), cfg.cpus(), cfg.sleep());
+        dev.vmm.smp.SmpTables.acpi(b, cfg.smp(), cpuHotplugBase()); // --cpus topology and CPU hot-plug (docs/hotplug.md)
         if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());
         return b.build(rsdpAddress());
     }

@@ -28,39 +28,50 @@ public final class CpuTopology {
     }
 
     public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, int cpus, boolean hypercalls) {
+        return forVcpu(supported, apicId, dev.vmm.smp.SmpTopology.of(cpus), hypercalls);
+    }
+
+    /**
+     * The leaves of the vCPU with APIC id {@code apicId} in topology {@code topo} (issue 15): leaf 1
+     * counts the logical processors of one package, leaf 4 its cores, leaf 0xB/0x1F gives the SMT and
+     * core levels with the APIC-id shifts of {@link dev.vmm.smp.SmpTopology}, AMD's 0x80000008 and
+     * 0x8000001E the same counts. {@code --cpus N} alone is N cores in one socket, as before.
+     */
+    public static CpuidEntries forVcpu(CpuidEntries supported, int apicId, dev.vmm.smp.SmpTopology topo, boolean hypercalls) {
         CpuidEntries c = supported.copy();
         addMissingTopologyLeaves(c);
-        int coreBits = 32 - Integer.numberOfLeadingZeros(Math.max(cpus - 1, 0));
+        int perPackage = topo.threadsPerSocket(), threads = topo.threads();
+        int packageShift = topo.socketShift(), threadShift = topo.threadBits();
         for (CpuidEntries.Entry e : c.entries()) {
             switch (e.function) {
                 case 0x1 -> {
                     // EBX[23:16] counts logical CPUs only when HTT says it is valid (0 for one vCPU, as QEMU).
-                    e.ebx = (e.ebx & 0x0000ffff) | (apicId << 24) | (cpus > 1 ? Math.min(cpus, 255) << 16 : 0);
+                    e.ebx = (e.ebx & 0x0000ffff) | (apicId << 24) | (perPackage > 1 ? Math.min(perPackage, 255) << 16 : 0);
                     e.ecx |= 1 << 31;                                  // hypervisor present
-                    if (cpus > 1) e.edx |= 1 << 28; else e.edx &= ~(1 << 28); // HTT: more than one logical CPU
+                    if (perPackage > 1) e.edx |= 1 << 28; else e.edx &= ~(1 << 28); // HTT: more than one logical CPU
                 }
                 case 0x4 -> {
                     // Deterministic cache parameters: cores per package - 1 in EAX[31:26].
-                    if ((e.eax & 0x1f) != 0) e.eax = (e.eax & 0x03ffffff) | ((Math.max(cpus, 1) - 1) << 26);
+                    if ((e.eax & 0x1f) != 0) e.eax = (e.eax & 0x03ffffff) | ((topo.dies() * topo.cores() - 1) << 26);
                 }
                 case 0xb, 0x1f -> {
-                    // Extended topology: level 0 = SMT (1 thread), level 1 = core (cpus cores).
+                    // Extended topology: level 0 = SMT (threads per core), level 1 = core (logical CPUs per package).
                     e.edx = apicId;
                     if (e.index == 0) {
-                        e.eax = 0; e.ebx = 1; e.ecx = (1 << 8);
+                        e.eax = threadShift; e.ebx = threads; e.ecx = (1 << 8);
                     } else if (e.index == 1) {
-                        e.eax = coreBits; e.ebx = cpus; e.ecx = (2 << 8) | 1;
+                        e.eax = packageShift; e.ebx = perPackage; e.ecx = (2 << 8) | 1;
                     } else {
                         e.eax = 0; e.ebx = 0; e.ecx = e.index;
                     }
                 }
-                // AMD: ECX[7:0] = cores - 1, ECX[15:12] = APIC-id bits that number the core (0 = legacy rule).
-                case 0x80000008 -> e.ecx = (e.ecx & ~0xf0ff) | ((cpus - 1) & 0xff) | ((coreBits & 0xf) << 12);
+                // AMD: ECX[7:0] = logical CPUs per package - 1, ECX[15:12] = APIC-id bits below the package (0 = legacy rule).
+                case 0x80000008 -> e.ecx = (e.ecx & ~0xf0ff) | ((perPackage - 1) & 0xff) | ((packageShift & 0xf) << 12);
                 case 0x8000001e -> {
                     // AMD TOPOEXT: without this the host's "2 threads per core" leaks through, Linux divides
                     // the cores by 2 and reports twice as many packages as there are (one per vCPU pair).
                     e.eax = apicId;                     // extended APIC id
-                    e.ebx = apicId & 0xff;              // compute-unit/core id; [15:8] = threads per core - 1 = 0
+                    e.ebx = ((apicId >>> threadShift) & 0xff) | ((threads - 1) << 8); // core id; threads per core - 1
                     e.ecx = 0;                          // node 0, one node per processor
                     e.edx = 0;
                 }

@@ -26,6 +26,8 @@ public final class Vcpu implements Runnable {
     private volatile boolean stopRequested;
     private volatile long throttleSleepNanos;
     private volatile long pthread;
+    private volatile int tid = -1;
+    private final java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
     private Thread thread;
 
     public Vcpu(VcpuFd fd, Bus pio, Bus mmio, VcpuExitHandler exitHandler, VcpuGate gate) {
@@ -46,6 +48,19 @@ public final class Vcpu implements Runnable {
     }
 
     public Thread thread() { return thread; }
+
+    /**
+     * The host thread id of this vCPU's thread (QMP {@code query-cpus-fast}), waiting up to
+     * {@code timeoutMs} for a just started thread to get there; -1 if it has not.
+     */
+    public int threadId(long timeoutMs) {
+        try {
+            started.await(timeoutMs, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return tid;
+    }
 
     /** Asks the loop to end; safe from any thread, and idempotent. */
     public void stop() {
@@ -80,6 +95,8 @@ public final class Vcpu implements Runnable {
     @Override
     public void run() {
         pthread = Libc.pthreadSelf();
+        tid = Libc.gettid();
+        started.countDown();
         try {
             loop();
         } catch (RuntimeException e) {

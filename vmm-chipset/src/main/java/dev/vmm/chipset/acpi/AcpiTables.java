@@ -382,7 +382,22 @@ public final class AcpiTables {
         }
 
         private int effectiveIoApicId() {
-            return ioApicId >= 0 ? ioApicId : ApicIds.defaultIoApicId(apicIds);
+            return ioApicId >= 0 ? ioApicId : ApicIds.defaultIoApicId(madtApicIds());
+        }
+
+        /**
+         * The CPUs the MADT lists: the boot CPUs, or with CPU hot-plug every possible CPU (the boot
+         * ones first, enabled; the others disabled, as QEMU does: Linux only hot-adds a CPU it found
+         * in the MADT).
+         */
+        private int[] madtApicIds() {
+            if (cpuHotplugBase < 0) return apicIds;
+            if (possibleApicIds.length < apicIds.length
+                    || !java.util.Arrays.equals(apicIds, java.util.Arrays.copyOf(possibleApicIds, apicIds.length))) {
+                throw new IllegalArgumentException("the boot CPUs " + java.util.Arrays.toString(apicIds)
+                        + " must be the first of the possible CPUs " + java.util.Arrays.toString(possibleApicIds));
+            }
+            return possibleApicIds;
         }
 
         /**
@@ -577,14 +592,15 @@ public final class AcpiTables {
             // ISA IRQ whose default (edge/high) must be overridden to match.
             routes.stream().mapToInt(PciInterruptRouter.Route::gsi).filter(g -> g < 16).distinct().sorted()
                     .forEach(g -> overrides.add(new int[] {g, g, INTI_ACTIVE_LOW_LEVEL}));
-            int length = HEADER_SIZE + 8 + 8 * apicIds.length + 12 + 10 * overrides.size() + 6;
+            int[] listed = madtApicIds();
+            int length = HEADER_SIZE + 8 + 8 * listed.length + 12 + 10 * overrides.size() + 6;
             byte[] t = header("APIC", length, MADT_REVISION);
             ByteBuffer b = le(t).position(HEADER_SIZE);
             b.putInt((int) LOCAL_APIC_ADDRESS);
             b.putInt(1); // PCAT_COMPAT: dual 8259s present (KVM's in-kernel PIC)
-            for (int i = 0; i < apicIds.length; i++) {
-                b.put((byte) MADT_LOCAL_APIC).put((byte) 8).put((byte) i).put((byte) apicIds[i]);
-                b.putInt(1); // enabled
+            for (int i = 0; i < listed.length; i++) {
+                b.put((byte) MADT_LOCAL_APIC).put((byte) 8).put((byte) i).put((byte) listed[i]);
+                b.putInt(i < apicIds.length ? 1 : 0); // enabled: present at boot
             }
             b.put((byte) MADT_IOAPIC).put((byte) 12).put((byte) effectiveIoApicId()).put((byte) 0);
             b.putInt((int) ioApicAddress);
