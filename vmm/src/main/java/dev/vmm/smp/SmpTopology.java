@@ -64,9 +64,16 @@ public record SmpTopology(int cpus, int maxCpus, int sockets, int dies, int core
             threads = threads > 0 ? threads : 1;
         } else {
             maxcpus = maxcpus > 0 ? maxcpus : cpus;
-            sockets = sockets > 0 ? sockets : 1;
-            threads = threads > 0 ? threads : 1;
-            cores = cores > 0 ? cores : maxcpus / (sockets * dies * threads);
+            // Cores are preferred over sockets (QEMU since 6.2); a value left out is what the others leave over.
+            if (cores == 0) {
+                sockets = sockets > 0 ? sockets : 1;
+                threads = threads > 0 ? threads : 1;
+                cores = maxcpus / (sockets * dies * threads);
+            } else if (sockets == 0) {
+                threads = threads > 0 ? threads : 1;
+                sockets = maxcpus / (dies * cores * threads);
+            }
+            if (threads == 0) threads = maxcpus / (sockets * dies * cores);
         }
         long total = sockets * dies * cores * threads;
         maxcpus = maxcpus > 0 ? maxcpus : total;
