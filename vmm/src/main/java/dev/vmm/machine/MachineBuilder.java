@@ -207,7 +207,11 @@ public final class MachineBuilder {
             if (cfg.smp().hotpluggable()) {
                 m.attachCpuHotplug(dev.vmm.cpuhotplug.CpuHotplug.install(pio, p.recipe().cpuHotplugBase(), chipset.gpe(), cfg.smp(),
                         dev.vmm.cpuhotplug.CpuHotplug.typeName(cpuSpec.model()), new dev.vmm.cpuhotplug.KvmVcpuFactory(maker, m)));
-                registry.cannotSaveState("CPU hot-plug (maxcpus above --cpus): the set of present vCPUs is not carried yet");
+            }
+            if (!cfg.smp().equals(dev.vmm.smp.SmpTopology.of(cfg.cpus()))) {
+                // A snapshot names only the vCPU count: restored, the guest would get other APIC ids and no hot-plugged CPUs.
+                registry.cannotSaveState("the --cpus topology (maxcpus/sockets/cores/threads; snapshots and migration carry "
+                        + "only the vCPU count, not the topology or the set of hot-plugged vCPUs)");
             }
             return m;
         } catch (RuntimeException e) {
