@@ -39,6 +39,12 @@ public final class CpuHotplug {
     private int anonymous;
 
     public CpuHotplug(SmpTopology topology, String typeName, VcpuFactory factory, Gpe0Block gpe) {
+        this(topology, typeName, factory, gpe,
+                eject -> dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "cpu-unplug", eject));
+    }
+
+    /** {@code ejects} runs the work after a guest's {@code _EJ0} (a thread of its own; a test may run it in place). */
+    CpuHotplug(SmpTopology topology, String typeName, VcpuFactory factory, Gpe0Block gpe, java.util.concurrent.Executor ejects) {
         this.topology = topology;
         this.typeName = typeName;
         this.factory = factory;
@@ -50,7 +56,7 @@ public final class CpuHotplug {
         this.block = new AcpiCpuHotplug(archIds, topology.cpus(), new AcpiCpuHotplug.Listener() {
             @Override
             public void ejected(int index) {
-                dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "cpu-unplug-" + index, () -> finishEject(index));
+                ejects.execute(() -> finishEject(index));
             }
 
             @Override

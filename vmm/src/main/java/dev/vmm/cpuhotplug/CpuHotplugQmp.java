@@ -9,8 +9,8 @@ import java.util.Set;
 /**
  * The QMP side of vCPU hot-plug: {@code query-hotpluggable-cpus}, {@code query-cpus-fast}, the CPU
  * {@link CpuDeviceDriver} and the {@code ACPI_DEVICE_OST} events. Without hot-plug
- * ({@code maxcpus} = {@code --cpus}) the queries still answer (QEMU answers them on every machine)
- * and {@code device_add} of a CPU finds no such driver.
+ * ({@code maxcpus} = {@code --cpus}) all answer as QEMU's do: the queries list the boot CPUs and a
+ * CPU {@code device_add} is refused (every slot is taken: "CPU[0] with APIC ID 0 exists").
  */
 public final class CpuHotplugQmp {
     private CpuHotplugQmp() {}
@@ -18,20 +18,14 @@ public final class CpuHotplugQmp {
     /** For a built machine whose vCPUs are of {@code --cpu} model {@code model}. */
     public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m, String model) {
         CpuHotplug h = m.cpuHotplug();
-        if (h != null) {
-            install(qmp, drivers, h, true);
-        } else {
-            // Boot CPUs only: a view over the machine's vCPU threads, no register block on any bus.
-            install(qmp, drivers, new CpuHotplug(m.config().smp(), CpuHotplug.typeName(model), new KvmVcpuFactory(null, m), m.gpe()), false);
-        }
+        // Without hot-plug: a view over the boot vCPUs; its block is on no bus and, every CPU being
+        // present, device_add never reaches the factory (which therefore needs no maker).
+        install(qmp, drivers, h != null ? h : new CpuHotplug(m.config().smp(), CpuHotplug.typeName(model), new KvmVcpuFactory(null, m), m.gpe()));
     }
 
-    /** {@code pluggable}: whether {@code device_add}/{@code device_del} take CPUs of {@code cpus}. */
-    public static void install(QmpServer qmp, DeviceDrivers drivers, CpuHotplug cpus, boolean pluggable) {
-        if (pluggable) {
-            cpus.events(qmp::event);
-            drivers.register(new CpuDeviceDriver(cpus));
-        }
+    public static void install(QmpServer qmp, DeviceDrivers drivers, CpuHotplug cpus) {
+        cpus.events(qmp::event);
+        drivers.register(new CpuDeviceDriver(cpus));
         qmp.register("query-hotpluggable-cpus", Set.of(), a -> cpus.hotpluggableCpus());
         qmp.register("query-cpus-fast", Set.of(), a -> cpus.cpusFast());
     }

@@ -34,7 +34,7 @@ class CpuHotplugQemuOracleTest {
         CpuHotplug cpus = new CpuHotplug(SmpTopology.parse(smp, machine), CpuHotplug.typeName(model), new RecordingVcpuFactory(),
                 new Gpe0Block(Gpe0Block.PIIX4_LENGTH, level -> { }));
         QmpPair p = new QmpPair(dir, List.of("-machine", machine + ",accel=tcg", "-S", "-m", "128", "-smp", smp, "-cpu", model),
-                s -> CpuHotplugQmp.install(s, DeviceDrivers.install(s), cpus, true));
+                s -> CpuHotplugQmp.install(s, DeviceDrivers.install(s), cpus));
         p.qemu.negotiated();
         p.ours.negotiated();
         return p;
@@ -102,6 +102,17 @@ class CpuHotplugQemuOracleTest {
             sameAdd(p, "{\"driver\": \"qemu64-x86_64-cpu\", \"id\": \"x\", \"socket-id\": 1, \"core-id\": 0, \"thread-id\": 0}");
             sameQuery(p, "query-hotpluggable-cpus");
             sameQuery(p, "query-cpus-fast");
+        }
+    }
+
+    @Test
+    void withoutMaxcpusEverySlotIsTaken() throws Exception {
+        try (QmpPair p = pair("pc", "2", "Haswell")) {
+            sameQuery(p, "query-hotpluggable-cpus");
+            sameQuery(p, "query-cpus-fast");
+            sameAdd(p, "{\"driver\": \"Haswell-x86_64-cpu\", \"id\": \"c1\", \"socket-id\": 0, \"core-id\": 1, \"thread-id\": 0}");
+            sameAdd(p, "{\"driver\": \"Haswell-x86_64-cpu\", \"id\": \"c1\", \"socket-id\": 0, \"core-id\": 2, \"thread-id\": 0}");
+            sameAdd(p, "{\"driver\": \"qemu64-x86_64-cpu\", \"id\": \"c1\", \"socket-id\": 0, \"core-id\": 1, \"thread-id\": 0}");
         }
     }
 }

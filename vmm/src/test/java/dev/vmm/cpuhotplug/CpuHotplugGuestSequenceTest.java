@@ -57,7 +57,7 @@ class CpuHotplugGuestSequenceTest {
         pio.register(Gpe0Block.PIIX4_BASE, gpe.length(), gpe);
         CpuHotplug cpus = CpuHotplug.install(pio, BASE, gpe, SmpTopology.parse("1,maxcpus=3", "pc"), CpuHotplug.typeName("qemu64"), factory);
         server = new QmpServer(dir.resolve("qmp.sock"), "test");
-        CpuHotplugQmp.install(server, DeviceDrivers.install(server), cpus, true);
+        CpuHotplugQmp.install(server, DeviceDrivers.install(server), cpus);
         server.start();
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ch.connect(UnixDomainSocketAddress.of(server.path()));
