@@ -148,7 +148,9 @@ public final class AcpiCpuHotplug implements BusDevice {
             // itself (e.g. the boot CPU through sysfs), so the VMM never loses a vCPU it did not release.
             if (!unplugRequested[cpu]) return;
             present[cpu] = false;
-            inserting[cpu] = removing[cpu] = firmwareEject[cpu] = unplugRequested[cpu] = false;
+            // The insert/remove events stay until the guest acknowledges them (CSCN does), as in QEMU 7.2
+            // (CpuHotplugRegistersQemuOracleTest: status reads "remove" after an eject before the acknowledge).
+            firmwareEject[cpu] = unplugRequested[cpu] = false;
             listener.ejected(cpu);
         }
     }

@@ -125,7 +125,8 @@ class AcpiCpuHotplugTest {
         hp.write(FLAGS_OFFSET, 1, CTL_FW_EJECT);
         assertThat(hp.read(FLAGS_OFFSET, 1) & STS_FW_EJECT).isEqualTo(STS_FW_EJECT);
         hp.write(FLAGS_OFFSET, 1, CTL_EJECT);
-        assertThat(hp.read(FLAGS_OFFSET, 1)).isZero();
+        // not enabled, no firmware request; the unacknowledged events stay, as in QEMU 7.2 (CpuHotplugRegistersQemuOracleTest)
+        assertThat(hp.read(FLAGS_OFFSET, 1)).isEqualTo(STS_INSERT | STS_REMOVE);
         assertThat(ejected).containsExactly(1);
     }
 
