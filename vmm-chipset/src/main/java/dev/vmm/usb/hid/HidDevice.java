@@ -4,9 +4,13 @@ import dev.vmm.input.InputHandler;
 import dev.vmm.usb.UsbPacket;
 import dev.vmm.usb.UsbSetup;
 import dev.vmm.usb.UsbSpeed;
+import dev.vmm.usb.UsbStateException;
 import dev.vmm.usb.device.Descriptors;
 import dev.vmm.usb.device.StandardUsbDevice;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -178,6 +182,59 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             waiting.remove(packet);
         }
         super.cancel(packet);
+    }
+
+    // ---- state for snapshots and migration (packets waiting for a report are not state: the
+    // controller hands their TD over again after a restore)
+
+    /** The input state behind the reports (position, buttons, keys, LEDs). */
+    protected abstract void saveInput(DataOutputStream out) throws IOException;
+
+    /** Reads and checks the input state; returns what applies it. */
+    protected abstract Runnable loadInput(DataInputStream in) throws IOException;
+
+    @Override
+    protected final void saveFunction(DataOutputStream out) throws IOException {
+        out.writeByte(idle);
+        out.writeByte(reportProtocol);
+        List<byte[]> reports = queue.contents();
+        out.writeByte(reports.size());
+        for (byte[] r : reports) writeReport(out, r);
+        out.writeBoolean(lastQueued != null);
+        if (lastQueued != null) writeReport(out, lastQueued);
+        saveInput(out);
+    }
+
+    @Override
+    protected final Runnable loadFunction(DataInputStream in, int version) throws IOException {
+        int idleRate = in.readUnsignedByte();
+        int proto = (int) UsbStateException.check(productName() + ": HID protocol", in.readUnsignedByte(), 0, 1);
+        int n = (int) UsbStateException.check(productName() + ": queued reports", in.readUnsignedByte(), 0, QUEUE_CAPACITY);
+        List<byte[]> reports = new ArrayList<>();
+        for (int i = 0; i < n; i++) reports.add(readReport(in));
+        byte[] last = in.readBoolean() ? readReport(in) : null;
+        Runnable input = loadInput(in);
+        return () -> {
+            idle = idleRate;
+            reportProtocol = proto;
+            queue.clear();
+            for (byte[] r : reports) queue.offer(r, false);
+            lastQueued = last;
+            input.run();
+        };
+    }
+
+    private static void writeReport(DataOutputStream out, byte[] r) throws IOException {
+        out.writeByte(r.length);
+        out.write(r);
+    }
+
+    private byte[] readReport(DataInputStream in) throws IOException {
+        int len = currentReport(false).length;
+        UsbStateException.check(productName() + ": report length", in.readUnsignedByte(), len, len);
+        byte[] r = new byte[len];
+        in.readFully(r);
+        return r;
     }
 
     @Override

@@ -32,4 +32,7 @@ final class ReportQueue {
     int size() { return reports.size(); }
 
     void clear() { reports.clear(); }
+
+    /** The waiting reports, oldest first (for saving the device's state). */
+    java.util.List<byte[]> contents() { return java.util.List.copyOf(reports); }
 }

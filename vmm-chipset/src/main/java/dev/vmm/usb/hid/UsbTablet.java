@@ -1,5 +1,6 @@
 package dev.vmm.usb.hid;
 
+import dev.vmm.usb.UsbStateException;
 import dev.vmm.input.InputEvent;
 
 import java.util.Set;
@@ -78,6 +79,28 @@ public final class UsbTablet extends HidDevice {
     protected synchronized void resetInput() {
         buttons = 0;
         wheel = 0;
+    }
+
+    @Override
+    protected void saveInput(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeShort(x);
+        out.writeShort(y);
+        out.writeByte(buttons);
+        out.writeByte(wheel);
+    }
+
+    @Override
+    protected Runnable loadInput(java.io.DataInputStream in) throws java.io.IOException {
+        int nx = (int) UsbStateException.check("usb-tablet: x", in.readUnsignedShort(), 0, InputEvent.ABS_MAX);
+        int ny = (int) UsbStateException.check("usb-tablet: y", in.readUnsignedShort(), 0, InputEvent.ABS_MAX);
+        int nb = (int) UsbStateException.check("usb-tablet: buttons", in.readUnsignedByte(), 0, 7);
+        int nw = (int) UsbStateException.check("usb-tablet: wheel", in.readByte(), -127, 127);
+        return () -> {
+            x = nx;
+            y = ny;
+            buttons = nb;
+            wheel = nw;
+        };
     }
 
     @Override
