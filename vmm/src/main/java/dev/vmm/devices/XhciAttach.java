@@ -14,7 +14,7 @@ import java.util.concurrent.ScheduledThreadPoolExecutor;
  * through the machine's GSI routing; interrupt moderation fires held-back interrupts from one
  * timer thread. The controller's root hub is registered as the machine's {@link UsbHub}
  * ({@link DeviceRegistry#usbHub()}), where USB devices are plugged in and out. Snapshots and
- * migration refuse a machine with it (its slot and ring state is not carried yet).
+ * migration carry its state and its devices' (registered as a registry part).
  */
 final class XhciAttach implements PendingDevice {
     @Override
@@ -25,7 +25,8 @@ final class XhciAttach implements PendingDevice {
         ctx.pci().place(controller);
         ctx.registry().setUsbHub(controller);
         ctx.registry().usb().connect(dev.vmm.usb.UsbDeviceSink.of(controller)); // --usb-* devices and device_add usb-*
-        ctx.registry().cannotSaveState("qemu-xhci");
+        ctx.registry().addPart(controller); // snapshots and migration save it (PciDeviceState, section usb/xhci)
+        ctx.registry().cannotSaveStateWhile(controller::unsaveable);
         ctx.registry().closeLater(timer::shutdownNow);
     }
 
