@@ -100,7 +100,7 @@ public final class RunCommand implements Callable<Integer> {
     // --- firmware boot and platform (docs/firmware.md) ---
     @Option(names = "--bios", paramLabel = "FILE",
             description = "Boot this BIOS image (mapped below 4 GiB) instead of a kernel; without --kernel, a bootable drive "
-                    + "(--disk, --ahci, --cdrom) boots through " + "/usr/share/seabios/bios-256k.bin by default.")
+                    + "(--disk, --ahci, --cdrom, --usb-storage) boots through " + "/usr/share/seabios/bios-256k.bin by default.")
     Path bios;
 
     @Option(names = "--boot", paramLabel = "[order=cdn][,menu=on][,strict=on][,reboot-timeout=MS][,splash-time=MS]",
@@ -399,7 +399,7 @@ public final class RunCommand implements Callable<Integer> {
 
     /** Firmware boot: no --kernel, and --bios or a drive a BIOS can boot from. */
     private boolean firmwareBoot() {
-        return bios != null || !disks.isEmpty() || !ahciDisks.isEmpty() || !cdroms.isEmpty();
+        return bios != null || !disks.isEmpty() || !ahciDisks.isEmpty() || !cdroms.isEmpty() || !usbStorage.isEmpty();
     }
 
     private Path biosPath() {
