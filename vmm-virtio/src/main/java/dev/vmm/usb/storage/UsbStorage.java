@@ -112,8 +112,8 @@ public final class UsbStorage extends StandardUsbDevice {
                 0x50 /* Bulk-Only */, 0, new byte[0], List.of(
                 new Descriptors.Endpoint(EP_IN, Descriptors.EP_BULK, maxPacket, 0, burst),
                 new Descriptors.Endpoint(EP_OUT, Descriptors.EP_BULK, maxPacket, 0, burst)));
-        // bMaxPower: 100 mA (in 8 mA units at SuperSpeed, 2 mA otherwise).
-        return new Descriptors.Configuration(1, 0, 0x40, speed.superSpeed() ? 12 : 50, List.of(bot));
+        // Self-powered, bMaxPower 0 (no bus current), as QEMU's usb-storage (UsbStorageQemuOracleTest compares).
+        return new Descriptors.Configuration(1, 0, 0x40, 0, List.of(bot));
     }
 
     /** Commands run since the device was created (statistics). */
