@@ -136,6 +136,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "A USB boot keyboard (repeatable; needs --usb).")
     java.util.List<String> usbKeyboards = new java.util.ArrayList<>();
 
+    @Option(names = "--usb-mouse", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = dev.vmm.config.UsbDeviceSpec.NO_PROPERTIES,
+            description = "A USB mouse: relative pointer for input-send-event rel events (repeatable; needs --usb).")
+    java.util.List<String> usbMice = new java.util.ArrayList<>();
+
     @Option(names = "--pvpanic", paramLabel = "pci",
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
     String pvpanic;
@@ -429,7 +433,7 @@ public final class RunCommand implements Callable<Integer> {
         if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory || memory.share()));
         // The controller before its devices: they plug into its root hub when attached.
         if (usb != null) specs.add(dev.vmm.config.UsbSpec.parse(usb));
-        specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbControllerGiven()));
+        specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbMice, usbControllerGiven()));
         return new MachineConfig.Devices(specs);
     }
 

@@ -71,6 +71,12 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     /** Back to the idle state after a reset (keys released, pointer kept). */
     protected abstract void resetInput();
 
+    /** wMaxPacketSize of the interrupt IN endpoint (QEMU's tablet and keyboard say 8, its mouse 4: its report's size). */
+    protected int interruptMaxPacket() { return 8; }
+
+    /** Whether reports carry motion since the last one (usb-mouse): two equal reports are then both sent. */
+    protected boolean relative() { return false; }
+
     /** Whether a report replacing the previous queued one loses nothing a host must see (pure motion). */
     protected boolean coalescable(byte[] previous, byte[] next) { return false; }
 
@@ -87,7 +93,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     protected Descriptors.Configuration configuration(UsbSpeed speed) {
         // Interrupt interval: full speed counts frames (10 = 10 ms); high speed 2^(n-1) microframes (7 = 8 ms).
         int interval = speed == UsbSpeed.HIGH ? 7 : 10;
-        Descriptors.Endpoint in = new Descriptors.Endpoint(0x81, Descriptors.EP_INTERRUPT, 8, interval, null);
+        Descriptors.Endpoint in = new Descriptors.Endpoint(0x81, Descriptors.EP_INTERRUPT, interruptMaxPacket(), interval, null);
         Descriptors.Interface i = new Descriptors.Interface(0, 3, subClass, protocol, 0, hidDescriptor(), List.of(in));
         // Bus-powered (100 mA) with remote wake-up, as QEMU's HID devices (HidQemuOracleTest compares).
         return new Descriptors.Configuration(1, 0, 0x20, 50, List.of(i));
@@ -163,7 +169,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             p = waiting.pollFirst();
             if (p == null) {
                 byte[] last = lastQueued;
-                queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r));
+                queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r), !relative());
                 lastQueued = r;
             }
         }
@@ -218,7 +224,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             idle = idleRate;
             reportProtocol = proto;
             queue.clear();
-            for (byte[] r : reports) queue.offer(r, false);
+            for (byte[] r : reports) queue.offer(r, false, false);
             lastQueued = last;
             input.run();
         };

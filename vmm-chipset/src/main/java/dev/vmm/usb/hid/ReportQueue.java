@@ -18,9 +18,12 @@ final class ReportQueue {
         this.capacity = capacity;
     }
 
-    /** Adds {@code report}; replaces the last one instead when full or when {@code replaceLast}. */
-    void offer(byte[] report, boolean replaceLast) {
-        if (!reports.isEmpty() && Arrays.equals(reports.peekLast(), report)) return;
+    /**
+     * Adds {@code report}; replaces the last one instead when full or when {@code replaceLast}; with
+     * {@code dropRepeat} a report equal to the last one waiting is not added again (absolute state).
+     */
+    void offer(byte[] report, boolean replaceLast, boolean dropRepeat) {
+        if (dropRepeat && !reports.isEmpty() && Arrays.equals(reports.peekLast(), report)) return;
         if (!reports.isEmpty() && (replaceLast || reports.size() >= capacity)) reports.pollLast();
         reports.addLast(report);
     }

@@ -51,7 +51,8 @@ public final class UsbTablet extends HidDevice {
             0xc0,              //   End Collection
             0xc0);             // End Collection
 
-    private int x, y, buttons, wheel;
+    private int x, y;
+    private final PointerButtons buttons = new PointerButtons();
 
     public UsbTablet() {
         super("usb-tablet", 0, 0, "VMM USB Tablet", REPORT_DESCRIPTOR);
@@ -65,7 +66,7 @@ public final class UsbTablet extends HidDevice {
 
     @Override
     protected synchronized byte[] currentReport(boolean bootProtocol) {
-        byte[] r = {(byte) buttons, (byte) x, (byte) (x >>> 8), (byte) y, (byte) (y >>> 8), (byte) wheel};
+        byte[] r = {(byte) buttons.buttons, (byte) x, (byte) (x >>> 8), (byte) y, (byte) (y >>> 8), (byte) buttons.wheel};
         return r;
     }
 
@@ -77,29 +78,26 @@ public final class UsbTablet extends HidDevice {
 
     @Override
     protected synchronized void resetInput() {
-        buttons = 0;
-        wheel = 0;
+        buttons.buttons = 0;
+        buttons.wheel = 0;
     }
 
     @Override
     protected void saveInput(java.io.DataOutputStream out) throws java.io.IOException {
         out.writeShort(x);
         out.writeShort(y);
-        out.writeByte(buttons);
-        out.writeByte(wheel);
+        buttons.save(out);
     }
 
     @Override
     protected Runnable loadInput(java.io.DataInputStream in) throws java.io.IOException {
         int nx = (int) UsbStateException.check("usb-tablet: x", in.readUnsignedShort(), 0, InputEvent.ABS_MAX);
         int ny = (int) UsbStateException.check("usb-tablet: y", in.readUnsignedShort(), 0, InputEvent.ABS_MAX);
-        int nb = (int) UsbStateException.check("usb-tablet: buttons", in.readUnsignedByte(), 0, 7);
-        int nw = (int) UsbStateException.check("usb-tablet: wheel", in.readByte(), -127, 127);
+        Runnable b = buttons.load(in, "usb-tablet");
         return () -> {
             x = nx;
             y = ny;
-            buttons = nb;
-            wheel = nw;
+            b.run();
         };
     }
 
@@ -116,24 +114,8 @@ public final class UsbTablet extends HidDevice {
                 if (m.axis() == InputEvent.Axis.X) x = v;
                 else y = v;
             }
-            case InputEvent.Btn b -> button(b.button(), b.down());
+            case InputEvent.Btn b -> buttons.event(b);
             default -> { } // relative motion and keys belong to other devices
-        }
-    }
-
-    private void button(InputEvent.Button b, boolean down) {
-        int bit = switch (b) {
-            case LEFT -> 1;
-            case RIGHT -> 2;
-            case MIDDLE -> 4;
-            default -> 0;
-        };
-        if (bit != 0) {
-            buttons = down ? buttons | bit : buttons & ~bit;
-        } else if (down && b == InputEvent.Button.WHEEL_UP) {
-            wheel = Math.min(127, wheel + 1);
-        } else if (down && b == InputEvent.Button.WHEEL_DOWN) {
-            wheel = Math.max(-127, wheel - 1);
         }
     }
 
@@ -141,7 +123,7 @@ public final class UsbTablet extends HidDevice {
     public void sync() {
         reportChanged();
         synchronized (this) {
-            wheel = 0; // a wheel step is reported once
+            buttons.wheel = 0; // a wheel step is reported once
         }
     }
 }
