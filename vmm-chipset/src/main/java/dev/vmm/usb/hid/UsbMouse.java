@@ -1,7 +1,6 @@
 package dev.vmm.usb.hid;
 
 import dev.vmm.input.InputEvent;
-import dev.vmm.usb.UsbStateException;
 
 import java.util.Set;
 
@@ -14,24 +13,7 @@ import java.util.Set;
  * to clamping.
  */
 public final class UsbMouse extends HidDevice {
-    private static final byte[] REPORT_DESCRIPTOR = UsbTablet.bytes(
-            0x05, 0x01,        // Usage Page (Generic Desktop)
-            0x09, 0x02,        // Usage (Mouse)
-            0xa1, 0x01,        // Collection (Application)
-            0x09, 0x01,        //   Usage (Pointer)
-            0xa1, 0x00,        //   Collection (Physical)
-            0x05, 0x09,        //     Usage Page (Button)
-            0x19, 0x01,        //     Usage Minimum (1)
-            0x29, 0x03,        //     Usage Maximum (3)
-            0x15, 0x00,        //     Logical Minimum (0)
-            0x25, 0x01,        //     Logical Maximum (1)
-            0x95, 0x03,        //     Report Count (3)
-            0x75, 0x01,        //     Report Size (1)
-            0x81, 0x02,        //     Input (Data, Variable, Absolute): buttons
-            0x95, 0x01,        //     Report Count (1)
-            0x75, 0x05,        //     Report Size (5)
-            0x81, 0x01,        //     Input (Constant): padding
-            0x05, 0x01,        //     Usage Page (Generic Desktop)
+    private static final byte[] REPORT_DESCRIPTOR = PointerButtons.reportDescriptor(
             0x09, 0x30,        //     Usage (X)
             0x09, 0x31,        //     Usage (Y)
             0x09, 0x38,        //     Usage (Wheel)
@@ -39,9 +21,7 @@ public final class UsbMouse extends HidDevice {
             0x25, 0x7f,        //     Logical Maximum (127)
             0x75, 0x08,        //     Report Size (8)
             0x95, 0x03,        //     Report Count (3)
-            0x81, 0x06,        //     Input (Data, Variable, Relative): X, Y, wheel
-            0xc0,              //   End Collection
-            0xc0);             // End Collection
+            0x81, 0x06);       //     Input (Data, Variable, Relative): X, Y, wheel
 
     /** Motion not reported yet (bounded: a frame's events add at most a few million). */
     private long dx, dy;
@@ -75,23 +55,23 @@ public final class UsbMouse extends HidDevice {
         dy = 0;
     }
 
+    /** Relative motion and buttons; absolute motion and keys belong to other devices. */
     @Override
-    public Set<InputEvent.Kind> kinds() {
-        return Set.of(InputEvent.Kind.REL, InputEvent.Kind.BTN);
+    public synchronized void event(InputEvent e) {
+        if (e instanceof InputEvent.Btn b) buttons.event(b);
+        if (!(e instanceof InputEvent.Move m) || m.absolute()) return;
+        // Saturating: a hostile client cannot overflow the accumulator.
+        if (m.axis() == InputEvent.Axis.X) dx = saturate(dx + saturate(m.value()));
+        else dy = saturate(dy + saturate(m.value()));
+    }
+
+    private static long saturate(long v) {
+        return Math.max(-(1L << 40), Math.min(1L << 40, v));
     }
 
     @Override
-    public synchronized void event(InputEvent e) {
-        switch (e) {
-            case InputEvent.Move m when !m.absolute() -> {
-                // Saturating: a hostile client cannot overflow the accumulator.
-                long v = Math.max(-(1L << 40), Math.min(1L << 40, m.value()));
-                if (m.axis() == InputEvent.Axis.X) dx = Math.max(-(1L << 40), Math.min(1L << 40, dx + v));
-                else dy = Math.max(-(1L << 40), Math.min(1L << 40, dy + v));
-            }
-            case InputEvent.Btn b -> buttons.event(b);
-            default -> { } // absolute motion and keys belong to other devices
-        }
+    public Set<InputEvent.Kind> kinds() {
+        return Set.of(InputEvent.Kind.REL, InputEvent.Kind.BTN);
     }
 
     @Override
@@ -114,20 +94,14 @@ public final class UsbMouse extends HidDevice {
 
     @Override
     protected void saveInput(java.io.DataOutputStream out) throws java.io.IOException {
-        out.writeLong(dx);
-        out.writeLong(dy);
-        buttons.save(out);
+        buttons.save(out, dx, dy);
     }
 
     @Override
     protected Runnable loadInput(java.io.DataInputStream in) throws java.io.IOException {
-        long nx = UsbStateException.check("usb-mouse: x motion", in.readLong(), -(1L << 40), 1L << 40);
-        long ny = UsbStateException.check("usb-mouse: y motion", in.readLong(), -(1L << 40), 1L << 40);
-        Runnable b = buttons.load(in, "usb-mouse");
-        return () -> {
+        return buttons.load(in, "usb-mouse", -(1L << 40), 1L << 40, (nx, ny) -> {
             dx = nx;
             dy = ny;
-            b.run();
-        };
+        });
     }
 }

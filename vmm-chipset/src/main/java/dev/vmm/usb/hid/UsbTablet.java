@@ -1,6 +1,5 @@
 package dev.vmm.usb.hid;
 
-import dev.vmm.usb.UsbStateException;
 import dev.vmm.input.InputEvent;
 
 import java.util.Set;
@@ -13,24 +12,7 @@ import java.util.Set;
  */
 public final class UsbTablet extends HidDevice {
     /** The report descriptor: Generic Desktop / Pointer in an Application collection. */
-    private static final byte[] REPORT_DESCRIPTOR = bytes(
-            0x05, 0x01,        // Usage Page (Generic Desktop)
-            0x09, 0x02,        // Usage (Mouse)
-            0xa1, 0x01,        // Collection (Application)
-            0x09, 0x01,        //   Usage (Pointer)
-            0xa1, 0x00,        //   Collection (Physical)
-            0x05, 0x09,        //     Usage Page (Button)
-            0x19, 0x01,        //     Usage Minimum (1)
-            0x29, 0x03,        //     Usage Maximum (3)
-            0x15, 0x00,        //     Logical Minimum (0)
-            0x25, 0x01,        //     Logical Maximum (1)
-            0x95, 0x03,        //     Report Count (3)
-            0x75, 0x01,        //     Report Size (1)
-            0x81, 0x02,        //     Input (Data, Variable, Absolute)
-            0x95, 0x01,        //     Report Count (1)
-            0x75, 0x05,        //     Report Size (5)
-            0x81, 0x01,        //     Input (Constant): padding
-            0x05, 0x01,        //     Usage Page (Generic Desktop)
+    private static final byte[] REPORT_DESCRIPTOR = PointerButtons.reportDescriptor(
             0x09, 0x30,        //     Usage (X)
             0x09, 0x31,        //     Usage (Y)
             0x15, 0x00,        //     Logical Minimum (0)
@@ -47,9 +29,7 @@ public final class UsbTablet extends HidDevice {
             0x45, 0x00,        //     Physical Maximum (0): none
             0x75, 0x08,        //     Report Size (8)
             0x95, 0x01,        //     Report Count (1)
-            0x81, 0x06,        //     Input (Data, Variable, Relative)
-            0xc0,              //   End Collection
-            0xc0);             // End Collection
+            0x81, 0x06);       //     Input (Data, Variable, Relative)
 
     private int x, y;
     private final PointerButtons buttons = new PointerButtons();
@@ -84,21 +64,15 @@ public final class UsbTablet extends HidDevice {
 
     @Override
     protected void saveInput(java.io.DataOutputStream out) throws java.io.IOException {
-        out.writeShort(x);
-        out.writeShort(y);
-        buttons.save(out);
+        buttons.save(out, x, y);
     }
 
     @Override
     protected Runnable loadInput(java.io.DataInputStream in) throws java.io.IOException {
-        int nx = (int) UsbStateException.check("usb-tablet: x", in.readUnsignedShort(), 0, InputEvent.ABS_MAX);
-        int ny = (int) UsbStateException.check("usb-tablet: y", in.readUnsignedShort(), 0, InputEvent.ABS_MAX);
-        Runnable b = buttons.load(in, "usb-tablet");
-        return () -> {
-            x = nx;
-            y = ny;
-            b.run();
-        };
+        return buttons.load(in, "usb-tablet", 0, InputEvent.ABS_MAX, (nx, ny) -> {
+            x = (int) nx;
+            y = (int) ny;
+        });
     }
 
     @Override

@@ -94,12 +94,12 @@ final class DeviceSlot {
             eps[dci] = ep;
         }
         return () -> {
+            System.arraycopy(eps, 0, endpoints, 0, eps.length);
             enabled = true;
             state = st;
             port = p;
             outputContext = out;
             interrupter = target;
-            System.arraycopy(eps, 0, endpoints, 0, eps.length);
         };
     }
 }
