@@ -11,7 +11,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 13's firmware-boot tests, once per side: SeaBIOS → GRUB (the {@link GrubImage}) from a
  * virtio-blk qcow2 on {@code pc} (test 1), from an AHCI disk and from an El Torito CD-ROM on
- * {@code q35} (test 2), with the SMBIOS type 1 manufacturer read back by GRUB (test 4). The same
+ * {@code q35} (test 2), with the SMBIOS type 1 manufacturer read back by GRUB (test 4); and (issue
+ * 20) from a usb-storage disk on the qemu-xhci controller (SuperSpeed, SeaBIOS's xHCI driver). The same
  * expectations hold for QEMU 7.2 ({@link FirmwareBootQemuTest}, TCG: runs on any host) and for vmm
  * ({@link FirmwareBootVmmTest}, needs /dev/kvm): the marker lines, the chipset's PCI functions as
  * GRUB enumerates them, the boot drive's controller, and the manufacturer given on the command line.
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.io.TempDir;
 abstract class FirmwareBootCases {
     static final String MANUFACTURER = "VmmFirmwareTest";
 
-    enum Drive { VIRTIO_QCOW2, AHCI_DISK, CDROM }
+    enum Drive { VIRTIO_QCOW2, AHCI_DISK, CDROM, USB_STORAGE }
 
     /** Boots {@code machine} from {@code drive} holding the GRUB image; SMBIOS type 1 manufacturer = {@link #MANUFACTURER}. */
     abstract GrubImage.Output boot(String machine, Drive drive, Path iso, Path qcow2, Path dir) throws Exception;
@@ -31,7 +32,7 @@ abstract class FirmwareBootCases {
         assumeRunnable();
         GrubImage.assumeTools();
         Path iso = GrubImage.iso(dir);
-        Path qcow2 = drive == Drive.VIRTIO_QCOW2 || drive == Drive.AHCI_DISK ? GrubImage.qcow2(iso) : null;
+        Path qcow2 = drive == Drive.VIRTIO_QCOW2 || drive == Drive.AHCI_DISK || drive == Drive.USB_STORAGE ? GrubImage.qcow2(iso) : null;
         GrubImage.Output out = boot(machine, drive, iso, qcow2, dir);
         assertThat(out.complete()).as("GRUB's markers on COM1:\n%s", out.serial()).isTrue();
         assertThat(out.smbiosManufacturer()).as("SMBIOS type 1 manufacturer:\n%s", out.serial()).isEqualTo(MANUFACTURER);
@@ -49,6 +50,13 @@ abstract class FirmwareBootCases {
     void q35BootsGrubFromAhciDisk(@TempDir Path dir) throws Exception {
         List<String> pci = bootChecked("q35", Drive.AHCI_DISK, dir).pci();
         assertThat(pci).contains("00:00.0 8086:29c0", "00:1f.0 8086:2918", "00:1f.2 8086:2922");
+    }
+
+    @Test
+    void q35BootsGrubFromUsbStorageOnXhci(@TempDir Path dir) throws Exception {
+        List<String> pci = bootChecked("q35", Drive.USB_STORAGE, dir).pci();
+        assertThat(pci).contains("00:00.0 8086:29c0");
+        assertThat(pci).anyMatch(l -> l.endsWith(" 1b36:000d"));                    // qemu-xhci
     }
 
     @Test

@@ -33,6 +33,8 @@ class FirmwareBootQemuTest extends FirmwareBootCases {
             case VIRTIO_QCOW2 -> List.of("-drive", "file=" + qcow2 + ",if=virtio,format=qcow2");
             case AHCI_DISK -> List.of("-drive", "file=" + qcow2 + ",if=none,id=d0,format=qcow2", "-device", "ide-hd,drive=d0,bus=ide.0");
             case CDROM -> List.of("-cdrom", iso.toString());
+            case USB_STORAGE -> List.of("-device", "qemu-xhci,id=xhci", "-drive", "file=" + qcow2 + ",if=none,id=u0,format=qcow2",
+                    "-device", "usb-storage,bus=xhci.0,drive=u0,bootindex=0");
         });
         return GrubImage.boot(cmd, serial, Duration.ofMinutes(5));
     }

@@ -31,6 +31,7 @@ class FirmwareBootVmmTest extends FirmwareBootCases {
             case VIRTIO_QCOW2 -> List.of("--disk", "path=" + qcow2 + ",format=qcow2,bootindex=0");
             case AHCI_DISK -> List.of("--ahci", "path=" + qcow2 + ",format=qcow2,bootindex=0");
             case CDROM -> List.of("--cdrom", "path=" + iso + ",bootindex=0");
+            case USB_STORAGE -> List.of("--usb", "--usb-storage", "path=" + qcow2 + ",format=qcow2,bootindex=0");
         });
         return GrubImage.boot(cmd, serial, Duration.ofMinutes(2));
     }

@@ -102,7 +102,7 @@ public final class RunCommand implements Callable<Integer> {
     // --- firmware boot and platform (docs/firmware.md) ---
     @Option(names = "--bios", paramLabel = "FILE",
             description = "Boot this BIOS image (mapped below 4 GiB) instead of a kernel; without --kernel, a bootable drive "
-                    + "(--disk, --ahci, --cdrom) boots through " + "/usr/share/seabios/bios-256k.bin by default.")
+                    + "(--disk, --ahci, --cdrom, --usb-storage) boots through " + "/usr/share/seabios/bios-256k.bin by default.")
     Path bios;
 
     @Option(names = "--boot", paramLabel = "[order=cdn][,menu=on][,strict=on][,reboot-timeout=MS][,splash-time=MS]",
@@ -137,6 +137,10 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--usb-kbd", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = dev.vmm.config.UsbDeviceSpec.NO_PROPERTIES,
             description = "A USB boot keyboard (repeatable; needs --usb).")
     java.util.List<String> usbKeyboards = new java.util.ArrayList<>();
+
+    @Option(names = "--usb-mouse", paramLabel = "[id=ID]", arity = "0..1", fallbackValue = dev.vmm.config.UsbDeviceSpec.NO_PROPERTIES,
+            description = "A USB mouse: relative pointer for input-send-event rel events (repeatable; needs --usb).")
+    java.util.List<String> usbMice = new java.util.ArrayList<>();
 
     @Option(names = "--pvpanic", paramLabel = "pci",
             description = "A pvpanic-pci device (1b36:0011) through which the guest reports a panic (the ISA pvpanic at 0x505 is always there).")
@@ -412,7 +416,7 @@ public final class RunCommand implements Callable<Integer> {
 
     /** Firmware boot: no --kernel, and --bios or a drive a BIOS can boot from. */
     private boolean firmwareBoot() {
-        return bios != null || !disks.isEmpty() || !ahciDisks.isEmpty() || !cdroms.isEmpty();
+        return bios != null || !disks.isEmpty() || !ahciDisks.isEmpty() || !cdroms.isEmpty() || !usbStorage.isEmpty();
     }
 
     private Path biosPath() {
@@ -442,7 +446,7 @@ public final class RunCommand implements Callable<Integer> {
         if (balloon != null) specs.add(dev.vmm.config.BalloonSpec.parse(balloon).at(specs.size(), sharedMemory || memory.share()));
         // The controller before its devices: they plug into its root hub when attached.
         if (usb != null) specs.add(dev.vmm.config.UsbSpec.parse(usb));
-        specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbControllerGiven()));
+        specs.addAll(dev.vmm.config.UsbDeviceSpec.parseAll(usbStorage, usbTablets, usbKeyboards, usbMice, usbControllerGiven()));
         return new MachineConfig.Devices(specs);
     }
 

@@ -37,10 +37,10 @@ public sealed interface UsbDeviceSpec extends DeviceSpec {
         }
     }
 
-    /** {@code --usb-tablet[=id=ID]} (absolute pointer) or {@code --usb-kbd[=id=ID]} (boot keyboard). */
+    /** {@code --usb-tablet[=id=ID]} (absolute pointer), {@code --usb-kbd[=id=ID]} (boot keyboard) or {@code --usb-mouse[=id=ID]} (relative pointer). */
     record Hid(String driver, String id) implements UsbDeviceSpec {
         public Hid {
-            if (!driver.equals("usb-tablet") && !driver.equals("usb-kbd")) throw new IllegalArgumentException(driver);
+            if (!driver.equals("usb-tablet") && !driver.equals("usb-kbd") && !driver.equals("usb-mouse")) throw new IllegalArgumentException(driver);
         }
 
         public static Hid parse(String driver, String text) {
@@ -61,10 +61,17 @@ public sealed interface UsbDeviceSpec extends DeviceSpec {
 
     /** The three options' values as specs (storage, tablets, keyboards), refused without the controller. */
     static List<UsbDeviceSpec> parseAll(List<String> storage, List<String> tablets, List<String> keyboards, boolean controller) {
+        return parseAll(storage, tablets, keyboards, List.of(), controller);
+    }
+
+    /** With {@code --usb-mouse}'s values too (after the keyboards). */
+    static List<UsbDeviceSpec> parseAll(List<String> storage, List<String> tablets, List<String> keyboards, List<String> mice,
+                                        boolean controller) {
         List<UsbDeviceSpec> out = new java.util.ArrayList<>();
         for (String s : storage) out.add(Storage.parse(s));
         for (String s : tablets) out.add(Hid.parse("usb-tablet", s.equals(NO_PROPERTIES) ? "" : s));
         for (String s : keyboards) out.add(Hid.parse("usb-kbd", s.equals(NO_PROPERTIES) ? "" : s));
+        for (String s : mice) out.add(Hid.parse("usb-mouse", s.equals(NO_PROPERTIES) ? "" : s));
         requireController(out, controller);
         return out;
     }

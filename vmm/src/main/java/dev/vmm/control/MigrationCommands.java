@@ -56,7 +56,8 @@ public final class MigrationCommands {
                 }
                 // Device writes to guest RAM (DMA) are not in KVM's dirty log: the hash check at
                 // stop-and-copy is what catches the pages they changed.
-                if (!machine.devices().transports().isEmpty()) params.set("x-dirty-log-verify", "on");
+                if (!machine.devices().transports().isEmpty()
+                        || !machine.devices().parts(dev.vmm.usb.xhci.XhciController.class).isEmpty()) params.set("x-dirty-log-verify", "on");
             }
             MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
                     new MachineMigration(machine), params, caps)

@@ -44,7 +44,7 @@ public final class DeviceKinds {
                     case dev.vmm.config.AhciSpec a -> AhciAttach.open(a, ctx);
                     case dev.vmm.config.BalloonSpec b -> VirtioBalloonAttach.open(b);
                     case dev.vmm.config.UsbDeviceSpec u -> UsbDeviceAttach.open(u, ctx);
-                    case dev.vmm.config.UsbSpec u -> new XhciAttach();
+                    case dev.vmm.config.UsbSpec u -> XhciAttach.of(specs);
                     default -> throw new IllegalArgumentException("no attach code for " + s.getClass().getSimpleName());
                 });
                 opened.add(target == null ? opening : new dev.vmm.devices.pcie.PlacedDevice(opening, target));

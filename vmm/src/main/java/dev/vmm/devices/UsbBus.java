@@ -69,6 +69,7 @@ public final class UsbBus implements AutoCloseable {
         return switch (driver) {
             case "usb-tablet" -> new UsbTablet();
             case "usb-kbd" -> new UsbKeyboard();
+            case "usb-mouse" -> new dev.vmm.usb.hid.UsbMouse();
             default -> null;
         };
     }

@@ -34,7 +34,6 @@ final class UsbDeviceAttach implements PendingDevice {
         } catch (IllegalStateException e) {
             throw new dev.vmm.config.ConfigException("--" + spec.driver() + ": " + e.getMessage());
         }
-        ctx.registry().cannotSaveState(spec.driver() + " (USB device state is not saved yet)");
     }
 
     /** Not a PCI function: it goes on the controller's root hub ({@code vmm run --dry-run} lists it under usb). */

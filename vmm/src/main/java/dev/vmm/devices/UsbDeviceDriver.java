@@ -35,7 +35,7 @@ public final class UsbDeviceDriver implements DeviceDriver {
 
     @Override
     public Set<String> drivers() {
-        return Set.of("usb-storage", "usb-tablet", "usb-kbd");
+        return Set.of("usb-storage", "usb-tablet", "usb-kbd", "usb-mouse");
     }
 
     @Override

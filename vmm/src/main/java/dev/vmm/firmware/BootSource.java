@@ -22,4 +22,12 @@ public record BootSource(int bootIndex, String node, String suffix) {
     public static BootSource ahci(int bootIndex, int port) {
         return new BootSource(bootIndex, "pci8086,2922", "/drive@" + Integer.toHexString(port) + "/disk@0");
     }
+
+    /**
+     * usb-storage's disk on root hub port {@code port} of the xHCI controller (QEMU's
+     * {@code /usb@S/storage@P/channel@0/disk@0,0}; SeaBIOS matches P against the port it found it on).
+     */
+    public static BootSource usbStorage(int bootIndex, int port) {
+        return new BootSource(bootIndex, "usb", "/storage@" + Integer.toHexString(port) + "/channel@0/disk@0,0");
+    }
 }

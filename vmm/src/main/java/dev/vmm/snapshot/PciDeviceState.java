@@ -34,16 +34,20 @@ public final class PciDeviceState {
 
     private final byte[] pci;
     private final List<byte[]> virtio;
+    /** The qemu-xhci section (UsbControllerState), or null. */
+    private final byte[] usb;
 
-    private PciDeviceState(byte[] pci, List<byte[]> virtio) {
+    private PciDeviceState(byte[] pci, List<byte[]> virtio, byte[] usb) {
         this.pci = pci;
         this.virtio = virtio;
+        this.usb = usb;
     }
 
     /** Whether {@code name} is one of these sections, and the newest version read. */
     static int sectionVersion(String name) {
         if (name.equals("pci")) return PCI_VERSION;
         if (name.startsWith("virtio/")) return VIRTIO_VERSION;
+        if (name.equals(UsbControllerState.SECTION)) return UsbControllerState.VERSION;
         return -1;
     }
 
@@ -53,7 +57,7 @@ public final class PciDeviceState {
      */
     public static PciDeviceState capture(Machine m) throws IOException {
         DeviceRegistry w = m.devices();
-        if (w == null || w.transports().isEmpty()) return new PciDeviceState(null, List.of());
+        if (w == null || (w.transports().isEmpty() && UsbControllerState.of(m) == null)) return new PciDeviceState(null, List.of(), null);
         List<String> unsupported = new ArrayList<>();
         for (VirtioPciDevice d : w.transports()) if (!d.canSaveState()) unsupported.add(d.toString());
         if (!unsupported.isEmpty()) {
@@ -65,6 +69,7 @@ public final class PciDeviceState {
             VirtioPciState s = d.saveState();
             virtio.add(SectionBytes.of(o -> s.write(o)));
         }
+        byte[] usb = UsbControllerState.capture(m);
         // Config spaces after the quiesce: nothing changes them while the vCPUs are paused.
         List<PciFunction> functions = w.pci().root().allFunctions();
         byte[] pci = SectionBytes.of(o -> {
@@ -74,8 +79,8 @@ public final class PciDeviceState {
                 byte[] cfg = f.configSpace().saveBytes();
                 o.writeInt(cfg.length);
                 o.write(cfg);
-                if (f.device() instanceof VirtioPciDevice v) {
-                    byte[] msix = v.msixTable().saveState();
+                if (UsbControllerState.msixOf(f.device()) != null) {
+                    byte[] msix = UsbControllerState.msixOf(f.device()).saveState();
                     o.writeInt(msix.length);
                     o.write(msix);
                 } else {
@@ -83,7 +88,7 @@ public final class PciDeviceState {
                 }
             }
         });
-        return new PciDeviceState(pci, virtio);
+        return new PciDeviceState(pci, virtio, usb);
     }
 
     /** Writes the sections (after the vCPU and legacy device sections). */
@@ -91,6 +96,7 @@ public final class PciDeviceState {
         if (pci == null) return;
         w.section("pci", PCI_VERSION, pci);
         for (int i = 0; i < virtio.size(); i++) w.section("virtio/" + i, VIRTIO_VERSION, virtio.get(i));
+        if (usb != null) w.section(UsbControllerState.SECTION, UsbControllerState.VERSION, usb);
     }
 
     /** Reads the sections into a freshly built machine with the same devices. */
@@ -99,6 +105,7 @@ public final class PciDeviceState {
         private final List<VirtioPciDevice> transports;
         private final boolean[] loaded;
         private boolean pciLoaded;
+        private boolean usbLoaded;
 
         public Loader(Machine m) {
             this.m = m;
@@ -109,6 +116,12 @@ public final class PciDeviceState {
         public boolean read(String name, DataInputStream in) throws IOException {
             if (name.equals("pci")) {
                 readPci(in);
+                return true;
+            }
+            if (name.equals(UsbControllerState.SECTION)) {
+                if (!pciLoaded) throw new StateFormatException("qemu-xhci state before the pci section");
+                UsbControllerState.load(m, in);
+                usbLoaded = true;
                 return true;
             }
             if (!name.startsWith("virtio/")) return false;
@@ -160,7 +173,7 @@ public final class PciDeviceState {
                     if (len < 0 || len > (1 << 16)) throw new StateFormatException("implausible MSI-X state length " + len);
                     byte[] b = new byte[len];
                     in.readFully(b);
-                    if (!(f.device() instanceof VirtioPciDevice)) throw new StateFormatException("MSI-X state for " + f.device().name());
+                    if (UsbControllerState.msixOf(f.device()) == null) throw new StateFormatException("MSI-X state for " + f.device().name());
                     msix.add(b);
                 }
             }
@@ -169,7 +182,7 @@ public final class PciDeviceState {
             for (int i = 0; i < functions.size(); i++) {
                 if (msix.get(i) == null) continue;
                 try {
-                    ((VirtioPciDevice) functions.get(i).device()).msixTable().restoreState(msix.get(i));
+                    UsbControllerState.msixOf(functions.get(i).device()).restoreState(msix.get(i));
                 } catch (IllegalArgumentException e) {
                     throw new StateFormatException("PCI function " + functions.get(i).address() + ": " + e.getMessage());
                 }
@@ -179,7 +192,9 @@ public final class PciDeviceState {
 
         /** Checks every device got its state. */
         public void apply() throws StateFormatException {
-            if (transports.isEmpty()) return;
+            boolean usb = UsbControllerState.of(m) != null;
+            if (transports.isEmpty() && !usb) return;
+            if (usb && !usbLoaded) throw new StateFormatException("state has no section for qemu-xhci (saved without --usb? start it with the source's device options)");
             if (!pciLoaded) throw new StateFormatException("state has no PCI section but this machine has virtio devices "
                     + "(saved without them? start it with the source's device options)");
             for (int i = 0; i < loaded.length; i++) {

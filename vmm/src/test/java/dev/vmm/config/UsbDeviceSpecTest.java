@@ -18,6 +18,8 @@ class UsbDeviceSpecTest {
         assertThat(UsbDeviceSpec.Hid.parse("usb-kbd", "id=k")).isEqualTo(new UsbDeviceSpec.Hid("usb-kbd", "k"));
         assertThat(UsbDeviceSpec.parseAll(List.of("x.img"), List.of("", "id=t2"), List.of(""), true))
                 .extracting(UsbDeviceSpec::driver).containsExactly("usb-storage", "usb-tablet", "usb-tablet", "usb-kbd");
+        assertThat(UsbDeviceSpec.parseAll(List.of(), List.of(), List.of(), List.of("", "id=m1"), true))
+                .containsExactly(new UsbDeviceSpec.Hid("usb-mouse", null), new UsbDeviceSpec.Hid("usb-mouse", "m1"));
     }
 
     @Test

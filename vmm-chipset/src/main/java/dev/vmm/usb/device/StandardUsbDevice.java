@@ -1,11 +1,16 @@
 package dev.vmm.usb.device;
 
+import dev.vmm.usb.SaveableUsbDevice;
 import dev.vmm.usb.UsbDevice;
 import dev.vmm.usb.UsbPacket;
 import dev.vmm.usb.UsbPort;
 import dev.vmm.usb.UsbSetup;
 import dev.vmm.usb.UsbSpeed;
+import dev.vmm.usb.UsbStateException;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.List;
 
 /**
@@ -23,7 +28,7 @@ import java.util.List;
  * input event) must complete outside {@code synchronized (this)}, because completion takes the
  * controller's lock.
  */
-public abstract class StandardUsbDevice implements UsbDevice {
+public abstract class StandardUsbDevice implements SaveableUsbDevice {
     /** Standard feature selectors (USB 2.0 table 9-6, USB 3.2 table 9-7). */
     static final int ENDPOINT_HALT = 0, FUNCTION_SUSPEND = 0, DEVICE_REMOTE_WAKEUP = 1, TEST_MODE = 2,
             U1_ENABLE = 48, U2_ENABLE = 49, LTM_ENABLE = 50;
@@ -69,6 +74,56 @@ public abstract class StandardUsbDevice implements UsbDevice {
 
     /** CLEAR_FEATURE(ENDPOINT_HALT) on {@code ep}: data toggle/sequence reset; BOT uses it for reset recovery. */
     protected void haltCleared(Descriptors.Endpoint ep) {}
+
+    /** Writes the function's own state (after the standard part), under the device's lock. */
+    protected abstract void saveFunction(DataOutputStream out) throws IOException;
+
+    /**
+     * Reads and checks the function's state, under the device's lock; returns what to apply once
+     * everything was read (nothing may change before that: a refused state leaves the device as it was).
+     */
+    protected abstract Runnable loadFunction(DataInputStream in, int version) throws IOException;
+
+    // ---- state for snapshots and migration -----------------------------------------------------
+
+    @Override
+    public int stateVersion() { return 1; }
+
+    /** The standard part (USB state, address, remote wake-up, halted endpoints), then the function's. */
+    @Override
+    public final synchronized void saveState(DataOutputStream out) throws IOException {
+        out.writeByte(state.ordinal());
+        out.writeByte(address);
+        out.writeBoolean(remoteWakeup);
+        out.writeShort(bits(haltedIn));
+        out.writeShort(bits(haltedOut));
+        saveFunction(out);
+    }
+
+    @Override
+    public final synchronized void loadState(DataInputStream in, int version) throws IOException {
+        if (version != 1) throw new UsbStateException(productName + ": state version " + version + " (this VMM reads 1)");
+        int st = (int) UsbStateException.check(productName + ": USB device state", in.readUnsignedByte(), 0, 2);
+        int addr = (int) UsbStateException.check(productName + ": USB address", in.readUnsignedByte(), 0, 127);
+        if ((st == 0) != (addr == 0)) throw new UsbStateException(productName + ": address " + addr + " in state " + UsbDeviceState.values()[st]);
+        boolean wake = in.readBoolean();
+        int hIn = in.readUnsignedShort(), hOut = in.readUnsignedShort();
+        Runnable function = loadFunction(in, version);
+        state = UsbDeviceState.values()[st];
+        address = addr;
+        remoteWakeup = wake;
+        for (int i = 0; i < 16; i++) {
+            haltedIn[i] = (hIn & 1 << i) != 0;
+            haltedOut[i] = (hOut & 1 << i) != 0;
+        }
+        function.run();
+    }
+
+    private static int bits(boolean[] b) {
+        int v = 0;
+        for (int i = 0; i < b.length; i++) if (b[i]) v |= 1 << i;
+        return v;
+    }
 
     // ---- UsbDevice -----------------------------------------------------------------------------
 

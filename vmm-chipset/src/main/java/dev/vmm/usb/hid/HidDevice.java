@@ -4,9 +4,13 @@ import dev.vmm.input.InputHandler;
 import dev.vmm.usb.UsbPacket;
 import dev.vmm.usb.UsbSetup;
 import dev.vmm.usb.UsbSpeed;
+import dev.vmm.usb.UsbStateException;
 import dev.vmm.usb.device.Descriptors;
 import dev.vmm.usb.device.StandardUsbDevice;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,6 +71,12 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     /** Back to the idle state after a reset (keys released, pointer kept). */
     protected abstract void resetInput();
 
+    /** wMaxPacketSize of the interrupt IN endpoint (QEMU's tablet and keyboard say 8, its mouse 4: its report's size). */
+    protected int interruptMaxPacket() { return 8; }
+
+    /** Whether reports carry motion since the last one (usb-mouse): two equal reports are then both sent. */
+    protected boolean relative() { return false; }
+
     /** Whether a report replacing the previous queued one loses nothing a host must see (pure motion). */
     protected boolean coalescable(byte[] previous, byte[] next) { return false; }
 
@@ -83,7 +93,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     protected Descriptors.Configuration configuration(UsbSpeed speed) {
         // Interrupt interval: full speed counts frames (10 = 10 ms); high speed 2^(n-1) microframes (7 = 8 ms).
         int interval = speed == UsbSpeed.HIGH ? 7 : 10;
-        Descriptors.Endpoint in = new Descriptors.Endpoint(0x81, Descriptors.EP_INTERRUPT, 8, interval, null);
+        Descriptors.Endpoint in = new Descriptors.Endpoint(0x81, Descriptors.EP_INTERRUPT, interruptMaxPacket(), interval, null);
         Descriptors.Interface i = new Descriptors.Interface(0, 3, subClass, protocol, 0, hidDescriptor(), List.of(in));
         // Bus-powered (100 mA) with remote wake-up, as QEMU's HID devices (HidQemuOracleTest compares).
         return new Descriptors.Configuration(1, 0, 0x20, 50, List.of(i));
@@ -159,7 +169,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             p = waiting.pollFirst();
             if (p == null) {
                 byte[] last = lastQueued;
-                queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r));
+                queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r), !relative());
                 lastQueued = r;
             }
         }
@@ -178,6 +188,59 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             waiting.remove(packet);
         }
         super.cancel(packet);
+    }
+
+    // ---- state for snapshots and migration (packets waiting for a report are not state: the
+    // controller hands their TD over again after a restore)
+
+    /** The input state behind the reports (position, buttons, keys, LEDs). */
+    protected abstract void saveInput(DataOutputStream out) throws IOException;
+
+    /** Reads and checks the input state; returns what applies it. */
+    protected abstract Runnable loadInput(DataInputStream in) throws IOException;
+
+    @Override
+    protected final void saveFunction(DataOutputStream out) throws IOException {
+        out.writeByte(idle);
+        out.writeByte(reportProtocol);
+        List<byte[]> reports = queue.contents();
+        out.writeByte(reports.size());
+        for (byte[] r : reports) writeReport(out, r);
+        out.writeBoolean(lastQueued != null);
+        if (lastQueued != null) writeReport(out, lastQueued);
+        saveInput(out);
+    }
+
+    @Override
+    protected final Runnable loadFunction(DataInputStream in, int version) throws IOException {
+        int idleRate = in.readUnsignedByte();
+        int proto = (int) UsbStateException.check(productName() + ": HID protocol", in.readUnsignedByte(), 0, 1);
+        int n = (int) UsbStateException.check(productName() + ": queued reports", in.readUnsignedByte(), 0, QUEUE_CAPACITY);
+        List<byte[]> reports = new ArrayList<>();
+        for (int i = 0; i < n; i++) reports.add(readReport(in));
+        byte[] last = in.readBoolean() ? readReport(in) : null;
+        Runnable input = loadInput(in);
+        return () -> {
+            idle = idleRate;
+            reportProtocol = proto;
+            queue.clear();
+            for (byte[] r : reports) queue.offer(r, false, false);
+            lastQueued = last;
+            input.run();
+        };
+    }
+
+    private static void writeReport(DataOutputStream out, byte[] r) throws IOException {
+        out.writeByte(r.length);
+        out.write(r);
+    }
+
+    private byte[] readReport(DataInputStream in) throws IOException {
+        int len = currentReport(false).length;
+        UsbStateException.check(productName() + ": report length", in.readUnsignedByte(), len, len);
+        byte[] r = new byte[len];
+        in.readFully(r);
+        return r;
     }
 
     @Override

@@ -18,9 +18,12 @@ final class ReportQueue {
         this.capacity = capacity;
     }
 
-    /** Adds {@code report}; replaces the last one instead when full or when {@code replaceLast}. */
-    void offer(byte[] report, boolean replaceLast) {
-        if (!reports.isEmpty() && Arrays.equals(reports.peekLast(), report)) return;
+    /**
+     * Adds {@code report}; replaces the last one instead when full or when {@code replaceLast}; with
+     * {@code dropRepeat} a report equal to the last one waiting is not added again (absolute state).
+     */
+    void offer(byte[] report, boolean replaceLast, boolean dropRepeat) {
+        if (dropRepeat && !reports.isEmpty() && Arrays.equals(reports.peekLast(), report)) return;
         if (!reports.isEmpty() && (replaceLast || reports.size() >= capacity)) reports.pollLast();
         reports.addLast(report);
     }
@@ -32,4 +35,7 @@ final class ReportQueue {
     int size() { return reports.size(); }
 
     void clear() { reports.clear(); }
+
+    /** The waiting reports, oldest first (for saving the device's state). */
+    java.util.List<byte[]> contents() { return java.util.List.copyOf(reports); }
 }

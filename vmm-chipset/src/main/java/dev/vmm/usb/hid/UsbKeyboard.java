@@ -1,5 +1,6 @@
 package dev.vmm.usb.hid;
 
+import dev.vmm.usb.UsbStateException;
 import dev.vmm.input.InputEvent;
 import dev.vmm.input.KeyCodes;
 
@@ -86,6 +87,34 @@ public final class UsbKeyboard extends HidDevice {
         pressed.clear();
         modifiers = 0;
         leds = 0;
+    }
+
+    @Override
+    protected void saveInput(java.io.DataOutputStream out) throws java.io.IOException {
+        out.writeByte(modifiers);
+        out.writeByte(leds);
+        out.writeShort(pressed.size());
+        for (int usage : pressed) out.writeByte(usage);
+    }
+
+    @Override
+    protected Runnable loadInput(java.io.DataInputStream in) throws java.io.IOException {
+        int mods = in.readUnsignedByte();
+        int ledBits = (int) UsbStateException.check("usb-kbd: LEDs", in.readUnsignedByte(), 0, 0x1f);
+        int n = (int) UsbStateException.check("usb-kbd: pressed keys", in.readUnsignedShort(), 0, 0xe0);
+        List<Integer> keys = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            // A key usage of the Keyboard page that is not a modifier, each at most once (as event() keeps them).
+            int usage = (int) UsbStateException.check("usb-kbd: key usage", in.readUnsignedByte(), 1, 0xdf);
+            if (keys.contains(usage)) throw new UsbStateException("usb-kbd: key usage " + usage + " pressed twice");
+            keys.add(usage);
+        }
+        return () -> {
+            modifiers = mods;
+            leds = ledBits;
+            pressed.clear();
+            pressed.addAll(keys);
+        };
     }
 
     @Override

@@ -12,24 +12,7 @@ import java.util.Set;
  */
 public final class UsbTablet extends HidDevice {
     /** The report descriptor: Generic Desktop / Pointer in an Application collection. */
-    private static final byte[] REPORT_DESCRIPTOR = bytes(
-            0x05, 0x01,        // Usage Page (Generic Desktop)
-            0x09, 0x02,        // Usage (Mouse)
-            0xa1, 0x01,        // Collection (Application)
-            0x09, 0x01,        //   Usage (Pointer)
-            0xa1, 0x00,        //   Collection (Physical)
-            0x05, 0x09,        //     Usage Page (Button)
-            0x19, 0x01,        //     Usage Minimum (1)
-            0x29, 0x03,        //     Usage Maximum (3)
-            0x15, 0x00,        //     Logical Minimum (0)
-            0x25, 0x01,        //     Logical Maximum (1)
-            0x95, 0x03,        //     Report Count (3)
-            0x75, 0x01,        //     Report Size (1)
-            0x81, 0x02,        //     Input (Data, Variable, Absolute)
-            0x95, 0x01,        //     Report Count (1)
-            0x75, 0x05,        //     Report Size (5)
-            0x81, 0x01,        //     Input (Constant): padding
-            0x05, 0x01,        //     Usage Page (Generic Desktop)
+    private static final byte[] REPORT_DESCRIPTOR = PointerButtons.reportDescriptor(
             0x09, 0x30,        //     Usage (X)
             0x09, 0x31,        //     Usage (Y)
             0x15, 0x00,        //     Logical Minimum (0)
@@ -46,11 +29,10 @@ public final class UsbTablet extends HidDevice {
             0x45, 0x00,        //     Physical Maximum (0): none
             0x75, 0x08,        //     Report Size (8)
             0x95, 0x01,        //     Report Count (1)
-            0x81, 0x06,        //     Input (Data, Variable, Relative)
-            0xc0,              //   End Collection
-            0xc0);             // End Collection
+            0x81, 0x06);       //     Input (Data, Variable, Relative)
 
-    private int x, y, buttons, wheel;
+    private int x, y;
+    private final PointerButtons buttons = new PointerButtons();
 
     public UsbTablet() {
         super("usb-tablet", 0, 0, "VMM USB Tablet", REPORT_DESCRIPTOR);
@@ -64,7 +46,7 @@ public final class UsbTablet extends HidDevice {
 
     @Override
     protected synchronized byte[] currentReport(boolean bootProtocol) {
-        byte[] r = {(byte) buttons, (byte) x, (byte) (x >>> 8), (byte) y, (byte) (y >>> 8), (byte) wheel};
+        byte[] r = {(byte) buttons.buttons, (byte) x, (byte) (x >>> 8), (byte) y, (byte) (y >>> 8), (byte) buttons.wheel};
         return r;
     }
 
@@ -76,8 +58,21 @@ public final class UsbTablet extends HidDevice {
 
     @Override
     protected synchronized void resetInput() {
-        buttons = 0;
-        wheel = 0;
+        buttons.buttons = 0;
+        buttons.wheel = 0;
+    }
+
+    @Override
+    protected void saveInput(java.io.DataOutputStream out) throws java.io.IOException {
+        buttons.save(out, x, y);
+    }
+
+    @Override
+    protected Runnable loadInput(java.io.DataInputStream in) throws java.io.IOException {
+        return buttons.load(in, "usb-tablet", 0, InputEvent.ABS_MAX, (nx, ny) -> {
+            x = (int) nx;
+            y = (int) ny;
+        });
     }
 
     @Override
@@ -93,24 +88,8 @@ public final class UsbTablet extends HidDevice {
                 if (m.axis() == InputEvent.Axis.X) x = v;
                 else y = v;
             }
-            case InputEvent.Btn b -> button(b.button(), b.down());
+            case InputEvent.Btn b -> buttons.event(b);
             default -> { } // relative motion and keys belong to other devices
-        }
-    }
-
-    private void button(InputEvent.Button b, boolean down) {
-        int bit = switch (b) {
-            case LEFT -> 1;
-            case RIGHT -> 2;
-            case MIDDLE -> 4;
-            default -> 0;
-        };
-        if (bit != 0) {
-            buttons = down ? buttons | bit : buttons & ~bit;
-        } else if (down && b == InputEvent.Button.WHEEL_UP) {
-            wheel = Math.min(127, wheel + 1);
-        } else if (down && b == InputEvent.Button.WHEEL_DOWN) {
-            wheel = Math.max(-127, wheel - 1);
         }
     }
 
@@ -118,7 +97,7 @@ public final class UsbTablet extends HidDevice {
     public void sync() {
         reportChanged();
         synchronized (this) {
-            wheel = 0; // a wheel step is reported once
+            buttons.wheel = 0; // a wheel step is reported once
         }
     }
 }

@@ -2,6 +2,11 @@ package dev.vmm.usb.xhci;
 
 import dev.vmm.usb.UsbPacket;
 import dev.vmm.usb.UsbSetup;
+import dev.vmm.usb.UsbStateException;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 
 import static dev.vmm.usb.xhci.CompletionCode.*;
 
@@ -74,6 +79,31 @@ final class CommandRunner {
         ring = new RingCursor(0, false);
         ringRunning = false;
         waiting = null;
+    }
+
+    /** An Address Device waiting for the device's answer: no state can be saved until it has one. */
+    boolean waitingForDevice() { return waiting != null; }
+
+    /** The ring's position and whether it runs (a waiting command is refused before, by the controller). */
+    void save(DataOutputStream out) throws IOException {
+        out.writeLong(ring.dequeue());
+        out.writeBoolean(ring.cycle());
+        out.writeBoolean(ringRunning);
+    }
+
+    /** Reads and checks a saved ring position: a running ring must be in guest RAM. */
+    Runnable load(DataInputStream in) throws IOException {
+        long dequeue = in.readLong();
+        boolean cycle = in.readBoolean();
+        boolean running = in.readBoolean();
+        if ((dequeue & 0xF) != 0 || (running && !host.dma().valid(dequeue, Trb.SIZE))) {
+            throw new UsbStateException("command ring at 0x" + Long.toHexString(dequeue) + " is not in guest RAM");
+        }
+        return () -> {
+            ring = new RingCursor(dequeue, cycle);
+            ringRunning = running;
+            waiting = null;
+        };
     }
 
     boolean ringRunning() { return ringRunning; }

@@ -1,5 +1,11 @@
 package dev.vmm.usb.xhci;
 
+import dev.vmm.usb.UsbStateException;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+
 /**
  * One interrupter (xHCI 1.2 §4.17, §5.5.2): its registers (IMAN, IMOD, ERSTSZ, ERSTBA, ERDP) and
  * its event ring. Events are written at the enqueue pointer with the producer cycle state; the
@@ -163,6 +169,88 @@ final class Interrupter {
         segmentBase = bases;
         segmentTrbs = sizes;
         ringProblem = null;
+    }
+
+    // ---------------------------------------------------------------- state (snapshots, migration)
+
+    /**
+     * Registers, the segment table as read at the last ERSTBA write (the guest may have changed
+     * the table in RAM since), the producer position and cycle, the full-ring and interrupt
+     * moderation state (the time left until the next interrupt may fire).
+     */
+    void save(DataOutputStream out) throws IOException {
+        out.writeInt(iman);
+        out.writeInt(imod);
+        out.writeInt(erstsz);
+        out.writeLong(erstba);
+        out.writeLong(erdp);
+        out.writeBoolean(ringProblem == null);
+        if (ringProblem != null) out.writeUTF(ringProblem);
+        out.writeInt(segmentBase.length);
+        for (int i = 0; i < segmentBase.length; i++) {
+            out.writeLong(segmentBase[i]);
+            out.writeShort(segmentTrbs[i]);
+        }
+        out.writeInt(segment);
+        out.writeInt(slot);
+        out.writeBoolean(cycle);
+        out.writeLong(fullAtDequeue);
+        out.writeLong(dropped);
+        out.writeBoolean(pending);
+        out.writeLong(Math.max(0, nextAllowedNanos - host.clock().nanoTime()));
+    }
+
+    /** Reads and checks a saved interrupter; the returned action puts it in place. */
+    Runnable load(DataInputStream in) throws IOException {
+        String what = "interrupter " + index + ": ";
+        int newIman = (int) UsbStateException.check(what + "IMAN", in.readInt(), 0, IMAN_IP | IMAN_IE);
+        int newImod = in.readInt();
+        int newErstsz = (int) UsbStateException.check(what + "ERSTSZ", in.readInt(), 0, 0xFFFF);
+        long newErstba = in.readLong();
+        long newErdp = in.readLong();
+        if ((newErstba & 0x3F) != 0) throw new UsbStateException(what + "ERSTBA 0x" + Long.toHexString(newErstba) + " is not 64-byte aligned");
+        String problem = in.readBoolean() ? null : in.readUTF();
+        int n = (int) UsbStateException.check(what + "event ring segments", in.readInt(), 0, 0xFFFF);
+        if ((problem == null) != (n > 0)) throw new UsbStateException(what + "event ring usable with " + n + " segments");
+        long[] bases = new long[n];
+        int[] sizes = new int[n];
+        for (int i = 0; i < n; i++) {
+            bases[i] = in.readLong();
+            sizes[i] = (int) UsbStateException.check(what + "segment " + i + " TRBs", in.readUnsignedShort(), MIN_SEGMENT_TRBS, MAX_SEGMENT_TRBS);
+            if ((bases[i] & 0x3F) != 0 || !dma.valid(bases[i], (long) sizes[i] * Trb.SIZE)) {
+                throw new UsbStateException(what + "event ring segment " + i + " at 0x" + Long.toHexString(bases[i]) + " is not in guest RAM");
+            }
+        }
+        int seg = in.readInt();
+        int at = in.readInt();
+        if (n > 0) {
+            UsbStateException.check(what + "event ring segment index", seg, 0, n - 1);
+            UsbStateException.check(what + "event ring enqueue index", at, 0, sizes[seg] - 1);
+        } else if (seg != 0 || at != 0) {
+            throw new UsbStateException(what + "enqueue position without an event ring");
+        }
+        boolean newCycle = in.readBoolean();
+        long full = in.readLong();
+        long newDropped = UsbStateException.check(what + "dropped events", in.readLong(), 0, Long.MAX_VALUE);
+        boolean newPending = in.readBoolean();
+        long delay = UsbStateException.check(what + "moderation delay", in.readLong(), 0, 0xFFFFL * 250);
+        return () -> {
+            iman = newIman;
+            imod = newImod;
+            erstsz = newErstsz;
+            erstba = newErstba;
+            erdp = newErdp;
+            ringProblem = problem;
+            segmentBase = bases;
+            segmentTrbs = sizes;
+            segment = seg;
+            slot = at;
+            cycle = newCycle;
+            fullAtDequeue = full;
+            dropped = newDropped;
+            pending = newPending;
+            nextAllowedNanos = host.clock().nanoTime() + delay;
+        };
     }
 
     // ---------------------------------------------------------------- events

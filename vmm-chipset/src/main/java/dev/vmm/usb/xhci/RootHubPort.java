@@ -1,7 +1,12 @@
 package dev.vmm.usb.xhci;
 
 import dev.vmm.usb.UsbDevice;
+import dev.vmm.usb.UsbStateException;
 import dev.vmm.usb.UsbPort;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 
 /**
  * One root hub port and its PORTSC register (xHCI 1.2 §4.19, §5.4.8). A USB 3 port enables itself
@@ -80,6 +85,26 @@ final class RootHubPort implements UsbPort {
         device = null;
         portsc = (portsc & (CHANGE_BITS | WAKE_BITS)) | PP | PLS_RX_DETECT << PLS_SHIFT | CSC;
         host.portChanged(this);
+    }
+
+    /** PORTSC as saved; the device on the port is the destination's own (built from the same options). */
+    void save(DataOutputStream out) throws IOException {
+        out.writeInt(portsc);
+    }
+
+    /** Reads a saved PORTSC and checks it against the device plugged here; the action puts it in place. */
+    Runnable load(DataInputStream in) throws IOException {
+        int v = in.readInt();
+        boolean connected = (v & CCS) != 0;
+        if (connected != (device != null)) {
+            throw new UsbStateException("USB port " + number + (connected ? " has a device in the state and none here"
+                    : " has no device in the state and " + device.productName() + " here") + ": start with the same USB devices as the source");
+        }
+        if (connected && ((v >>> SPEED_SHIFT) & 0xF) != device.speed().xhciSpeedId) {
+            throw new UsbStateException("USB port " + number + ": the saved device ran at another speed than " + device.productName());
+        }
+        if ((v & (PR | WPR | PP)) != PP) throw new UsbStateException("USB port " + number + ": impossible PORTSC 0x" + Integer.toHexString(v));
+        return () -> portsc = v;
     }
 
     private void connect() {

@@ -10,8 +10,14 @@ import dev.vmm.chipset.pci.PciConfigSpace;
 import dev.vmm.chipset.pci.PciDevice;
 import dev.vmm.chipset.pci.PciFunction;
 import dev.vmm.memory.GuestMemory;
+import dev.vmm.usb.SaveableUsbDevice;
 import dev.vmm.usb.UsbDevice;
 import dev.vmm.usb.UsbHub;
+import dev.vmm.usb.UsbStateException;
+
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -342,6 +348,180 @@ public final class XhciController implements PciDevice, UsbHub {
             dma.writeU32(ctx + Contexts.EP_DEQUEUE + 4, (int) (dequeue >>> 32));
         } catch (Dma.Fault ignored) {
             // the guest moved its output context out of RAM; the controller's own state is what counts
+        }
+    }
+
+    // ---------------------------------------------------------------- state (snapshots, migration)
+
+    /** Version of {@link #saveState}'s format. */
+    public static final int STATE_VERSION = 1;
+    /** The largest saved state of one device: usb-storage with a whole data phase buffered, and more. */
+    static final int MAX_DEVICE_STATE = 40 << 20;
+
+    /** Why the state cannot be saved (a plugged device that cannot save its own), or null. */
+    public String unsaveable() {
+        synchronized (lock) {
+            for (RootHubPort p : ports) {
+                if (p.device() != null && !(p.device() instanceof SaveableUsbDevice)) {
+                    return "USB device " + p.device().productName() + " on port " + p.number() + " (its state cannot be saved)";
+                }
+            }
+            return null;
+        }
+    }
+
+    /**
+     * Waits until no plugged device has work running on another thread (a disk command), each
+     * within {@code timeoutNanos}; with the vCPUs paused nothing starts new work. Returns the name
+     * of a device that did not finish, or null.
+     */
+    public String quiesce(long timeoutNanos) throws InterruptedException {
+        List<UsbDevice> devices = new ArrayList<>();
+        synchronized (lock) {
+            for (RootHubPort p : ports) if (p.device() != null) devices.add(p.device());
+        }
+        // Outside the lock: the devices' completions take it.
+        for (UsbDevice d : devices) {
+            if (d instanceof SaveableUsbDevice s && !s.quiesce(timeoutNanos)) return d.productName();
+        }
+        return null;
+    }
+
+    /**
+     * Writes the controller's state: operational registers, the command ring's position, per port
+     * PORTSC and the plugged device's own state, per interrupter its registers and event ring
+     * producer state, per enabled slot its endpoints. Everything else the driver set up is in
+     * guest memory (contexts, rings), which is saved with the RAM. Call after {@link #quiesce}.
+     *
+     * @throws UsbStateException when the state cannot be saved now (an Address Device still
+     *                           waiting for its device; a device that cannot save its state)
+     */
+    public void saveState(DataOutputStream out) throws IOException {
+        synchronized (lock) {
+            String why = unsaveable();
+            if (why != null) throw new UsbStateException("cannot save " + why);
+            if (commands.waitingForDevice()) throw new UsbStateException("an Address Device command is waiting for its device");
+            out.writeByte(contexts.size());
+            out.writeInt(usbcmd);
+            out.writeInt(usbsts);
+            out.writeInt(dnctrl);
+            out.writeLong(crcr);
+            out.writeLong(dcbaap);
+            out.writeInt(maxSlotsEnabled);
+            out.writeShort(readRuntime(0));     // MFINDEX, which goes on counting from there
+            commands.save(out);
+            out.writeByte(ports.length);
+            for (RootHubPort p : ports) {
+                p.save(out);
+                if (p.device() instanceof SaveableUsbDevice d) {
+                    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+                    try (DataOutputStream o = new DataOutputStream(bytes)) {
+                        d.saveState(o);
+                    }
+                    out.writeUTF(d.productName());
+                    out.writeInt(d.stateVersion());
+                    out.writeInt(bytes.size());
+                    bytes.writeTo(out);
+                }
+            }
+            out.writeByte(interrupters.length);
+            for (Interrupter it : interrupters) it.save(out);
+            int enabled = 0;
+            for (int i = 1; i < slots.length; i++) if (slots[i].enabled) enabled++;
+            out.writeByte(enabled);
+            for (int i = 1; i < slots.length; i++) {
+                if (!slots[i].enabled) continue;
+                out.writeByte(i);
+                slots[i].save(out);
+            }
+        }
+    }
+
+    /**
+     * Loads a state written by {@link #saveState} into this controller, whose ports must hold the
+     * same kinds of device (built from the same options). Everything is read and checked first —
+     * register values, ring and context pointers inside guest RAM (already restored), port and
+     * slot numbers, the devices' own states — and refused with {@link UsbStateException}; then
+     * the state is put in place, held-back interrupts are re-armed and every running endpoint's
+     * ring is walked again, which hands the devices the TDs they held at the save.
+     */
+    public void loadState(DataInputStream in, int version) throws IOException {
+        if (version != STATE_VERSION) throw new UsbStateException("qemu-xhci state version " + version + " (this VMM reads " + STATE_VERSION + ")");
+        synchronized (lock) {
+            int size = in.readUnsignedByte();
+            if (size != contexts.size()) throw new UsbStateException("the state has " + size + "-byte contexts, this controller " + contexts.size());
+            int cmd = in.readInt(), sts = in.readInt(), dn = in.readInt();
+            long cr = in.readLong(), dcbaa = in.readLong();
+            int maxSlots = (int) UsbStateException.check("MaxSlotsEn", in.readInt(), 0, 0xFF);
+            int mfindex = (int) UsbStateException.check("MFINDEX", in.readUnsignedShort(), 0, 0x3FFF);
+            if ((cmd & ~CMD_STORED) != 0 || (sts & ~(STS_HCH | STS_HSE | STS_EINT | STS_PCD | STS_HCE | 1 << 10)) != 0
+                    || ((cmd & CMD_RS) != 0) == ((sts & STS_HCH) != 0) || (dn & ~0xFFFF) != 0 || (dcbaa & 0x3F) != 0) {
+                throw new UsbStateException(String.format("impossible operational registers USBCMD 0x%x USBSTS 0x%x DNCTRL 0x%x DCBAAP 0x%x", cmd, sts, dn, dcbaa));
+            }
+            List<Runnable> apply = new ArrayList<>();
+            apply.add(commands.load(in));
+            UsbStateException.check("root hub ports", in.readUnsignedByte(), ports.length, ports.length);
+            List<Runnable> devices = new ArrayList<>();
+            for (RootHubPort p : ports) {
+                apply.add(p.load(in));
+                if (p.device() == null) continue;
+                String product = in.readUTF();
+                if (!(p.device() instanceof SaveableUsbDevice d) || !product.equals(d.productName())) {
+                    throw new UsbStateException("USB port " + p.number() + " has " + product + " in the state and " + p.device().productName() + " here");
+                }
+                int deviceVersion = in.readInt();
+                int length = (int) UsbStateException.check(product + " state length", in.readInt(), 0, MAX_DEVICE_STATE);
+                byte[] state = in.readNBytes(length);
+                if (state.length != length) throw new java.io.EOFException("qemu-xhci state ends inside " + product + "'s");
+                devices.add(() -> {
+                    try (DataInputStream din = new DataInputStream(new java.io.ByteArrayInputStream(state))) {
+                        d.loadState(din, deviceVersion);
+                        if (din.read() != -1) throw new UsbStateException(product + ": state longer than its fields");
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            }
+            UsbStateException.check("interrupters", in.readUnsignedByte(), interrupters.length, interrupters.length);
+            for (Interrupter it : interrupters) apply.add(it.load(in));
+            int enabled = (int) UsbStateException.check("enabled slots", in.readUnsignedByte(), 0, CapabilityRegisters.MAX_SLOTS);
+            boolean[] seen = new boolean[slots.length];
+            for (int i = 0; i < enabled; i++) {
+                int id = (int) UsbStateException.check("slot id", in.readUnsignedByte(), 1, Math.min(maxSlots, CapabilityRegisters.MAX_SLOTS));
+                if (seen[id]) throw new UsbStateException("slot " + id + " saved twice");
+                seen[id] = true;
+                apply.add(slots[id].load(in, dma, contexts, n -> n >= 1 && n <= ports.length ? ports[n - 1] : null));
+            }
+            try {
+                for (Runnable r : devices) r.run();
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            }
+            // Everything checked: drop what this controller had (a fresh machine: nothing) and take the state.
+            for (int i = 1; i < slots.length; i++) {
+                DeviceSlot s = slots[i];
+                for (Endpoint ep : s.endpoints) if (ep != null) transfers.cancel(s, ep, false);
+                java.util.Arrays.fill(s.endpoints, null);
+                s.enabled = false;
+                s.state = Contexts.SLOT_STATE_DISABLED;
+                s.port = null;
+                s.outputContext = 0;
+            }
+            usbcmd = cmd;
+            usbsts = sts;
+            dnctrl = dn;
+            crcr = cr;
+            dcbaap = dcbaa;
+            maxSlotsEnabled = maxSlots;
+            startNanos = clock.nanoTime() - mfindex * 125_000L;
+            apply.forEach(Runnable::run);
+            refreshIntx();
+            for (Interrupter it : interrupters) it.tryFire();
+            for (int i = 1; i < slots.length; i++) {
+                DeviceSlot s = slots[i];
+                if (!s.enabled) continue;
+                for (Endpoint ep : s.endpoints) if (ep != null && ep.state == Endpoint.RUNNING) transfers.ring(s, ep);
+            }
         }
     }
 

@@ -16,7 +16,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Our usb-tablet and usb-kbd against QEMU 7.2's own devices, whose descriptors are read at test time
+ * Our usb-tablet, usb-kbd and usb-mouse against QEMU 7.2's own devices, whose descriptors are read at test time
  * through a UHCI controller under qtest (full speed, so our full-speed view — the other-speed
  * configuration — is what is compared): identity, configuration, interface, endpoint and HID
  * descriptor fields a guest driver looks at, and the sizes of the input and output reports the
@@ -29,7 +29,7 @@ class HidQemuOracleTest {
     Path dir;
 
     @ParameterizedTest
-    @ValueSource(strings = {"usb-tablet", "usb-kbd"})
+    @ValueSource(strings = {"usb-tablet", "usb-kbd", "usb-mouse"})
     void descriptorsMatchQemus(String driver) throws Exception {
         QemuQtest.assumeInstalled();
         byte[] qDev, qCfg, qReport;
@@ -41,7 +41,11 @@ class HidQemuOracleTest {
             byte[] hid = DescriptorParser.configuration(qCfg, false).interfaces().get(0).classDescriptors().get(0);
             qReport = h.control(2, 0x81, 6, 0x2200, 0, u16(hid, 7));
         }
-        UsbDevice ours = driver.equals("usb-tablet") ? new UsbTablet() : new UsbKeyboard();
+        UsbDevice ours = switch (driver) {
+            case "usb-tablet" -> new UsbTablet();
+            case "usb-mouse" -> new UsbMouse();
+            default -> new UsbKeyboard();
+        };
         UsbTestHost host = new UsbTestHost(ours);
         byte[] oDev = host.getDescriptor(Descriptors.DEVICE, 0, 0, 18).data();
         byte[] oCfg = host.getDescriptor(Descriptors.OTHER_SPEED_CONFIGURATION, 0, 0, 255).data();

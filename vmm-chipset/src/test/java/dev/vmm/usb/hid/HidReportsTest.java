@@ -15,7 +15,7 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Tablet and keyboard reports, class requests and the bounded report queue. */
+/** Tablet, keyboard and mouse reports, class requests and the bounded report queue. */
 @Timeout(30)
 class HidReportsTest {
     private static final int CLASS_IF = UsbSetup.TYPE_CLASS | UsbSetup.RECIPIENT_INTERFACE;
@@ -145,5 +145,37 @@ class HidReportsTest {
         assertThat(r.handlerFor(InputEvent.Kind.REL)).isNull();
         r.unregister(b);
         assertThat(r.handlerFor(InputEvent.Kind.BTN)).isSameAs(a);
+    }
+
+    @Test
+    void mouseReportsRelativeMotionSplitIntoBytesWithoutLosingAny() {
+        UsbMouse m = new UsbMouse();
+        UsbTestHost host = new UsbTestHost(m);
+        host.enumerate(1);
+        InputRouter router = new InputRouter();
+        router.register(m);
+        assertThat(router.handlerFor(InputEvent.Kind.REL)).isSameAs(m);
+        // 300 right and 10 up with the left button and a wheel step: 127 + 127 + 46 in three reports.
+        router.send(List.of(new InputEvent.Move(false, Axis.X, 300), new InputEvent.Move(false, Axis.Y, -10),
+                new InputEvent.Btn(Button.LEFT, true), new InputEvent.Btn(Button.WHEEL_DOWN, true)));
+        assertThat(host.transfer(1, true, new byte[8]).data()).containsExactly(1, 127, -10, -1);
+        assertThat(host.transfer(1, true, new byte[8]).data()).containsExactly(1, 127, 0, 0);
+        assertThat(host.transfer(1, true, new byte[8]).data()).containsExactly(1, 46, 0, 0);
+        // Two equal motions are two reports (a tablet would send its position once).
+        router.send(List.of(new InputEvent.Move(false, Axis.X, 5)));
+        router.send(List.of(new InputEvent.Move(false, Axis.X, 5)));
+        assertThat(m.queuedReports()).isEqualTo(2);
+        assertThat(host.transfer(1, true, new byte[8]).data()).containsExactly(1, 5, 0, 0);
+        assertThat(host.transfer(1, true, new byte[8]).data()).containsExactly(1, 5, 0, 0);
+        // A huge move fills at most the queue and never overflows the accumulator.
+        m.event(new InputEvent.Move(false, Axis.Y, Long.MAX_VALUE));
+        m.sync();
+        assertThat(m.queuedReports()).isEqualTo(HidDevice.QUEUE_CAPACITY);
+        for (int i = 0; i < HidDevice.QUEUE_CAPACITY; i++) assertThat(host.transfer(1, true, new byte[8]).data()[2]).isEqualTo((byte) 127);
+        UsbTestHost.Pending nothingLeft = host.start(1, true, new byte[8]);
+        assertThat(nothingLeft.done).as("the rest was dropped with the last report, not kept").isNotDone();
+        // Boot protocol devices: subclass 1, protocol 2 (mouse).
+        byte[] cfg = host.getDescriptor(2, 0, 0, 255).data();
+        assertThat(new byte[] {cfg[9 + 5], cfg[9 + 6], cfg[9 + 7]}).as("interface class, subclass, protocol").containsExactly(3, 1, 2);
     }
 }

@@ -12,7 +12,7 @@ import java.util.HexFormat;
  * frame list → one queue head → a chain of transfer descriptors (UHCI 1.1 §3), virtual time stepped
  * until the last descriptor is no longer active. Used to read QEMU's descriptors as a guest would.
  */
-final class QemuUhciHost implements AutoCloseable {
+public final class QemuUhciHost implements AutoCloseable {
     private static final int IO = 0xc000;
     private static final long FRAMES = 0x100000, QH = 0x101000, TDS = 0x102000, BUF = 0x104000;
     private static final int ACTIVE = 1 << 23, STALLED = 1 << 22;
@@ -20,14 +20,21 @@ final class QemuUhciHost implements AutoCloseable {
     final QemuQtest q;
 
     QemuUhciHost(java.nio.file.Path dir, String device) throws Exception {
+        this(dir, device, new String[0]);
+    }
+
+    /** With {@code extra} QEMU arguments (a {@code -drive} for usb-storage's {@code drive=}). */
+    public QemuUhciHost(java.nio.file.Path dir, String device, String... extra) throws Exception {
         // A "firmware" of HLT instructions: the vCPU halts at the reset vector and virtual time runs,
         // so the controller's 1 ms frame timer does, with nothing but this test touching the bus.
         java.nio.file.Path bios = dir.resolve("hlt.bin");
         byte[] hlt = new byte[65536];
         java.util.Arrays.fill(hlt, (byte) 0xf4);
         java.nio.file.Files.write(bios, hlt);
-        q = QemuQtest.startRunning("-machine", "pc", "-m", "64", "-bios", bios.toString(),
-                "-device", "piix3-usb-uhci,id=uhci,addr=05.0", "-device", device + ",bus=uhci.0,port=1");
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("-machine", "pc", "-m", "64", "-bios", bios.toString(),
+                "-device", "piix3-usb-uhci,id=uhci,addr=05.0", "-device", device + ",bus=uhci.0,port=1"));
+        args.addAll(java.util.List.of(extra));
+        q = QemuQtest.startRunning(args.toArray(String[]::new));
         q.cfgWrite(0, 5, 0, 0x20, 4, IO | 1);
         q.cfgWrite(0, 5, 0, 0x04, 2, 0x5); // I/O space, bus master
         ByteBuffer fl = ByteBuffer.allocate(4096).order(ByteOrder.LITTLE_ENDIAN);
@@ -50,7 +57,7 @@ final class QemuUhciHost implements AutoCloseable {
     }
 
     /** A control transfer to device {@code addr}: IN of {@code length} bytes (0 = no data stage). Null on a STALL. */
-    byte[] control(int addr, int requestType, int request, int value, int index, int length) {
+    public byte[] control(int addr, int requestType, int request, int value, int index, int length) {
         byte[] setup = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).put((byte) requestType).put((byte) request)
                 .putShort((short) value).putShort((short) index).putShort((short) length).array();
         q.write(BUF, setup);
@@ -104,7 +111,7 @@ final class QemuUhciHost implements AutoCloseable {
         q.write(at, le(link, ACTIVE | 3 << 27, token, (int) buffer));
     }
 
-    byte[] descriptor(int addr, int type, int index, int langId, int length) {
+    public byte[] descriptor(int addr, int type, int index, int langId, int length) {
         return control(addr, 0x80, 6, type << 8 | index, langId, length);
     }
 

@@ -21,8 +21,8 @@ final class XhciDriver {
     static final int IR0 = RT + 0x20;
     static final int EVENT_TRBS = 64;
 
-    final XhciController hc;
-    final GuestMemory mem;
+    XhciController hc;
+    GuestMemory mem;
     final int ctx;
     private long next;
     private final long limit;
@@ -40,6 +40,15 @@ final class XhciDriver {
         this.next = allocBase;
         this.limit = limit;
         this.ctx = contextSize;
+    }
+
+    /**
+     * Goes on driving another controller over another RAM that holds this one's contents (a
+     * restored snapshot): the driver's own state — rings, event ring position — carries over.
+     */
+    void rebind(XhciController restored, GuestMemory restoredRam) {
+        hc = restored;
+        mem = restoredRam;
     }
 
     long alloc(long size, long align) {

@@ -7,9 +7,13 @@ import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.usb.UsbPacket;
 import dev.vmm.usb.UsbSetup;
 import dev.vmm.usb.UsbSpeed;
+import dev.vmm.usb.UsbStateException;
 import dev.vmm.usb.device.Descriptors;
 import dev.vmm.usb.device.StandardUsbDevice;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -60,6 +64,8 @@ public final class UsbStorage extends StandardUsbDevice {
     private long residue;
     private final ArrayDeque<UsbPacket> waitingIn = new ArrayDeque<>();
     private long commands;
+    /** Commands started and not yet finished with their packets completed (what {@link #quiesce} waits for). */
+    private int inFlight;
 
     /**
      * @param serial       the iSerialNumber string (BOT §4.1.1: at least 12 characters 0-9/A-F)
@@ -106,8 +112,8 @@ public final class UsbStorage extends StandardUsbDevice {
                 0x50 /* Bulk-Only */, 0, new byte[0], List.of(
                 new Descriptors.Endpoint(EP_IN, Descriptors.EP_BULK, maxPacket, 0, burst),
                 new Descriptors.Endpoint(EP_OUT, Descriptors.EP_BULK, maxPacket, 0, burst)));
-        // bMaxPower: 100 mA (in 8 mA units at SuperSpeed, 2 mA otherwise).
-        return new Descriptors.Configuration(1, 0, 0x40, speed.superSpeed() ? 12 : 50, List.of(bot));
+        // Self-powered, bMaxPower 0 (no bus current), as QEMU's usb-storage (UsbStorageQemuOracleTest compares).
+        return new Descriptors.Configuration(1, 0, 0x40, 0, List.of(bot));
     }
 
     /** Commands run since the device was created (statistics). */
@@ -200,6 +206,7 @@ public final class UsbStorage extends StandardUsbDevice {
     /** Moves to EXECUTING and returns the command's run (started by the caller outside the lock). */
     private Runnable execute() {
         phase = Phase.EXECUTING;
+        inFlight++;
         CommandBlockWrapper c = cbw;
         long gen = generation;
         byte[] out = outBuffer;
@@ -241,6 +248,17 @@ public final class UsbStorage extends StandardUsbDevice {
 
     /** A command ended (on any thread): set up the data-in and status phases, serve waiting packets. */
     private void finish(long gen, CommandBlockWrapper c, ScsiResult r, byte[] in, int outLen) {
+        try {
+            finishCommand(gen, c, r, in, outLen);
+        } finally {
+            synchronized (this) {
+                inFlight--;
+                notifyAll(); // quiesce() waits until the command's packets were completed
+            }
+        }
+    }
+
+    private void finishCommand(long gen, CommandBlockWrapper c, ScsiResult r, byte[] in, int outLen) {
         List<Runnable> completions = new ArrayList<>();
         synchronized (this) {
             if (gen != generation || phase != Phase.EXECUTING) return; // reset meanwhile
@@ -306,6 +324,119 @@ public final class UsbStorage extends StandardUsbDevice {
                 }
             }
         }
+    }
+
+    // ---- state for snapshots and migration ----------------------------------------------------
+
+    /** Waits for a command in flight to end and the IN packets it served to be completed. */
+    @Override
+    public boolean quiesce(long timeoutNanos) throws InterruptedException {
+        long deadline = System.nanoTime() + timeoutNanos;
+        synchronized (this) {
+            while (inFlight > 0) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) return false;
+                java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, left);
+            }
+            return true;
+        }
+    }
+
+    /**
+     * The BOT phase with what it holds: the CBW, data-out bytes gathered so far, data-in bytes not
+     * yet sent, the CSW's status and residue; the sense data kept per LUN; the command count. A
+     * command still running on the disk threads cannot be saved ({@link #quiesce} first).
+     */
+    @Override
+    protected void saveFunction(DataOutputStream out) throws IOException {
+        if (inFlight > 0) throw new UsbStateException("usb-storage: a disk command is still running");
+        out.writeByte(phase.ordinal());
+        out.writeBoolean(cbw != null);
+        if (cbw != null) {
+            out.writeInt(cbw.tag());
+            out.writeInt((int) cbw.dataLength());
+            out.writeBoolean(cbw.in());
+            out.writeByte(cbw.lun());
+            out.writeByte(cbw.cdb().length);
+            out.write(cbw.cdb());
+        }
+        writeBytes(out, outBuffer);
+        out.writeLong(outReceived);
+        writeBytes(out, inBuffer);
+        out.writeInt(inLength);
+        out.writeInt(inSent);
+        out.writeByte(cswStatus);
+        out.writeLong(residue);
+        out.writeByte(sense.length);
+        for (byte[] s : sense) writeBytes(out, s);
+        out.writeLong(commands);
+    }
+
+    @Override
+    protected Runnable loadFunction(DataInputStream in, int version) throws IOException {
+        int ph = (int) UsbStateException.check("usb-storage: BOT phase", in.readUnsignedByte(), 0, Phase.values().length - 1);
+        Phase p = Phase.values()[ph];
+        if (p == Phase.EXECUTING) throw new UsbStateException("usb-storage: state saved while a command was running");
+        CommandBlockWrapper c = null;
+        if (in.readBoolean()) {
+            int tag = in.readInt();
+            long length = in.readInt() & 0xffffffffL;
+            boolean dirIn = in.readBoolean();
+            int lun = (int) UsbStateException.check("usb-storage: LUN", in.readUnsignedByte(), 0, target.lunCount() - 1);
+            int cbLength = (int) UsbStateException.check("usb-storage: CDB length", in.readUnsignedByte(), 1, 16);
+            byte[] cdb = new byte[cbLength];
+            in.readFully(cdb);
+            c = new CommandBlockWrapper(tag, length, dirIn, lun, cdb);
+        }
+        boolean needsCbw = p == Phase.DATA_OUT || p == Phase.DATA_IN || p == Phase.STATUS;
+        if (needsCbw != (c != null)) throw new UsbStateException("usb-storage: phase " + p + (needsCbw ? " without" : " with") + " a CBW");
+        byte[] outBuf = readBytes(in, MAX_BUFFER);
+        long outRecv = UsbStateException.check("usb-storage: data-out bytes received", in.readLong(), 0, 0xffffffffL);
+        byte[] inBuf = readBytes(in, MAX_BUFFER);
+        int inLen = in.readInt(), sent = in.readInt();
+        if ((p == Phase.DATA_OUT) != (outBuf != null) || (p == Phase.DATA_IN) != (inBuf != null)) {
+            throw new UsbStateException("usb-storage: data buffers do not fit phase " + p);
+        }
+        if (outBuf != null && (outBuf.length != Math.min(c.dataLength(), MAX_BUFFER) || outRecv >= c.dataLength())) {
+            throw new UsbStateException("usb-storage: data-out buffer does not fit the CBW");
+        }
+        if (inBuf != null && (inLen < 0 || inLen > inBuf.length || sent < 0 || sent > inLen || inBuf.length > c.dataLength())) {
+            throw new UsbStateException("usb-storage: data-in position " + sent + "/" + inLen + " does not fit the CBW");
+        }
+        int csw = (int) UsbStateException.check("usb-storage: CSW status", in.readUnsignedByte(), 0, 2);
+        long res = UsbStateException.check("usb-storage: residue", in.readLong(), 0, 0xffffffffL);
+        UsbStateException.check("usb-storage: LUNs", in.readUnsignedByte(), sense.length, sense.length);
+        byte[][] senses = new byte[sense.length][];
+        for (int i = 0; i < senses.length; i++) senses[i] = readBytes(in, 252); // fixed-format sense: at most 252 bytes
+        long count = UsbStateException.check("usb-storage: commands", in.readLong(), 0, Long.MAX_VALUE);
+        CommandBlockWrapper cb = c;
+        return () -> {
+            generation++;
+            phase = p;
+            cbw = cb;
+            outBuffer = outBuf;
+            outReceived = outRecv;
+            inBuffer = inBuf;
+            inLength = inLen;
+            inSent = sent;
+            cswStatus = csw;
+            residue = res;
+            System.arraycopy(senses, 0, sense, 0, sense.length);
+            commands = count;
+        };
+    }
+
+    private static void writeBytes(DataOutputStream out, byte[] b) throws IOException {
+        out.writeInt(b == null ? -1 : b.length);
+        if (b != null) out.write(b);
+    }
+
+    private static byte[] readBytes(DataInputStream in, int max) throws IOException {
+        int n = (int) UsbStateException.check("usb-storage: buffer length", in.readInt(), -1, max);
+        if (n < 0) return null;
+        byte[] b = in.readNBytes(n);
+        if (b.length != n) throw new java.io.EOFException("usb-storage state ends inside a buffer");
+        return b;
     }
 
     @Override
