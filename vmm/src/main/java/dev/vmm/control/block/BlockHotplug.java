@@ -16,6 +16,6 @@ public final class BlockHotplug {
         m.devices().closeLater(nodes::closeAll); // the images are closed (and unlocked) with the machine
         drivers.register(new VirtioBlkPciDriver(nodes,
                 () -> m.devices().parts(PciPlacement.class).stream().findFirst().orElse(null),
-                f -> m.devices().qdevId(f.device())));
+                f -> m.devices().qdevId(f.device()), () -> dev.vmm.hotplug.PciHotplug.of(m.devices())));
     }
 }

@@ -6,7 +6,11 @@ import dev.vmm.config.ConfigException;
 import dev.vmm.config.pci.PciTarget;
 import dev.vmm.control.DeviceDriver;
 import dev.vmm.control.QmpServer.QmpException;
+import dev.vmm.config.DiskSpec;
 import dev.vmm.devices.PciPlacement;
+import dev.vmm.devices.VirtioBlkAttach;
+import dev.vmm.hotplug.PciHotplug;
+import dev.vmm.hotplug.PlugErrors;
 
 import java.util.Iterator;
 import java.util.Map;
@@ -23,9 +27,10 @@ import java.util.function.Supplier;
  * a PCI-to-PCI bridge is refused: only bus 0 has the ACPI (PIIX4) hot-plug slots, as RHEL 7 documents
  * for {@code pc}; PCIe root ports (q35) are accepted.
  *
- * <p>The run-time attach itself (virtio-blk function into the slot, the guest told through the
- * hot-plug register block) is not implemented yet: a request that passes every check is refused with
- * a GenericError saying so, and nothing is changed (the node stays free).
+ * <p>A request that passes every check claims the node and plugs the device through the machine's
+ * {@link PciHotplug} (the same attach code as {@code --disk}, over the node's image); {@code device_del}
+ * asks the guest to eject it, and only once it has (DEVICE_DELETED) is the node free again, so
+ * {@code blockdev-del} can close and unlock the image.
  */
 public final class VirtioBlkPciDriver implements DeviceDriver {
     static final String DRIVER = "virtio-blk-pci";
@@ -34,15 +39,20 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
     private final BlockNodes nodes;
     private final Supplier<PciPlacement> placement;
     private final Function<PciFunction, String> qdevId;
+    private final Supplier<PciHotplug> hotplug;
+    private final java.util.concurrent.atomic.AtomicInteger anonymous = new java.util.concurrent.atomic.AtomicInteger(100);
 
     /**
      * @param placement the machine's PCI buses by name (null while there is no machine)
      * @param qdevId    the {@code id} a device on the bus was given, or null (for messages)
+     * @param hotplug   the machine's PCI hot-plug (null: the machine has no hot-plug slots)
      */
-    public VirtioBlkPciDriver(BlockNodes nodes, Supplier<PciPlacement> placement, Function<PciFunction, String> qdevId) {
+    public VirtioBlkPciDriver(BlockNodes nodes, Supplier<PciPlacement> placement, Function<PciFunction, String> qdevId,
+                              Supplier<PciHotplug> hotplug) {
         this.nodes = nodes;
         this.placement = placement;
         this.qdevId = qdevId;
+        this.hotplug = hotplug;
     }
 
     @Override
@@ -57,10 +67,7 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
         String busName = args.hasNonNull("bus") ? args.get("bus").asText() : pci.rootName();
         PciPlacement.Downstream bus = pci.bus(busName);
         if (bus == null) throw QmpException.generic("Bus '" + busName + "' not found");
-        if (!bus.bus().isRoot() && !bus.express()) {
-            throw QmpException.generic("Bus '" + busName + "' is behind a PCI bridge: devices behind PCI bridges are not"
-                    + " hot-pluggable (only bus " + pci.rootName() + " has hot-plug slots, as RHEL 7 documents for pc)");
-        }
+        if (!bus.bus().isRoot() && !bus.express()) throw QmpException.generic(PlugErrors.behindBridge(busName));
         String drive = null;
         PciTarget target = new PciTarget(busName, -1, 0);
         int queues = 1;
@@ -99,8 +106,22 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                     + backend(user) + " (uses node '" + drive + "' as 'root' child) and unshared by " + backend(id)
                     + " (uses node '" + drive + "' as 'root' child).");
         }
-        throw QmpException.generic("hot-plug of " + DRIVER + " needs the run-time attach of a virtio-blk function and the"
-                + " guest's ACPI notification, which this VMM does not have yet (not implemented yet); nothing was changed");
+        PciHotplug h = hotplug.get();
+        if (h == null) throw QmpException.generic("Bus '" + busName + "' does not support hotplugging");
+        String refused = h.refusal(busName, bus);
+        if (refused != null) throw QmpException.generic(refused);
+        String claimant = id != null ? id : "/machine/peripheral-anon/device[" + anonymous.getAndIncrement() + "]";
+        if (!nodes.claim(drive, claimant)) throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + drive + "'");
+        BlockNode node = nodes.find(drive);
+        DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), queues == 1 && !args.has("num-queues") ? 0 : queues,
+                null, node.direct(), new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), null, id, null);
+        String claimed = drive;
+        try {
+            h.plug(id, DRIVER, target, VirtioBlkAttach.overOpenImage(spec, anonymous.get(), node.device()), () -> nodes.release(claimed));
+        } catch (RuntimeException e) {
+            nodes.release(drive);
+            throw QmpException.generic(PlugErrors.message(DRIVER, e));
+        }
     }
 
     private static String backend(String id) {
@@ -127,11 +148,14 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
 
     @Override
     public boolean owns(String id) {
-        return false; // nothing is plugged yet (see the class comment)
+        PciHotplug h = hotplug.get();
+        return h != null && DRIVER.equals(h.driver(id));
     }
 
     @Override
     public CompletableFuture<Void> delete(String id) throws QmpException {
-        throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+        PciHotplug h = hotplug.get();
+        if (h == null || !owns(id)) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+        return h.unplug(id);
     }
 }
