@@ -23,7 +23,8 @@ public final class AcpiPciSlots implements PciSlots {
     private final Piix4PciHotplug block;
     private volatile Consumer<PciDevice> ejected = d -> { };
     private PciBus root;
-    private int slotMask = -1;
+    private int slotMask;
+    private boolean sealed;
 
     public AcpiPciSlots(Gpe0Block gpe) {
         this.gpe = Objects.requireNonNull(gpe);
@@ -38,7 +39,7 @@ public final class AcpiPciSlots implements PciSlots {
      * return the same answer) and returns the slots that get an {@code Sxx} object.
      */
     public synchronized int seal(PciBus root) {
-        if (slotMask >= 0) return slotMask;
+        if (sealed) return slotMask;
         this.root = root;
         int mask = 0;
         for (int slot = 0; slot < PciBus.SLOTS; slot++) {
@@ -51,12 +52,13 @@ public final class AcpiPciSlots implements PciSlots {
             mask |= 1 << slot;
         }
         slotMask = mask;
+        sealed = true;
         return mask;
     }
 
     @Override
     public synchronized String refusal(String busName, PciPlacement.Downstream bus) {
-        if (slotMask < 0) return "the machine's ACPI hot-plug slots are not set up yet";
+        if (!sealed) return "the machine's ACPI hot-plug slots are not set up yet";
         return bus.bus().isRoot() ? null : PlugErrors.behindBridge(busName);
     }
 
