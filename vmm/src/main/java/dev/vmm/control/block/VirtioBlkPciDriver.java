@@ -90,12 +90,15 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                 }
             }
         }
-        if (target.slot() >= 0) {
-            PciFunction busy = bus.bus().function(target.slot(), target.function());
+        int slot = target.slot() >= 0 ? target.slot() : bus.express() ? 0 : -1; // a PCIe port has one slot: 0
+        if (slot >= 0) {
+            PciFunction busy = bus.bus().function(slot, target.function());
             if (busy != null) {
                 String owner = qdevId.apply(busy);
+                // QEMU names the occupant by its driver: a virtio transport is "<device>-pci".
+                String name = busy.device().name() + (busy.device() instanceof dev.vmm.virtio.pci.VirtioPciDevice ? "-pci" : "");
                 throw QmpException.generic(String.format("PCI: slot %d function %d not available for %s, in use by %s,id=%s",
-                        target.slot(), target.function(), DRIVER, busy.device().name(), owner == null ? "(null)" : owner));
+                        slot, target.function(), DRIVER, name, owner == null ? "(null)" : owner));
             }
         }
         if (drive == null) throw QmpException.generic("drive property not set");
