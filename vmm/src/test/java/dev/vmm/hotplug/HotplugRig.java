@@ -91,6 +91,15 @@ final class HotplugRig implements AutoCloseable {
         pio.write(0xCFC + (reg & 3), size, value);
     }
 
+    /** Waits (bounded) until {@code condition} holds. */
+    static void await(java.util.function.BooleanSupplier condition, String what) {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("not within 20 s: " + what);
+            java.util.concurrent.locks.LockSupport.parkNanos(200_000);
+        }
+    }
+
     @Override
     public void close() throws Exception {
         qmp.close();

@@ -109,7 +109,8 @@ class PcPciHotplugTest {
         assertThat(got[512]).as("VIRTIO_BLK_S_OK").isZero();
         assertThat(Arrays.copyOf(got, 512)).isEqualTo(sector);
         assertThat(rig.kvm.routed).as("MSI-X vectors routed when the guest programmed them").isNotEmpty();
-        assertThat(rig.kvm.signalled).as("the completion interrupt on the queue's vector").anyMatch(m -> m.vector() == 1);
+        // The used ring is written first, the interrupt at the end of the I/O thread's round.
+        HotplugRig.await(() -> rig.kvm.signalled.stream().anyMatch(m -> m.vector() == 1), "the completion interrupt on the queue's vector");
 
         assertThat(qmp("blockdev-del", "{\"node-name\": \"n1\"}").get("error").get("desc").asText()).isEqualTo("Node n1 is in use");
         ok(qmp("device_del", "{\"id\": \"vd1\"}"));
@@ -182,5 +183,27 @@ class PcPciHotplugTest {
     void hostBridgeSlotIsFixedAndEverySlotElseHasAnSxx() {
         assertThat(rig.pio.read(Piix4PciHotplug.BASE + Piix4PciHotplug.PCRM, 4)).isEqualTo(0xFFFF_FFFEL);
         assertThatThrownBy(() -> ((AcpiPciSlots) rig.recipe.pciSlots()).block().plug(0)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /** The real pc machine's DSDT has the hot-plug objects: iasl disassembles it cleanly, S01..S1F, no S00. */
+    @Test
+    void dsdtHasTheSlotObjects() throws Exception {
+        Path iasl = Path.of("/usr/bin/iasl");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(iasl), "iasl not installed (Debian package acpica-tools)");
+        dev.vmm.chipset.acpi.AcpiTables t = rig.recipe.acpiTables(rig.chipset, rig.cfg);
+        byte[] image = t.bytes();
+        int off = (int) (t.tableAddresses().get("DSDT") - t.address());
+        int len = java.nio.ByteBuffer.wrap(image, off + 4, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+        Files.write(dir.resolve("dsdt.dat"), Arrays.copyOfRange(image, off, off + len));
+        Process p = new ProcessBuilder(iasl.toString(), "-d", "dsdt.dat").directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        String dsl = Files.readString(dir.resolve("dsdt.dsl")).replaceAll("(?s)/\\*.*?\\*/", "").replaceAll("//[^\n]*", "").replaceAll("\\s+", " ");
+        assertThat(dsl).doesNotContainIgnoringCase("error").doesNotContainIgnoringCase("warning")
+                .contains("OperationRegion (PCST, SystemIO, 0xAE00, 0x18)")
+                .contains("Device (S01)").contains("Device (S1F)").doesNotContain("Device (S00)")
+                .contains("Method (_E01");
+        assertThat(dsl).containsPattern("Device \\(S05\\) \\{ Name \\(_ADR, 0x00050000\\) Name \\(_SUN, 0x05\\) Method \\(_EJ0");
     }
 }
