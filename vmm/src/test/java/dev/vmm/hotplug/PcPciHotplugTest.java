@@ -120,6 +120,8 @@ class PcPciHotplugTest {
         assertThat(imageLocked()).isTrue();
 
         rig.pio.write(Piix4PciHotplug.BASE + Piix4PciHotplug.B0EJ, 4, 1L << slot);   // the OS ran _EJ0
+        assertThat(rig.qmp.awaitEvent("DEVICE_DELETED").get("data").toString()).as("QEMU reports the backend first")
+                .isEqualTo("{\"path\":\"/machine/peripheral/vd1/virtio-backend\"}");
         JsonNode deleted = rig.qmp.awaitEvent("DEVICE_DELETED");
         assertThat(deleted.get("data").get("device").asText()).isEqualTo("vd1");
         assertThat(rig.cfgRead(0, slot, 0, 0, 4)).as("slot empty").isEqualTo(0xFFFF_FFFFL);

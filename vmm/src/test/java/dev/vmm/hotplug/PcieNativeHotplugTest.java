@@ -94,6 +94,7 @@ class PcieNativeHotplugTest {
         // pciehp powers the slot off with the power indicator off.
         rig.cfgWrite(0, PORT_SLOT, 0, ctl, 2, (rig.cfgRead(0, PORT_SLOT, 0, ctl, 2) & ~PcieRootPort.SLTCTL_PIC)
                 | PcieRootPort.SLTCTL_PCC | (long) PcieRootPort.INDICATOR_OFF << 8);
+        assertThat(rig.qmp.awaitEvent("DEVICE_DELETED").get("data").get("path").asText()).endsWith("/vd1/virtio-backend");
         assertThat(rig.qmp.awaitEvent("DEVICE_DELETED").get("data").get("device").asText()).isEqualTo("vd1");
         assertThat(slotStatus() & PcieRootPort.SLTSTA_PDS).isZero();
         assertThat(rig.cfgRead(secondary, 0, 0, 0, 4)).isEqualTo(0xFFFF_FFFFL);

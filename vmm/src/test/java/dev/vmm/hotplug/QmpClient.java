@@ -23,6 +23,7 @@ final class QmpClient implements AutoCloseable {
     private final BufferedReader in;
     private final OutputStream out;
     final List<JsonNode> events = new ArrayList<>();
+    private final java.util.Set<JsonNode> taken = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     QmpClient(Path socket) throws IOException {
         ch = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -43,12 +44,20 @@ final class QmpClient implements AutoCloseable {
         }
     }
 
-    /** Reads until an event named {@code name} arrives (the caller's @Timeout bounds the wait). */
+    /** The next event named {@code name} not returned before, read until it arrives (the caller's @Timeout bounds the wait). */
     JsonNode awaitEvent(String name) throws IOException {
-        for (JsonNode e : events) if (e.path("event").asText().equals(name)) return e;
+        for (JsonNode e : events) {
+            if (e.path("event").asText().equals(name) && !taken.contains(e)) {
+                taken.add(e);
+                return e;
+            }
+        }
         while (true) {
             JsonNode r = next();
-            if (r.path("event").asText().equals(name)) return r;
+            if (r.path("event").asText().equals(name)) {
+                taken.add(r);
+                return r;
+            }
         }
     }
 

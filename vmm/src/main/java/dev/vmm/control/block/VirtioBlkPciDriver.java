@@ -150,6 +150,11 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
     }
 
     @Override
+    public java.util.List<String> childrenDeleted() {
+        return java.util.List.of("virtio-backend");
+    }
+
+    @Override
     public boolean owns(String id) {
         PciHotplug h = hotplug.get();
         return h != null && DRIVER.equals(h.driver(id));
