@@ -7,6 +7,9 @@ import dev.vmm.control.QmpServer;
 import dev.vmm.control.block.BlockNodes;
 import dev.vmm.control.block.BlockdevCommands;
 import dev.vmm.control.block.VirtioBlkPciDriver;
+import dev.vmm.control.netdev.NetdevCommands;
+import dev.vmm.control.netdev.Netdevs;
+import dev.vmm.control.netdev.VirtioNetPciDriver;
 import dev.vmm.control.pci.QueryPci;
 import dev.vmm.devices.AttachContext;
 import dev.vmm.devices.DeviceRegistry;
@@ -44,6 +47,7 @@ final class HotplugRig implements AutoCloseable {
     final DeviceRegistry registry;
     final List<IoThread> ioThreads = new ArrayList<>();
     final BlockNodes nodes = new BlockNodes();
+    final Netdevs netdevs = new Netdevs();
     final QmpServer server;
     final QmpClient qmp;
 
@@ -73,8 +77,10 @@ final class HotplugRig implements AutoCloseable {
         registry.addPart(recipe.pciSlots());
         server = new QmpServer(dir.resolve("qmp.sock"), "test");
         BlockdevCommands.install(server, nodes);
-        DeviceDrivers.install(server).register(new VirtioBlkPciDriver(nodes, () -> placement,
-                f -> registry.qdevId(f.device()), () -> PciHotplug.of(registry)));
+        DeviceDrivers drivers = DeviceDrivers.install(server);
+        drivers.register(new VirtioBlkPciDriver(nodes, () -> placement, f -> registry.qdevId(f.device()), () -> PciHotplug.of(registry)));
+        NetdevCommands.install(server, netdevs);
+        drivers.register(new VirtioNetPciDriver(netdevs, () -> placement, f -> registry.qdevId(f.device()), () -> PciHotplug.of(registry)));
         QueryPci.install(server, () -> chipset.pci().root(), registry::qdevId);
         server.start();
         qmp = new QmpClient(server.path());
@@ -106,6 +112,7 @@ final class HotplugRig implements AutoCloseable {
         server.close();
         registry.close();
         nodes.closeAll();
+        netdevs.closeAll();
         GuestRam.unmap(memory);
     }
 }

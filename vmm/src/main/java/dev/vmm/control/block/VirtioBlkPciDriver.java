@@ -10,7 +10,7 @@ import dev.vmm.config.DiskSpec;
 import dev.vmm.devices.PciPlacement;
 import dev.vmm.devices.VirtioBlkAttach;
 import dev.vmm.hotplug.PciHotplug;
-import dev.vmm.hotplug.PlugErrors;
+import dev.vmm.control.pci.PciPlug;
 
 import java.util.Iterator;
 import java.util.Map;
@@ -62,12 +62,8 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
 
     @Override
     public void add(String driver, String id, JsonNode args) throws QmpException {
-        PciPlacement pci = placement.get();
-        if (pci == null) throw QmpException.generic("No 'PCI' bus found for device '" + DRIVER + "'");
-        String busName = args.hasNonNull("bus") ? args.get("bus").asText() : pci.rootName();
-        PciPlacement.Downstream bus = pci.bus(busName);
-        if (bus == null) throw QmpException.generic("Bus '" + busName + "' not found");
-        if (!bus.bus().isRoot() && !bus.express()) throw QmpException.generic(PlugErrors.behindBridge(busName));
+        PciPlug.Where where = PciPlug.bus(placement.get(), args, DRIVER);
+        String busName = where.busName();
         String drive = null;
         PciTarget target = new PciTarget(busName, -1, 0);
         int queues = 1;
@@ -81,7 +77,7 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                     }
                     drive = value;
                 }
-                case "addr" -> target = address(busName, value);
+                case "addr" -> target = PciPlug.address(DRIVER, busName, value);
                 case "num-queues" -> queues = number(value);
                 default -> {
                     if (!PROPERTIES.contains(p.getKey())) {
@@ -90,17 +86,7 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                 }
             }
         }
-        int slot = target.slot() >= 0 ? target.slot() : bus.express() ? 0 : -1; // a PCIe port has one slot: 0
-        if (slot >= 0) {
-            PciFunction busy = bus.bus().function(slot, target.function());
-            if (busy != null) {
-                String owner = qdevId.apply(busy);
-                // QEMU names the occupant by its driver: a virtio transport is "<device>-pci".
-                String name = busy.device().name() + (busy.device() instanceof dev.vmm.virtio.pci.VirtioPciDevice ? "-pci" : "");
-                throw QmpException.generic(String.format("PCI: slot %d function %d not available for %s, in use by %s,id=%s",
-                        slot, target.function(), DRIVER, name, owner == null ? "(null)" : owner));
-            }
-        }
+        PciPlug.slotFree(where, target, DRIVER, qdevId);
         if (drive == null) throw QmpException.generic("drive property not set");
         if (queues < 1) throw QmpException.generic("num-queues property must be larger than 0");
         String user = nodes.user(drive);
@@ -109,34 +95,19 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                     + backend(user) + " (uses node '" + drive + "' as 'root' child) and unshared by " + backend(id)
                     + " (uses node '" + drive + "' as 'root' child).");
         }
-        PciHotplug h = hotplug.get();
-        if (h == null) throw QmpException.generic("Bus '" + busName + "' does not support hotplugging");
-        String refused = h.refusal(busName, bus);
-        if (refused != null) throw QmpException.generic(refused);
+        PciHotplug h = PciPlug.hotplug(hotplug, where);
         String claimant = id != null ? id : "/machine/peripheral-anon/device[" + anonymous.getAndIncrement() + "]";
         if (!nodes.claim(drive, claimant)) throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + drive + "'");
         BlockNode node = nodes.find(drive);
         DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), queues == 1 && !args.has("num-queues") ? 0 : queues,
                 null, node.direct(), new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), null, id, null);
         String claimed = drive;
-        try {
-            h.plug(id, DRIVER, target, VirtioBlkAttach.overOpenImage(spec, anonymous.get(), node.device()), () -> nodes.release(claimed));
-        } catch (RuntimeException e) {
-            nodes.release(drive);
-            throw QmpException.generic(PlugErrors.message(DRIVER, e));
-        }
+        PciPlug.plug(h, id, DRIVER, target, () -> VirtioBlkAttach.overOpenImage(spec, anonymous.get(), node.device()),
+                () -> nodes.release(claimed));
     }
 
     private static String backend(String id) {
         return "block device '/machine/peripheral" + (id == null ? "-anon" : "") + "/" + id + "/virtio-backend'";
-    }
-
-    private static PciTarget address(String bus, String addr) throws QmpException {
-        try {
-            return PciTarget.of(DRIVER, bus, addr);
-        } catch (ConfigException e) {
-            throw QmpException.generic("Property '" + DRIVER + ".addr' doesn't take value '" + addr + "'");
-        }
     }
 
     private static int number(String v) throws QmpException {
