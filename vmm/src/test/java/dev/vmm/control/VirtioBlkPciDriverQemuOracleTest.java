@@ -47,7 +47,8 @@ class VirtioBlkPciDriverQemuOracleTest {
         for (String side : List.of("qemu", "ours")) Files.write(Files.createDirectories(dir.resolve(side)).resolve("a.raw"), new byte[1 << 20]);
         pair = new QmpPair(dir, List.of("-machine", "pc,accel=tcg", "-S", "-m", "256", "-device", "pci-bridge,id=br1,chassis_nr=1,addr=3"), s -> {
             BlockdevCommands.install(s, nodes);
-            DeviceDrivers.install(s).register(new VirtioBlkPciDriver(nodes, () -> placement, f -> f.device() == bridge ? "br1" : null, () -> null));
+            DeviceDrivers.install(s).register(new VirtioBlkPciDriver(nodes,
+                    new dev.vmm.control.pci.HotplugPciDriver.Parts(() -> placement, f -> f.device() == bridge ? "br1" : null, () -> null)));
         });
         pair.qemu.negotiated();
         pair.ours.negotiated();

@@ -1,23 +1,17 @@
 package dev.vmm.control.block;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.vmm.chipset.pci.PciFunction;
-import dev.vmm.config.ConfigException;
 import dev.vmm.config.pci.PciTarget;
-import dev.vmm.control.DeviceDriver;
 import dev.vmm.control.QmpServer.QmpException;
 import dev.vmm.config.DiskSpec;
-import dev.vmm.devices.PciPlacement;
 import dev.vmm.devices.VirtioBlkAttach;
 import dev.vmm.hotplug.PciHotplug;
+import dev.vmm.control.pci.HotplugPciDriver;
 import dev.vmm.control.pci.PciPlug;
 
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * QMP {@code device_add} of {@code virtio-blk-pci} ({@code drive}, {@code id}, {@code bus},
@@ -32,37 +26,19 @@ import java.util.function.Supplier;
  * asks the guest to eject it, and only once it has (DEVICE_DELETED) is the node free again, so
  * {@code blockdev-del} can close and unlock the image.
  */
-public final class VirtioBlkPciDriver implements DeviceDriver {
+public final class VirtioBlkPciDriver extends HotplugPciDriver {
     static final String DRIVER = "virtio-blk-pci";
     private static final Set<String> PROPERTIES = Set.of("driver", "id", "drive", "bus", "addr", "num-queues");
 
     private final BlockNodes nodes;
-    private final Supplier<PciPlacement> placement;
-    private final Function<PciFunction, String> qdevId;
-    private final Supplier<PciHotplug> hotplug;
-    private final java.util.concurrent.atomic.AtomicInteger anonymous = new java.util.concurrent.atomic.AtomicInteger(100);
 
-    /**
-     * @param placement the machine's PCI buses by name (null while there is no machine)
-     * @param qdevId    the {@code id} a device on the bus was given, or null (for messages)
-     * @param hotplug   the machine's PCI hot-plug (null: the machine has no hot-plug slots)
-     */
-    public VirtioBlkPciDriver(BlockNodes nodes, Supplier<PciPlacement> placement, Function<PciFunction, String> qdevId,
-                              Supplier<PciHotplug> hotplug) {
+    public VirtioBlkPciDriver(BlockNodes nodes, Parts machine) {
+        super(DRIVER, machine);
         this.nodes = nodes;
-        this.placement = placement;
-        this.qdevId = qdevId;
-        this.hotplug = hotplug;
     }
 
     @Override
-    public Set<String> drivers() {
-        return Set.of(DRIVER);
-    }
-
-    @Override
-    public void add(String driver, String id, JsonNode args) throws QmpException {
-        PciPlug.Where where = PciPlug.bus(placement.get(), args, DRIVER);
+    protected void add(String id, PciPlug.Where where, JsonNode args) throws QmpException {
         String busName = where.busName();
         String drive = null;
         PciTarget target = new PciTarget(busName, -1, 0);
@@ -96,13 +72,13 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                     + " (uses node '" + drive + "' as 'root' child).");
         }
         PciHotplug h = PciPlug.hotplug(hotplug, where);
-        String claimant = id != null ? id : "/machine/peripheral-anon/device[" + anonymous.getAndIncrement() + "]";
+        String claimant = claimant(id);
         if (!nodes.claim(drive, claimant)) throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + drive + "'");
         BlockNode node = nodes.find(drive);
         DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), queues == 1 && !args.has("num-queues") ? 0 : queues,
                 null, node.direct(), new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), null, id, null);
         String claimed = drive;
-        PciPlug.plug(h, id, DRIVER, target, () -> VirtioBlkAttach.overOpenImage(spec, anonymous.get(), node.device()),
+        PciPlug.plug(h, id, DRIVER, target, () -> VirtioBlkAttach.overOpenImage(spec, index(), node.device()),
                 () -> nodes.release(claimed));
     }
 
@@ -118,23 +94,5 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
             // reported below
         }
         throw QmpException.generic("Property '" + DRIVER + ".num-queues' doesn't take value '" + v + "'");
-    }
-
-    @Override
-    public java.util.List<String> childrenDeleted() {
-        return java.util.List.of("virtio-backend");
-    }
-
-    @Override
-    public boolean owns(String id) {
-        PciHotplug h = hotplug.get();
-        return h != null && DRIVER.equals(h.driver(id));
-    }
-
-    @Override
-    public CompletableFuture<Void> delete(String id) throws QmpException {
-        PciHotplug h = hotplug.get();
-        if (h == null || !owns(id)) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
-        return h.unplug(id);
     }
 }

@@ -2,8 +2,6 @@ package dev.vmm.control.netdev;
 
 import dev.vmm.control.DeviceDrivers;
 import dev.vmm.control.QmpServer;
-import dev.vmm.devices.PciPlacement;
-import dev.vmm.hotplug.PciHotplug;
 import dev.vmm.machine.Machine;
 
 /** Installs the QMP NIC hot-plug commands of a running machine: netdev_add/del and virtio-net-pci device_add. */
@@ -15,8 +13,6 @@ public final class NetHotplug {
         NetdevCommands.install(qmp, netdevs);
         if (m.devices() == null) return;
         m.devices().closeLater(netdevs::closeAll); // the taps are closed with the machine
-        drivers.register(new VirtioNetPciDriver(netdevs,
-                () -> m.devices().parts(PciPlacement.class).stream().findFirst().orElse(null),
-                f -> m.devices().qdevId(f.device()), () -> PciHotplug.of(m.devices())));
+        drivers.register(new VirtioNetPciDriver(netdevs, dev.vmm.control.pci.HotplugPciDriver.Parts.of(m)));
     }
 }

@@ -1,25 +1,18 @@
 package dev.vmm.control.netdev;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.vmm.chipset.pci.PciFunction;
 import dev.vmm.config.NetOptions;
 import dev.vmm.config.pci.PciTarget;
-import dev.vmm.control.DeviceDriver;
 import dev.vmm.control.QmpServer.QmpException;
+import dev.vmm.control.pci.HotplugPciDriver;
 import dev.vmm.control.pci.PciPlug;
-import dev.vmm.devices.PciPlacement;
 import dev.vmm.devices.VirtioNetAttach;
 import dev.vmm.hotplug.PciHotplug;
 import dev.vmm.virtio.net.MacAddress;
 
 import java.util.Iterator;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * QMP {@code device_add virtio-net-pci} ({@code netdev}, {@code mac}, {@code mq}, {@code id},
@@ -28,34 +21,38 @@ import java.util.function.Supplier;
  * {@link PciHotplug} with the attach code {@code --net} uses. The netdev is the NIC's until the
  * guest has ejected it (DEVICE_DELETED); {@code netdev_del} then closes the tap.
  */
-public final class VirtioNetPciDriver implements DeviceDriver {
+public final class VirtioNetPciDriver extends HotplugPciDriver {
     static final String DRIVER = "virtio-net-pci";
     /** QEMU's name of the virtio device inside the PCI proxy (property errors name it). */
     private static final String DEVICE = "virtio-net-device";
     private static final Set<String> PROPERTIES = Set.of("driver", "id", "netdev", "mac", "mq", "bus", "addr");
 
     private final Netdevs netdevs;
-    private final Supplier<PciPlacement> placement;
-    private final Function<PciFunction, String> qdevId;
-    private final Supplier<PciHotplug> hotplug;
-    private final AtomicInteger anonymous = new AtomicInteger(100);
 
-    public VirtioNetPciDriver(Netdevs netdevs, Supplier<PciPlacement> placement, Function<PciFunction, String> qdevId,
-                              Supplier<PciHotplug> hotplug) {
+    public VirtioNetPciDriver(Netdevs netdevs, Parts machine) {
+        super(DRIVER, machine);
         this.netdevs = netdevs;
-        this.placement = placement;
-        this.qdevId = qdevId;
-        this.hotplug = hotplug;
+    }
+
+    private static MacAddress mac(String v) throws QmpException {
+        try {
+            return MacAddress.parse(v);
+        } catch (RuntimeException e) {
+            throw QmpException.generic("Property '" + DEVICE + ".mac' doesn't take value '" + v + "'");
+        }
+    }
+
+    /** QEMU's boolean property spellings. */
+    private static boolean bool(String v) throws QmpException {
+        return switch (v) {
+            case "on", "true", "yes", "y" -> true;
+            case "off", "false", "no", "n" -> false;
+            default -> throw QmpException.generic("Parameter 'mq' expects 'on' or 'off'");
+        };
     }
 
     @Override
-    public Set<String> drivers() {
-        return Set.of(DRIVER);
-    }
-
-    @Override
-    public void add(String driver, String id, JsonNode args) throws QmpException {
-        PciPlug.Where where = PciPlug.bus(placement.get(), args, DRIVER);
+    protected void add(String id, PciPlug.Where where, JsonNode args) throws QmpException {
         PciTarget target = new PciTarget(where.busName(), -1, 0);
         String netdev = null;
         MacAddress mac = null;
@@ -87,46 +84,11 @@ public final class VirtioNetPciDriver implements DeviceDriver {
                     + " would leave all but one unread)");
         }
         PciHotplug h = PciPlug.hotplug(hotplug, where);
-        String claimant = id != null ? id : "/machine/peripheral-anon/device[" + anonymous.getAndIncrement() + "]";
+        String claimant = claimant(id);
         if (!netdevs.claim(netdev, claimant)) throw QmpException.generic("Property '" + DEVICE + ".netdev' can't take value '" + netdev + "', it's in use");
         NetOptions spec = new NetOptions(n.tap().name(), n.tap().queues(), mac, null, 0, NetOptions.DEFAULT_QUEUE_SIZE, null);
         String claimed = netdev;
-        PciPlug.plug(h, id, DRIVER, target, () -> VirtioNetAttach.overOpenTap(spec, anonymous.get(), n.tap()),
+        PciPlug.plug(h, id, DRIVER, target, () -> VirtioNetAttach.overOpenTap(spec, index(), n.tap()),
                 () -> netdevs.release(claimed));
-    }
-
-    private static MacAddress mac(String v) throws QmpException {
-        try {
-            return MacAddress.parse(v);
-        } catch (RuntimeException e) {
-            throw QmpException.generic("Property '" + DEVICE + ".mac' doesn't take value '" + v + "'");
-        }
-    }
-
-    /** QEMU's boolean property spellings. */
-    private static boolean bool(String v) throws QmpException {
-        return switch (v) {
-            case "on", "true", "yes", "y" -> true;
-            case "off", "false", "no", "n" -> false;
-            default -> throw QmpException.generic("Parameter 'mq' expects 'on' or 'off'");
-        };
-    }
-
-    @Override
-    public List<String> childrenDeleted() {
-        return List.of("virtio-backend");
-    }
-
-    @Override
-    public boolean owns(String id) {
-        PciHotplug h = hotplug.get();
-        return h != null && DRIVER.equals(h.driver(id));
-    }
-
-    @Override
-    public CompletableFuture<Void> delete(String id) throws QmpException {
-        PciHotplug h = hotplug.get();
-        if (h == null || !owns(id)) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
-        return h.unplug(id);
     }
 }
