@@ -355,8 +355,8 @@ public final class RunCommand implements Callable<Integer> {
                 d -> m.devices() == null ? null : m.devices().qdevId(d));
         dev.vmm.control.UsbCommands.install(s, drivers, m); // usb-* hot-plug, input-send-event
         dev.vmm.control.block.BlockHotplug.install(s, drivers, m); // blockdev-add/del, virtio-blk-pci device_add
-        dev.vmm.control.netdev.NetdevCommands.install(s); // netdev_add/del: argument checks only for now
         dev.vmm.cpuhotplug.CpuHotplugQmp.install(s, drivers, m, dev.vmm.cpu.CpuSpec.parse(cpu).model()); // vCPU hot-plug, query-cpus-fast
+        dev.vmm.control.netdev.NetHotplug.install(s, drivers, m); // netdev_add/del (taps), virtio-net-pci device_add
         dev.vmm.dump.MachineDump.installQmp(s, m); // dump-guest-memory, query-dump
         try {
             s.start();

@@ -32,4 +32,13 @@ public interface DeviceDriver {
      * being removed is not an error (QEMU repeats the unplug request).
      */
     CompletableFuture<Void> delete(String id) throws QmpServer.QmpException;
+
+    /**
+     * The device's own child devices, by name under its QOM path, that QEMU reports gone (a
+     * DEVICE_DELETED with only a {@code path}) just before the device itself: {@code virtio-backend}
+     * for a virtio PCI device; none by default.
+     */
+    default java.util.List<String> childrenDeleted() {
+        return java.util.List.of();
+    }
 }

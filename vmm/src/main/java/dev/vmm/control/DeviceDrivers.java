@@ -82,7 +82,12 @@ public final class DeviceDrivers {
         for (DeviceDriver f : families) {
             if (f.owns(id)) {
                 CompletableFuture<Void> gone = f.delete(id);
-                gone.thenRun(() -> qmp.event("DEVICE_DELETED", Map.of("device", id, "path", "/machine/peripheral/" + id)));
+                gone.thenRun(() -> {
+                    for (String child : f.childrenDeleted()) {
+                        qmp.event("DEVICE_DELETED", Map.of("path", "/machine/peripheral/" + id + "/" + child));
+                    }
+                    qmp.event("DEVICE_DELETED", Map.of("device", id, "path", "/machine/peripheral/" + id));
+                });
                 return Map.of();
             }
         }

@@ -58,8 +58,24 @@ public final class DeviceRegistry {
     /** The id {@code device} was created with, or null. */
     public synchronized String qdevId(dev.vmm.chipset.pci.PciDevice device) { return qdevIds.get(device); }
 
-    /** The virtio-blk disks, in command-line order (for QMP block commands). */
-    public synchronized List<BlockDrive> drives() { return List.copyOf(drives); }
+    /** The virtio-blk disks, in command-line order, then those of devices plugged at run time (for QMP block commands). */
+    public synchronized List<BlockDrive> drives() {
+        List<BlockDrive> all = new ArrayList<>(drives);
+        for (DeviceRegistry c : children) all.addAll(c.drives());
+        return List.copyOf(all);
+    }
+
+    // --- devices plugged at run time (dev.vmm.hotplug): each registers into a registry of its own ---
+    private final List<DeviceRegistry> children = new ArrayList<>();
+
+    /** A hot-plugged device's registry: its drives are the machine's while it is plugged. */
+    public synchronized void addChild(DeviceRegistry child) { children.add(child); }
+
+    /** The device is gone (its registry was closed by the caller). */
+    public synchronized void removeChild(DeviceRegistry child) { children.remove(child); }
+
+    /** The device left the machine: it has no qdev id any more. */
+    public synchronized void forgetQdevId(dev.vmm.chipset.pci.PciDevice device) { qdevIds.remove(device); }
 
     public void setConsole(VirtioConsole c) { console = c; }
 
@@ -184,10 +200,13 @@ public final class DeviceRegistry {
     /** Devices, then I/O threads, then backends; errors on the way are not allowed to stop the rest. */
     public void close() {
         List<AutoCloseable> first, last;
+        List<DeviceRegistry> plugged;
         synchronized (this) {
             first = new ArrayList<>(closeables);
             last = new ArrayList<>(afterThreads);
+            plugged = new ArrayList<>(children);
         }
+        for (DeviceRegistry c : plugged) c.close(); // devices plugged at run time, while the I/O threads still run
         for (int i = first.size() - 1; i >= 0; i--) quietly(first.get(i));
         for (IoThread t : ioThreads) quietly(t);
         for (int i = last.size() - 1; i >= 0; i--) quietly(last.get(i));

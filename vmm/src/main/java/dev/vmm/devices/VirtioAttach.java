@@ -25,22 +25,37 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * through the transport.
  */
 public final class VirtioAttach {
-    private final VmFd vm;
+    private final KvmWiring kvm;
     private final GuestMemory memory;
-    private final GsiRouting routing;
     private final List<IoThread> ioThreads;
     private final PciPlacement placement;
     private final DeviceRegistry registry;
     private int nextThread;
+    /** What each attached transport holds of KVM and of the I/O threads, for {@link #detach}. */
+    private final java.util.Map<VirtioPciDevice, Wired> wired = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Wired(GsiRouting.DeviceMsi msi, int[] ownFds, IoThread[] watchers) {}
 
     public VirtioAttach(VmFd vm, GuestMemory memory, GsiRouting routing, List<IoThread> ioThreads, PciPlacement placement,
                         DeviceRegistry registry) {
-        this.vm = vm;
+        this(KvmWiring.of(vm, routing), memory, ioThreads, placement, registry);
+    }
+
+    public VirtioAttach(KvmWiring kvm, GuestMemory memory, List<IoThread> ioThreads, PciPlacement placement,
+                        DeviceRegistry registry) {
+        this.kvm = kvm;
         this.memory = memory;
-        this.routing = routing;
         this.ioThreads = ioThreads;
         this.placement = placement;
         this.registry = registry;
+    }
+
+    /**
+     * The same wiring, placement and I/O threads, registering into {@code other}: a device plugged at
+     * run time keeps what it registers in a registry of its own, dropped when it is unplugged.
+     */
+    public VirtioAttach withRegistry(DeviceRegistry other) {
+        return new VirtioAttach(kvm, memory, ioThreads, placement, other);
     }
 
     /**
@@ -48,7 +63,7 @@ public final class VirtioAttach {
      * KVM GSI route (updated whenever the guest reprograms them) and each message an irqfd write.
      */
     public dev.vmm.chipset.pci.MsiSink msiSink() {
-        GsiRouting.DeviceMsi msi = routing.forDevice(1);
+        GsiRouting.DeviceMsi msi = kvm.msiVectors(1);
         return new dev.vmm.chipset.pci.MsiSink() {
             private long routedAddress = -1;
             private int routedData;
@@ -71,9 +86,10 @@ public final class VirtioAttach {
      */
     public VirtioPciDevice attach(VirtioDevice device, IntUnaryOperator ownEventFd) {
         int vectors = device.queueCount() + 1;
-        GsiRouting.DeviceMsi msi = routing.forDevice(vectors);
+        GsiRouting.DeviceMsi msi = kvm.msiVectors(vectors);
         VirtioPciDevice dev = new VirtioPciDevice(device, memory, msi.sink(), msi.listener(), vectors, placement.expressTarget());
         int[] eventfds = new int[device.queueCount()];
+        IoThread[] watchers = new IoThread[ownEventFd == null ? eventfds.length : 0];
         for (int q = 0; q < eventfds.length; q++) {
             if (ownEventFd != null) {
                 eventfds[q] = ownEventFd.applyAsInt(q);
@@ -83,6 +99,7 @@ public final class VirtioAttach {
                 int queue = q;
                 MemorySegment buf = Arena.ofAuto().allocate(JAVA_LONG);
                 IoThread t = ioThreads.get(nextThread++ % ioThreads.size());
+                watchers[q] = t;
                 t.addFd(efd, () -> {
                     Libc.readRaw(efd, buf, 8);         // consume the kick count
                     dev.queueNotified(queue);
@@ -92,16 +109,43 @@ public final class VirtioAttach {
         dev.setNotifyRegistrar(new NotifyRegistrar() {
             @Override
             public void register(int queue, long gpa, int len) {
-                if (gpa != PciBar.UNMAPPED) vm.registerIoeventfd(eventfds[queue], gpa, len, false, null);
+                if (gpa != PciBar.UNMAPPED) kvm.registerIoeventfd(eventfds[queue], gpa, len);
             }
 
             @Override
             public void unregister(int queue, long gpa, int len) {
-                if (gpa != PciBar.UNMAPPED) vm.unregisterIoeventfd(eventfds[queue], gpa, len, false, null);
+                if (gpa != PciBar.UNMAPPED) kvm.unregisterIoeventfd(eventfds[queue], gpa, len);
             }
         });
-        placement.place(dev);
+        wired.put(dev, new Wired(msi, ownEventFd == null ? eventfds : new int[0], watchers));
+        try {
+            placement.place(dev);
+        } catch (RuntimeException e) {
+            detach(dev);                      // a refused place (busy slot) keeps no routes or eventfds
+            throw e;
+        }
         registry.addTransport(dev);
         return dev;
+    }
+
+    /**
+     * Takes back what {@link #attach} gave a device that is being hot-unplugged, after its queue
+     * workers stopped: its function leaves the bus if it is still there (the BAR unmaps, which
+     * unregisters the notify ioeventfds), the kick eventfds this class watched are unwatched and
+     * closed, and the MSI routes and irqfds are released.
+     */
+    public void detach(VirtioPciDevice dev) {
+        dev.setNotifyRegistrar(null);      // unregisters the ioeventfds if the BAR is still mapped
+        dev.vmm.chipset.pci.PciFunction f = dev.function();
+        if (f != null && f.bus().function(f.slot(), f.function()) == f) f.bus().detach(f.slot(), f.function());
+        Wired w = wired.remove(dev);
+        if (w == null) return;
+        for (int q = 0; q < w.ownFds().length; q++) {
+            int efd = w.ownFds()[q];
+            IoThread t = w.watchers()[q];
+            t.runAndWait(() -> t.removeFd(efd));
+            Libc.close(efd);
+        }
+        kvm.releaseMsi(w.msi());
     }
 }

@@ -1,5 +1,6 @@
 package dev.vmm.devices;
 
+import dev.vmm.block.BlockDevice;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.config.ConfigException;
 import dev.vmm.config.DiskSpec;
@@ -18,7 +19,7 @@ import dev.vmm.virtio.pci.VirtioPciDevice;
  * {@code --disk}: a virtio-blk disk. Raw images are served by io_uring straight from guest memory
  * (that backend holds the image lock); the other formats go through the block layer.
  */
-final class VirtioBlkAttach implements PendingDevice {
+public final class VirtioBlkAttach implements PendingDevice {
     private final DiskSpec spec;
     private final int index;
     private final ImageFormat format;
@@ -46,6 +47,16 @@ final class VirtioBlkAttach implements PendingDevice {
             backend = new SyncBackendAdapter(DiskImages.open(d.path(), format, d.readOnly(), true, "--disk"), 2, d.serial());
         }
         return new VirtioBlkAttach(d, index, format, backend);
+    }
+
+    /**
+     * A virtio-blk disk over an image opened elsewhere (a QMP {@code blockdev-add} node, for
+     * {@code device_add virtio-blk-pci}): served through the block layer like a non-raw
+     * {@code --disk}; the image stays open and locked when the device goes, until its owner closes it.
+     */
+    public static PendingDevice overOpenImage(DiskSpec d, int index, BlockDevice image) {
+        ImageFormat format = ImageFormat.byName(image.format());
+        return new VirtioBlkAttach(d, index, format, new SyncBackendAdapter(new BorrowedImage(image), 2, d.serial()));
     }
 
     @Override

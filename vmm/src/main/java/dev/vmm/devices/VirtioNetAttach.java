@@ -6,15 +6,25 @@ import dev.vmm.virtio.net.VirtioNet;
 import dev.vmm.virtio.net.tap.Tap;
 
 /** {@code --net}: a multiqueue virtio-net NIC on a tap, created (or attached) when opened. */
-final class VirtioNetAttach implements PendingDevice {
+public final class VirtioNetAttach implements PendingDevice {
     private final NetOptions spec;
     private final int index;
     private final Tap tap;
+    private final boolean ownsTap;
 
-    private VirtioNetAttach(NetOptions spec, int index, Tap tap) {
+    private VirtioNetAttach(NetOptions spec, int index, Tap tap, boolean ownsTap) {
         this.spec = spec;
         this.index = index;
         this.tap = tap;
+        this.ownsTap = ownsTap;
+    }
+
+    /**
+     * A NIC on a tap opened elsewhere (a QMP {@code netdev_add} backend, for {@code device_add
+     * virtio-net-pci}): the tap stays open when the device goes; its owner closes it ({@code netdev_del}).
+     */
+    public static PendingDevice overOpenTap(NetOptions spec, int index, Tap tap) {
+        return new VirtioNetAttach(spec, index, tap, false);
     }
 
     static VirtioNetAttach open(NetOptions o, int index, OpenContext ctx) {
@@ -24,12 +34,12 @@ final class VirtioNetAttach implements PendingDevice {
         } catch (RuntimeException e) {
             throw new ConfigException("--net: " + e.getMessage());
         }
-        return new VirtioNetAttach(o, index, tap);
+        return new VirtioNetAttach(o, index, tap, true);
     }
 
     @Override
     public void attach(AttachContext ctx) {
-        ctx.registry().closeAfterIoThreads(tap);
+        if (ownsTap) ctx.registry().closeAfterIoThreads(tap);
         VirtioNet net = new VirtioNet(tap, spec.macOrDerived(), spec.queueSize(), ctx.ioThreads());
         ctx.virtio().attach(net, net::queueEventFd);
         ctx.registry().closeLater(net);
@@ -50,6 +60,6 @@ final class VirtioNetAttach implements PendingDevice {
 
     @Override
     public void close() {
-        tap.close();
+        if (ownsTap) tap.close();
     }
 }

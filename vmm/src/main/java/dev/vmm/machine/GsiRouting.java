@@ -18,7 +18,9 @@ import java.util.List;
 public final class GsiRouting {
     public static final int IOAPIC_PINS = 24;
     private final VmFd vm;
-    private final List<VmFd.Route> msiRoutes = new ArrayList<>();
+    private final java.util.Map<Integer, VmFd.Route> msiRoutes = new java.util.TreeMap<>(); // by GSI
+    private final java.util.Map<DeviceMsi, MsiVector[]> devices = new java.util.IdentityHashMap<>();
+    private final java.util.TreeSet<Integer> freeGsis = new java.util.TreeSet<>(); // released by hot-unplug
     private int nextGsi = IOAPIC_PINS;
 
     public GsiRouting(VmFd vm) {
@@ -29,7 +31,8 @@ public final class GsiRouting {
     private final class MsiVector {
         final int gsi;
         final int eventfd;
-        int routeIndex = -1;
+        boolean bound;
+        volatile boolean released;   // read by I/O threads without the lock
 
         MsiVector(int gsi) {
             this.gsi = gsi;
@@ -46,34 +49,51 @@ public final class GsiRouting {
 
     public synchronized DeviceMsi forDevice(int vectors) {
         MsiVector[] v = new MsiVector[vectors];
-        for (int i = 0; i < vectors; i++) v[i] = new MsiVector(nextGsi++);
+        for (int i = 0; i < vectors; i++) v[i] = new MsiVector(freeGsis.isEmpty() ? nextGsi++ : freeGsis.pollFirst());
         MsiSink sink = (vector, address, data) -> {
-            if (vector >= 0 && vector < v.length) v[vector].signal();
+            if (vector >= 0 && vector < v.length && !v[vector].released) v[vector].signal();
         };
         MsixListener listener = (vector, address, data, masked) -> {
             if (vector < 0 || vector >= v.length) return;
             update(v[vector], address, data, masked);
         };
-        return new DeviceMsi(sink, listener);
+        DeviceMsi msi = new DeviceMsi(sink, listener);
+        devices.put(msi, v);
+        return msi;
+    }
+
+    /**
+     * A hot-unplugged device's vectors go away: their routes leave the table, their irqfds are
+     * unbound and closed, and their GSIs are free for the next device. A second call does nothing.
+     */
+    public synchronized void release(DeviceMsi msi) {
+        MsiVector[] v = devices.remove(msi);
+        if (v == null) return;
+        boolean routed = false;
+        for (MsiVector vector : v) routed |= msiRoutes.remove(vector.gsi) != null;
+        if (routed) commit();
+        for (MsiVector vector : v) {
+            vector.released = true;
+            if (vector.bound) vm.unregisterIrqfd(vector.eventfd, vector.gsi);
+            Libc.close(vector.eventfd);
+            freeGsis.add(vector.gsi);
+        }
     }
 
     private synchronized void update(MsiVector v, long address, int data, boolean masked) {
-        VmFd.MsiRoute r = new VmFd.MsiRoute(v.gsi, address, data);
-        boolean bind = v.routeIndex < 0;
-        if (bind) {
-            v.routeIndex = msiRoutes.size();
-            msiRoutes.add(r);
-        } else {
-            msiRoutes.set(v.routeIndex, r);
-        }
+        if (v.released) return;            // released: a late guest write changes nothing
+        msiRoutes.put(v.gsi, new VmFd.MsiRoute(v.gsi, address, data));
         commit();
-        if (bind) vm.registerIrqfd(v.eventfd, v.gsi, -1);
+        if (!v.bound) {
+            vm.registerIrqfd(v.eventfd, v.gsi, -1);
+            v.bound = true;
+        }
     }
 
     /** Installs the default routes (needed before anything else replaces the table). */
     public synchronized void commit() {
         List<VmFd.Route> all = new ArrayList<>(defaultRoutes());
-        all.addAll(msiRoutes);
+        all.addAll(msiRoutes.values());
         vm.setGsiRouting(all);
     }
 

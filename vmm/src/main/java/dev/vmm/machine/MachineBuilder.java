@@ -155,6 +155,8 @@ public final class MachineBuilder {
             registry.addPart(placement); // the buses by name, for QMP device_add at run time
             AttachContext ctx = new AttachContext(placement, new VirtioAttach(vm, mem, routing, ioThreads, placement, registry),
                     registry, mem, ioThreads, cfg.cpus(), console.asStream(), exit);
+            registry.addPart(ctx); // issue 15: device_add attaches through the same context (dev.vmm.hotplug)
+            if (p.recipe().pciSlots() != null) registry.addPart(p.recipe().pciSlots());
             dev.vmm.firmware.BootOrder bootOrder = new dev.vmm.firmware.BootOrder();
             for (PendingDevice d : p.devices()) {
                 java.util.Set<dev.vmm.chipset.pci.PciFunction> before = java.util.Set.copyOf(chipset.pci().root().allFunctions());

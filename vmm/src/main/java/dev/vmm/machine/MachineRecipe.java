@@ -65,6 +65,12 @@ public interface MachineRecipe {
     default java.util.List<String> unsaveableParts() { return java.util.List.of(); }
 
     /**
+     * How this machine announces PCI devices plugged at run time (issue 15: ACPI on pc, PCIe native
+     * on q35), valid after {@link #install}; null when it cannot.
+     */
+    default dev.vmm.hotplug.PciSlots pciSlots() { return null; }
+
+    /**
      * What a recipe built that outlives the build: the devices snapshots and the console need, and its
      * PCI. {@code gpe} is the ACPI GPE0 block hot-plug raises its events on (pc: 0xafe0, q35: PMBASE +
      * 0x20; it shares the SCI with {@code pm}).

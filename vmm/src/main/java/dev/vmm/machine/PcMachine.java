@@ -29,8 +29,13 @@ public final class PcMachine implements MachineRecipe {
             POST_PORT = LegacyPcDevices.POST_PORT, I8042_KBD_IRQ = LegacyPcDevices.I8042_KBD_IRQ,
             I8042_AUX_IRQ = LegacyPcDevices.I8042_AUX_IRQ, RTC_IRQ = LegacyPcDevices.RTC_IRQ, SCI_IRQ = 9;
 
+    private dev.vmm.hotplug.AcpiPciSlots pciSlots;
+
     @Override
     public String name() { return "pc"; }
+
+    @Override
+    public dev.vmm.hotplug.PciSlots pciSlots() { return pciSlots; }
 
     @Override
     public long rsdpAddress() { return X86Layout.BIOS_AREA_START; }
@@ -49,6 +54,9 @@ public final class PcMachine implements MachineRecipe {
         pio.register(AcpiPm.DEFAULT_BASE, AcpiPm.SIZE, pm);
         Gpe0Block gpe = new Gpe0Block(Gpe0Block.PIIX4_LENGTH, sci.source());
         pio.register(Gpe0Block.PIIX4_BASE, gpe.length(), gpe);
+        // --- PCI hot-plug (issue 15): QEMU's PIIX4 slot registers at 0xae00, events on GPE0 bit 1 ---
+        pciSlots = new dev.vmm.hotplug.AcpiPciSlots(gpe);
+        pio.register(dev.vmm.chipset.acpi.Piix4PciHotplug.BASE, dev.vmm.chipset.acpi.Piix4PciHotplug.SIZE, pciSlots.block());
         return new Chipset(legacy.com1(), legacy.i8042(), legacy.cmos(), pci, pm, gpe);
     }
 
@@ -73,6 +81,8 @@ public final class PcMachine implements MachineRecipe {
                 .pvpanic(Pvpanic.DEFAULT_PORT)
                 .sleepStates(cfg.sleep().s3(), cfg.sleep().s4()); // --no-s3/--no-s4 (docs/lifecycle.md)
         dev.vmm.smp.SmpTables.acpi(b, cfg.smp(), cpuHotplugBase()); // --cpus topology and CPU hot-plug (docs/hotplug.md)
+        // The slots empty or holding start-up devices get Sxx objects; the host bridge's and bridges' not.
+        if (pciSlots != null) b.pciHotplug(dev.vmm.chipset.acpi.Piix4PciHotplug.BASE, pciSlots.seal(pci.root()));
         if (cfg.platform().hpet()) b.hpet(dev.vmm.chipset.timer.Hpet.DEFAULT_BASE, dev.vmm.chipset.timer.Hpet.capabilities());
         return b.build(rsdpAddress());
     }

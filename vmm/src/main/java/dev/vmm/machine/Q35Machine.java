@@ -48,6 +48,12 @@ public final class Q35Machine implements MachineRecipe {
     @Override
     public String name() { return "q35"; }
 
+    // issue 15: PCIe native hot-plug on the pcie-root-port slots (dev.vmm.hotplug)
+    private final dev.vmm.hotplug.PcieNativeSlots pciSlots = new dev.vmm.hotplug.PcieNativeSlots();
+
+    @Override
+    public dev.vmm.hotplug.PciSlots pciSlots() { return pciSlots; }
+
     @Override
     public boolean hasAhci() { return true; }
 

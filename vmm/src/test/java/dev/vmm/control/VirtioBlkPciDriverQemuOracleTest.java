@@ -26,8 +26,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * {@code device_add virtio-blk-pci} argument checks against QEMU 7.2 ({@code pc}, TCG, stopped, a
  * {@code pci-bridge} br1 at 03.0) at test time. Ours: a root bus with the host bridge at 00.0 and a
  * bridge br1 at 03.0 known to the placement (and to qdev ids) by that name. Every refusal QEMU also makes is compared
- * (class and desc); the refusals that are this VMM's own (a bus behind a bridge; the run-time attach
- * not implemented yet) are checked to leave everything unchanged.
+ * (class and desc); the refusals that are this VMM's own (a bus behind a bridge; a bus without
+ * hot-plug slots) are checked to leave everything unchanged.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class VirtioBlkPciDriverQemuOracleTest {
@@ -47,7 +47,8 @@ class VirtioBlkPciDriverQemuOracleTest {
         for (String side : List.of("qemu", "ours")) Files.write(Files.createDirectories(dir.resolve(side)).resolve("a.raw"), new byte[1 << 20]);
         pair = new QmpPair(dir, List.of("-machine", "pc,accel=tcg", "-S", "-m", "256", "-device", "pci-bridge,id=br1,chassis_nr=1,addr=3"), s -> {
             BlockdevCommands.install(s, nodes);
-            DeviceDrivers.install(s).register(new VirtioBlkPciDriver(nodes, () -> placement, f -> f.device() == bridge ? "br1" : null));
+            DeviceDrivers.install(s).register(new VirtioBlkPciDriver(nodes,
+                    new dev.vmm.control.pci.HotplugPciDriver.Parts(() -> placement, f -> f.device() == bridge ? "br1" : null, () -> null)));
         });
         pair.qemu.negotiated();
         pair.ours.negotiated();
@@ -110,12 +111,12 @@ class VirtioBlkPciDriverQemuOracleTest {
         assertThat(nodes.user("n1")).isNull();
     }
 
-    /** Every check passes: the attach that does not exist yet is refused, and the node stays free for another try. */
+    /** Every check passes on a bus without hot-plug slots (no machine here): refused, the node stays free for another try. */
     @Test
-    void validRequestSaysTheAttachIsNotImplemented() throws IOException {
+    void validRequestWithoutHotplugSlotsIsRefused() throws IOException {
         JsonNode o = pair.ours.execute("device_add", "{\"driver\": \"virtio-blk-pci\", \"id\": \"d0\", \"drive\": \"n1\", \"bus\": \"pci.0\", \"addr\": \"5\", \"num-queues\": 2}");
         assertThat(o.get("error").get("class").asText()).isEqualTo("GenericError");
-        assertThat(o.get("error").get("desc").asText()).contains("not implemented yet");
+        assertThat(o.get("error").get("desc").asText()).isEqualTo("Bus 'pci.0' does not support hotplugging");
         assertThat(nodes.user("n1")).isNull();
         assertThat(pair.ours.execute("device_del", "{\"id\": \"d0\"}").get("error").get("class").asText()).isEqualTo("DeviceNotFound");
         assertThat(pair.ours.execute("blockdev-del", "{\"node-name\": \"n1\"}").has("return")).isTrue();

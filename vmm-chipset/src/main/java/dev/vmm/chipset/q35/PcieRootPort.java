@@ -176,10 +176,20 @@ public final class PcieRootPort {
      */
     public synchronized PciFunction hotPlug(PciDevice device) {
         PciFunction f = plug(device);
+        announcePlug();
+        return f;
+    }
+
+    /**
+     * Raises Presence Detect Changed and Data Link Layer State Changed for a device {@link #plug}ged
+     * while the guest runs (what {@link #hotPlug} does after plugging; for a device whose placement
+     * went through {@link #plug}).
+     */
+    public synchronized void announcePlug() {
+        if (occupant == null) throw new IllegalStateException("the slot is empty");
         setEvents(eventShadow | SLTSTA_PDC);
         config.updateBits(expCap + EXP_SLTSTA, 2, SLTSTA_DLLSC, true);
         refreshHotplugInterrupt();
-        return f;
     }
 
     /** Host side of {@code device_del}: the attention button, which pciehp answers by powering the slot off. */

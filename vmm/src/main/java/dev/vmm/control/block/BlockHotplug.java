@@ -2,7 +2,6 @@ package dev.vmm.control.block;
 
 import dev.vmm.control.DeviceDrivers;
 import dev.vmm.control.QmpServer;
-import dev.vmm.devices.PciPlacement;
 import dev.vmm.machine.Machine;
 
 /** Installs the QMP block hot-plug commands of a running machine: blockdev-add/del and virtio-blk-pci device_add. */
@@ -14,8 +13,6 @@ public final class BlockHotplug {
         BlockdevCommands.install(qmp, nodes);
         if (m.devices() == null) return;
         m.devices().closeLater(nodes::closeAll); // the images are closed (and unlocked) with the machine
-        drivers.register(new VirtioBlkPciDriver(nodes,
-                () -> m.devices().parts(PciPlacement.class).stream().findFirst().orElse(null),
-                f -> m.devices().qdevId(f.device())));
+        drivers.register(new VirtioBlkPciDriver(nodes, dev.vmm.control.pci.HotplugPciDriver.Parts.of(m)));
     }
 }

@@ -1,19 +1,17 @@
 package dev.vmm.control.block;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.vmm.chipset.pci.PciFunction;
-import dev.vmm.config.ConfigException;
 import dev.vmm.config.pci.PciTarget;
-import dev.vmm.control.DeviceDriver;
 import dev.vmm.control.QmpServer.QmpException;
-import dev.vmm.devices.PciPlacement;
+import dev.vmm.config.DiskSpec;
+import dev.vmm.devices.VirtioBlkAttach;
+import dev.vmm.hotplug.PciHotplug;
+import dev.vmm.control.pci.HotplugPciDriver;
+import dev.vmm.control.pci.PciPlug;
 
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * QMP {@code device_add} of {@code virtio-blk-pci} ({@code drive}, {@code id}, {@code bus},
@@ -23,44 +21,25 @@ import java.util.function.Supplier;
  * a PCI-to-PCI bridge is refused: only bus 0 has the ACPI (PIIX4) hot-plug slots, as RHEL 7 documents
  * for {@code pc}; PCIe root ports (q35) are accepted.
  *
- * <p>The run-time attach itself (virtio-blk function into the slot, the guest told through the
- * hot-plug register block) is not implemented yet: a request that passes every check is refused with
- * a GenericError saying so, and nothing is changed (the node stays free).
+ * <p>A request that passes every check claims the node and plugs the device through the machine's
+ * {@link PciHotplug} (the same attach code as {@code --disk}, over the node's image); {@code device_del}
+ * asks the guest to eject it, and only once it has (DEVICE_DELETED) is the node free again, so
+ * {@code blockdev-del} can close and unlock the image.
  */
-public final class VirtioBlkPciDriver implements DeviceDriver {
+public final class VirtioBlkPciDriver extends HotplugPciDriver {
     static final String DRIVER = "virtio-blk-pci";
     private static final Set<String> PROPERTIES = Set.of("driver", "id", "drive", "bus", "addr", "num-queues");
 
     private final BlockNodes nodes;
-    private final Supplier<PciPlacement> placement;
-    private final Function<PciFunction, String> qdevId;
 
-    /**
-     * @param placement the machine's PCI buses by name (null while there is no machine)
-     * @param qdevId    the {@code id} a device on the bus was given, or null (for messages)
-     */
-    public VirtioBlkPciDriver(BlockNodes nodes, Supplier<PciPlacement> placement, Function<PciFunction, String> qdevId) {
+    public VirtioBlkPciDriver(BlockNodes nodes, Parts machine) {
+        super(DRIVER, machine);
         this.nodes = nodes;
-        this.placement = placement;
-        this.qdevId = qdevId;
     }
 
     @Override
-    public Set<String> drivers() {
-        return Set.of(DRIVER);
-    }
-
-    @Override
-    public void add(String driver, String id, JsonNode args) throws QmpException {
-        PciPlacement pci = placement.get();
-        if (pci == null) throw QmpException.generic("No 'PCI' bus found for device '" + DRIVER + "'");
-        String busName = args.hasNonNull("bus") ? args.get("bus").asText() : pci.rootName();
-        PciPlacement.Downstream bus = pci.bus(busName);
-        if (bus == null) throw QmpException.generic("Bus '" + busName + "' not found");
-        if (!bus.bus().isRoot() && !bus.express()) {
-            throw QmpException.generic("Bus '" + busName + "' is behind a PCI bridge: devices behind PCI bridges are not"
-                    + " hot-pluggable (only bus " + pci.rootName() + " has hot-plug slots, as RHEL 7 documents for pc)");
-        }
+    protected void add(String id, PciPlug.Where where, JsonNode args) throws QmpException {
+        String busName = where.busName();
         String drive = null;
         PciTarget target = new PciTarget(busName, -1, 0);
         int queues = 1;
@@ -74,7 +53,7 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                     }
                     drive = value;
                 }
-                case "addr" -> target = address(busName, value);
+                case "addr" -> target = PciPlug.address(DRIVER, busName, value);
                 case "num-queues" -> queues = number(value);
                 default -> {
                     if (!PROPERTIES.contains(p.getKey())) {
@@ -83,14 +62,7 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                 }
             }
         }
-        if (target.slot() >= 0) {
-            PciFunction busy = bus.bus().function(target.slot(), target.function());
-            if (busy != null) {
-                String owner = qdevId.apply(busy);
-                throw QmpException.generic(String.format("PCI: slot %d function %d not available for %s, in use by %s,id=%s",
-                        target.slot(), target.function(), DRIVER, busy.device().name(), owner == null ? "(null)" : owner));
-            }
-        }
+        PciPlug.slotFree(where, target, DRIVER, qdevId);
         if (drive == null) throw QmpException.generic("drive property not set");
         if (queues < 1) throw QmpException.generic("num-queues property must be larger than 0");
         String user = nodes.user(drive);
@@ -99,20 +71,19 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
                     + backend(user) + " (uses node '" + drive + "' as 'root' child) and unshared by " + backend(id)
                     + " (uses node '" + drive + "' as 'root' child).");
         }
-        throw QmpException.generic("hot-plug of " + DRIVER + " needs the run-time attach of a virtio-blk function and the"
-                + " guest's ACPI notification, which this VMM does not have yet (not implemented yet); nothing was changed");
+        PciHotplug h = PciPlug.hotplug(hotplug, where);
+        String claimant = claimant(id);
+        if (!nodes.claim(drive, claimant)) throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + drive + "'");
+        BlockNode node = nodes.find(drive);
+        DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), queues == 1 && !args.has("num-queues") ? 0 : queues,
+                null, node.direct(), new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), null, id, null);
+        String claimed = drive;
+        PciPlug.plug(h, id, DRIVER, target, () -> VirtioBlkAttach.overOpenImage(spec, index(), node.device()),
+                () -> nodes.release(claimed));
     }
 
     private static String backend(String id) {
         return "block device '/machine/peripheral" + (id == null ? "-anon" : "") + "/" + id + "/virtio-backend'";
-    }
-
-    private static PciTarget address(String bus, String addr) throws QmpException {
-        try {
-            return PciTarget.of(DRIVER, bus, addr);
-        } catch (ConfigException e) {
-            throw QmpException.generic("Property '" + DRIVER + ".addr' doesn't take value '" + addr + "'");
-        }
     }
 
     private static int number(String v) throws QmpException {
@@ -123,15 +94,5 @@ public final class VirtioBlkPciDriver implements DeviceDriver {
             // reported below
         }
         throw QmpException.generic("Property '" + DRIVER + ".num-queues' doesn't take value '" + v + "'");
-    }
-
-    @Override
-    public boolean owns(String id) {
-        return false; // nothing is plugged yet (see the class comment)
-    }
-
-    @Override
-    public CompletableFuture<Void> delete(String id) throws QmpException {
-        throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
     }
 }

@@ -5,6 +5,9 @@ import dev.vmm.control.DeviceDrivers;
 import dev.vmm.control.QmpServer;
 import dev.vmm.control.QmpServer.QmpException;
 
+import dev.vmm.virtio.net.tap.Tap;
+import dev.vmm.virtio.net.tap.TapException;
+
 import java.util.Iterator;
 import java.util.Map;
 import java.util.Set;
@@ -12,9 +15,8 @@ import java.util.Set;
 /**
  * QMP {@code netdev_add} and {@code netdev_del}, the arguments libvirt sends for a hot-plugged NIC
  * ({@code type: tap}, {@code id}, {@code ifname}, {@code queues}, {@code vhost: false}), checked with
- * QEMU 7.2's wording. Opening the tap at run time is not implemented yet: a request that passes
- * every check is refused with a GenericError saying so, so no netdev ever exists and
- * {@code netdev_del} finds none.
+ * QEMU 7.2's wording. A request that passes every check opens the tap as {@code --net tap=} does
+ * ({@link Netdevs}); {@code netdev_del} closes it, refused while a NIC uses it.
  */
 public final class NetdevCommands {
     /** QEMU 7.2's NetClientDriver values that netdev_add accepts; only tap is served here. */
@@ -26,16 +28,32 @@ public final class NetdevCommands {
 
     private NetdevCommands() {}
 
-    public static void install(QmpServer qmp) {
+    /** netdev_add/netdev_del over {@code netdevs}: a valid request opens the tap. */
+    public static void install(QmpServer qmp, Netdevs netdevs) {
         qmp.register("netdev_add", a -> {
             validate(a);
-            throw QmpException.generic("netdev_add of a tap at run time is not implemented yet in this VMM; nothing was changed");
+            String id = a.get("id").asText();
+            if (netdevs.contains(id)) throw QmpException.generic("Duplicate ID '" + id + "' for netdev");
+            JsonNode ifname = a.get("ifname");
+            if (ifname == null || ifname.isNull()) {
+                throw QmpException.generic("netdev_add type=tap needs 'ifname' here (the tap to create or attach; libvirt gives one)");
+            }
+            JsonNode q = a.get("queues");
+            int queues = q == null || q.isNull() ? 1 : (int) queues(q);
+            try {
+                // The same opening --net tap= does (dev.vmm.virtio.net.tap.Tap): creating one needs CAP_NET_ADMIN.
+                netdevs.add(new Netdevs.Netdev(id, Tap.open(ifname.asText(), queues, 0, null)));
+            } catch (TapException e) {
+                throw QmpException.generic(e.getMessage());
+            }
+            return Map.of();
         });
         qmp.register("netdev_del", Set.of("id"), a -> {
             JsonNode id = a.get("id");
             if (id == null || id.isNull()) throw QmpException.generic("Parameter 'id' is missing");
             if (!id.isTextual()) throw QmpException.generic("Invalid parameter type for 'id', expected: string");
-            throw new QmpException("DeviceNotFound", "Device '" + id.asText() + "' not found");
+            netdevs.delete(id.asText());
+            return Map.of();
         });
     }
 
@@ -58,8 +76,8 @@ public final class NetdevCommands {
                 case "ifname" -> {
                     if (!v.isTextual()) throw QmpException.generic("Invalid parameter type for 'ifname', expected: string");
                     try {
-                        dev.vmm.virtio.net.tap.Tap.validateName(v.asText(), "ifname"); // the rule --net tap= follows
-                    } catch (dev.vmm.virtio.net.tap.TapException e) {
+                        Tap.validateName(v.asText(), "ifname"); // the rule --net tap= follows
+                    } catch (TapException e) {
                         throw QmpException.generic(e.getMessage());
                     }
                 }

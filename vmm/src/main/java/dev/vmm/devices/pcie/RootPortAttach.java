@@ -54,8 +54,8 @@ public final class RootPortAttach implements PendingDevice {
     @Override
     public void close() { }
 
-    /** The port's secondary bus as a place for one PCI Express endpoint. */
-    record Slot(PcieRootPort port) implements PciPlacement.Downstream {
+    /** The port's secondary bus as a place for one PCI Express endpoint (hot-plug finds the port here). */
+    public record Slot(PcieRootPort port) implements PciPlacement.Downstream {
         @Override
         public PciBus bus() { return port.bridge().secondaryBus(); }
 

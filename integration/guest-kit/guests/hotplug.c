@@ -1,0 +1,95 @@
+/*
+ * hotplug: a virtio-blk disk plugged while the guest runs (issue 15), driven without an ACPI
+ * interpreter or pciehp: the guest polls for the function to appear (bus 0 on pc, behind a
+ * pcie-root-port on q35), reads sector 0, then waits until the host asks for the device back and
+ * ejects it the way the OS would:
+ *   hp=acpi  its slot bit in PCID (0xae04) → writes it to B0EJ (0xae08), what _EJ0 does
+ *   hp=pcie  Attention Button Pressed in the root port's slot status → slot control: power
+ *            controller off, power indicator off, what pciehp does
+ * cmdline: hp=acpi|pcie (acpi)  timeout_ms=N (120000)
+ * Prints "hotplug: waiting", "hotplug: found BB:DD.F", "hotplug: sector0 %016lx",
+ * "hotplug: ejected"; exits 0, or 1 with "hotplug: FAIL ..." on a timeout or an error.
+ */
+#include "kit.h"
+
+#define PIIX_PCID 0xae04
+#define PIIX_B0EJ 0xae08
+#define EXP_SLTCTL 0x18
+#define EXP_SLTSTA 0x1a
+
+static uint64_t timeout_ms;
+
+/* The bridge whose secondary bus is `bus`, or false. */
+static bool upstream_port(uint8_t bus, struct kit_pci_dev *port)
+{
+    static struct kit_pci_dev devs[KIT_PCI_MAX_DEVS];
+    unsigned n = kit_pci_enumerate(devs, KIT_PCI_MAX_DEVS);
+    for (unsigned i = 0; i < n && i < KIT_PCI_MAX_DEVS; i++) {
+        if ((devs[i].header_type & 0x7f) == 1 && kit_pci_read8(&devs[i], 0x19) == bus) {
+            *port = devs[i];
+            return true;
+        }
+    }
+    return false;
+}
+
+static int fail(const char *why)
+{
+    kit_printf("hotplug: FAIL %s\n", why);
+    return KIT_EXIT_FAIL;
+}
+
+int main(void)
+{
+    char hp[8] = "acpi";
+    kit_cmdline_str("hp", hp, sizeof(hp));
+    bool pcie = hp[0] == 'p';
+    timeout_ms = kit_cmdline_u64("timeout_ms", 120000);
+
+    kit_printf("hotplug: waiting\n");
+    static struct kit_vblk blk;
+    struct kit_virtio_dev probe;
+    uint64_t waited = 0;
+    while (!kit_virtio_find(2, 0, &probe)) {
+        if (waited++ >= timeout_ms)
+            return fail("no virtio-blk function appeared");
+        kit_udelay(1000);
+    }
+    struct kit_pci_dev d = probe.pci;
+    kit_printf("hotplug: found %02x:%02x.%x\n", d.bus, d.dev, d.fn);
+    if (!kit_vblk_init(&blk, 0, 1, 64, false))
+        return fail("virtio-blk initialisation");
+    static uint64_t sector[64];
+    int st = kit_vblk_sync(&blk.q[0], KIT_VBLK_T_IN, 0, sector, sizeof(sector), 10000);
+    if (st != KIT_VBLK_S_OK)
+        return fail("read of sector 0");
+    kit_printf("hotplug: sector0 %016lx\n", (unsigned long)sector[0]);
+
+    struct kit_pci_dev port;
+    uint8_t exp = 0;
+    if (pcie) {
+        if (!upstream_port(d.bus, &port) || !(exp = kit_pci_find_cap(&port, 0x10, 0)))
+            return fail("no PCI Express port above the device");
+    }
+    for (waited = 0;; waited++) {
+        if (waited >= timeout_ms)
+            return fail("no unplug request");
+        if (!pcie && (inl(PIIX_PCID) & (1u << d.dev)))
+            break;
+        if (pcie && (kit_pci_read16(&port, exp + EXP_SLTSTA) & 1))
+            break;
+        kit_udelay(1000);
+    }
+    kit_virtio_reset(&blk.v);
+    if (pcie) {
+        kit_pci_write16(&port, exp + EXP_SLTSTA, 1);                       /* acknowledge ABP */
+        uint16_t ctl = kit_pci_read16(&port, exp + EXP_SLTCTL);
+        kit_pci_write16(&port, exp + EXP_SLTCTL, (ctl & ~(3u << 8)) | 3u << 8 | 1u << 10);
+    } else {
+        outl(PIIX_B0EJ, 1u << d.dev);
+    }
+    if (kit_pci_read16(&d, 0) != 0xffff)
+        return fail("the function is still there after the eject");
+    kit_printf("hotplug: ejected\n");
+    return 0;
+}

@@ -1,0 +1,194 @@
+package dev.vmm.hotplug;
+
+import dev.vmm.chipset.pci.PciDevice;
+import dev.vmm.chipset.pci.PciFunction;
+import dev.vmm.config.pci.PciTarget;
+import dev.vmm.devices.AttachContext;
+import dev.vmm.devices.DeviceRegistry;
+import dev.vmm.devices.PciPlacement;
+import dev.vmm.devices.PendingDevice;
+import dev.vmm.devices.VirtioAttach;
+import dev.vmm.devices.pcie.PlacedDevice;
+import dev.vmm.machine.PciSubsystem;
+import dev.vmm.virtio.io.IoThread;
+import dev.vmm.virtio.pci.VirtioPciDevice;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * PCI devices plugged while the guest runs ({@code device_add}) and removed when the guest ejects
+ * them ({@code device_del}). A device is attached by the same {@link PendingDevice#attach} code the
+ * command line's devices use, through {@link PciPlacement#at} (so it lands on the requested bus and
+ * slot) and the machine's {@link VirtioAttach} (MSI-X routes, irqfds, ioeventfds), but into a
+ * {@link DeviceRegistry} of its own: when the guest ejects it, that registry is closed (queue
+ * workers stopped, backend closed), the KVM wiring is taken back, and the caller's
+ * {@code released} action runs (a block node claim, a tap) before the device_del future completes.
+ *
+ * <p>One per machine ({@link #of}); the slots ({@link PciSlots}) are the machine recipe's.
+ */
+public final class PciHotplug {
+    private static final System.Logger LOG = System.getLogger(PciHotplug.class.getName());
+
+    private final AttachContext machine;
+    private final PciSlots slots;
+    private final Map<String, Plugged> byId = new LinkedHashMap<>();
+    private final Map<PciDevice, Plugged> byDevice = new IdentityHashMap<>();
+
+    /** One device plugged at run time. */
+    private static final class Plugged {
+        final String id, driver;
+        final PciPlacement.Downstream bus;
+        final VirtioAttach virtio;
+        final DeviceRegistry own;
+        final VirtioPciDevice transport;
+        final Runnable released;
+        final CompletableFuture<Void> gone = new CompletableFuture<>();
+
+        Plugged(String id, String driver, PciPlacement.Downstream bus, VirtioAttach virtio, DeviceRegistry own,
+                VirtioPciDevice transport, Runnable released) {
+            this.id = id;
+            this.driver = driver;
+            this.bus = bus;
+            this.virtio = virtio;
+            this.own = own;
+            this.transport = transport;
+            this.released = released;
+        }
+    }
+
+    public PciHotplug(AttachContext machine, PciSlots slots) {
+        this.machine = machine;
+        this.slots = slots;
+        slots.onEject(this::ejected);
+        machine.registry().cannotSaveStateWhile(this::unsaveable);
+    }
+
+    /**
+     * The machine's hot-plug, made on first use from the parts the builder registered (its
+     * {@link AttachContext} and the recipe's {@link PciSlots}); null when the machine has neither.
+     */
+    public static PciHotplug of(DeviceRegistry registry) {
+        synchronized (registry) {
+            List<PciHotplug> existing = registry.parts(PciHotplug.class);
+            if (!existing.isEmpty()) return existing.getFirst();
+            List<AttachContext> ctx = registry.parts(AttachContext.class);
+            List<PciSlots> slots = registry.parts(PciSlots.class);
+            if (ctx.isEmpty() || slots.isEmpty()) return null;
+            PciHotplug h = new PciHotplug(ctx.getFirst(), slots.getFirst());
+            registry.addPart(h);
+            return h;
+        }
+    }
+
+    /** Why {@code bus} cannot take a hot-plugged device, or null. */
+    public String refusal(String busName, PciPlacement.Downstream bus) {
+        return slots.refusal(busName, bus);
+    }
+
+    /**
+     * Attaches {@code device} (a virtio device's attach code) at {@code target}, gives its BARs
+     * addresses and tells the guest. A refusal of the placement (a busy slot) is the attach code's
+     * exception; nothing stays behind then.
+     *
+     * @param released runs once the guest has ejected the device and it is fully gone
+     */
+    public synchronized void plug(String id, String driver, PciTarget target, PendingDevice device, Runnable released) {
+        ensureIoThreads();
+        PciPlacement.Downstream bus = machine.pci().bus(target.bus() == null ? machine.pci().rootName() : target.bus());
+        DeviceRegistry own = new DeviceRegistry(machine.registry().pci(), List.of());
+        VirtioAttach virtio = machine.virtio().withRegistry(own);
+        AttachContext ctx = new AttachContext(machine.pci(), virtio, own, machine.memory(), machine.ioThreads(),
+                machine.cpus(), machine.console(), machine.exits());
+        try {
+            new PlacedDevice(device, target).attach(ctx);
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+        VirtioPciDevice transport = own.transports().getFirst();
+        PciFunction f = transport.function();
+        PciSubsystem pci = machine.registry().pci();
+        HotplugBars.assign(f, pci.root(), new HotplugBars.Range(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_BASE + PciSubsystem.MMIO32_SIZE),
+                new HotplugBars.Range(PciSubsystem.IO_BASE, PciSubsystem.IO_BASE + PciSubsystem.IO_SIZE));
+        Plugged p = new Plugged(id, driver, bus, virtio, own, transport, released);
+        if (id != null) {
+            byId.put(id, p);
+            machine.registry().qdevId(transport, id);
+        }
+        byDevice.put(transport, p);
+        machine.registry().addChild(own);
+        slots.announce(bus, f);
+    }
+
+    /** A machine started without devices has no I/O threads yet: one per vCPU, as at start. */
+    private void ensureIoThreads() {
+        List<IoThread> threads = machine.ioThreads(); // the machine's own list: closed with it
+        synchronized (threads) {
+            if (!threads.isEmpty()) return;
+            for (int i = 0; i < machine.cpus(); i++) {
+                IoThread t = new IoThread("io-" + i, 256);
+                t.start();
+                threads.add(t);
+            }
+        }
+    }
+
+    /** Whether {@code id} names a device plugged here that the guest has not ejected yet. */
+    public synchronized boolean owns(String id) {
+        return byId.containsKey(id);
+    }
+
+    /** The driver name {@code id} was plugged with, or null. */
+    public synchronized String driver(String id) {
+        Plugged p = byId.get(id);
+        return p == null ? null : p.driver;
+    }
+
+    /**
+     * device_del: asks the guest to release the device (again, if asked before: QEMU repeats the
+     * request too). The future completes once the guest ejected it and everything is released.
+     */
+    public synchronized CompletableFuture<Void> unplug(String id) {
+        Plugged p = byId.get(id);
+        if (p == null) throw new IllegalArgumentException("no hot-plugged device " + id);
+        slots.requestUnplug(p.bus, p.transport.function());
+        return p.gone;
+    }
+
+    /** The guest ejected {@code device} (vCPU thread; it is off the bus already). */
+    private void ejected(PciDevice device) {
+        Plugged p;
+        synchronized (this) {
+            p = byDevice.remove(device);
+            if (p == null) {
+                LOG.log(System.Logger.Level.WARNING, "the guest ejected {0}, a device present since start-up: it is off"
+                        + " the bus, its host side stays open until the machine stops", device.name());
+                return;
+            }
+            if (p.id != null) byId.remove(p.id);
+        }
+        machine.registry().removeChild(p.own);
+        machine.registry().forgetQdevId(p.transport);
+        p.own.close();                   // queue workers stopped, backend closed (nothing signals any more)
+        p.virtio.detach(p.transport);    // then the MSI routes and irqfds go
+        try {
+            p.released.run();
+        } finally {
+            p.gone.complete(null);
+        }
+    }
+
+    /** What snapshots and migration cannot carry: the devices plugged at run time. */
+    private synchronized String unsaveable() {
+        if (byDevice.isEmpty()) return null;
+        List<String> names = new ArrayList<>();
+        for (Plugged p : byDevice.values()) names.add(p.driver + (p.id == null ? "" : " '" + p.id + "'"));
+        return "devices plugged at run time (" + String.join(", ", names) + "): snapshots and migration do not carry"
+                + " them; device_del them first";
+    }
+}

@@ -1,0 +1,196 @@
+package dev.vmm.hotplug;
+
+import dev.vmm.chipset.acpi.Gpe0Block;
+import dev.vmm.chipset.acpi.Piix4PciHotplug;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The {@code pc} hot-plug sequence as the guest sees it, on QEMU 7.2 ({@code pc}, TCG, stopped;
+ * QMP on a socket, the guest's port accesses through qtest) and on this VMM's machine parts: the
+ * same QMP commands and port accesses on both sides, the same transcript expected — PCIU, PCID,
+ * GPE0 status, the new function's ids, DEVICE_DELETED only after the B0EJ write, the slot empty
+ * after it, blockdev-del refused before and accepted after. One known difference is masked: PCRM
+ * bit 1 (QEMU's PIIX3 sits in slot 1 and is not removable; this pc has nothing there).
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class PcHotplugQemuOracleTest {
+    @TempDir
+    Path dir;
+
+    /** What the test needs of either side. */
+    interface Side {
+        long in(int port);                         // dword
+
+        void out(int port, long value);            // dword
+
+        void outByte(int port, long value);
+
+        long cfg(int slot, int reg);
+
+        String qmp(String command, String args) throws Exception;
+
+        String event(String name) throws Exception;
+
+        boolean eventSeen(String name);
+    }
+
+    static List<String> script(Side s, Path image) throws Exception {
+        List<String> t = new ArrayList<>();
+        int hp = Piix4PciHotplug.BASE;
+        s.outByte(Gpe0Block.PIIX4_BASE + 2, 1 << Piix4PciHotplug.GPE_BIT);            // the OS enables GPE 1
+        t.add("start pciu=" + s.in(hp) + " pcid=" + s.in(hp + 4) + " pcrm=" + Long.toHexString(s.in(hp + 12) & ~2L));
+        t.add(s.qmp("blockdev-add", "{\"driver\": \"raw\", \"node-name\": \"n1\", \"file\": {\"driver\": \"file\", \"filename\": \"" + image + "\"}}"));
+        t.add(s.qmp("device_add", "{\"driver\": \"virtio-blk-pci\", \"id\": \"vd1\", \"drive\": \"n1\", \"addr\": \"0x5\"}"));
+        t.add("plugged gpe=" + (s.in(Gpe0Block.PIIX4_BASE) & 0xffff) + " pciu=" + Long.toHexString(s.in(hp)) + " again=" + s.in(hp)
+                + " pcid=" + s.in(hp + 4) + " ids=" + ids(s, 5));
+        s.outByte(Gpe0Block.PIIX4_BASE, 1 << Piix4PciHotplug.GPE_BIT);                // _E01 done
+        t.add(s.qmp("blockdev-del", "{\"node-name\": \"n1\"}"));
+        t.add(s.qmp("device_del", "{\"id\": \"vd1\"}"));
+        t.add("unplug requested gpe=" + (s.in(Gpe0Block.PIIX4_BASE) & 0xffff) + " pcid=" + Long.toHexString(s.in(hp + 4))
+                + " deleted=" + s.eventSeen("DEVICE_DELETED"));
+        s.out(hp + 8, 1L << 5);                                                       // _EJ0
+        for (String e = ""; !e.contains("device="); ) t.add("event " + (e = s.event("DEVICE_DELETED")));
+        t.add("ejected pcid=" + s.in(hp + 4) + " ids=" + ids(s, 5));
+        t.add(s.qmp("blockdev-del", "{\"node-name\": \"n1\"}"));
+        return t;
+    }
+
+    /**
+     * Vendor and subsystem ids (virtio device 2, block): QEMU's virtio-blk-pci on a conventional bus is
+     * transitional (device id 0x1001), this VMM's is modern only (0x1042), for start-up devices too.
+     */
+    private static String ids(Side s, int slot) {
+        return Long.toHexString(s.cfg(slot, 0) & 0xffff) + "/" + Long.toHexString(s.cfg(slot, 0x2c));
+    }
+
+    /** A JSON object with its members by name (member order means nothing in QMP). */
+    static String canonical(com.fasterxml.jackson.databind.JsonNode data) {
+        return new java.util.TreeMap<>(QmpClient.JSON.convertValue(data, java.util.Map.class)).toString();
+    }
+
+    /** QEMU's socket, once it listens (bounded). */
+    private static QmpClient connect(Path sock) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            try {
+                return new QmpClient(sock);
+            } catch (java.io.IOException e) {
+                if (System.nanoTime() > deadline) throw e;
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000);
+            }
+        }
+    }
+
+    @Test
+    void hotplugSequenceMatchesQemu() throws Exception {
+        String exe = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
+                .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
+        assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
+        Path qemuImage = Files.write(dir.resolve("q.raw"), new byte[1 << 20]);
+        Path ourImage = Files.write(dir.resolve("o.raw"), new byte[1 << 20]);
+        Path sock = dir.resolve("qemu-qmp.sock");
+        Process qemu = new ProcessBuilder(exe, "-M", "pc,accel=tcg", "-S", "-m", "256", "-nodefaults", "-display", "none",
+                "-qtest", "stdio", "-qmp", "unix:" + sock + ",server=on,wait=off").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<String> theirs;
+        try {
+            try (QmpClient qmp = connect(sock)) {
+                theirs = script(new QemuSide(qemu, qmp), qemuImage);
+            }
+        } finally {
+            qemu.destroy();
+            qemu.waitFor(10, TimeUnit.SECONDS);
+        }
+        List<String> ours;
+        try (HotplugRig rig = new HotplugRig("pc", dir)) {
+            ours = script(new OurSide(rig), ourImage);
+        }
+        assertThat(ours).containsExactlyElementsOf(theirs);
+    }
+
+    /** QEMU: ports through qtest on its stdio, QMP on the socket. */
+    private static final class QemuSide implements Side {
+        private final Writer in;
+        private final BufferedReader out;
+        private final QmpClient qmp;
+
+        QemuSide(Process p, QmpClient qmp) {
+            in = new OutputStreamWriter(p.getOutputStream(), StandardCharsets.US_ASCII);
+            out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+            this.qmp = qmp;
+        }
+
+        private String qtest(String line) {
+            try {
+                in.write(line + "\n");
+                in.flush();
+                while (true) {
+                    String r = out.readLine();
+                    if (r == null) throw new IllegalStateException("QEMU exited during '" + line + "'");
+                    if (r.startsWith("IRQ")) continue;
+                    if (r.startsWith("OK")) return r.substring(2).trim();
+                    throw new IllegalStateException("qtest '" + line + "' answered '" + r + "'");
+                }
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+
+        @Override public long in(int port) { return Long.decode(qtest("inl 0x" + Integer.toHexString(port))); }
+
+        @Override public void out(int port, long v) { qtest("outl 0x" + Integer.toHexString(port) + " 0x" + Long.toHexString(v)); }
+
+        @Override public void outByte(int port, long v) { qtest("outb 0x" + Integer.toHexString(port) + " 0x" + Long.toHexString(v)); }
+
+        @Override public long cfg(int slot, int reg) {
+            out(0xcf8, 0x8000_0000L | slot << 11 | reg);
+            return in(0xcfc);
+        }
+
+        @Override public String qmp(String c, String a) throws Exception { return qmp.execute(c, a).toString(); }
+
+        @Override public String event(String name) throws Exception { return canonical(qmp.awaitEvent(name).get("data")); }
+
+        @Override public boolean eventSeen(String name) {
+            return qmp.events.stream().anyMatch(e -> e.path("event").asText().equals(name));
+        }
+    }
+
+    private static final class OurSide implements Side {
+        private final HotplugRig rig;
+
+        OurSide(HotplugRig rig) { this.rig = rig; }
+
+        @Override public long in(int port) { return rig.pio.read(port, 4); }
+
+        @Override public void out(int port, long v) { rig.pio.write(port, 4, v); }
+
+        @Override public void outByte(int port, long v) { rig.pio.write(port, 1, v); }
+
+        @Override public long cfg(int slot, int reg) { return rig.cfgRead(0, slot, 0, reg, 4); }
+
+        @Override public String qmp(String c, String a) throws Exception { return rig.qmp.execute(c, a).toString(); }
+
+        @Override public String event(String name) throws Exception { return canonical(rig.qmp.awaitEvent(name).get("data")); }
+
+        @Override public boolean eventSeen(String name) {
+            return rig.qmp.events.stream().anyMatch(e -> e.path("event").asText().equals(name));
+        }
+    }
+}
