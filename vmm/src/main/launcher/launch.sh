@@ -1,14 +1,26 @@
 
 # --- vmm launcher: everything after the line "exit $?" below is the application jar. ---
 vmm_find_jdk || exit 1
-self=$(readlink -f "$0")
+# readlink -f only when it can change the path (a symlink, a relative path, . or .. inside): each
+# fork+exec costs the launcher milliseconds of CPU (issue #19).
+case "$0" in
+  */./*|*/../*|*//*) self=$(readlink -f "$0") ;;
+  /*) if [ -L "$0" ]; then self=$(readlink -f "$0"); else self=$0; fi ;;
+  *) self=$(readlink -f "$0") ;;
+esac
 cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm"
 # A class-data-sharing archive made on first run (keyed by this binary's size and time) cuts
 # JVM start-up; if the cache directory is not writable the JVM simply runs without it.
 # The AOT cache below is tied to the JDK too (a mismatch is ignored silently, never remade): key on it.
-key=$(stat -c '%s-%Y' "$self" 2>/dev/null || echo 0)-$(stat -c '%Y' "$VMM_JDK/release" 2>/dev/null || echo 0)
+# One stat for both files: "size-mtime size-mtime" -> key "size-mtime-mtime" (0 for what is missing).
+stamps=$(stat -c '%s-%Y' "$self" "$VMM_JDK/release" 2>/dev/null)
+case "$stamps" in
+  *[!0-9-]*[0-9]-[0-9]*) key="${stamps%%[!0-9-]*}-${stamps##*-}" ;;
+  [0-9]*-[0-9]*) key="$stamps-0" ;;
+  *) key=0-0 ;;
+esac
 cds=""
-if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
+if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; then
   # Archives of earlier builds are useless to this one: keep only ours.
   ours=""
   for f in "$cache/vmm-$key".*; do [ -e "$f" ] && ours=1; done
@@ -20,7 +32,7 @@ if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
   aot="$cache/vmm-$key.aot"
   if [ -f "$aot" ]; then
     cds="-XX:AOTCache=$aot -Xlog:aot=off -Xlog:cds=off"
-  elif [ ! -e "$aot.failed" ] && grep -qs '^JAVA_VERSION="\(2[5-9]\|[3-9][0-9]\)' "$VMM_JDK/release" \
+  elif [ ! -e "$aot.failed" ] && [ "${VMM_JDK_MAJOR:-0}" -ge 25 ] \
       && { find "$aot.lock" -maxdepth 0 -mmin +10 -exec rm -rf {} + ; mkdir "$aot.lock"; } 2>/dev/null; then
     ( nice "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -Xss1m \
         --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput="$aot.tmp" -cp "$self" dev.vmm.aot.AotTraining \
