@@ -39,17 +39,20 @@ if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; the
         && mv -f "$aot.tmp" "$aot" || : > "$aot.failed"; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
   fi
 fi
-# Short commands (a dry run, image info, cpuid, help, version) end before C2 would pay off: C1 only
-# measured 0.60 -> 0.43 s for a dry run. A guest run keeps the full tiered JIT for its exit path.
-tier=4
+# Short commands (a dry run, image info, cpuid, help, version) end before any JIT would pay off.
+# C1 only measured 0.60 -> 0.43 s for a dry run against the full tiered JIT; the interpreter alone
+# (-Xint) then measured 587 -> 449 ms CPU for a dry run and 502 -> 356 ms for img info (C1 compiled
+# ~750 methods per start, a quarter of the CPU, for code that runs a few hundred times; #19).
+# A guest run keeps the full tiered JIT for its exit path.
+jit=-XX:TieredStopAtLevel=4
 for a in "$@"; do  # whole arguments only: a --cmdline value containing " -h " is not a help request
-  case "$a" in --dry-run|-h|--help|-V|--version) tier=1 ;; esac
+  case "$a" in --dry-run|-h|--help|-V|--version) jit=-Xint ;; esac
 done
 case "${1:-} ${2:-}" in
-  "img info"|"cpuid "*) tier=1 ;;
+  "img info"|"cpuid "*) jit=-Xint ;;
 esac
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
-exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=$tier -Xss1m \
+exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g $jit -Xss1m \
   --enable-native-access=ALL-UNNAMED $cds ${VMM_JAVA_OPTS:-} -jar "$self" "$@"
 exit $?
