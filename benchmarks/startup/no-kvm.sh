@@ -6,6 +6,8 @@
 #   img-info     vmm img info IMG.qcow2
 # Medians of REPS interleaved runs after one unmeasured warm-up each (the launcher's CDS/AOT cache).
 #   benchmarks/startup/no-kvm.sh            REPS=21 benchmarks/startup/no-kvm.sh
+# BEFORE=/path/to/an/older/vmm adds its dry-run@before and img-info@before rows to the same loop
+# (each binary then has its own cache directory under the run's temporary directory).
 # Not run in CI. Report the host's load (printed) with the figures.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,18 +26,30 @@ truncate -s 64M "$OUT/disk.img"
 qemu-img create -q -f qcow2 "$OUT/disk.qcow2" 20G
 [[ -x $VMM ]] || (cd "$ROOT" && ./mvnw -q package -DskipTests -pl vmm -am)
 
+CACHES=("${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}")
 declare -A CMD=(
   [java-hello]="$JAVA -cp $OUT Hello"
   [dry-run]="$VMM run --dry-run --disk path=$OUT/disk.img --rng"
   [img-info]="$VMM img info $OUT/disk.qcow2"
 )
 NAMES=(java-hello dry-run img-info)
+if [[ -n ${BEFORE:-} ]]; then
+  # Each launcher keeps only its own build's archives in its cache directory: one directory each.
+  CACHES=("$OUT/cache-after" "$OUT/cache-before")
+  CMD[dry-run]="env XDG_CACHE_HOME=$OUT/cache-after ${CMD[dry-run]}"
+  CMD[img-info]="env XDG_CACHE_HOME=$OUT/cache-after ${CMD[img-info]}"
+  CMD[dry-run@before]="env XDG_CACHE_HOME=$OUT/cache-before $BEFORE run --dry-run --disk path=$OUT/disk.img --rng"
+  CMD[img-info@before]="env XDG_CACHE_HOME=$OUT/cache-before $BEFORE img info $OUT/disk.qcow2"
+  NAMES=(java-hello dry-run@before dry-run img-info@before img-info)
+fi
 for n in "${NAMES[@]}"; do ${CMD[$n]} >/dev/null 2>&1 || { echo "$n failed: ${CMD[$n]}" >&2; exit 1; }; done
 # The first start of a build trains the launcher's AOT cache in the background: wait for it (60 s
 # at most) so that neither the training's CPU nor a missing cache lands in the figures.
-for ((t = 0; t < 60; t++)); do
-  compgen -G "${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm/vmm-*.aot.lock" >/dev/null || break
-  sleep 1
+for c in "${CACHES[@]}"; do
+  for ((t = 0; t < 60; t++)); do
+    compgen -G "$c/vmm/vmm-*.aot.lock" >/dev/null || break
+    sleep 1
+  done
 done
 for ((i = 0; i < REPS; i++)); do
   for n in "${NAMES[@]}"; do
@@ -43,7 +57,7 @@ for ((i = 0; i < REPS; i++)); do
   done
 done
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, REPS=$REPS"
-printf '%-11s %9s %8s %12s %7s %9s\n' runner "wall (s)" "CPU (s)" "peak RSS MiB" "× hello" "CPU × hello"
+printf '%-15s %9s %8s %12s %7s %9s\n' runner "wall (s)" "CPU (s)" "peak RSS MiB" "× hello" "CPU × hello"
 median() { sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}'; }
 hello=$(awk '$1=="java-hello"{print $2}' "$OUT/times" | median)
 hellocpu=$(awk '$1=="java-hello"{print $4 + $5}' "$OUT/times" | median)
@@ -51,5 +65,5 @@ for n in "${NAMES[@]}"; do
   read -r wall rss < <(awk -v n="$n" '$1==n{print $2, $3}' "$OUT/times" | sort -n |
     awk '{w[NR]=$1; r[NR]=$2} END{m=int((NR+1)/2); print w[m], r[m]}')
   cpu=$(awk -v n="$n" '$1==n{print $4 + $5}' "$OUT/times" | median)
-  printf '%-11s %9s %8s %12d %7.1f %9.1f\n' "$n" "$wall" "$cpu" "$((rss / 1024))" "$(echo "$wall / $hello" | bc -l)" "$(echo "$cpu / $hellocpu" | bc -l)"
+  printf '%-15s %9s %8s %12d %7.1f %9.1f\n' "$n" "$wall" "$cpu" "$((rss / 1024))" "$(echo "$wall / $hello" | bc -l)" "$(echo "$cpu / $hellocpu" | bc -l)"
 done

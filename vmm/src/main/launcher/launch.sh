@@ -1,14 +1,26 @@
 
 # --- vmm launcher: everything after the line "exit $?" below is the application jar. ---
 vmm_find_jdk || exit 1
-self=$(readlink -f "$0")
+# readlink -f only when it can change the path (a symlink, a relative path, . or .. inside): each
+# fork+exec costs the launcher milliseconds of CPU (issue #19).
+case "$0" in
+  */./*|*/../*|*//*) self=$(readlink -f "$0") ;;
+  /*) if [ -L "$0" ]; then self=$(readlink -f "$0"); else self=$0; fi ;;
+  *) self=$(readlink -f "$0") ;;
+esac
 cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm"
 # A class-data-sharing archive made on first run (keyed by this binary's size and time) cuts
 # JVM start-up; if the cache directory is not writable the JVM simply runs without it.
 # The AOT cache below is tied to the JDK too (a mismatch is ignored silently, never remade): key on it.
-key=$(stat -c '%s-%Y' "$self" 2>/dev/null || echo 0)-$(stat -c '%Y' "$VMM_JDK/release" 2>/dev/null || echo 0)
+# One stat for both files: "size-mtime size-mtime" -> key "size-mtime-mtime" (0 for what is missing).
+stamps=$(stat -c '%s-%Y' "$self" "$VMM_JDK/release" 2>/dev/null)
+case "$stamps" in
+  *[!0-9-]*[0-9]-[0-9]*) key="${stamps%%[!0-9-]*}-${stamps##*-}" ;;
+  [0-9]*-[0-9]*) key="$stamps-0" ;;
+  *) key=0-0 ;;
+esac
 cds=""
-if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
+if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; then
   # Archives of earlier builds are useless to this one: keep only ours.
   ours=""
   for f in "$cache/vmm-$key".*; do [ -e "$f" ] && ours=1; done
@@ -20,24 +32,27 @@ if mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ]; then
   aot="$cache/vmm-$key.aot"
   if [ -f "$aot" ]; then
     cds="-XX:AOTCache=$aot -Xlog:aot=off -Xlog:cds=off"
-  elif [ ! -e "$aot.failed" ] && grep -qs '^JAVA_VERSION="\(2[5-9]\|[3-9][0-9]\)' "$VMM_JDK/release" \
+  elif [ ! -e "$aot.failed" ] && [ "${VMM_JDK_MAJOR:-0}" -ge 25 ] \
       && { find "$aot.lock" -maxdepth 0 -mmin +10 -exec rm -rf {} + ; mkdir "$aot.lock"; } 2>/dev/null; then
     ( nice "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -Xss1m \
         --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput="$aot.tmp" -cp "$self" dev.vmm.aot.AotTraining \
         && mv -f "$aot.tmp" "$aot" || : > "$aot.failed"; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
   fi
 fi
-# Short commands (a dry run, image info, cpuid, help, version) end before C2 would pay off: C1 only
-# measured 0.60 -> 0.43 s for a dry run. A guest run keeps the full tiered JIT for its exit path.
-tier=4
+# Short commands (a dry run, image info, cpuid, help, version) end before any JIT would pay off.
+# C1 only measured 0.60 -> 0.43 s for a dry run against the full tiered JIT; the interpreter alone
+# (-Xint) then measured 587 -> 449 ms CPU for a dry run and 502 -> 356 ms for img info (C1 compiled
+# ~750 methods per start, a quarter of the CPU, for code that runs a few hundred times; #19).
+# A guest run keeps the full tiered JIT for its exit path.
+jit=-XX:TieredStopAtLevel=4
 for a in "$@"; do  # whole arguments only: a --cmdline value containing " -h " is not a help request
-  case "$a" in --dry-run|-h|--help|-V|--version) tier=1 ;; esac
+  case "$a" in --dry-run|-h|--help|-V|--version) jit=-Xint ;; esac
 done
 case "${1:-} ${2:-}" in
-  "img info"|"cpuid "*) tier=1 ;;
+  "img info"|"cpuid "*) jit=-Xint ;;
 esac
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
-exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -XX:TieredStopAtLevel=$tier -Xss1m \
+exec "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g $jit -Xss1m \
   --enable-native-access=ALL-UNNAMED $cds ${VMM_JAVA_OPTS:-} -jar "$self" "$@"
 exit $?

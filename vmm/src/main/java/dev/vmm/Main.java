@@ -46,7 +46,12 @@ public final class Main {
             case "nbd" -> new dev.vmm.cli.nbd.NbdCommand();
             default -> null;
         };
-        if (sub != null) {
+        Object imgSub = args.length > 1 && args[0].equals("img") ? dev.vmm.cli.img.ImgCommand.subcommand(args[1]) : null;
+        if (imgSub != null) { // "vmm img info ...": that subcommand's model only (ImgCommand.subcommand)
+            cl = new CommandLine(imgSub);
+            cl.setCommandName("vmm img " + args[1]);
+            args = java.util.Arrays.copyOfRange(args, 2, args.length);
+        } else if (sub != null) {
             cl = new CommandLine(sub);
             cl.setCommandName("vmm " + args[0]);
             args = java.util.Arrays.copyOfRange(args, 1, args.length);

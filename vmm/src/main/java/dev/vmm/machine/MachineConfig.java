@@ -69,9 +69,11 @@ public record MachineConfig(String machine, long memoryBytes, int cpus, byte[] k
 
     /** Where COM1's output goes. */
     public sealed interface Serial permits Serial.Stdio, Serial.ToFile, Serial.None {
-        record Stdio() implements Serial {}
-        record ToFile(Path path) implements Serial {}
-        record None() implements Serial {}
+        // Explicit toString (the records' own text): picocli prints an option's old value into a trace
+        // string on every start, and a record's generated toString bootstraps ObjectMethods (~ms, #19).
+        record Stdio() implements Serial { @Override public String toString() { return "Stdio[]"; } }
+        record ToFile(Path path) implements Serial { @Override public String toString() { return "ToFile[path=" + path + "]"; } }
+        record None() implements Serial { @Override public String toString() { return "None[]"; } }
     }
 
     public static final int MAX_CPUS = 255;

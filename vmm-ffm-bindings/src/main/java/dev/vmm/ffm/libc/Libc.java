@@ -72,10 +72,20 @@ public final class Libc {
         return LOOKUP.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc has no " + name));
     }
 
-    private static final LazyHandle OPEN = new LazyHandle(() -> errnoCall("open", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-            Linker.Option.firstVariadicArg(2)));
+    /*
+     * Cold calls on the start-up path (open, close, fstat, fcntl, mmap, munmap, madvise, pread) go
+     * through syscall(2) with the system calls glibc 2.36's wrappers make on x86-64 (openat,
+     * newfstatat with AT_EMPTY_PATH, pread64, ...: the seccomp allow-lists stay valid). Linking a
+     * downcall handle costs ~15-20 ms of CPU per distinct signature even with the AOT cache, and a
+     * dry run or img info linked nine of them; through syscall(2) they share one handle (issue #19).
+     */
+    private static final long SYS_CLOSE = 3, SYS_MMAP = 9, SYS_MUNMAP = 11, SYS_PREAD64 = 17,
+            SYS_MADVISE = 28, SYS_FCNTL = 72, SYS_OPENAT = 257, SYS_NEWFSTATAT = 262;
+    private static final int AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000;
+    /** The empty path newfstatat needs for an fd (a NUL byte). */
+    private static final MemorySegment EMPTY_PATH = Arena.global().allocate(1);
+
     private static final LazyHandle MEMFD_CREATE = new LazyHandle(() -> errnoCall("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT)));
-    private static final LazyHandle CLOSE = new LazyHandle(() -> errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     // Hot-path calls: each handle is a constant in its own holder class, so the JIT still inlines
     // it (a static final), but it is linked only on first use (class initialisation) instead of
     // when Libc loads: a dry run or img info never calls most of them.
@@ -83,31 +93,21 @@ public final class Libc {
                 Linker.Option.firstVariadicArg(2)); }
     private static final class IoctlLongCall { static final MethodHandle H = errnoCall("ioctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG),
                 Linker.Option.firstVariadicArg(2)); }
-    private static final LazyHandle MMAP = new LazyHandle(() -> errnoCall("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG)));
-    private static final LazyHandle MUNMAP = new LazyHandle(() -> errnoCall("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG)));
-    private static final LazyHandle MADVISE = new LazyHandle(() -> errnoCall("madvise", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT)));
     private static final LazyHandle EVENTFD = new LazyHandle(() -> errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT)));
     private static final LazyHandle EPOLL_CREATE1 = new LazyHandle(() -> errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final LazyHandle EPOLL_CTL = new LazyHandle(() -> errnoCall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS)));
     private static final class EpollWaitCall { static final MethodHandle H = errnoCall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)); }
     private static final class ReadCall { static final MethodHandle H = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG)); }
     private static final class WriteCall { static final MethodHandle H = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG)); }
-    private static final LazyHandle PREAD = new LazyHandle(() -> errnoCall("pread64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG)));
     private static final LazyHandle PWRITE = new LazyHandle(() -> errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG)));
     private static final LazyHandle PREADV = new LazyHandle(() -> errnoCall("preadv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)));
     private static final LazyHandle PWRITEV = new LazyHandle(() -> errnoCall("pwritev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG)));
     private static final class WritevCall { static final MethodHandle H = errnoCall("writev", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)); }
     private static final class ReadvCall { static final MethodHandle H = errnoCall("readv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT)); }
     private static final LazyHandle FALLOCATE = new LazyHandle(() -> errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG)));
-    private static final LazyHandle FSTAT = new LazyHandle(() -> errnoCall("fstat64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS)));
     private static final LazyHandle FSYNC = new LazyHandle(() -> errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final LazyHandle FDATASYNC = new LazyHandle(() -> errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final LazyHandle FTRUNCATE = new LazyHandle(() -> errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG)));
-    private static final LazyHandle FCNTL_PTR = new LazyHandle(() -> errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS),
-            Linker.Option.firstVariadicArg(2)));
-    private static final LazyHandle FCNTL_INT = new LazyHandle(() -> errnoCall("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-            Linker.Option.firstVariadicArg(2)));
     private static final LazyHandle PRCTL = new LazyHandle(() -> errnoCall("prctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
             Linker.Option.firstVariadicArg(1)));
     private static final class Syscall6Call { static final MethodHandle H = errnoCall("syscall",
@@ -188,6 +188,18 @@ public final class Libc {
         return r;
     }
 
+    /** A {@link #syscallRaw} result: the value, or a {@link NativeException} naming the call for {@code -errno}. */
+    private static long checkSyscall(String call, long r) {
+        if (r < 0 && r >= -4095) throw new NativeException(call, (int) -r);
+        return r;
+    }
+
+    /** The address of a native segment (NULL is fine); a heap segment has none a system call could use. */
+    private static long nativeAddress(MemorySegment s) {
+        if (!s.isNative()) throw new IllegalArgumentException("heap segment passed to a system call");
+        return s.address();
+    }
+
     private static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException re) return re;
         if (t instanceof Error e) throw e;
@@ -205,10 +217,10 @@ public final class Libc {
 
     public static int open(String path, int flags, int mode) {
         try (Arena a = Arena.ofConfined()) {
-            int fd = (int) OPEN.get().invokeExact(CALL_STATE.get(), a.allocateFrom(path), flags, mode);
-            if (fd == -1) throw new NativeException("open " + path, errno());
-            return fd;
-        } catch (Throwable t) { throw rethrow(t); }
+            long fd = syscallRaw(SYS_OPENAT, AT_FDCWD, a.allocateFrom(path).address(), flags, mode, 0, 0);
+            if (fd < 0) throw new NativeException("open " + path, (int) -fd);
+            return (int) fd;
+        }
     }
 
     /** An anonymous shared-memory file (guest RAM with {@code share=on}); {@code name} shows in /proc/PID/fd. */
@@ -219,8 +231,7 @@ public final class Libc {
     }
 
     public static void close(int fd) {
-        try { check("close", (int) CLOSE.get().invokeExact(CALL_STATE.get(), fd)); }
-        catch (Throwable t) { throw rethrow(t); }
+        checkSyscall("close", syscallRaw(SYS_CLOSE, fd, 0, 0, 0, 0, 0));
     }
 
     /** ioctl with a pointer argument; throws on failure. {@code name} is the request's name for errors. */
@@ -255,21 +266,16 @@ public final class Libc {
 
     /** mmap; the returned segment has the mapping's length (unmap it with {@link #munmap}). */
     public static MemorySegment mmap(MemorySegment addr, long length, int prot, int flags, int fd, long offset) {
-        try {
-            MemorySegment p = (MemorySegment) MMAP.get().invokeExact(CALL_STATE.get(), addr, length, prot, flags, fd, offset);
-            if (p.address() == -1L) throw new NativeException("mmap", errno());
-            return p.reinterpret(length);
-        } catch (Throwable t) { throw rethrow(t); }
+        long p = checkSyscall("mmap", syscallRaw(SYS_MMAP, nativeAddress(addr), length, prot, flags, fd, offset));
+        return MemorySegment.ofAddress(p).reinterpret(length);
     }
 
     public static void munmap(MemorySegment mapping) {
-        try { check("munmap", (int) MUNMAP.get().invokeExact(CALL_STATE.get(), mapping, mapping.byteSize())); }
-        catch (Throwable t) { throw rethrow(t); }
+        checkSyscall("munmap", syscallRaw(SYS_MUNMAP, nativeAddress(mapping), mapping.byteSize(), 0, 0, 0, 0));
     }
 
     public static void madvise(MemorySegment range, int advice) {
-        try { check("madvise", (int) MADVISE.get().invokeExact(CALL_STATE.get(), range, range.byteSize(), advice)); }
-        catch (Throwable t) { throw rethrow(t); }
+        checkSyscall("madvise", syscallRaw(SYS_MADVISE, nativeAddress(range), range.byteSize(), advice, 0, 0, 0));
     }
 
     public static int eventfd(int initval, int flags) {
@@ -343,8 +349,9 @@ public final class Libc {
     }
 
     public static long pread(int fd, MemorySegment buf, long offset) {
-        try { return check("pread", (long) PREAD.get().invokeExact(CALL_STATE.get(), fd, buf, buf.byteSize(), offset)); }
-        catch (Throwable t) { throw rethrow(t); }
+        long r = syscallRaw(SYS_PREAD64, fd, nativeAddress(buf), buf.byteSize(), offset, 0, 0);
+        java.lang.ref.Reference.reachabilityFence(buf);
+        return checkSyscall("pread", r);
     }
 
     public static long pwrite(int fd, MemorySegment buf, long offset) {
@@ -386,8 +393,10 @@ public final class Libc {
 
     /** fstat into a {@link #STAT} segment. */
     public static void fstat(int fd, MemorySegment stat) {
-        try { check("fstat", (int) FSTAT.get().invokeExact(CALL_STATE.get(), fd, stat)); }
-        catch (Throwable t) { throw rethrow(t); }
+        if (stat.byteSize() < STAT.byteSize()) throw new IllegalArgumentException("fstat needs " + STAT.byteSize() + " bytes");
+        long r = syscallRaw(SYS_NEWFSTATAT, fd, EMPTY_PATH.address(), nativeAddress(stat), AT_EMPTY_PATH, 0, 0);
+        java.lang.ref.Reference.reachabilityFence(stat);
+        checkSyscall("fstat", r);
     }
 
     public static void fsync(int fd) {
@@ -407,16 +416,14 @@ public final class Libc {
 
     /** fcntl with an int argument. */
     public static int fcntl(int fd, int cmd, int arg) {
-        try { return check("fcntl", (int) FCNTL_INT.get().invokeExact(CALL_STATE.get(), fd, cmd, arg)); }
-        catch (Throwable t) { throw rethrow(t); }
+        return (int) checkSyscall("fcntl", syscallRaw(SYS_FCNTL, fd, cmd, arg, 0, 0, 0));
     }
 
     /** fcntl with a pointer argument; returns the result or {@code -errno}. */
     public static int fcntlRaw(int fd, int cmd, MemorySegment arg) {
-        try {
-            int r = (int) FCNTL_PTR.get().invokeExact(CALL_STATE.get(), fd, cmd, arg);
-            return r == -1 ? -errno() : r;
-        } catch (Throwable t) { throw rethrow(t); }
+        long r = syscallRaw(SYS_FCNTL, fd, cmd, nativeAddress(arg), 0, 0, 0);
+        java.lang.ref.Reference.reachabilityFence(arg);
+        return (int) r;
     }
 
     public static int prctl(int option, long a2, long a3, long a4, long a5) {
