@@ -111,6 +111,9 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
     void attachPower(dev.vmm.chipset.acpi.AcpiPm pm) {
         this.pm = pm;
+        // The RTC alarm wakes S3 when the guest set RTC_EN (docs/rtc.md).
+        dev.vmm.power.RtcAlarmWake.install(cmos, pm, sleep,
+                why -> exit.accept(new VmExit(VmExit.Kind.VMM_ERROR, VmExit.FAILURE_STATUS, why, null)));
         // On the vCPU thread that wrote SLP_EN: S3 parks every vCPU, so it happens on another thread.
         pm.onSleep(type -> {
             if (type == dev.vmm.chipset.acpi.AcpiPm.SLP_TYP_S4) {

@@ -155,6 +155,11 @@ public final class CmosRtc implements ByteRegisterDevice {
         cmos[at + 1] = (byte) (v >>> 8);
     }
 
+    /** The host time source the RTC follows (its timer thread sleeps on the same clock). */
+    public Clock clock() {
+        return clock;
+    }
+
     /** Whether the guest has masked NMIs through bit 7 of port 0x70. */
     public synchronized boolean nmiDisabled() {
         return nmiDisabled;
