@@ -92,7 +92,11 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
             return dev.vmm.power.WakeEntry.fromRsdp(memory, MachineRecipe.named(config.machine()).rsdpAddress());
         }
 
-        @Override public void wakeStatus(boolean byRtc) { pm.wake(byRtc); }
+        /** QEMU's wake: the devices reset (RAM kept), then WAK_STS (RTC_STS) for the resuming OS. */
+        @Override public void wakeStatus(boolean byRtc) {
+            for (String failed : wakeReset().run()) System.err.println("vmm: S3 wake: device reset failed: " + failed);
+            pm.wake(byRtc);
+        }
 
         /** KVM: the BSP at the waking vector, the APs back in wait-for-SIPI (the OS restarts them). Not runnable without /dev/kvm. */
         @Override public void resumeAt(dev.vmm.power.WakeEntry entry) {
@@ -105,6 +109,15 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
             exit.accept(new VmExit(VmExit.Kind.RESET, 0, "guest requested a reset (" + why + ")", null));
         }
     });
+
+    private dev.vmm.power.WakeReset wakeReset;
+
+    /** The devices an S3 wake resets (docs/lifecycle.md). */
+    synchronized dev.vmm.power.WakeReset wakeReset() {
+        if (wakeReset == null) wakeReset = dev.vmm.power.MachineWakeReset.of(com1, i8042, cmos, pm,
+                () -> devices == null ? java.util.List.of() : devices.transports());
+        return wakeReset;
+    }
 
     /** S3 and S4 (QMP system_wakeup). */
     public dev.vmm.power.GuestSleep sleep() { return sleep; }

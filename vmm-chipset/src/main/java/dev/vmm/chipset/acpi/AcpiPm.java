@@ -95,6 +95,18 @@ public final class AcpiPm implements BusDevice {
         updateSci();
     }
 
+    /**
+     * The registers' reset without the timer's: PM1 status, enable and control (SCI_EN, SLP_TYP)
+     * cleared, what an S3 wake does before WAK_STS is set (the OS sets SCI_EN again on resume). The
+     * PM timer runs on through S3, as on a PC.
+     */
+    public synchronized void resetRegisters() {
+        status = 0;
+        enable = 0;
+        control = 0;
+        updateSci();
+    }
+
     /** A press of the fixed-feature power button: sets PWRBTN_STS (an SCI if PWRBTN_EN). */
     public synchronized void pressPowerButton() {
         status |= PWRBTN_STS;

@@ -49,7 +49,7 @@ public final class CmosRtc implements ByteRegisterDevice {
             MONTH = 0x08, YEAR = 0x09, STATUS_A = 0x0a, STATUS_B = 0x0b, STATUS_C = 0x0c, STATUS_D = 0x0d;
     static final int SECONDS_ALARM = 0x01, MINUTES_ALARM = 0x03, HOURS_ALARM = 0x05;
     static final int A_UIP = 0x80;
-    static final int B_SET = 0x80, B_PIE = 0x40, B_AIE = 0x20, B_UIE = 0x10, B_BINARY = 0x04, B_24H = 0x02;
+    static final int B_SET = 0x80, B_PIE = 0x40, B_AIE = 0x20, B_UIE = 0x10, B_SQWE = 0x08, B_BINARY = 0x04, B_24H = 0x02;
     /** The flags of status C sit at the same bits as their enables in status B. */
     static final int C_IRQF = 0x80, C_PF = 0x40, C_AF = 0x20, C_UF = 0x10, C_FLAGS = C_PF | C_AF | C_UF;
     static final int D_VRT = 0x80;
@@ -99,6 +99,19 @@ public final class CmosRtc implements ByteRegisterDevice {
     public synchronized void reset() {
         powerOn();
         driveLine();
+        reprogrammed.run();
+    }
+
+    /**
+     * The chip's RESET pin (a PC asserts it on a system reset, QEMU on an S3 wake): the interrupt
+     * enables PIE, AIE, UIE and SQWE and the flags of status C are cleared and IRQ 8 drops; time,
+     * status A, the alarm and the CMOS RAM are untouched.
+     */
+    public synchronized void resetPin() {
+        catchUp();
+        cmos[STATUS_B] &= (byte) ~(B_PIE | B_AIE | B_UIE | B_SQWE);
+        cmos[STATUS_C] = 0;
+        updateIrqf();
         reprogrammed.run();
     }
 
