@@ -96,9 +96,9 @@ public final class AcpiPm implements BusDevice {
     }
 
     /**
-     * The registers' reset without the timer's: PM1 status, enable and control (SCI_EN, SLP_TYP)
-     * cleared, what an S3 wake does before WAK_STS is set (the OS sets SCI_EN again on resume). The
-     * PM timer runs on through S3, as on a PC.
+     * The registers' reset without the timer's: PM1 status, enable and control (SLP_TYP) cleared,
+     * what an S3 wake does before WAK_STS is set (SCI_EN reads 1 here whatever is written). The PM
+     * timer runs on through S3, as on a PC.
      */
     public synchronized void resetRegisters() {
         status = 0;
