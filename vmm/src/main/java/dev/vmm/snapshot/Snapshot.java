@@ -182,6 +182,11 @@ public final class Snapshot {
     /** Version 2: the RTC's interrupt state (CmosRtc.State); version 1 (CmosRtc.StateV1) is upgraded on load. */
     static final int CMOS_VERSION = 2;
 
+    /** The {@code cmos} section of {@code version}: version 1 (before RTC interrupts) is upgraded. */
+    static CmosRtc.State readCmos(DataInputStream in, int version) throws IOException {
+        return version >= 2 ? RecordCodec.read(in, CmosRtc.State.class) : RecordCodec.read(in, CmosRtc.StateV1.class).upgrade();
+    }
+
     /** Section versions this VMM reads for device state (shared by snapshots and incoming migration). */
     static int deviceSectionVersion(String name) {
         if (name.startsWith("vcpu/")) return VcpuState.VERSION;
@@ -216,8 +221,7 @@ public final class Snapshot {
             else if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
             else if (name.equals("vm")) vm = VmState.read(in);
             else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
-            else if (name.equals("cmos")) m.cmos().restore(version >= 2 ? RecordCodec.read(in, CmosRtc.State.class)
-                    : RecordCodec.read(in, CmosRtc.StateV1.class).upgrade());
+            else if (name.equals("cmos")) m.cmos().restore(readCmos(in, version));
             else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
             else if (name.equals("gpe0")) m.gpe().restore(RecordCodec.read(in, dev.vmm.chipset.acpi.Gpe0Block.State.class));
             else return pci.read(name, in);

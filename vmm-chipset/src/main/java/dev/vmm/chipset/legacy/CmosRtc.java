@@ -222,16 +222,20 @@ public final class CmosRtc implements ByteRegisterDevice {
         long now = guestNanos();
         long next = Long.MAX_VALUE;
         long period = RtcDivider.periodCycles(cmos[STATUS_A]);
-        if ((b & B_PIE) != 0 && period != 0) next = RtcDivider.nextTick(now, period);
-        if ((b & B_SET) == 0) {
-            long second = Math.floorDiv(now, NANOS_PER_SECOND);
-            if ((b & B_UIE) != 0) next = Math.min(next, (second + 1) * NANOS_PER_SECOND);
-            if ((b & B_AIE) != 0) {
-                long match = alarmAfter(second);
-                if (match != Long.MAX_VALUE) next = Math.min(next, match * NANOS_PER_SECOND);
+        try {
+            if ((b & B_PIE) != 0 && period != 0) next = RtcDivider.nextTick(now, period);
+            if ((b & B_SET) == 0) {
+                long second = Math.floorDiv(now, NANOS_PER_SECOND);
+                if ((b & B_UIE) != 0) next = Math.min(next, Math.multiplyExact(second + 1, NANOS_PER_SECOND));
+                if ((b & B_AIE) != 0) {
+                    long match = alarmAfter(second);
+                    if (match != Long.MAX_VALUE) next = Math.min(next, Math.multiplyExact(match, NANOS_PER_SECOND));
+                }
             }
+            return next == Long.MAX_VALUE ? next : Math.subtractExact(next, offsetNanos);
+        } catch (ArithmeticException pastTheEndOfTime) {
+            return Long.MAX_VALUE; // guest time at the end of the 64-bit nanosecond range (year 2262): no timer
         }
-        return next == Long.MAX_VALUE ? next : next - offsetNanos;
     }
 
     private boolean dividerRunning() {
@@ -446,9 +450,13 @@ public final class CmosRtc implements ByteRegisterDevice {
      */
     public record State(byte[] cmos, int index, boolean nmiDisabled, long offsetNanos, long heldGuestNanos, long lastCheckNanos) {
         public State {
+            check(cmos, index);
+            cmos = cmos.clone();
+        }
+
+        static void check(byte[] cmos, int index) {
             if (cmos.length != 128) throw new IllegalArgumentException("CMOS must be 128 bytes, not " + cmos.length);
             if (index < 0 || index > 0x7f) throw new IllegalArgumentException("bad CMOS index " + index);
-            cmos = cmos.clone();
         }
 
         @Override
@@ -463,6 +471,10 @@ public final class CmosRtc implements ByteRegisterDevice {
      * {@link State}: no pending flags, flags computed from that second on.
      */
     public record StateV1(byte[] cmos, int index, boolean nmiDisabled, long offsetNanos, long lastUfEpochSecond) {
+        public StateV1 {
+            State.check(cmos, index); // when the stream is read, as State does
+        }
+
         public State upgrade() {
             long last;
             try {

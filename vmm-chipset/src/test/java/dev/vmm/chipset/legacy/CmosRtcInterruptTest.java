@@ -269,5 +269,7 @@ class CmosRtcInterruptTest {
         copy.write(0, 1, 0);
         assertThat(copy.read(1, 1)).isEqualTo(0x12);          // offset 5 s kept
         assertThat(new CmosRtc.StateV1(bytes, 0, false, 0, Long.MAX_VALUE).upgrade().lastCheckNanos()).isZero();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new CmosRtc.StateV1(new byte[3], 0, false, 0, 0))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 }
