@@ -94,7 +94,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
 
         /** QEMU's wake: the devices reset (RAM kept), then WAK_STS (RTC_STS) for the resuming OS. */
         @Override public void wakeStatus(boolean byRtc) {
-            for (String failed : wakeReset().run()) System.err.println("vmm: S3 wake: device reset failed: " + failed);
+            for (String failed : wakeReset.run()) System.err.println("vmm: S3 wake: device reset failed: " + failed);
             pm.wake(byRtc);
         }
 
@@ -110,20 +110,16 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         }
     });
 
-    private dev.vmm.power.WakeReset wakeReset;
-
-    /** The devices an S3 wake resets (docs/lifecycle.md). */
-    synchronized dev.vmm.power.WakeReset wakeReset() {
-        if (wakeReset == null) wakeReset = dev.vmm.power.MachineWakeReset.of(com1, i8042, cmos, pm,
-                () -> devices == null ? java.util.List.of() : devices.transports());
-        return wakeReset;
-    }
+    /** The devices an S3 wake resets (docs/lifecycle.md); set with the PM block. */
+    private volatile dev.vmm.power.WakeReset wakeReset = new dev.vmm.power.WakeReset();
 
     /** S3 and S4 (QMP system_wakeup). */
     public dev.vmm.power.GuestSleep sleep() { return sleep; }
 
     void attachPower(dev.vmm.chipset.acpi.AcpiPm pm) {
         this.pm = pm;
+        wakeReset = dev.vmm.power.MachineWakeReset.of(com1, i8042, cmos, pm,
+                () -> devices == null ? java.util.List.of() : devices.transports());
         // The RTC alarm wakes S3 when the guest set RTC_EN (docs/rtc.md).
         dev.vmm.power.RtcAlarmWake.install(cmos, pm, sleep,
                 why -> exit.accept(new VmExit(VmExit.Kind.VMM_ERROR, VmExit.FAILURE_STATUS, why, null)));
