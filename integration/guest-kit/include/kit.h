@@ -130,6 +130,10 @@ struct kit_cpus {
 /* Finds CPUs via the ACPI MADT, falling back to the MP table. */
 void kit_find_cpus(struct kit_cpus *out);
 void kit_cpu_vendor(char out[13]);
+/* The ACPI table with signature sig (4 chars, e.g. "FACP") from the RSDP's XSDT or RSDT, checksum
+ * verified; NULL when absent. The RSDP is the boot protocol's, else found in the BIOS areas. */
+const void *kit_acpi_table(const char *sig);
+
 /* TSC frequency from CPUID (0x15, 0x16, 0x40000010); 0 when unknown. */
 uint64_t kit_tsc_khz(void);
 /* TSC frequency measured against PIT channel 2 (median of five 50 ms counts); 0 when it fails. */

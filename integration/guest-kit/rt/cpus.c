@@ -149,7 +149,7 @@ static bool table_ok(uint64_t addr, const char *sig)
            checksum_ok(h, h->length);
 }
 
-static const struct acpi_header *find_madt(void)
+const void *kit_acpi_table(const char *sig)
 {
     const uint8_t *rsdp = (const void *)kit_boot.rsdp;
     if (!rsdp || memcmp(rsdp, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20))
@@ -170,10 +170,15 @@ static const struct acpi_header *find_madt(void)
     for (size_t i = 0; i < n; i++) {
         uint64_t t = 0;
         memcpy(&t, (const uint8_t *)h + sizeof(*h) + i * esize, esize);
-        if (table_ok(t, "APIC"))
+        if (table_ok(t, sig))
             return (const void *)t;
     }
     return NULL;
+}
+
+static const struct acpi_header *find_madt(void)
+{
+    return kit_acpi_table("APIC");
 }
 
 static bool from_madt(struct kit_cpus *out)

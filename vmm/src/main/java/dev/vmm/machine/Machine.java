@@ -92,7 +92,11 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
             return dev.vmm.power.WakeEntry.fromRsdp(memory, MachineRecipe.named(config.machine()).rsdpAddress());
         }
 
-        @Override public void wakeStatus(boolean byRtc) { pm.wake(byRtc); }
+        /** QEMU's wake: the devices reset (RAM kept), then WAK_STS (RTC_STS) for the resuming OS. */
+        @Override public void wakeStatus(boolean byRtc) {
+            for (String failed : wakeReset.run()) System.err.println("vmm: S3 wake: device reset failed: " + failed);
+            pm.wake(byRtc);
+        }
 
         /** KVM: the BSP at the waking vector, the APs back in wait-for-SIPI (the OS restarts them). Not runnable without /dev/kvm. */
         @Override public void resumeAt(dev.vmm.power.WakeEntry entry) {
@@ -106,11 +110,19 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         }
     });
 
+    /** The devices an S3 wake resets (docs/lifecycle.md); set with the PM block. */
+    private volatile dev.vmm.power.WakeReset wakeReset = new dev.vmm.power.WakeReset();
+
     /** S3 and S4 (QMP system_wakeup). */
     public dev.vmm.power.GuestSleep sleep() { return sleep; }
 
     void attachPower(dev.vmm.chipset.acpi.AcpiPm pm) {
         this.pm = pm;
+        wakeReset = dev.vmm.power.MachineWakeReset.of(com1, i8042, cmos, pm,
+                () -> devices == null ? java.util.List.of() : devices.transports());
+        // The RTC alarm wakes S3 when the guest set RTC_EN (docs/rtc.md).
+        dev.vmm.power.RtcAlarmWake.install(cmos, pm, sleep,
+                why -> exit.accept(new VmExit(VmExit.Kind.VMM_ERROR, VmExit.FAILURE_STATUS, why, null)));
         // On the vCPU thread that wrote SLP_EN: S3 parks every vCPU, so it happens on another thread.
         pm.onSleep(type -> {
             if (type == dev.vmm.chipset.acpi.AcpiPm.SLP_TYP_S4) {

@@ -136,13 +136,17 @@ public final class MachineBuilder {
             MachineRecipe.Chipset chipset = p.recipe().install(pio, mmio, gsi -> irq(vmf, gsi), cfg, mem, console, exit);
             // --- HPET (on unless --no-hpet): the model on MMIO, its host timer on a TIMER thread. ---
             dev.vmm.timer.PlatformTimers timers = dev.vmm.timer.PlatformTimers.install(cfg.platform().hpet(), mmio, gsi -> irq(vmf, gsi),
-                    on -> dev.vmm.timer.PitLegacy.set(vmf, on));
+                    on -> {
+                        dev.vmm.timer.PitLegacy.set(vmf, on);
+                        chipset.cmos().hpetLegacyRoute(on); // the HPET's legacy route owns IRQ 8 meanwhile (docs/rtc.md)
+                    });
 
             List<IoThread> ioThreads = new ArrayList<>();
             registry = new DeviceRegistry(chipset.pci(), ioThreads);
             if (deferDiskLocks) registry.deferDiskLocks();
             p.recipe().unsaveableParts().forEach(registry::cannotSaveState);
             timers.register(registry);
+            registry.closeLater(new dev.vmm.timer.RtcTimer(chipset.cmos())); // RTC interrupts (docs/rtc.md)
             if (!p.devices().isEmpty()) {
                 // One I/O thread per vCPU serves the virtqueues (queue i of each device on thread i mod n).
                 for (int i = 0; i < cfg.cpus(); i++) {

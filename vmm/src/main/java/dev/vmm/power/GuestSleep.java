@@ -62,6 +62,11 @@ public final class GuestSleep {
         lifecycle.emit(SUSPEND, Map.of());
     }
 
+    /** Whether the guest is in S3 now (what an RTC alarm may wake). */
+    public boolean suspended() {
+        return lifecycle.state() == RunState.SUSPENDED;
+    }
+
     /** Resumes a suspended guest. */
     public synchronized void wakeup(boolean byRtc) throws NotSuspended {
         if (lifecycle.state() != RunState.SUSPENDED) throw new NotSuspended();

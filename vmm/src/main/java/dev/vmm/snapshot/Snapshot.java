@@ -104,7 +104,7 @@ public final class Snapshot {
             w.section("vcpu/" + v.id(), VcpuState.VERSION, SectionBytes.of(s::write));
         }
         w.section("uart/com1", 1, SectionBytes.of(o -> RecordCodec.write(o, m.com1().state())));
-        w.section("cmos", 1, SectionBytes.of(o -> RecordCodec.write(o, m.cmos().state())));
+        w.section("cmos", CMOS_VERSION, SectionBytes.of(o -> RecordCodec.write(o, m.cmos().state())));
         w.section("i8042", 1, SectionBytes.of(o -> RecordCodec.write(o, m.i8042().state())));
         w.section("gpe0", 1, SectionBytes.of(o -> RecordCodec.write(o, m.gpe().state())));
         devices.write(w);
@@ -179,11 +179,20 @@ public final class Snapshot {
         }
     }
 
+    /** Version 2: the RTC's interrupt state (CmosRtc.State); version 1 (CmosRtc.StateV1) is upgraded on load. */
+    static final int CMOS_VERSION = 2;
+
+    /** The {@code cmos} section of {@code version}: version 1 (before RTC interrupts) is upgraded. */
+    static CmosRtc.State readCmos(DataInputStream in, int version) throws IOException {
+        return version >= 2 ? RecordCodec.read(in, CmosRtc.State.class) : RecordCodec.read(in, CmosRtc.StateV1.class).upgrade();
+    }
+
     /** Section versions this VMM reads for device state (shared by snapshots and incoming migration). */
     static int deviceSectionVersion(String name) {
         if (name.startsWith("vcpu/")) return VcpuState.VERSION;
         return switch (name) {
-            case "uart/com1", "cmos", "i8042", "gpe0" -> 1;
+            case "uart/com1", "i8042", "gpe0" -> 1;
+            case "cmos" -> CMOS_VERSION;
             case "vm" -> VmState.VERSION;
             case dev.vmm.cpu.CpuState.SECTION -> dev.vmm.cpu.CpuState.VERSION;
             default -> PciDeviceState.sectionVersion(name);
@@ -203,11 +212,16 @@ public final class Snapshot {
         }
 
         public boolean read(String name, DataInputStream in) throws IOException {
+            return read(name, deviceSectionVersion(name), in);
+        }
+
+        /** One section of {@code version} (what the stream says; older layouts are upgraded). */
+        public boolean read(String name, int version, DataInputStream in) throws IOException {
             if (name.equals(dev.vmm.cpu.CpuState.SECTION)) dev.vmm.cpu.CpuState.check(in, m);
             else if (name.startsWith("vcpu/")) vcpus.add(VcpuState.read(in));
             else if (name.equals("vm")) vm = VmState.read(in);
             else if (name.equals("uart/com1")) m.com1().restore(RecordCodec.read(in, Uart16550.State.class));
-            else if (name.equals("cmos")) m.cmos().restore(RecordCodec.read(in, CmosRtc.State.class));
+            else if (name.equals("cmos")) m.cmos().restore(readCmos(in, version));
             else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
             else if (name.equals("gpe0")) m.gpe().restore(RecordCodec.read(in, dev.vmm.chipset.acpi.Gpe0Block.State.class));
             else return pci.read(name, in);
@@ -238,7 +252,7 @@ public final class Snapshot {
 
             @Override
             public void read(String name, int version, long length, DataInputStream in) throws IOException {
-                ds.read(name, in);
+                ds.read(name, version, in);
             }
         });
         ds.apply();
@@ -279,7 +293,7 @@ public final class Snapshot {
                     }
                     if (machine[0] == null) throw new StateFormatException("snapshot does not start with its machine section");
                     if (name.startsWith("ram@")) readRam(machine[0], in);
-                    else ds[0].read(name, in);
+                    else ds[0].read(name, version, in);
                 }
             });
             if (machine[0] == null) throw new StateFormatException("snapshot is incomplete (no machine section)");

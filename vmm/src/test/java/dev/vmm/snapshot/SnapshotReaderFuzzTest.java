@@ -67,7 +67,7 @@ class SnapshotReaderFuzzTest {
                         }
                         case "vm" -> VmState.read(in);
                         case "uart/com1" -> uart.restore(RecordCodec.read(in, Uart16550.State.class));
-                        case "cmos" -> cmos.restore(RecordCodec.read(in, CmosRtc.State.class));
+                        case "cmos" -> cmos.restore(Snapshot.readCmos(in, version));
                         case "i8042" -> kbd.restore(RecordCodec.read(in, I8042.State.class));
                         default -> {
                             if (name.startsWith("vcpu/")) VcpuState.read(in);

@@ -45,6 +45,8 @@ public final class AcpiPm implements BusDevice {
     // PM1 status / enable bits.
     public static final int TMR_STS = 1, GBL_STS = 1 << 5, PWRBTN_STS = 1 << 8, SLPBTN_STS = 1 << 9,
             RTC_STS = 1 << 10, WAK_STS = 1 << 15;
+    /** PM1_EN's RTC_EN: the RTC alarm may wake the machine from a sleep state. */
+    public static final int RTC_EN = 1 << 10;
     static final int STATUS_MODELLED = TMR_STS | PWRBTN_STS | RTC_STS | WAK_STS;
     /** TMR_EN, GBL_EN, PWRBTN_EN, SLPBTN_EN, RTC_EN, PCIEXP_WAKE_DIS: stored as written. */
     static final int ENABLE_WRITABLE = 1 | 1 << 5 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 14;
@@ -93,6 +95,18 @@ public final class AcpiPm implements BusDevice {
         updateSci();
     }
 
+    /**
+     * The registers' reset without the timer's: PM1 status, enable and control (SLP_TYP) cleared,
+     * what an S3 wake does before WAK_STS is set (SCI_EN reads 1 here whatever is written). The PM
+     * timer runs on through S3, as on a PC.
+     */
+    public synchronized void resetRegisters() {
+        status = 0;
+        enable = 0;
+        control = 0;
+        updateSci();
+    }
+
     /** A press of the fixed-feature power button: sets PWRBTN_STS (an SCI if PWRBTN_EN). */
     public synchronized void pressPowerButton() {
         status |= PWRBTN_STS;
@@ -115,6 +129,11 @@ public final class AcpiPm implements BusDevice {
     public synchronized void wake(boolean byRtc) {
         status |= WAK_STS | (byRtc ? RTC_STS : 0);
         updateSci();
+    }
+
+    /** Whether the guest enabled the RTC alarm as a wake event (RTC_EN in PM1_EN). */
+    public synchronized boolean rtcWakeEnabled() {
+        return (enable & RTC_EN) != 0;
     }
 
     /** The PM timer's current 32-bit value. */

@@ -245,7 +245,7 @@ class CmosRtcTest {
         assertThat(copy.nmiDisabled()).isTrue();
         copy.write(0, 1, 0x00);
         assertThat(copy.read(1, 1)).isEqualTo(7); // binary mode carried over
-        assertThatThrownBy(() -> new CmosRtc.State(new byte[64], 0, false, 0, 0))
+        assertThatThrownBy(() -> new CmosRtc.State(new byte[64], 0, false, 0, 0, 0))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 }

@@ -24,6 +24,7 @@ public final class QemuQtest implements AutoCloseable {
     private final Process process;
     private final Writer in;
     private final BufferedReader out;
+    private final List<String> irqNotices = new ArrayList<>();
 
     private QemuQtest(List<String> cmd) throws IOException {
         process = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
@@ -60,13 +61,27 @@ public final class QemuQtest implements AutoCloseable {
             while (true) {
                 String r = out.readLine();
                 if (r == null) throw new IllegalStateException("qemu exited during '" + line + "'");
-                if (r.startsWith("IRQ")) continue;
+                if (r.startsWith("IRQ")) {
+                    irqNotices.add(r.substring(4).trim()); // "raise 8" / "lower 8" after irq_intercept_in
+                    continue;
+                }
                 if (r.startsWith("OK")) return r.substring(2).trim();
                 throw new IllegalStateException("qtest '" + line + "' answered '" + r + "'");
             }
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * The interrupt notices ("raise N", "lower N") read since the last call, in order. QEMU sends
+     * them as they happen; they are read with the next command's answer, so send one (any harmless
+     * read) before looking.
+     */
+    public synchronized List<String> takeIrqNotices() {
+        List<String> l = List.copyOf(irqNotices);
+        irqNotices.clear();
+        return l;
     }
 
     public long in(int port, int size) {
