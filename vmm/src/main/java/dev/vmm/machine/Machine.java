@@ -120,6 +120,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         this.pm = pm;
         wakeReset = dev.vmm.power.MachineWakeReset.of(com1, i8042, cmos, pm,
                 () -> devices == null ? java.util.List.of() : devices.transports());
+        if (gpe != null) wakeReset.add("gpe0", gpe::reset); // QEMU's PM reset clears GPE0 too
         // The RTC alarm wakes S3 when the guest set RTC_EN (docs/rtc.md).
         dev.vmm.power.RtcAlarmWake.install(cmos, pm, sleep,
                 why -> exit.accept(new VmExit(VmExit.Kind.VMM_ERROR, VmExit.FAILURE_STATUS, why, null)));

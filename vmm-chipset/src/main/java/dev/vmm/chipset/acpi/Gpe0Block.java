@@ -73,6 +73,15 @@ public final class Gpe0Block implements BusDevice {
         update();
     }
 
+    /** Power-on state (also what an S3 wake does, as QEMU's reset of the PM device): no event, nothing enabled. */
+    public void reset() {
+        synchronized (this) {
+            status = 0;
+            enable = 0;
+        }
+        update();
+    }
+
     /** What snapshots and migration carry: pending events and the guest's enables. */
     public record State(long status, long enable) {}
 

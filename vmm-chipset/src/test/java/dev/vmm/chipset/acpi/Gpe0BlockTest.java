@@ -55,6 +55,17 @@ class Gpe0BlockTest {
     }
 
     @Test
+    void resetClearsEventsAndEnablesAndDropsTheSci() {
+        Gpe0Block gpe = new Gpe0Block(Gpe0Block.ICH9_LENGTH, sci);
+        gpe.raise(2);
+        gpe.write(8, 1, 4);
+        assertThat(sci.level()).isTrue();
+        gpe.reset();
+        assertThat(gpe.state()).isEqualTo(new Gpe0Block.State(0, 0));
+        assertThat(sci.level()).isFalse();
+    }
+
+    @Test
     void sharedSciStaysAssertedWhileEitherSourceAssertsIt() {
         SharedInterruptLine shared = new SharedInterruptLine(sci);
         var pm1 = shared.source();
