@@ -7,6 +7,7 @@ import dev.vmm.block.Extent;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.block.Images;
 import dev.vmm.block.qcow2.Qcow2Image;
+import dev.vmm.virtio.testing.FuzzRig;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -52,10 +53,18 @@ class ImageParserFuzzTest {
 
     private interface ImageWriter { void write(Path file, byte[] input) throws IOException; }
 
+    /** Where the images are written: tmpfs when there is one (no disk I/O per execution). */
+    private static Path scratch;
+
+    private static synchronized Path scratch() throws IOException {
+        if (scratch == null) scratch = FuzzRig.scratchDir("image-fuzz");
+        return scratch;
+    }
+
     private static void exerciseFile(byte[] input, ImageFormat format, ImageWriter writer) {
         Path f;
         try {
-            f = Files.createTempFile("fuzz", ".img");
+            f = Files.createTempFile(scratch(), "fuzz", ".img");
             writer.write(f, input);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
