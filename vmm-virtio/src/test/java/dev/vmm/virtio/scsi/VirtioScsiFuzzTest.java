@@ -12,7 +12,6 @@ import dev.vmm.virtio.testing.FuzzRig;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
