@@ -4,6 +4,7 @@
 #   benchmarks/fuzz/run.sh                   # every target, RUNS executions each, one after another
 #   benchmarks/fuzz/run.sh 'VirtqueueFuzzTest#chains' ...   # only targets whose name contains a word
 #
+# A target may end in :N, libFuzzer's -max_len for it (default: the largest seed, at least 4096).
 # Environment: RUNS (executions per target, default 1000000), MAX_TIME (libFuzzer time cap per target,
 # default 1200s: a slow target stops there and the table says how far it got).
 # Per target the log is target/fuzz/<Class>_<method>.log; one summary line per target is appended to
@@ -28,9 +29,10 @@ TARGETS=(
   vmm-virtio:dev.vmm.block.nbd.NbdFuzzTest#serverSession
   vmm-chipset:dev.vmm.chipset.fwcfg.fuzz.FwCfgDmaFuzzTest#dma
   vmm-virtio:dev.vmm.ahci.AhciFuzzTest#commands
-  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#qcow2
-  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#vhdx
-  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#vpc
+  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#qcow2:65536
+  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#vhdx:16384
+  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#vpc:65536
+  vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#vpcSparse:16384
   vmm-virtio:dev.vmm.block.fuzz.ImageParserFuzzTest#probe
   vmm-chipset:dev.vmm.chipset.acpi.fuzz.HotplugRegistersFuzzTest#registers
   vmm:dev.vmm.cpu.CpuStateFuzzTest#section
@@ -43,12 +45,14 @@ for t in "${TARGETS[@]}"; do
     for w in "$@"; do case "$t" in *"$w"*) keep=1 ;; esac; done
     [ $keep = 1 ] || continue
   fi
-  module=${t%%:*}; test=${t#*:}; cls=${test%%#*}; name="${cls##*.}_${test#*#}"
+  module=${t%%:*}; test=${t#*:}; maxlen=()
+  case "$test" in *:*) maxlen=(-Djazzer.internal.arg.0=fuzz -Djazzer.internal.arg.1=-max_len="${test##*:}"); test=${test%:*} ;; esac
+  cls=${test%%#*}; name="${cls##*.}_${test#*#}"
   log=target/fuzz/$name.log
-  echo "== $test ($module): $RUNS executions, at most $MAX_TIME" >&2
+  echo "== $test ($module): $RUNS executions, at most $MAX_TIME ${maxlen[*]}" >&2
   start=$(date +%s)
   JAZZER_FUZZ=1 ./mvnw -B -o -pl "$module" -am test -Dtest="$test" -Dsurefire.failIfNoSpecifiedTests=false \
-    -Djazzer.max_executions="$RUNS" -Djazzer.max_duration="$MAX_TIME" >"$log" 2>&1
+    -Djazzer.max_executions="$RUNS" -Djazzer.max_duration="$MAX_TIME" "${maxlen[@]}" >"$log" 2>&1
   rc=$?
   secs=$(( $(date +%s) - start ))
   # libFuzzer's last status line: "#N <event> cov: C ft: F corp: K/..."

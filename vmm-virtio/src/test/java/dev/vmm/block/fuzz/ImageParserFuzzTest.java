@@ -7,6 +7,7 @@ import dev.vmm.block.Extent;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.block.Images;
 import dev.vmm.block.qcow2.Qcow2Image;
+import dev.vmm.virtio.testing.FuzzRig;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,21 +26,46 @@ class ImageParserFuzzTest {
     @FuzzTest(maxDuration = "60s")
     void qcow2(byte[] input) { exercise(input, ImageFormat.QCOW2); }
 
+    /** The input is a {@link SparseImageInput}: a VHDX keeps its structures 64 KiB to 3 MiB apart. */
     @FuzzTest(maxDuration = "60s")
-    void vhdx(byte[] input) { exercise(input, ImageFormat.VHDX); }
+    void vhdx(byte[] input) { exerciseSparse(input, ImageFormat.VHDX); }
 
+    /** Raw bytes: a dynamic VPC is compact (footer copy, header, BAT); a fixed one is in {@link #vpcSparse}. */
     @FuzzTest(maxDuration = "60s")
     void vpc(byte[] input) { exercise(input, ImageFormat.VPC); }
+
+    /** The input is a {@link SparseImageInput}: a fixed VPC's only metadata, the footer, follows the whole disk. */
+    @FuzzTest(maxDuration = "60s")
+    void vpcSparse(byte[] input) { exerciseSparse(input, ImageFormat.VPC); }
 
     @FuzzTest(maxDuration = "30s")
     void probe(byte[] input) { exercise(input, null); }
 
     /** Opens the bytes as an image of {@code format} and reads, maps and (qcow2) checks it. */
     public static void exercise(byte[] input, ImageFormat format) {
+        exerciseFile(input, format, Files::write);
+    }
+
+    /** As {@link #exercise}, with the image described by a {@link SparseImageInput}. */
+    static void exerciseSparse(byte[] input, ImageFormat format) {
+        exerciseFile(input, format, (f, in) -> SparseImageInput.write(in, f));
+    }
+
+    private interface ImageWriter { void write(Path file, byte[] input) throws IOException; }
+
+    /** Where the images are written: tmpfs when there is one (no disk I/O per execution). */
+    private static Path scratch;
+
+    private static synchronized Path scratch() throws IOException {
+        if (scratch == null) scratch = FuzzRig.scratchDir("image-fuzz");
+        return scratch;
+    }
+
+    private static void exerciseFile(byte[] input, ImageFormat format, ImageWriter writer) {
         Path f;
         try {
-            f = Files.createTempFile("fuzz", ".img");
-            Files.write(f, input);
+            f = Files.createTempFile(scratch(), "fuzz", ".img");
+            writer.write(f, input);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -34,12 +34,15 @@ final class ImgConvert implements Callable<Integer> {
     @Option(names = {"-U", "--force-share"}, description = "do not lock the source") boolean forceShare;
     @Parameters(index = "0", paramLabel = "SRC") Path src;
     @Parameters(index = "1", paramLabel = "DST") Path dst;
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 
     @Override
     public Integer call() {
         return ImgSupport.guarded(spec.commandLine(), () -> {
             ImageFormat of = ImageFormat.byName(outFormat);
             if (of != ImageFormat.RAW && of != ImageFormat.QCOW2) throw new IllegalArgumentException("output format must be raw or qcow2");
+            privileges.resolve(); // an unknown --run-as user: refused before the destination is created
             if (Files.exists(dst) && Files.isSameFile(src, dst)) throw new IllegalArgumentException("source and destination are the same file");
             if (Files.exists(dst)) {
                 for (Path b : Images.backingChain(src, ImgSupport.format(format))) {
@@ -69,6 +72,10 @@ final class ImgConvert implements Callable<Integer> {
                     if (remote && out.size() < size) {
                         throw new IllegalArgumentException("NBD destination is " + out.size() + " bytes, smaller than the source (" + size + ")");
                     }
+                    // Source (with its backing chain) and destination are open: --chroot, --run-as,
+                    // --sandbox; the copy reads and writes only through the open descriptors.
+                    privileges.drop();
+                    sandbox.enter();
                     copy(in, out, arena.allocate(CHUNK, 4096), show ? spec.commandLine().getOut() : null, !remote);
                     out.flush();
                 }

@@ -13,12 +13,14 @@ import java.util.stream.Stream;
  * root may enter, as {@code mktemp -d} makes them; the --run-as tests failed in such a clone). Jars are opened once and then read through their descriptor, so one resource
  * lookup that walks the whole class path opens them all; class directories (a development run
  * from target/classes) are read file by file, so their classes are loaded here, without running
- * their initialisers. The JDK's own classes come from its runtime image, which stays open.
+ * their initialisers. The JDK's own classes come from its runtime image, which stays open, but
+ * some of its native libraries are loaded by path on first use: see {@link #jdkLibraries}.
  */
 final class ClasspathPreload {
     private ClasspathPreload() {}
 
     static void beforeDrop() {
+        jdkLibraries();
         ClassLoader loader = ClasspathPreload.class.getClassLoader();
         loader.getResource("dev/vmm/cli/sandbox/no-such-resource"); // opens every jar on the way
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
@@ -38,6 +40,21 @@ final class ClasspathPreload {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+        }
+    }
+
+    /**
+     * libextnet, which the JDK loads from its lib directory the first time a socket channel is
+     * closed or configured (sun.nio.ch.Net's initialiser asks for the extended socket options).
+     * After a chroot that path is gone: {@code vmm img convert --chroot} from an NBD source over a
+     * UNIX socket copied everything and then died with UnsatisfiedLinkError when it closed the
+     * connection (PrivilegeDropTest found it). Initialising the options class loads it now.
+     */
+    private static void jdkLibraries() {
+        try {
+            Class.forName("jdk.net.ExtendedSocketOptions", true, ClasspathPreload.class.getClassLoader());
+        } catch (ClassNotFoundException | LinkageError absent) {
+            // a runtime without jdk.net: its sockets never ask for the library either
         }
     }
 }

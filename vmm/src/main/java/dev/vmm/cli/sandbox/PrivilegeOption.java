@@ -21,13 +21,23 @@ public final class PrivilegeOption {
             description = "Once everything privileged is open, chroot to DIR (before --run-as; QEMU's -chroot).")
     Path chroot;
 
+    private PrivilegeDrop.Target target;
+
+    /**
+     * Resolves --run-as now (an unknown user is a one-line {@link IllegalArgumentException}), for a
+     * command that creates something before it drops: it refuses before it has created anything.
+     */
+    public void resolve() {
+        if (runAs != null && target == null) target = PrivilegeDrop.resolve(runAs);
+    }
+
     /** Applies --chroot and --run-as if given; an {@link IllegalArgumentException} says why not, in one line. */
     public void drop() {
         if (runAs == null && chroot == null) return;
-        PrivilegeDrop.Target t = runAs == null ? null : PrivilegeDrop.resolve(runAs);
+        resolve();
         ClasspathPreload.beforeDrop(); // the class path may not be readable (or there) afterwards
         try {
-            PrivilegeDrop.apply(t, chroot);
+            PrivilegeDrop.apply(target, chroot);
         } catch (IllegalStateException e) {
             throw new IllegalArgumentException(e.getMessage(), e); // the commands print these as one line
         }

@@ -162,6 +162,80 @@ class PrivilegeDropTest {
         }
     }
 
+    /**
+     * {@code vmm img convert --run-as nobody} (plus {@code extra}) from an NBD export whose reads
+     * wait for the test: while the copy's first read waits, every thread of the converting process
+     * is checked in /proc; then the copy completes and equals the source.
+     */
+    private void convertAsNobody(String... extra) throws Exception {
+        Path sock = shared.resolve("src.sock"), out = shared.resolve("out.raw"), log = tmp.resolve("convert.log");
+        java.util.concurrent.CountDownLatch reading = new java.util.concurrent.CountDownLatch(1), release = new java.util.concurrent.CountDownLatch(1);
+        try (dev.vmm.block.BlockDevice disk = dev.vmm.block.Images.open(image, dev.vmm.block.Images.Options.readOnlyDefaults().withFormat(dev.vmm.block.ImageFormat.RAW));
+             dev.vmm.block.nbd.NbdServer server = new dev.vmm.block.nbd.NbdServer(java.net.UnixDomainSocketAddress.of(sock),
+                     dev.vmm.block.nbd.NbdExport.of("", readsWaitFor(disk, reading, release)), 1, true, line -> { })) {
+            Thread serving = Thread.ofPlatform().daemon().start(() -> {
+                try { server.serve(); } catch (IOException ignored) { } // closed by the test
+            });
+            List<String> args = new ArrayList<>(List.of("img", "convert", "-q", "-f", "raw", "-O", "raw", "--run-as", "nobody"));
+            args.addAll(List.of(extra));
+            args.addAll(List.of("nbd+unix:///?socket=" + sock, out.toString()));
+            Process p = vmm(log, args.toArray(String[]::new));
+            try {
+                if (!reading.await(60, TimeUnit.SECONDS)) assertThat(Files.readString(log)).as("no read within 60 s").isEmpty();
+                assertThat(assertDropped(p.pid(), "2")).as("threads checked").isGreaterThan(5);
+                if (List.of(extra).contains("--chroot")) {
+                    Path root = Path.of(List.of(extra).get(List.of(extra).indexOf("--chroot") + 1));
+                    assertThat(Files.readSymbolicLink(Path.of("/proc", Long.toString(p.pid()), "root"))).isEqualTo(root);
+                }
+            } finally {
+                release.countDown();
+                assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            }
+            assertThat(p.exitValue()).as(Files.readString(log)).isZero();
+            assertThat(Files.readAllBytes(out)).isEqualTo(data);
+            server.close();
+            serving.join(10_000);
+        }
+    }
+
+    /** {@code disk} whose first read (by the NBD server, for the converting client) waits for {@code release}. */
+    private static dev.vmm.block.BlockDevice readsWaitFor(dev.vmm.block.BlockDevice disk, java.util.concurrent.CountDownLatch reading,
+                                                          java.util.concurrent.CountDownLatch release) {
+        return (dev.vmm.block.BlockDevice) java.lang.reflect.Proxy.newProxyInstance(PrivilegeDropTest.class.getClassLoader(),
+                new Class<?>[] {dev.vmm.block.BlockDevice.class}, (proxy, method, a) -> {
+                    if (method.getName().equals("read")) {
+                        reading.countDown();
+                        if (!release.await(90, TimeUnit.SECONDS)) throw new IllegalStateException("not released");
+                    }
+                    try {
+                        return method.invoke(disk, a);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    @Test
+    void imgConvertCopiesAsNobodyOnEveryThread() throws Exception {
+        convertAsNobody();
+    }
+
+    @Test
+    void imgConvertCopiesFromAChrootUnderTheSandbox() throws Exception {
+        Path jail = Files.createDirectory(tmp.resolve("jail"));
+        convertAsNobody("--chroot", jail.toString(), "--sandbox", "on");
+    }
+
+    @Test
+    void imgConvertWithAnUnknownUserCreatesNothing() throws Exception {
+        Path out = shared.resolve("never.raw"), log = tmp.resolve("convert-bad.log");
+        Process p = vmm(log, "img", "convert", "-f", "raw", "-O", "raw", "--run-as", "no-such-user-xyz", image.toString(), out.toString());
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).isEqualTo(1);
+        assertThat(Files.readString(log).strip()).isEqualTo("vmm img: --run-as: no user 'no-such-user-xyz'");
+        assertThat(out).doesNotExist();
+    }
+
     @Test
     void openingATapAfterTheDropIsRefusedInOneLine() throws Exception {
         // what a later netdev/device_add of a tap would run into: the message, not EPERM from TUNSETIFF
