@@ -1,0 +1,89 @@
+package dev.vmm.block.vhdx;
+
+import static dev.vmm.block.QemuTools.io;
+import static dev.vmm.block.QemuTools.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.vmm.block.BlockDevice;
+import dev.vmm.block.Extent;
+import dev.vmm.block.ImageFormat;
+import dev.vmm.block.Images;
+import dev.vmm.block.QemuTools;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * VHDX images larger than one BAT chunk (the BAT interleaves a sector-bitmap entry after every
+ * chunk-ratio payload entries, and the ratio depends on the block size), made and
+ * written by qemu-img/qemu-io; QEMU 7.2, run here, is the oracle: qemu-io verifies each range's
+ * contents ({@code read -P}) and we must read the same; {@code qemu-img info} gives the sizes.
+ */
+@Timeout(180)
+class VhdxQemuOracleTest {
+    @TempDir Path tmp;
+
+    @BeforeAll
+    static void tools() {
+        QemuTools.assumeAvailable();
+    }
+
+    private static final long MIB = 1 << 20, GIB = 1L << 30;
+    private static final long HOLE = 2 * GIB;   // a block no write touches, whatever the block size
+
+    /** pattern, offset, length: a range across the 4 GiB chunk boundary of most geometries, and others. */
+    private static final long[][] WRITES = {
+            {0x11, 0, 4096}, {0x22, 4095 * MIB, 2 * MIB}, {0x33, 5 * GIB + 3 * MIB, MIB}, {0x44, 6 * GIB - 8192, 8192}};
+
+    @ParameterizedTest
+    @ValueSource(strings = {"1M:dynamic", "8M:dynamic", "256M:dynamic", "32M:fixed"})
+    void readsEveryChunkAsQemuDoes(String spec) {
+        String[] p = spec.split(":");
+        Path img = tmp.resolve("c.vhdx");
+        run("qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=" + p[0] + ",subformat=" + p[1],
+                img.toString(), "6G");
+        String[] writes = new String[WRITES.length];
+        String[] checks = new String[WRITES.length + 2];
+        for (int i = 0; i < WRITES.length; i++) {
+            writes[i] = "write -P " + WRITES[i][0] + " " + WRITES[i][1] + " " + WRITES[i][2];
+            checks[i] = "read -P " + WRITES[i][0] + " " + WRITES[i][1] + " " + WRITES[i][2];
+        }
+        checks[WRITES.length] = "read -P 0 4096 " + MIB;                  // never written: zeros
+        checks[WRITES.length + 1] = "read -P 0 " + HOLE + " " + MIB;
+        io(img, "vhdx", writes);
+        io(img, "vhdx", checks);   // QEMU itself confirms what the image holds (fails on a mismatch)
+        String info = run("qemu-img", "info", "-f", "vhdx", "--output=json", img.toString());
+
+        try (BlockDevice d = Images.open(img, Images.Options.readOnlyDefaults().withFormat(ImageFormat.VHDX))) {
+            assertThat(d.size()).isEqualTo(number(info, "virtual-size"));
+            assertThat(d.info().clusterSize()).isEqualTo(number(info, "cluster-size"));
+            assertThat(d.info().formatSpecific()).containsEntry("logical-sector-size", 512) // all QEMU writes
+                    .containsEntry("subformat", p[1]);
+            for (long[] w : WRITES) {
+                byte[] got = new byte[(int) w[2]];
+                d.read(w[1], MemorySegment.ofArray(got));
+                assertThat(got).as("range at %d", w[1]).containsOnly((byte) w[0]);
+                assertThat(d.status(w[1], w[2]).data()).as("written range at %d is data", w[1]).isTrue();
+            }
+            byte[] gap = new byte[(int) MIB];
+            d.read(HOLE, MemorySegment.ofArray(gap));
+            assertThat(gap).containsOnly(0);
+            // qemu-img marks untouched blocks NOT_PRESENT (dynamic) or ZERO (fixed, block_state_zero=on).
+            Extent hole = d.status(HOLE, MIB);
+            assertThat(hole.data()).isFalse();
+            assertThat(hole.zero()).isTrue();
+        }
+    }
+
+    private static long number(String json, String key) {
+        Matcher m = Pattern.compile("\"" + key + "\": (\\d+)").matcher(json);
+        assertThat(m.find()).as(key).isTrue();
+        return Long.parseLong(m.group(1));
+    }
+}
