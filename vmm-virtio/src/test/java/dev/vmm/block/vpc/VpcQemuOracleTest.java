@@ -128,6 +128,27 @@ class VpcQemuOracleTest {
         assertThatThrownBy(() -> ourSize(p)).isInstanceOf(ImageFormatException.class);
     }
 
+    @Test
+    void aBlockTableExactlyAsLargeAsTheDiskAndALastBlockEndingAtTheEndOfTheFile() throws IOException {
+        // 4 MiB, current size: two 2 MiB blocks, no slack in the table.
+        Path p = tmp.resolve("e.vpc");
+        run("qemu-img", "create", "-q", "-f", "vpc", "-o", "subformat=dynamic,force_size=on", p.toString(), "4M");
+        io(p, "vpc", "write -P 0x5a 2m 4k");
+        // Drop the trailing footer copy: the block written last now ends exactly at the end of the
+        // file, and the footer at offset 0 is the only one (QEMU reads that copy first too).
+        try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+            f.setLength(f.length() - 512);
+        }
+        io(p, "vpc", "read -P 0x5a 2m 4k", "read -P 0 0 2m");     // QEMU confirms the contents
+        long qemuSize = qemuVirtualSize(p);
+        try (BlockDevice d = Images.open(p, VPC)) {
+            assertThat(d.size()).isEqualTo(qemuSize).isEqualTo(4L << 20);
+            byte[] b = new byte[4096];
+            d.read(2L << 20, java.lang.foreign.MemorySegment.ofArray(b));
+            assertThat(b).containsOnly(0x5a);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"dynamic", "fixed"})
     void clusterSizeAsQemuImgInfoReportsIt(String subformat) {
