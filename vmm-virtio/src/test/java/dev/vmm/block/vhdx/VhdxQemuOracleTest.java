@@ -157,6 +157,63 @@ class VhdxQemuOracleTest {
         }
     }
 
+    /**
+     * A log GUID in the headers and one 4 KiB log entry at the start of the log: valid (the image
+     * was not closed cleanly), for another GUID, or with a bad CRC. qemu-img (read-only) refuses an
+     * image whose log needs replaying; we must refuse exactly when it does, and read the same
+     * otherwise.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"valid", "other-guid", "bad-crc", "long-entry"})
+    void aLogThatNeedsReplayingIsRefusedAsQemuRefusesIt(String how) throws IOException {
+        Path img = tmp.resolve("l.vhdx");
+        run("qemu-img", "create", "-q", "-f", "vhdx", "-o", "block_size=1M", img.toString(), "8M");
+        io(img, "vhdx", "write -P 0x66 2m 4k");
+        java.util.UUID guid = java.util.UUID.fromString("12345678-1234-5678-9abc-def012345678");
+        byte[] g = guidBytes(guid);
+        patchHeader(img, HEADER1, 48, g, true);
+        patchHeader(img, HEADER2, 48, g, true);
+        long logOffset;
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            byte[] h = new byte[8];
+            f.seek(HEADER1 + 72);
+            f.readFully(h);
+            logOffset = ByteBuffer.wrap(h).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            int length = how.equals("long-entry") ? 8192 : 4096;   // an entry spanning two 4 KiB sectors
+            ByteBuffer e = ByteBuffer.allocate(length).order(ByteOrder.LITTLE_ENDIAN);
+            e.put(0, "loge".getBytes(StandardCharsets.US_ASCII)).putInt(8, length).putLong(16, 1);
+            e.put(32, how.equals("other-guid") ? guidBytes(java.util.UUID.fromString("87654321-1234-5678-9abc-def012345678")) : g);
+            e.putLong(48, f.length()).putLong(56, f.length());
+            CRC32C crc = new CRC32C();
+            crc.update(e.array());
+            e.putInt(4, (int) crc.getValue() ^ (how.equals("bad-crc") ? 1 : 0));
+            f.seek(logOffset);
+            f.write(e.array());
+        }
+        boolean qemuOpens = QemuTools.exec("qemu-img", "info", "-f", "vhdx", img.toString()).exit() == 0;
+        if (how.equals("valid")) assertThat(qemuOpens).as("premise: QEMU refuses a log to replay").isFalse();
+        if (!qemuOpens) {
+            assertThatThrownBy(() -> Images.open(img, VHDX).close()).isInstanceOf(ImageFormatException.class)
+                    .hasMessageContaining("log");
+            return;
+        }
+        io(img, "vhdx", "read -P 0x66 2m 4k");
+        try (BlockDevice d = Images.open(img, VHDX)) {
+            byte[] got = new byte[4096];
+            d.read(2 * MIB, MemorySegment.ofArray(got));
+            assertThat(got).containsOnly(0x66);
+        }
+    }
+
+    /** A GUID as VHDX stores it: the first three fields little-endian. */
+    private static byte[] guidBytes(java.util.UUID u) {
+        ByteBuffer b = ByteBuffer.allocate(16);
+        long msb = u.getMostSignificantBits();
+        b.order(ByteOrder.LITTLE_ENDIAN).putInt((int) (msb >>> 32)).putShort((short) (msb >>> 16)).putShort((short) msb);
+        b.order(ByteOrder.BIG_ENDIAN).putLong(u.getLeastSignificantBits());
+        return b.array();
+    }
+
     private static long number(String json, String key) {
         Matcher m = Pattern.compile("\"" + key + "\": (\\d+)").matcher(json);
         assertThat(m.find()).as(key).isTrue();
