@@ -80,6 +80,7 @@ class VirtioCommonConfigEdgesTest {
         assertTrue(common.isActive());
         VirtioInterrupt irq = device.irq;
         irq.deviceNeedsReset("first");
+        assertEquals(1, signals.config, "the interrupt comes with the state change");
         irq.deviceNeedsReset("second");
         assertEquals(DEVICE_NEEDS_RESET, common.status() & DEVICE_NEEDS_RESET);
         assertEquals(1, signals.config, "one interrupt for the state change, none for the repeat");
