@@ -31,7 +31,7 @@ class VirtioCommonConfigTest {
             System.getLogger(VirtioCommonConfigTest.class.getName()), "test-transport");
 
     /** One queue of up to 16 entries, VERSION_1 only. */
-    static final class Device implements VirtioDevice {
+    static class Device implements VirtioDevice {
         final List<Long> activations = new ArrayList<>();
         final List<Integer> notifies = new ArrayList<>();
         int resets;
