@@ -85,20 +85,27 @@ public final class VhdxImage extends ReadOnlyImage {
         if (fileSize < REGION2 + REGION_TABLE_SIZE) throw new ImageFormatException("vhdx image is truncated (" + fileSize + " bytes)");
         if (!signature(file.readBytes(0, 8), 0, "vhdxfile")) throw new ImageFormatException("not a vhdx image (bad file identifier)");
 
-        // The current header is the valid one with the higher sequence number.
+        // The current header is the valid one with the higher sequence number. A copy of another
+        // version than 1 is not valid (as QEMU counts it): the other copy is used then.
         ByteBuffer header = null;
         long bestSeq = -1;
+        int otherVersion = -1;
         for (long at : new long[] {HEADER1, HEADER2}) {
             byte[] h = file.readBytes(at, HEADER_SIZE);
             if (!signature(h, 0, "head") || !crcOk(h, 4)) continue;
+            int version = le(h).getShort(66) & 0xffff;
+            if (version != 1) {
+                otherVersion = version;
+                continue;
+            }
             long seq = le(h).getLong(8);
             if (header == null || Long.compareUnsigned(seq, bestSeq) > 0) {
                 header = le(h);
                 bestSeq = seq;
             }
         }
+        if (header == null && otherVersion >= 0) throw new ImageFormatException("vhdx version " + otherVersion + " is not supported");
         if (header == null) throw new ImageFormatException("vhdx image has no valid header (bad signature or checksum in both copies)");
-        if ((header.getShort(66) & 0xffff) != 1) throw new ImageFormatException("vhdx version " + (header.getShort(66) & 0xffff) + " is not supported");
         UUID logGuid = guid(header, 48);
         long logLength = header.getInt(68) & 0xffffffffL, logOffset = header.getLong(72);
         if (logGuid.getMostSignificantBits() != 0 || logGuid.getLeastSignificantBits() != 0) {
