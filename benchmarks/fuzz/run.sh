@@ -37,6 +37,17 @@ TARGETS=(
   vmm-chipset:dev.vmm.chipset.acpi.fuzz.HotplugRegistersFuzzTest#registers
   vmm:dev.vmm.cpu.CpuStateFuzzTest#section
   vmm:dev.vmm.dump.DumpRequestFuzzTest#arguments
+  vmm-virtio:dev.vmm.block.nbd.NbdFuzzTest#clientHandshakeTls
+  vmm-virtio:dev.vmm.block.nbd.NbdFuzzTest#serverSessionTlsRequired
+  vmm-chipset:dev.vmm.chipset.acpi.fuzz.HotplugRegistersFuzzTest#piix4PciHotplug
+  vmm-chipset:dev.vmm.chipset.bios.fuzz.ShadowAccessFuzzTest#accesses
+  vmm-chipset:dev.vmm.chipset.legacy.fuzz.CmosRtcFuzzTest#registers
+  vmm:dev.vmm.cpuhotplug.CpuHotplugFuzzTest#ops
+  vmm-chipset:dev.vmm.usb.fuzz.UsbControlFuzzTest#control
+  vmm-virtio:dev.vmm.usb.storage.fuzz.BotFuzzTest#bot
+  vmm-chipset:dev.vmm.usb.xhci.XhciRingsFuzzTest#rings
+  vmm-chipset:dev.vmm.usb.xhci.XhciStateFuzzTest#state
+  vmm-virtio:dev.vmm.virtio.balloon.BalloonQueueFuzzTest#queues
 )
 mkdir -p target/fuzz
 for t in "${TARGETS[@]}"; do
