@@ -3,9 +3,7 @@ package dev.vmm.timer;
 import dev.vmm.chipset.bus.BusDevice;
 import dev.vmm.chipset.timer.Hpet;
 import dev.vmm.threads.ThreadKind;
-import dev.vmm.threads.VmmThreads;
 
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.LongSupplier;
 
 /**
@@ -18,10 +16,7 @@ import java.util.function.LongSupplier;
  */
 public final class HpetTimer implements AutoCloseable {
     private final Hpet hpet;
-    private final LongSupplier clock;
-    private final Thread thread;
-    /** {@code kicked}: re-read the deadline; {@code closed}: the machine is going away. */
-    private volatile boolean kicked, closed;
+    private final DeadlineThread thread;
 
     private final java.util.function.Consumer<Boolean> legacyRouting;
 
@@ -37,8 +32,7 @@ public final class HpetTimer implements AutoCloseable {
     public HpetTimer(Hpet hpet, LongSupplier clock, java.util.function.Consumer<Boolean> legacyRouting) {
         this.legacyRouting = legacyRouting;
         this.hpet = hpet;
-        this.clock = clock;
-        this.thread = VmmThreads.start(ThreadKind.TIMER, "hpet", this::run);
+        this.thread = new DeadlineThread("hpet", hpet::poll, hpet::nextDeadlineNanos, clock);
     }
 
     /** The model as the MMIO bus should see it: every write re-arms the timer. */
@@ -66,36 +60,12 @@ public final class HpetTimer implements AutoCloseable {
 
     /** Re-reads the deadline now (after a register write, or after a test moved the clock). */
     public void kick() {
-        kicked = true;
-        LockSupport.unpark(thread);
-    }
-
-    private void run() {
-        while (!closed) {
-            kicked = false;
-            hpet.poll();
-            long deadline = hpet.nextDeadlineNanos();
-            while (!closed && !kicked) {
-                if (deadline == Long.MAX_VALUE) {
-                    LockSupport.park(this);
-                } else {
-                    long wait = deadline - clock.getAsLong();
-                    if (wait <= 0) break;
-                    LockSupport.parkNanos(this, wait);
-                }
-            }
-        }
+        thread.kick();
     }
 
     /** Stops the thread (the machine is closing); the model keeps its state. */
     @Override
     public void close() {
-        closed = true;
-        LockSupport.unpark(thread);
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        thread.close();
     }
 }

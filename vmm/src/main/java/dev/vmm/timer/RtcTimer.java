@@ -2,11 +2,9 @@ package dev.vmm.timer;
 
 import dev.vmm.chipset.legacy.CmosRtc;
 import dev.vmm.threads.ThreadKind;
-import dev.vmm.threads.VmmThreads;
 
 import java.time.Clock;
 import java.time.Instant;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * The host timer behind the {@link CmosRtc}'s interrupts, which the model (a state machine with no
@@ -19,53 +17,29 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class RtcTimer implements AutoCloseable {
     private final CmosRtc rtc;
-    private final Clock clock;
-    private final Thread thread;
-    private volatile boolean kicked, closed;
+    private final DeadlineThread thread;
 
     /** Starts the thread, on the model's own clock. */
     public RtcTimer(CmosRtc rtc) {
         this.rtc = rtc;
-        this.clock = rtc.clock();
-        this.thread = VmmThreads.start(ThreadKind.TIMER, "rtc", this::run);
+        Clock clock = rtc.clock();
+        this.thread = new DeadlineThread("rtc", rtc::poll, rtc::nextDeadlineNanos, () -> nanos(clock.instant()));
         rtc.onReprogram(this::kick);
     }
 
     /** Re-reads the deadline now (after a register access, or after a test moved the clock). */
     public void kick() {
-        kicked = true;
-        LockSupport.unpark(thread);
+        thread.kick();
     }
 
-    private long nowNanos() {
-        Instant t = clock.instant();
+    private static long nanos(Instant t) {
         return t.getEpochSecond() * 1_000_000_000L + t.getNano();
-    }
-
-    private void run() {
-        while (!closed) {
-            kicked = false;
-            rtc.poll();
-            long deadline = rtc.nextDeadlineNanos();
-            while (!closed && !kicked) {
-                long wait = deadline == Long.MAX_VALUE ? Long.MAX_VALUE : deadline - nowNanos();
-                if (wait <= 0) break;
-                if (wait == Long.MAX_VALUE) LockSupport.park(this);
-                else LockSupport.parkNanos(this, wait);
-            }
-        }
     }
 
     /** Stops the thread (the machine is closing); the model keeps its state. */
     @Override
     public void close() {
-        closed = true;
         rtc.onReprogram(() -> { });
-        LockSupport.unpark(thread);
-        try {
-            thread.join(5_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        thread.close();
     }
 }
