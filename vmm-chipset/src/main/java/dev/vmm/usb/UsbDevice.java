@@ -31,4 +31,11 @@ public interface UsbDevice {
 
     /** The host gave up on a packet still pending (Stop Endpoint, Reset Endpoint): complete it as CANCELLED. */
     void cancel(UsbPacket packet);
+
+    /**
+     * A deadline the device gave {@link UsbPort#pollAt} may have come ({@code nowNanos} on the
+     * port's clock): the device does what was due (an idle report) and asks again for its next one.
+     * Called without the controller's lock, like a completion from an I/O thread.
+     */
+    default void poll(long nowNanos) {}
 }

@@ -102,7 +102,9 @@ public abstract class StandardUsbDevice implements SaveableUsbDevice {
 
     @Override
     public final synchronized void loadState(DataInputStream in, int version) throws IOException {
-        if (version != 1) throw new UsbStateException(productName + ": state version " + version + " (this VMM reads 1)");
+        if (version < 1 || version > stateVersion()) {
+            throw new UsbStateException(productName + ": state version " + version + " (this VMM reads " + (stateVersion() == 1 ? "1" : "1.." + stateVersion()) + ")");
+        }
         int st = (int) UsbStateException.check(productName + ": USB device state", in.readUnsignedByte(), 0, 2);
         int addr = (int) UsbStateException.check(productName + ": USB address", in.readUnsignedByte(), 0, 127);
         if ((st == 0) != (addr == 0)) throw new UsbStateException(productName + ": address " + addr + " in state " + UsbDeviceState.values()[st]);
@@ -214,6 +216,18 @@ public abstract class StandardUsbDevice implements SaveableUsbDevice {
     protected final void wakeup(int endpoint) {
         UsbPort p = port();
         if (p != null) p.wakeup(endpoint);
+    }
+
+    /** Now on the port's clock (the controller's; the host's while unplugged). */
+    protected final long nanoTime() {
+        UsbPort p = port();
+        return p != null ? p.nanoTime() : System.nanoTime();
+    }
+
+    /** Asks the port for a {@link #poll} at {@code deadlineNanos} (see {@link UsbPort#pollAt}). */
+    protected final void pollAt(long deadlineNanos) {
+        UsbPort p = port();
+        if (p != null) p.pollAt(deadlineNanos);
     }
 
     /** The endpoint of the current configuration with this number and direction, or null. */

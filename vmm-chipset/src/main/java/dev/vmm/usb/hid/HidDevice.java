@@ -23,8 +23,12 @@ import java.util.List;
  *
  * <p>Reports: each input frame ({@link InputHandler#sync}) makes one report; it goes at once to a
  * waiting interrupt IN packet, else into a bounded {@link ReportQueue} (and the port is told, for
- * remote wake-up). An interrupt IN with nothing to report waits (NAK). The idle rate is recorded
- * and answered, but reports are sent on change only (no periodic repeat: there is no timer).
+ * remote wake-up). An interrupt IN with nothing to report waits (NAK).
+ *
+ * <p>Idle rate (HID 1.11 §7.2.4, {@link IdleRate}): with a non-zero duration the current report is
+ * sent again when nothing changed for duration × 4 ms. The device owns no timer: it asks its port
+ * for a {@link #poll} at the deadline ({@link dev.vmm.usb.UsbPort#pollAt}, the controller's clock),
+ * and an interrupt IN arriving after the deadline gets the report at once.
  */
 public abstract class HidDevice extends StandardUsbDevice implements InputHandler {
     static final int GET_REPORT = 0x01, GET_IDLE = 0x02, GET_PROTOCOL = 0x03, SET_REPORT = 0x09,
@@ -39,7 +43,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     private final byte[] reportDescriptor;
     private final ReportQueue queue = new ReportQueue(QUEUE_CAPACITY);
     private final ArrayDeque<UsbPacket> waiting = new ArrayDeque<>();
-    private int idle;
+    private final IdleRate idle = new IdleRate();
     /** 1 = report protocol (the default after reset), 0 = boot protocol. */
     private int reportProtocol = 1;
 
@@ -122,8 +126,8 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
                 case GET_REPORT -> s.in() && (s.value() >>> 8) == REPORT_INPUT && reply(p, currentReport(reportProtocol == 0));
                 case SET_REPORT -> !s.in() && (s.value() >>> 8) == REPORT_OUTPUT
                         && outputReport(java.util.Arrays.copyOf(p.data(), Math.min(p.data().length, s.length()))) && ok(p);
-                case GET_IDLE -> s.in() && reply(p, new byte[] {(byte) idle});
-                case SET_IDLE -> !s.in() && s.length() == 0 && setIdle(s.value() >>> 8) && ok(p);
+                case GET_IDLE -> s.in() && reply(p, new byte[] {(byte) idle.get(s.value() & 0xff)});
+                case SET_IDLE -> !s.in() && s.length() == 0 && setIdle(s.value() & 0xff, s.value() >>> 8) && ok(p);
                 case GET_PROTOCOL -> s.in() && s.value() == 0 && reply(p, new byte[] {(byte) reportProtocol});
                 case SET_PROTOCOL -> !s.in() && s.length() == 0 && s.value() <= 1 && setProtocol(s.value()) && ok(p);
                 default -> false;
@@ -131,9 +135,15 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
         }
     }
 
-    private boolean setIdle(int duration) {
-        idle = duration;
+    /** Called under the device's lock; asking the port for a poll is allowed there (it takes no lock). */
+    private boolean setIdle(int reportId, int duration) {
+        idle.set(reportId, duration, nanoTime());
+        armIdle();
         return true;
+    }
+
+    private void armIdle() {
+        if (idle.deadline() != IdleRate.NONE) pollAt(idle.deadline());
     }
 
     private boolean setProtocol(int p) {
@@ -144,13 +154,40 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     @Override
     protected void dataTransfer(UsbPacket p, Descriptors.Endpoint ep) {
         synchronized (this) {
+            long now = nanoTime();
             byte[] r = queue.poll();
+            if (r == null && idle.due(now)) r = currentReport(reportProtocol == 0); // the idle report
             if (r == null) {
-                waiting.addLast(p); // NAK: completed when a report exists
+                waiting.addLast(p); // NAK: completed when a report exists or the idle period ends
                 return;
             }
+            sent(now);
             send(p, r);
         }
+    }
+
+    /** A report went to the host: the idle period starts again. Under the device's lock. */
+    private void sent(long now) {
+        idle.restart(now);
+        armIdle();
+    }
+
+    /** The idle deadline may have come: a waiting interrupt IN gets the current report again. */
+    @Override
+    public void poll(long nowNanos) {
+        UsbPacket p = null;
+        byte[] r = null;
+        synchronized (this) {
+            if (state() != dev.vmm.usb.device.UsbDeviceState.CONFIGURED) return;
+            if (idle.due(nowNanos) && queue.isEmpty() && !waiting.isEmpty()) {
+                p = waiting.pollFirst();
+                r = currentReport(reportProtocol == 0);
+                sent(nowNanos);
+            } else if (!idle.due(nowNanos)) {
+                armIdle(); // early or merged poll: ask again for the deadline still ahead
+            } // else due with no packet waiting: the next interrupt IN gets the report at once (no busy re-polling)
+        }
+        if (p != null) send(p, r); // outside the lock: completion takes the controller's lock
     }
 
     private static void send(UsbPacket p, byte[] report) {
@@ -167,6 +204,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             if (state() != dev.vmm.usb.device.UsbDeviceState.CONFIGURED) return; // nobody listens yet
             r = currentReport(reportProtocol == 0);
             p = waiting.pollFirst();
+            if (p != null) sent(nanoTime());
             if (p == null) {
                 byte[] last = lastQueued;
                 queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r), !relative());
@@ -201,7 +239,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
 
     @Override
     protected final void saveFunction(DataOutputStream out) throws IOException {
-        out.writeByte(idle);
+        out.writeByte(idle.get(0));
         out.writeByte(reportProtocol);
         List<byte[]> reports = queue.contents();
         out.writeByte(reports.size());
@@ -209,7 +247,12 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
         out.writeBoolean(lastQueued != null);
         if (lastQueued != null) writeReport(out, lastQueued);
         saveInput(out);
+        idle.saveExtra(out, nanoTime());
     }
+
+    /** 2: the idle rates of other report ids and the time left to the next idle report follow the input state. */
+    @Override
+    public int stateVersion() { return 2; }
 
     @Override
     protected final Runnable loadFunction(DataInputStream in, int version) throws IOException {
@@ -220,8 +263,10 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
         for (int i = 0; i < n; i++) reports.add(readReport(in));
         byte[] last = in.readBoolean() ? readReport(in) : null;
         Runnable input = loadInput(in);
+        IdleRate.Saved idleSaved = version >= 2 ? IdleRate.readV2(productName(), idleRate, in) : IdleRate.readV1(idleRate);
         return () -> {
-            idle = idleRate;
+            idle.apply(idleSaved, nanoTime());
+            armIdle();
             reportProtocol = proto;
             queue.clear();
             for (byte[] r : reports) queue.offer(r, false, false);
@@ -251,7 +296,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             waiting.clear();
             queue.clear();
             lastQueued = null;
-            idle = 0;
+            idle.reset();
             reportProtocol = 1;
             resetInput();
         }

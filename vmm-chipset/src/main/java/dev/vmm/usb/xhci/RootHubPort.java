@@ -7,6 +7,7 @@ import dev.vmm.usb.UsbPort;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One root hub port and its PORTSC register (xHCI 1.2 §4.19, §5.4.8). A USB 3 port enables itself
@@ -36,6 +37,11 @@ final class RootHubPort implements UsbPort {
         void portDeviceReset(RootHubPort port);
 
         void wakeup(RootHubPort port, int endpoint);
+
+        XhciClock clock();
+
+        /** A poll the port's device asked for is due: call {@code UsbDevice.poll} on whatever device is plugged now. */
+        void pollDevice(RootHubPort port);
     }
 
     private final int number;
@@ -43,6 +49,8 @@ final class RootHubPort implements UsbPort {
     private final Host host;
     private UsbDevice device;
     private int portsc;
+    /** The earliest device poll scheduled and not yet run ({@link Long#MAX_VALUE}: none); merges {@link #pollAt} calls. */
+    private final AtomicLong pollArmed = new AtomicLong(Long.MAX_VALUE);
 
     RootHubPort(int number, boolean superSpeed, Host host) {
         this.number = number;
@@ -54,6 +62,21 @@ final class RootHubPort implements UsbPort {
     @Override public int number() { return number; }
 
     @Override public void wakeup(int endpoint) { host.wakeup(this, endpoint); }
+
+    @Override public long nanoTime() { return host.clock().nanoTime(); }
+
+    /** Lock-free (a device calls it under its own lock): one clock task per earliest deadline. */
+    @Override public void pollAt(long deadlineNanos) {
+        long armed;
+        do {
+            armed = pollArmed.get();
+            if (armed != Long.MAX_VALUE && armed - deadlineNanos <= 0) return; // an earlier poll comes first; the device asks again then
+        } while (!pollArmed.compareAndSet(armed, deadlineNanos));
+        host.clock().schedule(Math.max(0, deadlineNanos - nanoTime()), () -> {
+            pollArmed.compareAndSet(deadlineNanos, Long.MAX_VALUE);
+            host.pollDevice(this);
+        });
+    }
 
     boolean superSpeed() { return superSpeed; }
 

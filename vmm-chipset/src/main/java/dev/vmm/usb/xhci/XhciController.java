@@ -615,6 +615,17 @@ public final class XhciController implements PciDevice, UsbHub {
                 port.remoteWake();
             }
         }
+
+        @Override public XhciClock clock() { return clock; }
+
+        /** Outside the lock, as a completion from an I/O thread: the device completes packets from {@code poll}. */
+        @Override public void pollDevice(RootHubPort port) {
+            UsbDevice device;
+            synchronized (lock) {
+                device = port.device();
+            }
+            if (device != null) device.poll(clock.nanoTime());
+        }
     }
 
     private final class InterrupterHost implements Interrupter.Host {
