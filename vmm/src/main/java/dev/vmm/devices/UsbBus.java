@@ -1,7 +1,6 @@
 package dev.vmm.devices;
 
 import dev.vmm.block.BlockDevice;
-import dev.vmm.block.ImageFormat;
 import dev.vmm.input.InputHandler;
 import dev.vmm.input.InputRouter;
 import dev.vmm.scsi.ScsiDisk;
@@ -124,10 +123,29 @@ public final class UsbBus implements AutoCloseable {
         });
     }
 
-    /** Opens a usb-storage image as the command line and QMP both do (format probed when not given). */
-    static BlockDevice openImage(Path path, String format, boolean readOnly, boolean lock, String what) {
-        ImageFormat f = DiskImages.format(path, format, what);
-        return DiskImages.open(path, f, readOnly, lock, what);
+    /**
+     * Opens a usb-storage image as the command line and QMP both do (format probed when not given);
+     * {@code deferLock}: an incoming-migration destination (see {@link UsbStorageImage}).
+     */
+    static UsbStorageImage openImage(Path path, String format, boolean readOnly, boolean deferLock, String what) {
+        return UsbStorageImage.open(path, format, readOnly, deferLock, what);
+    }
+
+    /**
+     * The image locks of every plugged usb-storage device, handed over in a live migration like
+     * the disks' (registered by the controller's attach code).
+     */
+    DiskLocks diskLocks() {
+        return new DiskLocks() {
+            @Override public void release() { for (UsbStorageImage i : images()) i.releaseLock(); }
+            @Override public void acquire() { for (UsbStorageImage i : images()) i.acquireLock(); }
+        };
+    }
+
+    private List<UsbStorageImage> images() {
+        List<UsbStorageImage> out = new ArrayList<>();
+        for (Plugged p : plugged()) if (p.resources() instanceof UsbStorageImage i) out.add(i);
+        return out;
     }
 
     private static void closeQuietly(AutoCloseable c) {

@@ -1,6 +1,5 @@
 package dev.vmm.devices;
 
-import dev.vmm.block.BlockDevice;
 import dev.vmm.config.UsbDeviceSpec;
 import dev.vmm.usb.UsbDevice;
 
@@ -11,16 +10,16 @@ import dev.vmm.usb.UsbDevice;
  */
 final class UsbDeviceAttach implements PendingDevice {
     private final UsbDeviceSpec spec;
-    private final BlockDevice image;
+    private final UsbStorageImage image;
 
-    private UsbDeviceAttach(UsbDeviceSpec spec, BlockDevice image) {
+    private UsbDeviceAttach(UsbDeviceSpec spec, UsbStorageImage image) {
         this.spec = spec;
         this.image = image;
     }
 
     static UsbDeviceAttach open(UsbDeviceSpec spec, OpenContext ctx) {
         if (spec instanceof UsbDeviceSpec.Storage s) {
-            return new UsbDeviceAttach(spec, UsbBus.openImage(s.path(), s.format(), s.readOnly(), !ctx.deferDiskLocks(), "--usb-storage"));
+            return new UsbDeviceAttach(spec, UsbBus.openImage(s.path(), s.format(), s.readOnly(), ctx.deferDiskLocks(), "--usb-storage"));
         }
         return new UsbDeviceAttach(spec, null);
     }
@@ -28,7 +27,7 @@ final class UsbDeviceAttach implements PendingDevice {
     @Override
     public void attach(AttachContext ctx) {
         UsbBus bus = ctx.registry().usb();
-        UsbDevice device = image != null ? bus.storage(image, bus.nextSerial()) : UsbBus.hid(spec.driver());
+        UsbDevice device = image != null ? bus.storage(image.image(), bus.nextSerial()) : UsbBus.hid(spec.driver());
         try {
             bus.plug(spec.id(), device, image);
         } catch (IllegalStateException e) {
@@ -43,8 +42,8 @@ final class UsbDeviceAttach implements PendingDevice {
 
     @Override
     public String describe() {
-        return spec.driver() + (image != null ? " " + ((UsbDeviceSpec.Storage) spec).path() + " (" + image.format()
-                + (image.readOnly() ? ", read-only" : "") + ", SuperSpeed)" : "");
+        return spec.driver() + (image != null ? " " + ((UsbDeviceSpec.Storage) spec).path() + " (" + image.image().format()
+                + (image.image().readOnly() ? ", read-only" : "") + ", SuperSpeed)" : "");
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.vmm.devices;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.vmm.block.BlockDevice;
 import dev.vmm.control.DeviceDriver;
 import dev.vmm.control.QmpServer;
 import dev.vmm.usb.UsbDevice;
@@ -48,7 +47,7 @@ public final class UsbDeviceDriver implements DeviceDriver {
                 throw QmpServer.QmpException.generic("Property '" + driver + "." + p + "' not found");
             }
         }
-        BlockDevice image = null;
+        UsbStorageImage image = null;
         UsbDevice device;
         if (storage) {
             JsonNode drive = args.get("drive");
@@ -63,11 +62,11 @@ public final class UsbDeviceDriver implements DeviceDriver {
             JsonNode serial = args.get("serial");
             try {
                 image = UsbBus.openImage(Path.of(path.asText()), format == null ? null : format.asText(),
-                        ro != null && ro.asBoolean(), true, "usb-storage");
+                        ro != null && ro.asBoolean(), false, "usb-storage");
             } catch (IllegalArgumentException e) {
                 throw QmpServer.QmpException.generic(e.getMessage());
             }
-            device = bus.storage(image, serial != null && serial.asText().length() >= 12 ? serial.asText() : bus.nextSerial());
+            device = bus.storage(image.image(), serial != null && serial.asText().length() >= 12 ? serial.asText() : bus.nextSerial());
         } else {
             device = UsbBus.hid(driver);
         }

@@ -52,6 +52,7 @@ final class XhciAttach implements PendingDevice {
         ctx.pci().place(controller);
         ctx.registry().setUsbHub(controller);
         ctx.registry().usb().connect(dev.vmm.usb.UsbDeviceSink.of(controller)); // --usb-* devices and device_add usb-*
+        ctx.registry().addDiskLocks(ctx.registry().usb().diskLocks()); // usb-storage images: live-migration hand-over
         ctx.registry().addPart(controller); // snapshots and migration save it (PciDeviceState, section usb/xhci)
         ctx.registry().cannotSaveStateWhile(controller::unsaveable);
         ctx.registry().closeLater(timer::shutdownNow);
