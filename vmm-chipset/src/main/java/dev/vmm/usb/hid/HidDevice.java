@@ -78,6 +78,12 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
     /** wMaxPacketSize of the interrupt IN endpoint (QEMU's tablet and keyboard say 8, its mouse 4: its report's size). */
     protected int interruptMaxPacket() { return 8; }
 
+    /**
+     * bInterval of the interrupt IN endpoint at high speed: 2^(n-1) microframes. 7 (8 ms) as QEMU's
+     * keyboard and mouse; its tablet says 4 (1 ms), {@code HidXhciQemuOracleTest} compares.
+     */
+    protected int highSpeedInterval() { return 7; }
+
     /** Whether reports carry motion since the last one (usb-mouse): two equal reports are then both sent. */
     protected boolean relative() { return false; }
 
@@ -95,15 +101,18 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
 
     @Override
     protected Descriptors.Configuration configuration(UsbSpeed speed) {
-        // Interrupt interval: full speed counts frames (10 = 10 ms); high speed 2^(n-1) microframes (7 = 8 ms).
-        int interval = speed == UsbSpeed.HIGH ? 7 : 10;
+        // Interrupt interval: full speed counts frames (10 = 10 ms); high speed 2^(n-1) microframes.
+        int interval = speed == UsbSpeed.HIGH ? highSpeedInterval() : 10;
         Descriptors.Endpoint in = new Descriptors.Endpoint(0x81, Descriptors.EP_INTERRUPT, interruptMaxPacket(), interval, null);
         Descriptors.Interface i = new Descriptors.Interface(0, 3, subClass, protocol, 0, hidDescriptor(), List.of(in));
         // Bus-powered (100 mA) with remote wake-up, as QEMU's HID devices (HidQemuOracleTest compares).
         return new Descriptors.Configuration(1, 0, 0x20, 50, List.of(i));
     }
 
-    /** HID descriptor (HID 1.11 §6.2.1): version 1.11, no country, one report descriptor. */
+    /**
+     * HID descriptor (HID 1.11 §6.2.1): version 1.11, no country, one report descriptor. (QEMU's
+     * tablet and mouse say bcdHID 0x0001, which is no HID version; its keyboard says 1.11.)
+     */
     private byte[] hidDescriptor() {
         int n = reportDescriptor().length;
         return new byte[] {9, HID_DESCRIPTOR, 0x11, 0x01, 0, 1, REPORT_DESCRIPTOR, (byte) n, (byte) (n >>> 8)};

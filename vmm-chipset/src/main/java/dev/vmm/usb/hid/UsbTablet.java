@@ -50,6 +50,10 @@ public final class UsbTablet extends HidDevice {
         return r;
     }
 
+    /** 1 ms at high speed, as QEMU's tablet (an absolute pointer the guest should follow closely). */
+    @Override
+    protected int highSpeedInterval() { return 4; }
+
     @Override
     protected boolean coalescable(byte[] previous, byte[] next) {
         // Only the position changed and no wheel step is pending in either: the newer position wins.

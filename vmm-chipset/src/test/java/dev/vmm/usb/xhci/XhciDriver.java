@@ -15,8 +15,22 @@ import java.util.function.Predicate;
  * sets up the DCBAA, a command ring and a one-segment event ring on interrupter 0, and offers
  * commands, device addressing and transfers. Events are read from guest memory as a driver does
  * (cycle bit, ERDP written back with EHB cleared).
+ *
+ * <p>It runs over a {@link Platform}: our model over test RAM, or QEMU's {@code qemu-xhci} over
+ * qtest ({@link QtestXhciPlatform}), so that one driver compares the two.
  */
 final class XhciDriver {
+    /** Where the controller is: BAR0 dword registers and guest memory. */
+    interface Platform {
+        int reg(int offset);
+
+        void reg(int offset, int value);
+
+        void write(long gpa, byte[] bytes);
+
+        byte[] read(long gpa, int length);
+    }
+
     static final int OP = 0x40, RT = 0x1000, DB = 0x2000;
     static final int IR0 = RT + 0x20;
     static final int EVENT_TRBS = 64;
@@ -34,12 +48,48 @@ final class XhciDriver {
     Ring commands;
     final List<Trb> backlog = new ArrayList<>();
 
+    private final Platform platform;
+
     XhciDriver(XhciController hc, GuestMemory mem, long allocBase, long limit, int contextSize) {
         this.hc = hc;
         this.mem = mem;
         this.next = allocBase;
         this.limit = limit;
         this.ctx = contextSize;
+        this.platform = new Platform() { // reads the fields each time: rebind() moves it
+            @Override public int reg(int offset) { return (int) XhciDriver.this.hc.barRead(0, offset, 4); }
+            @Override public void reg(int offset, int value) { XhciDriver.this.hc.barWrite(0, offset, 4, value & 0xFFFF_FFFFL); }
+            @Override public void write(long gpa, byte[] bytes) { XhciDriver.this.mem.write(gpa, bytes); }
+            @Override public byte[] read(long gpa, int length) {
+                byte[] b = new byte[length];
+                XhciDriver.this.mem.read(gpa, b, 0, length);
+                return b;
+            }
+        };
+    }
+
+    /** Over another platform (QEMU): {@code hc} and {@code mem} stay null. */
+    XhciDriver(Platform platform, long allocBase, long limit, int contextSize) {
+        this.platform = platform;
+        this.next = allocBase;
+        this.limit = limit;
+        this.ctx = contextSize;
+    }
+
+    private void w32(long at, int v) {
+        platform.write(at, java.nio.ByteBuffer.allocate(4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(v).array());
+    }
+
+    private void w64(long at, long v) {
+        platform.write(at, java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(v).array());
+    }
+
+    private int r32(long at) {
+        return java.nio.ByteBuffer.wrap(platform.read(at, 4)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt();
+    }
+
+    private long r64(long at) {
+        return java.nio.ByteBuffer.wrap(platform.read(at, 8)).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
     }
 
     /**
@@ -56,13 +106,13 @@ final class XhciDriver {
         long at = next;
         next += size;
         if (next > limit) throw new IllegalStateException("test RAM exhausted");
-        mem.write(at, new byte[(int) size]);
+        platform.write(at, new byte[(int) size]);
         return at;
     }
 
-    int reg(int off) { return (int) hc.barRead(0, off, 4); }
+    int reg(int off) { return platform.reg(off); }
 
-    void reg(int off, int value) { hc.barWrite(0, off, 4, value & 0xFFFF_FFFFL); }
+    void reg(int off, int value) { platform.reg(off, value); }
 
     void reg64(int off, long value) {
         reg(off, (int) value);
@@ -104,9 +154,10 @@ final class XhciDriver {
     }
 
     void write(long at, long parameter, int status, int control) {
-        mem.writeU64(at, parameter);
-        mem.writeU32(at + 8, status);
-        mem.writeU32(at + 12, control);
+        // The control dword (cycle bit) last: a controller running on another thread sees a whole TRB.
+        platform.write(at, java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putLong(parameter).putInt(status).array());
+        w32(at + 12, control);
     }
 
     /** HCRST, then DCBAA, command ring, event ring, interrupter 0 enabled, Run with INTE. */
@@ -119,8 +170,8 @@ final class XhciDriver {
         reg64(OP + 0x18, commands.base | 1);
         eventRing = alloc(EVENT_TRBS * 16L, 64);
         erst = alloc(16, 64);
-        mem.writeU64(erst, eventRing);
-        mem.writeU32(erst + 8, EVENT_TRBS);
+        w64(erst, eventRing);
+        w32(erst + 8, EVENT_TRBS);
         eventIndex = 0;
         eventCycle = true;
         backlog.clear();
@@ -134,9 +185,10 @@ final class XhciDriver {
     /** The next event on the ring, or null; ERDP is advanced (EHB cleared). */
     Trb pollEvent() {
         long at = eventRing + eventIndex * 16L;
-        int control = mem.readU32(at + 12);
+        java.nio.ByteBuffer trb = java.nio.ByteBuffer.wrap(platform.read(at, 16)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        int control = trb.getInt(12);
         if (((control & 1) != 0) != eventCycle) return null;
-        Trb t = new Trb(mem.readU64(at), mem.readU32(at + 8), control, at);
+        Trb t = new Trb(trb.getLong(0), trb.getInt(8), control, at);
         if (++eventIndex == EVENT_TRBS) {
             eventIndex = 0;
             eventCycle = !eventCycle;
@@ -210,7 +262,7 @@ final class XhciDriver {
             this.slot = slot;
             output = alloc(32L * ctx, 64);
             input = alloc(33L * ctx, 64);
-            mem.writeU64(dcbaa + 8L * slot, output);
+            w64(dcbaa + 8L * slot, output);
         }
 
         long inputSlot() { return input + ctx; }
@@ -219,13 +271,13 @@ final class XhciDriver {
 
         long outputEndpoint(int dci) { return output + (long) dci * ctx; }
 
-        int slotState() { return mem.readU32(output + 12) >>> 27; }
+        int slotState() { return r32(output + 12) >>> 27; }
 
-        int address() { return mem.readU32(output + 12) & 0xFF; }
+        int address() { return r32(output + 12) & 0xFF; }
 
-        int endpointState(int dci) { return mem.readU32(outputEndpoint(dci)) & 7; }
+        int endpointState(int dci) { return r32(outputEndpoint(dci)) & 7; }
 
-        long endpointDequeue(int dci) { return mem.readU64(outputEndpoint(dci) + 8); }
+        long endpointDequeue(int dci) { return r64(outputEndpoint(dci) + 8); }
     }
 
     /** Enable Slot, and a Device with its contexts in RAM and in the DCBAA. */
@@ -235,15 +287,15 @@ final class XhciDriver {
 
     /** Fills the input context for Address Device (slot + EP0) and issues the command. */
     Trb address(Device d, int port, UsbSpeed speed, boolean bsr) {
-        mem.write(d.input, new byte[33 * ctx]);
-        mem.writeU32(d.input + 4, 3);                                       // A0, A1
-        mem.writeU32(d.inputSlot(), speed.xhciSpeedId << 20 | 1 << 27);     // speed, Context Entries 1
-        mem.writeU32(d.inputSlot() + 4, port << 16);                        // Root Hub Port Number
+        platform.write(d.input, new byte[33 * ctx]);
+        w32(d.input + 4, 3);                                       // A0, A1
+        w32(d.inputSlot(), speed.xhciSpeedId << 20 | 1 << 27);     // speed, Context Entries 1
+        w32(d.inputSlot() + 4, port << 16);                        // Root Hub Port Number
         d.rings[1] = new Ring(16);
         int mps = speed.superSpeed() ? 512 : speed.controlMaxPacket;
-        mem.writeU32(d.inputEndpoint(1) + 4, mps << 16 | 4 << 3 | 3 << 1);  // MPS, control, CErr 3
-        mem.writeU64(d.inputEndpoint(1) + 8, d.rings[1].pointer());
-        mem.writeU32(d.inputEndpoint(1) + 16, 8);
+        w32(d.inputEndpoint(1) + 4, mps << 16 | 4 << 3 | 3 << 1);  // MPS, control, CErr 3
+        w64(d.inputEndpoint(1) + 8, d.rings[1].pointer());
+        w32(d.inputEndpoint(1) + 16, 8);
         return command(Trb.ADDRESS_DEVICE, d.input, d.slot << 24 | (bsr ? Trb.BSR : 0));
     }
 
@@ -252,19 +304,19 @@ final class XhciDriver {
 
     /** Configure Endpoint adding {@code eps} (fresh rings); returns the completion. */
     Trb configure(Device d, EndpointSpec... eps) {
-        mem.write(d.input, new byte[33 * ctx]);
+        platform.write(d.input, new byte[33 * ctx]);
         int add = 1;
         int last = 1;
         for (EndpointSpec e : eps) {
             add |= 1 << e.dci();
             last = Math.max(last, e.dci());
             d.rings[e.dci()] = new Ring(16);
-            mem.writeU32(d.inputEndpoint(e.dci()) + 4, e.maxPacket() << 16 | e.type() << 3 | 3 << 1);
-            mem.writeU64(d.inputEndpoint(e.dci()) + 8, d.rings[e.dci()].pointer());
-            mem.writeU32(d.inputEndpoint(e.dci()) + 16, e.maxPacket());
+            w32(d.inputEndpoint(e.dci()) + 4, e.maxPacket() << 16 | e.type() << 3 | 3 << 1);
+            w64(d.inputEndpoint(e.dci()) + 8, d.rings[e.dci()].pointer());
+            w32(d.inputEndpoint(e.dci()) + 16, e.maxPacket());
         }
-        mem.writeU32(d.input + 4, add);
-        mem.writeU32(d.inputSlot(), last << 27);
+        w32(d.input + 4, add);
+        w32(d.inputSlot(), last << 27);
         return command(Trb.CONFIGURE_ENDPOINT, d.input, d.slot << 24);
     }
 
@@ -295,8 +347,6 @@ final class XhciDriver {
     }
 
     byte[] read(long gpa, int len) {
-        byte[] b = new byte[len];
-        mem.read(gpa, b, 0, len);
-        return b;
+        return platform.read(gpa, len);
     }
 }
