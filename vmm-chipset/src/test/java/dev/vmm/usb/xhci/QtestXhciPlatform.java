@@ -23,10 +23,20 @@ public final class QtestXhciPlatform implements XhciDriver.Platform, AutoCloseab
 
     /** {@code devices}: further QEMU arguments, e.g. {@code -device usb-tablet,bus=xhci.0}. */
     public QtestXhciPlatform(String... devices) throws Exception {
+        this(null, devices);
+    }
+
+    /**
+     * With {@code haltingBios} (a file of HLT instructions) the vCPUs run it and QEMU's virtual
+     * clock runs with the host's (this build has no qtest accelerator to step it): for timers
+     * such as the HID idle rate. Without, the machine stays stopped ({@code -S}).
+     */
+    QtestXhciPlatform(java.nio.file.Path haltingBios, String... devices) throws Exception {
         QemuQtest.assumeInstalled();
         List<String> args = new ArrayList<>(List.of("-M", "pc", "-m", "128", "-device", "qemu-xhci,id=xhci,addr=0" + SLOT + ".0"));
+        if (haltingBios != null) args.addAll(List.of("-bios", haltingBios.toString()));
         args.addAll(List.of(devices));
-        q = QemuQtest.start(args.toArray(String[]::new));
+        q = haltingBios != null ? QemuQtest.startRunning(args.toArray(String[]::new)) : QemuQtest.start(args.toArray(String[]::new));
         q.cfgWrite(0, SLOT, 0, 0x10, 4, BAR);
         q.cfgWrite(0, SLOT, 0, 0x14, 4, 0);
         q.cfgWrite(0, SLOT, 0, PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);

@@ -282,8 +282,12 @@ final class XhciDriver {
 
     /** Enable Slot, and a Device with its contexts in RAM and in the DCBAA. */
     Device newDevice() {
-        return new Device(enableSlot());
+        lastDevice = new Device(enableSlot());
+        return lastDevice;
     }
+
+    /** The device {@link #newDevice} made last. */
+    Device lastDevice;
 
     /** Fills the input context for Address Device (slot + EP0) and issues the command. */
     Trb address(Device d, int port, UsbSpeed speed, boolean bsr) {

@@ -1,0 +1,109 @@
+package dev.vmm.usb.xhci;
+
+import dev.vmm.chipset.pci.MsixListener;
+import dev.vmm.chipset.pci.PciConfigSpace;
+import dev.vmm.usb.hid.UsbTablet;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import static dev.vmm.usb.xhci.XhciDriver.code;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The HID idle rate as a guest sees it, on QEMU 7.2's usb-tablet behind {@code qemu-xhci} (qtest,
+ * vCPUs halted in a HLT "firmware" so that QEMU's virtual clock runs with the host's) and on ours
+ * behind our controller with the host clock, through the same xHCI driver: SET_IDLE, then an
+ * interrupt IN TD kept queued for a window of host time, counting the reports that complete
+ * while nothing changes. Both run on a loaded shared machine, so the comparison has a tolerance:
+ * each count must lie between 60 % and 105 % of window / (duration × 4 ms), and the two counts
+ * within 25 % of each other; duration 0 must give no report at all on either.
+ */
+class HidIdleRateQemuOracleTest {
+    private static final long WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(2000);
+
+    @TempDir
+    Path dir;
+
+    /** Reports counted for duration 25 (100 ms), then for duration 0, over one enumeration. */
+    private record Counts(int repeating, int silent) { }
+
+    private static Counts count(XhciDriver d) {
+        XhciDescriptorScript.Transcript t = XhciDescriptorScript.run(d, List.of()); // enumerates and configures
+        assertThat(t.lines()).contains("set configuration cc 1");
+        XhciDriver.Device dev = d.lastDevice;
+        assertThat(code(d.configure(dev, new XhciDriver.EndpointSpec(3, 7, 8)))).isEqualTo(CompletionCode.SUCCESS);
+        long buf = d.alloc(8, 64);
+
+        assertThat(XhciDescriptorScript.noData(d, dev, 0x21, 0x0a, 25 << 8, 0)).isEqualTo(CompletionCode.SUCCESS);
+        int repeating = reportsWithin(d, dev, buf, WINDOW_NANOS);
+        assertThat(XhciDescriptorScript.noData(d, dev, 0x21, 0x0a, 0, 0)).isEqualTo(CompletionCode.SUCCESS);
+        int silent = reportsWithin(d, dev, buf, WINDOW_NANOS / 4);
+        return new Counts(repeating, silent);
+    }
+
+    /** Keeps one interrupt IN TD queued for {@code window} of host time; counts completed reports. */
+    private static int reportsWithin(XhciDriver d, XhciDriver.Device dev, long buf, long window) {
+        long end = System.nanoTime() + window;
+        int reports = 0;
+        long trb = queue(d, dev, buf);
+        while (System.nanoTime() - end < 0) {
+            long at = trb;
+            Trb e = d.take(t -> XhciDriver.transferEventFor(t, at));
+            if (e == null) {
+                LockSupport.parkNanos(200_000); // polling the event ring, bounded by the window's deadline
+                continue;
+            }
+            assertThat(code(e)).isIn(CompletionCode.SUCCESS, CompletionCode.SHORT_PACKET);
+            reports++;
+            trb = queue(d, dev, buf);
+        }
+        return reports;
+    }
+
+    private static long queue(XhciDriver d, XhciDriver.Device dev, long buf) {
+        long trb = dev.rings[3].push(buf, 8, Trb.NORMAL << 10 | Trb.IOC | Trb.ISP);
+        d.doorbell(dev, 3);
+        return trb;
+    }
+
+    @Test
+    @Timeout(120)
+    void reportsRepeatAtTheIdleRateAsQemusTablet() throws Exception {
+        Path bios = dir.resolve("hlt.bin");
+        byte[] hlt = new byte[65536];
+        Arrays.fill(hlt, (byte) 0xf4);
+        Files.write(bios, hlt);
+        Counts qemu;
+        try (QtestXhciPlatform p = new QtestXhciPlatform(bios, "-device", "usb-tablet,bus=xhci.0")) {
+            qemu = count(p.driver());
+        }
+        Counts ours;
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        try (TestRam ram = new TestRam(XhciRig.RAM_SIZE)) {
+            XhciController hc = new XhciController(ram.memory, (v, a, data) -> { }, MsixListener.NONE, XhciClock.system(timer));
+            hc.configWrite(PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
+            hc.plug(new UsbTablet(), 0);
+            ours = count(new XhciDriver(hc, ram.memory, 0x10000, XhciRig.RAM_SIZE, 32));
+        } finally {
+            timer.shutdownNow();
+        }
+        System.out.println("idle rate 100 ms over 2 s: QEMU " + qemu.repeating() + " reports, ours " + ours.repeating()
+                + "; rate 0 over 0.5 s: QEMU " + qemu.silent() + ", ours " + ours.silent());
+        int expected = (int) (WINDOW_NANOS / TimeUnit.MILLISECONDS.toNanos(100));
+        assertThat(qemu.repeating()).as("QEMU").isBetween(expected * 60 / 100, expected * 105 / 100);
+        assertThat(ours.repeating()).as("ours").isBetween(expected * 60 / 100, expected * 105 / 100);
+        assertThat(Math.abs(qemu.repeating() - ours.repeating())).isLessThanOrEqualTo(Math.max(qemu.repeating(), ours.repeating()) / 4);
+        assertThat(qemu.silent()).as("QEMU, rate 0").isZero();
+        assertThat(ours.silent()).as("ours, rate 0").isZero();
+    }
+}
