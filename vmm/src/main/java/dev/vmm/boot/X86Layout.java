@@ -1,5 +1,7 @@
 package dev.vmm.boot;
 
+import dev.vmm.chipset.apic.ApicAddresses;
+
 /**
  * Where things live in the guest-physical address space of an x86 machine. Low memory follows
  * the PC conventions guests expect (EBDA below 640 KiB, BIOS area at 0xE0000-0xFFFFF); RAM above
@@ -34,8 +36,8 @@ public final class X86Layout {
     /** Start of the 32-bit MMIO hole (PCI BARs, IOAPIC, LAPIC, firmware). */
     public static final long MMIO_HOLE_START = 0xC000_0000L;
     public static final long MMIO_HOLE_END = 0x1_0000_0000L;
-    public static final long IOAPIC_ADDR = 0xFEC0_0000L;
-    public static final long LAPIC_ADDR = 0xFEE0_0000L;
+    public static final long IOAPIC_ADDR = ApicAddresses.IOAPIC;
+    public static final long LAPIC_ADDR = ApicAddresses.LOCAL_APIC;
     /** Three pages KVM needs for the real-mode TSS (VT-x), and one for its identity map. */
     public static final long KVM_TSS_ADDR = 0xFFFB_D000L;
     public static final long KVM_IDENTITY_MAP_ADDR = 0xFFFB_C000L;

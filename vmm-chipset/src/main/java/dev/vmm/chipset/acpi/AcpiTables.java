@@ -1,5 +1,6 @@
 package dev.vmm.chipset.acpi;
 
+import dev.vmm.chipset.apic.ApicAddresses;
 import dev.vmm.chipset.firmware.ApicIds;
 import dev.vmm.chipset.firmware.TableBytes;
 import dev.vmm.chipset.pci.PciInterruptRouter;
@@ -40,8 +41,6 @@ public final class AcpiTables {
     public static final int FADT_SIZE = 276;
     /** The largest image {@link Builder#build} accepts (the 0xE0000-0xFFFFF BIOS area). */
     public static final int MAX_SIZE = 128 * 1024;
-    public static final long LOCAL_APIC_ADDRESS = 0xfee0_0000L;
-    public static final long IOAPIC_ADDRESS = 0xfec0_0000L;
     public static final int RESET_PORT = 0xcf9;
     public static final int RESET_VALUE = 0x06;
     public static final int CMOS_CENTURY_INDEX = 0x32;
@@ -127,7 +126,7 @@ public final class AcpiTables {
     public static final class Builder {
         private int[] apicIds;
         private int ioApicId = -1;
-        private long ioApicAddress = IOAPIC_ADDRESS;
+        private long ioApicAddress = ApicAddresses.IOAPIC;
         private final List<PciInterruptRouter.Route> routes = new ArrayList<>();
         private int busFirst = 0, busLast = 255;
         private final List<Window> ioWindows = new ArrayList<>();
@@ -596,7 +595,7 @@ public final class AcpiTables {
             int length = HEADER_SIZE + 8 + 8 * listed.length + 12 + 10 * overrides.size() + 6;
             byte[] t = header("APIC", length, MADT_REVISION);
             ByteBuffer b = le(t).position(HEADER_SIZE);
-            b.putInt((int) LOCAL_APIC_ADDRESS);
+            b.putInt((int) ApicAddresses.LOCAL_APIC);
             b.putInt(1); // PCAT_COMPAT: dual 8259s present (KVM's in-kernel PIC)
             for (int i = 0; i < listed.length; i++) {
                 b.put((byte) MADT_LOCAL_APIC).put((byte) 8).put((byte) i).put((byte) listed[i]);

@@ -1,5 +1,6 @@
 package dev.vmm.chipset.firmware;
 
+import dev.vmm.chipset.apic.ApicAddresses;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -26,8 +27,6 @@ import java.util.TreeSet;
  * virtual-wire local interrupts: ExtINT on LINT0 and NMI on LINT1 of every local APIC.
  */
 public final class MpTable {
-    public static final long LOCAL_APIC_ADDRESS = 0xfee0_0000L;
-    public static final long IOAPIC_ADDRESS = 0xfec0_0000L;
     public static final int IOAPIC_PINS = 24;
     public static final int LAPIC_VERSION = 0x14;
     public static final int SPEC_REV_1_4 = 4;
@@ -76,7 +75,7 @@ public final class MpTable {
         private int cpuFeatures = 0x0000_0201; // FPU, APIC
         private int ioApicId = -1;
         private int ioApicVersion = 0x20;
-        private long ioApicAddress = IOAPIC_ADDRESS;
+        private long ioApicAddress = ApicAddresses.IOAPIC;
         private final int[] isaPins = new int[16];
         private final List<PciRoute> pciRoutes = new ArrayList<>();
         private String oemId = "VMM";
@@ -218,7 +217,7 @@ public final class MpTable {
             b.putInt(0); // no OEM table
             b.putShort((short) 0);
             b.putShort((short) entryCount());
-            b.putInt((int) LOCAL_APIC_ADDRESS);
+            b.putInt((int) ApicAddresses.LOCAL_APIC);
             b.putShort((short) 0); // no extended entries...
             b.put((byte) 0); // ...so their checksum is 0
             b.put((byte) 0);

@@ -10,32 +10,41 @@ public final class NbdErrno {
     public static final int EPERM = 1, EIO = 5, ENOMEM = 12, EINVAL = 22, ENOSPC = 28, EOVERFLOW = 75,
             ENOTSUP = 95, ESHUTDOWN = 108;
 
+    /** One row per wire value: its name is the constant's, its text strerror's (glibc's wording). */
+    private enum Known {
+        EPERM(NbdErrno.EPERM, "Operation not permitted"),
+        EIO(NbdErrno.EIO, "Input/output error"),
+        ENOMEM(NbdErrno.ENOMEM, "Cannot allocate memory"),
+        EINVAL(NbdErrno.EINVAL, "Invalid argument"),
+        ENOSPC(NbdErrno.ENOSPC, "No space left on device"),
+        EOVERFLOW(NbdErrno.EOVERFLOW, "Value too large for defined data type"),
+        ENOTSUP(NbdErrno.ENOTSUP, "Operation not supported"),
+        ESHUTDOWN(NbdErrno.ESHUTDOWN, "Cannot send after transport endpoint shutdown");
+
+        private final int value;
+        private final String text;
+
+        Known(int value, String text) {
+            this.value = value;
+            this.text = text;
+        }
+
+        /** The row of {@code errno}, or null for a value outside the spec's subset. */
+        static Known of(int errno) {
+            for (Known k : values()) {
+                if (k.value == errno) return k;
+            }
+            return null;
+        }
+    }
+
     public static String name(int errno) {
-        return switch (errno) {
-            case EPERM -> "EPERM";
-            case EIO -> "EIO";
-            case ENOMEM -> "ENOMEM";
-            case EINVAL -> "EINVAL";
-            case ENOSPC -> "ENOSPC";
-            case EOVERFLOW -> "EOVERFLOW";
-            case ENOTSUP -> "ENOTSUP";
-            case ESHUTDOWN -> "ESHUTDOWN";
-            default -> "errno " + Integer.toUnsignedString(errno);
-        };
+        Known k = Known.of(errno);
+        return k != null ? k.name() : "errno " + Integer.toUnsignedString(errno);
     }
 
     public static String describe(int errno) {
-        String text = switch (errno) {
-            case EPERM -> "Operation not permitted";
-            case EIO -> "Input/output error";
-            case ENOMEM -> "Cannot allocate memory";
-            case EINVAL -> "Invalid argument";
-            case ENOSPC -> "No space left on device";
-            case EOVERFLOW -> "Value too large for defined data type";
-            case ENOTSUP -> "Operation not supported";
-            case ESHUTDOWN -> "Cannot send after transport endpoint shutdown";
-            default -> "unknown error";
-        };
-        return text + " (" + name(errno) + ")";
+        Known k = Known.of(errno);
+        return (k != null ? k.text : "unknown error") + " (" + name(errno) + ")";
     }
 }

@@ -10,6 +10,7 @@ import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.DescriptorChain;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
+import dev.vmm.virtio.rng.OneShotTimer;
 import dev.vmm.virtio.rng.Scheduler;
 
 import java.nio.ByteBuffer;
@@ -68,7 +69,6 @@ public final class VirtioBalloon implements MigratableDevice {
     private final long ramBytes;
     private final BalloonHost host;
     private final Executor io;
-    private final Scheduler scheduler;
     private final LongSupplier clockSeconds;
     private final Consumer<String> log;
     private volatile LongConsumer actualListener = a -> { };
@@ -85,7 +85,7 @@ public final class VirtioBalloon implements MigratableDevice {
     private boolean failed;
     private int statsHead = -1;          // the stats buffer the device holds until it wants new figures
     private long pollSeconds;
-    private Runnable pollTimer;
+    private final OneShotTimer pollTimer;
     private BalloonStats stats = BalloonStats.none();
     private long releasedBytes;
     private long refusedPages;
@@ -104,7 +104,7 @@ public final class VirtioBalloon implements MigratableDevice {
         this.ramBytes = ramBytes;
         this.host = host;
         this.io = io;
-        this.scheduler = scheduler;
+        this.pollTimer = new OneShotTimer(scheduler, this::pollFired);
         this.clockSeconds = clockSeconds;
         this.log = log;
     }
@@ -353,23 +353,20 @@ public final class VirtioBalloon implements MigratableDevice {
     }
 
     private void armPoll() {
-        if (pollSeconds <= 0 || queues == null || !statsNegotiated || pollTimer != null) return;
-        pollTimer = scheduler.schedule(this::pollFired, pollSeconds * 1_000_000_000L);
+        if (pollSeconds <= 0 || queues == null || !statsNegotiated) return;
+        pollTimer.arm(pollSeconds * 1_000_000_000L);
     }
 
     private void pollFired() {
         synchronized (this) {
-            pollTimer = null;
+            pollTimer.fired();
             armPoll();
         }
         io.execute(this::requestStats);
     }
 
     private void cancelPoll() {
-        if (pollTimer != null) {
-            pollTimer.run();
-            pollTimer = null;
-        }
+        pollTimer.cancel();
     }
 
     private void account(PageRuns runs) {

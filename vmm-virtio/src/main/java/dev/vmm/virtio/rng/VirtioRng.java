@@ -63,7 +63,6 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     private final FileChannel source;
     private final TokenBucket bucket;
     private final LongSupplier clock;
-    private final Scheduler scheduler;
     private final DescriptorChain chain = new DescriptorChain(4);
 
     // Guarded by this.
@@ -72,7 +71,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     private boolean held;          // chain was popped but not completed (waiting for tokens)
     private boolean failed;
     private boolean sourceEnded;
-    private Runnable pendingTimer;
+    private final OneShotTimer timer;
     private long bytesServed;
 
     /** Reads from {@code /dev/urandom}, no rate limit. */
@@ -97,7 +96,7 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
         this.source = FileChannel.open(source, StandardOpenOption.READ);
         this.clock = clock;
         this.bucket = rate == null ? null : TokenBucket.ofBurst(rate.bytes(), rate.periodNanos(), clock.getAsLong());
-        this.scheduler = scheduler;
+        this.timer = new OneShotTimer(scheduler, this::timerFired);
     }
 
     public Path sourcePath() { return sourcePath; }
@@ -244,22 +243,18 @@ public final class VirtioRng implements VirtioDevice, AutoCloseable, dev.vmm.vir
     }
 
     private void scheduleServe(long delayNanos) {
-        if (pendingTimer != null) return;
-        pendingTimer = scheduler.schedule(this::timerFired, delayNanos);
+        timer.arm(delayNanos);
     }
 
     private void timerFired() {
         synchronized (this) {
-            pendingTimer = null;
+            timer.fired();
         }
         serve();
     }
 
     private void cancelTimer() {
-        if (pendingTimer != null) {
-            pendingTimer.run();
-            pendingTimer = null;
-        }
+        timer.cancel();
     }
 
     private void fail(String reason) {
