@@ -176,8 +176,8 @@ public record DeviceManifest(List<Entry> entries) {
                 it.remove();
             }
         }
-        for (Entry s : missing) problems.add("missing device " + s.describe() + " (the source has it" + (s.id().isEmpty() ? "" : "; plugged at run time?") + ")");
-        for (Entry h : extra) problems.add("extra device " + h.describe() + " (the source has none there)");
+        for (Entry s : missing) problems.add("missing device " + s.describe());
+        for (Entry h : extra) problems.add("extra device " + h.describe());
         if (problems.isEmpty()) return null;
         return String.join("; ", problems) + ": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=)";
     }
