@@ -13,7 +13,6 @@ import dev.vmm.machine.PciSubsystem;
 import dev.vmm.virtio.io.IoThread;
 import dev.vmm.virtio.pci.VirtioPciDevice;
 
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
