@@ -6,7 +6,9 @@
  *   hp=acpi  its slot bit in PCID (0xae04) → writes it to B0EJ (0xae08), what _EJ0 does
  *   hp=pcie  Attention Button Pressed in the root port's slot status → slot control: power
  *            controller off, power indicator off, what pciehp does
- * cmdline: hp=acpi|pcie (acpi)  timeout_ms=N (120000)
+ * cmdline: hp=acpi|pcie (acpi)  timeout_ms=N (120000)  io=1: while waiting for the unplug request,
+ *          read sector 0 again every 100 ms and check it is unchanged, printing "hotplug: io N"
+ *          every 10 reads (a migration test watches them continue on the destination)
  * Prints "hotplug: waiting", "hotplug: found BB:DD.F", "hotplug: sector0 %016lx",
  * "hotplug: ejected"; exits 0, or 1 with "hotplug: FAIL ..." on a timeout or an error.
  */
@@ -45,6 +47,7 @@ int main(void)
     kit_cmdline_str("hp", hp, sizeof(hp));
     bool pcie = hp[0] == 'p';
     timeout_ms = kit_cmdline_u64("timeout_ms", 120000);
+    bool io = kit_cmdline_u64("io", 0) != 0;
 
     kit_printf("hotplug: waiting\n");
     static struct kit_vblk blk;
@@ -78,6 +81,16 @@ int main(void)
             break;
         if (pcie && (kit_pci_read16(&port, exp + EXP_SLTSTA) & 1))
             break;
+        if (io && waited % 100 == 99) {
+            static uint64_t again[64];
+            uint64_t reads = waited / 100 + 1;
+            if (kit_vblk_sync(&blk.q[0], KIT_VBLK_T_IN, 0, again, sizeof(again), 10000) != KIT_VBLK_S_OK)
+                return fail("read of sector 0 while waiting");
+            if (again[0] != sector[0])
+                return fail("sector 0 changed");
+            if (reads % 10 == 0)
+                kit_printf("hotplug: io %lu\n", (unsigned long)reads);
+        }
         kit_udelay(1000);
     }
     kit_virtio_reset(&blk.v);

@@ -44,7 +44,8 @@ public final class PerKindAllowLists {
      */
     static final List<String> CONTROL_DERIVED = List.of("socket", "connect", "setsockopt", "getsockopt", "accept4",
             "pwrite64", "ftruncate", "fsync", "fdatasync", "shutdown", "dup", "unlink", "unlinkat", "rename",
-            "renameat", "renameat2", "fchmod");
+            "renameat", "renameat2", "fchmod",
+            "recvmsg"); // QMP clients are read with recvmsg (fds passed with getfd: dev.vmm.control.fdpass)
 
     static final Map<ThreadKind, List<String>> DERIVED = new EnumMap<>(Map.of(
             ThreadKind.VCPU, List.of("ioctl", "readv", "writev", "eventfd2", "ppoll", "poll"),

@@ -9,11 +9,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.Channels;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,7 +56,10 @@ public final class QmpServer implements AutoCloseable {
     /** The parameters each command declares; a command absent here checks its own arguments. */
     private final Map<String, Set<String>> parameters = new ConcurrentHashMap<>();
     private final Set<Client> clients = ConcurrentHashMap.newKeySet();
-    private ServerSocketChannel server;
+    /** The listening socket: a raw fd (dev.vmm.control.fdpass) so clients can pass fds (getfd); -1 before start. */
+    private volatile int server = -1;
+    /** The client whose command runs on this thread (getfd takes the fds that client passed). */
+    private static final ThreadLocal<Client> CURRENT = new ThreadLocal<>();
 
     public QmpServer(Path path, String version) {
         this.path = path;
@@ -89,12 +87,11 @@ public final class QmpServer implements AutoCloseable {
     /** Binds the socket (replacing a stale one) and starts accepting clients. */
     public void start() throws IOException {
         Files.deleteIfExists(path);
-        server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         // Bind under a temporary name and rename once listening: a client that waits for the path
         // to appear can never connect in the gap between bind() and listen() and be refused.
         Path tmp = path.resolveSibling(path.getFileName() + ".tmp" + ProcessHandle.current().pid());
         Files.deleteIfExists(tmp);
-        server.bind(UnixDomainSocketAddress.of(tmp));
+        server = dev.vmm.control.fdpass.UnixSockets.listen(tmp);
         Files.move(tmp, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-accept", this::acceptLoop);
     }
@@ -102,10 +99,9 @@ public final class QmpServer implements AutoCloseable {
     public Path path() { return path; }
 
     private void acceptLoop() {
-        while (server.isOpen()) {
+        while (server >= 0) {
             try {
-                SocketChannel ch = server.accept();
-                Client c = new Client(ch);
+                Client c = new Client(new dev.vmm.control.fdpass.FdStreams(dev.vmm.control.fdpass.UnixSockets.accept(server)));
                 dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-client", c::serve);
             } catch (IOException e) {
                 return; // closed
@@ -129,18 +125,19 @@ public final class QmpServer implements AutoCloseable {
     }
 
     private final class Client {
-        private final SocketChannel ch;
+        private final dev.vmm.control.fdpass.FdStreams ch;
         private final OutputStream out;
         volatile boolean negotiated;
 
-        Client(SocketChannel ch) {
+        Client(dev.vmm.control.fdpass.FdStreams ch) {
             this.ch = ch;
-            this.out = Channels.newOutputStream(ch);
+            this.out = ch.out();
         }
 
         void serve() {
             clients.add(this);
-            try (InputStream in = Channels.newInputStream(ch)) {
+            CURRENT.set(this);
+            try (InputStream in = ch.in()) {
                 ObjectNode greeting = JSON.createObjectNode();
                 ObjectNode qmp = greeting.putObject("QMP");
                 qmp.set("version", JSON.valueToTree(Map.of("qemu", Map.of("major", 0, "minor", 1, "micro", 0),
@@ -162,11 +159,8 @@ public final class QmpServer implements AutoCloseable {
                 // client went away
             } finally {
                 clients.remove(this);
-                try {
-                    ch.close();
-                } catch (IOException ignored) {
-                    // nothing to do
-                }
+                CURRENT.remove();
+                ch.close(); // the socket and every passed fd no command took
             }
         }
 
@@ -234,6 +228,15 @@ public final class QmpServer implements AutoCloseable {
         return i < 0 ? s : s.substring(0, i);
     }
 
+    /**
+     * For a command running now: the oldest file descriptor its client passed with SCM_RIGHTS and
+     * no command has taken yet (the caller owns it now), or -1 (none, or not on a client's thread).
+     */
+    public static int takeReceivedFd() {
+        Client c = CURRENT.get();
+        return c == null ? -1 : c.ch.takeFd();
+    }
+
     /** Names of the registered commands, sorted. */
     public Set<String> commandNames() {
         return new TreeMap<>(commands).keySet();
@@ -242,7 +245,12 @@ public final class QmpServer implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (server != null) server.close();
+            int fd = server;
+            if (fd >= 0) {
+                server = -1;
+                dev.vmm.control.fdpass.UnixSockets.shutdown(fd); // wakes the accept loop
+                dev.vmm.ffm.libc.Libc.close(fd);
+            }
             Files.deleteIfExists(path);
         } catch (IOException ignored) {
             // shutdown path

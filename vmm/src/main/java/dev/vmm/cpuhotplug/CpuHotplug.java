@@ -101,6 +101,42 @@ public final class CpuHotplug {
         return path;
     }
 
+    // --- saved state (issue 15: snapshots and migration carry the hot-plugged vCPUs) ---
+
+    /** A CPU plugged at run time and still present: its index among the possible CPUs and its QMP id (null: anonymous). */
+    public record PresentCpu(int index, String id) {}
+
+    /** The hot-plugged CPUs present now, in the order they were plugged (QMP order). */
+    public synchronized List<PresentCpu> hotPlugged() {
+        List<Integer> hot = new ArrayList<>();
+        for (int i = topology.cpus(); i < topology.maxCpus(); i++) if (plugged.get(i) != null && block.isPresent(i)) hot.add(i);
+        hot.sort(java.util.Comparator.comparingLong(i -> plugged.get(i).order()));
+        List<PresentCpu> out = new ArrayList<>();
+        for (int i : hot) out.add(new PresentCpu(i, plugged.get(i).id()));
+        return out;
+    }
+
+    /**
+     * Restore (snapshot, incoming migration): creates the vCPUs of CPUs the source had plugged, in
+     * its order, before their saved registers are loaded; no guest event (the register block's
+     * saved state follows, with whatever events the source's guest had not acknowledged yet).
+     * Refused (IllegalArgumentException) for a boot CPU, an index out of range or a CPU present here.
+     */
+    public synchronized void restorePlugged(List<PresentCpu> cpus) {
+        for (PresentCpu c : cpus) {
+            if (c.index() < topology.cpus() || c.index() >= topology.maxCpus()) {
+                throw new IllegalArgumentException("hot-plugged CPU " + c.index() + " outside " + topology.cpus() + ".." + (topology.maxCpus() - 1));
+            }
+            if (plugged.get(c.index()) != null || block.isPresent(c.index())) throw new IllegalArgumentException("CPU " + c.index() + " is present here already");
+        }
+        for (PresentCpu c : cpus) {
+            VcpuFactory.Plugged vcpu = factory.plug(c.index());
+            String path = c.id() != null ? "/machine/peripheral/" + c.id() : "/machine/peripheral-anon/device[" + anonymous++ + "]";
+            plugged.set(c.index(), new Plugged(c.id(), path, vcpu, plugCount++));
+            block.plug(c.index()); // present; the events are those of the saved block state loaded next
+        }
+    }
+
     /** The present CPU with this QMP id, or -1. */
     synchronized int indexOf(String id) {
         for (int i = 0; i < topology.maxCpus(); i++) {

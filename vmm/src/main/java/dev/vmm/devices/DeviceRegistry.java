@@ -45,8 +45,15 @@ public final class DeviceRegistry {
 
     synchronized void addTransport(VirtioPciDevice d) { transports.add(d); }
 
-    /** The virtio transports in attach order (the order of the command line's device options). */
-    public synchronized List<VirtioPciDevice> transports() { return Collections.unmodifiableList(new ArrayList<>(transports)); }
+    /**
+     * The virtio transports in attach order (the order of the command line's device options), then
+     * those of devices plugged at run time (snapshots and migration carry them, issue 15).
+     */
+    public synchronized List<VirtioPciDevice> transports() {
+        List<VirtioPciDevice> all = new ArrayList<>(transports);
+        for (DeviceRegistry c : children) all.addAll(c.transports());
+        return Collections.unmodifiableList(all);
+    }
 
     public synchronized void addDrive(BlockDrive d) { drives.add(d); }
 

@@ -71,6 +71,11 @@ public final class PciPlacement {
         return buses.get(id);
     }
 
+    /** Every named bus, by name (the root first): saved state finds the root ports here. */
+    public synchronized Map<String, Downstream> buses() {
+        return java.util.Collections.unmodifiableMap(new LinkedHashMap<>(buses));
+    }
+
     /** Puts {@code dev} at a fixed root-bus address (a chipset function such as 00:1f.2). */
     public synchronized void placeAt(int slot, int function, PciDevice dev) {
         root.attach(slot, function, dev);

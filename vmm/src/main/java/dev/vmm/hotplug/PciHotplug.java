@@ -13,7 +13,6 @@ import dev.vmm.machine.PciSubsystem;
 import dev.vmm.virtio.io.IoThread;
 import dev.vmm.virtio.pci.VirtioPciDevice;
 
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,7 +64,6 @@ public final class PciHotplug {
         this.machine = machine;
         this.slots = slots;
         slots.onEject(this::ejected);
-        machine.registry().cannotSaveStateWhile(this::unsaveable);
     }
 
     /**
@@ -181,14 +179,5 @@ public final class PciHotplug {
         } finally {
             p.gone.complete(null);
         }
-    }
-
-    /** What snapshots and migration cannot carry: the devices plugged at run time. */
-    private synchronized String unsaveable() {
-        if (byDevice.isEmpty()) return null;
-        List<String> names = new ArrayList<>();
-        for (Plugged p : byDevice.values()) names.add(p.driver + (p.id == null ? "" : " '" + p.id + "'"));
-        return "devices plugged at run time (" + String.join(", ", names) + "): snapshots and migration do not carry"
-                + " them; device_del them first";
     }
 }

@@ -214,11 +214,7 @@ public final class MachineBuilder {
                 m.attachCpuHotplug(dev.vmm.cpuhotplug.CpuHotplug.install(pio, p.recipe().cpuHotplugBase(), chipset.gpe(), cfg.smp(),
                         dev.vmm.cpuhotplug.CpuHotplug.typeName(cpuSpec.model()), new dev.vmm.cpuhotplug.KvmVcpuFactory(maker, m)));
             }
-            if (!cfg.smp().equals(dev.vmm.smp.SmpTopology.of(cfg.cpus()))) {
-                // A snapshot names only the vCPU count: restored, the guest would get other APIC ids and no hot-plugged CPUs.
-                registry.cannotSaveState("the --cpus topology (maxcpus/sockets/cores/threads; snapshots and migration carry "
-                        + "only the vCPU count, not the topology or the set of hot-plugged vCPUs)");
-            }
+            // Snapshots and migration carry the topology and the hot-plugged vCPUs (dev.vmm.snapshot.devices.HotplugState).
             return m;
         } catch (RuntimeException e) {
             // Devices attached hand their resources to the registry; the others still hold theirs.

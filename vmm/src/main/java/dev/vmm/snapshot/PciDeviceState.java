@@ -5,6 +5,8 @@ import dev.vmm.machine.Machine;
 import dev.vmm.devices.DeviceRegistry;
 import dev.vmm.migration.stream.StateFormatException;
 import dev.vmm.migration.stream.StateWriter;
+import dev.vmm.snapshot.devices.DeviceManifest;
+import dev.vmm.snapshot.devices.RootPortSlots;
 import dev.vmm.virtio.pci.VirtioPciDevice;
 import dev.vmm.virtio.pci.VirtioPciState;
 
@@ -33,12 +35,15 @@ public final class PciDeviceState {
     public static final int VIRTIO_VERSION = VirtioPciState.VERSION;
 
     private final byte[] pci;
+    /** The {@code devices} section (DeviceManifest, issue 15): what is where, hot-plugged devices included. */
+    private final byte[] manifest;
     private final List<byte[]> virtio;
     /** The qemu-xhci section (UsbControllerState), or null. */
     private final byte[] usb;
 
-    private PciDeviceState(byte[] pci, List<byte[]> virtio, byte[] usb) {
+    private PciDeviceState(byte[] pci, byte[] manifest, List<byte[]> virtio, byte[] usb) {
         this.pci = pci;
+        this.manifest = manifest;
         this.virtio = virtio;
         this.usb = usb;
     }
@@ -46,6 +51,7 @@ public final class PciDeviceState {
     /** Whether {@code name} is one of these sections, and the newest version read. */
     static int sectionVersion(String name) {
         if (name.equals("pci")) return PCI_VERSION;
+        if (name.equals(DeviceManifest.SECTION)) return DeviceManifest.VERSION;
         if (name.startsWith("virtio/")) return VIRTIO_VERSION;
         if (name.equals(UsbControllerState.SECTION)) return UsbControllerState.VERSION;
         return -1;
@@ -56,8 +62,12 @@ public final class PciDeviceState {
      * before touching anything, when a device cannot save its state.
      */
     public static PciDeviceState capture(Machine m) throws IOException {
-        DeviceRegistry w = m.devices();
-        if (w == null || (w.transports().isEmpty() && UsbControllerState.of(m) == null)) return new PciDeviceState(null, List.of(), null);
+        return capture(m.devices());
+    }
+
+    /** As {@link #capture(Machine)} for the devices of {@code w} (a machine's registry; null: none). */
+    public static PciDeviceState capture(DeviceRegistry w) throws IOException {
+        if (w == null || (w.transports().isEmpty() && UsbControllerState.of(w) == null)) return new PciDeviceState(null, null, List.of(), null);
         List<String> unsupported = new ArrayList<>();
         for (VirtioPciDevice d : w.transports()) if (!d.canSaveState()) unsupported.add(d.toString());
         if (!unsupported.isEmpty()) {
@@ -69,7 +79,8 @@ public final class PciDeviceState {
             VirtioPciState s = d.saveState();
             virtio.add(SectionBytes.of(o -> s.write(o)));
         }
-        byte[] usb = UsbControllerState.capture(m);
+        byte[] usb = UsbControllerState.capture(w);
+        byte[] manifest = SectionBytes.of(DeviceManifest.of(w)::write);
         // Config spaces after the quiesce: nothing changes them while the vCPUs are paused.
         List<PciFunction> functions = w.pci().root().allFunctions();
         byte[] pci = SectionBytes.of(o -> {
@@ -88,12 +99,13 @@ public final class PciDeviceState {
                 }
             }
         });
-        return new PciDeviceState(pci, virtio, usb);
+        return new PciDeviceState(pci, manifest, virtio, usb);
     }
 
     /** Writes the sections (after the vCPU and legacy device sections). */
     public void write(StateWriter w) throws IOException {
         if (pci == null) return;
+        w.section(DeviceManifest.SECTION, DeviceManifest.VERSION, manifest);
         w.section("pci", PCI_VERSION, pci);
         for (int i = 0; i < virtio.size(); i++) w.section("virtio/" + i, VIRTIO_VERSION, virtio.get(i));
         if (usb != null) w.section(UsbControllerState.SECTION, UsbControllerState.VERSION, usb);
@@ -101,26 +113,37 @@ public final class PciDeviceState {
 
     /** Reads the sections into a freshly built machine with the same devices. */
     public static final class Loader {
-        private final Machine m;
+        private final DeviceRegistry registry;
         private final List<VirtioPciDevice> transports;
         private final boolean[] loaded;
         private boolean pciLoaded;
         private boolean usbLoaded;
+        /** Saved virtio section index → this machine's transport index (from the devices section; identity without it). */
+        private int[] virtioTargets;
 
         public Loader(Machine m) {
-            this.m = m;
-            this.transports = m.devices() == null ? List.of() : m.devices().transports();
+            this(m.devices());
+        }
+
+        /** Loads into the devices of {@code registry} (null: a machine without PCI devices). */
+        public Loader(DeviceRegistry registry) {
+            this.registry = registry;
+            this.transports = registry == null ? List.of() : registry.transports();
             this.loaded = new boolean[transports.size()];
         }
 
         public boolean read(String name, DataInputStream in) throws IOException {
+            if (name.equals(DeviceManifest.SECTION)) {
+                readManifest(DeviceManifest.read(in));
+                return true;
+            }
             if (name.equals("pci")) {
                 readPci(in);
                 return true;
             }
             if (name.equals(UsbControllerState.SECTION)) {
                 if (!pciLoaded) throw new StateFormatException("qemu-xhci state before the pci section");
-                UsbControllerState.load(m, in);
+                UsbControllerState.load(registry, in);
                 usbLoaded = true;
                 return true;
             }
@@ -130,6 +153,10 @@ public final class PciDeviceState {
                 index = Integer.parseInt(name.substring("virtio/".length()));
             } catch (NumberFormatException e) {
                 throw new StateFormatException("bad section name " + name);
+            }
+            if (virtioTargets != null) {
+                if (index < 0 || index >= virtioTargets.length || virtioTargets[index] < 0) throw new StateFormatException("state has virtio device " + index + ", not in its devices section");
+                index = virtioTargets[index];
             }
             if (index < 0 || index >= transports.size()) {
                 throw new StateFormatException("state has virtio device " + index + " but this machine has " + transports.size()
@@ -146,9 +173,18 @@ public final class PciDeviceState {
             return true;
         }
 
+        /** Issue 15: the saved device list against this machine's, before any state is loaded into it. */
+        private void readManifest(DeviceManifest saved) throws IOException {
+            if (registry == null) throw new StateFormatException("state has PCI devices, this machine has none: start it with the source's current devices");
+            DeviceManifest here = DeviceManifest.of(registry);
+            String difference = saved.difference(here);
+            if (difference != null) throw new StateFormatException(difference);
+            virtioTargets = saved.virtioTargets(here);
+        }
+
         private void readPci(DataInputStream in) throws IOException {
-            if (m.devices() == null) throw new StateFormatException("state has PCI devices, this machine has none");
-            List<PciFunction> functions = m.devices().pci().root().allFunctions();
+            if (registry == null) throw new StateFormatException("state has PCI devices, this machine has none");
+            List<PciFunction> functions = registry.pci().root().allFunctions();
             int n = in.readInt();
             if (n != functions.size()) {
                 throw new StateFormatException("state has " + n + " PCI functions, this machine " + functions.size()
@@ -179,6 +215,7 @@ public final class PciDeviceState {
             }
             // Bridges first (windows and bus numbers decide what is reachable), then every BAR.
             for (PciFunction f : functions) f.refreshBars();
+            RootPortSlots.configRestored(registry);
             for (int i = 0; i < functions.size(); i++) {
                 if (msix.get(i) == null) continue;
                 try {
@@ -192,7 +229,7 @@ public final class PciDeviceState {
 
         /** Checks every device got its state. */
         public void apply() throws StateFormatException {
-            boolean usb = UsbControllerState.of(m) != null;
+            boolean usb = UsbControllerState.of(registry) != null;
             if (transports.isEmpty() && !usb) return;
             if (usb && !usbLoaded) throw new StateFormatException("state has no section for qemu-xhci (saved without --usb? start it with the source's device options)");
             if (!pciLoaded) throw new StateFormatException("state has no PCI section but this machine has virtio devices "

@@ -5,14 +5,14 @@ import java.io.DataOutputStream;
 import java.io.IOException;
 
 /** A state section's body written with a {@link DataOutputStream} into a byte array (big-endian). */
-final class SectionBytes {
+public final class SectionBytes {
     private SectionBytes() {}
 
-    interface Body {
+    public interface Body {
         void write(DataOutputStream o) throws IOException;
     }
 
-    static byte[] of(Body body) throws IOException {
+    public static byte[] of(Body body) throws IOException {
         ByteArrayOutputStream bos = new ByteArrayOutputStream();
         DataOutputStream o = new DataOutputStream(bos);
         body.write(o);

@@ -93,6 +93,8 @@ public final class Snapshot {
 
     /** As above with the PCI/virtio state captured before guest RAM was saved. */
     public static void writeDeviceState(Machine m, StateWriter w, PciDeviceState devices) throws IOException {
+        // Issue 15: the --cpus topology and the hot-plugged vCPUs first (the destination creates them before their state).
+        dev.vmm.snapshot.devices.HotplugState.writeCpus(hotplugParts(m), w);
         // First, so a destination whose CPU cannot carry the guest's refuses before loading anything.
         w.section(dev.vmm.cpu.CpuState.SECTION, dev.vmm.cpu.CpuState.VERSION, SectionBytes.of(o -> dev.vmm.cpu.CpuState.write(o, m)));
         VmState vm = VmState.capture(m.vm());
@@ -107,7 +109,14 @@ public final class Snapshot {
         w.section("cmos", CMOS_VERSION, SectionBytes.of(o -> RecordCodec.write(o, m.cmos().state())));
         w.section("i8042", 1, SectionBytes.of(o -> RecordCodec.write(o, m.i8042().state())));
         w.section("gpe0", 1, SectionBytes.of(o -> RecordCodec.write(o, m.gpe().state())));
+        dev.vmm.snapshot.devices.HotplugState.writeControllers(hotplugParts(m), w); // CPU and PIIX4 PCI hot-plug blocks
         devices.write(w);
+    }
+
+    /** The hot-plug controllers of {@code m} and the topology it was started with (issue 15). */
+    private static dev.vmm.snapshot.devices.HotplugState.Parts hotplugParts(Machine m) {
+        dev.vmm.smp.SmpTopology smp = m.config() != null ? m.config().smp() : dev.vmm.smp.SmpTopology.of(m.vcpus().size());
+        return new dev.vmm.snapshot.devices.HotplugState.Parts(smp, m.cpuHotplug(), m.devices());
     }
 
     /**
@@ -195,7 +204,7 @@ public final class Snapshot {
             case "cmos" -> CMOS_VERSION;
             case "vm" -> VmState.VERSION;
             case dev.vmm.cpu.CpuState.SECTION -> dev.vmm.cpu.CpuState.VERSION;
-            default -> PciDeviceState.sectionVersion(name);
+            default -> Math.max(PciDeviceState.sectionVersion(name), dev.vmm.snapshot.devices.HotplugState.sectionVersion(name));
         };
     }
 
@@ -205,10 +214,12 @@ public final class Snapshot {
         private final List<VcpuState> vcpus = new ArrayList<>();
         private VmState vm;
         private final PciDeviceState.Loader pci;
+        private final dev.vmm.snapshot.devices.HotplugState.Loader hotplug;
 
         public DeviceState(Machine m) {
             this.m = m;
             this.pci = new PciDeviceState.Loader(m);
+            this.hotplug = new dev.vmm.snapshot.devices.HotplugState.Loader(hotplugParts(m));
         }
 
         public boolean read(String name, DataInputStream in) throws IOException {
@@ -224,7 +235,7 @@ public final class Snapshot {
             else if (name.equals("cmos")) m.cmos().restore(readCmos(in, version));
             else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
             else if (name.equals("gpe0")) m.gpe().restore(RecordCodec.read(in, dev.vmm.chipset.acpi.Gpe0Block.State.class));
-            else return pci.read(name, in);
+            else return hotplug.read(name, in) || pci.read(name, in);
             return true;
         }
 
@@ -233,9 +244,11 @@ public final class Snapshot {
                 throw new StateFormatException("state is incomplete (missing vm or vcpu sections)");
             }
             vm.restore(m.vm());
+            // By KVM vCPU id (= APIC id): with a --cpus topology the ids are sparse and hot-plugged ones follow the boot ones.
             for (VcpuState s : vcpus) {
-                if (s.id() < 0 || s.id() >= m.vcpus().size()) throw new StateFormatException("state has vcpu " + s.id());
-                s.restore(m.vcpus().get(s.id()).fd());
+                Vcpu target = m.vcpus().stream().filter(v -> v.id() == s.id()).findFirst()
+                        .orElseThrow(() -> new StateFormatException("state has vcpu " + s.id() + ", this machine has none with that APIC id"));
+                s.restore(target.fd());
             }
             pci.apply();
         }
@@ -278,8 +291,12 @@ public final class Snapshot {
                         String cpu = version >= 2 ? in.readUTF() : dev.vmm.cpu.CpuSpec.DEFAULT;
                         MachineConfig cfg;
                         try {
+                            // The restoring command line's --cpus topology when it has the saved count (issue 15: the
+                            // cpus section then checks it is the source's start-up topology).
+                            dev.vmm.smp.SmpTopology smp = base.smp() != null && base.smp().cpus() == cpus ? base.smp() : null;
                             cfg = new MachineConfig(base.machine(), mem, cpus, null, base.kernelName(), null, "", base.serial(), base.ram(),
-                                    base.reboot(), base.stats(), base.devices());
+                                    base.reboot(), base.stats(), base.devices(), MachineConfig.SleepStates.BOTH,
+                                    dev.vmm.firmware.PlatformOptions.DEFAULT, smp);
                         } catch (IllegalArgumentException e) {
                             throw new StateFormatException("snapshot describes an impossible machine: " + e.getMessage());
                         }

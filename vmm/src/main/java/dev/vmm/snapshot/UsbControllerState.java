@@ -28,8 +28,13 @@ final class UsbControllerState {
 
     /** The machine's xHCI controller, or null. */
     static XhciController of(Machine m) {
-        if (m.devices() == null) return null;
-        List<XhciController> c = m.devices().parts(XhciController.class);
+        return of(m.devices());
+    }
+
+    /** The xHCI controller among {@code registry}'s parts, or null (also for a null registry). */
+    static XhciController of(dev.vmm.devices.DeviceRegistry registry) {
+        if (registry == null) return null;
+        List<XhciController> c = registry.parts(XhciController.class);
         return c.isEmpty() ? null : c.getFirst();
     }
 
@@ -41,8 +46,8 @@ final class UsbControllerState {
     }
 
     /** Quiesces the controller's devices and saves its state (vCPUs paused); null without a controller. */
-    static byte[] capture(Machine m) throws IOException {
-        XhciController hc = of(m);
+    static byte[] capture(dev.vmm.devices.DeviceRegistry registry) throws IOException {
+        XhciController hc = of(registry);
         if (hc == null) return null;
         try {
             String busy = hc.quiesce(QUIESCE_NANOS);
@@ -58,8 +63,8 @@ final class UsbControllerState {
     }
 
     /** Loads the section into the machine's controller; a refused state is one line naming it. */
-    static void load(Machine m, DataInputStream in) throws IOException {
-        XhciController hc = of(m);
+    static void load(dev.vmm.devices.DeviceRegistry registry, DataInputStream in) throws IOException {
+        XhciController hc = of(registry);
         if (hc == null) throw new StateFormatException("state has a qemu-xhci controller, this machine has none: start it with --usb");
         try {
             hc.loadState(in, VERSION);

@@ -13,7 +13,6 @@ import java.lang.reflect.Field;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.net.StandardProtocolFamily;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,7 +48,8 @@ class QmpDispatchFuzzTest {
         MigrationCommands.install(qmp, null);
         List<Throwable> bugs = new ArrayList<>();
         wrapCommands(qmp, bugs);
-        try (SocketChannel unused = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+        // A connection that is never read or written: handle() is called directly (an eventfd stands for the socket).
+        try (dev.vmm.control.fdpass.FdStreams unused = new dev.vmm.control.fdpass.FdStreams(dev.vmm.ffm.libc.Libc.eventfd(0, 0))) {
             Object client = CLIENT.newInstance(qmp, unused);
             MappingIterator<JsonNode> it;
             try {
@@ -116,7 +116,7 @@ class QmpDispatchFuzzTest {
     static {
         try {
             Class<?> c = Class.forName(QmpServer.class.getName() + "$Client");
-            CLIENT = c.getDeclaredConstructor(QmpServer.class, SocketChannel.class);
+            CLIENT = c.getDeclaredConstructor(QmpServer.class, dev.vmm.control.fdpass.FdStreams.class);
             CLIENT.setAccessible(true);
             HANDLE = c.getDeclaredMethod("handle", JsonNode.class);
             HANDLE.setAccessible(true);

@@ -54,6 +54,15 @@ final class HotplugRig implements AutoCloseable {
 
     /** @param rootPorts q35 only: ids of pcie-root-ports to add (chassis 1, slots 1..n) */
     HotplugRig(String machine, Path dir, String... rootPorts) throws Exception {
+        this(machine, dir, List.of(), rootPorts);
+    }
+
+    /**
+     * @param startup device options present at start ({@code --disk}/{@code --rng} specs, e.g. a
+     *                migration destination's), attached after the root ports with the same attach
+     *                code as {@code vmm run}; their disk locks are deferred, as {@code --incoming} does
+     */
+    HotplugRig(String machine, Path dir, List<dev.vmm.config.DeviceSpec> startup, String... rootPorts) throws Exception {
         cfg = new MachineConfig(machine, 256L << 20, 1, new byte[0], "none", null, "", new MachineConfig.Serial.None(),
                 GuestRam.Options.DEFAULT, false, false, MachineConfig.Devices.NONE);
         recipe = MachineRecipe.named(machine);
@@ -72,11 +81,15 @@ final class HotplugRig implements AutoCloseable {
             new RootPortAttach(new RootPortSpec(id, 1, slot, slot, null), slot).attach(ctx);
             slot++;
         }
+        for (dev.vmm.devices.PendingDevice d : dev.vmm.devices.DeviceKinds.openAll(startup, new dev.vmm.devices.OpenContext(cfg.cpus(), true))) {
+            d.attach(ctx);
+        }
         chipset.pci().assignResources();
         recipe.acpiTables(chipset, cfg);             // pc: seals the slot layout, as writeTables does
+        registry.addPart(placement);                 // as MachineBuilder: the buses by name
         registry.addPart(ctx);
         registry.addPart(recipe.pciSlots());
-        server = new QmpServer(dir.resolve("qmp.sock"), "test");
+        server = new QmpServer(dir.resolve("qmp-" + Long.toHexString(System.nanoTime()) + ".sock"), "test");
         BlockdevCommands.install(server, nodes);
         DeviceDrivers drivers = DeviceDrivers.install(server);
         HotplugPciDriver.Parts parts = new HotplugPciDriver.Parts(() -> placement, f -> registry.qdevId(f.device()), () -> PciHotplug.of(registry));

@@ -25,6 +25,20 @@ final class VirtioBlkGuest {
         this.dev = dev;
     }
 
+    /**
+     * The same driver continuing on another machine (a snapshot's restore, a migration's
+     * destination): its BAR, notify layout and ring positions are what the saved state put back.
+     */
+    VirtioBlkGuest movedTo(HotplugRig other) {
+        VirtioBlkGuest g = new VirtioBlkGuest(other, bus, dev);
+        g.bar = bar;
+        g.common = common;
+        g.notify = notify;
+        g.notifyMultiplier = notifyMultiplier;
+        g.avail = avail;
+        return g;
+    }
+
     private long cfg(int reg, int size) { return rig.cfgRead(bus, dev, 0, reg, size); }
 
     /** Capability offset of the first capability {@code id} (and for 0x09 of cfg_type {@code type}), or -1. */

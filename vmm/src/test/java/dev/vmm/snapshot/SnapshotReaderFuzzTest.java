@@ -35,7 +35,8 @@ import java.time.ZoneOffset;
  * i.e. /dev/kvm): {@code ram@}, {@code pci}, {@code cpu} and applying vCPU/VM state to KVM.
  */
 class SnapshotReaderFuzzTest {
-    private static final String[] NAMES = {"machine", "vcpu/0", "vcpu/1", "vm", "uart/com1", "cmos", "i8042", "virtio/0", "pci", "bogus"};
+    private static final String[] NAMES = {"machine", "vcpu/0", "vcpu/1", "vm", "uart/com1", "cmos", "i8042", "virtio/0", "pci", "bogus",
+            "devices", "cpus", "acpi-cpuhp", "acpi-pcihp"}; // issue 15's sections (applied by HotplugStateFuzzTest)
 
     @FuzzTest(maxDuration = "60s")
     void sections(FuzzedDataProvider data) {
@@ -72,6 +73,10 @@ class SnapshotReaderFuzzTest {
                         default -> {
                             if (name.startsWith("vcpu/")) VcpuState.read(in);
                             else if (name.startsWith("virtio/")) VirtioPciState.read(in);
+                            else if (name.equals("devices")) dev.vmm.snapshot.devices.DeviceManifest.read(in);
+                            else if (name.equals("cpus")) dev.vmm.snapshot.devices.HotplugState.Cpus.read(in);
+                            else if (name.equals("acpi-cpuhp")) RecordCodec.read(in, dev.vmm.chipset.acpi.AcpiCpuHotplug.State.class);
+                            else if (name.equals("acpi-pcihp")) RecordCodec.read(in, dev.vmm.chipset.acpi.Piix4PciHotplug.State.class);
                             else in.skipNBytes(length); // pci, cpu, ram@: need a machine
                         }
                     }

@@ -182,6 +182,65 @@ public final class AcpiCpuHotplug implements BusDevice {
         return selector < archIds.length ? (int) selector : -1;
     }
 
+    // ------------------------------------------------------------ saved state (snapshots, migration)
+
+    private static final int F_PRESENT = 1, F_INSERT = 2, F_REMOVE = 4, F_FW_EJECT = 8, F_UNPLUG_REQUESTED = 16;
+
+    /**
+     * The block's state: per CPU one flag byte (present, insert/remove event pending, firmware
+     * eject, host asked to remove) and its last {@code _OST} event and status (8 bytes, big-endian),
+     * the selector as written and the last command.
+     */
+    public record State(byte[] flags, byte[] ost, long selector, int command) {}
+
+    public synchronized State state() {
+        int n = archIds.length;
+        byte[] flags = new byte[n];
+        java.nio.ByteBuffer ost = java.nio.ByteBuffer.allocate(8 * n);
+        for (int i = 0; i < n; i++) {
+            flags[i] = (byte) ((present[i] ? F_PRESENT : 0) | (inserting[i] ? F_INSERT : 0) | (removing[i] ? F_REMOVE : 0)
+                    | (firmwareEject[i] ? F_FW_EJECT : 0) | (unplugRequested[i] ? F_UNPLUG_REQUESTED : 0));
+            ost.putInt(ostEvent[i]).putInt(ostStatus[i]);
+        }
+        return new State(flags, ost.array(), selector, command);
+    }
+
+    /**
+     * Puts a saved state back. Refused (IllegalArgumentException, nothing changed) when it is for
+     * another number of possible CPUs, has undefined flags, an event or request on an absent CPU
+     * that cannot have one, or a selector/command no guest write can produce.
+     */
+    public synchronized void restore(State s) {
+        int n = archIds.length;
+        if (s.flags().length != n || s.ost().length != 8 * n) {
+            throw new IllegalArgumentException("state is for " + s.flags().length + " possible CPUs, this machine has " + n);
+        }
+        if (s.selector() < 0 || s.selector() > 0xffff_ffffL) throw new IllegalArgumentException("CPU selector " + s.selector());
+        if (s.command() < 0 || s.command() > 0xff) throw new IllegalArgumentException("command " + s.command());
+        for (int i = 0; i < n; i++) {
+            int f = s.flags()[i] & 0xff;
+            if ((f & ~(F_PRESENT | F_INSERT | F_REMOVE | F_FW_EJECT | F_UNPLUG_REQUESTED)) != 0) {
+                throw new IllegalArgumentException("CPU " + i + ": undefined flags 0x" + Integer.toHexString(f));
+            }
+            if ((f & F_PRESENT) == 0 && (f & (F_FW_EJECT | F_UNPLUG_REQUESTED)) != 0) {
+                throw new IllegalArgumentException("CPU " + i + ": an eject request for an absent CPU");
+            }
+        }
+        java.nio.ByteBuffer ost = java.nio.ByteBuffer.wrap(s.ost());
+        for (int i = 0; i < n; i++) {
+            int f = s.flags()[i];
+            present[i] = (f & F_PRESENT) != 0;
+            inserting[i] = (f & F_INSERT) != 0;
+            removing[i] = (f & F_REMOVE) != 0;
+            firmwareEject[i] = (f & F_FW_EJECT) != 0;
+            unplugRequested[i] = (f & F_UNPLUG_REQUESTED) != 0;
+            ostEvent[i] = ost.getInt();
+            ostStatus[i] = ost.getInt();
+        }
+        selector = s.selector();
+        command = s.command();
+    }
+
     private void check(int index) {
         if (index < 0 || index >= archIds.length) throw new IllegalArgumentException("CPU index 0.." + (archIds.length - 1) + ": " + index);
     }

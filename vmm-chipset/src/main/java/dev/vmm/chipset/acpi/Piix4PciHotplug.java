@@ -80,6 +80,29 @@ public final class Piix4PciHotplug implements BusDevice {
 
     public synchronized boolean unplugRequested(int slot) { return (down & bit(slot)) != 0; }
 
+    /** The saved state: fixed and occupied slots, PCIU (up) and PCID (down) pending, the bus selector. */
+    public record State(int fixed, int occupied, int up, int down, int selector) {}
+
+    public synchronized State state() { return new State(fixed, occupied, up, down, selector); }
+
+    /**
+     * Puts a saved state back into a block of a machine with the same layout. Refused
+     * (IllegalArgumentException, nothing changed) when the fixed slots differ (another machine
+     * layout), a fixed slot is occupied, or an announcement/removal is pending for an empty slot.
+     */
+    public synchronized void restore(State s) {
+        if (s.fixed() != fixed) {
+            throw new IllegalArgumentException(String.format("fixed slots 0x%08x in the state, 0x%08x here (another machine layout)", s.fixed(), fixed));
+        }
+        if ((s.occupied() & s.fixed()) != 0) throw new IllegalArgumentException(String.format("fixed slots marked occupied: 0x%08x", s.occupied() & s.fixed()));
+        if ((s.down() & ~s.occupied()) != 0) throw new IllegalArgumentException(String.format("removal pending for empty slots 0x%08x", s.down() & ~s.occupied()));
+        if ((s.up() & ~s.occupied()) != 0) throw new IllegalArgumentException(String.format("plug pending for empty slots 0x%08x", s.up() & ~s.occupied()));
+        occupied = s.occupied();
+        up = s.up();
+        down = s.down();
+        selector = s.selector();
+    }
+
     private void requireFree(int slot) {
         int b = bit(slot);
         if ((fixed & b) != 0) throw new IllegalStateException("slot " + slot + " holds a machine function");

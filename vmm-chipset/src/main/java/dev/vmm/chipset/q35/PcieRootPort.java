@@ -264,6 +264,23 @@ public final class PcieRootPort {
         if (f != null) f.intx().set(level);
     }
 
+    /**
+     * The config space was loaded from a saved state (snapshot, migration): slot status and control
+     * came with it; the pending-event shadow and the hot-plug interrupt level follow from them.
+     * Refused (IllegalStateException) when the saved slot says a device is present and this slot is
+     * empty or the other way round (the destination was not started with the same devices).
+     */
+    public synchronized void configRestored() {
+        int sta = config.read(expCap + EXP_SLTSTA, 2);
+        boolean savedPresent = (sta & SLTSTA_PDS) != 0;
+        if (savedPresent != (occupant != null)) {
+            throw new IllegalStateException("root port slot " + (savedPresent ? "held a device in the state but is empty here"
+                    : "was empty in the state but holds " + occupant.name() + " here"));
+        }
+        eventShadow = sta & HOTPLUG_EVENTS;
+        refreshHotplugInterrupt();
+    }
+
     /** Whether the slot reports a device present. */
     public boolean occupied() {
         return (config.read(expCap + EXP_SLTSTA, 2) & SLTSTA_PDS) != 0;

@@ -10,7 +10,8 @@ public final class NetHotplug {
 
     public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
         Netdevs netdevs = new Netdevs();
-        NetdevCommands.install(qmp, netdevs);
+        dev.vmm.control.fdpass.NamedFds passed = dev.vmm.control.fdpass.NamedFds.install(qmp); // getfd/closefd (libvirt's tap passing)
+        NetdevCommands.install(qmp, netdevs, passed);
         if (m.devices() == null) return;
         m.devices().closeLater(netdevs::closeAll); // the taps are closed with the machine
         drivers.register(new VirtioNetPciDriver(netdevs, dev.vmm.control.pci.HotplugPciDriver.Parts.of(m)));

@@ -22,7 +22,7 @@ public final class NetdevCommands {
     /** QEMU 7.2's NetClientDriver values that netdev_add accepts; only tap is served here. */
     private static final Set<String> QEMU_TYPES = Set.of("user", "tap", "l2tpv3", "socket", "stream", "dgram", "vde",
             "bridge", "hubport", "netmap", "vhost-user", "vhost-vdpa");
-    private static final Set<String> TAP_PARAMS = Set.of("type", "id", "ifname", "queues", "vhost");
+    private static final Set<String> TAP_PARAMS = Set.of("type", "id", "ifname", "queues", "vhost", "fd", "fds");
     /** The most queue pairs a virtio-net device here serves (and a tap can have: Linux's MAX_TAP_QUEUES is 256). */
     static final int MAX_QUEUES = 256;
 
@@ -30,10 +30,19 @@ public final class NetdevCommands {
 
     /** netdev_add/netdev_del over {@code netdevs}: a valid request opens the tap. */
     public static void install(QmpServer qmp, Netdevs netdevs) {
+        install(qmp, netdevs, null);
+    }
+
+    /** As above; with {@code passed} (getfd's list), {@code "fd"}/{@code "fds"} take taps the client opened. */
+    public static void install(QmpServer qmp, Netdevs netdevs, dev.vmm.control.fdpass.NamedFds passed) {
         qmp.register("netdev_add", a -> {
             validate(a);
             String id = a.get("id").asText();
             if (netdevs.contains(id)) throw QmpException.generic("Duplicate ID '" + id + "' for netdev");
+            if (a.has("fd") || a.has("fds")) {
+                netdevs.add(new Netdevs.Netdev(id, PassedTap.open(a, passed)));
+                return Map.of();
+            }
             JsonNode ifname = a.get("ifname");
             if (ifname == null || ifname.isNull()) {
                 throw QmpException.generic("netdev_add type=tap needs 'ifname' here (the tap to create or attach; libvirt gives one)");
@@ -81,6 +90,9 @@ public final class NetdevCommands {
                         throw QmpException.generic(e.getMessage());
                     }
                 }
+                case "fd", "fds" -> {
+                    if (!v.isTextual()) throw QmpException.generic("Invalid parameter type for '" + p.getKey() + "', expected: string");
+                }
                 case "vhost" -> {
                     if (!v.isBoolean()) throw QmpException.generic("Invalid parameter type for 'vhost', expected: boolean");
                     if (v.asBoolean()) throw QmpException.generic("vhost=on is not supported by this VMM (its virtio-net is served in user space)");
@@ -97,7 +109,7 @@ public final class NetdevCommands {
     }
 
     /** QEMU reads {@code queues} as an unsigned number, given as a JSON number or as its text. */
-    private static long queues(JsonNode v) throws QmpException {
+    static long queues(JsonNode v) throws QmpException {
         try {
             if (v.isIntegralNumber() && v.canConvertToLong() && v.asLong() >= 0) return v.asLong();
             if (v.isTextual()) return Long.parseUnsignedLong(v.asText().trim());

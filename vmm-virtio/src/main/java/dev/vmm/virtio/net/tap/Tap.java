@@ -105,6 +105,52 @@ public final class Tap implements AutoCloseable {
         return new Tap(name, fds, !existed);
     }
 
+    /**
+     * A tap someone else opened and passed to this process (QMP {@code getfd} + {@code netdev_add
+     * "fd"/"fds"}, libvirt's way): one fd per queue. Each must be a tap ({@code TUNGETIFF}; QEMU
+     * 7.2's message when it is not) without packet info and with virtio-net headers (libvirt opens
+     * taps so), all of the same interface; they are made non-blocking and given the header size.
+     * On success the Tap owns the fds (closing it closes them); on failure the caller still does.
+     *
+     * @throws TapException one line for the QMP client
+     */
+    public static Tap adopt(int[] fds) {
+        if (fds.length < 1 || fds.length > MAX_QUEUES) throw new TapException("1.." + MAX_QUEUES + " tap fds, not " + fds.length);
+        String name = null;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment hdr = a.allocate(ValueLayout.JAVA_INT);
+            hdr.set(ValueLayout.JAVA_INT, 0, VNET_HDR_SIZE);
+            for (int fd : fds) {
+                String n = probe(fd);
+                if (name != null && !name.equals(n)) throw new TapException("the tap fds belong to different interfaces (" + name + ", " + n + ")");
+                name = n;
+                int r = Libc.ioctlRaw(fd, TUNSETVNETHDRSZ, hdr);
+                if (r < 0) throw new TapException("tap " + n + ": TUNSETVNETHDRSZ " + VNET_HDR_SIZE + " failed: " + Libc.strerror(-r));
+                Libc.fcntl(fd, Libc.F_SETFL, Libc.fcntl(fd, Libc.F_GETFL, 0) | Libc.O_NONBLOCK);
+            }
+        }
+        return new Tap(name, fds.clone(), false);
+    }
+
+    /**
+     * Checks that {@code fd} is a tap {@link #adopt} can use (QEMU 7.2's TUNGETIFF message when it
+     * is no tun device at all) and returns its interface name.
+     */
+    public static String probe(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ifr = a.allocate(IFREQ);
+            int r = Libc.ioctlRaw(fd, TUNGETIFF, ifr);
+            if (r < 0) throw new TapException("Unable to query TUNGETIFF on FD " + fd + ": " + Libc.strerror(-r));
+            int flags = ifr.get(ValueLayout.JAVA_SHORT, IFR_UNION_OFFSET) & 0xffff;
+            String n = ifr.getString(0, StandardCharsets.US_ASCII);
+            if ((flags & IFF_TAP) == 0) throw new TapException("fd " + fd + " is " + n + ", a tun (layer 3) device, not a tap");
+            if ((flags & IFF_VNET_HDR) == 0 || (flags & IFF_NO_PI) == 0) {
+                throw new TapException("tap " + n + " (fd " + fd + ") was opened without vnet_hdr or with packet info: vmm needs IFF_VNET_HDR|IFF_NO_PI");
+            }
+            return n;
+        }
+    }
+
     private static int openTun() {
         try {
             // Libc.open throws with errno; map the cases a user can act on to one line.
