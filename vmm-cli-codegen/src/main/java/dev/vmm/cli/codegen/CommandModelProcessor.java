@@ -22,7 +22,7 @@ import java.util.Set;
  *
  * <p>The annotated classes stay the single source of truth: the models are regenerated on each
  * compilation. A class that uses an annotation or attribute this generator does not translate gets
- * no model (a compiler warning says why) and is built by picocli's reflection as before. With the
+ * no model (a compiler note says why) and is built by picocli's reflection as before. With the
  * option {@code -Avmm.cli.models=pkg.Name}, a registry class {@code pkg.Name} maps a command
  * object to its model ({@code spec(Object)}, null when there is none).
  */
