@@ -44,12 +44,15 @@ fi
 # (-Xint) then measured 587 -> 449 ms CPU for a dry run and 502 -> 356 ms for img info (C1 compiled
 # ~750 methods per start, a quarter of the CPU, for code that runs a few hundred times; #19).
 # A guest run keeps the full tiered JIT for its exit path.
+# No hsperfdata file either for them (-XX:-UsePerfData: 0.33 -> 0.31 s CPU for a dry run, 0.30 ->
+# 0.29 s for img info, medians of 11 at load 20; jps does not list a half-second command anyway).
+short="-Xint -XX:-UsePerfData"
 jit=-XX:TieredStopAtLevel=4
 for a in "$@"; do  # whole arguments only: a --cmdline value containing " -h " is not a help request
-  case "$a" in --dry-run|-h|--help|-V|--version) jit=-Xint ;; esac
+  case "$a" in --dry-run|-h|--help|-V|--version) jit=$short ;; esac
 done
 case "${1:-} ${2:-}" in
-  "img info"|"cpuid "*) jit=-Xint ;;
+  "img info"|"cpuid "*) jit=$short ;;
 esac
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.

@@ -48,11 +48,11 @@ public final class Main {
         };
         Object imgSub = args.length > 1 && args[0].equals("img") ? dev.vmm.cli.img.ImgCommand.subcommand(args[1]) : null;
         if (imgSub != null) { // "vmm img info ...": that subcommand's model only (ImgCommand.subcommand)
-            cl = new CommandLine(imgSub);
+            cl = dev.vmm.cli.model.CommandLines.of(imgSub);
             cl.setCommandName("vmm img " + args[1]);
             args = java.util.Arrays.copyOfRange(args, 2, args.length);
         } else if (sub != null) {
-            cl = new CommandLine(sub);
+            cl = dev.vmm.cli.model.CommandLines.of(sub); // the compile-time model when there is one
             cl.setCommandName("vmm " + args[0]);
             args = java.util.Arrays.copyOfRange(args, 1, args.length);
         } else {

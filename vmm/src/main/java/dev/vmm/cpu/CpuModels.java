@@ -25,7 +25,7 @@ public final class CpuModels {
     private static final Map<String, CpuModel> MODELS = new LinkedHashMap<>();
 
     /** The names that are not a table entry: the host's CPUID, as KVM offers it. */
-    public static final List<String> HOST_MODELS = List.of("host", "max");
+    public static final List<String> HOST_MODELS = CpuSpec.HOST_MODELS;
 
     private static Set<String> set(String features) {
         return new LinkedHashSet<>(Arrays.asList(features.trim().split("\\s+")));

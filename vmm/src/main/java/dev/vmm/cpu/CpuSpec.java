@@ -23,13 +23,16 @@ public record CpuSpec(String model, Map<String, Boolean> features, HyperV.Config
     public static final String DEFAULT = "host";
     public static final CpuSpec HOST = new CpuSpec(DEFAULT, Map.of(), HyperV.Config.NONE, false);
 
+    /** host and max ({@link CpuModels#HOST_MODELS}): here so that a host CPU does not build CpuModels' table (#19). */
+    static final List<String> HOST_MODELS = List.of("host", "max");
+
     public CpuSpec {
         features = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(features));
     }
 
     /** host and max: the host's own CPUID as KVM offers it (today's behaviour), not a table entry. */
     public boolean isHost() {
-        return CpuModels.HOST_MODELS.contains(model);
+        return HOST_MODELS.contains(model);
     }
 
     public static boolean isHelp(String spec) {
@@ -41,7 +44,7 @@ public record CpuSpec(String model, Map<String, Boolean> features, HyperV.Config
         if (spec == null || spec.isBlank()) throw new UsageException("--cpu: empty CPU model (see '--cpu help')");
         String[] parts = spec.split(",", -1);
         String model = parts[0].trim();
-        if (!CpuModels.names().contains(model)) {
+        if (!HOST_MODELS.contains(model) && !CpuModels.names().contains(model)) { // host needs no model table (#19)
             throw new UsageException("--cpu: unknown CPU model '" + model + "'" + suggest(model, CpuModels.names())
                     + "; '--cpu help' lists the models");
         }
