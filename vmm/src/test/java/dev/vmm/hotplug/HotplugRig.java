@@ -54,6 +54,11 @@ final class HotplugRig implements AutoCloseable {
 
     /** @param rootPorts q35 only: ids of pcie-root-ports to add (chassis 1, slots 1..n) */
     HotplugRig(String machine, Path dir, String... rootPorts) throws Exception {
+        this(machine, dir, false, rootPorts);
+    }
+
+    /** @param coldScsi a virtio-scsi controller without disks present from the start (bus {@code scsi.0}, as {@code --scsi}'s) */
+    HotplugRig(String machine, Path dir, boolean coldScsi, String... rootPorts) throws Exception {
         cfg = new MachineConfig(machine, 256L << 20, 1, new byte[0], "none", null, "", new MachineConfig.Serial.None(),
                 GuestRam.Options.DEFAULT, false, false, MachineConfig.Devices.NONE);
         recipe = MachineRecipe.named(machine);
@@ -72,6 +77,7 @@ final class HotplugRig implements AutoCloseable {
             new RootPortAttach(new RootPortSpec(id, 1, slot, slot, null), slot).attach(ctx);
             slot++;
         }
+        if (coldScsi) dev.vmm.devices.VirtioScsiAttach.withoutDisks(dev.vmm.devices.VirtioScsiAttach.COLD_BUS, 1, c -> { }).attach(ctx);
         chipset.pci().assignResources();
         recipe.acpiTables(chipset, cfg);             // pc: seals the slot layout, as writeTables does
         registry.addPart(ctx);
@@ -83,6 +89,7 @@ final class HotplugRig implements AutoCloseable {
         drivers.register(new VirtioBlkPciDriver(nodes, parts));
         NetdevCommands.install(server, netdevs);
         drivers.register(new VirtioNetPciDriver(netdevs, parts));
+        dev.vmm.control.scsi.ScsiHotplug.install(server, drivers, registry, nodes, parts);
         QueryPci.install(server, () -> chipset.pci().root(), registry::qdevId);
         server.start();
         qmp = new QmpClient(server.path());
