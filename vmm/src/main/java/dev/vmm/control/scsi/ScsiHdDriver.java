@@ -112,7 +112,7 @@ final class ScsiHdDriver implements DeviceDriver {
                 }
             }
         }
-        if (channel > 0) throw QmpException.generic("bad scsi device channel: " + channel);
+        if (channel > 0) throw QmpException.generic("bad scsi channel id: " + channel);
         if (scsiId > MAX_TARGET) throw QmpException.generic("bad scsi device id: " + scsiId);
         if (lun > ScsiTarget.MAX_LUN) throw QmpException.generic("bad scsi device lun: " + lun);
         if (scsiId > 0) {

@@ -24,8 +24,8 @@ import java.util.Set;
 final class VirtioScsiPciDriver extends HotplugPciDriver {
     static final String DRIVER = "virtio-scsi-pci";
     private static final Set<String> PROPERTIES = Set.of("driver", "id", "bus", "addr", "num_queues");
-    /** QEMU's bound: the virtqueue limit (1024) less the control and event queues. */
-    private static final int QEMU_MAX_QUEUES = 1021;
+    /** QEMU's bound: the virtqueue limit (1024) less the control and event queues (its message says "less than" it, yet takes it). */
+    private static final int QEMU_MAX_QUEUES = 1022;
 
     private final ScsiBuses buses;
     private final ScsiHdDriver disks;
@@ -53,7 +53,7 @@ final class VirtioScsiPciDriver extends HotplugPciDriver {
         PciPlug.slotFree(where, target, DRIVER, qdevId);
         if (args.has("num_queues") && (queues == 0 || queues > QEMU_MAX_QUEUES)) {
             throw QmpException.generic("Invalid number of queues (= " + queues + "), must be a positive integer less than "
-                    + (QEMU_MAX_QUEUES + 1) + ".");
+                    + QEMU_MAX_QUEUES + ".");
         }
         if (queues > ScsiConfig.MAX_QUEUES) {
             throw QmpException.generic("num_queues " + queues + ": this VMM's virtio-scsi has at most " + ScsiConfig.MAX_QUEUES + " request queues");
