@@ -174,10 +174,30 @@ class ScsiHotplugTest {
         assertThat(rig.qmp.awaitEvent("DEVICE_DELETED").get("data").get("device").asText()).isEqualTo("d1");
         assertThat(rig.nodes.user("n1")).isNull();
         assertThat(rig.registry.unsaveable()).isEmpty();
-        // The same LUN again, then the start-up controller cannot be deleted (it has no id).
+        // The same LUN again, for another disk.
         ok(qmp("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d2\", \"drive\": \"n2\", \"bus\": \"scsi.0\", \"lun\": 0}"));
         assertThat(guest.command(0, VirtioScsiGuest.rw10(0x28, 0, 1), null, 512, WAIT).status()).isZero();
         assertThat(rig.qmp.events).hasSize(1);
+    }
+
+    /** device_del right after device_add (before the guest saw the slot), sent twice, a disk added meanwhile: each device reported once. */
+    @Test
+    void deleteDuringAddAndRepeatedDeletesReportEachDeviceOnce() throws Exception {
+        rig = new HotplugRig("pc", dir);
+        node("n1");
+        ok(qmp("device_add", "{\"driver\": \"virtio-scsi-pci\", \"id\": \"s1\"}"));
+        ok(qmp("device_del", "{\"id\": \"s1\"}"));
+        ok(qmp("device_del", "{\"id\": \"s1\"}"));                 // asks the guest again
+        ok(qmp("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d1\", \"drive\": \"n1\", \"bus\": \"s1.0\"}"));
+        assertThat(rig.pio.read(Piix4PciHotplug.BASE + Piix4PciHotplug.PCIU, 4)).isEqualTo(2L);
+        assertThat(rig.pio.read(Piix4PciHotplug.BASE + Piix4PciHotplug.PCID, 4)).isEqualTo(2L);
+        assertThat(rig.qmp.events).isEmpty();
+        rig.pio.write(Piix4PciHotplug.BASE + Piix4PciHotplug.B0EJ, 4, 2L);
+        ok(qmp("query-pci", null));                                    // every event sent during the eject is read by now
+        assertThat(rig.qmp.events).extracting(e -> e.get("data").get("path").asText())
+                .containsExactly("/machine/peripheral/d1", "/machine/peripheral/s1/virtio-backend", "/machine/peripheral/s1");
+        assertThat(error(qmp("device_del", "{\"id\": \"s1\"}"))).isEqualTo("DeviceNotFound: Device 's1' not found");
+        ok(qmp("blockdev-del", "{\"node-name\": \"n1\"}"));
     }
 
     @Test

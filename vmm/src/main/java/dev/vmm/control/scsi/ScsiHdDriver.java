@@ -209,8 +209,13 @@ final class ScsiHdDriver implements DeviceDriver {
         if (d.removing) throw QmpException.generic("Device " + id + " is already in the process of unplug");
         d.removing = true;
         CompletableFuture<Void> drained = d.controller.scsi().detachLun(d.lun);
-        if (drained == null) drained = CompletableFuture.completedFuture(null);
-        return drained.thenRun(() -> gone(d));
+        if (drained == null || drained.isDone()) {
+            gone(d);
+            return CompletableFuture.completedFuture(null);
+        }
+        // Completed by the I/O thread that finished the last command: the release runs elsewhere, so
+        // that thread never waits for this driver's lock.
+        return drained.thenRunAsync(() -> gone(d));
     }
 
     /** The disk is off its controller and nothing runs on it: the node is free, query-block forgets it. */
