@@ -27,7 +27,10 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * Issue 15, tests 2 and 3: a virtio-blk disk added at run time (QMP blockdev-add + device_add) is
  * found by the guest kit's {@code hotplug} guest, which reads its first sector; device_del → the
  * guest ejects it (B0EJ on pc, slot power-off on q35, as acpiphp/pciehp would) → DEVICE_DELETED →
- * blockdev-del → the image is unlocked (another process can lock it). Needs /dev/kvm.
+ * blockdev-del → the image is unlocked (another process can lock it). The scsi cases do the same with a
+ * virtio-scsi-pci controller and a scsi-hd disk on it: the guest finds the disk by REPORT LUNS,
+ * reads it, sees it go at the disk's device_del (DEVICE_DELETED without guest action), then ejects
+ * the controller. Needs /dev/kvm.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class PciHotplugGuestTest {
@@ -49,7 +52,39 @@ class PciHotplugGuestTest {
         run(dir, "q35", "pcie", List.of("--pcie-root-port", "id=rp1,chassis=1,slot=1"), ", \"bus\": \"rp1\"");
     }
 
+    @Test
+    void pcAcpiHotplugScsi(@TempDir Path dir) throws Exception {
+        runScsi(dir, "pc", "acpi", List.of(), "");
+    }
+
+    @Test
+    void q35PcieNativeHotplugScsi(@TempDir Path dir) throws Exception {
+        runScsi(dir, "q35", "pcie", List.of("--pcie-root-port", "id=rp1,chassis=1,slot=1"), ", \"bus\": \"rp1\"");
+    }
+
     private static void run(Path dir, String machine, String hp, List<String> extra, String busArg) throws Exception {
+        run(dir, machine, "hp=" + hp, extra, List.of("{\"driver\": \"virtio-blk-pci\", \"id\": \"vd1\", \"drive\": \"n1\"" + busArg + "}"),
+                (c, lines) -> { }, "vd1");
+    }
+
+    private static void runScsi(Path dir, String machine, String hp, List<String> extra, String busArg) throws Exception {
+        run(dir, machine, "hp=" + hp + " dev=scsi", extra, List.of("{\"driver\": \"virtio-scsi-pci\", \"id\": \"s1\"" + busArg + "}",
+                "{\"driver\": \"scsi-hd\", \"id\": \"d1\", \"drive\": \"n1\", \"bus\": \"s1.0\", \"scsi-id\": 0, \"lun\": 4}"),
+                (c, lines) -> {
+                    // The disk goes first, without the guest; then the node stays claimed by nothing.
+                    ok(c.execute("device_del", "{\"id\": \"d1\"}"));
+                    awaitDeleted(c, "d1");
+                    await(lines, "hotplug: lun gone");
+                }, "s1");
+    }
+
+    /** What happens between the guest's read and the device_del of {@code device}. */
+    private interface BeforeDelete {
+        void run(QmpTest.Client c, LinkedBlockingQueue<String> lines) throws Exception;
+    }
+
+    private static void run(Path dir, String machine, String cmdline, List<String> extra, List<String> devices, BeforeDelete before,
+                            String device) throws Exception {
         Path disk = dir.resolve("hot.raw");
         try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
             f.setLength(1 << 20);
@@ -58,7 +93,7 @@ class PciHotplugGuestTest {
         Path sock = dir.resolve("qmp.sock");
         List<String> cmd = new ArrayList<>(List.of(Vmm.binary().toString(), "run", "--machine", machine,
                 "--kernel", GuestKit.get().image("hotplug", GuestKit.Format.PVH).toString(),
-                "--cmdline", "hp=" + hp, "--qmp", "unix:" + sock));
+                "--cmdline", cmdline, "--qmp", "unix:" + sock));
         cmd.addAll(extra);
         Process vmm = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         LinkedBlockingQueue<String> lines = new LinkedBlockingQueue<>();
@@ -78,23 +113,15 @@ class PciHotplugGuestTest {
                 c.execute("qmp_capabilities");
                 ok(c.execute("blockdev-add", "{\"driver\": \"raw\", \"node-name\": \"n1\", \"file\": {\"driver\": \"file\","
                         + " \"filename\": \"" + disk + "\"}}"));
-                ok(c.execute("device_add", "{\"driver\": \"virtio-blk-pci\", \"id\": \"vd1\", \"drive\": \"n1\"" + busArg + "}"));
+                for (String d : devices) ok(c.execute("device_add", d));
                 await(lines, "hotplug: found ");
                 Matcher m = await(lines, "hotplug: sector0 ([0-9a-f]{16})");
                 assertThat(Long.parseUnsignedLong(m.group(1), 16)).isEqualTo(FIRST_WORD);
                 assertThat(locked(disk)).as("the node holds the image lock").isTrue();
-                ok(c.execute("device_del", "{\"id\": \"vd1\"}"));
+                before.run(c, lines);
+                ok(c.execute("device_del", "{\"id\": \"" + device + "\"}"));
                 await(lines, "hotplug: ejected");
-                JsonNode deleted;
-                do {
-                    deleted = c.events.stream().filter(e -> e.path("data").path("device").asText().equals("vd1")).findFirst()
-                            .orElse(null);
-                    if (deleted == null) {
-                        JsonNode e = c.read();
-                        if (e.has("event")) c.events.add(e);
-                    }
-                } while (deleted == null);
-                assertThat(deleted.path("event").asText()).isEqualTo("DEVICE_DELETED");
+                awaitDeleted(c, device);
                 assertThat(locked(disk)).as("still locked until blockdev-del").isTrue();
                 ok(c.execute("blockdev-del", "{\"node-name\": \"n1\"}"));
                 assertThat(locked(disk)).as("unlocked after blockdev-del").isFalse();
@@ -104,6 +131,20 @@ class PciHotplugGuestTest {
         } finally {
             vmm.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
+    }
+
+    /** Reads QMP until the DEVICE_DELETED of {@code device} (bounded by the class timeout). */
+    private static void awaitDeleted(QmpTest.Client c, String device) throws Exception {
+        JsonNode deleted;
+        do {
+            deleted = c.events.stream().filter(e -> e.path("data").path("device").asText().equals(device)).findFirst()
+                    .orElse(null);
+            if (deleted == null) {
+                JsonNode e = c.read();
+                if (e.has("event")) c.events.add(e);
+            }
+        } while (deleted == null);
+        assertThat(deleted.path("event").asText()).isEqualTo("DEVICE_DELETED");
     }
 
     private static void ok(JsonNode reply) {

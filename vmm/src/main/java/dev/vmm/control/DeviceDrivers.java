@@ -15,6 +15,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  */
 public final class DeviceDrivers {
     private final List<DeviceDriver> families = new CopyOnWriteArrayList<>();
+    /** Ids whose DEVICE_DELETED is already arranged (one event per device, however often device_del is sent). */
+    private final java.util.Set<String> reporting = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final QmpServer qmp;
 
     private DeviceDrivers(QmpServer qmp) {
@@ -82,6 +84,9 @@ public final class DeviceDrivers {
         for (DeviceDriver f : families) {
             if (f.owns(id)) {
                 CompletableFuture<Void> gone = f.delete(id);
+                // A repeated device_del of a device still going is a new request to the guest, not a second device.
+                if (!reporting.add(id)) return Map.of();
+                gone.whenComplete((v, e) -> reporting.remove(id));
                 gone.thenRun(() -> {
                     for (String child : f.childrenDeleted()) {
                         qmp.event("DEVICE_DELETED", Map.of("path", "/machine/peripheral/" + id + "/" + child));

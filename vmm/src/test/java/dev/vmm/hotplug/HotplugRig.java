@@ -54,7 +54,7 @@ final class HotplugRig implements AutoCloseable {
 
     /** @param rootPorts q35 only: ids of pcie-root-ports to add (chassis 1, slots 1..n) */
     HotplugRig(String machine, Path dir, String... rootPorts) throws Exception {
-        this(machine, dir, List.of(), rootPorts);
+        this(machine, dir, List.of(), false, rootPorts);
     }
 
     /**
@@ -63,6 +63,15 @@ final class HotplugRig implements AutoCloseable {
      *                code as {@code vmm run}; their disk locks are deferred, as {@code --incoming} does
      */
     HotplugRig(String machine, Path dir, List<dev.vmm.config.DeviceSpec> startup, String... rootPorts) throws Exception {
+        this(machine, dir, startup, false, rootPorts);
+    }
+
+    /** @param coldScsi a virtio-scsi controller without disks present from the start (bus {@code scsi.0}, as {@code --scsi}'s) */
+    HotplugRig(String machine, Path dir, boolean coldScsi, String... rootPorts) throws Exception {
+        this(machine, dir, List.of(), coldScsi, rootPorts);
+    }
+
+    HotplugRig(String machine, Path dir, List<dev.vmm.config.DeviceSpec> startup, boolean coldScsi, String... rootPorts) throws Exception {
         cfg = new MachineConfig(machine, 256L << 20, 1, new byte[0], "none", null, "", new MachineConfig.Serial.None(),
                 GuestRam.Options.DEFAULT, false, false, MachineConfig.Devices.NONE);
         recipe = MachineRecipe.named(machine);
@@ -84,6 +93,7 @@ final class HotplugRig implements AutoCloseable {
         for (dev.vmm.devices.PendingDevice d : dev.vmm.devices.DeviceKinds.openAll(startup, new dev.vmm.devices.OpenContext(cfg.cpus(), true))) {
             d.attach(ctx);
         }
+        if (coldScsi) dev.vmm.devices.VirtioScsiAttach.withoutDisks(dev.vmm.devices.VirtioScsiAttach.COLD_BUS, 1, c -> { }).attach(ctx);
         chipset.pci().assignResources();
         recipe.acpiTables(chipset, cfg);             // pc: seals the slot layout, as writeTables does
         registry.addPart(placement);                 // as MachineBuilder: the buses by name
@@ -96,6 +106,7 @@ final class HotplugRig implements AutoCloseable {
         drivers.register(new VirtioBlkPciDriver(nodes, parts));
         NetdevCommands.install(server, netdevs);
         drivers.register(new VirtioNetPciDriver(netdevs, parts));
+        dev.vmm.control.scsi.ScsiHotplug.install(server, drivers, registry, nodes, parts);
         QueryPci.install(server, () -> chipset.pci().root(), registry::qdevId);
         server.start();
         qmp = new QmpClient(server.path());

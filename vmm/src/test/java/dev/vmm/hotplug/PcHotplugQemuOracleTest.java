@@ -73,6 +73,39 @@ class PcHotplugQemuOracleTest {
     }
 
     /**
+     * A virtio-scsi controller with two disks (one anonymous) deleted as a whole: after the guest's
+     * eject every device is reported deleted, in QEMU's order, and both nodes are free. Before it, a
+     * disk deleted on its own goes without the guest.
+     */
+    static List<String> scsiScript(Side s, Path image1, Path image2) throws Exception {
+        List<String> t = new ArrayList<>();
+        int hp = Piix4PciHotplug.BASE;
+        s.outByte(Gpe0Block.PIIX4_BASE + 2, 1 << Piix4PciHotplug.GPE_BIT);
+        for (String n : List.of("n1", "n2")) {
+            t.add(s.qmp("blockdev-add", "{\"driver\": \"raw\", \"node-name\": \"" + n + "\", \"file\": {\"driver\": \"file\", \"filename\": \""
+                    + (n.equals("n1") ? image1 : image2) + "\"}}"));
+        }
+        t.add(s.qmp("device_add", "{\"driver\": \"virtio-scsi-pci\", \"id\": \"s1\", \"addr\": \"0x5\"}"));
+        t.add("plugged pciu=" + Long.toHexString(s.in(hp)) + " vendor=" + Long.toHexString(s.cfg(5, 0) & 0xffff) + " class="
+                + Long.toHexString(s.cfg(5, 8) >>> 8) + " subsystem=" + Long.toHexString(s.cfg(5, 0x2c)));
+        s.outByte(Gpe0Block.PIIX4_BASE, 1 << Piix4PciHotplug.GPE_BIT);
+        t.add(s.qmp("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d1\", \"drive\": \"n1\", \"bus\": \"s1.0\", \"scsi-id\": 0, \"lun\": 1}"));
+        t.add(s.qmp("device_del", "{\"id\": \"d1\"}"));
+        t.add("event " + s.event("DEVICE_DELETED") + " gpe=" + (s.in(Gpe0Block.PIIX4_BASE) & 0xffff));
+        t.add(s.qmp("blockdev-del", "{\"node-name\": \"n1\"}"));
+        t.add(s.qmp("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d2\", \"drive\": \"n2\", \"bus\": \"s1.0\", \"scsi-id\": 0, \"lun\": 0}"));
+        t.add(s.qmp("blockdev-add", "{\"driver\": \"raw\", \"node-name\": \"n1\", \"file\": {\"driver\": \"file\", \"filename\": \"" + image1 + "\"}}"));
+        t.add(s.qmp("device_add", "{\"driver\": \"scsi-hd\", \"drive\": \"n1\", \"bus\": \"s1.0\", \"scsi-id\": 0, \"lun\": 3}"));
+        t.add(s.qmp("device_del", "{\"id\": \"s1\"}"));
+        t.add("unplug requested pcid=" + Long.toHexString(s.in(hp + 4)) + " deleted=" + s.eventSeen("DEVICE_DELETED"));
+        s.out(hp + 8, 1L << 5);
+        for (String e = ""; !e.contains("device=s1"); ) t.add("event " + (e = s.event("DEVICE_DELETED")));
+        t.add(s.qmp("blockdev-del", "{\"node-name\": \"n1\"}"));
+        t.add(s.qmp("blockdev-del", "{\"node-name\": \"n2\"}"));
+        return t;
+    }
+
+    /**
      * Vendor and subsystem ids (virtio device 2, block): QEMU's virtio-blk-pci on a conventional bus is
      * transitional (device id 0x1001), this VMM's is modern only (0x1042), for start-up devices too.
      */
@@ -100,18 +133,35 @@ class PcHotplugQemuOracleTest {
 
     @Test
     void hotplugSequenceMatchesQemu() throws Exception {
+        Path qemuImage = Files.write(dir.resolve("q.raw"), new byte[1 << 20]);
+        Path ourImage = Files.write(dir.resolve("o.raw"), new byte[1 << 20]);
+        compare(s -> script(s, qemuImage), s -> script(s, ourImage));
+    }
+
+    @Test
+    void scsiControllerWithDisksMatchesQemu() throws Exception {
+        Path q1 = Files.write(dir.resolve("q1.raw"), new byte[1 << 20]), q2 = Files.write(dir.resolve("q2.raw"), new byte[1 << 20]);
+        Path o1 = Files.write(dir.resolve("o1.raw"), new byte[1 << 20]), o2 = Files.write(dir.resolve("o2.raw"), new byte[1 << 20]);
+        compare(s -> scsiScript(s, q1, q2), s -> scsiScript(s, o1, o2));
+    }
+
+    /** A script run against one side. */
+    interface Script {
+        List<String> run(Side s) throws Exception;
+    }
+
+    /** Runs {@code qemuScript} on QEMU and {@code ourScript} here; the transcripts must be equal. */
+    private void compare(Script qemuScript, Script ourScript) throws Exception {
         String exe = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
                 .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
         assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
-        Path qemuImage = Files.write(dir.resolve("q.raw"), new byte[1 << 20]);
-        Path ourImage = Files.write(dir.resolve("o.raw"), new byte[1 << 20]);
         Path sock = dir.resolve("qemu-qmp.sock");
         Process qemu = new ProcessBuilder(exe, "-M", "pc,accel=tcg", "-S", "-m", "256", "-nodefaults", "-display", "none",
                 "-qtest", "stdio", "-qmp", "unix:" + sock + ",server=on,wait=off").redirectError(ProcessBuilder.Redirect.DISCARD).start();
         List<String> theirs;
         try {
             try (QmpClient qmp = connect(sock)) {
-                theirs = script(new QemuSide(qemu, qmp), qemuImage);
+                theirs = qemuScript.run(new QemuSide(qemu, qmp));
             }
         } finally {
             qemu.destroy();
@@ -119,7 +169,7 @@ class PcHotplugQemuOracleTest {
         }
         List<String> ours;
         try (HotplugRig rig = new HotplugRig("pc", dir)) {
-            ours = script(new OurSide(rig), ourImage);
+            ours = ourScript.run(new OurSide(rig));
         }
         assertThat(ours).containsExactlyElementsOf(theirs);
     }

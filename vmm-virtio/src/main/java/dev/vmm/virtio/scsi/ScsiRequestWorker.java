@@ -136,7 +136,7 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         r.in = in;
         inFlight++;
         device.totalInFlight.incrementAndGet();
-        device.lunInFlight.incrementAndGet(lun);
+        device.lunInFlight.incrementAndGet(lun); // before the pool looks the unit up (VirtioScsi.detachLun relies on it)
         int n = t == null ? 0 : fillIov(r, t.write() ? out : in, t.bytes());
         if (n > 0) {
             r.transfer = t;
@@ -233,7 +233,8 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         r.out = r.in = null;
         r.transfer = null;
         finish(r, res == null ? S_FAILURE : S_OK, res, dataLen);
-        device.lunInFlight.decrementAndGet(r.lun); // after the used ring entry: a TMF answers only then
+        // after the used ring entry: a TMF answers only then, and an unplugged LUN's disk is let go only then
+        if (device.lunInFlight.decrementAndGet(r.lun) == 0) device.lunIdle(r.lun);
         device.totalInFlight.decrementAndGet();
         requestDone();
     }

@@ -84,6 +84,10 @@ public final class VirtioScsi extends QueueDevice {
     public static final int T_ASYNC_NOTIFY = 2;
     public static final int T_PARAM_CHANGE = 3;
     public static final int T_EVENTS_MISSED = 0x80000000;
+    /** Reasons of a {@link #T_TRANSPORT_RESET} event (§5.6.6.3.1): a LUN appeared / went away. */
+    public static final int EVT_RESET_HARD = 0;
+    public static final int EVT_RESET_RESCAN = 1;
+    public static final int EVT_RESET_REMOVED = 2;
 
     public static final int CONTROL_QUEUE = 0;
     public static final int EVENT_QUEUE = 1;
@@ -113,6 +117,10 @@ public final class VirtioScsi extends QueueDevice {
     private ScsiControlWorker control;
     /** Events a restore brought, handed to the control worker at activation. Guarded by this. */
     private ScsiControlWorker.Pending restoredEvents;
+    /** Whether the driver negotiated VIRTIO_SCSI_F_HOTPLUG (then LUN changes are announced as events). */
+    private volatile boolean hotplugEvents;
+    /** device_del of a LUN waiting for that LUN's commands in flight to complete. Guarded by itself. */
+    private final java.util.Map<Integer, List<CompletableFuture<Void>>> lunDrains = new java.util.HashMap<>();
 
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads) {
         this(target, config, threads, List.of(), msg -> System.err.println(msg));
@@ -138,8 +146,10 @@ public final class VirtioScsi extends QueueDevice {
         this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
         this.target = target;
         this.config = config;
-        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC;
-        this.lunInFlight = new AtomicIntegerArray(target.lunCount());
+        // HOTPLUG: LUNs come and go at run time (QMP scsi-hd device_add/device_del), announced on the event queue.
+        this.features = VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC
+                | VIRTIO_SCSI_F_HOTPLUG;
+        this.lunInFlight = new AtomicIntegerArray(ScsiTarget.MAX_LUN + 1); // any LUN may be plugged later
         this.pool = Executors.newFixedThreadPool(config.workers(),
                 dev.vmm.threads.VmmThreads.factory(dev.vmm.threads.ThreadKind.BLOCK_WORKER, "scsi-worker-"));
     }
@@ -185,7 +195,7 @@ public final class VirtioScsi extends QueueDevice {
         c.set(ValueLayout.JAVA_INT_UNALIGNED, 24, cdbSize);
         c.set(ValueLayout.JAVA_SHORT_UNALIGNED, 28, (short) 0); // max_channel
         c.set(ValueLayout.JAVA_SHORT_UNALIGNED, 30, (short) 0); // max_target: one target, id 0
-        c.set(ValueLayout.JAVA_INT_UNALIGNED, 32, target.lunCount() - 1); // max_lun
+        c.set(ValueLayout.JAVA_INT_UNALIGNED, 32, ScsiTarget.MAX_LUN); // max_lun: any LUN may be hot-plugged (QEMU's value too)
         return c.toArray(ValueLayout.JAVA_BYTE);
     }
 
@@ -210,6 +220,7 @@ public final class VirtioScsi extends QueueDevice {
     public synchronized void activate(GuestMemory memory, long negotiatedFeatures, List<SplitQueue> queues,
                                       VirtioInterrupt interrupt) throws ActivationException {
         checkActivation(queues, !requestWorkers.isEmpty() || control != null);
+        hotplugEvents = (negotiatedFeatures & VIRTIO_SCSI_F_HOTPLUG) != 0;
         try {
             for (int i = FIRST_REQUEST_QUEUE; i < queues.size(); i++) {
                 SplitQueue q = queues.get(i);
@@ -292,6 +303,10 @@ public final class VirtioScsi extends QueueDevice {
      */
     @Override
     public synchronized byte[] saveState() {
+        if (!java.util.Arrays.equals(target.lunNumbers(), java.util.stream.IntStream.range(0, target.lunCount()).toArray())) {
+            throw new IllegalStateException("virtio-scsi: LUNs " + java.util.Arrays.toString(target.lunNumbers())
+                    + " (plugged at run time) cannot be saved");
+        }
         ScsiControlWorker.Pending p = restoredEvents != null ? restoredEvents : new ScsiControlWorker.Pending(List.of(), false);
         java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 + 4 + target.lunCount() * 13 + 1 + 4 + p.events().size() * 12);
         b.putInt(senseSize).putInt(cdbSize).putInt(target.lunCount());
@@ -359,6 +374,45 @@ public final class VirtioScsi extends QueueDevice {
     public synchronized void postEvent(int event, int lun, int reason) {
         ScsiControlWorker c = control;
         if (c != null) c.postEvent(event, lun, reason);
+    }
+
+    /**
+     * Hot-plug: {@code disk} becomes LUN {@code lun} of target 0, and a driver that negotiated
+     * VIRTIO_SCSI_F_HOTPLUG gets a TRANSPORT_RESET / RESCAN event for it (§5.6.6.3.1). False if
+     * the LUN is taken.
+     */
+    public boolean attachLun(int lun, ScsiDisk disk) {
+        if (!target.plug(lun, disk)) return false;
+        if (hotplugEvents) postEvent(T_TRANSPORT_RESET, lun, EVT_RESET_RESCAN);
+        return true;
+    }
+
+    /**
+     * Hot-unplug: LUN {@code lun} is gone for every command that looks it up from now on, and a
+     * driver that negotiated HOTPLUG gets a TRANSPORT_RESET / REMOVED event. The future completes
+     * (on the thread that finished the last one, or at once) when no command that found the unit
+     * is in flight any more: only then may its image be closed. Null if there is no such LUN.
+     */
+    public CompletableFuture<Void> detachLun(int lun) {
+        if (target.unplug(lun) == null) return null;
+        if (hotplugEvents) postEvent(T_TRANSPORT_RESET, lun, EVT_RESET_REMOVED);
+        CompletableFuture<Void> drained = new CompletableFuture<>();
+        synchronized (lunDrains) {
+            lunDrains.computeIfAbsent(lun, k -> new ArrayList<>()).add(drained);
+        }
+        // A command counts itself in before it looks the unit up: seen 0 now, none can still reach it.
+        if (lunInFlight.get(lun) == 0) lunIdle(lun);
+        return drained;
+    }
+
+    /** No command of {@code lun} is in flight (request worker, after the used-ring entry; or detachLun). */
+    void lunIdle(int lun) {
+        List<CompletableFuture<Void>> waiting;
+        synchronized (lunDrains) {
+            if (lunDrains.isEmpty()) return;
+            waiting = lunDrains.remove(lun);
+        }
+        if (waiting != null) for (CompletableFuture<Void> f : waiting) f.complete(null);
     }
 
     /** Resets the device, stops the worker pool and closes the eventfds (not the disks, not the threads). */

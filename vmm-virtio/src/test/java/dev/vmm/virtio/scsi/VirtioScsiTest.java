@@ -116,7 +116,7 @@ class VirtioScsiTest {
             assertEquals(5, h.dev.queueCount());
             long f = h.dev.deviceFeatures();
             assertTrue(VirtioFeatures.has(f, VirtioFeatures.VIRTIO_F_VERSION_1 | VirtioFeatures.VIRTIO_F_EVENT_IDX | VirtioFeatures.VIRTIO_F_INDIRECT_DESC));
-            assertEquals(0, f & (VIRTIO_SCSI_F_HOTPLUG | VIRTIO_SCSI_F_INOUT | VIRTIO_SCSI_F_T10_PI));
+            assertEquals(VIRTIO_SCSI_F_HOTPLUG, f & (VIRTIO_SCSI_F_HOTPLUG | VIRTIO_SCSI_F_INOUT | VIRTIO_SCSI_F_T10_PI));
             assertEquals(3, h.dev.readConfig(0, 4));
             assertEquals(62, h.dev.readConfig(4, 4)); // seg_max = queue size - 2
             assertEquals(0xFFFF, h.dev.readConfig(8, 4));
@@ -126,7 +126,7 @@ class VirtioScsiTest {
             assertEquals(32, h.dev.readConfig(24, 4));
             assertEquals(0, h.dev.readConfig(28, 2));
             assertEquals(0, h.dev.readConfig(30, 2));
-            assertEquals(1, h.dev.readConfig(32, 4)); // max_lun: two disks
+            assertEquals(ScsiTarget.MAX_LUN, h.dev.readConfig(32, 4)); // max_lun: any LUN may be hot-plugged
             assertEquals(0, h.dev.readConfig(36, 4));
             h.dev.writeConfig(0, 4, 7); // read-only field
             assertEquals(3, h.dev.readConfig(0, 4));

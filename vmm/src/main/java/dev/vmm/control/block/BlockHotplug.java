@@ -4,7 +4,7 @@ import dev.vmm.control.DeviceDrivers;
 import dev.vmm.control.QmpServer;
 import dev.vmm.machine.Machine;
 
-/** Installs the QMP block hot-plug commands of a running machine: blockdev-add/del and virtio-blk-pci device_add. */
+/** Installs the QMP block hot-plug commands of a running machine: blockdev-add/del and virtio-blk-pci, virtio-scsi-pci, scsi-hd device_add. */
 public final class BlockHotplug {
     private BlockHotplug() {}
 
@@ -14,5 +14,7 @@ public final class BlockHotplug {
         if (m.devices() == null) return;
         m.devices().closeLater(nodes::closeAll); // the images are closed (and unlocked) with the machine
         drivers.register(new VirtioBlkPciDriver(nodes, dev.vmm.control.pci.HotplugPciDriver.Parts.of(m)));
+        // virtio-scsi-pci and scsi-hd over the same nodes
+        dev.vmm.control.scsi.ScsiHotplug.install(qmp, drivers, m.devices(), nodes, dev.vmm.control.pci.HotplugPciDriver.Parts.of(m));
     }
 }

@@ -67,13 +67,12 @@ public final class VirtioBlkPciDriver extends HotplugPciDriver {
         if (queues < 1) throw QmpException.generic("num-queues property must be larger than 0");
         String user = nodes.user(drive);
         if (user != null) {
-            throw QmpException.generic("Permission conflict on node '" + drive + "': permissions 'write' are both required by "
-                    + backend(user) + " (uses node '" + drive + "' as 'root' child) and unshared by " + backend(id)
-                    + " (uses node '" + drive + "' as 'root' child).");
+            throw BlockNodes.permissionConflict(drive, user, backend(id));
         }
         PciHotplug h = PciPlug.hotplug(hotplug, where);
         String claimant = claimant(id);
-        if (!nodes.claim(drive, claimant)) throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + drive + "'");
+        // The claim names the holder as QEMU's conflict message does.
+        if (!nodes.claim(drive, backend(claimant))) throw QmpException.generic("Property 'virtio-blk-device.drive' can't find value '" + drive + "'");
         BlockNode node = nodes.find(drive);
         DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), queues == 1 && !args.has("num-queues") ? 0 : queues,
                 null, node.direct(), new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), null, id, null);
@@ -82,8 +81,10 @@ public final class VirtioBlkPciDriver extends HotplugPciDriver {
                 () -> nodes.release(claimed));
     }
 
-    private static String backend(String id) {
-        return "block device '/machine/peripheral" + (id == null ? "-anon" : "") + "/" + id + "/virtio-backend'";
+    /** QEMU's name of the device's block backend; {@code claimant} is an id or an anonymous device's path. */
+    private static String backend(String claimant) {
+        String path = claimant == null ? "/machine/peripheral-anon/device[?]" : claimant.startsWith("/") ? claimant : "/machine/peripheral/" + claimant;
+        return "block device '" + path + "/virtio-backend'";
     }
 
     private static int number(String v) throws QmpException {
