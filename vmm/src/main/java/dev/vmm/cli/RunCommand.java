@@ -204,7 +204,7 @@ public final class RunCommand implements Callable<Integer> {
     boolean quiet;
 
     @picocli.CommandLine.Mixin
-    dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    dev.vmm.cli.sandbox.SandboxOption sandbox = dev.vmm.cli.sandbox.SandboxOption.defaultOff();
     @picocli.CommandLine.Mixin
     dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 

@@ -19,7 +19,8 @@ final class BalloonRig implements AutoCloseable {
     static final long RAM_BASE = 0;
     static final long RAM = 0x100000;            // 1 MiB: PFNs 0..255
 
-    final TestRings rings = new TestRings(RAM_BASE, RAM);
+    final TestRings rings;
+    private final boolean ownsRings;
     final List<TestRings.Driver> drivers = new ArrayList<>();
     final List<SplitQueue> queues = new ArrayList<>();
     final List<long[]> released = new ArrayList<>();
@@ -32,6 +33,16 @@ final class BalloonRig implements AutoCloseable {
     final VirtioBalloon balloon;
 
     BalloonRig(VirtioBalloon.Options options) {
+        this(options, new TestRings(RAM_BASE, RAM), true);
+    }
+
+    /**
+     * A new balloon over {@code rings} that the caller keeps (a fuzz fixture: allocating and freeing a
+     * shared arena per input cost more than the input); {@link TestRings#rewind} has made them as new.
+     */
+    BalloonRig(VirtioBalloon.Options options, TestRings rings, boolean ownsRings) {
+        this.rings = rings;
+        this.ownsRings = ownsRings;
         balloon = new VirtioBalloon(options, RAM, (gpa, len) -> {
             released.add(new long[] {gpa, len});
             return !hostFails;
@@ -82,7 +93,7 @@ final class BalloonRig implements AutoCloseable {
     public void close() {
         balloon.reset();
         if (!rings.guardsIntact()) throw new AssertionError("write outside guest RAM");
-        rings.close();
+        if (ownsRings) rings.close();
     }
 
     static final class Irq implements VirtioInterrupt {

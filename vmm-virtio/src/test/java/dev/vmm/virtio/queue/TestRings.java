@@ -9,14 +9,28 @@ import dev.vmm.memory.GuestMemory;
  */
 public final class TestRings implements AutoCloseable {
     private final FakeGuestMemory fake;
+    private final long base;
     private long next;
     private final long end;
 
     /** {@code size} bytes of guest RAM at {@code base}, usable from any thread. */
     public TestRings(long base, long size) {
         this.fake = FakeGuestMemory.shared(base, size);
+        this.base = base;
         this.next = base;
         this.end = base + size;
+    }
+
+    /**
+     * For a fixture reused across fuzz inputs: back to the state of a new instance. Fails if anything
+     * was written outside RAM; then zeroes all of RAM and rewinds the allocator, so the next rings are
+     * laid out at the same addresses as in a fresh instance. (Guards intact + RAM zero + allocator at
+     * the base is all the state there is.)
+     */
+    public void rewind() {
+        if (!guardsIntact()) throw new AssertionError("write outside guest RAM");
+        fake.memory.regions().forEach(r -> r.host().fill((byte) 0));
+        next = base;
     }
 
     public GuestMemory memory() { return fake.memory; }

@@ -15,7 +15,7 @@ final class ImageArgument {
     @Option(names = {"-f", "--format"}, description = "image format (default: probed)") String format;
     @Option(names = {"-U", "--force-share"}, description = "do not lock the image (it may be in use)") boolean forceShare;
     @Parameters(index = "0", paramLabel = "FILE") Path file;
-    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = dev.vmm.cli.sandbox.SandboxOption.defaultOn();
     @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 
     /**

@@ -34,7 +34,7 @@ final class ImgConvert implements Callable<Integer> {
     @Option(names = {"-U", "--force-share"}, description = "do not lock the source") boolean forceShare;
     @Parameters(index = "0", paramLabel = "SRC") Path src;
     @Parameters(index = "1", paramLabel = "DST") Path dst;
-    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = dev.vmm.cli.sandbox.SandboxOption.defaultOn();
     @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 
     @Override

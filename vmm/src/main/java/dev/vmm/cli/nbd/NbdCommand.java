@@ -48,7 +48,7 @@ public final class NbdCommand implements Callable<Integer> {
     @Option(names = "--tls-creds", paramLabel = "DIR", description = "require TLS, with X.509 credentials from DIR laid out as QEMU's tls-creds-x509 (ca-cert.pem, server-cert.pem, server-key.pem)") Path tlsCreds;
     @Option(names = "--tls-verify-peer", paramLabel = "on|off", defaultValue = "on", description = "require a client certificate signed by ca-cert.pem (default: ${DEFAULT-VALUE}, as QEMU's verify-peer)") String tlsVerifyPeer;
     @Parameters(index = "0", paramLabel = "IMAGE") Path image;
-    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = new dev.vmm.cli.sandbox.SandboxOption();
+    @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.SandboxOption sandbox = dev.vmm.cli.sandbox.SandboxOption.defaultOn();
     @picocli.CommandLine.Mixin dev.vmm.cli.sandbox.PrivilegeOption privileges = new dev.vmm.cli.sandbox.PrivilegeOption();
 
     @Override

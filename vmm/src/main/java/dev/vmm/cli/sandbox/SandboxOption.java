@@ -4,28 +4,47 @@ import dev.vmm.sandbox.ProcessFilter;
 import picocli.CommandLine.Option;
 
 /**
- * {@code --sandbox on|off}, a picocli mixin for the commands that run a sandbox (run, nbd): with
- * {@code on}, {@link #enter()} installs the process-wide seccomp filter (docs/sandbox.md).
+ * {@code --sandbox on|off|strict}, a picocli mixin for the commands that run a sandbox (run, nbd,
+ * img): with {@code on}, {@link #enter()} installs the process-wide seccomp filter (docs/sandbox.md).
  *
- * <p>Default off for now: it becomes on only once the guest test suite has passed with it on a KVM
- * host (no such run has been made).
+ * <p>The default depends on the command ({@link #defaultOn()} for {@code vmm img} and {@code vmm nbd},
+ * {@link #defaultOff()} for {@code vmm run}): run's becomes on only once the guest test suite has passed
+ * with it on a KVM host (no such run has been made).
  */
 public final class SandboxOption {
-    String value = "off"; // a String: picocli rewrites on/off to true/false for boolean fields
+    private final String defaultValue;
+    private String value; // a String: picocli rewrites on/off to true/false for boolean fields; null: not given
 
-    @Option(names = "--sandbox", paramLabel = "on|off|strict", arity = "1", defaultValue = "off", converter = OnOff.class,
+    /** Off unless {@code --sandbox on|strict} is given ({@code vmm run}). */
+    public static SandboxOption defaultOff() { return new SandboxOption("off"); }
+
+    /** On unless {@code --sandbox off} is given ({@code vmm img}, {@code vmm nbd}). */
+    public static SandboxOption defaultOn() { return new SandboxOption("on"); }
+
+    /** For picocli, should it ever build the mixin itself: the conservative default. */
+    public SandboxOption() { this("off"); }
+
+    private SandboxOption(String defaultValue) { this.defaultValue = defaultValue; }
+
+    // No defaultValue attribute: picocli would call the setter with it; the per-command default is the field's.
+    @Option(names = "--sandbox", paramLabel = "on|off|strict", arity = "1", converter = OnOff.class,
             description = "Install the process-wide seccomp filter once everything privileged is open "
                     + "(no exec, fork, ptrace, mount, setuid, module or kexec calls afterwards; see docs/sandbox.md). "
                     + "strict: also a per-thread-kind allow-list on every VMM thread (experimental: most lists are "
-                    + "derived from code, not measured; calls outside get EPERM). Default: ${DEFAULT-VALUE}.")
+                    + "derived from code, not measured; calls outside get EPERM). "
+                    + "Default: on for vmm img and vmm nbd, off for vmm run.")
     void value(String v) {
+        if (v == null) return;
         value = v;
         // The per-kind filters are installed by each VMM thread as it starts: registered now, while
         // the command line is read, they reach every thread the command starts afterwards.
         if (v.equals("strict")) PerKindStrict.register();
     }
 
-    private boolean on() { return !value.equals("off"); }
+    /** on, off or strict: what was given, else this command's default. */
+    public String mode() { return value != null ? value : defaultValue; }
+
+    private boolean on() { return !mode().equals("off"); }
 
     private boolean entered;
 

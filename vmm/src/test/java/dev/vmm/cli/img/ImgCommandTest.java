@@ -6,12 +6,9 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,19 +18,19 @@ import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** {@code vmm img} run in process; qemu-img is the reference for what the images contain. */
+/** {@code vmm img} run with the sandbox on (its default, in a child JVM); qemu-img is the reference for what the images contain. */
 class ImgCommandTest {
     @TempDir Path tmp;
 
     record Run(int exit, String out, String err) {}
 
+    /**
+     * {@code vmm img ARGS} with its default {@code --sandbox on}: in a child JVM
+     * ({@link dev.vmm.cli.sandbox.ImgHost}), since the filter would kill this JVM's next qemu-img.
+     */
     static Run img(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        CommandLine cl = new CommandLine(new ImgCommand());
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int rc = cl.execute(args);
-        return new Run(rc, out.toString(), err.toString());
+        dev.vmm.cli.sandbox.ImgHost.Run r = dev.vmm.cli.sandbox.ImgHost.img(args);
+        return new Run(r.exit(), r.out(), r.err());
     }
 
     static String qemu(String... cmd) {

@@ -2,7 +2,6 @@ package dev.vmm.cli.nbd;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.vmm.cli.img.ImgCommand;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -54,17 +53,21 @@ class NbdCommandTest {
         }
     }
 
+    /** {@code vmm img ARGS} with its default {@code --sandbox on}, in a child JVM ({@link dev.vmm.cli.sandbox.ImgHost}). */
     static Run img(String... args) {
-        StringWriter out = new StringWriter(), err = new StringWriter();
-        CommandLine cl = new CommandLine(new ImgCommand());
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int rc = cl.execute(args);
-        return new Run(rc, out.toString(), err.toString());
+        dev.vmm.cli.sandbox.ImgHost.Run r = dev.vmm.cli.sandbox.ImgHost.img(args);
+        return new Run(r.exit(), r.out(), r.err());
     }
 
-    /** {@code vmm nbd ARGS} on its own thread; completes with its exit code. */
-    static CompletableFuture<Run> nbd(String... args) {
+    /**
+     * {@code vmm nbd --sandbox off ARGS} on its own thread of this JVM; completes with its exit code.
+     * In process, so without the filter (its default on would kill this JVM's next qemu-img);
+     * SandboxedNbdTest serves with the default in a child JVM.
+     */
+    static CompletableFuture<Run> nbd(String... given) {
+        List<String> withOff = new java.util.ArrayList<>(List.of(given));
+        if (!withOff.contains("--sandbox")) withOff.addAll(0, List.of("--sandbox", "off"));
+        String[] args = withOff.toArray(String[]::new);
         CompletableFuture<Run> f = new CompletableFuture<>();
         Thread.ofPlatform().daemon().name("vmm-nbd-under-test").start(() -> {
             StringWriter out = new StringWriter(), err = new StringWriter();

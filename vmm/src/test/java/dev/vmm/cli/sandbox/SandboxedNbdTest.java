@@ -24,12 +24,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class SandboxedNbdTest {
     @TempDir Path tmp;
 
+    /** {@code sandbox}: on, off, or "default" for no --sandbox option at all. */
     private Process vmmNbd(String sandbox, Path sock, Path image) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx128m",
-                "-cp", System.getProperty("java.class.path"), "dev.vmm.Main", "nbd", "--sandbox", sandbox,
-                "-t", "-r", "-f", "raw", "-k", sock.toString(), "--pid-file", sock + ".pid", image.toString()))
-                .redirectErrorStream(true).redirectOutput(tmp.resolve("nbd-" + sandbox + ".log").toFile()).start();
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC", "-Xmx128m",
+                "-cp", System.getProperty("java.class.path"), "dev.vmm.Main", "nbd"));
+        if (!sandbox.equals("default")) cmd.addAll(List.of("--sandbox", sandbox));
+        cmd.addAll(List.of("-t", "-r", "-f", "raw", "-k", sock.toString(), "--pid-file", sock + ".pid", image.toString()));
+        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("nbd-" + sandbox + ".log").toFile()).start();
     }
 
     private static void awaitSocket(Process p, Path sock, Path log) throws IOException {
@@ -99,6 +101,13 @@ class SandboxedNbdTest {
         // (-t: it keeps serving after the client leaves, so it is SIGTERM that ends it: 128 + 15)
         assertThat(off).as(Files.readString(tmp.resolve("nbd-off.log"))).isEqualTo(143);
         assertThat(on).as(Files.readString(tmp.resolve("nbd-on.log"))).isEqualTo(143);
+    }
+
+    @Test
+    void theDefaultIsOn() throws Exception {
+        // no --sandbox option: every thread filtered, and it still serves and stops as with "on"
+        int dflt = serveAndRead("default", "2");
+        assertThat(dflt).as(Files.readString(tmp.resolve("nbd-default.log"))).isEqualTo(143);
     }
 
     @Test
