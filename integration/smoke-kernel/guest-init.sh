@@ -60,9 +60,9 @@ blk_hotplug() {
 power_button() {
     dev=
     for n in /sys/class/input/event*; do
-        [ "$(cat "$n/device/name" 2>/dev/null)" = "Power Button" ] && dev=/dev/${n##*/}
+        [ "$(cat "$n/device/name" 2>/dev/null)" = "Power Button" ] && dev=/dev/input/${n##*/}
     done
-    [ -n "$dev" ] || { say "no ACPI power button"; finish; }
+    [ -n "$dev" ] && [ -c "$dev" ] || { say "no ACPI power button"; finish; }
     exec 3<"$dev"
     say "power button: waiting on $dev"
     while :; do
@@ -84,7 +84,8 @@ usb() {
 t=$(param smoketest)
 say "test ${t:-none}"
 case $t in
-    cpuhp) cpu_hotplug "$(param smokecpus)" ;;
+    # The host lists the CPUs while they are online, then presses the power button.
+    cpuhp) cpu_hotplug "$(param smokecpus)"; power_button ;;
     nethp) net_hotplug ;;
     blkhp) blk_hotplug ;;
     power) power_button ;;

@@ -84,6 +84,26 @@ public final class Hpet implements BusDevice {
         return 1 | (long) (TIMERS - 1) << 8 | 1L << 13 | 1L << 15 | (long) VENDOR_ID << 16 | PERIOD_FS << 32;
     }
 
+    /**
+     * The device reset (QEMU's on an S3 wake, which resets every device and keeps RAM): the
+     * counter stopped at 0, legacy replacement off, every timer disabled with its comparator all
+     * ones and no period, no interrupt status; level lines it drove are released.
+     */
+    public synchronized void reset() {
+        config = 0;
+        isr = 0;
+        counterBase = 0;
+        counterBaseNanos = nanos.getAsLong();
+        lastPolled = 0;
+        for (int i = 0; i < TIMERS; i++) {
+            tnConfig[i] = 0;
+            comparator[i] = -1L;
+            period[i] = 0;
+            armed[i] = false;
+        }
+        refreshLevels();
+    }
+
     // ------------------------------------------------------------------ time
 
     private boolean enabled() { return (config & CFG_ENABLE) != 0; }
