@@ -48,10 +48,11 @@ net_hotplug() {
 }
 
 # Waits for a hot-added virtio disk and prints its first line (the host wrote a marker there).
+# The initramfs boot has no other virtio disk, so the hot-added one is vda.
 blk_hotplug() {
-    say "blk hot-plug: waiting for vdb"
-    until_true '[ -e /dev/vdb ]'
-    say "vdb marker $(head -n 1 /dev/vdb)"
+    say "blk hot-plug: waiting for vda"
+    until_true '[ -e /dev/vda ]'
+    say "vda marker $(head -n 1 /dev/vda)"
 }
 
 # The ACPI power button (LNXPWRBN, "Power Button") reports KEY_POWER through evdev; the kernel
@@ -78,6 +79,8 @@ usb() {
     until_true '[ -e /dev/sda ]'
     mount -t ext2 -o ro /dev/sda /mnt && say "usb marker $(cat /mnt/usb-marker)"
     umount /mnt
+    # USB enumeration runs on its own: the tablet may register after the disk.
+    until_true 'cat /sys/class/input/input*/name 2>/dev/null | grep -q Tablet'
     for n in /sys/class/input/input*; do say "input device: $(cat "$n/name")"; done
 }
 

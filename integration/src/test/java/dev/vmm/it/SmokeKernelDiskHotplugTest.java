@@ -16,8 +16,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Issue 15 tests 2 and 3 on the smoke kernel: a virtio-blk disk added at run time
- * ({@code blockdev-add} + {@code device_add}) appears in Linux as {@code [vdb]} and the guest-test
- * init reads the marker the host wrote at its start. On {@code pc} through ACPI PCI hot-plug
+ * ({@code blockdev-add} + {@code device_add}) appears in Linux ({@code [vda]}: the initramfs boot has
+ * no other virtio disk; the issue's {@code [vdb]} assumed a root disk) and the guest-test init reads
+ * the marker the host wrote at its start. On {@code pc} through ACPI PCI hot-plug
  * (acpiphp), on {@code q35} through a PCIe root port with native hot-plug ({@code pciehp ...
  * Card present}). The QEMU q35 reference turns its ACPI hot-plug of root ports off
  * ({@code ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off}, QEMU 7.2 has it on by default) so
@@ -27,9 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(value = 25, unit = TimeUnit.MINUTES)
 class SmokeKernelDiskHotplugTest {
     private static final String MARKER = "vmm-hotplug-disk-marker";
-    private static final ConsoleWatcher.Milestone VDB = ConsoleWatcher.Milestone.of("virtio_blk vdb", "virtio_blk virtio\\d+: .*\\[vdb\\]");
+    private static final ConsoleWatcher.Milestone VDA = ConsoleWatcher.Milestone.of("virtio_blk vda", "virtio_blk virtio\\d+: .*\\[vda\\]");
     private static final ConsoleWatcher.Milestone CARD_PRESENT = ConsoleWatcher.Milestone.of("pciehp Card present",
-            "pciehp [0-9a-f:.]+:pcie\\d+: Slot\\(\\d+\\): Card present");
+            "pciehp.*Slot\\(\\d+\\): Card present");
     private static final String ROOT_PORT = "rp1";
 
     @Test
@@ -82,15 +83,15 @@ class SmokeKernelDiskHotplugTest {
     }
 
     private static void addDisk(SmokeGuest g, Path disk, String bus, boolean pcie) throws Exception {
-        g.expect(SmokeGuest.BOOT_BUDGET, SmokeKernel.LINUX_VERSION, SmokeGuest.said("init waits", "blk hot-plug: waiting for vdb"));
+        g.expect(SmokeGuest.BOOT_BUDGET, SmokeKernel.LINUX_VERSION, SmokeGuest.said("init waits", "blk hot-plug: waiting for vda"));
         g.ok("blockdev-add", "{\"driver\": \"raw\", \"node-name\": \"hd1\", \"file\": {\"driver\": \"file\", \"filename\": \""
                 + disk + "\"}}");
         g.ok("device_add", "{\"driver\": \"virtio-blk-pci\", \"id\": \"vd1\", \"drive\": \"hd1\""
                 + (bus.isEmpty() ? "" : ", \"bus\": \"" + bus + "\"") + "}");
         List<ConsoleWatcher.Milestone> wanted = new ArrayList<>();
         if (pcie) wanted.add(CARD_PRESENT);
-        wanted.add(VDB);
-        wanted.add(SmokeGuest.said("marker read from vdb", "vdb marker " + MARKER));
+        wanted.add(VDA);
+        wanted.add(SmokeGuest.said("marker read from vda", "vda marker " + MARKER));
         wanted.add(SmokeGuest.said("init ends", "done, powering off"));
         g.expect(SmokeGuest.STEP_BUDGET, wanted.toArray(ConsoleWatcher.Milestone[]::new));
         assertThat(g.exitStatus(SmokeGuest.STEP_BUDGET)).as(g.tail()).isZero();

