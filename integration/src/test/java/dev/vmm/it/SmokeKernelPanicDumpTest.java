@@ -24,8 +24,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * init!") with two vCPUs reports the panic through pvpanic (ACPI QEMU0001) → GUEST_PANICKED; its
  * memory is written as an ELF core, {@code readelf -n} finds one NT_PRSTATUS per vCPU, and the
  * {@code crash} utility opens the core with the kernel's vmlinux (DWARF: CONFIG_DEBUG_INFO) and
- * runs {@code bt}, whose backtrace goes through {@code panic}. QEMU's half: its pvpanic pauses the
- * guest, QMP {@code dump-guest-memory} writes the core. Ours: {@code --on-panic dump=FILE}.
+ * runs {@code bt}, whose backtrace goes through {@code panic}. QEMU's half: {@code -action panic=pause}
+ * keeps the panicked guest, QMP {@code dump-guest-memory} writes the core. Ours: {@code --on-panic dump=FILE}.
  */
 @Tag("smoke-kernel")
 @Timeout(value = 25, unit = TimeUnit.MINUTES)
@@ -38,7 +38,8 @@ class SmokeKernelPanicDumpTest {
         SmokeGuest.needQemu();
         Path core = dir.resolve("qemu.core");
         try (SmokeGuest g = SmokeGuest.qemu(dir, "pc", Integer.toString(CPUS), SmokeGuest.initramfs(dir), cmdline(),
-                List.of("-device", "pvpanic"))) {
+                // QEMU's default panic action powers off; pause keeps the guest for the dump (as libvirt's on_crash).
+                List.of("-device", "pvpanic", "-action", "panic=pause"))) {
             panics(g);
             g.ok("dump-guest-memory", "{\"paging\": false, \"protocol\": \"file:" + core + "\"}");
         }
