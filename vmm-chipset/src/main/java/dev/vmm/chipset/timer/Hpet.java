@@ -72,11 +72,7 @@ public final class Hpet implements BusDevice {
     public Hpet(LongSupplier nanos, IntFunction<InterruptLine> ioapicPin) {
         this.nanos = Objects.requireNonNull(nanos);
         this.ioapicPin = Objects.requireNonNull(ioapicPin);
-        counterBaseNanos = nanos.getAsLong();
-        for (int i = 0; i < TIMERS; i++) {
-            comparator[i] = -1L;
-            period[i] = 0;
-        }
+        reset();
     }
 
     /** The capabilities register value (also the ACPI HPET table's Event Timer Block ID in its low half). */
