@@ -30,7 +30,7 @@ class SmokeKernelCpuHotplugTest {
         SmokeGuest.needQemu();
         Path initrd = SmokeGuest.initramfs(dir);
         try (SmokeGuest g = SmokeGuest.qemu(dir, "pc", "1,maxcpus=3", initrd,
-                SmokeGuest.cmdline(false, "cpuhp", "smokecpus=3", "panic=-1"), List.of())) {
+                SmokeGuest.cmdline("cpuhp", "smokecpus=3", "panic=-1"), List.of())) {
             addTwoCpusAndSeeThemOnline(g);
         }
     }
@@ -39,7 +39,7 @@ class SmokeKernelCpuHotplugTest {
     void vmm(@TempDir Path dir) throws Exception {
         SmokeGuest.needVmmGuestUserSpace();
         Path initrd = SmokeGuest.initramfs(dir);
-        try (SmokeGuest g = SmokeGuest.vmm(dir, initrd, SmokeGuest.cmdline(false, "cpuhp", "smokecpus=3", "panic=-1"),
+        try (SmokeGuest g = SmokeGuest.vmm(dir, initrd, SmokeGuest.cmdline("cpuhp", "smokecpus=3", "panic=-1"),
                 List.of("--cpus", "1,maxcpus=3"))) {
             addTwoCpusAndSeeThemOnline(g);
         }

@@ -69,7 +69,7 @@ class SmokeKernelDiskHotplugTest {
     }
 
     private static String cmdline() {
-        return SmokeGuest.cmdline(false, "blkhp", "panic=-1");
+        return SmokeGuest.cmdline("blkhp", "panic=-1");
     }
 
     /** A 1 MiB raw image whose first line is the marker. */

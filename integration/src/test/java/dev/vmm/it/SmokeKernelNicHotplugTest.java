@@ -56,7 +56,7 @@ class SmokeKernelNicHotplugTest {
     }
 
     private static String cmdline() {
-        return SmokeGuest.cmdline(false, "nethp", "panic=-1");
+        return SmokeGuest.cmdline("nethp", "panic=-1");
     }
 
     private interface Command {

@@ -60,7 +60,7 @@ class SmokeKernelPanicDumpTest {
 
     /** panic=0: the kernel waits after the panic instead of rebooting (the dump needs it stopped). */
     private static String cmdline() {
-        return SmokeGuest.cmdline(false, "panic", "panic=0");
+        return SmokeGuest.cmdline("panic", "panic=0");
     }
 
     private static void panics(SmokeGuest g) throws Exception {

@@ -41,7 +41,7 @@ class SmokeKernelPowerdownTest {
     }
 
     private static String cmdline() {
-        return SmokeGuest.cmdline(false, "power", "panic=-1");
+        return SmokeGuest.cmdline("power", "panic=-1");
     }
 
     private static void pressAndShutDown(SmokeGuest g) throws Exception {

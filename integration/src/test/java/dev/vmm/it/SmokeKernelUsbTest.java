@@ -48,7 +48,7 @@ class SmokeKernelUsbTest {
     }
 
     private static String cmdline() {
-        return SmokeGuest.cmdline(false, "usb", "panic=-1");
+        return SmokeGuest.cmdline("usb", "panic=-1");
     }
 
     /** A 4 MiB ext2 image holding /usb-marker (mke2fs -d: no mount needed). */
