@@ -83,7 +83,9 @@ class SmokeKernelPanicDumpTest {
         assumeTrue(crash.isPresent(), "the crash utility is not installed (apt-get install crash): the core was checked with readelf only");
         Path cmds = core.resolveSibling("crash-cmds");
         Files.writeString(cmds, "bt\nquit\n");
-        String bt = run(List.of(crash.get().toString(), "-s", "-i", cmds.toString(),
+        // --no_kmem_cache: the smoke kernel uses SLOB, whose caches crash cannot read ("invalid structure
+        // member offset: kmem_cache_s_num", fatal); bt does not need them. Seen with QEMU's core, session 7.
+        String bt = run(List.of(crash.get().toString(), "-s", "--no_kmem_cache", "-i", cmds.toString(),
                 SmokeKernel.vmlinux().toString(), core.toString()));
         assertThat(bt).as("crash bt:\n%s", bt).containsPattern("PID: 1 ").containsPattern("#\\d+ \\[[0-9a-f]+\\] panic at ");
     }
