@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-pkgs=(gcc make binutils qemu-system-x86 qemu-utils e2fsprogs cpio acpica-tools iproute2 dnsmasq-base xorriso nbdkit dmidecode gdb openssl gnutls-bin libguestfs-tools linux-image-amd64 seabios grub-pc-bin grub-common mtools strace)
+pkgs=(gcc make binutils qemu-system-x86 qemu-utils e2fsprogs cpio acpica-tools iproute2 dnsmasq-base xorriso nbdkit dmidecode gdb openssl gnutls-bin libguestfs-tools linux-image-amd64 seabios grub-pc-bin grub-common mtools strace busybox-static crash)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -70,6 +70,7 @@ final class AhciAttach implements PendingDevice {
         ExecutorService workers = Executors.newFixedThreadPool(drives.size(), Thread.ofPlatform().daemon().name("ahci-", 0).factory());
         AhciController controller = new AhciController(ctx.memory(), AhciIo.of(workers), ctx.virtio().msiSink(), drives);
         place(ctx.pci(), controller);
+        ctx.registry().addPart(new dev.vmm.power.WakeResettable("ich9-ahci", controller::reset)); // S3 wake: QEMU resets the HBA
         // QMP: query-block, eject, blockdev-change-medium (replaced media close with the machine)
         for (int i = 0; i < drives.size(); i++) {
             AhciDriveOptions d = spec.drives().get(i);

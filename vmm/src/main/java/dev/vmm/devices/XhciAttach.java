@@ -56,6 +56,7 @@ final class XhciAttach implements PendingDevice {
         ctx.registry().addPart(controller); // snapshots and migration save it (PciDeviceState, section usb/xhci)
         ctx.registry().cannotSaveStateWhile(controller::unsaveable);
         ctx.registry().closeLater(timer::shutdownNow);
+        ctx.registry().addPart(dev.vmm.power.WakeResettable.xhci(controller)); // S3 wake: QEMU resets the controller
     }
 
     @Override

@@ -119,7 +119,8 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
     void attachPower(dev.vmm.chipset.acpi.AcpiPm pm) {
         this.pm = pm;
         wakeReset = dev.vmm.power.MachineWakeReset.of(com1, i8042, cmos, pm,
-                () -> devices == null ? java.util.List.of() : devices.transports());
+                () -> devices == null ? java.util.List.of() : devices.transports(),
+                () -> devices == null ? java.util.List.of() : devices.parts(dev.vmm.power.WakeResettable.class));
         if (gpe != null) wakeReset.add("gpe0", gpe::reset); // QEMU's PM reset clears GPE0 too
         // The RTC alarm wakes S3 when the guest set RTC_EN (docs/rtc.md).
         dev.vmm.power.RtcAlarmWake.install(cmos, pm, sleep,

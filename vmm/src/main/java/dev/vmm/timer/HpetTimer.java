@@ -58,6 +58,17 @@ public final class HpetTimer implements AutoCloseable {
         return (hpet.read(Hpet.CONFIG, 4) & Hpet.CFG_LEGACY) != 0;
     }
 
+    /**
+     * The device reset of an S3 wake ({@link Hpet#reset}): the thread re-reads the (now absent)
+     * deadline and the PIT gets IRQ 0 back if legacy replacement was on.
+     */
+    public void reset() {
+        boolean before = legacy();
+        hpet.reset();
+        kick();
+        if (before) legacyRouting.accept(false);
+    }
+
     /** Re-reads the deadline now (after a register write, or after a test moved the clock). */
     public void kick() {
         thread.kick();

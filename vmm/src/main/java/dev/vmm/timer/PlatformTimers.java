@@ -46,6 +46,7 @@ public final class PlatformTimers {
     public void register(DeviceRegistry registry) {
         if (timer == null) return;
         registry.closeLater(timer);
+        registry.addPart(new dev.vmm.power.WakeResettable("hpet", timer::reset)); // S3 wake: QEMU resets the HPET
         registry.cannotSaveStateWhile(() -> (hpet.read(Hpet.CONFIG, 8) & Hpet.CFG_ENABLE) != 0 ? "hpet (enabled by the guest)" : null);
     }
 }

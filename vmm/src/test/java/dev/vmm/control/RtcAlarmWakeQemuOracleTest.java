@@ -227,9 +227,14 @@ class RtcAlarmWakeQemuOracleTest {
         final dev.vmm.power.WakeReset wakeReset;
 
         Ours(Path sock) throws Exception {
+            this(sock, List.of());
+        }
+
+        /** With {@code others} in the wake reset too (DeviceWakeResetQemuOracleTest: HPET, xHCI, AHCI). */
+        Ours(Path sock, List<dev.vmm.power.WakeResettable> others) throws Exception {
             // The machine's wake reset, over these devices (no virtio here).
             wakeReset = dev.vmm.power.MachineWakeReset.of(new dev.vmm.chipset.legacy.Uart16550(level -> { }, b -> { }),
-                    new dev.vmm.chipset.legacy.I8042(level -> { }, level -> { }, () -> { }), rtc, pm, List::of);
+                    new dev.vmm.chipset.legacy.I8042(level -> { }, level -> { }, () -> { }), rtc, pm, List::of, () -> others);
             sleep = new GuestSleep(lifecycle, new GuestSleep.Platform() {
                 @Override public void parkVcpus() { }
                 @Override public WakeEntry wakeEntry() { return WakeEntry.decode(0x9A000, 0, 2); }

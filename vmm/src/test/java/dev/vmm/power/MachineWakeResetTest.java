@@ -129,6 +129,18 @@ class MachineWakeResetTest {
     }
 
     @Test
+    void registeredDevicesAreResetByNameAndAskedForAtWakeTime() {
+        List<String> ran = new ArrayList<>();
+        List<WakeResettable> parts = new ArrayList<>();
+        WakeReset reset = MachineWakeReset.of(com1, i8042, rtc, pm, List::of, () -> parts);
+        parts.add(new WakeResettable("hpet", () -> ran.add("hpet")));   // attached after the list was made
+        parts.add(new WakeResettable("ich9-ahci", () -> { throw new IllegalStateException("port busy"); }));
+        parts.add(new WakeResettable("qemu-xhci", () -> ran.add("qemu-xhci")));
+        assertThat(reset.run()).containsExactly("devices: ich9-ahci: port busy");
+        assertThat(ran).containsExactly("hpet", "qemu-xhci");
+    }
+
+    @Test
     void aFailingDeviceIsNamedAndTheOthersStillReset() {
         List<String> ran = new ArrayList<>();
         WakeReset reset = new WakeReset()

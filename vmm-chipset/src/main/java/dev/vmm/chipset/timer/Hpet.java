@@ -72,16 +72,32 @@ public final class Hpet implements BusDevice {
     public Hpet(LongSupplier nanos, IntFunction<InterruptLine> ioapicPin) {
         this.nanos = Objects.requireNonNull(nanos);
         this.ioapicPin = Objects.requireNonNull(ioapicPin);
-        counterBaseNanos = nanos.getAsLong();
-        for (int i = 0; i < TIMERS; i++) {
-            comparator[i] = -1L;
-            period[i] = 0;
-        }
+        reset();
     }
 
     /** The capabilities register value (also the ACPI HPET table's Event Timer Block ID in its low half). */
     public static long capabilities() {
         return 1 | (long) (TIMERS - 1) << 8 | 1L << 13 | 1L << 15 | (long) VENDOR_ID << 16 | PERIOD_FS << 32;
+    }
+
+    /**
+     * The device reset (QEMU's on an S3 wake, which resets every device and keeps RAM): the
+     * counter stopped at 0, legacy replacement off, every timer disabled with its comparator all
+     * ones and no period, no interrupt status; level lines it drove are released.
+     */
+    public synchronized void reset() {
+        config = 0;
+        isr = 0;
+        counterBase = 0;
+        counterBaseNanos = nanos.getAsLong();
+        lastPolled = 0;
+        for (int i = 0; i < TIMERS; i++) {
+            tnConfig[i] = 0;
+            comparator[i] = -1L;
+            period[i] = 0;
+            armed[i] = false;
+        }
+        refreshLevels();
     }
 
     // ------------------------------------------------------------------ time
