@@ -79,6 +79,8 @@ public final class ResourceTemplate {
         check16(min, "WordIO minimum");
         check16(max, "WordIO maximum");
         if (max < min) throw new IllegalArgumentException("WordIO maximum below minimum");
+        // the length field is 16 bits too: 0..0xFFFF (0x10000 ports) would be written as 0
+        if (min == 0 && max == 0xffff) throw new IllegalArgumentException("WordIO length 0x10000 does not fit 16 bits");
         return address(WORD_ADDRESS_TAG, 2, TYPE_IO, IO_ENTIRE_RANGE, min, max);
     }
 
@@ -87,6 +89,7 @@ public final class ResourceTemplate {
         if (min < 0 || max > 0xffff_ffffL || max < min)
             throw new IllegalArgumentException("DWordMemory range must be within 32 bits: 0x"
                     + Long.toHexString(min) + "-0x" + Long.toHexString(max));
+        if (min == 0 && max == 0xffff_ffffL) throw new IllegalArgumentException("DWordMemory length 4 GiB does not fit 32 bits");
         return address(DWORD_ADDRESS_TAG, 4, TYPE_MEMORY, MEMORY_CACHEABLE_RW, min, max);
     }
 
