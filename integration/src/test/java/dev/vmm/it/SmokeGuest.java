@@ -13,7 +13,6 @@ import java.util.Optional;
 import java.util.StringJoiner;
 import java.util.concurrent.TimeUnit;
 
-import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -71,7 +70,7 @@ final class SmokeGuest implements AutoCloseable {
     /** Skips a VMM half where it cannot run: no /dev/kvm, or a PVM host (guest user mode cannot make system calls there). */
     static void needVmmGuestUserSpace() {
         assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeFalse(SmokeKernel.hostNeedsPvmWorkarounds(),
+        HostKindSkip.unless(!SmokeKernel.hostNeedsPvmWorkarounds(),
                 "a PVM host: guest user mode cannot make system calls (docs/smoke-kernel.md run 3b), the busybox init cannot run");
     }
 

@@ -7,7 +7,8 @@ import java.util.Locale;
 /**
  * The strict switch for guest tests: {@code VMM_IT_REQUIRE=all} (run-tests.sh sets it on a host
  * with a usable /dev/kvm) turns every skipped test — an assumption that failed because a package,
- * a privilege or a tool is missing — into a failure that names the test and the reason. Unset or
+ * a privilege or a tool is missing — into a failure that names the test and the reason. A
+ * {@link HostKindSkip} (the hypervisor kind cannot run the test at all) stays a skip. Unset or
  * {@code none}: a skip stays a skip (a developer's machine without KVM). Any other value is a
  * mistake in the CI setup and fails loudly rather than silently meaning "lenient".
  */
@@ -38,7 +39,7 @@ final class StrictSkips {
      * cause); anything else is returned unchanged.
      */
     static Throwable underSwitch(boolean strict, String where, Throwable t) {
-        if (!strict || !(t instanceof TestAbortedException)) return t;
+        if (!strict || !(t instanceof TestAbortedException) || t instanceof HostKindSkip) return t;
         String reason = t.getMessage() == null ? "" : t.getMessage().replaceFirst("^Assumption failed: ", "");
         return new AssertionError(where + " was skipped (" + reason + "), but " + VARIABLE
                 + "=all: on this host every guest test must run", t);

@@ -46,6 +46,14 @@ class StrictSkipsTest {
         assertThat(StrictSkips.underSwitch(true, "X.y", bug)).isSameAs(bug);
     }
 
+    @Test
+    void aHostKindSkipStaysASkipUnderTheSwitch() {
+        HostKindSkip pvm = new HostKindSkip("a PVM host: guest user mode cannot make system calls");
+        assertThat(StrictSkips.underSwitch(true, "X.y", pvm)).isSameAs(pvm);
+        assertThatThrownBy(() -> HostKindSkip.unless(false, "why")).isInstanceOf(TestAbortedException.class).hasMessageContaining("why");
+        HostKindSkip.unless(true, "never thrown");
+    }
+
     // ---- sample classes, run through the launcher (nested: surefire does not pick them up) ----
 
     static volatile boolean strictForSamples;
