@@ -15,6 +15,8 @@ set -u
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-1000000}
 MAX_TIME=${MAX_TIME:-1200s}
+# Jazzer takes a duration with a unit ("1500s"); a bare number failed every target (DateTimeParseException): seconds.
+case $MAX_TIME in *[0-9]) MAX_TIME=${MAX_TIME}s ;; esac
 TARGETS=(
   vmm-virtio:dev.vmm.virtio.queue.VirtqueueFuzzTest#chains
   vmm-virtio:dev.vmm.virtio.blk.VirtioBlkFuzzTest#requests

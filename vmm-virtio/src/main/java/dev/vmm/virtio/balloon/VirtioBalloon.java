@@ -275,7 +275,7 @@ public final class VirtioBalloon implements MigratableDevice {
                 for (int i = 0; i < n; i += 4) {
                     long pfn = b.getInt(i) & 0xFFFF_FFFFL;
                     long gpa = pfn << PAGE_SHIFT;
-                    GuestRegion r = memory.isValid(gpa, PAGE_SIZE) ? memory.regionFor(gpa, PAGE_SIZE) : null;
+                    GuestRegion r = memory.regionFor(gpa, PAGE_SIZE); // null outside RAM
                     if (r == null) {
                         if (refused++ == 0) firstRefused = pfn;
                         continue;

@@ -34,7 +34,7 @@ class BalloonQueueFuzzTest {
      */
     private static final dev.vmm.virtio.queue.TestRings RINGS = new dev.vmm.virtio.queue.TestRings(BalloonRig.RAM_BASE, BalloonRig.RAM);
 
-    /** Returns the ranges the host was asked to release (for the seed check). */
+    /** Returns the ranges the host was asked to release (for the seed check; the first {@link BalloonRig#KEPT} are readable). */
     static synchronized java.util.List<long[]> exercise(byte[] input) {
         if (input.length == 0) return java.util.List.of();
         int control = input[0] & 0xFF;
@@ -55,12 +55,8 @@ class BalloonQueueFuzzTest {
                 rig.balloon.writeConfig(4 + (control >> 6), 1 + ((control >> 5) & 1), control * 0x01010101L);
                 rig.balloon.readConfig(control & 7, 4);
             }
-            for (long[] r : rig.released) {
-                if (r[0] < BalloonRig.RAM_BASE || r[1] <= 0 || r[0] + r[1] > BalloonRig.RAM_BASE + BalloonRig.RAM
-                        || ((r[0] | r[1]) & (VirtioBalloon.PAGE_SIZE - 1)) != 0) {
-                    throw new AssertionError("released a bad range 0x" + Long.toHexString(r[0]) + "+0x" + Long.toHexString(r[1]));
-                }
-            }
+            // Every range was checked as the host got it (BalloonRig.Releases: inside RAM, not empty,
+            // 4 KiB aligned, else an AssertionError out of the pass), in O(1) per range.
             rig.balloon.quiesce();
             rig.balloon.saveState();
             return rig.released;

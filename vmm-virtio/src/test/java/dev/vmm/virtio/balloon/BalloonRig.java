@@ -7,6 +7,7 @@ import dev.vmm.virtio.rng.Scheduler;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.AbstractList;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,13 +19,17 @@ import java.util.List;
 final class BalloonRig implements AutoCloseable {
     static final long RAM_BASE = 0;
     static final long RAM = 0x100000;            // 1 MiB: PFNs 0..255
+    /** Ranges and log lines kept for a test to look at; the rest are only counted (a fuzz input may release 262 144 ranges per chain). */
+    static final int KEPT = 64;
 
     final TestRings rings;
     private final boolean ownsRings;
     final List<TestRings.Driver> drivers = new ArrayList<>();
     final List<SplitQueue> queues = new ArrayList<>();
-    final List<long[]> released = new ArrayList<>();
+    final Releases released = new Releases();
+    /** The device's log lines, the first {@link #KEPT} of them ({@link #logLines} counts all). */
     final List<String> log = new ArrayList<>();
+    long logLines;
     final Irq irq = new Irq();
     final Timers timers = new Timers();
     final List<Long> actualChanges = new ArrayList<>();
@@ -44,9 +49,11 @@ final class BalloonRig implements AutoCloseable {
         this.rings = rings;
         this.ownsRings = ownsRings;
         balloon = new VirtioBalloon(options, RAM, (gpa, len) -> {
-            released.add(new long[] {gpa, len});
+            released.record(gpa, len);
             return !hostFails;
-        }, Runnable::run, timers, () -> now, log::add);
+        }, Runnable::run, timers, () -> now, line -> {
+            if (logLines++ < KEPT) log.add(line);
+        });
         balloon.onActualChanged(actualChanges::add);
         for (int q = 0; q < balloon.queueCount(); q++) {
             TestRings.Driver d = rings.queue(16);
@@ -94,6 +101,40 @@ final class BalloonRig implements AutoCloseable {
         balloon.reset();
         if (!rings.guardsIntact()) throw new AssertionError("write outside guest RAM");
         if (ownsRings) rings.close();
+    }
+
+    /**
+     * What the host was asked to release: every range is checked as it comes (inside RAM, not empty,
+     * 4 KiB aligned: else an {@link AssertionError} out of the device's pass) and counted (ranges,
+     * bytes) in O(1) without allocation; the first {@link #KEPT} are kept for a test to read as a list
+     * of {@code {gpa, len}}. Reading past them fails: a test that wants them all must release fewer.
+     */
+    static final class Releases extends AbstractList<long[]> {
+        private final long[] kept = new long[2 * KEPT];
+        long ranges;
+        long bytes;
+
+        void record(long gpa, long len) {
+            if (gpa < RAM_BASE || len <= 0 || gpa + len > RAM_BASE + RAM || ((gpa | len) & (VirtioBalloon.PAGE_SIZE - 1)) != 0) {
+                throw new AssertionError("released a bad range 0x" + Long.toHexString(gpa) + "+0x" + Long.toHexString(len));
+            }
+            if (ranges < KEPT) {
+                kept[2 * (int) ranges] = gpa;
+                kept[2 * (int) ranges + 1] = len;
+            }
+            ranges++;
+            bytes += len;
+        }
+
+        @Override
+        public long[] get(int i) {
+            if (i < 0 || i >= ranges) throw new IndexOutOfBoundsException(i);
+            if (i >= KEPT) throw new AssertionError("range " + i + " of " + ranges + " not kept (only the first " + KEPT + ")");
+            return new long[] {kept[2 * i], kept[2 * i + 1]};
+        }
+
+        @Override
+        public int size() { return (int) Math.min(ranges, Integer.MAX_VALUE); }
     }
 
     static final class Irq implements VirtioInterrupt {

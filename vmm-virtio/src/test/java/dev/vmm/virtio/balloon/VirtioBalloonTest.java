@@ -81,6 +81,41 @@ class VirtioBalloonTest {
         }
     }
 
+    /** A driver repeating a PFN, or counting down, costs one host call per run, not one per PFN. */
+    @Test
+    void repeatedAndDescendingPfnsJoinTheCurrentRun() throws Exception {
+        try (BalloonRig rig = new BalloonRig(VirtioBalloon.Options.DEFAULT).activate()) {
+            long[] same = new long[1000];
+            java.util.Arrays.fill(same, 7);
+            rig.postPfns(INFLATE, same);
+            assertThat(rig.released).extracting(r -> r[0] + ":" + r[1]).containsExactly(7 * 4096L + ":4096");
+            assertThat(rig.balloon.releasedBytes()).as("each occurrence counted, as when each was its own call")
+                    .isEqualTo(1000 * 4096L);
+
+            rig.postPfns(INFLATE, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10);
+            rig.postPfns(INFLATE, 30, 31, 30, 31, 32, 29, 40, 30);
+            assertThat(rig.released).extracting(r -> r[0] + ":" + r[1]).containsExactly(7 * 4096L + ":4096",
+                    10 * 4096L + ":" + 11 * 4096L, 29 * 4096L + ":" + 4 * 4096L, 40 * 4096L + ":4096", 30 * 4096L + ":4096");
+            assertThat(rig.balloon.releasedBytes()).isEqualTo((1000 + 11 + 8) * 4096L);
+            assertThat(rig.log).isEmpty();
+        }
+    }
+
+    /** The rig keeps only the first ranges; it counts them all and refuses to pretend it kept more. */
+    @Test
+    void rigCountsEveryReleaseButKeepsTheFirst() throws Exception {
+        try (BalloonRig rig = new BalloonRig(VirtioBalloon.Options.DEFAULT).activate()) {
+            long[] everyOther = new long[100];
+            for (int i = 0; i < everyOther.length; i++) everyOther[i] = 2L * i;
+            rig.postPfns(INFLATE, everyOther);
+            assertThat(rig.released.ranges).isEqualTo(100);
+            assertThat(rig.released.bytes).isEqualTo(100 * 4096L);
+            assertThat(rig.released.get(BalloonRig.KEPT - 1)).containsExactly(2L * (BalloonRig.KEPT - 1) * 4096, 4096L);
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> rig.released.get(BalloonRig.KEPT))
+                    .isInstanceOf(AssertionError.class).hasMessageContaining("not kept");
+        }
+    }
+
     @Test
     void pagesOutsideRamAreRefusedWithOneLineAndTheDeviceGoesOn() throws Exception {
         try (BalloonRig rig = new BalloonRig(VirtioBalloon.Options.DEFAULT).activate()) {
