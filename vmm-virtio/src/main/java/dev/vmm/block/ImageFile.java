@@ -15,6 +15,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * and an OFD lock over the whole file so that two processes never have one image open read-write
  * (and nobody opens it read-write while it is open read-only here). Thread-safe: every operation is
  * positional.
+ *
+ * <p>A live migration on shared storage hands the lock over without closing the image:
+ * {@link #releaseLock()} on the source, {@link #acquireLock()} on the destination (opened without
+ * it) or on a source that resumes. The descriptor, and the I/O on it, is the same throughout.
  */
 public final class ImageFile implements AutoCloseable {
     private static final int BOUNCE_SIZE = 1 << 20;
@@ -33,6 +37,8 @@ public final class ImageFile implements AutoCloseable {
     private final Path path;
     private final boolean readOnly;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Whether this descriptor holds the image's OFD lock now (guarded by this). */
+    private boolean locked;
 
     private ImageFile(int fd, Path path, boolean readOnly) {
         this.fd = fd;
@@ -59,7 +65,7 @@ public final class ImageFile implements AutoCloseable {
         }
         if (lock) {
             try {
-                f.lock(readOnly ? Libc.F_RDLCK : Libc.F_WRLCK);
+                f.acquireLock();
             } catch (RuntimeException e) {
                 f.close();
                 throw e;
@@ -79,7 +85,7 @@ public final class ImageFile implements AutoCloseable {
         ImageFile f = new ImageFile(fd, path, false);
         try {
             f.requireDisk();
-            f.lock(Libc.F_WRLCK);
+            f.acquireLock();
             f.truncate(0);
         } catch (RuntimeException e) {
             f.close();
@@ -114,14 +120,50 @@ public final class ImageFile implements AutoCloseable {
         };
     }
 
-    private void lock(short type) {
-        int r = OfdLock.lock(fd, type != Libc.F_WRLCK);
+    /**
+     * Takes an already open descriptor of an image that the caller opened with its own flags (the
+     * io_uring raw backend: O_DIRECT, O_DSYNC, its own messages); this ImageFile then owns it — its
+     * lock and its closing. Not locked yet: see {@link #acquireLock()}. Positional reads and writes
+     * through this class are then subject to the caller's flags (O_DIRECT wants aligned buffers).
+     */
+    public static ImageFile adopt(int fd, Path path, boolean readOnly) {
+        return new ImageFile(fd, path, readOnly);
+    }
+
+    /**
+     * Takes the image's lock on this descriptor: shared when read-only, exclusive when read-write
+     * (again after {@link #releaseLock()}, or for the first time for an image opened without it).
+     * Nothing happens when it is held already.
+     *
+     * @throws ImageLockedException while another open file description (another process, or
+     *                              another open in this one) holds a conflicting lock; the image
+     *                              stays open and usable, without the lock
+     */
+    public synchronized void acquireLock() {
+        if (locked) return;
+        int r = OfdLock.lock(fd, readOnly);
         if (OfdLock.heldElsewhere(r)) {
-            throw new BlockException("cannot lock " + path + ": it is in use by another process"
-                    + (type == Libc.F_WRLCK ? "" : " that has it open for writing"));
+            throw new ImageLockedException("cannot lock " + path + ": it is in use by another process"
+                    + (readOnly ? " that has it open for writing" : ""));
         }
         if (r < 0) throw new BlockException("cannot lock " + path + ": " + Libc.strerror(-r));
+        locked = true;
     }
+
+    /**
+     * Live-migration hand-over: makes every completed write durable (read-write images) and drops
+     * the lock, so that another process can take it; the image stays open and usable here.
+     */
+    public synchronized void releaseLock() {
+        sync();
+        if (!locked) return;
+        int r = OfdLock.unlock(fd);
+        if (r < 0) throw new BlockException("cannot unlock " + path + ": " + Libc.strerror(-r));
+        locked = false;
+    }
+
+    /** Whether this descriptor holds the image's lock now. */
+    public synchronized boolean locked() { return locked; }
 
     public Path path() { return path; }
 

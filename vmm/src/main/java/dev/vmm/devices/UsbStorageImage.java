@@ -5,6 +5,7 @@ import dev.vmm.block.BlockException;
 import dev.vmm.block.ImageFile;
 import dev.vmm.block.ImageFormat;
 import dev.vmm.block.nbd.NbdUri;
+import dev.vmm.block.raw.RawImage;
 import dev.vmm.config.ConfigException;
 import dev.vmm.virtio.blk.BlkBackendException;
 
@@ -16,27 +17,22 @@ import java.nio.file.Path;
  * the destination — which opened the image without it while incoming — takes it at GO, and a
  * source that resumes ('cont' after a failed or cancelled switch-over) takes it back.
  *
- * <p>A raw file is opened through the block layer <em>without</em> a lock and the lock is held on a
- * second descriptor of the same file ({@link ImageFile} with its lock): an OFD lock belongs to the
- * open file description, so that descriptor excludes every other opener exactly as the image's own
- * would, and closing it drops the lock without touching the image the device uses. Other formats
- * (and NBD exports) are opened locked by the block layer as before and are not handed over: their
- * metadata caches would be stale after the source's last writes, so an incoming migration refuses
- * them, as for {@code --disk}.
+ * <p>A raw file is opened as one {@link ImageFile} (a {@link RawImage} over it), whose lock is
+ * released and taken again on the image's own descriptor ({@link ImageFile#releaseLock()},
+ * {@link ImageFile#acquireLock()}). Other formats (and NBD exports) are opened locked by the
+ * block layer as before and are not handed over: their metadata caches would be stale after the
+ * source's last writes, so an incoming migration refuses them, as for {@code --disk}.
  */
 final class UsbStorageImage implements AutoCloseable {
     private final BlockDevice image;
     private final Path path;
-    private final boolean readOnly, handOver;
-    /** The descriptor holding the lock (raw files), or null while the lock is not ours. */
-    private ImageFile lockHolder;
+    /** The raw image's file, whose lock is handed over; null for images that are not. */
+    private final ImageFile handedOver;
 
-    private UsbStorageImage(BlockDevice image, Path path, boolean readOnly, boolean handOver, ImageFile lockHolder) {
+    private UsbStorageImage(BlockDevice image, Path path, ImageFile handedOver) {
         this.image = image;
         this.path = path;
-        this.readOnly = readOnly;
-        this.handOver = handOver;
-        this.lockHolder = lockHolder;
+        this.handedOver = handedOver;
     }
 
     /**
@@ -50,20 +46,18 @@ final class UsbStorageImage implements AutoCloseable {
             if (deferLock) {
                 throw new ConfigException(option + " " + path + ": an incoming migration takes raw disk images only (" + f.qemuName() + " given)");
             }
-            return new UsbStorageImage(DiskImages.open(path, f, readOnly, true, option), path, readOnly, false, null);
+            return new UsbStorageImage(DiskImages.open(path, f, readOnly, true, option), path, null);
         }
-        ImageFile holder = null;
-        if (!deferLock) {
-            try {
-                holder = ImageFile.open(path, readOnly, true); // the lock first: nothing is opened for a locked image
-            } catch (BlockException e) {
-                throw new ConfigException(option + " " + path + ": " + e.getMessage());
-            }
+        ImageFile file;
+        try {
+            file = ImageFile.open(path, readOnly, !deferLock);
+        } catch (BlockException e) {
+            throw new ConfigException(option + " " + path + ": " + e.getMessage());
         }
         try {
-            return new UsbStorageImage(DiskImages.open(path, f, readOnly, false, option), path, readOnly, true, holder);
+            return new UsbStorageImage(new RawImage(file), path, file);
         } catch (RuntimeException e) {
-            if (holder != null) holder.close();
+            file.close();
             throw e;
         }
     }
@@ -71,33 +65,25 @@ final class UsbStorageImage implements AutoCloseable {
     BlockDevice image() { return image; }
 
     /** Whether this VMM holds the image's lock now (for tests and listings). */
-    synchronized boolean locked() { return !handOver || lockHolder != null; }
+    boolean locked() { return handedOver == null || handedOver.locked(); }
 
     /** Source after READY: writes made durable, then the lock dropped. */
-    synchronized void releaseLock() {
-        if (!handOver || lockHolder == null) return;
-        if (!readOnly) image.flush();
-        lockHolder.close();
-        lockHolder = null;
+    void releaseLock() {
+        if (handedOver != null && handedOver.locked()) handedOver.releaseLock();
     }
 
     /** Destination at GO, or the source resuming: takes the lock; {@link BlkBackendException} while another holds it. */
-    synchronized void acquireLock() {
-        if (!handOver || lockHolder != null) return;
+    void acquireLock() {
+        if (handedOver == null) return;
         try {
-            lockHolder = ImageFile.open(path, readOnly, true);
+            handedOver.acquireLock();
         } catch (BlockException e) {
             throw new BlkBackendException("usb-storage " + path + ": " + e.getMessage(), e);
         }
     }
 
     @Override
-    public synchronized void close() {
-        try {
-            image.close();
-        } finally {
-            if (lockHolder != null) lockHolder.close();
-            lockHolder = null;
-        }
+    public void close() {
+        image.close(); // closes the file, which drops its lock
     }
 }

@@ -2,7 +2,9 @@ package dev.vmm.virtio.blk;
 
 import dev.vmm.ffm.Ioctl;
 import dev.vmm.ffm.NativeException;
-import dev.vmm.block.OfdLock;
+import dev.vmm.block.BlockException;
+import dev.vmm.block.ImageFile;
+import dev.vmm.block.ImageLockedException;
 import dev.vmm.ffm.libc.Errno;
 import dev.vmm.ffm.libc.Libc;
 import dev.vmm.ffm.uring.Sqe;
@@ -36,6 +38,8 @@ public final class UringRawBackend implements BlkBackend {
     static final int DIRECT_ALIGN = 512;
 
     private final Path path;
+    /** Owns {@link #fd} and its lock. */
+    private final ImageFile file;
     private final int fd;
     private final long size;
     private final boolean readOnly;
@@ -43,9 +47,10 @@ public final class UringRawBackend implements BlkBackend {
     private final boolean blockDevice;
     private final String serial;
 
-    private UringRawBackend(Path path, int fd, long size, boolean readOnly, CacheMode cache, boolean blockDevice, String serial) {
+    private UringRawBackend(Path path, ImageFile file, long size, boolean readOnly, CacheMode cache, boolean blockDevice, String serial) {
         this.path = path;
-        this.fd = fd;
+        this.file = file;
+        this.fd = file.fd();
         this.size = size;
         this.readOnly = readOnly;
         this.cache = cache;
@@ -79,8 +84,9 @@ public final class UringRawBackend implements BlkBackend {
             String hint = e.errno() == Errno.EINVAL && cache == CacheMode.NONE ? " (the file system does not support O_DIRECT; use cache=writeback)" : "";
             throw new BlkBackendException("cannot open disk image " + path + ": " + Libc.strerror(e.errno()) + hint);
         }
+        ImageFile file = ImageFile.adopt(fd, path, readOnly);
         try {
-            if (lockNow) lock(fd, path, readOnly);
+            if (lockNow) lock(file);
             long size;
             boolean blk;
             String serial;
@@ -104,35 +110,41 @@ public final class UringRawBackend implements BlkBackend {
                 serial = Long.toHexString(dev) + "-" + Long.toHexString(ino);
                 if (serial.length() > 20) serial = serial.substring(serial.length() - 20);
             }
-            return new UringRawBackend(path, fd, size, readOnly, cache, blk, serial);
+            return new UringRawBackend(path, file, size, readOnly, cache, blk, serial);
         } catch (RuntimeException e) {
-            Libc.close(fd);
+            file.close();
             if (e instanceof BlkBackendException) throw e;
             throw new BlkBackendException("cannot open disk image " + path + ": " + e.getMessage(), e);
         }
     }
 
-    private static void lock(int fd, Path path, boolean readOnly) {
-        int r = OfdLock.lock(fd, readOnly);
-        if (OfdLock.heldElsewhere(r)) {
-            throw new BlkBackendException("disk image " + path + " is locked by another user (another VMM has it open"
-                    + (readOnly ? " read-write" : "") + "); refusing to open it " + (readOnly ? "read-only" : "read-write"));
+    /** Takes the image's lock, worded for a disk image; the same for opening and for a hand-over. */
+    private static void lock(ImageFile file) {
+        try {
+            file.acquireLock();
+        } catch (ImageLockedException e) {
+            boolean ro = file.readOnly();
+            throw new BlkBackendException("disk image " + file.path() + " is locked by another user (another VMM has it open"
+                    + (ro ? " read-write" : "") + "); refusing to open it " + (ro ? "read-only" : "read-write"), e);
+        } catch (BlockException e) {
+            throw new BlkBackendException(e.getMessage(), e);
         }
-        if (r < 0) throw new BlkBackendException("cannot lock disk image " + path + ": " + Libc.strerror(-r));
     }
 
     public Path path() { return path; }
 
     @Override
     public void releaseLock() {
-        if (!readOnly) Libc.fdatasync(fd);
-        int r = OfdLock.unlock(fd);
-        if (r < 0) throw new BlkBackendException("cannot unlock disk image " + path + ": " + Libc.strerror(-r));
+        try {
+            file.releaseLock();
+        } catch (BlockException e) {
+            throw new BlkBackendException(e.getMessage(), e);
+        }
     }
 
     @Override
     public void acquireLock() {
-        lock(fd, path, readOnly);
+        lock(file);
     }
 
     /** The image fd (for tests and diagnostics). */
@@ -155,7 +167,7 @@ public final class UringRawBackend implements BlkBackend {
 
     @Override
     public void close() {
-        Libc.close(fd);
+        file.close();
     }
 
     @Override
