@@ -37,8 +37,6 @@ public final class ImageFile implements AutoCloseable {
     private final Path path;
     private final boolean readOnly;
     private final AtomicBoolean closed = new AtomicBoolean();
-    /** Whether this descriptor holds the image's OFD lock now (guarded by this). */
-    private boolean locked;
 
     private ImageFile(int fd, Path path, boolean readOnly) {
         this.fd = fd;
@@ -129,6 +127,9 @@ public final class ImageFile implements AutoCloseable {
     public static ImageFile adopt(int fd, Path path, boolean readOnly) {
         return new ImageFile(fd, path, readOnly);
     }
+
+    /** Whether this descriptor holds the image's OFD lock now (guarded by this). */
+    private boolean locked;
 
     /**
      * Takes the image's lock on this descriptor: shared when read-only, exclusive when read-write

@@ -24,7 +24,10 @@ import java.util.Map;
  *
  * <p>Opening takes an fcntl OFD lock on the whole image — a write lock when read-write, a read
  * lock when read-only — so two VMMs (or two devices) never open one disk read-write, and a
- * read-write open never coexists with readers. The lock goes away with the fd on {@link #close()}.
+ * read-write open never coexists with readers. The descriptor belongs to an {@link ImageFile}
+ * (opened here with this backend's flags and messages), which holds the lock, hands it over in a
+ * live migration ({@link #releaseLock()}, {@link #acquireLock()}) and drops it with the fd on
+ * {@link #close()}.
  *
  * <p>With {@link CacheMode#NONE} (O_DIRECT) the kernel needs buffers, offsets and lengths aligned
  * to the logical block size: guest buffers normally are (page-aligned), the rare misaligned request
@@ -37,22 +40,16 @@ public final class UringRawBackend implements BlkBackend {
     /** Alignment O_DIRECT requests get (the logical block size every Linux block device accepts). */
     static final int DIRECT_ALIGN = 512;
 
-    private final Path path;
-    /** Owns {@link #fd} and its lock. */
+    /** The image's descriptor (path, read-only or not) and its lock. */
     private final ImageFile file;
-    private final int fd;
     private final long size;
-    private final boolean readOnly;
     private final CacheMode cache;
     private final boolean blockDevice;
     private final String serial;
 
-    private UringRawBackend(Path path, ImageFile file, long size, boolean readOnly, CacheMode cache, boolean blockDevice, String serial) {
-        this.path = path;
+    private UringRawBackend(ImageFile file, long size, CacheMode cache, boolean blockDevice, String serial) {
         this.file = file;
-        this.fd = file.fd();
         this.size = size;
-        this.readOnly = readOnly;
         this.cache = cache;
         this.blockDevice = blockDevice;
         this.serial = serial;
@@ -110,7 +107,7 @@ public final class UringRawBackend implements BlkBackend {
                 serial = Long.toHexString(dev) + "-" + Long.toHexString(ino);
                 if (serial.length() > 20) serial = serial.substring(serial.length() - 20);
             }
-            return new UringRawBackend(path, file, size, readOnly, cache, blk, serial);
+            return new UringRawBackend(file, size, cache, blk, serial);
         } catch (RuntimeException e) {
             file.close();
             if (e instanceof BlkBackendException) throw e;
@@ -131,7 +128,7 @@ public final class UringRawBackend implements BlkBackend {
         }
     }
 
-    public Path path() { return path; }
+    public Path path() { return file.path(); }
 
     @Override
     public void releaseLock() {
@@ -148,13 +145,13 @@ public final class UringRawBackend implements BlkBackend {
     }
 
     /** The image fd (for tests and diagnostics). */
-    public int fd() { return fd; }
+    public int fd() { return file.fd(); }
 
     public CacheMode cacheMode() { return cache; }
 
     @Override public long size() { return size; }
 
-    @Override public boolean readOnly() { return readOnly; }
+    @Override public boolean readOnly() { return file.readOnly(); }
 
     @Override public boolean writeThrough() { return cache == CacheMode.WRITETHROUGH; }
 
@@ -172,7 +169,7 @@ public final class UringRawBackend implements BlkBackend {
 
     @Override
     public String toString() {
-        return "raw " + path + (readOnly ? " (read-only)" : "") + ", cache=" + cache.name().toLowerCase() + (blockDevice ? ", block device" : "");
+        return "raw " + file.path() + (file.readOnly() ? " (read-only)" : "") + ", cache=" + cache.name().toLowerCase() + (blockDevice ? ", block device" : "");
     }
 
     /** Shorthand for a one-element path in Libc's STAT layout. */
@@ -184,6 +181,7 @@ public final class UringRawBackend implements BlkBackend {
 
     /** One queue's channel: SQEs on the queue's I/O thread ring, CQEs routed back by target index. */
     private final class Queue implements BlkBackendQueue {
+        private final int fd = file.fd();
         private final IoThread thread;
         private final BlkCompletionSink sink;
         private final int target;
