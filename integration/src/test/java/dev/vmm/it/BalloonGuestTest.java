@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Issue 16 test 1 on the smoke kernel (its virtio_balloon driver): a 512 MiB guest whose RAM is
@@ -34,7 +33,7 @@ class BalloonGuestTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     /** A field of /proc/PID/smaps_rollup in bytes. */

@@ -15,7 +15,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Live migration of the guest kit's counter guest (one counter per page, a known fraction of the
@@ -30,8 +29,7 @@ class CounterMigrationTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvmAndGuestKit();
     }
 
     record Outcome(JsonNode stats, String src, String dst) { }

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Issue 15 test 1 on the smoke kernel (ACPI, CONFIG_ACPI_HOTPLUG_CPU): {@code --cpus 1,maxcpus=3},
@@ -31,7 +30,7 @@ class CpuHotplugGuestTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     @Test

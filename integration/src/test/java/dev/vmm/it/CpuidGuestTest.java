@@ -33,8 +33,7 @@ class CpuidGuestTest {
 
     @BeforeAll
     static void kit() {
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
-        kit = GuestKit.get();
+        kit = GuestNeeds.guestKit();
     }
 
     /** "FFFFFFFF SS" → the four registers, with the fields that carry the vCPU's APIC id cleared. */
@@ -90,7 +89,7 @@ class CpuidGuestTest {
     @ParameterizedTest
     @ValueSource(strings = {"Opteron_G5", "Haswell-noTSX", "qemu64", "host"})
     void vmmGivesTheGuestWhatQemuGivesIt(String model) throws Exception {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host: the comparison needs both VMMs on KVM");
+        GuestNeeds.kvm("the comparison needs both VMMs on KVM");
         assumeTrue(Qemu.find().isPresent(), "qemu-system-x86_64 is not installed");
         HostKindSkip.unless(!Files.exists(Path.of("/sys/module/kvm_pvm")) || !model.equals("host"),
                 "PVM host: vmm hides kvm-pv-unhalt/-ipi/-sched-yield from 'host' (hypercalls do not work), QEMU does not");

@@ -1,6 +1,5 @@
 package dev.vmm.it;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,7 +18,7 @@ import org.junit.jupiter.api.Timeout;
 class FirmwareBootVmmTest extends FirmwareBootCases {
     @Override
     void assumeRunnable() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host: vmm cannot boot SeaBIOS (the QEMU side runs in FirmwareBootQemuTest)");
+        GuestNeeds.kvm("vmm cannot boot SeaBIOS (the QEMU side runs in FirmwareBootQemuTest)");
     }
 
     @Override

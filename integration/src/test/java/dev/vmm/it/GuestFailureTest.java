@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Guests that end badly: the VMM must print one clear line with the exit reason plus a register
@@ -23,7 +22,7 @@ class GuestFailureTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     /** A multiboot ELF32 whose entry runs {@code code} in 32-bit protected mode with no IDT. */

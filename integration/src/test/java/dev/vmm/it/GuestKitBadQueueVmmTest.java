@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Guest-controlled descriptors through the real binary: the guest kit's {@code badqueue} guest
@@ -33,8 +32,7 @@ class GuestKitBadQueueVmmTest {
 
     @BeforeAll
     static void runAllCases(@TempDir Path dir) throws Exception {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvmAndGuestKit();
         Path d0 = GuestKitBlkVmmTest.rawDisk(dir, "d0.img", 4 << 20);
         Path d1 = GuestKitBlkVmmTest.rawDisk(dir, "d1.img", 4 << 20);
         run = Vmm.run(Duration.ofSeconds(180), List.of("run", "--kernel",

@@ -1,7 +1,6 @@
 package dev.vmm.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmm.it.GuestKit.Format;
 import java.io.IOException;
@@ -11,7 +10,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,10 +30,8 @@ class GuestKitBlkQemuTest {
 
     @BeforeAll
     static void requireQemuAndKit() {
-        assumeTrue(Qemu.find().isPresent(), Qemu.BINARY + " is not installed (apt-get install qemu-system-x86)");
-        Optional<String> why = GuestKit.unavailableReason();
-        assumeTrue(why.isEmpty(), () -> why.orElse(""));
-        kit = GuestKit.get();
+        GuestNeeds.qemu();
+        kit = GuestNeeds.guestKit();
     }
 
     /** A raw image of {@code mib} MiB; {@code filled} writes non-zero data so every block is allocated. */

@@ -16,7 +16,6 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * virtio-blk through the real binary, driven by the guest kit's freestanding virtio-pci + blk
@@ -28,8 +27,7 @@ class GuestKitBlkVmmTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvmAndGuestKit();
     }
 
     static Path rawDisk(Path dir, String name, long bytes) throws Exception {

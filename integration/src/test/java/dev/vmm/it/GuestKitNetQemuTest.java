@@ -30,8 +30,8 @@ class GuestKitNetQemuTest {
     @BeforeAll
     static void needs() {
         assumeTrue(Qemu.find().isPresent(), Qemu.BINARY + " is not installed");
-        assumeTrue(NetNamespace.usable(), "needs root, iproute2 and /dev/net/tun for a network namespace");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.netNamespace();
+        GuestNeeds.guestKit();
     }
 
     @BeforeEach

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * virtio-net through the real binary, driven by the guest kit's polled virtio-net driver
@@ -31,9 +30,9 @@ class GuestKitNetVmmTest {
 
     @BeforeAll
     static void needs() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(NetNamespace.usable(), "needs root, iproute2 and /dev/net/tun for a network namespace");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvm();
+        GuestNeeds.netNamespace();
+        GuestNeeds.guestKit();
     }
 
     @BeforeEach

@@ -1,11 +1,9 @@
 package dev.vmm.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmm.it.GuestKit.Format;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,10 +20,8 @@ class GuestKitQemuTest {
 
     @BeforeAll
     static void requireQemuAndKit() {
-        assumeTrue(Qemu.find().isPresent(), Qemu.BINARY + " is not installed (apt-get install qemu-system-x86)");
-        Optional<String> why = GuestKit.unavailableReason();
-        assumeTrue(why.isEmpty(), () -> why.orElse(""));
-        kit = GuestKit.get();
+        GuestNeeds.qemu();
+        kit = GuestNeeds.guestKit();
     }
 
     private static Qemu.Result boot(String guest, Format format, Qemu.Config config) throws Exception {

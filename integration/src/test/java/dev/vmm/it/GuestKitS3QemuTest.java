@@ -8,11 +8,9 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The kit's {@code s3} guest under QEMU 7.2 with TCG (runs without /dev/kvm): the reference for
@@ -27,9 +25,8 @@ class GuestKitS3QemuTest {
 
     @BeforeAll
     static void requireQemuAndKit() {
-        assumeTrue(Qemu.find().isPresent(), Qemu.BINARY + " is not installed (apt-get install qemu-system-x86)");
-        Optional<String> why = GuestKit.unavailableReason();
-        assumeTrue(why.isEmpty(), () -> why.orElse(""));
+        GuestNeeds.qemu();
+        GuestNeeds.guestKit();
     }
 
     @Test

@@ -1,13 +1,11 @@
 package dev.vmm.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vmm.it.GuestKit.Format;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,10 +26,8 @@ class GuestKitScsiQemuTest {
 
     @BeforeAll
     static void requireQemuAndKit() {
-        assumeTrue(Qemu.find().isPresent(), Qemu.BINARY + " is not installed (apt-get install qemu-system-x86)");
-        Optional<String> why = GuestKit.unavailableReason();
-        assumeTrue(why.isEmpty(), () -> why.orElse(""));
-        kit = GuestKit.get();
+        GuestNeeds.qemu();
+        kit = GuestNeeds.guestKit();
     }
 
     private Path image(long mib) throws Exception {

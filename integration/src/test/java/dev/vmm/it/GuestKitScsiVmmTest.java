@@ -12,7 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * virtio-scsi through the real binary, driven by the guest kit's freestanding virtio-scsi driver
@@ -26,8 +25,7 @@ class GuestKitScsiVmmTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvmAndGuestKit();
     }
 
     static Path rawDisk(Path dir, String name, long bytes) throws Exception {

@@ -17,8 +17,7 @@ class GuestKitVmmTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvmAndGuestKit();
     }
 
     private static Vmm.Result boot(String guest, GuestKit.Format f, String... extra) throws Exception {

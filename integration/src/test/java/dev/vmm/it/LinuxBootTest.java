@@ -1,7 +1,6 @@
 package dev.vmm.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.File;
 import java.nio.file.Path;
@@ -33,7 +32,7 @@ class LinuxBootTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     @Test

@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class NetWiringTest {
     @BeforeAll
     static void needsKvmAndTun() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
         assumeTrue(Files.isWritable(Path.of("/dev/net/tun")), "/dev/net/tun is not usable (needs root)");
     }
 

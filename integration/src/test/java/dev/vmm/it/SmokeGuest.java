@@ -69,9 +69,8 @@ final class SmokeGuest implements AutoCloseable {
 
     /** Skips a VMM half where it cannot run: no /dev/kvm, or a PVM host (guest user mode cannot make system calls there). */
     static void needVmmGuestUserSpace() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        HostKindSkip.unless(!SmokeKernel.hostNeedsPvmWorkarounds(),
-                "a PVM host: guest user mode cannot make system calls (docs/smoke-kernel.md run 3b), the busybox init cannot run");
+        GuestNeeds.kvm();
+        GuestNeeds.notOnPvmHost("a PVM host: guest user mode cannot make system calls (docs/smoke-kernel.md run 3b), the busybox init cannot run");
     }
 
     /**

@@ -38,8 +38,8 @@ class SmokeKernelDhcpTest {
 
     @BeforeAll
     static void needs() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(NetNamespace.usable(), "needs root, iproute2 and /dev/net/tun for a network namespace");
+        GuestNeeds.kvm();
+        GuestNeeds.netNamespace();
         assumeTrue(Files.isExecutable(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)");
     }
 

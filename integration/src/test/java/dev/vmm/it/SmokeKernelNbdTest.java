@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Issue #17 test 5 (smoke-kernel part): the smoke kernel's ext2 root file system is served by
@@ -29,7 +28,7 @@ class SmokeKernelNbdTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     @Test

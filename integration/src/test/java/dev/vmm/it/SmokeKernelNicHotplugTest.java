@@ -51,7 +51,7 @@ class SmokeKernelNicHotplugTest {
     }
 
     private static void needNetwork() {
-        assumeTrue(NetNamespace.usable(), "needs root, iproute2 and /dev/net/tun for a network namespace");
+        GuestNeeds.netNamespace();
         assumeTrue(Files.isExecutable(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq-base)");
     }
 

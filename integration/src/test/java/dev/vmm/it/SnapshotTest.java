@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Snapshot in one process, restore in another: the memtest guest is saved in the middle of its
@@ -21,7 +20,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class SnapshotTest {
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     @Test

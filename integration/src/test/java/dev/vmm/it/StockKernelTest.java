@@ -1,7 +1,6 @@
 package dev.vmm.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -27,9 +26,8 @@ import org.junit.jupiter.api.Test;
 class StockKernelTest {
     @BeforeAll
     static void needsHardwareVirtualisation() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        HostKindSkip.unless(!SmokeKernel.hostNeedsPvmWorkarounds(),
-                "PVM host (/sys/module/kvm_pvm): guest kernel code is emulated and user mode cannot make system "
+        GuestNeeds.kvm();
+        GuestNeeds.notOnPvmHost("PVM host (/sys/module/kvm_pvm): guest kernel code is emulated and user mode cannot make system "
                         + "calls, so a stock kernel cannot reach a shell here; runs on VT-x/SVM hosts");
     }
 

@@ -12,7 +12,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Snapshot and live migration of a machine with a virtio-blk disk, in the middle of the guest
@@ -31,8 +30,7 @@ class VirtioStateTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
-        assumeTrue(GuestKit.unavailableReason().isEmpty(), () -> GuestKit.unavailableReason().orElse(""));
+        GuestNeeds.kvmAndGuestKit();
     }
 
     private static Process start(Path dir, String out, String... args) throws Exception {
@@ -115,7 +113,7 @@ class VirtioStateTest {
      */
     @Test
     void withNetScsiAndConsoleDevicesTheSnapshotIsTakenAndRestored(@TempDir Path dir) throws Exception {
-        assumeTrue(NetNamespace.usable(), "needs root, iproute2 and /dev/net/tun for a network namespace");
+        GuestNeeds.netNamespace();
         Path disk = GuestKitBlkVmmTest.rawDisk(dir, "d.img", 16 << 20);
         Path lun = GuestKitBlkVmmTest.rawDisk(dir, "lun.img", 8 << 20);
         String tap = "vst" + ProcessHandle.current().pid() % 100000;

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The CI smoke kernel (a real Linux 6.1 built from Debian's linux-source, integration/smoke-kernel)
@@ -36,7 +35,7 @@ class VmmSmokeKernelTest {
 
     @BeforeAll
     static void needsKvm() {
-        assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
+        GuestNeeds.kvm();
     }
 
     /** Whether the smoke kernel was built with the virtio-console driver (config-fragment). */
