@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,26 +134,31 @@ class ImageFileLockHandOverTest {
         assumeTrue(hasTool("qemu-io"), "qemu-io is not installed (apt-get install qemu-utils)");
         Path img = image();
         try (ImageFile f = ImageFile.open(img, false, false)) { // as an incoming migration opens it
-            // qemu-io opens the image read-write and holds QEMU's locks until it is told to quit.
-            Process qemuIo = new ProcessBuilder("qemu-io", "-f", "raw", img.toString()).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-            try (OutputStream commands = qemuIo.getOutputStream()) {
+            // qemu-io opens the image read-write (QEMU's locks), writes a marker, then holds it open.
+            // The marker says its open is complete; waiting for it takes no lock, whereas a probe
+            // that locked could make qemu-io's own open fail.
+            Path log = dir.resolve("qemu-io.log");
+            Process qemuIo = new ProcessBuilder("qemu-io", "-f", "raw", "-c", "write -P 0x55 0 512", "-c", "sleep 60000", img.toString())
+                    .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            try {
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (freeForASecondOpener(img)) {
-                    assertThat(qemuIo.isAlive()).as("qemu-io is running").isTrue();
-                    assertThat(System.nanoTime() - deadline).as("qemu-io took the image's locks").isNegative();
+                while (f.readBytes(0, 1)[0] != 0x55) {
+                    if (!qemuIo.isAlive()) throw new AssertionError("qemu-io ended (" + qemuIo.exitValue() + "): " + Files.readString(log));
+                    assertThat(System.nanoTime() - deadline).as("qemu-io opened the image and wrote its marker").isNegative();
                     Thread.onSpinWait();
                 }
                 assertThatThrownBy(f::acquireLock).isInstanceOf(ImageLockedException.class)
                         .hasMessage("cannot lock " + img + ": it is in use by another process");
                 assertThat(f.locked()).isFalse();
-                assertThat(f.readBytes(0, 4)).containsExactly(0, 0, 0, 0); // still usable, without the lock
-                commands.write("quit\n".getBytes(StandardCharsets.US_ASCII));
+                f.write(512, new byte[] {7}); // still usable, without the lock
+                assertThat(f.readBytes(511, 2)).containsExactly(0x55, 7);
+                assertThat(qemuIo.isAlive()).as("qemu-io still holds the image").isTrue();
             } finally {
+                qemuIo.destroy();
                 if (!qemuIo.waitFor(30, TimeUnit.SECONDS)) qemuIo.destroyForcibly();
             }
-            assertThat(qemuIo.exitValue()).isZero();
-            f.acquireLock();
+            assertThat(qemuIo.isAlive()).isFalse();
+            f.acquireLock(); // the other process is gone, and its locks with it
             assertThat(f.locked()).isTrue();
             assertThat(freeForASecondOpener(img)).isFalse();
         }
