@@ -50,6 +50,8 @@ public final class IoThread implements AutoCloseable {
     private final int completionFd;
     /** One instance for the loop: a method reference written in the loop would be a new object per round. */
     private final Runnable reap = this::reapCompletions;
+    /** The same for the CQE handler: {@code drain(this::dispatch)} allocated once per reaping round (JFR, issue #19). */
+    private final dev.vmm.ffm.uring.CompletionHandler dispatcher = this::dispatch;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final MemorySegment eventfdBuf;
@@ -390,7 +392,7 @@ public final class IoThread implements AutoCloseable {
     private void reapCompletions() {
         drainEventfd(completionFd);
         // Dispatching may submit new SQEs (a retried request); keep reaping while CQEs appear.
-        while (ring.completionQueue().drain(this::dispatch) > 0) {
+        while (ring.completionQueue().drain(dispatcher) > 0) {
             submitPending();
         }
     }
