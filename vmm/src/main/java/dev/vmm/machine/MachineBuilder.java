@@ -154,6 +154,8 @@ public final class MachineBuilder {
                     t.start();
                     ioThreads.add(t);
                 }
+                // Experimental, off by default: -Dvmm.io.fixedBuffers=true (docs/io-uring-fixed-buffers.md).
+                dev.vmm.fixedbuffers.GuestRamFixedBuffers.applyIfEnabled(ioThreads, mem, p.devices(), System.err::println);
             }
             PciPlacement placement = new PciPlacement(chipset.pci().root(), p.recipe().rootBusName());
             registry.addPart(placement); // the buses by name, for QMP device_add at run time

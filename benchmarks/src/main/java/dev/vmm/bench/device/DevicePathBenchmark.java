@@ -108,12 +108,32 @@ public class DevicePathBenchmark {
     /** Guest RAM, an I/O thread, a virtio-blk device over a raw image, one queue driven from here. */
     @State(Scope.Thread)
     public static class Blk {
-        private static final int QUEUE_SIZE = 128, BLOCK = 4096;
+        private static final int QUEUE_SIZE = 128;
         private static final long RAM = 64L << 20, RING = 0x10000, HEADERS = 0x20000, DATA = 0x100000;
         private static final long IMAGE_SIZE = 256L << 20;
 
         @Param({"read", "write"})
         public String op;
+
+        /** {@code 4k-random} (4 KiB at random aligned offsets) or {@code 1m-seq} (1 MiB, one after another). */
+        @Param("4k-random")
+        public String pattern;
+
+        /**
+         * {@code plain} (READV/WRITEV) or {@code fixed}: guest RAM registered with the I/O thread's
+         * ring, so the one-buffer requests go out as READ_FIXED/WRITE_FIXED (docs/io-uring-fixed-buffers.md).
+         */
+        @Param("plain")
+        public String buffers;
+
+        /** The image ({@code BLK_BENCH_FILE} unless set before {@link #setUp()}). */
+        public Path image = Path.of(System.getenv().getOrDefault("BLK_BENCH_FILE", "/dev/shm/vmm-blk-bench.img"));
+        /** Cache mode ({@code BLK_BENCH_CACHE}: writeback or none). */
+        public CacheMode cache = CacheMode.valueOf(System.getenv().getOrDefault("BLK_BENCH_CACHE", "writeback").toUpperCase());
+
+        private int block;
+        private boolean sequential;
+        private long nextBlock;
 
         private Arena arena;
         private GuestMemory mem;
@@ -127,14 +147,21 @@ public class DevicePathBenchmark {
 
         @Setup
         public void setUp() throws Exception {
-            Path image = Path.of(System.getenv().getOrDefault("BLK_BENCH_FILE", "/dev/shm/vmm-blk-bench.img"));
+            block = switch (pattern) {
+                case "4k-random" -> 4096;
+                case "1m-seq" -> 1 << 20;
+                default -> throw new IllegalArgumentException("pattern " + pattern);
+            };
+            sequential = pattern.equals("1m-seq");
             if (!Files.exists(image) || Files.size(image) < IMAGE_SIZE) fill(image);
             arena = Arena.ofShared();
             MemorySegment ram = arena.allocate(RAM, 4096);
             mem = new GuestMemory(List.of(new GuestRegion(0, 0, ram)));
             io = new IoThread("blk-bench-io", 256);
             io.start();
-            backend = UringRawBackend.open(image, false, CacheMode.WRITEBACK);
+            if (buffers.equals("fixed")) io.registerFixedBuffers(List.of(ram));
+            else if (!buffers.equals("plain")) throw new IllegalArgumentException("buffers " + buffers);
+            backend = UringRawBackend.open(image, false, cache);
             dev = new VirtioBlk(backend, BlkConfig.of(1).withQueueSize(QUEUE_SIZE), List.of(io));
             desc = RING;
             avail = RING + 16L * QUEUE_SIZE;
@@ -143,7 +170,7 @@ public class DevicePathBenchmark {
             for (int i = 0; i < DEPTH; i++) {
                 // Chain i: descriptors 3i (header), 3i+1 (4 KiB data), 3i+2 (status byte).
                 descriptor(3 * i, HEADERS + 32L * i, 16, 1, 3 * i + 1);
-                descriptor(3 * i + 1, DATA + (long) BLOCK * i, BLOCK, write ? 1 : 1 | 2, 3 * i + 2);
+                descriptor(3 * i + 1, DATA + (long) block * i, block, write ? 1 : 1 | 2, 3 * i + 2);
                 descriptor(3 * i + 2, HEADERS + 32L * i + 16, 1, 2, 0);
                 mem.writeU32(HEADERS + 32L * i, write ? VirtioBlk.VIRTIO_BLK_T_OUT : VirtioBlk.VIRTIO_BLK_T_IN);
             }
@@ -186,9 +213,10 @@ public class DevicePathBenchmark {
 
         /** {@value DevicePathBenchmark#DEPTH} requests at random 4 KiB-aligned offsets, posted together, all completed. */
             void requests() {
-            long blocks = IMAGE_SIZE / BLOCK;
+            long blocks = IMAGE_SIZE / block;
             for (int i = 0; i < DEPTH; i++) {
-                mem.writeU64(HEADERS + 32L * i + 8, random.nextLong(blocks) * (BLOCK / 512));
+                long at = sequential ? nextBlock++ % blocks : random.nextLong(blocks);
+                mem.writeU64(HEADERS + 32L * i + 8, at * (block / 512));
                 mem.writeU8(HEADERS + 32L * i + 16, (byte) 0xff); // the device writes 0 (OK)
                 mem.writeU16(avail + 4 + 2L * ((availIdx + i) % QUEUE_SIZE), (short) (3 * i));
             }
@@ -197,6 +225,7 @@ public class DevicePathBenchmark {
             mem.writeU16(avail + 2, (short) availIdx);
             VarHandle.fullFence();
             waiter = Thread.currentThread();
+            posted += DEPTH;
             dev.queueNotify(0);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (true) {
@@ -209,6 +238,13 @@ public class DevicePathBenchmark {
                 if (mem.readU8(HEADERS + 32L * i + 16) != 0) throw new IllegalStateException("request " + i + " failed");
             }
         }
+
+        /** Requests completed so far, and those that went out as READ_FIXED/WRITE_FIXED. */
+        long posted;
+
+        long fixedSubmitted() { return backend.fixedSubmitted(); }
+
+        int blockSize() { return block; }
 
         @TearDown
         public void tearDown() {

@@ -90,7 +90,7 @@ public final class Libc {
      * dry run or img info linked nine of them; through syscall(2) they share one handle (issue #19).
      */
     private static final long SYS_CLOSE = 3, SYS_MMAP = 9, SYS_MUNMAP = 11, SYS_PREAD64 = 17,
-            SYS_MADVISE = 28, SYS_FCNTL = 72, SYS_OPENAT = 257, SYS_NEWFSTATAT = 262;
+            SYS_MADVISE = 28, SYS_FCNTL = 72, SYS_PRCTL = 157, SYS_OPENAT = 257, SYS_NEWFSTATAT = 262;
     private static final int AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000;
     /** The empty path newfstatat needs for an fd (a NUL byte). */
     private static final MemorySegment EMPTY_PATH = Arena.global().allocate(1);
@@ -118,11 +118,17 @@ public final class Libc {
     private static final LazyHandle FSYNC = new LazyHandle(() -> errnoCall("fsync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final LazyHandle FDATASYNC = new LazyHandle(() -> errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT)));
     private static final LazyHandle FTRUNCATE = new LazyHandle(() -> errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG)));
-    private static final LazyHandle PRCTL = new LazyHandle(() -> errnoCall("prctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-            Linker.Option.firstVariadicArg(1)));
+    /*
+     * syscall(2) is variadic, but it is linked as a fixed seven-long function: on x86-64 the only
+     * difference firstVariadicArg makes is %al (the number of vector registers used, 0 here), and
+     * glibc's syscall is an assembly routine (sysdeps/unix/sysv/linux/x86_64/syscall.S) that
+     * overwrites %rax with the system call number without reading it. The variadic form made the
+     * linker bind that extra argument with insertArguments, which spins BoundMethodHandle species
+     * and LambdaForms at run time: ~12 of the ~34 ms of CPU the link cost with the AOT cache
+     * (-Xint, medians of 5, benchmarks LinkCost harness in docs/benchmarks.md; issue #19).
+     */
     private static final class Syscall6Call { static final MethodHandle H = errnoCall("syscall",
-                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG),
-                Linker.Option.firstVariadicArg(1)); }
+                FunctionDescriptor.of(JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG)); }
     private static final LazyHandle SIGACTION = new LazyHandle(() -> errnoCall("sigaction", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS)));
     private static final class PthreadSelfCall { static final MethodHandle H = plainCall("pthread_self", FunctionDescriptor.of(JAVA_LONG)); }
     private static final class PthreadKillCall { static final MethodHandle H = plainCall("pthread_kill", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT)); }
@@ -436,9 +442,9 @@ public final class Libc {
         return (int) r;
     }
 
+    /** prctl(2), through syscall(2) like the cold calls above: {@code vmm img}'s sandbox set-up links no handle of its own. */
     public static int prctl(int option, long a2, long a3, long a4, long a5) {
-        try { return check("prctl", (int) PRCTL.get().invokeExact(CALL_STATE.get(), option, a2, a3, a4, a5)); }
-        catch (Throwable t) { throw rethrow(t); }
+        return (int) checkSyscall("prctl", syscallRaw(SYS_PRCTL, option, a2, a3, a4, a5, 0));
     }
 
     /** syscall(2) with up to six arguments; returns the result or {@code -errno}. */

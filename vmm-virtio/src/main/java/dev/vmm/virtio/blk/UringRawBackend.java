@@ -7,6 +7,7 @@ import dev.vmm.block.ImageFile;
 import dev.vmm.block.ImageLockedException;
 import dev.vmm.ffm.libc.Errno;
 import dev.vmm.ffm.libc.Libc;
+import dev.vmm.ffm.uring.IoUringConstants;
 import dev.vmm.ffm.uring.Sqe;
 import dev.vmm.virtio.io.IoThread;
 
@@ -46,6 +47,8 @@ public final class UringRawBackend implements BlkBackend {
     private final CacheMode cache;
     private final boolean blockDevice;
     private final String serial;
+    /** Requests sent as READ_FIXED/WRITE_FIXED (written on the I/O threads; for tests and statistics). */
+    private final java.util.concurrent.atomic.AtomicLong fixedSubmitted = new java.util.concurrent.atomic.AtomicLong();
 
     private UringRawBackend(ImageFile file, long size, CacheMode cache, boolean blockDevice, String serial) {
         this.file = file;
@@ -144,6 +147,9 @@ public final class UringRawBackend implements BlkBackend {
         lock(file);
     }
 
+    /** How many requests went out as READ_FIXED/WRITE_FIXED over registered guest RAM. */
+    public long fixedSubmitted() { return fixedSubmitted.get(); }
+
     /** The image fd (for tests and diagnostics). */
     public int fd() { return file.fd(); }
 
@@ -201,7 +207,7 @@ public final class UringRawBackend implements BlkBackend {
             if (direct && misaligned(offset, iovecs, count)) {
                 Bounce b = new Bounce(iovecs, count, true);
                 submit(token, s -> s.prepRead(fd, b.buffer, offset), b);
-            } else {
+            } else if (!submitFixed(IoUringConstants.IORING_OP_READ_FIXED, offset, iovecs, count, token)) {
                 Sqe s = claim(token, null); // the hot path: no lambda object per request
                 if (s != null) commit(s.prepReadv(fd, iovecs, count, offset), token, null);
             }
@@ -213,10 +219,29 @@ public final class UringRawBackend implements BlkBackend {
                 Bounce b = new Bounce(iovecs, count, false);
                 b.gather();
                 submit(token, s -> s.prepWrite(fd, b.buffer, offset), b);
-            } else {
+            } else if (!submitFixed(IoUringConstants.IORING_OP_WRITE_FIXED, offset, iovecs, count, token)) {
                 Sqe s = claim(token, null);
                 if (s != null) commit(s.prepWritev(fd, iovecs, count, offset), token, null);
             }
+        }
+
+        /**
+         * READ_FIXED/WRITE_FIXED when the request is one buffer inside a buffer registered with the
+         * I/O thread's ring (guest RAM, docs/io-uring-fixed-buffers.md): the kernel then skips pinning
+         * the pages per request. False: the caller takes the plain READV/WRITEV path.
+         */
+        private boolean submitFixed(int opcode, long offset, MemorySegment iovecs, int count, long token) {
+            if (count != 1) return false;
+            long base = iovecs.get(ValueLayout.JAVA_LONG, 0);
+            long len = iovecs.get(ValueLayout.JAVA_LONG, 8);
+            int index = thread.fixedBufferIndex(base, len);
+            if (index < 0) return false;
+            Sqe s = claim(token, null);
+            if (s != null) {
+                commit(s.prep(opcode, fd, base, (int) len, offset).bufIndex(index), token, null);
+                fixedSubmitted.incrementAndGet();
+            }
+            return true;
         }
 
         @Override

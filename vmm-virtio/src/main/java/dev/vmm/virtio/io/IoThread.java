@@ -50,6 +50,8 @@ public final class IoThread implements AutoCloseable {
     private final int completionFd;
     /** One instance for the loop: a method reference written in the loop would be a new object per round. */
     private final Runnable reap = this::reapCompletions;
+    /** The same for the CQE handler: {@code drain(this::dispatch)} allocated once per reaping round (JFR, issue #19). */
+    private final dev.vmm.ffm.uring.CompletionHandler dispatcher = this::dispatch;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment events;
     private final MemorySegment eventfdBuf;
@@ -71,6 +73,11 @@ public final class IoThread implements AutoCloseable {
      * the vCPU threads and measured 20 % slower (benchmarks/blk/run.sh, runner vmm-poll).
      */
     private final long pollNanos;
+    /**
+     * Guest RAM registered with the ring as fixed buffers (docs/io-uring-fixed-buffers.md); read
+     * only on this thread, replaced only on this thread ({@link #registerFixedBuffers}).
+     */
+    private dev.vmm.virtio.io.fixed.RegisteredBuffers fixedBuffers = dev.vmm.virtio.io.fixed.RegisteredBuffers.NONE;
 
     private record Timer(long deadline, long seq, Runnable task) implements Comparable<Timer> {
         @Override
@@ -123,6 +130,43 @@ public final class IoThread implements AutoCloseable {
     public IoUring ring() { return ring; }
 
     public boolean isCurrentThread() { return Thread.currentThread() == thread; }
+
+    // ---- fixed buffers (io_uring registered buffers over guest RAM) ------------------------
+
+    /**
+     * Registers {@code regions} (guest RAM mappings) as the ring's fixed buffers, replacing any
+     * earlier registration, on this thread; a memory change re-registers through here. The kernel
+     * pins the pages (counted against RLIMIT_MEMLOCK without CAP_IPC_LOCK): when it refuses, the
+     * ring keeps no fixed buffers and the exception says why; requests then take the plain path.
+     */
+    public void registerFixedBuffers(List<MemorySegment> regions) {
+        dev.vmm.virtio.io.fixed.RegisteredBuffers table = dev.vmm.virtio.io.fixed.RegisteredBuffers.of(regions);
+        runAndWait(() -> {
+            dropFixedBuffers();
+            if (table.count() == 0) return;
+            ring.registerBuffers(table.buffers().toArray(MemorySegment[]::new));
+            fixedBuffers = table;
+        });
+    }
+
+    /** Drops the fixed buffers (requests in flight on them complete normally: the kernel holds its own reference). */
+    public void unregisterFixedBuffers() {
+        runAndWait(this::dropFixedBuffers);
+    }
+
+    private void dropFixedBuffers() {
+        if (fixedBuffers.count() == 0) return;
+        fixedBuffers = dev.vmm.virtio.io.fixed.RegisteredBuffers.NONE;
+        ring.unregisterBuffers();
+    }
+
+    /**
+     * The registered buffer holding {@code [address, address + length)}, or -1: a request's fixed or
+     * plain path. Call on this thread (where requests are submitted).
+     */
+    public int fixedBufferIndex(long address, long length) {
+        return fixedBuffers.indexOf(address, length);
+    }
 
     public synchronized void start() {
         if (!started) {
@@ -348,7 +392,7 @@ public final class IoThread implements AutoCloseable {
     private void reapCompletions() {
         drainEventfd(completionFd);
         // Dispatching may submit new SQEs (a retried request); keep reaping while CQEs appear.
-        while (ring.completionQueue().drain(this::dispatch) > 0) {
+        while (ring.completionQueue().drain(dispatcher) > 0) {
             submitPending();
         }
     }

@@ -242,7 +242,7 @@ public abstract class QueueWorker<R extends QueueWorker.Request> {
         }
         if (!notifyScheduled) {
             notifyScheduled = true;
-            thread.atRoundEnd(this::afterCompletions);
+            thread.atRoundEnd(afterCompletionsTask);
         }
         return true;
     }
@@ -261,6 +261,9 @@ public abstract class QueueWorker<R extends QueueWorker.Request> {
             process();
         }
     }
+
+    /** One instance: a method reference at the call site allocated once per completion round (JFR, issue #19). */
+    private final Runnable afterCompletionsTask = this::afterCompletions;
 
     /** End of a round with completions: start what the driver queued meanwhile, then interrupt it once. */
     private void afterCompletions() {
