@@ -18,7 +18,8 @@ import java.util.function.Consumer;
  * <p>Never with a balloon: the kernel keeps the pages it pinned at registration, so after the
  * balloon gives a page back (MADV_DONTNEED/MADV_REMOVE) a fixed read would land in the old page,
  * not in what the guest then sees. A balloon given at start turns the switch off with a line on
- * stderr; one added later with device_add is not checked (the switch is experimental).
+ * stderr. virtio-balloon has no device_add driver; if it gains one, that driver must refuse (or
+ * unregister the buffers) while the switch is on.
  */
 public final class GuestRamFixedBuffers {
     public static final String PROPERTY = "vmm.io.fixedBuffers";
