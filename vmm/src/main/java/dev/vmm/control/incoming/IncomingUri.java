@@ -55,6 +55,15 @@ public final class IncomingUri {
     @Override
     public String toString() { return uri; }
 
+    /** TCP: the host to bind ("" = every address), else null. */
+    String host() { return host; }
+
+    /** TCP: the port (0 = any free one). */
+    int port() { return port; }
+
+    /** UNIX: the socket path, else null. */
+    Path path() { return path; }
+
     /** Parses {@code uri} without touching the network or the file system. */
     public static IncomingUri parse(String uri) throws Refused {
         if (uri.startsWith("tcp:")) return tcp(uri, uri.substring(4));
@@ -104,10 +113,10 @@ public final class IncomingUri {
             // getaddrinfo's answer for a service that is not a number QEMU's resolver knows
             throw new Refused("address resolution failed for " + host + ":" + port + ": Servname not supported for ai_socktype");
         }
-        long p = Long.parseLong(port);
+        String digits = port.replaceFirst("^0+(?=.)", "");
         // QEMU 7.2 lets getaddrinfo truncate a larger number to 16 bits (99999 listens on 34463); refused here.
-        if (p > 65535) throw new Refused("migration URI '" + uri + "': port " + port + " is out of range (0-65535)");
-        return new IncomingUri(uri, host, (int) p, null);
+        if (digits.length() > 5 || Integer.parseInt(digits) > 65535) throw new Refused("migration URI '" + uri + "': port " + port + " is out of range (0-65535)");
+        return new IncomingUri(uri, host, Integer.parseInt(digits), null);
     }
 
     /** A bound socket waiting for the source. */
