@@ -126,4 +126,16 @@ class StartupDeviceUnplugTest {
         }
         assertThat(dev.vmm.config.NetOptions.parse("tap=t0,id=nic-0.a_b").id()).isEqualTo("nic-0.a_b");
     }
+
+    @Test
+    void theDryRunShowsTheId() throws Exception {
+        dev.vmm.cli.RunCommand r = new dev.vmm.cli.RunCommand();
+        new picocli.CommandLine(r).parseArgs("--disk", "path=" + image("f.raw") + ",addr=5,id=vd1", "--disk", "path=" + image("g.raw"));
+        String out;
+        try (dev.vmm.machine.PreparedMachine p = new dev.vmm.machine.MachineBuilder().prepare(dev.vmm.cli.RunCommandAccess.config(r))) {
+            out = dev.vmm.machine.DryRun.describe(p, "host");
+        }
+        assertThat(out.lines().filter(l -> l.startsWith("  00:05.0 virtio-blk-pci"))).singleElement().asString().endsWith(" id=vd1");
+        assertThat(out.lines().filter(l -> l.contains("g.raw"))).singleElement().asString().doesNotContain("id=");
+    }
 }
