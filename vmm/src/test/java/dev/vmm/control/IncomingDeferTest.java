@@ -278,13 +278,7 @@ class IncomingDeferTest {
         CompletableFuture<Object> quit = new CompletableFuture<>();
         List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
         try (Ours o = ours(incoming)) {
-            CompletableFuture<IncomingMigration.Outcome> received = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return incoming.receive(target, quit, log::add);
-                } catch (MigrationException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<IncomingMigration.Outcome> received = receiving(incoming, target, quit, log::add);
             awaitLog(log, "waiting for QMP migrate-incoming (--incoming defer)");
             assertThat(o.peer().execute("query-migrate", null).get("return").size()).isZero();
             assertThat(o.peer().execute("migrate-set-capabilities",
@@ -353,13 +347,7 @@ class IncomingDeferTest {
         Target target = new Target();
         Path sock = dir.resolve("m.sock");
         try (Ours o = ours(incoming)) {
-            CompletableFuture<IncomingMigration.Outcome> received = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return incoming.receive(target, new CompletableFuture<>(), line -> { });
-                } catch (MigrationException e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<IncomingMigration.Outcome> received = receiving(incoming, target, new CompletableFuture<>(), line -> { });
             o.peer().execute("migrate-set-capabilities", "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}]}");
             assertThat(o.peer().execute("migrate-incoming", "{\"uri\": \"unix:" + sock + "\"}").has("return")).isTrue();
             try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(sock))) {
@@ -386,13 +374,7 @@ class IncomingDeferTest {
             List<String> log = java.util.Collections.synchronizedList(new ArrayList<>());
             Path sock = dir.resolve("q" + afterUri + ".sock");
             try (Ours o = ours(incoming)) {
-                CompletableFuture<IncomingMigration.Outcome> received = CompletableFuture.supplyAsync(() -> {
-                    try {
-                        return incoming.receive(target, quit, log::add);
-                    } catch (MigrationException e) {
-                        throw new java.util.concurrent.CompletionException(e);
-                    }
-                });
+                CompletableFuture<IncomingMigration.Outcome> received = receiving(incoming, target, quit, log::add);
                 awaitLog(log, "waiting for QMP migrate-incoming (--incoming defer)");
                 if (afterUri) {
                     assertThat(o.peer().execute("migrate-incoming", "{\"uri\": \"unix:" + sock + "\"}").has("return")).isTrue();
@@ -423,6 +405,19 @@ class IncomingDeferTest {
         assertThatThrownBy(() -> in.receive(new Target(), new CompletableFuture<>(), l -> { }))
                 .isInstanceOf(MigrationException.class).hasMessage("Failed to bind socket to " + file + ": Address already in use");
         assertThat(Files.readString(file)).isEqualTo("data");
+    }
+
+    /** {@code incoming.receive} on another thread (as vmm run's main thread waits there). */
+    private static CompletableFuture<IncomingMigration.Outcome> receiving(IncomingMigration incoming, IncomingTarget target,
+                                                                         java.util.concurrent.CompletionStage<?> quit,
+                                                                         java.util.function.Consumer<String> log) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return incoming.receive(target, quit, log);
+            } catch (MigrationException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
     }
 
     private static void awaitLog(List<String> log, String line) {
