@@ -99,7 +99,7 @@ public final class PciHotplug {
     public synchronized void plug(String id, String driver, PciTarget target, PendingDevice device, Runnable released) {
         ensureIoThreads();
         String busName = target.bus() == null ? machine.pci().rootName() : target.bus();
-        Plugged p = attachOwn(id, driver, busName, new PlacedDevice(device, target), released);
+        Plugged p = attachOwn(id, driver, busName, new PlacedDevice(device, target), released, true);
         PciFunction f = p.transport.function();
         PciSubsystem pci = machine.registry().pci();
         HotplugBars.assign(f, pci.root(), new HotplugBars.Range(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_BASE + PciSubsystem.MMIO32_SIZE),
@@ -118,11 +118,16 @@ public final class PciHotplug {
      */
     public synchronized void coldPlug(String id, String driver, String busName, PendingDevice device) {
         if (byId.containsKey(id) || machine.pci().bus(id) != null) throw new dev.vmm.config.ConfigException("Duplicate ID '" + id + "' for device");
-        attachOwn(id, driver, busName, device, () -> { });
+        attachOwn(id, driver, busName, device, () -> { }, false);
     }
 
-    /** Attaches {@code device} into a registry of its own (a child of the machine's) and records it under {@code id}. */
-    private Plugged attachOwn(String id, String driver, String busName, PendingDevice device, Runnable released) {
+    /**
+     * Attaches {@code device} into a registry of its own (a child of the machine's) and records it
+     * under {@code id}. When the attach fails, {@code closeOnFailure} (run time) closes what it
+     * registered; otherwise (machine build) the machine's registry gets it and closes it with the
+     * rest when the build gives up, as for any start-up device.
+     */
+    private Plugged attachOwn(String id, String driver, String busName, PendingDevice device, Runnable released, boolean closeOnFailure) {
         PciPlacement.Downstream bus = machine.pci().bus(busName);
         DeviceRegistry own = new DeviceRegistry(machine.registry().pci(), List.of());
         VirtioAttach virtio = machine.virtio().withRegistry(own);
@@ -131,7 +136,8 @@ public final class PciHotplug {
         try {
             device.attach(ctx);
         } catch (RuntimeException e) {
-            own.close();
+            if (closeOnFailure) own.close();
+            else machine.registry().addChild(own);
             throw e;
         }
         VirtioPciDevice transport = own.transports().getFirst();
