@@ -24,7 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Issue 15: a machine with a disk plugged at run time is live-migrated, as libvirt does it: the
  * destination is started with the source's current devices — the hot-plugged disk as an ordinary
- * {@code --disk} with the address it had ({@code addr=5} on pc, {@code bus=rp1,addr=0} on q35) —
+ * {@code --disk} with the address it had ({@code addr=5,id=vd1} on pc, {@code bus=rp1,addr=0,id=vd1} on q35) —
  * and the guest kit's {@code hotplug} guest ({@code io=1}) keeps reading the disk on the
  * destination ("hotplug: io N" lines continue there). A destination started without the disk
  * refuses the stream naming it. Needs /dev/kvm (not run on the development host of issue 15).
@@ -38,12 +38,12 @@ class PciHotplugMigrationGuestTest {
 
     @Test
     void pcHotPluggedDiskKeepsWorkingOnTheDestination(@TempDir Path dir) throws Exception {
-        run(dir, "pc", "acpi", List.of(), ", \"addr\": \"5\"", "addr=5", true);
+        run(dir, "pc", "acpi", List.of(), ", \"addr\": \"5\"", "addr=5,id=vd1", true);
     }
 
     @Test
     void q35HotPluggedDiskKeepsWorkingOnTheDestination(@TempDir Path dir) throws Exception {
-        run(dir, "q35", "pcie", List.of("--pcie-root-port", "id=rp1,chassis=1,slot=1"), ", \"bus\": \"rp1\"", "bus=rp1,addr=0", true);
+        run(dir, "q35", "pcie", List.of("--pcie-root-port", "id=rp1,chassis=1,slot=1"), ", \"bus\": \"rp1\"", "bus=rp1,addr=0,id=vd1", true);
     }
 
     @Test

@@ -11,10 +11,14 @@ import java.util.Map;
 public final class MigrationCapabilities {
     private volatile boolean xbzrle;
     private volatile boolean autoConverge;
+    /** QEMU's {@code events}: a destination reports its status changes as MIGRATION events (libvirt sets it). */
+    private volatile boolean events;
 
     public boolean xbzrle() { return xbzrle; }
 
     public boolean autoConverge() { return autoConverge; }
+
+    public boolean events() { return events; }
 
     public MigrationCapabilities xbzrle(boolean on) {
         xbzrle = on;
@@ -31,6 +35,7 @@ public final class MigrationCapabilities {
         switch (capability) {
             case "xbzrle" -> xbzrle = state;
             case "auto-converge" -> autoConverge = state;
+            case "events" -> events = state;
             default -> throw new IllegalArgumentException("Capability '" + capability + "' is not supported");
         }
         return this;
@@ -39,7 +44,8 @@ public final class MigrationCapabilities {
     /** The {@code query-migrate-capabilities} reply: {@code [{"capability": name, "state": bool}]}. */
     public List<Map<String, Object>> toList() {
         return List.of(Map.of("capability", "xbzrle", "state", xbzrle),
-                Map.of("capability", "auto-converge", "state", autoConverge));
+                Map.of("capability", "auto-converge", "state", autoConverge),
+                Map.of("capability", "events", "state", events));
     }
 
     MigrationCapabilities copy() {

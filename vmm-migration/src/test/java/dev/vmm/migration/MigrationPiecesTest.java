@@ -45,7 +45,9 @@ class MigrationPiecesTest {
 
         MigrationCapabilities c = new MigrationCapabilities().set("xbzrle", true);
         assertThat(c.xbzrle()).isTrue();
-        assertThat(c.toList()).hasSize(2).first().asString().contains("xbzrle");
+        assertThat(c.toList()).hasSize(3).first().asString().contains("xbzrle");
+        assertThat(c.events()).isFalse();
+        assertThat(c.set("events", true).events()).isTrue();   // QEMU's: a destination's MIGRATION events (issue 15)
         assertThatThrownBy(() -> c.set("postcopy-ram", true)).hasMessageContaining("'postcopy-ram' is not supported");
     }
 

@@ -162,9 +162,9 @@ public final class RunCommand implements Callable<Integer> {
             description = "Start from a snapshot (saved with the QMP command x-vmm-snapshot-save or 'vmm snapshot save') instead of booting.")
     Path restore;
 
-    @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH",
+    @Option(names = "--incoming", paramLabel = "tcp:HOST:PORT|unix:PATH|defer",
             description = "Wait for a live migration instead of booting: RAM and state come from the stream "
-                    + "(give the same --memory and --cpus as the source).")
+                    + "(give the same --memory and --cpus as the source); 'defer': wait for QMP migrate-incoming (needs --qmp).")
     String incoming;
 
     @Option(names = {"-S", "--paused"}, description = "Start with the vCPUs paused until 'cont' over QMP (QEMU's -S); "
@@ -243,6 +243,7 @@ public final class RunCommand implements Callable<Integer> {
             dev.vmm.startup.StartupTrace.finish("machine described (dry run)", err);
             return 0;
         }
+        dev.vmm.control.incoming.IncomingMigration incomingMigration = incomingMigration();
         int boots = 0;
         while (true) {
             boolean firstBoot = boots == 0;
@@ -253,16 +254,22 @@ public final class RunCommand implements Callable<Integer> {
                 sandbox.enter(); // --sandbox on: everything privileged (/dev/kvm, images, taps) is open now
                 m.lifecycle().panicPolicy(panicPolicy);
                 m.lifecycle().noShutdown(noShutdown);
+                if (startPaused && firstBoot) m.startPaused(); // before an incoming migration: QMP stop/cont may change it then
+                dev.vmm.control.QmpServer control = null;
                 if (incoming != null && boots == 0) {
                     m.lifecycle().incomingStarted();
-                    receiveMigration(m);
+                    if (incomingMigration.deferred()) control = startQmp(m, incomingMigration); // migrate-incoming comes over QMP
+                    if (!receiveMigration(m, incomingMigration)) {
+                        if (!quiet) err.println("vmm: quit while waiting for the incoming migration");
+                        if (control != null) control.close();
+                        return 0;
+                    }
                 }
                 if (!quiet && boots++ == 0) {
                     err.println("vmm: booting " + m.bootSummary());
                     builder.warnings().forEach(w -> err.println("vmm: warning: " + w));
                 }
-                if (startPaused && firstBoot) m.startPaused();
-                dev.vmm.control.QmpServer control = startQmp(m);
+                if (control == null) control = startQmp(m, incomingMigration);
                 Thread hook = new Thread(m::stopBySignal);
                 Runtime.getRuntime().addShutdownHook(hook);
                 dev.vmm.startup.StartupTrace.mark("QMP and signal handling ready, vCPUs starting");
@@ -294,30 +301,29 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** Fills the freshly built machine {@code m} from an incoming migration stream. */
-    private void receiveMigration(Machine m) {
-        dev.vmm.migration.MigrationUri uri;
+    /** {@code --incoming}: a URI or {@code defer} (checked before anything is built), or none. */
+    private dev.vmm.control.incoming.IncomingMigration incomingMigration() {
+        if (incoming == null) return dev.vmm.control.incoming.IncomingMigration.none();
+        if (incoming.equals("defer") && qmp == null) throw new UsageException("--incoming defer needs --qmp (the URI comes by QMP migrate-incoming)");
         try {
-            uri = dev.vmm.migration.MigrationUri.parse(incoming);
-        } catch (IllegalArgumentException e) {
-            throw new UsageException("--incoming: " + e.getMessage());
+            return dev.vmm.control.incoming.IncomingMigration.of(incoming);
+        } catch (dev.vmm.control.incoming.IncomingUri.Refused e) {
+            throw new UsageException("--incoming " + incoming + ": " + e.getMessage());
         }
-        if (!quiet) err.println("vmm: waiting for an incoming migration on " + incoming);
-        try (dev.vmm.migration.MigrationUri.Listener l = uri.listen()) {
-            dev.vmm.migration.MigrationDestination destination = new dev.vmm.migration.MigrationDestination(new dev.vmm.machine.MachineMigration(m));
-            // While the source has not connected yet (a connection waits in the backlog meanwhile).
-            try {
-                destination.rehearse();
-            } catch (dev.vmm.migration.MigrationException e) {
-                err.println("vmm: " + e.getMessage() + " (the switch-over will take longer)");
-            }
-            try (java.nio.channels.SocketChannel ch = l.accept()) {
-                destination.run(ch);
-            }
-        } catch (Exception e) {
+    }
+
+    /**
+     * Fills the freshly built machine {@code m} from an incoming migration stream; false when a
+     * quit (QMP, signal) came while waiting for {@code migrate-incoming} or the source.
+     */
+    private boolean receiveMigration(Machine m, dev.vmm.control.incoming.IncomingMigration in) {
+        try {
+            return in.receive(new dev.vmm.machine.MachineMigration(m), m.lifecycle().quitRequested(),
+                    line -> { if (!quiet) err.println("vmm: " + line); })
+                    == dev.vmm.control.incoming.IncomingMigration.Outcome.RECEIVED;
+        } catch (dev.vmm.migration.MigrationException e) {
             throw new IncomingFailed("incoming migration failed: " + e.getMessage());
         }
-        if (!quiet) err.println("vmm: incoming migration complete; running");
     }
 
     /** The destination got no complete machine: it discards what it received (status 1). */
@@ -337,13 +343,13 @@ public final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private dev.vmm.control.QmpServer startQmp(Machine m) {
+    private dev.vmm.control.QmpServer startQmp(Machine m, dev.vmm.control.incoming.IncomingMigration incomingMigration) {
         if (qmp == null) return null;
         if (!qmp.startsWith("unix:") || qmp.length() <= 5) throw new UsageException("--qmp takes unix:PATH");
         dev.vmm.control.QmpServer s = new dev.vmm.control.QmpServer(Path.of(qmp.substring(5)),
                 String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
         dev.vmm.control.MachineCommands.install(s, m);
-        dev.vmm.control.MigrationCommands.install(s, m);
+        dev.vmm.control.MigrationCommands.install(s, m).incoming(incomingMigration); // + migrate-incoming
         dev.vmm.control.BlockCommands.install(s, m);
         dev.vmm.control.MediaCommands.install(s, () -> m.devices() == null ? java.util.List.of()
                 : m.devices().parts(dev.vmm.devices.AhciDriveSlot.class));   // eject, blockdev-change-medium

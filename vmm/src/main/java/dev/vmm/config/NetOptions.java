@@ -6,16 +6,17 @@ import dev.vmm.virtio.net.tap.Tap;
 import dev.vmm.virtio.net.tap.TapException;
 
 /**
- * The {@code --net tap=NAME[,queues=N][,mac=MAC][,bridge=BR][,mtu=BYTES][,queue_size=N]} option.
+ * The {@code --net tap=NAME[,queues=N][,mac=MAC][,bridge=BR][,mtu=BYTES][,queue_size=N][,id=NAME]} option.
+ * {@code id} is the NIC's qdev id (QMP {@code device_del}, {@code query-pci}; issue 15).
  * {@code queues} is the number of queue pairs (0 here = "one per vCPU", resolved by
  * {@link #queuePairs(int)}); {@code mtu} 0 = keep the tap's MTU.
  */
-public record NetOptions(String tap, int queues, MacAddress mac, String bridge, int mtu, int queueSize, Integer bootIndex) implements DeviceSpec {
+public record NetOptions(String tap, int queues, MacAddress mac, String bridge, int mtu, int queueSize, Integer bootIndex, String id) implements DeviceSpec {
     public static final int DEFAULT_QUEUE_SIZE = 256;
     public static final int MIN_MTU = 68;
     public static final int MAX_MTU = 65535;
 
-    static final java.util.Set<String> KEYS = java.util.Set.of("tap", "queues", "mac", "bridge", "mtu", "queue_size", "bootindex");
+    static final java.util.Set<String> KEYS = java.util.Set.of("tap", "queues", "mac", "bridge", "mtu", "queue_size", "bootindex", "id");
 
     /** Parses the option value; every problem is a one-line {@link ConfigException}. */
     public static NetOptions parse(String text) {
@@ -37,7 +38,11 @@ public record NetOptions(String tap, int queues, MacAddress mac, String bridge, 
             if (mac.isMulticast() || mac.isZero()) throw new ConfigException("--net: mac=" + value + " is not a unicast, non-zero address");
         }
         Integer bootIndex = o.has("bootindex") ? (int) o.number("bootindex", 0, 0, 0xFFFF) : null; // firmware boot order (PXE)
-        return new NetOptions(tap, queues, mac, bridge, mtu, queueSize, bootIndex);
+        String id = o.string("id", null);
+        if (id != null && !id.matches(DiskSpec.ID_PATTERN)) {
+            throw new ConfigException("--net: id must start with a letter and have only letters, digits, '-', '.', '_' (at most 64)");
+        }
+        return new NetOptions(tap, queues, mac, bridge, mtu, queueSize, bootIndex, id);
     }
 
     private static String checkedName(String v, String what) {

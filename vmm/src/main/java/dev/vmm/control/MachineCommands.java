@@ -22,6 +22,10 @@ public final class MachineCommands {
     public static void install(QmpServer qmp, Machine m) {
         qmp.register("query-status", a -> status(m.lifecycle().state()));
         qmp.register("stop", a -> {
+            if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.INMIGRATE) { // --incoming defer: QEMU's autostart off
+                m.autostart(false);
+                return null;
+            }
             try {
                 m.pause();
             } catch (InterruptedException e) {
@@ -33,6 +37,10 @@ public final class MachineCommands {
         qmp.register("cont", a -> {
             if (m.lifecycle().state().needsReset()) throw QmpServer.QmpException.generic("Resetting the Virtual Machine is required");
             if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.SUSPENDED) return null; // as QEMU: only system_wakeup resumes S3
+            if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.INMIGRATE) { // --incoming defer: run once received
+                m.autostart(true);
+                return null;
+            }
             m.resume();
             return null;
         });

@@ -33,8 +33,19 @@ public final class MigrationCommands {
         if (!KvmDirtyLog.trustworthy()) params.set("x-dirty-log-verify", "on");
     }
 
-    public static void install(QmpServer qmp, Machine m) {
-        new MigrationCommands(m, qmp).register();
+    public static MigrationCommands install(QmpServer qmp, Machine m) {
+        MigrationCommands c = new MigrationCommands(m, qmp);
+        c.register();
+        return c;
+    }
+
+    // ---- the destination side (issue 15: --incoming defer, dev.vmm.control.incoming) ----
+    private volatile dev.vmm.control.incoming.IncomingMigration incoming = dev.vmm.control.incoming.IncomingMigration.none();
+
+    /** Installs {@code migrate-incoming}; {@code query-migrate} then answers for the destination and {@code migrate} waits for it. */
+    public void incoming(dev.vmm.control.incoming.IncomingMigration in) {
+        incoming = in;
+        dev.vmm.control.incoming.IncomingCommands.install(qmp, in, caps);
     }
 
     private boolean running() {
@@ -47,6 +58,7 @@ public final class MigrationCommands {
             String uri = a.path("uri").asText(null);
             if (uri == null) throw QmpServer.QmpException.generic("Parameter 'uri' is missing");
             if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");
+            if (incoming.pending()) throw QmpServer.QmpException.generic("Guest is waiting for an incoming migration");
             if (machine.devices() != null) {
                 java.util.List<String> unsupported = new java.util.ArrayList<>(machine.devices().unsaveable());
                 machine.devices().transports().stream().filter(d -> !d.canSaveState()).map(Object::toString).forEach(unsupported::add);
@@ -80,7 +92,7 @@ public final class MigrationCommands {
         });
         qmp.register("query-migrate", a -> {
             MigrationSource s = current;
-            return s == null ? Map.of() : s.stats().toMap();
+            return s == null ? incoming.queryMigrate() : s.stats().toMap();
         });
         qmp.register("migrate-set-capabilities", a -> {
             if (running()) throw QmpServer.QmpException.generic("There's a migration process in progress");

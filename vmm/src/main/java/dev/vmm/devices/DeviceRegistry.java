@@ -76,7 +76,10 @@ public final class DeviceRegistry {
     private final List<DeviceRegistry> children = new ArrayList<>();
 
     /** A hot-plugged device's registry: its drives are the machine's while it is plugged. */
-    public synchronized void addChild(DeviceRegistry child) { children.add(child); }
+    public synchronized void addChild(DeviceRegistry child) {
+        if (diskLocksReleased) child.deferDiskLocks(); // a start-up device with id= on an incoming machine (dev.vmm.hotplug.ColdPlug)
+        children.add(child);
+    }
 
     /** The device is gone (its registry was closed by the caller). */
     public synchronized void removeChild(DeviceRegistry child) { children.remove(child); }
@@ -108,6 +111,7 @@ public final class DeviceRegistry {
     public synchronized String statistics() {
         StringBuilder sb = new StringBuilder();
         for (var s : stats) sb.append(s.get());
+        for (DeviceRegistry c : children) sb.append(c.statistics());
         return sb.toString();
     }
 
@@ -170,6 +174,7 @@ public final class DeviceRegistry {
     public synchronized void releaseDiskLocks() {
         for (DiskLocks l : diskLocks) l.release();
         diskLocksReleased = true;
+        for (DeviceRegistry c : children) c.releaseDiskLocks();
     }
 
     /**
@@ -179,6 +184,7 @@ public final class DeviceRegistry {
      * running nowhere else.
      */
     private synchronized void acquireDiskLocks() {
+        for (DeviceRegistry c : children) c.acquireDiskLocks();
         if (!diskLocksReleased) return;
         diskLocksReleased = false;
         for (DiskLocks l : diskLocks) acquireWithRetries(l);

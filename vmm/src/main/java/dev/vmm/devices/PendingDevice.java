@@ -32,6 +32,15 @@ public interface PendingDevice extends AutoCloseable {
         return java.util.List.of();
     }
 
+    /**
+     * The {@code id=} a start-up device was given, by which QMP {@code device_del} may remove it
+     * (QEMU's qdev id; issue 15), or null. Attached through {@code dev.vmm.hotplug.ColdPlug}.
+     */
+    default String qdevId() { return null; }
+
+    /** QEMU's driver name of the device {@link #qdevId} names (e.g. {@code virtio-blk-pci}). */
+    default String qdevDriver() { return null; }
+
     /** Releases the host side of a device that was never attached (the build failed before it). */
     @Override
     void close();

@@ -97,6 +97,12 @@ public final class VirtioBlkAttach implements PendingDevice {
     }
 
     @Override
+    public String qdevId() { return spec.id(); }
+
+    @Override
+    public String qdevDriver() { return "virtio-blk-pci"; }
+
+    @Override
     public String describe() {
         return "virtio-blk-pci " + spec.path() + " (" + format.qemuName() + (spec.readOnly() ? ", read-only" : "")
                 + ", id " + (spec.id() != null ? spec.id() : "virtio" + index) + ")";

@@ -53,6 +53,12 @@ public final class VirtioNetAttach implements PendingDevice {
     }
 
     @Override
+    public String qdevId() { return spec.id(); }
+
+    @Override
+    public String qdevDriver() { return "virtio-net-pci"; }
+
+    @Override
     public String describe() {
         return "virtio-net-pci tap " + spec.tap() + " (" + tap.queues() + " queue pair" + (tap.queues() > 1 ? "s" : "")
                 + ", mac " + spec.macOrDerived() + (spec.bridge() != null ? ", bridge " + spec.bridge() : "") + ")";

@@ -40,7 +40,7 @@ public final class PciHotplug {
 
     /** One device plugged at run time. */
     private static final class Plugged {
-        final String id, driver;
+        final String id, driver, busName;
         final PciPlacement.Downstream bus;
         final VirtioAttach virtio;
         final DeviceRegistry own;
@@ -48,10 +48,11 @@ public final class PciHotplug {
         final Runnable released;
         final CompletableFuture<Void> gone = new CompletableFuture<>();
 
-        Plugged(String id, String driver, PciPlacement.Downstream bus, VirtioAttach virtio, DeviceRegistry own,
+        Plugged(String id, String driver, String busName, PciPlacement.Downstream bus, VirtioAttach virtio, DeviceRegistry own,
                 VirtioPciDevice transport, Runnable released) {
             this.id = id;
             this.driver = driver;
+            this.busName = busName;
             this.bus = bus;
             this.virtio = virtio;
             this.own = own;
@@ -97,30 +98,57 @@ public final class PciHotplug {
      */
     public synchronized void plug(String id, String driver, PciTarget target, PendingDevice device, Runnable released) {
         ensureIoThreads();
-        PciPlacement.Downstream bus = machine.pci().bus(target.bus() == null ? machine.pci().rootName() : target.bus());
+        String busName = target.bus() == null ? machine.pci().rootName() : target.bus();
+        Plugged p = attachOwn(id, driver, busName, new PlacedDevice(device, target), released, true);
+        PciFunction f = p.transport.function();
+        PciSubsystem pci = machine.registry().pci();
+        HotplugBars.assign(f, pci.root(), new HotplugBars.Range(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_BASE + PciSubsystem.MMIO32_SIZE),
+                new HotplugBars.Range(PciSubsystem.IO_BASE, PciSubsystem.IO_BASE + PciSubsystem.IO_SIZE));
+        slots.announce(p.bus, f);
+    }
+
+    /**
+     * A start-up device given an {@code id} ({@code --disk ...,id=vd1}, as QEMU's {@code -device
+     * ...,id=}): attached while the machine is built, like any start-up device (its BARs assigned
+     * with the others, nothing announced), but into a registry of its own so that {@code device_del}
+     * can take it away again (issue 15: a device hot-plugged at a migration source is a start-up
+     * device on the destination). Its host side (image, tap) is its own and closes with it.
+     *
+     * @throws dev.vmm.config.ConfigException for an id another device has
+     */
+    public synchronized void coldPlug(String id, String driver, String busName, PendingDevice device) {
+        if (byId.containsKey(id) || machine.pci().bus(id) != null) throw new dev.vmm.config.ConfigException("Duplicate ID '" + id + "' for device");
+        attachOwn(id, driver, busName, device, () -> { }, false);
+    }
+
+    /**
+     * Attaches {@code device} into a registry of its own (a child of the machine's) and records it
+     * under {@code id}. When the attach fails, {@code closeOnFailure} (run time) closes what it
+     * registered; otherwise (machine build) the machine's registry gets it and closes it with the
+     * rest when the build gives up, as for any start-up device.
+     */
+    private Plugged attachOwn(String id, String driver, String busName, PendingDevice device, Runnable released, boolean closeOnFailure) {
+        PciPlacement.Downstream bus = machine.pci().bus(busName);
         DeviceRegistry own = new DeviceRegistry(machine.registry().pci(), List.of());
         VirtioAttach virtio = machine.virtio().withRegistry(own);
         AttachContext ctx = new AttachContext(machine.pci(), virtio, own, machine.memory(), machine.ioThreads(),
                 machine.cpus(), machine.console(), machine.exits());
         try {
-            new PlacedDevice(device, target).attach(ctx);
+            device.attach(ctx);
         } catch (RuntimeException e) {
-            own.close();
+            if (closeOnFailure) own.close();
+            else machine.registry().addChild(own);
             throw e;
         }
         VirtioPciDevice transport = own.transports().getFirst();
-        PciFunction f = transport.function();
-        PciSubsystem pci = machine.registry().pci();
-        HotplugBars.assign(f, pci.root(), new HotplugBars.Range(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_BASE + PciSubsystem.MMIO32_SIZE),
-                new HotplugBars.Range(PciSubsystem.IO_BASE, PciSubsystem.IO_BASE + PciSubsystem.IO_SIZE));
-        Plugged p = new Plugged(id, driver, bus, virtio, own, transport, released);
+        Plugged p = new Plugged(id, driver, busName, bus, virtio, own, transport, released);
         if (id != null) {
             byId.put(id, p);
             machine.registry().qdevId(transport, id);
         }
         byDevice.put(transport, p);
         machine.registry().addChild(own);
-        slots.announce(bus, f);
+        return p;
     }
 
     /** A machine started without devices has no I/O threads yet: one per vCPU, as at start. */
@@ -154,6 +182,8 @@ public final class PciHotplug {
     public synchronized CompletableFuture<Void> unplug(String id) {
         Plugged p = byId.get(id);
         if (p == null) throw new IllegalArgumentException("no hot-plugged device " + id);
+        String why = slots.refusal(p.busName, p.bus);  // a start-up device may sit where nothing is hot-pluggable
+        if (why != null) throw new IllegalArgumentException(why);
         slots.requestUnplug(p.bus, p.transport.function());
         return p.gone;
     }

@@ -32,7 +32,9 @@ public final class PcieNativeSlots implements PciSlots {
 
     @Override
     public void requestUnplug(PciPlacement.Downstream bus, PciFunction f) {
-        ((RootPortAttach.Slot) bus).port().pressAttentionButton();
+        RootPortAttach.Slot slot = (RootPortAttach.Slot) bus;
+        slot.port().slotListener(d -> ejected.accept(d));   // a start-up device (id=) was never announced
+        slot.port().pressAttentionButton();
     }
 
     @Override

@@ -103,6 +103,11 @@ public final class Lifecycle {
         quit.complete(cause);
     }
 
+    /** Completes when {@link #requestQuit} is called (ends the wait of an incoming migration, issue 15). */
+    public java.util.concurrent.CompletionStage<ShutdownCause> quitRequested() {
+        return quit.minimalCompletionStage();
+    }
+
     /** Waits for {@link #requestQuit}, then emits its SHUTDOWN (as QEMU does for a quit after -no-shutdown). */
     public ShutdownCause awaitQuit() {
         ShutdownCause c = quit.join();

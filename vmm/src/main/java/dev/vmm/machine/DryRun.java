@@ -104,7 +104,7 @@ public final class DryRun {
         java.util.Map<dev.vmm.chipset.pci.PciDevice, String> names = new java.util.IdentityHashMap<>();
         List<String> usbNames = new ArrayList<>();
         for (PendingDevice d : p.devices()) {
-            Placeholder ph = new Placeholder(d.describe());
+            Placeholder ph = new Placeholder(d.describe() + (d.qdevId() != null ? " id=" + d.qdevId() : "")); // id=: device_del (issue 15)
             d.place(placement, ph);
             PendingDevice inner = d instanceof dev.vmm.devices.pcie.PlacedDevice pd ? pd.device() : d;
             if (inner instanceof dev.vmm.devices.pcie.RootPortAttach r) names.put(r.port().bridge(), r.describe());

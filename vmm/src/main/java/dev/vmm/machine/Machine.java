@@ -286,7 +286,7 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
         }
     }
 
-    private boolean startPaused;
+    private volatile boolean startPaused;
 
     /**
      * Makes {@link #run()} start with the vCPUs paused (QEMU's -S): not one guest instruction runs
@@ -295,6 +295,14 @@ public final class Machine implements VcpuExitHandler, AutoCloseable {
      */
     public void startPaused() {
         this.startPaused = true;
+    }
+
+    /**
+     * QEMU's autostart, changed by QMP {@code stop} ({@code false}) and {@code cont} ({@code true})
+     * while an incoming migration is awaited: whether {@link #run()} starts the vCPUs (issue 15).
+     */
+    public void autostart(boolean on) {
+        this.startPaused = !on;
     }
 
     /** Runs the guest until it stops; returns why. */

@@ -166,7 +166,7 @@ public final class MachineBuilder {
             dev.vmm.firmware.BootOrder bootOrder = new dev.vmm.firmware.BootOrder();
             for (PendingDevice d : p.devices()) {
                 java.util.Set<dev.vmm.chipset.pci.PciFunction> before = java.util.Set.copyOf(chipset.pci().root().allFunctions());
-                d.attach(ctx);
+                dev.vmm.hotplug.ColdPlug.attach(d, ctx); // issue 15: a device with id= can be device_del'ed
                 attached++;
                 bootOrder.addPlaced(before, chipset.pci().root().allFunctions(), d.bootSources());
             }

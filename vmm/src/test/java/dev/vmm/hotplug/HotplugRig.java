@@ -85,20 +85,20 @@ final class HotplugRig implements AutoCloseable {
         placement = new PciPlacement(chipset.pci().root(), recipe.rootBusName());
         AttachContext ctx = new AttachContext(placement, new VirtioAttach(kvm, memory, ioThreads, placement, registry),
                 registry, memory, ioThreads, cfg.cpus(), OutputStream.nullOutputStream(), exit -> { });
+        registry.addPart(placement);                 // as MachineBuilder: the buses by name, before the devices
+        registry.addPart(ctx);                       // (a start-up device with id= is attached through PciHotplug)
+        registry.addPart(recipe.pciSlots());
         int slot = 1;
         for (String id : rootPorts) {
             new RootPortAttach(new RootPortSpec(id, 1, slot, slot, null), slot).attach(ctx);
             slot++;
         }
         for (dev.vmm.devices.PendingDevice d : dev.vmm.devices.DeviceKinds.openAll(startup, new dev.vmm.devices.OpenContext(cfg.cpus(), true))) {
-            d.attach(ctx);
+            ColdPlug.attach(d, ctx);
         }
         if (coldScsi) dev.vmm.devices.VirtioScsiAttach.withoutDisks(dev.vmm.devices.VirtioScsiAttach.COLD_BUS, 1, c -> { }).attach(ctx);
         chipset.pci().assignResources();
         recipe.acpiTables(chipset, cfg);             // pc: seals the slot layout, as writeTables does
-        registry.addPart(placement);                 // as MachineBuilder: the buses by name
-        registry.addPart(ctx);
-        registry.addPart(recipe.pciSlots());
         server = new QmpServer(dir.resolve("qmp-" + Long.toHexString(System.nanoTime()) + ".sock"), "test");
         BlockdevCommands.install(server, nodes);
         DeviceDrivers drivers = DeviceDrivers.install(server);

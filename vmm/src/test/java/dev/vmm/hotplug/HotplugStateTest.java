@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * Issue 15: a snapshot / migration stream of a machine with a PCI device plugged at run time,
  * loaded into a destination started as QEMU's is (libvirt's way): the hot-plugged device given as
- * an ordinary start-up option ({@code --disk ...,addr=5} / {@code bus=rp1,addr=0}) at the address
+ * an ordinary start-up option ({@code --disk ...,addr=5,id=vd1} / {@code bus=rp1,addr=0,id=vd1}) at the address
  * it had. Both machines are the real {@code pc}/{@code q35} recipes on scratch buses
  * ({@link HotplugRig}); the stream is written and read by the production code
  * ({@link StateTransfer}). The guest driver keeps using the disk on the destination; a destination
@@ -77,7 +77,7 @@ class HotplugStateTest {
             Piix4PciHotplug.State saved = ((AcpiPciSlots) source.recipe.pciSlots()).block().state();
             assertThat(saved.up()).as("PCIU still pending at the save").isEqualTo(1 << 5);
 
-            try (HotplugRig dest = new HotplugRig("pc", dir, List.of(disk("path=" + image() + ",addr=5")))) {
+            try (HotplugRig dest = new HotplugRig("pc", dir, List.of(disk("path=" + image() + ",addr=5,id=vd1")))) {
                 StateTransfer.copyRam(source, dest, 0x100000);
                 StateTransfer.load(stream, dest);
                 assertThat(((AcpiPciSlots) dest.recipe.pciSlots()).block().state()).isEqualTo(saved);
@@ -106,7 +106,9 @@ class HotplugStateTest {
                     .contains("virtio-blk 'vd1' at pci.0 05.0 is at pci.0 06.0 here");
             assertThat(refusal(stream, "pc", List.of(disk(path + ",addr=5,queues=2"))))
                     .contains("virtio-blk 'vd1' at pci.0 05.0 has 1 queues in the state, 2 here");
-            assertThat(refusal(stream, "pc", List.of(disk(path + ",addr=5"), PlacedSpec.parse("--rng", "addr=7", RngOptions::parse))))
+            assertThat(refusal(stream, "pc", List.of(disk(path + ",addr=5"))))
+                    .contains("virtio-blk 'vd1' at pci.0 05.0 has id 'vd1' in the state, none here");
+            assertThat(refusal(stream, "pc", List.of(disk(path + ",addr=5,id=vd1"), PlacedSpec.parse("--rng", "addr=7", RngOptions::parse))))
                     .contains("extra device virtio-rng at pci.0 07.0");
         }
     }
@@ -137,7 +139,7 @@ class HotplugStateTest {
             assertThat(port.hotplugInterrupt()).as("PDC pending, interrupt asserted").isTrue();
             byte[] stream = StateTransfer.save(source);
 
-            try (HotplugRig dest = new HotplugRig("q35", dir, List.of(disk("path=" + image() + ",bus=rp1,addr=0")), "rp1")) {
+            try (HotplugRig dest = new HotplugRig("q35", dir, List.of(disk("path=" + image() + ",bus=rp1,addr=0,id=vd1")), "rp1")) {
                 PcieRootPort destPort = ((dev.vmm.devices.pcie.RootPortAttach.Slot) dest.placement.bus("rp1")).port();
                 assertThat(destPort.hotplugInterrupt()).as("a cold-plugged slot has no event").isFalse();
                 StateTransfer.load(stream, dest);

@@ -150,14 +150,55 @@ class PcHotplugQemuOracleTest {
         List<String> run(Side s) throws Exception;
     }
 
+    /**
+     * Issue 15: a start-up device with an id (QEMU: {@code -device virtio-blk-pci,...,id=vd1,addr=5};
+     * here {@code --disk path=...,addr=5,id=vd1}) can be unplugged: a duplicate id refused, device_del
+     * answered, PCID and GPE, nothing deleted before the guest's B0EJ, then the DEVICE_DELETED events,
+     * the slot empty, a second device_del refused.
+     */
+    @Test
+    void startupDeviceWithIdIsUnpluggedAsByQemu() throws Exception {
+        Path qemuImage = Files.write(dir.resolve("q.raw"), new byte[1 << 20]);
+        Path ourImage = Files.write(dir.resolve("o.raw"), new byte[1 << 20]);
+        Script script = s -> {
+            List<String> t = new ArrayList<>();
+            int hp = Piix4PciHotplug.BASE;
+            s.outByte(Gpe0Block.PIIX4_BASE + 2, 1 << Piix4PciHotplug.GPE_BIT);
+            t.add("start pciu=" + s.in(hp) + " pcid=" + s.in(hp + 4) + " pcrm=" + Long.toHexString(s.in(hp + 12) & ~2L) + " ids=" + ids(s, 5));
+            t.add(s.qmp("device_add", "{\"driver\": \"virtio-blk-pci\", \"id\": \"vd1\", \"drive\": \"nx\", \"addr\": \"0x6\"}"));
+            t.add(s.qmp("device_del", "{\"id\": \"vd1\"}"));
+            t.add("unplug requested gpe=" + (s.in(Gpe0Block.PIIX4_BASE) & 0xffff) + " pcid=" + Long.toHexString(s.in(hp + 4))
+                    + " deleted=" + s.eventSeen("DEVICE_DELETED"));
+            s.out(hp + 8, 1L << 5);                                                   // _EJ0
+            for (String e = ""; !e.contains("device="); ) t.add("event " + (e = s.event("DEVICE_DELETED")));
+            t.add("ejected pcid=" + s.in(hp + 4) + " vendor=" + Long.toHexString(s.cfg(5, 0)));
+            t.add(s.qmp("device_del", "{\"id\": \"vd1\"}"));
+            return t;
+        };
+        List<String> t = compare(List.of("-blockdev", "driver=raw,node-name=n1,file.driver=file,file.filename=" + qemuImage,
+                        "-device", "virtio-blk-pci,drive=n1,id=vd1,addr=5"),
+                List.of(dev.vmm.config.pci.PlacedSpec.parse("--disk", "path=" + ourImage + ",addr=5,id=vd1", dev.vmm.config.DiskSpec::parse)),
+                script, script);
+        assertThat(String.join("\n", t)).contains("Duplicate device ID 'vd1'", "pcid=20 deleted=false", "device=vd1", "ejected pcid=0 vendor=ffffffff",
+                "DeviceNotFound");
+        assertThat(t.get(2)).isEqualTo("{\"return\":{}}");
+    }
+
     /** Runs {@code qemuScript} on QEMU and {@code ourScript} here; the transcripts must be equal. */
     private void compare(Script qemuScript, Script ourScript) throws Exception {
+        compare(List.of(), List.of(), qemuScript, ourScript);
+    }
+
+    /** As above, QEMU with {@code qemuDevices} and ours with the start-up devices {@code startup}. */
+    private List<String> compare(List<String> qemuDevices, List<dev.vmm.config.DeviceSpec> startup, Script qemuScript, Script ourScript) throws Exception {
         String exe = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
                 .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
         assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
         Path sock = dir.resolve("qemu-qmp.sock");
-        Process qemu = new ProcessBuilder(exe, "-M", "pc,accel=tcg", "-S", "-m", "256", "-nodefaults", "-display", "none",
-                "-qtest", "stdio", "-qmp", "unix:" + sock + ",server=on,wait=off").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<String> cmd = new ArrayList<>(List.of(exe, "-M", "pc,accel=tcg", "-S", "-m", "256", "-nodefaults", "-display", "none",
+                "-qtest", "stdio", "-qmp", "unix:" + sock + ",server=on,wait=off"));
+        cmd.addAll(qemuDevices);
+        Process qemu = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
         List<String> theirs;
         try {
             try (QmpClient qmp = connect(sock)) {
@@ -168,10 +209,11 @@ class PcHotplugQemuOracleTest {
             qemu.waitFor(10, TimeUnit.SECONDS);
         }
         List<String> ours;
-        try (HotplugRig rig = new HotplugRig("pc", dir)) {
+        try (HotplugRig rig = new HotplugRig("pc", dir, startup)) {
             ours = ourScript.run(new OurSide(rig));
         }
         assertThat(ours).containsExactlyElementsOf(theirs);
+        return ours;
     }
 
     /** QEMU: ports through qtest on its stdio, QMP on the socket. */

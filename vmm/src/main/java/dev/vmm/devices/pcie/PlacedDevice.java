@@ -34,6 +34,12 @@ public record PlacedDevice(PendingDevice device, PciTarget target) implements Pe
     }
 
     @Override
+    public String qdevId() { return device.qdevId(); }
+
+    @Override
+    public String qdevDriver() { return device.qdevDriver(); }
+
+    @Override
     public void close() {
         device.close();
     }

@@ -145,8 +145,9 @@ public record DeviceManifest(List<Entry> entries) {
     /**
      * What differs between the saved machine ({@code this}) and {@code here}, one line naming every
      * difference (missing device, extra device, device at another address, other kind, queue count
-     * or MAC), or null when they agree. qdev ids are named but not compared: a start-up device
-     * ({@code --disk}) has none.
+     * or MAC, qdev id), or null when they agree. A device with an id in the state needs the same id
+     * here ({@code --disk/--net ...,id=}: device_del must find it); one saved without an id may have
+     * one here (streams of start-up devices written before ids existed).
      */
     public String difference(DeviceManifest here) {
         Map<String, Entry> saved = byPlace(this), mine = byPlace(here);
@@ -162,6 +163,9 @@ public record DeviceManifest(List<Entry> entries) {
             } else {
                 if (h.queues() != s.queues()) problems.add(s.describe() + " has " + s.queues() + " queues in the state, " + h.queues() + " here");
                 if (!h.mac().equals(s.mac())) problems.add(s.describe() + " has MAC " + s.mac() + " in the state, " + h.mac() + " here");
+                if (!s.id().isEmpty() && !h.id().equals(s.id())) {
+                    problems.add(s.describe() + " has id '" + s.id() + "' in the state, " + (h.id().isEmpty() ? "none" : "'" + h.id() + "'") + " here");
+                }
             }
         }
         for (Map.Entry<String, Entry> e : mine.entrySet()) if (!saved.containsKey(e.getKey())) extra.add(e.getValue());
@@ -179,7 +183,7 @@ public record DeviceManifest(List<Entry> entries) {
         for (Entry s : missing) problems.add("missing device " + s.describe());
         for (Entry h : extra) problems.add("extra device " + h.describe());
         if (problems.isEmpty()) return null;
-        return String.join("; ", problems) + ": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=)";
+        return String.join("; ", problems) + ": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=/id=)";
     }
 
     private static Map<String, Entry> byPlace(DeviceManifest m) {

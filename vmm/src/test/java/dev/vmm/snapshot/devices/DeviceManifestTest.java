@@ -29,9 +29,9 @@ class DeviceManifestTest {
     @Test
     void sameDevicesAgreeAndVirtioSectionsFollowTheAddress() {
         DeviceManifest saved = of(HOST, NIC, DISK);
-        // The destination has the disk first (another virtio order) and no qdev id on it.
-        DeviceManifest here = of(HOST, new DeviceManifest.Entry("pci.0", 3, 0, "virtio-net", "", 2, "52:54:00:12:34:56", 1),
-                new DeviceManifest.Entry("pci.0", 5, 0, "virtio-blk", "", 1, "", 0));
+        // The destination has the disk first (another virtio order); the NIC saved without an id has one here.
+        DeviceManifest here = of(HOST, new DeviceManifest.Entry("pci.0", 3, 0, "virtio-net", "nic0", 2, "52:54:00:12:34:56", 1),
+                new DeviceManifest.Entry("pci.0", 5, 0, "virtio-blk", "vd1", 1, "", 0));
         assertThat(saved.difference(here)).isNull();
         assertThat(saved.virtioTargets(here)).containsExactly(1, 0);
     }
@@ -47,10 +47,19 @@ class DeviceManifestTest {
                 .contains("virtio-net at pci.0 03.0 has MAC 52:54:00:12:34:56 in the state, 52:54:00:12:34:57 here")
                 .contains("pci.0 05.0 is virtio-blk 'vd1' at pci.0 05.0 in the state but virtio-rng here")
                 .contains("extra device virtio-blk at pci.0 09.0")
-                .endsWith(": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=)");
+                .endsWith(": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=/id=)");
         assertThat(saved.difference(of(HOST, NIC))).startsWith("missing device virtio-blk 'vd1' at pci.0 05.0");
         assertThat(saved.difference(of(HOST, NIC, new DeviceManifest.Entry("rp1", 0, 0, "virtio-blk", "", 1, "", 1))))
                 .startsWith("virtio-blk 'vd1' at pci.0 05.0 is at rp1 00.0 here");
+    }
+
+    @Test
+    void aSavedQdevIdMustBeGivenAgain() {
+        DeviceManifest saved = of(HOST, NIC, DISK);
+        assertThat(saved.difference(of(HOST, NIC, new DeviceManifest.Entry("pci.0", 5, 0, "virtio-blk", "", 1, "", 1))))
+                .startsWith("virtio-blk 'vd1' at pci.0 05.0 has id 'vd1' in the state, none here");
+        assertThat(saved.difference(of(HOST, NIC, new DeviceManifest.Entry("pci.0", 5, 0, "virtio-blk", "vd2", 1, "", 1))))
+                .startsWith("virtio-blk 'vd1' at pci.0 05.0 has id 'vd1' in the state, 'vd2' here");
     }
 
     @Test
