@@ -5,7 +5,7 @@ import dev.vmm.config.NetOptions;
 import dev.vmm.virtio.net.VirtioNet;
 import dev.vmm.virtio.net.tap.Tap;
 
-/** {@code --net}: a multiqueue virtio-net NIC on a tap, created (or attached) when opened. */
+/** {@code --net}: a multiqueue virtio-net NIC on a tap, created (or attached) when opened, or inherited open ({@code fd=}/{@code fds=}). */
 public final class VirtioNetAttach implements PendingDevice {
     private final NetOptions spec;
     private final int index;
@@ -30,7 +30,7 @@ public final class VirtioNetAttach implements PendingDevice {
     static VirtioNetAttach open(NetOptions o, int index, OpenContext ctx) {
         Tap tap;
         try {
-            tap = Tap.open(o.tap(), o.queuePairs(ctx.cpus()), o.mtu(), o.bridge());
+            tap = o.fds() != null ? InheritedTap.adopt(o.fds()) : Tap.open(o.tap(), o.queuePairs(ctx.cpus()), o.mtu(), o.bridge());
         } catch (RuntimeException e) {
             throw new ConfigException("--net: " + e.getMessage());
         }
@@ -40,7 +40,7 @@ public final class VirtioNetAttach implements PendingDevice {
     @Override
     public void attach(AttachContext ctx) {
         if (ownsTap) ctx.registry().closeAfterIoThreads(tap);
-        VirtioNet net = new VirtioNet(tap, spec.macOrDerived(), spec.queueSize(), ctx.ioThreads());
+        VirtioNet net = new VirtioNet(tap, spec.macFor(tap.name()), spec.queueSize(), ctx.ioThreads());
         ctx.virtio().attach(net, net::queueEventFd);
         ctx.registry().closeLater(net);
         String name = "net" + index;
@@ -60,8 +60,10 @@ public final class VirtioNetAttach implements PendingDevice {
 
     @Override
     public String describe() {
-        return "virtio-net-pci tap " + spec.tap() + " (" + tap.queues() + " queue pair" + (tap.queues() > 1 ? "s" : "")
-                + ", mac " + spec.macOrDerived() + (spec.bridge() != null ? ", bridge " + spec.bridge() : "") + ")";
+        String fds = spec.fds() == null ? "" : ", inherited fd" + (spec.fds().size() > 1 ? "s " : " ")
+                + spec.fds().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(":"));
+        return "virtio-net-pci tap " + tap.name() + " (" + tap.queues() + " queue pair" + (tap.queues() > 1 ? "s" : "")
+                + ", mac " + spec.macFor(tap.name()) + (spec.bridge() != null ? ", bridge " + spec.bridge() : "") + fds + ")";
     }
 
     @Override

@@ -51,6 +51,37 @@ class NetOptionsTest {
     }
 
     @Test
+    void inheritedTapDescriptors() {
+        NetOptions one = NetOptions.parse("fd=5,mac=52:54:00:00:00:09");
+        assertThat(one.tap()).isNull();
+        assertThat(one.fds()).containsExactly(5);
+        assertThat(one.queuePairs(4)).isEqualTo(1);
+        NetOptions three = NetOptions.parse("fds=5:6:7");
+        assertThat(three.fds()).containsExactly(5, 6, 7);
+        assertThat(three.queuePairs(1)).isEqualTo(3);
+        assertThat(three.macFor("vnet0")).isEqualTo(NetOptions.parse("tap=vnet0").macOrDerived());
+        assertThat(NetOptions.parse("tap=x").fds()).isNull();
+    }
+
+    @Test
+    void inheritedTapDescriptorRefusals() {
+        assertThatThrownBy(() -> NetOptions.parse("tap=x,fd=5")).hasMessage("--net: tap= and fd= cannot go together (an inherited tap is used as it is)");
+        assertThatThrownBy(() -> NetOptions.parse("fd=5,queues=2")).hasMessage("--net: bridge=, mtu=, queues=, fds= are invalid with fd=");
+        assertThatThrownBy(() -> NetOptions.parse("fd=5,fds=6:7")).hasMessage("--net: bridge=, mtu=, queues=, fds= are invalid with fd=");
+        assertThatThrownBy(() -> NetOptions.parse("fds=5:6,bridge=br0")).hasMessage("--net: bridge=, mtu=, queues= are invalid with fds=");
+        assertThatThrownBy(() -> NetOptions.parse("fds=5:6,mtu=1500")).hasMessage("--net: bridge=, mtu=, queues= are invalid with fds=");
+        assertThatThrownBy(() -> NetOptions.parse("fd=x7")).hasMessage("--net: Invalid file descriptor number 'x7'");
+        assertThatThrownBy(() -> NetOptions.parse("fd=-1")).hasMessage("--net: Invalid file descriptor number '-1'");
+        assertThatThrownBy(() -> NetOptions.parse("fd=99999999999999999999999")).hasMessage("--net: Invalid file descriptor number '99999999999999999999999'");
+        assertThatThrownBy(() -> NetOptions.parse("fd=4294967296")).hasMessage("--net: Invalid file descriptor number '4294967296'");
+        assertThatThrownBy(() -> NetOptions.parse("fds=5::6")).hasMessage("--net: Invalid file descriptor number ''");
+        assertThatThrownBy(() -> NetOptions.parse("fds=5:6:5")).hasMessage("--net: file descriptor 5 is given twice");
+        String many = String.join(":", java.util.stream.IntStream.range(10, 10 + Tap.MAX_QUEUES + 1).mapToObj(String::valueOf).toList());
+        assertThatThrownBy(() -> NetOptions.parse("fds=" + many)).hasMessage("--net: at most " + Tap.MAX_QUEUES + " tap fds, not " + (Tap.MAX_QUEUES + 1));
+        assertThatThrownBy(() -> NetOptions.parse("fd=")).hasMessage("--net: 'fd=' is required");
+    }
+
+    @Test
     void receiveFilter() {
         MacAddress me = MacAddress.parse("52:54:00:00:00:01");
         RxFilter f = RxFilter.initial(me).withPromisc(false);

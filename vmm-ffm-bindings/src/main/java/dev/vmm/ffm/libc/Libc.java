@@ -157,7 +157,7 @@ public final class Libc {
     // fallocate(2)
     public static final int FALLOC_FL_KEEP_SIZE = 1, FALLOC_FL_PUNCH_HOLE = 2, FALLOC_FL_ZERO_RANGE = 0x10;
     // fcntl(2)
-    public static final int F_GETFL = 3, F_SETFL = 4, F_SETLK = 6, F_OFD_SETLK = 37;
+    public static final int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, F_SETLK = 6, F_OFD_SETLK = 37;
     public static final short F_RDLCK = 0, F_WRLCK = 1, F_UNLCK = 2;
     // prctl(2)
     public static final int PR_SET_NAME = 15, PR_SET_NO_NEW_PRIVS = 38, PR_SET_SECCOMP = 22;

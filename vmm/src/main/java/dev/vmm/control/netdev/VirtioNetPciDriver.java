@@ -86,7 +86,7 @@ public final class VirtioNetPciDriver extends HotplugPciDriver {
         PciHotplug h = PciPlug.hotplug(hotplug, where);
         String claimant = claimant(id);
         if (!netdevs.claim(netdev, claimant)) throw QmpException.generic("Property '" + DEVICE + ".netdev' can't take value '" + netdev + "', it's in use");
-        NetOptions spec = new NetOptions(n.tap().name(), n.tap().queues(), mac, null, 0, NetOptions.DEFAULT_QUEUE_SIZE, null, null);
+        NetOptions spec = new NetOptions(n.tap().name(), n.tap().queues(), mac, null, 0, NetOptions.DEFAULT_QUEUE_SIZE, null, null, null);
         String claimed = netdev;
         PciPlug.plug(h, id, DRIVER, target, () -> VirtioNetAttach.overOpenTap(spec, index(), n.tap()),
                 () -> netdevs.release(claimed));
