@@ -59,7 +59,7 @@ class SmokeKernelS3Test {
     void rtcAlarmRoundTripQemuReference(@TempDir Path dir) throws Exception {
         SmokeGuest.needQemu();
         try (SmokeGuest g = qemu(dir, SmokeKernel.makeInitramfs(dir), alarmCmdline())) {
-            alarmRoundTrip(g);
+            alarmRoundTrip(g, true);                                  // TCG runs guest user mode on any host
         }
     }
 
@@ -67,7 +67,7 @@ class SmokeKernelS3Test {
     void rtcAlarmRoundTripVmm(@TempDir Path dir) throws Exception {
         assumeTrue(Vmm.kvmUsable(), "/dev/kvm is not usable on this host");
         try (SmokeGuest g = SmokeGuest.vmm(dir, SmokeKernel.makeInitramfs(dir), alarmCmdline(), List.of("-S"))) {
-            alarmRoundTrip(g);
+            alarmRoundTrip(g, !SmokeKernel.hostNeedsPvmWorkarounds());
         }
     }
 
@@ -81,13 +81,14 @@ class SmokeKernelS3Test {
         return s.toString();
     }
 
-    private static void alarmRoundTrip(SmokeGuest g) throws Exception {
+    /** {@code initRuns}: false under the vmm on a PVM host, where init's first system call faults (panic). */
+    private static void alarmRoundTrip(SmokeGuest g, boolean initRuns) throws Exception {
         g.qmp();
         g.ok("cont", null);
         List<Milestone> m = new ArrayList<>(List.of(SmokeKernel.LINUX_VERSION, RTC_BOUND, ALARM_TEST, SUSPEND_ENTRY, ENTER_S3,
                 LOW_LEVEL_RESUME, WAKING_FROM_S3, SUSPEND_EXIT, SmokeKernel.RUN_INIT));
-        // The smoke initramfs's init prints its marker and reboots; on a PVM host it cannot run (panic).
-        m.addAll(SmokeKernel.hostNeedsPvmWorkarounds() ? List.of(SmokeKernel.PANIC) : List.of(SmokeKernel.INIT_RAN, SmokeKernel.REBOOT));
+        // The smoke initramfs's init prints its marker and reboots, or cannot run at all (panic).
+        m.addAll(initRuns ? List.of(SmokeKernel.INIT_RAN, SmokeKernel.REBOOT) : List.of(SmokeKernel.PANIC));
         ConsoleWatcher.Result r = g.expect(SmokeGuest.BOOT_BUDGET, m.toArray(Milestone[]::new));
         System.out.println("S3 by test_suspend=mem:\n" + r.describe(0));
         List<String> console = r.transcript().stream().map(ConsoleWatcher.Line::text).toList();
