@@ -84,6 +84,13 @@ usb() {
     for n in /sys/class/input/input*; do say "input device: $(cat "$n/name")"; done
 }
 
+# S3 from user space (issue 16 test 3): the write returns once the machine has resumed (the host
+# sends QMP system_wakeup while query-status says "suspended"); its status says whether it slept.
+suspend_to_ram() {
+    say "suspending to ram"
+    if echo mem >/sys/power/state; then say "resumed from suspend"; else say "suspend failed"; fi
+}
+
 t=$(param smoketest)
 say "test ${t:-none}"
 case $t in
@@ -93,6 +100,7 @@ case $t in
     blkhp) blk_hotplug ;;
     power) power_button ;;
     usb) usb ;;
+    suspend) suspend_to_ram ;;
     # init exits: the kernel panics "Attempted to kill init!" (pvpanic tells the host).
     panic) say "exiting init to panic"; exit 1 ;;
 esac
