@@ -50,6 +50,9 @@ TARGETS=(
   vmm-chipset:dev.vmm.usb.xhci.XhciRingsFuzzTest#rings
   vmm-chipset:dev.vmm.usb.xhci.XhciStateFuzzTest#state
   vmm-virtio:dev.vmm.virtio.balloon.BalloonQueueFuzzTest#queues
+  vmm-chipset:dev.vmm.usb.fuzz.UsbControlFuzzTest#idle
+  vmm:dev.vmm.snapshot.devices.HotplugStateFuzzTest#sections
+  vmm:dev.vmm.control.scsi.ScsiHotplugFuzzTest#ops
 )
 mkdir -p target/fuzz
 for t in "${TARGETS[@]}"; do

@@ -51,8 +51,12 @@ public final class RecordCodec {
             else if (t == byte[].class) {
                 int n = in.readInt();
                 if (n < 0 || n > MAX_ARRAY) throw new StateFormatException(type.getSimpleName() + ": implausible array length " + n);
-                byte[] b = new byte[n];
-                in.readFully(b);
+                // Read what arrives, in chunks, rather than allocate the claimed length first: a
+                // hostile stream's 4-byte length must not cost 1 MiB unless 1 MiB follows.
+                byte[] b = in.readNBytes(n);
+                if (b.length != n) {
+                    throw new java.io.EOFException(type.getSimpleName() + ": array of " + n + " bytes, the stream ends after " + b.length);
+                }
                 args[i] = b;
             } else {
                 throw new IllegalArgumentException("cannot decode " + t + " in " + type.getSimpleName());
