@@ -186,7 +186,11 @@ public final class SmbiosTables {
             s.b.put(4, s.str(o(0, "vendor", "dev.vmm")));
             s.b.put(5, s.str(o(0, "version", "0.1")));
             s.b.putShort(6, (short) 0xe800);                  // BIOS starting segment
-            s.b.put(8, s.str(o(0, "date", "01/01/2026")));
+            // The date a guest of QEMU 7.2 + SeaBIOS sees (SeaBIOS's own type 0). It matters: Linux's rtc-cmos
+            // takes a BIOS year >= 2015 on Intel with an HPET as a sign of the "ACPI alarm" platforms and then
+            // expects RTC alarms as the ACPI RTC fixed event while running, which neither QEMU nor AcpiPm raise
+            // (docs/lifecycle.md); a 2026 date here made our --firmware guests take that path and lose alarms.
+            s.b.put(8, s.str(o(0, "date", "04/01/2014")));
             s.b.put(9, (byte) 0);                             // ROM size 64 KiB
             s.b.putLong(0x0a, 1L << 3);                       // "BIOS characteristics not supported"
             s.b.put(0x12, (byte) 0);
