@@ -127,12 +127,17 @@ public final class VhdxImage extends ReadOnlyImage {
             UUID id = guid(rt, e);
             long off = rt.getLong(e + 16), len = rt.getInt(e + 24) & 0xffffffffL;
             boolean required = (rt.getInt(e + 28) & 1) != 0;
+            boolean known = id.equals(BAT_REGION) || id.equals(METADATA_REGION);
+            if (!known) {
+                // never read: an optional one is ignored wherever it lies, as QEMU 7.2 does
+                if (required) throw new ImageFormatException("vhdx image requires unknown region " + id);
+                continue;
+            }
             if (off < 0 || (off & 0xfffff) != 0 || off > fileSize || len > fileSize - off) {
                 throw new ImageFormatException("vhdx region " + id + " (offset 0x" + Long.toHexString(off) + ", " + len + " bytes) lies outside the file");
             }
             if (id.equals(BAT_REGION)) { batOff = off; batLen = len; }
-            else if (id.equals(METADATA_REGION)) { metaOff = off; metaLen = len; }
-            else if (required) throw new ImageFormatException("vhdx image requires unknown region " + id);
+            else { metaOff = off; metaLen = len; }
         }
         if (batOff < 0 || metaOff < 0) throw new ImageFormatException("vhdx image lacks its " + (batOff < 0 ? "BAT" : "metadata") + " region");
 
