@@ -53,6 +53,7 @@ TARGETS=(
   vmm-chipset:dev.vmm.usb.fuzz.UsbControlFuzzTest#idle
   vmm:dev.vmm.snapshot.devices.HotplugStateFuzzTest#sections
   vmm:dev.vmm.control.scsi.ScsiHotplugFuzzTest#ops
+  vmm:dev.vmm.control.incoming.IncomingUriFuzzTest#uris
 )
 mkdir -p target/fuzz
 for t in "${TARGETS[@]}"; do
