@@ -152,51 +152,31 @@ public final class Sqe {
     // --- common fields ----------------------------------------------------------------------
 
     /** The value the CQE carries back, to match a completion to its request. */
-    public Sqe userData(long userData) {
-        sqes.set(JAVA_LONG, base + SQE_USER_DATA, userData);
-        return this;
-    }
+    public Sqe userData(long userData) { return putLong(SQE_USER_DATA, userData); }
 
     /** {@code IOSQE_*} flags (replaces the flags set so far). */
     public Sqe flags(int iosqeFlags) {
         if ((iosqeFlags & ~0xFF) != 0) throw new IllegalArgumentException("IOSQE flags 0x" + Integer.toHexString(iosqeFlags));
-        sqes.set(JAVA_BYTE, base + SQE_FLAGS, (byte) iosqeFlags);
-        return this;
+        return putByte(SQE_FLAGS, iosqeFlags);
     }
 
     /** The opcode-specific flags word (rw_flags, fsync_flags, poll32_events, ... share it). */
-    public Sqe opFlags(int flags) {
-        sqes.set(JAVA_INT, base + SQE_OP_FLAGS, flags);
-        return this;
-    }
+    public Sqe opFlags(int flags) { return putInt(SQE_OP_FLAGS, flags); }
 
-    public Sqe ioprio(int ioprio) {
-        sqes.set(JAVA_SHORT, base + SQE_IOPRIO, (short) ioprio);
-        return this;
-    }
+    public Sqe ioprio(int ioprio) { return putShort(SQE_IOPRIO, ioprio); }
 
     /** Index into the registered buffers ({@code buf_index}) or the buffer group ({@code buf_group}). */
     public Sqe bufIndex(int index) {
         if ((index & ~0xFFFF) != 0) throw new IllegalArgumentException("buffer index " + index + " is not a u16");
-        sqes.set(JAVA_SHORT, base + SQE_BUF_INDEX, (short) index);
-        return this;
+        return putShort(SQE_BUF_INDEX, index);
     }
 
-    public Sqe personality(int personality) {
-        sqes.set(JAVA_SHORT, base + SQE_PERSONALITY, (short) personality);
-        return this;
-    }
+    public Sqe personality(int personality) { return putShort(SQE_PERSONALITY, personality); }
 
     /** {@code file_index}/{@code splice_fd_in}. */
-    public Sqe fileIndex(int index) {
-        sqes.set(JAVA_INT, base + SQE_FILE_INDEX, index);
-        return this;
-    }
+    public Sqe fileIndex(int index) { return putInt(SQE_FILE_INDEX, index); }
 
-    public Sqe addr3(long addr3) {
-        sqes.set(JAVA_LONG, base + SQE_ADDR3, addr3);
-        return this;
-    }
+    public Sqe addr3(long addr3) { return putLong(SQE_ADDR3, addr3); }
 
     // --- reading back (diagnostics and tests) -----------------------------------------------
 
@@ -213,11 +193,32 @@ public final class Sqe {
     // --- helpers ----------------------------------------------------------------------------
 
     private Sqe rw(int opcode, int fd, long addr, int len, long offset) {
-        sqes.set(JAVA_BYTE, base + SQE_OPCODE, (byte) opcode);
-        sqes.set(JAVA_INT, base + SQE_FD, fd);
-        sqes.set(JAVA_LONG, base + SQE_OFF, offset);
-        sqes.set(JAVA_LONG, base + SQE_ADDR, addr);
-        sqes.set(JAVA_INT, base + SQE_LEN, len);
+        putByte(SQE_OPCODE, opcode);
+        putInt(SQE_FD, fd);
+        putLong(SQE_OFF, offset);
+        putLong(SQE_ADDR, addr);
+        return putInt(SQE_LEN, len);
+    }
+
+    // One writer per field width: the field's offset in struct io_uring_sqe, the value truncated to that width.
+
+    private Sqe putByte(long field, int value) {
+        sqes.set(JAVA_BYTE, base + field, (byte) value);
+        return this;
+    }
+
+    private Sqe putShort(long field, int value) {
+        sqes.set(JAVA_SHORT, base + field, (short) value);
+        return this;
+    }
+
+    private Sqe putInt(long field, int value) {
+        sqes.set(JAVA_INT, base + field, value);
+        return this;
+    }
+
+    private Sqe putLong(long field, long value) {
+        sqes.set(JAVA_LONG, base + field, value);
         return this;
     }
 

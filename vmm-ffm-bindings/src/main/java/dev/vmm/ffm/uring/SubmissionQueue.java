@@ -2,6 +2,7 @@ package dev.vmm.ffm.uring;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.VarHandle;
+import java.util.function.UnaryOperator;
 
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 
@@ -103,90 +104,21 @@ public final class SubmissionQueue {
         return ring.intAcquire(droppedOff);
     }
 
-    /** Gives back the slot just taken when filling it failed validation, so no half-filled SQE is submitted. */
-    private RuntimeException undo(RuntimeException e) {
-        sqeTail--;
-        return e;
-    }
-
-    // --- convenience: take the next slot and fill it; null when the queue is full. An invalid
-    // argument throws and leaves the slot free. ----------------------------------------------
-
-    public Sqe prepNop(long userData) {
+    /**
+     * Takes the next slot and fills it with {@code fill} (one of the {@link Sqe} {@code prep}
+     * methods, e.g. {@code s -> s.prepRead(fd, buf, offset)}), then sets {@code userData}; null when
+     * the queue is full. An invalid argument throws and gives the slot back, so no half-filled SQE
+     * is submitted. For set-up paths and tests: a capturing {@code fill} may allocate, so a hot
+     * path fills {@link #next()}'s slot itself (as {@code UringRawBackend} and the I/O threads do).
+     */
+    public Sqe prep(long userData, UnaryOperator<Sqe> fill) {
         Sqe s = next();
         if (s == null) return null;
-        try { return s.prepNop().userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepRead(int fd, MemorySegment buf, long offset, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepRead(fd, buf, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepWrite(int fd, MemorySegment buf, long offset, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepWrite(fd, buf, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepReadv(int fd, MemorySegment iovecs, int count, long offset, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepReadv(fd, iovecs, count, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepWritev(int fd, MemorySegment iovecs, int count, long offset, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepWritev(fd, iovecs, count, offset).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepReadFixed(int fd, MemorySegment buf, long offset, int bufIndex, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepReadFixed(fd, buf, offset, bufIndex).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepWriteFixed(int fd, MemorySegment buf, long offset, int bufIndex, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepWriteFixed(fd, buf, offset, bufIndex).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepFsync(int fd, boolean datasync, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepFsync(fd, datasync).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepFallocate(int fd, int mode, long offset, long len, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepFallocate(fd, mode, offset, len).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepPollAdd(int fd, int events, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepPollAdd(fd, events).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepPollRemove(long targetUserData, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepPollRemove(targetUserData).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepCancel(long targetUserData, int cancelFlags, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepCancel(targetUserData, cancelFlags).userData(userData); } catch (RuntimeException e) { throw undo(e); }
-    }
-
-    public Sqe prepTimeout(MemorySegment timespec, int count, int timeoutFlags, long userData) {
-        Sqe s = next();
-        if (s == null) return null;
-        try { return s.prepTimeout(timespec, count, timeoutFlags).userData(userData); } catch (RuntimeException e) { throw undo(e); }
+        try {
+            return fill.apply(s).userData(userData);
+        } catch (RuntimeException e) {
+            sqeTail--;
+            throw e;
+        }
     }
 }
