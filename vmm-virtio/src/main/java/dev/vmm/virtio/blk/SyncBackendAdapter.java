@@ -16,13 +16,11 @@ import java.util.concurrent.RejectedExecutionException;
  * thread never blocks on the disk, and each result is handed back to the queue's I/O thread with
  * {@link IoThread#execute} (a JCTools MPSC queue plus an eventfd wake-up).
  */
-public final class SyncBackendAdapter implements BlkBackend {
+public final class SyncBackendAdapter extends AbstractBlkBackend {
 
     private final BlockDevice disk;
     private final ExecutorService workers;
     private final boolean ownsWorkers;
-    private final String serial;
-    private final boolean writeThrough;
 
     /** Wraps {@code disk} (closed by {@link #close()}) with its own pool of {@code workerThreads} daemon threads. */
     public SyncBackendAdapter(BlockDevice disk, int workerThreads, String serial) {
@@ -34,25 +32,16 @@ public final class SyncBackendAdapter implements BlkBackend {
      * {@code ownsWorkers}); {@code writeThrough} if the disk makes writes durable on return.
      */
     public SyncBackendAdapter(BlockDevice disk, ExecutorService workers, boolean ownsWorkers, String serial, boolean writeThrough) {
+        super(disk.size(), disk.readOnly(), writeThrough, serial);
         this.disk = disk;
         this.workers = workers;
         this.ownsWorkers = ownsWorkers;
-        this.serial = serial == null ? "" : serial;
-        this.writeThrough = writeThrough;
     }
 
     private static ExecutorService newPool(int n) {
         return Executors.newFixedThreadPool(Math.max(1, n),
                 dev.vmm.threads.VmmThreads.factory(dev.vmm.threads.ThreadKind.BLOCK_WORKER, "blk-worker-"));
     }
-
-    @Override public long size() { return disk.size(); }
-
-    @Override public boolean readOnly() { return disk.readOnly(); }
-
-    @Override public boolean writeThrough() { return writeThrough; }
-
-    @Override public String defaultSerial() { return serial; }
 
     @Override
     public BlkBackendQueue openQueue(IoThread thread, BlkCompletionSink sink) {

@@ -34,7 +34,7 @@ import java.util.Map;
  * to the logical block size: guest buffers normally are (page-aligned), the rare misaligned request
  * is copied through an aligned bounce buffer.
  */
-public final class UringRawBackend implements BlkBackend {
+public final class UringRawBackend extends AbstractBlkBackend {
     /** BLKGETSIZE64: size in bytes of a block device. */
     private static final long BLKGETSIZE64 = Ioctl.ior(0x12, 114, 8);   // _IOR(0x12, 114, size_t)
     private static final int S_IFMT = 0170000, S_IFBLK = 0060000, S_IFREG = 0100000;
@@ -43,19 +43,16 @@ public final class UringRawBackend implements BlkBackend {
 
     /** The image's descriptor (path, read-only or not) and its lock. */
     private final ImageFile file;
-    private final long size;
     private final CacheMode cache;
     private final boolean blockDevice;
-    private final String serial;
     /** Requests sent as READ_FIXED/WRITE_FIXED (written on the I/O threads; for tests and statistics). */
     private final java.util.concurrent.atomic.AtomicLong fixedSubmitted = new java.util.concurrent.atomic.AtomicLong();
 
     private UringRawBackend(ImageFile file, long size, CacheMode cache, boolean blockDevice, String serial) {
+        super(size, file.readOnly(), cache == CacheMode.WRITETHROUGH, serial);
         this.file = file;
-        this.size = size;
         this.cache = cache;
         this.blockDevice = blockDevice;
-        this.serial = serial;
     }
 
     /**
@@ -154,14 +151,6 @@ public final class UringRawBackend implements BlkBackend {
     public int fd() { return file.fd(); }
 
     public CacheMode cacheMode() { return cache; }
-
-    @Override public long size() { return size; }
-
-    @Override public boolean readOnly() { return file.readOnly(); }
-
-    @Override public boolean writeThrough() { return cache == CacheMode.WRITETHROUGH; }
-
-    @Override public String defaultSerial() { return serial; }
 
     @Override
     public BlkBackendQueue openQueue(IoThread thread, BlkCompletionSink sink) {
