@@ -1,5 +1,6 @@
 package dev.vmm.bench.device;
 
+
 import dev.vmm.machine.ExitReplay;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
@@ -176,9 +177,7 @@ public class DevicePathBenchmark {
             }
             SplitQueue q = new SplitQueue(QUEUE_SIZE);
             q.setSize(QUEUE_SIZE);
-            q.setDescTable(desc);
-            q.setAvailRing(avail);
-            q.setUsedRing(used);
+            q.setRings(desc, avail, used);
             q.setReady(true);
             q.activate(mem);
             long features = dev.deviceFeatures() & ~VirtioFeatures.VIRTIO_F_EVENT_IDX;

@@ -1,5 +1,6 @@
 package dev.vmm.bench.virtio;
 
+
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
 import dev.vmm.virtio.queue.DescriptorChain;
@@ -92,9 +93,7 @@ public class SplitQueueBenchmark {
             ram.set(U16, AVAIL - RAM + 4 + 2L * slot, (short) ((slot % chains) * stride));
         }
         queue = new SplitQueue(SIZE);
-        queue.setDescTable(DESC);
-        queue.setAvailRing(AVAIL);
-        queue.setUsedRing(USED);
+        queue.setRings(DESC, AVAIL, USED);
         queue.setEventIdx(eventIdx);
         queue.setReady(true);
         queue.activate(memory);

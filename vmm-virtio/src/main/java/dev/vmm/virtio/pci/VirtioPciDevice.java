@@ -16,7 +16,7 @@ import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.SplitQueue;
 import dev.vmm.virtio.transport.VirtioCommonConfig;
-import dev.vmm.virtio.transport.VirtioCommonConfig.Ring;
+import dev.vmm.virtio.queue.SplitQueue.Ring;
 
 import java.util.List;
 import java.util.Objects;
@@ -439,9 +439,9 @@ public final class VirtioPciDevice implements PciDevice {
             case QUEUE_MSIX_VECTOR -> interrupts.queueVector(common.queueSelect());
             case QUEUE_ENABLE -> q.isReady() ? 1 : 0;
             case QUEUE_NOTIFY_OFF -> common.queueSelect();          // × notify_off_multiplier = offset in the notify region
-            case QUEUE_DESC -> q.descTable();
-            case QUEUE_DRIVER -> q.availRing();
-            case QUEUE_DEVICE -> q.usedRing();
+            case QUEUE_DESC -> q.address(Ring.DESC);
+            case QUEUE_DRIVER -> q.address(Ring.DRIVER);
+            case QUEUE_DEVICE -> q.address(Ring.DEVICE);
             default -> 0;
         };
     }
@@ -524,7 +524,7 @@ public final class VirtioPciDevice implements PciDevice {
             for (int i = 0; i < queueCount; i++) {
                 SplitQueue q = common.queue(i);
                 int size = q.size() == 0 ? q.maxSize() : q.size();
-                qs[i] = new VirtioPciState.Queue(size, q.descTable(), q.availRing(), q.usedRing(), q.isReady(),
+                qs[i] = new VirtioPciState.Queue(size, q.address(Ring.DESC), q.address(Ring.DRIVER), q.address(Ring.DEVICE), q.isReady(),
                         common.refusedSize(i), interrupts.queueVector(i), (q.nextAvail() - rewind[i]) & 0xFFFF, q.nextUsed());
             }
             VirtioPciState state = new VirtioPciState(device.deviceType().id(), common.offeredFeatures(), common.status(),

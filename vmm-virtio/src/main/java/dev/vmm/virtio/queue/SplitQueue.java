@@ -13,7 +13,7 @@ import java.nio.ByteOrder;
  * virtio-queue: a plain object over {@link GuestMemory} with no threads and no transport.
  *
  * <p><b>Configuration</b> (transport, while the queue is not live): {@link #setSize},
- * {@link #setDescTable}, {@link #setAvailRing}, {@link #setUsedRing}, {@link #setReady},
+ * {@link #setAddress} of each {@link Ring} (or {@link #setRings}), {@link #setReady},
  * {@link #setEventIdx}; then {@link #activate(GuestMemory)} validates sizes, alignment and that
  * each ring lies inside one RAM region, and binds the rings. {@link #reset()} returns to power-on.
  *
@@ -130,28 +130,32 @@ public final class SplitQueue {
         return true;
     }
 
-    public long descTable() { return descTable; }
+    /** The three areas of a split virtqueue the driver places: queue_desc, queue_driver, queue_device (§4.1.4.3). */
+    public enum Ring { DESC, DRIVER, DEVICE }
 
-    public boolean setDescTable(long gpa) {
+    /** Where the driver placed {@code ring} (a guest-physical address; 0 after reset). */
+    public long address(Ring ring) {
+        return switch (ring) {
+            case DESC -> descTable;
+            case DRIVER -> availRing;
+            case DEVICE -> usedRing;
+        };
+    }
+
+    /** Places {@code ring} at {@code gpa}; checked by {@link #activate}. */
+    public boolean setAddress(Ring ring, long gpa) {
         if (isActivated()) return false;
-        this.descTable = gpa;
+        switch (ring) {
+            case DESC -> descTable = gpa;
+            case DRIVER -> availRing = gpa;
+            case DEVICE -> usedRing = gpa;
+        }
         return true;
     }
 
-    public long availRing() { return availRing; }
-
-    public boolean setAvailRing(long gpa) {
-        if (isActivated()) return false;
-        this.availRing = gpa;
-        return true;
-    }
-
-    public long usedRing() { return usedRing; }
-
-    public boolean setUsedRing(long gpa) {
-        if (isActivated()) return false;
-        this.usedRing = gpa;
-        return true;
+    /** Places all three rings, as a driver setting a queue up does; false while the queue is activated. */
+    public boolean setRings(long desc, long driver, long device) {
+        return setAddress(Ring.DESC, desc) && setAddress(Ring.DRIVER, driver) && setAddress(Ring.DEVICE, device);
     }
 
     /** The driver's queue_enable. A ready queue is activated on DRIVER_OK. */

@@ -10,6 +10,7 @@ import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.QueueError;
 import dev.vmm.virtio.queue.QueueException;
 import dev.vmm.virtio.queue.SplitQueue;
+import dev.vmm.virtio.queue.SplitQueue.Ring;
 
 import java.util.List;
 import java.util.Objects;
@@ -162,18 +163,10 @@ public final class VirtioCommonConfig {
         if (q != null && (v & 0xFFFF) == 1) q.setReady(true);
     }
 
-    /** Which ring address register. */
-    public enum Ring { DESC, DRIVER, DEVICE }
-
     /** The selected queue's address of {@code ring} (0 when no queue is selected). */
     public long queueAddress(Ring ring) {
         SplitQueue q = selectedQueue();
-        if (q == null) return 0;
-        return switch (ring) {
-            case DESC -> q.descTable();
-            case DRIVER -> q.availRing();
-            case DEVICE -> q.usedRing();
-        };
+        return q == null ? 0 : q.address(ring);
     }
 
     /**
@@ -188,11 +181,7 @@ public final class VirtioCommonConfig {
         if (bits64) next = raw;
         else if (!high) next = (current & 0xFFFF_FFFF_0000_0000L) | (raw & 0xFFFF_FFFFL);
         else next = (current & 0xFFFF_FFFFL) | (raw << 32);
-        switch (ring) {
-            case DESC -> q.setDescTable(next);
-            case DRIVER -> q.setAvailRing(next);
-            case DEVICE -> q.setUsedRing(next);
-        }
+        q.setAddress(ring, next);
     }
 
     // ---- config generation -------------------------------------------------------------------
@@ -411,9 +400,7 @@ public final class VirtioCommonConfig {
         SplitQueue sq = queues[i];
         sq.reset();
         sq.setSize(size);
-        sq.setDescTable(desc);
-        sq.setAvailRing(driver);
-        sq.setUsedRing(device);
+        sq.setRings(desc, driver, device);
         sq.setReady(ready);
         sq.setNextAvail(nextAvail);
         sq.setNextUsed(nextUsed);

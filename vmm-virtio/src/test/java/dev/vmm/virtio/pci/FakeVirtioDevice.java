@@ -1,5 +1,7 @@
 package dev.vmm.virtio.pci;
 
+import dev.vmm.virtio.queue.SplitQueue.Ring;
+
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.ActivationException;
 import dev.vmm.virtio.VirtioDevice;
@@ -23,7 +25,7 @@ final class FakeVirtioDevice implements VirtioDevice {
 
     record QueueState(boolean ready, boolean activated, int size, long desc, long avail, long used, boolean eventIdx) {
         static QueueState of(SplitQueue q) {
-            return new QueueState(q.isReady(), q.isActivated(), q.size(), q.descTable(), q.availRing(), q.usedRing(), q.eventIdx());
+            return new QueueState(q.isReady(), q.isActivated(), q.size(), q.address(Ring.DESC), q.address(Ring.DRIVER), q.address(Ring.DEVICE), q.eventIdx());
         }
     }
 

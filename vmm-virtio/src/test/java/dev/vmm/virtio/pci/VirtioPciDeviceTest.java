@@ -1,5 +1,7 @@
 package dev.vmm.virtio.pci;
 
+import dev.vmm.virtio.queue.SplitQueue.Ring;
+
 import dev.vmm.chipset.pci.PciBar;
 import dev.vmm.virtio.DeviceStatus;
 import dev.vmm.virtio.VirtioDeviceType;
@@ -429,7 +431,7 @@ class VirtioPciDeviceTest {
         driver.write64(QUEUE_DESC, 0x40000);
         assertThat(driver.read(QUEUE_SIZE, 2)).isEqualTo(128);
         assertThat(driver.read64(QUEUE_DESC)).isEqualTo(DESC0);
-        assertThat(transport.queues().get(0).descTable()).isEqualTo(DESC0);
+        assertThat(transport.queues().get(0).address(Ring.DESC)).isEqualTo(DESC0);
     }
 
     @Test
@@ -449,7 +451,7 @@ class VirtioPciDeviceTest {
         assertThat(driver.read(QUEUE_SIZE, 2)).isZero();
         for (int q = 0; q < 2; q++) {
             assertThat(transport.queues().get(q).isReady()).isFalse();
-            assertThat(transport.queues().get(q).descTable()).isZero();
+            assertThat(transport.queues().get(q).address(Ring.DESC)).isZero();
         }
     }
 

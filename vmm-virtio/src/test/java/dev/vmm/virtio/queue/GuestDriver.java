@@ -1,5 +1,6 @@
 package dev.vmm.virtio.queue;
 
+
 import dev.vmm.memory.GuestMemory;
 
 import java.lang.invoke.VarHandle;
@@ -55,9 +56,7 @@ final class GuestDriver {
     /** A queue configured the way a transport would after this driver's register writes. */
     SplitQueue configure(SplitQueue q, boolean eventIdx) {
         q.setSize(size);
-        q.setDescTable(desc);
-        q.setAvailRing(avail);
-        q.setUsedRing(used);
+        q.setRings(desc, avail, used);
         q.setEventIdx(eventIdx);
         q.setReady(true);
         return q;

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.queue;
 
+
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestMemoryException;
 import org.junit.jupiter.api.Test;
@@ -70,9 +71,7 @@ class RandomRingsTest {
 
         SplitQueue q = new SplitQueue(64);
         q.setSize(size);
-        q.setDescTable(DESC);
-        q.setAvailRing(AVAIL);
-        q.setUsedRing(USED);
+        q.setRings(DESC, AVAIL, USED);
         q.setEventIdx(rnd.nextBoolean());
         q.setNextAvail(start);
         q.setNextUsed(start);

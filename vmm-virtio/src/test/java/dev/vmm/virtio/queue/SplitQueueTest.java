@@ -1,5 +1,7 @@
 package dev.vmm.virtio.queue;
 
+import dev.vmm.virtio.queue.SplitQueue.Ring;
+
 import dev.vmm.virtio.queue.GuestDriver.Buf;
 import dev.vmm.virtio.queue.GuestDriver.Used;
 import org.junit.jupiter.api.AfterEach;
@@ -51,28 +53,26 @@ class SplitQueueTest {
     @Test
     void validatesSizeAlignmentAndPlacement() {
         SplitQueue q = new SplitQueue(256);
-        q.setDescTable(DESC);
-        q.setAvailRing(AVAIL);
-        q.setUsedRing(USED);
+        q.setRings(DESC, AVAIL, USED);
         for (int bad : new int[] {0, 3, 100, 512, 0x8000 + 16, 0x10000}) {
             q.setSize(bad);
             assertError(() -> q.activate(fake.memory), QueueError.INVALID_SIZE, "queue size");
         }
         q.setSize(256);
-        q.setDescTable(DESC + 8);
+        q.setAddress(Ring.DESC, DESC + 8);
         assertError(() -> q.activate(fake.memory), QueueError.MISALIGNED_RING, "descriptor table address 0x10008 is not 16-byte aligned");
-        q.setDescTable(DESC);
-        q.setAvailRing(AVAIL + 1);
+        q.setAddress(Ring.DESC, DESC);
+        q.setAddress(Ring.DRIVER, AVAIL + 1);
         assertError(() -> q.activate(fake.memory), QueueError.MISALIGNED_RING, "available ring");
-        q.setAvailRing(AVAIL);
-        q.setUsedRing(USED + 2);
+        q.setAddress(Ring.DRIVER, AVAIL);
+        q.setAddress(Ring.DEVICE, USED + 2);
         assertError(() -> q.activate(fake.memory), QueueError.MISALIGNED_RING, "used ring");
-        q.setUsedRing(RAM + RAM_SIZE - 8);  // starts inside RAM, runs off the end
+        q.setAddress(Ring.DEVICE, RAM + RAM_SIZE - 8);  // starts inside RAM, runs off the end
         assertError(() -> q.activate(fake.memory), QueueError.RING_OUTSIDE_RAM, "used ring");
-        q.setUsedRing(USED);
-        q.setDescTable(0);
+        q.setAddress(Ring.DEVICE, USED);
+        q.setAddress(Ring.DESC, 0);
         assertError(() -> q.activate(fake.memory), QueueError.RING_OUTSIDE_RAM, "descriptor table 0x0+0x1000");
-        q.setDescTable(-16);
+        q.setAddress(Ring.DESC, -16);
         assertError(() -> q.activate(fake.memory), QueueError.RING_OUTSIDE_RAM, "descriptor table");
         assertThat(q.isActivated()).isFalse();
         assertError(() -> q.pop(chain), QueueError.NOT_ACTIVATED, "not activated");
@@ -82,9 +82,9 @@ class SplitQueueTest {
     void ringStraddlingTwoRegionsIsRejected() {
         try (FakeGuestMemory two = new FakeGuestMemory(0x10000, 0x1000, 0x11000, 0x1000)) {
             SplitQueue q = new SplitQueue(16);
-            q.setDescTable(0x10F80); // 256 bytes: crosses from region 0 into the adjacent region 1
-            q.setAvailRing(0x11000);
-            q.setUsedRing(0x11100);
+            q.setAddress(Ring.DESC, 0x10F80); // 256 bytes: crosses from region 0 into the adjacent region 1
+            q.setAddress(Ring.DRIVER, 0x11000);
+            q.setAddress(Ring.DEVICE, 0x11100);
             assertError(() -> q.activate(two.memory), QueueError.RING_OUTSIDE_RAM, "descriptor table");
         }
     }
@@ -92,10 +92,10 @@ class SplitQueueTest {
     @Test
     void configurationIsFrozenWhileActivated() {
         assertThat(queue.setSize(8)).isFalse();
-        assertThat(queue.setDescTable(0x20000)).isFalse();
+        assertThat(queue.setAddress(Ring.DESC, 0x20000)).isFalse();
         assertThat(queue.setNextAvail(5)).isFalse();
         assertThat(queue.size()).isEqualTo(16);
-        assertThat(queue.descTable()).isEqualTo(DESC);
+        assertThat(queue.address(Ring.DESC)).isEqualTo(DESC);
         queue.reset();
         assertThat(queue.size()).isEqualTo(256);
         assertThat(queue.isReady()).isFalse();

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.queue;
 
+
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import dev.vmm.memory.GuestMemory;
@@ -33,9 +34,7 @@ class VirtqueueFuzzTest {
         SplitQueue q = new SplitQueue(64);
         q.setSize(data.consumeInt(0, 15) == 0 ? data.consumeInt(0, 70000) : size);
         boolean misplace = data.consumeInt(0, 15) == 0;
-        q.setDescTable(misplace ? data.consumeLong() : DESC);
-        q.setAvailRing(misplace ? data.consumeLong(0, 0x40000) : AVAIL);
-        q.setUsedRing(misplace ? data.consumeLong(0, 0x40000) : USED);
+        q.setRings(misplace ? data.consumeLong() : DESC, misplace ? data.consumeLong(0, 0x40000) : AVAIL, misplace ? data.consumeLong(0, 0x40000) : USED);
         q.setEventIdx(data.consumeBoolean());
         q.setReady(true);
         for (int i = 0; i < size; i++) descriptor(mem, DESC + 16L * i, size, data);

@@ -1,5 +1,6 @@
 package dev.vmm.virtio.testing;
 
+
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.virtio.queue.SplitQueue;
 
@@ -39,9 +40,7 @@ public final class SplitRingDriver {
     public SplitQueue queue(boolean eventIdx) {
         SplitQueue q = new SplitQueue(size);
         q.setSize(size);
-        q.setDescTable(desc);
-        q.setAvailRing(avail);
-        q.setUsedRing(used);
+        q.setRings(desc, avail, used);
         q.setEventIdx(eventIdx);
         q.setReady(true);
         return q;

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
 import dev.vmm.virtio.VirtioInterrupt;
-import dev.vmm.virtio.transport.VirtioCommonConfig.Ring;
+import dev.vmm.virtio.queue.SplitQueue.Ring;
 import java.lang.foreign.Arena;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;

@@ -1,5 +1,7 @@
 package dev.vmm.virtio.transport;
 
+import dev.vmm.virtio.queue.SplitQueue.Ring;
+
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
 import dev.vmm.virtio.DeviceStatus;
@@ -79,10 +81,10 @@ class VirtioCommonConfigTest {
     private void setUpQueue(int size) {
         common.setQueueSelect(0);
         common.writeQueueSize(size);
-        common.writeQueueAddress(VirtioCommonConfig.Ring.DESC, true, false, 0x1000);
-        common.writeQueueAddress(VirtioCommonConfig.Ring.DRIVER, false, false, 0x2000);   // low half
-        common.writeQueueAddress(VirtioCommonConfig.Ring.DRIVER, false, true, 0);         // high half
-        common.writeQueueAddress(VirtioCommonConfig.Ring.DEVICE, true, false, 0x3000);
+        common.writeQueueAddress(Ring.DESC, true, false, 0x1000);
+        common.writeQueueAddress(Ring.DRIVER, false, false, 0x2000);   // low half
+        common.writeQueueAddress(Ring.DRIVER, false, true, 0);         // high half
+        common.writeQueueAddress(Ring.DEVICE, true, false, 0x3000);
         common.writeQueueEnable(1);
     }
 
@@ -90,7 +92,7 @@ class VirtioCommonConfigTest {
     void driverOkActivatesTheDeviceAndItsSignalsReachTheTransportUntilReset() {
         negotiate();
         setUpQueue(8);
-        assertEquals(0x2000, common.queueAddress(VirtioCommonConfig.Ring.DRIVER));
+        assertEquals(0x2000, common.queueAddress(Ring.DRIVER));
         common.writeStatus(ACKNOWLEDGE | DRIVER | FEATURES_OK | DRIVER_OK);
         assertTrue(common.isActive());
         assertEquals(List.of(VirtioFeatures.VIRTIO_F_VERSION_1), device.activations);
@@ -123,10 +125,10 @@ class VirtioCommonConfigTest {
         common.writeStatus(ACKNOWLEDGE | DRIVER);
         setUpQueue(8);                                                     // before FEATURES_OK: ignored
         assertFalse(common.queue(0).isReady());
-        assertEquals(0, common.queueAddress(VirtioCommonConfig.Ring.DESC));
+        assertEquals(0, common.queueAddress(Ring.DESC));
         common.setQueueSelect(5);                                          // no such queue
         assertNull(common.selectedQueue());
-        assertEquals(0, common.queueAddress(VirtioCommonConfig.Ring.DESC));
+        assertEquals(0, common.queueAddress(Ring.DESC));
     }
 
     @Test
