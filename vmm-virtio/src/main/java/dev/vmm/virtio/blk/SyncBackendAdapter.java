@@ -32,7 +32,7 @@ public final class SyncBackendAdapter extends AbstractBlkBackend {
      * {@code ownsWorkers}); {@code writeThrough} if the disk makes writes durable on return.
      */
     public SyncBackendAdapter(BlockDevice disk, ExecutorService workers, boolean ownsWorkers, String serial, boolean writeThrough) {
-        super(disk.size(), disk.readOnly(), writeThrough, serial);
+        super(new DiskFacts(disk.size(), disk.readOnly(), writeThrough, serial));
         this.disk = disk;
         this.workers = workers;
         this.ownsWorkers = ownsWorkers;

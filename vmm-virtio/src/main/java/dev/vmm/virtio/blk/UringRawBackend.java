@@ -49,7 +49,7 @@ public final class UringRawBackend extends AbstractBlkBackend {
     private final java.util.concurrent.atomic.AtomicLong fixedSubmitted = new java.util.concurrent.atomic.AtomicLong();
 
     private UringRawBackend(ImageFile file, long size, CacheMode cache, boolean blockDevice, String serial) {
-        super(size, file.readOnly(), cache == CacheMode.WRITETHROUGH, serial);
+        super(new DiskFacts(size, file.readOnly(), cache == CacheMode.WRITETHROUGH, serial));
         this.file = file;
         this.cache = cache;
         this.blockDevice = blockDevice;
