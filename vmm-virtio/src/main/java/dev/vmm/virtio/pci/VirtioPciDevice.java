@@ -15,8 +15,8 @@ import dev.vmm.virtio.VirtioDevice;
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.SplitQueue;
-import dev.vmm.virtio.transport.VirtioCommonConfig;
 import dev.vmm.virtio.queue.SplitQueue.Ring;
+import dev.vmm.virtio.transport.VirtioCommonConfig;
 
 import java.util.List;
 import java.util.Objects;
