@@ -72,7 +72,7 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         this.target = device.target();
         this.memory = memory;
         createPool(Request::new);
-        fast = new BlkBackendQueue[target.lunCount()];
+        fast = new BlkBackendQueue[device.dataPathSlots()]; // indexed by LUN (start-up LUNs may leave gaps)
     }
 
     // ---- life cycle (QueueWorker) ------------------------------------------------------------

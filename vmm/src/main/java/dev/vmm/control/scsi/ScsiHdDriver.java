@@ -80,7 +80,6 @@ final class ScsiHdDriver implements DeviceDriver {
         this.machine = machine;
         this.placement = placement;
         this.events = events;
-        machine.cannotSaveStateWhile(this::unsaveable);
     }
 
     @Override
@@ -131,7 +130,7 @@ final class ScsiHdDriver implements DeviceDriver {
         String holder = "block device '" + (id != null ? id : path) + "'";
         String user = nodes.user(drive);
         if (user != null) throw BlockNodes.permissionConflict(drive, user, holder);
-        String serialNumber = serial != null ? serial : id != null ? id : "vmm-scsi-" + c.busName() + "-" + lun;
+        String serialNumber = serial != null ? serial : VirtioScsiAttach.hotPluggedSerial(id, c.busName(), (int) lun);
         ScsiDisk disk;
         BlockNode node = nodes.find(drive);
         try {
@@ -144,6 +143,7 @@ final class ScsiHdDriver implements DeviceDriver {
             nodes.release(drive);
             throw QmpException.generic("lun already used by '" + occupant(c, (int) lun) + "'");
         }
+        c.scsi().nameLun((int) lun, id); // snapshots and migration carry the LUN's id (docs/hotplug.md)
         DeviceRegistry drives = new DeviceRegistry(machine.pci(), List.of()); // query-block lists the disk while it is there
         DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), 0, null, node.direct(),
                 new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), serial, id, null);
@@ -182,10 +182,10 @@ final class ScsiHdDriver implements DeviceDriver {
         return -1;
     }
 
-    /** QEMU's name of the device at {@code lun}: its id ({@code --scsi} disks have none). */
-    private String occupant(ScsiController c, int lun) {
-        for (Disk d : disks) if (d.controller == c && d.lun == lun && d.id != null) return d.id;
-        return "(null)";
+    /** QEMU's name of the device at {@code lun}: its id ("(null)" without one). */
+    private static String occupant(ScsiController c, int lun) {
+        String id = c.scsi().lunName(lun);
+        return id != null ? id : "(null)";
     }
 
     private Disk byId(String id) {
@@ -195,7 +195,7 @@ final class ScsiHdDriver implements DeviceDriver {
 
     @Override
     public synchronized boolean owns(String id) {
-        return byId(id) != null;
+        return byId(id) != null || StartupScsi.gave(buses.coldPlugged(), id) != null;
     }
 
     /**
@@ -205,7 +205,11 @@ final class ScsiHdDriver implements DeviceDriver {
     @Override
     public synchronized CompletableFuture<Void> delete(String id) throws QmpException {
         Disk d = byId(id);
-        if (d == null) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+        if (d == null) {
+            String startup = StartupScsi.gave(buses.coldPlugged(), id);
+            if (startup != null) throw QmpException.generic(startup + " was given at start-up: this VMM cannot unplug it (restart without it)");
+            throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+        }
         if (d.removing) throw QmpException.generic("Device " + id + " is already in the process of unplug");
         d.removing = true;
         CompletableFuture<Void> drained = d.controller.scsi().detachLun(d.lun);
@@ -241,14 +245,5 @@ final class ScsiHdDriver implements DeviceDriver {
             data.put("path", d.path);
             events.accept("DEVICE_DELETED", data);
         }
-    }
-
-    /** Disks plugged at run time onto the start-up controller: snapshots do not carry them. */
-    private synchronized String unsaveable() {
-        List<String> names = new ArrayList<>();
-        for (Disk d : disks) if (buses.coldPlugged(d.controller)) names.add(DRIVER + " '" + (d.id != null ? d.id : d.path) + "'");
-        if (names.isEmpty()) return null;
-        return "devices plugged at run time (" + String.join(", ", names) + "): snapshots and migration do not carry"
-                + " them; device_del them first";
     }
 }
