@@ -6,6 +6,7 @@ import dev.vmm.config.ConfigException;
 import dev.vmm.config.ScsiControllerSpec;
 import dev.vmm.config.ScsiOptions;
 import dev.vmm.devices.scsi.ScsiController;
+import dev.vmm.devices.scsi.StartupLun;
 import dev.vmm.devices.scsi.StartupLuns;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
@@ -108,8 +109,6 @@ public final class VirtioScsiAttach implements PendingDevice {
     public void attach(AttachContext ctx) {
         List<ScsiDisk> luns = new ArrayList<>();
         for (int i = 0; i < images.size(); i++) {
-            if (dataPaths.get(i) != null) ctx.registry().closeAfterIoThreads(dataPaths.get(i));
-            ctx.registry().closeAfterIoThreads(images.get(i));
             ScsiOptions o = disks.get(i);
             luns.add(new ScsiDisk(images.get(i), new ScsiDisk.Config(o.blockSize(), serial(i), o.discard(), true)));
         }
@@ -121,6 +120,12 @@ public final class VirtioScsiAttach implements PendingDevice {
         VirtioPciDevice pci = ctx.virtio().attach(scsi, scsi::queueEventFd);
         if (id != null) ctx.registry().qdevId(pci, id); // query-pci and the snapshot's device list name it
         ScsiController controller = new ScsiController(busName, scsi, pci);
+        for (int i = 0; i < images.size(); i++) {
+            // Each LUN's host side closes once: at device_del of a disk with an id, or with the machine.
+            StartupLun host = new StartupLun(controller, units.get(i).lun(), units.get(i).id(), dataPaths.get(i), images.get(i));
+            ctx.registry().closeAfterIoThreads(host);
+            if (units.get(i).id() != null) ctx.registry().addPart(host); // QMP device_del finds it
+        }
         ctx.registry().addPart(controller); // QMP device_add scsi-hd finds the bus here
         ctx.registry().addDiskLocks(new DiskLocks() {
             @Override public void release() { scsi.releaseDiskLocks(); }

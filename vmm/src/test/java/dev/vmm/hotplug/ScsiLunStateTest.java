@@ -113,19 +113,29 @@ class ScsiLunStateTest {
             assertThat(serial(guest, 3)).isEqualTo(serial3);
             assertThat(sector0(guest, 1)).isEqualTo(Arrays.copyOf(Files.readAllBytes(a), 512));
             assertThat(sector0(guest, 3)).isEqualTo(Arrays.copyOf(Files.readAllBytes(b), 512));
-            // The start-up ids are taken for QMP; removing a start-up disk is refused with its reason.
-            node(dest, "n9", a);
+            // The start-up ids are taken for QMP.
+            Path c = image("c.raw", 1 << 20, 5);
+            node(dest, "n9", c);
             assertThat(error(dest.qmp.execute("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d1\", \"drive\": \"n9\", \"bus\": \"s1.0\", \"lun\": 7}")))
                     .isEqualTo("Duplicate device ID 'd1'");
             assertThat(error(dest.qmp.execute("device_add", "{\"driver\": \"virtio-scsi-pci\", \"id\": \"s1\"}")))
                     .isEqualTo("Duplicate device ID 's1'");
             assertThat(error(dest.qmp.execute("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d5\", \"drive\": \"n9\", \"bus\": \"s1.0\", \"lun\": 1}")))
                     .isEqualTo("lun already used by 'd1'");
-            assertThat(error(dest.qmp.execute("device_del", "{\"id\": \"d1\"}"))).startsWith("scsi-hd 'd1' was given at start-up");
-            // A run-time disk on the start-up controller works as on any other.
-            ok(dest.qmp.execute("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d5\", \"drive\": \"n9\", \"bus\": \"s1.0\", \"lun\": 5}"));
-            assertThat(guest.reportLuns(WAIT)).containsExactly(1, 3, 5);
-            ok(dest.qmp.execute("device_del", "{\"id\": \"d5\"}"));
+            assertThat(error(dest.qmp.execute("device_del", "{\"id\": \"s1\"}")))
+                    .isEqualTo("virtio-scsi-pci 's1' was given at start-up: this VMM cannot unplug a start-up SCSI controller");
+            // libvirt's detach-disk on the destination: the start-up disk d1 goes, its image is closed.
+            assertThat(openFdsOn(a)).as("a.raw open by the start-up LUN").isPositive();
+            ok(dest.qmp.execute("device_del", "{\"id\": \"d1\"}"));
+            assertThat(dest.qmp.awaitEvent("DEVICE_DELETED").get("data").get("device").asText()).isEqualTo("d1");
+            assertThat(guest.reportLuns(WAIT)).containsExactly(3);
+            assertThat(openFdsOn(a)).as("a.raw closed after device_del").isZero();
+            assertThat(error(dest.qmp.execute("device_del", "{\"id\": \"d1\"}"))).isEqualTo("Device 'd1' not found");
+            // LUN 1 again, another image through the block layer: reads reach that image, not the old data path.
+            ok(dest.qmp.execute("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d1\", \"drive\": \"n9\", \"bus\": \"s1.0\", \"lun\": 1}"));
+            assertThat(guest.reportLuns(WAIT)).containsExactly(1, 3);
+            assertThat(sector0(guest, 1)).isEqualTo(Arrays.copyOf(Files.readAllBytes(c), 512));
+            ok(dest.qmp.execute("device_del", "{\"id\": \"d1\"}"));
         }
 
         // Other LUN sets: refused before anything is loaded, naming the controller and the LUN.
@@ -161,6 +171,20 @@ class ScsiLunStateTest {
             assertThat(scsi.target().lun(0).config().serial()).as("the --scsi disk's serial as always").isEqualTo("vmm-scsi-0");
         }
         assertThat(refusal(stream, startup(cold, List.of()))).contains("virtio-scsi at pci.0 ").contains("missing LUN 5 'd3'");
+    }
+
+    /** How many of this process's descriptors are open on {@code file}. */
+    private static long openFdsOn(Path file) throws Exception {
+        Path real = file.toRealPath();
+        try (var fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.filter(fd -> {
+                try {
+                    return Files.readSymbolicLink(fd).equals(real);
+                } catch (Exception e) {
+                    return false;
+                }
+            }).count();
+        }
     }
 
     /** Loads {@code stream} into a fresh pc with {@code startup}; returns the one-line refusal. */

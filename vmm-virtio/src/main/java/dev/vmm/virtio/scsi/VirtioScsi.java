@@ -107,7 +107,10 @@ public final class VirtioScsi extends QueueDevice {
     private final ScsiConfig config;
     private final long features;
     private final ExecutorService pool;
-    private final List<BlkBackend> dataPaths;
+    /** Per LUN number, the asynchronous data path or null; a slot is cleared when its LUN is detached. Guarded by itself. */
+    private final BlkBackend[] dataPaths;
+    /** The disk each data path was made for: a command uses the data path only while that disk is the LUN. */
+    private final ScsiDisk[] dataPathDisks;
     private volatile int cdbSize = DEFAULT_CDB_SIZE;
     private volatile int senseSize = DEFAULT_SENSE_SIZE;
     /** Commands handed to the pool and not yet in a used ring, per LUN (TMFs wait for them). */
@@ -143,7 +146,9 @@ public final class VirtioScsi extends QueueDevice {
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths,
                       Consumer<String> log) {
         super("virtio-scsi", checkedQueueCount(target, config, threads, dataPaths), threads, log);
-        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
+        this.dataPaths = dataPaths.toArray(new BlkBackend[0]);
+        this.dataPathDisks = new ScsiDisk[this.dataPaths.length];
+        for (int i = 0; i < this.dataPaths.length; i++) if (this.dataPaths[i] != null) dataPathDisks[i] = target.lun(i);
         this.target = target;
         this.config = config;
         // HOTPLUG: LUNs come and go at run time (QMP scsi-hd device_add/device_del), announced on the event queue.
@@ -157,8 +162,8 @@ public final class VirtioScsi extends QueueDevice {
     /** Checks the data paths against the LUNs (before any eventfd is made); the virtqueue count. */
     private static int checkedQueueCount(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths) {
         if (threads.isEmpty()) throw new IllegalArgumentException("virtio-scsi needs at least one I/O thread");
-        if (!dataPaths.isEmpty() && dataPaths.size() != target.lunCount() && dataPaths.size() > ScsiTarget.MAX_LUN + 1) {
-            throw new IllegalArgumentException(dataPaths.size() + " data paths for " + target.lunCount() + " LUNs");
+        if (dataPaths.size() > ScsiTarget.MAX_LUN + 1) {
+            throw new IllegalArgumentException(dataPaths.size() + " data paths, more than LUNs can exist");
         }
         for (int i = 0; i < dataPaths.size(); i++) {
             BlkBackend b = dataPaths.get(i);
@@ -420,9 +425,11 @@ public final class VirtioScsi extends QueueDevice {
         synchronized (lunDrains) {
             lunDrains.computeIfAbsent(lun, k -> new ArrayList<>()).add(drained);
         }
+        // Once drained, the LUN's data path (a start-up disk's) is forgotten before the caller closes it.
+        CompletableFuture<Void> gone = drained.thenRun(() -> forgetDataPath(lun));
         // A command counts itself in before it looks the unit up: seen 0 now, none can still reach it.
         if (lunInFlight.get(lun) == 0) lunIdle(lun);
-        return drained;
+        return gone;
     }
 
     /** No command of {@code lun} is in flight (request worker, after the used-ring entry; or detachLun). */
@@ -458,22 +465,40 @@ public final class VirtioScsi extends QueueDevice {
      * their own here to hand over.
      */
     public void releaseDiskLocks() {
-        for (BlkBackend b : dataPaths) if (b != null) b.releaseLock();
+        synchronized (dataPaths) {
+            for (BlkBackend b : dataPaths) if (b != null) b.releaseLock();
+        }
     }
 
     /** Takes the image locks of {@link #releaseDiskLocks()} (again). */
     public void acquireDiskLocks() {
-        for (BlkBackend b : dataPaths) if (b != null) b.acquireLock();
+        synchronized (dataPaths) {
+            for (BlkBackend b : dataPaths) if (b != null) b.acquireLock();
+        }
     }
 
     /** How many LUN numbers the data paths cover (0: none has one). */
     int dataPathSlots() {
-        return dataPaths.size();
+        return dataPaths.length;
     }
 
     /** LUN {@code lun}'s asynchronous data path, or null. */
     BlkBackend dataPath(int lun) {
-        return lun < dataPaths.size() ? dataPaths.get(lun) : null;
+        synchronized (dataPaths) {
+            return lun >= 0 && lun < dataPaths.length ? dataPaths[lun] : null;
+        }
+    }
+
+    /** The disk LUN {@code lun}'s data path serves (the start-up disk of that LUN), or null. */
+    ScsiDisk dataPathDisk(int lun) {
+        return lun >= 0 && lun < dataPathDisks.length ? dataPathDisks[lun] : null;
+    }
+
+    /** The detached LUN's data path is no longer this device's (its owner closes it next). */
+    private void forgetDataPath(int lun) {
+        synchronized (dataPaths) {
+            if (lun < dataPaths.length) dataPaths[lun] = null;
+        }
     }
 
     int senseSize() { return senseSize; }

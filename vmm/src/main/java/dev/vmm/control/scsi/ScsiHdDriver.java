@@ -195,7 +195,7 @@ final class ScsiHdDriver implements DeviceDriver {
 
     @Override
     public synchronized boolean owns(String id) {
-        return byId(id) != null || StartupScsi.gave(buses.coldPlugged(), id) != null;
+        return byId(id) != null || startup(id) != null;
     }
 
     /**
@@ -206,9 +206,12 @@ final class ScsiHdDriver implements DeviceDriver {
     public synchronized CompletableFuture<Void> delete(String id) throws QmpException {
         Disk d = byId(id);
         if (d == null) {
-            String startup = StartupScsi.gave(buses.coldPlugged(), id);
-            if (startup != null) throw QmpException.generic(startup + " was given at start-up: this VMM cannot unplug it (restart without it)");
-            throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+            StartupScsi.Found startup = startup(id);
+            if (startup == null) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+            if (startup.lun() == null) {
+                throw QmpException.generic(startup.describe() + " was given at start-up: this VMM cannot unplug a start-up SCSI controller");
+            }
+            return deleteStartupLun(startup.lun());
         }
         if (d.removing) throw QmpException.generic("Device " + id + " is already in the process of unplug");
         d.removing = true;
@@ -220,6 +223,25 @@ final class ScsiHdDriver implements DeviceDriver {
         // Completed by the I/O thread that finished the last command: the release runs elsewhere, so
         // that thread never waits for this driver's lock.
         return drained.thenRunAsync(() -> gone(d));
+    }
+
+    /** The start-up device (controller or disk) with {@code id}, or null. */
+    private StartupScsi.Found startup(String id) {
+        return StartupScsi.find(buses.coldPlugged(), machine.parts(dev.vmm.devices.scsi.StartupLun.class), id);
+    }
+
+    /**
+     * A disk given at start-up with an id (a migration destination's, libvirt's {@code -device
+     * scsi-hd,id=}): as for a run-time one, the LUN goes now and, once no command reaches it any
+     * more, its host side (data path and image, with the image lock) is closed.
+     */
+    private CompletableFuture<Void> deleteStartupLun(dev.vmm.devices.scsi.StartupLun l) {
+        CompletableFuture<Void> drained = l.controller().scsi().detachLun(l.lun());
+        if (drained == null || drained.isDone()) {
+            l.close();
+            return CompletableFuture.completedFuture(null);
+        }
+        return drained.thenRunAsync(l::close);
     }
 
     /** The disk is off its controller and nothing runs on it: the node is free, query-block forgets it. */
