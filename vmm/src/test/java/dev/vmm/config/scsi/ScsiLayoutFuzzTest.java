@@ -26,7 +26,7 @@ import java.util.Set;
  */
 class ScsiLayoutFuzzTest {
     @FuzzTest(maxDuration = "60s")
-    @DictionaryEntries({"\nC id=", "\nD path=x,id=", "path=a", ",controller=", ",lun=", ",scsi-id=", ",channel=", ",id=", ",queues=",
+    @DictionaryEntries({"C id=", "D path=x,id=", "path=a", ",controller=", ",lun=", ",scsi-id=", ",channel=", ",id=", ",queues=",
             ",bus=", ",addr=", "s1", "pci.0", "16383", "16384", "255", "256", "4294967295", "4294967296", "-1", ",,", "=", "rp1",
             "(null)", ",serial=", ",readonly=on", ",format=raw"})
     void layouts(byte[] input) {
