@@ -40,9 +40,11 @@ public final class VirtioScsiAttach implements PendingDevice {
     /** Request queues; 0: from the disks' {@code queues=} or the vCPU count. */
     private final int queues;
     private final Consumer<ScsiController> attached;
+    /** A command-line controller (not a QMP device_add one). */
+    private final boolean startup;
 
     private VirtioScsiAttach(List<ScsiOptions> disks, List<ScsiControllerSpec.Unit> units, String id, List<BlkBackend> dataPaths,
-                             List<BlockDevice> images, String busName, int queues, Consumer<ScsiController> attached) {
+                             List<BlockDevice> images, String busName, int queues, Consumer<ScsiController> attached, boolean startup) {
         this.disks = disks;
         this.units = units;
         this.id = id;
@@ -51,6 +53,7 @@ public final class VirtioScsiAttach implements PendingDevice {
         this.busName = busName;
         this.queues = queues;
         this.attached = attached;
+        this.startup = startup;
     }
 
     /**
@@ -60,7 +63,7 @@ public final class VirtioScsiAttach implements PendingDevice {
      * @param queues request queues, 0 = one per vCPU (as {@code --scsi} without {@code queues=})
      */
     public static PendingDevice withoutDisks(String busName, int queues, Consumer<ScsiController> attached) {
-        return new VirtioScsiAttach(List.of(), List.of(), null, List.of(), List.of(), busName, queues, attached);
+        return new VirtioScsiAttach(List.of(), List.of(), null, List.of(), List.of(), busName, queues, attached, false);
     }
 
     /**
@@ -76,7 +79,7 @@ public final class VirtioScsiAttach implements PendingDevice {
         List<BlkBackend> dataPaths = new ArrayList<>();
         List<BlockDevice> images = new ArrayList<>();
         VirtioScsiAttach pending = new VirtioScsiAttach(spec.disks(), spec.units(), spec.id(), dataPaths, images,
-                spec.id() == null ? COLD_BUS : spec.id() + ".0", spec.queues() == null ? 0 : spec.queues(), c -> { });
+                spec.id() == null ? COLD_BUS : spec.id() + ".0", spec.queues() == null ? 0 : spec.queues(), c -> { }, true);
         try {
             ScsiOptions.controllerQueues(spec.disks(), ctx.cpus()); // disagreeing queues= are found now
             for (ScsiOptions o : spec.disks()) {
@@ -126,7 +129,7 @@ public final class VirtioScsiAttach implements PendingDevice {
             ctx.registry().closeAfterIoThreads(host);
             if (units.get(i).id() != null) ctx.registry().addPart(host); // QMP device_del finds it
         }
-        ctx.registry().addPart(controller); // QMP device_add scsi-hd finds the bus here
+        if (startup) ctx.registry().addPart(controller); // QMP device_add scsi-hd finds a start-up bus here (run-time ones: attached)
         ctx.registry().addDiskLocks(new DiskLocks() {
             @Override public void release() { scsi.releaseDiskLocks(); }
             @Override public void acquire() { scsi.acquireDiskLocks(); }
@@ -153,15 +156,21 @@ public final class VirtioScsiAttach implements PendingDevice {
         return id != null ? id : "vmm-scsi-" + busName + "-" + lun;
     }
 
+    /** A {@code --scsi-controller id=} goes through PciHotplug's start-up path: {@code device_del} can remove it. */
+    @Override
+    public String qdevId() { return id; }
+
+    @Override
+    public String qdevDriver() { return id == null ? null : "virtio-scsi-pci"; }
+
     @Override
     public String describe() {
         StringBuilder sb = new StringBuilder("virtio-scsi-pci");
-        if (id != null) sb.append(" id ").append(id).append(" (bus ").append(busName).append(')').append(images.isEmpty() ? "" : ":");
+        if (id != null) sb.append(" bus ").append(busName).append(images.isEmpty() ? "" : ":");
         for (int i = 0; i < images.size(); i++) {
             ScsiControllerSpec.Unit u = units.get(i);
             sb.append(i == 0 ? " " : ", ").append("LUN ").append(u.lun()).append(' ').append(disks.get(i).disk())
-                    .append(" (").append(images.get(i).format()).append(')');
-            if (u.id() != null) sb.append(" id=").append(u.id());
+                    .append(" (").append(images.get(i).format()).append(u.id() == null ? ")" : ", id " + u.id() + ")");
         }
         return sb.toString();
     }

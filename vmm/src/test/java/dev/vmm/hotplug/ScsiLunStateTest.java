@@ -122,8 +122,6 @@ class ScsiLunStateTest {
                     .isEqualTo("Duplicate device ID 's1'");
             assertThat(error(dest.qmp.execute("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d5\", \"drive\": \"n9\", \"bus\": \"s1.0\", \"lun\": 1}")))
                     .isEqualTo("lun already used by 'd1'");
-            assertThat(error(dest.qmp.execute("device_del", "{\"id\": \"s1\"}")))
-                    .isEqualTo("virtio-scsi-pci 's1' was given at start-up: this VMM cannot unplug a start-up SCSI controller");
             // libvirt's detach-disk on the destination: the start-up disk d1 goes, its image is closed.
             assertThat(openFdsOn(a)).as("a.raw open by the start-up LUN").isPositive();
             ok(dest.qmp.execute("device_del", "{\"id\": \"d1\"}"));
@@ -135,7 +133,23 @@ class ScsiLunStateTest {
             ok(dest.qmp.execute("device_add", "{\"driver\": \"scsi-hd\", \"id\": \"d1\", \"drive\": \"n9\", \"bus\": \"s1.0\", \"lun\": 1}"));
             assertThat(guest.reportLuns(WAIT)).containsExactly(1, 3);
             assertThat(sector0(guest, 1)).isEqualTo(Arrays.copyOf(Files.readAllBytes(c), 512));
-            ok(dest.qmp.execute("device_del", "{\"id\": \"d1\"}"));
+
+            // device_del of the start-up controller (libvirt's -device virtio-scsi-pci,id=s1): nothing goes until the
+            // guest ejects it (PIIX4 B0EJ); then its run-time disk, its start-up disk's image, then itself.
+            assertThat(openFdsOn(b)).as("b.raw open by start-up LUN 3").isPositive();
+            ok(dest.qmp.execute("device_del", "{\"id\": \"s1\"}"));
+            assertThat(dest.pio.read(dev.vmm.chipset.acpi.Piix4PciHotplug.BASE + dev.vmm.chipset.acpi.Piix4PciHotplug.PCID, 4))
+                    .as("removal asked of slot 5").isEqualTo(1L << 5);
+            assertThat(openFdsOn(b)).isPositive();
+            assertThat(error(dest.qmp.execute("blockdev-del", "{\"node-name\": \"n9\"}"))).contains("in use");
+            dest.pio.write(dev.vmm.chipset.acpi.Piix4PciHotplug.BASE + dev.vmm.chipset.acpi.Piix4PciHotplug.B0EJ, 4, 1L << 5);
+            assertThat(dest.qmp.awaitEvent("DEVICE_DELETED").get("data").get("device").asText()).as("the run-time disk first").isEqualTo("d1");
+            assertThat(dest.qmp.awaitEvent("DEVICE_DELETED").get("data").get("path").asText()).isEqualTo("/machine/peripheral/s1/virtio-backend");
+            assertThat(dest.qmp.awaitEvent("DEVICE_DELETED").get("data").get("device").asText()).isEqualTo("s1");
+            assertThat(openFdsOn(b)).as("b.raw closed with its controller").isZero();
+            ok(dest.qmp.execute("blockdev-del", "{\"node-name\": \"n9\"}"));
+            assertThat(dest.cfgRead(0, 5, 0, 0, 4)).as("slot 5 empty").isEqualTo(0xFFFF_FFFFL);
+            assertThat(error(dest.qmp.execute("device_del", "{\"id\": \"s1\"}"))).isEqualTo("Device 's1' not found");
         }
 
         // Other LUN sets: refused before anything is loaded, naming the controller and the LUN.

@@ -227,7 +227,7 @@ final class ScsiHdDriver implements DeviceDriver {
 
     /** The start-up device (controller or disk) with {@code id}, or null. */
     private StartupScsi.Found startup(String id) {
-        return StartupScsi.find(buses.coldPlugged(), machine.parts(dev.vmm.devices.scsi.StartupLun.class), id);
+        return StartupScsi.find(buses.coldPlugged(), machine.partsWithChildren(dev.vmm.devices.scsi.StartupLun.class), id);
     }
 
     /**

@@ -192,6 +192,6 @@ class ScsiLayoutTest {
         // The new options through the whole dry run: the controller, its LUNs and their ids shown.
         Run ok = run("run", "--dry-run", "--scsi-controller", "id=s1,addr=5", "--scsi", "path=" + a + ",controller=s1,lun=3,id=d1");
         assertThat(ok.status()).as(ok.err()).isZero();
-        assertThat(ok.out()).contains("00:05.0 virtio-scsi-pci id s1 (bus s1.0): LUN 3 " + a + " (raw) id=d1");
+        assertThat(ok.out()).contains("00:05.0 virtio-scsi-pci bus s1.0: LUN 3 " + a + " (raw, id d1) id=s1");
     }
 }
