@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * The qdev ids the command line gave SCSI devices ({@code --scsi-controller id=}, {@code --scsi
  * ...,id=}): QMP must treat them as taken ({@code device_add} with one is a duplicate);
- * {@code device_del} removes such a disk ({@link ScsiHdDriver}) and refuses such a controller.
+ * {@code device_del} removes such a disk ({@link ScsiHdDriver}); such a controller is PciHotplug's
+ * (VirtioScsiPciDriver removes it) unless the machine has no hot-plug slots: then it is refused here.
  */
 final class StartupScsi {
     private StartupScsi() {}
