@@ -82,6 +82,12 @@ public final class RunCommand implements Callable<Integer> {
                     + "path=FILE (or disk=FILE)[,format=..][,readonly=on][,queues=N][,serial=ID][,block_size=512|4096][,discard=unmap][,cache=writeback|none|writethrough][,aio=io_uring|threads].")
     java.util.List<String> scsi = new java.util.ArrayList<>();
 
+    // issue 15: more SCSI controllers, as libvirt's -device virtio-scsi-pci,id= (dev.vmm.config.scsi, docs/hotplug.md).
+    @Option(names = "--scsi-controller", paramLabel = "id=NAME[,...]",
+            description = "A virtio-scsi controller with an id (repeatable): id=NAME[,queues=N][,bus=B][,addr=A]; its bus is NAME.0. "
+                    + "Disks go on it with --scsi ...,controller=NAME[,lun=N][,scsi-id=0][,id=ID] (lun=/id= also on the --scsi controller).")
+    java.util.List<String> scsiControllers = new java.util.ArrayList<>();
+
     // --- PCIe topology (issue 15): root ports; bus=/addr= on the PCI device options (dev.vmm.config.pci). ---
     @Option(names = "--pcie-root-port", paramLabel = "id=NAME[,...]",
             description = "A PCIe root port of --machine q35 (repeatable): id=NAME[,chassis=N][,slot=N][,port=N][,addr=SLOT[.FN]]; "
@@ -440,7 +446,7 @@ public final class RunCommand implements Callable<Integer> {
         for (String s : rootPorts) specs.add(dev.vmm.config.pci.RootPortSpec.parse(s)); // before the devices naming them
         for (String s : disks) specs.add(dev.vmm.config.pci.PlacedSpec.parse("--disk", s, dev.vmm.config.DiskSpec::parse));
         for (String s : nets) specs.add(dev.vmm.config.pci.PlacedSpec.parse("--net", s, dev.vmm.config.NetOptions::parse));
-        if (!scsi.isEmpty()) specs.add(dev.vmm.config.pci.ScsiPlacement.controller(scsi));
+        dev.vmm.config.scsi.ScsiLayout.add(specs, scsi, scsiControllers); // --scsi, --scsi-controller
         if (rng != null) specs.add(dev.vmm.config.pci.PlacedSpec.parse("--rng", rng, dev.vmm.config.RngOptions::parse));
         if (!consolePorts.isEmpty()) {
             java.util.List<dev.vmm.config.ConsolePortOptions> ports = new java.util.ArrayList<>();

@@ -24,6 +24,7 @@ public final class DeviceKinds {
      */
     public static List<PendingDevice> openAll(List<DeviceSpec> specs, OpenContext ctx) {
         List<PendingDevice> opened = new ArrayList<>();
+        dev.vmm.config.ids.StartupIds.check(specs); // issue 15: one id namespace, whatever the options' order
         int disks = 0, nics = 0;
         // --pcie-root-port and bus=/addr= (dev.vmm.devices.pcie): physical slot numbers, placement wrappers.
         java.util.List<dev.vmm.config.pci.RootPortSpec> rootPorts = specs.stream()

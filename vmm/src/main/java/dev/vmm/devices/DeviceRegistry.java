@@ -126,6 +126,13 @@ public final class DeviceRegistry {
 
     public synchronized void addPart(Object part) { parts.add(part); }
 
+    /** The parts of {@code kind} here and in the registries of devices plugged since (issue 15: a start-up device with an id has its own). */
+    public synchronized <T> List<T> partsWithChildren(Class<T> kind) {
+        List<T> out = new ArrayList<>(parts(kind));
+        for (DeviceRegistry c : children) out.addAll(c.partsWithChildren(kind));
+        return out;
+    }
+
     /** The parts of {@code kind}, in the order they were added. */
     public synchronized <T> List<T> parts(Class<T> kind) {
         return parts.stream().filter(kind::isInstance).map(kind::cast).toList();

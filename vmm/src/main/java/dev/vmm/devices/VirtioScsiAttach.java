@@ -6,6 +6,8 @@ import dev.vmm.config.ConfigException;
 import dev.vmm.config.ScsiControllerSpec;
 import dev.vmm.config.ScsiOptions;
 import dev.vmm.devices.scsi.ScsiController;
+import dev.vmm.devices.scsi.StartupLun;
+import dev.vmm.devices.scsi.StartupLuns;
 import dev.vmm.scsi.ScsiDisk;
 import dev.vmm.scsi.ScsiTarget;
 import dev.vmm.virtio.blk.BlkBackend;
@@ -28,21 +30,30 @@ public final class VirtioScsiAttach implements PendingDevice {
     public static final String COLD_BUS = "scsi.0";
 
     private final List<ScsiOptions> disks;
+    /** Where each disk goes (parallel to {@code disks}). */
+    private final List<ScsiControllerSpec.Unit> units;
+    /** The controller's qdev id ({@code --scsi-controller id=}), or null. */
+    private final String id;
     private final List<BlkBackend> dataPaths;
     private final List<BlockDevice> images;
     private final String busName;
     /** Request queues; 0: from the disks' {@code queues=} or the vCPU count. */
     private final int queues;
     private final Consumer<ScsiController> attached;
+    /** A command-line controller (not a QMP device_add one). */
+    private final boolean startup;
 
-    private VirtioScsiAttach(List<ScsiOptions> disks, List<BlkBackend> dataPaths, List<BlockDevice> images, String busName,
-                             int queues, Consumer<ScsiController> attached) {
+    private VirtioScsiAttach(List<ScsiOptions> disks, List<ScsiControllerSpec.Unit> units, String id, List<BlkBackend> dataPaths,
+                             List<BlockDevice> images, String busName, int queues, Consumer<ScsiController> attached, boolean startup) {
         this.disks = disks;
+        this.units = units;
+        this.id = id;
         this.dataPaths = dataPaths;
         this.images = images;
         this.busName = busName;
         this.queues = queues;
         this.attached = attached;
+        this.startup = startup;
     }
 
     /**
@@ -52,7 +63,7 @@ public final class VirtioScsiAttach implements PendingDevice {
      * @param queues request queues, 0 = one per vCPU (as {@code --scsi} without {@code queues=})
      */
     public static PendingDevice withoutDisks(String busName, int queues, Consumer<ScsiController> attached) {
-        return new VirtioScsiAttach(List.of(), List.of(), List.of(), busName, queues, attached);
+        return new VirtioScsiAttach(List.of(), List.of(), null, List.of(), List.of(), busName, queues, attached, false);
     }
 
     /**
@@ -67,7 +78,8 @@ public final class VirtioScsiAttach implements PendingDevice {
     static VirtioScsiAttach open(ScsiControllerSpec spec, OpenContext ctx) {
         List<BlkBackend> dataPaths = new ArrayList<>();
         List<BlockDevice> images = new ArrayList<>();
-        VirtioScsiAttach pending = new VirtioScsiAttach(spec.disks(), dataPaths, images, COLD_BUS, 0, c -> { });
+        VirtioScsiAttach pending = new VirtioScsiAttach(spec.disks(), spec.units(), spec.id(), dataPaths, images,
+                spec.id() == null ? COLD_BUS : spec.id() + ".0", spec.queues() == null ? 0 : spec.queues(), c -> { }, true);
         try {
             ScsiOptions.controllerQueues(spec.disks(), ctx.cpus()); // disagreeing queues= are found now
             for (ScsiOptions o : spec.disks()) {
@@ -99,21 +111,25 @@ public final class VirtioScsiAttach implements PendingDevice {
     @Override
     public void attach(AttachContext ctx) {
         List<ScsiDisk> luns = new ArrayList<>();
-        int lun = 0;
         for (int i = 0; i < images.size(); i++) {
-            if (dataPaths.get(i) != null) ctx.registry().closeAfterIoThreads(dataPaths.get(i));
-            ctx.registry().closeAfterIoThreads(images.get(i));
             ScsiOptions o = disks.get(i);
-            luns.add(new ScsiDisk(images.get(i),
-                    new ScsiDisk.Config(o.blockSize(), o.serialFor(lun++), o.discard(), true)));
+            luns.add(new ScsiDisk(images.get(i), new ScsiDisk.Config(o.blockSize(), serial(i), o.discard(), true)));
         }
         int queues = this.queues > 0 ? this.queues : ScsiOptions.controllerQueues(disks, ctx.cpus());
-        ScsiTarget target = luns.isEmpty() ? ScsiTarget.withoutUnits() : new ScsiTarget(luns);
-        VirtioScsi scsi = new VirtioScsi(target, ScsiConfig.of(queues), ctx.ioThreads(), dataPaths,
+        StartupLuns.Target t = StartupLuns.target(units, luns, dataPaths);
+        VirtioScsi scsi = new VirtioScsi(t.target(), ScsiConfig.of(queues), ctx.ioThreads(), t.dataPaths(),
                 msg -> System.err.println(msg));
+        for (int i = 0; i < units.size(); i++) if (units.get(i).id() != null) scsi.nameLun(units.get(i).lun(), units.get(i).id());
         VirtioPciDevice pci = ctx.virtio().attach(scsi, scsi::queueEventFd);
+        if (id != null) ctx.registry().qdevId(pci, id); // query-pci and the snapshot's device list name it
         ScsiController controller = new ScsiController(busName, scsi, pci);
-        ctx.registry().addPart(controller); // QMP device_add scsi-hd finds the bus here
+        for (int i = 0; i < images.size(); i++) {
+            // Each LUN's host side closes once: at device_del of a disk with an id, or with the machine.
+            StartupLun host = new StartupLun(controller, units.get(i).lun(), units.get(i).id(), dataPaths.get(i), images.get(i));
+            ctx.registry().closeAfterIoThreads(host);
+            if (units.get(i).id() != null) ctx.registry().addPart(host); // QMP device_del finds it
+        }
+        if (startup) ctx.registry().addPart(controller); // QMP device_add scsi-hd finds a start-up bus here (run-time ones: attached)
         ctx.registry().addDiskLocks(new DiskLocks() {
             @Override public void release() { scsi.releaseDiskLocks(); }
             @Override public void acquire() { scsi.acquireDiskLocks(); }
@@ -122,12 +138,39 @@ public final class VirtioScsiAttach implements PendingDevice {
         attached.accept(controller);
     }
 
+    /**
+     * Disk {@code i}'s serial: its {@code serial=}; else for a disk placed with
+     * {@code controller=}/{@code lun=}/{@code id=} the one {@code device_add scsi-hd} gives (its id, or
+     * {@code vmm-scsi-<bus>-<lun>}), so that a disk hot-plugged at a source is the same disk to the guest
+     * on a destination started with it; else {@code vmm-scsi-<lun>} as always.
+     */
+    private String serial(int i) {
+        ScsiOptions o = disks.get(i);
+        ScsiControllerSpec.Unit u = units.get(i);
+        if (o.serial() != null || !u.explicit()) return o.serialFor(u.lun());
+        return hotPluggedSerial(u.id(), busName, u.lun());
+    }
+
+    /** The serial of a {@code scsi-hd} without {@code serial}: its id, else {@code vmm-scsi-<bus>-<lun>}. */
+    public static String hotPluggedSerial(String id, String busName, int lun) {
+        return id != null ? id : "vmm-scsi-" + busName + "-" + lun;
+    }
+
+    /** A {@code --scsi-controller id=} goes through PciHotplug's start-up path: {@code device_del} can remove it. */
+    @Override
+    public String qdevId() { return id; }
+
+    @Override
+    public String qdevDriver() { return id == null ? null : "virtio-scsi-pci"; }
+
     @Override
     public String describe() {
         StringBuilder sb = new StringBuilder("virtio-scsi-pci");
+        if (id != null) sb.append(" bus ").append(busName).append(images.isEmpty() ? "" : ":");
         for (int i = 0; i < images.size(); i++) {
-            sb.append(i == 0 ? " " : ", ").append("LUN ").append(i).append(' ').append(disks.get(i).disk())
-                    .append(" (").append(images.get(i).format()).append(')');
+            ScsiControllerSpec.Unit u = units.get(i);
+            sb.append(i == 0 ? " " : ", ").append("LUN ").append(u.lun()).append(' ').append(disks.get(i).disk())
+                    .append(" (").append(images.get(i).format()).append(u.id() == null ? ")" : ", id " + u.id() + ")");
         }
         return sb.toString();
     }

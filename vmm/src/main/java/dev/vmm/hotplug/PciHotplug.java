@@ -61,6 +61,14 @@ public final class PciHotplug {
         }
     }
 
+    /** Told the id of each device with one once the guest ejected it, before its released action and DEVICE_DELETED. */
+    private final List<java.util.function.Consumer<String>> ejectedListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** {@code listener} gets the id of every device with an id the guest ejects (a start-up one's dependants go with it). */
+    public void onEjected(java.util.function.Consumer<String> listener) {
+        ejectedListeners.add(listener);
+    }
+
     public PciHotplug(AttachContext machine, PciSlots slots) {
         this.machine = machine;
         this.slots = slots;
@@ -205,6 +213,7 @@ public final class PciHotplug {
         p.own.close();                   // queue workers stopped, backend closed (nothing signals any more)
         p.virtio.detach(p.transport);    // then the MSI routes and irqfds go
         try {
+            if (p.id != null) for (java.util.function.Consumer<String> l : ejectedListeners) l.accept(p.id);
             p.released.run();
         } finally {
             p.gone.complete(null);

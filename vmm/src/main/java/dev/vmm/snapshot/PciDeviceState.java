@@ -133,8 +133,13 @@ public final class PciDeviceState {
         }
 
         public boolean read(String name, DataInputStream in) throws IOException {
+            return read(name, sectionVersion(name), in);
+        }
+
+        /** One section of {@code version} (what the stream says: the {@code devices} section has two layouts). */
+        public boolean read(String name, int version, DataInputStream in) throws IOException {
             if (name.equals(DeviceManifest.SECTION)) {
-                readManifest(DeviceManifest.read(in));
+                readManifest(DeviceManifest.read(in, version));
                 return true;
             }
             if (name.equals("pci")) {

@@ -235,7 +235,7 @@ public final class Snapshot {
             else if (name.equals("cmos")) m.cmos().restore(readCmos(in, version));
             else if (name.equals("i8042")) m.i8042().restore(RecordCodec.read(in, I8042.State.class));
             else if (name.equals("gpe0")) m.gpe().restore(RecordCodec.read(in, dev.vmm.chipset.acpi.Gpe0Block.State.class));
-            else return hotplug.read(name, in) || pci.read(name, in);
+            else return hotplug.read(name, in) || pci.read(name, version, in);
             return true;
         }
 

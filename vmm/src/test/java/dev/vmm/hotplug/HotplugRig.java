@@ -96,7 +96,7 @@ final class HotplugRig implements AutoCloseable {
         for (dev.vmm.devices.PendingDevice d : dev.vmm.devices.DeviceKinds.openAll(startup, new dev.vmm.devices.OpenContext(cfg.cpus(), true))) {
             ColdPlug.attach(d, ctx);
         }
-        if (coldScsi) dev.vmm.devices.VirtioScsiAttach.withoutDisks(dev.vmm.devices.VirtioScsiAttach.COLD_BUS, 1, c -> { }).attach(ctx);
+        if (coldScsi) dev.vmm.devices.VirtioScsiAttach.withoutDisks(dev.vmm.devices.VirtioScsiAttach.COLD_BUS, 1, registry::addPart).attach(ctx); // as a start-up one
         chipset.pci().assignResources();
         recipe.acpiTables(chipset, cfg);             // pc: seals the slot layout, as writeTables does
         server = new QmpServer(dir.resolve("qmp-" + Long.toHexString(System.nanoTime()) + ".sock"), "test");

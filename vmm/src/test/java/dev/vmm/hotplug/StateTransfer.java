@@ -41,12 +41,13 @@ final class StateTransfer {
                 @Override
                 public int maxVersion(String name) {
                     int v = HotplugState.sectionVersion(name);
-                    return v >= 0 ? v : name.equals("devices") || name.equals("pci") || name.startsWith("virtio/") ? 1 : -1;
+                    return v >= 0 ? v : name.equals("devices") ? dev.vmm.snapshot.devices.DeviceManifest.VERSION
+                            : name.equals("pci") || name.startsWith("virtio/") ? 1 : -1;
                 }
 
                 @Override
                 public void read(String name, int version, long length, DataInputStream in) throws IOException {
-                    if (!hotplug.read(name, in) && !pci.read(name, in)) throw new AssertionError("unexpected section " + name);
+                    if (!hotplug.read(name, in) && !pci.read(name, version, in)) throw new AssertionError("unexpected section " + name);
                 }
             });
         }

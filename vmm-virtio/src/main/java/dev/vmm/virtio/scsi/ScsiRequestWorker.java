@@ -51,6 +51,8 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         DataBuffer out, in;
         // Data path only: the validated transfer, its iovec array, and whether the FUA flush runs.
         ScsiDisk.Transfer transfer;
+        /** The unit the transfer runs on (it may be detached meanwhile: its completion still goes to it). */
+        ScsiDisk disk;
         MemorySegment iov;
         int iovCapacity;
         boolean flushing;
@@ -72,7 +74,7 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         this.target = device.target();
         this.memory = memory;
         createPool(Request::new);
-        fast = new BlkBackendQueue[target.lunCount()];
+        fast = new BlkBackendQueue[device.dataPathSlots()]; // indexed by LUN (start-up LUNs may leave gaps)
     }
 
     // ---- life cycle (QueueWorker) ------------------------------------------------------------
@@ -127,8 +129,23 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         byte[] cdb = Arrays.copyOfRange(hdr, REQ_HEADER_FIXED, reqSize);
         DataBuffer out = buffer(c, false, reqSize), in = buffer(c, true, r.respSize);
         BlkBackendQueue fq = lun >= 0 && lun < fast.length ? fast[lun] : null;
-        ScsiDisk.Transfer t = fq == null ? null : target.plainTransfer(lun, cdb, out, in);
-        if (t == null && !target.touchesDisk(lun, cdb)) return finish(r, S_OK, target.execute(lun, cdb, out, in), 0);
+        ScsiDisk.Transfer t = null;
+        boolean counted = fq != null;
+        if (counted) {
+            // Counted in before the unit is looked up, as for the pool: a detachLun that then sees no
+            // command in flight knows none can reach the unit's data path (its image is closed next).
+            device.lunInFlight.incrementAndGet(lun);
+            ScsiDisk unit = target.lun(lun);
+            // Only the disk the data path was made for: a LUN detached and plugged again is another disk.
+            if (unit != null && unit == device.dataPathDisk(lun)) {
+                t = unit.plainTransfer(cdb, out, in);
+                r.disk = unit;
+            }
+        }
+        if (t == null && !target.touchesDisk(lun, cdb)) {
+            if (counted && device.lunInFlight.decrementAndGet(lun) == 0) device.lunIdle(lun);
+            return finish(r, S_OK, target.execute(lun, cdb, out, in), 0);
+        }
 
         r.lun = lun;
         r.cdb = cdb;
@@ -136,7 +153,7 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
         r.in = in;
         inFlight++;
         device.totalInFlight.incrementAndGet();
-        device.lunInFlight.incrementAndGet(lun); // before the pool looks the unit up (VirtioScsi.detachLun relies on it)
+        if (!counted) device.lunInFlight.incrementAndGet(lun); // before the pool looks the unit up (VirtioScsi.detachLun relies on it)
         int n = t == null ? 0 : fillIov(r, t.write() ? out : in, t.bytes());
         if (n > 0) {
             r.transfer = t;
@@ -207,7 +224,7 @@ final class ScsiRequestWorker extends QueueWorker<ScsiRequestWorker.Request> {
             return;
         }
         long moved = r.flushing ? (result == 0 ? t.bytes() : -1) : result;
-        ScsiResult res = target.lun(r.lun).transferDone(t, moved, r.out, r.in);
+        ScsiResult res = r.disk.transferDone(t, moved, r.out, r.in);
         onComplete(r, res, 0);
     }
 

@@ -107,7 +107,10 @@ public final class VirtioScsi extends QueueDevice {
     private final ScsiConfig config;
     private final long features;
     private final ExecutorService pool;
-    private final List<BlkBackend> dataPaths;
+    /** Per LUN number, the asynchronous data path or null; a slot is cleared when its LUN is detached. Guarded by itself. */
+    private final BlkBackend[] dataPaths;
+    /** The disk each data path was made for: a command uses the data path only while that disk is the LUN. */
+    private final ScsiDisk[] dataPathDisks;
     private volatile int cdbSize = DEFAULT_CDB_SIZE;
     private volatile int senseSize = DEFAULT_SENSE_SIZE;
     /** Commands handed to the pool and not yet in a used ring, per LUN (TMFs wait for them). */
@@ -134,7 +137,7 @@ public final class VirtioScsi extends QueueDevice {
      * @param target  the logical units
      * @param config  queue count and sizes
      * @param threads   the I/O threads (at least one; thread 0 also serves the control and event queues)
-     * @param dataPaths empty, or one entry per LUN: an asynchronous backend over the same image as the
+     * @param dataPaths empty, or one entry per LUN number (index = LUN; null where there is no LUN): an asynchronous backend over the same image as the
      *                  LUN's store (e.g. {@code UringRawBackend} for a raw file), used for READ and
      *                  WRITE, or null (that LUN's READ/WRITE run on the worker pool like the rest).
      *                  Not owned: the caller closes them after this device.
@@ -143,7 +146,9 @@ public final class VirtioScsi extends QueueDevice {
     public VirtioScsi(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths,
                       Consumer<String> log) {
         super("virtio-scsi", checkedQueueCount(target, config, threads, dataPaths), threads, log);
-        this.dataPaths = java.util.Collections.unmodifiableList(new ArrayList<>(dataPaths));
+        this.dataPaths = dataPaths.toArray(new BlkBackend[0]);
+        this.dataPathDisks = new ScsiDisk[this.dataPaths.length];
+        for (int i = 0; i < this.dataPaths.length; i++) if (this.dataPaths[i] != null) dataPathDisks[i] = target.lun(i);
         this.target = target;
         this.config = config;
         // HOTPLUG: LUNs come and go at run time (QMP scsi-hd device_add/device_del), announced on the event queue.
@@ -157,13 +162,14 @@ public final class VirtioScsi extends QueueDevice {
     /** Checks the data paths against the LUNs (before any eventfd is made); the virtqueue count. */
     private static int checkedQueueCount(ScsiTarget target, ScsiConfig config, List<IoThread> threads, List<BlkBackend> dataPaths) {
         if (threads.isEmpty()) throw new IllegalArgumentException("virtio-scsi needs at least one I/O thread");
-        if (!dataPaths.isEmpty() && dataPaths.size() != target.lunCount()) {
-            throw new IllegalArgumentException(dataPaths.size() + " data paths for " + target.lunCount() + " LUNs");
+        if (dataPaths.size() > ScsiTarget.MAX_LUN + 1) {
+            throw new IllegalArgumentException(dataPaths.size() + " data paths, more than LUNs can exist");
         }
         for (int i = 0; i < dataPaths.size(); i++) {
             BlkBackend b = dataPaths.get(i);
             if (b == null) continue;
             ScsiDisk d = target.lun(i);
+            if (d == null) throw new IllegalArgumentException("a data path for LUN " + i + ", which has no disk");
             if (b.size() < d.capacity() * d.blockSize() || (d.readOnly() && !b.readOnly())) {
                 throw new IllegalArgumentException("LUN " + i + ": the data path (" + b.size() + " bytes"
                         + (b.readOnly() ? ", read-only" : "") + ") does not match the disk");
@@ -268,7 +274,7 @@ public final class VirtioScsi extends QueueDevice {
     private static final int MAX_SAVED_EVENTS = 64;
 
     @Override
-    public int stateVersion() { return 1; }
+    public int stateVersion() { return 2; }
 
     /**
      * Completes every command in flight to its used ring (request queues drained first, io_uring
@@ -299,20 +305,18 @@ public final class VirtioScsi extends QueueDevice {
     /**
      * The driver-written config fields (sense_size, cdb_size), the events not yet delivered (with
      * the events-missed flag), and the LUNs' shape so a destination with other disks is refused:
-     * per LUN capacity in blocks, block size and read-only.
+     * per LUN its number (version 2: LUNs plugged at run time leave gaps), capacity in blocks, block
+     * size and read-only.
      */
     @Override
     public synchronized byte[] saveState() {
-        if (!java.util.Arrays.equals(target.lunNumbers(), java.util.stream.IntStream.range(0, target.lunCount()).toArray())) {
-            throw new IllegalStateException("virtio-scsi: LUNs " + java.util.Arrays.toString(target.lunNumbers())
-                    + " (plugged at run time) cannot be saved");
-        }
         ScsiControlWorker.Pending p = restoredEvents != null ? restoredEvents : new ScsiControlWorker.Pending(List.of(), false);
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 + 4 + target.lunCount() * 13 + 1 + 4 + p.events().size() * 12);
-        b.putInt(senseSize).putInt(cdbSize).putInt(target.lunCount());
-        for (int i = 0; i < target.lunCount(); i++) {
-            ScsiDisk d = target.lun(i);
-            b.putLong(d.capacity()).putInt(d.blockSize()).put((byte) (d.readOnly() ? 1 : 0));
+        int[] numbers = target.lunNumbers();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 + 4 + numbers.length * 17 + 1 + 4 + p.events().size() * 12);
+        b.putInt(senseSize).putInt(cdbSize).putInt(numbers.length);
+        for (int lun : numbers) {
+            ScsiDisk d = target.lun(lun);
+            b.putInt(lun).putLong(d.capacity()).putInt(d.blockSize()).put((byte) (d.readOnly() ? 1 : 0));
         }
         b.put((byte) (p.missed() ? 1 : 0)).putInt(p.events().size());
         for (int[] e : p.events()) b.putInt(e[0]).putInt(e[1]).putInt(e[2]);
@@ -321,7 +325,7 @@ public final class VirtioScsi extends QueueDevice {
 
     @Override
     public synchronized void loadState(int version, byte[] state) {
-        if (version != 1) throw new IllegalArgumentException("virtio-scsi: saved state version " + version + ", this vmm reads 1");
+        if (version != 1 && version != 2) throw new IllegalArgumentException("virtio-scsi: saved state version " + version + ", this vmm reads 1 and 2");
         if (control != null || !requestWorkers.isEmpty()) throw new IllegalStateException("virtio-scsi: state loaded into an active device");
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(state);
         try {
@@ -330,7 +334,13 @@ public final class VirtioScsi extends QueueDevice {
                 throw new IllegalArgumentException("virtio-scsi: the saved device has " + luns + " LUNs, this one " + target.lunCount()
                         + " (start the destination with the same --scsi disks)");
             }
-            for (int i = 0; i < luns; i++) {
+            int[] numbers = target.lunNumbers();
+            for (int k = 0; k < luns; k++) {
+                int i = version >= 2 ? b.getInt() : k; // version 1: LUN 0..n-1
+                if (i != numbers[k]) {
+                    throw new IllegalArgumentException("virtio-scsi: the saved device has LUN " + i + ", this one LUN " + numbers[k]
+                            + " (start the destination with the same --scsi disks and lun=)");
+                }
                 long cap = b.getLong();
                 int bs = b.getInt();
                 boolean ro = b.get() != 0;
@@ -381,6 +391,20 @@ public final class VirtioScsi extends QueueDevice {
      * VIRTIO_SCSI_F_HOTPLUG gets a TRANSPORT_RESET / RESCAN event for it (§5.6.6.3.1). False if
      * the LUN is taken.
      */
+    /** The qdev ids of LUNs ({@code scsi-hd}'s {@code id}), for the VMM's device lists. */
+    private final java.util.Map<Integer, String> lunNames = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Records {@code id} as LUN {@code lun}'s qdev id (forgotten when the LUN is detached). */
+    public void nameLun(int lun, String id) {
+        if (id == null) lunNames.remove(lun);
+        else lunNames.put(lun, id);
+    }
+
+    /** LUN {@code lun}'s qdev id, or null. */
+    public String lunName(int lun) {
+        return lunNames.get(lun);
+    }
+
     public boolean attachLun(int lun, ScsiDisk disk) {
         if (!target.plug(lun, disk)) return false;
         if (hotplugEvents) postEvent(T_TRANSPORT_RESET, lun, EVT_RESET_RESCAN);
@@ -395,14 +419,17 @@ public final class VirtioScsi extends QueueDevice {
      */
     public CompletableFuture<Void> detachLun(int lun) {
         if (target.unplug(lun) == null) return null;
+        lunNames.remove(lun);
         if (hotplugEvents) postEvent(T_TRANSPORT_RESET, lun, EVT_RESET_REMOVED);
         CompletableFuture<Void> drained = new CompletableFuture<>();
         synchronized (lunDrains) {
             lunDrains.computeIfAbsent(lun, k -> new ArrayList<>()).add(drained);
         }
+        // Once drained, the LUN's data path (a start-up disk's) is forgotten before the caller closes it.
+        CompletableFuture<Void> gone = drained.thenRun(() -> forgetDataPath(lun));
         // A command counts itself in before it looks the unit up: seen 0 now, none can still reach it.
         if (lunInFlight.get(lun) == 0) lunIdle(lun);
-        return drained;
+        return gone;
     }
 
     /** No command of {@code lun} is in flight (request worker, after the used-ring entry; or detachLun). */
@@ -438,17 +465,40 @@ public final class VirtioScsi extends QueueDevice {
      * their own here to hand over.
      */
     public void releaseDiskLocks() {
-        for (BlkBackend b : dataPaths) if (b != null) b.releaseLock();
+        synchronized (dataPaths) {
+            for (BlkBackend b : dataPaths) if (b != null) b.releaseLock();
+        }
     }
 
     /** Takes the image locks of {@link #releaseDiskLocks()} (again). */
     public void acquireDiskLocks() {
-        for (BlkBackend b : dataPaths) if (b != null) b.acquireLock();
+        synchronized (dataPaths) {
+            for (BlkBackend b : dataPaths) if (b != null) b.acquireLock();
+        }
+    }
+
+    /** How many LUN numbers the data paths cover (0: none has one). */
+    int dataPathSlots() {
+        return dataPaths.length;
     }
 
     /** LUN {@code lun}'s asynchronous data path, or null. */
     BlkBackend dataPath(int lun) {
-        return lun < dataPaths.size() ? dataPaths.get(lun) : null;
+        synchronized (dataPaths) {
+            return lun >= 0 && lun < dataPaths.length ? dataPaths[lun] : null;
+        }
+    }
+
+    /** The disk LUN {@code lun}'s data path serves (the start-up disk of that LUN), or null. */
+    ScsiDisk dataPathDisk(int lun) {
+        return lun >= 0 && lun < dataPathDisks.length ? dataPathDisks[lun] : null;
+    }
+
+    /** The detached LUN's data path is no longer this device's (its owner closes it next). */
+    private void forgetDataPath(int lun) {
+        synchronized (dataPaths) {
+            if (lun < dataPaths.length) dataPaths[lun] = null;
+        }
     }
 
     int senseSize() { return senseSize; }

@@ -120,19 +120,52 @@ class VirtioScsiStateTest {
 
             // Refusals: another LUN count, another disk size, version, a cut or longer state.
             try (VirtioScsi oneLun = new VirtioScsi(new ScsiTarget(List.of(lun1)), cfg, h.threads, h.log::add)) {
-                assertThatThrownBy(() -> oneLun.loadState(1, state)).isInstanceOf(IllegalArgumentException.class)
+                assertThatThrownBy(() -> oneLun.loadState(2, state)).isInstanceOf(IllegalArgumentException.class)
                         .hasMessage("virtio-scsi: the saved device has 2 LUNs, this one 1 (start the destination with the same --scsi disks)");
             }
             ScsiDisk bigger = disk(8 << 20, "d1");
             try (VirtioScsi otherDisk = new VirtioScsi(new ScsiTarget(List.of(lun0, bigger)), cfg, h.threads, h.log::add)) {
-                assertThatThrownBy(() -> otherDisk.loadState(1, state))
+                assertThatThrownBy(() -> otherDisk.loadState(2, state))
                         .hasMessage("virtio-scsi: the saved LUN 1 has 8192 blocks of 512 bytes, this one 16384 of 512 (not the same disk)");
             }
             try (VirtioScsi same = new VirtioScsi(target, cfg, h.threads, h.log::add)) {
-                assertThatThrownBy(() -> same.loadState(2, state)).hasMessage("virtio-scsi: saved state version 2, this vmm reads 1");
-                assertThatThrownBy(() -> same.loadState(1, java.util.Arrays.copyOf(state, 30))).hasMessageContaining("malformed saved state");
-                assertThatThrownBy(() -> same.loadState(1, java.util.Arrays.copyOf(state, state.length + 1))).hasMessageContaining("1 trailing bytes");
+                assertThatThrownBy(() -> same.loadState(3, state)).hasMessage("virtio-scsi: saved state version 3, this vmm reads 1 and 2");
+                assertThatThrownBy(() -> same.loadState(2, java.util.Arrays.copyOf(state, 30))).hasMessageContaining("malformed saved state");
+                assertThatThrownBy(() -> same.loadState(2, java.util.Arrays.copyOf(state, state.length + 1))).hasMessageContaining("1 trailing bytes");
+                // A version 1 state (no LUN numbers: LUN 0..n-1) of the same device still loads.
+                same.loadState(1, withoutLunNumbers(state, 2));
+            }
+            // Issue 15: LUNs with gaps (0 and 5, as after device_add scsi-hd lun=5) travel by number.
+            ScsiTarget sparse = ScsiTarget.withoutUnits();
+            sparse.plug(0, lun0);
+            sparse.plug(5, lun1);
+            byte[] sparseState;
+            try (VirtioScsi src = new VirtioScsi(sparse, cfg, h.threads, h.log::add)) {
+                assertThat(src.stateVersion()).isEqualTo(2);
+                sparseState = src.saveState();
+            }
+            ScsiTarget same5 = ScsiTarget.withoutUnits();
+            same5.plug(0, lun0);
+            same5.plug(5, lun1);
+            try (VirtioScsi dst = new VirtioScsi(same5, cfg, h.threads, h.log::add)) {
+                dst.loadState(2, sparseState);
+            }
+            ScsiTarget other4 = ScsiTarget.withoutUnits();
+            other4.plug(0, lun0);
+            other4.plug(4, lun1);
+            try (VirtioScsi dst = new VirtioScsi(other4, cfg, h.threads, h.log::add)) {
+                assertThatThrownBy(() -> dst.loadState(2, sparseState))
+                        .hasMessage("virtio-scsi: the saved device has LUN 5, this one LUN 4 (start the destination with the same --scsi disks and lun=)");
             }
         }
+    }
+
+    /** The version 1 layout of a version 2 state of {@code luns} LUNs: the same without each LUN's number. */
+    private static byte[] withoutLunNumbers(byte[] v2, int luns) {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        out.write(v2, 0, 12);
+        for (int i = 0; i < luns; i++) out.write(v2, 12 + i * 17 + 4, 13);
+        out.write(v2, 12 + luns * 17, v2.length - 12 - luns * 17);
+        return out.toByteArray();
     }
 }

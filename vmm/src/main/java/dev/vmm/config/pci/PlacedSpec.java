@@ -19,7 +19,20 @@ public record PlacedSpec(DeviceSpec device, PciTarget target) implements DeviceS
     public record Split(String rest, PciTarget target) {}
 
     public static Split split(String option, String text) {
-        if (text == null || text.isEmpty()) return new Split(text, null);
+        Taken t = take(option, text, java.util.Set.of("bus", "addr"));
+        if (t.values().isEmpty()) return new Split(text, null);
+        return new Split(t.rest(), PciTarget.of(option, t.values().get("bus"), t.values().get("addr")));
+    }
+
+    /** The option text without {@code keys}, and their values (each at most once). */
+    public record Taken(String rest, Map<String, String> values) {}
+
+    /**
+     * Takes {@code keys} out of {@code text} (a key given twice is the user's error); the rest is
+     * returned unchanged for the device's own parser.
+     */
+    public static Taken take(String option, String text, java.util.Set<String> keys) {
+        if (text == null || text.isEmpty()) return new Taken(text, Map.of());
         Map<String, String> taken = new LinkedHashMap<>();
         StringBuilder rest = new StringBuilder();
         // ",," escapes a comma inside a value (QEMU), so split on single commas only.
@@ -27,7 +40,7 @@ public record PlacedSpec(DeviceSpec device, PciTarget target) implements DeviceS
         for (String part : parts) {
             int eq = part.indexOf('=');
             String key = eq < 0 ? "" : part.substring(0, eq);
-            if (key.equals("bus") || key.equals("addr")) {
+            if (keys.contains(key)) {
                 if (taken.put(key, part.substring(eq + 1).replace("\u0000", ",")) != null) {
                     throw new ConfigException(option + ": '" + key + "' given twice");
                 }
@@ -36,8 +49,8 @@ public record PlacedSpec(DeviceSpec device, PciTarget target) implements DeviceS
             if (!rest.isEmpty()) rest.append(',');
             rest.append(part.replace("\u0000", ",,"));
         }
-        if (taken.isEmpty()) return new Split(text, null);
-        return new Split(rest.toString(), PciTarget.of(option, taken.get("bus"), taken.get("addr")));
+        if (taken.isEmpty()) return new Taken(text, Map.of());
+        return new Taken(rest.toString(), taken);
     }
 
     /** Parses {@code text} with {@code parser} after taking the placement out; wraps the spec when there was one. */

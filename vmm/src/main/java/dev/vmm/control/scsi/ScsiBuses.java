@@ -49,6 +49,11 @@ final class ScsiBuses {
         hotPlugged.remove(busName);
     }
 
+    /** The start-up controllers ({@code --scsi}, {@code --scsi-controller}). */
+    List<ScsiController> coldPlugged() {
+        return coldPlugged.get();
+    }
+
     synchronized boolean coldPlugged(ScsiController c) {
         return coldPlugged.get().contains(c);
     }

@@ -80,7 +80,6 @@ final class ScsiHdDriver implements DeviceDriver {
         this.machine = machine;
         this.placement = placement;
         this.events = events;
-        machine.cannotSaveStateWhile(this::unsaveable);
     }
 
     @Override
@@ -131,7 +130,7 @@ final class ScsiHdDriver implements DeviceDriver {
         String holder = "block device '" + (id != null ? id : path) + "'";
         String user = nodes.user(drive);
         if (user != null) throw BlockNodes.permissionConflict(drive, user, holder);
-        String serialNumber = serial != null ? serial : id != null ? id : "vmm-scsi-" + c.busName() + "-" + lun;
+        String serialNumber = serial != null ? serial : VirtioScsiAttach.hotPluggedSerial(id, c.busName(), (int) lun);
         ScsiDisk disk;
         BlockNode node = nodes.find(drive);
         try {
@@ -144,6 +143,7 @@ final class ScsiHdDriver implements DeviceDriver {
             nodes.release(drive);
             throw QmpException.generic("lun already used by '" + occupant(c, (int) lun) + "'");
         }
+        c.scsi().nameLun((int) lun, id); // snapshots and migration carry the LUN's id (docs/hotplug.md)
         DeviceRegistry drives = new DeviceRegistry(machine.pci(), List.of()); // query-block lists the disk while it is there
         DiskSpec spec = new DiskSpec(node.filename(), node.driver(), node.readOnly(), node.discard(), 0, null, node.direct(),
                 new DiskSpec.Limits(0, 0, 0, 0, 0, 0, 0), serial, id, null);
@@ -182,10 +182,10 @@ final class ScsiHdDriver implements DeviceDriver {
         return -1;
     }
 
-    /** QEMU's name of the device at {@code lun}: its id ({@code --scsi} disks have none). */
-    private String occupant(ScsiController c, int lun) {
-        for (Disk d : disks) if (d.controller == c && d.lun == lun && d.id != null) return d.id;
-        return "(null)";
+    /** QEMU's name of the device at {@code lun}: its id ("(null)" without one). */
+    private static String occupant(ScsiController c, int lun) {
+        String id = c.scsi().lunName(lun);
+        return id != null ? id : "(null)";
     }
 
     private Disk byId(String id) {
@@ -195,7 +195,7 @@ final class ScsiHdDriver implements DeviceDriver {
 
     @Override
     public synchronized boolean owns(String id) {
-        return byId(id) != null;
+        return byId(id) != null || startup(id) != null;
     }
 
     /**
@@ -205,7 +205,14 @@ final class ScsiHdDriver implements DeviceDriver {
     @Override
     public synchronized CompletableFuture<Void> delete(String id) throws QmpException {
         Disk d = byId(id);
-        if (d == null) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+        if (d == null) {
+            StartupScsi.Found startup = startup(id);
+            if (startup == null) throw new QmpException("DeviceNotFound", "Device '" + id + "' not found");
+            if (startup.lun() == null) {
+                throw QmpException.generic(startup.describe() + " was given at start-up: this VMM cannot unplug a start-up SCSI controller");
+            }
+            return deleteStartupLun(startup.lun());
+        }
         if (d.removing) throw QmpException.generic("Device " + id + " is already in the process of unplug");
         d.removing = true;
         CompletableFuture<Void> drained = d.controller.scsi().detachLun(d.lun);
@@ -216,6 +223,25 @@ final class ScsiHdDriver implements DeviceDriver {
         // Completed by the I/O thread that finished the last command: the release runs elsewhere, so
         // that thread never waits for this driver's lock.
         return drained.thenRunAsync(() -> gone(d));
+    }
+
+    /** The start-up device (controller or disk) with {@code id}, or null. */
+    private StartupScsi.Found startup(String id) {
+        return StartupScsi.find(buses.coldPlugged(), machine.partsWithChildren(dev.vmm.devices.scsi.StartupLun.class), id);
+    }
+
+    /**
+     * A disk given at start-up with an id (a migration destination's, libvirt's {@code -device
+     * scsi-hd,id=}): as for a run-time one, the LUN goes now and, once no command reaches it any
+     * more, its host side (data path and image, with the image lock) is closed.
+     */
+    private CompletableFuture<Void> deleteStartupLun(dev.vmm.devices.scsi.StartupLun l) {
+        CompletableFuture<Void> drained = l.controller().scsi().detachLun(l.lun());
+        if (drained == null || drained.isDone()) {
+            l.close();
+            return CompletableFuture.completedFuture(null);
+        }
+        return drained.thenRunAsync(l::close);
     }
 
     /** The disk is off its controller and nothing runs on it: the node is free, query-block forgets it. */
@@ -241,14 +267,5 @@ final class ScsiHdDriver implements DeviceDriver {
             data.put("path", d.path);
             events.accept("DEVICE_DELETED", data);
         }
-    }
-
-    /** Disks plugged at run time onto the start-up controller: snapshots do not carry them. */
-    private synchronized String unsaveable() {
-        List<String> names = new ArrayList<>();
-        for (Disk d : disks) if (buses.coldPlugged(d.controller)) names.add(DRIVER + " '" + (d.id != null ? d.id : d.path) + "'");
-        if (names.isEmpty()) return null;
-        return "devices plugged at run time (" + String.join(", ", names) + "): snapshots and migration do not carry"
-                + " them; device_del them first";
     }
 }

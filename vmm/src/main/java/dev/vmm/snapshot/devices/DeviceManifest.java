@@ -26,12 +26,16 @@ import java.util.Map;
  * QEMU's: hot-plugged ones given as ordinary {@code --disk}/{@code --net} options with the
  * {@code bus=}/{@code addr=} they had. {@link #difference} names what differs.
  *
+ * <p>Version 2 adds each virtio-scsi controller's LUN set ({@link ScsiLuns}): a controller with
+ * {@code scsi-hd} disks plugged at run time travels too, the destination started with them as
+ * {@code --scsi ...,controller=,lun=,id=} (libvirt's {@code -device scsi-hd,bus=,lun=}).
+ *
  * <p>Bus numbers are not used: the guest may have renumbered bridges at the source, and the
  * destination's numbers only become the guest's when the {@code pci} section is loaded.
  */
 public record DeviceManifest(List<Entry> entries) {
     public static final String SECTION = "devices";
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** 256 buses × 32 slots × 8 functions: more cannot exist. */
     static final int MAX_ENTRIES = 256 * 32 * 8;
     private static final int MAX_TEXT = 128;
@@ -40,7 +44,17 @@ public record DeviceManifest(List<Entry> entries) {
      * One PCI function. {@code id} is "" without a qdev id, {@code mac} "" when not a NIC,
      * {@code queues} and {@code virtio} -1 when not a virtio function.
      */
-    public record Entry(String bus, int slot, int function, String kind, String id, int queues, String mac, int virtio) {
+    public record Entry(String bus, int slot, int function, String kind, String id, int queues, String mac, int virtio,
+                        List<ScsiLuns.Lun> luns) {
+        public Entry {
+            luns = List.copyOf(luns);
+        }
+
+        /** A function without LUNs (all but virtio-scsi). */
+        public Entry(String bus, int slot, int function, String kind, String id, int queues, String mac, int virtio) {
+            this(bus, slot, function, kind, id, queues, mac, virtio, List.of());
+        }
+
         /** {@code virtio-blk 'vd1' at rp1 00.0}: how messages name it. */
         String describe() {
             return kind + (id.isEmpty() ? "" : " '" + id + "'") + " at " + where();
@@ -70,12 +84,14 @@ public record DeviceManifest(List<Entry> entries) {
             String id = registry.qdevId(f.device());
             int queues = -1, virtio = -1;
             String mac = "";
+            List<ScsiLuns.Lun> luns = List.of();
             if (f.device() instanceof VirtioPciDevice v) {
                 virtio = indexOf(transports, v);
                 queues = v.device().queueCount();
                 if (v.device() instanceof VirtioNet n) mac = n.mac().toString();
+                luns = ScsiLuns.of(v.device());
             }
-            out.add(new Entry(bus, f.slot(), f.function(), f.device().name(), id == null ? "" : id, queues, mac, virtio));
+            out.add(new Entry(bus, f.slot(), f.function(), f.device().name(), id == null ? "" : id, queues, mac, virtio, luns));
         }
         return new DeviceManifest(out);
     }
@@ -108,11 +124,17 @@ public record DeviceManifest(List<Entry> entries) {
             out.writeInt(e.queues());
             out.writeUTF(e.mac());
             out.writeInt(e.virtio());
+            ScsiLuns.write(out, e.luns());
         }
     }
 
-    /** Reads a section; anything no machine can have is a StateFormatException. */
+    /** Reads a section of the current version. */
     public static DeviceManifest read(DataInputStream in) throws IOException {
+        return read(in, VERSION);
+    }
+
+    /** Reads a section of {@code version} (1: no LUN sets); anything no machine can have is a StateFormatException. */
+    public static DeviceManifest read(DataInputStream in, int version) throws IOException {
         int n = in.readInt();
         if (n < 0 || n > MAX_ENTRIES) throw new StateFormatException("devices: implausible function count " + n);
         List<Entry> out = new ArrayList<>(Math.min(n, 64));
@@ -131,7 +153,7 @@ public record DeviceManifest(List<Entry> entries) {
                 throw new StateFormatException("devices: bad virtio section index " + virtio);
             }
             if (!places.add(bus + "/" + slot + "." + fn)) throw new StateFormatException("devices: two functions at " + bus + " " + slot + "." + fn);
-            out.add(new Entry(bus, slot, fn, kind, id, queues, mac, virtio));
+            out.add(new Entry(bus, slot, fn, kind, id, queues, mac, virtio, version >= 2 ? ScsiLuns.read(in) : List.of()));
         }
         return new DeviceManifest(out);
     }
@@ -166,6 +188,7 @@ public record DeviceManifest(List<Entry> entries) {
                 if (!s.id().isEmpty() && !h.id().equals(s.id())) {
                     problems.add(s.describe() + " has id '" + s.id() + "' in the state, " + (h.id().isEmpty() ? "none" : "'" + h.id() + "'") + " here");
                 }
+                problems.addAll(ScsiLuns.differences(s.describe(), s.luns(), h.luns()));
             }
         }
         for (Map.Entry<String, Entry> e : mine.entrySet()) if (!saved.containsKey(e.getKey())) extra.add(e.getValue());
@@ -183,7 +206,8 @@ public record DeviceManifest(List<Entry> entries) {
         for (Entry s : missing) problems.add("missing device " + s.describe());
         for (Entry h : extra) problems.add("extra device " + h.describe());
         if (problems.isEmpty()) return null;
-        return String.join("; ", problems) + ": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=/id=)";
+        return String.join("; ", problems) + ": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=/id=,"
+                + " SCSI controllers as --scsi-controller id=,bus=,addr= and their disks as --scsi ...,controller=,lun=,id=)";
     }
 
     private static Map<String, Entry> byPlace(DeviceManifest m) {

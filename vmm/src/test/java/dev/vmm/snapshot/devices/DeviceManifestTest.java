@@ -47,7 +47,8 @@ class DeviceManifestTest {
                 .contains("virtio-net at pci.0 03.0 has MAC 52:54:00:12:34:56 in the state, 52:54:00:12:34:57 here")
                 .contains("pci.0 05.0 is virtio-blk 'vd1' at pci.0 05.0 in the state but virtio-rng here")
                 .contains("extra device virtio-blk at pci.0 09.0")
-                .endsWith(": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=/id=)");
+                .endsWith(": start the destination with the source's current devices (hot-plugged ones as --disk/--net with their bus=/addr=/id=,"
+                        + " SCSI controllers as --scsi-controller id=,bus=,addr= and their disks as --scsi ...,controller=,lun=,id=)");
         assertThat(saved.difference(of(HOST, NIC))).startsWith("missing device virtio-blk 'vd1' at pci.0 05.0");
         assertThat(saved.difference(of(HOST, NIC, new DeviceManifest.Entry("rp1", 0, 0, "virtio-blk", "", 1, "", 1))))
                 .startsWith("virtio-blk 'vd1' at pci.0 05.0 is at rp1 00.0 here");
