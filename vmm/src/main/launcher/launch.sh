@@ -56,6 +56,14 @@ done
 case "${1:-} ${2:-}" in
   "img info"|"cpuid "*) jit=$short ;;
 esac
+# Without a JIT the AOT cache's profiles have no use, but JDK 25 still replays them: a "Training
+# replay" thread that the main thread hands work to at every class initialisation (~3 % of a dry
+# run's CPU samples, mostly lock hand-offs). Off for the short commands (JVM alone: dry run 238 -> 224
+# ms CPU, img info 235 -> 221 ms, medians of 41, load 3; #19). A diagnostic option of JDK 25
+# only: another JDK would refuse to start.
+if [ "$jit" = "$short" ] && [ "${VMM_JDK_MAJOR:-0}" = 25 ]; then
+  jit="$jit -XX:+UnlockDiagnosticVMOptions -XX:-AOTReplayTraining"
+fi
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
 # -cp and the main class, not -jar: -jar makes the java launcher and LauncherHelper read the
