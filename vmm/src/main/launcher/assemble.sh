@@ -11,6 +11,10 @@ if [ -n "$java" ] && "$java" -version 2>&1 | grep -q 'version "\(2[4-9]\|[3-9][0
 else
   echo "[vmm] JDK older than 24: picocli's class files stay as they are (the AOT cache needs JDK 25 anyway)"
 fi
-{ echo '#!/bin/sh'; cat "$dir/find-jdk.sh" "$dir/launch.sh"; cat "$jar"; } > "$out.tmp"
+# The build's id keys the launcher's CDS/AOT caches without a `stat` at every start (#19): a hash
+# of what the JVM runs (the launcher's options and the jar), so that another build never takes
+# this one's cache.
+build=$(cat "$dir/find-jdk.sh" "$dir/launch.sh" "$jar" | sha256sum | cut -c1-16)
+{ echo '#!/bin/sh'; echo "vmm_build=$build"; cat "$dir/find-jdk.sh" "$dir/launch.sh"; cat "$jar"; } > "$out.tmp"
 chmod +x "$out.tmp"
 mv "$out.tmp" "$out"

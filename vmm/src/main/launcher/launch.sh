@@ -9,16 +9,14 @@ case "$0" in
   *) self=$(readlink -f "$0") ;;
 esac
 cache="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/vmm"
-# A class-data-sharing archive made on first run (keyed by this binary's size and time) cuts
-# JVM start-up; if the cache directory is not writable the JVM simply runs without it.
-# The AOT cache below is tied to the JDK too (a mismatch is ignored silently, never remade): key on it.
-# One stat for both files: "size-mtime size-mtime" -> key "size-mtime-mtime" (0 for what is missing).
-stamps=$(stat -c '%s-%Y' "$self" "$VMM_JDK/release" 2>/dev/null)
-case "$stamps" in
-  *[!0-9-]*[0-9]-[0-9]*) key="${stamps%%[!0-9-]*}-${stamps##*-}" ;;
-  [0-9]*-[0-9]*) key="$stamps-0" ;;
-  *) key=0-0 ;;
-esac
+# A class-data-sharing archive made on first run cuts JVM start-up; if the cache directory is not
+# writable the JVM simply runs without it. Both archives are keyed without a fork (a `stat` cost
+# ~7 ms CPU per start; #19): on this build's id (assemble.sh writes vmm_build, a hash of the
+# launcher and the jar, above) and on the JDK's JAVA_RUNTIME_VERSION (read from its release file
+# by find-jdk.sh), which a JDK update changes: the JVM ignores an archive of another JVM silently.
+jdk=$VMM_JDK_RUNTIME
+case "$jdk" in ""|*[!A-Za-z0-9.+_-]*) jdk="jdk$VMM_JDK_MAJOR" ;; esac
+key="${vmm_build:-0}-$jdk"
 cds=""
 if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; then
   # Archives of earlier builds are useless to this one: keep only ours.
@@ -28,15 +26,19 @@ if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; the
   cds="-XX:SharedArchiveFile=$cache/vmm-$key.jsa -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off"
   # Better still, JDK 25's AOT cache (classes loaded and linked, lambdas and profiles): made once, in the background, by a training run of the short
   # commands (dev.vmm.aot.AotTraining) with this launcher's JVM options; used from the next start.
-  # An unusable cache (other JDK) is ignored silently; nothing of the training reaches the user.
+  # The JVM also records this file's modification time in the cache and silently ignores the cache
+  # when it differs (a copied binary, same build id): a cache older than the binary is not used
+  # but made again. The training gives the cache at least the binary's time, so that a binary dated
+  # in the future does not make every start train. Nothing of the training reaches the user.
   aot="$cache/vmm-$key.aot"
-  if [ -f "$aot" ]; then
+  if [ -f "$aot" ] && ! [ "$self" -nt "$aot" ]; then
     cds="-XX:AOTCache=$aot -Xlog:aot=off -Xlog:cds=off"
   elif [ ! -e "$aot.failed" ] && [ "${VMM_JDK_MAJOR:-0}" -ge 25 ] \
       && { find "$aot.lock" -maxdepth 0 -mmin +10 -exec rm -rf {} + ; mkdir "$aot.lock"; } 2>/dev/null; then
     ( nice "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -Xss1m \
         --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput="$aot.tmp" -cp "$self" dev.vmm.aot.AotTraining \
-        && mv -f "$aot.tmp" "$aot" || : > "$aot.failed"; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
+        && { ! [ "$self" -nt "$aot.tmp" ] || touch -r "$self" "$aot.tmp"; } && mv -f "$aot.tmp" "$aot" \
+        || : > "$aot.failed"; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
   fi
 fi
 # Short commands (a dry run, image info, cpuid, help, version) end before any JIT would pay off.
@@ -54,6 +56,14 @@ done
 case "${1:-} ${2:-}" in
   "img info"|"cpuid "*) jit=$short ;;
 esac
+# Without a JIT the AOT cache's profiles have no use, but JDK 25 still replays them: a "Training
+# replay" thread that the main thread hands work to at every class initialisation (~3 % of a dry
+# run's CPU samples, mostly lock hand-offs). Off for the short commands (JVM alone: dry run 238 -> 224
+# ms CPU, img info 235 -> 221 ms, medians of 41, load 3; #19). A diagnostic option of JDK 25
+# only: another JDK would refuse to start.
+if [ "$jit" = "$short" ] && [ "${VMM_JDK_MAJOR:-0}" = 25 ]; then
+  jit="$jit -XX:+UnlockDiagnosticVMOptions -XX:-AOTReplayTraining"
+fi
 # Guest RAM lives outside the Java heap, so the heap stays small; Serial GC has the smallest
 # footprint and start-up cost. VMM_JAVA_OPTS may add or override options.
 # -cp and the main class, not -jar: -jar makes the java launcher and LauncherHelper read the

@@ -26,10 +26,25 @@ public final class Bpf {
     /** One {@code struct sock_filter}, resolved. */
     public record Insn(int code, int jt, int jf, int k) {}
 
-    private sealed interface Op {}
-    private record Load(int offset) implements Op {}
-    private record Jump(int cond, int k, String ifTrue, String ifFalse) implements Op {}
-    private record Ret(int action) implements Op {}
+    /**
+     * An instruction before label resolution. Each encodes itself (a method, not a pattern
+     * {@code switch}: the switch's {@code $$TypeSwitch} class is spun at run time on every start,
+     * and {@code img info} assembles its filter before the printout; #19).
+     */
+    private sealed interface Op {
+        Insn encode(Bpf program, int pc);
+    }
+    private record Load(int offset) implements Op {
+        public Insn encode(Bpf program, int pc) { return new Insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, offset); }
+    }
+    private record Jump(int cond, int k, String ifTrue, String ifFalse) implements Op {
+        public Insn encode(Bpf program, int pc) {
+            return new Insn(BPF_JMP | cond | BPF_K, program.offset(pc, ifTrue), program.offset(pc, ifFalse), k);
+        }
+    }
+    private record Ret(int action) implements Op {
+        public Insn encode(Bpf program, int pc) { return new Insn(BPF_RET | BPF_K, 0, 0, action); }
+    }
 
     private final List<Op> ops = new ArrayList<>();
     private final Map<String, Integer> labels = new HashMap<>();
@@ -80,14 +95,7 @@ public final class Bpf {
         for (Map.Entry<String, Integer> l : labels.entrySet())
             if (l.getValue() >= ops.size()) throw new IllegalStateException("label at the end of the program: " + l.getKey());
         List<Insn> out = new ArrayList<>(ops.size());
-        for (int pc = 0; pc < ops.size(); pc++) {
-            Insn insn = switch (ops.get(pc)) {
-                case Load l -> new Insn(BPF_LD | BPF_W | BPF_ABS, 0, 0, l.offset());
-                case Ret r -> new Insn(BPF_RET | BPF_K, 0, 0, r.action());
-                case Jump j -> new Insn(BPF_JMP | j.cond() | BPF_K, offset(pc, j.ifTrue()), offset(pc, j.ifFalse()), j.k());
-            };
-            out.add(insn);
-        }
+        for (int pc = 0; pc < ops.size(); pc++) out.add(ops.get(pc).encode(this, pc));
         return List.copyOf(out);
     }
 

@@ -12,6 +12,7 @@ import java.util.List;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
@@ -75,7 +76,9 @@ public final class Seccomp {
             MemorySegment filter = encode(program, a);
             MemorySegment fprog = a.allocate(SOCK_FPROG);
             fprog.set(JAVA_SHORT, 0, (short) program.size());
-            fprog.set(ADDRESS, 8, filter);
+            // The pointer as the 64-bit integer it is on x86-64 (SOCK_FPROG's ADDRESS field): setting an
+            // ADDRESS adapts a VarHandle at run time (IndirectVarHandle, LambdaForms) on every start (#19).
+            fprog.set(JAVA_LONG, 8, filter.address());
             long r = Libc.seccompRaw(SECCOMP_SET_MODE_FILTER, flags, fprog);
             if (r < 0) throw new NativeException("seccomp(SECCOMP_SET_MODE_FILTER)", (int) -r);
             // With TSYNC a positive result is the id of a thread that could not be synchronised.

@@ -46,9 +46,9 @@ class SnapshotReaderFuzzTest {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        Uart16550 uart = new Uart16550(InterruptLine.NONE, b -> { });
-        CmosRtc cmos = new CmosRtc(Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), InterruptLine.NONE, 128 << 20, 0);
-        I8042 kbd = new I8042(InterruptLine.NONE, InterruptLine.NONE, () -> { });
+        Uart16550 uart = new Uart16550(InterruptLine.none(), b -> { });
+        CmosRtc cmos = new CmosRtc(Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), InterruptLine.none(), 128 << 20, 0);
+        I8042 kbd = new I8042(InterruptLine.none(), InterruptLine.none(), () -> { });
         try (StateReader r = new StateReader(new ByteArrayInputStream(stream))) {
             r.readAll(new StateReader.Handler() {
                 @Override
@@ -119,9 +119,9 @@ class SnapshotReaderFuzzTest {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         DataOutputStream out = new DataOutputStream(b);
         switch (name) {
-            case "uart/com1" -> RecordCodec.write(out, new Uart16550(InterruptLine.NONE, x -> { }).state());
-            case "cmos" -> RecordCodec.write(out, new CmosRtc(Clock.systemUTC(), InterruptLine.NONE, 128 << 20, 0).state());
-            case "i8042" -> RecordCodec.write(out, new I8042(InterruptLine.NONE, InterruptLine.NONE, () -> { }).state());
+            case "uart/com1" -> RecordCodec.write(out, new Uart16550(InterruptLine.none(), x -> { }).state());
+            case "cmos" -> RecordCodec.write(out, new CmosRtc(Clock.systemUTC(), InterruptLine.none(), 128 << 20, 0).state());
+            case "i8042" -> RecordCodec.write(out, new I8042(InterruptLine.none(), InterruptLine.none(), () -> { }).state());
             case "machine" -> {
                 out.writeLong(data.consumeLong());
                 out.writeInt(data.consumeInt());

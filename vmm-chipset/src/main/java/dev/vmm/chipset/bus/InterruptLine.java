@@ -14,5 +14,12 @@ public interface InterruptLine {
         set(false);
     }
 
-    InterruptLine NONE = level -> { };
+    /**
+     * A line wired to nothing. A method, not a constant field: a field would give this interface a
+     * static initializer, and the JDK's AOT cache keeps no lambda of an interface that has one and
+     * default methods — every {@code InterruptLine} lambda was spun again at each start (#19).
+     */
+    static InterruptLine none() {
+        return level -> { };
+    }
 }

@@ -72,7 +72,7 @@ public final class XhciController implements PciDevice, UsbHub {
     private final DeviceSlot[] slots = new DeviceSlot[CapabilityRegisters.MAX_SLOTS + 1];
     private final TransferRunner transfers;
     private final CommandRunner commands;
-    private volatile InterruptLine intx = InterruptLine.NONE;
+    private volatile InterruptLine intx = InterruptLine.none();
 
     private int usbcmd;
     private int usbsts = STS_HCH;

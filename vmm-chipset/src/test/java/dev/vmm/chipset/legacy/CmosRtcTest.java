@@ -15,7 +15,7 @@ class CmosRtcTest {
     static final long MIB = 1L << 20, GIB = 1L << 30;
     // Saturday 2024-02-29 13:45:07.250 UTC
     final MutableClock clock = new MutableClock(Instant.parse("2024-02-29T13:45:07.250Z"), ZoneOffset.UTC);
-    final CmosRtc rtc = new CmosRtc(clock, InterruptLine.NONE, 2 * GIB, 3 * GIB);
+    final CmosRtc rtc = new CmosRtc(clock, InterruptLine.none(), 2 * GIB, 3 * GIB);
 
     int cmos(int index) {
         rtc.write(0, 1, index);
@@ -79,7 +79,7 @@ class CmosRtcTest {
 
     @Test
     void usesTheClocksTimeZone() {
-        CmosRtc local = new CmosRtc(clock.withZone(ZoneId.of("Asia/Tokyo")), InterruptLine.NONE, GIB, 0);
+        CmosRtc local = new CmosRtc(clock.withZone(ZoneId.of("Asia/Tokyo")), InterruptLine.none(), GIB, 0);
         local.write(0, 1, 0x04);
         assertThat(local.read(1, 1)).isEqualTo(0x22);
     }
@@ -109,7 +109,7 @@ class CmosRtcTest {
         assertThat(cmos(0x04)).isEqualTo(0x10);
         // The offset survives a snapshot into a device on a clock 100 s later.
         MutableClock later = new MutableClock(clock.instant().plusSeconds(100), ZoneOffset.UTC);
-        CmosRtc copy = new CmosRtc(later, InterruptLine.NONE, GIB, 0);
+        CmosRtc copy = new CmosRtc(later, InterruptLine.none(), GIB, 0);
         copy.restore(rtc.state());
         copy.write(0, 1, 0x02);
         assertThat(copy.read(1, 1)).isEqualTo(0x01); // 10:00:01 + 100 s = 10:01:41
@@ -203,7 +203,7 @@ class CmosRtcTest {
         assertThat(cmos(0x34) | cmos(0x35) << 8).isEqualTo((int) ((2 * GIB - 16 * MIB) / 65536));
         assertThat(cmos(0x5b) | cmos(0x5c) << 8 | cmos(0x5d) << 16).isEqualTo((int) (3 * GIB / 65536));
 
-        CmosRtc small = new CmosRtc(clock, InterruptLine.NONE, 8 * MIB, 0);
+        CmosRtc small = new CmosRtc(clock, InterruptLine.none(), 8 * MIB, 0);
         small.write(0, 1, 0x17);
         long lo = small.read(1, 1);
         small.write(0, 1, 0x18);
@@ -214,9 +214,9 @@ class CmosRtcTest {
 
     @Test
     void rejectsImpossibleMemorySizes() {
-        assertThatThrownBy(() -> new CmosRtc(clock, InterruptLine.NONE, 5 * GIB, 0))
+        assertThatThrownBy(() -> new CmosRtc(clock, InterruptLine.none(), 5 * GIB, 0))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new CmosRtc(clock, InterruptLine.NONE, GIB, -1))
+        assertThatThrownBy(() -> new CmosRtc(clock, InterruptLine.none(), GIB, -1))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
@@ -238,7 +238,7 @@ class CmosRtcTest {
         cmos(0x0b, 0x06);
         rtc.write(0, 1, 0x80 | 0x40);
         CmosRtc.State s = rtc.state();
-        CmosRtc copy = new CmosRtc(clock, InterruptLine.NONE, GIB, 0);
+        CmosRtc copy = new CmosRtc(clock, InterruptLine.none(), GIB, 0);
         copy.restore(s);
         assertThat(copy.state()).usingRecursiveComparison().isEqualTo(s);
         assertThat(copy.read(1, 1)).isEqualTo(0x11);

@@ -25,8 +25,8 @@ class PcPortsWiringTest {
 
         Uart16550 com1 = new Uart16550(irq4, b -> console.write(b));
         pio.register(0x3f8, Uart16550.SIZE, com1);
-        pio.register(I8042.BASE, I8042.SIZE, new I8042(InterruptLine.NONE, InterruptLine.NONE, resets::incrementAndGet));
-        pio.register(CmosRtc.BASE, CmosRtc.SIZE, new CmosRtc(Clock.systemUTC(), InterruptLine.NONE, 1L << 30, 0));
+        pio.register(I8042.BASE, I8042.SIZE, new I8042(InterruptLine.none(), InterruptLine.none(), resets::incrementAndGet));
+        pio.register(CmosRtc.BASE, CmosRtc.SIZE, new CmosRtc(Clock.systemUTC(), InterruptLine.none(), 1L << 30, 0));
         pio.register(DebugExit.DEFAULT_PORT, DebugExit.SIZE, new DebugExit(exits::add));
         pio.register(Pvpanic.DEFAULT_PORT, Pvpanic.SIZE, new Pvpanic(panics::add));
         pio.register(ResetControl.PORT, ResetControl.SIZE, new ResetControl(resets::incrementAndGet));

@@ -406,7 +406,7 @@ class Uart16550Test {
         assertThat(s.rxFifo()).containsExactly("hello".getBytes());
 
         RecordingLine line2 = new RecordingLine();
-        Uart16550 copy = new Uart16550(line2, ByteSink.NULL);
+        Uart16550 copy = new Uart16550(line2, ByteSink.none());
         copy.restore(s);
         assertThat(line2.level()).isTrue();
         assertThat(copy.state()).usingRecursiveComparison().isEqualTo(s);

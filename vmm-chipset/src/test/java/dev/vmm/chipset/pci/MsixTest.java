@@ -47,7 +47,7 @@ class MsixTest {
     void setUp() {
         Bus pio = new Bus("pio");
         mmio = new Bus("mmio");
-        PciBus root = PciBus.root(new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.NONE, 10, 10, 11, 11)));
+        PciBus root = PciBus.root(new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.none(), 10, 10, 11, 11)));
         new PciHostBridge(root).registerPorts(pio);
         guest = new FakeGuest(pio);
         MsixDevice dev = new MsixDevice();

@@ -24,7 +24,7 @@ class PciBarMappingTest {
     void setUp() {
         pio = new Bus("pio");
         mmio = new Bus("mmio");
-        platform = new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.NONE, 10, 10, 11, 11))
+        platform = new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.none(), 10, 10, 11, 11))
                 .barListener((f, bar, o, n) -> listened.add(f.address() + " " + bar + ":" + Long.toHexString(o) + "->" + Long.toHexString(n)));
         root = PciBus.root(platform);
         new PciHostBridge(root).registerPorts(pio);

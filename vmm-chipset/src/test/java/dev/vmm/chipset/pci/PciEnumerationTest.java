@@ -33,7 +33,7 @@ class PciEnumerationTest {
     void setUp() {
         pio = new Bus("pio");
         mmio = new Bus("mmio");
-        PciPlatform platform = new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.NONE, 10, 10, 11, 11))
+        PciPlatform platform = new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.none(), 10, 10, 11, 11))
                 .mmioWindow(0xC000_0000L, 0x3EC0_0000L)
                 .mmioWindow(0x80_0000_0000L, 0x80_0000_0000L)
                 .ioWindow(0x1000, 0xF000);

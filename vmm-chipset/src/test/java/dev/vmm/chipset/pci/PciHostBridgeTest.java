@@ -22,7 +22,7 @@ class PciHostBridgeTest {
     void setUp() {
         pio = new Bus("pio");
         mmio = new Bus("mmio");
-        root = PciBus.root(new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.NONE, 10, 10, 11, 11)));
+        root = PciBus.root(new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.none(), 10, 10, 11, 11)));
         host = new PciHostBridge(root);
         host.registerPorts(pio);
         dev = new TestDevice(0xABCD);

@@ -13,7 +13,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PciResourceAllocatorTest {
     private final Bus pio = new Bus("pio");
     private final Bus mmio = new Bus("mmio");
-    private final PciBus root = PciBus.root(new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.NONE, 10, 10, 11, 11)));
+    private final PciBus root = PciBus.root(new PciPlatform(pio, mmio, PciInterruptRouter.pirq(g -> InterruptLine.none(), 10, 10, 11, 11)));
     private final PciHostBridge host = new PciHostBridge(root);
     private final List<TestDevice> devices = new ArrayList<>();
 

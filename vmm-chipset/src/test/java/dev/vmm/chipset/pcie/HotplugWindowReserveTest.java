@@ -16,7 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class HotplugWindowReserveTest {
     @Test
     void emptyHotplugPortsKeepTwoMebibytesPlainBridgesNothing() {
-        PciBus root = PciBus.root(new PciPlatform(new Bus("pio"), new Bus("mmio"), PciInterruptRouter.pirq(g -> InterruptLine.NONE, 10, 10, 11, 11)));
+        PciBus root = PciBus.root(new PciPlatform(new Bus("pio"), new Bus("mmio"), PciInterruptRouter.pirq(g -> InterruptLine.none(), 10, 10, 11, 11)));
         PcieRootPort port1 = new PcieRootPort(1, 0), port2 = new PcieRootPort(2, 1);
         PciBridge plain = new PciBridge();
         root.attach(1, 0, port1.bridge());
