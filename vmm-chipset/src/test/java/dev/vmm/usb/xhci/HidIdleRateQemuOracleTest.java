@@ -26,7 +26,13 @@ import static org.assertj.core.api.Assertions.assertThat;
  * interrupt IN TD kept queued for a window of host time, counting the reports that complete
  * while nothing changes. Both run on a loaded shared machine, so the comparison has a tolerance:
  * each count must lie between 60 % and 105 % of window / (duration × 4 ms), and the two counts
- * within 25 % of each other; duration 0 must give no report at all on either.
+ * within 25 % of each other.
+ *
+ * <p>Duration 0 is measured twice. Before any other rate was set it must give no report at all
+ * on either. After the 100 ms rate it may give one: a repeat that fell due before SET_IDLE 0 took
+ * effect (QEMU keeps such a due repeat pending and sends it with the next IN; the control
+ * transfer setting 0 goes through qtest register by register, and on a loaded machine it took
+ * more than a period, so QEMU once gave 1 here), but not a second one.
  */
 class HidIdleRateQemuOracleTest {
     private static final long WINDOW_NANOS = TimeUnit.MILLISECONDS.toNanos(2000);
@@ -34,8 +40,8 @@ class HidIdleRateQemuOracleTest {
     @TempDir
     Path dir;
 
-    /** Reports counted for duration 25 (100 ms), then for duration 0, over one enumeration. */
-    private record Counts(int repeating, int silent) { }
+    /** Reports counted for duration 0 (before any other), then 25 (100 ms), then 0 again, over one enumeration. */
+    private record Counts(int silentFirst, int repeating, int silentAfter) { }
 
     private static Counts count(XhciDriver d) {
         XhciDescriptorScript.Transcript t = XhciDescriptorScript.run(d, List.of()); // enumerates and configures
@@ -44,11 +50,13 @@ class HidIdleRateQemuOracleTest {
         assertThat(code(d.configure(dev, new XhciDriver.EndpointSpec(3, 7, 8)))).isEqualTo(CompletionCode.SUCCESS);
         long buf = d.alloc(8, 64);
 
+        assertThat(XhciDescriptorScript.noData(d, dev, 0x21, 0x0a, 0, 0)).isEqualTo(CompletionCode.SUCCESS);
+        int silentFirst = reportsWithin(d, dev, buf, WINDOW_NANOS / 4);
         assertThat(XhciDescriptorScript.noData(d, dev, 0x21, 0x0a, 25 << 8, 0)).isEqualTo(CompletionCode.SUCCESS);
         int repeating = reportsWithin(d, dev, buf, WINDOW_NANOS);
         assertThat(XhciDescriptorScript.noData(d, dev, 0x21, 0x0a, 0, 0)).isEqualTo(CompletionCode.SUCCESS);
-        int silent = reportsWithin(d, dev, buf, WINDOW_NANOS / 4);
-        return new Counts(repeating, silent);
+        int silentAfter = reportsWithin(d, dev, buf, WINDOW_NANOS / 4);
+        return new Counts(silentFirst, repeating, silentAfter);
     }
 
     /** Keeps one interrupt IN TD queued for {@code window} of host time; counts completed reports. */
@@ -98,12 +106,17 @@ class HidIdleRateQemuOracleTest {
             timer.shutdownNow();
         }
         System.out.println("idle rate 100 ms over 2 s: QEMU " + qemu.repeating() + " reports, ours " + ours.repeating()
-                + "; rate 0 over 0.5 s: QEMU " + qemu.silent() + ", ours " + ours.silent());
+                + "; rate 0 over 0.5 s before it: QEMU " + qemu.silentFirst() + ", ours " + ours.silentFirst()
+                + "; after it: QEMU " + qemu.silentAfter() + ", ours " + ours.silentAfter());
         int expected = (int) (WINDOW_NANOS / TimeUnit.MILLISECONDS.toNanos(100));
         assertThat(qemu.repeating()).as("QEMU").isBetween(expected * 60 / 100, expected * 105 / 100);
         assertThat(ours.repeating()).as("ours").isBetween(expected * 60 / 100, expected * 105 / 100);
         assertThat(Math.abs(qemu.repeating() - ours.repeating())).isLessThanOrEqualTo(Math.max(qemu.repeating(), ours.repeating()) / 4);
-        assertThat(qemu.silent()).as("QEMU, rate 0").isZero();
-        assertThat(ours.silent()).as("ours, rate 0").isZero();
+        assertThat(qemu.silentFirst()).as("QEMU, rate 0").isZero();
+        assertThat(ours.silentFirst()).as("ours, rate 0").isZero();
+        // At most the one repeat that was due before SET_IDLE 0 (the TD left queued by the 100 ms
+        // window takes an earlier one, uncounted); the 100 ms rate still running would give ~5.
+        assertThat(qemu.silentAfter()).as("QEMU, rate 0 after 100 ms").isBetween(0, 1);
+        assertThat(ours.silentAfter()).as("ours, rate 0 after 100 ms").isBetween(0, 1);
     }
 }
