@@ -141,6 +141,38 @@ class VirtioScsiTest {
         }
     }
 
+    /**
+     * The two driver-writable fields at their limits (PIT: the boundaries were unchecked):
+     * sense_size below 65536, cdb_size 6..255, whole 32-bit stores only; and the sizes the
+     * transport reads.
+     */
+    @Test
+    void configWritesAreTakenUpToTheirLimitsOnly() throws Exception {
+        try (ScsiHarness h = harness(1, 1, disk(image(DISK), "d"))) {
+            assertEquals(CONFIG_SIZE, h.dev.configSize());
+            assertEquals(36, CONFIG_SIZE);
+            assertEquals(64, h.dev.queueMaxSize(FIRST_REQUEST_QUEUE));
+            h.dev.writeConfig(20, 4, 65535);
+            assertEquals(65535, h.dev.readConfig(20, 4), "largest sense_size");
+            h.dev.writeConfig(20, 4, 65536);
+            assertEquals(65535, h.dev.readConfig(20, 4), "65536 ignored");
+            h.dev.writeConfig(20, 4, 0);
+            assertEquals(0, h.dev.readConfig(20, 4), "no sense at all is allowed");
+            h.dev.writeConfig(20, 2, 8);
+            assertEquals(0, h.dev.readConfig(20, 4), "a 2-byte store is ignored");
+            h.dev.writeConfig(24, 4, 6);
+            assertEquals(6, h.dev.readConfig(24, 4), "smallest cdb_size");
+            h.dev.writeConfig(24, 4, 5);
+            assertEquals(6, h.dev.readConfig(24, 4), "5 ignored");
+            h.dev.writeConfig(24, 4, 255);
+            assertEquals(255, h.dev.readConfig(24, 4), "largest cdb_size");
+            h.dev.writeConfig(24, 4, 256);
+            assertEquals(255, h.dev.readConfig(24, 4), "256 ignored");
+            h.dev.writeConfig(24, 4, 0x1_0000_0010L);
+            assertEquals(16, h.dev.readConfig(24, 4), "only the low 32 bits count");
+        }
+    }
+
     @Test
     void inquiryReportLunsAndReadCapacity16ThroughTheQueue() throws Exception {
         try (ScsiHarness h = harness(1, 1, disk(image(DISK), "first"), disk(image(2 * DISK), "second"))) {
