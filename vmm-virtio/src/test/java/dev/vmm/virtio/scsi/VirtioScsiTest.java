@@ -585,6 +585,8 @@ class VirtioScsiTest {
             assertEquals(T_PARAM_CHANGE, h.mem.readU32(ev));
             assertEquals(1, h.mem.readU8(ev + 4));
             assertEquals(0x2A09, h.mem.readU32(ev + 12));
+            h.barrier(0); // the interrupt goes at the end of the I/O thread's round, after the used entry
+            assertTrue(h.irq.used.get(EVENT_QUEUE) >= 1, "the driver was interrupted for the event");
 
             for (int i = 0; i < ScsiControlWorker.MAX_PENDING_EVENTS + 3; i++) h.dev.postEvent(T_TRANSPORT_RESET, 0, i);
             controlThreadBarrier(h);                    // every event queued (and the oldest dropped) before the buffer comes
