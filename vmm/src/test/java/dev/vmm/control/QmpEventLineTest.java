@@ -89,4 +89,27 @@ class QmpEventLineTest {
             server.close();
         }
     }
+
+    private static java.util.Set<Thread> acceptThreads() {
+        java.util.Set<Thread> out = new java.util.HashSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) if (t.getName().contains("qmp-accept")) out.add(t);
+        return out;
+    }
+
+    /** close() ends the accept thread (a blocked accept() is woken only by shutting the socket down) and removes the path. */
+    @Test
+    void closeEndsTheAcceptLoopAndRemovesTheSocket() throws Exception {
+        java.util.Set<Thread> before = acceptThreads();
+        QmpServer server = new QmpServer(dir.resolve("qmp.sock"), "test");
+        server.start();
+        java.util.Set<Thread> mine = acceptThreads();
+        mine.removeAll(before);
+        assertThat(mine).as("the server's accept thread").hasSize(1);
+        Thread accept = mine.iterator().next();
+        connect(server); // it serves
+        server.close();
+        accept.join(DeadlineInputStream.WAIT_MS);
+        assertThat(accept.isAlive()).as("accept loop still running after close").isFalse();
+        assertThat(java.nio.file.Files.exists(server.path())).isFalse();
+    }
 }
