@@ -57,6 +57,8 @@ public final class MigrationSource {
     private volatile long setupPauseMs;
     private volatile long downtimeMs;
     private volatile long expectedDowntimeMs;
+    /** The expected downtime of the round that chose stop-and-copy (-1 until then): the engine's plan. */
+    private volatile long switchOverExpectedDowntimeMs = -1;
     private volatile long dirtyPagesRate;
     private volatile double mbps;
     private volatile long dirtySyncCount;
@@ -130,6 +132,15 @@ public final class MigrationSource {
     /** Waits until the migration is over; returns false on timeout. */
     public boolean await(long timeout, TimeUnit unit) throws InterruptedException {
         return finished.await(timeout, unit);
+    }
+
+    /**
+     * The downtime the engine expected when it chose stop-and-copy (what it had left at the
+     * bandwidth it measured, plus the verification cost), -1 before that. Unlike the measured
+     * downtime, a decision: it does not depend on how the host schedules the pause.
+     */
+    public long switchOverExpectedDowntimeMs() {
+        return switchOverExpectedDowntimeMs;
     }
 
     public MigrationStats stats() {
@@ -276,7 +287,10 @@ public final class MigrationSource {
             dirtyPagesRate = (long) (dirtyBytes / layout.pageSize * 1e9 / nanos);
             ConvergencePolicy.Decision d = ConvergencePolicy.decide(round, ConvergencePolicy.Settings.of(params, caps), convergence);
             expectedDowntimeMs = d.expectedDowntimeMs() == Long.MAX_VALUE ? Long.MAX_VALUE : d.expectedDowntimeMs() + pages.verifyCostMs();
-            if (d.action() == ConvergencePolicy.Action.STOP_AND_COPY) return iteration;
+            if (d.action() == ConvergencePolicy.Action.STOP_AND_COPY) {
+                switchOverExpectedDowntimeMs = expectedDowntimeMs;
+                return iteration;
+            }
             convergence = d.next();
             if (d.action() == ConvergencePolicy.Action.THROTTLE) {
                 throttle = d.throttlePercent();

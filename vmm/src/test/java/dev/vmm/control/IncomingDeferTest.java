@@ -138,7 +138,8 @@ class IncomingDeferTest {
         server.start();
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ch.connect(UnixDomainSocketAddress.of(server.path()));
-        Peer p = new Peer(new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8)),
+        Peer p = new Peer(new BufferedReader(new InputStreamReader(new DeadlineInputStream(Channels.newInputStream(ch), "our QMP server"),
+                StandardCharsets.UTF_8)),
                 Channels.newOutputStream(ch));
         p.in.readLine();
         p.execute("qmp_capabilities", null);

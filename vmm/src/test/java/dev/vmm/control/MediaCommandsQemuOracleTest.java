@@ -115,8 +115,8 @@ class MediaCommandsQemuOracleTest {
             server.start();
             SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
             ch.connect(UnixDomainSocketAddress.of(server.path()));
-            Conn ours = new Conn(new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8)), Channels.newOutputStream(ch));
-            Conn theirs = new Conn(new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8)), qemu.getOutputStream());
+            Conn ours = new Conn(new BufferedReader(new InputStreamReader(new DeadlineInputStream(Channels.newInputStream(ch), "our QMP server"), StandardCharsets.UTF_8)), Channels.newOutputStream(ch));
+            Conn theirs = new Conn(new BufferedReader(new InputStreamReader(new DeadlineInputStream(qemu.getInputStream(), "QEMU's QMP"), StandardCharsets.UTF_8)), qemu.getOutputStream());
 
             String two = "%DIR%/two.iso";
             List<String> script = List.of(

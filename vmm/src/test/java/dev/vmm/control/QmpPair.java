@@ -77,15 +77,16 @@ final class QmpPair implements AutoCloseable {
         cmd.addAll(qemuMachine);
         cmd.addAll(java.util.List.of("-nodefaults", "-display", "none", "-qmp", "stdio"));
         qemuProcess = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        qemu = new Client(new BufferedReader(new InputStreamReader(qemuProcess.getInputStream(), StandardCharsets.UTF_8)),
-                qemuProcess.getOutputStream());
+        // Every read bounded (DeadlineInputStream): a peer that stops answering fails the test in seconds.
+        qemu = new Client(new BufferedReader(new InputStreamReader(new DeadlineInputStream(qemuProcess.getInputStream(), "QEMU's QMP"),
+                StandardCharsets.UTF_8)), qemuProcess.getOutputStream());
         server = new QmpServer(dir.resolve("qmp.sock"), "test");
         install.accept(server);
         server.start();
         SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
         ch.connect(UnixDomainSocketAddress.of(server.path()));
-        ours = new Client(new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8)),
-                Channels.newOutputStream(ch));
+        ours = new Client(new BufferedReader(new InputStreamReader(new DeadlineInputStream(Channels.newInputStream(ch), "our QMP server"),
+                StandardCharsets.UTF_8)), Channels.newOutputStream(ch));
     }
 
     @Override

@@ -1,6 +1,7 @@
 package dev.vmm.virtio.net;
 
 import dev.vmm.virtio.net.tap.Tap;
+import dev.vmm.virtio.testing.SplitRingDriver;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -80,6 +81,12 @@ class VirtioNetStateTest {
             assertThat(h.usedHeads.get(0).get(seen)).isEqualTo(firstHeld);
             // Pair 1 is still in service (VQ_PAIRS_SET 2 survived): it transmits and gets its reply.
             assertThat(ping(h, 1, hostMac, NEW_MAC, 3, new byte[32], 2048)).as("log %s", h.log).isNotNull();
+            // The transmit worker counts the frame before it returns the chain, but the echo reply
+            // may come back on the other tap queue (tun's flow steering), served by pair 0's I/O
+            // thread, before pair 1's thread got to its count: wait for the transmitted chain first.
+            SplitRingDriver.Used sent = h.drivers[3].waitUsed(5000);
+            assertThat(sent).as("pair 1's frame returned on transmitq1; log %s", h.log).isNotNull();
+            assertThat(h.drivers[3].waitUsed(0)).as("one chain on transmitq1").isNull();
             assertThat(h.dev.stats(1).txPackets()).isEqualTo(1);
             assertThat(h.dev.stats(1).txDropped()).isZero();
             assertThat(h.irq.needsReset).isEmpty();

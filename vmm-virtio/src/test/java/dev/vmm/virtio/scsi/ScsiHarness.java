@@ -11,14 +11,29 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
-/** Guest RAM, I/O threads, a VirtioScsi over a target, and a guest driver for each of its queues. */
+/**
+ * Guest RAM, I/O threads, a VirtioScsi over a target, and a guest driver for each of its queues.
+ *
+ * <p>Every wait of the tests is bounded by {@link #WAIT_MS} and then fails naming what did not
+ * happen, closing included ({@link #close} gives the device and its threads {@link #WAIT_MS} to
+ * stop): a device that stops making progress (a worker that never completes a chain, never
+ * answers a stop) fails the test within seconds instead of hanging it on the production's own
+ * 30/60 s stop timeouts. That is also what makes such a mutant KILLED under PIT rather than
+ * TIMED_OUT (each timeout costs PIT a new minion JVM; docs/testing.md).
+ */
 final class ScsiHarness implements AutoCloseable {
     static final int CDB = VirtioScsi.DEFAULT_CDB_SIZE, SENSE = VirtioScsi.DEFAULT_SENSE_SIZE;
     static final int REQ = 19 + CDB, RESP = 12 + SENSE;
+    /** How long any single step the tests wait for may take: a completion, an event, a stop. */
+    static final long WAIT_MS = 5000;
 
     static final class Irq implements VirtioInterrupt {
         final AtomicIntegerArray used = new AtomicIntegerArray(64);
@@ -99,7 +114,7 @@ final class ScsiHarness implements AutoCloseable {
             sq.activate(mem);
             restored.add(sq);
         }
-        dev.close();
+        closeWithin(dev::close, "the quiesced virtio-scsi device");
         queues.clear();
         queues.addAll(restored);
         dev = next;
@@ -179,7 +194,7 @@ final class ScsiHarness implements AutoCloseable {
     Resp command(int q, byte[] lun8, byte[] cdb, byte[] out, int inLen) throws InterruptedException {
         long[] p = post(q, lun8, cdb, out, inLen);
         dev.queueNotify(q);
-        TestRings.Used u = waitUsed(q, 10_000);
+        TestRings.Used u = waitUsed(q, WAIT_MS);
         if (u == null) throw new AssertionError("no completion on queue " + q + "; log " + log + " resets " + irq.needsReset);
         if (u.id() != p[0]) throw new AssertionError("completed head " + u.id() + ", expected " + p[0]);
         return read(p, u, inLen);
@@ -205,15 +220,61 @@ final class ScsiHarness implements AutoCloseable {
 
     int tmf(int subtype, byte[] lun8) throws InterruptedException {
         long[] p = postTmf(subtype, lun8);
-        TestRings.Used u = waitUsed(VirtioScsi.CONTROL_QUEUE, 10_000);
+        TestRings.Used u = waitUsed(VirtioScsi.CONTROL_QUEUE, WAIT_MS);
         if (u == null || u.id() != p[0]) throw new AssertionError("TMF not completed: " + u + " log " + log);
         return mem.readU8(p[1]) & 0xFF;
     }
 
+    private final List<Runnable> beforeClose = new ArrayList<>();
+
+    /** Runs {@code r} first on {@link #close}, e.g. opening a test disk's gate so no read stays held. */
+    void beforeClose(Runnable r) {
+        beforeClose.add(r);
+    }
+
+    /**
+     * Returns once every task handed to I/O thread {@code i} before this call has run (tasks run
+     * in order); fails if the thread does not get there within {@link #WAIT_MS}.
+     */
+    void barrier(int i) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        threads.get(i).execute(() -> done.complete(null));
+        try {
+            done.get(WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("I/O thread " + i + " did not run a task within " + WAIT_MS + " ms; log " + log, e);
+        }
+    }
+
+    /**
+     * Runs {@code close} on a helper thread and fails if it takes more than {@link #WAIT_MS} (a
+     * worker that never stops would otherwise hold the test for the device's own stop timeouts).
+     */
+    private void closeWithin(Runnable close, String what) {
+        CompletableFuture<Void> done = CompletableFuture.runAsync(close, r -> {
+            Thread t = new Thread(r, "scsi-test-close");
+            t.setDaemon(true);
+            t.start();
+        });
+        try {
+            done.get(WAIT_MS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError(what + " did not close within " + WAIT_MS + " ms; log " + log);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted closing " + what, e);
+        } catch (ExecutionException e) {
+            throw new AssertionError("closing " + what + " failed", e.getCause());
+        }
+    }
+
     @Override
     public void close() {
-        dev.close();
-        for (IoThread t : threads) t.close();
+        beforeClose.forEach(Runnable::run);
+        closeWithin(() -> {
+            dev.close();
+            for (IoThread t : threads) t.close();
+        }, "virtio-scsi and its I/O threads");
         rings.close();
     }
 }

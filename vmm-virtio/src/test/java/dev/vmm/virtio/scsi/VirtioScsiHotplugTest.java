@@ -33,7 +33,7 @@ class VirtioScsiHotplugTest {
         long ev = h.alloc(16);
         h.drivers[EVENT_QUEUE].addWritable(ev, 16);
         h.dev.queueNotify(EVENT_QUEUE);
-        TestRings.Used u = h.waitUsed(EVENT_QUEUE, 5000);
+        TestRings.Used u = h.waitUsed(EVENT_QUEUE, ScsiHarness.WAIT_MS);
         assertNotNull(u, "no event delivered; log " + h.log);
         return new int[] {h.mem.readU32(ev), h.mem.readU8(ev + 5) & 0xFF, h.mem.readU8(ev + 6) & 0xFF,
                 h.mem.readU8(ev + 7) & 0xFF, h.mem.readU32(ev + 12)};
@@ -102,10 +102,11 @@ class VirtioScsiHotplugTest {
         VirtioScsiTest.GatedStore store = new VirtioScsiTest.GatedStore();
         Arrays.fill(store.data, 0, 512, (byte) 0x33);
         try (ScsiHarness h = harness(ScsiTarget.withoutUnits())) {
+            h.beforeClose(store.gate::countDown); // a failed assertion must not leave the read held
             assertTrue(h.dev.attachLun(1, new ScsiDisk(store, ScsiDisk.Config.of("g"))));
             long[] read = h.post(FIRST_REQUEST_QUEUE, ScsiHarness.lun(1), VirtioScsiTest.rw10(0x28, 0, 1), null, 512);
             h.dev.queueNotify(FIRST_REQUEST_QUEUE);
-            assertTrue(store.entered.await(5, TimeUnit.SECONDS));
+            assertTrue(store.entered.await(ScsiHarness.WAIT_MS, TimeUnit.MILLISECONDS));
 
             CompletableFuture<Void> gone = h.dev.detachLun(1);
             assertFalse(gone.isDone(), "the READ still runs on the disk");
@@ -114,8 +115,8 @@ class VirtioScsiHotplugTest {
             assertFalse(gone.isDone());
 
             store.gate.countDown();
-            gone.get(10, TimeUnit.SECONDS);
-            TestRings.Used u = h.waitUsed(FIRST_REQUEST_QUEUE, 5000);
+            gone.get(ScsiHarness.WAIT_MS, TimeUnit.MILLISECONDS);
+            TestRings.Used u = h.waitUsed(FIRST_REQUEST_QUEUE, ScsiHarness.WAIT_MS);
             assertNotNull(u);
             assertEquals(read[0], u.id());
             ScsiHarness.Resp r = h.read(read, u, 512);

@@ -9,6 +9,7 @@ import dev.vmm.virtio.queue.TestRings;
 import dev.vmm.virtio.testing.Blocked;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
@@ -29,6 +30,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * the events not yet delivered travel in the state; the restored device continues on the same
  * rings; a destination with other disks is refused.
  */
+@Timeout(value = 60, unit = TimeUnit.SECONDS) // backstop; each wait inside fails after ScsiHarness.WAIT_MS
 class VirtioScsiStateTest {
     @TempDir Path tmp;
     final List<BlockDevice> opened = new ArrayList<>();
@@ -56,18 +58,19 @@ class VirtioScsiStateTest {
         ScsiConfig cfg = ScsiConfig.of(1).withQueueSize(64);
         ScsiTarget target = new ScsiTarget(List.of(lun0, lun1));
         try (ScsiHarness h = new ScsiHarness(target, cfg, 1)) {
+            h.beforeClose(gated.gate::countDown); // a failed assertion must not leave the read held
             h.dev.writeConfig(20, 4, 64); // sense_size
             h.dev.postEvent(T_PARAM_CHANGE, 1, 0x2A09);
             h.dev.postEvent(T_TRANSPORT_RESET, 0, 7);
             // A read held by the disk, and a LUN reset that waits for it.
             long[] read = h.post(FIRST_REQUEST_QUEUE, ScsiHarness.lun(0), VirtioScsiTest.rw10(0x28, 0, 1), null, 512);
             h.dev.queueNotify(FIRST_REQUEST_QUEUE);
-            assertThat(gated.entered.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(gated.entered.await(ScsiHarness.WAIT_MS, TimeUnit.MILLISECONDS)).isTrue();
             long[] tmf = h.postTmf(TMF_LOGICAL_UNIT_RESET, ScsiHarness.lun(0));
             // Barrier: a QUERY TASK behind the reset on the control queue; answered first, it proves
             // the reset was popped and parked (the control worker handles requests in order).
             long[] query = h.postTmf(TMF_QUERY_TASK, ScsiHarness.lun(0));
-            TestRings.Used q = h.waitUsed(CONTROL_QUEUE, 5000);
+            TestRings.Used q = h.waitUsed(CONTROL_QUEUE, ScsiHarness.WAIT_MS);
             assertThat(q).as("control queue answered nothing; log %s", h.log).isNotNull();
             assertThat(q.id()).as("LUN reset answered while a command is in flight").isEqualTo((int) query[0]);
             assertThat(h.mem.readU8(query[1])).isEqualTo((byte) S_FUNCTION_SUCCEEDED);
@@ -82,10 +85,10 @@ class VirtioScsiStateTest {
             }, "test-quiesce");
             quiescer.start();
             // quiesce() has reached its wait for the request workers' drain: only now is "not done" a finding.
-            Blocked.awaitParkedIn(quiescer, VirtioScsi.class.getName(), "quiesce", 5000);
+            Blocked.awaitParkedIn(quiescer, VirtioScsi.class.getName(), "quiesce", ScsiHarness.WAIT_MS);
             assertThat(quiesced).as("quiesce waits for the command in flight").isNotDone();
             gated.gate.countDown();
-            int[] rewind = quiesced.get(10, TimeUnit.SECONDS);
+            int[] rewind = quiesced.get(ScsiHarness.WAIT_MS, TimeUnit.MILLISECONDS);
             assertThat(rewind).containsExactly(0, 0, 0);
             TestRings.Used u = h.drivers[FIRST_REQUEST_QUEUE].pollUsed();
             assertThat(u).as("the read completed to the used ring before the state was taken").isNotNull();
@@ -105,7 +108,7 @@ class VirtioScsiStateTest {
             int e1 = h.drivers[EVENT_QUEUE].addWritable(ev, 16);
             int e2 = h.drivers[EVENT_QUEUE].addWritable(ev2, 16);
             h.dev.queueNotify(EVENT_QUEUE);
-            TestRings.Used first = h.waitUsed(EVENT_QUEUE, 5000), second = h.waitUsed(EVENT_QUEUE, 5000);
+            TestRings.Used first = h.waitUsed(EVENT_QUEUE, ScsiHarness.WAIT_MS), second = h.waitUsed(EVENT_QUEUE, ScsiHarness.WAIT_MS);
             assertThat(first.id()).isEqualTo(e1);
             assertThat(second.id()).isEqualTo(e2);
             assertThat(h.mem.readU32(ev)).isEqualTo(T_PARAM_CHANGE);

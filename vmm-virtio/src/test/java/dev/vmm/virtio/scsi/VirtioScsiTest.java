@@ -16,6 +16,7 @@ import dev.vmm.virtio.blk.UringRawBackend;
 import dev.vmm.virtio.queue.TestRings;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
@@ -38,6 +39,7 @@ import java.util.concurrent.TimeUnit;
 import static dev.vmm.virtio.scsi.VirtioScsi.*;
 import static org.junit.jupiter.api.Assertions.*;
 
+@Timeout(value = 60, unit = TimeUnit.SECONDS) // backstop; each wait inside fails after ScsiHarness.WAIT_MS
 class VirtioScsiTest {
     static final long DISK = 16L << 20;
 
@@ -136,6 +138,38 @@ class VirtioScsiTest {
             assertEquals(8, h.dev.readConfig(20, 4));
             h.dev.reset();
             assertEquals(96, h.dev.readConfig(20, 4), "reset restores sense_size");
+        }
+    }
+
+    /**
+     * The two driver-writable fields at their limits (PIT: the boundaries were unchecked):
+     * sense_size below 65536, cdb_size 6..255, whole 32-bit stores only; and the sizes the
+     * transport reads.
+     */
+    @Test
+    void configWritesAreTakenUpToTheirLimitsOnly() throws Exception {
+        try (ScsiHarness h = harness(1, 1, disk(image(DISK), "d"))) {
+            assertEquals(CONFIG_SIZE, h.dev.configSize());
+            assertEquals(36, CONFIG_SIZE);
+            assertEquals(64, h.dev.queueMaxSize(FIRST_REQUEST_QUEUE));
+            h.dev.writeConfig(20, 4, 65535);
+            assertEquals(65535, h.dev.readConfig(20, 4), "largest sense_size");
+            h.dev.writeConfig(20, 4, 65536);
+            assertEquals(65535, h.dev.readConfig(20, 4), "65536 ignored");
+            h.dev.writeConfig(20, 4, 0);
+            assertEquals(0, h.dev.readConfig(20, 4), "no sense at all is allowed");
+            h.dev.writeConfig(20, 2, 8);
+            assertEquals(0, h.dev.readConfig(20, 4), "a 2-byte store is ignored");
+            h.dev.writeConfig(24, 4, 6);
+            assertEquals(6, h.dev.readConfig(24, 4), "smallest cdb_size");
+            h.dev.writeConfig(24, 4, 5);
+            assertEquals(6, h.dev.readConfig(24, 4), "5 ignored");
+            h.dev.writeConfig(24, 4, 255);
+            assertEquals(255, h.dev.readConfig(24, 4), "largest cdb_size");
+            h.dev.writeConfig(24, 4, 256);
+            assertEquals(255, h.dev.readConfig(24, 4), "256 ignored");
+            h.dev.writeConfig(24, 4, 0x1_0000_0010L);
+            assertEquals(16, h.dev.readConfig(24, 4), "only the low 32 bits count");
         }
     }
 
@@ -367,7 +401,7 @@ class VirtioScsiTest {
             h.mem.write(resp, new byte[] {9, 9, 9, 9, 9});
             h.add(CONTROL_QUEUE, List.of(new long[] {req, 16, 0}, new long[] {resp, 5, 1}));
             h.dev.queueNotify(CONTROL_QUEUE);
-            TestRings.Used u = h.waitUsed(CONTROL_QUEUE, 5000);
+            TestRings.Used u = h.waitUsed(CONTROL_QUEUE, ScsiHarness.WAIT_MS);
             assertNotNull(u);
             assertEquals(5, u.len());
             assertEquals(0, h.mem.readU32(resp));
@@ -377,7 +411,7 @@ class VirtioScsiTest {
             h.mem.writeU32(req, 77);
             h.add(CONTROL_QUEUE, List.of(new long[] {req, 16, 0}, new long[] {resp, 1, 1}));
             h.dev.queueNotify(CONTROL_QUEUE);
-            assertNotNull(h.waitUsed(CONTROL_QUEUE, 5000));
+            assertNotNull(h.waitUsed(CONTROL_QUEUE, ScsiHarness.WAIT_MS));
             assertEquals(S_FAILURE, h.mem.readU8(resp));
             assertTrue(h.irq.used.get(CONTROL_QUEUE) > 0);
             assertTrue(h.irq.needsReset.isEmpty());
@@ -411,24 +445,26 @@ class VirtioScsiTest {
     void resetTaskManagementWaitsForCommandsInFlight() throws Exception {
         GatedStore store = new GatedStore();
         try (ScsiHarness h = harness(1, 1, new ScsiDisk(store, ScsiDisk.Config.of("g")))) {
+            h.beforeClose(store.gate::countDown); // a failed assertion must not leave the read held
             long[] p = h.post(FIRST_REQUEST_QUEUE, ScsiHarness.lun(0), rw10(0x28, 0, 1), null, 512);
             h.dev.queueNotify(FIRST_REQUEST_QUEUE);
-            assertTrue(store.entered.await(5, TimeUnit.SECONDS));
+            assertTrue(store.entered.await(ScsiHarness.WAIT_MS, TimeUnit.MILLISECONDS));
             // The I/O thread is not blocked: INQUIRY on the same queue completes meanwhile.
             assertEquals(0, h.command(FIRST_REQUEST_QUEUE, ScsiHarness.lun(0), new byte[] {0x12, 0, 0, 0, 36, 0}, null, 36).status());
             long[] t = h.postTmf(TMF_LOGICAL_UNIT_RESET, ScsiHarness.lun(0));
             // Barrier: a QUERY TASK behind it on the same control queue. The control worker pops in
             // order, so once the query is answered the reset has been handled (and parked) before it.
             long[] q = h.postTmf(TMF_QUERY_TASK, ScsiHarness.lun(0));
-            TestRings.Used first = h.waitUsed(CONTROL_QUEUE, 5000);
+            TestRings.Used first = h.waitUsed(CONTROL_QUEUE, ScsiHarness.WAIT_MS);
             assertNotNull(first, "control queue answered nothing; log " + h.log);
             assertEquals(q[0], first.id(), "LUN reset answered while a command is in flight");
             assertEquals(S_FUNCTION_SUCCEEDED, h.mem.readU8(q[1]), "QUERY TASK sees the command in flight");
             assertNull(h.drivers[CONTROL_QUEUE].pollUsed(), "LUN reset answered while a command is in flight");
             store.gate.countDown();
-            TestRings.Used u = h.waitUsed(FIRST_REQUEST_QUEUE, 5000);
+            TestRings.Used u = h.waitUsed(FIRST_REQUEST_QUEUE, ScsiHarness.WAIT_MS);
+            assertNotNull(u, "the held READ did not complete once released");
             assertEquals(p[0], u.id());
-            TestRings.Used tu = h.waitUsed(CONTROL_QUEUE, 5000);
+            TestRings.Used tu = h.waitUsed(CONTROL_QUEUE, ScsiHarness.WAIT_MS);
             assertNotNull(tu);
             assertEquals(t[0], tu.id());
             assertEquals(S_FUNCTION_COMPLETE, h.mem.readU8(t[1]));
@@ -456,7 +492,7 @@ class VirtioScsiTest {
                         return null;
                     }));
                 }
-                for (Future<?> f : fs) f.get(60, TimeUnit.SECONDS);
+                for (Future<?> f : fs) f.get(60, TimeUnit.SECONDS); // each command fails on its own after WAIT_MS
             } finally {
                 ex.shutdown();
             }
@@ -475,7 +511,7 @@ class VirtioScsiTest {
             h.mem.write(req, ScsiHarness.lun(0));
             int head = h.add(q, List.of(new long[] {req, 20, 0}, new long[] {resp, ScsiHarness.RESP, 1}));
             h.dev.queueNotify(q);
-            TestRings.Used u = h.waitUsed(q, 5000);
+            TestRings.Used u = h.waitUsed(q, ScsiHarness.WAIT_MS);
             assertEquals(head, u.id());
             assertEquals(S_FAILURE, h.mem.readU8(resp + 11));
             assertEquals(0, h.cmd(0, new byte[6], null, 0).status());
@@ -488,7 +524,7 @@ class VirtioScsiTest {
             head = h.add(q, List.of(new long[] {a, 5, 0}, new long[] {b, 14, 0}, new long[] {c, 32, 0},
                     new long[] {rs, ScsiHarness.RESP, 1}, new long[] {in, 36, 1}));
             h.dev.queueNotify(q);
-            u = h.waitUsed(q, 5000);
+            u = h.waitUsed(q, ScsiHarness.WAIT_MS);
             assertEquals(head, u.id());
             assertEquals(S_OK, h.mem.readU8(rs + 11));
             assertEquals('V', h.mem.readU8(in + 8));
@@ -498,7 +534,7 @@ class VirtioScsiTest {
             h.mem.write(r2, ScsiHarness.lun(0));
             h.add(q, List.of(new long[] {r2, ScsiHarness.REQ, 0}, new long[] {small, 10, 1}));
             h.dev.queueNotify(q);
-            long deadline = System.nanoTime() + 5_000_000_000L;
+            long deadline = System.nanoTime() + ScsiHarness.WAIT_MS * 1_000_000;
             while (h.irq.needsReset.isEmpty() && System.nanoTime() < deadline) Thread.sleep(1);
             assertEquals(1, h.irq.needsReset.size());
             assertTrue(h.irq.needsReset.peek().contains("writable"), h.irq.needsReset.peek());
@@ -511,7 +547,7 @@ class VirtioScsiTest {
         try (ScsiHarness h = harness(1, 1, disk(image(DISK), "d"))) {
             h.drivers[FIRST_REQUEST_QUEUE].publishRaw(1000); // head beyond the queue size
             h.dev.queueNotify(FIRST_REQUEST_QUEUE);
-            long deadline = System.nanoTime() + 5_000_000_000L;
+            long deadline = System.nanoTime() + ScsiHarness.WAIT_MS * 1_000_000;
             while (h.irq.needsReset.isEmpty() && System.nanoTime() < deadline) Thread.sleep(1);
             assertFalse(h.irq.needsReset.isEmpty());
             // The control queue (another queue) still answers.
@@ -542,20 +578,22 @@ class VirtioScsiTest {
             long ev = h.alloc(16);
             int head = h.drivers[EVENT_QUEUE].addWritable(ev, 16);
             h.dev.queueNotify(EVENT_QUEUE);
-            TestRings.Used u = h.waitUsed(EVENT_QUEUE, 5000);
+            TestRings.Used u = h.waitUsed(EVENT_QUEUE, ScsiHarness.WAIT_MS);
             assertNotNull(u);
             assertEquals(head, u.id());
             assertEquals(16, u.len());
             assertEquals(T_PARAM_CHANGE, h.mem.readU32(ev));
             assertEquals(1, h.mem.readU8(ev + 4));
             assertEquals(0x2A09, h.mem.readU32(ev + 12));
+            h.barrier(0); // the interrupt goes at the end of the I/O thread's round, after the used entry
+            assertTrue(h.irq.used.get(EVENT_QUEUE) >= 1, "the driver was interrupted for the event");
 
             for (int i = 0; i < ScsiControlWorker.MAX_PENDING_EVENTS + 3; i++) h.dev.postEvent(T_TRANSPORT_RESET, 0, i);
             controlThreadBarrier(h);                    // every event queued (and the oldest dropped) before the buffer comes
             long ev2 = h.alloc(16);
             h.drivers[EVENT_QUEUE].addWritable(ev2, 16);
             h.dev.queueNotify(EVENT_QUEUE);
-            assertNotNull(h.waitUsed(EVENT_QUEUE, 5000));
+            assertNotNull(h.waitUsed(EVENT_QUEUE, ScsiHarness.WAIT_MS));
             assertEquals(T_TRANSPORT_RESET | T_EVENTS_MISSED, h.mem.readU32(ev2));
             assertEquals(3, h.mem.readU32(ev2 + 12), "the oldest were dropped");
         }
@@ -566,7 +604,7 @@ class VirtioScsiTest {
      * before this call: {@code postEvent} hands its event to that thread, tasks run in order.
      */
     static void controlThreadBarrier(ScsiHarness h) {
-        h.threads.get(0).runAndWait(() -> { });
+        h.barrier(0);
     }
 
     @Test
