@@ -1,6 +1,6 @@
 package dev.vmm.config.scsi;
 
-import dev.vmm.Main;
+import dev.vmm.MainRun;
 import dev.vmm.config.ConfigException;
 import dev.vmm.config.DeviceSpec;
 import dev.vmm.config.DiskSpec;
@@ -12,8 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -156,23 +154,6 @@ class ScsiLayoutTest {
         }
     }
 
-    private record Run(int status, String out, String err) {}
-
-    private static Run run(String... args) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        PrintStream savedOut = System.out, savedErr = System.err;
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        int status;
-        try {
-            status = Main.run(args);
-        } finally {
-            System.setOut(savedOut);
-            System.setErr(savedErr);
-        }
-        return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
-
     /** Issue 15 item 2: a device id equal to a root port's is refused whatever the options' order (dry run included). */
     @Test
     void rootPortIdClashesAreRefusedInAnyOrder() throws Exception {
@@ -182,15 +163,15 @@ class ScsiLayoutTest {
         String[][] devices = {{"--disk", "path=" + a + ",id=rp1"}, {"--net", "fd=0,id=rp1"}, {"--scsi-controller", "id=rp1"},
                 {"--scsi", "path=" + a + ",id=rp1"}};
         for (String[] d : devices) {
-            Run before = run("run", "--dry-run", "--machine", "q35", d[0], d[1], "--pcie-root-port", port);
-            Run after = run("run", "--dry-run", "--machine", "q35", "--pcie-root-port", port, d[0], d[1]);
+            MainRun before = MainRun.run("run", "--dry-run", "--machine", "q35", d[0], d[1], "--pcie-root-port", port);
+            MainRun after = MainRun.run("run", "--dry-run", "--machine", "q35", "--pcie-root-port", port, d[0], d[1]);
             assertThat(before.status()).as("%s before the port: %s", d[0], before.err()).isEqualTo(2);
             assertThat(before.err().lines().toList()).as(d[0]).containsExactly("vmm: Duplicate ID 'rp1' for device");
             assertThat(after.status()).isEqualTo(2);
             assertThat(after.err()).isEqualTo(before.err());
         }
         // The new options through the whole dry run: the controller, its LUNs and their ids shown.
-        Run ok = run("run", "--dry-run", "--scsi-controller", "id=s1,addr=5", "--scsi", "path=" + a + ",controller=s1,lun=3,id=d1");
+        MainRun ok = MainRun.run("run", "--dry-run", "--scsi-controller", "id=s1,addr=5", "--scsi", "path=" + a + ",controller=s1,lun=3,id=d1");
         assertThat(ok.status()).as(ok.err()).isZero();
         assertThat(ok.out()).contains("00:05.0 virtio-scsi-pci bus s1.0: LUN 3 " + a + " (raw, id d1) id=s1");
     }
