@@ -103,4 +103,52 @@ class Qcow2HeaderQemuOracleTest {
         Matcher backing = BACKING.matcher(q.out());
         assertThat(ours.backingFile).as("backing file").isEqualTo(backing.find() ? backing.group(1) : null);
     }
+
+    /**
+     * The bitmaps extension, made by {@code qemu-img bitmap --add}, then one of its fields patched
+     * (offsets from the extension's start: 4 length, 8 nb_bitmaps, 12 reserved, 16 directory size,
+     * 24 directory offset): accepted exactly when QEMU accepts it.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "as qemu-img wrote it,        0,  4, 0",
+            "nb_bitmaps 0,                8,  4, 0",
+            "nb_bitmaps 65536,            8,  4, 65536",
+            "reserved field not zero,     12, 4, 1",
+            "directory size 0,            16, 8, 0",
+            "directory size past the cap, 16, 8, 67107841",
+            "directory offset 0,          24, 8, 0",
+            "directory offset unaligned,  24, 8, 66048",
+    })
+    void bitmapsExtensionIsAcceptedExactlyWhenQemuAcceptsIt(String what, int field, int width, long value) throws IOException {
+        QemuTools.assumeAvailable();
+        Path img = tmp.resolve("b.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat=1.1,cluster_size=65536", img.toString(), "1M");
+        run("qemu-img", "bitmap", "--add", img.toString(), "b0");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            long ext = -1;
+            f.seek(100); // header_length: the extensions follow it
+            for (long off = f.readInt(); off + 8 <= 4096 && ext < 0; ) { // walk the extensions after the v3 header
+                f.seek(off);
+                int type = f.readInt(), len = f.readInt();
+                if (type == Qcow2Header.EXT_BITMAPS) ext = off;
+                else if (type == 0) break;
+                else off += 8 + ((len + 7) & ~7);
+            }
+            assertThat(ext).as("qemu-img wrote a bitmaps extension").isPositive();
+            if (field != 0) {
+                f.seek(ext + field);
+                for (int i = width - 1; i >= 0; i--) f.write((int) (value >>> (8 * i)));
+            }
+        }
+        QemuTools.Result q = QemuTools.exec("qemu-img", "info", "-U", "--output=json", img.toString());
+        String error = null;
+        try (ImageFile file = ImageFile.open(img, true, false)) {
+            assertThat(Qcow2Header.read(file).hasBitmaps).isTrue();
+        } catch (ImageFormatException e) {
+            error = e.getMessage();
+        }
+        assertThat(error == null).as("%s: we accept (our error: %s) iff qemu-img info does (%s)", what, error, q.err().strip())
+                .isEqualTo(q.exit() == 0);
+    }
 }
