@@ -95,7 +95,6 @@ public final class Qcow2Checker {
 
     private void walkL1(String which, long[] l1, boolean active) {
         int entrySize = h.l2EntrySize();
-        long lastHost = -1;
         for (int i = 0; i < l1.length; i++) {
             if ((l1[i] & Qcow2Image.L1_RESERVED) != 0) {
                 corruption("found " + which + " L1 entry " + i + " with reserved bits set: 0x" + Long.toHexString(l1[i]));
@@ -112,6 +111,9 @@ public final class Qcow2Checker {
                 continue;
             }
             reference(which + " L2 table", l2off, cs);
+            // Fragmentation is counted within one L2 table, as qemu-img check counts it: the first
+            // allocated cluster of each table has no predecessor.
+            long lastHost = -1;
             ByteBuffer t = ByteBuffer.wrap(file.readBytes(l2off, (int) cs));
             for (int j = 0; j < cs / entrySize; j++) {
                 long e = t.getLong(j * entrySize);
@@ -122,14 +124,18 @@ public final class Qcow2Checker {
                     long sectors = (e >>> x) & ((1L << (62 - x)) - 1);
                     long len = (sectors + 1) * 512 - (host & 511);
                     reference(which + " compressed cluster", host, len);
-                    if (active) { allocated++; compressed++; }
+                    if (active) {
+                        allocated++;
+                        compressed++;
+                        // a compressed cluster starts inside a host cluster: it is "contiguous" only
+                        // if it starts exactly one cluster after its predecessor
+                        if (lastHost >= 0 && host != lastHost + cs) fragmented++;
+                        lastHost = host;
+                    }
                     continue;
                 }
                 long host = e & Qcow2Image.OFFSET_MASK;
-                if (host == 0) {
-                    if (active && (e & Qcow2Image.ZERO_FLAG) != 0 && h.version >= 3) allocated++;
-                    continue;
-                }
+                if (host == 0) continue; // unallocated or a zero cluster without a host cluster: not allocated
                 if ((host & (cs - 1)) != 0) {
                     corruption(which + " data cluster for guest cluster " + guestCluster + " at 0x" + Long.toHexString(host) + " is not cluster aligned");
                     continue;

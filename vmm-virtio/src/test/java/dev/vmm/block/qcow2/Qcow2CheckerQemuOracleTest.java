@@ -1,0 +1,138 @@
+package dev.vmm.block.qcow2;
+
+import dev.vmm.block.Images;
+import dev.vmm.block.QemuTools;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static dev.vmm.block.QemuTools.run;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@link Qcow2Checker} against the oracle, {@code qemu-img check --output=json} run on the same file
+ * at test time: every count both report (corruptions, leaks, allocated / total / fragmented /
+ * compressed clusters, image end offset) must be equal, for clean images of several shapes and for
+ * images damaged on purpose (a leaked cluster, a refcount below its references).
+ */
+@Timeout(120)
+class Qcow2CheckerQemuOracleTest {
+    private static final Pattern FIELD = Pattern.compile("\"([a-z-]+)\": (\\d+)");
+    @TempDir Path tmp;
+
+    /** The numeric fields of qemu-img's JSON report; QEMU leaves out the counts that are zero. */
+    private static Map<String, Long> qemuCheck(Path img) {
+        QemuTools.Result r = QemuTools.exec("qemu-img", "check", "--output=json", img.toString());
+        assertThat(r.exit()).as("qemu-img check exit status (0 clean, 2 corrupt, 3 leaks): %s", r.err()).isIn(0, 2, 3);
+        Map<String, Long> m = new LinkedHashMap<>();
+        for (String k : new String[] {"corruptions", "leaks", "allocated-clusters", "total-clusters", "fragmented-clusters",
+                "compressed-clusters", "image-end-offset"}) m.put(k, 0L);
+        Matcher f = FIELD.matcher(r.out());
+        while (f.find()) if (m.containsKey(f.group(1))) m.put(f.group(1), Long.parseLong(f.group(2)));
+        return m;
+    }
+
+    private static Map<String, Long> ourCheck(Path img) {
+        try (Qcow2Image d = (Qcow2Image) Images.open(img, Images.Options.readOnlyDefaults())) {
+            Qcow2Checker.Result r = d.check();
+            Map<String, Long> m = new LinkedHashMap<>();
+            m.put("corruptions", r.corruptions());
+            m.put("leaks", r.leaks());
+            m.put("allocated-clusters", r.allocatedClusters());
+            m.put("total-clusters", r.totalClusters());
+            m.put("fragmented-clusters", r.fragmentedClusters());
+            m.put("compressed-clusters", r.compressedClusters());
+            m.put("image-end-offset", r.imageEndOffset());
+            return m;
+        }
+    }
+
+    private static void assertSameAsQemu(Path img) {
+        assertThat(ourCheck(img)).as("our check of %s vs qemu-img check", img.getFileName()).isEqualTo(qemuCheck(img));
+    }
+
+    /** Scattered writes (out of guest order: fragmentation), zero writes, a snapshot and writes after it (COW). */
+    @Test
+    void cleanImagesOfEveryShapeCountAsQemuCounts() {
+        QemuTools.assumeAvailable();
+        for (String compat : new String[] {"0.10", "1.1"}) {
+            Path img = tmp.resolve("c" + compat + ".qcow2");
+            run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "compat=" + compat + ",cluster_size=4096", img.toString(), "3M");
+            QemuTools.io(img, "qcow2", "write -P 1 1M 4k", "write -P 2 0 4k", "write -P 3 64k 12k", "write -z 200k 8k",
+                    "write -P 4 2M 4k", "write -z 2M 4k", "write -P 5 300k 4k");
+            assertSameAsQemu(img);
+            run("qemu-img", "snapshot", "-c", "s1", img.toString());
+            QemuTools.io(img, "qcow2", "write -P 6 0 4k", "write -P 7 1M 8k", "discard 64k 4k");
+            assertSameAsQemu(img);
+        }
+    }
+
+    @Test
+    void compressedClustersAreCountedAsQemuCountsThem() throws IOException {
+        QemuTools.assumeAvailable();
+        Path raw = tmp.resolve("src.raw");
+        byte[] data = new byte[1 << 20];
+        for (int i = 0; i < data.length; i++) data[i] = (byte) (i % 251 < 100 ? i / 4096 : 0);
+        Files.write(raw, data);
+        Path img = tmp.resolve("z.qcow2");
+        run("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o", "cluster_size=4096", raw.toString(), img.toString());
+        QemuTools.io(img, "qcow2", "write -P 9 8k 4k");
+        Map<String, Long> ours = ourCheck(img);
+        assertThat(ours.get("compressed-clusters")).isPositive();
+        assertThat(ours).isEqualTo(qemuCheck(img));
+    }
+
+    /** One cluster appended to the file with refcount 1 and no reference: one leak, for both. */
+    @Test
+    void aLeakedClusterIsOneLeak() throws IOException {
+        QemuTools.assumeAvailable();
+        Path img = tmp.resolve("leak.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
+        QemuTools.io(img, "qcow2", "write -P 1 0 4k");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            long cluster = f.length() / 4096;
+            f.setLength(f.length() + 4096);
+            f.seek(refcountEntry(f, cluster));
+            f.writeShort(1);
+        }
+        Map<String, Long> ours = ourCheck(img);
+        assertThat(ours.get("leaks")).isEqualTo(1);
+        assertThat(ours).isEqualTo(qemuCheck(img));
+    }
+
+    /** A data cluster whose refcount is set to 0 while the L2 table still references it: corruption, for both. */
+    @Test
+    void aRefcountBelowItsReferencesIsACorruption() throws IOException {
+        QemuTools.assumeAvailable();
+        Path img = tmp.resolve("bad.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
+        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            long lastCluster = f.length() / 4096 - 1; // the data cluster written last
+            f.seek(refcountEntry(f, lastCluster));
+            f.writeShort(0);
+        }
+        Map<String, Long> ours = ourCheck(img);
+        assertThat(ours.get("corruptions")).isPositive();
+        assertThat(ours).isEqualTo(qemuCheck(img));
+    }
+
+    /** File offset of the 16-bit refcount of {@code cluster} (4 KiB clusters, first refcount block). */
+    private static long refcountEntry(RandomAccessFile f, long cluster) throws IOException {
+        f.seek(48);
+        long table = f.readLong();
+        f.seek(table);
+        long block = f.readLong();
+        assertThat(cluster).isLessThan(2048);
+        return block + 2 * cluster;
+    }
+}
