@@ -26,10 +26,11 @@ if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; the
   cds="-XX:SharedArchiveFile=$cache/vmm-$key.jsa -XX:+AutoCreateSharedArchive -Xlog:cds=off -Xlog:cds+dynamic=off"
   # Better still, JDK 25's AOT cache (classes loaded and linked, lambdas and profiles): made once, in the background, by a training run of the short
   # commands (dev.vmm.aot.AotTraining) with this launcher's JVM options; used from the next start.
-  # The JVM also records this file's modification time in the cache and silently ignores the cache
-  # when it differs (a copied binary, same build id): a cache older than the binary is not used
-  # but made again. The training gives the cache at least the binary's time, so that a binary dated
-  # in the future does not make every start train. Nothing of the training reaches the user.
+  # JDK 25.0.3 does not check the binary against the cache (a copied, touched or appended binary
+  # still loads its classes from it; docs/benchmarks.md, session 9): the build id in the key keeps
+  # builds apart, and a cache older than the binary (one changed in place) is not used but made
+  # again. The training gives the cache at least the binary's time, so that a binary dated in the
+  # future does not make every start train. Nothing of the training reaches the user.
   aot="$cache/vmm-$key.aot"
   if [ -f "$aot" ] && ! [ "$self" -nt "$aot" ]; then
     cds="-XX:AOTCache=$aot -Xlog:aot=off -Xlog:cds=off"
