@@ -29,9 +29,13 @@ public final class CpuFeatures {
     private static final Map<String, Feature> BY_NAME = new LinkedHashMap<>();
     private static final Map<String, String> ALIASES = new LinkedHashMap<>();
 
+    /**
+     * Names bits 0, 1, 2... of {@code w} in order (null: a bit without a name); the bits after the
+     * last name given have none, so a word with few named bits stops at its highest one.
+     */
     private static void word(FeatureWord w, String... names) {
-        if (names.length != 32) throw new IllegalStateException(w + ": " + names.length + " names");
-        for (int bit = 0; bit < 32; bit++) {
+        if (names.length == 0 || names.length > 32) throw new IllegalStateException(w + ": " + names.length + " names");
+        for (int bit = 0; bit < names.length; bit++) {
             String n = names[bit];
             // Two bits may share a name (kvmclock: both clocksource MSR ranges); the name sets both.
             if (n != null && !BY_NAME.containsKey(n)) BY_NAME.put(n, new Feature(n, w, bit));
@@ -49,11 +53,7 @@ public final class CpuFeatures {
                 "tm2", "ssse3", "cid", null, "fma", "cx16", "xtpr", "pdcm",
                 null, "pcid", "dca", "sse4.1", "sse4.2", "x2apic", "movbe", "popcnt",
                 "tsc-deadline", "aes", "xsave", null, "avx", "f16c", "rdrand", "hypervisor");
-        word(FeatureWord.L6_EAX,
-                null, null, "arat", null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+        word(FeatureWord.L6_EAX, null, null, "arat");
         word(FeatureWord.L7_0_EBX,
                 "fsgsbase", "tsc-adjust", "sgx", "bmi1", "hle", "avx2", null, "smep",
                 "bmi2", "erms", "invpcid", "rtm", null, null, "mpx", null,
@@ -69,31 +69,11 @@ public final class CpuFeatures {
                 "avx512-vp2intersect", null, "md-clear", null, null, null, "serialize", null,
                 "tsx-ldtrk", null, null, "arch-lbr", null, null, "amx-bf16", "avx512-fp16",
                 "amx-tile", "amx-int8", "spec-ctrl", "stibp", null, "arch-capabilities", "core-capability", "ssbd");
-        word(FeatureWord.L7_1_EAX,
-                null, null, null, null, "avx-vnni", "avx512-bf16", null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
-        word(FeatureWord.LD_1_EAX,
-                "xsaveopt", "xsavec", "xgetbv1", "xsaves", "xfd", null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
-        word(FeatureWord.L12_0_EAX,
-                "sgx1", "sgx2", null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
-        word(FeatureWord.L12_0_EBX,
-                "sgx-exinfo", null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
-        word(FeatureWord.L12_1_EAX,
-                null, "sgx-debug", "sgx-mode64", null, "sgx-provisionkey", "sgx-tokenkey", null, "sgx-kss",
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+        word(FeatureWord.L7_1_EAX, null, null, null, null, "avx-vnni", "avx512-bf16");
+        word(FeatureWord.LD_1_EAX, "xsaveopt", "xsavec", "xgetbv1", "xsaves", "xfd");
+        word(FeatureWord.L12_0_EAX, "sgx1", "sgx2");
+        word(FeatureWord.L12_0_EBX, "sgx-exinfo");
+        word(FeatureWord.L12_1_EAX, null, "sgx-debug", "sgx-mode64", null, "sgx-provisionkey", "sgx-tokenkey", null, "sgx-kss");
         word(FeatureWord.L14_0_ECX,
                 null, null, null, null, null, null, null, null,
                 null, null, null, null, null, null, null, null,
@@ -103,12 +83,8 @@ public final class CpuFeatures {
                 "kvmclock", "kvm-nopiodelay", "kvm-mmu", "kvmclock", "kvm-asyncpf", "kvm-steal-time", "kvm-pv-eoi", "kvm-pv-unhalt",
                 null, "kvm-pv-tlb-flush", null, "kvm-pv-ipi", "kvm-poll-control", "kvm-pv-sched-yield", "kvm-asyncpf-int", "kvm-msi-ext-dest-id",
                 null, null, null, null, null, null, null, null,
-                "kvmclock-stable-bit", null, null, null, null, null, null, null);
-        word(FeatureWord.KVM_EDX,
-                "kvm-hint-dedicated", null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+                "kvmclock-stable-bit");
+        word(FeatureWord.KVM_EDX, "kvm-hint-dedicated");
         // Bits 0-9, 12-17, 23 and 24 repeat leaf 1's EDX on AMD processors (AMD APM): not named here,
         // copied from leaf 1 when the vendor is AMD (see CpuidBuilder).
         word(FeatureWord.E1_EDX,
@@ -120,42 +96,30 @@ public final class CpuFeatures {
                 "lahf-lm", "cmp-legacy", "svm", "extapic", "cr8legacy", "abm", "sse4a", "misalignsse",
                 "3dnowprefetch", "osvw", "ibs", "xop", "skinit", "wdt", null, "lwp",
                 "fma4", "tce", null, "nodeid-msr", null, "tbm", "topoext", "perfctr-core",
-                "perfctr-nb", null, null, null, null, null, null, null);
+                "perfctr-nb");
         word(FeatureWord.E7_EDX,
                 null, null, null, null, null, null, null, null,
-                "invtsc", null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+                "invtsc");
         word(FeatureWord.E8_EBX,
                 "clzero", null, "xsaveerptr", null, null, null, null, null,
                 null, "wbnoinvd", null, null, "ibpb", null, "ibrs", "amd-stibp",
                 null, null, null, null, null, null, null, null,
-                "amd-ssbd", "virt-ssbd", "amd-no-ssb", null, null, null, null, null);
+                "amd-ssbd", "virt-ssbd", "amd-no-ssb");
         word(FeatureWord.EA_EDX,
                 "npt", "lbrv", "svm-lock", "nrip-save", "tsc-scale", "vmcb-clean", "flushbyasid", "decodeassists",
                 null, null, "pause-filter", null, "pfthreshold", "avic", null, "v-vmsave-vmload",
                 "vgif", null, null, null, null, null, null, null,
-                null, null, null, null, "svme-addr-chk", null, null, null);
+                null, null, null, null, "svme-addr-chk");
         word(FeatureWord.C1_EDX,
                 null, null, "xstore", "xstore-en", null, null, "xcrypt", "xcrypt-en",
-                "ace2", "ace2-en", "phe", "phe-en", "pmm", "pmm-en", null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+                "ace2", "ace2-en", "phe", "phe-en", "pmm", "pmm-en");
         word(FeatureWord.MSR_ARCH_CAPABILITIES,
                 "rdctl-no", "ibrs-all", "rsba", "skip-l1dfl-vmentry", "ssb-no", "mds-no", "pschange-mc-no", "tsx-ctrl",
-                "taa-no", null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
-        word(FeatureWord.MSR_CORE_CAPABILITY,
-                null, null, null, null, null, "split-lock-detect", null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+                "taa-no");
+        word(FeatureWord.MSR_CORE_CAPABILITY, null, null, null, null, null, "split-lock-detect");
         word(FeatureWord.MSR_PERF_CAPABILITIES,
                 null, null, null, null, null, null, null, null,
-                null, null, null, null, null, "full-width-write", null, null,
-                null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null, null, null);
+                null, null, null, null, null, "full-width-write");
 
         // Other spellings QEMU accepts (older names, and '_' for '-').
         alias("sse4-1", "sse4.1"); alias("sse4_1", "sse4.1"); alias("sse4-2", "sse4.2"); alias("sse4_2", "sse4.2");
