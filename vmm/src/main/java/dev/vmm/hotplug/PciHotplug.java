@@ -38,28 +38,9 @@ public final class PciHotplug {
     private final Map<String, Plugged> byId = new LinkedHashMap<>();
     private final Map<PciDevice, Plugged> byDevice = new IdentityHashMap<>();
 
-    /** One device plugged at run time. */
-    private static final class Plugged {
-        final String id, driver, busName;
-        final PciPlacement.Downstream bus;
-        final VirtioAttach virtio;
-        final DeviceRegistry own;
-        final VirtioPciDevice transport;
-        final Runnable released;
-        final CompletableFuture<Void> gone = new CompletableFuture<>();
-
-        Plugged(String id, String driver, String busName, PciPlacement.Downstream bus, VirtioAttach virtio, DeviceRegistry own,
-                VirtioPciDevice transport, Runnable released) {
-            this.id = id;
-            this.driver = driver;
-            this.busName = busName;
-            this.bus = bus;
-            this.virtio = virtio;
-            this.own = own;
-            this.transport = transport;
-            this.released = released;
-        }
-    }
+    /** One device plugged at run time; {@code gone} completes once the guest ejected it and it is released. */
+    private record Plugged(String id, String driver, String busName, PciPlacement.Downstream bus, VirtioAttach virtio,
+                           DeviceRegistry own, VirtioPciDevice transport, Runnable released, CompletableFuture<Void> gone) {}
 
     /** Told the id of each device with one once the guest ejected it, before its released action and DEVICE_DELETED. */
     private final List<java.util.function.Consumer<String>> ejectedListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -108,11 +89,11 @@ public final class PciHotplug {
         ensureIoThreads();
         String busName = target.bus() == null ? machine.pci().rootName() : target.bus();
         Plugged p = attachOwn(id, driver, busName, new PlacedDevice(device, target), released, true);
-        PciFunction f = p.transport.function();
+        PciFunction f = p.transport().function();
         PciSubsystem pci = machine.registry().pci();
         HotplugBars.assign(f, pci.root(), new HotplugBars.Range(PciSubsystem.MMIO32_BASE, PciSubsystem.MMIO32_BASE + PciSubsystem.MMIO32_SIZE),
                 new HotplugBars.Range(PciSubsystem.IO_BASE, PciSubsystem.IO_BASE + PciSubsystem.IO_SIZE));
-        slots.announce(p.bus, f);
+        slots.announce(p.bus(), f);
     }
 
     /**
@@ -149,7 +130,7 @@ public final class PciHotplug {
             throw e;
         }
         VirtioPciDevice transport = own.transports().getFirst();
-        Plugged p = new Plugged(id, driver, busName, bus, virtio, own, transport, released);
+        Plugged p = new Plugged(id, driver, busName, bus, virtio, own, transport, released, new CompletableFuture<>());
         if (id != null) {
             byId.put(id, p);
             machine.registry().qdevId(transport, id);
@@ -180,7 +161,7 @@ public final class PciHotplug {
     /** The driver name {@code id} was plugged with, or null. */
     public synchronized String driver(String id) {
         Plugged p = byId.get(id);
-        return p == null ? null : p.driver;
+        return p == null ? null : p.driver();
     }
 
     /**
@@ -190,10 +171,10 @@ public final class PciHotplug {
     public synchronized CompletableFuture<Void> unplug(String id) {
         Plugged p = byId.get(id);
         if (p == null) throw new IllegalArgumentException("no hot-plugged device " + id);
-        String why = slots.refusal(p.busName, p.bus);  // a start-up device may sit where nothing is hot-pluggable
+        String why = slots.refusal(p.busName(), p.bus());  // a start-up device may sit where nothing is hot-pluggable
         if (why != null) throw new IllegalArgumentException(why);
-        slots.requestUnplug(p.bus, p.transport.function());
-        return p.gone;
+        slots.requestUnplug(p.bus(), p.transport().function());
+        return p.gone();
     }
 
     /** The guest ejected {@code device} (vCPU thread; it is off the bus already). */
@@ -206,17 +187,17 @@ public final class PciHotplug {
                         + " the bus, its host side stays open until the machine stops", device.name());
                 return;
             }
-            if (p.id != null) byId.remove(p.id);
+            if (p.id() != null) byId.remove(p.id());
         }
-        machine.registry().removeChild(p.own);
-        machine.registry().forgetQdevId(p.transport);
-        p.own.close();                   // queue workers stopped, backend closed (nothing signals any more)
-        p.virtio.detach(p.transport);    // then the MSI routes and irqfds go
+        machine.registry().removeChild(p.own());
+        machine.registry().forgetQdevId(p.transport());
+        p.own().close();                 // queue workers stopped, backend closed (nothing signals any more)
+        p.virtio().detach(p.transport());  // then the MSI routes and irqfds go
         try {
-            if (p.id != null) for (java.util.function.Consumer<String> l : ejectedListeners) l.accept(p.id);
-            p.released.run();
+            if (p.id() != null) for (java.util.function.Consumer<String> l : ejectedListeners) l.accept(p.id());
+            p.released().run();
         } finally {
-            p.gone.complete(null);
+            p.gone().complete(null);
         }
     }
 }

@@ -14,25 +14,8 @@ import java.util.List;
  * capabilities and its CPUID, the boot MSRs, FPU and LAPIC wiring. The one path for both, so a
  * hot-added CPU is indistinguishable from a boot one.
  */
-public final class VcpuMaker {
-    private final VmFd vm;
-    private final dev.vmm.cpu.CpuResolver.Resolved cpu;
-    private final SmpTopology topology;
-    private final Bus pio, mmio;
-    private final VcpuExitHandler exits;
-    private final VcpuGate gate;
-
-    public VcpuMaker(VmFd vm, dev.vmm.cpu.CpuResolver.Resolved cpu, SmpTopology topology, Bus pio, Bus mmio,
-                     VcpuExitHandler exits, VcpuGate gate) {
-        this.vm = vm;
-        this.cpu = cpu;
-        this.topology = topology;
-        this.pio = pio;
-        this.mmio = mmio;
-        this.exits = exits;
-        this.gate = gate;
-    }
-
+public record VcpuMaker(VmFd vm, dev.vmm.cpu.CpuResolver.Resolved cpu, SmpTopology topology, Bus pio, Bus mmio,
+                        VcpuExitHandler exits, VcpuGate gate) {
     /** A new KVM vCPU for possible CPU {@code index}; {@code refusedMsrs} receives the MSRs the host refused. */
     public VcpuFd create(int index, List<String> refusedMsrs) {
         int apicId = topology.apicId(index);
@@ -56,6 +39,4 @@ public final class VcpuMaker {
     }
 
     public CpuidEntries cpuid() { return cpu.cpuid(); }
-
-    public SmpTopology topology() { return topology; }
 }
