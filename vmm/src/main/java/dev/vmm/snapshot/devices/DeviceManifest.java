@@ -38,7 +38,6 @@ public record DeviceManifest(List<Entry> entries) {
     public static final int VERSION = 2;
     /** 256 buses × 32 slots × 8 functions: more cannot exist. */
     static final int MAX_ENTRIES = 256 * 32 * 8;
-    private static final int MAX_TEXT = 128;
 
     /**
      * One PCI function. {@code id} is "" without a qdev id, {@code mac} "" when not a NIC,
@@ -135,18 +134,17 @@ public record DeviceManifest(List<Entry> entries) {
 
     /** Reads a section of {@code version} (1: no LUN sets); anything no machine can have is a StateFormatException. */
     public static DeviceManifest read(DataInputStream in, int version) throws IOException {
-        int n = in.readInt();
-        if (n < 0 || n > MAX_ENTRIES) throw new StateFormatException("devices: implausible function count " + n);
+        int n = ManifestFields.count(in, MAX_ENTRIES, "function");
         List<Entry> out = new ArrayList<>(Math.min(n, 64));
         java.util.Set<Integer> virtioSeen = new java.util.HashSet<>();
         java.util.Set<String> places = new java.util.HashSet<>();
         for (int i = 0; i < n; i++) {
-            String bus = text(in, "bus");
+            String bus = ManifestFields.text(in, "bus");
             int slot = in.readUnsignedByte(), fn = in.readUnsignedByte();
             if (slot > 31 || fn > 7) throw new StateFormatException("devices: slot " + slot + " function " + fn);
-            String kind = text(in, "kind"), id = text(in, "id");
+            String kind = ManifestFields.text(in, "kind"), id = ManifestFields.text(in, "id");
             int queues = in.readInt();
-            String mac = text(in, "mac");
+            String mac = ManifestFields.text(in, "mac");
             int virtio = in.readInt();
             if (queues < -1 || queues > 1024) throw new StateFormatException("devices: implausible queue count " + queues);
             if (virtio < -1 || virtio >= n || (virtio >= 0 && !virtioSeen.add(virtio))) {
@@ -156,12 +154,6 @@ public record DeviceManifest(List<Entry> entries) {
             out.add(new Entry(bus, slot, fn, kind, id, queues, mac, virtio, version >= 2 ? ScsiLuns.read(in) : List.of()));
         }
         return new DeviceManifest(out);
-    }
-
-    private static String text(DataInputStream in, String what) throws IOException {
-        String s = in.readUTF();
-        if (s.length() > MAX_TEXT) throw new StateFormatException("devices: implausible " + what + " of " + s.length() + " characters");
-        return s;
     }
 
     /**
@@ -185,9 +177,8 @@ public record DeviceManifest(List<Entry> entries) {
             } else {
                 if (h.queues() != s.queues()) problems.add(s.describe() + " has " + s.queues() + " queues in the state, " + h.queues() + " here");
                 if (!h.mac().equals(s.mac())) problems.add(s.describe() + " has MAC " + s.mac() + " in the state, " + h.mac() + " here");
-                if (!s.id().isEmpty() && !h.id().equals(s.id())) {
-                    problems.add(s.describe() + " has id '" + s.id() + "' in the state, " + (h.id().isEmpty() ? "none" : "'" + h.id() + "'") + " here");
-                }
+                String id = ManifestFields.idDifference(s.describe(), s.id(), h.id());
+                if (id != null) problems.add(id);
                 problems.addAll(ScsiLuns.differences(s.describe(), s.luns(), h.luns()));
             }
         }

@@ -25,7 +25,6 @@ import java.util.Map;
 public final class ScsiLuns {
     /** SAM flat addressing: no more LUNs on a target. */
     static final int MAX_LUNS = ScsiTarget.MAX_LUN + 1;
-    private static final int MAX_TEXT = 128;
 
     /** One LUN; {@code id} is "" without a qdev id. */
     public record Lun(int scsiId, int lun, String id, long blocks, int blockSize, boolean readOnly, String serial) {
@@ -68,30 +67,23 @@ public final class ScsiLuns {
     }
 
     static List<Lun> read(DataInputStream in) throws IOException {
-        int n = in.readInt();
-        if (n < 0 || n > MAX_LUNS) throw new StateFormatException("devices: implausible LUN count " + n);
+        int n = ManifestFields.count(in, MAX_LUNS, "LUN");
         List<Lun> out = new ArrayList<>(Math.min(n, 64));
         java.util.Set<Integer> seen = new java.util.HashSet<>();
         for (int i = 0; i < n; i++) {
             int target = in.readUnsignedShort();
             int lun = in.readInt();
-            String id = text(in, "LUN id");
+            String id = ManifestFields.text(in, "LUN id");
             long blocks = in.readLong();
             int bs = in.readInt();
             boolean ro = in.readBoolean();
-            String serial = text(in, "serial");
+            String serial = ManifestFields.text(in, "serial");
             if (target != 0 || lun < 0 || lun > ScsiTarget.MAX_LUN) throw new StateFormatException("devices: SCSI target " + target + " LUN " + lun);
             if (!seen.add(lun)) throw new StateFormatException("devices: LUN " + lun + " twice");
             if (blocks < 0 || (bs != 512 && bs != 4096)) throw new StateFormatException("devices: LUN " + lun + " of " + blocks + " blocks of " + bs + " bytes");
             out.add(new Lun(target, lun, id, blocks, bs, ro, serial));
         }
         return out;
-    }
-
-    private static String text(DataInputStream in, String what) throws IOException {
-        String s = in.readUTF();
-        if (s.length() > MAX_TEXT) throw new StateFormatException("devices: implausible " + what + " of " + s.length() + " characters");
-        return s;
     }
 
     /**
@@ -108,9 +100,8 @@ public final class ScsiLuns {
                 out.add(controller + ": missing " + s.describe() + " (" + s.shape() + ")");
                 continue;
             }
-            if (!s.id().isEmpty() && !h.id().equals(s.id())) {
-                out.add(controller + ": " + s.describe() + " has id '" + s.id() + "' in the state, " + (h.id().isEmpty() ? "none" : "'" + h.id() + "'") + " here");
-            }
+            String id = ManifestFields.idDifference(controller + ": " + s.describe(), s.id(), h.id());
+            if (id != null) out.add(id);
             if (!s.shape().equals(h.shape())) out.add(controller + ": " + s.describe() + " is " + s.shape() + " in the state, " + h.shape() + " here");
         }
         for (Lun h : mine.values()) out.add(controller + ": extra " + h.describe() + " (" + h.shape() + ")");
