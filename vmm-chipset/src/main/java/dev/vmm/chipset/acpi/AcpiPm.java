@@ -85,14 +85,11 @@ public final class AcpiPm implements BusDevice {
         this(sci, powerOff, System::nanoTime);
     }
 
-    /** Power-on state; the timer restarts at 0. */
+    /** Power-on state: the timer restarts at 0, then the registers' reset ({@link #resetRegisters}). */
     public synchronized void reset() {
-        status = 0;
-        enable = 0;
-        control = 0;
         timerOrigin = nanoClock.getAsLong();
         tmrStsClearTicks = 0;
-        updateSci();
+        resetRegisters();
     }
 
     /**
