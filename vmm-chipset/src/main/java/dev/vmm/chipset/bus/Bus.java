@@ -14,7 +14,8 @@ public final class Bus {
     public record Range(long base, long length, BusDevice device) {
         public Range {
             if (length <= 0) throw new IllegalArgumentException("empty range at 0x" + Long.toHexString(base));
-            if (base + length < base && base + length != 0) throw new IllegalArgumentException("range wraps");
+            // Addresses are unsigned: a signed compare let 0xffff...f000+0x2000 through and refused a range across 2^63.
+            if (Long.compareUnsigned(base + length, base) < 0 && base + length != 0) throw new IllegalArgumentException("range wraps");
         }
 
         long end() { return base + length; }

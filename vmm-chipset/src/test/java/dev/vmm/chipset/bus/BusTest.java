@@ -116,4 +116,30 @@ class BusTest {
         assertThat(bus.read(0x80, 8)).isEqualTo(-1L);
         assertThat(bus.write(0x80, 1, 0)).isFalse();
     }
+
+    @Test
+    void unregisteringAMiddleRangeKeepsBothNeighbours() {
+        Bus bus = new Bus("pio");
+        Recorder a = new Recorder(1), b = new Recorder(2), c = new Recorder(3);
+        bus.register(0x60, 1, a);
+        bus.register(0x64, 1, b);
+        bus.register(0x70, 2, c);
+        assertThat(bus.unregister(0x64, b)).isTrue();
+        assertThat(bus.ranges()).extracting(Bus.Range::device).containsExactly(a, c);
+        assertThat(bus.read(0x60, 1)).isEqualTo(1);
+        assertThat(bus.read(0x71, 1)).isEqualTo(3);
+    }
+
+    @Test
+    void aRangeThatWrapsPastTheTopIsRefused() {
+        Bus bus = new Bus("mmio");
+        assertThatThrownBy(() -> bus.register(0xffff_ffff_ffff_f000L, 0x2000, new Recorder(0)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("wraps");
+        // One that ends exactly at the top of the address space does not wrap, nor does one across 2^63.
+        bus.register(0xffff_ffff_ffff_f000L, 0x1000, new Recorder(0));
+        Recorder mid = new Recorder(5);
+        bus.register(0x7fff_ffff_ffff_f000L, 0x2000, mid);
+        assertThat(bus.find(0x8000_0000_0000_0fffL).device()).isSameAs(mid);
+        assertThat(bus.ranges()).hasSize(2);
+    }
 }
