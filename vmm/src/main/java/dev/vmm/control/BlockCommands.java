@@ -2,7 +2,7 @@ package dev.vmm.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.vmm.machine.BlockDrive;
-import dev.vmm.machine.Machine;
+import dev.vmm.devices.DeviceRegistry;
 import dev.vmm.virtio.blk.ThrottleGroup;
 import dev.vmm.virtio.blk.ThrottleGroup.Limit;
 
@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Block QMP commands with QEMU's names and argument shapes: {@code query-block} (a subset of
@@ -33,18 +34,19 @@ public final class BlockCommands {
     /** QEMU's THROTTLE_VALUE_MAX. */
     private static final long VALUE_MAX = 1_000_000_000_000_000L;
 
-    public static void install(QmpServer qmp, Machine m) {
-        qmp.register("query-block", java.util.Set.of(), a -> queryBlock(m));
+    /** @param devices the machine's devices (null: none yet) */
+    public static void install(QmpServer qmp, Supplier<DeviceRegistry> devices) {
+        qmp.register("query-block", java.util.Set.of(), a -> queryBlock(devices.get()));
         qmp.register("block_set_io_throttle", a -> {
-            setIoThrottle(m, a);
+            setIoThrottle(devices.get(), a);
             return null;
         });
     }
 
-    static List<Map<String, Object>> queryBlock(Machine m) {
+    static List<Map<String, Object>> queryBlock(DeviceRegistry devices) {
         List<Map<String, Object>> out = new ArrayList<>();
-        if (m.devices() == null) return out;
-        for (BlockDrive d : m.devices().drives()) {
+        if (devices == null) return out;
+        for (BlockDrive d : devices.drives()) {
             Map<String, Object> image = new LinkedHashMap<>();
             image.put("filename", d.spec().path().toString());
             image.put("format", d.format());
@@ -70,14 +72,14 @@ public final class BlockCommands {
             info.put("inserted", inserted);
             out.add(info);
         }
-        out.addAll(MediaCommands.queryBlock(m.devices().parts(dev.vmm.devices.AhciDriveSlot.class))); // AHCI disks and CD-ROMs
+        out.addAll(MediaCommands.queryBlock(devices.parts(dev.vmm.devices.AhciDriveSlot.class))); // AHCI disks and CD-ROMs
         return out;
     }
 
-    static void setIoThrottle(Machine m, JsonNode a) throws QmpServer.QmpException {
+    static void setIoThrottle(DeviceRegistry devices, JsonNode a) throws QmpServer.QmpException {
         String name = a.hasNonNull("id") ? a.get("id").asText() : a.hasNonNull("device") ? a.get("device").asText() : null;
         if (name == null) throw QmpServer.QmpException.generic("Need exactly one of 'device' and 'id'");
-        BlockDrive drive = find(m, name);
+        BlockDrive drive = find(devices, name);
         long[] v = new long[BASE.length];
         for (int i = 0; i < BASE.length; i++) v[i] = number(a, BASE[i], true);
         long[] max = new long[BASE.length];
@@ -111,9 +113,9 @@ public final class BlockCommands {
         }
     }
 
-    private static BlockDrive find(Machine m, String name) throws QmpServer.QmpException {
-        if (m.devices() != null) {
-            for (BlockDrive d : m.devices().drives()) if (d.id().equals(name)) return d;
+    private static BlockDrive find(DeviceRegistry devices, String name) throws QmpServer.QmpException {
+        if (devices != null) {
+            for (BlockDrive d : devices.drives()) if (d.id().equals(name)) return d;
         }
         throw new QmpServer.QmpException("DeviceNotFound", "Device '" + name + "' not found");
     }

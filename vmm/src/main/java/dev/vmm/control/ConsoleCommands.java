@@ -1,7 +1,7 @@
 package dev.vmm.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.vmm.machine.Machine;
+import dev.vmm.devices.DeviceRegistry;
 import dev.vmm.virtio.console.FileBackend;
 import dev.vmm.virtio.console.PortBackend;
 import dev.vmm.virtio.console.UnixSocketBackend;
@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * virtio-console port hot-plug over QMP, in QEMU's shapes: a character device first, then a
@@ -67,7 +68,8 @@ public final class ConsoleCommands {
         final Map<String, PortDevice> devices = new LinkedHashMap<>();
     }
 
-    public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
+    /** @param devices the machine's devices (null: none yet) */
+    public static void install(QmpServer qmp, DeviceDrivers drivers, Supplier<DeviceRegistry> devices) {
         State st = new State();
         qmp.register("chardev-add", a -> {
             synchronized (st) {
@@ -94,7 +96,7 @@ public final class ConsoleCommands {
 
             @Override public void add(String driver, String id, JsonNode a) throws QmpServer.QmpException {
                 synchronized (st) {
-                    deviceAdd(st, m, id, a);
+                    deviceAdd(st, devices.get(), id, a);
                 }
             }
 
@@ -106,7 +108,7 @@ public final class ConsoleCommands {
 
             @Override public java.util.concurrent.CompletableFuture<Void> delete(String id) throws QmpServer.QmpException {
                 synchronized (st) {
-                    deviceDel(st, m, id);
+                    deviceDel(st, devices.get(), id);
                 }
                 return java.util.concurrent.CompletableFuture.completedFuture(null);
             }
@@ -167,8 +169,8 @@ public final class ConsoleCommands {
         st.chardevs.remove(id);
     }
 
-    private static void deviceAdd(State st, Machine m, String id, JsonNode a) throws QmpServer.QmpException {
-        VirtioConsole vc = m.devices() == null ? null : m.devices().console();
+    private static void deviceAdd(State st, DeviceRegistry devices, String id, JsonNode a) throws QmpServer.QmpException {
+        VirtioConsole vc = devices == null ? null : devices.console();
         if (vc == null) {
             throw QmpServer.QmpException.generic("No 'virtio-serial-bus' bus found for device 'virtserialport'"
                     + " (start the machine with a --console-port to have a virtio-console)");
@@ -205,10 +207,10 @@ public final class ConsoleCommands {
         st.devices.put(key, new PortDevice(key, port, chardevId, name));
     }
 
-    private static void deviceDel(State st, Machine m, String id) throws QmpServer.QmpException {
+    private static void deviceDel(State st, DeviceRegistry devices, String id) throws QmpServer.QmpException {
         PortDevice d = st.devices.get(id);
         if (d == null) throw new QmpServer.QmpException("DeviceNotFound", "Device '" + id + "' not found");
-        m.devices().console().removePort(d.port());
+        devices.console().removePort(d.port());
         st.devices.remove(id);
         Chardev c = st.chardevs.get(d.chardev());
         if (c != null) c.device = null; // its backend was closed with the port

@@ -1,12 +1,18 @@
 package dev.vmm.control;
 
+import dev.vmm.chipset.bus.Bus;
 import dev.vmm.machine.Machine;
+import dev.vmm.machine.RunControl;
 import dev.vmm.vcpu.VmExit;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
 
-/** The run-state QMP commands (query-status, stop, cont, quit, system_reset) and events. */
+/**
+ * The run-state QMP commands (query-status, stop, cont, quit, system_reset, system_powerdown) and
+ * events, over a {@link RunControl}; and the experimental per-vCPU commands, which need a
+ * {@link Machine}'s vCPUs.
+ */
 public final class MachineCommands {
     private MachineCommands() {}
 
@@ -19,7 +25,8 @@ public final class MachineCommands {
         return r;
     }
 
-    public static void install(QmpServer qmp, Machine m) {
+    /** The run-state commands and events; {@code system_powerdown} presses the ACPI PM block found on {@code pio}. */
+    public static void install(QmpServer qmp, RunControl m, Bus pio) {
         qmp.register("query-status", a -> status(m.lifecycle().state()));
         qmp.register("stop", a -> {
             if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.INMIGRATE) { // --incoming defer: QEMU's autostart off
@@ -56,7 +63,27 @@ public final class MachineCommands {
             });
             return null;
         });
-        // Experimental (x- prefix, as QEMU names its unstable commands): exits handled per vCPU.
+        qmp.register("system_reset", a -> {
+            m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
+            return null;
+        });
+        // lifecycle: STOP, RESUME, SHUTDOWN, RESET, GUEST_PANICKED... with QEMU's members
+        m.lifecycle().addSink(qmp::event);
+        qmp.register("system_powerdown", a -> {
+            dev.vmm.chipset.acpi.AcpiPm pm = null;
+            for (Bus.Range r : pio.ranges()) {
+                if (r.device() instanceof dev.vmm.chipset.acpi.AcpiPm p) pm = p;
+            }
+            if (pm == null) throw QmpServer.QmpException.generic("this machine has no ACPI power button");
+            pm.pressPowerButton();
+            m.lifecycle().emit(dev.vmm.lifecycle.LifecycleEvents.POWERDOWN, dev.vmm.lifecycle.LifecycleEvents.empty());
+            return null;
+        });
+    }
+
+    /** The experimental (x- prefix, as QEMU names its unstable commands) per-vCPU commands and the snapshot save. */
+    public static void installDiagnostics(QmpServer qmp, Machine m) {
+        // exits handled per vCPU
         qmp.register("x-vmm-exit-counts", a -> m.vcpus().stream().map(v -> {
             long[] c = v.exitCounts();
             long total = 0;
@@ -89,22 +116,6 @@ public final class MachineCommands {
             } finally {
                 if (wasRunning) m.resume();
             }
-        });
-        qmp.register("system_reset", a -> {
-            m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
-            return null;
-        });
-        // lifecycle: STOP, RESUME, SHUTDOWN, RESET, GUEST_PANICKED... with QEMU's members
-        m.lifecycle().addSink(qmp::event);
-        qmp.register("system_powerdown", a -> {
-            dev.vmm.chipset.acpi.AcpiPm pm = null;
-            for (dev.vmm.chipset.bus.Bus.Range r : m.pio().ranges()) {
-                if (r.device() instanceof dev.vmm.chipset.acpi.AcpiPm p) pm = p;
-            }
-            if (pm == null) throw QmpServer.QmpException.generic("this machine has no ACPI power button");
-            pm.pressPowerButton();
-            m.lifecycle().emit(dev.vmm.lifecycle.LifecycleEvents.POWERDOWN, dev.vmm.lifecycle.LifecycleEvents.empty());
-            return null;
         });
     }
 }
