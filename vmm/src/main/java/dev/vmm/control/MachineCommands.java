@@ -16,6 +16,9 @@ import java.util.Map;
 public final class MachineCommands {
     private MachineCommands() {}
 
+    /** The run-state commands take no arguments: any is refused as QEMU refuses it ("Parameter 'x' is unexpected"). */
+    private static final java.util.Set<String> NO_ARGUMENTS = java.util.Set.of();
+
     /** {@code query-status}'s answer in run state {@code s} (QEMU's run states; lifecycle). */
     public static Map<String, Object> status(dev.vmm.lifecycle.RunState s) {
         Map<String, Object> r = new LinkedHashMap<>();
@@ -27,8 +30,8 @@ public final class MachineCommands {
 
     /** The run-state commands and events; {@code system_powerdown} presses the ACPI PM block found on {@code pio}. */
     public static void install(QmpServer qmp, RunControl m, Bus pio) {
-        qmp.register("query-status", a -> status(m.lifecycle().state()));
-        qmp.register("stop", a -> {
+        qmp.register("query-status", NO_ARGUMENTS, a -> status(m.lifecycle().state()));
+        qmp.register("stop", NO_ARGUMENTS, a -> {
             if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.INMIGRATE) { // --incoming defer: QEMU's autostart off
                 m.autostart(false);
                 return null;
@@ -41,7 +44,7 @@ public final class MachineCommands {
             }
             return null;
         });
-        qmp.register("cont", a -> {
+        qmp.register("cont", NO_ARGUMENTS, a -> {
             if (m.lifecycle().state().needsReset()) throw QmpServer.QmpException.generic("Resetting the Virtual Machine is required");
             if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.SUSPENDED) return null; // as QEMU: only system_wakeup resumes S3
             if (m.lifecycle().state() == dev.vmm.lifecycle.RunState.INMIGRATE) { // --incoming defer: run once received
@@ -51,7 +54,7 @@ public final class MachineCommands {
             m.resume();
             return null;
         });
-        qmp.register("quit", a -> {
+        qmp.register("quit", NO_ARGUMENTS, a -> {
             // Answer first, then stop: QEMU replies before it exits.
             dev.vmm.threads.VmmThreads.start(dev.vmm.threads.ThreadKind.CONTROL, "qmp-quit", () -> {
                 try {
@@ -63,13 +66,13 @@ public final class MachineCommands {
             });
             return null;
         });
-        qmp.register("system_reset", a -> {
+        qmp.register("system_reset", NO_ARGUMENTS, a -> {
             m.vmExit(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null));
             return null;
         });
         // lifecycle: STOP, RESUME, SHUTDOWN, RESET, GUEST_PANICKED... with QEMU's members
         m.lifecycle().addSink(qmp::event);
-        qmp.register("system_powerdown", a -> {
+        qmp.register("system_powerdown", NO_ARGUMENTS, a -> {
             dev.vmm.chipset.acpi.AcpiPm pm = null;
             for (Bus.Range r : pio.ranges()) {
                 if (r.device() instanceof dev.vmm.chipset.acpi.AcpiPm p) pm = p;

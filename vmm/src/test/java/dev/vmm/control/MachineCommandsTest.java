@@ -1,0 +1,204 @@
+package dev.vmm.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.chipset.acpi.AcpiPm;
+import dev.vmm.chipset.bus.Bus;
+import dev.vmm.lifecycle.RunState;
+import dev.vmm.lifecycle.ShutdownCause;
+import dev.vmm.vcpu.VmExit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The run-state commands ({@link MachineCommands}: query-status, stop, cont, system_powerdown,
+ * system_reset, quit) and their events over a real QMP socket, on a {@link KvmFreeMachine} (real
+ * lifecycle, pc chipset with its ACPI PM block, machine exit; the vCPU layer played), each step
+ * compared with QEMU 7.2 ({@code -machine pc,accel=tcg -S}) sent the same command at test time:
+ * the same reply, the same event with the same data, the same state afterwards. The machine-side
+ * effect is asserted too (vCPUs paused or not, the power button's status bit, how the run ended).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class MachineCommandsTest {
+    private static final long PWRBTN_STS = 1 << 8;
+
+    @TempDir
+    Path dir;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @AfterEach
+    void close() throws Exception {
+        for (AutoCloseable c : open.reversed()) c.close();
+    }
+
+    private KvmFreeMachine machine(boolean startPaused, boolean reboot) {
+        KvmFreeMachine m = new KvmFreeMachine(List.of());
+        open.add(m);
+        m.run(startPaused, reboot);
+        return m;
+    }
+
+    private EventQmpClient ours(KvmFreeMachine m, Bus pio) throws Exception {
+        QmpServer server = new QmpServer(dir.resolve("qmp-" + open.size() + ".sock"), "test");
+        MachineCommands.install(server, m, pio);
+        server.start();
+        open.add(server::close);
+        EventQmpClient c = EventQmpClient.ours(server.path());
+        open.add(c);
+        return c;
+    }
+
+    private EventQmpClient qemu(String... extra) throws Exception {
+        List<String> opts = new ArrayList<>(List.of("-machine", "pc,accel=tcg", "-S"));
+        opts.addAll(List.of(extra));
+        EventQmpClient c = EventQmpClient.qemu(opts);
+        open.add(c);
+        return c;
+    }
+
+    /** Sends {@code command} to both; the replies must be equal. Returns ours. */
+    private static JsonNode both(EventQmpClient ours, EventQmpClient qemu, String command, String args) throws Exception {
+        JsonNode q = qemu.execute(command, args), o = ours.execute(command, args);
+        assertThat(o).as("%s %s: ours vs QEMU's", command, args).isEqualTo(q);
+        return o;
+    }
+
+    /** The event must come from both, with the same data (or none in both). */
+    private static JsonNode sameEvent(EventQmpClient ours, EventQmpClient qemu, String name) throws Exception {
+        JsonNode q = qemu.event(name), o = ours.event(name);
+        assertThat(o.get("data")).as("%s's data: ours vs QEMU's", name).isEqualTo(q.get("data"));
+        assertThat(o.path("timestamp").path("seconds").isIntegralNumber()).isTrue();
+        return o;
+    }
+
+    @Test
+    void stopContPowerdownAndResetAnswerAsQemu() throws Exception {
+        KvmFreeMachine m = machine(true, true);
+        EventQmpClient ours = ours(m, m.pio), qemu = qemu();
+
+        assertThat(both(ours, qemu, "query-status", null).get("return").path("status").asText()).isEqualTo("prelaunch");
+        both(ours, qemu, "stop", null);                    // prelaunch: no STOP, still prelaunch
+        both(ours, qemu, "query-status", null);
+        assertThat(m.pauses.get()).isZero();
+        assertThat(ours.pendingEvents()).isEmpty();
+
+        both(ours, qemu, "cont", null);
+        sameEvent(ours, qemu, "RESUME");
+        assertThat(both(ours, qemu, "query-status", null).get("return").path("running").asBoolean()).isTrue();
+        assertThat(m.resumes.get()).isEqualTo(1);
+        assertThat(m.paused()).isFalse();
+
+        both(ours, qemu, "stop", null);
+        sameEvent(ours, qemu, "STOP");
+        assertThat(both(ours, qemu, "query-status", null).get("return").path("status").asText()).isEqualTo("paused");
+        assertThat(m.pauses.get()).isEqualTo(1);
+        assertThat(m.paused()).isTrue();
+        both(ours, qemu, "stop", null);                    // again: nothing more happens
+        assertThat(m.pauses.get()).isEqualTo(1);
+
+        // Hostile arguments: these commands take none.
+        both(ours, qemu, "cont", "{\"x\": 1}");
+        both(ours, qemu, "query-status", "{\"verbose\": true}");
+        both(ours, qemu, "system_reset", "{\"hard\": 1}");
+        assertThat(m.resumes.get()).isEqualTo(1);
+        assertThat(m.ended).isNotDone();
+
+        assertThat(m.chipset.pm().state().status() & PWRBTN_STS).isZero();
+        both(ours, qemu, "system_powerdown", null);
+        sameEvent(ours, qemu, "POWERDOWN");
+        assertThat(m.chipset.pm().state().status() & PWRBTN_STS).as("PWRBTN_STS after the press").isEqualTo(PWRBTN_STS);
+
+        both(ours, qemu, "cont", null);
+        sameEvent(ours, qemu, "RESUME");
+        both(ours, qemu, "system_reset", null);
+        JsonNode reset = sameEvent(ours, qemu, "RESET");
+        assertThat(reset.get("data").path("reason").asText()).isEqualTo("host-qmp-system-reset");
+        VmExit e = m.ended.get(5, TimeUnit.SECONDS);
+        assertThat(e.kind()).isEqualTo(VmExit.Kind.RESET);
+        assertThat(ShutdownCause.of(e)).isEqualTo(ShutdownCause.HOST_QMP_SYSTEM_RESET);
+        assertThat(ours.pendingEvents()).isEmpty();
+    }
+
+    @Test
+    void quitAnswersAndShutsDownAsQemu() throws Exception {
+        KvmFreeMachine m = machine(false, false);
+        EventQmpClient ours = ours(m, m.pio), qemu = qemu();
+        both(ours, qemu, "cont", null);                    // ours runs already: no RESUME, QEMU's leaves prelaunch
+        qemu.event("RESUME");
+        both(ours, qemu, "query-status", null);
+        assertThat(m.resumes.get()).isZero();
+
+        both(ours, qemu, "quit", null);
+        JsonNode shutdown = sameEvent(ours, qemu, "SHUTDOWN");
+        assertThat(shutdown.get("data").path("guest").asBoolean(true)).isFalse();
+        assertThat(m.ended.get(5, TimeUnit.SECONDS).kind()).isEqualTo(VmExit.Kind.STOPPED);
+        assertThat(m.stopReason).isEqualTo("quit requested over QMP");
+        assertThat(m.lifecycle.quitRequested().toCompletableFuture().get(5, TimeUnit.SECONDS)).isEqualTo(ShutdownCause.HOST_QMP_QUIT);
+    }
+
+    @Test
+    void incomingDeferStopAndContOnlySetAutostartAsQemu() throws Exception {
+        KvmFreeMachine m = new KvmFreeMachine(List.of());
+        open.add(m);
+        m.lifecycle.incomingStarted();                     // vmm run --incoming defer: state inmigrate, not running
+        EventQmpClient ours = ours(m, m.pio), qemu = qemu("-incoming", "defer");
+        assertThat(both(ours, qemu, "query-status", null).get("return").path("status").asText()).isEqualTo("inmigrate");
+        both(ours, qemu, "stop", null);
+        assertThat(m.autostart).isFalse();
+        both(ours, qemu, "cont", null);
+        assertThat(m.autostart).isTrue();
+        both(ours, qemu, "query-status", null);
+        assertThat(m.pauses.get() + m.resumes.get()).isZero();
+        assertThat(ours.pendingEvents()).isEmpty();
+    }
+
+    @Test
+    void contAfterAGuestPowerOffUnderNoShutdownNeedsAReset() throws Exception {
+        KvmFreeMachine m = machine(false, false);
+        m.lifecycle.noShutdown(true);
+        EventQmpClient ours = ours(m, m.pio);
+        m.vmExit(new VmExit(VmExit.Kind.POWER_OFF, 0, "ACPI S5", null));
+        JsonNode shutdown = ours.event("SHUTDOWN");
+        assertThat(shutdown.get("data").path("guest").asBoolean()).isTrue();
+        assertThat(shutdown.get("data").path("reason").asText()).isEqualTo("guest-shutdown");
+        assertThat(ours.execute("query-status", null).get("return").path("status").asText()).isEqualTo("shutdown");
+        JsonNode r = ours.execute("cont", null);
+        assertThat(r.get("error").path("class").asText()).isEqualTo("GenericError");
+        assertThat(r.get("error").path("desc").asText()).isEqualTo("Resetting the Virtual Machine is required");
+        assertThat(m.resumes.get()).isZero();
+    }
+
+    @Test
+    void contWhileSuspendedLeavesTheGuestAsleep() throws Exception {
+        KvmFreeMachine m = machine(false, false);
+        m.lifecycle.states().transition(RunState.SUSPENDED);
+        EventQmpClient ours = ours(m, m.pio);
+        m.pause();                                         // S3 parks the vCPUs
+        int resumes = m.resumes.get();
+        assertThat(ours.execute("cont", null).get("return").isEmpty()).isTrue();
+        assertThat(m.resumes.get()).isEqualTo(resumes);
+        assertThat(m.paused()).isTrue();
+        assertThat(ours.execute("query-status", null).get("return").path("status").asText()).isEqualTo("suspended");
+    }
+
+    @Test
+    void powerdownWithoutAnAcpiPmBlockIsAnError() throws Exception {
+        KvmFreeMachine m = machine(false, false);
+        EventQmpClient ours = ours(m, new Bus("pio without PM"));
+        JsonNode r = ours.execute("system_powerdown", null);
+        assertThat(r.get("error").path("class").asText()).isEqualTo("GenericError");
+        assertThat(r.get("error").path("desc").asText()).isEqualTo("this machine has no ACPI power button");
+        assertThat(m.chipset.pm().state().status() & PWRBTN_STS).isZero();
+        assertThat(ours.execute("query-status", null).get("return").path("status").asText()).isEqualTo("running");
+        assertThat(ours.pendingEvents()).isEmpty();
+        assertThat(AcpiPm.class).isNotNull();
+    }
+}
