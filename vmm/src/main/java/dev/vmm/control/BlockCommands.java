@@ -147,24 +147,11 @@ public final class BlockCommands {
         throw new QmpServer.QmpException("DeviceNotFound", "Device '" + name + "' not found");
     }
 
-    /** An optional string member (null when absent); JSON null or another type is refused as QEMU refuses it. */
     private static String string(JsonNode a, String key) throws QmpServer.QmpException {
-        JsonNode n = a.get(key);
-        if (n == null) return null;
-        if (!n.isTextual()) throw QmpServer.QmpException.generic("Invalid parameter type for '" + key + "', expected: string");
-        return n.asText();
+        return QapiArguments.string(a, "", key, false);
     }
 
-    /** An int64 member; {@code absent} when it is optional and not given. */
     private static long number(JsonNode a, String key, boolean required, long absent) throws QmpServer.QmpException {
-        JsonNode n = a.get(key);
-        if (n == null) {
-            if (required) throw QmpServer.QmpException.generic("Parameter '" + key + "' is missing");
-            return absent;
-        }
-        if (!n.isIntegralNumber() || !n.canConvertToLong()) {
-            throw QmpServer.QmpException.generic("Invalid parameter type for '" + key + "', expected: integer");
-        }
-        return n.asLong();
+        return QapiArguments.integer(a, "", key, required, absent);
     }
 }
