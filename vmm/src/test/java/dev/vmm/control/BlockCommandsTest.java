@@ -218,7 +218,8 @@ class BlockCommandsTest {
                 "{\"device\":\"d0\"," + TOTALS + ",\"bps_max_length\":-1}",
                 "{\"device\":\"d0\"," + TOTALS + ",\"bps_max\":2000,\"bps_max_length\":-1}",
                 "{\"device\":\"d0\"," + TOTALS + ",\"bps_max\":500000000000000,\"bps_max_length\":3}",
-                "{\"device\":\"d0\"," + TOTALS + ",\"bps_max\":500000000000000,\"bps_max_length\":2}");
+                "{\"device\":\"d0\"," + TOTALS + ",\"bps_max\":500000000000000,\"bps_max_length\":2}",
+                "{\"device\":\"d0\"," + TOTALS + ",\"bps_max\":1000000000000000}");
         for (String args : hostile) {
             JsonNode q = qemu.execute("block_set_io_throttle", args);
             JsonNode o = ours.execute("block_set_io_throttle", args);

@@ -9,6 +9,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -87,6 +90,34 @@ class ConsoleCommandsTest {
         assertThat(os).as("query-chardev: ours vs QEMU's").containsExactlyInAnyOrderElementsOf(qs);
     }
 
+    private VirtioConsole.PortStatus port(String name) {
+        return machine.registry.console().ports().stream().filter(p -> name.equals(p.name())).findFirst().orElseThrow();
+    }
+
+    private static SocketChannel connect(Path socket) throws Exception {
+        SocketChannel c = SocketChannel.open(StandardProtocolFamily.UNIX);
+        c.connect(UnixDomainSocketAddress.of(socket));
+        return c;
+    }
+
+    /** Waits (at most 10 s) until both sides' query-chardev gives {@code label} a filename starting with {@code prefix}. */
+    private void awaitFilename(String label, String prefix) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            String o = filename(ours, label), q = filename(qemu, label);
+            if (o.startsWith(prefix) && q.startsWith(prefix)) return;
+            if (System.nanoTime() > deadline) throw new AssertionError(label + ": ours " + o + ", QEMU's " + q + ", awaited " + prefix);
+            Thread.sleep(20);
+        }
+    }
+
+    private static String filename(EventQmpClient c, String label) throws Exception {
+        for (JsonNode e : c.execute("query-chardev", null).get("return")) {
+            if (e.path("label").asText().equals(label)) return e.path("filename").asText();
+        }
+        throw new AssertionError("no chardev " + label);
+    }
+
     private List<String> portNames() {
         VirtioConsole vc = machine.registry.console();
         return vc.ports().stream().map(VirtioConsole.PortStatus::name).toList();
@@ -110,10 +141,25 @@ class ConsoleCommandsTest {
         List<String> before = portNames();
         both("device_add", "{\"driver\":\"virtserialport\",\"chardev\":\"c1\",\"name\":\"org.x\",\"id\":\"p1\"}");
         assertThat(portNames()).hasSize(before.size() + 1).contains("org.x");
+        assertThat(port("org.x").hostOpen()).as("the port has c1's file as its backend").isTrue();
         both("device_add", "{\"driver\":\"virtserialport\",\"chardev\":\"c1\",\"name\":\"org.y\",\"id\":\"p2\"}");  // c1 is in use
         both("device_add", "{\"driver\":\"virtserialport\",\"chardev\":\"c2\",\"name\":\"org.x\",\"id\":\"p3\"}");  // the name is taken
         assertThat(portNames()).hasSize(before.size() + 1);
         sameChardevs();                                                 // frontend-open: no guest opened a port
+
+        // A client on c2's socket: query-chardev drops "disconnected:" on both sides, and gets it back when the client goes.
+        both("device_add", "{\"driver\":\"virtserialport\",\"chardev\":\"c2\",\"name\":\"org.z\",\"id\":\"p3\"}");
+        assertThat(port("org.z").hostOpen()).as("no client yet").isFalse();
+        try (SocketChannel o = connect(oursDir.resolve("c2.sock")); SocketChannel q = connect(qemuDir.resolve("c2.sock"))) {
+            awaitFilename("c2", "unix:");
+            sameChardevs();
+            assertThat(port("org.z").hostOpen()).isTrue();
+        }
+        awaitFilename("c2", "disconnected:unix:");
+        sameChardevs();
+        both("device_del", "{\"id\":\"p3\"}");
+        assertThat(ours.event("DEVICE_DELETED").get("data")).isEqualTo(qemu.event("DEVICE_DELETED").get("data"));
+        assertThat(portNames()).doesNotContain("org.z");
         both("chardev-remove", "{\"id\":\"c1\"}");                      // busy
 
         both("device_del", "{\"id\":\"p1\"}");
@@ -170,6 +216,16 @@ class ConsoleCommandsTest {
         String prefix = "Failed to add chardev 'c3': ";
         assertThat(q).startsWith(prefix);
         assertThat(o).startsWith(prefix).contains(oursDir.resolve("no/such/dir/x").toString());
+        String sockBad = "{\"id\":\"c3\",\"backend\":{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"{DIR}/no/s\"}},\"server\":true}}}";
+        assertThat(qemu.execute("chardev-add", sockBad.replace("{DIR}", qemuDir.toString())).at("/error/desc").asText()).startsWith(prefix);
+        assertThat(ours.execute("chardev-add", sockBad.replace("{DIR}", oursDir.toString())).at("/error/desc").asText())
+                .startsWith(prefix).contains(oursDir.resolve("no/s").toString());
+        // A socket chardev removed before any port used it: its socket goes, as QEMU's does.
+        String sock = "{\"id\":\"c5\",\"backend\":{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\"{DIR}/c5.sock\"}},\"server\":true,\"wait\":false}}}";
+        both("chardev-add", sock);
+        assertThat(oursDir.resolve("c5.sock")).exists();
+        both("chardev-remove", "{\"id\":\"c5\"}");
+        assertThat(Files.exists(oursDir.resolve("c5.sock"))).isEqualTo(Files.exists(qemuDir.resolve("c5.sock"))).isFalse();
         // What QEMU has and we do not: refused by name.
         assertThat(ours.execute("chardev-add", "{\"id\":\"c4\",\"backend\":{\"type\":\"pty\",\"data\":{}}}").at("/error/desc").asText())
                 .isEqualTo("chardev type 'pty' is not supported (socket, file)");
@@ -179,6 +235,8 @@ class ConsoleCommandsTest {
                 .at("/error/desc").asText()).isEqualTo("chardev 'c4': only UNIX socket addresses are supported");
         assertThat(ours.execute("chardev-add", "{\"id\":\"c4\",\"backend\":{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\""
                 + oursDir + "/s\"}}}}}").at("/error/desc").asText()).isEqualTo("chardev 'c4': only server mode (\"server\": true) is supported");
+        assertThat(ours.execute("chardev-add", "{\"id\":\"c4\",\"backend\":{\"type\":\"socket\",\"data\":{\"addr\":{\"type\":\"unix\",\"data\":{\"path\":\""
+                + oursDir + "/s\"}},\"server\":false}}}").at("/error/desc").asText()).isEqualTo("chardev 'c4': only server mode (\"server\": true) is supported");
         try (var files = Files.list(oursDir)) {
             assertThat(files.toList()).isEmpty();
         }
