@@ -355,7 +355,7 @@ public final class RunCommand implements Callable<Integer> {
         dev.vmm.control.QmpServer s = new dev.vmm.control.QmpServer(Path.of(qmp.substring(5)),
                 String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
         dev.vmm.control.MachineCommands.install(s, m, m.pio());
-        dev.vmm.control.MachineCommands.installDiagnostics(s, m); // x-vmm-exit-counts, -query-registers, -snapshot-save
+        dev.vmm.control.MachineCommands.installDiagnostics(s, m, m::vcpus, f -> dev.vmm.snapshot.Snapshot.save(m, f)); // x-vmm-*
         dev.vmm.control.MigrationCommands.install(s, m).incoming(incomingMigration); // + migrate-incoming
         dev.vmm.control.BlockCommands.install(s, m::devices);
         dev.vmm.control.MediaCommands.install(s, () -> m.devices() == null ? java.util.List.of()

@@ -1,17 +1,18 @@
 package dev.vmm.control;
 
 import dev.vmm.chipset.bus.Bus;
-import dev.vmm.machine.Machine;
 import dev.vmm.machine.RunControl;
+import dev.vmm.vcpu.VcpuView;
 import dev.vmm.vcpu.VmExit;
 
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The run-state QMP commands (query-status, stop, cont, quit, system_reset, system_powerdown) and
- * events, over a {@link RunControl}; and the experimental per-vCPU commands, which need a
- * {@link Machine}'s vCPUs.
+ * events, over a {@link RunControl}; and the experimental per-vCPU commands and snapshot save.
  */
 public final class MachineCommands {
     private MachineCommands() {}
@@ -84,10 +85,20 @@ public final class MachineCommands {
         });
     }
 
-    /** The experimental (x- prefix, as QEMU names its unstable commands) per-vCPU commands and the snapshot save. */
-    public static void installDiagnostics(QmpServer qmp, Machine m) {
+    /** Saves the paused machine's snapshot to a file ({@code dev.vmm.snapshot.Snapshot.save} in {@code vmm run}). */
+    @FunctionalInterface
+    public interface SnapshotSave {
+        void save(java.nio.file.Path file) throws java.io.IOException;
+    }
+
+    /**
+     * The experimental (x- prefix, as QEMU names its unstable commands) per-vCPU commands and the
+     * snapshot save, over the machine's run control, its vCPUs (as read at each command: CPU
+     * hot-plug changes them) and its snapshot writer.
+     */
+    public static void installDiagnostics(QmpServer qmp, RunControl m, Supplier<List<? extends VcpuView>> vcpus, SnapshotSave snapshot) {
         // exits handled per vCPU
-        qmp.register("x-vmm-exit-counts", a -> m.vcpus().stream().map(v -> {
+        qmp.register("x-vmm-exit-counts", a -> vcpus.get().stream().map(v -> {
             long[] c = v.exitCounts();
             long total = 0;
             for (long x : c) total += x;
@@ -98,7 +109,7 @@ public final class MachineCommands {
             if (file == null || file.isEmpty()) throw QmpServer.QmpException.generic("Parameter 'file' is missing");
             try {
                 m.pause();
-                dev.vmm.snapshot.Snapshot.save(m, java.nio.file.Path.of(file));
+                snapshot.save(java.nio.file.Path.of(file));
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw QmpServer.QmpException.generic("interrupted");
@@ -112,7 +123,7 @@ public final class MachineCommands {
             boolean wasRunning = !m.paused();
             try {
                 m.pause();
-                return m.vcpus().stream().map(v -> Map.of("cpu-index", v.id(), "registers", v.registerDump())).toList();
+                return vcpus.get().stream().map(v -> Map.of("cpu-index", v.id(), "registers", v.registerDump())).toList();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw QmpServer.QmpException.generic("interrupted");

@@ -46,9 +46,21 @@ class MachineCommandsTest {
         return m;
     }
 
+    /** The vCPU layer's view: what the diagnostics read. */
+    record FakeVcpu(int id, long[] exitCounts, String registerDump) implements dev.vmm.vcpu.VcpuView { }
+
+    private final List<FakeVcpu> vcpus = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Path> snapshots = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile String snapshotFailure;
+
     private EventQmpClient ours(KvmFreeMachine m, Bus pio) throws Exception {
         QmpServer server = new QmpServer(dir.resolve("qmp-" + open.size() + ".sock"), "test");
         MachineCommands.install(server, m, pio);
+        MachineCommands.installDiagnostics(server, m, () -> vcpus, file -> {
+            assertThat(m.paused()).as("saved while paused").isTrue();
+            if (snapshotFailure != null) throw new java.io.IOException(snapshotFailure);
+            snapshots.add(file);
+        });
         server.start();
         open.add(server::close);
         EventQmpClient c = EventQmpClient.ours(server.path());
@@ -200,5 +212,55 @@ class MachineCommandsTest {
         assertThat(ours.execute("query-status", null).get("return").path("status").asText()).isEqualTo("running");
         assertThat(ours.pendingEvents()).isEmpty();
         assertThat(AcpiPm.class).isNotNull();
+    }
+
+    @Test
+    void diagnosticsReadEveryVcpuAndPauseOnlyAsLongAsNeeded() throws Exception {
+        KvmFreeMachine m = machine(false, false);
+        EventQmpClient ours = ours(m, m.pio);
+        vcpus.add(new FakeVcpu(0, new long[] {3, 0, 4, 5}, "rip=0x1000"));
+        vcpus.add(new FakeVcpu(1, new long[] {0, 7}, "rip=0x2000"));
+        assertThat(ours.execute("x-vmm-exit-counts", null).get("return")).isEqualTo(EventQmpClient.JSON.readTree(
+                "[{\"cpu-index\":0,\"exits\":12},{\"cpu-index\":1,\"exits\":7}]"));
+        vcpus.add(new FakeVcpu(2, new long[0], "rip=0x3000"));           // hot-plugged: read at each command
+        assertThat(ours.execute("x-vmm-exit-counts", null).get("return").get(2).get("exits").asLong()).isZero();
+
+        JsonNode regs = ours.execute("x-vmm-query-registers", null).get("return");
+        assertThat(regs).hasSize(3);
+        for (int i = 0; i < 3; i++) {
+            assertThat(regs.get(i).get("cpu-index").asInt()).isEqualTo(i);
+            assertThat(regs.get(i).get("registers").asText()).isEqualTo(vcpus.get(i).registerDump());
+        }
+        assertThat(m.pauses.get()).as("paused to read").isEqualTo(1);
+        assertThat(m.resumes.get()).as("and running again").isEqualTo(1);
+        assertThat(m.paused()).isFalse();
+        ours.event("STOP");
+        ours.event("RESUME");
+
+        m.pause();
+        assertThat(ours.execute("x-vmm-query-registers", null).get("return")).hasSize(3);
+        assertThat(m.resumes.get()).as("a paused machine stays paused").isEqualTo(1);
+        assertThat(m.paused()).isTrue();
+    }
+
+    @Test
+    void snapshotSaveLeavesTheMachinePausedOrSaysWhyNot() throws Exception {
+        KvmFreeMachine m = machine(false, false);
+        EventQmpClient ours = ours(m, m.pio);
+        for (String args : List.of("{}", "{\"file\":\"\"}")) {
+            JsonNode r = ours.execute("x-vmm-snapshot-save", args);
+            assertThat(r.at("/error/class").asText()).isEqualTo("GenericError");
+            assertThat(r.at("/error/desc").asText()).isEqualTo("Parameter 'file' is missing");
+        }
+        assertThat(m.pauses.get()).isZero();
+        Path file = dir.resolve("vm.snap");
+        assertThat(ours.execute("x-vmm-snapshot-save", "{\"file\":\"" + file + "\"}").get("return").isEmpty()).isTrue();
+        assertThat(snapshots).containsExactly(file);
+        assertThat(m.paused()).as("paused after the save, until cont or quit").isTrue();
+        assertThat(m.resumes.get()).isZero();
+        snapshotFailure = "No space left on device";
+        JsonNode r = ours.execute("x-vmm-snapshot-save", "{\"file\":\"" + file + "\"}");
+        assertThat(r.at("/error/desc").asText()).isEqualTo("snapshot to " + file + " failed: No space left on device");
+        assertThat(snapshots).hasSize(1);
     }
 }
