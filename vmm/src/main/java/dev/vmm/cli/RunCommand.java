@@ -356,7 +356,7 @@ public final class RunCommand implements Callable<Integer> {
                 String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
         dev.vmm.control.MachineCommands.install(s, m, m.pio());
         dev.vmm.control.MachineCommands.installDiagnostics(s, m, m::vcpus, f -> dev.vmm.snapshot.Snapshot.save(m, f)); // x-vmm-*
-        dev.vmm.control.MigrationCommands.install(s, m).incoming(incomingMigration); // + migrate-incoming
+        dev.vmm.control.MigrationCommands.install(s, dev.vmm.machine.MigratableMachine.of(m)).incoming(incomingMigration); // + migrate-incoming
         dev.vmm.control.BlockCommands.install(s, m::devices);
         dev.vmm.control.MediaCommands.install(s, () -> m.devices() == null ? java.util.List.of()
                 : m.devices().parts(dev.vmm.devices.AhciDriveSlot.class));   // eject, blockdev-change-medium
