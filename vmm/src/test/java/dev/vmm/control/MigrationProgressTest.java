@@ -88,13 +88,16 @@ class MigrationProgressTest {
         }
     }
 
-    /** Output collected in memory; {@code text()} is what was written so far. */
+    /**
+     * Output collected in memory; {@code text()} is what was flushed so far (buffered, no
+     * auto-flush: a line the printer does not flush is not seen, as on a real terminal or log).
+     */
     private static final class Captured {
         final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        final PrintStream out = new PrintStream(new java.io.BufferedOutputStream(bytes, 1 << 16), false, StandardCharsets.UTF_8);
 
         String text() {
-            synchronized (out) {
+            synchronized (bytes) {
                 return bytes.toString(StandardCharsets.UTF_8);
             }
         }
