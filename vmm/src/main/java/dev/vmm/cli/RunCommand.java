@@ -354,18 +354,19 @@ public final class RunCommand implements Callable<Integer> {
         if (!qmp.startsWith("unix:") || qmp.length() <= 5) throw new UsageException("--qmp takes unix:PATH");
         dev.vmm.control.QmpServer s = new dev.vmm.control.QmpServer(Path.of(qmp.substring(5)),
                 String.valueOf(RunCommand.class.getPackage().getImplementationVersion()));
-        dev.vmm.control.MachineCommands.install(s, m);
-        dev.vmm.control.MigrationCommands.install(s, m).incoming(incomingMigration); // + migrate-incoming
-        dev.vmm.control.BlockCommands.install(s, m);
+        dev.vmm.control.MachineCommands.install(s, m, m.pio());
+        dev.vmm.control.MachineCommands.installDiagnostics(s, m, m::vcpus, f -> dev.vmm.snapshot.Snapshot.save(m, f)); // x-vmm-*
+        dev.vmm.control.MigrationCommands.install(s, dev.vmm.machine.MigratableMachine.of(m)).incoming(incomingMigration); // + migrate-incoming
+        dev.vmm.control.BlockCommands.install(s, m::devices);
         dev.vmm.control.MediaCommands.install(s, () -> m.devices() == null ? java.util.List.of()
                 : m.devices().parts(dev.vmm.devices.AhciDriveSlot.class));   // eject, blockdev-change-medium
         dev.vmm.control.DeviceDrivers drivers = dev.vmm.control.DeviceDrivers.install(s); // device_add, device_del
-        dev.vmm.control.ConsoleCommands.install(s, drivers, m);
+        dev.vmm.control.ConsoleCommands.install(s, drivers, m::devices);
         dev.vmm.balloon.BalloonCommands.install(s, m.devices().balloon()); // balloon, query-balloon, qom-get/set
         dev.vmm.power.PowerCommands.install(s, m.sleep()); // system_wakeup
         dev.vmm.control.pci.QueryPci.install(s, () -> m.devices() == null ? null : m.devices().pci().root(),
                 d -> m.devices() == null ? null : m.devices().qdevId(d));
-        dev.vmm.control.UsbCommands.install(s, drivers, m); // usb-* hot-plug, input-send-event
+        dev.vmm.control.UsbCommands.install(s, drivers, m.devices(), m.lifecycle()); // usb-* hot-plug, input-send-event
         dev.vmm.control.block.BlockHotplug.install(s, drivers, m); // blockdev-add/del, virtio-blk-pci device_add
         dev.vmm.cpuhotplug.CpuHotplugQmp.install(s, drivers, m, dev.vmm.cpu.CpuSpec.parse(cpu).model()); // vCPU hot-plug, query-cpus-fast
         dev.vmm.control.netdev.NetHotplug.install(s, drivers, m); // netdev_add/del (taps), virtio-net-pci device_add

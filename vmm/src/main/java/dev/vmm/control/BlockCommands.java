@@ -2,7 +2,7 @@ package dev.vmm.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.vmm.machine.BlockDrive;
-import dev.vmm.machine.Machine;
+import dev.vmm.devices.DeviceRegistry;
 import dev.vmm.virtio.blk.ThrottleGroup;
 import dev.vmm.virtio.blk.ThrottleGroup.Limit;
 
@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Block QMP commands with QEMU's names and argument shapes: {@code query-block} (a subset of
@@ -21,8 +22,8 @@ import java.util.Map;
  * or {@code id}. The optional {@code *_max} / {@code *_max_length} burst pair becomes the
  * bucket's burst allowance: QEMU lets a burst run at {@code X_max} for {@code X_max_length}
  * seconds, here the bucket holds {@code X_max × X_max_length} units (so a burst of that size
- * passes at once rather than at a peak rate). {@code iops_size} and {@code group} are not
- * supported and are refused when non-default.
+ * passes at once rather than at a peak rate, at most 3600 s of the limit). {@code iops_size} and a
+ * {@code group} other than the drive's own are not supported and are refused once QEMU's own checks pass.
  */
 public final class BlockCommands {
     private BlockCommands() {}
@@ -30,21 +31,31 @@ public final class BlockCommands {
     private static final String[] BASE = {"bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr"};
     private static final Limit[] LIMITS = {Limit.TOTAL_BYTES, Limit.READ_BYTES, Limit.WRITE_BYTES, Limit.TOTAL_OPS,
             Limit.READ_OPS, Limit.WRITE_OPS};
+    /** QEMU's BlockIOThrottle members: any other argument is refused as unexpected. */
+    private static final java.util.Set<String> PARAMETERS = parameters();
+
+    private static java.util.Set<String> parameters() {
+        java.util.Set<String> p = new java.util.HashSet<>(List.of("device", "id", "iops_size", "group"));
+        for (String b : BASE) p.addAll(List.of(b, b + "_max", b + "_max_length"));
+        return p;
+    }
+
     /** QEMU's THROTTLE_VALUE_MAX. */
     private static final long VALUE_MAX = 1_000_000_000_000_000L;
 
-    public static void install(QmpServer qmp, Machine m) {
-        qmp.register("query-block", java.util.Set.of(), a -> queryBlock(m));
-        qmp.register("block_set_io_throttle", a -> {
-            setIoThrottle(m, a);
+    /** @param devices the machine's devices (null: none yet) */
+    public static void install(QmpServer qmp, Supplier<DeviceRegistry> devices) {
+        qmp.register("query-block", java.util.Set.of(), a -> queryBlock(devices.get()));
+        qmp.register("block_set_io_throttle", PARAMETERS, a -> {
+            setIoThrottle(devices.get(), a);
             return null;
         });
     }
 
-    static List<Map<String, Object>> queryBlock(Machine m) {
+    static List<Map<String, Object>> queryBlock(DeviceRegistry devices) {
         List<Map<String, Object>> out = new ArrayList<>();
-        if (m.devices() == null) return out;
-        for (BlockDrive d : m.devices().drives()) {
+        if (devices == null) return out;
+        for (BlockDrive d : devices.drives()) {
             Map<String, Object> image = new LinkedHashMap<>();
             image.put("filename", d.spec().path().toString());
             image.put("format", d.format());
@@ -70,38 +81,37 @@ public final class BlockCommands {
             info.put("inserted", inserted);
             out.add(info);
         }
-        out.addAll(MediaCommands.queryBlock(m.devices().parts(dev.vmm.devices.AhciDriveSlot.class))); // AHCI disks and CD-ROMs
+        out.addAll(MediaCommands.queryBlock(devices.parts(dev.vmm.devices.AhciDriveSlot.class))); // AHCI disks and CD-ROMs
         return out;
     }
 
-    static void setIoThrottle(Machine m, JsonNode a) throws QmpServer.QmpException {
-        String name = a.hasNonNull("id") ? a.get("id").asText() : a.hasNonNull("device") ? a.get("device").asText() : null;
-        if (name == null) throw QmpServer.QmpException.generic("Need exactly one of 'device' and 'id'");
-        BlockDrive drive = find(m, name);
+    /**
+     * Checked as QEMU 7.2 checks it, in its order and with its messages: the arguments' presence and
+     * types first (every member, in the schema's order), then the drive, then the limits as
+     * QEMU's throttle validation sees them (values unsigned: a negative one is out of range).
+     */
+    static void setIoThrottle(DeviceRegistry devices, JsonNode a) throws QmpServer.QmpException {
+        String device = string(a, "device");
+        String id = string(a, "id");
         long[] v = new long[BASE.length];
-        for (int i = 0; i < BASE.length; i++) v[i] = number(a, BASE[i], true);
+        for (int i = 0; i < BASE.length; i++) v[i] = number(a, BASE[i], true, 0);
         long[] max = new long[BASE.length];
         long[] maxLen = new long[BASE.length];
-        for (int i = 0; i < BASE.length; i++) {
-            max[i] = number(a, BASE[i] + "_max", false);
-            maxLen[i] = a.has(BASE[i] + "_max_length") ? number(a, BASE[i] + "_max_length", false) : 1;
-            if (maxLen[i] < 1 || maxLen[i] > 3600) {
-                throw QmpServer.QmpException.generic(BASE[i] + "_max_length must be between 1 and 3600");
-            }
-            if (max[i] != 0 && v[i] == 0) {
-                throw QmpServer.QmpException.generic(BASE[i] + "_max requires " + BASE[i] + " to be set");
-            }
-            if (max[i] != 0 && max[i] < v[i]) {
-                throw QmpServer.QmpException.generic(BASE[i] + "_max must be greater than or equal to " + BASE[i]);
-            }
-        }
-        if ((v[0] != 0 && (v[1] != 0 || v[2] != 0)) || (v[3] != 0 && (v[4] != 0 || v[5] != 0))) {
+        for (int i = 0; i < BASE.length; i++) max[i] = number(a, BASE[i] + "_max", false, 0);
+        for (int i = 0; i < BASE.length; i++) maxLen[i] = number(a, BASE[i] + "_max_length", false, 1);
+        long iopsSize = number(a, "iops_size", false, 0);
+        String group = string(a, "group");
+        if ((device == null) == (id == null)) throw QmpServer.QmpException.generic("Need exactly one of 'device' and 'id'");
+        BlockDrive drive = find(devices, device != null ? device : id);
+        if (totalWithDirections(v) || totalWithDirections(max)) {
             throw QmpServer.QmpException.generic("bps/iops/max total values and read/write values cannot be used at the same time");
         }
-        if (a.has("iops_size") && number(a, "iops_size", false) != 0) {
-            throw QmpServer.QmpException.generic("iops_size is not supported");
+        if (iopsSize != 0 && v[3] == 0 && v[4] == 0 && v[5] == 0) {
+            throw QmpServer.QmpException.generic("iops size requires an iops value to be set");
         }
-        if (a.hasNonNull("group") && !a.get("group").asText().equals(drive.id())) {
+        for (int i = 0; i < BASE.length; i++) checkBucket(v[i], max[i], maxLen[i]);
+        if (iopsSize != 0) throw QmpServer.QmpException.generic("iops_size is not supported");
+        if (group != null && !group.equals(drive.id())) {
             throw QmpServer.QmpException.generic("throttle groups shared between drives are not supported");
         }
         ThrottleGroup t = drive.throttle();
@@ -111,24 +121,37 @@ public final class BlockCommands {
         }
     }
 
-    private static BlockDrive find(Machine m, String name) throws QmpServer.QmpException {
-        if (m.devices() != null) {
-            for (BlockDrive d : m.devices().drives()) if (d.id().equals(name)) return d;
+    /** A total limit given with a read or write one (bytes: slots 0-2, operations: 3-5). */
+    private static boolean totalWithDirections(long[] x) {
+        return (x[0] != 0 && (x[1] != 0 || x[2] != 0)) || (x[3] != 0 && (x[4] != 0 || x[5] != 0));
+    }
+
+    /** One limit, its burst rate and burst length, compared unsigned as QEMU's uint64 fields. */
+    private static void checkBucket(long avg, long max, long length) throws QmpServer.QmpException {
+        if (Long.compareUnsigned(avg, VALUE_MAX) > 0 || Long.compareUnsigned(max, VALUE_MAX) > 0) {
+            throw QmpServer.QmpException.generic("bps/iops/max values must be within [0, " + VALUE_MAX + "]");
+        }
+        if (length == 0) throw QmpServer.QmpException.generic("the burst length cannot be 0");
+        if (max == 0 && length != 1) throw QmpServer.QmpException.generic("burst length set without burst rate");
+        if (max != 0 && Long.compareUnsigned(length, VALUE_MAX / max) > 0) {
+            throw QmpServer.QmpException.generic("burst length too high for this burst rate");
+        }
+        if (max != 0 && avg == 0) throw QmpServer.QmpException.generic("bps_max/iops_max require corresponding bps/iops values");
+        if (max != 0 && max < avg) throw QmpServer.QmpException.generic("bps_max/iops_max cannot be lower than bps/iops");
+    }
+
+    private static BlockDrive find(DeviceRegistry devices, String name) throws QmpServer.QmpException {
+        if (devices != null) {
+            for (BlockDrive d : devices.drives()) if (d.id().equals(name)) return d;
         }
         throw new QmpServer.QmpException("DeviceNotFound", "Device '" + name + "' not found");
     }
 
-    private static long number(JsonNode a, String key, boolean required) throws QmpServer.QmpException {
-        JsonNode n = a.get(key);
-        if (n == null || n.isNull()) {
-            if (required) throw QmpServer.QmpException.generic("Parameter '" + key + "' is missing");
-            return 0;
-        }
-        if (!n.isIntegralNumber()) throw QmpServer.QmpException.generic("Parameter '" + key + "' expects int64");
-        long v = n.asLong();
-        if (v < 0 || v > VALUE_MAX) {
-            throw QmpServer.QmpException.generic(key + " must be between 0 and " + VALUE_MAX);
-        }
-        return v;
+    private static String string(JsonNode a, String key) throws QmpServer.QmpException {
+        return QapiArguments.string(a, "", key, false);
+    }
+
+    private static long number(JsonNode a, String key, boolean required, long absent) throws QmpServer.QmpException {
+        return QapiArguments.integer(a, "", key, required, absent);
     }
 }

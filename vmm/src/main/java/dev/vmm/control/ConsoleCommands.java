@@ -1,7 +1,7 @@
 package dev.vmm.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.vmm.machine.Machine;
+import dev.vmm.devices.DeviceRegistry;
 import dev.vmm.virtio.console.FileBackend;
 import dev.vmm.virtio.console.PortBackend;
 import dev.vmm.virtio.console.UnixSocketBackend;
@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * virtio-console port hot-plug over QMP, in QEMU's shapes: a character device first, then a
@@ -43,6 +44,7 @@ public final class ConsoleCommands {
         final String id;
         final Path socket, file;
         PortBackend open;   // opened and not yet handed to a port, or null
+        PortBackend live;   // the backend opened last (the port's while one uses it): its connection state
         String device;      // the virtserialport using it, or null
 
         Chardev(String id, Path socket, Path file) {
@@ -54,10 +56,19 @@ public final class ConsoleCommands {
         PortBackend take() throws IOException {
             PortBackend b = open != null ? open : socket != null ? new UnixSocketBackend(socket) : new FileBackend(file);
             open = null;
+            live = b;
             return b;
         }
 
-        String filename() { return socket != null ? "unix:" + socket + ",server=on" : "file:" + file; }
+        /** The file or socket, for error messages. */
+        Path where() { return socket != null ? socket : file; }
+
+        /** As QEMU's query-chardev names it: {@code file}, or the socket with "disconnected:" while no client is there. */
+        String filename() {
+            if (socket == null) return "file";
+            boolean connected = live instanceof UnixSocketBackend u && u.connected();
+            return (connected ? "" : "disconnected:") + "unix:" + socket + ",server=on";
+        }
     }
 
     private record PortDevice(String id, int port, String chardev, String name) { }
@@ -67,7 +78,8 @@ public final class ConsoleCommands {
         final Map<String, PortDevice> devices = new LinkedHashMap<>();
     }
 
-    public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
+    /** @param devices the machine's devices (null: none yet) */
+    public static void install(QmpServer qmp, DeviceDrivers drivers, Supplier<DeviceRegistry> devices) {
         State st = new State();
         qmp.register("chardev-add", a -> {
             synchronized (st) {
@@ -84,7 +96,7 @@ public final class ConsoleCommands {
             synchronized (st) {
                 List<Map<String, Object>> out = new ArrayList<>();
                 for (Chardev c : st.chardevs.values()) {
-                    out.add(Map.of("label", c.id, "filename", c.filename(), "frontend-open", c.device != null));
+                    out.add(Map.of("label", c.id, "filename", c.filename(), "frontend-open", guestOpened(st, devices.get(), c)));
                 }
                 return out;
             }
@@ -94,7 +106,7 @@ public final class ConsoleCommands {
 
             @Override public void add(String driver, String id, JsonNode a) throws QmpServer.QmpException {
                 synchronized (st) {
-                    deviceAdd(st, m, id, a);
+                    deviceAdd(st, devices.get(), id, a);
                 }
             }
 
@@ -106,53 +118,67 @@ public final class ConsoleCommands {
 
             @Override public java.util.concurrent.CompletableFuture<Void> delete(String id) throws QmpServer.QmpException {
                 synchronized (st) {
-                    deviceDel(st, m, id);
+                    deviceDel(st, devices.get(), id);
                 }
                 return java.util.concurrent.CompletableFuture.completedFuture(null);
             }
         });
     }
 
-    private static String text(JsonNode a, String key) throws QmpServer.QmpException {
-        JsonNode n = a.get(key);
-        if (n == null || n.isNull()) throw QmpServer.QmpException.generic("Parameter '" + key + "' is missing");
-        if (!n.isTextual()) throw QmpServer.QmpException.generic("Parameter '" + key + "' expects a string");
-        return n.asText();
+    /** Whether the guest opened the port using {@code c} (QEMU's frontend-open for a virtserialport). */
+    private static boolean guestOpened(State st, DeviceRegistry devices, Chardev c) {
+        PortDevice d = c.device == null ? null : st.devices.get(c.device);
+        VirtioConsole vc = devices == null ? null : devices.console();
+        if (d == null || vc == null) return false;
+        for (VirtioConsole.PortStatus p : vc.ports()) if (p.id() == d.port()) return p.guestOpen();
+        return false;
     }
+
+    private static String text(JsonNode a, String key) throws QmpServer.QmpException {
+        return QapiArguments.string(a, "", key, true);
+    }
+
+    /** QEMU 7.2's ChardevBackendKind values: one of these not offered here is refused by name, any other as QEMU refuses it. */
+    private static final java.util.Set<String> QEMU_KINDS = java.util.Set.of("file", "serial", "parallel", "pipe", "socket", "udp",
+            "pty", "null", "mux", "msmouse", "wctablet", "braille", "testdev", "stdio", "console", "spicevmc", "spiceport",
+            "qemu-vdagent", "dbus", "vc", "ringbuf", "memory");
 
     private static Object chardevAdd(State st, JsonNode a) throws QmpServer.QmpException {
         String id = text(a, "id");
-        if (st.chardevs.containsKey(id)) throw QmpServer.QmpException.generic("Chardev '" + id + "' already exists");
-        JsonNode backend = a.get("backend");
-        if (backend == null || !backend.isObject()) throw QmpServer.QmpException.generic("Parameter 'backend' is missing");
-        String type = text(backend, "type");
-        JsonNode data = backend.path("data");
+        JsonNode backend = QapiArguments.object(a, "", "backend", true);
+        String type = QapiArguments.string(backend, "backend", "type", true);
+        if (!QEMU_KINDS.contains(type)) throw QmpServer.QmpException.generic("Parameter 'type' does not accept value '" + type + "'");
         Chardev c;
         switch (type) {
             case "socket" -> {
-                JsonNode addr = data.path("addr");
-                if (!addr.path("type").asText().equals("unix")) {
+                JsonNode data = QapiArguments.object(backend, "backend", "data", true);
+                JsonNode addr = QapiArguments.object(data, "backend.data", "addr", true);
+                String addrType = QapiArguments.string(addr, "backend.data.addr", "type", true);
+                if (!addrType.equals("unix")) {
                     throw QmpServer.QmpException.generic("chardev '" + id + "': only UNIX socket addresses are supported");
                 }
-                if (!data.path("server").asBoolean(false)) {
+                JsonNode unix = QapiArguments.object(addr, "backend.data.addr", "data", true);
+                String path = QapiArguments.string(unix, "backend.data.addr.data", "path", true);
+                if (!QapiArguments.bool(data, "backend.data", "server", false)) { // QEMU: absent = client mode
                     throw QmpServer.QmpException.generic("chardev '" + id + "': only server mode (\"server\": true) is supported");
                 }
-                String path = addr.path("data").path("path").asText("");
-                if (path.isEmpty()) throw QmpServer.QmpException.generic("Parameter 'path' is missing");
                 c = new Chardev(id, Path.of(path), null);
             }
             case "file" -> {
-                if (data.hasNonNull("in")) throw QmpServer.QmpException.generic("chardev '" + id + "': file input is not supported");
-                String out = data.path("out").asText("");
-                if (out.isEmpty()) throw QmpServer.QmpException.generic("Parameter 'out' is missing");
+                JsonNode data = QapiArguments.object(backend, "backend", "data", true);
+                String out = QapiArguments.string(data, "backend.data", "out", true);
+                if (QapiArguments.string(data, "backend.data", "in", false) != null) {
+                    throw QmpServer.QmpException.generic("chardev '" + id + "': file input is not supported");
+                }
                 c = new Chardev(id, null, Path.of(out));
             }
             default -> throw QmpServer.QmpException.generic("chardev type '" + type + "' is not supported (socket, file)");
         }
+        if (st.chardevs.containsKey(id)) throw QmpServer.QmpException.generic("Chardev with id '" + id + "' already exists");
         try {
             c.open = c.take(); // bind / open now, as QEMU does: errors belong to chardev-add
         } catch (IOException | RuntimeException e) {
-            throw QmpServer.QmpException.generic("chardev '" + id + "': " + c.filename() + ": " + e.getMessage());
+            throw QmpServer.QmpException.generic("Failed to add chardev '" + id + "': " + c.where() + ": " + e.getMessage());
         }
         st.chardevs.put(id, c);
         return Map.of();
@@ -167,8 +193,8 @@ public final class ConsoleCommands {
         st.chardevs.remove(id);
     }
 
-    private static void deviceAdd(State st, Machine m, String id, JsonNode a) throws QmpServer.QmpException {
-        VirtioConsole vc = m.devices() == null ? null : m.devices().console();
+    private static void deviceAdd(State st, DeviceRegistry devices, String id, JsonNode a) throws QmpServer.QmpException {
+        VirtioConsole vc = devices == null ? null : devices.console();
         if (vc == null) {
             throw QmpServer.QmpException.generic("No 'virtio-serial-bus' bus found for device 'virtserialport'"
                     + " (start the machine with a --console-port to have a virtio-console)");
@@ -179,7 +205,8 @@ public final class ConsoleCommands {
             throw QmpServer.QmpException.generic("Property 'virtserialport.chardev' can't find value '" + chardevId + "'");
         }
         if (c.device != null) {
-            throw QmpServer.QmpException.generic("Property 'virtserialport.chardev' can't take value '" + chardevId + "', it's in use");
+            throw QmpServer.QmpException.generic("Property 'virtserialport.chardev' can't take value '" + chardevId + "': Device '"
+                    + chardevId + "' is in use");
         }
         String name = a.hasNonNull("name") ? text(a, "name") : null;
         for (PortDevice d : st.devices.values()) {
@@ -191,7 +218,7 @@ public final class ConsoleCommands {
         try {
             b = c.take();
         } catch (IOException | RuntimeException e) {
-            throw QmpServer.QmpException.generic("chardev '" + chardevId + "': " + c.filename() + ": " + e.getMessage());
+            throw QmpServer.QmpException.generic("chardev '" + chardevId + "': " + c.where() + ": " + e.getMessage());
         }
         int port;
         try {
@@ -205,10 +232,10 @@ public final class ConsoleCommands {
         st.devices.put(key, new PortDevice(key, port, chardevId, name));
     }
 
-    private static void deviceDel(State st, Machine m, String id) throws QmpServer.QmpException {
+    private static void deviceDel(State st, DeviceRegistry devices, String id) throws QmpServer.QmpException {
         PortDevice d = st.devices.get(id);
         if (d == null) throw new QmpServer.QmpException("DeviceNotFound", "Device '" + id + "' not found");
-        m.devices().console().removePort(d.port());
+        devices.console().removePort(d.port());
         st.devices.remove(id);
         Chardev c = st.chardevs.get(d.chardev());
         if (c != null) c.device = null; // its backend was closed with the port

@@ -2,8 +2,7 @@ package dev.vmm.control;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.vmm.machine.KvmDirtyLog;
-import dev.vmm.machine.Machine;
-import dev.vmm.machine.MachineMigration;
+import dev.vmm.machine.MigratableMachine;
 import dev.vmm.migration.MigrationCapabilities;
 import dev.vmm.migration.MigrationParameters;
 import dev.vmm.migration.MigrationSource;
@@ -20,20 +19,21 @@ import java.util.Map;
  * {@code query-migrate-parameters}, and the {@code MIGRATION} event.
  */
 public final class MigrationCommands {
-    private final Machine machine;
+    private final MigratableMachine machine;
     private final QmpServer qmp;
     private final MigrationParameters params = new MigrationParameters();
     private final MigrationCapabilities caps = new MigrationCapabilities();
     private volatile MigrationSource current;
 
-    private MigrationCommands(Machine machine, QmpServer qmp) {
+    private MigrationCommands(MigratableMachine machine, QmpServer qmp) {
         this.machine = machine;
         this.qmp = qmp;
         // On a host whose dirty log misses writes, verify pages by hash at stop-and-copy.
         if (!KvmDirtyLog.trustworthy()) params.set("x-dirty-log-verify", "on");
     }
 
-    public static MigrationCommands install(QmpServer qmp, Machine m) {
+    /** @param m the machine migrated ({@link MigratableMachine#of} in {@code vmm run}) */
+    public static MigrationCommands install(QmpServer qmp, MigratableMachine m) {
         MigrationCommands c = new MigrationCommands(m, qmp);
         c.register();
         return c;
@@ -71,8 +71,8 @@ public final class MigrationCommands {
                 if (!machine.devices().transports().isEmpty()
                         || !machine.devices().parts(dev.vmm.usb.xhci.XhciController.class).isEmpty()) params.set("x-dirty-log-verify", "on");
             }
-            MigrationSource src = new MigrationSource(machine.memory(), new KvmDirtyLog(machine.vm(), machine.memory()),
-                    new MachineMigration(machine), params, caps)
+            MigrationSource src = new MigrationSource(machine.memory(), machine.dirtyLog(),
+                    machine.migrationControl(), params, caps)
                     .onStatusChange(st -> qmp.event("MIGRATION", Map.of("status", st.qmpName())));
             try {
                 src.start(MigrationUri.parse(uri).connect());

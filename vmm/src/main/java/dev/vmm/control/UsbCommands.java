@@ -2,8 +2,9 @@ package dev.vmm.control;
 
 import dev.vmm.devices.UsbBus;
 import dev.vmm.devices.UsbDeviceDriver;
+import dev.vmm.devices.DeviceRegistry;
+import dev.vmm.lifecycle.Lifecycle;
 import dev.vmm.lifecycle.RunState;
-import dev.vmm.machine.Machine;
 
 /**
  * The QMP side of the USB devices: {@code device_add}/{@code device_del} of usb-storage, usb-tablet
@@ -13,16 +14,17 @@ import dev.vmm.machine.Machine;
 public final class UsbCommands {
     private UsbCommands() {}
 
-    public static void install(QmpServer qmp, DeviceDrivers drivers, Machine m) {
-        UsbBus usb = m.devices().usb();
+    /** @param lifecycle whether input events reach the guest (running or suspended: they wake it) */
+    public static void install(QmpServer qmp, DeviceDrivers drivers, DeviceRegistry devices, Lifecycle lifecycle) {
+        UsbBus usb = devices.usb();
         drivers.register(new UsbDeviceDriver(usb));
         qmp.register("x-vmm-query-usb", java.util.Set.of(), a -> {
-            dev.vmm.usb.UsbHub hub = m.devices().usbHub();
+            dev.vmm.usb.UsbHub hub = devices.usbHub();
             if (hub == null) throw QmpServer.QmpException.generic(UsbQuery.NO_CONTROLLER);
             return UsbQuery.describe(hub, usb.plugged());
         });
         InputCommands.install(qmp, usb.inputs(), usb::has, () -> {
-            RunState s = m.lifecycle().state();
+            RunState s = lifecycle.state();
             return s == RunState.RUNNING || s == RunState.SUSPENDED;
         });
     }

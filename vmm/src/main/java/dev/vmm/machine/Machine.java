@@ -6,7 +6,6 @@ import dev.vmm.ffm.kvm.Kvm;
 import dev.vmm.ffm.kvm.VmFd;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.vcpu.Vcpu;
-import dev.vmm.vcpu.VcpuExitHandler;
 import dev.vmm.vcpu.VcpuGate;
 import dev.vmm.vcpu.VmExit;
 
@@ -20,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * A built machine: KVM VM, guest RAM, buses with their devices, and the vCPUs. {@link #run()}
  * starts the vCPUs and returns why the machine stopped.
  */
-public final class Machine implements VcpuExitHandler, AutoCloseable {
+public final class Machine implements RunControl, AutoCloseable {
     private final Kvm kvm;
     private final VmFd vm;
     private final GuestMemory memory;

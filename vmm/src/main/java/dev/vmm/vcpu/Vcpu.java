@@ -16,7 +16,7 @@ import static dev.vmm.ffm.kvm.KvmIoctls.*;
  * The exit path takes no locks and allocates nothing. Another thread stops the loop with
  * {@link #kick()}: immediate_exit plus a signal that interrupts KVM_RUN.
  */
-public final class Vcpu implements Runnable {
+public final class Vcpu implements Runnable, VcpuView {
     private final VcpuFd fd;
     private final KvmRun run;
     private final ExitDispatcher exits;

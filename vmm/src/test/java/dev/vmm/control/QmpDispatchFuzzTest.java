@@ -24,8 +24,10 @@ import java.util.Map;
  * each handed to the real dispatcher (capabilities negotiation, 'execute'/'arguments' checks,
  * declared-parameter checks) and to the real commands that need no machine: the built-ins
  * (qmp_capabilities, query-commands, query-version) and the migration commands' argument handling
- * (migrate-set-capabilities, migrate-set-parameters, query-migrate*, migrate_cancel). 'migrate'
- * and x-vmm-ram-hash touch the machine and are left out (a machine needs /dev/kvm).
+ * (migrate-set-capabilities, migrate-set-parameters, query-migrate*, migrate_cancel), and
+ * block_set_io_throttle's argument and limit checks on a drive {@code d0} of a registry without PCI
+ * (its limits really set). 'migrate', x-vmm-ram-hash and query-block (which names the drive's PCI
+ * function) read the machine and are left out.
  *
  * <p>Every reply must be an object with exactly one of 'return' / 'error' (with class and desc);
  * a command may refuse with a QmpException or an IllegalArgumentException (a GenericError the user
@@ -42,10 +44,16 @@ class QmpDispatchFuzzTest {
             "\"query-migrate-parameters\"", "\"migrate_cancel\"", "\"capabilities\"", "\"capability\"", "\"state\"", "\"xbzrle\"",
             "\"auto-converge\"", "\"max-bandwidth\"", "\"downtime-limit\"", "\"xbzrle-cache-size\"", "\"cpu-throttle-initial\"",
             "\"cpu-throttle-increment\"", "\"cpu-throttle-tailslow\"", "\"max-cpu-throttle\"", "\"throttle-trigger-threshold\"",
-            "\"x-dirty-log-verify\"", "\"enable\"", "true", "false", "null", "9223372036854775807", "-1", "1e308"})
+            "\"x-dirty-log-verify\"", "\"enable\"", "true", "false", "null", "9223372036854775807", "-1", "1e308",
+            "\"block_set_io_throttle\"", "\"device\"", "\"d0\"", "\"bps\"", "\"bps_rd\"", "\"iops_wr\"", "\"bps_max\"",
+            "\"iops_rd_max_length\"", "\"iops_size\"", "\"group\"", "1000000000000000", "18446744073709551615"})
     void requests(byte[] input) throws Exception {
         QmpServer qmp = new QmpServer(Path.of("/nonexistent/qmp-fuzz.sock"), "fuzz");
         MigrationCommands.install(qmp, null);
+        dev.vmm.devices.DeviceRegistry drives = new dev.vmm.devices.DeviceRegistry(null, List.of());
+        drives.addDrive(new dev.vmm.machine.BlockDrive("d0", dev.vmm.config.DiskSpec.parse("path=/nonexistent/d0.img"), "raw", 1 << 20,
+                new dev.vmm.virtio.blk.ThrottleGroup("d0"), null));
+        BlockCommands.install(qmp, () -> drives);
         List<Throwable> bugs = new ArrayList<>();
         wrapCommands(qmp, bugs);
         // A connection that is never read or written: handle() is called directly (an eventfd stands for the socket).
@@ -98,6 +106,7 @@ class QmpDispatchFuzzTest {
         Map<String, QmpServer.Command> commands = (Map<String, QmpServer.Command>) f.get(qmp);
         commands.remove("migrate");          // connects out and reads the machine
         commands.remove("x-vmm-ram-hash");   // reads the machine's RAM
+        commands.remove("query-block");      // names the drive's PCI function (none here)
         commands.replaceAll((name, c) -> args -> {
             try {
                 return c.execute(args);
