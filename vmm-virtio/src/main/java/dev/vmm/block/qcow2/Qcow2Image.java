@@ -369,7 +369,7 @@ public final class Qcow2Image implements BlockDevice {
         // Allocating write: a run of consecutive clusters that all need new storage.
         long end = off + src.byteSize();
         long lastCluster = (end - 1) >>> clusterBits;
-        long maxClusters = Math.max(1, MAX_RUN_BYTES / clusterSize);
+        long maxClusters = Math.max(1, Math.min(MAX_RUN_BYTES / clusterSize, refcounts.maxRunClusters()));
         long k = 1;
         while (gc + k <= lastCluster && k < maxClusters && !writableInPlace(l2EntryFor(gc + k, null))) k++;
         long runStart = gc << clusterBits;
