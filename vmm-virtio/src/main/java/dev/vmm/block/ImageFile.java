@@ -37,6 +37,26 @@ public final class ImageFile implements AutoCloseable {
     private final Path path;
     private final boolean readOnly;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Test hook (see {@link Journal}); null in normal use. */
+    private volatile Journal journal;
+
+    /**
+     * Sees what reaches the file and when it is durable: every write, hole punch and sync made
+     * through this object, in order, after it succeeded. For crash-consistency tests, which rebuild
+     * the file as a crash between two syncs could leave it (docs/testing.md, qcow2 crash states).
+     */
+    public interface Journal {
+        void wrote(long offset, MemorySegment data);
+
+        void punched(long offset, long length);
+
+        void synced();
+    }
+
+    /** Installs a journal (null removes it); for tests. */
+    public void journal(Journal j) {
+        journal = j;
+    }
 
     private ImageFile(int fd, Path path, boolean readOnly) {
         this.fd = fd;
@@ -300,6 +320,8 @@ public final class ImageFile implements AutoCloseable {
                 throw new BlockException("write of " + path + " at " + (offset + done) + " failed: " + Libc.strerror(e.errno()));
             }
         }
+        Journal j = journal;
+        if (j != null) j.wrote(offset, src);
     }
 
     public void write(long offset, byte[] src) {
@@ -313,6 +335,8 @@ public final class ImageFile implements AutoCloseable {
         } catch (NativeException e) {
             throw new BlockException("fsync of " + path + " failed: " + Libc.strerror(e.errno()));
         }
+        Journal j = journal;
+        if (j != null) j.synced();
     }
 
     public void truncate(long length) {
@@ -327,6 +351,8 @@ public final class ImageFile implements AutoCloseable {
     public boolean punchHole(long offset, long length) {
         try {
             Libc.fallocate(fd, Libc.FALLOC_FL_PUNCH_HOLE | Libc.FALLOC_FL_KEEP_SIZE, offset, length);
+            Journal j = journal;
+            if (j != null) j.punched(offset, length);
             return true;
         } catch (NativeException e) {
             if (e.errno() == Errno.EOPNOTSUPP) return false;

@@ -16,6 +16,8 @@ import java.util.List;
  */
 public final class Qcow2Checker {
     private static final int MAX_MESSAGES = 100;
+    /** Bits a standard (not compressed) L2 entry must keep clear; bit 0 is the zero flag. */
+    private static final long L2_RESERVED = 0x3f000000000001feL;
 
     /**
      * @param corruptions           errors that may lose data
@@ -101,9 +103,11 @@ public final class Qcow2Checker {
             }
             long l2off = l1[i] & Qcow2Image.OFFSET_MASK;
             if (l2off == 0) continue;
+            // A misaligned table or data cluster is reported and then still counted where it
+            // points (the clusters it overlaps, the entries read there), as qemu-img check does,
+            // so that both report the same counts for the same damage.
             if ((l2off & (cs - 1)) != 0) {
                 corruption(which + " L2 table offset 0x" + Long.toHexString(l2off) + " is not cluster aligned");
-                continue;
             }
             if ((l2off >>> bits) >= fileClusters) {
                 outside++;
@@ -134,11 +138,13 @@ public final class Qcow2Checker {
                     }
                     continue;
                 }
+                if ((e & L2_RESERVED) != 0) {
+                    corruption("found " + which + " L2 entry for guest cluster " + guestCluster + " with reserved bits set: 0x" + Long.toHexString(e));
+                }
                 long host = e & Qcow2Image.OFFSET_MASK;
                 if (host == 0) continue; // unallocated or a zero cluster without a host cluster: not allocated
                 if ((host & (cs - 1)) != 0) {
                     corruption(which + " data cluster for guest cluster " + guestCluster + " at 0x" + Long.toHexString(host) + " is not cluster aligned");
-                    continue;
                 }
                 reference(which + " data cluster", host, cs);
                 if (active) {
@@ -157,7 +163,8 @@ public final class Qcow2Checker {
         int entrySize = h.l2EntrySize();
         for (int i = 0; i < l1.length; i++) {
             long l2off = l1[i] & Qcow2Image.OFFSET_MASK;
-            if (l2off == 0 || (l2off & (cs - 1)) != 0 || (l2off >>> bits) >= fileClusters) continue;
+            if (l2off == 0) continue;
+            // the refcount of the cluster the table starts in (0 past the refcounted area), as qemu-img check takes it
             long r = rc.get(l2off >>> bits);
             if ((r == 1) != ((l1[i] & Qcow2Image.COPIED) != 0)) {
                 corruption("OFLAG_COPIED L2 cluster: l1_index=" + i + " l1_entry=0x" + Long.toHexString(l1[i]) + " refcount=" + r);
@@ -166,7 +173,7 @@ public final class Qcow2Checker {
             for (int j = 0; j < cs / entrySize; j++) {
                 long e = t.getLong(j * entrySize);
                 long host = e & Qcow2Image.OFFSET_MASK;
-                if ((e & Qcow2Image.COMPRESSED) != 0 || host == 0 || (host & (cs - 1)) != 0 || (host >>> bits) >= fileClusters) continue;
+                if ((e & Qcow2Image.COMPRESSED) != 0 || host == 0) continue;
                 long hr = rc.get(host >>> bits);
                 if ((hr == 1) != ((e & Qcow2Image.COPIED) != 0)) {
                     corruption("OFLAG_COPIED data cluster: l2_entry=0x" + Long.toHexString(e) + " refcount=" + hr);

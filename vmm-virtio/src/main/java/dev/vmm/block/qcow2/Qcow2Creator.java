@@ -41,11 +41,13 @@ public final class Qcow2Creator {
         if (o.version() == 2 && o.lazyRefcounts()) throw new BlockException("lazy_refcounts need compat=1.1");
         int order = Integer.numberOfTrailingZeros(rb);
         long cs = o.clusterSize();
+        size = (size + 511) & ~511L; // whole sectors, as qemu-img create rounds it
 
         long l2Entries = cs / 8;
         long l1Entries = (size + cs * l2Entries - 1) / (cs * l2Entries);
         if (l1Entries * 8 > Qcow2Header.MAX_L1_BYTES) throw new BlockException("image size " + size + " needs too large an L1 table for cluster size " + cs);
-        long l1Clusters = Math.max(1, (l1Entries * 8 + cs - 1) / cs);
+        // An empty disk has no L1 table (offset 0), as qemu-img makes it.
+        long l1Clusters = (l1Entries * 8 + cs - 1) / cs;
         long perBlock = (cs * 8) >> order;
         long rtClusters = 1, blocks = 1;
         while (true) {
@@ -61,7 +63,7 @@ public final class Qcow2Creator {
 
         ByteBuffer h = ByteBuffer.allocate((int) cs);
         h.putInt(0, Qcow2Header.MAGIC).putInt(4, o.version());
-        h.putInt(20, bits).putLong(24, size).putInt(32, 0).putInt(36, (int) l1Entries).putLong(40, l1Off);
+        h.putInt(20, bits).putLong(24, size).putInt(32, 0).putInt(36, (int) l1Entries).putLong(40, l1Clusters == 0 ? 0 : l1Off);
         h.putLong(48, rtOff).putInt(56, (int) rtClusters).putInt(60, 0).putLong(64, 0);
         int pos;
         if (o.version() == 3) {
@@ -82,8 +84,9 @@ public final class Qcow2Creator {
                     names.put(i * 48 + 2, nm);
                     i++;
                 }
-                // With 512-byte clusters the feature name table does not fit next to a backing name: it is optional.
-                if (pos + 8 + names.capacity() + 8 + backingLength(o) <= cs) pos = extension(h, pos, Qcow2Header.EXT_FEATURE_NAMES, names.array());
+                // The feature name table is optional: like qemu-img, only clusters above 4 KiB get one,
+                // so that small header clusters keep their room for the backing file name.
+                if (cs > 4096) pos = extension(h, pos, Qcow2Header.EXT_FEATURE_NAMES, names.array());
             }
             pos += 8; // end-of-extensions marker (zeroes)
             if (o.backingFile() != null) {
@@ -106,14 +109,10 @@ public final class Qcow2Creator {
             f.write(0, h.array());
             f.write(rtOff, rt.array());
             f.write(rbOff, rbData);
-            f.write(l1Off, new byte[(int) (l1Clusters * cs)]);
+            if (l1Clusters > 0) f.write(l1Off, new byte[(int) (l1Clusters * cs)]);
             f.truncate(total * cs);
             f.sync();
         }
-    }
-
-    private static int backingLength(Options o) {
-        return o.backingFile() == null ? 0 : o.backingFile().getBytes(StandardCharsets.UTF_8).length;
     }
 
     private static int extension(ByteBuffer h, int pos, int type, byte[] data) {

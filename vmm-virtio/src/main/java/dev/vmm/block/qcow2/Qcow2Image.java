@@ -203,7 +203,8 @@ public final class Qcow2Image implements BlockDevice {
             if ((bm >>> (32 + s) & 1) != 0) return new Mapping(KIND_ZERO, -1, len, 0);
             return new Mapping(KIND_UNALLOCATED, -1, len, 0);
         }
-        if ((e & ZERO_FLAG) != 0 && header.version >= 3) return new Mapping(KIND_ZERO, -1, len, 0);
+        // A zero cluster may keep its allocation: block status reports that host offset, as QEMU's does.
+        if ((e & ZERO_FLAG) != 0 && header.version >= 3) return new Mapping(KIND_ZERO, host == 0 ? -1 : host + inCluster, len, 0);
         if (host == 0) return new Mapping(KIND_UNALLOCATED, -1, len, 0);
         checkDataOffset(off, host);
         return new Mapping(KIND_DATA, host + inCluster, len, 0);
@@ -224,7 +225,7 @@ public final class Qcow2Image implements BlockDevice {
         long limit = Math.min(max, MAX_RUN_BYTES);
         while (len < limit) {
             Mapping n = mapOne(off + len, limit - len);
-            if (n.kind != m.kind || (m.kind == KIND_DATA && n.host != m.host + len)) break;
+            if (n.kind != m.kind || (n.host < 0) != (m.host < 0) || (m.host >= 0 && n.host != m.host + len)) break;
             len += n.length;
         }
         return new Mapping(m.kind, m.host, len, m.descriptor);
@@ -369,7 +370,7 @@ public final class Qcow2Image implements BlockDevice {
         // Allocating write: a run of consecutive clusters that all need new storage.
         long end = off + src.byteSize();
         long lastCluster = (end - 1) >>> clusterBits;
-        long maxClusters = Math.max(1, MAX_RUN_BYTES / clusterSize);
+        long maxClusters = Math.max(1, Math.min(MAX_RUN_BYTES / clusterSize, refcounts.maxRunClusters()));
         long k = 1;
         while (gc + k <= lastCluster && k < maxClusters && !writableInPlace(l2EntryFor(gc + k, null))) k++;
         long runStart = gc << clusterBits;
@@ -659,11 +660,12 @@ public final class Qcow2Image implements BlockDevice {
                 if (hole > 0) yield new Extent(offset, hole, true, true, 0, m.host, name);
                 yield new Extent(offset, file.dataLength(m.host, m.length), true, false, 0, m.host, name);
             }
-            case KIND_ZERO -> new Extent(offset, m.length, false, true, 0, -1, null);
+            case KIND_ZERO -> new Extent(offset, m.length, false, true, 0, m.host, m.host < 0 ? null : name);
             case KIND_COMPRESSED -> new Extent(offset, m.length, true, false, 0, -1, name);
             default -> {
                 if (backing == null) yield Extent.unallocated(offset, m.length, 0);
-                if (offset >= backing.size()) yield Extent.unallocated(offset, m.length, 1);
+                // Past the end of the backing file the top image itself reads as zeroes: depth 0, as qemu-img map says.
+                if (offset >= backing.size()) yield Extent.unallocated(offset, m.length, 0);
                 yield backing.status(offset, Math.min(m.length, backing.size() - offset)).deeper();
             }
         };

@@ -63,6 +63,15 @@ final class Refcounts {
 
     long maxRefcount() { return maxRefcount; }
 
+    /**
+     * The most clusters one {@link #allocate} may ask for: fewer than one refcount block covers. A
+     * longer run in fresh space crosses a region without a block, whose new block (placed in its
+     * own region) splits the run, which then crosses the next region, and so on: the allocator
+     * created a block per region and regrew the table (8 GiB of file for a 330 KiB write with
+     * 512-byte clusters, found by Qcow2CrashStateQemuOracleTest).
+     */
+    long maxRunClusters() { return entriesPerBlock - 1; }
+
     /** Refcount of the cluster at index {@code cluster} (0 when no refcount block covers it). */
     long get(long cluster) {
         long bi = cluster / entriesPerBlock;
@@ -129,8 +138,9 @@ final class Refcounts {
         }
     }
 
-    /** Allocates {@code n} contiguous clusters with refcount 1; returns the host offset of the first. */
+    /** Allocates {@code n} (at most {@link #maxRunClusters()}) contiguous clusters with refcount 1; returns the host offset of the first. */
     long allocate(long n) {
+        if (n > maxRunClusters()) throw new IllegalArgumentException("allocation of " + n + " clusters exceeds " + maxRunClusters());
         while (true) {
             long start = findFreeRun(n);
             long missing = -1;
@@ -146,8 +156,10 @@ final class Refcounts {
             if (missing >= table.length) {
                 growTable(missing + 1);
             } else {
-                // The block describes itself: put it at the first cluster of the run that lies in its region.
-                long loc = Math.max(start, missing * entriesPerBlock);
+                // The block describes itself, so it lies in its own region: right after the run when
+                // the run enters the region (the run stays whole: it is shorter than a region), else
+                // at the run's start (the run then moves up by one, still inside the region).
+                long loc = missing * entriesPerBlock > start ? start + n : start;
                 createBlock((int) missing, loc);
             }
         }

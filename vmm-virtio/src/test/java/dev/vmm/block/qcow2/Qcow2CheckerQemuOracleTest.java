@@ -5,6 +5,8 @@ import dev.vmm.block.QemuTools;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -91,6 +93,26 @@ class Qcow2CheckerQemuOracleTest {
         assertThat(ours).isEqualTo(qemuCheck(img));
     }
 
+    /**
+     * 512-byte clusters and nine snapshots with long names: the snapshot table spans several
+     * clusters (each entry with its extra data and names is ~100 bytes), every one of them must be
+     * counted as referenced, and a refcount-1 data cluster shared by nine L1 tables is a corruption.
+     */
+    @Test
+    void aSnapshotTableOverSeveralClustersIsCountedAsQemuCountsIt() {
+        QemuTools.assumeAvailable();
+        Path img = tmp.resolve("snaps.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=512", img.toString(), "256k");
+        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 100k 1k");
+        for (int i = 0; i < 9; i++) {
+            run("qemu-img", "snapshot", "-c", "snapshot-with-a-long-name-" + i, img.toString());
+            QemuTools.io(img, "qcow2", "write -P " + (10 + i) + " " + (i * 512) + " 512");
+        }
+        Map<String, Long> ours = ourCheck(img);
+        assertThat(ours.get("allocated-clusters")).as("premise: data in use").isGreaterThan(9);
+        assertThat(ours).isEqualTo(qemuCheck(img));
+    }
+
     /** One cluster appended to the file with refcount 1 and no reference: one leak, for both. */
     @Test
     void aLeakedClusterIsOneLeak() throws IOException {
@@ -124,6 +146,55 @@ class Qcow2CheckerQemuOracleTest {
         Map<String, Long> ours = ourCheck(img);
         assertThat(ours.get("corruptions")).isPositive();
         assertThat(ours).isEqualTo(qemuCheck(img));
+    }
+
+    /**
+     * One metadata field damaged on purpose in a qemu-made image (4 KiB clusters, data in guest
+     * clusters 0 and 2): an L1 entry or the first L2 entry gets {@code xor} applied (COPIED flag
+     * cleared, reserved bits set, an offset moved off the cluster boundary or past the end of the
+     * file), or the refcount of the first data cluster is raised to 2. Every count both checkers
+     * report must be the same, corruptions and leaks included.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+            "L1 entry without COPIED,             l1, 0x8000000000000000",
+            "L1 entry with a reserved bit,        l1, 0x0000000000000100",
+            "L2 table off the cluster boundary,   l1, 0x0000000000000200",
+            "L2 table past the end of the file,   l1, 0x0000000040000000",
+            "data cluster without COPIED,         l2, 0x8000000000000000",
+            "data cluster off the cluster boundary, l2, 0x0000000000000200",
+            "data cluster past the end of the file, l2, 0x0000000040000000",
+            "data cluster with refcount 2,        refcount, 2",
+    })
+    void damagedMetadataIsCountedAsQemuCountsIt(String what, String field, String value) throws IOException {
+        QemuTools.assumeAvailable();
+        Path img = tmp.resolve("damaged.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
+        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            f.seek(40);
+            long l1 = f.readLong();
+            f.seek(l1);
+            long l2 = f.readLong() & 0x00fffffffffffe00L;
+            f.seek(l2);
+            long data = f.readLong() & 0x00fffffffffffe00L;
+            long at = switch (field) {
+                case "l1" -> l1;
+                case "l2" -> l2;
+                default -> refcountEntry(f, data / 4096);
+            };
+            f.seek(at);
+            if (field.equals("refcount")) {
+                f.writeShort(Integer.parseInt(value));
+            } else {
+                long old = f.readLong();
+                f.seek(at);
+                f.writeLong(old ^ Long.parseUnsignedLong(value.substring(2), 16));
+            }
+        }
+        Map<String, Long> theirs = qemuCheck(img);
+        assertThat(theirs.get("corruptions") + theirs.get("leaks")).as("premise: QEMU sees the damage").isPositive();
+        assertThat(ourCheck(img)).isEqualTo(theirs);
     }
 
     /** File offset of the 16-bit refcount of {@code cluster} (4 KiB clusters, first refcount block). */

@@ -4,11 +4,13 @@ import static dev.vmm.block.QemuTools.run;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vmm.block.BlockDevice;
+import dev.vmm.block.ImageFormatException;
 import dev.vmm.block.ImageInfo;
 import dev.vmm.block.Images;
 import dev.vmm.block.QemuTools;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +20,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The internal snapshot table as {@code qemu-img info} lists it (QEMU 7.2 run here is the oracle):
@@ -88,6 +92,60 @@ class Qcow2SnapshotListQemuOracleTest {
                 assertThat(s.diskSize()).as("disk size %d", i).isEqualTo(d.size());
             }
             assertThat(ours.get(1).vmClockNanos()).as("premise: the patched clock is listed").isNotZero();
+        }
+    }
+
+    /**
+     * The entry's extra data rewritten with {@code extra} bytes (0..1025; the 64-bit VM state size
+     * in its first 8 bytes when it has them, the disk size in the next 8, icount -1 after that),
+     * the 32-bit VM state size set apart from the 64-bit one: we open the image exactly when
+     * {@code qemu-img info} does, and list the VM state size it lists (the 32-bit field below
+     * 8 bytes of extra data), and the disk size QEMU gives the image when it applies the snapshot.
+     */
+    @ParameterizedTest(name = "extra data of {0} bytes")
+    @ValueSource(ints = {0, 7, 8, 15, 16, 24, 1024, 1025})
+    void extraDataOfEveryLengthIsReadAsQemuReadsIt(int extra) throws IOException {
+        Path img = imageWithSnapshots("snap-a");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            long e = entryOffset(f, 0);
+            f.seek(e + 12);
+            int idLen = f.readUnsignedShort(), nameLen = f.readUnsignedShort();
+            f.seek(e + 36);
+            int oldExtra = f.readInt();
+            byte[] names = new byte[idLen + nameLen];
+            f.seek(e + 40 + oldExtra);
+            f.readFully(names);
+            ByteBuffer x = ByteBuffer.allocate(extra);
+            if (extra >= 8) x.putLong(0, 7L << 32 | 0x1200);
+            if (extra >= 16) x.putLong(8, 4L << 20); // the disk size: half the image's
+            if (extra >= 24) x.putLong(16, -1);
+            f.seek(e + 32);
+            f.writeInt(0x3400);
+            f.writeInt(extra);
+            f.write(x.array());
+            f.write(names);
+        }
+        QemuTools.Result q = QemuTools.exec("qemu-img", "info", "--output=json", img.toString());
+        BlockDevice d;
+        try {
+            d = Images.open(img, Images.Options.readOnlyDefaults());
+        } catch (ImageFormatException e) {
+            assertThat(q.exit()).as("QEMU opens what we refuse (%s)", e.getMessage()).isNotZero();
+            assertThat(e.getMessage()).contains("extra data");
+            return;
+        }
+        try (d) {
+            assertThat(q.exit()).as("QEMU refuses what we open: %s", q.err()).isZero();
+            List<String> qemu = snapshotObjects(q.out());
+            ImageInfo.Snapshot s = d.info().snapshots().getFirst();
+            assertThat(s.vmStateSize()).as("vm-state-size").isEqualTo(number(qemu.getFirst(), "vm-state-size"));
+            assertThat(s.name()).isEqualTo(string(qemu.getFirst(), "name")).isEqualTo("snap-a");
+            assertThat(s.id()).isEqualTo(string(qemu.getFirst(), "id"));
+            // QEMU shows a snapshot's disk size only by applying it: the image takes that size
+            Path applied = tmp.resolve("applied.qcow2");
+            java.nio.file.Files.copy(img, applied);
+            run("qemu-img", "snapshot", "-a", "snap-a", applied.toString());
+            assertThat(s.diskSize()).as("disk size").isEqualTo(number(run("qemu-img", "info", "--output=json", applied.toString()), "virtual-size"));
         }
     }
 
