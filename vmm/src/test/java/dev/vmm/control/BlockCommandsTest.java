@@ -5,7 +5,7 @@ import dev.vmm.config.DiskSpec;
 import dev.vmm.machine.BlockDrive;
 import dev.vmm.virtio.blk.ThrottleGroup;
 import dev.vmm.virtio.blk.ThrottleGroup.Limit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -38,14 +38,10 @@ class BlockCommandsTest {
 
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @AutoClose
+    private final Closer open = new Closer();
     private KvmFreeMachine machine;
     private EventQmpClient ours, qemu;
-
-    @AfterEach
-    void close() throws Exception {
-        for (AutoCloseable c : open.reversed()) c.close();
-    }
 
     /** Two disks each side: d0 raw 8 MiB, d1 qcow2 16 MiB read-only with cache=writethrough. */
     private void start() throws Exception {

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.vmm.config.ConsolePortOptions;
 import dev.vmm.config.ConsoleSpec;
 import dev.vmm.virtio.console.VirtioConsole;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,15 +33,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ConsoleCommandsTest {
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @AutoClose
+    private final Closer open = new Closer();
     private KvmFreeMachine machine;
     private EventQmpClient ours, qemu;
     private Path oursDir, qemuDir;
-
-    @AfterEach
-    void close() throws Exception {
-        for (AutoCloseable c : open.reversed()) c.close();
-    }
 
     private void start(boolean console) throws Exception {
         oursDir = Files.createDirectories(dir.resolve("o"));

@@ -6,7 +6,7 @@ import dev.vmm.chipset.bus.Bus;
 import dev.vmm.lifecycle.RunState;
 import dev.vmm.lifecycle.ShutdownCause;
 import dev.vmm.vcpu.VmExit;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,12 +32,8 @@ class MachineCommandsTest {
 
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void close() throws Exception {
-        for (AutoCloseable c : open.reversed()) c.close();
-    }
+    @AutoClose
+    private final Closer open = new Closer();
 
     private KvmFreeMachine machine(boolean startPaused, boolean reboot) {
         KvmFreeMachine m = new KvmFreeMachine(List.of());

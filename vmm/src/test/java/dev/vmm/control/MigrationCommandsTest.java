@@ -13,7 +13,7 @@ import dev.vmm.migration.MigrationDestination;
 import dev.vmm.migration.VmControl;
 import dev.vmm.migration.stream.StateReader;
 import dev.vmm.migration.stream.StateWriter;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -47,12 +47,8 @@ class MigrationCommandsTest {
 
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void close() throws Exception {
-        for (AutoCloseable c : open.reversed()) c.close();
-    }
+    @AutoClose
+    private final Closer open = new Closer();
 
     /** The machine's parts as MigratableMachine.of gives a real one, with the KVM side played. */
     private static MigratableMachine parts(KvmFreeMachine m, GuestMemory memory, DeviceRegistry devices) {

@@ -10,7 +10,7 @@ import dev.vmm.migration.MigrationSource;
 import dev.vmm.migration.MigrationStatus;
 import dev.vmm.migration.stream.StateWriter;
 import dev.vmm.migration.VmControl;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +23,6 @@ import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -40,12 +39,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 class MigrationProgressTest {
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
-
-    @AfterEach
-    void close() throws Exception {
-        for (AutoCloseable c : open.reversed()) c.close();
-    }
+    @AutoClose
+    private final Closer open = new Closer();
 
     /** A VM without vCPUs or devices: pausing and saving do nothing. */
     private static final class NoVcpus implements VmControl {

@@ -5,7 +5,7 @@ import dev.vmm.config.UsbSpec;
 import dev.vmm.devices.UsbBus;
 import dev.vmm.lifecycle.RunState;
 import dev.vmm.usb.hid.HidDevice;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,14 +32,10 @@ class UsbCommandsTest {
 
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    @AutoClose
+    private final Closer open = new Closer();
     private KvmFreeMachine machine;
     private EventQmpClient ours, qemu;
-
-    @AfterEach
-    void close() throws Exception {
-        for (AutoCloseable c : open.reversed()) c.close();
-    }
 
     private void start(boolean usb) throws Exception {
         machine = new KvmFreeMachine(usb ? List.of(new UsbSpec()) : List.of());
