@@ -224,7 +224,11 @@ class XbzrleQemuStreamTest {
                 // (16205 vs 15946 in one run): it is not a count of records (pages found unchanged are
                 // counted without a record, as far as we can tell), so it only bounds them.
                 assertThat((long) r.xbzrlePages).as("XBZRLE records in the stream vs QEMU's counter").isBetween(1L, qemuXbzrlePages);
-                assertThat(r.xbzrlePages).isGreaterThanOrEqualTo(1000);
+                // Enough records to have exercised the decoder on every shape a delta takes. Not the 2000
+                // pages the wait above aims at: QEMU also switches over by itself when a dirty-log sync
+                // finds at most one page dirty (4 MiB/s x 1 ms), which happens when the TCG guest is
+                // starved of CPU on a loaded host: 930 records (QEMU's counter 1026) in one CI run.
+                assertThat(r.xbzrlePages).as("XBZRLE records in QEMU's stream").isGreaterThanOrEqualTo(200);
 
                 // The pages XBZRLE carried are the counter's: the deltas are small.
                 assertThat(r.xbzrleDeltaBytes / r.xbzrlePages).as("mean delta bytes").isLessThan(64);
