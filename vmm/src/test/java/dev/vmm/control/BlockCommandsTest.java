@@ -65,12 +65,7 @@ class BlockCommandsTest {
         }
         machine = new KvmFreeMachine(disks);
         open.add(machine);
-        QmpServer server = new QmpServer(dir.resolve("qmp.sock"), "test");
-        BlockCommands.install(server, () -> machine.registry);
-        server.start();
-        open.add(server::close);
-        ours = EventQmpClient.ours(server.path());
-        open.add(ours);
+        ours = EventQmpClient.serving(dir.resolve("qmp.sock"), open, s -> BlockCommands.install(s, () -> machine.registry));
         qemu = EventQmpClient.qemu(qemuOpts);
         open.add(qemu);
     }

@@ -46,12 +46,8 @@ class ConsoleCommandsTest {
                 ? List.of(new ConsoleSpec(List.of(ConsolePortOptions.parse("name=org.vmm.log,file=" + dir.resolve("log.out")))))
                 : List.of());
         open.add(machine);
-        QmpServer server = new QmpServer(dir.resolve("qmp.sock"), "test");
-        ConsoleCommands.install(server, DeviceDrivers.install(server), () -> machine.registry);
-        server.start();
-        open.add(server::close);
-        ours = EventQmpClient.ours(server.path());
-        open.add(ours);
+        ours = EventQmpClient.serving(dir.resolve("qmp.sock"), open,
+                s -> ConsoleCommands.install(s, DeviceDrivers.install(s), () -> machine.registry));
         List<String> opts = new ArrayList<>(List.of("-machine", "pc,accel=tcg", "-S"));
         if (console) opts.addAll(List.of("-device", "virtio-serial-pci,id=vs0"));
         qemu = EventQmpClient.qemu(opts);

@@ -51,6 +51,24 @@ final class EventQmpClient implements AutoCloseable {
         return new EventQmpClient(Channels.newInputStream(ch), Channels.newOutputStream(ch), "our QMP server", ch);
     }
 
+    /** Registers a command set on a server (e.g. {@code s -> BlockCommands.install(s, ...)}). */
+    @FunctionalInterface
+    interface Commands {
+        void install(QmpServer server) throws Exception;
+    }
+
+    /**
+     * Our {@link QmpServer} at {@code socket} with {@code commands}, started, and a client of it; both
+     * closed by {@code open} after the test (server after client).
+     */
+    static EventQmpClient serving(Path socket, Closer open, Commands commands) throws Exception {
+        QmpServer server = new QmpServer(socket, "test");
+        commands.install(server);
+        server.start();
+        open.add(server::close);
+        return open.add(ours(server.path()));
+    }
+
     /** QEMU 7.2 with {@code options} (e.g. {@code -machine pc,accel=tcg -S}); skips where it is not installed. */
     static EventQmpClient qemu(List<String> options) throws IOException {
         String exe = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))

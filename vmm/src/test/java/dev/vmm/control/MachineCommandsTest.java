@@ -50,18 +50,14 @@ class MachineCommandsTest {
     private volatile String snapshotFailure;
 
     private EventQmpClient ours(KvmFreeMachine m, Bus pio) throws Exception {
-        QmpServer server = new QmpServer(dir.resolve("qmp-" + open.size() + ".sock"), "test");
-        MachineCommands.install(server, m, pio);
-        MachineCommands.installDiagnostics(server, m, () -> vcpus, file -> {
-            assertThat(m.paused()).as("saved while paused").isTrue();
-            if (snapshotFailure != null) throw new java.io.IOException(snapshotFailure);
-            snapshots.add(file);
+        return EventQmpClient.serving(dir.resolve("qmp-" + open.size() + ".sock"), open, s -> {
+            MachineCommands.install(s, m, pio);
+            MachineCommands.installDiagnostics(s, m, () -> vcpus, file -> {
+                assertThat(m.paused()).as("saved while paused").isTrue();
+                if (snapshotFailure != null) throw new java.io.IOException(snapshotFailure);
+                snapshots.add(file);
+            });
         });
-        server.start();
-        open.add(server::close);
-        EventQmpClient c = EventQmpClient.ours(server.path());
-        open.add(c);
-        return c;
     }
 
     private EventQmpClient qemu(String... extra) throws Exception {

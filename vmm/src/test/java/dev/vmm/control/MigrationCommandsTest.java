@@ -123,13 +123,7 @@ class MigrationCommandsTest {
     }
 
     private EventQmpClient ours(MigratableMachine parts) throws Exception {
-        QmpServer server = new QmpServer(dir.resolve("qmp.sock"), "test");
-        MigrationCommands.install(server, parts);
-        server.start();
-        open.add(server::close);
-        EventQmpClient c = EventQmpClient.ours(server.path());
-        open.add(c);
-        return c;
+        return EventQmpClient.serving(dir.resolve("qmp.sock"), open, s -> MigrationCommands.install(s, parts));
     }
 
     private static void fill(GuestMemory memory, long seed) {

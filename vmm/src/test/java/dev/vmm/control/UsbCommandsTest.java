@@ -40,12 +40,8 @@ class UsbCommandsTest {
     private void start(boolean usb) throws Exception {
         machine = new KvmFreeMachine(usb ? List.of(new UsbSpec()) : List.of());
         open.add(machine);
-        QmpServer server = new QmpServer(dir.resolve("qmp.sock"), "test");
-        UsbCommands.install(server, DeviceDrivers.install(server), machine.registry, machine.lifecycle);
-        server.start();
-        open.add(server::close);
-        ours = EventQmpClient.ours(server.path());
-        open.add(ours);
+        ours = EventQmpClient.serving(dir.resolve("qmp.sock"), open,
+                s -> UsbCommands.install(s, DeviceDrivers.install(s), machine.registry, machine.lifecycle));
         List<String> opts = new ArrayList<>(List.of("-machine", "pc,accel=tcg", "-S"));
         if (usb) opts.addAll(List.of("-device", "qemu-xhci,id=xhci"));
         qemu = EventQmpClient.qemu(opts);
