@@ -22,6 +22,7 @@ class XhciConcurrencyTest {
     void interruptReportsFromAnotherThreadWhileRegistersAreRead() throws Exception {
         try (XhciRig rig = new XhciRig()) {
             XhciDriver d = rig.driver;
+            d.patienceNanos = XhciDriver.PATIENT;   // the reports come from the "I/O thread"
             d.init(4);
             FakeUsbDevice dev = new FakeUsbDevice(UsbSpeed.SUPER);
             int port = rig.hc.plug(dev, 0);

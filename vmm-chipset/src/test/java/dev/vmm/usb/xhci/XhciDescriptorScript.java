@@ -5,7 +5,6 @@ import dev.vmm.usb.UsbSpeed;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import static dev.vmm.usb.xhci.XhciDriver.code;
 import static dev.vmm.usb.xhci.XhciDriver.residual;
@@ -41,12 +40,7 @@ final class XhciDescriptorScript {
         if (port == 0) throw new AssertionError("no device on any port");
         out.add("port " + (port <= 4 ? "usb3" : "usb2") + " before reset: " + portFields(d.portsc(port)));
         d.portsc(port, RootHubPort.PP | RootHubPort.PR);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while ((d.portsc(port) & RootHubPort.PRC) == 0) {
-            if (System.nanoTime() - deadline > 0) throw new AssertionError("port reset did not complete: " + Integer.toHexString(d.portsc(port)));
-            Thread.onSpinWait();
-        }
-        int portsc = d.portsc(port);
+        int portsc = d.awaitPortsc(port, RootHubPort.PRC);   // port reset complete
         out.add("port after reset: " + portFields(portsc));
         d.portsc(port, RootHubPort.PP | RootHubPort.CHANGE_BITS);
         int speedId = (portsc >>> RootHubPort.SPEED_SHIFT) & 0xF;

@@ -47,6 +47,16 @@ final class XhciDriver {
     boolean eventCycle = true;
     Ring commands;
     final List<Trb> backlog = new ArrayList<>();
+    /**
+     * How long {@link #await} and {@link #awaitPortsc} wait for what is not there yet. Our model
+     * answers on the caller's thread (devices complete at once or on a thread the test joins, the
+     * clock is the test's), so over it a missing event is missing for good: 0, and a broken
+     * controller fails the test at once instead of after seconds (PIT counted such mutants as
+     * TIMED_OUT and restarted its minion each time). A test whose events come from a thread it
+     * does not join, and QEMU, get {@link #PATIENT}.
+     */
+    long patienceNanos;
+    static final long PATIENT = TimeUnit.SECONDS.toNanos(5);
 
     private final Platform platform;
 
@@ -71,6 +81,7 @@ final class XhciDriver {
     /** Over another platform (QEMU): {@code hc} and {@code mem} stay null. */
     XhciDriver(Platform platform, long allocBase, long limit, int contextSize) {
         this.platform = platform;
+        this.patienceNanos = PATIENT;
         this.next = allocBase;
         this.limit = limit;
         this.ctx = contextSize;
@@ -124,6 +135,17 @@ final class XhciDriver {
     void portsc(int port, int value) { reg(OP + 0x400 + 0x10 * (port - 1), value); }
 
     int usbsts() { return reg(OP + 4); }
+
+    /** PORTSC once {@code bits} are all set in it, waiting up to {@link #patienceNanos}. */
+    int awaitPortsc(int port, int bits) {
+        long deadline = System.nanoTime() + patienceNanos;
+        while (true) {
+            int v = portsc(port);
+            if ((v & bits) == bits) return v;
+            if (System.nanoTime() - deadline > 0) throw new AssertionError("port " + port + ": PORTSC 0x" + Integer.toHexString(v) + " without 0x" + Integer.toHexString(bits));
+            LockSupport.parkNanos(100_000);
+        }
+    }
 
     /** A ring of {@code size} TRBs whose last one is a Link TRB back to the start (toggle cycle). */
     final class Ring {
@@ -203,9 +225,9 @@ final class XhciDriver {
         return List.copyOf(backlog);
     }
 
-    /** Takes the first event matching {@code p}, waiting up to 5 s for it (completions may come from other threads). */
+    /** Takes the first event matching {@code p}, waiting up to {@link #patienceNanos} for it. */
     Trb await(Predicate<Trb> p) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        long deadline = System.nanoTime() + patienceNanos;
         while (true) {
             events();
             for (Iterator<Trb> it = backlog.iterator(); it.hasNext(); ) {
