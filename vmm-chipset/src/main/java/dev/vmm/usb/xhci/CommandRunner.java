@@ -151,8 +151,15 @@ final class CommandRunner {
 
     private boolean processing;
 
+    /**
+     * Commands one doorbell runs at most: a command ring whose Link TRB does not toggle the cycle
+     * state runs its commands again and again, which would hold the vCPU in the doorbell write
+     * for ever. As QEMU, the ring stops being read there; the next doorbell goes on.
+     */
+    static final int MAX_COMMANDS_PER_KICK = 258;   // QEMU 7.2's count per doorbell (XhciEndlessRingTest compares)
+
     private void processRing() {
-        while (ringRunning && waiting == null && host.running()) {
+        for (int n = 0; n < MAX_COMMANDS_PER_KICK && ringRunning && waiting == null && host.running(); n++) {
             Trb trb;
             try {
                 trb = ring.peek(host.dma());

@@ -39,12 +39,21 @@ final class TransferRunner {
         this.host = host;
     }
 
-    /** A doorbell (or a restart): run TDs until the ring is empty or one is in flight. */
+    /**
+     * TDs one doorbell (or one completion) runs at most. A guest can build a ring that never ends
+     * — a Link TRB without Toggle Cycle back to TDs a device completes at once (No Op TDs, bulk
+     * OUT) — which would hold the vCPU in the doorbell write for ever; as QEMU, the walk stops
+     * there and the next doorbell goes on from the dequeue pointer.
+     */
+    static final int MAX_TDS_PER_KICK = 258;   // QEMU 7.2's count per doorbell (XhciEndlessRingTest compares)
+
+    /** A doorbell (or a restart): run TDs until the ring is empty, one is in flight, or {@link #MAX_TDS_PER_KICK}. */
     void ring(DeviceSlot slot, Endpoint ep) {
         if (ep.walking) return;
         ep.walking = true;
         try {
-            while (host.running() && ep.state == Endpoint.RUNNING && ep.td == null && slot.endpoint(ep.dci) == ep) {
+            for (int tds = 0; tds < MAX_TDS_PER_KICK
+                    && host.running() && ep.state == Endpoint.RUNNING && ep.td == null && slot.endpoint(ep.dci) == ep; tds++) {
                 TransferDescriptor td;
                 try {
                     td = TransferDescriptor.read(host.dma(), ep);

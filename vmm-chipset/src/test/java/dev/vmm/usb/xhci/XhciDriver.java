@@ -34,6 +34,8 @@ final class XhciDriver {
     static final int OP = 0x40, RT = 0x1000, DB = 0x2000;
     static final int IR0 = RT + 0x20;
     static final int EVENT_TRBS = 64;
+    /** Size of the event ring {@link #init} sets up (one segment, 16..4096 TRBs). */
+    int eventTrbs = EVENT_TRBS;
 
     XhciController hc;
     GuestMemory mem;
@@ -190,10 +192,10 @@ final class XhciDriver {
         reg64(OP + 0x30, dcbaa);
         commands = new Ring(32);
         reg64(OP + 0x18, commands.base | 1);
-        eventRing = alloc(EVENT_TRBS * 16L, 64);
+        eventRing = alloc(eventTrbs * 16L, 64);
         erst = alloc(16, 64);
         w64(erst, eventRing);
-        w32(erst + 8, EVENT_TRBS);
+        w32(erst + 8, eventTrbs);
         eventIndex = 0;
         eventCycle = true;
         backlog.clear();
@@ -211,7 +213,7 @@ final class XhciDriver {
         int control = trb.getInt(12);
         if (((control & 1) != 0) != eventCycle) return null;
         Trb t = new Trb(trb.getLong(0), trb.getInt(8), control, at);
-        if (++eventIndex == EVENT_TRBS) {
+        if (++eventIndex == eventTrbs) {
             eventIndex = 0;
             eventCycle = !eventCycle;
         }
