@@ -123,6 +123,9 @@ final class XhciDriver {
         return at;
     }
 
+    /** The end of what {@link #alloc} handed out: guest RAM above it is untouched. */
+    long allocated() { return next; }
+
     int reg(int off) { return platform.reg(off); }
 
     void reg(int off, int value) { platform.reg(off, value); }
