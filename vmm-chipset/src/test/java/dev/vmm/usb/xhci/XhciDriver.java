@@ -211,6 +211,15 @@ final class XhciDriver {
 
     /** The next event on the ring, or null; ERDP is advanced (EHB cleared). */
     Trb pollEvent() {
+        return pollEvent(Interrupter.ERDP_EHB);
+    }
+
+    /** The next event on the ring, or null; ERDP is advanced with EHB written 0 (it stays as it is). */
+    Trb pollEventKeepingEhb() {
+        return pollEvent(0);
+    }
+
+    private Trb pollEvent(long ehb) {
         long at = eventRing + eventIndex * 16L;
         java.nio.ByteBuffer trb = java.nio.ByteBuffer.wrap(platform.read(at, 16)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         int control = trb.getInt(12);
@@ -220,7 +229,7 @@ final class XhciDriver {
             eventIndex = 0;
             eventCycle = !eventCycle;
         }
-        reg64(IR0 + 0x18, (eventRing + eventIndex * 16L) | Interrupter.ERDP_EHB);
+        reg64(IR0 + 0x18, (eventRing + eventIndex * 16L) | ehb);
         return t;
     }
 
