@@ -38,9 +38,7 @@ class HidXhciQemuOracleTest {
     @Timeout(120)
     void highSpeedDescriptorsMatchQemu(String driver) throws Exception {
         XhciDescriptorScript.Transcript qemu;
-        try (QtestXhciPlatform p = new QtestXhciPlatform("-device", driver + ",bus=xhci.0")) {
-            qemu = XhciDescriptorScript.run(p.driver(), HID_REQUESTS);
-        }
+        qemu = QtestXhciPlatform.transcript("descriptors", d -> XhciDescriptorScript.run(d, HID_REQUESTS), "-device", driver + ",bus=xhci.0");
         Supplier<UsbDevice> ours = switch (driver) {
             case "usb-tablet" -> UsbTablet::new;
             case "usb-kbd" -> UsbKeyboard::new;

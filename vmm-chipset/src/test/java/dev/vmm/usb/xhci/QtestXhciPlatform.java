@@ -42,6 +42,31 @@ public final class QtestXhciPlatform implements XhciDriver.Platform, AutoCloseab
         q.cfgWrite(0, SLOT, 0, PciConfigSpace.COMMAND, 2, PciConfigSpace.COMMAND_MEMORY | PciConfigSpace.COMMAND_BUS_MASTER);
     }
 
+    /** What a script saw on QEMU, by script and arguments: one QEMU run per test JVM. */
+    private static final java.util.Map<String, Object> TRANSCRIPTS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** A script whose result on QEMU {@link #transcript} can keep. */
+    interface Script<T> {
+        T run(XhciDriver qemu) throws Exception;
+    }
+
+    /**
+     * Runs {@code script} over QEMU started with {@code devices}, once per JVM for each {@code key}:
+     * QEMU's side of a comparison does not change between runs of the model (PIT runs the same
+     * test against hundreds of mutants of the model; starting QEMU each time made most of its time).
+     */
+    @SuppressWarnings("unchecked")
+    static <T> T transcript(String key, Script<T> script, String... devices) throws Exception {
+        Object known = TRANSCRIPTS.get(key + List.of(devices));
+        if (known != null) return (T) known;
+        T result;
+        try (QtestXhciPlatform p = new QtestXhciPlatform(devices)) {
+            result = script.run(p.driver());
+        }
+        TRANSCRIPTS.put(key + List.of(devices), result);
+        return result;
+    }
+
     /** A driver over this controller (32-byte contexts: QEMU's CSZ is 0). */
     XhciDriver driver() {
         return new XhciDriver(this, RAM_BASE, RAM_LIMIT, 32);

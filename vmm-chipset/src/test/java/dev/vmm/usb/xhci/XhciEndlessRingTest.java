@@ -94,9 +94,7 @@ class XhciEndlessRingTest {
     void endlessRingsMatchQemu() throws Exception {
         QemuQtest.assumeInstalled();
         List<String> qemu;
-        try (QtestXhciPlatform p = new QtestXhciPlatform("-device", "usb-tablet,bus=xhci.0")) {
-            qemu = script(p.driver());
-        }
+        qemu = QtestXhciPlatform.transcript("endless", XhciEndlessRingTest::script, "-device", "usb-tablet,bus=xhci.0");
         List<String> ours;
         try (XhciRig rig = new XhciRig()) {
             rig.hc.plug(new UsbTablet(), 0);

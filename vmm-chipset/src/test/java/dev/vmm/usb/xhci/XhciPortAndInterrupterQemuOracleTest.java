@@ -116,9 +116,7 @@ class XhciPortAndInterrupterQemuOracleTest {
     void interrupterAndPortRegistersMatchQemu() throws Exception {
         QemuQtest.assumeInstalled();
         List<String> qemu;
-        try (QtestXhciPlatform p = new QtestXhciPlatform("-device", "usb-tablet,bus=xhci.0")) {
-            qemu = script(p.driver());
-        }
+        qemu = QtestXhciPlatform.transcript("port-interrupter", XhciPortAndInterrupterQemuOracleTest::script, "-device", "usb-tablet,bus=xhci.0");
         List<String> ours;
         try (XhciRig rig = new XhciRig()) {
             rig.hc.plug(new UsbTablet(), 0);

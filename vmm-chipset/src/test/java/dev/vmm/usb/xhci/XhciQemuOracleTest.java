@@ -120,13 +120,19 @@ class XhciQemuOracleTest {
         };
     }
 
+    /** QEMU's side, once per JVM (see {@link QtestXhciPlatform#transcript}). */
+    private static volatile List<String> qemuTranscript;
+
     @Test
     @Timeout(60)
     void registersMatchQemu() throws Exception {
-        QemuQtest.assumeInstalled();
-        List<String> qemuSide;
-        try (QemuQtest q = QemuQtest.start("-M", "pc", "-m", "128", "-device", "qemu-xhci,addr=0" + SLOT + ".0")) {
-            qemuSide = script(qemu(q));
+        List<String> qemuSide = qemuTranscript;
+        if (qemuSide == null) {
+            QemuQtest.assumeInstalled();
+            try (QemuQtest q = QemuQtest.start("-M", "pc", "-m", "128", "-device", "qemu-xhci,addr=0" + SLOT + ".0")) {
+                qemuSide = script(qemu(q));
+            }
+            qemuTranscript = qemuSide;
         }
         try (TestRam ram = new TestRam(1 << 20)) {
             XhciController hc = new XhciController(ram.memory, (v, a, d) -> { }, MsixListener.NONE, new ManualClock());
