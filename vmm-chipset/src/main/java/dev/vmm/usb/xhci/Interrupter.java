@@ -49,7 +49,6 @@ final class Interrupter {
     private int segment;
     private int slot;
     private boolean cycle;
-    private long fullAtDequeue = -1;
     private long dropped;
 
     private boolean pending;
@@ -72,7 +71,6 @@ final class Interrupter {
         segmentTrbs = new int[0];
         ringProblem = "ERSTBA not written";
         pending = false;
-        fullAtDequeue = -1;
         nextAllowedNanos = 0;
     }
 
@@ -130,8 +128,8 @@ final class Interrupter {
 
     private long dequeuePointer() { return erdp & ~0xFL; }
 
+    /** ERDP written: a held interrupt may go now (EHB cleared), a full ring takes events again (see {@link #post}). */
     private void dequeueMoved() {
-        if (fullAtDequeue != -1 && dequeuePointer() != fullAtDequeue) fullAtDequeue = -1;
         tryFire();
     }
 
@@ -141,7 +139,6 @@ final class Interrupter {
         segment = 0;
         slot = 0;
         cycle = true;
-        fullAtDequeue = -1;
         if (n == 0) {
             ringProblem = "ERSTSZ is 0";
             return;
@@ -175,8 +172,8 @@ final class Interrupter {
 
     /**
      * Registers, the segment table as read at the last ERSTBA write (the guest may have changed
-     * the table in RAM since), the producer position and cycle, the full-ring and interrupt
-     * moderation state (the time left until the next interrupt may fire).
+     * the table in RAM since), the producer position and cycle, the interrupt moderation state
+     * (the time left until the next interrupt may fire).
      */
     void save(DataOutputStream out) throws IOException {
         out.writeInt(iman);
@@ -194,7 +191,7 @@ final class Interrupter {
         out.writeInt(segment);
         out.writeInt(slot);
         out.writeBoolean(cycle);
-        out.writeLong(fullAtDequeue);
+        out.writeLong(-1);      // was the dequeue pointer a full ring waited for; fullness now follows from the pointers
         out.writeLong(dropped);
         out.writeBoolean(pending);
         out.writeLong(Math.max(0, nextAllowedNanos - host.clock().nanoTime()));
@@ -230,7 +227,7 @@ final class Interrupter {
             throw new UsbStateException(what + "enqueue position without an event ring");
         }
         boolean newCycle = in.readBoolean();
-        long full = in.readLong();
+        in.readLong();          // the former full-ring dequeue pointer (see save): nothing to restore
         long newDropped = UsbStateException.check(what + "dropped events", in.readLong(), 0, Long.MAX_VALUE);
         boolean newPending = in.readBoolean();
         long delay = UsbStateException.check(what + "moderation delay", in.readLong(), 0, 0xFFFFL * 250);
@@ -246,7 +243,6 @@ final class Interrupter {
             segment = seg;
             slot = at;
             cycle = newCycle;
-            fullAtDequeue = full;
             dropped = newDropped;
             pending = newPending;
             nextAllowedNanos = host.clock().nanoTime() + delay;
@@ -258,21 +254,30 @@ final class Interrupter {
     /**
      * Writes {@code event} (cycle bit is set here) and asks for an interrupt unless
      * {@code blockInterrupt}. Returns false when the ring cannot take events (Host Controller Error
-     * is raised) or is full (the event is dropped, after one Event Ring Full Error event).
+     * is raised) or is full (the event is dropped).
+     *
+     * <p>Fullness follows from the pointers alone, re-evaluated at every event (§4.9.4): the entry
+     * before the dequeue pointer is never written, so a full ring never looks empty; the entry
+     * before that one takes the Event Ring Full Error instead of the event; while the enqueue
+     * pointer sits right behind the dequeue pointer, events are dropped. Once the driver moves ERDP
+     * the ring takes events again, even after a whole lap. (Until session 11 the ring filled every
+     * entry and remembered the dequeue pointer it was full at, so a driver that caught up a whole
+     * lap wrote that same ERDP back and never got another event.)
      */
     boolean post(Trb event, boolean blockInterrupt) {
         if (ringProblem != null) {
             host.hostControllerError("interrupter " + index + ": " + ringProblem);
             return false;
         }
-        if (fullAtDequeue != -1) {
+        long dequeue = dequeuePointer();
+        long next = address(segment, slot, 1);
+        if (next == dequeue) {
             dropped++;
             return false;
         }
-        boolean lastFree = nextAddress() == dequeuePointer();
+        boolean lastFree = address(segment, slot, 2) == dequeue;
         if (lastFree) {
             event = Trb.event(Trb.HOST_CONTROLLER_EVENT, 0, CompletionCode.EVENT_RING_FULL << 24, 0);
-            fullAtDequeue = dequeuePointer();
             dropped++;
         }
         long at = segmentBase[segment] + (long) slot * Trb.SIZE;
@@ -289,13 +294,14 @@ final class Interrupter {
         return !lastFree;
     }
 
-    private long nextAddress() {
-        int s = segment, i = slot + 1;
-        if (i == segmentTrbs[s]) {
-            i = 0;
+    /** The address {@code ahead} entries after entry {@code at} of segment {@code s}, across segments. */
+    private long address(int s, int at, int ahead) {
+        at += ahead;
+        while (at >= segmentTrbs[s]) {
+            at -= segmentTrbs[s];
             s = (s + 1) % segmentBase.length;
         }
-        return segmentBase[s] + (long) i * Trb.SIZE;
+        return segmentBase[s] + (long) at * Trb.SIZE;
     }
 
     /** Delivers a pending interrupt unless the handler is busy or moderation holds it back. */

@@ -219,6 +219,17 @@ final class XhciDriver {
         return pollEvent(0);
     }
 
+    /** The next event on the ring, or null, without writing ERDP (a driver that falls behind). */
+    Trb readEventOnly() {
+        return pollEvent(-1);
+    }
+
+    /** ERDP to where the driver reads next, EHB cleared: it has taken every event it read. */
+    void erdpToReader() {
+        reg64(IR0 + 0x18, (eventRing + eventIndex * 16L) | Interrupter.ERDP_EHB);
+    }
+
+    /** @param ehb the EHB bit to write with ERDP, or -1 not to write ERDP */
     private Trb pollEvent(long ehb) {
         long at = eventRing + eventIndex * 16L;
         java.nio.ByteBuffer trb = java.nio.ByteBuffer.wrap(platform.read(at, 16)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -229,7 +240,7 @@ final class XhciDriver {
             eventIndex = 0;
             eventCycle = !eventCycle;
         }
-        reg64(IR0 + 0x18, (eventRing + eventIndex * 16L) | ehb);
+        if (ehb != -1) reg64(IR0 + 0x18, (eventRing + eventIndex * 16L) | ehb);
         return t;
     }
 
