@@ -56,6 +56,11 @@ final class FakeUsbDevice implements UsbDevice {
                 7, 5, (byte) 0x83, 3, 8, 0, 10};
     }
 
+    /** The times {@link #poll} was called with. */
+    final List<Long> polls = new ArrayList<>();
+
+    @Override public synchronized void poll(long nowNanos) { polls.add(nowNanos); }
+
     @Override public UsbSpeed speed() { return speed; }
     @Override public String productName() { return "fake-usb"; }
     @Override public synchronized void attach(UsbPort port) { this.port = port; }
