@@ -95,6 +95,17 @@ class XhciContextsTest {
             assertThat(dev.address()).isZero();
             assertThat(m.readU32(dev.output) >>> 27).isEqualTo(1);
             assertThat(dev.endpointState(1)).isEqualTo(Endpoint.RUNNING);
+
+            // Stop Endpoint on EP0 after a control transfer: Stopped, the dequeue pointer past it.
+            long[] at = d.control(dev, XhciDriver.setup(0x80, 6, 0x100, 0, 0), 0, 0, true);
+            d.await(e -> XhciDriver.transferEventFor(e, at[2]));
+            assertThat(code(d.command(Trb.STOP_ENDPOINT, 0, dev.slot << 24 | 1 << 16))).isEqualTo(CompletionCode.SUCCESS);
+            assertThat(dev.endpointState(1)).isEqualTo(Endpoint.STOPPED);
+            assertThat(dev.endpointDequeue(1)).isEqualTo((at[2] + 16) | 1);
+
+            // Disable Slot: the output Slot Context's state reads Disabled.
+            assertThat(code(d.command(Trb.DISABLE_SLOT, 0, dev.slot << 24))).isEqualTo(CompletionCode.SUCCESS);
+            assertThat(m.readU32(dev.output + 12)).isZero();
         }
     }
 }
