@@ -23,7 +23,8 @@ class XhciContextsTest {
         try (XhciRig rig = new XhciRig(contexts64)) {
             XhciDriver d = rig.driver;
             d.init(8);
-            rig.hc.plug(new FakeUsbDevice(UsbSpeed.HIGH), 0);
+            FakeUsbDevice device = new FakeUsbDevice(UsbSpeed.HIGH);
+            rig.hc.plug(device, 0);
             XhciDriver.Device dev = XhciEndlessRingTest.enumerate(d);
             int port = d.mem.readU32(dev.inputSlot() + 4) >>> 16;
             var m = d.mem;
@@ -75,11 +76,12 @@ class XhciContextsTest {
             m.writeU32(dev.input + 4, 3);
             m.writeU32(dev.inputSlot(), 0x1F << 27 | 7);
             m.writeU32(dev.inputSlot() + 4, 9 << 16 | 0x1234);
+            m.writeU32(dev.inputSlot() + 8, 3 << 22 | 0x155);      // Interrupter Target 3; the TT fields are not taken
             m.writeU32(dev.inputEndpoint(1) + 4, 512 << 16 | 2 << 3);
             assertThat(code(d.command(Trb.EVALUATE_CONTEXT, dev.input, dev.slot << 24))).isEqualTo(CompletionCode.SUCCESS);
             assertThat(m.readU32(dev.output + 4)).isEqualTo(port << 16 | 0x1234);
             assertThat(m.readU32(dev.output)).isEqualTo(slotDw0);
-            assertThat(m.readU32(dev.output + 8)).isEqualTo(slotDw2);
+            assertThat(m.readU32(dev.output + 8)).isEqualTo(3 << 22 | (slotDw2 & 0x3F_FFFF));
             assertThat(m.readU32(dev.outputEndpoint(1) + 4)).isEqualTo(512 << 16 | (ep0Dw1 & 0xFFFF));
             // EP0 only (A1): the Slot Context stays.
             m.writeU32(dev.input + 4, 2);
@@ -89,8 +91,10 @@ class XhciContextsTest {
             assertThat(m.readU32(dev.output + 4)).isEqualTo(port << 16 | 0x1234);
             assertThat(m.readU32(dev.outputEndpoint(1) + 4)).isEqualTo(64 << 16 | (ep0Dw1 & 0xFFFF));
 
-            // Reset Device: Default, address 0, Context Entries 1, EP0 still there.
+            // Reset Device: the device reset; Default, address 0, Context Entries 1, EP0 still there.
+            int resets = device.resets;
             assertThat(code(d.command(Trb.RESET_DEVICE, 0, dev.slot << 24))).isEqualTo(CompletionCode.SUCCESS);
+            assertThat(device.resets).isEqualTo(resets + 1);
             assertThat(dev.slotState()).isEqualTo(Contexts.SLOT_STATE_DEFAULT);
             assertThat(dev.address()).isZero();
             assertThat(m.readU32(dev.output) >>> 27).isEqualTo(1);
