@@ -102,6 +102,18 @@ final class ProbeDevice extends StandardUsbDevice {
         return () -> functionState = b;
     }
 
+    /** The function halts one of its endpoints (as BOT does on a CBW it cannot take). */
+    void haltByFunction(int address) {
+        halt(endpoint(address & 0x0f, (address & 0x80) != 0));
+    }
+
+    /** The protected port helpers, for tests. */
+    long now() { return nanoTime(); }
+
+    void askPoll(long deadline) { pollAt(deadline); }
+
+    void wake(int endpoint) { wakeup(endpoint); }
+
     synchronized int functionResets() {
         return functionResets;
     }

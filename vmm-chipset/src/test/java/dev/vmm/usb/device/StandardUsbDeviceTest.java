@@ -12,6 +12,8 @@ import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
 
 import static dev.vmm.usb.UsbPacket.Status.STALL;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -388,7 +390,7 @@ class StandardUsbDeviceTest {
         ProbeDevice fresh = ProbeDevice.highSpeed();
         new UsbTestHost(fresh);
         byte[] before = save(fresh);
-        refused(fresh, saved, 0, "state version 0");
+        refused(fresh, saved, 0, "state version 0 (this VMM reads 1)");
         refused(fresh, saved, 2, "state version 2");
         refused(fresh, with(saved, 0, 3), 1, "USB device state 3 is outside 0..2");
         refused(fresh, with(saved, 1, 128), 1, "USB address 128 is outside 0..127");
@@ -400,6 +402,70 @@ class StandardUsbDeviceTest {
         assertThat(fresh.state()).isEqualTo(UsbDeviceState.ADDRESS);
         assertThat(fresh.address()).isEqualTo(127);
         assertThat(fresh.stateVersion()).isEqualTo(1);
+    }
+
+    @Test
+    void attachAndResetReturnToDefaultWithHaltsCleared() {
+        assertThat(dev.speed()).isEqualTo(UsbSpeed.HIGH);
+        assertThat(dev.productName()).isEqualTo("probe");
+        configured();
+        assertThat(out(OUT_DEV, UsbSetup.SET_FEATURE, StandardUsbDevice.DEVICE_REMOTE_WAKEUP, 0).ok()).isTrue();
+        assertThat(out(OUT_EP, UsbSetup.SET_FEATURE, StandardUsbDevice.ENDPOINT_HALT, 0x81).ok()).isTrue();
+        dev.reset();
+        assertThat(dev.state()).isEqualTo(UsbDeviceState.DEFAULT);
+        configured();
+        assertThat(in(IN_EP, UsbSetup.GET_STATUS, 0, 0x81, 2).data()).as("a reset clears halts").containsExactly(0, 0);
+        assertThat(in(IN_DEV, UsbSetup.GET_STATUS, 0, 0, 2).data()).as("and the wake-up enable").containsExactly(1, 0);
+        // plugged again (another port): Default, address 0, no halt, no wake-up
+        assertThat(out(OUT_EP, UsbSetup.SET_FEATURE, StandardUsbDevice.ENDPOINT_HALT, 0x01).ok()).isTrue();
+        assertThat(out(OUT_DEV, UsbSetup.SET_FEATURE, StandardUsbDevice.DEVICE_REMOTE_WAKEUP, 0).ok()).isTrue();
+        dev.attach(host.port);
+        assertThat(dev.state()).isEqualTo(UsbDeviceState.DEFAULT);
+        assertThat(dev.address()).isZero();
+        configured();
+        assertThat(in(IN_EP, UsbSetup.GET_STATUS, 0, 0x01, 2).data()).containsExactly(0, 0);
+        assertThat(in(IN_DEV, UsbSetup.GET_STATUS, 0, 0, 2).data()).containsExactly(1, 0);
+        // a feature request to recipient "other" (3) is a Request Error
+        stalls(out(0x03, UsbSetup.SET_FEATURE, 0, 0), "SET_FEATURE to 'other'");
+        stalls(out(0x03, UsbSetup.CLEAR_FEATURE, 0, 0), "CLEAR_FEATURE to 'other'");
+    }
+
+    @Test
+    void theFunctionHaltsAnEndpointOfOneDirection() {
+        configured();
+        dev.haltByFunction(0x81);
+        assertThat(in(IN_EP, UsbSetup.GET_STATUS, 0, 0x81, 2).data()).containsExactly(1, 0);
+        assertThat(in(IN_EP, UsbSetup.GET_STATUS, 0, 0x01, 2).data()).containsExactly(0, 0);
+        stalls(host.transfer(1, true, new byte[4]), "bulk IN halted by the function");
+        assertThat(host.transfer(1, false, new byte[4]).ok()).isTrue();
+        dev.haltByFunction(0x01);
+        stalls(host.transfer(1, false, new byte[4]), "bulk OUT halted by the function");
+    }
+
+    @Test
+    void portHelpersUseThePortWhilePluggedAndTheHostClockOtherwise() {
+        List<Long> polls = new ArrayList<>();
+        List<Integer> wakes = new ArrayList<>();
+        ProbeDevice d = ProbeDevice.highSpeed();
+        d.attach(new dev.vmm.usb.UsbPort() {
+            public int number() { return 2; }
+            public void wakeup(int endpoint) { wakes.add(endpoint); }
+            @Override public long nanoTime() { return 42; }
+            @Override public void pollAt(long deadline) { polls.add(deadline); }
+        });
+        assertThat(d.now()).isEqualTo(42);
+        d.askPoll(1000);
+        d.wake(3);
+        assertThat(polls).containsExactly(1000L);
+        assertThat(wakes).containsExactly(3);
+        d.detach();
+        long before = System.nanoTime();
+        long t = d.now();
+        assertThat(t - before).as("the host's clock once unplugged").isGreaterThanOrEqualTo(0);
+        d.askPoll(2000);
+        d.wake(4);
+        assertThat(polls).containsExactly(1000L);
+        assertThat(wakes).containsExactly(3);
     }
 
     private static void refused(ProbeDevice d, byte[] state, int version, String message) {
