@@ -207,6 +207,8 @@ class DescriptorParserTest {
         // a capability of another type (Container ID, 20 bytes) is listed as it is
         byte[] container = concat(hex("050f1900" + "01"), hex("1410040000112233445566778899aabbccddeeff"));
         assertThat(DescriptorParser.bos(container)).containsExactly(4);
+        // the bare 5-byte header with no capability is a BOS
+        assertThat(DescriptorParser.bos(hex("050f050000"))).isEmpty();
         // a 3-byte capability is the shortest there is
         assertThat(DescriptorParser.bos(hex("050f0800" + "01" + "031005"))).containsExactly(5);
     }
