@@ -33,6 +33,7 @@ class UsbTypesTest {
         assertThatThrownBy(() -> p.complete(UsbPacket.Status.SUCCESS, -1)).isInstanceOf(IllegalArgumentException.class);
         assertThat(p.completed()).as("a refused completion completes nothing").isFalse();
         assertThat(p.complete(UsbPacket.Status.SUCCESS, 8)).isTrue();
+        assertThat(p.completed()).isTrue();
         assertThat(p.complete(UsbPacket.Status.STALL, 0)).as("the second one is ignored").isFalse();
         assertThat(done).containsExactly(p);
         assertThat(p.status()).isEqualTo(UsbPacket.Status.SUCCESS);
@@ -134,5 +135,22 @@ class UsbTypesTest {
         assertThat(System.nanoTime() - t).isGreaterThanOrEqualTo(0);
         port.pollAt(0);
         device.poll(0);
+        SaveableUsbDevice saveable = new SaveableUsbDevice() {
+            public int stateVersion() { return 1; }
+            public void saveState(java.io.DataOutputStream out) { }
+            public void loadState(java.io.DataInputStream in, int version) { }
+            public UsbSpeed speed() { return UsbSpeed.FULL; }
+            public String productName() { return "s"; }
+            public void attach(UsbPort p) { }
+            public void detach() { }
+            public void reset() { }
+            public void handle(UsbPacket p) { }
+            public void cancel(UsbPacket p) { }
+        };
+        try {
+            assertThat(saveable.quiesce(0)).as("nothing to wait for by default").isTrue();
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
     }
 }

@@ -129,4 +129,45 @@ class HidQueueAndIdleTest {
             }
         }
     }
+
+    @Test
+    void keyboardSlotsModifierEdgesAndReleases() throws IOException {
+        UsbKeyboard k = new UsbKeyboard();
+        UsbTestHost h = new UsbTestHost(k);
+        h.enumerate(2);
+        // six keys fill the six slots in press order; the seventh is a rollover (HID 1.11 App. C)
+        for (String key : List.of("a", "b", "c", "d", "e", "f")) k.event(new InputEvent.Key(key, true));
+        k.event(new InputEvent.Key("ctrl", true));   // E0h: bit 0
+        k.event(new InputEvent.Key("meta_r", true)); // E7h: bit 7
+        k.sync();
+        assertThat(h.transfer(1, true, new byte[8]).data()).containsExactly(0x81, 0, 4, 5, 6, 7, 8, 9);
+        // a reset releases every key (the LEDs too)
+        k.reset();
+        h.enumerate(2);
+        assertThat(h.controlIn(0xa1, 0x01, 0x0100, 0, 8).data()).containsOnly(0);
+        // a loaded state replaces the keys held before
+        UsbKeyboard src = new UsbKeyboard();
+        new UsbTestHost(src).enumerate(2);
+        src.event(new InputEvent.Key("q", true));
+        src.sync();
+        byte[] state = save(src);
+        k.event(new InputEvent.Key("z", true));
+        k.sync();
+        k.loadState(new DataInputStream(new ByteArrayInputStream(state)), k.stateVersion());
+        assertThat(h.controlIn(0xa1, 0x01, 0x0100, 0, 8).data()).containsExactly(0, 0, 0x14, 0, 0, 0, 0, 0);
+    }
+
+    @Test
+    void aTabletButtonPressReleasedBeforeThePollIsStillSeen() {
+        UsbTablet t = new UsbTablet();
+        UsbTestHost h = new UsbTestHost(t);
+        h.enumerate(2);
+        t.event(new InputEvent.Btn(InputEvent.Button.LEFT, true));
+        t.sync();
+        t.event(new InputEvent.Btn(InputEvent.Button.LEFT, false));
+        t.sync();
+        assertThat(t.queuedReports()).isEqualTo(2);
+        assertThat(h.transfer(1, true, new byte[6]).data()[0]).isEqualTo((byte) 1);
+        assertThat(h.transfer(1, true, new byte[6]).data()[0]).isEqualTo((byte) 0);
+    }
 }
