@@ -104,6 +104,17 @@ class HidQueueAndIdleTest {
         assertThat(h.control(0x21, 0x0a, 10 << 8, 0, 0, null).ok()).isTrue(); // SET_IDLE 40 ms
         assertThat(polls).containsExactly(1_000_000 + 40_000_000L);
         byte[] state = save(t);
+        // loaded on another machine whose clock says 5 s: the deadline it asks for is 40 ms later
+        List<Long> polls2 = new ArrayList<>();
+        UsbTablet moved = new UsbTablet();
+        moved.attach(new UsbPort() {
+            public int number() { return 1; }
+            public void wakeup(int endpoint) { }
+            @Override public long nanoTime() { return 5_000_000_000L; }
+            @Override public void pollAt(long deadline) { polls2.add(deadline); }
+        });
+        moved.loadState(new DataInputStream(new ByteArrayInputStream(state)), moved.stateVersion());
+        assertThat(polls2).containsExactly(5_000_000_000L + 40_000_000L);
         // the last 8 bytes are the time left to the next idle report: make it 0
         java.util.Arrays.fill(state, state.length - 8, state.length, (byte) 0);
         UsbTablet copy = new UsbTablet();
