@@ -405,7 +405,7 @@ class StandardUsbDeviceTest {
     }
 
     @Test
-    void attachAndResetReturnToDefaultWithHaltsCleared() {
+    void attachAndResetReturnToDefaultWithHaltsCleared() throws IOException {
         assertThat(dev.speed()).isEqualTo(UsbSpeed.HIGH);
         assertThat(dev.productName()).isEqualTo("probe");
         configured();
@@ -413,6 +413,8 @@ class StandardUsbDeviceTest {
         assertThat(out(OUT_EP, UsbSetup.SET_FEATURE, StandardUsbDevice.ENDPOINT_HALT, 0x81).ok()).isTrue();
         dev.reset();
         assertThat(dev.state()).isEqualTo(UsbDeviceState.DEFAULT);
+        // the halts are gone at once (a saved state shows them; a host sees them only after SET_CONFIGURATION, which clears them too)
+        assertThat(java.util.Arrays.copyOfRange(save(dev), 0, 7)).containsExactly(0, 0, 0, 0, 0, 0, 0);
         configured();
         assertThat(in(IN_EP, UsbSetup.GET_STATUS, 0, 0x81, 2).data()).as("a reset clears halts").containsExactly(0, 0);
         assertThat(in(IN_DEV, UsbSetup.GET_STATUS, 0, 0, 2).data()).as("and the wake-up enable").containsExactly(1, 0);
