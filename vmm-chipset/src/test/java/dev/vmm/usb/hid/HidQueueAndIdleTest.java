@@ -152,6 +152,13 @@ class HidQueueAndIdleTest {
         k.event(new InputEvent.Key("meta_r", true)); // E7h: bit 7
         k.sync();
         assertThat(h.transfer(1, true, new byte[8]).data()).containsExactly(0x81, 0, 4, 5, 6, 7, 8, 9);
+        // the same state again (a key's autorepeat) is not a second report: the keyboard's state is absolute
+        k.event(new InputEvent.Key("a", true));
+        k.sync();
+        k.event(new InputEvent.Key("a", true));
+        k.sync();
+        assertThat(k.queuedReports()).isEqualTo(1);
+        h.transfer(1, true, new byte[8]);
         // a reset releases every key (the LEDs too)
         k.reset();
         h.enumerate(2);
