@@ -84,8 +84,12 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
      */
     protected int highSpeedInterval() { return 7; }
 
-    /** Whether reports carry motion since the last one (usb-mouse): two equal reports are then both sent. */
-    protected boolean relative() { return false; }
+    /**
+     * Whether {@code report} carries relative data (motion since the last report, a wheel step):
+     * an equal report queued after it is then a second movement, sent too, not a repeat of the
+     * same state to drop. The usb-mouse's reports always do; a tablet's only with a wheel step.
+     */
+    protected boolean relative(byte[] report) { return false; }
 
     /** Whether a report replacing the previous queued one loses nothing a host must see (pure motion). */
     protected boolean coalescable(byte[] previous, byte[] next) { return false; }
@@ -216,7 +220,7 @@ public abstract class HidDevice extends StandardUsbDevice implements InputHandle
             if (p != null) sent(nanoTime());
             if (p == null) {
                 byte[] last = lastQueued;
-                queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r), !relative());
+                queue.offer(r, last != null && !queue.isEmpty() && coalescable(last, r), !relative(r));
                 lastQueued = r;
             }
         }

@@ -42,7 +42,7 @@ public final class UsbMouse extends HidDevice {
     }
 
     @Override
-    protected boolean relative() { return true; }
+    protected boolean relative(byte[] report) { return true; }
 
     @Override
     protected int interruptMaxPacket() { return 4; }

@@ -54,6 +54,10 @@ public final class UsbTablet extends HidDevice {
     @Override
     protected int highSpeedInterval() { return 4; }
 
+    /** A wheel step is relative: two frames with one step each are two steps (HidQueueAndIdleTest). */
+    @Override
+    protected boolean relative(byte[] report) { return report[5] != 0; }
+
     @Override
     protected boolean coalescable(byte[] previous, byte[] next) {
         // Only the position changed and no wheel step is pending in either: the newer position wins.

@@ -61,6 +61,7 @@ public final class QemuUhciHost implements AutoCloseable {
         byte[] setup = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).put((byte) requestType).put((byte) request)
                 .putShort((short) value).putShort((short) index).putShort((short) length).array();
         q.write(BUF, setup);
+        if (length > 0) q.write(BUF + 0x100, new byte[length]); // a short answer leaves zeros, not the last one's bytes
         int chunks = (length + 7) / 8;
         int n = 0;
         long td = TDS;
