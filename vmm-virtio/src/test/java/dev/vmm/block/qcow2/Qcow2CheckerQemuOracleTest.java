@@ -32,7 +32,7 @@ class Qcow2CheckerQemuOracleTest {
     @TempDir Path tmp;
 
     /** The numeric fields of qemu-img's JSON report; QEMU leaves out the counts that are zero. */
-    private static Map<String, Long> qemuCheck(Path img) {
+    static Map<String, Long> qemuCheck(Path img) {
         QemuTools.Result r = QemuTools.exec("qemu-img", "check", "--output=json", img.toString());
         assertThat(r.exit()).as("qemu-img check exit status (0 clean, 2 corrupt, 3 leaks): %s", r.err()).isIn(0, 2, 3);
         Map<String, Long> m = new LinkedHashMap<>();
@@ -43,7 +43,7 @@ class Qcow2CheckerQemuOracleTest {
         return m;
     }
 
-    private static Map<String, Long> ourCheck(Path img) {
+    static Map<String, Long> ourCheck(Path img) {
         try (Qcow2Image d = (Qcow2Image) Images.open(img, Images.Options.readOnlyDefaults())) {
             Qcow2Checker.Result r = d.check();
             Map<String, Long> m = new LinkedHashMap<>();
