@@ -83,6 +83,7 @@ public final class Qcow2Checker {
         reference("refcount table", h.refcountTableOffset, Integer.toUnsignedLong(h.refcountTableClusters) * cs);
         long[] rt = image.refcounts().table;
         for (int i = 0; i < rt.length; i++) if (rt[i] != 0) reference("refcount block", rt[i], cs);
+        countBitmapReferences();
         walkL1("active", image.l1(), true);
         for (Qcow2Snapshots.Entry s : image.snapshots()) {
             if (s.tableBytes() > 0 && s == image.snapshots().get(0)) reference("snapshot table", h.snapshotsOffset, s.tableBytes());
@@ -93,6 +94,45 @@ public final class Qcow2Checker {
             for (int i = 0; i < l1.length; i++) l1[i] = b.getLong(i * 8);
             walkL1("snapshot " + s.info().id(), l1, false);
         }
+    }
+
+    /**
+     * The persistent dirty bitmaps' clusters (qcow2 spec, "Bitmaps"): the directory, each bitmap's
+     * table and the clusters its entries point at. Counted only while the header trusts the
+     * extension (autoclear bit set, fields valid), as qemu-img check counts them; without this,
+     * every bitmap cluster of a qemu-made image was a leak, and the dirty-image repair freed them.
+     */
+    private void countBitmapReferences() {
+        long dirSize = h.bitmapDirectorySize;
+        if (dirSize == 0) return;
+        if (!referenceInFile("bitmap directory", h.bitmapDirectoryOffset, dirSize)) return;
+        ByteBuffer dir = ByteBuffer.wrap(file.readBytes(h.bitmapDirectoryOffset, (int) dirSize));
+        // entry: table offset (8), table entries (4), flags (4), type, granularity, name size (2),
+        // extra data size (4), then the extra data and the name, padded to 8 bytes
+        for (long e = 0; e + 24 <= dirSize; ) {
+            int at = (int) e;
+            long table = dir.getLong(at), entries = Integer.toUnsignedLong(dir.getInt(at + 8));
+            if (referenceInFile("bitmap table", table, entries * 8)) {
+                for (long done = 0; done < entries * 8; done += cs) {
+                    int chunk = (int) Math.min(cs, entries * 8 - done);
+                    ByteBuffer t = ByteBuffer.wrap(file.readBytes(table + done, chunk));
+                    for (int j = 0; j < chunk; j += 8) {
+                        long data = t.getLong(j) & Qcow2Image.OFFSET_MASK; // 0: all zeroes or all ones, no cluster
+                        if (data != 0) reference("bitmap data cluster", data, cs);
+                    }
+                }
+            }
+            e += (24 + Integer.toUnsignedLong(dir.getInt(at + 20)) + (dir.getShort(at + 18) & 0xffff) + 7) & ~7L;
+        }
+    }
+
+    /** References {@code [offset, offset+len)}; true when all of it lies inside the file (so it can be read). */
+    private boolean referenceInFile(String what, long offset, long len) {
+        if (len <= 0 || offset <= 0) return false;
+        long fileSize = file.size();
+        boolean inside = offset < fileSize && len <= fileSize - offset;
+        reference(what, offset, len);
+        return inside;
     }
 
     private void walkL1(String which, long[] l1, boolean active) {

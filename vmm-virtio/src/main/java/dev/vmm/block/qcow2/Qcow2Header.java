@@ -53,6 +53,11 @@ public final class Qcow2Header {
     public int compressionType;
     public String backingFile, backingFormat, dataFile;
     public boolean hasBitmaps;
+    /**
+     * The bitmap directory (offset, bytes) of a bitmaps extension that is valid (the autoclear bit
+     * set and its fields plausible), else 0: its clusters are referenced, as qemu-img check counts them.
+     */
+    public long bitmapDirectoryOffset, bitmapDirectorySize;
     /** Feature names from the feature name table, keyed "type:bit" (type 0 incompatible, 1 compatible, 2 autoclear). */
     public final Map<String, String> featureNames = new LinkedHashMap<>();
 
@@ -153,7 +158,11 @@ public final class Qcow2Header {
                 case EXT_BITMAPS -> {
                     hasBitmaps = true;
                     // Only trusted while the autoclear bit says a bitmap-aware program wrote the file last
-                    if ((autoclear & AUTOCLEAR_BITMAPS) != 0) validateBitmapsExtension(c0, data, len, cs);
+                    if ((autoclear & AUTOCLEAR_BITMAPS) != 0) {
+                        validateBitmapsExtension(c0, data, len, cs);
+                        bitmapDirectorySize = c0.getLong(data + 8);
+                        bitmapDirectoryOffset = c0.getLong(data + 16);
+                    }
                 }
                 case EXT_CRYPTO -> throw new ImageFormatException("encrypted qcow2 images are not supported");
                 case EXT_FEATURE_NAMES -> {
