@@ -144,13 +144,17 @@ public final class Qcow2Header {
     }
 
     private void parseExtensions(ByteBuffer c0, long cs) {
-        int limit = c0.capacity();
+        // The extensions end where the backing file name starts (as QEMU reads them): one that
+        // runs into the name is refused, not read over it.
+        int limit = backingFileOffset > 0 && backingFileOffset < c0.capacity() ? (int) backingFileOffset : c0.capacity();
         int off = version == 2 ? V2_HEADER_LENGTH : headerLength;
-        while (off + 8 <= limit) {
+        while (off < limit && off + 8 <= c0.capacity()) {
             int type = c0.getInt(off);
             long len = Integer.toUnsignedLong(c0.getInt(off + 4));
             if (type == EXT_END) return;
-            if (off + 8 + len > limit) throw new ImageFormatException("qcow2 header extension 0x" + Integer.toHexString(type) + " overflows the header cluster");
+            if (off + 8 + len > limit) {
+                throw new ImageFormatException("qcow2 header extension 0x" + Integer.toHexString(type) + " overflows the header cluster or the backing file name");
+            }
             int data = off + 8;
             switch (type) {
                 case EXT_BACKING_FORMAT -> backingFormat = string(c0, data, (int) len);
