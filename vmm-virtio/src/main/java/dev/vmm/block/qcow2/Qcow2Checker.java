@@ -81,8 +81,6 @@ public final class Qcow2Checker {
         reference("header", 0, cs);
         if (h.l1Size != 0) reference("L1 table", h.l1TableOffset, h.l1Size * 8L);
         reference("refcount table", h.refcountTableOffset, Integer.toUnsignedLong(h.refcountTableClusters) * cs);
-        long[] rt = image.refcounts().table;
-        for (int i = 0; i < rt.length; i++) if (rt[i] != 0) reference("refcount block", rt[i], cs);
         countBitmapReferences();
         walkL1("active", image.l1(), true);
         for (Qcow2Snapshots.Entry s : image.snapshots()) {
@@ -93,6 +91,15 @@ public final class Qcow2Checker {
             long[] l1 = new long[s.l1Size()];
             for (int i = 0; i < l1.length; i++) l1[i] = b.getLong(i * 8);
             walkL1("snapshot " + s.info().id(), l1, false);
+        }
+        // Refcount blocks last, as qemu-img check counts them: a block that anything else also
+        // references (a data cluster or an L2 table placed over it) is one more corruption.
+        long[] rt = image.refcounts().table;
+        for (int i = 0; i < rt.length; i++) {
+            if (rt[i] == 0) continue;
+            reference("refcount block", rt[i], cs);
+            long c = rt[i] >>> bits;
+            if (c < fileClusters && refs[(int) c] != 1) corruption("refcount block " + i + " refcount=" + refs[(int) c]);
         }
     }
 
@@ -163,18 +170,20 @@ public final class Qcow2Checker {
                 long e = t.getLong(j * entrySize);
                 long guestCluster = (long) i * (cs / entrySize) + j;
                 if ((e & Qcow2Image.COMPRESSED) != 0) {
+                    if ((e & Qcow2Image.COPIED) != 0) {
+                        corruption("found " + which + " compressed L2 entry for guest cluster " + guestCluster + " with the COPIED flag set");
+                    }
                     int x = 62 - (bits - 8);
                     long host = e & ((1L << x) - 1);
                     long sectors = (e >>> x) & ((1L << (62 - x)) - 1);
                     long len = (sectors + 1) * 512 - (host & 511);
                     reference(which + " compressed cluster", host, len);
                     if (active) {
+                        // qemu-img check counts every compressed cluster as fragmented (reading it
+                        // re-reads shared sectors) and does not make it the predecessor of the next
                         allocated++;
                         compressed++;
-                        // a compressed cluster starts inside a host cluster: it is "contiguous" only
-                        // if it starts exactly one cluster after its predecessor
-                        if (lastHost >= 0 && host != lastHost + cs) fragmented++;
-                        lastHost = host;
+                        fragmented++;
                     }
                     continue;
                 }
