@@ -214,6 +214,8 @@ public final class Qcow2Header {
         if ((incompatible & INCOMPAT_COMPRESSION) != 0 && compressionType != 0) {
             throw new ImageFormatException("qcow2 compression type " + compressionType + (compressionType == 1 ? " (zstd)" : "") + " is not supported (only zlib)");
         }
+        // the bit says "not zlib": with zlib in the field the header contradicts itself (QEMU refuses it too)
+        if ((incompatible & INCOMPAT_COMPRESSION) != 0) throw new ImageFormatException("qcow2 compression type bit set for zlib compression");
         if (compressionType != 0) throw new ImageFormatException("qcow2 compression_type " + compressionType + " set without its incompatible bit");
     }
 
