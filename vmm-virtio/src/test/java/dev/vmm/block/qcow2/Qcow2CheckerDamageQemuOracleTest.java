@@ -82,6 +82,61 @@ class Qcow2CheckerDamageQemuOracleTest {
             assertThat(theirs.get("corruptions") + theirs.get("leaks")).as("premise: QEMU sees the damage").isPositive();
         }
         assertThat(Qcow2CheckerQemuOracleTest.ourCheck(img)).as(what).isEqualTo(theirs);
+        Qcow2CheckerQemuOracleTest.assertSameClusterMessages(img);
+    }
+
+    /**
+     * The same with an internal snapshot (taken after the two writes, then guest cluster 0
+     * rewritten: shared and copied clusters): {@code sl1} is the snapshot's L1 entry 0,
+     * {@code st} the snapshot table entry's L1 table offset, {@code refcount.@st}/{@code @sl1}
+     * the refcounts of the snapshot table and of the snapshot's L1 table; {@code @s...} values
+     * name them too.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "snapshot L1 entry with a reserved bit     | sl1 | ^0x0000000000000100",
+            "snapshot L1 entry off the cluster boundary | sl1 | ^0x0000000000000200",
+            "snapshot L1 entry past the end of the file | sl1 | ^0x0000000040000000",
+            "snapshot L1 entry with COPIED (not checked) | sl1 | ^0x8000000000000000",
+            "snapshot L1 table is the active one       | st  | =@l1",
+            "snapshot L1 table past the end of the file (refused at open) | st | =0x40000000",
+            "refcount of the snapshot table 0          | refcount.@st  | =0",
+            "refcount of the snapshot L1 table 0       | refcount.@sl1 | =0",
+            "refcount of the snapshot L1 table 2       | refcount.@sl1 | =2",
+    })
+    void damagedSnapshotMetadataIsCountedAsQemuCountsIt(String what, String field, String value) throws IOException {
+        QemuTools.assumeAvailable();
+        Path img = tmp.resolve("snap.qcow2");
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
+        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        run("qemu-img", "snapshot", "-c", "s1", img.toString());
+        QemuTools.io(img, "qcow2", "write -P 3 0 4k");
+        try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
+            Layout l = Layout.of(f);
+            long st = readLong(f, 64), sl1 = readLong(f, st);
+            String v = value.substring(1).replace("@st", Long.toString(st)).replace("@sl1", Long.toString(sl1));
+            long at = switch (field) {
+                case "sl1" -> sl1;
+                case "st" -> st;
+                default -> l.rb + 2 * (l.resolve(field.substring("refcount.".length()).replace("@st", Long.toString(st))
+                        .replace("@sl1", Long.toString(sl1))) / 4096);
+            };
+            long newValue = value.startsWith("^") ? readLong(f, at) ^ l.resolve(v) : l.resolve(v);
+            f.seek(at);
+            if (field.startsWith("refcount")) f.writeShort((int) newValue);
+            else f.writeLong(newValue);
+        }
+        Map<String, Long> theirs = Qcow2CheckerQemuOracleTest.qemuCheck(img);
+        if (what.contains("(refused at open)")) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> Qcow2CheckerQemuOracleTest.ourCheck(img))
+                    .isInstanceOf(dev.vmm.block.ImageFormatException.class).hasMessageContaining("snapshot L1 table");
+            return;
+        }
+        if (!what.contains("(")) {
+            assertThat(theirs.get("corruptions") + theirs.get("leaks")).as("premise: QEMU sees the damage").isPositive();
+        }
+        assertThat(Qcow2CheckerQemuOracleTest.ourCheck(img)).as(what).isEqualTo(theirs);
+        Qcow2CheckerQemuOracleTest.assertSameClusterMessages(img);
     }
 
     /** The offsets of the qemu-made image's metadata, read from it. */

@@ -58,6 +58,31 @@ class Qcow2CheckerQemuOracleTest {
         }
     }
 
+    private static final Pattern CLUSTER_LINE = Pattern.compile("(?m)^(ERROR|Leaked) cluster \\d+ refcount=\\d+ reference=\\d+$");
+
+    /**
+     * The per-cluster lines ("ERROR cluster N refcount=X reference=Y", "Leaked cluster ...") of
+     * {@code qemu-img check}'s text report against our checker's messages: ours are capped at 100
+     * messages of every kind, so they must be a subset of QEMU's, and all of them below the cap.
+     * Returns the number of QEMU's lines.
+     */
+    static int assertSameClusterMessages(Path img) {
+        QemuTools.Result r = QemuTools.exec("qemu-img", "check", img.toString());
+        java.util.Set<String> theirs = new java.util.TreeSet<>();
+        Matcher m = CLUSTER_LINE.matcher(r.out() + "\n" + r.err());
+        while (m.find()) theirs.add(m.group());
+        java.util.List<String> messages;
+        try (Qcow2Image d = (Qcow2Image) Images.open(img, Images.Options.readOnlyDefaults())) {
+            messages = d.check().messages();
+        }
+        java.util.Set<String> ours = new java.util.TreeSet<>();
+        for (String s : messages) if (CLUSTER_LINE.matcher(s).matches()) ours.add(s);
+        assertThat(messages.size()).as("messages are capped").isLessThanOrEqualTo(100);
+        if (messages.size() < 100) assertThat(ours).as("per-cluster lines vs qemu-img check").isEqualTo(theirs);
+        else assertThat(theirs).as("per-cluster lines vs qemu-img check").containsAll(ours);
+        return theirs.size();
+    }
+
     private static void assertSameAsQemu(Path img) {
         assertThat(ourCheck(img)).as("our check of %s vs qemu-img check", img.getFileName()).isEqualTo(qemuCheck(img));
     }

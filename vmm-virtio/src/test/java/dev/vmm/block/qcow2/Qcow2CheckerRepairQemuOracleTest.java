@@ -67,6 +67,8 @@ class Qcow2CheckerRepairQemuOracleTest {
         assertThat(header(img).dirty()).as("premise: the crash left the dirty bit set").isTrue();
         Map<String, Long> before = Qcow2CheckerQemuOracleTest.qemuCheck(img);
         assertThat(before.get("corruptions") + before.get("leaks")).as("premise: qemu-img check sees stale refcounts").isPositive();
+        assertThat(Qcow2CheckerQemuOracleTest.ourCheck(img)).as("our check of the crashed image").isEqualTo(before);
+        assertThat(Qcow2CheckerQemuOracleTest.assertSameClusterMessages(img)).as("premise: QEMU lists clusters").isPositive();
 
         Path theirs = tmp.resolve("qemu-repaired.qcow2");
         Files.copy(img, theirs);
