@@ -85,6 +85,9 @@ class Qcow2HeaderQemuOracleTest {
             "size past 2^61,                   24,  8, 2305843009213694464, same",
             "size 2^63 (negative as a long),   24,  8, -9223372036854775808, same",
             "l1_size 0xffffffff,               36,  4, 4294967295, same",
+            "refcount table of 8 MiB (the cap), 56, 4, 128, lies past the end",
+            "nb_snapshots 65536 (the cap),     60,  4, 65536, same",
+            "backing name of 0 bytes,          16,  4, 0, same",
     })
     void acceptsExactlyWhatQemuAccepts(String what, long offset, int width, long value, String stricter) throws IOException {
         QemuTools.assumeAvailable();
