@@ -102,9 +102,10 @@ class Qcow2HeaderFieldsQemuOracleTest {
 
     /**
      * Unknown incompatible bits are refused and named from the image's feature name table, as
-     * QEMU names them: bit 5 gets a name (the table's entry for bit 4 rewritten), bit 6 has none.
-     * The named features in our error must be the ones in QEMU's, in its order, and as many
-     * unnamed ones.
+     * QEMU names them: bit 5 gets a name (the table's entry for bit 4 rewritten), bit 7 too (the
+     * table's last entry rewritten: an entry that ends exactly at the table's end is read), bits 6
+     * and 63 have none. The named features in our error must be the ones in QEMU's, in its order,
+     * and the unnamed ones the same bits.
      */
     @Test
     void unknownIncompatibleFeaturesAreNamedFromTheFeatureTableAsQemuNamesThem() throws IOException {
@@ -126,8 +127,11 @@ class Qcow2HeaderFieldsQemuOracleTest {
                 }
             }
             assertThat(renamed).as("premise: QEMU's table names incompatible bit 4").isTrue();
+            assertThat(len % 48).as("premise: whole entries").isZero();
+            f.seek(table + 8 + len - 48);
+            f.write(Arrays.copyOf("\0\7the last entry".getBytes(java.nio.charset.StandardCharsets.US_ASCII), 48));
             f.seek(72);
-            f.writeLong((1L << 5) | (1L << 6) | (1L << 63));
+            f.writeLong((1L << 5) | (1L << 6) | (1L << 7) | (1L << 63));
         }
         QemuTools.Result q = QemuTools.exec("qemu-img", "info", "-U", img.toString());
         assertThat(q.exit()).as("qemu-img info refuses it").isNotZero();
@@ -143,7 +147,7 @@ class Qcow2HeaderFieldsQemuOracleTest {
         Matcher ours = Pattern.compile("feature\\(s\\): (.*)").matcher(error);
         assertThat(ours.find()).as(error).isTrue();
         List<String> theirs = List.of(m.group(1).strip().split(", ")), mine = List.of(ours.group(1).split(", "));
-        assertThat(named(mine)).as("named features").isEqualTo(named(theirs)).containsExactly("a feature from the future");
+        assertThat(named(mine)).as("named features").isEqualTo(named(theirs)).containsExactly("a feature from the future", "the last entry");
         assertThat(unnamedMask(mine)).as("unnamed features (QEMU lists them as one mask)").isEqualTo(unnamedMask(theirs)).isNotZero();
     }
 
