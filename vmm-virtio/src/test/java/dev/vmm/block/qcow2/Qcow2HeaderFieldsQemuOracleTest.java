@@ -47,7 +47,7 @@ class Qcow2HeaderFieldsQemuOracleTest {
             "bitmaps                             | cluster_size=4096,BITMAP                            | -",
             "external data file                  | data_file=DATA                                      | external data file",
             "zstd compression                    | compression_type=zstd                               | zstd",
-            "encrypted (LUKS)                    | encrypt.format=luks,encrypt.key-secret=sec0         | encrypted",
+            "encrypted (LUKS)                    | encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=10 | encrypted",
     })
     void headerFieldsAreReadAsQemuInfoReadsThem(String what, String options, String refused) throws IOException {
         QemuTools.assumeAvailable();
