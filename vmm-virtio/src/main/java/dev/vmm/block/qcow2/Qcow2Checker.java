@@ -81,8 +81,7 @@ public final class Qcow2Checker {
         reference("header", 0, cs);
         if (h.l1Size != 0) reference("L1 table", h.l1TableOffset, h.l1Size * 8L);
         reference("refcount table", h.refcountTableOffset, Integer.toUnsignedLong(h.refcountTableClusters) * cs);
-        long[] rt = image.refcounts().table;
-        for (int i = 0; i < rt.length; i++) if (rt[i] != 0) reference("refcount block", rt[i], cs);
+        countBitmapReferences();
         walkL1("active", image.l1(), true);
         for (Qcow2Snapshots.Entry s : image.snapshots()) {
             if (s.tableBytes() > 0 && s == image.snapshots().get(0)) reference("snapshot table", h.snapshotsOffset, s.tableBytes());
@@ -93,6 +92,54 @@ public final class Qcow2Checker {
             for (int i = 0; i < l1.length; i++) l1[i] = b.getLong(i * 8);
             walkL1("snapshot " + s.info().id(), l1, false);
         }
+        // Refcount blocks last, as qemu-img check counts them: a block that anything else also
+        // references (a data cluster or an L2 table placed over it) is one more corruption.
+        long[] rt = image.refcounts().table;
+        for (int i = 0; i < rt.length; i++) {
+            if (rt[i] == 0) continue;
+            reference("refcount block", rt[i], cs);
+            long c = rt[i] >>> bits;
+            if (c < fileClusters && refs[(int) c] != 1) corruption("refcount block " + i + " refcount=" + refs[(int) c]);
+        }
+    }
+
+    /**
+     * The persistent dirty bitmaps' clusters (qcow2 spec, "Bitmaps"): the directory, each bitmap's
+     * table and the clusters its entries point at. Counted only while the header trusts the
+     * extension (autoclear bit set, fields valid), as qemu-img check counts them; without this,
+     * every bitmap cluster of a qemu-made image was a leak, and the dirty-image repair freed them.
+     */
+    private void countBitmapReferences() {
+        long dirSize = h.bitmapDirectorySize;
+        if (dirSize == 0) return;
+        if (!referenceInFile("bitmap directory", h.bitmapDirectoryOffset, dirSize)) return;
+        ByteBuffer dir = ByteBuffer.wrap(file.readBytes(h.bitmapDirectoryOffset, (int) dirSize));
+        // entry: table offset (8), table entries (4), flags (4), type, granularity, name size (2),
+        // extra data size (4), then the extra data and the name, padded to 8 bytes
+        for (long e = 0; e + 24 <= dirSize; ) {
+            int at = (int) e;
+            long table = dir.getLong(at), entries = Integer.toUnsignedLong(dir.getInt(at + 8));
+            if (referenceInFile("bitmap table", table, entries * 8)) {
+                for (long done = 0; done < entries * 8; done += cs) {
+                    int chunk = (int) Math.min(cs, entries * 8 - done);
+                    ByteBuffer t = ByteBuffer.wrap(file.readBytes(table + done, chunk));
+                    for (int j = 0; j < chunk; j += 8) {
+                        long data = t.getLong(j) & Qcow2Image.OFFSET_MASK; // 0: all zeroes or all ones, no cluster
+                        if (data != 0) reference("bitmap data cluster", data, cs);
+                    }
+                }
+            }
+            e += (24 + Integer.toUnsignedLong(dir.getInt(at + 20)) + (dir.getShort(at + 18) & 0xffff) + 7) & ~7L;
+        }
+    }
+
+    /** References {@code [offset, offset+len)}; true when all of it lies inside the file (so it can be read). */
+    private boolean referenceInFile(String what, long offset, long len) {
+        if (len <= 0 || offset <= 0) return false;
+        long fileSize = file.size();
+        boolean inside = offset < fileSize && len <= fileSize - offset;
+        reference(what, offset, len);
+        return inside;
     }
 
     private void walkL1(String which, long[] l1, boolean active) {
@@ -123,18 +170,20 @@ public final class Qcow2Checker {
                 long e = t.getLong(j * entrySize);
                 long guestCluster = (long) i * (cs / entrySize) + j;
                 if ((e & Qcow2Image.COMPRESSED) != 0) {
+                    if ((e & Qcow2Image.COPIED) != 0) {
+                        corruption("found " + which + " compressed L2 entry for guest cluster " + guestCluster + " with the COPIED flag set");
+                    }
                     int x = 62 - (bits - 8);
                     long host = e & ((1L << x) - 1);
                     long sectors = (e >>> x) & ((1L << (62 - x)) - 1);
                     long len = (sectors + 1) * 512 - (host & 511);
                     reference(which + " compressed cluster", host, len);
                     if (active) {
+                        // qemu-img check counts every compressed cluster as fragmented (reading it
+                        // re-reads shared sectors) and does not make it the predecessor of the next
                         allocated++;
                         compressed++;
-                        // a compressed cluster starts inside a host cluster: it is "contiguous" only
-                        // if it starts exactly one cluster after its predecessor
-                        if (lastHost >= 0 && host != lastHost + cs) fragmented++;
-                        lastHost = host;
+                        fragmented++;
                     }
                     continue;
                 }

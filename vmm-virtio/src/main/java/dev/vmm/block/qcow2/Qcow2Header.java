@@ -53,6 +53,11 @@ public final class Qcow2Header {
     public int compressionType;
     public String backingFile, backingFormat, dataFile;
     public boolean hasBitmaps;
+    /**
+     * The bitmap directory (offset, bytes) of a bitmaps extension that is valid (the autoclear bit
+     * set and its fields plausible), else 0: its clusters are referenced, as qemu-img check counts them.
+     */
+    public long bitmapDirectoryOffset, bitmapDirectorySize;
     /** Feature names from the feature name table, keyed "type:bit" (type 0 incompatible, 1 compatible, 2 autoclear). */
     public final Map<String, String> featureNames = new LinkedHashMap<>();
 
@@ -139,13 +144,17 @@ public final class Qcow2Header {
     }
 
     private void parseExtensions(ByteBuffer c0, long cs) {
-        int limit = c0.capacity();
+        // The extensions end where the backing file name starts (as QEMU reads them): one that
+        // runs into the name is refused, not read over it.
+        int limit = backingFileOffset > 0 && backingFileOffset < c0.capacity() ? (int) backingFileOffset : c0.capacity();
         int off = version == 2 ? V2_HEADER_LENGTH : headerLength;
-        while (off + 8 <= limit) {
+        while (off < limit && off + 8 <= c0.capacity()) {
             int type = c0.getInt(off);
             long len = Integer.toUnsignedLong(c0.getInt(off + 4));
             if (type == EXT_END) return;
-            if (off + 8 + len > limit) throw new ImageFormatException("qcow2 header extension 0x" + Integer.toHexString(type) + " overflows the header cluster");
+            if (off + 8 + len > limit) {
+                throw new ImageFormatException("qcow2 header extension 0x" + Integer.toHexString(type) + " overflows the header cluster or the backing file name");
+            }
             int data = off + 8;
             switch (type) {
                 case EXT_BACKING_FORMAT -> backingFormat = string(c0, data, (int) len);
@@ -153,7 +162,11 @@ public final class Qcow2Header {
                 case EXT_BITMAPS -> {
                     hasBitmaps = true;
                     // Only trusted while the autoclear bit says a bitmap-aware program wrote the file last
-                    if ((autoclear & AUTOCLEAR_BITMAPS) != 0) validateBitmapsExtension(c0, data, len, cs);
+                    if ((autoclear & AUTOCLEAR_BITMAPS) != 0) {
+                        validateBitmapsExtension(c0, data, len, cs);
+                        bitmapDirectorySize = c0.getLong(data + 8);
+                        bitmapDirectoryOffset = c0.getLong(data + 16);
+                    }
                 }
                 case EXT_CRYPTO -> throw new ImageFormatException("encrypted qcow2 images are not supported");
                 case EXT_FEATURE_NAMES -> {
@@ -201,6 +214,8 @@ public final class Qcow2Header {
         if ((incompatible & INCOMPAT_COMPRESSION) != 0 && compressionType != 0) {
             throw new ImageFormatException("qcow2 compression type " + compressionType + (compressionType == 1 ? " (zstd)" : "") + " is not supported (only zlib)");
         }
+        // the bit says "not zlib": with zlib in the field the header contradicts itself (QEMU refuses it too)
+        if ((incompatible & INCOMPAT_COMPRESSION) != 0) throw new ImageFormatException("qcow2 compression type bit set for zlib compression");
         if (compressionType != 0) throw new ImageFormatException("qcow2 compression_type " + compressionType + " set without its incompatible bit");
     }
 

@@ -32,7 +32,7 @@ class Qcow2CheckerQemuOracleTest {
     @TempDir Path tmp;
 
     /** The numeric fields of qemu-img's JSON report; QEMU leaves out the counts that are zero. */
-    private static Map<String, Long> qemuCheck(Path img) {
+    static Map<String, Long> qemuCheck(Path img) {
         QemuTools.Result r = QemuTools.exec("qemu-img", "check", "--output=json", img.toString());
         assertThat(r.exit()).as("qemu-img check exit status (0 clean, 2 corrupt, 3 leaks): %s", r.err()).isIn(0, 2, 3);
         Map<String, Long> m = new LinkedHashMap<>();
@@ -43,7 +43,7 @@ class Qcow2CheckerQemuOracleTest {
         return m;
     }
 
-    private static Map<String, Long> ourCheck(Path img) {
+    static Map<String, Long> ourCheck(Path img) {
         try (Qcow2Image d = (Qcow2Image) Images.open(img, Images.Options.readOnlyDefaults())) {
             Qcow2Checker.Result r = d.check();
             Map<String, Long> m = new LinkedHashMap<>();
@@ -56,6 +56,31 @@ class Qcow2CheckerQemuOracleTest {
             m.put("image-end-offset", r.imageEndOffset());
             return m;
         }
+    }
+
+    private static final Pattern CLUSTER_LINE = Pattern.compile("(?m)^(ERROR|Leaked) cluster \\d+ refcount=\\d+ reference=\\d+$");
+
+    /**
+     * The per-cluster lines ("ERROR cluster N refcount=X reference=Y", "Leaked cluster ...") of
+     * {@code qemu-img check}'s text report against our checker's messages: ours are capped at 100
+     * messages of every kind, so they must be a subset of QEMU's, and all of them below the cap.
+     * Returns the number of QEMU's lines.
+     */
+    static int assertSameClusterMessages(Path img) {
+        QemuTools.Result r = QemuTools.exec("qemu-img", "check", img.toString());
+        java.util.Set<String> theirs = new java.util.TreeSet<>();
+        Matcher m = CLUSTER_LINE.matcher(r.out() + "\n" + r.err());
+        while (m.find()) theirs.add(m.group());
+        java.util.List<String> messages;
+        try (Qcow2Image d = (Qcow2Image) Images.open(img, Images.Options.readOnlyDefaults())) {
+            messages = d.check().messages();
+        }
+        java.util.Set<String> ours = new java.util.TreeSet<>();
+        for (String s : messages) if (CLUSTER_LINE.matcher(s).matches()) ours.add(s);
+        assertThat(messages.size()).as("messages are capped").isLessThanOrEqualTo(100);
+        if (messages.size() < 100) assertThat(ours).as("per-cluster lines vs qemu-img check").isEqualTo(theirs);
+        else assertThat(theirs).as("per-cluster lines vs qemu-img check").containsAll(ours);
+        return theirs.size();
     }
 
     private static void assertSameAsQemu(Path img) {

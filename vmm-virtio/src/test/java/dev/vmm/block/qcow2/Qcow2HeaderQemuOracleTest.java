@@ -25,7 +25,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  *
  * <p>Where the last column is not {@code same}, the project is stricter than QEMU on purpose: QEMU
  * opens an image whose tables lie past the end of the file (and fails or reads zeroes later), we
- * refuse it at open with one clear line (docs/block.md; {@code MalformedImageTest}). Those rows
+ * refuse it at open with one clear line (docs/block.md; {@code MalformedImageTest}); a refcount
+ * table at offset 0 (QEMU reads the header as one); the external-data-file bit (qemu-img info
+ * opens without I/O, so it does not ask for the data file; we support none). Those rows
  * check that QEMU does accept them (so the divergence is real) and that our error names the field.
  */
 @Timeout(60)
@@ -61,6 +63,31 @@ class Qcow2HeaderQemuOracleTest {
             "snapshot count without a table,   60,  4, 1, snapshot table offset 0x0 is invalid",
             "backing name of 1023 bytes,       16,  4, 1023, same",
             "backing name of 1024 bytes,       16,  4, 1024, same",
+            "version 1,                        4,   4, 1, same",
+            "version 2 over a v3 header,       4,   4, 2, same",
+            "version 4,                        4,   4, 4, same",
+            "cluster_bits 8,                   20,  4, 8, same",
+            "cluster_bits 15,                  20,  4, 15, same",
+            "cluster_bits 21,                  20,  4, 21, same",
+            "cluster_bits 22,                  20,  4, 22, same",
+            "crypt_method 3 (unknown),         32,  4, 3, same",
+            "compression_type 1 without its bit, 104, 1, 1, same",
+            "compression_type 2 (unknown),     104, 1, 2, same",
+            "incompatible bit 2 without a data file, 72, 8, 4, external data file",
+            "incompatible bit 3 with zlib,     72,  8, 8, same",
+            "incompatible bit 4 (extended L2), 72,  8, 16, same",
+            "autoclear bits 0 and 1 without extensions, 88, 8, 3, same",
+            "refcount table of 8 MiB + 1 cluster, 56, 4, 129, same",
+            "L1 table offset not cluster aligned, 40, 8, 197120, same",
+            "refcount table offset 0 (over the header), 48, 8, 0, refcount table offset 0x0 is invalid",
+            "backing file offset past the cluster, 8, 8, 131072, same",
+            "nb_snapshots past 65536,          60,  4, 65537, same",
+            "size past 2^61,                   24,  8, 2305843009213694464, same",
+            "size 2^63 (negative as a long),   24,  8, -9223372036854775808, same",
+            "l1_size 0xffffffff,               36,  4, 4294967295, same",
+            "refcount table of 8 MiB (the cap), 56, 4, 128, lies past the end",
+            "nb_snapshots 65536 (the cap),     60,  4, 65536, same",
+            "backing name of 0 bytes,          16,  4, 0, same",
     })
     void acceptsExactlyWhatQemuAccepts(String what, long offset, int width, long value, String stricter) throws IOException {
         QemuTools.assumeAvailable();
