@@ -423,15 +423,19 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     private void releaseOld(long old, long replacement) {
+        // A reference to storage that cannot exist (a corrupt entry, overwritten as a whole) is dropped
+        // without touching refcounts: decrementing clusters outside the file would fail every later flush.
         if ((old & COMPRESSED) != 0) {
             long[] r = compressedRange(old & ~(COPIED | COMPRESSED));
+            compressedCache.clear();
+            if (r[0] == 0 || r[0] + r[1] > fileLength) return;
             long first = r[0] >>> clusterBits, last = (r[0] + r[1] - 1) >>> clusterBits;
             pendingFrees.add(new long[] {first << clusterBits, last - first + 1});
-            compressedCache.clear();
             return;
         }
         long host = old & OFFSET_MASK;
         if (host == 0 || host == (replacement & OFFSET_MASK)) return;
+        if ((host & (clusterSize - 1)) != 0 || host > fileLength - clusterSize) return;
         pendingFrees.add(new long[] {host, 1});
         if (refcounts.get(host >>> clusterBits) == 1) file.punchHole(host, clusterSize);
     }
