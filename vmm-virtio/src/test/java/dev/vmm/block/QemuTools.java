@@ -36,20 +36,32 @@ public final class QemuTools {
 
     public record Result(int exit, String out, String err) {}
 
+    /**
+     * Runs a command with a deadline. Its output goes to temporary files, not pipes: a tool that
+     * writes much to stderr (qemu-img check on a damaged image) would block on a full pipe while we
+     * read stdout, and never exit.
+     */
     public static Result exec(String... cmd) {
+        Path out = null, err = null;
         try {
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            Process p = pb.start();
+            out = Files.createTempFile("qemu-tools", ".out");
+            err = Files.createTempFile("qemu-tools", ".err");
+            Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
             p.getOutputStream().close();
-            byte[] out = p.getInputStream().readAllBytes();
-            byte[] err = p.getErrorStream().readAllBytes();
             if (!p.waitFor(120, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
                 throw new AssertionError("timed out: " + String.join(" ", cmd));
             }
-            return new Result(p.exitValue(), new String(out, StandardCharsets.UTF_8), new String(err, StandardCharsets.UTF_8));
+            return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
         } catch (IOException | InterruptedException e) {
             throw new AssertionError("cannot run " + cmd[0] + ": " + e, e);
+        } finally {
+            try {
+                if (out != null) Files.deleteIfExists(out);
+                if (err != null) Files.deleteIfExists(err);
+            } catch (IOException ignored) {
+                // a temporary file left behind is harmless
+            }
         }
     }
 

@@ -423,15 +423,19 @@ public final class Qcow2Image implements BlockDevice {
     }
 
     private void releaseOld(long old, long replacement) {
+        // A reference to storage that cannot exist (a corrupt entry, overwritten as a whole) is dropped
+        // without touching refcounts: decrementing clusters outside the file would fail every later flush.
         if ((old & COMPRESSED) != 0) {
             long[] r = compressedRange(old & ~(COPIED | COMPRESSED));
+            compressedCache.clear();
+            if (r[0] == 0 || r[0] + r[1] > fileLength) return;
             long first = r[0] >>> clusterBits, last = (r[0] + r[1] - 1) >>> clusterBits;
             pendingFrees.add(new long[] {first << clusterBits, last - first + 1});
-            compressedCache.clear();
             return;
         }
         long host = old & OFFSET_MASK;
         if (host == 0 || host == (replacement & OFFSET_MASK)) return;
+        if ((host & (clusterSize - 1)) != 0 || host > fileLength - clusterSize) return;
         pendingFrees.add(new long[] {host, 1});
         if (refcounts.get(host >>> clusterBits) == 1) file.punchHole(host, clusterSize);
     }
@@ -510,11 +514,15 @@ public final class Qcow2Image implements BlockDevice {
         long entry;
         if (!v3) {
             entry = 0;
-        } else if (!unmap && writableInPlace(old)) {
-            entry = old | ZERO_FLAG; // keep the allocation, mark it zero
+        } else if (isDiscard) {
+            // As QEMU: a discarded cluster reads as zeroes through the zero flag; only a cluster that was
+            // never allocated (and has no backing file to hide) stays as it is.
+            entry = old == 0 && backing == null ? 0 : ZERO_FLAG;
         } else {
-            // Without a backing file an unallocated cluster reads as zeroes; with one it needs the zero flag.
-            entry = backing != null ? ZERO_FLAG : 0;
+            // As QEMU: every zeroed cluster gets the zero flag; its storage is released when the caller
+            // allows it (and always for a compressed cluster), otherwise kept for later writes.
+            boolean release = (old & COMPRESSED) != 0 || (unmap && (old & OFFSET_MASK) != 0);
+            entry = (release ? 0 : old) | ZERO_FLAG;
         }
         if (old == entry) return;
         setL2Entry(gc, entry, entry != 0);
