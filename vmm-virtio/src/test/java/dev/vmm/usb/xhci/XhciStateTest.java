@@ -122,6 +122,7 @@ class XhciStateTest {
 
         Guest(XhciDriver d) {
             this.d = d;
+            d.patienceNanos = XhciDriver.PATIENT;   // usb-storage completes its transfers on the block layer's thread
         }
 
         Trb awaitTransfer(long trb) {
