@@ -36,10 +36,14 @@ if { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ]; the
     cds="-XX:AOTCache=$aot -Xlog:aot=off -Xlog:cds=off"
   elif [ ! -e "$aot.failed" ] && [ "${VMM_JDK_MAJOR:-0}" -ge 25 ] \
       && { find "$aot.lock" -maxdepth 0 -mmin +10 -exec rm -rf {} + ; mkdir "$aot.lock"; } 2>/dev/null; then
-    ( nice "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -Xss1m \
-        --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput="$aot.tmp" -cp "$self" dev.vmm.aot.AotTraining \
-        && { ! [ "$self" -nt "$aot.tmp" ] || touch -r "$self" "$aot.tmp"; } && mv -f "$aot.tmp" "$aot" \
-        || : > "$aot.failed"; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
+    # The cache is looked for again under the lock: a training that ended between the test above
+    # and the mkdir has made it already (four starts at once on a loaded host trained twice).
+    ( if ! { [ -f "$aot" ] && ! [ "$self" -nt "$aot" ]; }; then
+        nice "$VMM_JDK/bin/java" --sun-misc-unsafe-memory-access=allow -XX:+UseSerialGC -Xms16m -Xmx1g -Xss1m \
+          --enable-native-access=ALL-UNNAMED -XX:AOTCacheOutput="$aot.tmp" -cp "$self" dev.vmm.aot.AotTraining \
+          && { ! [ "$self" -nt "$aot.tmp" ] || touch -r "$self" "$aot.tmp"; } && mv -f "$aot.tmp" "$aot" \
+          || : > "$aot.failed"
+      fi; rm -rf "$aot.tmp"* "$aot.lock" ) </dev/null >/dev/null 2>&1 &
   fi
 fi
 # Short commands (a dry run, image info, cpuid, help, version) end before any JIT would pay off.
