@@ -77,7 +77,10 @@ power_button() {
 usb() {
     say "usb: waiting for sda"
     until_true '[ -e /dev/sda ]'
-    mount -t ext2 -o ro /dev/sda /mnt && say "usb marker $(cat /mnt/usb-marker)"
+    # The node appears before sd has read the capacity ("Attached SCSI disk" comes later): a mount
+    # then fails with ENXIO (seen under QEMU on a loaded host), so it is tried until it works.
+    until_true 'mount -t ext2 -o ro /dev/sda /mnt 2>/dev/null'
+    say "usb marker $(cat /mnt/usb-marker)"
     umount /mnt
     # USB enumeration runs on its own: the tablet may register after the disk.
     until_true 'cat /sys/class/input/input*/name 2>/dev/null | grep -q Tablet'
