@@ -159,7 +159,10 @@ public final class SmokeKernel {
      * The last line of a boot on a PVM host, where init cannot make system calls: its first
      * {@code syscall} faults, init dies of SIGSEGV and the kernel panics "Attempted to kill init!".
      */
-    public static final Milestone PANIC = Milestone.of("Kernel panic", "Kernel panic - not syncing");
+    public static final Milestone PANIC = Milestone.of("Kernel panic",
+            // Not any panic: "No working init found" (init unreadable or corrupted) is not this line
+            // (SmokeKernelCorruptInitTest); 0x0b is SIGSEGV, init's faulting first syscall.
+            "Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000000b");
     /** init ran (hosts with real hardware virtualisation only). */
     public static final Milestone INIT_RAN = Milestone.of("smoke-init marker", "smoke-init: marker vmm-smoke-");
     /** The end of a boot where init ran: it asks for a reboot. */
