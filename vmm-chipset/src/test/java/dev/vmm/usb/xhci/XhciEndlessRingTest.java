@@ -56,6 +56,18 @@ class XhciEndlessRingTest {
     }
 
     /** The script both controllers run; {@code d} over a controller with one HID device plugged in. */
+    /**
+     * A command ring of one No Op Command and a Link TRB back to it that keeps the cycle state,
+     * made the controller's command ring (CRCR, RCS = 1); returns its address.
+     */
+    static long endlessCommandRing(XhciDriver d) {
+        long cmds = d.alloc(32, 64);
+        d.write(cmds, 0, 0, Trb.NOOP_COMMAND << 10 | Trb.CYCLE);
+        d.write(cmds + 16, cmds, 0, Trb.LINK << 10 | Trb.CYCLE);
+        d.reg64(XhciDriver.OP + 0x18, cmds | 1);
+        return cmds;
+    }
+
     static List<String> script(XhciDriver d) {
         List<String> out = new ArrayList<>();
         d.eventTrbs = EVENTS;
@@ -79,10 +91,7 @@ class XhciEndlessRingTest {
         d.reg(XhciDriver.OP + 0x18, 1 << 1);
         d.reg(XhciDriver.OP + 0x1C, 0);
         out.add("command ring stop: " + drain(d, 0).replaceAll(" at \\+[0-9-]+", ""));
-        long cmds = d.alloc(32, 64);
-        d.write(cmds, 0, 0, Trb.NOOP_COMMAND << 10 | Trb.CYCLE);
-        d.write(cmds + 16, cmds, 0, Trb.LINK << 10 | Trb.CYCLE);
-        d.reg64(XhciDriver.OP + 0x18, cmds | 1);
+        long cmds = endlessCommandRing(d);
         for (int kick = 1; kick <= 2; kick++) {
             d.reg(XhciDriver.DB, 0);
             out.add("command doorbell " + kick + ": " + drain(d, cmds) + ", USBSTS bits " + (d.usbsts() & STS_BITS));
@@ -165,10 +174,7 @@ class XhciEndlessRingTest {
             XhciDriver d = rig.driver;
             d.eventTrbs = EVENTS;
             d.init(8);
-            long cmds = d.alloc(32, 64);
-            d.write(cmds, 0, 0, Trb.NOOP_COMMAND << 10 | Trb.CYCLE);
-            d.write(cmds + 16, cmds, 0, Trb.LINK << 10 | Trb.CYCLE);
-            d.reg64(XhciDriver.OP + 0x18, cmds | 1);
+            long cmds = endlessCommandRing(d);
             for (int kick = 1; kick <= 2; kick++) {
                 d.reg(XhciDriver.DB, 0);
                 List<Trb> events = d.events();
