@@ -62,9 +62,7 @@ class Qcow2CheckerDamageQemuOracleTest {
     })
     void damagedMetadataIsCountedAsQemuCountsIt(String what, String field, String value) throws IOException {
         QemuTools.assumeAvailable();
-        Path img = tmp.resolve("damaged.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
-        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        Path img = Qcow2CheckerQemuOracleTest.twoClustersWritten(tmp.resolve("damaged.qcow2"));
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
             Layout l = Layout.of(f);
             long at = switch (field.split("\\.")[0]) {
@@ -106,9 +104,7 @@ class Qcow2CheckerDamageQemuOracleTest {
     })
     void damagedSnapshotMetadataIsCountedAsQemuCountsIt(String what, String field, String value) throws IOException {
         QemuTools.assumeAvailable();
-        Path img = tmp.resolve("snap.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
-        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        Path img = Qcow2CheckerQemuOracleTest.twoClustersWritten(tmp.resolve("snap.qcow2"));
         run("qemu-img", "snapshot", "-c", "s1", img.toString());
         QemuTools.io(img, "qcow2", "write -P 3 0 4k");
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {

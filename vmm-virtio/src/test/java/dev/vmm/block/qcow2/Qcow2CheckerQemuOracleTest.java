@@ -31,6 +31,17 @@ class Qcow2CheckerQemuOracleTest {
     private static final Pattern FIELD = Pattern.compile("\"([a-z-]+)\": (\\d+)");
     @TempDir Path tmp;
 
+    /**
+     * The image the damage tests start from: 1 MiB with 4 KiB clusters, made by qemu-img, guest
+     * clusters 0 and 2 written by qemu-io (patterns 1 and 2), so it has one L2 table and two data
+     * clusters to damage.
+     */
+    static Path twoClustersWritten(Path img) throws IOException {
+        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
+        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        return img;
+    }
+
     /** The numeric fields of qemu-img's JSON report; QEMU leaves out the counts that are zero. */
     static Map<String, Long> qemuCheck(Path img) {
         QemuTools.Result r = QemuTools.exec("qemu-img", "check", "--output=json", img.toString());
@@ -160,9 +171,7 @@ class Qcow2CheckerQemuOracleTest {
     @Test
     void aRefcountBelowItsReferencesIsACorruption() throws IOException {
         QemuTools.assumeAvailable();
-        Path img = tmp.resolve("bad.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
-        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        Path img = twoClustersWritten(tmp.resolve("bad.qcow2"));
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
             long lastCluster = f.length() / 4096 - 1; // the data cluster written last
             f.seek(refcountEntry(f, lastCluster));
@@ -193,9 +202,7 @@ class Qcow2CheckerQemuOracleTest {
     })
     void damagedMetadataIsCountedAsQemuCountsIt(String what, String field, String value) throws IOException {
         QemuTools.assumeAvailable();
-        Path img = tmp.resolve("damaged.qcow2");
-        run("qemu-img", "create", "-q", "-f", "qcow2", "-o", "cluster_size=4096", img.toString(), "1M");
-        QemuTools.io(img, "qcow2", "write -P 1 0 4k", "write -P 2 8k 4k");
+        Path img = twoClustersWritten(tmp.resolve("damaged.qcow2"));
         try (RandomAccessFile f = new RandomAccessFile(img.toFile(), "rw")) {
             f.seek(40);
             long l1 = f.readLong();

@@ -50,7 +50,7 @@ class BalloonQueueFuzzTest {
             if ((control & 1) != 0) rig.balloon.setPollIntervalSeconds(1);
             for (int round = 0; round < 1 + ((control >> 1) & 3); round++) {
                 for (int q = 0; q < rig.balloon.queueCount(); q++) rig.balloon.queueNotify(q);
-                rig.timers.fire();
+                rig.timers.runAll();
                 rig.balloon.setTargetBytes((control & 0x10) != 0 ? BalloonRig.RAM / 2 : BalloonRig.RAM);
                 rig.balloon.writeConfig(4 + (control >> 6), 1 + ((control >> 5) & 1), control * 0x01010101L);
                 rig.balloon.readConfig(control & 7, 4);

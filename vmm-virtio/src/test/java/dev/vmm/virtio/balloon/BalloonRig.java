@@ -1,9 +1,9 @@
 package dev.vmm.virtio.balloon;
 
-import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.SplitQueue;
 import dev.vmm.virtio.queue.TestRings;
-import dev.vmm.virtio.rng.Scheduler;
+import dev.vmm.virtio.testing.ManualScheduler;
+import dev.vmm.virtio.testing.RecordingInterrupt;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -30,8 +30,8 @@ final class BalloonRig implements AutoCloseable {
     /** The device's log lines, the first {@link #KEPT} of them ({@link #logLines} counts all). */
     final List<String> log = new ArrayList<>();
     long logLines;
-    final Irq irq = new Irq();
-    final Timers timers = new Timers();
+    final RecordingInterrupt irq = new RecordingInterrupt();
+    final ManualScheduler timers = new ManualScheduler();
     final List<Long> actualChanges = new ArrayList<>();
     long now = 1000;
     boolean hostFails;
@@ -135,35 +135,5 @@ final class BalloonRig implements AutoCloseable {
 
         @Override
         public int size() { return (int) Math.min(ranges, Integer.MAX_VALUE); }
-    }
-
-    static final class Irq implements VirtioInterrupt {
-        final List<Integer> used = new ArrayList<>();
-        final List<String> needsReset = new ArrayList<>();
-        int configChanges;
-
-        @Override public synchronized void signalUsedBuffer(int queueIndex) { used.add(queueIndex); }
-
-        @Override public synchronized void signalConfigChange() { configChanges++; }
-
-        @Override public synchronized void deviceNeedsReset(String reason) { needsReset.add(reason); }
-    }
-
-    static final class Timers implements Scheduler {
-        final List<Runnable> tasks = new ArrayList<>();
-        final List<Long> delays = new ArrayList<>();
-
-        @Override
-        public Runnable schedule(Runnable task, long delayNanos) {
-            tasks.add(task);
-            delays.add(delayNanos);
-            return () -> tasks.remove(task);
-        }
-
-        void fire() {
-            List<Runnable> copy = new ArrayList<>(tasks);
-            tasks.clear();
-            copy.forEach(Runnable::run);
-        }
     }
 }

@@ -171,7 +171,7 @@ class VirtioBalloonTest {
 
             rig.balloon.setPollIntervalSeconds(2);
             assertThat(rig.timers.delays).containsExactly(2_000_000_000L);
-            rig.timers.fire();
+            rig.timers.runAll();
             assertThat(rig.used(STATS)).isEqualTo(new TestRings.Used(head, 0));
             assertThat(rig.irq.used).containsExactly(STATS);
             assertThat(rig.timers.tasks).hasSize(1);            // re-armed

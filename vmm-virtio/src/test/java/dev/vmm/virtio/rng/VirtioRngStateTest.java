@@ -2,6 +2,8 @@ package dev.vmm.virtio.rng;
 
 import dev.vmm.virtio.queue.SplitQueue;
 import dev.vmm.virtio.queue.TestRings;
+import dev.vmm.virtio.testing.ManualScheduler;
+import dev.vmm.virtio.testing.RecordingInterrupt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -21,12 +23,12 @@ class VirtioRngStateTest {
         Path source = tmp.resolve("entropy");
         Files.write(source, new byte[4096]);
         long[] now = {0};
-        VirtioRngTest.ManualScheduler timers = new VirtioRngTest.ManualScheduler();
+        ManualScheduler timers = new ManualScheduler();
         try (TestRings rings = new TestRings(0x10000, 0x40000)) {
             TestRings.Driver driver = rings.queue(16);
             SplitQueue queue = driver.configure(new SplitQueue(VirtioRng.QUEUE_SIZE));
             queue.activate(rings.memory());
-            VirtioRngTest.RecordingInterrupt irq = new VirtioRngTest.RecordingInterrupt();
+            RecordingInterrupt irq = new RecordingInterrupt();
             try (VirtioRng rng = new VirtioRng(source, new RateLimit(16, 1_000_000_000L), () -> now[0], timers)) {
                 rng.activate(rings.memory(), rng.deviceFeatures(), List.of(queue), irq);
                 long a = rings.alloc(16, 8), b = rings.alloc(16, 8);

@@ -3,9 +3,10 @@ package dev.vmm.virtio.rng;
 import dev.vmm.ratelimit.TokenBucket;
 import dev.vmm.virtio.VirtioDeviceType;
 import dev.vmm.virtio.VirtioFeatures;
-import dev.vmm.virtio.VirtioInterrupt;
 import dev.vmm.virtio.queue.SplitQueue;
 import dev.vmm.virtio.queue.TestRings;
+import dev.vmm.virtio.testing.ManualScheduler;
+import dev.vmm.virtio.testing.RecordingInterrupt;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -13,7 +14,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 
@@ -242,37 +242,6 @@ class VirtioRngTest {
         t[0] = 10_000_000L;
         bucket.refill(t[0]);
         assertThat((long) Math.floor(bucket.level())).isEqualTo(1000);
-    }
-
-    static final class RecordingInterrupt implements VirtioInterrupt {
-        final List<Integer> used = new ArrayList<>();
-        final List<String> needsReset = new ArrayList<>();
-        int configChanges;
-
-        @Override public synchronized void signalUsedBuffer(int queueIndex) { used.add(queueIndex); }
-
-        @Override public synchronized void signalConfigChange() { configChanges++; }
-
-        @Override public synchronized void deviceNeedsReset(String reason) { needsReset.add(reason); }
-    }
-
-    static final class ManualScheduler implements Scheduler {
-        final List<Runnable> tasks = new ArrayList<>();
-        final List<Long> delays = new ArrayList<>();
-        int cancelled;
-
-        @Override
-        public Runnable schedule(Runnable task, long delayNanos) {
-            tasks.add(task);
-            delays.add(delayNanos);
-            return () -> { if (tasks.remove(task)) cancelled++; };
-        }
-
-        void runAll() {
-            List<Runnable> copy = new ArrayList<>(tasks);
-            tasks.clear();
-            copy.forEach(Runnable::run);
-        }
     }
 
     @Test
