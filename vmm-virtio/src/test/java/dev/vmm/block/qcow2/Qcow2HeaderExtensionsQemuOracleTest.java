@@ -1,7 +1,5 @@
 package dev.vmm.block.qcow2;
 
-import dev.vmm.block.ImageFile;
-import dev.vmm.block.ImageFormatException;
 import dev.vmm.block.QemuTools;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -90,20 +88,10 @@ class Qcow2HeaderExtensionsQemuOracleTest {
                 if (off > BACKING_NAME_AT) break; // a length that runs past the area: nothing more to write
             }
         }
-        QemuTools.Result q = QemuTools.exec("qemu-img", "info", "-U", "--output=json", img.toString());
-        Qcow2Header ours = null;
-        String error = null;
-        try (ImageFile file = ImageFile.open(img, true, false)) {
-            ours = Qcow2Header.read(file);
-        } catch (ImageFormatException e) {
-            error = e.getMessage();
-        }
-        assertThat(ours != null).as("%s: we accept (our error: %s) iff qemu-img info does (%s)", what, error, q.err().strip())
-                .isEqualTo(q.exit() == 0);
-        if (ours == null) {
-            assertThat(error).doesNotContain("\n");
-            return;
-        }
+        HeaderVerdict v = HeaderVerdict.of(img);
+        if (!v.sameAcceptance(what)) return;
+        Qcow2Header ours = v.ours();
+        QemuTools.Result q = v.qemu();
         assertThat(ours.backingFile).as("backing file").isEqualTo(Qcow2HeaderFieldsQemuOracleTest.string(q.out(), "backing-filename"));
         assertThat(ours.backingFormat).as("backing format").isEqualTo(Qcow2HeaderFieldsQemuOracleTest.string(q.out(), "backing-filename-format"));
         assertThat(ours.headerLength).isEqualTo(headerLength);
