@@ -2,6 +2,7 @@ package dev.vmm.control;
 
 import dev.vmm.ahci.AhciController;
 import dev.vmm.ahci.AhciIo;
+import dev.vmm.chipset.testing.QemuQtest;
 import dev.vmm.chipset.timer.Hpet;
 import dev.vmm.memory.GuestMemory;
 import dev.vmm.memory.GuestRegion;
@@ -15,20 +16,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The S3 wake's reset of the HPET, the xHCI controller and the AHCI HBA, against QEMU 7.2 run at
@@ -123,11 +119,6 @@ class DeviceWakeResetQemuOracleTest {
         log.add(b.toString());
     }
 
-    private static String qemuBinary() {
-        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
-                .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
-    }
-
     /** QEMU's side: qtest memory access; the BARs (and memory decoding) set through 0xcf8/0xcfc. */
     static final class QemuMmio implements Mmio {
         final RtcAlarmWakeQemuOracleTest.Qemu q;
@@ -137,24 +128,15 @@ class DeviceWakeResetQemuOracleTest {
         }
 
         @Override public long readl(long addr) {
-            try {
-                return Long.decode(q.qtest("readl 0x" + Long.toHexString(addr)));
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            return QemuQtest.number(q.qtest.command("readl 0x" + Long.toHexString(addr)));
         }
 
         @Override public void writel(long addr, long value) {
-            try {
-                q.qtest("writel 0x" + Long.toHexString(addr) + " 0x" + Long.toHexString(value));
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+            q.qtest.command("writel 0x" + Long.toHexString(addr) + " 0x" + Long.toHexString(value));
         }
 
         void config(int slot, int off, int value) {
-            q.out("outl", 0xcf8, 0x8000_0000 | slot << 11 | off);
-            q.out("outl", 0xcfc, value);
+            q.qtest.cfgWrite(0, slot, 0, off, 4, value & 0xFFFF_FFFFL);
         }
 
         /** What firmware does at boot and on resume: BARs placed, memory decoding and bus mastering on. */
@@ -194,27 +176,16 @@ class DeviceWakeResetQemuOracleTest {
 
     @Test
     void hpetXhciAndAhciAfterAWakeAsQemus() throws Exception {
-        String exe = qemuBinary();
-        assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
-        Path halt = dir.resolve("halt.bin");
-        byte[] hlt = new byte[64 << 10];
-        Arrays.fill(hlt, (byte) 0xF4);
-        Files.write(halt, hlt);
         Path qemuSock = dir.resolve("qemu.sock");
-        Process qemu = new ProcessBuilder(exe, "-machine", "pc", "-qtest", "stdio", "-display", "none", "-nodefaults", "-S",
-                "-bios", halt.toString(), "-qmp", "unix:" + qemuSock + ",server=on,wait=off",
-                "-device", "qemu-xhci,addr=0" + XHCI_SLOT + ".0", "-device", "ahci,addr=0" + AHCI_SLOT + ".0")
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         List<String> qemuLog;
-        try {
-            RtcAlarmWakeQemuOracleTest.Qemu q = new RtcAlarmWakeQemuOracleTest.Qemu(qemu, qemuSock);
+        try (QemuQtest qtest = QemuQtest.start("-machine", "pc", "-bios", QemuQtest.haltingBios(dir).toString(),
+                "-qmp", "unix:" + qemuSock + ",server=on,wait=off",
+                "-device", "qemu-xhci,addr=0" + XHCI_SLOT + ".0", "-device", "ahci,addr=0" + AHCI_SLOT + ".0")) {
+            RtcAlarmWakeQemuOracleTest.Qemu q = new RtcAlarmWakeQemuOracleTest.Qemu(qtest, qemuSock);
             QemuMmio m = new QemuMmio(q);
             m.placeBars();
             qemuLog = steps(q, m, m::placeBars);
             q.client.close();
-        } finally {
-            qemu.destroy();
-            qemu.waitFor(10, TimeUnit.SECONDS);
         }
 
         ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();

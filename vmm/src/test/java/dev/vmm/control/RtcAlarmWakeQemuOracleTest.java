@@ -2,6 +2,7 @@ package dev.vmm.control;
 
 import dev.vmm.chipset.acpi.AcpiPm;
 import dev.vmm.chipset.legacy.CmosRtc;
+import dev.vmm.chipset.testing.QemuQtest;
 import dev.vmm.lifecycle.Lifecycle;
 import dev.vmm.lifecycle.RunState;
 import dev.vmm.power.GuestSleep;
@@ -13,23 +14,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The RTC alarm waking S3, against QEMU 7.2 run at test time: QEMU's PIIX4 PM and mc146818rtc
@@ -128,70 +121,43 @@ class RtcAlarmWakeQemuOracleTest {
         return log;
     }
 
-    private static String qemuBinary() {
-        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
-                .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
-    }
-
     /** QEMU under qtest, PIIX4 PM at 0x600 as firmware would place it. */
     static final class Qemu implements Side {
-        final Writer w;
-        final BufferedReader r;
+        final QemuQtest qtest;
         final SleepStatesQemuOracleTest.Client client;
 
-        Qemu(Process p, Path sock) throws Exception {
-            w = new OutputStreamWriter(p.getOutputStream(), StandardCharsets.US_ASCII);
-            r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+        Qemu(QemuQtest qtest, Path sock) throws Exception {
+            this.qtest = qtest;
             client = new SleepStatesQemuOracleTest.Client(sock);
             client.execute("cont");
             afterWake();
             client.events.clear();
         }
 
-        String qtest(String line) throws IOException {
-            w.write(line + "\n");
-            w.flush();
-            String a;
-            do {
-                a = r.readLine();
-            } while (a != null && a.startsWith("IRQ"));
-            if (a == null || !a.startsWith("OK")) throw new IOException("qtest '" + line + "': " + a);
-            return a.substring(2).trim();
+        int in(int port, int size) {
+            return (int) qtest.in(port, size);
         }
 
-        int in(String op, int port) {
-            try {
-                String v = qtest(op + " 0x" + Integer.toHexString(port));
-                return Integer.parseInt(v.substring(2), 16);
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-
-        void out(String op, int port, int value) {
-            try {
-                qtest(op + " 0x" + Integer.toHexString(port) + " 0x" + Integer.toHexString(value));
-            } catch (IOException e) {
-                throw new IllegalStateException(e);
-            }
+        void out(int port, int size, int value) {
+            qtest.out(port, size, value & 0xFFFF_FFFFL);
         }
 
         @Override public int rtc(int index) {
-            out("outb", 0x70, index);
-            return in("inb", 0x71);
+            out(0x70, 1, index);
+            return in(0x71, 1);
         }
 
         @Override public void rtc(int index, int value) {
-            out("outb", 0x70, index);
-            out("outb", 0x71, value);
+            out(0x70, 1, index);
+            out(0x71, 1, value);
         }
 
         @Override public int pm(int off) {
-            return in("inw", 0x600 + off);
+            return in(0x600 + off, 2);
         }
 
         @Override public void pm(int off, int value) {
-            out("outw", 0x600 + off, value);
+            out(0x600 + off, 2, value);
         }
 
         @Override public void enterS3() throws IOException {
@@ -208,10 +174,10 @@ class RtcAlarmWakeQemuOracleTest {
 
         /** PMBA 0x600 and PM I/O enable in 00:01.3's config space (a device reset clears them). */
         @Override public void afterWake() {
-            out("outl", 0xcf8, 0x8000_0000 | 1 << 11 | 3 << 8 | 0x40);
-            out("outl", 0xcfc, 0x601);
-            out("outl", 0xcf8, 0x8000_0000 | 1 << 11 | 3 << 8 | 0x80);
-            out("outb", 0xcfc, 1);
+            out(0xcf8, 4, 0x8000_0000 | 1 << 11 | 3 << 8 | 0x40);
+            out(0xcfc, 4, 0x601);
+            out(0xcf8, 4, 0x8000_0000 | 1 << 11 | 3 << 8 | 0x80);
+            out(0xcfc, 1, 1);
         }
     }
 
@@ -301,24 +267,13 @@ class RtcAlarmWakeQemuOracleTest {
 
     @Test
     void alarmWakesLikeQemus() throws Exception {
-        String exe = qemuBinary();
-        assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
-        Path halt = dir.resolve("halt.bin");
-        byte[] hlt = new byte[64 << 10];
-        java.util.Arrays.fill(hlt, (byte) 0xF4);
-        Files.write(halt, hlt);
         Path qemuSock = dir.resolve("qemu.sock");
-        Process qemu = new ProcessBuilder(exe, "-machine", "pc", "-qtest", "stdio", "-display", "none", "-nodefaults", "-S",
-                "-bios", halt.toString(), "-qmp", "unix:" + qemuSock + ",server=on,wait=off")
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
         List<String> qemuLog;
-        try {
-            Qemu q = new Qemu(qemu, qemuSock);
+        try (QemuQtest qtest = QemuQtest.start("-machine", "pc", "-bios", QemuQtest.haltingBios(dir).toString(),
+                "-qmp", "unix:" + qemuSock + ",server=on,wait=off")) {
+            Qemu q = new Qemu(qtest, qemuSock);
             qemuLog = steps(q);
             q.client.close();
-        } finally {
-            qemu.destroy();
-            qemu.waitFor(10, TimeUnit.SECONDS);
         }
         Ours o = new Ours(dir.resolve("ours.sock"));
         List<String> ourLog;

@@ -3,6 +3,7 @@ package dev.vmm.control;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.vmm.chipset.acpi.AcpiPm;
+import dev.vmm.chipset.testing.QemuQtest;
 import dev.vmm.lifecycle.Lifecycle;
 import dev.vmm.lifecycle.RunState;
 import dev.vmm.power.GuestSleep;
@@ -16,21 +17,17 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
-import java.io.Writer;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * S3 as QMP sees it, against QEMU 7.2 run at test time: QEMU's PIIX4 PM block driven through qtest
@@ -96,43 +93,14 @@ class SleepStatesQemuOracleTest {
         }
     }
 
-    private static String qemuBinary() {
-        return Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
-                .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
-    }
-
-    /** One qtest command; IRQ notices skipped. */
-    private static void qtest(Writer w, BufferedReader r, String line) throws IOException {
-        w.write(line + "\n");
-        w.flush();
-        String a;
-        do {
-            a = r.readLine();
-        } while (a != null && a.startsWith("IRQ"));
-        if (a == null || !a.startsWith("OK")) throw new IOException("qtest '" + line + "': " + a);
-    }
-
-    /** Config mechanism #1 write of {@code size} bytes to 00:01.3 (PIIX4 PM). */
-    private static void pmConfig(Writer w, BufferedReader r, int reg, String op, long value) throws IOException {
-        qtest(w, r, "outl 0xcf8 0x" + Long.toHexString(0x8000_0000L | 1 << 11 | 3 << 8 | (reg & 0xfc)));
-        qtest(w, r, op + " 0x" + Integer.toHexString(0xcfc + (reg & 3)) + " 0x" + Long.toHexString(value));
-    }
-
     @Test
     void suspendAndWakeupLookTheSameAsQemus() throws Exception {
-        String exe = qemuBinary();
-        assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
         Path qemuSock = dir.resolve("qemu.sock");
         // A firmware of HLT instructions: after 'cont' QEMU's vCPU (TCG: this QEMU has no qtest
         // accelerator) would otherwise run SeaBIOS, which programs the same PIIX4 PM registers as
         // this test, at a moment that depends on the host's load (seen timing the test out in CI).
-        Path halt = dir.resolve("halt.bin");
-        byte[] hlt = new byte[64 << 10];
-        java.util.Arrays.fill(hlt, (byte) 0xF4);
-        Files.write(halt, hlt);
-        Process qemu = new ProcessBuilder(exe, "-machine", "pc", "-qtest", "stdio", "-display", "none", "-nodefaults", "-S",
-                "-bios", halt.toString(),
-                "-qmp", "unix:" + qemuSock + ",server=on,wait=off").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        QemuQtest qemu = QemuQtest.start("-machine", "pc", "-bios", QemuQtest.haltingBios(dir).toString(),
+                "-qmp", "unix:" + qemuSock + ",server=on,wait=off");
 
         Lifecycle lifecycle = new Lifecycle();
         AcpiPm[] pm = new AcpiPm[1];
@@ -157,20 +125,18 @@ class SleepStatesQemuOracleTest {
         lifecycle.addSink(server::event);
         server.start();
 
-        Writer qw = new java.io.OutputStreamWriter(qemu.getOutputStream(), StandardCharsets.US_ASCII);
-        BufferedReader qr = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.US_ASCII));
         try (Client q = new Client(qemuSock); Client o = new Client(server.path())) {
             // Both running; the PM block where firmware would put it (PMBA 0x600, enabled).
             q.execute("cont");
             lifecycle.states().transition(RunState.RUNNING);
-            pmConfig(qw, qr, 0x40, "outl", 0x601);
-            pmConfig(qw, qr, 0x80, "outb", 1);
+            qemu.cfgWrite(0, 1, 3, 0x40, 4, 0x601); // PIIX4 PM (00:01.3): PMBA
+            qemu.cfgWrite(0, 1, 3, 0x80, 1, 1);     // PMREGMISC: PM I/O space on
             q.events.clear();
             assertThat(o.execute("query-status")).isEqualTo(q.execute("query-status"));
 
             // The guest enters S3 (QEMU maps the PM block lazily: write until it suspends).
             for (int i = 0; i < 20 && !q.events.contains(GuestSleep.SUSPEND); i++) {
-                qtest(qw, qr, "outw 0x604 0x" + Integer.toHexString(S3_SLP_EN));
+                qemu.out(0x604, 2, S3_SLP_EN);
                 q.awaitEvent(GuestSleep.SUSPEND);
             }
             pm[0].write(AcpiPm.CNT_OFFSET, 2, S3_SLP_EN);
@@ -190,8 +156,7 @@ class SleepStatesQemuOracleTest {
             assertThat(pm[0].read(AcpiPm.EVT_OFFSET, 2) & AcpiPm.WAK_STS).as("WAK_STS for the resuming OS").isNotZero();
         } finally {
             server.close();
-            qemu.destroy();
-            qemu.waitFor(10, TimeUnit.SECONDS);
+            qemu.close();
         }
     }
 }

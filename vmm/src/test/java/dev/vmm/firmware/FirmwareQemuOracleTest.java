@@ -2,6 +2,7 @@ package dev.vmm.firmware;
 
 import dev.vmm.chipset.fwcfg.FwCfg;
 import dev.vmm.chipset.legacy.CmosRtc;
+import dev.vmm.chipset.testing.ExternalTool;
 import dev.vmm.config.AhciDriveOptions;
 import dev.vmm.config.AhciSpec;
 import dev.vmm.config.DeviceSpec;
@@ -115,8 +116,7 @@ class FirmwareQemuOracleTest {
     @Test
     void seaBiosPrintsItsScreenOnCom1WithOurSerconPortItem(@TempDir Path dir) throws Exception {
         assumeTrue(Files.exists(PlatformOptions.DEFAULT_BIOS), "Debian's SeaBIOS is not installed (apt-get install seabios)");
-        String qemu = Qtest.qemu();
-        assumeTrue(qemu != null, "qemu-system-x86_64 is not installed");
+        String qemu = ExternalTool.require("qemu-system-x86_64", "qemu-system-x86").toString();
         FwCfg fw = FirmwareConfig.build(new dev.vmm.memory.GuestMemory(List.of()), 1, List.of(new long[] {0, 128L << 20}), true,
                 BootOptions.DEFAULT, new BootOrder(), null, List.of(), UUID.randomUUID());
         Path item = dir.resolve("sercon.bin"), serial = dir.resolve("com1.txt");

@@ -2,24 +2,18 @@ package dev.vmm.hotplug;
 
 import dev.vmm.chipset.acpi.Gpe0Block;
 import dev.vmm.chipset.acpi.Piix4PciHotplug;
+import dev.vmm.chipset.testing.QemuQtest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The {@code pc} hot-plug sequence as the guest sees it, on QEMU 7.2 ({@code pc}, TCG, stopped;
@@ -191,22 +185,12 @@ class PcHotplugQemuOracleTest {
 
     /** As above, QEMU with {@code qemuDevices} and ours with the start-up devices {@code startup}. */
     private List<String> compare(List<String> qemuDevices, List<dev.vmm.config.DeviceSpec> startup, Script qemuScript, Script ourScript) throws Exception {
-        String exe = Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
-                .map(d -> Path.of(d, "qemu-system-x86_64")).filter(Files::isExecutable).findFirst().map(Path::toString).orElse(null);
-        assumeTrue(exe != null, "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)");
         Path sock = dir.resolve("qemu-qmp.sock");
-        List<String> cmd = new ArrayList<>(List.of(exe, "-M", "pc,accel=tcg", "-S", "-m", "256", "-nodefaults", "-display", "none",
-                "-qtest", "stdio", "-qmp", "unix:" + sock + ",server=on,wait=off"));
-        cmd.addAll(qemuDevices);
-        Process qemu = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        List<String> args = new ArrayList<>(List.of("-M", "pc,accel=tcg", "-m", "256", "-qmp", "unix:" + sock + ",server=on,wait=off"));
+        args.addAll(qemuDevices);
         List<String> theirs;
-        try {
-            try (QmpClient qmp = connect(sock)) {
-                theirs = qemuScript.run(new QemuSide(qemu, qmp));
-            }
-        } finally {
-            qemu.destroy();
-            qemu.waitFor(10, TimeUnit.SECONDS);
+        try (QemuQtest qemu = QemuQtest.start(args.toArray(String[]::new)); QmpClient qmp = connect(sock)) {
+            theirs = qemuScript.run(new QemuSide(qemu, qmp));
         }
         List<String> ours;
         try (HotplugRig rig = new HotplugRig("pc", dir, startup)) {
@@ -218,37 +202,19 @@ class PcHotplugQemuOracleTest {
 
     /** QEMU: ports through qtest on its stdio, QMP on the socket. */
     private static final class QemuSide implements Side {
-        private final Writer in;
-        private final BufferedReader out;
+        private final QemuQtest qtest;
         private final QmpClient qmp;
 
-        QemuSide(Process p, QmpClient qmp) {
-            in = new OutputStreamWriter(p.getOutputStream(), StandardCharsets.US_ASCII);
-            out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.US_ASCII));
+        QemuSide(QemuQtest qtest, QmpClient qmp) {
+            this.qtest = qtest;
             this.qmp = qmp;
         }
 
-        private String qtest(String line) {
-            try {
-                in.write(line + "\n");
-                in.flush();
-                while (true) {
-                    String r = out.readLine();
-                    if (r == null) throw new IllegalStateException("QEMU exited during '" + line + "'");
-                    if (r.startsWith("IRQ")) continue;
-                    if (r.startsWith("OK")) return r.substring(2).trim();
-                    throw new IllegalStateException("qtest '" + line + "' answered '" + r + "'");
-                }
-            } catch (java.io.IOException e) {
-                throw new IllegalStateException(e);
-            }
-        }
+        @Override public long in(int port) { return qtest.in(port, 4); }
 
-        @Override public long in(int port) { return Long.decode(qtest("inl 0x" + Integer.toHexString(port))); }
+        @Override public void out(int port, long v) { qtest.out(port, 4, v); }
 
-        @Override public void out(int port, long v) { qtest("outl 0x" + Integer.toHexString(port) + " 0x" + Long.toHexString(v)); }
-
-        @Override public void outByte(int port, long v) { qtest("outb 0x" + Integer.toHexString(port) + " 0x" + Long.toHexString(v)); }
+        @Override public void outByte(int port, long v) { qtest.out(port, 1, v); }
 
         @Override public long cfg(int slot, int reg) {
             out(0xcf8, 0x8000_0000L | slot << 11 | reg);

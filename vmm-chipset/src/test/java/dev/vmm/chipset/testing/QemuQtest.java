@@ -8,8 +8,10 @@ import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -51,6 +53,20 @@ public final class QemuQtest implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(qemu.toString(), "-qtest", "stdio", "-display", "none", "-nodefaults"));
         cmd.addAll(List.of(args));
         return new QemuQtest(cmd);
+    }
+
+    /**
+     * Writes a "firmware" of 64 KiB of HLT instructions into {@code dir}, for {@code -bios}: the vCPU
+     * halts at the reset vector, so with the vCPUs running ({@link #startRunning}, or {@code cont}
+     * over QMP) virtual time and the devices' timers run, and nothing but the test touches the
+     * devices (SeaBIOS would program them at a moment that depends on the host's load).
+     */
+    public static Path haltingBios(Path dir) throws IOException {
+        Path bios = dir.resolve("hlt.bin");
+        byte[] hlt = new byte[64 << 10];
+        Arrays.fill(hlt, (byte) 0xF4);
+        Files.write(bios, hlt);
+        return bios;
     }
 
     /** Sends one command and returns the text after "OK" (trimmed), failing on anything else. */

@@ -25,12 +25,9 @@ public final class QemuUhciHost implements AutoCloseable {
 
     /** With {@code extra} QEMU arguments (a {@code -drive} for usb-storage's {@code drive=}). */
     public QemuUhciHost(java.nio.file.Path dir, String device, String... extra) throws Exception {
-        // A "firmware" of HLT instructions: the vCPU halts at the reset vector and virtual time runs,
-        // so the controller's 1 ms frame timer does, with nothing but this test touching the bus.
-        java.nio.file.Path bios = dir.resolve("hlt.bin");
-        byte[] hlt = new byte[65536];
-        java.util.Arrays.fill(hlt, (byte) 0xf4);
-        java.nio.file.Files.write(bios, hlt);
+        // The vCPU halts at the reset vector and virtual time runs, so the controller's 1 ms frame
+        // timer does, with nothing but this test touching the bus.
+        java.nio.file.Path bios = QemuQtest.haltingBios(dir);
         java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("-machine", "pc", "-m", "64", "-bios", bios.toString(),
                 "-device", "piix3-usb-uhci,id=uhci,addr=05.0", "-device", device + ",bus=uhci.0,port=1"));
         args.addAll(java.util.List.of(extra));

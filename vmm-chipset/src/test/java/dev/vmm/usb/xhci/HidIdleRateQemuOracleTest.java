@@ -2,12 +2,12 @@ package dev.vmm.usb.xhci;
 
 import dev.vmm.chipset.pci.MsixListener;
 import dev.vmm.chipset.pci.PciConfigSpace;
+import dev.vmm.chipset.testing.QemuQtest;
 import dev.vmm.usb.hid.UsbTablet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
@@ -106,10 +106,7 @@ class HidIdleRateQemuOracleTest {
     @Test
     @Timeout(120)
     void reportsRepeatAtTheIdleRateAsQemusTablet() throws Exception {
-        Path bios = dir.resolve("hlt.bin");
-        byte[] hlt = new byte[65536];
-        Arrays.fill(hlt, (byte) 0xf4);
-        Files.write(bios, hlt);
+        Path bios = QemuQtest.haltingBios(dir);
         Counts qemu;
         try (QtestXhciPlatform p = new QtestXhciPlatform(bios, "-device", "usb-tablet,bus=xhci.0")) {
             qemu = count(p.driver());
