@@ -49,9 +49,19 @@ public final class Lifecycle {
      * other state nothing changes and there is no event (QEMU's vm_stop acts only on a running VM).
      */
     public void paused() {
+        stopAs(RunState.PAUSED);
+    }
+
+    /**
+     * QEMU's vm_stop: a running machine takes state {@code to}, then STOP is sent; in any other
+     * state nothing changes and there is no event. The state changes first so that a client reading
+     * STOP and asking {@code query-status} sees the new state (QEMU's main loop does both before it
+     * reads the next command).
+     */
+    private void stopAs(RunState to) {
         synchronized (states) {
             if (states.state() != RunState.RUNNING) return;
-            states.transition(RunState.PAUSED);
+            states.transition(to);
         }
         emit(LifecycleEvents.STOP, LifecycleEvents.empty());
     }
@@ -65,7 +75,8 @@ public final class Lifecycle {
     /**
      * The run ended with {@code exit}. Emits RESET when the machine is about to be rebuilt
      * ({@code rebooting}), otherwise SHUTDOWN with the exit's cause; with --no-shutdown and a
-     * guest-caused end the state becomes shutdown. Returns the cause.
+     * guest-caused end the machine then stops in state shutdown, with STOP, as QEMU's
+     * {@code -no-shutdown} does. Returns the cause.
      */
     public ShutdownCause ended(VmExit exit, boolean rebooting) {
         ShutdownCause cause = ShutdownCause.of(exit);
@@ -74,7 +85,7 @@ public final class Lifecycle {
             return cause;
         }
         emit(LifecycleEvents.SHUTDOWN, LifecycleEvents.shutdown(cause));
-        if (staysAfter(cause)) states.tryTransition(RunState.SHUTDOWN);
+        if (staysAfter(cause)) stopAs(RunState.SHUTDOWN);
         return cause;
     }
 
@@ -87,10 +98,7 @@ public final class Lifecycle {
     public void panicked() {
         PanicPolicy p = panicPolicy;
         emit(LifecycleEvents.GUEST_PANICKED, LifecycleEvents.guestPanicked(p.action()));
-        if (p.kind() == PanicPolicy.Kind.PAUSE) {
-            emit(LifecycleEvents.STOP, LifecycleEvents.empty());
-            states.tryTransition(RunState.GUEST_PANICKED);
-        }
+        if (p.kind() == PanicPolicy.Kind.PAUSE) stopAs(RunState.GUEST_PANICKED);
     }
 
     /** A pvpanic "crash kernel loaded": GUEST_CRASHLOADED, action run; the guest carries on. */

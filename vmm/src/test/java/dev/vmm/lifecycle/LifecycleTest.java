@@ -94,8 +94,33 @@ class LifecycleTest {
         assertThat(waiter).isNotDone();
         life.requestQuit(ShutdownCause.HOST_QMP_QUIT);
         assertThat(waiter.get(5, TimeUnit.SECONDS)).isEqualTo(ShutdownCause.HOST_QMP_QUIT);
-        assertThat(events).containsExactly(new Event("SHUTDOWN", shutdown(true, "guest-shutdown")),
+        assertThat(events).containsExactly(new Event("SHUTDOWN", shutdown(true, "guest-shutdown")), new Event("STOP", Map.of()),
                 new Event("SHUTDOWN", shutdown(false, "host-qmp-quit")));
+    }
+
+    /**
+     * A QMP client that reads an event and then asks {@code query-status} must find the state the
+     * event announces: QEMU changes the run state before it sends STOP (after SHUTDOWN under
+     * -no-shutdown, after GUEST_PANICKED under --on-panic pause, after {@code stop}).
+     */
+    @Test
+    void theStateHasChangedWhenStopIsSent() {
+        List<String> seen = new ArrayList<>();
+        life.addSink((name, data) -> seen.add(name + " " + life.state().qapiName()));
+        life.noShutdown(true);
+        life.states().transition(RunState.RUNNING);
+        life.paused();
+        life.resumed();
+        life.ended(new VmExit(VmExit.Kind.POWER_OFF, 0, "off", null), false);
+        assertThat(seen).containsExactly("STOP paused", "RESUME running", "SHUTDOWN running", "STOP shutdown");
+
+        Lifecycle panicking = new Lifecycle();
+        List<String> panicSeen = new ArrayList<>();
+        panicking.addSink((name, data) -> panicSeen.add(name + " " + panicking.state().qapiName()));
+        panicking.panicPolicy(PanicPolicy.parse("pause"));
+        panicking.states().transition(RunState.RUNNING);
+        panicking.panicked();
+        assertThat(panicSeen).containsExactly("GUEST_PANICKED running", "STOP guest-panicked");
     }
 
     @Test

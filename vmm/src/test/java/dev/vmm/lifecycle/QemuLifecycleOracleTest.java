@@ -1,6 +1,7 @@
 package dev.vmm.lifecycle;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.vmm.chipset.testing.QemuQtest;
 import dev.vmm.control.QmpServer;
 import dev.vmm.vcpu.VmExit;
 import org.junit.jupiter.api.AfterEach;
@@ -161,6 +162,61 @@ class QemuLifecycleOracleTest {
         qemu.execute("system_reset");
         life.ended(new VmExit(VmExit.Kind.RESET, 0, "reset requested over QMP", null), false);
         sameShape(qemu.event("SHUTDOWN"), ours.event("SHUTDOWN"));
+    }
+
+    /**
+     * The guest powers off under {@code -no-shutdown}: QEMU's PIIX4 PM block (placed as firmware
+     * would, through qtest) gets SLP_TYP=S5|SLP_EN. The events in order, and the state a client sees
+     * when it asks right after each (QEMU's main loop changes the state before it sends STOP, so no
+     * client can see "running" after SHUTDOWN and STOP), must be QEMU's.
+     */
+    @Test
+    void guestPowerOffUnderNoShutdownIsShutdownStopAndStateShutdown() throws Exception {
+        Path sock = dir.resolve("qemu-qmp.sock");
+        try (QemuQtest qtest = QemuQtest.start("-machine", "pc", "-accel", "tcg", "-no-shutdown",
+                "-bios", QemuQtest.haltingBios(dir).toString(), "-qmp", "unix:" + sock + ",server=on,wait=off")) {
+            QmpLines qemu = connect(sock);
+            Lifecycle life = new Lifecycle();
+            life.noShutdown(true);
+            QmpLines ours = startOurs(life);
+            qemu.execute("cont");
+            life.resumed();
+            assertThat(qemu.nextEvent().path("event").asText()).isEqualTo("RESUME");
+            assertThat(ours.nextEvent().path("event").asText()).isEqualTo("RESUME");
+            qtest.cfgWrite(0, 1, 3, 0x40, 4, 0x601); // PIIX4 PM (00:01.3): PMBA 0x600
+            qtest.cfgWrite(0, 1, 3, 0x80, 1, 1);     // PM I/O space on
+            // SLP_TYP 0 is S5 on QEMU's PIIX4; QEMU maps the PM block lazily: write until it acts.
+            for (int i = 0; i < 20 && status(qemu).equals("running"); i++) {
+                qtest.out(0x604, 2, 1 << 13);
+                long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+                while (System.nanoTime() < until && status(qemu).equals("running")) Thread.sleep(20);
+            }
+            life.ended(new VmExit(VmExit.Kind.POWER_OFF, 0, "guest powered off (ACPI S5)", null), false);
+            List<String> theirs = new ArrayList<>(), mine = new ArrayList<>();
+            for (QmpLines side : List.of(qemu, ours)) {
+                List<String> log = side == qemu ? theirs : mine;
+                for (int i = 0; i < 2; i++) {
+                    JsonNode e = side.nextEvent();
+                    log.add(e.path("event").asText() + " " + e.path("data") + " -> " + status(side));
+                }
+            }
+            assertThat(mine).containsExactlyElementsOf(theirs);
+            assertThat(theirs.getLast()).endsWith("-> shutdown"); // premise: QEMU stayed, as -no-shutdown says
+        }
+    }
+
+    private static QmpLines connect(Path sock) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (true) {
+            try {
+                SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+                ch.connect(UnixDomainSocketAddress.of(sock));
+                return new QmpLines(Channels.newInputStream(ch), Channels.newOutputStream(ch));
+            } catch (IOException e) {
+                if (System.nanoTime() > deadline) throw e;
+                Thread.sleep(50); // QEMU has not created its socket yet
+            }
+        }
     }
 
     @Test

@@ -59,6 +59,13 @@ public final class QmpLines {
         return r;
     }
 
+    /** The next event, whatever its name, within 20 s. */
+    public JsonNode nextEvent() throws InterruptedException, IOException {
+        JsonNode e = events.poll(20, TimeUnit.SECONDS);
+        if (e == null) throw new IOException("no event within 20 s");
+        return e;
+    }
+
     /** The next event named {@code name} within 20 s (others before it are dropped). */
     public JsonNode event(String name) throws InterruptedException, IOException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
