@@ -59,11 +59,16 @@ public final class Lifecycle {
      * reads the next command).
      */
     private void stopAs(RunState to) {
+        if (leaveRunning(to)) emit(LifecycleEvents.STOP, LifecycleEvents.empty());
+    }
+
+    /** From running to {@code to}; false (nothing changed) in any other state. */
+    private boolean leaveRunning(RunState to) {
         synchronized (states) {
-            if (states.state() != RunState.RUNNING) return;
+            if (states.state() != RunState.RUNNING) return false;
             states.transition(to);
+            return true;
         }
-        emit(LifecycleEvents.STOP, LifecycleEvents.empty());
     }
 
     /** The vCPUs run again ({@code cont}): RESUME, state running. */
@@ -75,8 +80,10 @@ public final class Lifecycle {
     /**
      * The run ended with {@code exit}. Emits RESET when the machine is about to be rebuilt
      * ({@code rebooting}), otherwise SHUTDOWN with the exit's cause; with --no-shutdown and a
-     * guest-caused end the machine then stops in state shutdown, with STOP, as QEMU's
-     * {@code -no-shutdown} does. Returns the cause.
+     * guest-caused end the machine stops in state shutdown and STOP follows SHUTDOWN, as with
+     * QEMU's {@code -no-shutdown}. QEMU's main loop sends both events and changes the state before
+     * it reads the next command, so no client sees "running" after SHUTDOWN: here the state
+     * changes before either event is sent. Returns the cause.
      */
     public ShutdownCause ended(VmExit exit, boolean rebooting) {
         ShutdownCause cause = ShutdownCause.of(exit);
@@ -84,8 +91,9 @@ public final class Lifecycle {
             emit(LifecycleEvents.RESET, LifecycleEvents.reset(cause));
             return cause;
         }
+        boolean stopped = staysAfter(cause) && leaveRunning(RunState.SHUTDOWN);
         emit(LifecycleEvents.SHUTDOWN, LifecycleEvents.shutdown(cause));
-        if (staysAfter(cause)) stopAs(RunState.SHUTDOWN);
+        if (stopped) emit(LifecycleEvents.STOP, LifecycleEvents.empty());
         return cause;
     }
 

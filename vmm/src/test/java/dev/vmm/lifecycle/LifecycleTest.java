@@ -100,8 +100,9 @@ class LifecycleTest {
 
     /**
      * A QMP client that reads an event and then asks {@code query-status} must find the state the
-     * event announces: QEMU changes the run state before it sends STOP (after SHUTDOWN under
-     * -no-shutdown, after GUEST_PANICKED under --on-panic pause, after {@code stop}).
+     * event announces: QEMU changes the run state before it sends STOP (after {@code stop}, after
+     * GUEST_PANICKED under --on-panic pause), and under -no-shutdown its main loop sends SHUTDOWN
+     * and STOP and changes the state before it reads the next command.
      */
     @Test
     void theStateHasChangedWhenStopIsSent() {
@@ -112,7 +113,7 @@ class LifecycleTest {
         life.paused();
         life.resumed();
         life.ended(new VmExit(VmExit.Kind.POWER_OFF, 0, "off", null), false);
-        assertThat(seen).containsExactly("STOP paused", "RESUME running", "SHUTDOWN running", "STOP shutdown");
+        assertThat(seen).containsExactly("STOP paused", "RESUME running", "SHUTDOWN shutdown", "STOP shutdown");
 
         Lifecycle panicking = new Lifecycle();
         List<String> panicSeen = new ArrayList<>();
