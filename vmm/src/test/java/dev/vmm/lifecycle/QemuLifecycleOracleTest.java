@@ -205,6 +205,51 @@ class QemuLifecycleOracleTest {
         }
     }
 
+    /**
+     * pvpanic as QEMU's ISA device reports it (port 0x505 written through qtest): bit 1 alone is
+     * GUEST_CRASHLOADED and the guest runs on; bit 0 under {@code -action panic=pause} is
+     * GUEST_PANICKED, STOP and state guest-panicked; {@code cont} resumes. Events in order and the
+     * state after each, against ours under {@code --on-panic pause}.
+     */
+    @Test
+    void pvpanicUnderPauseIsGuestPanickedStopAndStateGuestPanicked() throws Exception {
+        Path sock = dir.resolve("qemu-qmp.sock");
+        try (QemuQtest qtest = QemuQtest.start("-machine", "pc", "-accel", "tcg", "-device", "pvpanic", "-action", "panic=pause",
+                "-bios", QemuQtest.haltingBios(dir).toString(), "-qmp", "unix:" + sock + ",server=on,wait=off")) {
+            QmpLines qemu = connect(sock);
+            Lifecycle life = new Lifecycle();
+            life.panicPolicy(PanicPolicy.parse("pause"));
+            QmpLines ours = startOurs(life);
+            qemu.execute("cont");
+            life.resumed();
+            List<String> theirs = new ArrayList<>(), mine = new ArrayList<>();
+            theirs.add(eventAndStatus(qemu));
+            mine.add(eventAndStatus(ours));
+            qtest.out(0x505, 1, 2);             // crash kernel loaded
+            theirs.add(eventAndStatus(qemu));
+            life.crashLoaded();
+            mine.add(eventAndStatus(ours));
+            qtest.out(0x505, 1, 1);             // panicked
+            theirs.add(eventAndStatus(qemu));
+            theirs.add(eventAndStatus(qemu));
+            life.panicked();
+            mine.add(eventAndStatus(ours));
+            mine.add(eventAndStatus(ours));
+            qemu.execute("cont");
+            theirs.add(eventAndStatus(qemu));
+            life.resumed();
+            mine.add(eventAndStatus(ours));
+            assertThat(mine).containsExactlyElementsOf(theirs);
+            assertThat(theirs.get(3)).isEqualTo("STOP  -> guest-panicked"); // premise: QEMU paused as told
+        }
+    }
+
+    /** The next event with its data, and the state a client asking right after it is told. */
+    private static String eventAndStatus(QmpLines side) throws Exception {
+        JsonNode e = side.nextEvent();
+        return e.path("event").asText() + " " + (e.has("data") ? e.get("data").toString() : "") + " -> " + status(side);
+    }
+
     private static QmpLines connect(Path sock) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (true) {
