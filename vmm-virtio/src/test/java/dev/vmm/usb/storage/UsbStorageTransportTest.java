@@ -357,6 +357,99 @@ class UsbStorageTransportTest {
         assertThat(host.csw(new byte[0]).status()).isZero();
     }
 
+    /**
+     * §3.1: the Bulk-Only Mass Storage Reset keeps the endpoints' STALL conditions; the host clears
+     * each with CLEAR_FEATURE(ENDPOINT_HALT) (§5.3.4). So after an invalid CBW and the reset alone, a
+     * CBW is stalled on OUT until that halt is cleared, and the CSW on IN until that one is.
+     */
+    @Test
+    void haltsOutliveTheBulkOnlyResetUntilEachIsCleared() throws IOException {
+        BotHost host = host(1, false);
+        assertThat(host.bulk(2, false, new byte[31]).status()).isEqualTo(UsbPacket.Status.STALL);
+        assertThat(host.control(0x21, UsbStorage.BULK_ONLY_RESET, 0, 0, 0).ok()).isTrue();
+        assertThat(host.bulk(2, false, BotHost.cbw(1, 0, false, 0, TUR)).status()).as("OUT still halted").isEqualTo(UsbPacket.Status.STALL);
+        assertThat(host.control(0x02, UsbSetup.CLEAR_FEATURE, 0, 0x02, 0).ok()).isTrue();
+        assertThat(host.bulk(2, false, BotHost.cbw(2, 0, false, 0, TUR)).ok()).isTrue();
+        assertThat(host.bulk(1, true, new byte[13]).status()).as("IN still halted").isEqualTo(UsbPacket.Status.STALL);
+        assertThat(host.control(0x02, UsbSetup.CLEAR_FEATURE, 0, 0x81, 0).ok()).isTrue();
+        assertThat(host.csw(new byte[0]).tag()).isEqualTo(2);
+        // An IN where a CBW is expected halts IN (§6.7: phase mismatch) until it is cleared, across a command.
+        assertThat(host.bulk(1, true, new byte[13]).status()).isEqualTo(UsbPacket.Status.STALL);
+        assertThat(host.bulk(2, false, BotHost.cbw(3, 0, false, 0, TUR)).ok()).isTrue();
+        assertThat(host.bulk(1, true, new byte[13]).status()).as("IN still halted").isEqualTo(UsbPacket.Status.STALL);
+        assertThat(host.control(0x02, UsbSetup.CLEAR_FEATURE, 0, 0x81, 0).ok()).isTrue();
+        assertThat(host.csw(new byte[0]).tag()).isEqualTo(3);
+    }
+
+    /** §6.7.2: a full packet that holds the last relevant byte does not end the stage before the host's length; the next packet is short (empty). */
+    @Test
+    void dataInEndsWithAShortPacketOrAtTheHostsLength() throws IOException {
+        BotHost host = host(1, false);
+        assertThat(host.bulk(2, false, BotHost.cbw(1, 64, true, 0, INQUIRY_36)).ok()).isTrue();
+        assertThat(host.bulk(1, true, new byte[36]).data()).hasSize(36);
+        assertThat(host.bulk(1, true, new byte[28]).data()).as("a zero-length packet ends the stage").isEmpty();
+        BotHost.Command csw = host.csw(new byte[0]);
+        assertThat(List.of(csw.tag(), csw.residue())).containsExactly(1, 28L);
+    }
+
+    /**
+     * A command abandoned by a reset finishes later, while the next command is already waiting for the
+     * disk thread: its data must not reach the next command's data stage (§3.1: after the reset the
+     * device serves the next CBW only).
+     */
+    @Test
+    void aCommandFinishingAfterTheResetDoesNotAnswerTheNextOne() throws Exception {
+        BotHost host = host(1, false);
+        CountDownLatch release = new CountDownLatch(1);
+        pool.execute(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(host.bulk(2, false, BotHost.cbw(1, 512, true, 0, rw10(0x28, 70, 1))).ok()).isTrue();
+        host.resetRecovery();
+        assertThat(host.bulk(2, false, BotHost.cbw(2, 512, true, 0, rw10(0x28, 80, 1))).ok()).isTrue();
+        var in = host.start(1, true, null, new byte[512]);
+        release.countDown(); // the worker runs the abandoned READ, then the new one
+        assertThat(BotHost.await(in).data()).isEqualTo(Arrays.copyOfRange(contents, 80 * 512, 81 * 512));
+        assertThat(host.csw(new byte[0]).tag()).isEqualTo(2);
+    }
+
+    /** quiesce returns as soon as the command ends (woken by it), not at its own time-out. */
+    @Test
+    void quiesceIsWokenByTheCommandsEnd() throws Exception {
+        BotHost host = host(1, false);
+        CountDownLatch release = new CountDownLatch(1);
+        pool.execute(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(host.bulk(2, false, BotHost.cbw(1, 0, false, 0, new byte[] {0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0})).ok()).isTrue();
+        java.util.concurrent.CompletableFuture<Boolean> quiesced = new java.util.concurrent.CompletableFuture<>();
+        Thread waiter = new Thread(() -> {
+            try {
+                quiesced.complete(device.quiesce(TimeUnit.MINUTES.toNanos(5)));
+            } catch (InterruptedException e) {
+                quiesced.completeExceptionally(e);
+            }
+        }, "quiesce-waiter");
+        waiter.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (waiter.getState() != Thread.State.TIMED_WAITING) {
+            assertThat(System.nanoTime()).as("the waiter waits in quiesce").isLessThan(deadline);
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        assertThat(quiesced).isNotDone();
+        release.countDown();
+        assertThat(quiesced.get(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(host.csw(new byte[0]).status()).isZero();
+    }
+
     // ---- identity at each speed ------------------------------------------------------------------
 
     @Test
