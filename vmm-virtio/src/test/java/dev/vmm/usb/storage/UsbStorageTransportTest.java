@@ -125,7 +125,7 @@ class UsbStorageTransportTest {
     @Test
     void bulkOnlyResetAbandonsADataStage() throws IOException {
         BotHost host = host(1, false);
-        assertThat(host.bulk(2, false, BotHost.cbw(1, 1024, false, 0, rw10(0x2a, 0, 2))).ok()).isTrue();
+        assertThat(host.bulk(2, false, BotHost.cbw(1, 2048, false, 0, rw10(0x2a, 0, 4))).ok()).isTrue();
         assertThat(host.bulk(2, false, new byte[1024]).ok()).isTrue(); // half the data (a full packet: no end yet)
         host.resetRecovery();
         BotHost.Command tur = host.command(2, TUR, 0, null);
