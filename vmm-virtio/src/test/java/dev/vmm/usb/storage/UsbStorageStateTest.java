@@ -216,7 +216,8 @@ class UsbStorageStateTest {
                 .set(SENSE, new byte[][] {null, null}).set(COMMANDS, 1L).set(RESIDUE, 2048L); // the residue until the data stage ends: all of it
         assertThat(save(a)).isEqualTo(expected.bytes(CONFIGURED));
         // And what a device loads, it saves unchanged (every field, the kept sense included).
-        for (Saved s : List.of(Saved.dataIn(), Saved.dataIn().set(CSW, 1).set(RESIDUE, 77L).set(LUN, 1))) {
+        for (Saved s : List.of(Saved.dataIn(), Saved.dataIn().set(CSW, 1).set(RESIDUE, 77L).set(LUN, 1),
+                Saved.dataIn().set(SENSE, new byte[][] {new byte[0], null}))) { // an empty buffer stays empty, not absent
             BotHost b = host();
             load(b, s.bytes(CONFIGURED));
             assertThat(save(b)).isEqualTo(s.bytes(CONFIGURED));
@@ -295,6 +296,8 @@ class UsbStorageStateTest {
             byte[] bytes = s.bytes(CONFIGURED);
             assertThatThrownBy(() -> load(b, bytes)).as("broken stream %d", i++).isInstanceOf(IOException.class);
         }
+        assertThatThrownBy(() -> load(b, command.set(PHASE, 3).bytes(CONFIGURED))).hasMessageContaining("phase DATA_IN without a CBW");
+        assertThatThrownBy(() -> load(b, good.set(PHASE, 0).bytes(CONFIGURED))).hasMessageContaining("phase COMMAND with a CBW");
         // A buffer length beyond the largest transfer, a stream that ends inside a buffer.
         byte[] huge = good.set(OUT, new byte[0]).bytes(CONFIGURED);
         int outLengthAt = 7 + 2 + 11 + 10;

@@ -146,6 +146,24 @@ class UsbStorageTransportTest {
 
     // ---- data stages and the thirteen cases ---------------------------------------------------
 
+    /**
+     * A data-out stage longer than the largest transfer the device buffers (ScsiDisk.MAX_TRANSFER_BYTES):
+     * every packet is accepted and counted, the buffer keeps what fits, and the command runs once the
+     * announced length came (here a WRITE past the end of the disk: failed, nothing processed).
+     */
+    @Test
+    void dataOutBeyondTheLargestBufferIsCountedNotStored() throws IOException {
+        BotHost host = host(1, false);
+        long length = UsbStorage.MAX_BUFFER + 1024L;
+        assertThat(host.bulk(2, false, BotHost.cbw(1, length, false, 0, rw10(0x2a, 0, 0xffff))).ok()).isTrue();
+        assertThat(host.bulk(2, false, new byte[1024]).data()).hasSize(1024);
+        BotHost.Result rest = host.bulk(2, false, new byte[UsbStorage.MAX_BUFFER]);
+        assertThat(List.of(rest.status(), rest.data().length)).containsExactly(UsbPacket.Status.SUCCESS, UsbStorage.MAX_BUFFER);
+        BotHost.Command csw = host.csw(new byte[0]);
+        assertThat(List.of(csw.tag(), csw.status(), csw.residue())).containsExactly(1, CommandStatusWrapper.FAILED, length);
+        assertThat(Files.readAllBytes(image)).isEqualTo(contents);
+    }
+
     /** §6.7.2: a data-in stage of several packets ends when the host's length is reached, not before. */
     @Test
     void dataInSpansPacketsUntilTheHostsLength() throws IOException {
@@ -215,6 +233,12 @@ class UsbStorageTransportTest {
         BotHost.Result big = host.bulk(2, false, new byte[2048]);
         assertThat(List.of(big.status(), big.data().length)).containsExactly(UsbPacket.Status.SUCCESS, 512);
         assertThat(host.csw(new byte[0]).residue()).isZero();
+        // 1536 announced, a full packet of 1024, then 1024 more: 512 of the second are taken.
+        assertThat(host.bulk(2, false, BotHost.cbw(13, 1536, false, 0, rw10(0x2a, 60, 3))).ok()).isTrue();
+        assertThat(host.bulk(2, false, new byte[1024]).data()).hasSize(1024);
+        assertThat(host.bulk(2, false, new byte[1024]).data()).hasSize(512);
+        BotHost.Command three = host.csw(new byte[0]);
+        assertThat(List.of(three.tag(), three.status(), three.residue())).containsExactly(13, 0, 0L);
         assertThat(Arrays.copyOfRange(Files.readAllBytes(image), 51 * 512, 52 * 512)).isEqualTo(Arrays.copyOfRange(contents, 51 * 512, 52 * 512));
     }
 
@@ -227,6 +251,8 @@ class UsbStorageTransportTest {
         assertThat(host.bulk(2, false, BotHost.cbw(14, 0, true, 0, TUR)).status()).as("halted").isEqualTo(UsbPacket.Status.STALL);
         assertThat(host.bulk(1, true, new byte[512]).data()).isEqualTo(Arrays.copyOfRange(contents, 3 * 512, 4 * 512));
         assertThat(host.csw(new byte[0]).tag()).isEqualTo(13);
+        // The halt stays after the command ended, until the host clears it.
+        assertThat(host.bulk(2, false, BotHost.cbw(14, 0, true, 0, TUR)).status()).as("still halted").isEqualTo(UsbPacket.Status.STALL);
         assertThat(host.control(0x02, UsbSetup.CLEAR_FEATURE, 0, 0x02, 0).ok()).isTrue();
         assertThat(host.command(15, TUR, 0, null).tag()).isEqualTo(15);
     }
