@@ -83,6 +83,19 @@ class UsbStorageTransportTest {
         for (BlockDevice d : disks) d.close();
     }
 
+    /** Occupies the single disk worker until the latch is counted down: commands queued behind it stay in flight. */
+    private CountDownLatch blockTheDiskWorker() {
+        CountDownLatch release = new CountDownLatch(1);
+        pool.execute(() -> {
+            try {
+                release.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        return release;
+    }
+
     private static int u16(byte[] b, int at) { return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8; }
 
     static byte[] rw10(int op, long lba, int blocks) {
@@ -334,14 +347,7 @@ class UsbStorageTransportTest {
     @Test
     void quiesceWaitsForTheRunningCommand() throws Exception {
         BotHost host = host(1, false);
-        CountDownLatch release = new CountDownLatch(1);
-        pool.execute(() -> {
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        CountDownLatch release = blockTheDiskWorker();
         assertThat(host.bulk(2, false, BotHost.cbw(1, 512, true, 0, rw10(0x28, 5, 1))).ok()).isTrue();
         assertThat(device.quiesce(TimeUnit.MILLISECONDS.toNanos(50))).as("a command is running").isFalse();
         assertThatThrownBy(() -> device.saveState(new java.io.DataOutputStream(new java.io.ByteArrayOutputStream())))
@@ -362,14 +368,7 @@ class UsbStorageTransportTest {
     @Test
     void cancelledWaitingInIsNotServed() throws Exception {
         BotHost host = host(1, false);
-        CountDownLatch release = new CountDownLatch(1);
-        pool.execute(() -> {
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        CountDownLatch release = blockTheDiskWorker();
         assertThat(host.bulk(2, false, BotHost.cbw(1, 512, true, 0, rw10(0x28, 6, 1))).ok()).isTrue();
         List<UsbPacket> completed = Collections.synchronizedList(new ArrayList<>());
         UsbPacket first = new UsbPacket(1, true, null, new byte[512], completed::add);
@@ -426,14 +425,7 @@ class UsbStorageTransportTest {
     @Test
     void aCommandFinishingAfterTheResetDoesNotAnswerTheNextOne() throws Exception {
         BotHost host = host(1, false);
-        CountDownLatch release = new CountDownLatch(1);
-        pool.execute(() -> {
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        CountDownLatch release = blockTheDiskWorker();
         assertThat(host.bulk(2, false, BotHost.cbw(1, 512, true, 0, rw10(0x28, 70, 1))).ok()).isTrue();
         host.resetRecovery();
         assertThat(host.bulk(2, false, BotHost.cbw(2, 512, true, 0, rw10(0x28, 80, 1))).ok()).isTrue();
@@ -447,14 +439,7 @@ class UsbStorageTransportTest {
     @Test
     void quiesceIsWokenByTheCommandsEnd() throws Exception {
         BotHost host = host(1, false);
-        CountDownLatch release = new CountDownLatch(1);
-        pool.execute(() -> {
-            try {
-                release.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        });
+        CountDownLatch release = blockTheDiskWorker();
         assertThat(host.bulk(2, false, BotHost.cbw(1, 0, false, 0, new byte[] {0x35, 0, 0, 0, 0, 0, 0, 0, 0, 0})).ok()).isTrue();
         java.util.concurrent.CompletableFuture<Boolean> quiesced = new java.util.concurrent.CompletableFuture<>();
         Thread waiter = new Thread(() -> {
