@@ -54,6 +54,8 @@ TARGETS=(
   vmm:dev.vmm.snapshot.devices.HotplugStateFuzzTest#sections
   vmm:dev.vmm.control.scsi.ScsiHotplugFuzzTest#ops
   vmm:dev.vmm.control.incoming.IncomingUriFuzzTest#uris
+  vmm-chipset:dev.vmm.usb.fuzz.DescriptorParserFuzzTest#parse
+  vmm:dev.vmm.config.scsi.ScsiLayoutFuzzTest#layouts
 )
 mkdir -p target/fuzz
 for t in "${TARGETS[@]}"; do

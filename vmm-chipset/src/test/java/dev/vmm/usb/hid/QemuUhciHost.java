@@ -73,17 +73,44 @@ public final class QemuUhciHost implements AutoCloseable {
         td += 32;
         // Status stage: the other direction, DATA1, zero length.
         writeTd(td, -1, 0x7ff << 21 | 1 << 19 | addr << 8 | (length > 0 ? 0xe1 : 0x69), 0);
+        if (run(td) < 0) return null;
+        return length == 0 ? new byte[0] : q.read(BUF + 0x100, length);
+    }
+
+    /**
+     * One bulk packet (UHCI 1.1 §3.2: one TD) to endpoint {@code ep} of device {@code addr} with data
+     * toggle {@code toggle}: OUT of {@code out} (at most 1023 bytes, none for a zero-length packet), or,
+     * when {@code out} is null, IN of up to {@code inLength} bytes. Returns the bytes moved (IN: those
+     * that arrived, fewer on a short packet), or null on a STALL. A NAK keeps the TD active: the
+     * controller retries each frame until the device answers (at most ~5 s). Any other error (CRC/time-out,
+     * babble, data buffer, bit stuff: the device answered with none of ACK, NAK, STALL) is an
+     * {@link IllegalStateException} naming the TD's status.
+     */
+    public byte[] bulk(int addr, int ep, int toggle, byte[] out, int inLength) {
+        int length = out == null ? inLength : out.length;
+        if (out != null) q.write(BUF + 0x100, out);
+        else if (length > 0) q.write(BUF + 0x100, new byte[length]);
+        int maxLen = length == 0 ? 0x7ff : length - 1;
+        writeTd(TDS, -1, maxLen << 21 | toggle << 19 | ep << 15 | addr << 8 | (out == null ? 0x69 : 0xe1), BUF + 0x100);
+        int status = run(TDS);
+        if (status < 0) return null;
+        if ((status & 0x360000) != 0) throw new IllegalStateException("UHCI bulk TD error, status " + Integer.toHexString(status));
+        int actual = (status + 1) & 0x7ff; // ActLen is n-1, 0x7ff for none
+        return out != null ? out.clone() : q.read(BUF + 0x100, actual);
+    }
+
+    /** Starts the TDs from {@link #TDS} to {@code last} and waits: the last TD's status word, or -1 on a STALL. */
+    private int run(long last) {
         q.write(QH + 4, le((int) TDS)); // queue element → first TD
-        long last = td;
         for (int i = 0; i < 2500; i++) { // up to ~5 s
             sleep(2);
             int status = ByteBuffer.wrap(q.read(last + 4, 4)).order(ByteOrder.LITTLE_ENDIAN).getInt();
-            if ((status & ACTIVE) == 0) return length == 0 ? new byte[0] : q.read(BUF + 0x100, length);
+            if ((status & (ACTIVE | STALLED)) == 0) return status & 0x7fffffff;
             for (long t = TDS; t <= last; t += 32) {
                 int s = ByteBuffer.wrap(q.read(t + 4, 4)).order(ByteOrder.LITTLE_ENDIAN).getInt();
                 if ((s & STALLED) != 0) {
                     q.write(QH + 4, le(1));
-                    return null;
+                    return -1;
                 }
             }
         }

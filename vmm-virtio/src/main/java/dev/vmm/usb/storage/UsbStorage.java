@@ -274,6 +274,9 @@ public final class UsbStorage extends StandardUsbDevice {
                 residue = c.dataLength();
             } else if (c.in()) {
                 inLength = (int) Math.min(r.dataIn(), in.length);
+                // The end of the data-in phase sets the residue; without one (length 0: the direction
+                // bit is ignored, BOT 5.1) nothing was expected and nothing is left over.
+                residue = c.dataLength();
                 cswStatus = r.good() ? CommandStatusWrapper.PASSED : CommandStatusWrapper.FAILED;
             } else {
                 long consumed = r.good() ? Math.max(0, outLen - r.residual()) : 0;

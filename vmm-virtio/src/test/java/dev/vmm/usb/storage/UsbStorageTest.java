@@ -177,6 +177,23 @@ class UsbStorageTest {
         assertThat(Files.readAllBytes(image)).isEqualTo(contents); // nothing was written
     }
 
+    /**
+     * BOT §5.1: bmCBWFlags' direction bit is ignored when dCBWDataTransferLength is 0, and §5.2:
+     * dCSWDataResidue is dCBWDataTransferLength minus the data processed, so 0 for a command without
+     * data whatever the command before it left (a residue, a phase error).
+     */
+    @Test
+    void commandWithoutDataHasResidueZeroWhateverCameBefore() throws IOException {
+        BotHost host = open(false);
+        assertThat(host.command(1, new byte[] {0x12, 0, 0, 0, 36, 0}, 64, null).residue()).isEqualTo(28);
+        BotHost.Command tur = host.command(2, new byte[6], 0, null); // direction bit IN, no data
+        assertThat(List.of(tur.status(), tur.residue())).containsExactly(CommandStatusWrapper.PASSED, 0L);
+        assertThat(host.command(3, rw10(0x28, 0, 8), 512, null).status()).isEqualTo(CommandStatusWrapper.PHASE_ERROR);
+        host.resetRecovery();
+        tur = host.command(4, new byte[6], 0, null);
+        assertThat(List.of(tur.tag(), tur.status(), tur.residue())).containsExactly(4, CommandStatusWrapper.PASSED, 0L);
+    }
+
     @Test
     void invalidCbwsStallUntilResetRecovery() throws IOException {
         BotHost host = open(false);
