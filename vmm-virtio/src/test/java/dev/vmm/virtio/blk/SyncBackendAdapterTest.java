@@ -88,6 +88,9 @@ class SyncBackendAdapterTest {
             gate.release();
             assertNotNull(drv.waitUsed(10_000));
             assertNotNull(drv.waitUsed(10_000));
+            // The used element is written during the completion round and avail_event re-armed at the
+            // round's end (QueueWorker.afterCompletions): the driver can see the first before the second.
+            IoRounds.afterAFullRound(h.threads.get(0));
             // Nothing in flight any more: kicks are asked for again for the next request.
             int event2 = Short.toUnsignedInt(h.mem.readU16(drv.used + 4 + 8L * drv.size));
             assertEquals(2, event2, "avail_event re-armed at the avail index once idle");
