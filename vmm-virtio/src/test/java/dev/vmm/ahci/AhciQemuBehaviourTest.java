@@ -208,7 +208,7 @@ class AhciQemuBehaviourTest {
             port.reg(AhciPort.IS, -1);
             port.reg(AhciPort.SACT, mask);
             port.reg(AhciPort.CI, mask);
-            AhciDriver.waitFor("NCQ", () -> port.reg(AhciPort.SACT) == 0 || (port.reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
+            rig.driver.await("NCQ", () -> port.reg(AhciPort.SACT) == 0 || (port.reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
             kv(name + ".tfd", port.reg(AhciPort.TFD));
             kv(name + ".is", port.reg(AhciPort.IS));
             kv(name + ".ci", port.reg(AhciPort.CI));
