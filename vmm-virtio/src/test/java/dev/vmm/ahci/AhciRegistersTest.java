@@ -339,6 +339,16 @@ class AhciRegistersTest {
     void restoredRegistersAreMasked() {
         setUp();
         AhciState s = rig.hba.save();
+        // Value semantics: a re-save is equal with the same hash; the config bytes are a copy either way.
+        AhciState again = rig.hba.save();
+        assertEquals(s, again);
+        assertEquals(s.hashCode(), again.hashCode());
+        byte[] config = s.pciConfig();
+        config[0] ^= 1;
+        assertEquals(again, s, "changing the returned bytes changes nothing");
+        assertFalse(s.equals(new AhciState(config, s.ghc(), s.ports())));
+        assertFalse(s.equals(new AhciState(s.pciConfig(), s.ghc() ^ 2, s.ports())));
+        assertFalse(s.equals(s.ports()));
         AhciState.Port p = s.ports().get(1);
         AhciState.Port hostile = new AhciState.Port(0x1234_57FFL, 0x1234_57FFL, p.is(), -1, p.cmd(), p.tfd(), p.sig(), p.ssts(),
                 0xFFFF_FFFF, p.serr(), 5, 6, p.sntf(), 0, false, p.disk(), p.cdrom());
