@@ -411,6 +411,30 @@ class AtapiCdromCommandsTest {
     }
 
     @Test
+    void anUnexpectedExceptionFailsTheCommandAndKeepsThePort() {
+        setUp(64 * 2048);
+        java.util.List<RuntimeException> seen = new java.util.ArrayList<>();
+        var previous = AhciPort.internalErrors;
+        AhciPort.internalErrors = seen::add;
+        try {
+            medium.brokenSize = true;
+            long buf = rig.buffer(8);
+            AhciDriver.Result r = packet(new byte[] {AtapiCdrom.READ_CAPACITY, 0, 0, 0, 0, 0, 0, 0, 0, 0}, buf, 8);
+            assertTrue(r.failed(), "the command fails with an error status");
+            assertEquals(AtaResult.STATUS_ERROR, r.status());
+            assertEquals(AtaResult.ABRT, r.error());
+            assertEquals(0, r.prdbc());
+            assertEquals(1, seen.size(), "reported as an internal error");
+            assertTrue(seen.get(0) instanceof IllegalStateException);
+            medium.brokenSize = false;
+            port.recover();
+            ok(TUR, 0);
+        } finally {
+            AhciPort.internalErrors = previous;
+        }
+    }
+
+    @Test
     void driveStateSurvivesSaveAndRestore() {
         setUp(64 * 2048);
         ok(new byte[] {AtapiCdrom.PREVENT_ALLOW, 0, 0, 0, 1, 0}, 0);

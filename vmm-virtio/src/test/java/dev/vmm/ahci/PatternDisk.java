@@ -16,6 +16,8 @@ import java.lang.foreign.ValueLayout;
 final class PatternDisk implements BlockDevice {
     private final long size;
     volatile boolean failing;
+    /** {@link #size} throws: a broken image layer the device model does not expect. */
+    volatile boolean brokenSize;
     volatile int flushes;
 
     PatternDisk(long size) {
@@ -37,7 +39,10 @@ final class PatternDisk implements BlockDevice {
         if (failing) throw new UncheckedIOException(new java.io.IOException("injected I/O error"));
     }
 
-    @Override public long size() { return size; }
+    @Override public long size() {
+        if (brokenSize) throw new IllegalStateException("injected failure of size()");
+        return size;
+    }
 
     @Override public boolean readOnly() { return true; }
 
