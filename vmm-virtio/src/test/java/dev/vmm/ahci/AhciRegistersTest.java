@@ -166,6 +166,14 @@ class AhciRegistersTest {
         assertArrayEquals(new byte[] {(byte) 0xA1, 0x40, 0x50, 0, 0x10, 0, 0, 0}, rig.read(port.fb + Fis.RX_SDB, 8));
         assertEquals(0x5A5A_5A5A, rig.ram.memory.readU32(port.clb + 32 * 4 + 4), "PRDBC is not updated for queued commands");
         assertArrayEquals(Arrays.copyOfRange(disk.data, 8 * 512, 10 * 512), rig.read(buf, 1024));
+        // Tags in every byte of the SDB FIS's SActive field (bits 7:0, 15:8, 23:16, 31:24).
+        for (int tag : new int[] {9, 17, 31}) {
+            port.build(tag, AhciDriver.Cmd.of(AhciDriver.ncq(false, tag, 8, 1), false, new long[] {buf, 512}));
+            port.reg(AhciPort.SACT, 1 << tag);
+            port.reg(AhciPort.CI, 1 << tag);
+            byte[] sdb = rig.read(port.fb + Fis.RX_SDB, 8);
+            assertEquals(1 << tag, (sdb[4] & 0xFF) | (sdb[5] & 0xFF) << 8 | (sdb[6] & 0xFF) << 16 | (sdb[7] & 0xFF) << 24, "tag " + tag);
+        }
         // A failed queued command: SDB FIS with the error and no completed tag, TFES, the port halts with PxSACT kept.
         port.build(30, AhciDriver.Cmd.of(AhciDriver.ncq(false, 30, SECTORS, 1), false, new long[] {buf, 512}));
         port.reg(AhciPort.IS, -1);
@@ -281,6 +289,8 @@ class AhciRegistersTest {
         assertFalse(rig.hba.busy());
         assertThrows(IllegalArgumentException.class, () -> new AhciController(rig.ram.memory, AhciIo.inline(), (v, a, d) -> { },
                 Arrays.asList(new AhciDrive[AhciController.PORTS + 1])));
+        assertEquals("AhciController[-, -, -, -, -, -]", new AhciController(rig.ram.memory, AhciIo.inline(), (v, a, d) -> { },
+                Arrays.asList(new AhciDrive[AhciController.PORTS])).toString(), "six ports, six drives at most");
     }
 
     @Test
@@ -327,6 +337,15 @@ class AhciRegistersTest {
         port.issue(0, read(buf, 0, 1));
         assertEquals(4, rig.msis.size());
         assertEquals(0x12_FEE0_0000L, rig.msis.get(3)[1]);
+        // A port other than 0 names its own bit in the HBA's IS: the CD-ROM on port 2 after its COMRESET.
+        port.reg(AhciPort.IS, -1);
+        AhciDriver.Port cd = rig.driver.port(2);
+        cd.reg(AhciPort.IE, AhciPort.IS_DHRS);
+        cd.reg(AhciPort.SCTL, 0x301);
+        cd.reg(AhciPort.SCTL, 0x300);
+        assertEquals(1 << 2, rig.driver.reg(AhciController.IS));
+        cd.reg(AhciPort.IS, -1);
+        assertEquals(0, rig.driver.reg(AhciController.IS));
         // GHC.HR: IE off, every port reset, no interrupt.
         rig.driver.reg(AhciController.GHC, AhciController.GHC_AE | AhciController.GHC_HR);
         assertEquals(AhciController.GHC_AE, rig.driver.reg(AhciController.GHC));
