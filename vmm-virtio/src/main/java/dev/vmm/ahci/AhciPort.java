@@ -80,7 +80,7 @@ final class AhciPort {
 
     /**
      * Power-on state, as QEMU 7.2 shows it before the guest touches the HBA: link up if a device is
-     * attached, but no signature yet (SIG all ones, TFD 7Fh) until the first HBA reset or COMRESET.
+     * attached, but no signature yet (SIG all ones, TFD 7Fh) until the first FRE or COMRESET.
      */
     private void powerOn() {
         stopEngine();
@@ -165,6 +165,9 @@ final class AhciPort {
         if ((value & CMD_CLO) != 0) tfd &= ~(AtaResult.BSY | AtaResult.DRQ); // command list override; CLO reads back 0 at once
         if ((cmd & CMD_FRE) != 0) cmd |= CMD_FR;
         else cmd &= ~CMD_FR;
+        // The first FIS receive enable after a reset brings the device's D2H Register FIS (its signature),
+        // as in QEMU 7.2: a driver that sets FRE and reads PxSIG without a COMRESET still finds the device.
+        if ((old & CMD_FRE) == 0 && (cmd & CMD_FRE) != 0 && drive != null && sig == 0xFFFF_FFFF && ssts == SSTS_UP) announceDevice();
         if ((old & CMD_ST) != 0 && (cmd & CMD_ST) == 0) stopEngine();
         if ((old & CMD_ST) == 0 && (cmd & CMD_ST) != 0) {
             cmd |= CMD_CR;
@@ -200,8 +203,8 @@ final class AhciPort {
 
     /**
      * GHC.HR: port registers to their reset values (CLB/FB kept, as AHCI §10.4.3 allows). As in QEMU
-     * 7.2 the device shows no signature (SIG all ones, TFD 7Fh) until the guest's COMRESET, which
-     * Linux and SeaBIOS both send.
+     * 7.2 the device shows no signature (SIG all ones, TFD 7Fh) until the guest sets PxCMD.FRE or
+     * sends a COMRESET (Linux and SeaBIOS do both).
      */
     synchronized void hbaReset() {
         is = 0;
@@ -223,6 +226,12 @@ final class AhciPort {
             tfd = 0x7F;
             return;
         }
+        announceDevice();
+    }
+
+    /** The device's D2H Register FIS after a reset: signature, reset status, Phy up, PxIS.DHRS. */
+    private void announceDevice() {
+        AhciDrive d = drive;
         ssts = SSTS_UP;
         sig = d.signature();
         tfd = 0x0100 | d.resetStatus(); // error 01h: diagnostics passed

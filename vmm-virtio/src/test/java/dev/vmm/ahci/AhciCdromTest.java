@@ -31,6 +31,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  */
 @Timeout(120)
 class AhciCdromTest {
+    /** The ISO xorriso made, once per JVM (PIT runs these tests for many mutants in one JVM). */
+    private static byte[] cachedIso;
+
     @TempDir Path dir;
     private Path iso;
     private byte[] isoBytes;
@@ -42,17 +45,22 @@ class AhciCdromTest {
     @BeforeEach
     void setUp() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/xorriso")), "xorriso is not installed (apt-get install xorriso)");
-        Path content = Files.createDirectories(dir.resolve("content/boot"));
-        byte[] big = new byte[3 << 20];
-        new Random(9660).nextBytes(big);
-        Files.write(content.resolve("random.bin"), big);
-        Files.writeString(content.resolve("hello.txt"), "hello from the AHCI CD-ROM test\n");
         iso = dir.resolve("test.iso");
-        Process p = new ProcessBuilder("xorriso", "-as", "mkisofs", "-quiet", "-V", "VMM_AHCI_TEST", "-J", "-R",
-                "-o", iso.toString(), dir.resolve("content").toString()).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "xorriso finished");
-        assertEquals(0, p.exitValue(), "xorriso: " + out);
+        if (cachedIso == null) {
+            Path content = Files.createDirectories(dir.resolve("content/boot"));
+            byte[] big = new byte[3 << 20];
+            new Random(9660).nextBytes(big);
+            Files.write(content.resolve("random.bin"), big);
+            Files.writeString(content.resolve("hello.txt"), "hello from the AHCI CD-ROM test\n");
+            Process p = new ProcessBuilder("xorriso", "-as", "mkisofs", "-quiet", "-V", "VMM_AHCI_TEST", "-J", "-R",
+                    "-o", iso.toString(), dir.resolve("content").toString()).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "xorriso finished");
+            assertEquals(0, p.exitValue(), "xorriso: " + out);
+            cachedIso = Files.readAllBytes(iso);
+        } else {
+            Files.write(iso, cachedIso);
+        }
         isoBytes = Files.readAllBytes(iso);
         medium = Images.open(iso, Images.Options.readOnlyDefaults().withFormat(ImageFormat.RAW));
         cdrom = new AtapiCdrom(medium, "CD-1");

@@ -42,12 +42,29 @@ final class AhciDriver {
 
     void reg(int off, int v) { hba.barWrite(AhciController.ABAR, off, 4, v & 0xFFFF_FFFFL); }
 
+    static final long PATIENCE_NANOS = 10_000_000_000L;
+
+    /**
+     * How long {@link #await} waits: 0 over a controller that runs commands inline (the condition
+     * holds when the register write returns, or never: a broken model fails the test at once instead
+     * of spinning into PIT's timeout), {@link #PATIENCE_NANOS} when an I/O thread completes them.
+     */
+    long patienceNanos;
+
     static void waitFor(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + 10_000_000_000L;
+        waitFor(what, cond, PATIENCE_NANOS);
+    }
+
+    static void waitFor(String what, BooleanSupplier cond, long patienceNanos) {
+        long deadline = System.nanoTime() + patienceNanos;
         while (!cond.getAsBoolean()) {
-            if (System.nanoTime() > deadline) throw new AssertionError("timed out waiting for " + what);
+            if (System.nanoTime() - deadline >= 0) throw new AssertionError("timed out waiting for " + what);
             LockSupport.parkNanos(20_000);
         }
+    }
+
+    void await(String what, BooleanSupplier cond) {
+        waitFor(what, cond, patienceNanos);
     }
 
     /** pci_enable_device + pci_set_master, then HBA reset and AHCI enable (ahci_reset_controller, ahci_init_controller). */
@@ -57,7 +74,7 @@ final class AhciDriver {
                 | dev.vmm.chipset.pci.PciConfigSpace.COMMAND_MEMORY | dev.vmm.chipset.pci.PciConfigSpace.COMMAND_BUS_MASTER);
         reg(AhciController.GHC, AhciController.GHC_AE);
         reg(AhciController.GHC, AhciController.GHC_AE | AhciController.GHC_HR);
-        waitFor("HBA reset", () -> (reg(AhciController.GHC) & AhciController.GHC_HR) == 0);
+        await("HBA reset", () -> (reg(AhciController.GHC) & AhciController.GHC_HR) == 0);
         reg(AhciController.GHC, AhciController.GHC_AE);
     }
 
@@ -127,7 +144,7 @@ final class AhciDriver {
         void start() {
             stopEngine();
             reg(AhciPort.CMD, reg(AhciPort.CMD) & ~AhciPort.CMD_FRE);
-            waitFor("FR clear", () -> (reg(AhciPort.CMD) & AhciPort.CMD_FR) == 0);
+            await("FR clear", () -> (reg(AhciPort.CMD) & AhciPort.CMD_FR) == 0);
             reg(AhciPort.CLB, (int) clb);
             reg(AhciPort.CLBU, (int) (clb >>> 32));
             reg(AhciPort.FB, (int) fb);
@@ -138,8 +155,8 @@ final class AhciDriver {
             reg(AhciPort.SERR, -1);
             reg(AhciPort.IS, -1);
             reg(AhciPort.IE, 0x7DC0_00FF & ~(1 << 25)); // what Linux enables (DEF_PORT_IRQ): errors and FIS events
-            waitFor("link up", () -> (reg(AhciPort.SSTS) & 0xF) == 3);
-            waitFor("device ready", () -> (reg(AhciPort.TFD) & (AtaResult.BSY | AtaResult.DRQ)) == 0);
+            await("link up", () -> (reg(AhciPort.SSTS) & 0xF) == 3);
+            await("device ready", () -> (reg(AhciPort.TFD) & (AtaResult.BSY | AtaResult.DRQ)) == 0);
             signature = reg(AhciPort.SIG);
             startEngine();
         }
@@ -150,7 +167,7 @@ final class AhciDriver {
 
         void stopEngine() {
             reg(AhciPort.CMD, reg(AhciPort.CMD) & ~AhciPort.CMD_ST);
-            waitFor("CR clear", () -> (reg(AhciPort.CMD) & AhciPort.CMD_CR) == 0);
+            await("CR clear", () -> (reg(AhciPort.CMD) & AhciPort.CMD_CR) == 0);
         }
 
         /** Error recovery as Linux's EH: stop, clear errors, CLO if the device looks busy, start. */
@@ -160,7 +177,7 @@ final class AhciDriver {
             reg(AhciPort.IS, -1);
             if ((reg(AhciPort.TFD) & (AtaResult.BSY | AtaResult.DRQ)) != 0) {
                 reg(AhciPort.CMD, reg(AhciPort.CMD) | AhciPort.CMD_CLO);
-                waitFor("CLO done", () -> (reg(AhciPort.CMD) & AhciPort.CMD_CLO) == 0);
+                await("CLO done", () -> (reg(AhciPort.CMD) & AhciPort.CMD_CLO) == 0);
             }
             startEngine();
         }
@@ -170,8 +187,8 @@ final class AhciDriver {
             stopEngine();
             reg(AhciPort.SCTL, 0x301);
             reg(AhciPort.SCTL, 0x300);
-            waitFor("link up after COMRESET", () -> (reg(AhciPort.SSTS) & 0xF) == 3);
-            waitFor("device ready", () -> (reg(AhciPort.TFD) & AtaResult.BSY) == 0);
+            await("link up after COMRESET", () -> (reg(AhciPort.SSTS) & 0xF) == 3);
+            await("device ready", () -> (reg(AhciPort.TFD) & AtaResult.BSY) == 0);
             signature = reg(AhciPort.SIG);
             reg(AhciPort.SERR, -1);
             reg(AhciPort.IS, -1);
@@ -205,7 +222,7 @@ final class AhciDriver {
             int bit = 1 << slot;
             reg(AhciPort.IS, -1);
             reg(AhciPort.CI, bit);
-            waitFor("command in slot " + slot, () -> (reg(AhciPort.CI) & bit) == 0 || (reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
+            await("command in slot " + slot, () -> (reg(AhciPort.CI) & bit) == 0 || (reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
             return result(slot);
         }
 
@@ -227,7 +244,7 @@ final class AhciDriver {
             reg(AhciPort.IS, -1);
             reg(AhciPort.SACT, mask);
             reg(AhciPort.CI, mask);
-            waitFor("NCQ commands", () -> reg(AhciPort.SACT) == 0 || (reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
+            await("NCQ commands", () -> reg(AhciPort.SACT) == 0 || (reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
             return reg(AhciPort.IS);
         }
     }

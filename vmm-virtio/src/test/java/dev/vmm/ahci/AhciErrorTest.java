@@ -36,6 +36,7 @@ class AhciErrorTest {
         new Random(6).nextBytes(data);
         disk = new MemoryDisk(data, false);
         rig = new AhciRig(io, new AtaDisk(disk, AtaDisk.Config.of("ERR-1")));
+        if (executor != null) rig.driver.patienceNanos = AhciDriver.PATIENCE_NANOS; // an I/O thread completes commands
         rig.driver.resetHba();
         rig.driver.enableInterrupts();
         port = rig.driver.port(0);

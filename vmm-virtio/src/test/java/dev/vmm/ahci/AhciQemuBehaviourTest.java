@@ -1,8 +1,5 @@
 package dev.vmm.ahci;
 
-import dev.vmm.block.BlockDevice;
-import dev.vmm.block.ImageFormat;
-import dev.vmm.block.Images;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,10 +67,14 @@ class AhciQemuBehaviourTest {
         return p;
     }
 
-    @Test
-    void commandsBehaveAsInQemu() throws Exception {
-        assumeTrue(tool("/usr/bin/gcc") && tool("/usr/bin/ld") && QemuHmp.available() && tool("/usr/bin/xorriso"),
-                "needs gcc, binutils, qemu-system-x86 and xorriso");
+    /** What QEMU printed, with the disk and ISO bytes it ran on. */
+    record QemuSide(Map<String, Long> values, byte[] disk, byte[] iso) { }
+
+    /** QEMU's side runs once per JVM (a PIT minion compares every mutant with the same transcript). */
+    private static QemuSide qemuSide;
+
+    private synchronized QemuSide qemuSide() throws Exception {
+        if (qemuSide != null) return qemuSide;
         resource("ahciprobe.c");
         resource("ahciprobe.ld");
         run(dir, "gcc", "-m32", "-ffreestanding", "-fno-pic", "-fno-stack-protector", "-nostdlib", "-O1", "-c", "ahciprobe.c", "-o", "ahciprobe.o");
@@ -100,10 +101,19 @@ class AhciQemuBehaviourTest {
         Map<String, Long> qemu = parse(Files.readString(out));
         assertTrue(qemu.containsKey("end"), "the probe ran to its end under QEMU (exit " + q.exitValue() + "): " + qemuLog + qemu.keySet());
 
+        qemuSide = new QemuSide(qemu, diskBytes, Files.readAllBytes(iso));
+        return qemuSide;
+    }
+
+    @Test
+    void commandsBehaveAsInQemu() throws Exception {
+        assumeTrue(tool("/usr/bin/gcc") && tool("/usr/bin/ld") && QemuHmp.available() && tool("/usr/bin/xorriso"),
+                "needs gcc, binutils, qemu-system-x86 and xorriso");
+        QemuSide side = qemuSide();
+        Map<String, Long> qemu = side.values();
         Map<String, Long> ours;
-        try (BlockDevice medium = Images.open(iso, Images.Options.readOnlyDefaults().withFormat(ImageFormat.RAW));
-             AhciRig rig = new AhciRig(AhciIo.inline(), new AtaDisk(new MemoryDisk(diskBytes.clone(), false), AtaDisk.Config.of("Q")), null,
-                     new AtapiCdrom(medium, "CD"))) {
+        try (AhciRig rig = new AhciRig(AhciIo.inline(), new AtaDisk(new MemoryDisk(side.disk().clone(), false), AtaDisk.Config.of("Q")),
+                null, new AtapiCdrom(new MemoryDisk(side.iso(), true), "CD"))) {
             ours = new Probe(rig).run();
         }
 
@@ -208,7 +218,7 @@ class AhciQemuBehaviourTest {
             port.reg(AhciPort.IS, -1);
             port.reg(AhciPort.SACT, mask);
             port.reg(AhciPort.CI, mask);
-            AhciDriver.waitFor("NCQ", () -> port.reg(AhciPort.SACT) == 0 || (port.reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
+            rig.driver.await("NCQ", () -> port.reg(AhciPort.SACT) == 0 || (port.reg(AhciPort.IS) & AhciPort.IS_TFES) != 0);
             kv(name + ".tfd", port.reg(AhciPort.TFD));
             kv(name + ".is", port.reg(AhciPort.IS));
             kv(name + ".ci", port.reg(AhciPort.CI));

@@ -19,6 +19,7 @@ final class AhciRig implements AutoCloseable {
     AhciRig(AhciIo io, AhciDrive... drives) {
         hba = new AhciController(ram.memory, io, (v, a, d) -> msis.add(new long[] {v, a, d}), Arrays.asList(drives));
         driver = new AhciDriver(hba, ram.memory, ALLOC_BASE, RAM_SIZE);
+        driver.patienceNanos = 0; // commands run inline; a test with an I/O thread sets AhciDriver.PATIENCE_NANOS
     }
 
     /** Enables MSI as a guest does (address 0xFEE00000, data 0x4041) with bus mastering and memory decoding. */

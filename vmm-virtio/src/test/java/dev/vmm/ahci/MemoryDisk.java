@@ -18,6 +18,8 @@ final class MemoryDisk implements BlockDevice {
     final boolean readOnly;
     final List<long[]> discards = Collections.synchronizedList(new ArrayList<>());
     volatile int flushes;
+    /** Every operation throws, as an image with an I/O error does. */
+    volatile boolean failing;
     volatile java.util.concurrent.CountDownLatch gate;
     final java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
 
@@ -34,6 +36,7 @@ final class MemoryDisk implements BlockDevice {
 
     @Override
     public void read(long offset, MemorySegment dst) {
+        fail();
         checkRange(offset, dst.byteSize());
         var g = gate;
         if (g != null) {
@@ -49,15 +52,24 @@ final class MemoryDisk implements BlockDevice {
 
     @Override
     public void write(long offset, MemorySegment src) {
+        fail();
         checkWritable();
         checkRange(offset, src.byteSize());
         MemorySegment.copy(src, 0, MemorySegment.ofArray(data), offset, src.byteSize());
     }
 
-    @Override public void flush() { flushes++; }
+    @Override public void flush() {
+        fail();
+        flushes++;
+    }
+
+    private void fail() {
+        if (failing) throw new java.io.UncheckedIOException(new java.io.IOException("injected I/O error"));
+    }
 
     @Override
     public void discard(long offset, long length) {
+        fail();
         checkWritable();
         checkRange(offset, length);
         discards.add(new long[] {offset, length});
