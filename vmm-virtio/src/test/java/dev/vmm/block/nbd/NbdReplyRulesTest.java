@@ -56,6 +56,21 @@ class NbdReplyRulesTest {
     // ---- content chunks of a read ----
 
     @Test
+    void overlappingDataChunksAreRefusedNotCountedTwice() {
+        // The first half twice and the second half never: the byte count adds up to the request,
+        // but the second half was never sent (proto.md: content chunks MUST NOT overlap).
+        byte[] half = WireBytes.pattern((int) READ_LEN / 2, 1);
+        readRefused(new WireBytes().data(false, 1, READ_AT, half).data(true, 1, READ_AT, half), "overlaps");
+    }
+
+    @Test
+    void holeOverlappingDataIsRefused() {
+        // The counts add up again (4096 + 1 + 4095) while the read's last byte was never sent.
+        readRefused(new WireBytes().data(false, 1, READ_AT, WireBytes.pattern(4096, 2))
+                .hole(false, 1, READ_AT + 4095, 1).data(true, 1, READ_AT + 4096, WireBytes.pattern(4095, 3)), "overlaps");
+    }
+
+    @Test
     void dataAndHolesInAnyOrderAssembleTheRead() throws IOException {
         byte[] tail = WireBytes.pattern(4096, 5), head = WireBytes.pattern(1000, 9);
         NbdConnection.Pending p = read(new WireBytes().data(false, 1, READ_AT + 4096, tail)
