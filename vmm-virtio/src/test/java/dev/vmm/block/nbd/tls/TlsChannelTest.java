@@ -172,7 +172,8 @@ class TlsChannelTest {
         ByteBuffer junk = ByteBuffer.wrap("NBDMAGIC and then some text that is not TLS at all\n".repeat(4).getBytes());
         while (junk.hasRemaining()) a.write(junk);
         X509Credentials server = creds(X509Credentials.Endpoint.SERVER);
-        assertThatThrownBy(() -> TlsChannel.handshake(b, b, server.serverEngine())).isInstanceOf(SSLException.class);
+        assertThatThrownBy(() -> TlsChannel.handshake(b, b, server.serverEngine())).isInstanceOf(SSLException.class)
+                .satisfies(e -> assertThat(TlsErrors.oneLine((SSLException) e)).startsWith("the peer does not speak TLS ("));
     }
 
     @Test
@@ -193,6 +194,7 @@ class TlsChannelTest {
         assertThat(TlsErrors.oneLine(new SSLException("Received fatal alert: certificate_required"))).startsWith("a client certificate is required");
         assertThat(TlsErrors.oneLine(new SSLException("Empty client certificate chain"))).startsWith("a client certificate is required");
         assertThat(TlsErrors.oneLine(new SSLException("Unsupported or unrecognized SSL message"))).startsWith("the peer does not speak TLS");
+        assertThat(TlsErrors.oneLine(new SSLException("Unrecognized SSL message, plaintext connection?"))).startsWith("the peer does not speak TLS");
         assertThat(TlsErrors.oneLine(new SSLException("not an SSL/TLS record: 00"))).startsWith("the peer does not speak TLS");
         assertThat(TlsErrors.oneLine(new SSLException("certificate expired on x"))).startsWith("a certificate has expired");
         assertThat(TlsErrors.oneLine(new SSLException("NotAfter: x"))).startsWith("a certificate has expired");
