@@ -62,15 +62,11 @@ final class RecordingNbdServer implements AutoCloseable {
     List<Request> requestsOf(int type) { return requests.stream().filter(r -> r.type() == type).toList(); }
 
     private void serve(SocketChannel c, int connection) throws IOException {
-        send(c, ByteBuffer.allocate(18).putLong(NBDMAGIC).putLong(IHAVEOPT).putShort((short) (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES)));
-        read(c, 4);
+        greet(c);
         boolean structuredOn = false;
         negotiation:
         while (true) {
-            ByteBuffer h = read(c, 16);
-            h.getLong();
-            int opt = h.getInt();
-            read(c, h.getInt());
+            int opt = nextOption(c);
             switch (opt) {
                 case OPT_STRUCTURED_REPLY -> {
                     structuredOn = structured;
