@@ -83,6 +83,25 @@ class NbdReplyRulesTest {
     }
 
     @Test
+    void chunksOfTwoReadsInterleavedGoEachToTheirOwn() throws IOException {
+        // proto.md lets a server interleave the chunks of different requests.
+        byte[] a1 = WireBytes.pattern(4096, 1), a2 = WireBytes.pattern(4096, 2), b1 = WireBytes.pattern(512, 3);
+        NbdConnection c = connection(new WireBytes().data(false, 1, READ_AT + 4096, a2).data(true, 2, 0, b1)
+                .data(true, 1, READ_AT, a1).bytes(), true);
+        NbdConnection.Pending first = c.expect(new NbdRequest(0, CMD_READ, 1, READ_AT, READ_LEN));
+        NbdConnection.Pending second = c.expect(new NbdRequest(0, CMD_READ, 2, 0, 512));
+        c.readReply();
+        c.readReply();
+        assertThat(second.future()).isCompleted();
+        assertThat(first.future()).isNotDone();
+        assertThat(complete(c, second).data()).isEqualTo(b1);
+        byte[] both = new byte[(int) READ_LEN];
+        System.arraycopy(a1, 0, both, 0, 4096);
+        System.arraycopy(a2, 0, both, 4096, 4096);
+        assertThat(complete(c, first).data()).isEqualTo(both);
+    }
+
+    @Test
     void dataChunkAtEachEdgeOfTheReadIsAccepted() throws IOException {
         byte[] one = {0x5a}, rest = WireBytes.pattern((int) READ_LEN - 2, 4), last = {(byte) 0xa5};
         NbdConnection.Pending p = read(new WireBytes().data(false, 1, READ_AT + READ_LEN - 1, last)
