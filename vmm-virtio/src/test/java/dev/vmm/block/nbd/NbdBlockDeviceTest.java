@@ -235,4 +235,75 @@ class NbdBlockDeviceTest {
                     .hasMessage(d.uri() + ": the export changed size across a reconnect (" + SIZE + " -> " + SIZE / 2 + ")");
         }
     }
+    @Test
+    void refusedLocallyWhatTheServerWouldNeverSee() throws Exception {
+        try (NbdBlockDevice ro = NbdBlockDevice.open(server.uri(""), true)) {
+            assertThatThrownBy(() -> ro.discard(0, 4096)).isInstanceOf(BlockException.class).hasMessageContaining("read-only");
+            assertThatThrownBy(() -> ro.writeZeroes(0, 4096, true)).isInstanceOf(BlockException.class).hasMessageContaining("read-only");
+        }
+        try (NbdBlockDevice d = NbdBlockDevice.open(server.uri(""), false)) {
+            assertThatThrownBy(() -> d.write(SIZE - 1, MemorySegment.ofArray(new byte[2]))).hasMessageContaining("outside the disk");
+            assertThatThrownBy(() -> d.discard(SIZE - 1, 2)).hasMessageContaining("outside the disk");
+            assertThatThrownBy(() -> d.writeZeroes(SIZE, 1, false)).hasMessageContaining("outside the disk");
+        }
+        assertThat(server.requests).extracting(RecordingNbdServer.Request::type).doesNotContain(CMD_WRITE, CMD_TRIM, CMD_WRITE_ZEROES);
+    }
+
+    @Test
+    void contextZeroIsAContextAndUnknownStateIsData() throws Exception {
+        server.contextId = 0;
+        server.extents = new long[] {4096, 0};
+        try (NbdBlockDevice d = NbdBlockDevice.open(server.uri(""), true)) {
+            assertThat(d.status(0, 8192)).isEqualTo(new Extent(0, 4096, true, false, 0, 0, d.uri().toString()));
+        }
+        assertThat(server.requestsOf(CMD_BLOCK_STATUS)).hasSize(1);
+    }
+
+    @Test
+    void anInterruptedWaitIsAnErrorAndKeepsTheInterrupt() throws Exception {
+        java.util.concurrent.CountDownLatch asked = new java.util.concurrent.CountDownLatch(1);
+        try (FakeNbdServer s = new FakeNbdServer(tmp.resolve("i.sock"), c -> {
+            FakeNbdServer.handshake(c);
+            FakeNbdServer.request(c);
+            asked.countDown();
+            FakeNbdServer.read(c, 1 << 20); // never answers
+        }); NbdBlockDevice d = NbdBlockDevice.open(s.uri(), true)) {
+            java.util.concurrent.CompletableFuture<Object[]> outcome = new java.util.concurrent.CompletableFuture<>();
+            Thread t = Thread.ofPlatform().start(() -> {
+                try {
+                    d.read(0, MemorySegment.ofArray(new byte[512]));
+                    outcome.complete(new Object[] {null, false});
+                } catch (RuntimeException e) {
+                    outcome.complete(new Object[] {e, Thread.currentThread().isInterrupted()});
+                }
+            });
+            assertThat(asked.await(10, TimeUnit.SECONDS)).isTrue();
+            t.interrupt();
+            Object[] o = outcome.get(10, TimeUnit.SECONDS);
+            assertThat((Throwable) o[0]).isInstanceOf(BlockException.class).hasMessageEndingWith("read failed: interrupted");
+            assertThat(o[1]).as("the interrupt is kept").isEqualTo(true);
+        }
+    }
+
+    @Test
+    void unflushedWritesAreKeptUpTo64MiBThenAFlushIsForced() throws Exception {
+        // A server as large as the budget; the budget only applies with a reconnect delay.
+        server.close();
+        server = new RecordingNbdServer(tmp.resolve("big.sock"), (64 << 20) + 4096);
+        MemorySegment budget = MemorySegment.ofArray(new byte[64 << 20]);
+        try (NbdBlockDevice plain = NbdBlockDevice.open(server.uri(""), false)) {
+            plain.write(0, budget);
+            plain.write(0, MemorySegment.ofArray(new byte[1]));
+            assertThat(server.requestsOf(CMD_FLUSH)).as("nothing kept, nothing forced").isEmpty();
+        }
+        server.requests.clear();
+        try (NbdBlockDevice d = NbdBlockDevice.open(server.uri("reconnect-delay=10"), false)) {
+            d.write(0, budget);
+            assertThat(server.requestsOf(CMD_FLUSH)).as("exactly 64 MiB kept").isEmpty();
+            d.write(0, MemorySegment.ofArray(new byte[1]));
+            assertThat(server.requestsOf(CMD_FLUSH)).as("one byte more forces a flush").hasSize(1);
+            d.write(0, budget);
+            assertThat(server.requestsOf(CMD_FLUSH)).as("the flush emptied the budget").hasSize(1);
+        }
+    }
 }

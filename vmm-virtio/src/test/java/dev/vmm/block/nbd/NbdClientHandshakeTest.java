@@ -165,6 +165,8 @@ class NbdClientHandshakeTest {
         refused(new WireBytes().raw(base.bytes()).optionReply(OPT_SET_META_CONTEXT, REP_META_CONTEXT,
                 ByteBuffer.allocate(4 + 14).putInt(3).put("qemu:dirty-bit".getBytes()).array()), NbdProtocolException.class,
                 "selected meta context 'qemu:dirty-bit' it was not asked for");
+        refused(new WireBytes().raw(base.bytes()).optionReply(OPT_SET_META_CONTEXT, REP_META_CONTEXT, new byte[4]), NbdProtocolException.class,
+                "selected meta context '' it was not asked for");
         // A context id of 0 is as good as any other (only -1 means none).
         NbdConnection.Negotiated zero = negotiate(new ScriptedChannel(go(structuredWithContext(new WireBytes().greeting(GREET), 0),
                 infoExport(512, 1)).bytes()), "");
@@ -207,6 +209,12 @@ class NbdClientHandshakeTest {
                         .isInstanceOf(NbdProtocolException.class).hasMessageContaining("impossible block sizes min " + Integer.toUnsignedString(c.min));
             }
         }
+    }
+
+    @Test
+    void anEmptyExportAndABareInformationTypeAreValid() throws IOException {
+        NbdConnection.Negotiated n = negotiate(new ScriptedChannel(go(standard(), new byte[] {0, INFO_NAME}, infoExport(0, FLAG_HAS_FLAGS)).bytes()), "ex");
+        assertThat(n.size()).isZero();
     }
 
     @Test

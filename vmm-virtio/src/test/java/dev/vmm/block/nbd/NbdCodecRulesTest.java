@@ -189,6 +189,7 @@ class NbdCodecRulesTest {
         byte[] over = "s".repeat(MAX_STRING + 1).getBytes();
         assertThatThrownBy(() -> NbdIo.string(over, 0, MAX_STRING + 1, "export name")).hasMessage("export name is 4097 bytes long (at most 4096)");
         assertThatThrownBy(() -> NbdIo.string(new byte[] {'a', 0, 'b'}, 0, 3, "name")).hasMessage("name contains a NUL character");
+        assertThatThrownBy(() -> NbdIo.string(new byte[] {0, 'b'}, 0, 2, "name")).hasMessage("name contains a NUL character");
         assertThatThrownBy(() -> NbdIo.string(new byte[] {(byte) 0xc3}, 0, 1, "name")).hasMessage("name is not valid UTF-8");
         assertThat(NbdIo.string("xxé".getBytes(java.nio.charset.StandardCharsets.UTF_8), 2, 2, "n")).isEqualTo("é");
         assertThat(NbdIo.utf8("s".repeat(MAX_STRING))).hasSize(MAX_STRING);

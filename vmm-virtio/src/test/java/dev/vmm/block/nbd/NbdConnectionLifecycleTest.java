@@ -46,14 +46,20 @@ class NbdConnectionLifecycleTest {
         assertThatThrownBy(() -> NbdConnection.open(uri)).isInstanceOf(TlsConfigException.class).hasMessageContaining("does not exist");
     }
 
+    /** Whether the peer closed {@code c}: a read returns end of stream. */
+    private static boolean closedByPeer(java.nio.channels.SocketChannel c) throws java.io.IOException {
+        return c.read(ByteBuffer.allocate(64)) < 0;
+    }
+
     @Test
     void aProtocolViolationFailsEveryRequestInFlightAndLater() throws Exception {
+        java.util.concurrent.CompletableFuture<Boolean> hungUp = new java.util.concurrent.CompletableFuture<>();
         try (FakeNbdServer s = new FakeNbdServer(tmp.resolve("v.sock"), c -> {
             handshake(c);
             request(c);
             request(c);
             send(c, chunk(REPLY_FLAG_DONE, 99, 12345, 0)); // no request has cookie 12345
-            read(c, 1);
+            hungUp.complete(closedByPeer(c));
         })) {
             NbdConnection conn = NbdConnection.open(s.uri());
             NbdConnection.Pending a = conn.submit(CMD_READ, 0, 0, 512, null);
@@ -64,6 +70,7 @@ class NbdConnectionLifecycleTest {
                         .hasMessage("NBD server broke the protocol: reply for cookie 12345, which no request has");
             }
             assertThat(conn.alive()).isFalse();
+            assertThat(hungUp.get(10, TimeUnit.SECONDS)).as("the client closed the connection").isTrue();
             assertThatThrownBy(() -> conn.submit(CMD_FLUSH, 0, 0, 0, null)).isInstanceOf(NbdConnection.ConnectionLost.class)
                     .hasMessageContaining("sending flush failed").hasMessageContaining("broke the protocol");
             conn.close();
@@ -95,16 +102,39 @@ class NbdConnectionLifecycleTest {
     @Test
     void theDisconnectRequestIsSentOnlyOnALiveConnection() throws Exception {
         java.util.concurrent.CompletableFuture<long[]> seen = new java.util.concurrent.CompletableFuture<>();
+        java.util.concurrent.CompletableFuture<Boolean> hungUp = new java.util.concurrent.CompletableFuture<>();
         try (FakeNbdServer s = new FakeNbdServer(tmp.resolve("d.sock"), c -> {
             handshake(c);
             seen.complete(request(c));
+            hungUp.complete(closedByPeer(c));
         })) {
             NbdConnection conn = NbdConnection.open(s.uri());
             conn.close();
             assertThat(seen.get(10, TimeUnit.SECONDS)).containsExactly(CMD_DISC, 0, 0, 0);
+            assertThat(hungUp.get(10, TimeUnit.SECONDS)).as("the socket is closed after NBD_CMD_DISC").isTrue();
             conn.close(); // again: nothing more is written, nothing thrown
-            assertThatThrownBy(() -> conn.submit(CMD_READ, 0, 0, 1, null)).isInstanceOf(NbdConnection.ConnectionLost.class)
-                    .hasMessage("connection closed");
+            // From another thread too (the send lock is free again), promptly.
+            java.util.concurrent.CompletableFuture<Throwable> other = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    conn.submit(CMD_READ, 0, 0, 1, null);
+                    return null;
+                } catch (java.io.IOException e) {
+                    return e;
+                }
+            });
+            assertThat(other.get(10, TimeUnit.SECONDS)).isInstanceOf(NbdConnection.ConnectionLost.class).hasMessage("connection closed");
+        }
+    }
+
+    @Test
+    void aFailedHandshakeClosesTheSocket() throws Exception {
+        java.util.concurrent.CompletableFuture<Boolean> hungUp = new java.util.concurrent.CompletableFuture<>();
+        try (FakeNbdServer s = new FakeNbdServer(tmp.resolve("h.sock"), c -> {
+            send(c, ByteBuffer.allocate(18).putLong(NBDMAGIC).putLong(IHAVEOPT).putShort((short) 0)); // not fixed newstyle
+            hungUp.complete(closedByPeer(c));
+        })) {
+            assertThatThrownBy(() -> NbdConnection.open(s.uri())).isInstanceOf(NbdProtocolException.class);
+            assertThat(hungUp.get(10, TimeUnit.SECONDS)).isTrue();
         }
     }
 }

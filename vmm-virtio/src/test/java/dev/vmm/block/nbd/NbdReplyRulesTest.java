@@ -283,6 +283,20 @@ class NbdReplyRulesTest {
     }
 
     @Test
+    void errorChunksAtTheirLengthLimits() throws IOException {
+        // The smallest error chunk (no message) and an unknown error type of exactly 1 MiB are valid.
+        assertThat(read(new WireBytes().error(true, REPLY_TYPE_ERROR, 1, NbdErrno.EPERM, "", null)).errno()).isEqualTo(NbdErrno.EPERM);
+        NbdConnection.Pending big = read(new WireBytes().chunk(REPLY_FLAG_DONE, REPLY_TYPE_FLAG_ERROR | 3, 1, 1 << 20)
+                .u32(NbdErrno.EIO).u16(2).raw("ok".getBytes()).raw(new byte[(1 << 20) - 8]));
+        assertThat(big.errno()).isEqualTo(NbdErrno.EIO);
+        assertThat(big.message()).isEqualTo("ok");
+        // A message length a little past the chunk is cut to the chunk too.
+        NbdConnection.Pending cut = read(new WireBytes().chunk(REPLY_FLAG_DONE, REPLY_TYPE_FLAG_ERROR | 9, 1, 9)
+                .u32(NbdErrno.EIO).u16(5).raw("abc".getBytes()));
+        assertThat(cut.message()).isEqualTo("abc");
+    }
+
+    @Test
     void unknownErrorTypesAreErrorsWithTheirMessageCapped() throws IOException {
         // proto.md: a client treats an unknown error type as an error; its message length is
         // believed only as far as the chunk goes.

@@ -90,6 +90,11 @@ class NbdUriTest {
         assertThatThrownBy(() -> NbdUri.parse("nbd:h")).hasMessageContaining("expected nbd://HOST[:PORT]/EXPORT");
         assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?flag")).hasMessageEndingWith("query parameter 'flag' has no value");
         assertThat(NbdUri.parse("nbd://h/e?").export()).isEqualTo("e");
+        assertThat(NbdUri.parse("nbd+unix://?socket=/s").socket()).isEqualTo(Path.of("/s"));
+        assertThatThrownBy(() -> NbdUri.parse("://h")).hasMessageEndingWith("unknown scheme ''");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://h/e?=1")).hasMessageEndingWith("unknown parameter ''");
+        assertThatThrownBy(() -> NbdUri.parse("nbd://:99/e")).hasMessageEndingWith("no host");
+        assertThatThrownBy(() -> NbdUri.fromPath(Path.of(":/x"))).hasMessageContaining("expected nbd://HOST");
         assertThat(NbdUri.parse("nbd+tcp://h:7/a%20b+c").export()).isEqualTo("a b+c");
         assertThat(NbdUri.parse("nbd+unix:///?socket=/s%20t").socket()).isEqualTo(Path.of("/s t"));
     }
