@@ -85,6 +85,7 @@ class NbdConnectionLifecycleTest {
             request(c);                         // the read, never answered
             request(c);                         // the flush, never answered
             seen.complete(request(c));          // then NBD_CMD_DISC
+            read(c, 1);                         // and hold the line until the client closes it
         })) {
             NbdConnection conn = NbdConnection.open(s.uri());
             assertThat(conn.negotiated().size()).isEqualTo(FakeNbdServer.SIZE);
