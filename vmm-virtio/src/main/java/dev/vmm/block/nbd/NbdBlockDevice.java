@@ -187,9 +187,10 @@ public final class NbdBlockDevice implements BlockDevice {
     /**
      * Largest read or write sent as one request. Smaller than the server's limit on purpose: a big
      * request split into pieces that are all in flight lets the server work on them in parallel
-     * (qemu-nbd and our server run requests concurrently), which is what makes a copy fast.
+     * (qemu-nbd and our server run requests concurrently), which is what makes a copy fast. Never
+     * above the server's NBD_INFO_BLOCK_SIZE maximum (proto.md: a client MUST NOT exceed it).
      */
-    private int maxPiece() { return Math.max(4096, Math.min(negotiated().maxPayload(), PIECE_SIZE)); }
+    private int maxPiece() { return Math.min(negotiated().maxPayload(), PIECE_SIZE); }
 
     private static final int PIECE_SIZE = 256 << 10;
 

@@ -56,7 +56,7 @@ public final class NbdConnection implements AutoCloseable {
         final NbdRequest request;
         final byte[] data;              // READ: the bytes read (holes left zero)
         final List<long[]> extents = new ArrayList<>(); // BLOCK_STATUS: {length, flags}
-        long covered;                   // READ: bytes delivered by data and hole chunks
+        final ReadCoverage covered = new ReadCoverage(); // READ: ranges delivered by data and hole chunks
         int errno;                      // first error reported, 0 if none
         String message;
         final CompletableFuture<Pending> done = new CompletableFuture<>();
@@ -346,7 +346,7 @@ public final class NbdConnection implements AutoCloseable {
                 p.message = null;
             } else if (req.type() == CMD_READ) {
                 NbdIo.readFully(channel, ByteBuffer.wrap(p.data));
-                p.covered = req.length();
+                p.covered.add(0, req.length());
             } else if (req.type() == CMD_BLOCK_STATUS) {
                 throw new NbdProtocolException("simple success reply to a block status request");
             }
@@ -368,8 +368,8 @@ public final class NbdConnection implements AutoCloseable {
                 if (off < req.offset() || off >= end || n > end - off) {
                     throw new NbdProtocolException("data chunk [" + Long.toUnsignedString(off) + ", +" + n + ") outside the read [" + req.offset() + ", +" + req.length() + ")");
                 }
+                cover(p, off, n, "data");
                 NbdIo.readFully(channel, ByteBuffer.wrap(p.data, (int) (off - req.offset()), (int) n));
-                p.covered += n;
             }
             case REPLY_TYPE_OFFSET_HOLE -> {
                 if (req.type() != CMD_READ) throw new NbdProtocolException("hole chunk in reply to " + commandName(req.type()));
@@ -380,8 +380,8 @@ public final class NbdConnection implements AutoCloseable {
                 if (n == 0 || off < req.offset() || off >= end || n > end - off) {
                     throw new NbdProtocolException("hole chunk [" + Long.toUnsignedString(off) + ", +" + n + ") outside the read [" + req.offset() + ", +" + req.length() + ")");
                 }
-                java.util.Arrays.fill(p.data, (int) (off - req.offset()), (int) (off - req.offset() + n), (byte) 0);
-                p.covered += n;
+                // Nothing to store: the buffer starts zeroed and no chunk may overlap another.
+                cover(p, off, n, "hole");
             }
             case REPLY_TYPE_BLOCK_STATUS -> {
                 if (req.type() != CMD_BLOCK_STATUS) throw new NbdProtocolException("block status chunk in reply to " + commandName(req.type()));
@@ -436,10 +436,18 @@ public final class NbdConnection implements AutoCloseable {
         if (c.done()) complete(p);
     }
 
+    /** Records a content chunk's range; proto.md: it MUST NOT overlap an earlier content chunk. */
+    private static void cover(Pending p, long off, long n, String what) throws NbdProtocolException {
+        long from = off - p.request.offset();
+        if (!p.covered.add(from, from + n)) {
+            throw new NbdProtocolException(what + " chunk [" + off + ", +" + n + ") overlaps an earlier chunk of the read");
+        }
+    }
+
     private void complete(Pending p) throws NbdProtocolException {
         // Checked while still pending: a violation fails it together with every other request.
-        if (p.errno == 0 && p.request.type() == CMD_READ && p.covered != p.request.length()) {
-            throw new NbdProtocolException("read of " + p.request.length() + " bytes answered with " + p.covered);
+        if (p.errno == 0 && p.request.type() == CMD_READ && p.covered.total() != p.request.length()) {
+            throw new NbdProtocolException("read of " + p.request.length() + " bytes answered with " + p.covered.total());
         }
         if (p.errno == 0 && p.request.type() == CMD_BLOCK_STATUS && p.extents.isEmpty()) {
             throw new NbdProtocolException("block status reply without extents");

@@ -53,15 +53,26 @@ final class FakeNbdServer implements AutoCloseable {
         send(c, ByteBuffer.allocate(20 + data.length).putLong(OPTION_REPLY_MAGIC).putInt(option).putInt(type).putInt(data.length).put(data));
     }
 
-    /** A correct handshake (structured replies, base:allocation as context 7, an export of SIZE bytes). */
-    static void handshake(SocketChannel c) throws IOException {
+    /** Sends the greeting (fixed newstyle, no zeroes) and reads the client's flags. */
+    static void greet(SocketChannel c) throws IOException {
         send(c, ByteBuffer.allocate(18).putLong(NBDMAGIC).putLong(IHAVEOPT).putShort((short) (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES)));
         read(c, 4);
+    }
+
+    /** Reads the client's next option and returns its number (its data is read and dropped). */
+    static int nextOption(SocketChannel c) throws IOException {
+        ByteBuffer h = read(c, 16);
+        h.getLong();
+        int opt = h.getInt();
+        read(c, h.getInt());
+        return opt;
+    }
+
+    /** A correct handshake (structured replies, base:allocation as context 7, an export of SIZE bytes). */
+    static void handshake(SocketChannel c) throws IOException {
+        greet(c);
         while (true) {
-            ByteBuffer h = read(c, 16);
-            h.getLong();
-            int opt = h.getInt();
-            read(c, h.getInt());
+            int opt = nextOption(c);
             switch (opt) {
                 case OPT_STRUCTURED_REPLY -> optionReply(c, opt, REP_ACK, new byte[0]);
                 case OPT_SET_META_CONTEXT -> {

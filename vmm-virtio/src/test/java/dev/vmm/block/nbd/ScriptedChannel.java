@@ -3,9 +3,13 @@ package dev.vmm.block.nbd;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
 
-/** A channel whose reads come from fixed bytes (then end of stream) and whose writes vanish: a peer for fuzzing. */
+/**
+ * A channel whose reads come from fixed bytes (then end of stream) and whose writes are kept (for
+ * tests that look at what was sent): a peer for fuzzing and for byte-level tests.
+ */
 final class ScriptedChannel implements ByteChannel {
     private final ByteBuffer in;
+    private final java.io.ByteArrayOutputStream written = new java.io.ByteArrayOutputStream();
     private boolean open = true;
 
     ScriptedChannel(byte[] input) { this.in = ByteBuffer.wrap(input); }
@@ -23,9 +27,17 @@ final class ScriptedChannel implements ByteChannel {
     @Override
     public int write(ByteBuffer src) {
         int n = src.remaining();
-        src.position(src.limit());
+        byte[] b = new byte[n];
+        src.get(b);
+        written.writeBytes(b);
         return n;
     }
+
+    /** Everything written so far. */
+    byte[] written() { return written.toByteArray(); }
+
+    /** Bytes not read yet. */
+    int unread() { return in.remaining(); }
 
     @Override public boolean isOpen() { return open; }
     @Override public void close() { open = false; }

@@ -15,7 +15,9 @@ public final class TlsErrors {
             why = "the server's certificate is not for this host name";
         } else if (m.contains("certificate_required") || m.contains("Empty client certificate chain")) {
             why = "a client certificate is required and none was sent";
-        } else if (m.contains("Unsupported or unrecognized SSL message") || m.contains("not an SSL/TLS record")) {
+        } else if (m.contains("nrecognized SSL message") || m.contains("not an SSL/TLS record")) {
+            // "Unsupported or unrecognized SSL message" (older JDKs), "Unrecognized SSL message,
+            // plaintext connection?" (JDK 25, a server reading a client that does not speak TLS)
             why = "the peer does not speak TLS";
         } else if (m.contains("expired") || m.contains("NotAfter")) {
             why = "a certificate has expired";
