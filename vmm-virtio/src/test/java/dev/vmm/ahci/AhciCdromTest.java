@@ -78,8 +78,7 @@ class AhciCdromTest {
     }
 
     private AhciDriver.Result packet(byte[] cdb, long buf, int len) {
-        byte[] c = Arrays.copyOf(cdb, 16);
-        return len == 0 ? port.issue(2, AhciDriver.Cmd.packet(c)) : port.issue(2, AhciDriver.Cmd.packet(c, new long[] {buf, len}));
+        return port.packet(2, cdb, buf, len);
     }
 
     /** A packet command expected to succeed: its data-in bytes. */

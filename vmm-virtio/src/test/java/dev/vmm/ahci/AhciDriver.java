@@ -216,6 +216,12 @@ final class AhciDriver {
             mem.writeU32(h + 12, (int) (t >>> 32));
         }
 
+        /** An ATAPI PACKET command in {@code slot}: {@code cdb} padded to 16 bytes, data-in to {@code buf} when {@code len} > 0. */
+        Result packet(int slot, byte[] cdb, long buf, int len) {
+            byte[] c = java.util.Arrays.copyOf(cdb, 16);
+            return len == 0 ? issue(slot, Cmd.packet(c)) : issue(slot, Cmd.packet(c, new long[] {buf, len}));
+        }
+
         /** Issues one non-queued command in {@code slot} and waits for completion or an error. */
         Result issue(int slot, Cmd c) {
             build(slot, c);

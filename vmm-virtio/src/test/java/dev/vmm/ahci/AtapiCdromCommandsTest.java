@@ -48,8 +48,7 @@ class AtapiCdromCommandsTest {
     }
 
     private AhciDriver.Result packet(byte[] cdb, long buf, int len) {
-        byte[] c = Arrays.copyOf(cdb, 16);
-        return len == 0 ? port.issue(0, AhciDriver.Cmd.packet(c)) : port.issue(0, AhciDriver.Cmd.packet(c, new long[] {buf, len}));
+        return port.packet(0, cdb, buf, len);
     }
 
     /** A packet command that must succeed: the bytes it moved (PRDBC of them). */
