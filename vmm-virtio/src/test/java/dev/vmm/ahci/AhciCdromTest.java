@@ -66,9 +66,7 @@ class AhciCdromTest {
         cdrom = new AtapiCdrom(medium, "CD-1");
         MemoryDisk disk = new MemoryDisk(new byte[1 << 20], false);
         rig = new AhciRig(AhciIo.inline(), new AtaDisk(disk, AtaDisk.Config.of("D-0")), cdrom);
-        rig.driver.resetHba();
-        port = rig.driver.port(1);
-        port.start();
+        port = rig.startPort(1);
     }
 
     @AfterEach

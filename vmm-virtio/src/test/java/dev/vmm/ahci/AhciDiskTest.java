@@ -53,9 +53,7 @@ class AhciDiskTest {
         AtaDisk ata = new AtaDisk(disk, new AtaDisk.Config("VMM TEST DISK", "SN-AHCI-0001", "FW1.2", 4096, true));
         rig = new AhciRig(io, ata);
         if (executor != null) rig.driver.patienceNanos = AhciDriver.PATIENCE_NANOS; // an I/O thread completes commands
-        rig.driver.resetHba();
-        AhciDriver.Port p = rig.driver.port(0);
-        p.start();
+        AhciDriver.Port p = rig.startPort(0);
         return p;
     }
 

@@ -273,9 +273,7 @@ class AhciErrorTest {
     void writesRefusedOnAReadOnlyDisk() {
         disk = new MemoryDisk(new byte[1 << 20], true);
         rig = new AhciRig(AhciIo.inline(), new AtaDisk(disk, AtaDisk.Config.of("RO")));
-        rig.driver.resetHba();
-        port = rig.driver.port(0);
-        port.start();
+        port = rig.startPort(0);
         long buf = rig.buffer(512);
         AhciDriver.Result r = port.issue(0, AhciDriver.Cmd.of(AhciDriver.h2d(AtaCommand.WRITE_DMA_EXT, 0, 1, 0, 0x40), true,
                 new long[] {buf, 512}));

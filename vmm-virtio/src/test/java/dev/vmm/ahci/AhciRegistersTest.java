@@ -35,9 +35,7 @@ class AhciRegistersTest {
         disk = new MemoryDisk(new byte[SECTORS * 512], false);
         for (int i = 0; i < disk.data.length; i++) disk.data[i] = (byte) (i * 13 + (i >> 9));
         rig = new AhciRig(AhciIo.inline(), new AtaDisk(disk, AtaDisk.Config.of("R")), null, new AtapiCdrom(null, "C"));
-        rig.driver.resetHba();
-        port = rig.driver.port(0);
-        port.start();
+        port = rig.startPort(0);
     }
 
     @AfterEach

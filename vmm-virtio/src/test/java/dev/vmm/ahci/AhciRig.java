@@ -44,6 +44,14 @@ final class AhciRig implements AutoCloseable {
         return b;
     }
 
+    /** The HBA reset (GHC.HR) and port {@code n}'s engine started, as a driver brings a port up. */
+    AhciDriver.Port startPort(int n) {
+        driver.resetHba();
+        AhciDriver.Port p = driver.port(n);
+        p.start();
+        return p;
+    }
+
     @Override
     public void close() {
         ram.close();

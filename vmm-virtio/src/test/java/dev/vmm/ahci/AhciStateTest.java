@@ -81,9 +81,7 @@ class AhciStateTest {
         MemoryDisk disk = new MemoryDisk(data, false);
         List<Runnable> parked = new ArrayList<>();
         rig = new AhciRig(parked::add, new AtaDisk(disk, AtaDisk.Config.of("S")));
-        rig.driver.resetHba();
-        AhciDriver.Port p = rig.driver.port(0);
-        p.start(); // no command yet: nothing parked
+        AhciDriver.Port p = rig.startPort(0); // no command yet: nothing parked
         assertTrue(parked.isEmpty());
         long[] bufs = new long[8];
         byte[] written = new byte[8 * 512];

@@ -39,9 +39,7 @@ class AtaDiskCommandsTest {
     private void setUp(BlockDevice device, AtaDisk.Config config) {
         ata = new AtaDisk(device, config);
         rig = new AhciRig(AhciIo.inline(), ata);
-        rig.driver.resetHba();
-        port = rig.driver.port(0);
-        port.start();
+        port = rig.startPort(0);
     }
 
     private void setUp(boolean discard, int physical) {

@@ -37,9 +37,7 @@ class AtapiCdromCommandsTest {
         medium = mediumBytes < 0 ? null : new PatternDisk(mediumBytes);
         cd = new AtapiCdrom(medium, "CD-T");
         rig = new AhciRig(AhciIo.inline(), cd);
-        rig.driver.resetHba();
-        port = rig.driver.port(0);
-        port.start();
+        port = rig.startPort(0);
     }
 
     @AfterEach
